@@ -1,0 +1,386 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/leakguard/leakguard/internal/admin"
+	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/decisionlog"
+	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/keyed"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/proxy"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// ProxyCommand is `leakguard proxy`: ParseFlags, then Open (listen), Serve, Close.
+type ProxyCommand struct {
+	ConfigPath string
+	Listen     string
+	Upstream   string
+	AdminAddr  string
+	Mode       string
+
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+
+	Config     *config.Config
+	Engine     *engine.Engine
+	Meter      *memory.Memory
+	AdminToken string
+
+	log       *slog.Logger
+	decisions *decisionlog.Log
+	closeLog  io.Closer
+	ln, adm   net.Listener
+	srv, asrv *http.Server
+}
+
+func (c *ProxyCommand) usage(fs *flag.FlagSet) func() {
+	return func() {
+		fmt.Fprintf(fs.Output(), `Usage: leakguard proxy [--config FILE] [flags]
+
+Runs leakguard as a reverse proxy in front of an API, metering the personal
+records each actor receives and acting on budgets. Start in mode: shadow.
+
+Flags (override the config file):
+`)
+		fs.PrintDefaults()
+	}
+}
+
+// ParseFlags reads the command line and loads the configuration.
+func (c *ProxyCommand) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("leakguard proxy", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	fs.StringVar(&c.ConfigPath, "config", "", "configuration file (YAML); see leakguard.example.yaml")
+	fs.StringVar(&c.Listen, "listen", "", "address to serve on, e.g. 127.0.0.1:8080 (config: listen)")
+	fs.StringVar(&c.Upstream, "upstream", "", "URL of the API to protect (config: upstream)")
+	fs.StringVar(&c.AdminAddr, "admin", "", "admin address for /healthz, /metrics, /api; \"off\" to disable (config: admin.listen)")
+	fs.StringVar(&c.Mode, "mode", "", "shadow (decide and log only) or enforce (config: mode)")
+	fs.Usage = c.usage(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags go before nothing else)", fs.Arg(0))
+	}
+	var cfg *config.Config
+	if c.ConfigPath != "" {
+		var err error
+		if cfg, err = config.Load(c.ConfigPath); err != nil {
+			return err
+		}
+	} else {
+		cfg = config.Default()
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Listen, c.Listen)
+	set(&cfg.Upstream, c.Upstream)
+	set(&cfg.Admin.Listen, c.AdminAddr)
+	set(&cfg.Mode, c.Mode)
+	if err := cfg.Validate(); err != nil {
+		if c.ConfigPath == "" && cfg.Upstream == "" {
+			return errors.New("no upstream: give --upstream URL or --config FILE (see leakguard proxy -h)")
+		}
+		return err
+	}
+	c.Config = cfg
+	return nil
+}
+
+// Open builds the engine and starts listening; it does not serve yet.
+func (c *ProxyCommand) Open() error {
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
+	}
+	cfg := c.Config
+	c.log = slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: levelOf(cfg.Log.Level)}))
+
+	secretFile := cfg.Secret.File
+	if secretFile == "" {
+		secretFile = filepath.Join(cfg.State.Dir, "secret")
+	}
+	secret, source, created, err := keyed.LoadSecret(cfg.Secret.Env, secretFile)
+	if err != nil {
+		return fmt.Errorf("secret: %w", err)
+	}
+	if created {
+		c.log.Info("generated a new hashing secret; keep it to keep actor hashes stable across restarts", "file", source)
+	}
+	h := keyed.New(secret)
+
+	var st stack
+	st, err = buildStack(cfg, h, c.onDecision)
+	if err != nil {
+		return err
+	}
+	c.Engine, c.Meter = st.engine, st.meter
+
+	if c.decisions, c.closeLog, err = openDecisionLog(cfg.Log.Decisions, c.Stdout, c.Stderr); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := proxy.NewMetrics(reg, st.catalog.Entities())
+	st.metrics = metrics
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_actor_keys", Help: "Actor keys held by the meter."},
+		func() float64 { return float64(st.meter.Len()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_sanctioned_keys", Help: "Actor keys under a block, throttle or log sanction."},
+		func() float64 { return float64(st.engine.Sanctioned()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "leakguard_actor_evictions_total", Help: "Actor keys evicted to stay under meter.max_actors."},
+		func() float64 { return float64(st.meter.Evictions()) }))
+	shadowG := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_shadow_mode", Help: "1 in shadow mode, 0 when enforcing."},
+		func() float64 {
+			if st.engine.Shadow() {
+				return 1
+			}
+			return 0
+		})
+	reg.MustRegister(shadowG)
+
+	up, _ := url.Parse(cfg.Upstream)
+	handler := proxy.New(proxy.Options{
+		Upstream: up, Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Metrics: metrics,
+		Log: c.log, MaxBodyBytes: cfg.Inspect.MaxBodyBytes,
+		Transport: proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns),
+	})
+
+	if c.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	c.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout.D(),
+		ReadTimeout:       cfg.Limits.ReadTimeout.D(),
+		IdleTimeout:       cfg.Limits.IdleTimeout.D(),
+		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
+	}
+
+	if cfg.Admin.Listen != "off" {
+		if c.AdminToken, err = adminToken(c.Getenv(cfg.Admin.TokenEnv), cfg.Admin.TokenEnv, cfg.State.Dir, c.log); err != nil {
+			return err
+		}
+		if c.adm, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			c.ln.Close()
+			return fmt.Errorf("admin listen: %w", err)
+		}
+		c.asrv = &http.Server{
+			Handler: admin.Handler(admin.Options{
+				Token: c.AdminToken, Gatherer: reg, Meter: st.meter, Engine: st.engine,
+				Entities: st.catalog.Entities(), Audit: c.decisions.Operator,
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+		}
+	}
+	c.log.Info("leakguard proxy ready",
+		"listen", c.ln.Addr().String(), "upstream", up.Redacted(), "mode", cfg.Mode,
+		"admin", c.AdminURL(), "record_routes", len(cfg.Records), "budgets", len(cfg.Budgets),
+		"pii", strings.Join(cfg.PII.Detect, ","), "decisions", cfg.Log.Decisions)
+	return nil
+}
+
+func (c *ProxyCommand) onDecision(d engine.Decision) {
+	c.decisions.Decision(d)
+}
+
+// Addr is the address the proxy serves on (after Open).
+func (c *ProxyCommand) Addr() string { return c.ln.Addr().String() }
+
+// AdminURL is the admin base URL, or "off".
+func (c *ProxyCommand) AdminURL() string {
+	if c.adm == nil {
+		return "off"
+	}
+	return "http://" + c.adm.Addr().String()
+}
+
+// Serve serves until ctx is done, then shuts down gracefully.
+func (c *ProxyCommand) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- c.srv.Serve(c.ln) }()
+	if c.asrv != nil {
+		go func() { errc <- c.asrv.Serve(c.adm) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	c.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.srv.Shutdown(sctx)
+	if c.asrv != nil {
+		c.asrv.Shutdown(sctx)
+	}
+	return err
+}
+
+// Close releases what Open acquired.
+func (c *ProxyCommand) Close() error {
+	var errs []error
+	if c.srv != nil {
+		errs = append(errs, ignoreClosed(c.srv.Close()))
+	}
+	if c.asrv != nil {
+		errs = append(errs, ignoreClosed(c.asrv.Close()))
+	}
+	if c.closeLog != nil {
+		errs = append(errs, c.closeLog.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// stack is the engine and what feeds it, built from a config. The proxy,
+// and later log replay and simulation, all build the same stack.
+type stack struct {
+	resolver *identity.Resolver
+	catalog  *records.Catalog
+	meter    *memory.Memory
+	engine   *engine.Engine
+	metrics  *proxy.Metrics
+}
+
+func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)) (stack, error) {
+	var st stack
+	trusted := make([]netip.Prefix, 0, len(cfg.Identity.TrustedProxies))
+	for _, p := range cfg.Identity.TrustedProxies {
+		pr, err := config.ParsePrefix(p)
+		if err != nil {
+			return st, err
+		}
+		trusted = append(trusted, pr)
+	}
+	src := func(k config.KeySource) identity.Source {
+		return identity.Source{Header: k.Header, Cookie: k.Cookie, JWTClaim: k.JWTClaim}
+	}
+	st.resolver = identity.NewResolver(identity.Options{
+		TrustedProxies: trusted, IPv4Prefix: cfg.Identity.IPv4Prefix, IPv6Prefix: cfg.Identity.IPv6Prefix,
+		Account: src(cfg.Identity.Account), Session: src(cfg.Identity.Session),
+	}, h)
+	spec := records.Spec{PhoneRegions: cfg.PII.PhoneRegions, ScanAll: cfg.PII.Scan == "all"}
+	if cfg.PII.Scan != "off" {
+		spec.PII = cfg.PII.Detect
+	}
+	for _, r := range cfg.Records {
+		spec.Routes = append(spec.Routes, records.RouteSpec{Route: r.Route, Entity: r.Entity, Param: r.Param, Body: r.Body})
+	}
+	var err error
+	if st.catalog, err = records.NewCatalog(spec, h); err != nil {
+		return st, err
+	}
+	entities := st.catalog.Entities()
+	// Budgets may name a PII entity whose detector is off; keep the names known.
+	for _, b := range cfg.Budgets {
+		if st.catalog.EntityIndex(b.Entity) < 0 {
+			return st, fmt.Errorf("budget %s: entity %q has no records route and its detector is off", b.ID(), b.Entity)
+		}
+	}
+	st.meter = memory.New(memory.Options{
+		Windows: cfg.Windows(), Entities: len(entities), ExactUpTo: cfg.Meter.ExactUpTo, MaxActors: cfg.Meter.MaxActors,
+	})
+	var budgets []engine.Budget
+	for _, b := range cfg.Budgets {
+		kind, _ := identity.KindByName(b.Per)
+		act, err := engine.ParseAction(b.Action)
+		if err != nil {
+			return st, err
+		}
+		budgets = append(budgets, engine.Budget{
+			ID: b.ID(), Entity: b.Entity, Per: kind, Window: b.Window.D(), Limit: uint64(b.Limit),
+			Action: act, BlockFor: b.BlockFor.D(),
+		})
+	}
+	st.engine, err = engine.New(st.meter, engine.Options{
+		Entities: entities, Budgets: budgets, Shadow: cfg.Mode == config.ModeShadow,
+		OnDecision: func(d engine.Decision) {
+			if st.metrics != nil {
+				st.metrics.Decision(d)
+			}
+			onDecision(d)
+		},
+	})
+	return st, err
+}
+
+func openDecisionLog(dest string, stdout, stderr io.Writer) (*decisionlog.Log, io.Closer, error) {
+	switch dest {
+	case "stdout", "-":
+		return decisionlog.New(stdout, nil), nil, nil
+	case "stderr":
+		return decisionlog.New(stderr, nil), nil, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return nil, nil, fmt.Errorf("decision log: %w", err)
+	}
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decision log: %w", err)
+	}
+	return decisionlog.New(f, nil), f, nil
+}
+
+// adminToken returns the token from the environment or, if unset, one kept in
+// the state directory (generated on first start). The token is never logged.
+func adminToken(fromEnv, envName, stateDir string, log *slog.Logger) (string, error) {
+	if fromEnv = strings.TrimSpace(fromEnv); fromEnv != "" {
+		if len(fromEnv) < 16 {
+			return "", fmt.Errorf("admin token in $%s is too short: want at least 16 characters", envName)
+		}
+		return fromEnv, nil
+	}
+	file := filepath.Join(stateDir, "admin-token")
+	if b, err := os.ReadFile(file); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		log.Info("admin token read from file (set $"+envName+" to choose one)", "file", file)
+		return strings.TrimSpace(string(b)), nil
+	}
+	tok, err := keyed.RandomHex(24)
+	if err != nil {
+		return "", err
+	}
+	if err := keyed.WriteFileAtomic(file, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keeping admin token: %w", err)
+	}
+	log.Info("generated an admin token (set $"+envName+" to choose one)", "file", file)
+	return tok, nil
+}
+
+func levelOf(s string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(s))
+	return l
+}

@@ -1,0 +1,516 @@
+// Package config is leakguard's configuration: typed structs read from YAML,
+// defaults, and a Validate that reports every problem at once with the line
+// it stands on.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// Modes.
+const (
+	ModeShadow  = "shadow"
+	ModeEnforce = "enforce"
+)
+
+// Actor key kinds a budget can be kept per.
+var KeyKinds = []string{"ip", "net", "account", "session", "fingerprint"}
+
+// Actions a budget can take.
+var Actions = []string{"log", "throttle", "block"}
+
+// PII detector names, usable as record entities.
+var PIITypes = []string{"phone", "email", "cn_id", "bank_card"}
+
+type Config struct {
+	Listen   string     `yaml:"listen"`
+	Upstream string     `yaml:"upstream"`
+	Mode     string     `yaml:"mode"`
+	Admin    Admin      `yaml:"admin"`
+	Identity Identity   `yaml:"identity"`
+	Records  []Record   `yaml:"records"`
+	PII      PII        `yaml:"pii"`
+	Inspect  Inspect    `yaml:"inspect"`
+	Budgets  []Budget   `yaml:"budgets"`
+	Meter    MeterConf  `yaml:"meter"`
+	Limits   Limits     `yaml:"limits"`
+	Log      LogConf    `yaml:"log"`
+	State    State      `yaml:"state"`
+	Secret   SecretConf `yaml:"secret"`
+
+	// where each field was found, for error messages; nil when built in code.
+	file string
+	root *yaml.Node
+}
+
+type Admin struct {
+	Listen   string `yaml:"listen"`
+	TokenEnv string `yaml:"token_env"`
+}
+
+type Identity struct {
+	TrustedProxies []string  `yaml:"trusted_proxies"`
+	Account        KeySource `yaml:"account"`
+	Session        KeySource `yaml:"session"`
+	IPv4Prefix     int       `yaml:"ipv4_prefix"`
+	IPv6Prefix     int       `yaml:"ipv6_prefix"`
+}
+
+// KeySource names where in a request an identifier is found. At most one field is set.
+type KeySource struct {
+	Header   string `yaml:"header"`
+	Cookie   string `yaml:"cookie"`
+	JWTClaim string `yaml:"jwt_claim"`
+}
+
+func (k KeySource) IsZero() bool { return k == KeySource{} }
+
+type Record struct {
+	Route  string `yaml:"route"`
+	Entity string `yaml:"entity"`
+	// Param names the path parameter that identifies the record; by default the last one.
+	Param string `yaml:"param"`
+	// Body is a JSONPath ($.a.b[*].c) to record identifiers in the JSON response.
+	Body string `yaml:"body"`
+}
+
+type PII struct {
+	// Detect lists the detectors run over response bodies.
+	Detect []string `yaml:"detect"`
+	// PhoneRegions are the regions whose national-format numbers are recognised.
+	PhoneRegions []string `yaml:"phone_regions"`
+	// Scan is where detectors run: all (every text-like response), records (record routes only), off.
+	Scan string `yaml:"scan"`
+}
+
+type Inspect struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+type Budget struct {
+	Name     string   `yaml:"name"`
+	Entity   string   `yaml:"entity"`
+	Per      string   `yaml:"per"`
+	Window   Duration `yaml:"window"`
+	Limit    int64    `yaml:"limit"`
+	Action   string   `yaml:"action"`
+	BlockFor Duration `yaml:"block_for"`
+}
+
+// ID names a budget in logs and metrics when it has no name.
+func (b Budget) ID() string {
+	if b.Name != "" {
+		return b.Name
+	}
+	return fmt.Sprintf("%s/%s/%s", b.Entity, b.Per, b.Window)
+}
+
+type MeterConf struct {
+	// MaxActors bounds how many actor keys are held; the least recently seen are evicted.
+	MaxActors int `yaml:"max_actors"`
+	// ExactUpTo is how many distinct records per actor and entity are kept exactly
+	// before switching to a HyperLogLog sketch.
+	ExactUpTo int `yaml:"exact_up_to"`
+	// ReportWindows are metered for every actor even when no budget uses them (for /api/actors).
+	ReportWindows []Duration `yaml:"report_windows"`
+}
+
+type Limits struct {
+	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	UpstreamTimeout   Duration `yaml:"upstream_timeout"`
+	MaxIdleConns      int      `yaml:"upstream_idle_conns"`
+}
+
+type LogConf struct {
+	// Decisions is where decision lines go: stdout, stderr, or a file path.
+	Decisions string `yaml:"decisions"`
+	Level     string `yaml:"level"`
+}
+
+type State struct {
+	Dir string `yaml:"dir"`
+}
+
+type SecretConf struct {
+	Env  string `yaml:"env"`
+	File string `yaml:"file"`
+}
+
+// Default returns a configuration with every default filled in and no records or budgets.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defInt := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	defDur := func(p *Duration, v time.Duration) {
+		if *p == 0 {
+			*p = Duration(v)
+		}
+	}
+	def(&c.Listen, "127.0.0.1:8080")
+	def(&c.Mode, ModeShadow)
+	def(&c.Admin.Listen, "127.0.0.1:9090")
+	def(&c.Admin.TokenEnv, "LEAKGUARD_ADMIN_TOKEN")
+	defInt(&c.Identity.IPv4Prefix, 24)
+	defInt(&c.Identity.IPv6Prefix, 48)
+	if c.PII.Detect == nil {
+		c.PII.Detect = append([]string(nil), PIITypes...)
+	}
+	if c.PII.PhoneRegions == nil {
+		c.PII.PhoneRegions = []string{"CN"}
+	}
+	def(&c.PII.Scan, "all")
+	if c.Inspect.MaxBodyBytes == 0 {
+		c.Inspect.MaxBodyBytes = 1 << 20
+	}
+	for i := range c.Budgets {
+		b := &c.Budgets[i]
+		def(&b.Action, "log")
+		if b.Action == "block" && b.BlockFor == 0 {
+			b.BlockFor = b.Window
+		}
+	}
+	defInt(&c.Meter.MaxActors, 1_000_000)
+	defInt(&c.Meter.ExactUpTo, 128)
+	if c.Meter.ReportWindows == nil {
+		c.Meter.ReportWindows = []Duration{Duration(time.Hour), Duration(24 * time.Hour)}
+	}
+	defInt(&c.Limits.MaxHeaderBytes, 64<<10)
+	defDur(&c.Limits.ReadHeaderTimeout, 10*time.Second)
+	defDur(&c.Limits.ReadTimeout, 60*time.Second)
+	defDur(&c.Limits.IdleTimeout, 120*time.Second)
+	defDur(&c.Limits.UpstreamTimeout, 30*time.Second)
+	defInt(&c.Limits.MaxIdleConns, 512)
+	def(&c.Log.Decisions, "stdout")
+	def(&c.Log.Level, "info")
+	def(&c.State.Dir, "./leakguard-state")
+	def(&c.Secret.Env, "LEAKGUARD_SECRET")
+}
+
+// Load reads, defaults and validates a YAML file. Errors name the file and line.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+var yamlLineRe = regexp.MustCompile(`line (\d+): `)
+
+// Parse is Load on bytes already read; name is used in error messages.
+func Parse(name string, data []byte) (*Config, error) {
+	c := &Config{file: name}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		// yaml reports "line N: msg"; turn each into "file:N: msg".
+		msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
+		msg = strings.TrimPrefix(msg, "yaml: ")
+		var lines []string
+		for _, l := range strings.Split(msg, "\n") {
+			l = strings.TrimSpace(l)
+			if l == "" {
+				continue
+			}
+			lines = append(lines, yamlLineRe.ReplaceAllString(l, name+":$1: "))
+		}
+		return nil, errors.New(strings.Join(lines, "\n"))
+	}
+	c.root = &root
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// FieldError is one problem at one place in the configuration.
+type FieldError struct {
+	File string
+	Line int
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string {
+	switch {
+	case e.File != "" && e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Path, e.Msg)
+	case e.File != "":
+		return fmt.Sprintf("%s: %s: %s", e.File, e.Path, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// Validate checks the whole configuration and joins every problem found.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{File: c.file, Line: c.lineOf(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if _, err := netip.ParseAddrPort(c.Listen); err != nil {
+		if _, _, err2 := splitHostPort(c.Listen); err2 != nil {
+			add("listen", "want host:port, got %q", c.Listen)
+		}
+	}
+	if c.Upstream == "" {
+		add("upstream", "required: the URL of the API to protect, e.g. http://127.0.0.1:9000")
+	} else if u, err := url.Parse(c.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("upstream", "want an http:// or https:// URL with a host, got %q", c.Upstream)
+	}
+	if c.Mode != ModeShadow && c.Mode != ModeEnforce {
+		add("mode", "want shadow or enforce, got %q", c.Mode)
+	}
+	if _, _, err := splitHostPort(c.Admin.Listen); err != nil && c.Admin.Listen != "off" {
+		add("admin.listen", "want host:port or off, got %q", c.Admin.Listen)
+	}
+	for i, p := range c.Identity.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			add(fmt.Sprintf("identity.trusted_proxies[%d]", i), "%v", err)
+		}
+	}
+	for name, ks := range map[string]KeySource{"identity.account": c.Identity.Account, "identity.session": c.Identity.Session} {
+		n := 0
+		for _, v := range []string{ks.Header, ks.Cookie, ks.JWTClaim} {
+			if v != "" {
+				n++
+			}
+		}
+		if n > 1 {
+			add(name, "set only one of header, cookie, jwt_claim")
+		}
+	}
+	if p := c.Identity.IPv4Prefix; p < 8 || p > 32 {
+		add("identity.ipv4_prefix", "want 8..32, got %d", p)
+	}
+	if p := c.Identity.IPv6Prefix; p < 16 || p > 128 {
+		add("identity.ipv6_prefix", "want 16..128, got %d", p)
+	}
+	entities := map[string]bool{}
+	for _, t := range c.PII.Detect {
+		if !contains(PIITypes, t) {
+			add("pii.detect", "unknown detector %q (have %s)", t, strings.Join(PIITypes, ", "))
+		}
+		entities[t] = true
+	}
+	if !contains([]string{"all", "records", "off"}, c.PII.Scan) {
+		add("pii.scan", "want all, records or off, got %q", c.PII.Scan)
+	}
+	for i, r := range c.PII.PhoneRegions {
+		if len(r) != 2 || strings.ToUpper(r) != r {
+			add(fmt.Sprintf("pii.phone_regions[%d]", i), "want a two-letter region code such as CN, got %q", r)
+		}
+	}
+	for i, r := range c.Records {
+		p := fmt.Sprintf("records[%d]", i)
+		if rt, err := records.ParseRoute(r.Route); err != nil {
+			add(p+".route", "%v", err)
+		} else if r.Param != "" && rt.ParamIndex(r.Param) < 0 {
+			add(p+".param", "%q is not a parameter of route %q", r.Param, r.Route)
+		} else if r.Body == "" && len(rt.Params) == 0 {
+			add(p+".route", "a route without a {param} needs body: to say where its records are")
+		}
+		if r.Entity == "" {
+			add(p+".entity", "required: the kind of record this route serves, e.g. user")
+		} else if !validName(r.Entity) {
+			add(p+".entity", "use letters, digits, _ and -, got %q", r.Entity)
+		}
+		if r.Body != "" {
+			if _, err := records.ParseJSONPath(r.Body); err != nil {
+				add(p+".body", "%v", err)
+			}
+		}
+		entities[r.Entity] = true
+	}
+	seen := map[string]bool{}
+	for i, b := range c.Budgets {
+		p := fmt.Sprintf("budgets[%d]", i)
+		if !entities[b.Entity] {
+			add(p+".entity", "%q is not an entity of any records route or PII detector", b.Entity)
+		}
+		if !contains(KeyKinds, b.Per) {
+			add(p+".per", "want one of %s, got %q", strings.Join(KeyKinds, ", "), b.Per)
+		}
+		if w := b.Window.D(); w < time.Second || w > 366*24*time.Hour {
+			add(p+".window", "want a duration from 1s to 366d, got %q", b.Window)
+		}
+		if b.Limit <= 0 {
+			add(p+".limit", "want a positive number of distinct records, got %d", b.Limit)
+		}
+		if !contains(Actions, b.Action) {
+			add(p+".action", "want one of %s, got %q", strings.Join(Actions, ", "), b.Action)
+		}
+		if b.BlockFor < 0 {
+			add(p+".block_for", "must not be negative")
+		}
+		if seen[b.ID()] {
+			add(p, "duplicate budget %q; give one a name:", b.ID())
+		}
+		seen[b.ID()] = true
+	}
+	if c.Inspect.MaxBodyBytes < 0 || c.Inspect.MaxBodyBytes > 64<<20 {
+		add("inspect.max_body_bytes", "want 0..67108864, got %d", c.Inspect.MaxBodyBytes)
+	}
+	if c.Meter.MaxActors < 1000 {
+		add("meter.max_actors", "want at least 1000, got %d", c.Meter.MaxActors)
+	}
+	if c.Meter.ExactUpTo < 0 || c.Meter.ExactUpTo > 4096 {
+		add("meter.exact_up_to", "want 0..4096, got %d", c.Meter.ExactUpTo)
+	}
+	if !contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		add("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	return errors.Join(errs...)
+}
+
+// Windows returns every distinct window the meter must keep, sorted ascending.
+func (c *Config) Windows() []time.Duration {
+	var ws []time.Duration
+	addW := func(d time.Duration) {
+		for _, w := range ws {
+			if w == d {
+				return
+			}
+		}
+		ws = append(ws, d)
+	}
+	for _, w := range c.Meter.ReportWindows {
+		addW(w.D())
+	}
+	for _, b := range c.Budgets {
+		addW(b.Window.D())
+	}
+	for i := 1; i < len(ws); i++ {
+		for j := i; j > 0 && ws[j] < ws[j-1]; j-- {
+			ws[j], ws[j-1] = ws[j-1], ws[j]
+		}
+	}
+	return ws
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func splitHostPort(s string) (string, int, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return "", 0, fmt.Errorf("missing port")
+	}
+	port, err := strconv.Atoi(s[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port")
+	}
+	return s[:i], port, nil
+}
+
+// ParsePrefix accepts a CIDR prefix or a bare address (taken as a single host).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("want an address or CIDR prefix, got %q", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("want an address or CIDR prefix, got %q", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// lineOf finds the line of a dotted path such as "budgets[0].window" in the parsed YAML.
+func (c *Config) lineOf(path string) int {
+	if c.root == nil || len(c.root.Content) == 0 {
+		return 0
+	}
+	n := c.root.Content[0]
+	line := n.Line
+	for _, part := range strings.Split(path, ".") {
+		name, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 {
+			name = part[:i]
+			idx, _ = strconv.Atoi(strings.TrimSuffix(part[i+1:], "]"))
+		}
+		next := mapValue(n, name)
+		if next == nil {
+			return line
+		}
+		n, line = next, next.Line
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n, line = n.Content[idx], n.Content[idx].Line
+		}
+	}
+	return line
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			// Point at the key's line: for a block mapping the value starts on the next line.
+			v := n.Content[i+1]
+			if v.Kind == yaml.ScalarNode {
+				return v
+			}
+			cp := *v
+			cp.Line = n.Content[i].Line
+			return &cp
+		}
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+// Package decisionlog writes the decision log: one JSON object a line for
+// every budget tripped and every operator action. Actor keys appear only as
+// keyed hashes; no raw address, account or record ever reaches it.
+package decisionlog
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/identity"
+)
+
+// Log writes decision lines to w. It is safe for concurrent use.
+type Log struct {
+	mu  sync.Mutex
+	w   io.Writer
+	now func() time.Time
+	err error
+}
+
+func New(w io.Writer, now func() time.Time) *Log {
+	if now == nil {
+		now = time.Now
+	}
+	return &Log{w: w, now: now}
+}
+
+// Line is the JSON shape of a decision; its field names are a stable contract.
+type Line struct {
+	Time   time.Time         `json:"time"`
+	Msg    string            `json:"msg"`
+	Rule   string            `json:"rule"`
+	Action string            `json:"action"`
+	Shadow bool              `json:"shadow"`
+	Would  string            `json:"would,omitempty"`
+	Key    string            `json:"key"`
+	Keys   map[string]string `json:"keys"`
+	Route  string            `json:"route,omitempty"`
+	Entity string            `json:"entity"`
+	Count  uint64            `json:"count"`
+	Limit  uint64            `json:"limit"`
+	Window string            `json:"window"`
+	Until  time.Time         `json:"until"`
+}
+
+// Decision writes one engine decision. In shadow mode the line says what
+// would have been done.
+func (l *Log) Decision(d engine.Decision) {
+	line := Line{
+		Time: d.Time.UTC(), Msg: "decision", Rule: d.Rule, Action: d.Action.String(), Shadow: d.Shadow,
+		Key: d.Key.String(), Keys: Keys(d.Actor), Route: d.Route, Entity: d.Entity,
+		Count: d.Count, Limit: d.Limit, Window: config.FormatDuration(d.Window), Until: d.Until.UTC(),
+	}
+	if d.Shadow {
+		line.Would = "would have " + map[engine.Action]string{engine.Log: "logged", engine.Throttle: "throttled", engine.Block: "blocked"}[d.Action]
+	}
+	l.write(line)
+}
+
+// Operator writes an operator action (mode switch, unblock) so it is audited with the decisions.
+func (l *Log) Operator(action string, attrs ...slog.Attr) {
+	m := map[string]any{"time": l.now().UTC(), "msg": "operator", "action": action}
+	for _, a := range attrs {
+		m[a.Key] = a.Value.Any()
+	}
+	l.write(m)
+}
+
+func (l *Log) write(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	b = append(b, '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.w.Write(b); err != nil {
+		l.err = err
+	}
+}
+
+// Err returns the last write error, if any.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Keys renders an actor's keys as kind → hash.
+func Keys(a identity.Actor) map[string]string {
+	m := make(map[string]string, identity.NumKinds)
+	for _, k := range a.Keys {
+		if k.Hash != 0 {
+			s := k.String()
+			m[k.Kind.String()] = s[len(k.Kind.String())+1:]
+		}
+	}
+	return m
+}

@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/leakguard/leakguard/internal/identity"
+)
+
+// sanction is a budget's action in force on one key until a time.
+type sanction struct {
+	budget int
+	action Action
+	until  int64 // unix ns, event time
+}
+
+const (
+	sanctionShards = 64
+	// sanctionShardCap bounds the table: 64 × 16384 ≈ 1M sanctioned keys.
+	sanctionShardCap = 16384
+)
+
+// sanctions is a sharded table of the sanctions in force, by key.
+type sanctions struct {
+	shards [sanctionShards]struct {
+		mu sync.RWMutex
+		m  map[identity.Key][]sanction
+	}
+}
+
+func (s *sanctions) init() {
+	for i := range s.shards {
+		s.shards[i].m = make(map[identity.Key][]sanction)
+	}
+}
+
+func (s *sanctions) shard(k identity.Key) int { return int(k.Hash>>58) ^ int(k.Kind) }
+
+// active returns the sanctions on k still in force at t. The slice must not be modified.
+func (s *sanctions) active(k identity.Key, t int64) []sanction {
+	sh := &s.shards[s.shard(k)%sanctionShards]
+	sh.mu.RLock()
+	list := sh.m[k]
+	sh.mu.RUnlock()
+	if len(list) == 0 {
+		return nil
+	}
+	for _, x := range list {
+		if x.until <= t {
+			return s.expire(k, t)
+		}
+	}
+	return list
+}
+
+// expire drops k's expired sanctions and returns what is left.
+func (s *sanctions) expire(k identity.Key, t int64) []sanction {
+	sh := &s.shards[s.shard(k)%sanctionShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var keep []sanction
+	for _, x := range sh.m[k] {
+		if x.until > t {
+			keep = append(keep, x)
+		}
+	}
+	if len(keep) == 0 {
+		delete(sh.m, k)
+	} else {
+		sh.m[k] = keep
+	}
+	return keep
+}
+
+func (s *sanctions) add(k identity.Key, x sanction) {
+	sh := &s.shards[s.shard(k)%sanctionShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.m[k]; !ok && len(sh.m) >= sanctionShardCap {
+		// Full: forget expired sanctions first, then the one ending soonest.
+		victim, soonest := identity.Key{}, int64(1<<63-1)
+		for key, list := range sh.m {
+			end := int64(0)
+			for _, y := range list {
+				end = max(end, y.until)
+			}
+			if end < soonest {
+				victim, soonest = key, end
+			}
+		}
+		delete(sh.m, victim)
+	}
+	// copy-on-write: readers hold the old slice without a lock
+	list := append([]sanction(nil), sh.m[k]...)
+	for i := range list {
+		if list[i].budget == x.budget {
+			list[i] = x
+			sh.m[k] = list
+			return
+		}
+	}
+	sh.m[k] = append(list, x)
+}
+
+func (s *sanctions) remove(k identity.Key) bool {
+	sh := &s.shards[s.shard(k)%sanctionShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	_, ok := sh.m[k]
+	delete(sh.m, k)
+	return ok
+}
+
+func (s *sanctions) len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+func sanctioned(list []sanction, budget int) bool {
+	for _, x := range list {
+		if x.budget == budget {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,298 @@
+// Package identity says who is asking: every request is attributed to an
+// actor on several keys at once (client address, its network, account,
+// session and client fingerprint), each kept only as a keyed hash.
+package identity
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/leakguard/leakguard/internal/keyed"
+)
+
+// Kind is the kind of an actor key.
+type Kind uint8
+
+const (
+	IP Kind = iota
+	Net
+	Account
+	Session
+	Fingerprint
+	NumKinds
+)
+
+var kindNames = [NumKinds]string{"ip", "net", "account", "session", "fingerprint"}
+
+func (k Kind) String() string {
+	if k < NumKinds {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// KindByName parses a key kind as written in the config.
+func KindByName(s string) (Kind, bool) {
+	for i, n := range kindNames {
+		if n == s {
+			return Kind(i), true
+		}
+	}
+	return 0, false
+}
+
+// Key is one actor key: a kind and the keyed hash of its value.
+type Key struct {
+	Kind Kind
+	Hash uint64
+}
+
+// String renders a key for logs and the admin API: "ip:9f2c0a1b33d4e5f6".
+func (k Key) String() string { return fmt.Sprintf("%s:%016x", k.Kind, k.Hash) }
+
+// ParseKey is the inverse of Key.String.
+func ParseKey(s string) (Key, error) {
+	kind, hexs, ok := strings.Cut(s, ":")
+	k, ok2 := KindByName(kind)
+	if !ok || !ok2 || len(hexs) != 16 {
+		return Key{}, fmt.Errorf("want kind:hash such as ip:9f2c0a1b33d4e5f6, got %q", s)
+	}
+	var h uint64
+	if _, err := fmt.Sscanf(hexs, "%016x", &h); err != nil {
+		return Key{}, fmt.Errorf("bad key hash in %q", s)
+	}
+	return Key{k, h}, nil
+}
+
+// Actor is everything known about who sent one request. A key whose value
+// was absent from the request has Hash 0 and is not metered.
+type Actor struct {
+	Keys [NumKinds]Key
+}
+
+// Has reports whether the actor has a key of kind k.
+func (a *Actor) Has(k Kind) bool { return a.Keys[k].Hash != 0 }
+
+// Source says where an identifier is found in a request; at most one field is set.
+type Source struct {
+	Header   string
+	Cookie   string
+	JWTClaim string // a claim of an "Authorization: Bearer <JWT>" token
+}
+
+// Options configure a Resolver.
+type Options struct {
+	TrustedProxies []netip.Prefix
+	IPv4Prefix     int // network key width for IPv4, e.g. 24
+	IPv6Prefix     int // network key width for IPv6, e.g. 48
+	Account        Source
+	Session        Source
+}
+
+// Resolver attributes requests to actors.
+type Resolver struct {
+	opt Options
+	h   *keyed.Hasher
+}
+
+func NewResolver(opt Options, h *keyed.Hasher) *Resolver {
+	if opt.IPv4Prefix == 0 {
+		opt.IPv4Prefix = 24
+	}
+	if opt.IPv6Prefix == 0 {
+		opt.IPv6Prefix = 48
+	}
+	return &Resolver{opt: opt, h: h}
+}
+
+// domains keep each kind's hashes apart.
+const (
+	domIP uint64 = iota + 0x6964656e74 // "ident"
+	domNet
+	domAccount
+	domSession
+	domFingerprint
+)
+
+// Identify returns the actor keys of a request.
+func (r *Resolver) Identify(req *http.Request) Actor {
+	var a Actor
+	if addr, ok := r.ClientAddr(req); ok {
+		b := addr.As16()
+		a.Keys[IP] = Key{IP, nz(r.h.Sum64(domIP, b[:]))}
+		bits := r.opt.IPv6Prefix
+		if addr.Is4() {
+			bits = r.opt.IPv4Prefix
+		}
+		if p, err := addr.Prefix(bits); err == nil {
+			nb := p.Addr().As16()
+			var buf [17]byte
+			copy(buf[:], nb[:])
+			buf[16] = byte(bits)
+			a.Keys[Net] = Key{Net, nz(r.h.Sum64(domNet, buf[:]))}
+		}
+	}
+	if v := r.value(req, r.opt.Account); v != "" {
+		a.Keys[Account] = Key{Account, nz(r.h.String(domAccount, v))}
+	}
+	if v := r.value(req, r.opt.Session); v != "" {
+		a.Keys[Session] = Key{Session, nz(r.h.String(domSession, v))}
+	}
+	a.Keys[Fingerprint] = Key{Fingerprint, nz(r.fingerprint(req))}
+	return a
+}
+
+func nz(h uint64) uint64 {
+	if h == 0 {
+		return 1
+	}
+	return h
+}
+
+// ClientAddr returns the client's address: the peer's, or — when the peer is a
+// trusted proxy — the right-most X-Forwarded-For entry not itself trusted.
+// Entries left of that are the client's own claims and are ignored, so a
+// client cannot choose its address by sending X-Forwarded-For.
+func (r *Resolver) ClientAddr(req *http.Request) (netip.Addr, bool) {
+	peer, ok := parseHostAddr(req.RemoteAddr)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	if !r.trusted(peer) {
+		return peer, true
+	}
+	xff := req.Header.Values("X-Forwarded-For")
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := strings.Split(xff[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, ok := parseHostAddr(strings.TrimSpace(parts[j]))
+			if !ok {
+				// garbage in the chain: stop believing it, use the last good hop
+				return peer, true
+			}
+			if !r.trusted(a) {
+				return a, true
+			}
+			peer = a
+		}
+	}
+	return peer, true
+}
+
+func (r *Resolver) trusted(a netip.Addr) bool {
+	for _, p := range r.opt.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseHostAddr(s string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		if a, err := netip.ParseAddr(host); err == nil {
+			return a.Unmap(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func (r *Resolver) value(req *http.Request, s Source) string {
+	switch {
+	case s.Header != "":
+		return strings.TrimSpace(req.Header.Get(s.Header))
+	case s.Cookie != "":
+		if c, err := req.Cookie(s.Cookie); err == nil {
+			return c.Value
+		}
+	case s.JWTClaim != "":
+		return jwtClaim(req.Header.Get("Authorization"), s.JWTClaim)
+	}
+	return ""
+}
+
+// jwtClaim reads a claim from a bearer JWT's payload. The signature is NOT
+// checked here: leakguard meters whoever the token names, and the upstream
+// decides whether the token is good. See the README on forged identities.
+func jwtClaim(auth, claim string) string {
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || len(tok) > 8192 {
+		return ""
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return ""
+	}
+	v := gjson.GetBytes(payload, escapeClaim(claim))
+	if !v.Exists() || v.IsObject() || v.IsArray() {
+		return ""
+	}
+	return v.String()
+}
+
+func escapeClaim(s string) string {
+	r := strings.NewReplacer(".", `\.`, "*", `\*`, "?", `\?`, "|", `\|`, "#", `\#`, "@", `\@`)
+	return r.Replace(s)
+}
+
+// fingerprintHeaders are the request headers whose values shape a client's fingerprint.
+var fingerprintHeaders = []string{"User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Sec-Ch-Ua", "Sec-Ch-Ua-Platform"}
+
+// fingerprint hashes the shape of a client's headers: the values of the
+// headers that browsers and libraries fill in differently, and the set of
+// header names sent. Go's server does not keep header order, so the set of
+// names stands in for the order.
+func (r *Resolver) fingerprint(req *http.Request) uint64 {
+	var stack [512]byte
+	b := stack[:0]
+	for _, h := range fingerprintHeaders {
+		b = append(b, req.Header.Get(h)...)
+		b = append(b, 0)
+	}
+	var names [32]string
+	n := 0
+	for name := range req.Header {
+		if volatileHeader(name) || name == r.opt.Account.Header || name == r.opt.Session.Header {
+			continue
+		}
+		if n < len(names) {
+			names[n] = name
+			n++
+		}
+	}
+	slices.Sort(names[:n])
+	for _, name := range names[:n] {
+		b = append(b, name...)
+		b = append(b, 1)
+	}
+	return r.h.Sum64(domFingerprint, b)
+}
+
+// volatileHeader reports headers whose presence changes from request to
+// request of one client (a cookie once logged in, a body's length, a
+// conditional GET), so they must not split one client into many fingerprints.
+func volatileHeader(name string) bool {
+	switch name {
+	case "Cookie", "Authorization", "Content-Length", "Content-Type", "Referer", "Origin",
+		"Cache-Control", "Pragma", "Range", "Forwarded", "X-Real-Ip", "Priority":
+		return true
+	}
+	return strings.HasPrefix(name, "If-") || strings.HasPrefix(name, "X-Forwarded-") || strings.HasPrefix(name, "Sec-Fetch-")
+}

@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leakguard/leakguard/internal/engine"
+)
+
+// Metrics are the proxy's Prometheus series. They are registered on the
+// registry given, never a global one.
+type Metrics struct {
+	requests   *prometheus.CounterVec
+	records    *prometheus.CounterVec
+	decisions  *prometheus.CounterVec
+	skipped    *prometheus.CounterVec
+	upstreamEr prometheus.Counter
+	latency    prometheus.Histogram
+
+	recordsBy []prometheus.Counter // by entity index
+	outcome   map[string]prometheus.Counter
+}
+
+// body skip reasons
+const (
+	skipOversized = "oversized"
+	skipEncoding  = "encoding"
+	skipMalformed = "malformed"
+	skipIncomplete = "incomplete"
+	skipNotJSON   = "not_json"
+)
+
+// NewMetrics creates and registers the proxy's metrics.
+func NewMetrics(reg prometheus.Registerer, entities []string) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leakguard_requests_total",
+			Help: "Requests by outcome: allowed, throttled, blocked, or would_throttle/would_block in shadow mode.",
+		}, []string{"outcome"}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leakguard_records_served_total",
+			Help: "Personal records served, by entity (each record once per response).",
+		}, []string{"entity"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leakguard_decisions_total",
+			Help: "Budgets tripped, by action and whether in shadow mode.",
+		}, []string{"action", "shadow"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leakguard_bodies_skipped_total",
+			Help: "Response bodies passed through without inspection, by reason.",
+		}, []string{"reason"}),
+		upstreamEr: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leakguard_upstream_errors_total",
+			Help: "Requests answered 502 because the upstream could not be reached or failed.",
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "leakguard_engine_seconds",
+			Help:    "Time spent in identity, records and engine per request, excluding the upstream.",
+			Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
+		}),
+		outcome: map[string]prometheus.Counter{},
+	}
+	reg.MustRegister(m.requests, m.records, m.decisions, m.skipped, m.upstreamEr, m.latency)
+	for _, e := range entities {
+		m.recordsBy = append(m.recordsBy, m.records.WithLabelValues(e))
+	}
+	for _, o := range []string{"allowed", "throttled", "blocked", "would_throttle", "would_block"} {
+		m.outcome[o] = m.requests.WithLabelValues(o)
+	}
+	for _, r := range []string{skipOversized, skipEncoding, skipMalformed, skipIncomplete, skipNotJSON} {
+		m.skipped.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *Metrics) verdict(v engine.Verdict) {
+	switch {
+	case v.Action == engine.Block && v.Shadow:
+		m.outcome["would_block"].Inc()
+	case v.Action == engine.Throttle && v.Shadow:
+		m.outcome["would_throttle"].Inc()
+	case v.Action == engine.Block:
+		m.outcome["blocked"].Inc()
+	case v.Action == engine.Throttle:
+		m.outcome["throttled"].Inc()
+	default:
+		m.outcome["allowed"].Inc()
+	}
+}
+
+// Decision counts a decision; wire it into engine.Options.OnDecision.
+func (m *Metrics) Decision(d engine.Decision) {
+	shadow := "false"
+	if d.Shadow {
+		shadow = "true"
+	}
+	m.decisions.WithLabelValues(d.Action.String(), shadow).Inc()
+}

@@ -1,0 +1,264 @@
+package records
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/leakguard/leakguard/internal/keyed"
+)
+
+// Found is one record served: its entity and keyed hash.
+type Found struct {
+	Entity int
+	Hash   uint64
+}
+
+// RouteSpec says where one configured route's records are.
+type RouteSpec struct {
+	Route  string // "GET /api/users/{id}"
+	Entity string
+	Param  string // path parameter naming the record; "" = the last one; ignored when Body is set and the route has none
+	Body   string // JSONPath into the response, optional
+}
+
+// Spec is what a Catalog is built from.
+type Spec struct {
+	Routes       []RouteSpec
+	PII          []string // detector names
+	PhoneRegions []string
+	// ScanAll runs the PII scan on every text-like response, not only record routes.
+	ScanAll bool
+}
+
+type route struct {
+	r      *Route
+	entity int
+	param  int // index into r.Params, or -1
+	body   *JSONPath
+}
+
+// Catalog knows every entity and where its records appear.
+type Catalog struct {
+	entities []string
+	domains  []uint64
+	routes   []route
+	scanner  *Scanner
+	piiEnt   [numKinds]int
+	scanAll  bool
+	h        *keyed.Hasher
+}
+
+// NewCatalog compiles a Spec. Entities are numbered in order of first mention:
+// routes first, then PII detectors.
+func NewCatalog(spec Spec, h *keyed.Hasher) (*Catalog, error) {
+	c := &Catalog{h: h, scanAll: spec.ScanAll}
+	for _, rs := range spec.Routes {
+		r, err := ParseRoute(rs.Route)
+		if err != nil {
+			return nil, err
+		}
+		rt := route{r: r, entity: c.entity(rs.Entity), param: -1}
+		if rs.Body != "" {
+			if rt.body, err = ParseJSONPath(rs.Body); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case rs.Param != "":
+			if rt.param = r.ParamIndex(rs.Param); rt.param < 0 {
+				return nil, fmt.Errorf("route %q has no parameter {%s}", rs.Route, rs.Param)
+			}
+		case rs.Body == "" && len(r.Params) > 0:
+			rt.param = len(r.Params) - 1
+		case rs.Body == "":
+			return nil, fmt.Errorf("route %q has neither a {param} nor a body path", rs.Route)
+		}
+		c.routes = append(c.routes, rt)
+	}
+	var kinds []Kind
+	var domains [numKinds]uint64
+	for _, name := range spec.PII {
+		k, ok := KindByName(name)
+		if !ok {
+			return nil, fmt.Errorf("unknown PII detector %q", name)
+		}
+		kinds = append(kinds, k)
+		c.piiEnt[k] = c.entity(name)
+		domains[k] = c.domains[c.piiEnt[k]]
+	}
+	if len(kinds) > 0 {
+		c.scanner = NewScanner(kinds, spec.PhoneRegions, h, domains)
+	}
+	return c, nil
+}
+
+func (c *Catalog) entity(name string) int {
+	for i, e := range c.entities {
+		if e == name {
+			return i
+		}
+	}
+	f := fnv.New64a()
+	f.Write([]byte(name))
+	c.entities = append(c.entities, name)
+	c.domains = append(c.domains, f.Sum64())
+	return len(c.entities) - 1
+}
+
+// Entities returns entity names; a Found's Entity indexes this slice.
+func (c *Catalog) Entities() []string { return c.entities }
+
+// EntityIndex returns the index of a named entity, or -1.
+func (c *Catalog) EntityIndex(name string) int {
+	for i, e := range c.entities {
+		if e == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// RouteName returns the template of route i, for logs.
+func (c *Catalog) RouteName(i int) string { return c.routes[i].r.String() }
+
+// Match is the result of matching a request against the catalog.
+type Match struct {
+	routes [4]int8 // matching route indexes; first n valid
+	n      int8
+	// path records, already hashed, one per matching route that takes one
+	path [4]Found
+	np   int8
+}
+
+// Routes returns how many routes matched.
+func (m *Match) Matched() bool { return m.n > 0 }
+
+// Route returns the first matched route index, or -1.
+func (m *Match) Route() int {
+	if m.n == 0 {
+		return -1
+	}
+	return int(m.routes[0])
+}
+
+// Match finds the routes a request fits and hashes the records named by its path.
+func (c *Catalog) Match(method, path string) Match {
+	var m Match
+	for i := range c.routes {
+		rt := &c.routes[i]
+		val, ok := rt.r.match(method, path, rt.param)
+		if !ok {
+			continue
+		}
+		if int(m.n) < len(m.routes) {
+			m.routes[m.n] = int8(i)
+			m.n++
+		}
+		if rt.param >= 0 && val != "" && int(m.np) < len(m.path) {
+			m.path[m.np] = Found{rt.entity, c.h.String(c.domains[rt.entity], val)}
+			m.np++
+		}
+	}
+	return m
+}
+
+// PathRecords appends the records named by the request path.
+func (c *Catalog) PathRecords(m *Match, out []Found) []Found {
+	return append(out, m.path[:m.np]...)
+}
+
+// BodyWant says whether a response body is worth buffering for inspection.
+func (c *Catalog) BodyWant(m *Match, contentType string) (json, scan bool) {
+	for i := 0; i < int(m.n); i++ {
+		if c.routes[m.routes[i]].body != nil {
+			json = true
+		}
+	}
+	if c.scanner != nil && (c.scanAll || m.n > 0) {
+		scan = TextLike(contentType)
+	}
+	if json && !JSONLike(contentType) {
+		json = false
+	}
+	return json, scan
+}
+
+// WantsJSON reports whether a matched route takes records from a JSON body.
+func (c *Catalog) WantsJSON(m *Match) bool {
+	for i := 0; i < int(m.n); i++ {
+		if c.routes[m.routes[i]].body != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// BodyOutcome says what inspection made of a body, for the skip counters.
+type BodyOutcome uint8
+
+const (
+	BodyOK BodyOutcome = iota
+	BodyMalformed
+)
+
+// BodyRecords appends the records in a fully read body: JSONPath records of
+// the matched routes (if json) and personal data found by the scanner (if scan).
+func (c *Catalog) BodyRecords(m *Match, body []byte, json, scan bool, out []Found) ([]Found, BodyOutcome) {
+	outcome := BodyOK
+	if json {
+		if !gjson.ValidBytes(body) {
+			outcome = BodyMalformed
+		} else {
+			for i := 0; i < int(m.n); i++ {
+				rt := &c.routes[m.routes[i]]
+				if rt.body == nil {
+					continue
+				}
+				dom := c.domains[rt.entity]
+				rt.body.Each(body, func(v string) {
+					out = append(out, Found{rt.entity, c.h.String(dom, v)})
+				})
+			}
+		}
+	}
+	if scan {
+		c.scanner.Scan(body, func(k Kind, h uint64) {
+			out = append(out, Found{c.piiEnt[k], h})
+		})
+	}
+	return out, outcome
+}
+
+// mediaType returns the lower-case media type of a Content-Type without
+// allocating in the common (already lower-case) case.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	for i := 0; i < len(ct); i++ {
+		if ct[i] >= 'A' && ct[i] <= 'Z' {
+			return strings.ToLower(ct)
+		}
+	}
+	return ct
+}
+
+// JSONLike reports whether a Content-Type is JSON.
+func JSONLike(ct string) bool {
+	mt := mediaType(ct)
+	return mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "application/x-ndjson"
+}
+
+// TextLike reports whether a Content-Type carries text worth scanning for personal data.
+func TextLike(ct string) bool {
+	mt := mediaType(ct)
+	if mt == "" {
+		return false
+	}
+	return strings.HasPrefix(mt, "text/") || JSONLike(ct) || strings.HasSuffix(mt, "+xml") ||
+		mt == "application/xml" || mt == "application/javascript" || mt == "application/x-www-form-urlencoded"
+}

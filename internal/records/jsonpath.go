@@ -1,0 +1,125 @@
+package records
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// JSONPath is a compiled path to record identifiers in a JSON document. It
+// accepts the common subset of RFC 9535 that configs need — $, .name,
+// ['name'], [*] and [N] — and runs it with gjson, which queries the raw bytes
+// without decoding the document into Go values.
+type JSONPath struct {
+	src  string
+	path string // gjson syntax
+}
+
+// ParseJSONPath compiles a path such as "$.reviews[*].user.id".
+func ParseJSONPath(s string) (*JSONPath, error) {
+	bad := func(why string) (*JSONPath, error) {
+		return nil, fmt.Errorf("JSONPath %q: %s (supported: $, .name, ['name'], [*], [N])", s, why)
+	}
+	if !strings.HasPrefix(s, "$") {
+		return bad("must start with $")
+	}
+	var parts []string
+	rest := s[1:]
+	for len(rest) > 0 {
+		switch rest[0] {
+		case '.':
+			rest = rest[1:]
+			if strings.HasPrefix(rest, ".") {
+				return bad("recursive descent (..) is not supported")
+			}
+			n := 0
+			for n < len(rest) && rest[n] != '.' && rest[n] != '[' {
+				n++
+			}
+			if n == 0 {
+				return bad("empty name after .")
+			}
+			name := rest[:n]
+			if name == "*" {
+				return bad(".* is not supported; use [*] on arrays")
+			}
+			parts = append(parts, escapeGJSON(name))
+			rest = rest[n:]
+		case '[':
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return bad("unclosed [")
+			}
+			in := strings.TrimSpace(rest[1:end])
+			rest = rest[end+1:]
+			switch {
+			case in == "*":
+				parts = append(parts, "#")
+			case len(in) >= 2 && (in[0] == '\'' || in[0] == '"') && in[len(in)-1] == in[0]:
+				name := in[1 : len(in)-1]
+				if name == "" {
+					return bad("empty name in ['']")
+				}
+				parts = append(parts, escapeGJSON(name))
+			default:
+				n, err := strconv.Atoi(in)
+				if err != nil || n < 0 {
+					return bad(fmt.Sprintf("unsupported selector [%s]", in))
+				}
+				parts = append(parts, strconv.Itoa(n))
+			}
+		default:
+			return bad(fmt.Sprintf("unexpected %q", rest[0]))
+		}
+	}
+	p := strings.Join(parts, ".")
+	if p == "" {
+		p = "@this"
+	}
+	return &JSONPath{src: s, path: p}, nil
+}
+
+func (p *JSONPath) String() string { return p.src }
+
+// escapeGJSON escapes the characters gjson gives meaning to in a path.
+func escapeGJSON(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; c {
+		case '.', '*', '?', '|', '#', '@', '\\', '!', '=', '<', '>', '%', '(', ')', ',', '[', ']', '{', '}', ':', '"':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Each calls fn with every scalar the path selects in doc, flattening arrays.
+// Strings are given unquoted, numbers and booleans as written. Objects and
+// nulls are skipped. doc must be valid JSON (check with gjson.ValidBytes).
+func (p *JSONPath) Each(doc []byte, fn func(value string)) {
+	each(gjson.GetBytes(doc, p.path), fn, 0)
+}
+
+func each(r gjson.Result, fn func(string), depth int) {
+	switch r.Type {
+	case gjson.String:
+		if r.Str != "" {
+			fn(r.Str)
+		}
+	case gjson.Number, gjson.True, gjson.False:
+		fn(r.Raw)
+	case gjson.JSON:
+		if depth > 32 || !r.IsArray() {
+			return
+		}
+		r.ForEach(func(_, v gjson.Result) bool {
+			each(v, fn, depth+1)
+			return true
+		})
+	}
+}

@@ -1,0 +1,372 @@
+package records
+
+import (
+	"sync"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/leakguard/leakguard/internal/keyed"
+)
+
+// Kind is a type of personal data the scanner recognises.
+type Kind uint8
+
+const (
+	Phone Kind = iota
+	Email
+	CNID
+	BankCard
+	numKinds
+)
+
+var kindNames = [numKinds]string{"phone", "email", "cn_id", "bank_card"}
+
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// KindByName returns the Kind for a detector name from the config.
+func KindByName(name string) (Kind, bool) {
+	for i, n := range kindNames {
+		if n == name {
+			return Kind(i), true
+		}
+	}
+	return 0, false
+}
+
+// Scanner finds personal data in raw bytes of any format. It is a single
+// pass over the bytes that picks out candidates by shape (digit runs,
+// addresses around an @) and validates them: resident IDs by check digit,
+// bank cards by issuer prefix and Luhn, phone numbers by libphonenumber.
+//
+// libphonenumber costs ~6-15µs a number, so its verdicts are cached under the
+// keyed hash of the candidate — the cache holds no raw number.
+type Scanner struct {
+	on      [numKinds]bool
+	regions []string
+	h       *keyed.Hasher
+	domains [numKinds]uint64
+	cache   [16]phoneShard
+}
+
+type phoneShard struct {
+	mu sync.Mutex
+	m  map[uint64]uint64 // candidate hash -> record hash, 0 if invalid
+}
+
+const phoneCacheShardCap = 8192
+
+// NewScanner returns a scanner for the given kinds. regions are the phone
+// regions whose national-format numbers are recognised (e.g. "CN");
+// numbers written with + and a country code are recognised for any region.
+// domains gives the hash domain of each kind's records.
+func NewScanner(kinds []Kind, regions []string, h *keyed.Hasher, domains [numKinds]uint64) *Scanner {
+	s := &Scanner{regions: regions, h: h, domains: domains}
+	for _, k := range kinds {
+		s.on[k] = true
+	}
+	for i := range s.cache {
+		s.cache[i].m = make(map[uint64]uint64)
+	}
+	return s
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isAlpha(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
+
+// Scan calls fn with the kind and keyed record hash of every piece of personal
+// data found in b. The same value found twice is reported twice.
+func (s *Scanner) Scan(b []byte, fn func(k Kind, hash uint64)) {
+	var digits [24]byte
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case c == '@' && s.on[Email]:
+			if v, ok := email(b, i); ok {
+				fn(Email, s.h.Sum64(s.domains[Email], v))
+			}
+			i++
+		case isDigit(c) || (c == '+' && i+1 < len(b) && isDigit(b[i+1])):
+			if i > 0 && (isAlnum(b[i-1]) || b[i-1] == '.' || b[i-1] == '+') {
+				// inside a word, a decimal or a longer token: skip the whole run
+				for i < len(b) && (isAlnum(b[i]) || b[i] == '.') {
+					i++
+				}
+				continue
+			}
+			plus := c == '+'
+			j := i
+			if plus {
+				j++
+			}
+			n := 0
+			overflow := false
+			for j < len(b) {
+				if isDigit(b[j]) {
+					if n < len(digits) {
+						digits[n] = b[j]
+					} else {
+						overflow = true
+					}
+					n++
+					j++
+					continue
+				}
+				// a single separator between digits: '-' always, ' ' only in +numbers
+				if (b[j] == '-' || (plus && b[j] == ' ')) && j+1 < len(b) && isDigit(b[j+1]) && isDigit(b[j-1]) {
+					j++
+					continue
+				}
+				break
+			}
+			end := j
+			// resident IDs end in a check character that may be X
+			x := false
+			if !plus && n == 17 && end < len(b) && (b[end] == 'X' || b[end] == 'x') {
+				x = true
+				end++
+			}
+			if end < len(b) && (isAlnum(b[end]) || (b[end] == '.' && end+1 < len(b) && isDigit(b[end+1]))) {
+				for end < len(b) && (isAlnum(b[end]) || b[end] == '.') {
+					end++
+				}
+				i = end
+				continue
+			}
+			i = end
+			if overflow {
+				continue
+			}
+			d := digits[:n]
+			if !plus {
+				if s.on[CNID] && (n == 18 || x) {
+					id := digits[:18]
+					if x {
+						id[17] = 'X'
+					}
+					if ValidCNID(id) {
+						fn(CNID, s.h.Sum64(s.domains[CNID], id))
+						continue
+					}
+					if x {
+						continue
+					}
+				}
+				if s.on[BankCard] && ValidCard(d) {
+					fn(BankCard, s.h.Sum64(s.domains[BankCard], d))
+					continue
+				}
+			}
+			if s.on[Phone] {
+				if h, ok := s.phone(d, plus); ok {
+					fn(Phone, h)
+				}
+			}
+		default:
+			i++
+		}
+	}
+}
+
+// phone validates a digit run as a phone number and returns its record hash
+// (of the E.164 form, so every way of writing a number is one record).
+func (s *Scanner) phone(d []byte, plus bool) (uint64, bool) {
+	if plus {
+		if len(d) < 8 || len(d) > 15 {
+			return 0, false
+		}
+		return s.cachedPhone(d, "+", "ZZ")
+	}
+	for _, region := range s.regions {
+		if !plausibleNational(region, d) {
+			continue
+		}
+		if h, ok := s.cachedPhone(d, "", region); ok {
+			return h, true
+		}
+	}
+	return 0, false
+}
+
+// plausibleNational is a cheap shape filter applied before libphonenumber:
+// most digit runs in JSON (ids, prices, timestamps) are not phone numbers.
+func plausibleNational(region string, d []byte) bool {
+	if region == "CN" {
+		// mobiles: 11 digits from 13x-19x; fixed lines: 0 + area code + number
+		return (len(d) == 11 && d[0] == '1' && d[1] >= '3') || (d[0] == '0' && len(d) >= 10 && len(d) <= 12)
+	}
+	return len(d) >= 9 && len(d) <= 12
+}
+
+func (s *Scanner) cachedPhone(d []byte, prefix, region string) (uint64, bool) {
+	var buf [40]byte
+	key := append(append(append(buf[:0], region...), prefix...), d...)
+	ch := s.h.Sum64(0x70686f6e65, key) // "phone": the cache's own domain
+	sh := &s.cache[ch&15]
+	sh.mu.Lock()
+	rh, hit := sh.m[ch]
+	sh.mu.Unlock()
+	if hit {
+		return rh, rh != 0
+	}
+	num, err := phonenumbers.Parse(string(key[len(region):]), region)
+	if err == nil && phonenumbers.IsValidNumber(num) {
+		e164 := phonenumbers.Format(num, phonenumbers.E164)
+		rh = s.h.String(s.domains[Phone], e164)
+		if rh == 0 {
+			rh = 1
+		}
+	}
+	sh.mu.Lock()
+	if len(sh.m) >= phoneCacheShardCap {
+		clear(sh.m) // bounded: start over rather than grow
+	}
+	sh.m[ch] = rh
+	sh.mu.Unlock()
+	return rh, rh != 0
+}
+
+var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+
+// ValidCNID checks an 18-character mainland resident identity number
+// (GB 11643-1999): area code, a plausible birth date and the ISO 7064
+// MOD 11-2 check character.
+func ValidCNID(id []byte) bool {
+	if len(id) != 18 || id[0] < '1' || id[0] > '8' {
+		return false
+	}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		if !isDigit(id[i]) {
+			return false
+		}
+		sum += int(id[i]-'0') * idWeights[i]
+	}
+	year := atoi(id[6:10])
+	month := atoi(id[10:12])
+	day := atoi(id[12:14])
+	if year < 1900 || year > 2100 || month < 1 || month > 12 || day < 1 || day > 31 {
+		return false
+	}
+	want := "10X98765432"[sum%11]
+	last := id[17]
+	if last == 'x' {
+		last = 'X'
+	}
+	return last == want
+}
+
+func atoi(b []byte) int {
+	n := 0
+	for _, c := range b {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// ValidCard reports whether d is a payment card number: a known issuer
+// prefix with a length that issuer uses, and a correct Luhn check digit.
+// The prefix test matters: one random digit string in ten passes Luhn alone.
+func ValidCard(d []byte) bool {
+	n := len(d)
+	if n < 13 || n > 19 {
+		return false
+	}
+	p2 := atoi(d[:2])
+	p4 := atoi(d[:4])
+	ok := false
+	switch {
+	case d[0] == '4': // Visa
+		ok = n == 13 || n == 16 || n == 19
+	case p2 >= 51 && p2 <= 55, p4 >= 2221 && p4 <= 2720: // Mastercard
+		ok = n == 16
+	case p2 == 34 || p2 == 37: // American Express
+		ok = n == 15
+	case p2 == 62: // UnionPay
+		ok = n >= 16
+	case p4 >= 3528 && p4 <= 3589: // JCB
+		ok = n >= 16
+	case p4 == 6011, p2 == 65, p4 >= 6440 && p4 <= 6499: // Discover
+		ok = n >= 16
+	case p2 == 36 || p2 == 38 || (p2 == 30 && d[2] <= '5'): // Diners
+		ok = n == 14
+	}
+	return ok && luhn(d)
+}
+
+func luhn(d []byte) bool {
+	sum := 0
+	double := false
+	for i := len(d) - 1; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if double {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// email extracts and lower-cases the address around the @ at b[at].
+func email(b []byte, at int) ([]byte, bool) {
+	isLocal := func(c byte) bool {
+		return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+	}
+	isDomain := func(c byte) bool { return isAlnum(c) || c == '.' || c == '-' }
+	start := at
+	for start > 0 && isLocal(b[start-1]) && at-start < 64 {
+		start--
+	}
+	for start < at && (b[start] == '.' || b[start] == '+' || b[start] == '-') {
+		start++
+	}
+	end := at + 1
+	for end < len(b) && isDomain(b[end]) && end-at < 255 {
+		end++
+	}
+	for end > at+1 && (b[end-1] == '.' || b[end-1] == '-') {
+		end--
+	}
+	if start == at || end <= at+1 {
+		return nil, false
+	}
+	dom := b[at+1 : end]
+	dot := -1
+	for i, c := range dom {
+		if c == '.' {
+			if i == 0 || dom[i-1] == '.' {
+				return nil, false
+			}
+			dot = i
+		}
+	}
+	if dot < 0 {
+		return nil, false
+	}
+	tld := dom[dot+1:]
+	if len(tld) < 2 {
+		return nil, false
+	}
+	for _, c := range tld {
+		if !isAlpha(c) {
+			return nil, false
+		}
+	}
+	out := make([]byte, end-start)
+	for i, c := range b[start:end] {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out, true
+}
