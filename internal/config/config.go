@@ -232,7 +232,11 @@ func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{file: name}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if yamlLineRe.MatchString(msg) {
+			return nil, errors.New(yamlLineRe.ReplaceAllString(msg, name+":$1: "))
+		}
+		return nil, fmt.Errorf("%s: %s", name, msg)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

@@ -33,7 +33,9 @@ func (s *sanctions) init() {
 	}
 }
 
-func (s *sanctions) shard(k identity.Key) int { return int(k.Hash>>58) ^ int(k.Kind) }
+func (s *sanctions) shard(k identity.Key) int {
+	return int(((k.Hash ^ uint64(k.Kind)) * 0x9e3779b97f4a7c15) >> 58)
+}
 
 // active returns the sanctions on k still in force at t. The slice must not be modified.
 func (s *sanctions) active(k identity.Key, t int64) []sanction {

@@ -22,11 +22,11 @@ type Metrics struct {
 
 // body skip reasons
 const (
-	skipOversized = "oversized"
-	skipEncoding  = "encoding"
-	skipMalformed = "malformed"
+	skipOversized  = "oversized"
+	skipEncoding   = "encoding"
+	skipMalformed  = "malformed"
 	skipIncomplete = "incomplete"
-	skipNotJSON   = "not_json"
+	skipNotJSON    = "not_json"
 )
 
 // NewMetrics creates and registers the proxy's metrics.

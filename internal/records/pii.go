@@ -94,6 +94,7 @@ func (s *Scanner) Scan(b []byte, fn func(k Kind, hash uint64)) {
 		case isDigit(c) || (c == '+' && i+1 < len(b) && isDigit(b[i+1])):
 			if i > 0 && (isAlnum(b[i-1]) || b[i-1] == '.' || b[i-1] == '+') {
 				// inside a word, a decimal or a longer token: skip the whole run
+				i++
 				for i < len(b) && (isAlnum(b[i]) || b[i] == '.') {
 					i++
 				}

@@ -123,7 +123,9 @@ func (m *Memory) Resolution(wi int) time.Duration { return time.Duration(m.width
 func (m *Memory) WindowIndex(w time.Duration) int { return slices.Index(m.windows, w) }
 
 func (m *Memory) shard(k identity.Key) *shard {
-	return &m.shards[(k.Hash^uint64(k.Kind)*0x9e3779b97f4a7c15)>>56%numShards]
+	// Multiply before taking the top bits: keys are uniform keyed hashes in
+	// production, but must spread even when they are not.
+	return &m.shards[((k.Hash^uint64(k.Kind))*0x9e3779b97f4a7c15)>>56%numShards]
 }
 
 // Observe records that actor key k was served recs at now (unix ns), and
@@ -248,7 +250,11 @@ func (m *Memory) Each(now int64, wi int, fn func(ActorCount)) {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		for a := s.head; a != nil && a.last >= since; a = a.next {
+		// Not ordered by time: replayed events can arrive out of order.
+		for a := s.head; a != nil; a = a.next {
+			if a.last < since {
+				continue
+			}
 			ac := ActorCount{Key: a.key, Records: make([]uint64, m.entities), LastSeen: a.last}
 			for ent, d := range a.ents {
 				if d != nil {
@@ -328,8 +334,8 @@ func (m *Memory) insert(d *distinct, now int64, h uint64) {
 		m.roll(ws, now, wi)
 		e := now / m.widths[wi]
 		slot := e % (Buckets + 1)
-		ws.ring[slot].InsertHash(h)
-		ws.union.InsertHash(h)
+		ws.ring[slot].InsertHash(fmix(h))
+		ws.union.InsertHash(fmix(h))
 		ws.pending++
 	}
 }
@@ -355,8 +361,8 @@ func (m *Memory) toSketch(d *distinct, now int64) {
 			if ws.ring[slot] == nil || ws.epochs[slot] != ep {
 				ws.ring[slot], ws.epochs[slot] = newSketch(), ep
 			}
-			ws.ring[slot].InsertHash(e.hash)
-			ws.union.InsertHash(e.hash)
+			ws.ring[slot].InsertHash(fmix(e.hash))
+			ws.union.InsertHash(fmix(e.hash))
 		}
 		slot := cur % (Buckets + 1)
 		if ws.ring[slot] == nil || ws.epochs[slot] != cur {
@@ -414,6 +420,18 @@ func (m *Memory) count(d *distinct, now int64, wi int) uint64 {
 		ws.cached, ws.pending = ws.union.Estimate(), 0
 	}
 	return ws.cached
+}
+
+// fmix spreads a hash's bits (MurmurHash3's finaliser). HyperLogLog needs
+// uniform hashes; record hashes are keyed SipHash and already are, but the
+// meter must not go wrong if handed ids that are not.
+func fmix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 func newSketch() *hyperloglog.Sketch {

@@ -1,0 +1,120 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigLoads(t *testing.T) {
+	c, err := Load("../../leakguard.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Upstream != "http://127.0.0.1:9000" || len(c.Records) != 3 || len(c.Budgets) != 3 {
+		t.Fatalf("unexpected example config: %+v", c)
+	}
+	if c.Budgets[1].Window.D() != 24*time.Hour || c.Budgets[2].Window.D() != 30*24*time.Hour {
+		t.Errorf("windows: %v %v", c.Budgets[1].Window, c.Budgets[2].Window)
+	}
+	if got := c.Windows(); len(got) != 3 || got[0] != time.Hour || got[2] != 30*24*time.Hour {
+		t.Errorf("Windows() = %v", got)
+	}
+}
+
+// Every problem is reported at once, each with its file and line.
+func TestValidateReportsEveryErrorWithLine(t *testing.T) {
+	_, err := Load("testdata/bad.yaml")
+	if err == nil {
+		t.Fatal("bad config loaded")
+	}
+	want, _ := os.ReadFile("testdata/bad.golden")
+	if got := err.Error() + "\n"; got != string(want) {
+		t.Errorf("errors differ from testdata/bad.golden:\n--- got\n%s--- want\n%s", got, want)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "upstream: http://x\nlisten: 127.0.0.1:1\nbudget: []\n", "c.yaml:3: field budget not found"},
+		{"bad duration", "upstream: http://x\nrecords:\n - route: GET /u/{id}\n   entity: user\nbudgets:\n - entity: user\n   per: ip\n   window: 1x\n   limit: 5\n", "c.yaml:8: invalid duration"},
+		{"not yaml", "upstream: [\n", "c.yaml:1: did not find expected node content"},
+		{"missing upstream", "mode: shadow\n", "upstream: required"},
+		{"block_for negative", "upstream: http://x\nrecords:\n - route: GET /u/{id}\n   entity: user\nbudgets:\n - {entity: user, per: ip, window: 1h, limit: 5, action: block, block_for: -1h}\n", "block_for: must not be negative"},
+		{"window too small", "upstream: http://x\nrecords:\n - route: GET /u/{id}\n   entity: user\nbudgets:\n - {entity: user, per: ip, window: 500ms, limit: 5}\n", "c.yaml:6: budgets[0].window"},
+		{"param not in route", "upstream: http://x\nrecords:\n - {route: 'GET /u/{id}', entity: user, param: uid}\n", "c.yaml:3: records[0].param"},
+		{"route without param or body", "upstream: http://x\nrecords:\n - {route: GET /u, entity: user}\n", "needs body"},
+		{"account twice", "upstream: http://x\nidentity:\n  account: {header: A, cookie: b}\n", "c.yaml:3: identity.account: set only one"},
+		{"bad trusted proxy", "upstream: http://x\nidentity:\n  trusted_proxies: [10.0.0.0/33]\n", "identity.trusted_proxies[0]"},
+		{"duplicate budget", "upstream: http://x\nrecords:\n - {route: 'GET /u/{id}', entity: user}\nbudgets:\n - {entity: user, per: ip, window: 1h, limit: 5}\n - {entity: user, per: ip, window: 1h, limit: 9}\n", "duplicate budget"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("upstream: http://127.0.0.1:9\nrecords:\n - {route: 'GET /u/{id}', entity: user}\nbudgets:\n - {entity: user, per: ip, window: 2h, limit: 5, action: block}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != ModeShadow {
+		t.Errorf("default mode %q, want shadow: enforcement is opted into", c.Mode)
+	}
+	if c.Budgets[0].BlockFor.D() != 2*time.Hour {
+		t.Errorf("block_for default %v, want the window", c.Budgets[0].BlockFor)
+	}
+	if c.Inspect.MaxBodyBytes != 1<<20 || c.Meter.MaxActors != 1_000_000 {
+		t.Errorf("defaults: %+v %+v", c.Inspect, c.Meter)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"1m", time.Minute, true},
+		{"30d", 30 * 24 * time.Hour, true},
+		{"2w", 14 * 24 * time.Hour, true},
+		{"1d12h", 36 * time.Hour, true},
+		{"90s", 90 * time.Second, true},
+		{"d", 0, false},
+		{"1x", 0, false},
+		{"", 0, false},
+		{"10d5", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseDuration(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v", tt.in, got, err)
+		}
+	}
+	if s := FormatDuration(30 * 24 * time.Hour); s != "30d" {
+		t.Errorf("FormatDuration(30d) = %s", s)
+	}
+	if s := FormatDuration(time.Hour); s != "1h" {
+		t.Errorf("FormatDuration(1h) = %s", s)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	ex, _ := os.ReadFile("../../leakguard.example.yaml")
+	f.Add(ex)
+	f.Add([]byte("upstream: http://x\nbudgets: [{window: 1d}]\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse("f.yaml", b)
+		if err == nil && c.Validate() != nil {
+			t.Fatal("Parse accepted a config that does not validate")
+		}
+	})
+}

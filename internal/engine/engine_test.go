@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+type harness struct {
+	t         *testing.T
+	e         *Engine
+	decisions []Decision
+}
+
+func newHarness(t *testing.T, shadow bool, budgets ...Budget) *harness {
+	h := &harness{t: t}
+	windows := []time.Duration{time.Hour, 24 * time.Hour}
+	m := memory.New(memory.Options{Windows: windows, Entities: 2, ExactUpTo: 128, MaxActors: 100000})
+	var err error
+	h.e, err = New(m, Options{Entities: []string{"user", "phone"}, Budgets: budgets, Shadow: shadow,
+		OnDecision: func(d Decision) { h.decisions = append(h.decisions, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func actor(ip, account uint64) *identity.Actor {
+	var a identity.Actor
+	a.Keys[identity.IP] = identity.Key{Kind: identity.IP, Hash: ip}
+	if account != 0 {
+		a.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: account}
+	}
+	return &a
+}
+
+// crawl makes sequential requests for new records, one a second from at,
+// until refused; it returns how many were served and when it was refused.
+func (h *harness) crawl(a *identity.Actor, at time.Time, first, max int) (served int, v Verdict, when time.Time) {
+	for i := 0; i < max; i++ {
+		now := at.Add(time.Duration(i) * time.Second)
+		v = h.e.Admit(now, a, "GET /u/{id}")
+		if v.Enforced() {
+			return served, v, now
+		}
+		h.e.Observe(now, a, Exchange{Records: []records.Found{{Entity: 0, Hash: uint64(first+i) + 1}}})
+		served++
+	}
+	return served, v, time.Time{}
+}
+
+func userBudget(per identity.Kind, limit uint64, act Action) Budget {
+	return Budget{ID: "b", Entity: "user", Per: per, Window: time.Hour, Limit: limit, Action: act, BlockFor: 2 * time.Hour}
+}
+
+func TestBlockAtBudget(t *testing.T) {
+	h := newHarness(t, false, userBudget(identity.IP, 300, Block))
+	crawler, other := actor(1, 0), actor(2, 0)
+	served, v, _ := h.crawl(crawler, t0, 0, 1000)
+	if served != 300 || v.Action != Block || v.RetryAfter < 2*time.Hour-2*time.Second || v.RetryAfter > 2*time.Hour {
+		t.Fatalf("served %d, verdict %+v; want 300 then a 2h block", served, v)
+	}
+	if len(h.decisions) != 1 || h.decisions[0].Count != 300 || h.decisions[0].Key != crawler.Keys[identity.IP] || h.decisions[0].Shadow {
+		t.Fatalf("decisions %+v", h.decisions)
+	}
+	// Another actor is untouched.
+	if n, _, _ := h.crawl(other, t0.Add(time.Minute), 0, 50); n != 50 {
+		t.Fatalf("other actor served %d of 50", n)
+	}
+	// Repeat records do not count against the budget, so at 299 they still flow.
+	h2 := newHarness(t, false, userBudget(identity.IP, 300, Block))
+	h2.crawl(crawler, t0, 0, 299)
+	if n, _, _ := h2.crawl(crawler, t0.Add(time.Hour/2), 0, 299); n != 299 {
+		t.Fatalf("re-reading the same records was refused after %d", n)
+	}
+}
+
+func TestBlockExpiresAndRetripsIfStillOver(t *testing.T) {
+	h := newHarness(t, false, Budget{ID: "b", Entity: "user", Per: identity.IP, Window: 24 * time.Hour, Limit: 10, Action: Block, BlockFor: time.Hour})
+	a := actor(1, 0)
+	h.crawl(a, t0, 0, 100)
+	// After the hour's block the day's window still holds 10 records: blocked again at once.
+	v := h.e.Admit(t0.Add(90*time.Minute), a, "")
+	if v.Action != Block || len(h.decisions) != 2 {
+		t.Fatalf("after block expiry: %+v, %d decisions; want a new block", v, len(h.decisions))
+	}
+	// After the window passes, it is served again.
+	if v := h.e.Admit(t0.Add(27*time.Hour), a, ""); v.Action != Allow {
+		t.Fatalf("after the window: %+v", v)
+	}
+}
+
+func TestThrottleUntilWindowFrees(t *testing.T) {
+	h := newHarness(t, false, userBudget(identity.IP, 20, Throttle))
+	a := actor(1, 0)
+	served, v, when := h.crawl(a, t0, 0, 100)
+	if served != 20 || v.Action != Throttle || v.RetryAfter <= 0 || v.RetryAfter > 5*time.Minute {
+		t.Fatalf("served %d, %+v; want 20 then throttle with Retry-After ≤ one bucket", served, v)
+	}
+	// Still throttled later within the window...
+	if v := h.e.Admit(when.Add(30*time.Minute), a, ""); v.Action != Throttle {
+		t.Fatalf("30m later: %+v", v)
+	}
+	// ...and free once the records leave it.
+	if v := h.e.Admit(when.Add(66*time.Minute), a, ""); v.Action != Allow {
+		t.Fatalf("66m later: %+v", v)
+	}
+}
+
+func TestShadowDecidesButNeverEnforces(t *testing.T) {
+	h := newHarness(t, true, userBudget(identity.IP, 50, Block))
+	a := actor(1, 0)
+	served, v, _ := h.crawl(a, t0, 0, 200)
+	if served != 200 || v.Enforced() {
+		t.Fatalf("shadow mode refused a request after %d", served)
+	}
+	if v.Action != Block || !v.Shadow {
+		t.Fatalf("verdict %+v, want a shadow block", v)
+	}
+	if len(h.decisions) != 1 || !h.decisions[0].Shadow {
+		t.Fatalf("decisions %+v; want one would-be block", h.decisions)
+	}
+	h.e.SetShadow(false)
+	if v := h.e.Admit(t0.Add(201*time.Second), a, ""); !v.Enforced() {
+		t.Fatalf("after switching to enforce: %+v", v)
+	}
+}
+
+func TestLogOnlyLogs(t *testing.T) {
+	h := newHarness(t, false, userBudget(identity.IP, 10, Log))
+	served, _, _ := h.crawl(actor(1, 0), t0, 0, 100)
+	if served != 100 {
+		t.Fatalf("log action refused after %d", served)
+	}
+	// one decision per bucket (5m) at most: 100s of crawling is within one or two buckets
+	if n := len(h.decisions); n < 1 || n > 2 {
+		t.Fatalf("%d decisions, want 1-2", n)
+	}
+}
+
+func TestBudgetAppliesToItsKeyOnly(t *testing.T) {
+	h := newHarness(t, false, userBudget(identity.Account, 30, Block))
+	// Account 7 crawls from many addresses: blocked on the account key.
+	served := 0
+	for i := 0; i < 100; i++ {
+		a := actor(uint64(100+i), 7)
+		n, v, _ := h.crawl(a, t0.Add(time.Duration(i)*time.Minute), i, 1)
+		served += n
+		if v.Enforced() {
+			if v.Key.Kind != identity.Account {
+				t.Fatalf("blocked on %v, want the account key", v.Key)
+			}
+			break
+		}
+	}
+	if served != 30 {
+		t.Fatalf("account served %d, want 30", served)
+	}
+	// Same address as a blocked request, another account: served.
+	if v := h.e.Admit(t0.Add(2*time.Hour/3), actor(100, 8), ""); v.Action != Allow {
+		t.Fatalf("innocent account on a shared address refused: %+v", v)
+	}
+}
+
+func TestUnblock(t *testing.T) {
+	h := newHarness(t, false, userBudget(identity.IP, 5, Block))
+	a := actor(1, 0)
+	_, _, when := h.crawl(a, t0, 0, 10)
+	if !h.e.Unblock(a.Keys[identity.IP]) {
+		t.Fatal("Unblock found nothing")
+	}
+	// The count is still over, so the next Admit re-trips: unblocking lifts a
+	// sanction, it does not forgive the records taken.
+	if v := h.e.Admit(when, a, ""); v.Action != Block {
+		t.Fatalf("after unblock: %+v", v)
+	}
+}
+
+func TestNewRejectsBadBudgets(t *testing.T) {
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 8, MaxActors: 1000})
+	if _, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{{ID: "x", Entity: "order", Window: time.Hour}}}); err == nil {
+		t.Error("unknown entity accepted")
+	}
+	if _, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{{ID: "x", Entity: "user", Window: time.Minute}}}); err == nil {
+		t.Error("unmetered window accepted")
+	}
+}

@@ -1,0 +1,169 @@
+package identity
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"github.com/leakguard/leakguard/internal/keyed"
+)
+
+func resolver(opt Options) *Resolver {
+	return NewResolver(opt, keyed.New([]byte("identity-test-secret")))
+}
+
+func req(remote string, hdr ...string) *http.Request {
+	r := httptest.NewRequest("GET", "/api/users/1", nil)
+	r.RemoteAddr = remote
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Add(hdr[i], hdr[i+1])
+	}
+	return r
+}
+
+func TestClientAddr(t *testing.T) {
+	lb := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}
+	tests := []struct {
+		name    string
+		trusted []netip.Prefix
+		r       *http.Request
+		want    string
+	}{
+		{"direct client", nil, req("203.0.113.5:4000"), "203.0.113.5"},
+		{"XFF from an untrusted peer is ignored", nil, req("203.0.113.5:4000", "X-Forwarded-For", "1.2.3.4"), "203.0.113.5"},
+		{"XFF via trusted LB", lb, req("10.1.1.1:80", "X-Forwarded-For", "198.51.100.7"), "198.51.100.7"},
+		{"spoofed left entries are ignored", lb, req("10.1.1.1:80", "X-Forwarded-For", "6.6.6.6, 198.51.100.7"), "198.51.100.7"},
+		{"chain of trusted proxies", lb, req("127.0.0.1:80", "X-Forwarded-For", "198.51.100.7, 10.2.2.2"), "198.51.100.7"},
+		{"several XFF headers", lb, req("10.1.1.1:80", "X-Forwarded-For", "6.6.6.6", "X-Forwarded-For", "198.51.100.8"), "198.51.100.8"},
+		{"garbage stops the chain", lb, req("10.1.1.1:80", "X-Forwarded-For", "198.51.100.7, junk"), "10.1.1.1"},
+		{"trusted peer without XFF", lb, req("10.1.1.1:80"), "10.1.1.1"},
+		{"ipv6 peer", nil, req("[2001:db8::1]:443"), "2001:db8::1"},
+		{"v4-mapped v6 is v4", nil, req("[::ffff:203.0.113.9]:1"), "203.0.113.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := resolver(Options{TrustedProxies: tt.trusted}).ClientAddr(tt.r)
+			if !ok || got.String() != tt.want {
+				t.Errorf("ClientAddr = %v, %v; want %s", got, ok, tt.want)
+			}
+		})
+	}
+}
+
+// Regression: a client behind no proxy must not pick its identity (and so
+// escape its budget, or frame another address) by sending X-Forwarded-For.
+func TestXFFSpoofFromUntrustedPeerDoesNotChangeIPKey(t *testing.T) {
+	r := resolver(Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	a := r.Identify(req("203.0.113.5:1", "X-Forwarded-For", "1.1.1.1"))
+	b := r.Identify(req("203.0.113.5:2", "X-Forwarded-For", "2.2.2.2"))
+	if a.Keys[IP] != b.Keys[IP] || a.Keys[Net] != b.Keys[Net] {
+		t.Fatal("X-Forwarded-For from an untrusted peer changed the actor's keys")
+	}
+}
+
+func TestNetKey(t *testing.T) {
+	r := resolver(Options{})
+	a := r.Identify(req("203.0.113.5:1"))
+	b := r.Identify(req("203.0.113.200:1"))
+	c := r.Identify(req("203.0.114.5:1"))
+	if a.Keys[Net] != b.Keys[Net] {
+		t.Error("same /24, different net keys")
+	}
+	if a.Keys[Net] == c.Keys[Net] || a.Keys[IP] == b.Keys[IP] {
+		t.Error("different /24 (or address) share a key")
+	}
+	v6a := r.Identify(req("[2001:db8:1:1::1]:1"))
+	v6b := r.Identify(req("[2001:db8:1:ffff::2]:1"))
+	v6c := r.Identify(req("[2001:db8:2::1]:1"))
+	if v6a.Keys[Net] != v6b.Keys[Net] || v6a.Keys[Net] == v6c.Keys[Net] {
+		t.Error("IPv6 /48 grouping wrong")
+	}
+	wide := resolver(Options{IPv4Prefix: 16}).Identify(req("203.0.114.5:1"))
+	if wide.Keys[Net] == c.Keys[Net] {
+		t.Error("prefix width not part of the net key")
+	}
+}
+
+func jwt(payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return "Bearer " + enc([]byte(`{"alg":"HS256"}`)) + "." + enc([]byte(payload)) + ".sig"
+}
+
+func TestAccountAndSession(t *testing.T) {
+	tests := []struct {
+		name   string
+		src    Source
+		r      *http.Request
+		has    bool
+		sameAs *http.Request
+	}{
+		{"header", Source{Header: "X-Account"}, req("1.1.1.1:1", "X-Account", "alice"), true, req("2.2.2.2:1", "X-Account", "alice")},
+		{"header missing", Source{Header: "X-Account"}, req("1.1.1.1:1"), false, nil},
+		{"cookie", Source{Cookie: "sid"}, req("1.1.1.1:1", "Cookie", "a=1; sid=s123"), true, req("1.1.1.1:1", "Cookie", "sid=s123")},
+		{"jwt claim", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", jwt(`{"sub":"u42","exp":1}`)), true, req("1.1.1.1:1", "Authorization", jwt(`{"sub":"u42"}`))},
+		{"jwt numeric claim", Source{JWTClaim: "uid"}, req("1.1.1.1:1", "Authorization", jwt(`{"uid":42}`)), true, nil},
+		{"jwt garbage", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", "Bearer a.!!!.c"), false, nil},
+		{"jwt object claim", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", jwt(`{"sub":{"x":1}}`)), false, nil},
+		{"not bearer", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", "Basic abc"), false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := resolver(Options{Account: tt.src, Session: tt.src})
+			a := r.Identify(tt.r)
+			if a.Has(Account) != tt.has || a.Has(Session) != tt.has {
+				t.Fatalf("has account = %v, want %v", a.Has(Account), tt.has)
+			}
+			if a.Keys[Account] == a.Keys[Session] && tt.has {
+				t.Error("account and session keys of the same value collide")
+			}
+			if tt.sameAs != nil && r.Identify(tt.sameAs).Keys[Account] != a.Keys[Account] {
+				t.Error("same account value, different keys")
+			}
+		})
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	r := resolver(Options{Session: Source{Header: "X-Session"}})
+	chrome := []string{"User-Agent", "Mozilla/5.0 Chrome/120", "Accept", "text/html", "Accept-Language", "zh-CN", "Accept-Encoding", "gzip, br"}
+	base := r.Identify(req("1.1.1.1:1", chrome...)).Keys[Fingerprint]
+	// Same client: another address, a cookie, a referer, a session header: same fingerprint.
+	same := r.Identify(req("9.9.9.9:1", append(chrome, "Cookie", "sid=1", "Referer", "http://x/", "X-Session", "abc", "If-None-Match", "x")...)).Keys[Fingerprint]
+	if same != base {
+		t.Error("per-request headers changed the fingerprint")
+	}
+	// Another client shape: different fingerprint.
+	curl := r.Identify(req("1.1.1.1:1", "User-Agent", "curl/8.0", "Accept", "*/*")).Keys[Fingerprint]
+	extra := r.Identify(req("1.1.1.1:1", append(chrome, "X-Requested-With", "python")...)).Keys[Fingerprint]
+	if curl == base || extra == base {
+		t.Error("different header shapes share a fingerprint")
+	}
+}
+
+func TestKeyStringRoundTrip(t *testing.T) {
+	k := Key{Account, 0x9f2c0a1b33d4e5f6}
+	got, err := ParseKey(k.String())
+	if err != nil || got != k {
+		t.Fatalf("ParseKey(%q) = %v, %v", k.String(), got, err)
+	}
+	for _, bad := range []string{"", "ip", "ip:zz", "dev:9f2c0a1b33d4e5f6", "ip:9f2c0a1b33d4e5f"} {
+		if _, err := ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzIdentify(f *testing.F) {
+	f.Add("10.0.0.1:1", "1.2.3.4, 10.0.0.2", "Bearer a.eyJzdWIiOiJ4In0.c", "sid=1")
+	f.Add("garbage", ",,,", "Bearer ...", ";;;")
+	r := resolver(Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Account: Source{JWTClaim: "sub"}, Session: Source{Cookie: "sid"}})
+	f.Fuzz(func(t *testing.T, remote, xff, auth, cookie string) {
+		rq := req(remote, "X-Forwarded-For", xff, "Authorization", auth, "Cookie", cookie)
+		a := r.Identify(rq)
+		if a.Has(IP) != a.Has(Net) {
+			t.Fatal("ip key without net key or the reverse")
+		}
+	})
+}

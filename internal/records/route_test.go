@@ -1,0 +1,96 @@
+package records
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseRoute(t *testing.T) {
+	tests := []struct {
+		in      string
+		params  []string
+		wantErr string
+	}{
+		{"GET /api/users/{id}", []string{"id"}, ""},
+		{"GET /api/items/{item}/reviews/{rid}", []string{"item", "rid"}, ""},
+		{"* /api/x", nil, ""},
+		{"GET /", nil, ""},
+		{"GET api/users", nil, "want"},
+		{"FETCH /x", nil, "unknown method"},
+		{"GET /a/{id}x", nil, "whole path segment"},
+		{"GET /a/{}", nil, "whole path segment"},
+		{"GET /a/{id}/{id}", nil, "twice"},
+		{"GET /a?b=1", nil, "want"},
+		{"", nil, "want"},
+	}
+	for _, tt := range tests {
+		r, err := ParseRoute(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseRoute(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseRoute(%q): %v", tt.in, err)
+			continue
+		}
+		if strings.Join(r.Params, ",") != strings.Join(tt.params, ",") {
+			t.Errorf("ParseRoute(%q) params = %v, want %v", tt.in, r.Params, tt.params)
+		}
+	}
+}
+
+func TestRouteMatch(t *testing.T) {
+	users, _ := ParseRoute("GET /api/users/{id}")
+	reviews, _ := ParseRoute("GET /api/items/{id}/reviews")
+	any, _ := ParseRoute("* /api/lookup")
+	tests := []struct {
+		r      *Route
+		method string
+		path   string
+		ok     bool
+		val    string
+	}{
+		{users, "GET", "/api/users/42", true, "42"},
+		{users, "HEAD", "/api/users/42", true, "42"},
+		{users, "POST", "/api/users/42", false, ""},
+		{users, "GET", "/api/users/42/", true, "42"},  // trailing slash is the same record
+		{users, "GET", "//api//users/42", true, "42"}, // so are doubled slashes
+		{users, "GET", "/api/users", false, ""},
+		{users, "GET", "/api/users/42/extra", false, ""},
+		{users, "GET", "/api/Users/42", false, ""},
+		{users, "GET", "", false, ""},
+		{reviews, "GET", "/api/items/7/reviews", true, "7"},
+		{reviews, "GET", "/api/items/7/other", false, ""},
+		{any, "POST", "/api/lookup", true, ""},
+		{any, "DELETE", "/api/lookup/", true, ""},
+	}
+	for _, tt := range tests {
+		val, ok := tt.r.match(tt.method, tt.path, 0)
+		if ok != tt.ok || val != tt.val {
+			t.Errorf("%s matching %s %q = (%q, %v), want (%q, %v)", tt.r, tt.method, tt.path, val, ok, tt.val, tt.ok)
+		}
+	}
+}
+
+func FuzzRouteMatch(f *testing.F) {
+	f.Add("GET /api/users/{id}", "GET", "/api/users/1")
+	f.Add("GET /a/{x}/b/{y}", "GET", "//a/1//b/2/")
+	f.Add("* /", "PUT", "/")
+	f.Fuzz(func(t *testing.T, tmpl, method, path string) {
+		r, err := ParseRoute(tmpl)
+		if err != nil {
+			return
+		}
+		for want := -1; want < len(r.Params); want++ {
+			val, ok := r.match(method, path, want)
+			if !ok && val != "" {
+				t.Fatalf("no match but value %q", val)
+			}
+			if ok && want >= 0 && (val == "" || strings.Contains(val, "/")) {
+				t.Fatalf("match of %q on %q gave parameter %q", tmpl, path, val)
+			}
+		}
+	})
+}
