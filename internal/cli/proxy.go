@@ -131,8 +131,7 @@ func (c *ProxyCommand) Open() error {
 	}
 	h := keyed.New(secret)
 
-	var st stack
-	st, err = buildStack(cfg, h, c.onDecision)
+	st, err := buildStack(cfg, h, c.onDecision)
 	if err != nil {
 		return err
 	}
@@ -275,13 +274,13 @@ type stack struct {
 	metrics  *proxy.Metrics
 }
 
-func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)) (stack, error) {
-	var st stack
+func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)) (*stack, error) {
+	st := &stack{}
 	trusted := make([]netip.Prefix, 0, len(cfg.Identity.TrustedProxies))
 	for _, p := range cfg.Identity.TrustedProxies {
 		pr, err := config.ParsePrefix(p)
 		if err != nil {
-			return st, err
+			return nil, err
 		}
 		trusted = append(trusted, pr)
 	}
@@ -301,13 +300,13 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 	}
 	var err error
 	if st.catalog, err = records.NewCatalog(spec, h); err != nil {
-		return st, err
+		return nil, err
 	}
 	entities := st.catalog.Entities()
 	// Budgets may name a PII entity whose detector is off; keep the names known.
 	for _, b := range cfg.Budgets {
 		if st.catalog.EntityIndex(b.Entity) < 0 {
-			return st, fmt.Errorf("budget %s: entity %q has no records route and its detector is off", b.ID(), b.Entity)
+			return nil, fmt.Errorf("budget %s: entity %q has no records route and its detector is off", b.ID(), b.Entity)
 		}
 	}
 	st.meter = memory.New(memory.Options{
@@ -318,7 +317,7 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		kind, _ := identity.KindByName(b.Per)
 		act, err := engine.ParseAction(b.Action)
 		if err != nil {
-			return st, err
+			return nil, err
 		}
 		budgets = append(budgets, engine.Budget{
 			ID: b.ID(), Entity: b.Entity, Per: kind, Window: b.Window.D(), Limit: uint64(b.Limit),
@@ -334,7 +333,10 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 			onDecision(d)
 		},
 	})
-	return st, err
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 func openDecisionLog(dest string, stdout, stderr io.Writer) (*decisionlog.Log, io.Closer, error) {

@@ -1,0 +1,437 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/shop"
+)
+
+const e2eConfig = `
+listen: 127.0.0.1:0
+upstream: %s
+mode: %s
+admin:
+  listen: 127.0.0.1:0
+  token_env: LG_TEST_TOKEN
+identity:
+  trusted_proxies: [127.0.0.1/32]
+  account: {header: X-Account}
+records:
+  - route: GET /api/users/{id}
+    entity: user
+  - route: GET /api/items/{id}/reviews
+    entity: user
+    body: $.reviews[*].user.id
+budgets:
+  - entity: user
+    per: ip
+    window: 1h
+    limit: 300
+    action: block
+    block_for: 1h
+limits:
+  read_header_timeout: 1s
+  max_header_bytes: 8192
+log:
+  decisions: %s
+state:
+  dir: %s
+`
+
+const testToken = "test-admin-token-0123456789"
+
+type running struct {
+	cmd       *ProxyCommand
+	base      string
+	decisions string
+	stderr    *syncBuffer
+	cancel    func()
+	done      chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startProxy runs `leakguard proxy --config` as a user would, in process.
+func startProxy(t *testing.T, upstream, mode string) *running {
+	t.Helper()
+	dir := t.TempDir()
+	decisions := filepath.Join(dir, "decisions.jsonl")
+	cfg := filepath.Join(dir, "leakguard.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(e2eConfig, upstream, mode, decisions, filepath.Join(dir, "state"))), 0o600)
+	r := &running{decisions: decisions, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	r.cmd = &ProxyCommand{Stdout: io.Discard, Stderr: r.stderr, Getenv: func(k string) string {
+		if k == "LG_TEST_TOKEN" {
+			return testToken
+		}
+		return ""
+	}}
+	if err := r.cmd.ParseFlags([]string{"--config", cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Open(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- r.cmd.Serve(ctx) }()
+	r.base = "http://" + r.cmd.Addr()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+			t.Error("proxy did not shut down")
+		}
+		r.cmd.Close()
+	})
+	return r
+}
+
+func get(t *testing.T, c *http.Client, url string, hdr ...string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func upstreamShop(t *testing.T) *httptest.Server {
+	s := httptest.NewServer(shop.New(7, 5000, 1000).Handler())
+	t.Cleanup(s.Close)
+	return s
+}
+
+func readDecisions(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("decision log line is not JSON: %q", sc.Text())
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// The issue's acceptance test: a sequential crawler is blocked having received
+// at most its budget, while another actor keeps full access.
+func TestProxyBlocksSequentialCrawlerAtBudget(t *testing.T) {
+	up := upstreamShop(t)
+	p := startProxy(t, up.URL, "enforce")
+	c := &http.Client{Timeout: 5 * time.Second}
+
+	served, refusedAt := 0, 0
+	for id := 1; id <= 1000; id++ {
+		code, _ := get(t, c, fmt.Sprintf("%s/api/users/%d", p.base, id), "X-Forwarded-For", "203.0.113.5", "User-Agent", "python-requests/2.31")
+		if code == 200 {
+			served++
+		} else if code == 403 && refusedAt == 0 {
+			refusedAt = id
+		} else if code != 403 {
+			t.Fatalf("unexpected status %d", code)
+		}
+	}
+	if served != 300 || refusedAt != 301 {
+		t.Fatalf("crawler received %d records, first refused at %d; want exactly 300 then refusal", served, refusedAt)
+	}
+	// Another client, same proxy, keeps full access.
+	for id := 1; id <= 100; id++ {
+		if code, _ := get(t, c, fmt.Sprintf("%s/api/users/%d", p.base, id), "X-Forwarded-For", "198.51.100.7"); code != 200 {
+			t.Fatalf("other actor refused at request %d with %d", id, code)
+		}
+	}
+	// A refused request says how long.
+	req, _ := http.NewRequest("GET", p.base+"/api/users/1", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.5")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("blocked response: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+
+	ds := readDecisions(t, p.decisions)
+	if len(ds) != 1 || ds[0]["action"] != "block" || ds[0]["shadow"] != false || ds[0]["count"].(float64) != 300 {
+		t.Fatalf("decision log: %v", ds)
+	}
+	raw, _ := os.ReadFile(p.decisions)
+	checkNoRawPII(t, "decision log", string(raw)+p.stderr.String())
+	checkAdmin(t, p)
+}
+
+// Concurrent crawling: the budget holds within in-flight slack, one request per worker.
+func TestProxyConcurrentCrawlerSlack(t *testing.T) {
+	up := upstreamShop(t)
+	p := startProxy(t, up.URL, "enforce")
+	const workers = 8
+	var mu sync.Mutex
+	served := 0
+	var wg sync.WaitGroup
+	ids := make(chan int)
+	go func() {
+		for id := 1; id <= 600; id++ {
+			ids <- id
+		}
+		close(ids)
+	}()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 5 * time.Second}
+			for id := range ids {
+				resp, err := c.Get(fmt.Sprintf("%s/api/users/%d", p.base, id))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					mu.Lock()
+					served++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if served < 300 || served > 300+workers {
+		t.Fatalf("concurrent crawler received %d records, want 300..%d", served, 300+workers)
+	}
+	t.Logf("8 concurrent workers received %d records against a budget of 300", served)
+}
+
+// Records in response bodies count too: review pages leak reviewers.
+func TestProxyCountsBodyRecords(t *testing.T) {
+	up := upstreamShop(t)
+	p := startProxy(t, up.URL, "enforce")
+	c := &http.Client{Timeout: 5 * time.Second}
+	served := 0
+	for id := 1; id <= 200; id++ {
+		code, _ := get(t, c, fmt.Sprintf("%s/api/items/%d/reviews", p.base, id), "X-Forwarded-For", "203.0.113.77")
+		if code == 200 {
+			served++
+		}
+	}
+	// 3-12 reviewers a page: the 300-user budget is spent within ~25-100 pages.
+	if served < 20 || served > 110 {
+		t.Fatalf("review crawler got %d pages before the user budget stopped it", served)
+	}
+	ds := readDecisions(t, p.decisions)
+	if len(ds) != 1 || ds[0]["route"] != "GET /api/items/{id}/reviews" {
+		t.Fatalf("decisions: %v", ds)
+	}
+	if n := ds[0]["count"].(float64); n < 300 || n > 312 {
+		t.Fatalf("tripped at %v records; a page can overshoot by at most 12", n)
+	}
+}
+
+func TestProxyShadowModeNeverBlocks(t *testing.T) {
+	up := upstreamShop(t)
+	p := startProxy(t, up.URL, "shadow")
+	c := &http.Client{Timeout: 5 * time.Second}
+	for id := 1; id <= 1000; id++ {
+		if code, _ := get(t, c, fmt.Sprintf("%s/api/users/%d", p.base, id), "X-Forwarded-For", "203.0.113.5"); code != 200 {
+			t.Fatalf("shadow mode answered %d at request %d", code, id)
+		}
+	}
+	ds := readDecisions(t, p.decisions)
+	if len(ds) != 1 || ds[0]["shadow"] != true || ds[0]["would"] != "would have blocked" {
+		t.Fatalf("shadow decision log: %v", ds)
+	}
+	code, body := get(t, c, p.cmd.AdminURL()+"/metrics", "Authorization", "Bearer "+testToken)
+	if code != 200 || !strings.Contains(string(body), `leakguard_requests_total{outcome="would_block"} 700`) {
+		t.Fatalf("metrics do not show 700 would-be blocks:\n%s", grep(string(body), "leakguard_requests_total"))
+	}
+}
+
+func TestProxyUpstreamDownGives502(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	p := startProxy(t, dead, "enforce")
+	code, _ := get(t, &http.Client{Timeout: 10 * time.Second}, p.base+"/api/users/1")
+	if code != 502 {
+		t.Fatalf("status %d, want 502", code)
+	}
+	if !strings.Contains(p.stderr.String(), "upstream unreachable") {
+		t.Fatalf("no clear log line:\n%s", p.stderr.String())
+	}
+}
+
+func TestProxyHostileRequests(t *testing.T) {
+	up := upstreamShop(t)
+	p := startProxy(t, up.URL, "enforce")
+	// Huge headers: refused, not buffered.
+	req, _ := http.NewRequest("GET", p.base+"/api/users/1", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("huge header: %d, want 431", resp.StatusCode)
+	}
+	// Slow headers: the connection is cut after read_header_timeout (1s).
+	conn, err := net.Dial("tcp", p.cmd.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("GET /api/users/1 HTTP/1.1\r\nHost: x\r\n"))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	_, err = io.ReadAll(conn)
+	if took := time.Since(start); err != nil || took > 4*time.Second {
+		t.Fatalf("slow client held the connection %v (err %v)", took, err)
+	}
+	// Still serving.
+	if code, _ := get(t, http.DefaultClient, p.base+"/api/users/2"); code != 200 {
+		t.Fatalf("after hostile clients: %d", code)
+	}
+}
+
+func TestProxyBadConfigNamesTheLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(cfg, []byte("upstream: http://127.0.0.1:1\nbudgets:\n  - entity: user\n    per: ip\n    window: 1h\n    limit: 5\n"), 0o600)
+	var stderr bytes.Buffer
+	code := Main(context.Background(), []string{"proxy", "--config", cfg}, io.Discard, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "bad.yaml:3: budgets[0].entity") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func checkAdmin(t *testing.T, p *running) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	admin := p.cmd.AdminURL()
+	if code, _ := get(t, c, admin+"/healthz"); code != 200 {
+		t.Errorf("/healthz without token: %d", code)
+	}
+	for _, path := range []string{"/metrics", "/api/actors", "/api/mode"} {
+		if code, _ := get(t, c, admin+path); code != 401 {
+			t.Errorf("%s without token: %d, want 401", path, code)
+		}
+		if code, _ := get(t, c, admin+path, "Authorization", "Bearer wrong-token-0123456789"); code != 401 {
+			t.Errorf("%s with a wrong token: %d, want 401", path, code)
+		}
+	}
+	auth := []string{"Authorization", "Bearer " + testToken}
+	code, body := get(t, c, admin+"/metrics", auth...)
+	m := string(body)
+	for _, want := range []string{
+		`leakguard_requests_total{outcome="blocked"}`,
+		`leakguard_records_served_total{entity="user"}`,
+		`leakguard_decisions_total{action="block",shadow="false"} 1`,
+		`leakguard_engine_seconds_bucket`,
+	} {
+		if code != 200 || !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	code, body = get(t, c, admin+"/api/actors?top=1&kind=ip&entity=user", auth...)
+	var top struct {
+		Actors []struct {
+			Key     string            `json:"key"`
+			Records map[string]uint64 `json:"records"`
+		} `json:"actors"`
+	}
+	if err := json.Unmarshal(body, &top); code != 200 || err != nil || len(top.Actors) != 1 || top.Actors[0].Records["user"] != 300 {
+		t.Fatalf("/api/actors: %d %s", code, body)
+	}
+	checkNoRawPII(t, "/api/actors", string(body))
+	// Unblock through the API, audited in the decision log.
+	req, _ := http.NewRequest("POST", admin+"/api/unblock?key="+top.Actors[0].Key, nil)
+	req.Header.Set(auth[0], auth[1])
+	resp, err := c.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("unblock: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(readFile(t, p.decisions), `"msg":"operator","action":"unblock"`) &&
+		!strings.Contains(readFile(t, p.decisions), `"action":"unblock"`) {
+		t.Error("unblock not audited in the decision log")
+	}
+}
+
+// The guard must never become the leak: no raw addresses or personal data in its outputs.
+func checkNoRawPII(t *testing.T, what, s string) {
+	t.Helper()
+	for _, raw := range []string{"203.0.113.5", "198.51.100.7", "@example.com"} {
+		if strings.Contains(s, raw) {
+			t.Errorf("%s contains raw %q", what, raw)
+		}
+	}
+	sh := shop.New(7, 5000, 1000)
+	for id := 1; id <= 300; id++ {
+		if strings.Contains(s, sh.Phone(id)) {
+			t.Fatalf("%s contains a raw phone number", what)
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
