@@ -20,7 +20,11 @@ import (
 // Meter counts the distinct records each actor key receives. meter/memory
 // implements it.
 type Meter interface {
+	// Observe meters one request and writes upper bounds of the counts.
 	Observe(now int64, k identity.Key, recs []records.Found, miss bool, counts []uint64) (touched uint64)
+	// Bound is a cheap upper bound of Count.
+	Bound(now int64, k identity.Key, ent, window int) uint64
+	// Count is the distinct count (an estimate for large actors).
 	Count(now int64, k identity.Key, ent, window int) uint64
 	Windows() []time.Duration
 	// Resolution is how often a window's count can fall: its bucket width.
@@ -187,6 +191,9 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string) Verdict {
 			if b.Action < Throttle || sanctioned(active, bi) {
 				continue
 			}
+			if e.meter.Bound(t, k, b.ent, b.wi) < b.Limit {
+				continue
+			}
 			if c := e.meter.Count(t, k, b.ent, b.wi); c >= b.Limit {
 				s := e.trip(now, a, k, bi, c, route)
 				if s.action > v.Action {
@@ -232,7 +239,10 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 			if touched&(1<<b.ent) == 0 {
 				continue
 			}
-			c := counts[b.ent*nw+b.wi]
+			if counts[b.ent*nw+b.wi] < b.Limit {
+				continue
+			}
+			c := e.meter.Count(t, k, b.ent, b.wi) // the bound reached the limit: estimate
 			if c < b.Limit {
 				continue
 			}

@@ -121,13 +121,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spent := time.Since(start)
-
+	// Deferred: ReverseProxy aborts a failed body copy by panicking with
+	// http.ErrAbortHandler, and what was served until then still counts.
+	defer func() {
+		start := time.Now()
+		p.observe(now, x, route)
+		p.release(x)
+		p.o.Metrics.latency.Observe((spent + time.Since(start)).Seconds())
+	}()
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
-
-	start = time.Now()
-	p.observe(now, x, route)
-	p.release(x)
-	p.o.Metrics.latency.Observe((spent + time.Since(start)).Seconds())
 }
 
 func (p *Proxy) release(x *exchange) {

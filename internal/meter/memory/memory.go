@@ -6,9 +6,10 @@
 // under-counted at a bucket edge.
 //
 // Distinct counts start exact (a small list of record hashes with the time
-// each was last served) and switch to HyperLogLog sketches, one per bucket
-// plus a running union, when an actor passes ExactUpTo records. Most actors
-// never leave the exact list, which costs 16 bytes a record.
+// each was last served) and switch to one record set per time bucket when an
+// actor passes ExactUpTo records; a bucket past 1,024 records becomes a
+// HyperLogLog sketch (precision 14, ±0.8%). Most actors never leave the
+// exact list, which costs 16 bytes a record.
 package memory
 
 import (
@@ -78,15 +79,54 @@ type entry struct {
 	last int64
 }
 
+// bucket holds the records of one time bucket: an exact set while small,
+// a dense HyperLogLog sketch (16 KiB, O(1) inserts) beyond setMax. This is
+// cheaper than axiomhq's own sparse mode, which re-merges a compressed list
+// every ~164 inserts at a cost that grows with the list.
+type bucket struct {
+	set map[uint64]struct{}
+	hll *hyperloglog.Sketch
+}
+
+const setMax = 1024
+
+func (b *bucket) insert(h uint64) {
+	if b.hll != nil {
+		b.hll.InsertHash(fmix(h))
+		return
+	}
+	if b.set == nil {
+		b.set = make(map[uint64]struct{}, 8)
+	}
+	b.set[h] = struct{}{}
+	if len(b.set) > setMax {
+		b.hll = newSketch()
+		for x := range b.set {
+			b.hll.InsertHash(fmix(x))
+		}
+		b.set = nil
+	}
+}
+
+func (b *bucket) reset() {
+	if b.hll != nil {
+		b.hll = nil // back to a small set: most buckets are small
+	}
+	clear(b.set)
+}
+
 type windowSketch struct {
-	ring   [Buckets + 1]*hyperloglog.Sketch
+	ring   [Buckets + 1]*bucket
 	epochs [Buckets + 1]int64
-	union  *hyperloglog.Sketch // union of the live buckets
-	uEpoch int64               // epoch the union was built for
-	cached uint64              // last estimate of union
-	// inserts since cached was computed: the estimate is refreshed once
-	// pending reaches 1% of it, so a count lags by at most 1%.
-	pending uint64
+	cur    int64  // epoch of the current bucket
+	cached uint64 // estimate of the union of the live buckets, when last made
+	// inserts since cached was made. cached+pending bounds the count from
+	// above without touching a sketch: the union of the live buckets is
+	// merged and estimated (~75µs dense, a math.Pow per register) only when
+	// that bound reaches a budget's limit, or for reports. Buckets leaving
+	// the window only lower the true count, so the bound survives rolls.
+	pending  uint64
+	estEpoch int64 // cur when cached was made
 }
 
 // New returns an empty meter.
@@ -129,9 +169,11 @@ func (m *Memory) shard(k identity.Key) *shard {
 }
 
 // Observe records that actor key k was served recs at now (unix ns), and
-// whether the request was a miss. It writes the distinct count of every
-// entity in recs, in every window, to counts[entity*len(windows)+window]
-// and returns a bit mask of the entities written.
+// whether the request was a miss. It writes an upper bound of the distinct
+// count of every entity in recs, in every window, to
+// counts[entity*len(windows)+window] and returns a bit mask of the entities
+// written. The bound is exact while an actor is small, and otherwise the
+// last estimate plus the records inserted since; Count gives the estimate.
 func (m *Memory) Observe(now int64, k identity.Key, recs []records.Found, miss bool, counts []uint64) (touched uint64) {
 	s := m.shard(k)
 	s.mu.Lock()
@@ -168,14 +210,23 @@ func (m *Memory) Observe(now int64, k identity.Key, recs []records.Found, miss b
 			continue
 		}
 		for wi := 0; wi < nw; wi++ {
-			counts[ent*nw+wi] = m.count(a.ents[ent], now, wi)
+			counts[ent*nw+wi] = m.count(a.ents[ent], now, wi, false)
 		}
 	}
 	return touched
 }
 
+// Bound returns an upper bound of Count without estimating a sketch.
+func (m *Memory) Bound(now int64, k identity.Key, ent, wi int) uint64 {
+	return m.lookup(now, k, ent, wi, false)
+}
+
 // Count returns the distinct records of entity ent served to k in window wi.
 func (m *Memory) Count(now int64, k identity.Key, ent, wi int) uint64 {
+	return m.lookup(now, k, ent, wi, true)
+}
+
+func (m *Memory) lookup(now int64, k identity.Key, ent, wi int, precise bool) uint64 {
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -183,7 +234,7 @@ func (m *Memory) Count(now int64, k identity.Key, ent, wi int) uint64 {
 	if a == nil || ent < 0 || ent >= len(a.ents) || a.ents[ent] == nil {
 		return 0
 	}
-	return m.count(a.ents[ent], now, wi)
+	return m.count(a.ents[ent], now, wi, precise)
 }
 
 // Traffic returns k's requests and misses in window wi.
@@ -258,7 +309,7 @@ func (m *Memory) Each(now int64, wi int, fn func(ActorCount)) {
 			ac := ActorCount{Key: a.key, Records: make([]uint64, m.entities), LastSeen: a.last}
 			for ent, d := range a.ents {
 				if d != nil {
-					ac.Records[ent] = m.count(d, now, wi)
+					ac.Records[ent] = m.count(d, now, wi, true)
 				}
 			}
 			ac.Requests, ac.Misses = m.traffic(a, now, wi)
@@ -334,8 +385,7 @@ func (m *Memory) insert(d *distinct, now int64, h uint64) {
 		m.roll(ws, now, wi)
 		e := now / m.widths[wi]
 		slot := e % (Buckets + 1)
-		ws.ring[slot].InsertHash(fmix(h))
-		ws.union.InsertHash(fmix(h))
+		ws.ring[slot].insert(h)
 		ws.pending++
 	}
 }
@@ -350,8 +400,8 @@ func (m *Memory) prune(d *distinct, now int64) {
 func (m *Memory) toSketch(d *distinct, now int64) {
 	d.sketch = make([]*windowSketch, len(m.windows))
 	for wi := range m.windows {
-		ws := &windowSketch{union: newSketch(), uEpoch: now / m.widths[wi]}
 		cur := now / m.widths[wi]
+		ws := &windowSketch{cur: cur}
 		for _, e := range d.exact {
 			ep := e.last / m.widths[wi]
 			if ep <= cur-Buckets-1 {
@@ -359,48 +409,68 @@ func (m *Memory) toSketch(d *distinct, now int64) {
 			}
 			slot := ep % (Buckets + 1)
 			if ws.ring[slot] == nil || ws.epochs[slot] != ep {
-				ws.ring[slot], ws.epochs[slot] = newSketch(), ep
+				ws.ring[slot], ws.epochs[slot] = &bucket{}, ep
 			}
-			ws.ring[slot].InsertHash(fmix(e.hash))
-			ws.union.InsertHash(fmix(e.hash))
+			ws.ring[slot].insert(e.hash)
+			ws.pending++
 		}
-		slot := cur % (Buckets + 1)
-		if ws.ring[slot] == nil || ws.epochs[slot] != cur {
-			ws.ring[slot], ws.epochs[slot] = newSketch(), cur
-		}
-		ws.cached = ws.union.Estimate()
+		m.roll(ws, now, wi)
 		d.sketch[wi] = ws
 	}
 	d.exact = nil
 }
 
-// roll brings a window's buckets up to now: a new current bucket, and the
-// union rebuilt from the buckets still inside the window.
+// roll makes sure the current bucket exists and is empty when new.
 func (m *Memory) roll(ws *windowSketch, now int64, wi int) {
 	cur := now / m.widths[wi]
-	if cur == ws.uEpoch {
+	slot := cur % (Buckets + 1)
+	if cur == ws.cur && ws.ring[slot] != nil {
 		return
 	}
-	slot := cur % (Buckets + 1)
-	if ws.epochs[slot] != cur || ws.ring[slot] == nil {
-		if ws.ring[slot] == nil {
-			ws.ring[slot] = newSketch()
-		} else {
-			ws.ring[slot].Reset()
-		}
-		ws.epochs[slot] = cur
+	if ws.ring[slot] == nil {
+		ws.ring[slot] = &bucket{}
+	} else if ws.epochs[slot] != cur {
+		ws.ring[slot].reset()
 	}
-	u := newSketch()
-	for i, sk := range ws.ring {
-		if sk != nil && ws.epochs[i] > cur-Buckets-1 && ws.epochs[i] <= cur {
-			_ = u.Merge(sk) // same precision by construction
-		}
-	}
-	ws.union, ws.uEpoch = u, cur
-	ws.cached, ws.pending = u.Estimate(), 0
+	ws.epochs[slot], ws.cur = cur, cur
 }
 
-func (m *Memory) count(d *distinct, now int64, wi int) uint64 {
+// estimate counts the union of the buckets inside the window: exactly while
+// every bucket is a set, else by merging into one sketch.
+func (m *Memory) estimate(ws *windowSketch) uint64 {
+	var live []*bucket
+	dense := false
+	for i, b := range ws.ring {
+		if b != nil && ws.epochs[i] > ws.cur-Buckets-1 && ws.epochs[i] <= ws.cur {
+			live = append(live, b)
+			dense = dense || b.hll != nil
+		}
+	}
+	if !dense {
+		if len(live) == 1 {
+			return uint64(len(live[0].set))
+		}
+		u := make(map[uint64]struct{})
+		for _, b := range live {
+			for x := range b.set {
+				u[x] = struct{}{}
+			}
+		}
+		return uint64(len(u))
+	}
+	u := newSketch()
+	for _, b := range live {
+		if b.hll != nil {
+			_ = u.Merge(b.hll) // same precision by construction
+		}
+		for x := range b.set {
+			u.InsertHash(fmix(x))
+		}
+	}
+	return u.Estimate()
+}
+
+func (m *Memory) count(d *distinct, now int64, wi int, precise bool) uint64 {
 	if d == nil {
 		return 0
 	}
@@ -416,8 +486,11 @@ func (m *Memory) count(d *distinct, now int64, wi int) uint64 {
 	}
 	ws := d.sketch[wi]
 	m.roll(ws, now, wi)
-	if ws.pending > 0 && ws.pending*100 >= ws.cached {
-		ws.cached, ws.pending = ws.union.Estimate(), 0
+	if !precise {
+		return ws.cached + ws.pending
+	}
+	if ws.pending > 0 || ws.estEpoch != ws.cur {
+		ws.cached, ws.pending, ws.estEpoch = m.estimate(ws), 0, ws.cur
 	}
 	return ws.cached
 }
@@ -435,6 +508,6 @@ func fmix(h uint64) uint64 {
 }
 
 func newSketch() *hyperloglog.Sketch {
-	sk, _ := hyperloglog.NewSketch(14, true)
+	sk, _ := hyperloglog.NewSketch(14, false)
 	return sk
 }
