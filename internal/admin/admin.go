@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +67,10 @@ func Handler(o Options) http.Handler {
 	api.HandleFunc("GET /api/mode", o.mode)
 	api.HandleFunc("POST /api/mode", o.mode)
 	api.HandleFunc("POST /api/unblock", o.unblock)
+	// profiling for operators, behind the same token
+	api.HandleFunc("GET /debug/pprof/", pprof.Index)
+	api.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	api.HandleFunc("GET /debug/pprof/heap", pprof.Index)
 	mux.Handle("/", o.auth(api))
 	return mux
 }

@@ -242,14 +242,14 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 			if counts[b.ent*nw+b.wi] < b.Limit {
 				continue
 			}
-			c := e.meter.Count(t, k, b.ent, b.wi) // the bound reached the limit: estimate
-			if c < b.Limit {
-				continue
-			}
 			if !looked {
 				active, looked = e.sanctions.active(k, t), true
 			}
-			if !sanctioned(active, bi) {
+			if sanctioned(active, bi) {
+				continue
+			}
+			// The bound reached the limit: now it is worth an estimate.
+			if c := e.meter.Count(t, k, b.ent, b.wi); c >= b.Limit {
 				e.trip(now, a, k, bi, c, x.Route)
 			}
 		}

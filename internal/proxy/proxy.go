@@ -236,8 +236,20 @@ func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 			}
 		}
 	}
-	for _, r := range recs {
-		p.o.Metrics.recordsBy[r.Entity].Inc()
+	if len(recs) > 0 {
+		var per [16]float64 // one atomic add per entity, not per record
+		for _, r := range recs {
+			if r.Entity < len(per) {
+				per[r.Entity]++
+			} else {
+				p.o.Metrics.recordsBy[r.Entity].Inc()
+			}
+		}
+		for e, n := range per[:min(len(per), len(p.o.Metrics.recordsBy))] {
+			if n > 0 {
+				p.o.Metrics.recordsBy[e].Add(n)
+			}
+		}
 	}
 	x.recs = recs
 	miss := x.match.Matched() && x.status >= 400 && x.status <= 499

@@ -53,6 +53,7 @@ func upstream(t *testing.T) *httptest.Server {
 	serve("/r/gzip", "application/json", "gzip", gz(reviews))
 	serve("/r/brotli", "application/json", "br", []byte("\x0b\x02\x80"))
 	serve("/r/malformed", "application/json", "", []byte(`{"reviews":[{"user":{"id":1, "phone":"13812345678"`))
+	serve("/r/garbage", "application/json", "", []byte(`{"reviews":[{"user":`))
 	serve("/r/html", "text/html", "", []byte(`<p>call 13812345678</p>`))
 	serve("/r/big", "application/json", "", []byte(`{"reviews":[`+strings.Repeat(`{"user":{"id":9}},`, 10000)+`{}]}`))
 	serve("/r/bomb", "application/json", "gzip", gz(`{"x":"`+strings.Repeat("0", 4<<20)+`"}`))
@@ -99,8 +100,9 @@ func TestBodyInspection(t *testing.T) {
 		{"/r/plain", 2, 2, ""},
 		{"/r/gzip", 2, 2, ""},
 		{"/r/brotli", 0, 0, skipEncoding},
-		{"/r/malformed", 0, 1, skipMalformed}, // the scan still finds the phone
-		{"/r/html", 0, 1, ""},                 // not JSON: PII scan only
+		{"/r/malformed", 1, 1, ""},          // broken, but user 1 and a phone were served: they count
+		{"/r/garbage", 0, 0, skipMalformed}, // nothing to find: counted as malformed
+		{"/r/html", 0, 1, ""},               // not JSON: PII scan only
 		{"/r/big", 0, 0, skipOversized},
 		{"/r/bomb", 0, 0, skipOversized},
 		{"/r/image", 0, 0, ""},

@@ -209,19 +209,21 @@ const (
 func (c *Catalog) BodyRecords(m *Match, body []byte, json, scan bool, out []Found) ([]Found, BodyOutcome) {
 	outcome := BodyOK
 	if json {
-		if !gjson.ValidBytes(body) {
-			outcome = BodyMalformed
-		} else {
-			for i := 0; i < int(m.n); i++ {
-				rt := &c.routes[m.routes[i]]
-				if rt.body == nil {
-					continue
-				}
-				dom := c.domains[rt.entity]
-				rt.body.Each(body, func(v string) {
-					out = append(out, Found{rt.entity, c.h.String(dom, v)})
-				})
+		found := len(out)
+		for i := 0; i < int(m.n); i++ {
+			rt := &c.routes[m.routes[i]]
+			if rt.body == nil {
+				continue
 			}
+			dom := c.domains[rt.entity]
+			rt.body.Each(body, func(v string) {
+				out = append(out, Found{rt.entity, c.h.String(dom, v)})
+			})
+		}
+		// Validate only when nothing was found: one pass in the common case,
+		// and records in a broken body were still served, so they count.
+		if len(out) == found && !gjson.ValidBytes(body) {
+			outcome = BodyMalformed
 		}
 	}
 	if scan {

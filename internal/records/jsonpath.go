@@ -14,7 +14,12 @@ import (
 // without decoding the document into Go values.
 type JSONPath struct {
 	src  string
-	path string // gjson syntax
+	path string // gjson syntax, for display and tests
+	// segs are the gjson paths between [*] steps: each segment but the last
+	// selects an array whose every element the next segment is applied to.
+	// Walking arrays ourselves avoids gjson's building a new JSON array for
+	// each "#" query.
+	segs []string
 }
 
 // ParseJSONPath compiles a path such as "$.reviews[*].user.id".
@@ -78,7 +83,18 @@ func ParseJSONPath(s string) (*JSONPath, error) {
 	if p == "" {
 		p = "@this"
 	}
-	return &JSONPath{src: s, path: p}, nil
+	jp := &JSONPath{src: s, path: p}
+	var cur []string
+	for _, part := range parts {
+		if part == "#" {
+			jp.segs = append(jp.segs, strings.Join(cur, "."))
+			cur = cur[:0]
+			continue
+		}
+		cur = append(cur, part)
+	}
+	jp.segs = append(jp.segs, strings.Join(cur, "."))
+	return jp, nil
 }
 
 func (p *JSONPath) String() string { return p.src }
@@ -100,9 +116,33 @@ func escapeGJSON(name string) string {
 
 // Each calls fn with every scalar the path selects in doc, flattening arrays.
 // Strings are given unquoted, numbers and booleans as written. Objects and
-// nulls are skipped. doc must be valid JSON (check with gjson.ValidBytes).
+// nulls are skipped. It never fails: on malformed JSON it finds what it can.
 func (p *JSONPath) Each(doc []byte, fn func(value string)) {
-	each(gjson.GetBytes(doc, p.path), fn, 0)
+	var root gjson.Result
+	if p.segs[0] == "" {
+		root = gjson.ParseBytes(doc)
+	} else {
+		root = gjson.GetBytes(doc, p.segs[0])
+	}
+	walk(root, p.segs[1:], fn, 0)
+}
+
+func walk(r gjson.Result, segs []string, fn func(string), depth int) {
+	if len(segs) == 0 {
+		each(r, fn, depth)
+		return
+	}
+	if !r.IsArray() || depth > 32 {
+		return
+	}
+	next := segs[0]
+	r.ForEach(func(_, v gjson.Result) bool {
+		if next != "" {
+			v = v.Get(next)
+		}
+		walk(v, segs[1:], fn, depth+1)
+		return true
+	})
 }
 
 func each(r gjson.Result, fn func(string), depth int) {

@@ -90,15 +90,21 @@ type bucket struct {
 
 const setMax = 1024
 
-func (b *bucket) insert(h uint64) {
+// insert adds h and reports whether it may be new to the bucket (always
+// true once dense: a sketch cannot tell).
+func (b *bucket) insert(h uint64) bool {
 	if b.hll != nil {
 		b.hll.InsertHash(fmix(h))
-		return
+		return true
 	}
 	if b.set == nil {
 		b.set = make(map[uint64]struct{}, 8)
 	}
+	n := len(b.set)
 	b.set[h] = struct{}{}
+	if len(b.set) == n {
+		return false
+	}
 	if len(b.set) > setMax {
 		b.hll = newSketch()
 		for x := range b.set {
@@ -106,6 +112,7 @@ func (b *bucket) insert(h uint64) {
 		}
 		b.set = nil
 	}
+	return true
 }
 
 func (b *bucket) reset() {
@@ -385,8 +392,9 @@ func (m *Memory) insert(d *distinct, now int64, h uint64) {
 		m.roll(ws, now, wi)
 		e := now / m.widths[wi]
 		slot := e % (Buckets + 1)
-		ws.ring[slot].insert(h)
-		ws.pending++
+		if ws.ring[slot].insert(h) {
+			ws.pending++ // re-reads within a bucket do not loosen the bound
+		}
 	}
 }
 

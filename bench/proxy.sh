@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Proxy throughput on this machine, in one run: the shop directly, a tuned plain
+# Go httputil.ReverseProxy, leakguard (body inspection and PII scan on), and
+# nginx proxy_pass, all in front of the same upstream, driven by wrk.
+# Usage: bench/proxy.sh [seconds per run, default 10] [connections, default 64]
+# Needs: go, wrk, nginx (apt-get install wrk nginx-light). Writes bench/out/proxy.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+conns=${2:-64}
+out=bench/out
+mkdir -p "$out"
+for t in wrk nginx; do
+  command -v $t >/dev/null || { echo "bench/proxy.sh needs $t: apt-get install wrk nginx-light" >&2; exit 2; }
+done
+go build -o "$out/leakguard" ./cmd/leakguard
+go build -o "$out/plainproxy" ./bench/plainproxy
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+"$out/leakguard" shop --listen 127.0.0.1:19000 2>"$out/shop.log" & pids+=($!)
+"$out/plainproxy" --listen 127.0.0.1:18081 --upstream http://127.0.0.1:19000 2>"$out/plain.log" & pids+=($!)
+LEAKGUARD_ADMIN_TOKEN=bench-token-0123456789 LEAKGUARD_SECRET=bench-secret-0123456789 \
+  "$out/leakguard" proxy --config bench/leakguard-bench.yaml 2>"$out/leakguard.log" & pids+=($!)
+cat > "$out/nginx.conf" <<NGX
+worker_processes auto;
+pid $PWD/$out/nginx.pid;
+error_log $PWD/$out/nginx-error.log;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream shop { server 127.0.0.1:19000; keepalive 512; }
+  server {
+    listen 127.0.0.1:18082;
+    location / {
+      proxy_pass http://shop;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+NGX
+nginx -c "$PWD/$out/nginx.conf" -p "$PWD/$out" & pids+=($!)
+
+for port in 19000 18081 18080 18082; do
+  for i in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/api/users/1" && break
+    sleep 0.1
+  done
+done
+
+run() { # name port
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/proxy.lua "http://127.0.0.1:$2" > "$out/wrk-$1.txt"
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$out/wrk-$1.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$out/wrk-$1.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$out/wrk-$1.txt")
+  echo "$1 $rps $p50 $p99"
+}
+results=$( {
+  run upstream-direct 19000
+  run plain-go-proxy 18081
+  run leakguard 18080
+  run nginx 18082
+} )
+plain=$(echo "$results" | awk '$1=="plain-go-proxy" {print $2}')
+{
+  echo "| target | req/s | p50 | p99 | vs plain Go proxy |"
+  echo "|---|---:|---:|---:|---:|"
+  echo "$results" | while read -r name rps p50 p99; do
+    printf '| %s | %.0f | %s | %s | %.2f |\n' "$name" "$rps" "$p50" "$p99" "$(echo "$rps / $plain" | bc -l)"
+  done
+  echo
+  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores, $(date -u +%Y-%m-%d); leakguard: body inspection + PII scan on, shadow mode."
+} | tee "$out/proxy.md"
