@@ -8,7 +8,7 @@
 // Distinct counts start exact (a small list of record hashes with the time
 // each was last served) and switch to one record set per time bucket when an
 // actor passes ExactUpTo records; a bucket past 1,024 records becomes a
-// HyperLogLog sketch (precision 14, ±0.8%). Most actors never leave the
+// HyperLogLog sketch (precision 12, ±1.6%). Most actors never leave the
 // exact list, which costs 16 bytes a record.
 package memory
 
@@ -88,7 +88,14 @@ type bucket struct {
 	hll *hyperloglog.Sketch
 }
 
-const setMax = 1024
+// Counts stay exact while every bucket of a window is a set: budgets in the
+// hundreds mean exactly what they say. A full set (~12 KiB in a Go map)
+// becomes a dense sketch of 2^precision one-byte registers, 4 KiB, ±1.6%
+// (1.04/√4096); a heavy key holds up to Buckets+1 of them per window.
+const (
+	setMax    = 1024
+	precision = 12
+)
 
 // insert adds h and reports whether it may be new to the bucket (always
 // true once dense: a sketch cannot tell).
@@ -516,6 +523,6 @@ func fmix(h uint64) uint64 {
 }
 
 func newSketch() *hyperloglog.Sketch {
-	sk, _ := hyperloglog.NewSketch(14, false)
+	sk, _ := hyperloglog.NewSketch(precision, false)
 	return sk
 }
