@@ -1,0 +1,28 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// PrintScoreboard writes one line per traffic source.
+func PrintScoreboard(w io.Writer, scores []*Score, elapsed time.Duration) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "t=%s\tsource\trequests\trefused\trecords taken\tstatus\n", elapsed.Round(time.Second))
+	for _, s := range scores {
+		status := "not refused"
+		if at, ok := s.Contained(); ok {
+			if s.Legit {
+				status = fmt.Sprintf("FALSE POSITIVE: refused from %s", at.Round(100*time.Millisecond))
+			} else {
+				status = fmt.Sprintf("contained at %s after %d records", at.Round(100*time.Millisecond), s.BeforeRefuse.Load())
+			}
+		} else if !s.Legit {
+			status = "still scraping"
+		}
+		fmt.Fprintf(tw, "\t%s\t%d\t%d\t%d\t%s\n", s.Name, s.Requests.Load(), s.Refused.Load(), s.Records.Load(), status)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,246 @@
+// Package demo drives live traffic through leakguard over real HTTP on
+// loopback: legitimate shoppers (many behind shared carrier-NAT addresses)
+// and scraping campaigns, each keeping score of what it received.
+//
+// Clients claim their addresses with X-Forwarded-For, which leakguard
+// believes because the demo runs it with 127.0.0.1 as a trusted proxy: the
+// demo plays the load balancer.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Score is one traffic source's tally.
+type Score struct {
+	Name        string
+	Desc        string
+	Legit       bool
+	Requests    atomic.Int64
+	OK          atomic.Int64
+	Refused     atomic.Int64 // 403 or 429
+	Records     atomic.Int64 // personal records received in 2xx responses
+	FirstRefuse atomic.Int64 // ns since start of the first refusal, 0 if none
+	// records received before the first refusal
+	BeforeRefuse atomic.Int64
+}
+
+// Contained reports when the source was first refused, if it was.
+func (s *Score) Contained() (time.Duration, bool) {
+	ns := s.FirstRefuse.Load()
+	return time.Duration(ns), ns != 0
+}
+
+// Options configure the traffic.
+type Options struct {
+	Base      string // the proxy's URL
+	Seed      uint64
+	Users     int // shop users
+	Items     int // shop items
+	Shoppers  int // legitimate shoppers
+	NATs      int // shoppers share this many addresses
+	ThinkTime time.Duration
+	// ScraperRate is each scraper's requests per second.
+	ScraperRate float64
+}
+
+// Traffic runs sources until its context ends.
+type Traffic struct {
+	o      Options
+	client *http.Client
+	start  time.Time
+	Scores []*Score
+}
+
+func New(o Options) *Traffic {
+	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: 30 * time.Second}
+	t := &Traffic{o: o, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	t.Scores = []*Score{
+		{Name: "shoppers", Desc: fmt.Sprintf("%d people, %d carrier-NAT addresses, sessions, assets", o.Shoppers, o.NATs), Legit: true},
+		{Name: "naive", Desc: fmt.Sprintf("1 address, sequential profile ids, %.0f req/s, python-requests", o.ScraperRate)},
+		{Name: "review-sweep", Desc: fmt.Sprintf("1 address, every item's reviews in order, %.0f req/s, browser UA", o.ScraperRate)},
+	}
+	return t
+}
+
+// Run starts every source and returns when ctx ends and they have stopped.
+func (t *Traffic) Run(ctx context.Context) {
+	t.start = time.Now()
+	var wg sync.WaitGroup
+	rng := rand.New(rand.NewPCG(t.o.Seed, 0xde70))
+	zipf := newZipf(t.o.Items, 1.1)
+	for i := 0; i < t.o.Shoppers; i++ {
+		wg.Add(1)
+		seed := rng.Uint64()
+		nat := fmt.Sprintf("100.64.%d.%d", i%t.o.NATs/250, i%t.o.NATs%250+1)
+		go func() {
+			defer wg.Done()
+			t.shopper(ctx, rand.New(rand.NewPCG(seed, uint64(i))), nat, i, zipf)
+		}()
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); t.naive(ctx) }()
+	go func() { defer wg.Done(); t.sweep(ctx) }()
+	wg.Wait()
+}
+
+const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+// get fetches a path as a client and counts the records in the answer.
+func (t *Traffic) get(ctx context.Context, s *Score, path, ip, ua string, cookie *http.Cookie, countRecords func([]byte) int) (ok bool) {
+	req, err := http.NewRequestWithContext(ctx, "GET", t.o.Base+path, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("X-Forwarded-For", ip)
+	req.Header.Set("User-Agent", ua)
+	if ua == browserUA {
+		req.Header.Set("Accept", "application/json, text/plain, */*")
+		req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9")
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return false
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	s.Requests.Add(1)
+	switch {
+	case resp.StatusCode == 403 || resp.StatusCode == 429:
+		s.Refused.Add(1)
+		s.FirstRefuse.CompareAndSwap(0, int64(max(time.Since(t.start), 1)))
+		return false
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		s.OK.Add(1)
+		if countRecords != nil {
+			n := int64(countRecords(body))
+			s.Records.Add(n)
+			if s.FirstRefuse.Load() == 0 {
+				s.BeforeRefuse.Add(n)
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func one([]byte) int { return 1 }
+
+func reviewers(b []byte) int {
+	var page struct {
+		Reviews []json.RawMessage `json:"reviews"`
+	}
+	if json.Unmarshal(b, &page) != nil {
+		return 0
+	}
+	return len(page.Reviews)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// shopper browses like a person: popular items (Zipf), the page's assets,
+// the reviews, human pauses, a session cookie, now and then their own profile.
+func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, ip string, n int, z *zipf) {
+	s := t.Scores[0]
+	me := rng.IntN(t.o.Users) + 1
+	sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%x", n, rng.Uint64())}
+	// stagger arrivals
+	if !sleep(ctx, time.Duration(rng.Int64N(int64(t.o.ThinkTime)+1))) {
+		return
+	}
+	for ctx.Err() == nil {
+		item := z.sample(rng)
+		t.get(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, nil)
+		t.get(ctx, s, "/static/app.css", ip, browserUA, sid, nil)
+		t.get(ctx, s, "/static/app.js", ip, browserUA, sid, nil)
+		t.get(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, reviewers)
+		if rng.IntN(10) == 0 {
+			t.get(ctx, s, fmt.Sprintf("/api/users/%d", me), ip, browserUA, sid, one)
+		}
+		think := time.Duration(float64(t.o.ThinkTime) * (0.5 + rng.ExpFloat64()))
+		if !sleep(ctx, think) {
+			return
+		}
+	}
+}
+
+// naive is the simplest scraper: one address, user ids in order.
+func (t *Traffic) naive(ctx context.Context) {
+	s := t.Scores[1]
+	tick := time.NewTicker(time.Duration(float64(time.Second) / t.o.ScraperRate))
+	defer tick.Stop()
+	for id := 1; ; id++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t.get(ctx, s, fmt.Sprintf("/api/users/%d", (id-1)%t.o.Users+1), "203.0.113.66", "python-requests/2.31.0", nil, one)
+	}
+}
+
+// sweep takes every item's reviews in order (the long tail too) with a browser's headers.
+func (t *Traffic) sweep(ctx context.Context) {
+	s := t.Scores[2]
+	tick := time.NewTicker(time.Duration(float64(time.Second) / t.o.ScraperRate))
+	defer tick.Stop()
+	for id := 1; ; id++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t.get(ctx, s, fmt.Sprintf("/api/items/%d/reviews", (id-1)%t.o.Items+1), "198.18.7.9", browserUA, nil, reviewers)
+	}
+}
+
+// zipf samples ranks 1..n with P(k) ∝ 1/k^s; math/rand's Zipf needs s > 1
+// and gives ranks from 0, so this keeps a CDF to stay exact and obvious.
+type zipf struct{ cdf []float64 }
+
+func newZipf(n int, s float64) *zipf {
+	z := &zipf{cdf: make([]float64, n)}
+	sum := 0.0
+	for k := 1; k <= n; k++ {
+		sum += 1 / math.Pow(float64(k), s)
+		z.cdf[k-1] = sum
+	}
+	for i := range z.cdf {
+		z.cdf[i] /= sum
+	}
+	return z
+}
+
+func (z *zipf) sample(rng *rand.Rand) int {
+	u := rng.Float64()
+	lo, hi := 0, len(z.cdf)-1
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if z.cdf[mid] < u {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo + 1
+}
