@@ -190,3 +190,55 @@ func TestNewRejectsBadBudgets(t *testing.T) {
 		t.Error("unmetered window accepted")
 	}
 }
+
+// Windows from 1m to 30d work in event time: a month of a slow crawler (one
+// new record a minute, the pace no rate limit sees) replays in milliseconds,
+// and the 30-day budget trips at the event time it should.
+func TestEventTimeWindowsFromMinuteToMonth(t *testing.T) {
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Minute, 30 * 24 * time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 1000})
+	var decisions []Decision
+	e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{
+		{ID: "burst", Entity: "user", Per: identity.IP, Window: time.Minute, Limit: 30, Action: Throttle},
+		{ID: "month", Entity: "user", Per: identity.IP, Window: 30 * 24 * time.Hour, Limit: 20000, Action: Block, BlockFor: 24 * time.Hour},
+	}, OnDecision: func(d Decision) { decisions = append(decisions, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := actor(1, 0)
+	start := time.Now()
+	var blockedAt time.Time
+	for i := 0; i < 30*24*60; i++ {
+		now := t0.Add(time.Duration(i) * time.Minute)
+		if v := e.Admit(now, slow, ""); v.Enforced() {
+			blockedAt = now
+			break
+		}
+		e.Observe(now, slow, Exchange{Records: []records.Found{{Entity: 0, Hash: uint64(i) + 1}}})
+	}
+	// 20,000 records at one a minute: the budget is spent at minute 19,999 and
+	// the next request, at minute 20,000 (13d 21h 20m), is refused.
+	want := t0.Add(20000 * time.Minute)
+	if !blockedAt.Equal(want) {
+		t.Fatalf("blocked at %v, want %v", blockedAt, want)
+	}
+	if len(decisions) != 1 || decisions[0].Rule != "month" {
+		t.Fatalf("decisions: %+v (the 1-minute burst budget must never trip at one a minute)", decisions)
+	}
+	t.Logf("replayed %d minutes of event time in %v", 20000, time.Since(start))
+
+	// The same actor bursting: the 1-minute budget throttles within the minute.
+	burst := actor(2, 0)
+	served, v, _ := func() (int, Verdict, time.Time) {
+		for i := 0; i < 100; i++ {
+			now := t0.Add(time.Duration(i) * time.Second / 2)
+			if v := e.Admit(now, burst, ""); v.Enforced() {
+				return i, v, now
+			}
+			e.Observe(now, burst, Exchange{Records: []records.Found{{Entity: 0, Hash: uint64(1e9 + i)}}})
+		}
+		return 100, Verdict{}, time.Time{}
+	}()
+	if served != 30 || v.Action != Throttle || v.RetryAfter > 5*time.Second {
+		t.Fatalf("burst served %d, verdict %+v; want 30 then a throttle of at most one 5s bucket", served, v)
+	}
+}
