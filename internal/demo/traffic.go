@@ -184,34 +184,32 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, ip string, n int,
 	}
 }
 
-// naive is the simplest scraper: one address, user ids in order.
-func (t *Traffic) naive(ctx context.Context) {
-	s := t.Scores[1]
-	tick := time.NewTicker(time.Duration(float64(time.Second) / t.o.ScraperRate))
+// paced calls fn(1), fn(2), ... at rate per second until ctx ends.
+func paced(ctx context.Context, rate float64, fn func(n int)) {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
-	for id := 1; ; id++ {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		t.get(ctx, s, fmt.Sprintf("/api/users/%d", (id-1)%t.o.Users+1), "203.0.113.66", "python-requests/2.31.0", nil, one)
+		fn(n)
 	}
+}
+
+// naive is the simplest scraper: one address, user ids in order.
+func (t *Traffic) naive(ctx context.Context) {
+	paced(ctx, t.o.ScraperRate, func(n int) {
+		t.get(ctx, t.Scores[1], fmt.Sprintf("/api/users/%d", (n-1)%t.o.Users+1), "203.0.113.66", "python-requests/2.31.0", nil, one)
+	})
 }
 
 // sweep takes every item's reviews in order (the long tail too) with a browser's headers.
 func (t *Traffic) sweep(ctx context.Context) {
-	s := t.Scores[2]
-	tick := time.NewTicker(time.Duration(float64(time.Second) / t.o.ScraperRate))
-	defer tick.Stop()
-	for id := 1; ; id++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		t.get(ctx, s, fmt.Sprintf("/api/items/%d/reviews", (id-1)%t.o.Items+1), "198.18.7.9", browserUA, nil, reviewers)
-	}
+	paced(ctx, t.o.ScraperRate, func(n int) {
+		t.get(ctx, t.Scores[2], fmt.Sprintf("/api/items/%d/reviews", (n-1)%t.o.Items+1), "198.18.7.9", browserUA, nil, reviewers)
+	})
 }
 
 // zipf samples ranks 1..n with P(k) ∝ 1/k^s; math/rand's Zipf needs s > 1
