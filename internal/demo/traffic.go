@@ -12,12 +12,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/shop"
 )
 
 // Score is one traffic source's tally.
@@ -77,7 +78,7 @@ func (t *Traffic) Run(ctx context.Context) {
 	t.start = time.Now()
 	var wg sync.WaitGroup
 	rng := rand.New(rand.NewPCG(t.o.Seed, 0xde70))
-	zipf := newZipf(t.o.Items, 1.1)
+	zipf := shop.NewZipf(t.o.Items, 1.1)
 	for i := 0; i < t.o.Shoppers; i++ {
 		wg.Add(1)
 		seed := rng.Uint64()
@@ -160,7 +161,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // shopper browses like a person: popular items (Zipf), the page's assets,
 // the reviews, human pauses, a session cookie, now and then their own profile.
-func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, ip string, n int, z *zipf) {
+func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, ip string, n int, z *shop.Zipf) {
 	s := t.Scores[0]
 	me := rng.IntN(t.o.Users) + 1
 	sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%x", n, rng.Uint64())}
@@ -169,7 +170,7 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, ip string, n int,
 		return
 	}
 	for ctx.Err() == nil {
-		item := z.sample(rng)
+		item := z.Sample(rng)
 		t.get(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, nil)
 		t.get(ctx, s, "/static/app.css", ip, browserUA, sid, nil)
 		t.get(ctx, s, "/static/app.js", ip, browserUA, sid, nil)
@@ -210,35 +211,4 @@ func (t *Traffic) sweep(ctx context.Context) {
 	paced(ctx, t.o.ScraperRate, func(n int) {
 		t.get(ctx, t.Scores[2], fmt.Sprintf("/api/items/%d/reviews", (n-1)%t.o.Items+1), "198.18.7.9", browserUA, nil, reviewers)
 	})
-}
-
-// zipf samples ranks 1..n with P(k) ∝ 1/k^s; math/rand's Zipf needs s > 1
-// and gives ranks from 0, so this keeps a CDF to stay exact and obvious.
-type zipf struct{ cdf []float64 }
-
-func newZipf(n int, s float64) *zipf {
-	z := &zipf{cdf: make([]float64, n)}
-	sum := 0.0
-	for k := 1; k <= n; k++ {
-		sum += 1 / math.Pow(float64(k), s)
-		z.cdf[k-1] = sum
-	}
-	for i := range z.cdf {
-		z.cdf[i] /= sum
-	}
-	return z
-}
-
-func (z *zipf) sample(rng *rand.Rand) int {
-	u := rng.Float64()
-	lo, hi := 0, len(z.cdf)-1
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if z.cdf[mid] < u {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo + 1
 }

@@ -465,13 +465,20 @@ func (m *Memory) estimate(ws *windowSketch) uint64 {
 		if len(live) == 1 {
 			return uint64(len(live[0].set))
 		}
-		u := make(map[uint64]struct{})
-		for _, b := range live {
+		// count each hash in the last live bucket that holds it: no temporary set
+		var n uint64
+		for i, b := range live {
+		next:
 			for x := range b.set {
-				u[x] = struct{}{}
+				for _, later := range live[i+1:] {
+					if _, ok := later.set[x]; ok {
+						continue next
+					}
+				}
+				n++
 			}
 		}
-		return uint64(len(u))
+		return n
 	}
 	u := newSketch()
 	for _, b := range live {

@@ -1,0 +1,248 @@
+package sim
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+)
+
+// LegitStats is the false-positive side of the scoreboard.
+type LegitStats struct {
+	Actors          int // people and staff
+	ActorsRefused   int
+	Sessions        int
+	SessionsRefused int
+	Requests        int
+	Refused         int
+	Records         int
+	// per logged-in account: user records received, and days active
+	accountRecords map[uint64]int
+	accountDays    map[uint64]map[int]bool
+	refusedActor   map[int]bool
+}
+
+func newLegitStats() *LegitStats {
+	return &LegitStats{accountRecords: map[uint64]int{}, accountDays: map[uint64]map[int]bool{}, refusedActor: map[int]bool{}}
+}
+
+// AccountRecordsPerDay returns each logged-in account's user records per active day.
+func (s *LegitStats) AccountRecordsPerDay() []float64 {
+	var out []float64
+	for acct, n := range s.accountRecords {
+		if d := len(s.accountDays[acct]); d > 0 {
+			out = append(out, float64(n)/float64(d))
+		}
+	}
+	return out
+}
+
+// Population says who the legitimate users are.
+type Population struct {
+	Shoppers  int     // people
+	NATShare  float64 // share of shoppers behind carrier NAT
+	NATs      int     // carrier NAT addresses they share
+	Offices   int     // office addresses
+	OfficeShr float64
+	LoggedIn  float64 // share with an account
+	Agents    int     // customer-service staff in one office, viewing many profiles
+	Crawler   bool    // a search engine crawler on item pages
+}
+
+// DefaultPopulation: 2,000 shoppers, 30% behind 4 carrier NAT addresses
+// (150 people each), 10% in 4 offices, 40% logged in; 10 customer-service
+// agents; a search crawler.
+var DefaultPopulation = Population{Shoppers: 2000, NATShare: 0.3, NATs: 4, Offices: 4, OfficeShr: 0.1, LoggedIn: 0.4, Agents: 10, Crawler: true}
+
+// NATAddress returns the carrier NAT address of NAT i.
+func NATAddress(i int) uint32 { return ip4(100, 64, 0, 1+i) }
+
+// Legit returns the legitimate traffic sources.
+func Legit(w *World, p Population, seed uint64, end time.Time) ([]Source, *LegitStats) {
+	st := newLegitStats()
+	rng := rand.New(rand.NewPCG(seed, 0x1e9))
+	var out []Source
+	nat := int(float64(p.Shoppers) * p.NATShare)
+	office := int(float64(p.Shoppers) * p.OfficeShr)
+	for i := 0; i < p.Shoppers; i++ {
+		s := &shopper{w: w, st: st, id: i, end: end, rng: rand.New(rand.NewPCG(rng.Uint64(), uint64(i)))}
+		switch {
+		case i < nat:
+			s.ip = NATAddress(i % p.NATs)
+		case i < nat+office:
+			s.ip = ip4(192, 0, 2, 100+i%p.Offices)
+		default:
+			s.ip = ip4(101+rng.IntN(100), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		}
+		if rng.Float64() < p.LoggedIn {
+			s.account = uint64(i + 1)
+		}
+		s.fp = uint64(1 + rng.IntN(12)) // a dozen common browser builds
+		s.me = 1 + rng.IntN(w.Shop.Users)
+		s.now = Start.Add(expDur(rng, 6*time.Hour))
+		out = append(out, s)
+	}
+	for i := 0; i < p.Agents; i++ {
+		out = append(out, &agent{w: w, st: st, id: p.Shoppers + i, account: uint64(9_000_000 + i), end: end,
+			rng: rand.New(rand.NewPCG(rng.Uint64(), uint64(i)))})
+	}
+	if p.Crawler {
+		out = append(out, &crawler{st: st, id: p.Shoppers + p.Agents, now: Start, end: end, rng: rand.New(rand.NewPCG(rng.Uint64(), 7))})
+	}
+	st.Actors = len(out)
+	return out, st
+}
+
+// shopper browses in sessions: popular items, each page with its asset and
+// reviews, now and then their own profile, human pauses between pages.
+type shopper struct {
+	w                    *World
+	st                   *LegitStats
+	rng                  *rand.Rand
+	id, me               int
+	ip                   uint32
+	account, fp, session uint64
+	now, end             time.Time
+	pagesLeft            int
+	sessionRefused       bool
+	pending              []Request
+}
+
+func (s *shopper) actor() identity.Actor {
+	var a identity.Actor
+	ipKeys(&a, s.ip)
+	setKey(&a, identity.Account, s.account)
+	setKey(&a, identity.Session, s.session)
+	setKey(&a, identity.Fingerprint, s.fp)
+	return a
+}
+
+func (s *shopper) Next() (Request, bool) {
+	if len(s.pending) > 0 {
+		r := s.pending[0]
+		s.pending = s.pending[1:]
+		return r, true
+	}
+	if s.pagesLeft == 0 {
+		// a new session, on average twice a day
+		s.now = s.now.Add(expDur(s.rng, 12*time.Hour))
+		s.pagesLeft = 3 + s.rng.IntN(15)
+		s.session = s.rng.Uint64() | 1
+		s.sessionRefused = false
+		s.st.Sessions++
+	} else {
+		s.now = s.now.Add(5*time.Second + expDur(s.rng, 25*time.Second))
+	}
+	if s.now.After(s.end) {
+		return Request{}, false
+	}
+	s.pagesLeft--
+	a := s.actor()
+	item := s.w.Zipf.Sample(s.rng)
+	at := s.now
+	s.pending = append(s.pending[:0],
+		Request{At: at.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset},
+		Request{At: at.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: item})
+	if s.rng.IntN(10) == 0 {
+		s.pending = append(s.pending, Request{At: at.Add(2 * time.Second), Actor: a, Route: RouteProfile, ID: s.me})
+	}
+	return Request{At: at, Actor: a, Route: RoutePage, ID: item}, true
+}
+
+func (s *shopper) Done(r Request, o Outcome) { s.st.done(s.id, s.account, r, o, &s.sessionRefused) }
+
+func (st *LegitStats) done(id int, account uint64, r Request, o Outcome, sessionRefused *bool) {
+	st.Requests++
+	if o.Refused {
+		st.Refused++
+		if !*sessionRefused {
+			*sessionRefused = true
+			st.SessionsRefused++
+		}
+		if !st.refusedActor[id] {
+			st.refusedActor[id] = true
+			st.ActorsRefused++
+		}
+		return
+	}
+	st.Records += o.Records
+	if account != 0 {
+		st.accountRecords[account] += o.Records
+		day := int(r.At.Sub(Start) / (24 * time.Hour))
+		if st.accountDays[account] == nil {
+			st.accountDays[account] = map[int]bool{}
+		}
+		st.accountDays[account][day] = true
+	}
+}
+
+// agent is customer-service staff: from one office address, logged in,
+// viewing a customer's profile every ~90 s through the working day: ~300
+// distinct people a day each, which is legitimate.
+type agent struct {
+	w              *World
+	st             *LegitStats
+	rng            *rand.Rand
+	id             int
+	account        uint64
+	now, end       time.Time
+	day            int
+	sessionRefused bool
+}
+
+var officeCS = ip4(192, 0, 2, 10)
+
+func (g *agent) Next() (Request, bool) {
+	if g.now.IsZero() {
+		g.now = Start.Add(9 * time.Hour)
+		g.st.Sessions++
+	} else {
+		g.now = g.now.Add(30*time.Second + expDur(g.rng, 60*time.Second))
+	}
+	if g.now.Sub(Start.Add(time.Duration(g.day)*24*time.Hour)) > 17*time.Hour { // after 17:00: next morning
+		g.day++
+		g.now = Start.Add(time.Duration(g.day)*24*time.Hour + 9*time.Hour)
+		g.sessionRefused = false
+		g.st.Sessions++
+	}
+	if g.now.After(g.end) {
+		return Request{}, false
+	}
+	var a identity.Actor
+	ipKeys(&a, officeCS)
+	setKey(&a, identity.Account, g.account)
+	setKey(&a, identity.Session, g.account<<8|uint64(g.day))
+	setKey(&a, identity.Fingerprint, 3)
+	return Request{At: g.now, Actor: a, Route: RouteProfile, ID: 1 + g.rng.IntN(g.w.Shop.Users)}, true
+}
+
+func (g *agent) Done(r Request, o Outcome) { g.st.done(g.id, g.account, r, o, &g.sessionRefused) }
+
+// crawler is a search engine's verified crawler on item pages: lots of
+// requests, no personal records.
+type crawler struct {
+	st             *LegitStats
+	rng            *rand.Rand
+	id             int
+	now, end       time.Time
+	day            int
+	sessionRefused bool
+}
+
+func (c *crawler) Next() (Request, bool) {
+	c.now = c.now.Add(time.Second)
+	if c.now.After(c.end) {
+		return Request{}, false
+	}
+	if day := int(c.now.Sub(Start) / (24 * time.Hour)); day != c.day || c.st.Sessions == 0 {
+		c.day = day // a crawl session a day
+		c.st.Sessions++
+		c.sessionRefused = false
+	}
+	var a identity.Actor
+	ipKeys(&a, ip4(66, 249, 66, 1+c.rng.IntN(4)))
+	setKey(&a, identity.Fingerprint, 99)
+	return Request{At: c.now, Actor: a, Route: RoutePage, ID: 1 + c.rng.IntN(1000)}, true
+}
+
+func (c *crawler) Done(r Request, o Outcome) { c.st.done(c.id, 0, r, o, &c.sessionRefused) }
