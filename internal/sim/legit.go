@@ -47,12 +47,16 @@ type Population struct {
 	LoggedIn  float64 // share with an account
 	Agents    int     // customer-service staff in one office, viewing many profiles
 	Crawler   bool    // a search engine crawler on item pages
+	Partner   bool    // a partner integration syncing profiles (to be allowlisted)
 }
 
 // DefaultPopulation: 2,000 shoppers, 30% behind 4 carrier NAT addresses
 // (150 people each), 10% in 4 offices, 40% logged in; 10 customer-service
 // agents; a search crawler.
-var DefaultPopulation = Population{Shoppers: 2000, NATShare: 0.3, NATs: 4, Offices: 4, OfficeShr: 0.1, LoggedIn: 0.4, Agents: 10, Crawler: true}
+var DefaultPopulation = Population{Shoppers: 2000, NATShare: 0.3, NATs: 4, Offices: 4, OfficeShr: 0.1, LoggedIn: 0.4, Agents: 10, Crawler: true, Partner: true}
+
+// PartnerAddress is the partner integration's address, for allowlists.
+var PartnerAddress = ip4(198, 51, 100, 20)
 
 // NATAddress returns the carrier NAT address of NAT i.
 func NATAddress(i int) uint32 { return ip4(100, 64, 0, 1+i) }
@@ -88,6 +92,9 @@ func Legit(w *World, p Population, seed uint64, end time.Time) ([]Source, *Legit
 	}
 	if p.Crawler {
 		out = append(out, &crawler{st: st, id: p.Shoppers + p.Agents, now: Start, end: end, rng: rand.New(rand.NewPCG(rng.Uint64(), 7))})
+	}
+	if p.Partner {
+		out = append(out, &partner{w: w, st: st, id: p.Shoppers + p.Agents + 1, end: end})
 	}
 	st.Actors = len(out)
 	return out, st
@@ -246,3 +253,34 @@ func (c *crawler) Next() (Request, bool) {
 }
 
 func (c *crawler) Done(r Request, o Outcome) { c.st.done(c.id, 0, r, o, &c.sessionRefused) }
+
+// partner is an integration the platform signed up: from one address with
+// its own account, it syncs 1,000 customer profiles an hour, around the clock.
+// It is legitimate; a policy must allowlist it rather than block it.
+type partner struct {
+	w              *World
+	st             *LegitStats
+	id, n, day     int
+	now, end       time.Time
+	sessionRefused bool
+}
+
+func (p *partner) Next() (Request, bool) {
+	p.now = Start.Add(time.Duration(p.n) * 3600 * time.Millisecond) // 1,000 an hour
+	if p.now.After(p.end) {
+		return Request{}, false
+	}
+	if day := int(p.now.Sub(Start) / (24 * time.Hour)); day != p.day || p.n == 0 {
+		p.day = day
+		p.st.Sessions++
+		p.sessionRefused = false
+	}
+	p.n++
+	var a identity.Actor
+	ipKeys(&a, PartnerAddress)
+	setKey(&a, identity.Account, 9_500_000)
+	setKey(&a, identity.Fingerprint, 2001)
+	return Request{At: p.now, Actor: a, Route: RouteProfile, ID: p.n%p.w.Shop.Users + 1}, true
+}
+
+func (p *partner) Done(r Request, o Outcome) { p.st.done(p.id, 9_500_000, r, o, &p.sessionRefused) }

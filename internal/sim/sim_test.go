@@ -1,0 +1,156 @@
+package sim
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+)
+
+var world = NewWorld(1, 50000, 20000)
+
+func init() { world.User = 0 }
+
+// unguarded is an engine with no budgets: it meters and never refuses.
+func unguarded(t *testing.T) *engine.Engine {
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 100000})
+	e, err := engine.New(m, engine.Options{Entities: []string{"user"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// The shop's popularity is Zipf with s = 1.1: the top item is drawn about
+// 10^1.1 ≈ 12.6 times as often as the 10th, and the top 1% of items take
+// most views. A uniform world would make cold-record sweeps invisible.
+func TestZipfShape(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	counts := make([]int, world.Shop.Items+1)
+	const n = 400000
+	for i := 0; i < n; i++ {
+		counts[world.Zipf.Sample(rng)]++
+	}
+	ratio := float64(counts[1]) / float64(counts[10])
+	if math.Abs(ratio-math.Pow(10, 1.1)) > 1.5 {
+		t.Errorf("P(1)/P(10) = %.2f, want ≈ %.2f", ratio, math.Pow(10, 1.1))
+	}
+	top := 0
+	for k := 1; k <= world.Shop.Items/100; k++ {
+		top += counts[k]
+	}
+	if share := float64(top) / n; share < 0.5 || share > 0.8 {
+		t.Errorf("top 1%% of items got %.0f%% of views, want 50-80%%", share*100)
+	}
+}
+
+// Hundreds of shoppers share each carrier NAT address.
+func TestNATSharing(t *testing.T) {
+	sources, st := Legit(world, DefaultPopulation, 1, Start.Add(time.Hour))
+	perIP := map[identity.Key]map[int]bool{}
+	for i, s := range sources {
+		if sh, ok := s.(*shopper); ok {
+			var a identity.Actor
+			ipKeys(&a, sh.ip)
+			if perIP[a.Keys[identity.IP]] == nil {
+				perIP[a.Keys[identity.IP]] = map[int]bool{}
+			}
+			perIP[a.Keys[identity.IP]][i] = true
+		}
+	}
+	for n := 0; n < DefaultPopulation.NATs; n++ {
+		var a identity.Actor
+		ipKeys(&a, NATAddress(n))
+		if got := len(perIP[a.Keys[identity.IP]]); got < 100 {
+			t.Errorf("NAT %d has %d shoppers, want hundreds", n, got)
+		}
+	}
+	if st.Actors != DefaultPopulation.Shoppers+DefaultPopulation.Agents+2 { // + crawler + partner
+		t.Errorf("actors %d", st.Actors)
+	}
+}
+
+func scenario(name string) Scenario {
+	for _, s := range Scenarios {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic(name)
+}
+
+// Campaigns run at the pace the issue gives them, measured unprotected.
+func TestCampaignRates(t *testing.T) {
+	tests := []struct {
+		name              string
+		hours             int
+		reqPerSec, recSec float64
+	}{
+		{"naive", 1, 5, 5},
+		{"taobao", 2, 12.5, 53},
+		{"rotating-ips", 2, 3, 3 * 7.5},
+		{"account-farm", 2, 200.0 / 120, 200.0 / 120 * 7.5},
+		{"low-and-slow", 2, 500.0 / 60, 500.0 / 60},
+		{"phone-lookup", 2, 20, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			end := Start.Add(time.Duration(tt.hours) * time.Hour)
+			src, st := scenario(tt.name).Campaign(world, 1, end)
+			Run(world, unguarded(t), []Source{src}, end)
+			secs := float64(tt.hours * 3600)
+			if got := float64(st.Requests) / secs; math.Abs(got-tt.reqPerSec)/tt.reqPerSec > 0.02 {
+				t.Errorf("%.2f req/s, want %.2f", got, tt.reqPerSec)
+			}
+			if got := float64(st.Records) / secs; math.Abs(got-tt.recSec)/tt.recSec > 0.15 {
+				t.Errorf("%.1f records/s, want ≈ %.1f", got, tt.recSec)
+			}
+			if st.Refused != 0 || st.Records != st.Attempted {
+				t.Errorf("unguarded run refused %d / took %d of %d", st.Refused, st.Records, st.Attempted)
+			}
+		})
+	}
+}
+
+// The low-and-slow crew stays under a per-address budget by construction.
+func TestLowAndSlowIsOneAMinutePerAddress(t *testing.T) {
+	end := Start.Add(time.Hour)
+	src, _ := scenario("low-and-slow").Campaign(world, 1, end)
+	per := map[identity.Key]int{}
+	for {
+		r, ok := src.Next()
+		if !ok {
+			break
+		}
+		per[r.Actor.Keys[identity.IP]]++
+	}
+	if len(per) != 500 {
+		t.Fatalf("%d addresses, want 500", len(per))
+	}
+	for _, n := range per {
+		if n < 59 || n > 61 {
+			t.Fatalf("an address made %d requests in an hour, want 60", n)
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	run := func() (int, int) {
+		end := Start.Add(6 * time.Hour)
+		pop := DefaultPopulation
+		pop.Shoppers = 200
+		sources, st := Legit(world, pop, 7, end)
+		camp, cst := scenario("taobao").Campaign(world, 7, end)
+		Run(world, unguarded(t), append(sources, camp), end)
+		return st.Records, cst.Records
+	}
+	a1, b1 := run()
+	a2, b2 := run()
+	if a1 != a2 || b1 != b2 || a1 == 0 {
+		t.Fatalf("same seed, different results: %d/%d vs %d/%d", a1, b1, a2, b2)
+	}
+}
