@@ -203,7 +203,7 @@ func (c *BenchCommand) Run(ctx context.Context) error {
 
 func (c *BenchCommand) runScenario(cfg *config.Config, world *sim.World, sc sim.Scenario) (ScenarioJSON, error) {
 	began := time.Now()
-	st, err := buildStack(cfg, keyed.New([]byte("leakguard-bench-secret")), func(engine.Decision) {})
+	st, err := buildStack(cfg, keyed.New([]byte("leakguard-bench-secret")), func(engine.Decision) {}, os.Getenv)
 	if err != nil {
 		return ScenarioJSON{}, err
 	}

@@ -131,7 +131,7 @@ func (c *ProxyCommand) Open() error {
 	}
 	h := keyed.New(secret)
 
-	st, err := buildStack(cfg, h, c.onDecision)
+	st, err := buildStack(cfg, h, c.onDecision, c.Getenv)
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ type stack struct {
 	metrics  *proxy.Metrics
 }
 
-func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)) (*stack, error) {
+func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision), getenv func(string) string) (*stack, error) {
 	st := &stack{}
 	trusted := make([]netip.Prefix, 0, len(cfg.Identity.TrustedProxies))
 	for _, p := range cfg.Identity.TrustedProxies {
@@ -284,12 +284,17 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		}
 		trusted = append(trusted, pr)
 	}
-	src := func(k config.KeySource) identity.Source {
-		return identity.Source{Header: k.Header, Cookie: k.Cookie, JWTClaim: k.JWTClaim}
+	account, err := keySource(cfg.Identity.Account, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("identity.account: %w", err)
+	}
+	session, err := keySource(cfg.Identity.Session, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("identity.session: %w", err)
 	}
 	st.resolver = identity.NewResolver(identity.Options{
 		TrustedProxies: trusted, IPv4Prefix: cfg.Identity.IPv4Prefix, IPv6Prefix: cfg.Identity.IPv6Prefix,
-		Account: src(cfg.Identity.Account), Session: src(cfg.Identity.Session),
+		Account: account, Session: session,
 	}, h)
 	spec := records.Spec{PhoneRegions: cfg.PII.PhoneRegions, ScanAll: cfg.PII.Scan == "all"}
 	if cfg.PII.Scan != "off" {
@@ -298,7 +303,6 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 	for _, r := range cfg.Records {
 		spec.Routes = append(spec.Routes, records.RouteSpec{Route: r.Route, Entity: r.Entity, Param: r.Param, Body: r.Body})
 	}
-	var err error
 	if st.catalog, err = records.NewCatalog(spec, h); err != nil {
 		return nil, err
 	}
@@ -337,6 +341,30 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		return nil, err
 	}
 	return st, nil
+}
+
+// keySource turns a configured identifier source into identity's, loading
+// the JWT verification key if one is configured.
+func keySource(k config.KeySource, getenv func(string) string) (identity.Source, error) {
+	src := identity.Source{Header: k.Header, Cookie: k.Cookie, JWTClaim: k.JWTClaim}
+	var err error
+	switch {
+	case k.JWTKeyEnv != "":
+		secret := getenv(k.JWTKeyEnv)
+		if secret == "" {
+			return src, fmt.Errorf("$%s (jwt_key_env) is empty", k.JWTKeyEnv)
+		}
+		src.JWT, err = identity.NewHMACVerifier([]byte(secret))
+	case k.JWTPublicKeyFile != "":
+		var pem []byte
+		if pem, err = os.ReadFile(k.JWTPublicKeyFile); err == nil {
+			src.JWT, err = identity.NewPublicKeyVerifier(pem)
+		}
+		if err != nil {
+			err = fmt.Errorf("jwt_public_key_file %s: %w", k.JWTPublicKeyFile, err)
+		}
+	}
+	return src, err
 }
 
 func openDecisionLog(dest string, stdout, stderr io.Writer) (*decisionlog.Log, io.Closer, error) {

@@ -75,6 +75,10 @@ type KeySource struct {
 	Header   string `yaml:"header"`
 	Cookie   string `yaml:"cookie"`
 	JWTClaim string `yaml:"jwt_claim"`
+	// With jwt_claim: verify tokens with the HMAC secret in this environment
+	// variable, or with the PEM public key in this file.
+	JWTKeyEnv        string `yaml:"jwt_key_env"`
+	JWTPublicKeyFile string `yaml:"jwt_public_key_file"`
 }
 
 func (k KeySource) IsZero() bool { return k == KeySource{} }
@@ -316,6 +320,12 @@ func (c *Config) Validate() error {
 		}
 		if n > 1 {
 			add(name, "set only one of header, cookie, jwt_claim")
+		}
+		if (ks.JWTKeyEnv != "" || ks.JWTPublicKeyFile != "") && ks.JWTClaim == "" {
+			add(name, "jwt_key_env and jwt_public_key_file go with jwt_claim")
+		}
+		if ks.JWTKeyEnv != "" && ks.JWTPublicKeyFile != "" {
+			add(name, "set jwt_key_env or jwt_public_key_file, not both")
 		}
 	}
 	if p := c.Identity.IPv4Prefix; p < 8 || p > 32 {

@@ -48,6 +48,8 @@ func TestParseErrors(t *testing.T) {
 		{"param not in route", "upstream: http://x\nrecords:\n - {route: 'GET /u/{id}', entity: user, param: uid}\n", "c.yaml:3: records[0].param"},
 		{"route without param or body", "upstream: http://x\nrecords:\n - {route: GET /u, entity: user}\n", "needs body"},
 		{"account twice", "upstream: http://x\nidentity:\n  account: {header: A, cookie: b}\n", "c.yaml:3: identity.account: set only one"},
+		{"jwt key without claim", "upstream: http://x\nidentity:\n  account: {header: A, jwt_key_env: K}\n", "jwt_key_env and jwt_public_key_file go with jwt_claim"},
+		{"two jwt keys", "upstream: http://x\nidentity:\n  account: {jwt_claim: sub, jwt_key_env: K, jwt_public_key_file: f}\n", "not both"},
 		{"bad trusted proxy", "upstream: http://x\nidentity:\n  trusted_proxies: [10.0.0.0/33]\n", "identity.trusted_proxies[0]"},
 		{"duplicate budget", "upstream: http://x\nrecords:\n - {route: 'GET /u/{id}', entity: user}\nbudgets:\n - {entity: user, per: ip, window: 1h, limit: 5}\n - {entity: user, per: ip, window: 1h, limit: 9}\n", "duplicate budget"},
 	}

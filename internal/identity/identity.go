@@ -85,6 +85,9 @@ type Source struct {
 	Header   string
 	Cookie   string
 	JWTClaim string // a claim of an "Authorization: Bearer <JWT>" token
+	// JWT, when set, verifies the token's signature and expiry first; a
+	// token that fails gives no key. When nil the claim is read unverified.
+	JWT *JWTVerifier
 }
 
 // Options configure a Resolver.
@@ -119,6 +122,7 @@ const (
 	domAccount
 	domSession
 	domFingerprint
+	domJWTCache
 )
 
 // Identify returns the actor keys of a request.
@@ -139,7 +143,11 @@ func (r *Resolver) Identify(req *http.Request) Actor {
 			a.Keys[Net] = Key{Net, nz(r.h.Sum64(domNet, buf[:]))}
 		}
 	}
-	if v := r.value(req, r.opt.Account); v != "" {
+	if src := r.opt.Account; src.JWT != nil && src.JWTClaim != "" {
+		if h := r.verifiedAccount(src.JWT, req.Header.Get("Authorization"), src.JWTClaim); h != 0 {
+			a.Keys[Account] = Key{Account, h}
+		}
+	} else if v := r.value(req, r.opt.Account); v != "" {
 		a.Keys[Account] = Key{Account, nz(r.h.String(domAccount, v))}
 	}
 	if v := r.value(req, r.opt.Session); v != "" {

@@ -86,7 +86,7 @@ func TestNetKey(t *testing.T) {
 	}
 }
 
-func jwt(payload string) string {
+func unsignedJWT(payload string) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return "Bearer " + enc([]byte(`{"alg":"HS256"}`)) + "." + enc([]byte(payload)) + ".sig"
 }
@@ -102,10 +102,10 @@ func TestAccountAndSession(t *testing.T) {
 		{"header", Source{Header: "X-Account"}, req("1.1.1.1:1", "X-Account", "alice"), true, req("2.2.2.2:1", "X-Account", "alice")},
 		{"header missing", Source{Header: "X-Account"}, req("1.1.1.1:1"), false, nil},
 		{"cookie", Source{Cookie: "sid"}, req("1.1.1.1:1", "Cookie", "a=1; sid=s123"), true, req("1.1.1.1:1", "Cookie", "sid=s123")},
-		{"jwt claim", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", jwt(`{"sub":"u42","exp":1}`)), true, req("1.1.1.1:1", "Authorization", jwt(`{"sub":"u42"}`))},
-		{"jwt numeric claim", Source{JWTClaim: "uid"}, req("1.1.1.1:1", "Authorization", jwt(`{"uid":42}`)), true, nil},
+		{"jwt claim", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", unsignedJWT(`{"sub":"u42","exp":1}`)), true, req("1.1.1.1:1", "Authorization", unsignedJWT(`{"sub":"u42"}`))},
+		{"jwt numeric claim", Source{JWTClaim: "uid"}, req("1.1.1.1:1", "Authorization", unsignedJWT(`{"uid":42}`)), true, nil},
 		{"jwt garbage", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", "Bearer a.!!!.c"), false, nil},
-		{"jwt object claim", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", jwt(`{"sub":{"x":1}}`)), false, nil},
+		{"jwt object claim", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", unsignedJWT(`{"sub":{"x":1}}`)), false, nil},
 		{"not bearer", Source{JWTClaim: "sub"}, req("1.1.1.1:1", "Authorization", "Basic abc"), false, nil},
 	}
 	for _, tt := range tests {
