@@ -114,4 +114,6 @@ func (r *Resolver) verifiedAccount(v *JWTVerifier, auth, claim string) uint64 {
 	return c.account
 }
 
-func (v *JWTVerifier) String() string { return fmt.Sprintf("JWT verifier (%s)", strings.Join(v.methods, ",")) }
+func (v *JWTVerifier) String() string {
+	return fmt.Sprintf("JWT verifier (%s)", strings.Join(v.methods, ","))
+}
