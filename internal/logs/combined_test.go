@@ -190,4 +190,3 @@ func BenchmarkParseCombined(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }
-
