@@ -19,6 +19,7 @@ const usage = `leakguard stops the mass harvesting of personal data from web API
 Usage: leakguard COMMAND [flags]
 
 Commands:
+  analyze   replay access logs: who took records, how many, when each would have been stopped
   bench     scraping campaigns vs the policy, in simulated event time: the scoreboard
   demo      a live demo: a synthetic shop, leakguard, shoppers and scrapers (start here)
   proxy     reverse proxy that meters the personal records each actor receives
@@ -36,6 +37,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch args[0] {
+	case "analyze":
+		err = runAnalyze(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "demo":

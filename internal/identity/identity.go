@@ -129,19 +129,7 @@ const (
 func (r *Resolver) Identify(req *http.Request) Actor {
 	var a Actor
 	if addr, ok := r.ClientAddr(req); ok {
-		b := addr.As16()
-		a.Keys[IP] = Key{IP, nz(r.h.Sum64(domIP, b[:]))}
-		bits := r.opt.IPv6Prefix
-		if addr.Is4() {
-			bits = r.opt.IPv4Prefix
-		}
-		if p, err := addr.Prefix(bits); err == nil {
-			nb := p.Addr().As16()
-			var buf [17]byte
-			copy(buf[:], nb[:])
-			buf[16] = byte(bits)
-			a.Keys[Net] = Key{Net, nz(r.h.Sum64(domNet, buf[:]))}
-		}
+		r.addrKeys(&a, addr)
 	}
 	if src := r.opt.Account; src.JWT != nil && src.JWTClaim != "" {
 		if h := r.verifiedAccount(src.JWT, req.Header.Get("Authorization"), src.JWTClaim); h != 0 {
@@ -303,4 +291,34 @@ func volatileHeader(name string) bool {
 		return true
 	}
 	return strings.HasPrefix(name, "If-") || strings.HasPrefix(name, "X-Forwarded-") || strings.HasPrefix(name, "Sec-Fetch-")
+}
+
+// IdentifyLog attributes an access-log line: the address gives the ip and
+// net keys exactly as a live request from it would; the fingerprint can only
+// use the user agent, the one header shape a log keeps, so it differs from a
+// live fingerprint of the same client.
+func (r *Resolver) IdentifyLog(addr netip.Addr, userAgent []byte) Actor {
+	var a Actor
+	r.addrKeys(&a, addr.Unmap())
+	if len(userAgent) > 0 && !(len(userAgent) == 1 && userAgent[0] == '-') {
+		a.Keys[Fingerprint] = Key{Fingerprint, nz(r.h.Sum64(domFingerprint^0x106, userAgent))}
+	}
+	return a
+}
+
+// addrKeys sets the ip and net keys of an address.
+func (r *Resolver) addrKeys(a *Actor, addr netip.Addr) {
+	b := addr.As16()
+	a.Keys[IP] = Key{IP, nz(r.h.Sum64(domIP, b[:]))}
+	bits := r.opt.IPv6Prefix
+	if addr.Is4() {
+		bits = r.opt.IPv4Prefix
+	}
+	if p, err := addr.Prefix(bits); err == nil {
+		nb := p.Addr().As16()
+		var buf [17]byte
+		copy(buf[:], nb[:])
+		buf[16] = byte(bits)
+		a.Keys[Net] = Key{Net, nz(r.h.Sum64(domNet, buf[:]))}
+	}
 }
