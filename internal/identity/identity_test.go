@@ -167,3 +167,17 @@ func FuzzIdentify(f *testing.F) {
 		}
 	})
 }
+
+// A log line and a live request from one address get the same ip and net
+// keys, so analyze's report matches the proxy's decision log.
+func TestIdentifyLogMatchesLiveKeys(t *testing.T) {
+	r := resolver(Options{})
+	live := r.Identify(req("203.0.113.5:1234", "User-Agent", "x"))
+	logged := r.IdentifyLog(netip.MustParseAddr("203.0.113.5"), []byte("x"))
+	if live.Keys[IP] != logged.Keys[IP] || live.Keys[Net] != logged.Keys[Net] {
+		t.Fatal("log and live keys differ for the same address")
+	}
+	if r.IdentifyLog(netip.MustParseAddr("203.0.113.5"), []byte("-")).Has(Fingerprint) {
+		t.Error(`a "-" user agent gave a fingerprint`)
+	}
+}
