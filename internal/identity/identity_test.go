@@ -177,7 +177,7 @@ func TestIdentifyLogMatchesLiveKeys(t *testing.T) {
 	if live.Keys[IP] != logged.Keys[IP] || live.Keys[Net] != logged.Keys[Net] {
 		t.Fatal("log and live keys differ for the same address")
 	}
-	if r.IdentifyLog(netip.MustParseAddr("203.0.113.5"), []byte("-")).Has(Fingerprint) {
+	if dash := r.IdentifyLog(netip.MustParseAddr("203.0.113.5"), []byte("-")); dash.Has(Fingerprint) {
 		t.Error(`a "-" user agent gave a fingerprint`)
 	}
 }
