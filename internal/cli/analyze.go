@@ -16,7 +16,6 @@ import (
 	"github.com/leakguard/leakguard/internal/analyze"
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/engine"
-	"github.com/leakguard/leakguard/internal/keyed"
 )
 
 // AnalyzeCommand is `leakguard analyze`: replay access logs through the engine.
@@ -75,17 +74,13 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	secretFile := cfg.Secret.File
-	if secretFile == "" {
-		secretFile = cfg.State.Dir + "/secret"
-	}
 	// The same secret as the proxy: keys in the report match its decision log.
-	secret, _, _, err := keyed.LoadSecret(cfg.Secret.Env, secretFile)
+	h, _, _, err := configHasher(cfg)
 	if err != nil {
-		return fmt.Errorf("secret: %w", err)
+		return err
 	}
 	var a *analyze.Analyzer
-	st, err := buildStack(cfg, keyed.New(secret), func(d engine.Decision) { a.OnDecision(d) }, getenv)
+	st, err := buildStack(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv)
 	if err != nil {
 		return err
 	}

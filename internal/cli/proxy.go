@@ -118,18 +118,13 @@ func (c *ProxyCommand) Open() error {
 	cfg := c.Config
 	c.log = slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: levelOf(cfg.Log.Level)}))
 
-	secretFile := cfg.Secret.File
-	if secretFile == "" {
-		secretFile = filepath.Join(cfg.State.Dir, "secret")
-	}
-	secret, source, created, err := keyed.LoadSecret(cfg.Secret.Env, secretFile)
+	h, source, created, err := configHasher(cfg)
 	if err != nil {
-		return fmt.Errorf("secret: %w", err)
+		return err
 	}
 	if created {
 		c.log.Info("generated a new hashing secret; keep it to keep actor hashes stable across restarts", "file", source)
 	}
-	h := keyed.New(secret)
 
 	st, err := buildStack(cfg, h, c.onDecision, c.Getenv)
 	if err != nil {
@@ -341,6 +336,21 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		return nil, err
 	}
 	return st, nil
+}
+
+// configHasher returns the keyed hasher for cfg's secret: from secret.env if
+// set, else secret.file (default <state.dir>/secret), generated on first use.
+// Every command that hashes identifiers uses it, so their keys agree.
+func configHasher(cfg *config.Config) (h *keyed.Hasher, source string, created bool, err error) {
+	file := cfg.Secret.File
+	if file == "" {
+		file = filepath.Join(cfg.State.Dir, "secret")
+	}
+	secret, source, created, err := keyed.LoadSecret(cfg.Secret.Env, file)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("secret: %w", err)
+	}
+	return keyed.New(secret), source, created, nil
 }
 
 // keySource turns a configured identifier source into identity's, loading
