@@ -3,11 +3,12 @@
 package admin
 
 import (
-	"crypto/subtle"
 	"encoding/json"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,16 @@ type Options struct {
 	Now      func() time.Time
 	// Audit receives operator actions (mode switches, unblocks) for the decision log.
 	Audit func(action string, attrs ...slog.Attr)
+
+	// The dashboard: its files, the live stats, one key's drill-down, a
+	// journal of recent decisions, run-time allowlisting, and a directory
+	// of analyze/audit JSON reports to list. Each is optional.
+	UI         fs.FS
+	Stats      func() Stats
+	Actor      func(identity.Key) ActorDetail
+	Journal    *Journal
+	Allow      func(netip.Prefix)
+	ReportsDir string
 }
 
 // Handler returns the admin HTTP handler.
@@ -67,19 +78,27 @@ func Handler(o Options) http.Handler {
 	api.HandleFunc("GET /api/mode", o.mode)
 	api.HandleFunc("POST /api/mode", o.mode)
 	api.HandleFunc("POST /api/unblock", o.unblock)
+	api.HandleFunc("GET /api/stats", o.stats)
+	api.HandleFunc("GET /api/actor", o.actor)
+	api.HandleFunc("GET /api/decisions", o.decisions)
+	api.HandleFunc("POST /api/allow", o.allow)
+	api.HandleFunc("GET /api/reports", o.reports)
 	// profiling for operators, behind the same token
 	api.HandleFunc("GET /debug/pprof/", pprof.Index)
 	api.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	api.HandleFunc("GET /debug/pprof/heap", pprof.Index)
+	if o.UI != nil {
+		mux.HandleFunc("POST /ui/login", o.login)
+		mux.Handle("/ui/", o.ui(o.UI))
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	}
 	mux.Handle("/", o.auth(api))
 	return mux
 }
 
 func (o Options) auth(next http.Handler) http.Handler {
-	want := []byte("Bearer " + o.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if o.Token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+		if !o.authed(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="leakguard"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return
@@ -143,7 +162,7 @@ func (o Options) actors(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("kind"); s != "" {
 		k, ok := identity.KindByName(s)
 		if !ok {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "kind: want ip, net, account, session or fingerprint"})
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "kind: want ip, net, account, session, fingerprint or crew"})
 			return
 		}
 		kind = k
@@ -179,10 +198,14 @@ func (o Options) actors(w http.ResponseWriter, r *http.Request) {
 		rows = rows[:top]
 	}
 	out := struct {
-		Window string      `json:"window"`
-		Actors []ActorJSON `json:"actors"`
-		Held   int         `json:"actor_keys_held"`
+		Window  string      `json:"window"`
+		Windows []string    `json:"windows"`
+		Actors  []ActorJSON `json:"actors"`
+		Held    int         `json:"actor_keys_held"`
 	}{Window: config.FormatDuration(windows[wi]), Actors: []ActorJSON{}, Held: o.Meter.Len()}
+	for _, w := range windows {
+		out.Windows = append(out.Windows, config.FormatDuration(w))
+	}
 	for _, a := range rows {
 		aj := ActorJSON{Key: a.Key.String(), Kind: a.Key.Kind.String(), Records: map[string]uint64{},
 			Requests: a.Requests, Misses: a.Misses, LastSeen: time.Unix(0, a.LastSeen).UTC()}

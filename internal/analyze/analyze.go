@@ -5,12 +5,15 @@
 package analyze
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/axiomhq/hyperloglog"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/logs"
@@ -22,8 +25,17 @@ type Options struct {
 	Resolver *identity.Resolver
 	Catalog  *records.Catalog
 	Engine   *engine.Engine // in shadow mode: it decides, the log is not changed
+	Detector *detect.Detector
+	UA       *detect.UAClassifier
 	// Reveal keeps each actor's raw address for the report (operator's choice).
 	Reveal bool
+	// Sessions: the log format records sessions, so a record line without
+	// one is sessionless (otherwise absence says nothing).
+	Sessions bool
+	// Meter, with Suggest, is read after every line for each key's peak
+	// distinct records per window, to suggest budgets.
+	Meter   Peaker
+	Suggest bool
 }
 
 // Analyzer consumes log entries in time order.
@@ -41,7 +53,15 @@ type Analyzer struct {
 	recs     []records.Found
 }
 
+// Peaker is what budget suggestions read of the meter.
+type Peaker interface {
+	Bound(now int64, k identity.Key, ent, wi int) uint64
+	Windows() []time.Duration
+}
+
 type actor struct {
+	peak      [][]uint32       // per entity, per window: the most distinct records seen in the window
+	hours     map[int32]uint32 // records served per hour (unix hour), addresses and crews only
 	key       identity.Key
 	addr      string // only with Reveal
 	first     time.Time
@@ -115,6 +135,12 @@ func (a *Analyzer) Entry(e *logs.Entry) {
 		a.last = e.Time
 	}
 	act := a.o.Resolver.IdentifyLog(addr, e.UserAgent)
+	if len(e.Account) > 0 {
+		act.Keys[identity.Account] = a.o.Resolver.AccountKey(view(e.Account))
+	}
+	if len(e.Session) > 0 {
+		act.Keys[identity.Session] = a.o.Resolver.SessionKey(view(e.Session))
+	}
 	path := e.Target
 	for i, c := range path {
 		if c == '?' {
@@ -122,7 +148,8 @@ func (a *Analyzer) Entry(e *logs.Entry) {
 			break
 		}
 	}
-	m := a.o.Catalog.Match(string(e.Method), string(path))
+	method := view(e.Method)
+	m := a.o.Catalog.Match(method, view(path))
 	route := ""
 	if m.Matched() {
 		route = a.o.Catalog.RouteName(m.Route())
@@ -133,6 +160,11 @@ func (a *Analyzer) Entry(e *logs.Entry) {
 	}
 	miss := m.Matched() && e.Status >= 400 && e.Status <= 499
 	a.recs = recs
+	var sig detect.Signals
+	if a.o.Detector != nil { // before the totals: it sets the crew key
+		kind := detect.KindOf(route != "", method, view(path), "")
+		sig = a.o.Detector.Assess(&act, detect.Traits{Kind: kind, UA: a.o.UA.Classify(view(e.UserAgent)), Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow()})
+	}
 	// Lifetime totals first, so a decision on this line counts its records.
 	for kind, k := range act.Keys {
 		if k.Hash == 0 {
@@ -156,12 +188,210 @@ func (a *Analyzer) Entry(e *logs.Entry) {
 			}
 			ac.sketches[r.Entity].InsertHash(r.Hash)
 		}
+		// Records per hour, for the report's timelines: addresses (each
+		// line counted once) and crews.
+		if len(recs) > 0 && (kind == int(identity.IP) || kind == int(identity.Crew)) {
+			if ac.hours == nil {
+				ac.hours = map[int32]uint32{}
+			}
+			ac.hours[int32(e.Time.Unix()/3600)] += uint32(len(recs))
+		}
 	}
 	// The log is history: every request was served, so the engine runs in
 	// shadow and only says when each actor would have been stopped.
-	a.o.Engine.Admit(e.Time, &act, route)
-	a.o.Engine.Observe(e.Time, &act, engine.Exchange{Route: route, Records: recs, Miss: miss})
+	defer a.peaks(e.Time, &act, recs)
+	v := a.o.Engine.Admit(e.Time, &act, route, sig, false)
+	a.o.Engine.Observe(e.Time, &act, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: v.Signals})
+	if a.o.Detector != nil {
+		a.o.Detector.Served(&act, recs)
+	}
 }
+
+// peaks notes, for every key of the line's actor, its distinct records in
+// each window after this line, keeping the most.
+func (a *Analyzer) peaks(t time.Time, act *identity.Actor, recs []records.Found) {
+	if !a.o.Suggest || a.o.Meter == nil || len(recs) == 0 {
+		return
+	}
+	nw := len(a.o.Meter.Windows())
+	var ents uint64
+	for _, r := range recs {
+		if r.Entity < 64 {
+			ents |= 1 << r.Entity
+		}
+	}
+	for _, k := range act.Keys {
+		if k.Hash == 0 {
+			continue
+		}
+		ac := a.actor(k)
+		if ac.peak == nil {
+			ac.peak = make([][]uint32, len(a.entities))
+		}
+		for ent := range a.entities {
+			if ents&(1<<ent) == 0 {
+				continue
+			}
+			if ac.peak[ent] == nil {
+				ac.peak[ent] = make([]uint32, nw)
+			}
+			for wi := 0; wi < nw; wi++ {
+				if b := uint32(min(a.o.Meter.Bound(t.UnixNano(), k, ent, wi), 1<<31)); b > ac.peak[ent][wi] {
+					ac.peak[ent][wi] = b
+				}
+			}
+		}
+	}
+}
+
+// Suggestion is a budget suggested from the legitimate actors' peaks: the
+// 99.99th percentile of the peak distinct records per window among actors
+// never suspected, with 50% headroom, rounded up.
+type Suggestion struct {
+	Entity    string `json:"entity"`
+	Per       string `json:"per"`
+	Window    string `json:"window"`
+	Actors    int    `json:"actors"`
+	P9999     uint32 `json:"p99_99"`
+	Max       uint32 `json:"max"`
+	Suggested uint64 `json:"suggested_limit"`
+}
+
+// Suggest computes the suggestions.
+func (a *Analyzer) Suggestions() []Suggestion {
+	if a.o.Meter == nil {
+		return nil
+	}
+	windows := a.o.Meter.Windows()
+	type group struct {
+		kind    identity.Kind
+		ent, wi int
+	}
+	peaks := map[group][]uint32{}
+	for _, ac := range a.actors {
+		if !ac.detected.IsZero() || ac.peak == nil || ac.key.Kind == identity.Crew {
+			continue // suspects do not set what is normal; crews exist only for scrapers
+		}
+		for ent, ws := range ac.peak {
+			for wi, v := range ws {
+				if v > 0 {
+					g := group{ac.key.Kind, ent, wi}
+					peaks[g] = append(peaks[g], v)
+				}
+			}
+		}
+	}
+	var out []Suggestion
+	for g, vs := range peaks {
+		sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
+		p := vs[min(len(vs)-1, int(float64(len(vs))*0.9999))]
+		out = append(out, Suggestion{Entity: a.entities[g.ent], Per: g.kind.String(), Window: fmtWindow(windows[g.wi]),
+			Actors: len(vs), P9999: p, Max: vs[len(vs)-1], Suggested: roundUp(uint64(float64(p)*1.5) + 1)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Entity != out[j].Entity {
+			return out[i].Entity < out[j].Entity
+		}
+		if out[i].Per != out[j].Per {
+			return out[i].Per < out[j].Per
+		}
+		return out[i].Window < out[j].Window
+	})
+	return out
+}
+
+// roundUp rounds to two significant digits, up: 1234 → 1300.
+func roundUp(n uint64) uint64 {
+	step := uint64(1)
+	for n/step >= 100 {
+		step *= 10
+	}
+	return (n + step - 1) / step * step
+}
+
+func fmtWindow(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
+}
+
+// HourPoint is the records served in one hour.
+type HourPoint struct {
+	Hour    time.Time `json:"hour"`
+	Records uint32    `json:"records"`
+}
+
+// Timeline is records per hour served to the addresses later suspected,
+// and to all others; plus each of the top suspects' own series.
+type Timeline struct {
+	Suspects []HourPoint            `json:"suspects"`
+	Others   []HourPoint            `json:"others"`
+	Actors   map[string][]HourPoint `json:"actors"`
+}
+
+// Timelines computes the report's timelines (addresses and crews).
+func (a *Analyzer) Timelines(top []ActorReport) Timeline {
+	sus, oth := map[int32]uint32{}, map[int32]uint32{}
+	for _, ac := range a.actors {
+		if ac.key.Kind != identity.IP {
+			continue
+		}
+		m := oth
+		if !ac.detected.IsZero() {
+			m = sus
+		}
+		for h, n := range ac.hours {
+			m[h] += n
+		}
+	}
+	series := func(m map[int32]uint32) []HourPoint {
+		hs := make([]int32, 0, len(m))
+		for h := range m {
+			hs = append(hs, h)
+		}
+		sort.Slice(hs, func(i, j int) bool { return hs[i] < hs[j] })
+		out := make([]HourPoint, 0, len(hs))
+		for _, h := range hs {
+			out = append(out, HourPoint{time.Unix(int64(h)*3600, 0).UTC(), m[h]})
+		}
+		return out
+	}
+	// The two totals share one axis, hours without records drawn as zero
+	// (a line across a gap would suggest traffic that was not there).
+	var lo, hi int32 = 1<<31 - 1, -1 << 31
+	for _, m := range []map[int32]uint32{sus, oth} {
+		for h := range m {
+			lo, hi = min(lo, h), max(hi, h)
+		}
+	}
+	if hi >= lo && hi-lo < 24*366*5 {
+		for h := lo; h <= hi; h++ {
+			sus[h] += 0
+			oth[h] += 0
+		}
+	}
+	t := Timeline{Suspects: series(sus), Others: series(oth), Actors: map[string][]HourPoint{}}
+	for _, r := range top {
+		if !r.Suspect || len(t.Actors) >= 8 {
+			continue
+		}
+		if k, err := identity.ParseKey(r.Key); err == nil {
+			if ac := a.actors[k]; ac != nil && ac.hours != nil {
+				t.Actors[r.Key] = series(ac.hours)
+			}
+		}
+	}
+	return t
+}
+
+// view is b as a string without a copy, for calls that only read it for the
+// length of the line (hashing, matching, classifying): the line's buffer is
+// reused for the next one, so nothing may keep the result.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // Report is the result; its JSON field names are a stable contract.
 type Report struct {
@@ -178,6 +408,10 @@ type Report struct {
 	// ErrorBound is the relative standard error of the distinct counts (HyperLogLog, precision 14).
 	ErrorBound float64       `json:"error_bound"`
 	Top        []ActorReport `json:"top_actors"`
+	// Suggested budgets (with --suggest-budgets).
+	Suggestions []Suggestion `json:"suggested_budgets,omitempty"`
+	// Timeline of records per hour (with --html).
+	Timeline *Timeline `json:"timeline,omitempty"`
 }
 
 // ActorReport is one actor key in the report.

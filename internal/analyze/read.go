@@ -21,7 +21,9 @@ type Input struct {
 	Stdin io.Reader // used when Name is "-"
 }
 
-func open(in Input) (io.ReadCloser, error) {
+// Open opens an input for reading: a file, a .gz file (decompressed), or
+// "-" for Stdin.
+func Open(in Input) (io.ReadCloser, error) {
 	if in.Name == "-" {
 		return io.NopCloser(in.Stdin), nil
 	}
@@ -45,11 +47,11 @@ func open(in Input) (io.ReadCloser, error) {
 
 // firstTime returns the time of a source's first parseable line, to order
 // rotated logs (access.log.2.gz, access.log.1, access.log) oldest first.
-func firstTime(in Input) time.Time {
+func firstTime(in Input, parser logs.Parser) time.Time {
 	if in.Name == "-" {
 		return time.Time{}
 	}
-	rc, err := open(in)
+	rc, err := Open(in)
 	if err != nil {
 		return time.Time{}
 	}
@@ -58,7 +60,7 @@ func firstTime(in Input) time.Time {
 	var e logs.Entry
 	for i := 0; i < 100; i++ {
 		line, err := br.ReadSlice('\n')
-		if logs.ParseCombined(line, &e) == nil {
+		if parser.Parse(line, &e) == nil {
 			return e.Time
 		}
 		if err != nil {
@@ -73,14 +75,17 @@ type Progress func(lines int, rate float64, file string)
 
 // Read parses every input, oldest first, into the analyzer. Malformed lines
 // are counted; with strict, the first one is an error.
-func (a *Analyzer) Read(inputs []Input, strict bool, progress Progress) error {
+func (a *Analyzer) Read(inputs []Input, parser logs.Parser, strict bool, progress Progress) error {
+	if parser == nil {
+		parser = logs.Combined{}
+	}
 	type timed struct {
 		in Input
 		t  time.Time
 	}
 	var ts []timed
 	for _, in := range inputs {
-		ts = append(ts, timed{in, firstTime(in)})
+		ts = append(ts, timed{in, firstTime(in, parser)})
 	}
 	sort.SliceStable(ts, func(i, j int) bool { return ts[i].t.Before(ts[j].t) })
 	start := time.Now()
@@ -88,7 +93,7 @@ func (a *Analyzer) Read(inputs []Input, strict bool, progress Progress) error {
 	total := 0
 	var e logs.Entry
 	for _, t := range ts {
-		rc, err := open(t.in)
+		rc, err := Open(t.in)
 		if err != nil {
 			return err
 		}
@@ -107,7 +112,7 @@ func (a *Analyzer) Read(inputs []Input, strict bool, progress Progress) error {
 			}
 			if len(bytes.TrimSpace(line)) > 0 {
 				lineNo++
-				if perr := logs.ParseCombined(line, &e); perr != nil {
+				if perr := parser.Parse(line, &e); perr != nil {
 					if strict {
 						rc.Close()
 						return fmt.Errorf("%s:%d: %v (--strict)", t.in.Name, lineNo, perr)

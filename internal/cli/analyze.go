@@ -16,6 +16,7 @@ import (
 	"github.com/leakguard/leakguard/internal/analyze"
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/logs"
 )
 
 // AnalyzeCommand is `leakguard analyze`: replay access logs through the engine.
@@ -26,6 +27,12 @@ type AnalyzeCommand struct {
 	Top        int
 	Reveal     bool
 	Strict     bool
+	Suggest    bool
+	HTMLOut    string
+	LogFormat  string // nginx log_format, for --format nginx
+	Fields     string // JSON field mapping, for --format json
+	AccountVar string // nginx variable holding the account
+	SessionVar string // nginx variable holding the session
 	Inputs     []string
 
 	Stdin          io.Reader
@@ -38,11 +45,17 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("leakguard analyze", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
 	fs.StringVar(&c.ConfigPath, "config", "", "the proxy's configuration: its records routes say which lines are record reads, its budgets run as they would have live (required)")
-	fs.StringVar(&c.Format, "format", "combined", "log format: combined (Apache/nginx combined or common)")
+	fs.StringVar(&c.Format, "format", "combined", "log format: combined (Apache/nginx combined or common), nginx (a log_format given by --log-format), or json (JSON lines; see --fields)")
+	fs.StringVar(&c.LogFormat, "log-format", "", `with --format nginx: the log_format string, e.g. '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_account"'`)
+	fs.StringVar(&c.AccountVar, "account-var", "", "with --format nginx: the variable that holds the account, e.g. http_x_account")
+	fs.StringVar(&c.SessionVar, "session-var", "", "with --format nginx: the variable that holds the session, e.g. cookie_sid")
+	fs.StringVar(&c.Fields, "fields", "", "with --format json: field paths, e.g. time=ts,addr=client.ip,method=method,path=uri,status=status,ua=headers.ua,account=user_id,session=sid (defaults: time, remote_addr, method, path, status, user_agent, request)")
 	fs.StringVar(&c.JSONOut, "json", "", "also write the report as JSON to this file (- for stdout)")
 	fs.IntVar(&c.Top, "top", 20, "actors to list")
 	fs.BoolVar(&c.Reveal, "reveal", false, "show suspects' raw addresses (keys are hashed otherwise)")
 	fs.BoolVar(&c.Strict, "strict", false, "stop at the first malformed line instead of counting it")
+	fs.StringVar(&c.HTMLOut, "html", "", "also write a self-contained HTML report (charts: records per hour, suspects vs everyone, each top suspect's campaign, top actors)")
+	fs.BoolVar(&c.Suggest, "suggest-budgets", false, "suggest budgets from the actors never suspected: the 99.99th percentile of their peak distinct records per key kind and window, +50%")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: leakguard analyze --config FILE [flags] LOG... (or - for stdin; .gz is read as gzip)\n\nReplays access logs through leakguard's engine in event time and reports who\ntook personal records, how many distinct ones, and when each would have been\nstopped.\n\n")
 		fs.PrintDefaults()
@@ -56,12 +69,31 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 		return errors.New("--config is required: its records routes say which log lines served personal records")
 	case len(c.Inputs) == 0:
 		return errors.New("no logs given: name files, or - for stdin")
-	case c.Format != "combined" && c.Format != "common":
-		return fmt.Errorf("--format %q: only combined and common are supported so far", c.Format)
+	case c.Format != "combined" && c.Format != "common" && c.Format != "nginx" && c.Format != "json":
+		return fmt.Errorf("--format %q: want combined, common, nginx or json", c.Format)
+	case c.Format == "nginx" && c.LogFormat == "":
+		return errors.New("--format nginx needs --log-format: the log_format string your nginx writes")
 	case c.Top < 1:
 		return errors.New("--top must be positive")
 	}
 	return nil
+}
+
+// parser returns the reader for --format, and whether it records sessions.
+func (c *AnalyzeCommand) parser() (logs.Parser, bool, error) {
+	switch c.Format {
+	case "nginx":
+		f, err := logs.NewNginxFormat(c.LogFormat)
+		if err != nil {
+			return nil, false, err
+		}
+		f.Account, f.Session = strings.TrimPrefix(c.AccountVar, "$"), strings.TrimPrefix(c.SessionVar, "$")
+		return f, f.Session != "", nil
+	case "json":
+		j, err := logs.ParseJSONFields(c.Fields)
+		return j, j.Session != "", err
+	}
+	return logs.Combined{}, false, nil
 }
 
 func (c *AnalyzeCommand) Run(ctx context.Context) error {
@@ -75,16 +107,21 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		getenv = os.Getenv
 	}
 	// The same secret as the proxy: keys in the report match its decision log.
-	h, _, _, err := configHasher(cfg)
+	h, _, _, err := configHasher(cfg, getenv)
 	if err != nil {
 		return err
 	}
 	var a *analyze.Analyzer
-	st, err := buildStack(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv)
+	st, err := buildStack(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv, stackOptions{NoBotDNS: true})
 	if err != nil {
 		return err
 	}
-	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Reveal: c.Reveal})
+	parser, sessions, err := c.parser()
+	if err != nil {
+		return err
+	}
+	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
+		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Suggest: c.Suggest})
 	var inputs []analyze.Input
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})
@@ -92,10 +129,20 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	progress := func(lines int, rate float64, file string) {
 		fmt.Fprintf(c.Stderr, "analyze: %d lines, %.0f lines/s %s\n", lines, rate, file)
 	}
-	if err := a.Read(inputs, c.Strict, progress); err != nil {
+	if err := a.Read(inputs, parser, c.Strict, progress); err != nil {
 		return err
 	}
 	c.Report = a.Report(c.Top)
+	if c.Suggest {
+		c.Report.Suggestions = a.Suggestions()
+	}
+	if c.HTMLOut != "" {
+		tl := a.Timelines(c.Report.Top)
+		c.Report.Timeline = &tl
+		if err := writeOut(c.HTMLOut, c.Stdout, func(w io.Writer) error { return c.Report.WriteHTML(w, c.Reveal) }); err != nil {
+			return err
+		}
+	}
 	if c.JSONOut != "" {
 		var w io.Writer = c.Stdout
 		if c.JSONOut != "-" {
@@ -158,6 +205,13 @@ func (c *AnalyzeCommand) print() {
 			a.First.Format(time.RFC3339), a.Last.Format(time.RFC3339), stopped)
 	}
 	tw.Flush()
+	if len(r.Suggestions) > 0 {
+		fmt.Fprintf(w, "\nsuggested budgets (the 99.99th percentile of the peak distinct records of keys never suspected, +50%%); start them in shadow:\nbudgets:\n")
+		for _, s := range r.Suggestions {
+			fmt.Fprintf(w, "  - {entity: %s, per: %s, window: %s, limit: %d, action: log}   # p99.99 %s, max %s over %s keys\n",
+				s.Entity, s.Per, s.Window, s.Suggested, commas(int(s.P9999)), commas(int(s.Max)), commas(s.Actors))
+		}
+	}
 }
 
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {

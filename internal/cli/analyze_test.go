@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/analyze"
 )
 
 const analyzeConfig = `
@@ -45,9 +47,9 @@ func TestAnalyzeFindsTheScraperInARealLog(t *testing.T) {
 		at := start.Add(time.Duration(i) * time.Second)
 		all = append(all, line{at, fmt.Sprintf(`203.0.113.66 - - [%s] "GET /api/users/%d HTTP/1.1" 200 312 "-" "python-requests/2.31"`, stamp(at), i)})
 	}
-	for i := 1; i <= 200; i++ { // a person reading 200 profiles over a day: under budget
-		at := start.Add(time.Duration(i) * 7 * time.Minute)
-		all = append(all, line{at, fmt.Sprintf(`198.51.100.9 - - [%s] "GET /api/users/%d?ref=x HTTP/1.1" 200 312 "-" "Mozilla/5.0"`, stamp(at), 50000+i)})
+	for i := 1; i <= 200; i++ { // a person reading 200 profiles over a day, at human pauses: under budget
+		at := start.Add(time.Duration(i)*7*time.Minute + time.Duration(i*i*37%300)*time.Second)
+		all = append(all, line{at, fmt.Sprintf(`198.51.100.9 - - [%s] "GET /api/users/%d?ref=x HTTP/1.1" 200 312 "-" "Mozilla/5.0"`, stamp(at), 50000+(i*7919)%10000)})
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].t.Before(all[j].t) })
 	dir := t.TempDir()
@@ -81,10 +83,23 @@ func TestAnalyzeFindsTheScraperInARealLog(t *testing.T) {
 	if r.Lines != 12200 || r.Malformed != 0 || r.TruncatedUA != 1 || r.OutOfOrder != 0 {
 		t.Fatalf("lines %d malformed %d truncated %d out of order %d", r.Lines, r.Malformed, r.TruncatedUA, r.OutOfOrder)
 	}
-	if r.Suspects != 1 {
-		t.Fatalf("%d suspects, want the scraper alone", r.Suspects)
+	// The scraper's address, and the crew its automation User-Agent puts
+	// it in: one actor seen on two keys, and nobody else.
+	if r.Suspects != 2 {
+		t.Fatalf("%d suspects, want the scraper's address and crew keys alone", r.Suspects)
 	}
-	top := r.Top[0]
+	for _, a := range r.Top {
+		if a.Suspect && !strings.HasPrefix(a.Key, "crew:") && a.Address != "203.0.113.66" {
+			t.Fatalf("suspect %+v is not the scraper", a)
+		}
+	}
+	var top analyze.ActorReport
+	for _, a := range r.Top {
+		if strings.HasPrefix(a.Key, "ip:") {
+			top = a
+			break
+		}
+	}
 	if !top.Suspect || top.Address != "203.0.113.66" || top.Records["user"] < 1960 || top.Records["user"] > 2040 {
 		t.Fatalf("top actor %+v", top)
 	}
@@ -133,5 +148,90 @@ func TestAnalyzeStrictAndErrors(t *testing.T) {
 		if err := c.ParseFlags(args); err == nil {
 			t.Errorf("%v accepted", args)
 		}
+	}
+}
+
+// With an nginx log_format that logs the account, analyze meters accounts:
+// a scraper rotating 50 addresses under one account is found by it.
+func TestAnalyzeNginxFormatWithAccounts(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	for i := 0; i < 1500; i++ {
+		at := start.Add(time.Duration(i) * 7 * time.Second)
+		fmt.Fprintf(&b, "198.51.100.%d - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 300 \"-\" \"Mozilla/5.0 (X11; Linux x86_64)\" acct-scraper %d\n",
+			i%50, at.Format("02/Jan/2006:15:04:05 -0700"), 1000+(i*7919)%40000, i)
+		if i%10 == 0 {
+			fmt.Fprintf(&b, "203.0.113.%d - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 300 \"-\" \"Mozilla/5.0 (Windows NT 10.0)\" acct-%d -\n",
+				i%20, at.Format("02/Jan/2006:15:04:05 -0700"), 1+i%30, i%20)
+		}
+	}
+	log := filepath.Join(dir, "access.log")
+	os.WriteFile(log, []byte(b.String()), 0o600)
+	cfg := filepath.Join(dir, "lg.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+upstream: http://127.0.0.1:1
+records:
+  - route: GET /api/users/{id}
+    entity: user
+budgets:
+  - {entity: user, per: account, window: 1d, limit: 500, action: block}
+state: {dir: %s}
+`, filepath.Join(dir, "state"))), 0o600)
+	var out, errb bytes.Buffer
+	c := &AnalyzeCommand{Stdout: &out, Stderr: &errb}
+	htmlPath := filepath.Join(dir, "report.html")
+	if err := c.ParseFlags([]string{"--config", cfg, "--format", "nginx", "--account-var", "http_x_account", "--suggest-budgets", "--html", htmlPath,
+		"--log-format", `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $http_x_account $request_id`,
+		log}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := c.Report
+	if r.Malformed != 0 || r.Lines != 1650 {
+		t.Fatalf("lines %d malformed %d", r.Lines, r.Malformed)
+	}
+	var acct *analyze.ActorReport
+	for i, a := range r.Top {
+		if strings.HasPrefix(a.Key, "account:") && a.Suspect {
+			if acct != nil {
+				t.Fatalf("two suspect accounts: %v and %v", acct.Key, a.Key)
+			}
+			acct = &r.Top[i]
+		}
+	}
+	if acct == nil || acct.Rule != "user/account/1d" || acct.Records["user"] < 1450 {
+		t.Fatalf("the scraping account was not found: %+v\n%s", acct, &out)
+	}
+	if strings.Contains(out.String(), "acct-scraper") {
+		t.Fatal("the report shows a raw account value")
+	}
+	// Suggested budgets come from the accounts never suspected: the
+	// scraper's 1,500 must not set what is normal.
+	found := false
+	for _, s := range r.Suggestions {
+		if s.Per == "account" && s.Window == "1d" {
+			found = true
+			if s.Actors != 2 || s.Max > 10 || s.Suggested < uint64(s.P9999) || s.Suggested > 20 {
+				t.Errorf("account/1d suggestion %+v", s)
+			}
+		}
+	}
+	if !found || !strings.Contains(out.String(), "suggested budgets") {
+		t.Fatalf("no account suggestion: %+v\n%s", r.Suggestions, &out)
+	}
+	// The HTML report: self-contained, charts, the suspect, no raw identifiers.
+	h, err := os.ReadFile(htmlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(h)
+	if strings.Count(page, "<svg") < 2 || !strings.Contains(page, acct.Key) || !strings.Contains(page, "Suggested budgets") {
+		t.Fatalf("html report lacks charts, the suspect or the suggestions")
+	}
+	if strings.Contains(page, "acct-scraper") || strings.Contains(page, "198.51.100.") || strings.Contains(page, "<script") || strings.Contains(page, "http://") {
+		t.Fatal("html report holds a raw identifier, a script or an external resource")
 	}
 }

@@ -27,6 +27,7 @@ type BenchCommand struct {
 	Seed       uint64
 	JSON       bool
 	ConfigPath string
+	Baseline   bool
 	Days       int // override every scenario's length (0: as defined)
 	Shoppers   int
 	Workers    int
@@ -85,7 +86,8 @@ func (c *BenchCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.Scenario, "scenario", "all", "scenario to run: all, or one of "+strings.Join(names, ", "))
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed: the same seed gives the same results")
 	fs.BoolVar(&c.JSON, "json", false, "print the results as JSON (stable field names, see README)")
-	fs.StringVar(&c.ConfigPath, "config", "", "policy to measure: a proxy config (its records and budgets; always enforced here); default: the baseline budget")
+	fs.StringVar(&c.ConfigPath, "config", "", "policy to measure: a proxy config (its records, budgets, risk and allowlists; always enforced here); default: the default policy")
+	fs.BoolVar(&c.Baseline, "baseline", false, "measure the budgets-only baseline (one 300 users/h budget per address, no detection) instead of the default policy")
 	fs.IntVar(&c.Days, "days", 0, "run every scenario for this many simulated days instead of its own length")
 	fs.IntVar(&c.Shoppers, "shoppers", sim.DefaultPopulation.Shoppers, "legitimate shoppers")
 	fs.IntVar(&c.Workers, "workers", 2, "scenarios run at once")
@@ -109,21 +111,55 @@ func (c *BenchCommand) ParseFlags(args []string) error {
 // BaselinePolicy is the core issue's budgets-only policy: 300 distinct users
 // per address per hour, then a one-hour block.
 func BaselinePolicy() *config.Config {
+	cfg := benchRecords()
+	hour := config.Duration(time.Hour)
+	cfg.Budgets = []config.Budget{{Entity: "user", Per: "ip", Window: hour, Limit: 300, Action: "block", BlockFor: hour}}
+	cfg.Risk.Bands = []config.RiskBand{} // budgets only
+	return cfg
+}
+
+func benchRecords() *config.Config {
 	cfg := config.Default()
 	cfg.Upstream = "http://shop.invalid"
 	cfg.Records = []config.Record{
 		{Route: "GET /api/users/{id}", Entity: "user"},
 		{Route: "GET /api/items/{id}/reviews", Entity: "user", Body: "$.reviews[*].user.id"},
-		{Route: "GET /api/lookup", Entity: "user", Body: "$.id"},
+		{Route: "GET /api/lookup", Entity: "user", Body: "$.id", Lookup: "phone"},
 	}
 	cfg.PII.Detect = []string{"phone"}
-	hour := config.Duration(time.Hour)
-	cfg.Budgets = []config.Budget{{Entity: "user", Per: "ip", Window: hour, Limit: 300, Action: "block", BlockFor: hour}}
 	return cfg
 }
 
+// DefaultPolicy is the scoreboard's policy: the detector's default risk
+// bands, budgets per crew, address, account and session, and allowlists
+// for the two legitimate heavy users an operator knows by address — the
+// partner integration and the customer-service office.
+func DefaultPolicy() *config.Config {
+	cfg := benchRecords()
+	hour, day := config.Duration(time.Hour), config.Duration(24*time.Hour)
+	cfg.Budgets = []config.Budget{
+		// A crew (one fingerprint behaving like a scraper, over any number
+		// of addresses) meets one budget.
+		{Entity: "user", Per: "crew", Window: hour, Limit: 1000, Action: "block", BlockFor: day},
+		// Backstops sized above the busiest legitimate keys: a carrier NAT
+		// address carries 150 shoppers.
+		{Entity: "user", Per: "ip", Window: hour, Limit: 5000, Action: "block", BlockFor: hour},
+		{Entity: "user", Per: "account", Window: day, Limit: 2000, Action: "block", BlockFor: day},
+		{Entity: "user", Per: "session", Window: hour, Limit: 1000, Action: "block", BlockFor: hour},
+	}
+	cfg.Detect.Allow = []string{addrString(sim.PartnerAddress) + "/32", addrString(sim.OfficeCS) + "/32"}
+	return cfg
+}
+
+func addrString(ip uint32) string {
+	return fmt.Sprintf("%d.%d.%d.%d", ip>>24, ip>>16&255, ip>>8&255, ip&255)
+}
+
 func (c *BenchCommand) Run(ctx context.Context) error {
-	cfg := BaselinePolicy()
+	cfg := DefaultPolicy()
+	if c.Baseline {
+		cfg = BaselinePolicy()
+	}
 	if c.ConfigPath != "" {
 		var err error
 		if cfg, err = config.Load(c.ConfigPath); err != nil {
@@ -203,7 +239,7 @@ func (c *BenchCommand) Run(ctx context.Context) error {
 
 func (c *BenchCommand) runScenario(cfg *config.Config, world *sim.World, sc sim.Scenario) (ScenarioJSON, error) {
 	began := time.Now()
-	st, err := buildStack(cfg, keyed.New([]byte("leakguard-bench-secret")), func(engine.Decision) {}, os.Getenv)
+	st, err := buildStack(cfg, keyed.New([]byte("leakguard-bench-secret")), func(engine.Decision) {}, os.Getenv, stackOptions{Resolver: sim.DNS{}})
 	if err != nil {
 		return ScenarioJSON{}, err
 	}
@@ -227,7 +263,7 @@ func (c *BenchCommand) runScenario(cfg *config.Config, world *sim.World, sc sim.
 	if camp != nil {
 		sources = append(sources, camp)
 	}
-	n := sim.Run(&w, st.engine, sources, end)
+	n := sim.Run(&w, st.engine, st.detector, sources, end)
 	out := ScenarioJSON{Name: sc.Name, Description: sc.Desc, Days: days, Requests: n}
 	if cst != nil {
 		at, before, ok := cst.Containment()

@@ -38,8 +38,10 @@ func TestBenchNaiveShort(t *testing.T) {
 		t.Fatalf("bad JSON report: %v\n%s", err, out.String())
 	}
 	cp := rep.Scenarios[0].Campaign
-	if !cp.Contained || cp.RecordsBeforeContainment != 300 || cp.TimeToContainmentSeconds > 120 {
-		t.Errorf("naive: %+v; want contained within 2 minutes at 300 records", cp)
+	// python-requests on a record route is challenged from its first
+	// request: it takes nothing.
+	if !cp.Contained || cp.RecordsBeforeContainment >= 300 || cp.TimeToContainmentSeconds > 120 {
+		t.Errorf("naive: %+v; want contained within 2 minutes, before 300 records", cp)
 	}
 	if cp.RecordsUnprotected != 432000 || cp.RecordsTaken > 24*300+300 {
 		t.Errorf("naive over a day: took %d of %d", cp.RecordsTaken, cp.RecordsUnprotected)

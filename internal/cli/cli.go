@@ -20,7 +20,9 @@ Usage: leakguard COMMAND [flags]
 
 Commands:
   analyze   replay access logs: who took records, how many, when each would have been stopped
+  audit     check your own data stores (Elasticsearch, Redis, PostgreSQL, MySQL) for open access to personal data
   bench     scraping campaigns vs the policy, in simulated event time: the scoreboard
+  canary    trace a leaked dump's canaries back to the actor who received them
   demo      a live demo: a synthetic shop, leakguard, shoppers and scrapers (start here)
   proxy     reverse proxy that meters the personal records each actor receives
   shop      a synthetic shop API with personal data (an upstream to try the proxy on)
@@ -39,6 +41,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "analyze":
 		err = runAnalyze(ctx, args[1:], stdout, stderr)
+	case "audit":
+		// audit's exit status is its verdict: 0 clean, 1 exposed, 2 error.
+		code, err := runAudit(ctx, args[1:], stdout, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "leakguard audit: %v\n", err)
+		}
+		return code
+	case "canary":
+		err = runCanary(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "demo":

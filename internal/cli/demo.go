@@ -32,6 +32,8 @@ type DemoCommand struct {
 	Stdout, Stderr io.Writer
 	Traffic        *demo.Traffic // after Run: the scores
 	Proxy          *ProxyCommand
+	// Ready, if set, is closed once the proxy serves (tests).
+	Ready chan struct{}
 }
 
 func (c *DemoCommand) ParseFlags(args []string) error {
@@ -129,8 +131,11 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	fmt.Fprintf(c.Stdout, "leakguard demo: shop (%d users, %d items) behind leakguard at http://%s for %s\n",
 		demoUsers, demoItems, c.Proxy.Addr(), c.Duration)
 	fmt.Fprintf(c.Stdout, "  policy: per address, 300 distinct profiles/h and 5,000 distinct reviewers/h, then 403 for 1h\n")
-	fmt.Fprintf(c.Stdout, "  admin:  %s (token in %s), decisions in %s\n\n",
+	fmt.Fprintf(c.Stdout, "  dashboard: %s/ui/ (sign in with the token in %s)\n  decisions: %s\n\n",
 		c.Proxy.AdminURL(), filepath.Join(c.StateDir, "admin-token"), cfg.Log.Decisions)
+	if c.Ready != nil {
+		close(c.Ready)
+	}
 
 	c.Traffic = demo.New(demo.Options{
 		Base: "http://" + c.Proxy.Addr(), Seed: c.Seed, Users: demoUsers, Items: demoItems,

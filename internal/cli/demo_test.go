@@ -29,8 +29,10 @@ func TestDemoShortContainsNaiveScraperAndSparesShoppers(t *testing.T) {
 	if _, ok := naive.Contained(); !ok {
 		t.Fatal("naive scraper was never contained")
 	}
-	if got := naive.BeforeRefuse.Load(); got != 300 {
-		t.Errorf("naive scraper took %d profiles before containment, want exactly its budget of 300", got)
+	// Its client library's User-Agent gets it challenged on record routes
+	// from the first request; the address budget (300) is the backstop.
+	if got := naive.BeforeRefuse.Load(); got >= 300 {
+		t.Errorf("naive scraper took %d profiles before containment, want fewer than its budget of 300", got)
 	}
 	if !strings.Contains(out.String(), "contained at") {
 		t.Error("scoreboard does not say the scraper was contained")

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,14 +21,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/leakguard/leakguard/internal/admin"
+	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/decisionlog"
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/policy"
 	"github.com/leakguard/leakguard/internal/proxy"
 	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/web"
 )
 
 // ProxyCommand is `leakguard proxy`: ParseFlags, then Open (listen), Serve, Close.
@@ -47,6 +52,9 @@ type ProxyCommand struct {
 	AdminToken string
 
 	log       *slog.Logger
+	state     *proxyState
+	journal   *admin.Journal
+	timeline  *web.Timeline
 	decisions *decisionlog.Log
 	closeLog  io.Closer
 	ln, adm   net.Listener
@@ -118,7 +126,7 @@ func (c *ProxyCommand) Open() error {
 	cfg := c.Config
 	c.log = slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: levelOf(cfg.Log.Level)}))
 
-	h, source, created, err := configHasher(cfg)
+	h, source, created, err := configHasher(cfg, c.Getenv)
 	if err != nil {
 		return err
 	}
@@ -126,11 +134,20 @@ func (c *ProxyCommand) Open() error {
 		c.log.Info("generated a new hashing secret; keep it to keep actor hashes stable across restarts", "file", source)
 	}
 
-	st, err := buildStack(cfg, h, c.onDecision, c.Getenv)
+	c.state = &proxyState{cfg: cfg, log: c.log, ledger: &canary.Ledger{}}
+	c.journal = admin.NewJournal(500)
+	so, err := c.state.stackOptions()
+	if err != nil {
+		return err
+	}
+	st, err := buildStack(cfg, h, c.onDecision, c.Getenv, so)
 	if err != nil {
 		return err
 	}
 	c.Engine, c.Meter = st.engine, st.meter
+	if err := c.state.open(st.engine, st.meter, st.catalog.Entities()); err != nil {
+		return err
+	}
 
 	if c.decisions, c.closeLog, err = openDecisionLog(cfg.Log.Decisions, c.Stdout, c.Stderr); err != nil {
 		return err
@@ -154,12 +171,22 @@ func (c *ProxyCommand) Open() error {
 			return 0
 		})
 	reg.MustRegister(shadowG)
+	c.state.register(reg)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_records_cold_share",
+		Help: "Share of recently served records that hardly anyone had been served before: a sweep spread over many actors raises it."},
+		st.detector.ColdShare))
 
 	up, _ := url.Parse(cfg.Upstream)
 	handler := proxy.New(proxy.Options{
 		Upstream: up, Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Metrics: metrics,
 		Log: c.log, MaxBodyBytes: cfg.Inspect.MaxBodyBytes,
-		Transport: proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns),
+		Transport:  proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns),
+		FailClosed: c.state.failClosed(),
+		Detector:   st.detector, UA: st.ua,
+		Challenger: &proxy.Challenger{Secret: h.Derive("leakguard challenge key"), Difficulty: cfg.Risk.ChallengeDifficulty},
+		Decoys:     canaryMaker(cfg, h),
+		Sprinkle:   sprinkles(cfg, st.catalog),
+		Ledger:     c.state.ledger,
 	})
 
 	if c.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -183,10 +210,7 @@ func (c *ProxyCommand) Open() error {
 			return fmt.Errorf("admin listen: %w", err)
 		}
 		c.asrv = &http.Server{
-			Handler: admin.Handler(admin.Options{
-				Token: c.AdminToken, Gatherer: reg, Meter: st.meter, Engine: st.engine,
-				Entities: st.catalog.Entities(), Audit: c.decisions.Operator,
-			}),
+			Handler:           c.adminHandler(st, reg, metrics),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
 		}
@@ -200,6 +224,113 @@ func (c *ProxyCommand) Open() error {
 
 func (c *ProxyCommand) onDecision(d engine.Decision) {
 	c.decisions.Decision(d)
+	c.journal.Add(decisionlog.LineOf(d))
+	c.state.decided(d)
+}
+
+// adminHandler is the admin API and the dashboard, over the stack.
+func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics *proxy.Metrics) http.Handler {
+	c.timeline = &web.Timeline{Every: 5 * time.Second, N: 360, Read: func() (uint64, uint64) {
+		_, recs, _, sus := metrics.Snapshot()
+		var n uint64
+		for _, v := range recs {
+			n += v
+		}
+		return n, sus
+	}}
+	return admin.Handler(admin.Options{
+		Token: c.AdminToken, Gatherer: reg, Meter: st.meter,
+		Engine:   adminEngine{st.engine, c.state.unblocked},
+		Entities: st.catalog.Entities(),
+		Audit:    c.audit,
+		UI:       web.Files(), Journal: c.journal, ReportsDir: c.Config.Admin.ReportsDir,
+		Allow: st.detector.AddAllow,
+		Stats: func() admin.Stats { return c.stats(st, metrics) },
+		Actor: func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
+	})
+}
+
+// audit records an operator action in the decision log and the journal.
+func (c *ProxyCommand) audit(action string, attrs ...slog.Attr) {
+	c.decisions.Operator(action, attrs...)
+	m := map[string]any{"time": time.Now().UTC(), "msg": "operator", "action": action}
+	for _, a := range attrs {
+		m[a.Key] = a.Value.Any()
+	}
+	c.journal.Add(m)
+}
+
+// stats is the dashboard's live view.
+func (c *ProxyCommand) stats(st *stack, m *proxy.Metrics) admin.Stats {
+	req, recs, dec, sus := m.Snapshot()
+	mode := config.ModeEnforce
+	if st.engine.Shadow() {
+		mode = config.ModeShadow
+	}
+	s := admin.Stats{Time: time.Now().UTC(), Mode: mode, Requests: req, Records: recs, Decisions: dec, SuspectRecs: sus,
+		ColdShare: st.detector.ColdShare(), ActorKeys: st.meter.Len(), Sanctioned: st.engine.Sanctioned(), TimelineEvery: "5s"}
+	if c.timeline != nil {
+		s.Timeline = c.timeline.Samples()
+	}
+	return s
+}
+
+// actorDetail is one key's drill-down: distinct records per bucket in each
+// window, traffic, and the sanctions in force.
+func actorDetail(st *stack, k identity.Key) admin.ActorDetail {
+	now := time.Now().UnixNano()
+	d := admin.ActorDetail{Key: k.String(), Series: map[string]map[string][]uint64{}, Buckets: map[string]string{},
+		Requests: map[string]uint64{}, Misses: map[string]uint64{}, Sanctions: []map[string]any{}}
+	for wi, w := range st.meter.Windows() {
+		name := config.FormatDuration(w)
+		d.Series[name] = map[string][]uint64{}
+		d.Buckets[name] = config.FormatDuration(st.meter.Resolution(wi))
+		for ent, e := range st.catalog.Entities() {
+			if series := st.meter.Series(now, k, ent, wi); slices.ContainsFunc(series, func(v uint64) bool { return v > 0 }) {
+				d.Series[name][e] = series
+			}
+		}
+		d.Requests[name], d.Misses[name] = st.meter.Traffic(now, k, wi)
+	}
+	st.engine.EachSanctionOf(now, k, func(x engine.Sanction) {
+		d.Sanctions = append(d.Sanctions, map[string]any{"rule": x.Rule, "action": x.Action.String(), "until": time.Unix(0, x.Until).UTC()})
+	})
+	return d
+}
+
+// canaryMaker makes decoys and canaries; canary trace must scan dumps with
+// the same scanner to find them again.
+func canaryMaker(cfg *config.Config, h *keyed.Hasher) *canary.Maker {
+	return canary.NewMaker(h.Derive("leakguard decoy key"), canaryScanner(cfg, h))
+}
+
+func canaryScanner(cfg *config.Config, h *keyed.Hasher) *records.Scanner {
+	return records.NewScanner([]records.Kind{records.Phone, records.Email, records.CNID, records.BankCard}, cfg.PII.PhoneRegions, h, [4]uint64{})
+}
+
+func sprinkles(cfg *config.Config, cat *records.Catalog) map[string]proxy.Sprinkle {
+	out := map[string]proxy.Sprinkle{}
+	for _, sp := range cfg.Canary.Sprinkle {
+		for i, r := range cfg.Records {
+			if r.Route == sp.Route {
+				out[cat.RouteName(i)] = proxy.Sprinkle{Path: sp.GJSONPath(), Rate: sp.Rate}
+			}
+		}
+	}
+	return out
+}
+
+// adminEngine is the engine as the admin API sees it: an unblock is also
+// persisted, or shared with the fleet.
+type adminEngine struct {
+	*engine.Engine
+	unblocked func(identity.Key)
+}
+
+func (a adminEngine) Unblock(k identity.Key) bool {
+	found := a.Engine.Unblock(k)
+	a.unblocked(k)
+	return found
 }
 
 // Addr is the address the proxy serves on (after Open).
@@ -219,6 +350,11 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	go func() { errc <- c.srv.Serve(c.ln) }()
 	if c.asrv != nil {
 		go func() { errc <- c.asrv.Serve(c.adm) }()
+	}
+	if c.timeline != nil {
+		tctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go c.timeline.Run(tctx)
 	}
 	select {
 	case <-ctx.Done():
@@ -246,6 +382,10 @@ func (c *ProxyCommand) Close() error {
 	if c.asrv != nil {
 		errs = append(errs, ignoreClosed(c.asrv.Close()))
 	}
+	if c.state != nil {
+		// After the listeners: the final flush sees every request served.
+		errs = append(errs, c.state.close())
+	}
 	if c.closeLog != nil {
 		errs = append(errs, c.closeLog.Close())
 	}
@@ -263,13 +403,74 @@ func ignoreClosed(err error) error {
 // and later log replay and simulation, all build the same stack.
 type stack struct {
 	resolver *identity.Resolver
+	detector *detect.Detector
+	ua       *detect.UAClassifier
 	catalog  *records.Catalog
 	meter    *memory.Memory
 	engine   *engine.Engine
 	metrics  *proxy.Metrics
 }
 
-func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision), getenv func(string) string) (*stack, error) {
+// stackOptions are what the proxy adds to the stack for state that
+// outlives the process or is shared with other proxies.
+type stackOptions struct {
+	// Persist and Load hook the meter to the embedded store.
+	Persist bool
+	Load    func(identity.Key) []byte
+	// Fleet, if set, wraps the local meter in one shared through Redis.
+	Fleet func(local *memory.Memory, entities []string) engine.Meter
+	// Resolver is the DNS for verifying search-engine crawlers (nil: the
+	// system's; the simulator passes a fake).
+	Resolver detect.Resolver
+	// NoBotDNS turns verification off (log replay: today's DNS says
+	// nothing of the addresses of years ago, and lookups would stall).
+	NoBotDNS bool
+}
+
+// riskOf translates the config's risk section for the engine.
+func riskOf(cfg *config.Config) (engine.Risk, error) {
+	r := engine.Risk{Weights: map[detect.Signals]int{},
+		EnumMinRequests: uint64(cfg.Risk.Enumeration.MinRequests), EnumMissRatio: cfg.Risk.Enumeration.MissRatio}
+	for name, w := range cfg.Risk.Weights {
+		sig, ok := detect.SignalByName(name)
+		if !ok {
+			return r, fmt.Errorf("risk.weights: unknown signal %q", name)
+		}
+		r.Weights[sig] = w
+	}
+	for _, b := range cfg.Risk.Bands {
+		act, err := engine.ParseAction(b.Action)
+		if err != nil {
+			return r, err
+		}
+		r.Bands = append(r.Bands, engine.Band{Min: b.Min, Action: act, For: b.For.D()})
+	}
+	return r, nil
+}
+
+func detectorOf(cfg *config.Config, res *identity.Resolver, dns detect.Resolver, verify bool) (*detect.Detector, *detect.UAClassifier, error) {
+	ua, err := detect.NewUAClassifier()
+	if err != nil {
+		return nil, nil, err
+	}
+	o := detect.Options{Behaviour: detect.NewBehaviour(cfg.Meter.MaxActors)}
+	for _, a := range cfg.Detect.Allow {
+		p, err := config.ParsePrefix(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.Allow = append(o.Allow, p)
+	}
+	for _, a := range cfg.Detect.AllowAccounts {
+		o.AllowKeys = append(o.AllowKeys, res.AccountKey(a))
+	}
+	if v := cfg.Detect.VerifySearchBots; verify && (v == nil || *v) {
+		o.Verify = detect.NewBotVerifier(dns)
+	}
+	return detect.New(o), ua, nil
+}
+
+func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision), getenv func(string) string, so stackOptions) (*stack, error) {
 	st := &stack{}
 	trusted := make([]netip.Prefix, 0, len(cfg.Identity.TrustedProxies))
 	for _, p := range cfg.Identity.TrustedProxies {
@@ -296,7 +497,7 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		spec.PII = cfg.PII.Detect
 	}
 	for _, r := range cfg.Records {
-		spec.Routes = append(spec.Routes, records.RouteSpec{Route: r.Route, Entity: r.Entity, Param: r.Param, Body: r.Body})
+		spec.Routes = append(spec.Routes, records.RouteSpec{Route: r.Route, Entity: r.Entity, Param: r.Param, Body: r.Body, Lookup: r.Lookup})
 	}
 	if st.catalog, err = records.NewCatalog(spec, h); err != nil {
 		return nil, err
@@ -310,7 +511,12 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 	}
 	st.meter = memory.New(memory.Options{
 		Windows: cfg.Windows(), Entities: len(entities), ExactUpTo: cfg.Meter.ExactUpTo, MaxActors: cfg.Meter.MaxActors,
+		Persist: so.Persist, Load: so.Load,
 	})
+	var m engine.Meter = st.meter
+	if so.Fleet != nil {
+		m = so.Fleet(st.meter, entities)
+	}
 	var budgets []engine.Budget
 	for _, b := range cfg.Budgets {
 		kind, _ := identity.KindByName(b.Per)
@@ -323,8 +529,27 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 			Action: act, BlockFor: b.BlockFor.D(),
 		})
 	}
-	st.engine, err = engine.New(st.meter, engine.Options{
-		Entities: entities, Budgets: budgets, Shadow: cfg.Mode == config.ModeShadow,
+	risk, err := riskOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if st.detector, st.ua, err = detectorOf(cfg, st.resolver, so.Resolver, !so.NoBotDNS); err != nil {
+		return nil, err
+	}
+	var rules []engine.Rule
+	for _, r := range cfg.Rules {
+		match, err := policy.Compile(r.Name, r.When)
+		if err != nil {
+			return nil, err
+		}
+		act, err := engine.ParseAction(r.Action)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, engine.Rule{Name: r.Name, Match: match, Action: act, For: r.For.D()})
+	}
+	st.engine, err = engine.New(m, engine.Options{
+		Entities: entities, Budgets: budgets, Risk: risk, Rules: rules, Shadow: cfg.Mode == config.ModeShadow,
 		OnDecision: func(d engine.Decision) {
 			if st.metrics != nil {
 				st.metrics.Decision(d)
@@ -341,12 +566,12 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 // configHasher returns the keyed hasher for cfg's secret: from secret.env if
 // set, else secret.file (default <state.dir>/secret), generated on first use.
 // Every command that hashes identifiers uses it, so their keys agree.
-func configHasher(cfg *config.Config) (h *keyed.Hasher, source string, created bool, err error) {
+func configHasher(cfg *config.Config, getenv func(string) string) (h *keyed.Hasher, source string, created bool, err error) {
 	file := cfg.Secret.File
 	if file == "" {
 		file = filepath.Join(cfg.State.Dir, "secret")
 	}
-	secret, source, created, err := keyed.LoadSecret(cfg.Secret.Env, file)
+	secret, source, created, err := keyed.LoadSecret(getenv, cfg.Secret.Env, file)
 	if err != nil {
 		return nil, "", false, fmt.Errorf("secret: %w", err)
 	}

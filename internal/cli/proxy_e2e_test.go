@@ -43,6 +43,10 @@ budgets:
     limit: 300
     action: block
     block_for: 1h
+# These tests pin budgets; the Go test client's User-Agent would otherwise
+# be challenged as automation (risk bands have their own tests).
+risk:
+  bands: []
 limits:
   read_header_timeout: 1s
   max_header_bytes: 8192

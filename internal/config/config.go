@@ -12,12 +12,14 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/leakguard/leakguard/internal/policy"
 	"github.com/leakguard/leakguard/internal/records"
 )
 
@@ -28,10 +30,10 @@ const (
 )
 
 // Actor key kinds a budget can be kept per.
-var KeyKinds = []string{"ip", "net", "account", "session", "fingerprint"}
+var KeyKinds = []string{"ip", "net", "account", "session", "fingerprint", "crew"}
 
 // Actions a budget can take.
-var Actions = []string{"log", "throttle", "block"}
+var Actions = []string{"log", "throttle", "challenge", "decoy", "block"}
 
 // PII detector names, usable as record entities.
 var PIITypes = []string{"phone", "email", "cn_id", "bank_card"}
@@ -46,6 +48,10 @@ type Config struct {
 	PII      PII        `yaml:"pii"`
 	Inspect  Inspect    `yaml:"inspect"`
 	Budgets  []Budget   `yaml:"budgets"`
+	Detect   Detect     `yaml:"detect"`
+	Risk     Risk       `yaml:"risk"`
+	Rules    []Rule     `yaml:"rules"`
+	Canary   Canary     `yaml:"canary"`
 	Meter    MeterConf  `yaml:"meter"`
 	Limits   Limits     `yaml:"limits"`
 	Log      LogConf    `yaml:"log"`
@@ -60,6 +66,8 @@ type Config struct {
 type Admin struct {
 	Listen   string `yaml:"listen"`
 	TokenEnv string `yaml:"token_env"`
+	// ReportsDir holds analyze and audit JSON reports for the dashboard to list.
+	ReportsDir string `yaml:"reports_dir"`
 }
 
 type Identity struct {
@@ -90,6 +98,9 @@ type Record struct {
 	Param string `yaml:"param"`
 	// Body is a JSONPath ($.a.b[*].c) to record identifiers in the JSON response.
 	Body string `yaml:"body"`
+	// Lookup names the query parameter a lookup route takes its value from
+	// (e.g. phone), for the unshown_lookups signal.
+	Lookup string `yaml:"lookup"`
 }
 
 type PII struct {
@@ -123,6 +134,73 @@ func (b Budget) ID() string {
 	return fmt.Sprintf("%s/%s/%s", b.Entity, b.Per, b.Window)
 }
 
+// Detect configures what is exempt from sanctions.
+type Detect struct {
+	// Allow lists addresses or prefixes exempt from every sanction (still
+	// metered): partners, your own offices.
+	Allow []string `yaml:"allow"`
+	// AllowAccounts lists account values (as identity.account yields them)
+	// exempt from every sanction.
+	AllowAccounts []string `yaml:"allow_accounts"`
+	// VerifySearchBots checks clients that claim to be search-engine
+	// crawlers by reverse and forward DNS; verified ones are exempt.
+	VerifySearchBots *bool `yaml:"verify_search_bots"`
+}
+
+// Risk weighs the detector's signals on record routes and maps the score
+// to actions.
+type Risk struct {
+	Weights     map[string]int `yaml:"weights"`
+	Bands       []RiskBand     `yaml:"bands"`
+	Enumeration Enumeration    `yaml:"enumeration"`
+	// ChallengeDifficulty is the proof of work a challenge asks, in
+	// leading zero bits of SHA-256 (16: ~65k hashes, well under a second
+	// in a browser).
+	ChallengeDifficulty int `yaml:"challenge_difficulty"`
+}
+
+// Rule is a custom rule: an expr-lang expression over the request (route,
+// signals, score, has.<key kind>, requests, misses) and the action when it
+// holds, e.g. when: 'route == "GET /api/lookup" && !has.account'.
+type Rule struct {
+	Name   string   `yaml:"name"`
+	When   string   `yaml:"when"`
+	Action string   `yaml:"action"`
+	For    Duration `yaml:"for"`
+}
+
+type RiskBand struct {
+	Min    int      `yaml:"min"`
+	Action string   `yaml:"action"`
+	For    Duration `yaml:"for"`
+}
+
+type Enumeration struct {
+	MinRequests int     `yaml:"min_requests"`
+	MissRatio   float64 `yaml:"miss_ratio"`
+}
+
+// Canary configures honeytoken records.
+type Canary struct {
+	Sprinkle []Sprinkle `yaml:"sprinkle"`
+}
+
+// Sprinkle adds, to a share of a route's responses, one canary element in a
+// JSON array: a copy of its first element with synthetic values.
+type Sprinkle struct {
+	Route string  `yaml:"route"` // a records route, as written there
+	Array string  `yaml:"array"` // JSONPath to the array, e.g. $.reviews
+	Rate  float64 `yaml:"rate"`  // share of responses, 0 to 1
+}
+
+var arrayPathRe = regexp.MustCompile(`^\$(\.[A-Za-z0-9_-]+)+$`)
+
+// GJSONPath turns "$.a.b" into gjson's "a.b".
+func (s Sprinkle) GJSONPath() string { return strings.TrimPrefix(s.Array, "$.") }
+
+// SignalNames are the signals risk.weights may name.
+var SignalNames = []string{"automation_ua", "unverified_bot", "sessionless", "no_assets", "enumeration", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups"}
+
 type MeterConf struct {
 	// MaxActors bounds how many actor keys are held; the least recently seen are evicted.
 	MaxActors int `yaml:"max_actors"`
@@ -149,8 +227,46 @@ type LogConf struct {
 }
 
 type State struct {
+	// Dir holds the hashing secret, the generated admin token and, unless
+	// Persist is false, the embedded store (state.db).
 	Dir string `yaml:"dir"`
+	// Persist keeps meter state and blocks in Dir/state.db across restarts.
+	Persist *bool `yaml:"persist"`
+	// FlushInterval is how often state is written: on a crash at most this
+	// much is lost; in fleet mode, how stale another proxy's counts can be.
+	FlushInterval Duration `yaml:"flush_interval"`
+	// Redis, a redis:// or rediss:// URL, shares counts and blocks across
+	// a fleet of proxies.
+	Redis string `yaml:"redis"`
+	// Fail is what to do while Redis is unreachable: open (serve on local
+	// state) or closed (refuse record routes with 503).
+	Fail string `yaml:"fail"`
 }
+
+// UnmarshalYAML also takes the short forms "state: ./dir" and
+// "state: redis://host:6379/0".
+func (s *State) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if strings.HasPrefix(n.Value, "redis://") || strings.HasPrefix(n.Value, "rediss://") {
+			s.Redis = n.Value
+		} else {
+			s.Dir = n.Value
+		}
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i]; k.Value {
+		case "dir", "persist", "flush_interval", "redis", "fail":
+		default:
+			return fmt.Errorf("line %d: field %s not found in state (want dir, persist, flush_interval, redis, fail)", k.Line, k.Value)
+		}
+	}
+	type plain State
+	return n.Decode((*plain)(s))
+}
+
+// Persisting reports whether meter state and blocks go to Dir/state.db.
+func (s *State) Persisting() bool { return s.Persist == nil || *s.Persist }
 
 type SecretConf struct {
 	Env  string `yaml:"env"`
@@ -199,11 +315,31 @@ func (c *Config) applyDefaults() {
 	for i := range c.Budgets {
 		b := &c.Budgets[i]
 		def(&b.Action, "log")
-		if b.Action == "block" && b.BlockFor == 0 {
+		if (b.Action == "block" || b.Action == "decoy" || b.Action == "challenge") && b.BlockFor == 0 {
 			b.BlockFor = b.Window
 		}
 	}
-	defInt(&c.Meter.MaxActors, 1_000_000)
+	if c.Risk.Weights == nil {
+		c.Risk.Weights = map[string]int{"automation_ua": 5, "unverified_bot": 5, "enumeration": 10, "sessionless": 1, "no_assets": 1,
+			"cold_sweep": 3, "machine_timing": 2, "sequential_ids": 3, "header_mismatch": 2, "unshown_lookups": 3}
+	}
+	if c.Risk.Bands == nil {
+		c.Risk.Bands = []RiskBand{
+			{Min: 5, Action: "challenge", For: Duration(10 * time.Minute)},
+			{Min: 10, Action: "block", For: Duration(time.Hour)},
+		}
+	}
+	defInt(&c.Risk.Enumeration.MinRequests, 20)
+	defInt(&c.Risk.ChallengeDifficulty, 16)
+	if c.Risk.Enumeration.MissRatio == 0 {
+		c.Risk.Enumeration.MissRatio = 0.5
+	}
+	for i := range c.Risk.Bands {
+		if c.Risk.Bands[i].For == 0 {
+			c.Risk.Bands[i].For = Duration(10 * time.Minute)
+		}
+	}
+	defInt(&c.Meter.MaxActors, 500_000) // ~750 B each: ~370 MiB
 	defInt(&c.Meter.ExactUpTo, 128)
 	if c.Meter.ReportWindows == nil {
 		c.Meter.ReportWindows = []Duration{Duration(time.Hour), Duration(24 * time.Hour)}
@@ -217,6 +353,8 @@ func (c *Config) applyDefaults() {
 	def(&c.Log.Decisions, "stdout")
 	def(&c.Log.Level, "info")
 	def(&c.State.Dir, "./leakguard-state")
+	defDur(&c.State.FlushInterval, 2*time.Second)
+	def(&c.State.Fail, "open")
 	def(&c.Secret.Env, "LEAKGUARD_SECRET")
 }
 
@@ -230,6 +368,8 @@ func Load(path string) (*Config, error) {
 }
 
 var yamlLineRe = regexp.MustCompile(`line (\d+): `)
+
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // Parse is Load on bytes already read; name is used in error messages.
 func Parse(name string, data []byte) (*Config, error) {
@@ -302,6 +442,79 @@ func (c *Config) Validate() error {
 	}
 	if c.Mode != ModeShadow && c.Mode != ModeEnforce {
 		add("mode", "want shadow or enforce, got %q", c.Mode)
+	}
+	for i, a := range c.Detect.Allow {
+		if _, err := ParsePrefix(a); err != nil {
+			add(fmt.Sprintf("detect.allow[%d]", i), "%v", err)
+		}
+	}
+	for name := range c.Risk.Weights {
+		if !slices.Contains(SignalNames, name) {
+			add("risk.weights", "unknown signal %q (want %s)", name, strings.Join(SignalNames, ", "))
+		}
+	}
+	for i, b := range c.Risk.Bands {
+		path := fmt.Sprintf("risk.bands[%d]", i)
+		switch b.Action {
+		case "log", "throttle", "challenge", "decoy", "block":
+		default:
+			add(path+".action", "want log, throttle, challenge, decoy or block, got %q", b.Action)
+		}
+		if b.Min < 1 {
+			add(path+".min", "want a positive score, got %d", b.Min)
+		}
+	}
+	for i, sp := range c.Canary.Sprinkle {
+		path := fmt.Sprintf("canary.sprinkle[%d]", i)
+		found := false
+		for _, r := range c.Records {
+			found = found || r.Route == sp.Route
+		}
+		if !found {
+			add(path+".route", "%q is not one of the records routes", sp.Route)
+		}
+		if !arrayPathRe.MatchString(sp.Array) {
+			add(path+".array", "want a JSONPath to an array such as $.reviews, got %q", sp.Array)
+		}
+		if sp.Rate <= 0 || sp.Rate > 1 {
+			add(path+".rate", "want a share in (0, 1], got %v", sp.Rate)
+		}
+	}
+	names := map[string]bool{}
+	for i, r := range c.Rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		if !nameRe.MatchString(r.Name) {
+			add(path+".name", "want a name of letters, digits, _ and -, got %q", r.Name)
+		} else if names[r.Name] {
+			add(path+".name", "duplicate rule name %q", r.Name)
+		}
+		names[r.Name] = true
+		switch r.Action {
+		case "log", "throttle", "challenge", "decoy", "block":
+		default:
+			add(path+".action", "want log, throttle, challenge, decoy or block, got %q", r.Action)
+		}
+		if _, err := policy.Compile(r.Name, r.When); err != nil {
+			msg, _, _ := strings.Cut(err.Error(), "\n") // the first line; expr adds a caret drawing
+			add(path+".when", "%s", strings.TrimSpace(msg))
+		}
+	}
+	if d := c.Risk.ChallengeDifficulty; d < 1 || d > 28 {
+		add("risk.challenge_difficulty", "want 1 to 28 bits, got %d", d)
+	}
+	if r := c.Risk.Enumeration.MissRatio; r <= 0 || r > 1 {
+		add("risk.enumeration.miss_ratio", "want a ratio in (0, 1], got %v", r)
+	}
+	if c.State.Fail != "open" && c.State.Fail != "closed" {
+		add("state.fail", "want open or closed, got %q", c.State.Fail)
+	}
+	if d := time.Duration(c.State.FlushInterval); d < 10*time.Millisecond || d > time.Minute {
+		add("state.flush_interval", "want 10ms to 1m, got %s", d)
+	}
+	if r := c.State.Redis; r != "" {
+		if u, err := url.Parse(r); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			add("state.redis", "want redis://host:port/db or rediss://..., got %q", r)
+		}
 	}
 	if _, _, err := splitHostPort(c.Admin.Listen); err != nil && c.Admin.Listen != "off" {
 		add("admin.listen", "want host:port or off, got %q", c.Admin.Listen)
@@ -408,6 +621,17 @@ func (c *Config) Validate() error {
 	if !contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
 	}
+	// In file order, so a long list reads top to bottom like the file.
+	slices.SortStableFunc(errs, func(a, b error) int {
+		la, lb := 0, 0
+		if fe, ok := a.(*FieldError); ok {
+			la = fe.Line
+		}
+		if fe, ok := b.(*FieldError); ok {
+			lb = fe.Line
+		}
+		return la - lb
+	})
 	return errors.Join(errs...)
 }
 

@@ -12,7 +12,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Upstream != "http://127.0.0.1:9000" || len(c.Records) != 3 || len(c.Budgets) != 3 {
+	if c.Upstream != "http://127.0.0.1:9000" || len(c.Records) != 3 || len(c.Budgets) != 4 || c.Budgets[3].Per != "crew" || len(c.Risk.Bands) != 2 {
 		t.Fatalf("unexpected example config: %+v", c)
 	}
 	if c.Budgets[1].Window.D() != 24*time.Hour || c.Budgets[2].Window.D() != 30*24*time.Hour {
@@ -74,7 +74,7 @@ func TestDefaults(t *testing.T) {
 	if c.Budgets[0].BlockFor.D() != 2*time.Hour {
 		t.Errorf("block_for default %v, want the window", c.Budgets[0].BlockFor)
 	}
-	if c.Inspect.MaxBodyBytes != 1<<20 || c.Meter.MaxActors != 1_000_000 {
+	if c.Inspect.MaxBodyBytes != 1<<20 || c.Meter.MaxActors != 500_000 {
 		t.Errorf("defaults: %+v %+v", c.Inspect, c.Meter)
 	}
 }

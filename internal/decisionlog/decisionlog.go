@@ -46,20 +46,28 @@ type Line struct {
 	Limit  uint64            `json:"limit"`
 	Window string            `json:"window"`
 	Until  time.Time         `json:"until"`
+	// Signals are the detector's signals on the request that tripped the
+	// rule, so an operator can see why; Score their weighted sum.
+	Signals []string `json:"signals,omitempty"`
+	Score   int      `json:"score,omitempty"`
 }
 
 // Decision writes one engine decision. In shadow mode the line says what
 // would have been done.
-func (l *Log) Decision(d engine.Decision) {
+func (l *Log) Decision(d engine.Decision) { l.write(LineOf(d)) }
+
+// LineOf is a decision's line.
+func LineOf(d engine.Decision) Line {
 	line := Line{
 		Time: d.Time.UTC(), Msg: "decision", Rule: d.Rule, Action: d.Action.String(), Shadow: d.Shadow,
 		Key: d.Key.String(), Keys: Keys(d.Actor), Route: d.Route, Entity: d.Entity,
 		Count: d.Count, Limit: d.Limit, Window: config.FormatDuration(d.Window), Until: d.Until.UTC(),
+		Signals: d.Signals.Names(), Score: d.Score,
 	}
 	if d.Shadow {
-		line.Would = "would have " + map[engine.Action]string{engine.Log: "logged", engine.Throttle: "throttled", engine.Block: "blocked"}[d.Action]
+		line.Would = "would have " + map[engine.Action]string{engine.Log: "logged", engine.Throttle: "throttled", engine.Challenge: "challenged", engine.Decoy: "decoyed", engine.Block: "blocked"}[d.Action]
 	}
-	l.write(line)
+	return line
 }
 
 // Operator writes an operator action (mode switch, unblock) so it is audited with the decisions.

@@ -34,7 +34,7 @@ func benchEngine(b *testing.B, nrec, actors int) {
 		for j := range recs {
 			recs[j] = records.Found{Entity: j & 1, Hash: uint64(i*nrec+j)*0xbf58476d1ce4e5b9 + 1}
 		}
-		if v := e.Admit(now, a, ""); v.Action != Allow {
+		if v := e.Admit(now, a, "", 0, false); v.Action != Allow {
 			b.Fatal(v)
 		}
 		e.Observe(now, a, Exchange{Records: recs})

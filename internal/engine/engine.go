@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/records"
 )
@@ -38,14 +39,21 @@ const (
 	Allow Action = iota
 	Log
 	Throttle
+	// Challenge: browsers get a proof-of-work page, API clients a 429 with
+	// a challenge header; a client that solved one passes.
+	Challenge
+	// Decoy: the actor keeps getting answers, with its personal data
+	// replaced by synthetic values traceable to it, so a scraper does not
+	// learn it was caught.
+	Decoy
 	Block
 )
 
-var actionNames = [...]string{"allow", "log", "throttle", "block"}
+var actionNames = [...]string{"allow", "log", "throttle", "challenge", "decoy", "block"}
 
 func (a Action) String() string { return actionNames[a] }
 
-// ParseAction parses log, throttle or block.
+// ParseAction parses log, throttle, challenge, decoy or block.
 func ParseAction(s string) (Action, error) {
 	for i, n := range actionNames[1:] {
 		if n == s {
@@ -82,6 +90,10 @@ type Decision struct {
 	Limit  uint64
 	Window time.Duration
 	Until  time.Time
+	// Signals are the detector's signals on the request that tripped the
+	// rule; Score their weighted sum (risk bands: the score is the Count).
+	Signals detect.Signals
+	Score   int
 }
 
 // Verdict is what to do with one request.
@@ -91,15 +103,64 @@ type Verdict struct {
 	RetryAfter time.Duration
 	Rule       string
 	Key        identity.Key
+	Signals    detect.Signals
+	Score      int
 }
 
 // Enforced reports whether the request must be refused.
-func (v Verdict) Enforced() bool { return v.Action >= Throttle && !v.Shadow }
+func (v Verdict) Enforced() bool { return v.Action >= Throttle && v.Action != Decoy && !v.Shadow }
+
+// Decoyed reports whether the request is answered with decoys.
+func (v Verdict) Decoyed() bool { return v.Action == Decoy && !v.Shadow }
+
+// Band maps a risk score to an action: a request on a record route whose
+// signals weigh at least Min gets Action, and its crew key (else its
+// address) keeps it for For (challenges: until solved).
+type Band struct {
+	Min    int
+	Action Action
+	For    time.Duration
+}
+
+// Risk weighs signals into a score and maps scores to actions.
+type Risk struct {
+	Weights map[detect.Signals]int
+	Bands   []Band
+	// Enumeration: at least MinRequests in the smallest window from one
+	// address, and at least MissRatio of them misses on record routes.
+	EnumMinRequests uint64
+	EnumMissRatio   float64
+}
+
+// RuleInput is what a custom rule sees of a record request.
+type RuleInput struct {
+	Route            string
+	Signals          detect.Signals
+	Score            int
+	Actor            *identity.Actor
+	Requests, Misses uint64 // the address's, in the smallest window
+}
+
+// Matcher is a compiled custom rule (package policy compiles them).
+type Matcher interface {
+	Match(RuleInput) bool
+}
+
+// Rule is a custom rule: when Match holds on a record request, Action
+// applies, kept on the crew key (else the address) for For.
+type Rule struct {
+	Name   string
+	Match  Matcher
+	Action Action
+	For    time.Duration
+}
 
 // Options configure an Engine.
 type Options struct {
+	Rules    []Rule
 	Entities []string // entity names; records.Found.Entity indexes this
 	Budgets  []Budget
+	Risk     Risk
 	Shadow   bool
 	// OnDecision receives every decision, in the goroutine that made it.
 	OnDecision func(Decision)
@@ -117,6 +178,10 @@ type Engine struct {
 	onDecide  func(Decision)
 	countsLen int
 	pool      sync.Pool
+	risk      Risk
+	bandIdx   []int // budget index of each band's pseudo-budget
+	rules     []Rule
+	ruleIdx   []int
 }
 
 // New returns an engine over a meter. Every budget's window must be one of the meter's.
@@ -148,11 +213,32 @@ func New(m Meter, o Options) (*Engine, error) {
 		if b.wi < 0 {
 			return nil, fmt.Errorf("budget %s: window %s is not metered", b.ID, b.Window)
 		}
-		if b.Action == Block && b.BlockFor <= 0 {
+		if (b.Action == Block || b.Action == Decoy || b.Action == Challenge) && b.BlockFor <= 0 {
 			b.BlockFor = b.Window
 		}
 		e.budgets = append(e.budgets, b)
 		e.byKind[b.Per] = append(e.byKind[b.Per], i)
+	}
+	// Risk bands are pseudo-budgets per address: they share the sanction
+	// table (so a band's decision is logged once, persisted and shared like
+	// a budget's) but no entity.
+	e.risk = o.Risk
+	for _, b := range o.Risk.Bands {
+		e.bandIdx = append(e.bandIdx, len(e.budgets))
+		d := b.For
+		if d <= 0 {
+			d = 10 * time.Minute
+		}
+		e.budgets = append(e.budgets, Budget{ID: fmt.Sprintf("risk>=%d", b.Min), Per: identity.IP, Action: b.Action, BlockFor: d, ent: -1, wi: 0})
+	}
+	e.rules = o.Rules
+	for _, r := range o.Rules {
+		e.ruleIdx = append(e.ruleIdx, len(e.budgets))
+		d := r.For
+		if d <= 0 {
+			d = 10 * time.Minute
+		}
+		e.budgets = append(e.budgets, Budget{ID: "rule/" + r.Name, Per: identity.IP, Action: r.Action, BlockFor: d, ent: -1})
 	}
 	e.countsLen = len(o.Entities) * len(e.windows)
 	e.pool.New = func() any { s := make([]uint64, e.countsLen); return &s }
@@ -171,10 +257,16 @@ func (e *Engine) Budgets() []Budget { return e.budgets }
 
 // Admit decides whether a request from a may be served at now. It trips
 // blocking and throttling budgets an actor is already over (for instance
-// after a block expires while its window still holds too many records).
-func (e *Engine) Admit(now time.Time, a *identity.Actor, route string) Verdict {
+// after a block expires while its window still holds too many records),
+// and scores the detector's signals on record routes (route != "").
+// Allowlisted and verified actors are exempt from everything. A client
+// that passed a challenge (passed) is not challenged again.
+func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detect.Signals, passed bool) Verdict {
 	t := now.UnixNano()
 	var v Verdict
+	if sig.Exempt() {
+		return Verdict{Signals: sig}
+	}
 	for kind := range identity.NumKinds {
 		k := a.Keys[kind]
 		if k.Hash == 0 {
@@ -182,6 +274,9 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string) Verdict {
 		}
 		active := e.sanctions.active(k, t)
 		for _, s := range active {
+			if s.action == Challenge && passed {
+				continue
+			}
 			if s.action > v.Action {
 				v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: e.budgets[s.budget].ID, Key: k}
 			}
@@ -195,13 +290,22 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string) Verdict {
 				continue
 			}
 			if c := e.meter.Count(t, k, b.ent, b.wi); c >= b.Limit {
-				s := e.trip(now, a, k, bi, c, route)
+				s := e.trip(now, a, k, bi, c, route, sig, 0)
 				if s.action > v.Action {
 					v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: b.ID, Key: k}
 				}
 			}
 		}
 	}
+	if route != "" {
+		if rv, ok := e.assess(now, a, route, &sig, passed); ok {
+			if rv.Action > v.Action {
+				v = rv
+			}
+			v.Score = rv.Score
+		}
+	}
+	v.Signals = sig
 	if v.Action == Log {
 		v.Action = Allow
 	}
@@ -214,6 +318,7 @@ type Exchange struct {
 	Route   string // the record route matched, for the decision log
 	Records []records.Found
 	Miss    bool // a 4xx on a record route
+	Signals detect.Signals
 }
 
 // Observe meters what a request from a was served at now and trips budgets
@@ -248,22 +353,82 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 			if sanctioned(active, bi) {
 				continue
 			}
+			if x.Signals.Exempt() {
+				continue // metered for reports, never sanctioned
+			}
 			// The bound reached the limit: now it is worth an estimate.
 			if c := e.meter.Count(t, k, b.ent, b.wi); c >= b.Limit {
-				e.trip(now, a, k, bi, c, x.Route)
+				e.trip(now, a, k, bi, c, x.Route, x.Signals, 0)
 			}
 		}
 	}
 	e.pool.Put(cp)
 }
 
+// assess scores a record request's signals and applies the highest band
+// reached, as a sanction on the client address.
+func (e *Engine) assess(now time.Time, a *identity.Actor, route string, sig *detect.Signals, passed bool) (Verdict, bool) {
+	if len(e.bandIdx) == 0 && len(e.rules) == 0 {
+		return Verdict{}, false
+	}
+	ip := a.Keys[identity.IP]
+	t := now.UnixNano()
+	var req, miss uint64
+	if tm, ok := e.meter.(trafficMeter); ok && ip.Hash != 0 {
+		req, miss = tm.Traffic(t, ip, 0)
+	}
+	if e.risk.EnumMinRequests > 0 && req >= e.risk.EnumMinRequests && float64(miss) >= e.risk.EnumMissRatio*float64(req) {
+		*sig |= detect.Enumeration
+	}
+	score := 0
+	for bit, w := range e.risk.Weights {
+		if *sig&bit != 0 {
+			score += w
+		}
+	}
+	// The highest action among the bands reached and the rules that match.
+	bi, act := -1, Allow
+	for i, b := range e.risk.Bands {
+		if score >= b.Min && b.Action > act && !(b.Action == Challenge && passed) {
+			bi, act = e.bandIdx[i], b.Action
+		}
+	}
+	if len(e.rules) > 0 {
+		in := RuleInput{Route: route, Signals: *sig, Score: score, Actor: a, Requests: req, Misses: miss}
+		for i, r := range e.rules {
+			if r.Action > act && !(r.Action == Challenge && passed) && r.Match.Match(in) {
+				bi, act = e.ruleIdx[i], r.Action
+			}
+		}
+	}
+	if bi < 0 || ip.Hash == 0 {
+		return Verdict{Score: score}, true
+	}
+	// The sanction goes on the crew key when there is one: it is set only
+	// on requests that behave like a scraper's, so the people behind a
+	// shared address are not caught with it.
+	k := ip
+	if c := a.Keys[identity.Crew]; c.Hash != 0 {
+		k = c
+	}
+	if !sanctioned(e.sanctions.active(k, t), bi) {
+		e.trip(now, a, k, bi, uint64(score), route, *sig, score)
+	}
+	return Verdict{Action: act, RetryAfter: e.budgets[bi].BlockFor, Rule: e.budgets[bi].ID, Key: k, Score: score}, true
+}
+
+// trafficMeter is a meter that also counts requests and misses.
+type trafficMeter interface {
+	Traffic(now int64, k identity.Key, wi int) (req, miss uint64)
+}
+
 // trip installs a sanction for budget bi on key k and reports the decision.
-func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, count uint64, route string) sanction {
+func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, count uint64, route string, sig detect.Signals, score int) sanction {
 	b := &e.budgets[bi]
 	t := now.UnixNano()
 	var until int64
-	switch b.Action {
-	case Block:
+	switch {
+	case b.Action == Block, b.Action == Decoy, b.Action == Challenge, b.ent < 0:
 		until = t + int64(b.BlockFor)
 	default:
 		// Throttle (and re-log) until the oldest bucket leaves the window,
@@ -277,6 +442,7 @@ func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, 
 		Time: now, Rule: b.ID, Action: b.Action, Shadow: e.shadow.Load(),
 		Key: k, Actor: *a, Route: route, Entity: b.Entity,
 		Count: count, Limit: b.Limit, Window: b.Window, Until: time.Unix(0, until),
+		Signals: sig, Score: score,
 	})
 	return s
 }
@@ -286,3 +452,55 @@ func (e *Engine) Unblock(k identity.Key) bool { return e.sanctions.remove(k) }
 
 // Sanctioned returns the number of keys under a sanction.
 func (e *Engine) Sanctioned() int { return e.sanctions.len() }
+
+// Sanction is a sanction in force, as persisted or shared between nodes.
+type Sanction struct {
+	Key    identity.Key
+	Rule   string // the budget's ID
+	Action Action
+	Until  int64 // unix ns, event time
+}
+
+// Sanction returns the sanction a decision installed.
+func (d Decision) Sanction() Sanction {
+	return Sanction{Key: d.Key, Rule: d.Rule, Action: d.Action, Until: d.Until.UnixNano()}
+}
+
+// Impose installs a sanction decided elsewhere (restored from disk, or
+// another node's) without reporting a decision. A rule no budget has any
+// more, or a sanction already over at now, is ignored.
+func (e *Engine) Impose(now int64, s Sanction) bool {
+	if s.Until <= now {
+		return false
+	}
+	for bi := range e.budgets {
+		if e.budgets[bi].ID == s.Rule {
+			e.sanctions.add(s.Key, sanction{budget: bi, action: s.Action, until: s.Until})
+			return true
+		}
+	}
+	return false
+}
+
+// EachSanction calls fn for every sanction in force at now.
+func (e *Engine) EachSanction(now int64, fn func(Sanction)) {
+	for i := range e.sanctions.shards {
+		sh := &e.sanctions.shards[i]
+		sh.mu.RLock()
+		for k, list := range sh.m {
+			for _, x := range list {
+				if x.until > now {
+					fn(Sanction{Key: k, Rule: e.budgets[x.budget].ID, Action: x.action, Until: x.until})
+				}
+			}
+		}
+		sh.mu.RUnlock()
+	}
+}
+
+// EachSanctionOf calls fn for every sanction on key k in force at now.
+func (e *Engine) EachSanctionOf(now int64, k identity.Key, fn func(Sanction)) {
+	for _, x := range e.sanctions.active(k, now) {
+		fn(Sanction{Key: k, Rule: e.budgets[x.budget].ID, Action: x.action, Until: x.until})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/records"
@@ -44,7 +45,7 @@ func actor(ip, account uint64) *identity.Actor {
 func (h *harness) crawl(a *identity.Actor, at time.Time, first, max int) (served int, v Verdict, when time.Time) {
 	for i := 0; i < max; i++ {
 		now := at.Add(time.Duration(i) * time.Second)
-		v = h.e.Admit(now, a, "GET /u/{id}")
+		v = h.e.Admit(now, a, "GET /u/{id}", 0, false)
 		if v.Enforced() {
 			return served, v, now
 		}
@@ -85,12 +86,12 @@ func TestBlockExpiresAndRetripsIfStillOver(t *testing.T) {
 	a := actor(1, 0)
 	h.crawl(a, t0, 0, 100)
 	// After the hour's block the day's window still holds 10 records: blocked again at once.
-	v := h.e.Admit(t0.Add(90*time.Minute), a, "")
+	v := h.e.Admit(t0.Add(90*time.Minute), a, "", 0, false)
 	if v.Action != Block || len(h.decisions) != 2 {
 		t.Fatalf("after block expiry: %+v, %d decisions; want a new block", v, len(h.decisions))
 	}
 	// After the window passes, it is served again.
-	if v := h.e.Admit(t0.Add(27*time.Hour), a, ""); v.Action != Allow {
+	if v := h.e.Admit(t0.Add(27*time.Hour), a, "", 0, false); v.Action != Allow {
 		t.Fatalf("after the window: %+v", v)
 	}
 }
@@ -103,11 +104,11 @@ func TestThrottleUntilWindowFrees(t *testing.T) {
 		t.Fatalf("served %d, %+v; want 20 then throttle with Retry-After ≤ one bucket", served, v)
 	}
 	// Still throttled later within the window...
-	if v := h.e.Admit(when.Add(30*time.Minute), a, ""); v.Action != Throttle {
+	if v := h.e.Admit(when.Add(30*time.Minute), a, "", 0, false); v.Action != Throttle {
 		t.Fatalf("30m later: %+v", v)
 	}
 	// ...and free once the records leave it.
-	if v := h.e.Admit(when.Add(66*time.Minute), a, ""); v.Action != Allow {
+	if v := h.e.Admit(when.Add(66*time.Minute), a, "", 0, false); v.Action != Allow {
 		t.Fatalf("66m later: %+v", v)
 	}
 }
@@ -126,7 +127,7 @@ func TestShadowDecidesButNeverEnforces(t *testing.T) {
 		t.Fatalf("decisions %+v; want one would-be block", h.decisions)
 	}
 	h.e.SetShadow(false)
-	if v := h.e.Admit(t0.Add(201*time.Second), a, ""); !v.Enforced() {
+	if v := h.e.Admit(t0.Add(201*time.Second), a, "", 0, false); !v.Enforced() {
 		t.Fatalf("after switching to enforce: %+v", v)
 	}
 }
@@ -162,7 +163,7 @@ func TestBudgetAppliesToItsKeyOnly(t *testing.T) {
 		t.Fatalf("account served %d, want 30", served)
 	}
 	// Same address as a blocked request, another account: served.
-	if v := h.e.Admit(t0.Add(2*time.Hour/3), actor(100, 8), ""); v.Action != Allow {
+	if v := h.e.Admit(t0.Add(2*time.Hour/3), actor(100, 8), "", 0, false); v.Action != Allow {
 		t.Fatalf("innocent account on a shared address refused: %+v", v)
 	}
 }
@@ -176,7 +177,7 @@ func TestUnblock(t *testing.T) {
 	}
 	// The count is still over, so the next Admit re-trips: unblocking lifts a
 	// sanction, it does not forgive the records taken.
-	if v := h.e.Admit(when, a, ""); v.Action != Block {
+	if v := h.e.Admit(when, a, "", 0, false); v.Action != Block {
 		t.Fatalf("after unblock: %+v", v)
 	}
 }
@@ -209,7 +210,7 @@ func TestEventTimeWindowsFromMinuteToMonth(t *testing.T) {
 	var blockedAt time.Time
 	for i := 0; i < 30*24*60; i++ {
 		now := t0.Add(time.Duration(i) * time.Minute)
-		if v := e.Admit(now, slow, ""); v.Enforced() {
+		if v := e.Admit(now, slow, "", 0, false); v.Enforced() {
 			blockedAt = now
 			break
 		}
@@ -231,7 +232,7 @@ func TestEventTimeWindowsFromMinuteToMonth(t *testing.T) {
 	served, v, _ := func() (int, Verdict, time.Time) {
 		for i := 0; i < 100; i++ {
 			now := t0.Add(time.Duration(i) * time.Second / 2)
-			if v := e.Admit(now, burst, ""); v.Enforced() {
+			if v := e.Admit(now, burst, "", 0, false); v.Enforced() {
 				return i, v, now
 			}
 			e.Observe(now, burst, Exchange{Records: []records.Found{{Entity: 0, Hash: uint64(1e9 + i)}}})
@@ -240,5 +241,116 @@ func TestEventTimeWindowsFromMinuteToMonth(t *testing.T) {
 	}()
 	if served != 30 || v.Action != Throttle || v.RetryAfter > 5*time.Second {
 		t.Fatalf("burst served %d, verdict %+v; want 30 then a throttle of at most one 5s bucket", served, v)
+	}
+}
+
+func riskEngine(t *testing.T) (*Engine, *[]Decision) {
+	t.Helper()
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 10000})
+	var got []Decision
+	e, err := New(m, Options{Entities: []string{"user"},
+		Risk: Risk{
+			Weights:         map[detect.Signals]int{detect.AutomationUA: 5, detect.Sessionless: 1, detect.Enumeration: 10},
+			Bands:           []Band{{Min: 5, Action: Challenge, For: 10 * time.Minute}, {Min: 10, Action: Block, For: time.Hour}},
+			EnumMinRequests: 20, EnumMissRatio: 0.5,
+		},
+		OnDecision: func(d Decision) { got = append(got, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, &got
+}
+
+func TestRiskBands(t *testing.T) {
+	e, got := riskEngine(t)
+	a := actor(1, 5)
+	route := "GET /u/{id}"
+	// Sessionless alone (score 1): allowed.
+	if v := e.Admit(t0, a, route, detect.Sessionless, false); v.Action != Allow {
+		t.Fatalf("score 1: %s", v.Action)
+	}
+	// Automation UA on a record route (score 6): challenged, once logged, with its signals.
+	for i := 0; i < 3; i++ {
+		if v := e.Admit(t0.Add(time.Duration(i)*time.Second), a, route, detect.AutomationUA|detect.Sessionless, false); v.Action != Challenge || v.Score != 6 {
+			t.Fatalf("score 6: %s score %d", v.Action, v.Score)
+		}
+	}
+	if len(*got) != 1 || (*got)[0].Signals != detect.AutomationUA|detect.Sessionless || (*got)[0].Rule != "risk>=5" {
+		t.Fatalf("decisions %+v", *got)
+	}
+	// Pages (no record route) are never scored.
+	if v := e.Admit(t0, actor(2, 5), "", detect.AutomationUA, false); v.Action != Allow {
+		t.Fatalf("automation UA on a page: %s", v.Action)
+	}
+	// A client that solved the challenge passes it, sanction and all.
+	if v := e.Admit(t0.Add(time.Minute), a, route, detect.AutomationUA, true); v.Action != Allow {
+		t.Fatalf("passed client: %s", v.Action)
+	}
+	// Exempt actors: nothing applies.
+	if v := e.Admit(t0.Add(time.Minute), a, route, detect.AutomationUA|detect.Allowlisted, false); v.Action != Allow {
+		t.Fatalf("allowlisted: %s", v.Action)
+	}
+}
+
+// Enumeration: a lookup scraper mostly misses; a person rarely does.
+func TestEnumerationSignal(t *testing.T) {
+	e, _ := riskEngine(t)
+	route := "GET /lookup"
+	guesser, person := actor(10, 5), actor(11, 6)
+	now := t0
+	for i := 0; i < 40; i++ {
+		now = now.Add(time.Second)
+		e.Observe(now, guesser, Exchange{Route: route, Miss: i%20 != 0})
+		e.Observe(now, person, Exchange{Route: route, Miss: i%10 == 0})
+	}
+	if v := e.Admit(now, guesser, route, 0, false); v.Action != Block || v.Signals&detect.Enumeration == 0 {
+		t.Fatalf("guesser: %s signals %s", v.Action, v.Signals)
+	}
+	if v := e.Admit(now, person, route, 0, false); v.Action != Allow {
+		t.Fatalf("person with 10%% misses: %s signals %s", v.Action, v.Signals)
+	}
+	// Below the minimum number of requests the ratio says nothing.
+	e2, _ := riskEngine(t)
+	few := actor(12, 5)
+	for i := 0; i < 10; i++ {
+		e2.Observe(t0, few, Exchange{Route: route, Miss: true})
+	}
+	if v := e2.Admit(t0, few, route, 0, false); v.Action != Allow {
+		t.Fatalf("10 misses: %s", v.Action)
+	}
+}
+
+type matchRoute string
+
+func (m matchRoute) Match(in RuleInput) bool {
+	return in.Route == string(m) && in.Actor.Keys[identity.Account].Hash == 0
+}
+
+// A custom rule applies its action on the requests it matches, and only those.
+func TestCustomRule(t *testing.T) {
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 10000})
+	var got []Decision
+	e, err := New(m, Options{Entities: []string{"user"},
+		Rules:      []Rule{{Name: "anon-lookup", Match: matchRoute("GET /lookup"), Action: Block, For: time.Hour}},
+		OnDecision: func(d Decision) { got = append(got, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon, member := actor(1, 0), actor(2, 7)
+	if v := e.Admit(t0, member, "GET /lookup", 0, false); v.Action != Allow {
+		t.Fatalf("member: %s", v.Action)
+	}
+	if v := e.Admit(t0, anon, "GET /users/{id}", 0, false); v.Action != Allow {
+		t.Fatalf("other route: %s", v.Action)
+	}
+	if v := e.Admit(t0, anon, "GET /lookup", 0, false); v.Action != Block || v.Rule != "rule/anon-lookup" {
+		t.Fatalf("anonymous lookup: %s %s", v.Action, v.Rule)
+	}
+	// The block stays on the address for the rule's time, on any route.
+	if v := e.Admit(t0.Add(30*time.Minute), anon, "", 0, false); v.Action != Block {
+		t.Fatalf("after the rule fired: %s", v.Action)
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d decisions, want 1", len(got))
 	}
 }

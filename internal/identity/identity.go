@@ -26,10 +26,15 @@ const (
 	Account
 	Session
 	Fingerprint
+	// Crew links actors that share a fingerprint and a scraper's
+	// behavioural signature (record requests without a session, or from a
+	// session that never loaded a page): set by package detect, so a crew
+	// of a thousand addresses meets one budget.
+	Crew
 	NumKinds
 )
 
-var kindNames = [NumKinds]string{"ip", "net", "account", "session", "fingerprint"}
+var kindNames = [NumKinds]string{"ip", "net", "account", "session", "fingerprint", "crew"}
 
 func (k Kind) String() string {
 	if k < NumKinds {
@@ -321,4 +326,15 @@ func (r *Resolver) addrKeys(a *Actor, addr netip.Addr) {
 		buf[16] = byte(bits)
 		a.Keys[Net] = Key{Net, nz(r.h.Sum64(domNet, buf[:]))}
 	}
+}
+
+// AccountKey is the key an account value gets, for allowlists in the
+// config (accounts from verified JWT claims hash the same way).
+func (r *Resolver) AccountKey(value string) Key {
+	return Key{Account, nz(r.h.String(domAccount, value))}
+}
+
+// SessionKey is the key a session value gets (for logs that record it).
+func (r *Resolver) SessionKey(value string) Key {
+	return Key{Session, nz(r.h.String(domSession, value))}
 }

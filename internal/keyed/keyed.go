@@ -33,6 +33,16 @@ func (h *Hasher) Sum64(domain uint64, b []byte) uint64 {
 	return siphash.Hash(h.k0^domain*0x9e3779b97f4a7c15, h.k1, b)
 }
 
+// Derive returns a 32-byte key for one purpose (label), derived from the
+// secret: signing challenge passes, deriving decoys.
+func (h *Hasher) Derive(label string) []byte {
+	k := make([]byte, 0, 32)
+	for i := uint64(0); i < 4; i++ {
+		k = binary.LittleEndian.AppendUint64(k, h.Sum64(0xde1e+i, []byte(label)))
+	}
+	return k
+}
+
 // String hashes a string without copying it.
 func (h *Hasher) String(domain uint64, s string) uint64 {
 	return h.Sum64(domain, unsafeBytes(s))
@@ -40,10 +50,14 @@ func (h *Hasher) String(domain uint64, s string) uint64 {
 
 // LoadSecret returns the secret from the environment variable env if set,
 // else from file, creating the file with a fresh random secret (mode 0600)
-// if it does not exist. created reports that a new secret was made.
-func LoadSecret(env, file string) (secret []byte, source string, created bool, err error) {
+// if it does not exist. created reports that a new secret was made. getenv
+// reads the environment (os.Getenv if nil).
+func LoadSecret(getenv func(string) string, env, file string) (secret []byte, source string, created bool, err error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	if env != "" {
-		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
+		if v := strings.TrimSpace(getenv(env)); v != "" {
 			if len(v) < 16 {
 				return nil, "", false, fmt.Errorf("secret in $%s is too short: want at least 16 characters", env)
 			}

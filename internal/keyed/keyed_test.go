@@ -9,7 +9,7 @@ import (
 func TestLoadSecret(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "state", "secret")
-	s1, src, created, err := LoadSecret("", file)
+	s1, src, created, err := LoadSecret(nil, "", file)
 	if err != nil || !created || src != file {
 		t.Fatalf("first start: %v %v %v", src, created, err)
 	}
@@ -17,17 +17,17 @@ func TestLoadSecret(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("secret file mode %v, want 0600", st.Mode().Perm())
 	}
-	s2, _, created, err := LoadSecret("", file)
+	s2, _, created, err := LoadSecret(nil, "", file)
 	if err != nil || created || string(s1) != string(s2) {
 		t.Fatal("secret not kept across starts: actor hashes would change")
 	}
 	t.Setenv("LG_SECRET_TEST", "from-the-environment-123")
-	s3, src, _, _ := LoadSecret("LG_SECRET_TEST", file)
+	s3, src, _, _ := LoadSecret(nil, "LG_SECRET_TEST", file)
 	if string(s3) != "from-the-environment-123" || src != "$LG_SECRET_TEST" {
 		t.Fatalf("env secret not preferred: %q from %s", s3, src)
 	}
 	t.Setenv("LG_SECRET_TEST", "short")
-	if _, _, _, err := LoadSecret("LG_SECRET_TEST", file); err == nil {
+	if _, _, _, err := LoadSecret(nil, "LG_SECRET_TEST", file); err == nil {
 		t.Error("a 5-character secret was accepted")
 	}
 }

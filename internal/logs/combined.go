@@ -31,6 +31,9 @@ type Entry struct {
 	// Truncated reports a user agent cut off before its closing quote (the
 	// line's last field, so nothing after it is lost): seen in real logs.
 	Truncated bool
+	// Account and Session, when the format logs them (nginx log_format
+	// variables, JSON fields): raw here, hashed by identity before use.
+	Account, Session []byte
 }
 
 // ParseError says which field of a line could not be read.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/keyed"
@@ -81,6 +82,25 @@ func guarded(b *testing.B, rt http.RoundTripper, scan bool) http.Handler {
 		Metrics: NewMetrics(prometheus.NewRegistry(), cat.Entities()), MaxBodyBytes: 1 << 20, Transport: rt})
 }
 
+// detecting is guarded with the detector on: UA classes, sessions, crews,
+// history signals and the default risk weights and bands.
+func detecting(b *testing.B, rt http.RoundTripper) http.Handler {
+	p := guarded(b, rt, true).(*Proxy)
+	ua, err := detect.NewUAClassifier()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour, 24 * time.Hour}, Entities: len(p.o.Catalog.Entities()), ExactUpTo: 128, MaxActors: 1_000_000})
+	eng, _ := engine.New(m, engine.Options{Entities: p.o.Catalog.Entities(),
+		Budgets: []engine.Budget{{ID: "ip", Entity: "user", Per: identity.IP, Window: time.Hour, Limit: 1 << 40, Action: engine.Block}},
+		Risk: engine.Risk{Weights: map[detect.Signals]int{detect.AutomationUA: 5, detect.Sessionless: 1, detect.ColdSweep: 3, detect.MachineTiming: 2},
+			Bands: []engine.Band{{Min: 50, Action: engine.Challenge}}, EnumMinRequests: 20, EnumMissRatio: 0.5}})
+	p.o.Engine = eng
+	p.o.Detector = detect.New(detect.Options{Behaviour: detect.NewBehaviour(1_000_000)})
+	p.o.UA = ua
+	return p
+}
+
 func plain(rt http.RoundTripper) http.Handler {
 	u, _ := url.Parse("http://upstream.invalid")
 	// tuned like leakguard's: pooled copy buffers
@@ -118,3 +138,4 @@ func benchHandler(b *testing.B, h http.Handler) {
 func BenchmarkOverheadPlainReverseProxy(b *testing.B) { benchHandler(b, plain(newCanned())) }
 func BenchmarkOverheadGuardedNoScan(b *testing.B)     { benchHandler(b, guarded(b, newCanned(), false)) }
 func BenchmarkOverheadGuardedPIIScan(b *testing.B)    { benchHandler(b, guarded(b, newCanned(), true)) }
+func BenchmarkOverheadGuardedDetect(b *testing.B)     { benchHandler(b, detecting(b, newCanned())) }

@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/leakguard/leakguard/internal/engine"
 )
@@ -18,6 +21,11 @@ type Metrics struct {
 
 	recordsBy []prometheus.Counter // by entity index
 	outcome   map[string]prometheus.Counter
+	entities  []string
+	suspect   prometheus.Counter
+
+	mu       sync.Mutex
+	byAction map[string]uint64 // decisions, for Snapshot
 }
 
 // body skip reasons
@@ -57,13 +65,19 @@ func NewMetrics(reg prometheus.Registerer, entities []string) *Metrics {
 			Help:    "Time spent in identity, records and engine per request, excluding the upstream.",
 			Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
 		}),
-		outcome: map[string]prometheus.Counter{},
+		outcome:  map[string]prometheus.Counter{},
+		entities: entities,
+		byAction: map[string]uint64{},
+		suspect: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leakguard_records_served_suspect_total",
+			Help: "Personal records served on requests that carried scraper signals (the dashboard's timeline).",
+		}),
 	}
-	reg.MustRegister(m.requests, m.records, m.decisions, m.skipped, m.upstreamEr, m.latency)
+	reg.MustRegister(m.requests, m.records, m.decisions, m.skipped, m.upstreamEr, m.latency, m.suspect)
 	for _, e := range entities {
 		m.recordsBy = append(m.recordsBy, m.records.WithLabelValues(e))
 	}
-	for _, o := range []string{"allowed", "throttled", "blocked", "would_throttle", "would_block"} {
+	for _, o := range []string{"allowed", "throttled", "challenged", "decoyed", "blocked", "would_throttle", "would_challenge", "would_decoy", "would_block", "state_unavailable"} {
 		m.outcome[o] = m.requests.WithLabelValues(o)
 	}
 	for _, r := range []string{skipOversized, skipEncoding, skipMalformed, skipIncomplete, skipNotJSON} {
@@ -78,6 +92,14 @@ func (m *Metrics) verdict(v engine.Verdict) {
 		m.outcome["would_block"].Inc()
 	case v.Action == engine.Throttle && v.Shadow:
 		m.outcome["would_throttle"].Inc()
+	case v.Action == engine.Decoy && v.Shadow:
+		m.outcome["would_decoy"].Inc()
+	case v.Action == engine.Decoy:
+		// counted as "decoyed" once the response is rewritten
+	case v.Action == engine.Challenge && v.Shadow:
+		m.outcome["would_challenge"].Inc()
+	case v.Action == engine.Challenge:
+		m.outcome["challenged"].Inc()
 	case v.Action == engine.Block:
 		m.outcome["blocked"].Inc()
 	case v.Action == engine.Throttle:
@@ -94,4 +116,33 @@ func (m *Metrics) Decision(d engine.Decision) {
 		shadow = "true"
 	}
 	m.decisions.WithLabelValues(d.Action.String(), shadow).Inc()
+	m.mu.Lock()
+	m.byAction[d.Action.String()]++
+	m.mu.Unlock()
+}
+
+func counterValue(c prometheus.Counter) uint64 {
+	var d dto.Metric
+	if c.Write(&d) != nil || d.Counter == nil {
+		return 0
+	}
+	return uint64(d.Counter.GetValue())
+}
+
+// Snapshot returns the counters since start: requests by outcome, records
+// by entity, decisions by action, and records served to suspects.
+func (m *Metrics) Snapshot() (requests, records, decisions map[string]uint64, suspect uint64) {
+	requests, records, decisions = map[string]uint64{}, map[string]uint64{}, map[string]uint64{}
+	for o, c := range m.outcome {
+		requests[o] = counterValue(c)
+	}
+	for i, c := range m.recordsBy {
+		records[m.entities[i]] = counterValue(c)
+	}
+	m.mu.Lock()
+	for a, n := range m.byAction {
+		decisions[a] = n
+	}
+	m.mu.Unlock()
+	return requests, records, decisions, counterValue(m.suspect)
 }

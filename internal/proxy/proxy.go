@@ -9,14 +9,18 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/canary"
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/records"
@@ -33,6 +37,31 @@ type Options struct {
 	Now          func() time.Time
 	MaxBodyBytes int64
 	Transport    http.RoundTripper // default: NewTransport(30s, 512)
+	// FailClosed, if set and true at a request, refuses record routes with
+	// 503: the shared state is unreachable and the operator chose
+	// "fail: closed" over serving records on local counts alone.
+	FailClosed func() bool
+	// Detector and UA turn what a request shows into signals; without
+	// them the engine sees none.
+	Detector *detect.Detector
+	UA       *detect.UAClassifier
+	// Challenger issues the challenge action's proof of work; without it
+	// a challenge is a plain 429.
+	Challenger *Challenger
+	// Decoys replaces personal data in responses to decoyed actors;
+	// without it a decoy verdict is a block.
+	Decoys *canary.Maker
+	// Sprinkle adds canary elements to a share of responses on routes, by
+	// route name; Ledger records every canary served (decoys too).
+	Sprinkle map[string]Sprinkle
+	Ledger   *canary.Ledger
+}
+
+// Sprinkle is one route's canary sprinkle: gjson path of the array, and
+// the share of responses that get a canary element.
+type Sprinkle struct {
+	Path string
+	Rate float64
 }
 
 // Proxy is an http.Handler that forwards to the upstream and meters what it serves.
@@ -58,6 +87,10 @@ type exchange struct {
 	complete bool
 	buf      []byte
 	recs     []records.Found
+	signals  detect.Signals
+	decoy    bool
+	decoyKey identity.Key
+	sprinkle string // gjson path of the array to sprinkle a canary into
 }
 
 // NewTransport returns an upstream transport tuned for a proxy: Go's default
@@ -92,6 +125,9 @@ func New(o Options) *Proxy {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(o.Upstream)
 			pr.SetXForwarded()
+			if x, _ := pr.In.Context().Value(ctxKey{}).(*exchange); x != nil && (x.decoy || x.sprinkle != "") {
+				pr.Out.Header.Set("Accept-Encoding", "identity") // decoys rewrite the body in place
+			}
 		},
 		Transport:      o.Transport,
 		ModifyResponse: p.modifyResponse,
@@ -107,17 +143,53 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := p.o.Now()
 	x := p.pool.Get().(*exchange)
 	x.actor = p.o.Resolver.Identify(r)
+	if p.o.Challenger != nil && r.URL.Path == ChallengePath && r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 4096)
+		p.o.Challenger.Submit(w, r, &x.actor)
+		p.release(x)
+		return
+	}
 	x.match = p.o.Catalog.Match(r.Method, r.URL.Path)
 	route := ""
 	if x.match.Matched() {
 		route = p.o.Catalog.RouteName(x.match.Route())
 	}
-	v := p.o.Engine.Admit(now, &x.actor, route)
-	p.o.Metrics.verdict(v)
-	if v.Enforced() {
+	var sig detect.Signals
+	if p.o.Detector != nil {
+		addr, _ := p.o.Resolver.ClientAddr(r)
+		kind := detect.KindOf(route != "", r.Method, r.URL.Path, r.Header.Get("Accept"))
+		sig = p.o.Detector.Assess(&x.actor, detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(),
+			IDLow: x.match.IDLow(), MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match)})
+	}
+	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)
+	if route != "" && p.o.FailClosed != nil && p.o.FailClosed() {
 		p.release(x)
+		p.o.Metrics.outcome["state_unavailable"].Inc()
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, `{"error":"service temporarily unavailable"}`, http.StatusServiceUnavailable)
+		return
+	}
+	v := p.o.Engine.Admit(now, &x.actor, route, sig, passed)
+	x.signals = v.Signals
+	if v.Decoyed() {
+		if p.o.Decoys == nil {
+			v.Action = engine.Block
+		} else {
+			x.decoy, x.decoyKey = true, v.Key
+		}
+	}
+	p.o.Metrics.verdict(v)
+	if sp, ok := p.o.Sprinkle[route]; ok && !x.decoy && p.o.Decoys != nil && rand.Float64() < sp.Rate {
+		x.sprinkle = sp.Path
+	}
+	if v.Enforced() || (v.Decoyed() && !x.decoy) {
 		p.o.Metrics.latency.Observe(time.Since(start).Seconds())
-		deny(w, v)
+		if v.Action == engine.Challenge && p.o.Challenger != nil {
+			p.o.Challenger.Issue(w, r, &x.actor, retrySecs(v))
+		} else {
+			deny(w, v)
+		}
+		p.release(x)
 		return
 	}
 	spent := time.Since(start)
@@ -132,6 +204,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
 }
 
+func (p *Proxy) lookupHash(r *http.Request, m *records.Match) uint64 {
+	param := p.o.Catalog.LookupParam(m)
+	if param == "" {
+		return 0
+	}
+	return p.o.Catalog.LookupHash(r.URL.Query().Get(param))
+}
+
 func (p *Proxy) release(x *exchange) {
 	buf, recs := x.buf[:0], x.recs[:0]
 	if cap(buf) > 256<<10 {
@@ -141,16 +221,17 @@ func (p *Proxy) release(x *exchange) {
 	p.pool.Put(x)
 }
 
+func retrySecs(v engine.Verdict) int64 {
+	return max(int64((v.RetryAfter+time.Second-1)/time.Second), 1)
+}
+
 func deny(w http.ResponseWriter, v engine.Verdict) {
-	secs := int64((v.RetryAfter + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
+	secs := retrySecs(v)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Retry-After", strconv.FormatInt(secs, 10))
 	h.Set("Cache-Control", "no-store")
-	if v.Action == engine.Throttle {
+	if v.Action == engine.Throttle || v.Action == engine.Challenge {
 		w.WriteHeader(http.StatusTooManyRequests)
 		io.WriteString(w, `{"error":"too many requests","retry_after":`+strconv.FormatInt(secs, 10)+"}\n")
 		return
@@ -168,6 +249,14 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	x.status = resp.StatusCode
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || resp.Request.Method == http.MethodHead {
 		return nil
+	}
+	if x.decoy {
+		return p.decoy(resp, x)
+	}
+	if x.sprinkle != "" {
+		if err := p.sprinkle(resp, x); err != nil || x.inspect {
+			return err
+		}
 	}
 	json, scan := p.o.Catalog.BodyWant(&x.match, resp.Header.Get("Content-Type"))
 	if !json && !scan {
@@ -218,9 +307,105 @@ func (t *tee) Read(b []byte) (int, error) {
 func (t *tee) Close() error { return t.rc.Close() }
 
 // observe works out the records served and hands them to the engine.
+// decoy replaces the personal data in a decoyed actor's response with
+// synthetic values derived for it. A body too large to rewrite, or encoded,
+// is refused rather than passed through.
+func (p *Proxy) decoy(resp *http.Response, x *exchange) error {
+	enc := resp.Header.Get("Content-Encoding")
+	body, err := io.ReadAll(io.LimitReader(resp.Body, p.o.MaxBodyBytes+1))
+	resp.Body.Close()
+	if err != nil || int64(len(body)) > p.o.MaxBodyBytes || (enc != "" && enc != "identity") {
+		body = []byte(`{"error":"forbidden"}` + "\n")
+		resp.StatusCode, resp.Status = http.StatusForbidden, "403 Forbidden"
+		resp.Header.Set("Content-Type", "application/json")
+		resp.Header.Del("Content-Encoding")
+		x.status = http.StatusForbidden
+	} else {
+		// Record identifiers first (their spans come from the JSON), then
+		// every personal value: both in place, so the JSON stays valid.
+		type span struct{ start, end int }
+		var ids []span
+		p.o.Catalog.BodyIDSpans(&x.match, body, func(start, end int) { ids = append(ids, span{start, end}) })
+		for _, sp := range ids {
+			copy(body[sp.start:sp.end], p.o.Decoys.ReplaceID(body[sp.start:sp.end], x.decoyKey))
+		}
+		p.o.Decoys.Body(body, x.decoyKey)
+		p.o.Metrics.outcome["decoyed"].Inc()
+		p.issue(x, body)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
+}
+
+// issue records the canaries (personal values) in body as served to x's actor.
+func (p *Proxy) issue(x *exchange, body []byte) {
+	if p.o.Ledger == nil {
+		return
+	}
+	at := p.o.Now().UnixNano()
+	var out []canary.Issued
+	p.o.Decoys.Scan(body, func(k records.Kind, h uint64) {
+		out = append(out, canary.Issued{Kind: k, Hash: h, Actor: x.actor, At: at})
+	})
+	p.o.Ledger.Issue(out...)
+}
+
+var sprinkleSeq atomic.Uint64
+
+// suspectSignals mark a request as a suspected scraper's for the timeline.
+const suspectSignals = detect.AutomationUA | detect.UnverifiedBot | detect.Sessionless | detect.NoAssets | detect.Enumeration |
+	detect.ColdSweep | detect.MachineTiming | detect.SequentialIDs | detect.HeaderMismatch | detect.UnshownLookups
+
+// sprinkle adds a canary element to the response, and inspects the real
+// body for records as usual (it is read whole here, so nothing is teed).
+func (p *Proxy) sprinkle(resp *http.Response, x *exchange) error {
+	enc := resp.Header.Get("Content-Encoding")
+	if enc != "" && enc != "identity" || resp.ContentLength > p.o.MaxBodyBytes {
+		return nil // leave it alone: the normal path inspects (or skips) it
+	}
+	orig := resp.Body
+	body, err := io.ReadAll(io.LimitReader(orig, p.o.MaxBodyBytes+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(body)) > p.o.MaxBodyBytes {
+		// Too large to rewrite: pass it on whole, read part and rest.
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), orig), orig}
+		return nil
+	}
+	orig.Close()
+	out := body
+	{
+		key := x.actor.Keys[identity.IP]
+		var canaries []records.Found
+		var ok bool
+		if out, canaries, ok = p.o.Decoys.Sprinkle(body, x.sprinkle, key, sprinkleSeq.Add(1)); ok && p.o.Ledger != nil {
+			at := p.o.Now().UnixNano()
+			issued := make([]canary.Issued, 0, len(canaries))
+			for _, c := range canaries {
+				issued = append(issued, canary.Issued{Kind: records.Kind(c.Entity), Hash: c.Hash, Actor: x.actor, At: at})
+			}
+			p.o.Ledger.Issue(issued...)
+		}
+		// the real records served are the original body's
+		json, scan := p.o.Catalog.BodyWant(&x.match, resp.Header.Get("Content-Type"))
+		x.json, x.scan, x.inspect, x.complete = json, scan, json || scan, true
+		x.buf = append(x.buf[:0], body...)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(out))
+	resp.ContentLength = int64(len(out))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
+	return nil
+}
+
 func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 	recs := x.recs[:0]
-	ok := x.status >= 200 && x.status <= 299
+	ok := x.status >= 200 && x.status <= 299 && !x.decoy // a decoyed actor was served nothing real
 	if ok {
 		recs = p.o.Catalog.PathRecords(&x.match, recs)
 	}
@@ -235,6 +420,9 @@ func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 				p.o.Metrics.skipped.WithLabelValues(skipMalformed).Inc()
 			}
 		}
+	}
+	if len(recs) > 0 && x.signals&suspectSignals != 0 && !x.signals.Exempt() {
+		p.o.Metrics.suspect.Add(float64(len(recs)))
 	}
 	if len(recs) > 0 {
 		var per [16]float64 // one atomic add per entity, not per record
@@ -253,7 +441,10 @@ func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 	}
 	x.recs = recs
 	miss := x.match.Matched() && x.status >= 400 && x.status <= 499
-	p.o.Engine.Observe(now, &x.actor, engine.Exchange{Route: route, Records: recs, Miss: miss})
+	p.o.Engine.Observe(now, &x.actor, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: x.signals})
+	if p.o.Detector != nil {
+		p.o.Detector.Served(&x.actor, recs)
+	}
 }
 
 // body returns the inspected body, decompressed, or why it was skipped.

@@ -22,6 +22,9 @@ type RouteSpec struct {
 	Entity string
 	Param  string // path parameter naming the record; "" = the last one; ignored when Body is set and the route has none
 	Body   string // JSONPath into the response, optional
+	// Lookup names the query parameter a lookup route finds a record by
+	// (e.g. phone for GET /api/lookup?phone=...), optional.
+	Lookup string
 }
 
 // Spec is what a Catalog is built from.
@@ -38,6 +41,7 @@ type route struct {
 	entity int
 	param  int // index into r.Params, or -1
 	body   *JSONPath
+	lookup string
 }
 
 // Catalog knows every entity and where its records appear.
@@ -60,7 +64,7 @@ func NewCatalog(spec Spec, h *keyed.Hasher) (*Catalog, error) {
 		if err != nil {
 			return nil, err
 		}
-		rt := route{r: r, entity: c.entity(rs.Entity), param: -1}
+		rt := route{r: r, entity: c.entity(rs.Entity), param: -1, lookup: rs.Lookup}
 		if rs.Body != "" {
 			if rt.body, err = ParseJSONPath(rs.Body); err != nil {
 				return nil, err
@@ -131,7 +135,13 @@ type Match struct {
 	// path records, already hashed, one per matching route that takes one
 	path [4]Found
 	np   int8
+	low  int16 // low 8 bits of a numeric path record id, else -1
 }
+
+// IDLow returns the low 8 bits of the request's numeric record id, or -1.
+// Only these bits are kept (enough to see ids walked in order; 256 values
+// cannot identify a record): the guard keeps no raw identifiers.
+func (m *Match) IDLow() int { return int(m.low) }
 
 // Routes returns how many routes matched.
 func (m *Match) Matched() bool { return m.n > 0 }
@@ -146,7 +156,7 @@ func (m *Match) Route() int {
 
 // Match finds the routes a request fits and hashes the records named by its path.
 func (c *Catalog) Match(method, path string) Match {
-	var m Match
+	m := Match{low: -1}
 	for i := range c.routes {
 		rt := &c.routes[i]
 		val, ok := rt.r.match(method, path, rt.param)
@@ -160,9 +170,66 @@ func (c *Catalog) Match(method, path string) Match {
 		if rt.param >= 0 && val != "" && int(m.np) < len(m.path) {
 			m.path[m.np] = Found{rt.entity, c.h.String(c.domains[rt.entity], val)}
 			m.np++
+			if m.low < 0 {
+				m.low = lowBits(val)
+			}
 		}
 	}
 	return m
+}
+
+func lowBits(v string) int16 {
+	if len(v) == 0 || len(v) > 18 {
+		return -1
+	}
+	var n uint64
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return -1
+		}
+		n = n*10 + uint64(v[i]-'0')
+	}
+	return int16(n & 0xff)
+}
+
+// BodyIDSpans calls fn with where each record identifier the matched
+// routes' JSONPaths select lies in body (for decoys to replace them).
+func (c *Catalog) BodyIDSpans(m *Match, body []byte, fn func(start, end int)) {
+	for i := 0; i < int(m.n); i++ {
+		if p := c.routes[m.routes[i]].body; p != nil {
+			p.EachSpan(body, func(_ string, start, end int) {
+				if start >= 0 && end <= len(body) {
+					fn(start, end)
+				}
+			})
+		}
+	}
+}
+
+// LookupParam returns the query parameter the matched route looks a record
+// up by, or "".
+func (c *Catalog) LookupParam(m *Match) string {
+	for i := 0; i < int(m.n); i++ {
+		if l := c.routes[m.routes[i]].lookup; l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// LookupHash returns the record hash of a looked-up value (a phone number,
+// an email...) as the scanner would hash it in a response, or 0.
+func (c *Catalog) LookupHash(value string) uint64 {
+	if c.scanner == nil || value == "" || len(value) > 256 {
+		return 0
+	}
+	var h uint64
+	c.scanner.Scan([]byte(value), func(_ Kind, hash uint64) {
+		if h == 0 {
+			h = hash
+		}
+	})
+	return h
 }
 
 // PathRecords appends the records named by the request path.

@@ -118,18 +118,25 @@ func escapeGJSON(name string) string {
 // Strings are given unquoted, numbers and booleans as written. Objects and
 // nulls are skipped. It never fails: on malformed JSON it finds what it can.
 func (p *JSONPath) Each(doc []byte, fn func(value string)) {
+	p.EachSpan(doc, func(v string, _, _ int) { fn(v) })
+}
+
+// EachSpan is Each that also says where each scalar's text is in doc:
+// doc[start:end] (string contents without quotes). Values whose position
+// gjson cannot give, or strings with escapes, come with start -1.
+func (p *JSONPath) EachSpan(doc []byte, fn func(value string, start, end int)) {
 	var root gjson.Result
 	if p.segs[0] == "" {
 		root = gjson.ParseBytes(doc)
 	} else {
 		root = gjson.GetBytes(doc, p.segs[0])
 	}
-	walk(root, p.segs[1:], fn, 0)
+	walkSpan(root, p.segs[1:], fn, 0)
 }
 
-func walk(r gjson.Result, segs []string, fn func(string), depth int) {
+func walkSpan(r gjson.Result, segs []string, fn func(string, int, int), depth int) {
 	if len(segs) == 0 {
-		each(r, fn, depth)
+		eachSpan(r, fn, depth)
 		return
 	}
 	if !r.IsArray() || depth > 32 {
@@ -140,25 +147,36 @@ func walk(r gjson.Result, segs []string, fn func(string), depth int) {
 		if next != "" {
 			v = v.Get(next)
 		}
-		walk(v, segs[1:], fn, depth+1)
+		walkSpan(v, segs[1:], fn, depth+1)
 		return true
 	})
 }
 
-func each(r gjson.Result, fn func(string), depth int) {
+func eachSpan(r gjson.Result, fn func(string, int, int), depth int) {
 	switch r.Type {
 	case gjson.String:
-		if r.Str != "" {
-			fn(r.Str)
+		if r.Str == "" {
+			return
 		}
-	case gjson.Number, gjson.True, gjson.False:
-		fn(r.Raw)
+		if r.Index > 0 && len(r.Raw) == len(r.Str)+2 {
+			fn(r.Str, r.Index+1, r.Index+1+len(r.Str))
+		} else {
+			fn(r.Str, -1, -1)
+		}
+	case gjson.Number:
+		if r.Index > 0 {
+			fn(r.Raw, r.Index, r.Index+len(r.Raw))
+		} else {
+			fn(r.Raw, -1, -1)
+		}
+	case gjson.True, gjson.False:
+		fn(r.Raw, -1, -1)
 	case gjson.JSON:
 		if depth > 32 || !r.IsArray() {
 			return
 		}
 		r.ForEach(func(_, v gjson.Result) bool {
-			each(v, fn, depth+1)
+			eachSpan(v, fn, depth+1)
 			return true
 		})
 	}

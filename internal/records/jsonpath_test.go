@@ -88,3 +88,25 @@ func FuzzJSONPath(f *testing.F) {
 		})
 	})
 }
+
+func TestEachSpan(t *testing.T) {
+	doc := []byte(`{"reviews":[{"user":{"id":123,"nick":"a"}},{"user":{"id":"u-45"}},{"user":{"id":"e\"x"}}]}`)
+	p, err := ParseJSONPath("$.reviews[*].user.id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	p.EachSpan(doc, func(v string, start, end int) {
+		if start < 0 {
+			got = append(got, v+"@?")
+			return
+		}
+		if string(doc[start:end]) != v {
+			t.Errorf("span of %q holds %q", v, doc[start:end])
+		}
+		got = append(got, v)
+	})
+	if strings.Join(got, ",") != `123,u-45,e"x@?` {
+		t.Fatalf("spans: %v", got)
+	}
+}

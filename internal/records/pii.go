@@ -1,6 +1,7 @@
 package records
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/nyaruka/phonenumbers"
@@ -51,7 +52,15 @@ type Scanner struct {
 	h       *keyed.Hasher
 	domains [numKinds]uint64
 	cache   [16]phoneShard
+	lenient bool
 }
+
+// Lenient makes the scanner skip libphonenumber's validation for numbers
+// whose E.164 form is plain (+CC..., and CN mobiles 1xxxxxxxxxx): it still
+// hashes them as a validating scanner would, so a value found valid when
+// served hashes the same when traced. For tracing dumps, where speed
+// matters and an invalid number just finds no canary.
+func (s *Scanner) Lenient() *Scanner { s.lenient = true; return s }
 
 type phoneShard struct {
 	mu sync.Mutex
@@ -82,16 +91,22 @@ func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
 // Scan calls fn with the kind and keyed record hash of every piece of personal
 // data found in b. The same value found twice is reported twice.
 func (s *Scanner) Scan(b []byte, fn func(k Kind, hash uint64)) {
+	s.ScanSpans(b, func(k Kind, hash uint64, _, _ int) { fn(k, hash) })
+}
+
+// ScanSpans is Scan that also says where each value is: b[start:end].
+func (s *Scanner) ScanSpans(b []byte, fn func(k Kind, hash uint64, start, end int)) {
 	var digits [24]byte
 	for i := 0; i < len(b); {
 		c := b[i]
 		switch {
 		case c == '@' && s.on[Email]:
-			if v, ok := email(b, i); ok {
-				fn(Email, s.h.Sum64(s.domains[Email], v))
+			if v, st, en, ok := email(b, i); ok {
+				fn(Email, s.h.Sum64(s.domains[Email], v), st, en)
 			}
 			i++
 		case isDigit(c) || (c == '+' && i+1 < len(b) && isDigit(b[i+1])):
+			st := i
 			if i > 0 && (isAlnum(b[i-1]) || b[i-1] == '.' || b[i-1] == '+') {
 				// inside a word, a decimal or a longer token: skip the whole run
 				i++
@@ -151,7 +166,7 @@ func (s *Scanner) Scan(b []byte, fn func(k Kind, hash uint64)) {
 						id[17] = 'X'
 					}
 					if ValidCNID(id) {
-						fn(CNID, s.h.Sum64(s.domains[CNID], id))
+						fn(CNID, s.h.Sum64(s.domains[CNID], id), st, end)
 						continue
 					}
 					if x {
@@ -159,13 +174,13 @@ func (s *Scanner) Scan(b []byte, fn func(k Kind, hash uint64)) {
 					}
 				}
 				if s.on[BankCard] && ValidCard(d) {
-					fn(BankCard, s.h.Sum64(s.domains[BankCard], d))
+					fn(BankCard, s.h.Sum64(s.domains[BankCard], d), st, end)
 					continue
 				}
 			}
 			if s.on[Phone] {
 				if h, ok := s.phone(d, plus); ok {
-					fn(Phone, h)
+					fn(Phone, h, st, end)
 				}
 			}
 		default:
@@ -177,6 +192,15 @@ func (s *Scanner) Scan(b []byte, fn func(k Kind, hash uint64)) {
 // phone validates a digit run as a phone number and returns its record hash
 // (of the E.164 form, so every way of writing a number is one record).
 func (s *Scanner) phone(d []byte, plus bool) (uint64, bool) {
+	if s.lenient {
+		var buf [24]byte
+		switch {
+		case plus && len(d) >= 8 && len(d) <= 15:
+			return s.h.Sum64(s.domains[Phone], append(append(buf[:0], '+'), d...)), true
+		case !plus && len(d) == 11 && d[0] == '1' && d[1] >= '3' && slices.Contains(s.regions, "CN"):
+			return s.h.Sum64(s.domains[Phone], append(append(buf[:0], "+86"...), d...)), true
+		}
+	}
 	if plus {
 		if len(d) < 8 || len(d) > 15 {
 			return 0, false
@@ -234,6 +258,16 @@ func (s *Scanner) cachedPhone(d []byte, prefix, region string) (uint64, bool) {
 
 var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 
+// CNIDCheck is the ISO 7064 MOD 11-2 check character of a resident ID's
+// first 17 digits.
+func CNIDCheck(id17 []byte) byte {
+	sum := 0
+	for i := 0; i < 17; i++ {
+		sum += int(id17[i]-'0') * idWeights[i]
+	}
+	return "10X98765432"[sum%11]
+}
+
 // ValidCNID checks an 18-character mainland resident identity number
 // (GB 11643-1999): area code, a plausible birth date and the ISO 7064
 // MOD 11-2 check character.
@@ -241,12 +275,10 @@ func ValidCNID(id []byte) bool {
 	if len(id) != 18 || id[0] < '1' || id[0] > '8' {
 		return false
 	}
-	sum := 0
 	for i := 0; i < 17; i++ {
 		if !isDigit(id[i]) {
 			return false
 		}
-		sum += int(id[i]-'0') * idWeights[i]
 	}
 	year := atoi(id[6:10])
 	month := atoi(id[10:12])
@@ -254,7 +286,7 @@ func ValidCNID(id []byte) bool {
 	if year < 1900 || year > 2100 || month < 1 || month > 12 || day < 1 || day > 31 {
 		return false
 	}
-	want := "10X98765432"[sum%11]
+	want := CNIDCheck(id[:17])
 	last := id[17]
 	if last == 'x' {
 		last = 'X'
@@ -301,24 +333,29 @@ func ValidCard(d []byte) bool {
 }
 
 func luhn(d []byte) bool {
+	return len(d) > 1 && LuhnDigit(d[:len(d)-1]) == d[len(d)-1]
+}
+
+// LuhnDigit is the check digit that makes digits followed by it pass Luhn.
+func LuhnDigit(digits []byte) byte {
 	sum := 0
-	double := false
-	for i := len(d) - 1; i >= 0; i-- {
-		v := int(d[i] - '0')
+	double := true // the digit left of the check digit is doubled
+	for i := len(digits) - 1; i >= 0; i-- {
+		d := int(digits[i] - '0')
 		if double {
-			v *= 2
-			if v > 9 {
-				v -= 9
+			d *= 2
+			if d > 9 {
+				d -= 9
 			}
 		}
-		sum += v
+		sum += d
 		double = !double
 	}
-	return sum%10 == 0
+	return byte('0' + (10-sum%10)%10)
 }
 
 // email extracts and lower-cases the address around the @ at b[at].
-func email(b []byte, at int) ([]byte, bool) {
+func email(b []byte, at int) ([]byte, int, int, bool) {
 	isLocal := func(c byte) bool {
 		return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
 	}
@@ -338,28 +375,28 @@ func email(b []byte, at int) ([]byte, bool) {
 		end--
 	}
 	if start == at || end <= at+1 {
-		return nil, false
+		return nil, 0, 0, false
 	}
 	dom := b[at+1 : end]
 	dot := -1
 	for i, c := range dom {
 		if c == '.' {
 			if i == 0 || dom[i-1] == '.' {
-				return nil, false
+				return nil, 0, 0, false
 			}
 			dot = i
 		}
 	}
 	if dot < 0 {
-		return nil, false
+		return nil, 0, 0, false
 	}
 	tld := dom[dot+1:]
 	if len(tld) < 2 {
-		return nil, false
+		return nil, 0, 0, false
 	}
 	for _, c := range tld {
 		if !isAlpha(c) {
-			return nil, false
+			return nil, 0, 0, false
 		}
 	}
 	out := make([]byte, end-start)
@@ -369,5 +406,5 @@ func email(b []byte, at int) ([]byte, bool) {
 		}
 		out[i] = c
 	}
-	return out, true
+	return out, start, end, true
 }

@@ -132,3 +132,20 @@ func FuzzScanner(f *testing.F) {
 		})
 	})
 }
+
+// A lenient scanner (for tracing) hashes every valid number exactly as the
+// validating one did when it was served.
+func TestLenientScannerHashesAgree(t *testing.T) {
+	h := keyed.New([]byte("secret-0123456789"))
+	all := []Kind{Phone, Email, CNID, BankCard}
+	strict := NewScanner(all, []string{"CN"}, h, [4]uint64{1, 2, 3, 4})
+	lenient := NewScanner(all, []string{"CN"}, h, [4]uint64{1, 2, 3, 4}).Lenient()
+	for _, v := range []string{"13912345678", "+86 139 1234 5678", "+8613912345678", "15800001111", "+1 415 555 2671", "010-12345678"} {
+		var a, b []uint64
+		strict.Scan([]byte(v), func(_ Kind, x uint64) { a = append(a, x) })
+		lenient.Scan([]byte(v), func(_ Kind, x uint64) { b = append(b, x) })
+		if len(a) != 1 || len(b) != 1 || a[0] != b[0] {
+			t.Errorf("%q: strict %v, lenient %v", v, a, b)
+		}
+	}
+}

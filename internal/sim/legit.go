@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/identity"
 )
 
@@ -57,6 +58,12 @@ var DefaultPopulation = Population{Shoppers: 2000, NATShare: 0.3, NATs: 4, Offic
 
 // PartnerAddress is the partner integration's address, for allowlists.
 var PartnerAddress = ip4(198, 51, 100, 20)
+
+// CrawlerAddress is the search engine crawler's address i (of 4).
+func CrawlerAddress(i int) uint32 { return ip4(66, 249, 66, 1+i) }
+
+// OfficeCS is the customer-service office's address, for allowlists.
+var OfficeCS = officeCS
 
 // NATAddress returns the carrier NAT address of NAT i.
 func NATAddress(i int) uint32 { return ip4(100, 64, 0, 1+i) }
@@ -148,12 +155,12 @@ func (s *shopper) Next() (Request, bool) {
 	item := s.w.Zipf.Sample(s.rng)
 	at := s.now
 	s.pending = append(s.pending[:0],
-		Request{At: at.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset},
-		Request{At: at.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: item})
+		Request{At: at.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset, IP: s.ip},
+		Request{At: at.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: item, IP: s.ip})
 	if s.rng.IntN(10) == 0 {
-		s.pending = append(s.pending, Request{At: at.Add(2 * time.Second), Actor: a, Route: RouteProfile, ID: s.me})
+		s.pending = append(s.pending, Request{At: at.Add(2 * time.Second), Actor: a, Route: RouteProfile, ID: s.me, IP: s.ip})
 	}
-	return Request{At: at, Actor: a, Route: RoutePage, ID: item}, true
+	return Request{At: at, Actor: a, Route: RoutePage, ID: item, IP: s.ip}, true
 }
 
 func (s *shopper) Done(r Request, o Outcome) { s.st.done(s.id, s.account, r, o, &s.sessionRefused) }
@@ -220,7 +227,7 @@ func (g *agent) Next() (Request, bool) {
 	setKey(&a, identity.Account, g.account)
 	setKey(&a, identity.Session, g.account<<8|uint64(g.day))
 	setKey(&a, identity.Fingerprint, 3)
-	return Request{At: g.now, Actor: a, Route: RouteProfile, ID: 1 + g.rng.IntN(g.w.Shop.Users)}, true
+	return Request{At: g.now, Actor: a, Route: RouteProfile, ID: 1 + g.rng.IntN(g.w.Shop.Users), IP: officeCS}, true
 }
 
 func (g *agent) Done(r Request, o Outcome) { g.st.done(g.id, g.account, r, o, &g.sessionRefused) }
@@ -247,9 +254,10 @@ func (c *crawler) Next() (Request, bool) {
 		c.sessionRefused = false
 	}
 	var a identity.Actor
-	ipKeys(&a, ip4(66, 249, 66, 1+c.rng.IntN(4)))
+	ip := CrawlerAddress(c.rng.IntN(4))
+	ipKeys(&a, ip)
 	setKey(&a, identity.Fingerprint, 99)
-	return Request{At: c.now, Actor: a, Route: RoutePage, ID: 1 + c.rng.IntN(1000)}, true
+	return Request{At: c.now, Actor: a, Route: RoutePage, ID: 1 + c.rng.IntN(1000), IP: ip, UA: detect.UASearchBot}, true
 }
 
 func (c *crawler) Done(r Request, o Outcome) { c.st.done(c.id, 0, r, o, &c.sessionRefused) }
@@ -280,7 +288,7 @@ func (p *partner) Next() (Request, bool) {
 	ipKeys(&a, PartnerAddress)
 	setKey(&a, identity.Account, 9_500_000)
 	setKey(&a, identity.Fingerprint, 2001)
-	return Request{At: p.now, Actor: a, Route: RouteProfile, ID: p.n%p.w.Shop.Users + 1}, true
+	return Request{At: p.now, Actor: a, Route: RouteProfile, ID: p.n%p.w.Shop.Users + 1, IP: PartnerAddress, UA: detect.UAOther}, true
 }
 
 func (p *partner) Done(r Request, o Outcome) { p.st.done(p.id, 9_500_000, r, o, &p.sessionRefused) }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/identity"
 )
 
@@ -84,7 +85,11 @@ func (c *campaign) Next() (Request, bool) {
 		setKey(&r.Actor, identity.Account, c.accounts[i])
 	}
 	setKey(&r.Actor, identity.Fingerprint, c.fp)
-	r.At = c.now
+	r.At, r.IP = c.now, c.ips[i]
+	r.UA = detect.UABrowser
+	if c.fp == fpPython {
+		r.UA = detect.UAAutomation
+	}
 	return r, true
 }
 

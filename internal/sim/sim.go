@@ -7,8 +7,10 @@ package sim
 import (
 	"container/heap"
 	"math/rand/v2"
+	"net/netip"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/records"
@@ -36,6 +38,15 @@ type Request struct {
 	Route int
 	ID    int  // item or user id
 	Hit   bool // lookups: whether the number belongs to a user
+	IP    uint32
+	UA    detect.UAClass
+}
+
+var routeKinds = [...]detect.Kind{detect.Page, detect.Asset, detect.Record, detect.Record, detect.Record}
+
+// Addr is the request's client address.
+func (r *Request) Addr() netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(r.IP >> 24), byte(r.IP >> 16), byte(r.IP >> 8), byte(r.IP)})
 }
 
 // World is the shop the traffic runs against.
@@ -110,8 +121,8 @@ type Source interface {
 }
 
 // Run feeds every source's requests, merged in time order, through the
-// engine, and reports outcomes back. It stops at until.
-func Run(w *World, e *engine.Engine, sources []Source, until time.Time) (requests int) {
+// detector and the engine, and reports outcomes back. It stops at until.
+func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until time.Time) (requests int) {
 	h := &queue{}
 	for i, s := range sources {
 		if r, ok := s.Next(); ok {
@@ -128,12 +139,30 @@ func Run(w *World, e *engine.Engine, sources []Source, until time.Time) (request
 		requests++
 		var out Outcome
 		route := routeNames[r.Route]
-		if v := e.Admit(r.At, &r.Actor, route); v.Enforced() {
-			out.Refused = true
+		kind := routeKinds[r.Route]
+		low := -1
+		if r.Route == RouteProfile {
+			low = r.ID & 0xff
+		}
+		var lookup uint64
+		if r.Route == RouteLookup {
+			lookup = mix(uint64(r.ID) ^ 0x9404e) // the number asked for: a user's phone record when it is a hit
+			if !r.Hit {
+				lookup = mix(uint64(r.ID) ^ 0x5e55) // a number nobody has
+			}
+		}
+		sig := d.Assess(&r.Actor, detect.Traits{Kind: kind, UA: r.UA, Addr: r.Addr(), At: r.At.UnixNano(), IDLow: low, Lookup: lookup})
+		recRoute := ""
+		if kind == detect.Record {
+			recRoute = route
+		}
+		if v := e.Admit(r.At, &r.Actor, recRoute, sig, false); v.Enforced() || v.Decoyed() {
+			out.Refused = true // a decoyed scraper takes no real records
 		} else {
 			recs = w.records(&r, recs[:0])
 			miss := r.Route == RouteLookup && !r.Hit
-			e.Observe(r.At, &r.Actor, engine.Exchange{Route: route, Records: recs, Miss: miss})
+			e.Observe(r.At, &r.Actor, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: v.Signals})
+			d.Served(&r.Actor, recs)
 			out.Records = countUsers(recs, w.User)
 		}
 		s := sources[it.src]

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
@@ -101,7 +102,7 @@ func TestCampaignRates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			end := Start.Add(time.Duration(tt.hours) * time.Hour)
 			src, st := scenario(tt.name).Campaign(world, 1, end)
-			Run(world, unguarded(t), []Source{src}, end)
+			Run(world, unguarded(t), detect.New(detect.Options{}), []Source{src}, end)
 			secs := float64(tt.hours * 3600)
 			if got := float64(st.Requests) / secs; math.Abs(got-tt.reqPerSec)/tt.reqPerSec > 0.02 {
 				t.Errorf("%.2f req/s, want %.2f", got, tt.reqPerSec)
@@ -145,7 +146,7 @@ func TestDeterministic(t *testing.T) {
 		pop.Shoppers = 200
 		sources, st := Legit(world, pop, 7, end)
 		camp, cst := scenario("taobao").Campaign(world, 7, end)
-		Run(world, unguarded(t), append(sources, camp), end)
+		Run(world, unguarded(t), detect.New(detect.Options{}), append(sources, camp), end)
 		return st.Records, cst.Records
 	}
 	a1, b1 := run()

@@ -15,6 +15,7 @@ package memory
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
@@ -34,6 +35,12 @@ type Options struct {
 	Entities  int
 	ExactUpTo int // distinct records per actor and entity kept exactly
 	MaxActors int // actor keys held before the least recently seen are evicted
+	// Persist tracks changed actors for Drain, so a store can keep them.
+	Persist bool
+	// Load, if set, returns a key's stored state (nil if none) when the key
+	// is not in memory: a store makes memory a cache of its actors, so an
+	// evicted or restarted actor's budget is not forgotten.
+	Load func(identity.Key) []byte
 }
 
 // Memory is a meter held in process memory.
@@ -43,6 +50,9 @@ type Memory struct {
 	entities  int
 	exactUpTo int
 	shardCap  int
+	persist   bool
+	load      func(identity.Key) []byte
+	corrupt   atomic.Uint64
 	shards    [numShards]shard
 }
 
@@ -52,6 +62,9 @@ type shard struct {
 	head      *actor // most recently seen
 	tail      *actor
 	evictions uint64
+	dirty     map[identity.Key]struct{} // changed since the last Drain
+	spill     []Saved                   // evicted while dirty
+	dropped   uint64
 }
 
 type actor struct {
@@ -153,6 +166,8 @@ func New(o Options) *Memory {
 		entities:  o.Entities,
 		exactUpTo: o.ExactUpTo,
 		shardCap:  o.MaxActors / numShards,
+		persist:   o.Persist,
+		load:      o.Load,
 	}
 	for _, w := range o.Windows {
 		width := int64(w) / Buckets
@@ -163,6 +178,7 @@ func New(o Options) *Memory {
 	}
 	for i := range m.shards {
 		m.shards[i].m = make(map[identity.Key]*actor)
+		m.shards[i].dirty = make(map[identity.Key]struct{})
 	}
 	return m
 }
@@ -194,6 +210,7 @@ func (m *Memory) Observe(now int64, k identity.Key, recs []records.Found, miss b
 	defer s.mu.Unlock()
 	a := s.get(k, true, m)
 	a.last = now
+	s.markDirty(m, k)
 	for wi := range a.traffic {
 		r := &a.traffic[wi]
 		e := now / m.widths[wi]
@@ -245,6 +262,9 @@ func (m *Memory) lookup(now int64, k identity.Key, ent, wi int, precise bool) ui
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.m[k]
+	if a == nil && m.load != nil {
+		a = s.get(k, true, m) // a stored actor is over budget before its first new request
+	}
 	if a == nil || ent < 0 || ent >= len(a.ents) || a.ents[ent] == nil {
 		return 0
 	}
@@ -299,6 +319,10 @@ func (m *Memory) Evictions() uint64 {
 	return n
 }
 
+// Corrupt returns how many stored actor states could not be decoded (and
+// were started afresh).
+func (m *Memory) Corrupt() uint64 { return m.corrupt.Load() }
+
 // ActorCount is one actor key's totals in a window.
 type ActorCount struct {
 	Key      identity.Key
@@ -345,8 +369,20 @@ func (s *shard) get(k identity.Key, create bool, m *Memory) *actor {
 			s.unlink(old)
 			delete(s.m, old.key)
 			s.evictions++
+			s.evicted(m, old)
 		}
-		a = &actor{key: k, traffic: make([]ring, len(m.windows)), ents: make([]*distinct, m.entities)}
+		if m.load != nil {
+			if b := m.load(k); b != nil {
+				var err error
+				if a, err = m.decode(k, b); err != nil {
+					m.corrupt.Add(1)
+					a = nil
+				}
+			}
+		}
+		if a == nil {
+			a = &actor{key: k, traffic: make([]ring, len(m.windows)), ents: make([]*distinct, m.entities)}
+		}
 		s.m[k] = a
 	} else if s.head == a {
 		return a
@@ -532,4 +568,44 @@ func fmix(h uint64) uint64 {
 func newSketch() *hyperloglog.Sketch {
 	sk, _ := hyperloglog.NewSketch(precision, false)
 	return sk
+}
+
+// Series returns key k's distinct records of entity ent in each bucket of
+// window wi, oldest first (Buckets+1 values, the last the current bucket),
+// for charts. Counts are exact while the actor is small, estimates after.
+func (m *Memory) Series(now int64, k identity.Key, ent, wi int) []uint64 {
+	out := make([]uint64, Buckets+1)
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.m[k]
+	if a == nil || ent < 0 || ent >= len(a.ents) || a.ents[ent] == nil {
+		return out
+	}
+	d := a.ents[ent]
+	cur := now / m.widths[wi]
+	if d.sketch == nil {
+		for _, e := range d.exact {
+			if age := cur - e.last/m.widths[wi]; age >= 0 && age <= Buckets {
+				out[Buckets-age]++
+			}
+		}
+		return out
+	}
+	ws := d.sketch[wi]
+	for i, b := range ws.ring {
+		if b == nil {
+			continue
+		}
+		age := cur - ws.epochs[i]
+		if age < 0 || age > Buckets {
+			continue
+		}
+		if b.hll != nil {
+			out[Buckets-age] = b.hll.Estimate()
+		} else {
+			out[Buckets-age] = uint64(len(b.set))
+		}
+	}
+	return out
 }

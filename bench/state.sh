@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Proxy throughput and latency by state backend, in one run: memory only
+# (state.persist: false), the embedded bbolt store (the default), and Redis
+# shared state, in front of the same shop, driven by wrk from 100,000 client
+# addresses.
+# Usage: bench/state.sh [seconds per run, default 10] [connections, default 64]
+# Needs: go, wrk, redis-server. Writes bench/out/state.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+conns=${2:-64}
+out=bench/out
+mkdir -p "$out"
+for t in wrk redis-server; do
+  command -v $t >/dev/null || { echo "bench/state.sh needs $t: apt-get install wrk redis-server" >&2; exit 2; }
+done
+go build -o "$out/leakguard" ./cmd/leakguard
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+"$out/leakguard" shop --listen 127.0.0.1:19000 2>"$out/shop.log" & pids+=($!)
+redis-server --port 16379 --bind 127.0.0.1 --save "" --appendonly no --dir "$out" >"$out/redis.log" 2>&1 & pids+=($!)
+
+wait_up() { for i in $(seq 1 100); do curl -fsS -o /dev/null "$1" && return; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
+wait_up http://127.0.0.1:19000/api/users/1
+
+run() { # name state-yaml
+  local cfg="$out/state-$1.yaml"
+  sed '/^state:/,$d' bench/leakguard-bench.yaml > "$cfg"
+  printf 'state:\n%s\n' "$2" >> "$cfg"
+  rm -rf "$out/state-$1"
+  LEAKGUARD_ADMIN_TOKEN=bench-token-0123456789 LEAKGUARD_SECRET=bench-secret-0123456789 \
+    "$out/leakguard" proxy --config "$cfg" 2>"$out/leakguard-$1.log" &
+  local pid=$!
+  wait_up http://127.0.0.1:18080/api/users/1
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/state.lua "http://127.0.0.1:18080" > "$out/wrk-state-$1.txt"
+  local rps p50 p99 rss
+  rps=$(awk '/Requests\/sec/ {print $2}' "$out/wrk-state-$1.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$out/wrk-state-$1.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$out/wrk-state-$1.txt")
+  rss=$(awk '/VmRSS/ {printf "%.0f MiB", $2/1024}' /proc/$pid/status)
+  kill $pid; wait $pid 2>/dev/null || true
+  echo "$1|$rps|$p50|$p99|$rss"
+}
+results=$( {
+  run memory "  dir: $out/state-memory
+  persist: false"
+  run embedded "  dir: $out/state-embedded"
+  run redis "  dir: $out/state-redis
+  redis: redis://127.0.0.1:16379/0"
+} )
+mem=$(echo "$results" | awk -F'|' '$1=="memory" {print $2}')
+{
+  echo "| state | req/s | p50 | p99 | RSS after | vs memory only |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  echo "$results" | while IFS='|' read -r name rps p50 p99 rss; do
+    printf '| %s | %.0f | %s | %s | %s | %.2f |\n' "$name" "$rps" "$p50" "$p99" "$rss" "$(echo "$rps / $mem" | bc -l)"
+  done
+  echo
+  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores (wrk, proxy, shop and Redis share them), $(date -u +%Y-%m-%d); 100,000 client addresses; body inspection + PII scan on, shadow mode."
+} | tee "$out/state.md"

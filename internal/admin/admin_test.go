@@ -1,0 +1,102 @@
+package admin
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+)
+
+type fakeEngine struct{ shadow, unblocked bool }
+
+func (f *fakeEngine) Shadow() bool              { return f.shadow }
+func (f *fakeEngine) SetShadow(b bool)          { f.shadow = b }
+func (f *fakeEngine) Unblock(identity.Key) bool { f.unblocked = true; return true }
+
+func handler(eng *fakeEngine, j *Journal) http.Handler {
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 8, MaxActors: 1000})
+	return Handler(Options{Token: "s3cret-token-0123456789", Gatherer: prometheus.NewRegistry(), Meter: m, Engine: eng,
+		Entities: []string{"user"}, UI: fstest.MapFS{"index.html": {Data: []byte("<html>dashboard</html>")}},
+		Journal: j, Audit: func(a string, _ ...slog.Attr) { j.Add(map[string]any{"msg": "operator", "action": a}) }})
+}
+
+func do(h http.Handler, method, path string, hdr map[string]string, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// The dashboard's session: sign-in with the token sets a cookie that is not
+// the token; the cookie reads, and changes only with the CSRF header.
+func TestDashboardSession(t *testing.T) {
+	eng := &fakeEngine{shadow: true}
+	j := NewJournal(10)
+	h := handler(eng, j)
+	if w := do(h, "GET", "/ui/", nil, ""); w.Code != 401 || !strings.Contains(w.Body.String(), "admin token") {
+		t.Fatalf("page without a session: %d", w.Code)
+	}
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	if w := do(h, "POST", "/ui/login", form, url.Values{"token": {"wrong"}}.Encode()); w.Code != 401 {
+		t.Fatalf("wrong token: %d", w.Code)
+	}
+	w := do(h, "POST", "/ui/login", form, url.Values{"token": {"s3cret-token-0123456789"}}.Encode())
+	ck := w.Result().Cookies()
+	if w.Code != http.StatusSeeOther || len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteStrictMode || strings.Contains(ck[0].Value, "s3cret") {
+		t.Fatalf("sign-in: %d %+v", w.Code, ck)
+	}
+	session := map[string]string{"Cookie": ck[0].Name + "=" + ck[0].Value}
+	if w := do(h, "GET", "/ui/", session, ""); w.Code != 200 || !strings.Contains(w.Body.String(), "dashboard") {
+		t.Fatalf("page with the session: %d %s", w.Code, w.Body)
+	}
+	if w := do(h, "GET", "/api/mode", session, ""); w.Code != 200 {
+		t.Fatalf("read with the session: %d", w.Code)
+	}
+	// CSRF: a cross-site form can carry the cookie but not the header.
+	if w := do(h, "POST", "/api/mode?set=enforce", session, ""); w.Code != 401 || !eng.shadow {
+		t.Fatalf("change with the cookie and no header: %d, shadow %v", w.Code, eng.shadow)
+	}
+	session["X-Leakguard"] = "1"
+	if w := do(h, "POST", "/api/mode?set=enforce", session, ""); w.Code != 200 || eng.shadow {
+		t.Fatalf("change with the header: %d", w.Code)
+	}
+	// The bearer token still works for scripts; a forged cookie does not.
+	if w := do(h, "GET", "/api/decisions", map[string]string{"Authorization": "Bearer s3cret-token-0123456789"}, ""); w.Code != 200 {
+		t.Fatalf("bearer: %d", w.Code)
+	}
+	if w := do(h, "GET", "/api/decisions", map[string]string{"Cookie": "lg_admin=00ff"}, ""); w.Code != 401 {
+		t.Fatalf("forged cookie: %d", w.Code)
+	}
+	if got := j.List("", 10); len(got) < 2 || got[0]["action"] != "mode" {
+		t.Fatalf("journal: %v", got)
+	}
+}
+
+func TestAllowEndpoint(t *testing.T) {
+	var got []string
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 8, MaxActors: 1000})
+	h := Handler(Options{Token: "t0ken-0123456789abcdef", Gatherer: prometheus.NewRegistry(), Meter: m, Engine: &fakeEngine{},
+		Allow: func(p netip.Prefix) { got = append(got, p.String()) }})
+	auth := map[string]string{"Authorization": "Bearer t0ken-0123456789abcdef"}
+	for in, want := range map[string]int{"198.51.100.20": 200, "198.51.100.0/24": 200, "nope": 400} {
+		if w := do(h, "POST", "/api/allow?prefix="+in, auth, ""); w.Code != want {
+			t.Errorf("%s: %d, want %d", in, w.Code, want)
+		}
+	}
+	if strings.Join(got, ",") == "" || !strings.Contains(strings.Join(got, ","), "198.51.100.20/32") {
+		t.Errorf("allowed %v", got)
+	}
+}

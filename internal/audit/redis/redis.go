@@ -1,0 +1,402 @@
+// Package redis probes Redis servers as a stranger would: PING without
+// AUTH, INFO, and a bounded SCAN of each database with a sample of values
+// per key pattern. It sends read-only commands only.
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/leakguard/leakguard/internal/audit"
+)
+
+// Prober probes Redis targets.
+type Prober struct {
+	// MaxScan bounds the keys scanned per database to learn its key
+	// patterns (default 10,000).
+	MaxScan int
+}
+
+var _ audit.Prober = (*Prober)(nil)
+
+var fixes = []string{
+	"Require authentication: set requirepass, or with ACLs disable the default user (ACL SETUSER default off) and give named users passwords.",
+	"Bind to 127.0.0.1 or a private address (bind in redis.conf) and keep protected-mode yes; firewall port 6379.",
+	"Use TLS (tls-port) when clients reach it across a network.",
+}
+
+func (p *Prober) client(t audit.Target, db int, user, pass string) *goredis.Client {
+	o := &goredis.Options{
+		Addr: t.Host, DB: db, Username: user, Password: pass,
+		DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+		MaxRetries: -1, PoolSize: 1, Protocol: 2,
+		// No CLIENT SETINFO: the audit sends read-only commands only.
+		DisableIdentity: true,
+	}
+	if t.TLS {
+		o.TLSConfig = &tls.Config{InsecureSkipVerify: true, ServerName: hostOnly(t.Host)}
+	}
+	return goredis.NewClient(o)
+}
+
+func hostOnly(hp string) string {
+	if i := strings.LastIndexByte(hp, ':'); i >= 0 {
+		return strings.Trim(hp[:i], "[]")
+	}
+	return hp
+}
+
+// Probe implements audit.Prober.
+func (p *Prober) Probe(ctx context.Context, t audit.Target, cl *audit.Classifier) (f audit.Finding) {
+	defer func() { f.SetFix(fixes[:2], fixes[2]) }()
+	f.TLS = "no"
+	if t.TLS {
+		f.TLS = "yes"
+	}
+	c := p.client(t, 0, "", "")
+	defer c.Close()
+	err := c.Ping(ctx).Err()
+	user, pass := "", ""
+	switch {
+	case err == nil:
+		f.Status = audit.Exposed
+		who, _ := c.Do(ctx, "ACL", "WHOAMI").Text()
+		if who != "" {
+			f.Access = fmt.Sprintf("no authentication: a stranger is ACL user %q, which has no password", who)
+		} else {
+			f.Access = "no authentication: PING answered without AUTH"
+		}
+	case isRefusal(err):
+		f.Status = audit.Closed
+		f.Access = "refused an unauthenticated client: " + firstLine(err.Error())
+		if t.Password == "" {
+			return f
+		}
+		user, pass = t.User, t.Password
+		c.Close()
+		c = p.client(t, 0, user, pass)
+		if err := c.Ping(ctx).Err(); err != nil {
+			f.Notes = append(f.Notes, "the given credentials were refused too: "+firstLine(err.Error()))
+			return f
+		}
+		f.WithCredentials = true
+	default:
+		f.Status, f.Error = audit.Error, firstLine(err.Error())
+		return f
+	}
+	info, err := c.Info(ctx, "server", "keyspace").Result()
+	if err != nil {
+		f.Notes = append(f.Notes, "INFO refused: "+firstLine(err.Error()))
+		return f
+	}
+	fields := parseInfo(info)
+	if v := fields["redis_version"]; v != "" {
+		f.Version = v
+	}
+	dbs := keyspace(fields)
+	for _, db := range dbs {
+		if ctx.Err() != nil || len(f.Collections) >= t.MaxCollections {
+			f.Truncated = f.Truncated || len(f.Collections) >= t.MaxCollections
+			break
+		}
+		dc := p.client(t, db.n, user, pass)
+		cols, trunc := p.inventory(ctx, dc, db, t, cl, t.MaxCollections-len(f.Collections))
+		dc.Close()
+		f.Collections = append(f.Collections, cols...)
+		f.Truncated = f.Truncated || trunc
+	}
+	return f
+}
+
+// isRefusal tells an authentication refusal from a broken connection.
+func isRefusal(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"NOAUTH", "WRONGPASS", "DENIED", "NOPERM", "invalid password", "Authentication required"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+func parseInfo(s string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if k, v, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+type dbInfo struct {
+	n    int
+	keys int64
+}
+
+// keyspace reads "db0:keys=12,expires=0,avg_ttl=0" lines.
+func keyspace(info map[string]string) []dbInfo {
+	var out []dbInfo
+	for k, v := range info {
+		if !strings.HasPrefix(k, "db") {
+			continue
+		}
+		n, err := strconv.Atoi(k[2:])
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(v, ",") {
+			if name, val, ok := strings.Cut(kv, "="); ok && name == "keys" {
+				keys, _ := strconv.ParseInt(val, 10, 64)
+				out = append(out, dbInfo{n, keys})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].n < out[j].n })
+	return out
+}
+
+type pattern struct {
+	name    string
+	scanned int
+	keys    []string // up to the sample size
+}
+
+func (p *Prober) inventory(ctx context.Context, c *goredis.Client, db dbInfo, t audit.Target, cl *audit.Classifier, room int) ([]audit.Collection, bool) {
+	maxScan := p.MaxScan
+	if maxScan <= 0 {
+		maxScan = 10_000
+	}
+	pats := map[string]*pattern{}
+	var cursor uint64
+	scanned := 0
+	complete := false
+	for scanned < maxScan && ctx.Err() == nil {
+		keys, next, err := c.Scan(ctx, cursor, "*", 1000).Result()
+		if err != nil {
+			break
+		}
+		for _, k := range keys {
+			name := Pattern(k)
+			pt := pats[name]
+			if pt == nil {
+				pt = &pattern{name: name}
+				pats[name] = pt
+			}
+			pt.scanned++
+			if len(pt.keys) < t.Sample {
+				pt.keys = append(pt.keys, k)
+			}
+		}
+		scanned += len(keys)
+		if cursor = next; cursor == 0 {
+			complete = true
+			break
+		}
+	}
+	list := make([]*pattern, 0, len(pats))
+	for _, pt := range pats {
+		list = append(list, pt)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].scanned != list[j].scanned {
+			return list[i].scanned > list[j].scanned
+		}
+		return list[i].name < list[j].name
+	})
+	trunc := false
+	if len(list) > room {
+		list, trunc = list[:room], true
+	}
+	var out []audit.Collection
+	for _, pt := range list {
+		if ctx.Err() != nil {
+			break
+		}
+		keys := int64(pt.scanned)
+		if !complete && scanned > 0 {
+			keys = db.keys * int64(pt.scanned) / int64(scanned)
+		}
+		out = append(out, p.sample(ctx, c, db.n, pt, keys, complete, t.Sample, cl))
+	}
+	return out, trunc
+}
+
+// sample classifies a pattern's sampled keys. For strings and hashes a key
+// is a record; for lists, sets, sorted sets and streams each element is.
+func (p *Prober) sample(ctx context.Context, c *goredis.Client, db int, pt *pattern, keys int64, exact bool, n int, cl *audit.Classifier) audit.Collection {
+	col := audit.NewCollection(fmt.Sprintf("db%d %s", db, pt.name), keys, exact)
+	var elems, containers int64
+	for _, k := range pt.keys {
+		typ, err := c.Type(ctx, k).Result()
+		if err != nil {
+			continue
+		}
+		keyKV := audit.KV{Name: "(key)", Value: k}
+		switch typ {
+		case "string":
+			v, err := c.GetRange(ctx, k, 0, 64<<10).Result()
+			if err != nil {
+				continue
+			}
+			row := []audit.KV{keyKV}
+			if kvs, err := audit.Flatten([]byte(v), 500); err == nil && len(kvs) > 0 && strings.HasPrefix(strings.TrimSpace(v), "{") {
+				row = append(row, kvs...)
+			} else {
+				row = append(row, audit.KV{Name: "(value)", Value: v})
+			}
+			cl.AddRow(&col, row)
+		case "hash":
+			kv, _, err := c.HScan(ctx, k, 0, "*", 200).Result()
+			if err != nil {
+				continue
+			}
+			row := []audit.KV{keyKV}
+			for i := 0; i+1 < len(kv); i += 2 {
+				row = append(row, audit.KV{Name: kv[i], Value: kv[i+1]})
+			}
+			cl.AddRow(&col, row)
+		case "list", "set", "zset", "stream":
+			card, vals := p.elements(ctx, c, typ, k, n)
+			containers++
+			elems += card
+			for _, v := range vals {
+				cl.AddRow(&col, v)
+			}
+		}
+	}
+	if containers > 0 {
+		// Count elements, not keys: one set of a million phone numbers is
+		// a million records.
+		col.Count = keys * elems / containers
+		col.CountExact = exact && containers == keys
+		col.Note = "counted in elements of lists/sets/sorted sets/streams"
+	}
+	return col
+}
+
+func (p *Prober) elements(ctx context.Context, c *goredis.Client, typ, k string, n int) (int64, [][]audit.KV) {
+	var card int64
+	var vals []string
+	var rows [][]audit.KV
+	switch typ {
+	case "list":
+		card, _ = c.LLen(ctx, k).Result()
+		vals, _ = c.LRange(ctx, k, 0, int64(n-1)).Result()
+	case "set":
+		card, _ = c.SCard(ctx, k).Result()
+		vals, _, _ = c.SScan(ctx, k, 0, "*", int64(n)).Result()
+	case "zset":
+		card, _ = c.ZCard(ctx, k).Result()
+		vals, _ = c.ZRange(ctx, k, 0, int64(n-1)).Result()
+	case "stream":
+		card, _ = c.XLen(ctx, k).Result()
+		msgs, _ := c.XRangeN(ctx, k, "-", "+", int64(n)).Result()
+		for _, m := range msgs {
+			var row []audit.KV
+			for f, v := range m.Values {
+				row = append(row, audit.KV{Name: f, Value: fmt.Sprint(v)})
+			}
+			rows = append(rows, row)
+		}
+	}
+	for _, v := range vals {
+		if len(v) > 64<<10 {
+			v = v[:64<<10]
+		}
+		row := []audit.KV{{Name: "(element)", Value: v}}
+		if kvs, err := audit.Flatten([]byte(v), 500); err == nil && strings.HasPrefix(strings.TrimSpace(v), "{") {
+			row = kvs
+		}
+		rows = append(rows, row)
+	}
+	return card, rows
+}
+
+// Pattern generalises a key name into its family: "user:13912345678" and
+// "user:42" are both "user:*"; "session:9f86d081884c7d65" is "session:*".
+// Segments that could identify a person (digits, hex ids, emails) never
+// reach the report.
+func Pattern(key string) string {
+	if key == "" {
+		return "(empty)"
+	}
+	parts := splitKeep(key)
+	for i, s := range parts {
+		if len(s) == 1 && strings.ContainsAny(s, ":/|#") {
+			continue
+		}
+		digits, hex := 0, 0
+		for _, r := range s {
+			switch {
+			case r >= '0' && r <= '9':
+				digits++
+				hex++
+			case r >= 'a' && r <= 'f', r >= 'A' && r <= 'F':
+				hex++
+			}
+		}
+		switch {
+		case digits >= 4, strings.ContainsRune(s, '@'), len(s) >= 8 && hex == len(s),
+			len(s) >= 16 && digits > 0, digits > 0 && digits == len(s):
+			parts[i] = "*"
+		case digits > 0:
+			parts[i] = digitRuns(s)
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// splitKeep splits on the separators keys use, keeping them.
+func splitKeep(s string) []string {
+	var out []string
+	start := 0
+	for i, r := range s {
+		if strings.ContainsRune(":/|#", r) {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			out = append(out, string(r))
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+func digitRuns(s string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			if !in {
+				b.WriteByte('*')
+			}
+			in = true
+			continue
+		}
+		in = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}

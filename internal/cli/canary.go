@@ -1,0 +1,192 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/analyze"
+	"github.com/leakguard/leakguard/internal/canary"
+	"github.com/leakguard/leakguard/internal/config"
+	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
+	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/store"
+)
+
+// CanaryCommand is `leakguard canary trace`: find the canaries in a leaked
+// dump and say who received them.
+type CanaryCommand struct {
+	ConfigPath string
+	StateDir   string
+	JSONOut    string
+	Inputs     []string
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string // os.Getenv if nil
+	Tracer         *canary.Tracer
+	Registry       int
+}
+
+func (c *CanaryCommand) ParseFlags(args []string) error {
+	if len(args) == 0 || args[0] != "trace" {
+		return fmt.Errorf("%w: leakguard canary trace [flags] FILE...", errUsage)
+	}
+	fs := flag.NewFlagSet("leakguard canary trace", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	fs.StringVar(&c.ConfigPath, "config", "", "the proxy's configuration: its secret and state directory (required)")
+	fs.StringVar(&c.StateDir, "state", "", "state directory holding state.db (default: the config's state.dir); use a stopped proxy's, or a copy")
+	fs.StringVar(&c.JSONOut, "json", "", "also write the result as JSON to this file (- for stdout)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: leakguard canary trace --config FILE [flags] DUMP... (- for stdin; .gz is read as gzip)\n\nFinds canary values (phones, emails, resident IDs, bank cards served as decoys or\nsprinkled into responses) in a leaked dump of any format and says which actor\nreceived them, and when.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c.Inputs = fs.Args()
+	switch {
+	case c.ConfigPath == "":
+		return errors.New("--config is required: canaries are checked with its secret")
+	case len(c.Inputs) == 0:
+		return errors.New("no dump given: name files, or - for stdin")
+	}
+	return nil
+}
+
+func (c *CanaryCommand) Run(ctx context.Context) error {
+	cfg, err := config.Load(c.ConfigPath)
+	if err != nil {
+		return err
+	}
+	h, _, _, err := configHasher(cfg, c.Getenv)
+	if err != nil {
+		return err
+	}
+	c.Tracer = &canary.Tracer{
+		Scanner: canaryScanner(cfg, h).Lenient(), // hashes as the proxy did, without validating every number
+		Progress: func(n int64) {
+			fmt.Fprintf(c.Stderr, "canary trace: %s read\n", humanBytes(n))
+		},
+	}
+	if cfg.State.Redis != "" && c.StateDir == "" {
+		// A fleet's registry is in Redis: collect, then resolve in batches.
+		client, err := redisClient(cfg.State.Redis)
+		if err != nil {
+			return fmt.Errorf("state.redis: %w", err)
+		}
+		defer client.Close()
+		reg := &redismeter.Canaries{Client: client}
+		c.Tracer.Batch = func(keys []records.Found) ([]canary.Issued, []bool, error) { return reg.Lookup(ctx, keys) }
+		c.Registry = -1
+	} else {
+		dir := c.StateDir
+		if dir == "" {
+			dir = cfg.State.Dir
+		}
+		st, err := store.OpenReadOnly(dir)
+		if err != nil {
+			return fmt.Errorf("canary registry: %w", err)
+		}
+		defer st.Close()
+		c.Registry = st.CanaryCount()
+		c.Tracer.Lookup = func(k records.Kind, hash uint64) (canary.Issued, bool) { return st.Canary(k, hash) }
+	}
+	start := time.Now()
+	for _, in := range c.Inputs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := c.read(in); err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+	}
+	if c.Tracer.Batch != nil {
+		if err := c.Tracer.Resolve(); err != nil {
+			return fmt.Errorf("canary registry: %w", err)
+		}
+	}
+	rs := c.Tracer.Recipients()
+	t := c.Tracer
+	reg := fmt.Sprintf("registry: %d issued", c.Registry)
+	if c.Registry < 0 {
+		reg = "registry: redis"
+	}
+	fmt.Fprintf(c.Stdout, "leakguard canary trace: %d input(s), %s, %s personal values scanned in %s; %d canaries found (%s)\n",
+		len(c.Inputs), humanBytes(t.Bytes), commas(int(t.Values)), time.Since(start).Round(time.Millisecond), len(t.Matches), reg)
+	if len(rs) == 0 {
+		fmt.Fprintln(c.Stdout, "\nno canaries: nothing in this data was served by leakguard as a canary")
+	}
+	for _, r := range rs {
+		var keys []string
+		for _, k := range []string{"account", "ip", "net", "session", "fingerprint", "crew"} {
+			if v, ok := r.Keys[k]; ok {
+				keys = append(keys, k+":"+v)
+			}
+		}
+		fmt.Fprintf(c.Stdout, "\nrecipient %s\n  %d distinct canaries (%s), issued %s to %s\n", strings.Join(keys, " "),
+			r.Canaries, strings.Join(r.Kinds, ", "), r.FirstSent.Format(time.RFC3339), r.LastSent.Format(time.RFC3339))
+	}
+	registry := c.Registry
+	if registry < 0 {
+		registry = len(t.Matches) * 1000 // unknown (Redis): a generous stand-in
+	}
+	chance := canary.ExpectedChance(t.Values, registry)
+	fmt.Fprintf(c.Stdout, "\nconfidence: each canary is one value among at least %.1e valid ones, issued to one actor. Unrelated data of this size would hold about %.2g canary matches by chance, so %d or more matches for one recipient is not chance.\n",
+		canary.SmallestSpace, chance, max(2, int(chance*10)+2))
+	if c.JSONOut != "" {
+		out := struct {
+			Bytes      int64              `json:"bytes"`
+			Values     int64              `json:"values_scanned"`
+			Found      int                `json:"canaries_found"`
+			Registry   int                `json:"canaries_issued"`
+			Chance     float64            `json:"expected_chance_matches"`
+			Recipients []canary.Recipient `json:"recipients"`
+		}{t.Bytes, t.Values, len(t.Matches), c.Registry, chance, rs}
+		return writeOut(c.JSONOut, c.Stdout, func(w io.Writer) error {
+			e := json.NewEncoder(w)
+			e.SetIndent("", "  ")
+			return e.Encode(out)
+		})
+	}
+	return nil
+}
+
+func (c *CanaryCommand) read(name string) error {
+	stdin := c.Stdin
+	if stdin == nil {
+		stdin = os.Stdin
+	}
+	rc, err := analyze.Open(analyze.Input{Name: name, Stdin: stdin})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return c.Tracer.Read(rc)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := &CanaryCommand{Stdout: stdout, Stderr: stderr}
+	if err := c.ParseFlags(args); err != nil {
+		return err
+	}
+	return c.Run(ctx)
+}

@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/leakguard/leakguard/internal/canary"
+	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
+	"github.com/leakguard/leakguard/internal/store"
+)
+
+// proxyState is the proxy's state beyond memory: the embedded store, or a
+// Redis shared by a fleet. It owns the background flushes.
+type proxyState struct {
+	cfg *config.Config
+	log *slog.Logger
+
+	store  *store.Store
+	syncer *store.Syncer
+	// ledger collects the canaries served, for the store's registry.
+	ledger *canary.Ledger
+
+	client    goredis.UniversalClient
+	fleet     *redismeter.Meter
+	sanctions *redismeter.Sanctions
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// stackOptions returns the meter hooks for cfg's state.
+func (ps *proxyState) stackOptions() (stackOptions, error) {
+	var so stackOptions
+	st := &ps.cfg.State
+	switch {
+	case st.Redis != "":
+		client, err := redisClient(st.Redis)
+		if err != nil {
+			return so, fmt.Errorf("state.redis: %w", err)
+		}
+		ps.client = client
+		ps.sanctions = &redismeter.Sanctions{Client: ps.client, Log: ps.log}
+		so.Fleet = func(local *memory.Memory, entities []string) engine.Meter {
+			ps.fleet = redismeter.New(redismeter.Options{
+				Client: ps.client, Local: local, Entities: entities,
+				Interval: st.FlushInterval.D(), Log: ps.log,
+			})
+			return ps.fleet
+		}
+	case st.Persisting():
+		so.Persist = true
+		// Bound late: the store opens once the catalog names the entities,
+		// before the first request.
+		so.Load = func(k identity.Key) []byte { return ps.store.Load(k) }
+	}
+	return so, nil
+}
+
+// open opens the store (or reaches Redis), restores sanctions into eng and
+// starts the background flushes.
+func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	ps.cancel = cancel
+	now := time.Now()
+	switch {
+	case ps.client != nil:
+		lctx, lcancel := context.WithTimeout(ctx, 3*time.Second)
+		n, err := ps.sanctions.Load(lctx, 1_000_000, func(x engine.Sanction) { eng.Impose(now.UnixNano(), x) })
+		lcancel()
+		if err != nil {
+			ps.log.Error("state: redis unreachable at start; counting on local state until it is back", "redis", redactURL(ps.cfg.State.Redis), "fail", ps.cfg.State.Fail, "err", err)
+		} else {
+			ps.log.Info("state: sharing counts and blocks through redis", "redis", redactURL(ps.cfg.State.Redis), "sanctions_loaded", n,
+				"staleness_bound", ps.cfg.State.FlushInterval.D().String(), "fail", ps.cfg.State.Fail)
+		}
+		ps.wg.Add(3)
+		go func() { defer ps.wg.Done(); ps.fleet.Run(ctx, time.Now) }()
+		go func() { defer ps.wg.Done(); ps.shareCanaries(ctx) }()
+		go func() {
+			defer ps.wg.Done()
+			ps.sanctions.Subscribe(ctx, func(x engine.Sanction) { eng.Impose(time.Now().UnixNano(), x) }, func(k identity.Key) { eng.Unblock(k) })
+		}()
+	case ps.cfg.State.Persisting():
+		ws := ps.cfg.Windows()
+		s, rec, err := store.Open(ps.cfg.State.Dir, store.Meta{Windows: ws, Entities: entities})
+		if err != nil {
+			cancel()
+			return fmt.Errorf("state: %w", err)
+		}
+		ps.store = s
+		sans, err := s.Sanctions(now.UnixNano())
+		if err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		restored := 0
+		for _, x := range sans {
+			if eng.Impose(now.UnixNano(), x) {
+				restored++
+			}
+		}
+		attrs := []any{"file", rec.Path, "actors", rec.Actors, "sanctions_in_force", restored, "flush_interval", ps.cfg.State.FlushInterval.D().String()}
+		if !rec.LastFlush.IsZero() {
+			attrs = append(attrs, "last_flush", rec.LastFlush.UTC().Format(time.RFC3339), "last_flush_age", now.Sub(rec.LastFlush).Round(time.Second).String())
+		}
+		ps.log.Info("state: recovered from disk", attrs...)
+		if rec.Reset != "" {
+			ps.log.Warn("state: " + rec.Reset)
+		}
+		ps.syncer = &store.Syncer{Store: s, Meter: local, Interval: ps.cfg.State.FlushInterval.D(),
+			Retain: ws[len(ws)-1] + local.Resolution(len(ws)-1), Log: ps.log, Now: time.Now, Canaries: ps.ledger}
+		ps.wg.Add(1)
+		go func() { defer ps.wg.Done(); ps.syncer.Run(ctx) }()
+	default:
+		ps.log.Warn("state: not persisted (state.persist: false): a restart forgets every count and block")
+	}
+	return nil
+}
+
+// shareCanaries writes the canaries served to the fleet's registry in
+// Redis every flush interval (and once more at shutdown).
+func (ps *proxyState) shareCanaries(ctx context.Context) {
+	reg := &redismeter.Canaries{Client: ps.client}
+	t := time.NewTicker(ps.cfg.State.FlushInterval.D())
+	defer t.Stop()
+	failing := false
+	flush := func(ctx context.Context) {
+		xs := ps.ledger.Drain()
+		if err := reg.Issue(ctx, xs); err != nil {
+			ps.ledger.Issue(xs...) // keep them (bounded) for the next try
+			if !failing {
+				ps.log.Error("state: could not write canaries to redis; keeping them until it answers", "err", err)
+				failing = true
+			}
+			return
+		}
+		failing = false
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			flush(fctx)
+			cancel()
+			return
+		case <-t.C:
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			flush(fctx)
+			cancel()
+		}
+	}
+}
+
+// decided shares or persists a sanction a decision installed.
+func (ps *proxyState) decided(d engine.Decision) {
+	if ps.syncer != nil {
+		ps.syncer.Decided(d)
+	}
+	if ps.sanctions != nil && d.Action >= engine.Throttle {
+		x := d.Sanction()
+		// Off the request path: the block is already in force here.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			ps.sanctions.Publish(ctx, x)
+		}()
+	}
+}
+
+// unblocked persists or shares an operator's unblock.
+func (ps *proxyState) unblocked(k identity.Key) {
+	if ps.syncer != nil {
+		ps.syncer.Unblocked(k)
+	}
+	if ps.sanctions != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := ps.sanctions.Unblock(ctx, k); err != nil {
+			ps.log.Error("state: could not share an unblock through redis; other proxies keep the block until it expires", "key", k.String(), "err", err)
+		}
+	}
+}
+
+// failClosed reports whether record routes must be refused now.
+func (ps *proxyState) failClosed() func() bool {
+	if ps.fleet == nil || ps.cfg.State.Fail != "closed" {
+		return nil
+	}
+	return func() bool { return !ps.fleet.Up() }
+}
+
+// register adds the state's metrics.
+func (ps *proxyState) register(reg *prometheus.Registry) {
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+	}
+	if y := ps.syncer; y != nil {
+		counter("leakguard_state_flushes_total", "Flushes of state to the embedded store.", func() float64 { return float64(y.Stats().Flushes) })
+		counter("leakguard_state_flush_errors_total", "Flushes to the embedded store that failed.", func() float64 { return float64(y.Stats().Errors) })
+		counter("leakguard_state_actors_written_total", "Actor states written to the embedded store.", func() float64 { return float64(y.Stats().ActorsWritten) })
+		counter("leakguard_state_actors_dropped_total", "Evicted actor states dropped before a flush could write them.", func() float64 { return float64(y.Stats().ActorsDropped) })
+		gauge("leakguard_state_last_flush_timestamp_seconds", "When state was last written to disk.", func() float64 {
+			return float64(y.Stats().LastFlush.UnixNano()) / 1e9
+		})
+	}
+	if f := ps.fleet; f != nil {
+		gauge("leakguard_state_redis_up", "1 while Redis answers, 0 while the proxy counts on local state.", func() float64 {
+			if f.Up() {
+				return 1
+			}
+			return 0
+		})
+		gauge("leakguard_state_redis_pending_records", "Records buffered for Redis.", func() float64 { return float64(f.Stats().Pending) })
+		counter("leakguard_state_redis_flushed_records_total", "Records sent to Redis.", func() float64 { return float64(f.Stats().Flushed) })
+		counter("leakguard_state_redis_dropped_records_total", "Records dropped while Redis was unreachable, past the buffer.", func() float64 { return float64(f.Stats().Dropped) })
+		counter("leakguard_state_redis_failures_total", "Failed exchanges with Redis.", func() float64 { return float64(f.Stats().Failures) })
+	}
+}
+
+// close stops the background work (with a final flush) and releases the
+// store or the Redis client.
+func (ps *proxyState) close() error {
+	if ps.cancel != nil {
+		ps.cancel()
+	}
+	ps.wg.Wait()
+	var err error
+	if ps.store != nil {
+		err = ps.store.Close()
+	}
+	if ps.client != nil {
+		ps.client.Close()
+	}
+	return err
+}
+
+// redisClient connects to one Redis, or to a Redis Cluster when the URL
+// names more nodes: redis://node1:7000?addr=node2:7001&addr=node3:7002.
+func redisClient(raw string) (goredis.UniversalClient, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Query().Has("addr") {
+		opts, err := goredis.ParseClusterURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second, time.Second
+		opts.MaxRetries = -1 // a flush that fails is retried on the next tick, with its records
+		opts.DisableIdentity = true
+		return goredis.NewClusterClient(opts), nil
+	}
+	opts, err := goredis.ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second, time.Second
+	opts.MaxRetries = -1
+	opts.DisableIdentity = true
+	return goredis.NewClient(opts), nil
+}
+
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable)"
+}

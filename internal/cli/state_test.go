@@ -1,0 +1,401 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/testserver"
+)
+
+// TestMain lets a test run this package's binary as `leakguard`: a child
+// process that can be killed with SIGKILL.
+func TestMain(m *testing.M) {
+	if os.Getenv("LEAKGUARD_TEST_MAIN") == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+const stateConfig = `
+listen: 127.0.0.1:0
+upstream: %s
+mode: enforce
+admin: {listen: "off"}
+identity:
+  trusted_proxies: [127.0.0.1/32]
+records:
+  - route: GET /api/users/{id}
+    entity: user
+budgets:
+  - entity: user
+    per: ip
+    window: 24h
+    limit: 300
+    action: block
+risk:
+  bands: [] # the Go test client would be challenged as automation
+log:
+  decisions: %s
+secret:
+  env: LG_TEST_SECRET
+state:
+%s
+`
+
+func writeStateConfig(t *testing.T, upstream, state string) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "leakguard.yaml")
+	os.WriteFile(p, []byte(fmt.Sprintf(stateConfig, upstream, filepath.Join(dir, "decisions.jsonl"), state)), 0o600)
+	return p
+}
+
+func testGetenv(k string) string {
+	switch k {
+	case "LG_TEST_SECRET":
+		return "fleet-shared-secret-0123456789abcdef"
+	}
+	return ""
+}
+
+// crawl fetches /api/users/from.. as the actor at ip until a refusal or n
+// requests, and returns how many were served.
+func crawl(t *testing.T, base, ip string, from, n int) int {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	for i := 0; i < n; i++ {
+		code, _ := get(t, c, fmt.Sprintf("%s/api/users/%d", base, from+i+1), "X-Forwarded-For", ip)
+		if code != http.StatusOK {
+			return i
+		}
+	}
+	return n
+}
+
+// child is `leakguard proxy` in its own process.
+type child struct {
+	cmd    *exec.Cmd
+	base   string
+	stderr *syncBuffer
+}
+
+var listenRe = regexp.MustCompile(`proxy ready" listen=(\S+)`)
+
+func startChild(t *testing.T, cfg string) *child {
+	t.Helper()
+	c := &child{stderr: &syncBuffer{}}
+	c.cmd = exec.Command(os.Args[0], "proxy", "--config", cfg)
+	c.cmd.Env = append(os.Environ(), "LEAKGUARD_TEST_MAIN=1", "LG_TEST_SECRET="+testGetenv("LG_TEST_SECRET"))
+	pr, pw := io.Pipe()
+	c.cmd.Stderr = pw
+	c.cmd.Stdout = io.Discard
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			c.stderr.Write([]byte(sc.Text() + "\n"))
+			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
+				ready <- m[1]
+			}
+		}
+	}()
+	select {
+	case addr := <-ready:
+		c.base = "http://" + addr
+	case <-time.After(20 * time.Second):
+		c.cmd.Process.Kill()
+		t.Fatalf("child proxy did not start:\n%s", c.stderr)
+	}
+	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
+	return c
+}
+
+// A 24h budget holds across restarts: graceful, and after SIGKILL.
+func TestBudgetSurvivesRestart(t *testing.T) {
+	up := upstreamShop(t)
+	t.Run("graceful", func(t *testing.T) {
+		cfg := writeStateConfig(t, up.URL, fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir()))
+		open := func() (*ProxyCommand, string, *syncBuffer) {
+			stderr := &syncBuffer{}
+			c, _, _ := serveConfig(t, cfg, stderr)
+			return c, "http://" + c.Addr(), stderr
+		}
+		a, base, _ := open()
+		if n := crawl(t, base, "203.0.113.7", 0, 200); n != 200 {
+			t.Fatalf("first run served %d of 200", n)
+		}
+		a.Close() // listeners, then a final flush
+		_, base, stderr := open()
+		if !strings.Contains(stderr.String(), "state: recovered from disk") {
+			t.Errorf("no recovery line:\n%s", stderr)
+		}
+		if n := crawl(t, base, "203.0.113.7", 200, 200); n != 100 {
+			t.Fatalf("after restart served %d more, want 100 (budget 300, 200 taken before)", n)
+		}
+	})
+	t.Run("sigkill", func(t *testing.T) {
+		cfg := writeStateConfig(t, up.URL, fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir()))
+		a := startChild(t, cfg)
+		if n := crawl(t, a.base, "203.0.113.8", 0, 200); n != 200 {
+			t.Fatalf("first run served %d of 200", n)
+		}
+		time.Sleep(400 * time.Millisecond) // > flush_interval: the documented loss bound
+		a.cmd.Process.Signal(syscall.SIGKILL)
+		a.cmd.Wait()
+		b := startChild(t, cfg)
+		if n := crawl(t, b.base, "203.0.113.8", 200, 200); n != 100 {
+			t.Fatalf("after SIGKILL served %d more, want 100", n)
+		}
+		// The block itself is state too: it survives a second kill.
+		time.Sleep(400 * time.Millisecond)
+		b.cmd.Process.Signal(syscall.SIGKILL)
+		b.cmd.Wait()
+		c := startChild(t, cfg)
+		if n := crawl(t, c.base, "203.0.113.8", 1000, 5); n != 0 {
+			t.Fatalf("blocked actor served %d after the restart", n)
+		}
+		if !regexp.MustCompile(`sanctions_in_force=1`).MatchString(c.stderr.String()) {
+			t.Errorf("recovery line does not report the block:\n%s", c.stderr)
+		}
+	})
+	t.Run("sigkill mid-flight never corrupts", func(t *testing.T) {
+		cfg := writeStateConfig(t, up.URL, fmt.Sprintf("  dir: %s\n  flush_interval: 20ms", t.TempDir()))
+		for round := 0; round < 3; round++ {
+			a := startChild(t, cfg)
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c := &http.Client{Timeout: 2 * time.Second}
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					resp, err := c.Get(fmt.Sprintf("%s/api/users/%d", a.base, round*1000+i+1))
+					if err != nil {
+						return
+					}
+					resp.Body.Close()
+				}
+			}()
+			time.Sleep(time.Duration(150+round*70) * time.Millisecond)
+			a.cmd.Process.Signal(syscall.SIGKILL)
+			close(stop)
+			<-done
+			a.cmd.Wait()
+		}
+		c := startChild(t, cfg) // opens: the store is intact
+		if !strings.Contains(c.stderr.String(), "state: recovered from disk") {
+			t.Fatalf("no recovery after kills mid-flight:\n%s", c.stderr)
+		}
+	})
+}
+
+// Two proxies sharing one Redis meet one budget; a dead Redis keeps traffic
+// flowing and the proxies recover when it returns.
+func TestFleetSharesBudgetThroughRedis(t *testing.T) {
+	srv := testserver.Redis(t)
+	up := upstreamShop(t)
+	state := fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", srv.Addr)
+	var nodes [2]*ProxyCommand
+	var bases [2]string
+	for i := range nodes {
+		cfg := writeStateConfig(t, up.URL, state)
+		c, _, _ := serveConfig(t, cfg, &syncBuffer{})
+		nodes[i], bases[i] = c, "http://"+c.Addr()
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	served := 0
+	blockedOn := -1
+	for i := 0; i < 700 && blockedOn < 0; i++ {
+		node := i % 2
+		code, _ := get(t, hc, fmt.Sprintf("%s/api/users/%d", bases[node], i+1), "X-Forwarded-For", "198.51.100.9")
+		if code != http.StatusOK {
+			blockedOn = node
+			break
+		}
+		served++
+		time.Sleep(2 * time.Millisecond)
+	}
+	// Each proxy alone saw half. Shared, the budget of 300 holds within the
+	// staleness bound: records of one flush interval from the other node.
+	if served < 300 || served > 330 {
+		t.Fatalf("served %d across two proxies, want 300..330 (600 would mean no sharing)", served)
+	}
+	// The other proxy learns the block by publish/subscribe.
+	other := 1 - blockedOn
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		code, _ := get(t, hc, fmt.Sprintf("%s/api/users/%d", bases[other], 4999), "X-Forwarded-For", "198.51.100.9")
+		if code == http.StatusForbidden {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy %d still serves the actor blocked on proxy %d", other, blockedOn)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Redis dies: traffic keeps flowing on local state (fail: open).
+	srv.Stop()
+	if n := crawl(t, bases[0], "198.51.100.10", 0, 50); n != 50 {
+		t.Fatalf("with redis down served %d of 50", n)
+	}
+	waitFor(t, 3*time.Second, "redis marked down", func() bool { return !nodes[0].state.fleet.Up() })
+	// Redis returns (empty: it persisted nothing): the proxies resynchronise.
+	srv.Start()
+	waitFor(t, 5*time.Second, "redis marked up again", func() bool { return nodes[0].state.fleet.Up() })
+	waitFor(t, 5*time.Second, "buffered records flushed", func() bool { return nodes[0].state.fleet.Stats().Pending == 0 })
+	// The records served while Redis was down count fleet-wide now. The
+	// other proxy learns an actor's fleet count within one flush interval
+	// of first seeing it (the documented staleness bound): one request,
+	// then a pause, then the crawl.
+	if n := crawl(t, bases[1], "198.51.100.10", 50, 1); n != 1 {
+		t.Fatal("first request on the other proxy refused")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := crawl(t, bases[1], "198.51.100.10", 51, 400); n < 240 || n > 260 {
+		t.Fatalf("after resync the other proxy served %d more, want ~250 (300 - 50 taken while Redis was down)", n)
+	}
+}
+
+func TestFleetFailClosed(t *testing.T) {
+	srv := testserver.Redis(t)
+	up := upstreamShop(t)
+	cfg := writeStateConfig(t, up.URL, fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms\n  fail: closed", srv.Addr))
+	c, _, _ := serveConfig(t, cfg, &syncBuffer{})
+	base := "http://" + c.Addr()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	if code, _ := get(t, hc, base+"/api/users/1"); code != 200 {
+		t.Fatalf("with redis up: %d", code)
+	}
+	srv.Stop()
+	waitFor(t, 3*time.Second, "redis marked down", func() bool { return !c.state.fleet.Up() })
+	if code, _ := get(t, hc, base+"/api/users/2"); code != http.StatusServiceUnavailable {
+		t.Fatalf("record route with redis down and fail: closed: %d, want 503", code)
+	}
+	if code, _ := get(t, hc, base+"/static/app.js"); code != 200 {
+		t.Fatalf("non-record route with redis down: %d, want 200", code)
+	}
+	srv.Start()
+	waitFor(t, 5*time.Second, "redis marked up again", func() bool { return c.state.fleet.Up() })
+	if code, _ := get(t, hc, base+"/api/users/3"); code != 200 {
+		t.Fatalf("after redis returned: %d", code)
+	}
+}
+
+// serveConfig runs `leakguard proxy --config cfg` in process. stop shuts it
+// down (listeners, then the final state flush); it also runs when the test
+// ends, and a second call does nothing.
+func serveConfig(t *testing.T, cfg string, stderr io.Writer) (c *ProxyCommand, base string, stop func()) {
+	t.Helper()
+	c = &ProxyCommand{Stdout: io.Discard, Stderr: stderr, Getenv: testGetenv}
+	if err := c.ParseFlags([]string{"--config", cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Open(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Serve(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done; c.Close() }) }
+	t.Cleanup(stop)
+	return c, "http://" + c.Addr(), stop
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The fleet meter on a real Redis Cluster: an actor's keys share a hash
+// tag, so its multi-key PFCOUNT lands on one slot.
+func TestFleetOnRedisCluster(t *testing.T) {
+	nodes := testserver.RedisCluster(t, 3)
+	up := upstreamShop(t)
+	url := fmt.Sprintf("redis://%s?addr=%s&addr=%s", nodes[0].Addr, nodes[1].Addr, nodes[2].Addr)
+	var bases [2]string
+	for i := range bases {
+		cfg := writeStateConfig(t, up.URL, fmt.Sprintf("  redis: %s\n  flush_interval: 50ms", url))
+		stderr := &syncBuffer{}
+		c, _, _ := serveConfig(t, cfg, stderr)
+		bases[i] = "http://" + c.Addr()
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("proxy %d log:\n%s", i, stderr)
+			}
+		})
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	// Several actors, so their keys spread over the cluster's slots.
+	for a := 0; a < 3; a++ {
+		ip := fmt.Sprintf("192.0.2.%d", 10+a)
+		served := 0
+		for i := 0; i < 700; i++ {
+			code, _ := get(t, hc, fmt.Sprintf("%s/api/users/%d", bases[i%2], i+1), "X-Forwarded-For", ip)
+			if code != http.StatusOK {
+				break
+			}
+			served++
+			time.Sleep(2 * time.Millisecond)
+		}
+		if served < 300 || served > 330 {
+			t.Fatalf("actor %s served %d across two proxies on a cluster, want 300..330", ip, served)
+		}
+	}
+}
+
+// The same as two operating-system processes, as a fleet runs.
+func TestFleetTwoProcesses(t *testing.T) {
+	srv := testserver.Redis(t)
+	up := upstreamShop(t)
+	state := fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", srv.Addr)
+	a := startChild(t, writeStateConfig(t, up.URL, state))
+	b := startChild(t, writeStateConfig(t, up.URL, state))
+	hc := &http.Client{Timeout: 5 * time.Second}
+	served := 0
+	for i := 0; i < 700; i++ {
+		base := a.base
+		if i%2 == 1 {
+			base = b.base
+		}
+		code, _ := get(t, hc, fmt.Sprintf("%s/api/users/%d", base, i+1), "X-Forwarded-For", "198.51.100.77")
+		if code != http.StatusOK {
+			break
+		}
+		served++
+		time.Sleep(2 * time.Millisecond)
+	}
+	if served < 300 || served > 330 {
+		t.Fatalf("served %d across two proxy processes, want 300..330\nA:\n%s\nB:\n%s", served, a.stderr, b.stderr)
+	}
+}

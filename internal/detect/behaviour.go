@@ -1,0 +1,266 @@
+package detect
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// Behaviour follows what each address is served over time, for the
+// signals that need history: cold-record sweeps and machine timing.
+//
+// Popularity: a count-min sketch (4 rows of 2^16 16-bit counters, 512 KiB)
+// counts how often every record has been served, by anyone, halving all
+// counters every 2^20 records so it follows what is popular now. A record
+// served at most ColdMax times before is cold. People mostly see popular
+// records; a sweep walks the long tail, so nearly everything it gets is
+// cold. The platform-wide cold share (ColdShare) rises when a sweep is
+// spread over so many addresses that none stands out.
+//
+// Timing: the intervals between an address's record requests. People
+// pause irregularly; a script on a timer does not.
+type Behaviour struct {
+	cms      [cmsRows][cmsWidth]uint16
+	cmsMu    sync.Mutex
+	inserted uint64
+	shards   [64]behShard
+	shardCap int
+	// ColdMax: a record served this many times or fewer before is cold.
+	ColdMax uint16
+	// ColdMin and ColdShare: an address with at least ColdMin recent
+	// records, at least ColdRatio of them cold, is sweeping.
+	ColdMin   uint32
+	ColdRatio float64
+	// TimingMin and TimingCV: at least TimingMin intervals whose coefficient
+	// of variation is below TimingCV look machine-made.
+	TimingMin int
+	TimingCV  float64
+	// SeqMin: this many near-sequential ids in a row is a walk.
+	SeqMin uint16
+
+	recent, recentCold atomic.Uint64 // platform-wide, decayed with the sketch
+}
+
+const (
+	cmsRows  = 4
+	cmsWidth = 1 << 16
+	ivSlots  = 16
+)
+
+type behShard struct {
+	mu sync.Mutex
+	m  map[uint64]*addrState
+}
+
+type addrState struct {
+	lastAt     int64
+	iv         [ivSlots]int64 // intervals, ns
+	n, pos     uint8
+	recs, cold uint32 // recent records served, and how many were cold (halved past 256)
+	lastLow    int16  // low 8 bits of the last record id requested, -1 none
+	run        uint16 // consecutive near-sequential ids
+	lookups    uint16 // recent lookups, and how many were of values never served
+	unshown    uint16
+}
+
+// NewBehaviour returns a tracker for up to addrs addresses (older ones are
+// forgotten past that).
+func NewBehaviour(addrs int) *Behaviour {
+	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 50, ColdRatio: 0.8, TimingMin: ivSlots, TimingCV: 0.1, SeqMin: 20}
+	for i := range b.shards {
+		b.shards[i].m = map[uint64]*addrState{}
+	}
+	return b
+}
+
+func (b *Behaviour) state(k identity.Key, create bool) (*behShard, *addrState) {
+	sh := &b.shards[k.Hash>>58]
+	st := sh.m[k.Hash]
+	if st == nil && create {
+		if len(sh.m) >= b.shardCap {
+			for h := range sh.m { // forget at random rather than grow
+				delete(sh.m, h)
+				if len(sh.m) < b.shardCap*3/4 {
+					break
+				}
+			}
+		}
+		st = &addrState{lastLow: -1}
+		sh.m[k.Hash] = st
+	}
+	return sh, st
+}
+
+// signals returns the history signals of address key k at now, and notes a
+// record request at now when record is true.
+func (b *Behaviour) signals(k identity.Key, now int64, record bool, low int) Signals {
+	if k.Hash == 0 {
+		return 0
+	}
+	sh := &b.shards[k.Hash>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	_, st := b.state(k, record)
+	if st == nil {
+		return 0
+	}
+	var s Signals
+	if st.recs >= b.ColdMin && float64(st.cold) >= b.ColdRatio*float64(st.recs) {
+		s |= ColdSweep
+	}
+	if record {
+		if st.lastAt != 0 && now > st.lastAt {
+			st.iv[st.pos] = now - st.lastAt
+			st.pos = (st.pos + 1) % ivSlots
+			if st.n < ivSlots {
+				st.n++
+			}
+		}
+		st.lastAt = now
+		if low >= 0 {
+			// ids walked in order, up or down, in steps of 1 to 3
+			if d := (low - int(st.lastLow)) & 0xff; st.lastLow >= 0 && (d >= 1 && d <= 3 || d >= 253) {
+				if st.run < math.MaxUint16 {
+					st.run++
+				}
+			} else {
+				st.run = 0
+			}
+			st.lastLow = int16(low)
+		}
+	}
+	if st.run >= b.SeqMin {
+		s |= SequentialIDs
+	}
+	if int(st.n) >= b.TimingMin && cv(st.iv[:st.n]) < b.TimingCV {
+		s |= MachineTiming
+	}
+	return s
+}
+
+func cv(xs []int64) float64 {
+	var sum, sq float64
+	for _, x := range xs {
+		sum += float64(x)
+	}
+	mean := sum / float64(len(xs))
+	if mean <= 0 {
+		return math.Inf(1)
+	}
+	for _, x := range xs {
+		d := float64(x) - mean
+		sq += d * d
+	}
+	return math.Sqrt(sq/float64(len(xs))) / mean
+}
+
+// Served notes the records an address was served.
+func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
+	if len(recs) == 0 {
+		return
+	}
+	cold := uint32(0)
+	b.cmsMu.Lock()
+	for _, r := range recs {
+		if b.bump(r.Hash) <= b.ColdMax {
+			cold++
+		}
+	}
+	b.inserted += uint64(len(recs))
+	if b.inserted >= 1<<20 {
+		b.inserted = 0
+		for i := range b.cms {
+			for j := range b.cms[i] {
+				b.cms[i][j] >>= 1
+			}
+		}
+		b.recent.Store(b.recent.Load() / 2)
+		b.recentCold.Store(b.recentCold.Load() / 2)
+	}
+	b.cmsMu.Unlock()
+	b.recent.Add(uint64(len(recs)))
+	b.recentCold.Add(uint64(cold))
+	if k.Hash == 0 {
+		return
+	}
+	sh := &b.shards[k.Hash>>58]
+	sh.mu.Lock()
+	_, st := b.state(k, true)
+	st.recs += uint32(len(recs))
+	st.cold += cold
+	if st.recs > 256 {
+		st.recs, st.cold = st.recs/2, st.cold/2
+	}
+	sh.mu.Unlock()
+}
+
+// bump increments a record's count and returns its count before.
+func (b *Behaviour) bump(h uint64) uint16 {
+	est := uint16(math.MaxUint16)
+	var idx [cmsRows]uint32
+	for r := 0; r < cmsRows; r++ {
+		x := mix(h + uint64(r)*0x9e3779b97f4a7c15)
+		idx[r] = uint32(x & (cmsWidth - 1))
+		est = min(est, b.cms[r][idx[r]])
+	}
+	for r := 0; r < cmsRows; r++ {
+		// conservative update: raise only the counters at the minimum
+		if c := &b.cms[r][idx[r]]; *c == est && *c < math.MaxUint16 {
+			*c++
+		}
+	}
+	return est
+}
+
+// lookup notes a lookup of the value with record hash h, and reports
+// UnshownLookups once the address's recent lookups (at least 20) are
+// mostly (90%) of values the platform never served to anyone: guesses, or
+// a list from elsewhere being checked. A person looks up a few contacts;
+// an enumerator, thousands. "Never served" is platform-wide (the
+// popularity sketch) rather than per address: per-address sets would cost
+// memory for every address, and a crew shares what one member was shown.
+func (b *Behaviour) lookup(k identity.Key, h uint64) Signals {
+	if k.Hash == 0 {
+		return 0
+	}
+	b.cmsMu.Lock()
+	shown := b.estimate(h) > 0
+	b.cmsMu.Unlock()
+	sh := &b.shards[k.Hash>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	_, st := b.state(k, true)
+	st.lookups++
+	if !shown {
+		st.unshown++
+	}
+	if st.lookups > 256 {
+		st.lookups, st.unshown = st.lookups/2, st.unshown/2
+	}
+	if st.lookups >= 20 && float64(st.unshown) >= 0.9*float64(st.lookups) {
+		return UnshownLookups
+	}
+	return 0
+}
+
+func (b *Behaviour) estimate(h uint64) uint16 {
+	est := uint16(math.MaxUint16)
+	for r := 0; r < cmsRows; r++ {
+		x := mix(h + uint64(r)*0x9e3779b97f4a7c15)
+		est = min(est, b.cms[r][x&(cmsWidth-1)])
+	}
+	return est
+}
+
+// ColdShare is the share of recently served records, platform-wide, that
+// were cold when served.
+func (b *Behaviour) ColdShare() float64 {
+	n := b.recent.Load()
+	if n == 0 {
+		return 0
+	}
+	return float64(b.recentCold.Load()) / float64(n)
+}

@@ -1,0 +1,165 @@
+package detect
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+func rec(id uint64) []records.Found { return []records.Found{{Entity: 0, Hash: mix(id)}} }
+
+func TestColdSweepMustAndMustNotTrip(t *testing.T) {
+	b := NewBehaviour(1000)
+	sweeper := identity.Key{Kind: identity.IP, Hash: 1}
+	person := identity.Key{Kind: identity.IP, Hash: 2}
+	others := identity.Key{Kind: identity.IP, Hash: 3}
+	// Popular records: many people have been served ids 1..20.
+	for i := 0; i < 50; i++ {
+		for id := uint64(1); id <= 20; id++ {
+			b.Served(others, rec(id))
+		}
+	}
+	now := int64(0)
+	for i := 0; i < 100; i++ {
+		now += int64(time.Second)
+		b.signals(person, now, true, -1)
+		b.Served(person, rec(uint64(1+i%20))) // popular ones
+		b.signals(sweeper, now, true, -1)
+		b.Served(sweeper, rec(uint64(100_000+i))) // the long tail, in order
+	}
+	if s := b.signals(sweeper, now, false, -1); s&ColdSweep == 0 {
+		t.Errorf("sweeper: %s", s)
+	}
+	if s := b.signals(person, now, false, -1); s&ColdSweep != 0 {
+		t.Errorf("person on popular records: %s", s)
+	}
+	// Fewer than ColdMin records say nothing.
+	b2 := NewBehaviour(1000)
+	for i := 0; i < 40; i++ {
+		b2.Served(sweeper, rec(uint64(500_000+i)))
+	}
+	if s := b2.signals(sweeper, now, false, -1); s&ColdSweep != 0 {
+		t.Errorf("40 cold records: %s", s)
+	}
+}
+
+// A sweep spread over thousands of addresses, each too small to stand
+// out, still raises the platform-wide cold share.
+func TestPlatformColdShare(t *testing.T) {
+	b := NewBehaviour(100_000)
+	for i := 0; i < 20_000; i++ { // people on popular records
+		b.Served(identity.Key{Kind: identity.IP, Hash: uint64(1 + i%500)}, rec(uint64(1+i%50)))
+	}
+	before := b.ColdShare()
+	for i := 0; i < 20_000; i++ { // 2,000 addresses, 10 records each, all long tail
+		b.Served(identity.Key{Kind: identity.IP, Hash: uint64(10_000 + i%2000)}, rec(uint64(1_000_000+i)))
+	}
+	after := b.ColdShare()
+	if before > 0.05 || after < 0.4 {
+		t.Fatalf("cold share %.2f before the distributed sweep, %.2f during", before, after)
+	}
+	for i := 0; i < 2000; i++ {
+		if s := b.signals(identity.Key{Kind: identity.IP, Hash: uint64(10_000 + i)}, 0, false, -1); s&ColdSweep != 0 {
+			t.Fatalf("address %d of the spread sweep stands out alone", i)
+		}
+	}
+}
+
+func TestMachineTimingMustAndMustNotTrip(t *testing.T) {
+	b := NewBehaviour(1000)
+	bot := identity.Key{Kind: identity.IP, Hash: 1}
+	human := identity.Key{Kind: identity.IP, Hash: 2}
+	rng := rand.New(rand.NewPCG(1, 2))
+	tb, th := int64(0), int64(0)
+	var sb, sh Signals
+	for i := 0; i < 30; i++ {
+		tb += int64(640 * time.Millisecond)
+		sb = b.signals(bot, tb, true, -1)
+		th += int64(5*time.Second) + int64(rng.ExpFloat64()*float64(25*time.Second))
+		sh = b.signals(human, th, true, -1)
+	}
+	if sb&MachineTiming == 0 {
+		t.Errorf("a request every 640ms: %s", sb)
+	}
+	if sh&MachineTiming != 0 {
+		t.Errorf("human pauses: %s", sh)
+	}
+	// A little jitter (±2%) is still a timer.
+	j := identity.Key{Kind: identity.IP, Hash: 3}
+	tj := int64(0)
+	var sj Signals
+	for i := 0; i < 30; i++ {
+		tj += int64(time.Second) + int64((rng.Float64()-0.5)*0.04*float64(time.Second))
+		sj = b.signals(j, tj, true, -1)
+	}
+	if sj&MachineTiming == 0 {
+		t.Errorf("1s ±2%%: %s", sj)
+	}
+}
+
+func TestSequentialIDsMustAndMustNotTrip(t *testing.T) {
+	b := NewBehaviour(1000)
+	walker := identity.Key{Kind: identity.IP, Hash: 1}
+	reader := identity.Key{Kind: identity.IP, Hash: 2}
+	var sw, sr Signals
+	for i := 0; i < 30; i++ {
+		sw = b.signals(walker, int64(i), true, (1000+i*2)&0xff) // every other id, wrapping past 255
+		sr = b.signals(reader, int64(i), true, int(mix(uint64(i))&0xff))
+	}
+	if sw&SequentialIDs == 0 {
+		t.Errorf("ids in order: %s", sw)
+	}
+	if sr&SequentialIDs != 0 {
+		t.Errorf("ids at random: %s", sr)
+	}
+	// Requests without an id leave the run alone; a jump resets it.
+	b.signals(walker, 40, true, -1)
+	if s := b.signals(walker, 41, true, 7); s&SequentialIDs != 0 {
+		t.Errorf("after a jump: %s", s)
+	}
+}
+
+func TestHeaderMismatch(t *testing.T) {
+	d := New(Options{})
+	a := actor(1, 0, 5)
+	if s := d.Assess(&a, Traits{Kind: Record, UA: UABrowser, MissingBrowserHeaders: true}); s&HeaderMismatch == 0 {
+		t.Errorf("browser UA without Accept-Language: %s", s)
+	}
+	if s := d.Assess(&a, Traits{Kind: Record, UA: UABrowser}); s&HeaderMismatch != 0 {
+		t.Errorf("browser with its headers: %s", s)
+	}
+	if s := d.Assess(&a, Traits{Kind: Record, UA: UAOther, MissingBrowserHeaders: true}); s&HeaderMismatch != 0 {
+		t.Errorf("an app that does not claim a browser: %s", s)
+	}
+}
+
+func TestUnshownLookupsMustAndMustNotTrip(t *testing.T) {
+	b := NewBehaviour(1000)
+	guesser := identity.Key{Kind: identity.IP, Hash: 1}
+	friend := identity.Key{Kind: identity.IP, Hash: 2}
+	// The values the platform served: phones 1..100, shown in reviews.
+	for id := uint64(1); id <= 100; id++ {
+		b.Served(identity.Key{Kind: identity.IP, Hash: 3}, rec(id))
+	}
+	var sg, sf Signals
+	for i := 0; i < 40; i++ {
+		sg = b.lookup(guesser, mix(uint64(1_000_000+i))) // numbers from elsewhere
+		sf = b.lookup(friend, mix(uint64(1+i)))          // people seen on the platform
+	}
+	if sg&UnshownLookups == 0 {
+		t.Errorf("40 lookups of never-served values: %s", sg)
+	}
+	if sf != 0 {
+		t.Errorf("lookups of served values: %s", sf)
+	}
+	// A person's handful of lookups of contacts from their phone book.
+	p := identity.Key{Kind: identity.IP, Hash: 4}
+	for i := 0; i < 5; i++ {
+		if s := b.lookup(p, mix(uint64(2_000_000+i))); s != 0 {
+			t.Errorf("5 lookups: %s", s)
+		}
+	}
+}

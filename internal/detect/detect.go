@@ -1,0 +1,312 @@
+// Package detect reads what a request shows beyond its keys — what kind of
+// request it is, what its User-Agent claims, whether its session ever loaded
+// a page — and turns it into signals the engine scores, and into the crew
+// key that links the addresses of one scraping operation.
+//
+// A crew is the actors that share a client fingerprint *and* a scraper's
+// behaviour: record requests without a session cookie, or from a session
+// that never loaded a page or an asset. Browsers of the same build that
+// behave like people are not in it, so a budget per crew can be tight
+// without touching them, while a thousand rotating addresses meet it as one.
+package detect
+
+import (
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// Kind is what a request is for.
+type Kind uint8
+
+const (
+	Other  Kind = iota
+	Page        // an HTML page
+	Asset       // a static asset (script, style, image, font)
+	Record      // a record route
+)
+
+// Signals is a set of signals, as bits.
+type Signals uint32
+
+const (
+	AutomationUA   Signals = 1 << iota // a scraping library, headless browser or no User-Agent
+	UnverifiedBot                      // claims a search engine's crawler from an address that is not one
+	VerifiedBot                        // a search engine's crawler, verified by reverse and forward DNS
+	Sessionless                        // a record request without a session
+	NoAssets                           // a record request from a session that never loaded a page or asset
+	Enumeration                        // mostly misses on record routes: guessing ids or numbers
+	Allowlisted                        // matches a configured allowlist entry
+	ColdSweep                          // the address's recent records are mostly ones hardly anyone is served
+	MachineTiming                      // the address's record requests come at machine-regular intervals
+	SequentialIDs                      // the address walks record ids in order
+	HeaderMismatch                     // claims a browser but lacks headers every browser sends
+	UnshownLookups                     // the address looks up values the platform never served to anyone
+	numSignals     = iota
+)
+
+var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups"}
+
+// SignalNames are the signal names, as the config and decision log spell them.
+func SignalNames() []string { return signalNames[:] }
+
+// SignalByName parses a signal name.
+func SignalByName(s string) (Signals, bool) {
+	for i, n := range signalNames {
+		if n == s {
+			return 1 << i, true
+		}
+	}
+	return 0, false
+}
+
+// Names lists the signals in s.
+func (s Signals) Names() []string {
+	var out []string
+	for i, n := range signalNames {
+		if s&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (s Signals) String() string { return strings.Join(s.Names(), ",") }
+
+// Exempt reports whether the signals exempt the actor from sanctions.
+func (s Signals) Exempt() bool { return s&(Allowlisted|VerifiedBot) != 0 }
+
+// Traits are what the front end (proxy, log reader, simulator) saw of one
+// request.
+type Traits struct {
+	Kind Kind
+	UA   UAClass
+	Addr netip.Addr // the client address, for allowlists and bot verification
+	// NoSessions: the source cannot see sessions (access logs), so their
+	// absence says nothing.
+	NoSessions bool
+	// At is the request's event time (unix ns), for timing signals.
+	At int64
+	// IDLow is the low 8 bits of the record id in the path (-1: none).
+	IDLow int
+	// MissingBrowserHeaders: the UA claims a browser but the request lacks
+	// Accept-Language, which every browser sends.
+	MissingBrowserHeaders bool
+	// Lookup is the record hash of the value a lookup route was asked for
+	// (0: not a lookup, or no recognisable value).
+	Lookup uint64
+}
+
+// Options configure a Detector.
+type Options struct {
+	// Allow exempts addresses in these prefixes, and actors with these
+	// keys (accounts, hashed as the resolver hashes them), from sanctions.
+	Allow     []netip.Prefix
+	AllowKeys []identity.Key
+	// Verify, if set, verifies claimed search-engine crawlers.
+	Verify *BotVerifier
+	// Sessions bounds the sessions whose page loads are remembered.
+	Sessions int
+	// Behaviour, if set, adds the history signals (cold_sweep,
+	// machine_timing); feed it with Served.
+	Behaviour *Behaviour
+}
+
+// Detector is safe for concurrent use.
+type Detector struct {
+	allow     atomic.Pointer[[]netip.Prefix] // copy on write: AddAllow at run time
+	allowKeys map[identity.Key]bool
+	verify    *BotVerifier
+	behaviour *Behaviour
+	shards    [64]sessionShard
+	shardCap  int
+}
+
+type sessionShard struct {
+	mu sync.Mutex
+	m  map[uint64]struct{} // sessions that loaded a page or asset
+}
+
+// New returns a Detector.
+func New(o Options) *Detector {
+	if o.Sessions <= 0 {
+		o.Sessions = 1 << 20
+	}
+	d := &Detector{allowKeys: map[identity.Key]bool{}, verify: o.Verify, behaviour: o.Behaviour, shardCap: max(o.Sessions/64, 16)}
+	for _, k := range o.AllowKeys {
+		d.allowKeys[k] = true
+	}
+	allow := append([]netip.Prefix(nil), o.Allow...)
+	d.allow.Store(&allow)
+	for i := range d.shards {
+		d.shards[i].m = map[uint64]struct{}{}
+	}
+	return d
+}
+
+// Assess returns the signals of one request and sets the actor's crew key
+// when the request behaves like a scraper's.
+func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
+	var s Signals
+	if d.allowed(a, t.Addr) {
+		s |= Allowlisted
+	}
+	switch t.UA {
+	case UAAutomation:
+		s |= AutomationUA
+	case UASearchBot:
+		// Without a verifier (verification turned off, or a log replay
+		// where today's DNS says nothing of then) a claim is neither trusted
+		// nor held against the client.
+		if d.verify != nil {
+			if t.Addr.IsValid() && d.verify.Verified(t.Addr) {
+				s |= VerifiedBot
+			} else {
+				s |= UnverifiedBot
+			}
+		}
+	}
+	sess := a.Keys[identity.Session]
+	switch t.Kind {
+	case Page, Asset:
+		if sess.Hash != 0 {
+			d.loaded(sess.Hash)
+		}
+	case Record:
+		switch {
+		case t.NoSessions:
+		case sess.Hash == 0:
+			s |= Sessionless
+		case !d.hasLoaded(sess.Hash):
+			s |= NoAssets
+		}
+	}
+	if t.UA == UABrowser && t.MissingBrowserHeaders {
+		s |= HeaderMismatch
+	}
+	if d.behaviour != nil {
+		low := t.IDLow
+		if t.Kind != Record {
+			low = -1
+		}
+		s |= d.behaviour.signals(a.Keys[identity.IP], t.At, t.Kind == Record, low)
+		if t.Lookup != 0 {
+			s |= d.behaviour.lookup(a.Keys[identity.IP], t.Lookup)
+		}
+	}
+	a.Keys[identity.Crew] = identity.Key{}
+	if sig := s & (Sessionless | NoAssets | AutomationUA); sig != 0 && t.Kind == Record {
+		base := a.Keys[identity.Fingerprint].Hash
+		if base == 0 {
+			base = a.Keys[identity.Net].Hash
+		}
+		if base != 0 {
+			a.Keys[identity.Crew] = identity.Key{Kind: identity.Crew, Hash: mix(base ^ uint64(sig)<<48)}
+		}
+	}
+	return s
+}
+
+// Served notes the records a request was served, for the history signals.
+func (d *Detector) Served(a *identity.Actor, recs []records.Found) {
+	if d.behaviour != nil {
+		d.behaviour.Served(a.Keys[identity.IP], recs)
+	}
+}
+
+// ColdShare is the platform-wide share of recent records that were cold
+// (0 without a Behaviour).
+func (d *Detector) ColdShare() float64 {
+	if d.behaviour == nil {
+		return 0
+	}
+	return d.behaviour.ColdShare()
+}
+
+// AddAllow adds an allowlist prefix at run time (the dashboard's control).
+func (d *Detector) AddAllow(p netip.Prefix) {
+	for {
+		old := d.allow.Load()
+		next := append(append([]netip.Prefix(nil), (*old)...), p)
+		if d.allow.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+func (d *Detector) allowed(a *identity.Actor, addr netip.Addr) bool {
+	if addr.IsValid() {
+		for _, p := range *d.allow.Load() {
+			if p.Contains(addr) {
+				return true
+			}
+		}
+	}
+	if len(d.allowKeys) > 0 {
+		for _, k := range a.Keys {
+			if k.Hash != 0 && d.allowKeys[k] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (d *Detector) shard(h uint64) *sessionShard { return &d.shards[h>>58] }
+
+func (d *Detector) loaded(h uint64) {
+	sh := d.shard(h)
+	sh.mu.Lock()
+	if len(sh.m) >= d.shardCap {
+		// Forget at random rather than grow: a forgotten session's next
+		// record request counts as from a session without page loads, a
+		// weak signal that its next page load clears.
+		for k := range sh.m {
+			delete(sh.m, k)
+			if len(sh.m) < d.shardCap*3/4 {
+				break
+			}
+		}
+	}
+	sh.m[h] = struct{}{}
+	sh.mu.Unlock()
+}
+
+func (d *Detector) hasLoaded(h uint64) bool {
+	sh := d.shard(h)
+	sh.mu.Lock()
+	_, ok := sh.m[h]
+	sh.mu.Unlock()
+	return ok
+}
+
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// KindOf classifies a request the proxy sees: record routes are decided by
+// the catalog; pages by an HTML Accept header; assets by extension.
+func KindOf(record bool, method, path, accept string) Kind {
+	switch {
+	case record:
+		return Record
+	case method != "GET" && method != "HEAD":
+		return Other
+	case strings.Contains(accept, "text/html"):
+		return Page
+	}
+	if i := strings.LastIndexByte(path, '.'); i >= 0 && i > strings.LastIndexByte(path, '/') {
+		switch strings.ToLower(path[i+1:]) {
+		case "js", "mjs", "css", "png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "woff", "woff2", "ttf", "map":
+			return Asset
+		}
+	}
+	return Other
+}

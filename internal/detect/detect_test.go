@@ -1,0 +1,158 @@
+package detect
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/leakguard/leakguard/internal/identity"
+)
+
+func actor(ip, session, fp uint64) identity.Actor {
+	var a identity.Actor
+	a.Keys[identity.IP] = identity.Key{Kind: identity.IP, Hash: ip}
+	a.Keys[identity.Net] = identity.Key{Kind: identity.Net, Hash: ip >> 8}
+	if session != 0 {
+		a.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: session}
+	}
+	if fp != 0 {
+		a.Keys[identity.Fingerprint] = identity.Key{Kind: identity.Fingerprint, Hash: fp}
+	}
+	return a
+}
+
+func TestSignalsMustAndMustNotTrip(t *testing.T) {
+	d := New(Options{Allow: []netip.Prefix{netip.MustParsePrefix("198.51.100.20/32")}})
+	browser := Traits{UA: UABrowser, Addr: netip.MustParseAddr("203.0.113.5")}
+	// A person: page, asset, then records in the same session.
+	p := actor(1, 77, 5)
+	for _, k := range []Kind{Page, Asset} {
+		tr := browser
+		tr.Kind = k
+		if s := d.Assess(&p, tr); s != 0 {
+			t.Fatalf("page/asset load: signals %s", s)
+		}
+	}
+	tr := browser
+	tr.Kind = Record
+	if s := d.Assess(&p, tr); s != 0 || p.Keys[identity.Crew].Hash != 0 {
+		t.Fatalf("a person's record request: signals %s, crew %v", s, p.Keys[identity.Crew])
+	}
+	// A scraper with a browser UA and no session: sessionless, and in a crew.
+	s1, s2 := actor(100, 0, 5), actor(200, 0, 5)
+	if s := d.Assess(&s1, tr); s != Sessionless {
+		t.Fatalf("sessionless record request: %s", s)
+	}
+	d.Assess(&s2, tr)
+	if s1.Keys[identity.Crew].Hash == 0 || s1.Keys[identity.Crew] != s2.Keys[identity.Crew] {
+		t.Fatalf("two addresses, one fingerprint, same behaviour: crews %v %v", s1.Keys[identity.Crew], s2.Keys[identity.Crew])
+	}
+	// A different fingerprint is a different crew.
+	s3 := actor(300, 0, 6)
+	d.Assess(&s3, tr)
+	if s3.Keys[identity.Crew] == s1.Keys[identity.Crew] {
+		t.Fatal("different fingerprints share a crew")
+	}
+	// A session that never loaded a page: no_assets.
+	h := actor(400, 88, 5)
+	if s := d.Assess(&h, tr); s != NoAssets || h.Keys[identity.Crew].Hash == 0 {
+		t.Fatalf("session without page loads: %s", s)
+	}
+	// Pages alone never carry a crew key, whatever the UA.
+	auto := Traits{UA: UAAutomation, Kind: Page}
+	c := actor(500, 0, 9)
+	if s := d.Assess(&c, auto); s != AutomationUA || c.Keys[identity.Crew].Hash != 0 {
+		t.Fatalf("automation page load: %s crew %v", s, c.Keys[identity.Crew])
+	}
+	// Allowlisted address.
+	pt := actor(600, 0, 7)
+	if s := d.Assess(&pt, Traits{Kind: Record, UA: UAOther, Addr: netip.MustParseAddr("198.51.100.20")}); !s.Exempt() {
+		t.Fatalf("allowlisted partner: %s", s)
+	}
+}
+
+func TestAllowKeys(t *testing.T) {
+	acct := identity.Key{Kind: identity.Account, Hash: 42}
+	d := New(Options{AllowKeys: []identity.Key{acct}})
+	a := actor(1, 0, 1)
+	a.Keys[identity.Account] = acct
+	if s := d.Assess(&a, Traits{Kind: Record}); !s.Exempt() {
+		t.Fatalf("allowlisted account: %s", s)
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	for _, tc := range []struct {
+		record       bool
+		method, path string
+		accept       string
+		want         Kind
+	}{
+		{true, "GET", "/api/users/1", "application/json", Record},
+		{false, "GET", "/items/1", "text/html,application/xhtml+xml", Page},
+		{false, "GET", "/static/app.js", "*/*", Asset},
+		{false, "GET", "/static/app.CSS", "*/*", Asset},
+		{false, "GET", "/v1.2/users", "*/*", Other},
+		{false, "POST", "/login", "text/html", Other},
+	} {
+		if got := KindOf(tc.record, tc.method, tc.path, tc.accept); got != tc.want {
+			t.Errorf("KindOf(%v %s %s %q) = %d, want %d", tc.record, tc.method, tc.path, tc.accept, got, tc.want)
+		}
+	}
+}
+
+type fakeDNS struct {
+	ptr map[string][]string
+	a   map[string][]string
+}
+
+func (f fakeDNS) LookupAddr(_ context.Context, addr string) ([]string, error) {
+	if n, ok := f.ptr[addr]; ok {
+		return n, nil
+	}
+	return nil, errors.New("nxdomain")
+}
+
+func (f fakeDNS) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	var out []net.IPAddr
+	for _, s := range f.a[host] {
+		out = append(out, net.IPAddr{IP: net.ParseIP(s)})
+	}
+	if out == nil {
+		return nil, errors.New("nxdomain")
+	}
+	return out, nil
+}
+
+// Verified bots: reverse name under the engine's domain, and forward back.
+func TestBotVerifier(t *testing.T) {
+	dns := fakeDNS{
+		ptr: map[string][]string{
+			"66.249.66.1":  {"crawl-66-249-66-1.googlebot.com."},
+			"203.0.113.9":  {"crawl-66-249-66-1.googlebot.com."}, // lies: forward does not match
+			"203.0.113.10": {"googlebot.com.evil.example."},
+			"157.55.39.1":  {"msnbot-157-55-39-1.search.msn.com."},
+		},
+		a: map[string][]string{
+			"crawl-66-249-66-1.googlebot.com.":   {"66.249.66.1"},
+			"msnbot-157-55-39-1.search.msn.com.": {"157.55.39.1"},
+			"googlebot.com.evil.example.":        {"203.0.113.10"},
+		},
+	}
+	v := NewBotVerifier(dns)
+	for addr, want := range map[string]bool{"66.249.66.1": true, "157.55.39.1": true, "203.0.113.9": false, "203.0.113.10": false, "192.0.2.1": false} {
+		if got := v.Verified(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Verified(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	d := New(Options{Verify: v})
+	a := actor(1, 0, 99)
+	if s := d.Assess(&a, Traits{Kind: Record, UA: UASearchBot, Addr: netip.MustParseAddr("66.249.66.1")}); s&VerifiedBot == 0 || !s.Exempt() {
+		t.Errorf("real Googlebot: %s", s)
+	}
+	if s := d.Assess(&a, Traits{Kind: Record, UA: UASearchBot, Addr: netip.MustParseAddr("203.0.113.9")}); s&UnverifiedBot == 0 || s.Exempt() {
+		t.Errorf("fake Googlebot: %s", s)
+	}
+}

@@ -1,0 +1,307 @@
+package logs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// Parser reads one log line into an entry.
+type Parser interface {
+	Parse(line []byte, e *Entry) error
+}
+
+// Combined is the Apache/nginx combined (and common) format.
+type Combined struct{}
+
+func (Combined) Parse(line []byte, e *Entry) error { return ParseCombined(line, e) }
+
+// NginxFormat parses lines written by an nginx log_format, so operators who
+// log $http_x_account or $cookie_sid get account and session keys.
+type NginxFormat struct {
+	parts   []part
+	Account string // variable holding the account (e.g. http_x_account)
+	Session string // variable holding the session (e.g. cookie_sid)
+}
+
+type part struct {
+	lit  []byte // literal text before the variable (may be empty)
+	name string // variable name, "" for the trailing literal
+}
+
+// NewNginxFormat compiles a log_format string such as
+// `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_account"`.
+// Every variable must be followed by a literal (or end the line), or the
+// format cannot be split unambiguously.
+func NewNginxFormat(format string) (*NginxFormat, error) {
+	f := &NginxFormat{}
+	var lit []byte
+	for i := 0; i < len(format); {
+		if format[i] != '$' {
+			lit = append(lit, format[i])
+			i++
+			continue
+		}
+		j := i + 1
+		brace := j < len(format) && format[j] == '{'
+		if brace {
+			j++
+		}
+		k := j
+		for k < len(format) && (format[k] == '_' || format[k] >= 'a' && format[k] <= 'z' || format[k] >= 'A' && format[k] <= 'Z' || format[k] >= '0' && format[k] <= '9') {
+			k++
+		}
+		if k == j {
+			return nil, fmt.Errorf("log format: a $ without a variable name at %d", i)
+		}
+		name := strings.ToLower(format[j:k])
+		if brace {
+			if k >= len(format) || format[k] != '}' {
+				return nil, fmt.Errorf("log format: ${%s without }", name)
+			}
+			k++
+		}
+		if n := len(f.parts); n > 0 && len(lit) == 0 {
+			return nil, fmt.Errorf("log format: $%s follows $%s with nothing between them", name, f.parts[n-1].name)
+		}
+		f.parts = append(f.parts, part{lit: lit, name: name})
+		lit = nil
+		i = k
+	}
+	f.parts = append(f.parts, part{lit: lit})
+	have := map[string]bool{}
+	for _, p := range f.parts {
+		have[p.name] = true
+	}
+	if !have["remote_addr"] && !have["http_x_forwarded_for"] {
+		return nil, errors.New("log format: needs $remote_addr (or $http_x_forwarded_for)")
+	}
+	if !have["time_local"] && !have["time_iso8601"] && !have["msec"] {
+		return nil, errors.New("log format: needs $time_local, $time_iso8601 or $msec")
+	}
+	if !have["request"] && !have["request_uri"] && !have["uri"] {
+		return nil, errors.New("log format: needs $request, $request_uri or $uri")
+	}
+	return f, nil
+}
+
+// Parse implements Parser.
+func (f *NginxFormat) Parse(line []byte, e *Entry) error {
+	*e = Entry{Bytes: -1}
+	line = bytes.TrimRight(line, "\r\n")
+	p := 0
+	for i, pt := range f.parts {
+		if !bytes.HasPrefix(line[p:], pt.lit) {
+			return &ParseError{Field: "literal " + strconv.Quote(string(pt.lit))}
+		}
+		p += len(pt.lit)
+		if pt.name == "" {
+			break
+		}
+		end := len(line)
+		if next := f.parts[i+1].lit; len(next) > 0 {
+			k := bytes.Index(line[p:], next)
+			if k < 0 {
+				return &ParseError{Field: pt.name}
+			}
+			end = p + k
+		}
+		if err := f.set(e, pt.name, line[p:end]); err != nil {
+			return err
+		}
+		p = end
+	}
+	if len(e.Addr) == 0 || e.Time.IsZero() {
+		return &ParseError{Field: "remote_addr or time"}
+	}
+	e.Combined = true
+	return nil
+}
+
+func dash(v []byte) []byte {
+	if len(v) == 1 && v[0] == '-' {
+		return nil
+	}
+	return v
+}
+
+func (f *NginxFormat) set(e *Entry, name string, v []byte) error {
+	switch name {
+	case "remote_addr":
+		e.Addr = v
+	case "http_x_forwarded_for":
+		if len(e.Addr) == 0 {
+			if i := bytes.IndexByte(v, ','); i >= 0 {
+				v = v[:i]
+			}
+			e.Addr = bytes.TrimSpace(v)
+		}
+	case "remote_user":
+		e.User = v
+	case "time_local":
+		t, err := time.Parse("02/Jan/2006:15:04:05 -0700", string(v))
+		if err != nil {
+			return &ParseError{Field: "time_local"}
+		}
+		e.Time = t
+	case "time_iso8601":
+		t, err := time.Parse(time.RFC3339, string(v))
+		if err != nil {
+			return &ParseError{Field: "time_iso8601"}
+		}
+		e.Time = t
+	case "msec":
+		sec, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return &ParseError{Field: "msec"}
+		}
+		e.Time = time.Unix(0, int64(sec*1e9)).UTC()
+	case "request":
+		parts := bytes.SplitN(v, []byte(" "), 3)
+		if len(parts) == 3 {
+			e.Method, e.Target, e.Proto = parts[0], parts[1], parts[2]
+		} else {
+			e.Target = v
+		}
+	case "request_method":
+		e.Method = v
+	case "request_uri", "uri":
+		if len(e.Target) == 0 {
+			e.Target = v
+		}
+	case "status":
+		n, err := strconv.Atoi(string(v))
+		if err != nil {
+			return &ParseError{Field: "status"}
+		}
+		e.Status = n
+	case "body_bytes_sent", "bytes_sent":
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			e.Bytes = n
+		}
+	case "http_referer":
+		e.Referer = dash(v)
+	case "http_user_agent":
+		e.UserAgent = dash(v)
+	}
+	if name == f.Account && f.Account != "" {
+		e.Account = dash(v)
+	}
+	if name == f.Session && f.Session != "" {
+		e.Session = dash(v)
+	}
+	return nil
+}
+
+// JSONLines parses one JSON object a line, with a field mapping.
+type JSONLines struct {
+	Time, Addr, Method, Path, Status, UA, Account, Session, Request string
+}
+
+// DefaultJSONFields are the names tried when a mapping names none.
+var DefaultJSONFields = JSONLines{Time: "time", Addr: "remote_addr", Method: "method", Path: "path", Status: "status",
+	UA: "user_agent", Request: "request"}
+
+// ParseJSONFields reads a mapping such as "time=ts,addr=client.ip,ua=headers.user-agent,account=user_id"
+// (gjson paths), on top of the defaults.
+func ParseJSONFields(s string) (JSONLines, error) {
+	j := DefaultJSONFields
+	if strings.TrimSpace(s) == "" {
+		return j, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || v == "" {
+			return j, fmt.Errorf("--fields: want name=path pairs, got %q", kv)
+		}
+		switch k {
+		case "time":
+			j.Time = v
+		case "addr":
+			j.Addr = v
+		case "method":
+			j.Method = v
+		case "path":
+			j.Path = v
+		case "status":
+			j.Status = v
+		case "ua":
+			j.UA = v
+		case "account":
+			j.Account = v
+		case "session":
+			j.Session = v
+		case "request":
+			j.Request = v
+		default:
+			return j, fmt.Errorf("--fields: unknown field %q (want time, addr, method, path, status, ua, account, session, request)", k)
+		}
+	}
+	return j, nil
+}
+
+// Parse implements Parser.
+func (j JSONLines) Parse(line []byte, e *Entry) error {
+	*e = Entry{Bytes: -1, Combined: true}
+	line = bytes.TrimSpace(line)
+	if !gjson.ValidBytes(line) {
+		return &ParseError{Field: "json"}
+	}
+	get := func(path string) gjson.Result {
+		if path == "" {
+			return gjson.Result{}
+		}
+		return gjson.GetBytes(line, path)
+	}
+	if a := get(j.Addr); a.Exists() {
+		e.Addr = []byte(a.String())
+	}
+	switch t := get(j.Time); t.Type {
+	case gjson.Number:
+		v := t.Float()
+		switch {
+		case v > 1e17: // ns
+			e.Time = time.Unix(0, int64(v)).UTC()
+		case v > 1e14: // µs
+			e.Time = time.UnixMicro(int64(v)).UTC()
+		case v > 1e11: // ms
+			e.Time = time.UnixMilli(int64(v)).UTC()
+		default:
+			e.Time = time.Unix(0, int64(v*1e9)).UTC()
+		}
+	case gjson.String:
+		for _, layout := range []string{time.RFC3339Nano, "02/Jan/2006:15:04:05 -0700", "2006-01-02 15:04:05"} {
+			if tt, err := time.Parse(layout, t.Str); err == nil {
+				e.Time = tt
+				break
+			}
+		}
+	}
+	e.Method = []byte(get(j.Method).String())
+	e.Target = []byte(get(j.Path).String())
+	if len(e.Target) == 0 {
+		if r := get(j.Request).String(); r != "" {
+			parts := strings.SplitN(r, " ", 3)
+			if len(parts) >= 2 {
+				e.Method, e.Target = []byte(parts[0]), []byte(parts[1])
+			}
+		}
+	}
+	e.Status = int(get(j.Status).Int())
+	e.UserAgent = []byte(get(j.UA).String())
+	if v := get(j.Account).String(); v != "" {
+		e.Account = []byte(v)
+	}
+	if v := get(j.Session).String(); v != "" {
+		e.Session = []byte(v)
+	}
+	if len(e.Addr) == 0 || e.Time.IsZero() || len(e.Target) == 0 {
+		return &ParseError{Field: "addr, time or path"}
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package logs
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const nginxFmt = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_account" $cookie_sid`
+
+func TestNginxFormat(t *testing.T) {
+	f, err := NewNginxFormat(nginxFmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Account, f.Session = "http_x_account", "cookie_sid"
+	var e Entry
+	line := `203.0.113.9 - - [18/May/2015:12:00:01 +0000] "GET /api/users/42?x=1 HTTP/1.1" 200 312 "-" "python-requests/2.31" "acct-7" s3ss10n` + "\n"
+	if err := f.Parse([]byte(line), &e); err != nil {
+		t.Fatal(err)
+	}
+	if string(e.Addr) != "203.0.113.9" || !e.Time.Equal(time.Date(2015, 5, 18, 12, 0, 1, 0, time.UTC)) || string(e.Method) != "GET" ||
+		string(e.Target) != "/api/users/42?x=1" || e.Status != 200 || e.Bytes != 312 || e.Referer != nil ||
+		string(e.UserAgent) != "python-requests/2.31" || string(e.Account) != "acct-7" || string(e.Session) != "s3ss10n" {
+		t.Fatalf("entry %+v", e)
+	}
+	// "-" for a missing account is no account
+	line = strings.Replace(line, `"acct-7"`, `"-"`, 1)
+	if err := f.Parse([]byte(line), &e); err != nil || e.Account != nil {
+		t.Fatalf("dash account: %v %q", err, e.Account)
+	}
+	for _, bad := range []string{"", "garbage", `203.0.113.9 - - [bad time] "GET / HTTP/1.1" 200 1 "-" "ua" "a" s`} {
+		if err := f.Parse([]byte(bad), &e); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestNginxFormatErrors(t *testing.T) {
+	for format, want := range map[string]string{
+		`$remote_addr$remote_user [$time_local] "$request"`: "nothing between",
+		`$remote_user [$time_local] "$request"`:             "needs $remote_addr",
+		`$remote_addr "$request"`:                           "needs $time_local",
+		`$remote_addr [$time_local]`:                        "needs $request",
+		`$remote_addr [$time_local] "$request" ${status`:    "without }",
+	} {
+		if _, err := NewNginxFormat(format); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", format, err, want)
+		}
+	}
+}
+
+func TestJSONLines(t *testing.T) {
+	j, err := ParseJSONFields("time=ts,addr=client.ip,ua=headers.ua,account=user.id,session=sid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e Entry
+	for _, tc := range []struct{ line, want string }{
+		{`{"ts":"2015-05-18T12:00:01Z","client":{"ip":"203.0.113.9"},"method":"GET","path":"/api/users/1","status":200,"headers":{"ua":"curl/8"},"user":{"id":77},"sid":"abc"}`, "2015-05-18T12:00:01Z"},
+		{`{"ts":1431950401,"client":{"ip":"203.0.113.9"},"request":"GET /api/users/1 HTTP/1.1","status":200}`, "2015-05-18T12:00:01Z"},
+		{`{"ts":1431950401000,"client":{"ip":"203.0.113.9"},"path":"/api/users/1","method":"GET","status":200}`, "2015-05-18T12:00:01Z"},
+	} {
+		if err := j.Parse([]byte(tc.line), &e); err != nil {
+			t.Fatalf("%s: %v", tc.line, err)
+		}
+		if e.Time.Format(time.RFC3339) != tc.want || string(e.Addr) != "203.0.113.9" || string(e.Target) != "/api/users/1" || string(e.Method) != "GET" || e.Status != 200 {
+			t.Errorf("%s: %+v", tc.line, e)
+		}
+	}
+	j.Parse([]byte(`{"ts":"2015-05-18T12:00:01Z","client":{"ip":"203.0.113.9"},"path":"/x","user":{"id":77},"sid":"abc","headers":{"ua":"curl/8"}}`), &e)
+	if string(e.Account) != "77" || string(e.Session) != "abc" || string(e.UserAgent) != "curl/8" {
+		t.Errorf("account/session/ua: %+v", e)
+	}
+	for _, bad := range []string{"", "{", `{"ts":"x"}`, `[1,2]`, `{"client":{"ip":"1.2.3.4"},"path":"/x"}`} {
+		if err := j.Parse([]byte(bad), &e); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+	if _, err := ParseJSONFields("nope=x"); err == nil {
+		t.Error("unknown field accepted")
+	}
+}
+
+func FuzzNginxFormat(f *testing.F) {
+	f.Add(`203.0.113.9 - - [18/May/2015:12:00:01 +0000] "GET / HTTP/1.1" 200 312 "-" "ua" "a" s`)
+	f.Add(`"" [ ] "`)
+	nf, _ := NewNginxFormat(nginxFmt)
+	nf.Account, nf.Session = "http_x_account", "cookie_sid"
+	f.Fuzz(func(t *testing.T, line string) {
+		var e Entry
+		if nf.Parse([]byte(line), &e) == nil && (len(e.Addr) == 0 || e.Time.IsZero()) {
+			t.Fatalf("%q parsed without address or time", line)
+		}
+	})
+}
+
+func FuzzJSONLines(f *testing.F) {
+	f.Add(`{"time":"2015-05-18T12:00:01Z","remote_addr":"1.2.3.4","path":"/x","status":200}`)
+	f.Add(`{"time":1e300,"remote_addr":"","path":[]}`)
+	f.Fuzz(func(t *testing.T, line string) {
+		var e Entry
+		if DefaultJSONFields.Parse([]byte(line), &e) == nil && (len(e.Addr) == 0 || e.Time.IsZero() || len(e.Target) == 0) {
+			t.Fatalf("%q parsed incomplete", line)
+		}
+	})
+}

@@ -1,0 +1,643 @@
+// Package redis shares meter state and sanctions across a fleet of
+// proxies through Redis, with its native HyperLogLog commands.
+//
+// Each proxy meters locally (meter/memory) and buffers the record hashes it
+// serves. Every Interval it flushes them in one pipeline — PFADD to
+// time-bucketed keys per actor key, entity and window, with expiry — and
+// reads back, with PFCOUNT over a window's live buckets, the fleet-wide
+// count of every actor key it saw. Decisions read that local view, so no
+// request waits for Redis; the view is at most one Interval (plus a round
+// trip) stale. An actor's keys share a hash tag, so PFCOUNT over several
+// buckets works on Redis Cluster too.
+//
+// Sanctions are shared by publish/subscribe, and stored with an expiry for
+// proxies that start later.
+package redis
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/leakguard/leakguard/internal/canary"
+	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// Options configure a fleet meter.
+type Options struct {
+	Client   goredis.UniversalClient
+	Local    *memory.Memory
+	Entities []string // names, in the engine's order: keys use names, so nodes agree
+	Prefix   string   // key prefix, default "lg:"
+	Interval time.Duration
+	// MaxPending bounds the records buffered while Redis is unreachable;
+	// past it the oldest are dropped (and counted).
+	MaxPending int
+	// MaxViews bounds the fleet counts held locally (one per actor key,
+	// entity and window; default 1M). Past it, views not refreshed in the
+	// last flush are forgotten: such a key counts on local state until the
+	// next flush refreshes it.
+	MaxViews int
+	Log      *slog.Logger
+}
+
+// Meter is an engine.Meter whose counts are the fleet's.
+type Meter struct {
+	o      Options
+	local  *memory.Memory
+	widths []int64
+	names  []string // window names: "1h", "1d"
+	shards [16]shard
+
+	up        atomic.Bool
+	dropped   atomic.Uint64
+	flushed   atomic.Uint64
+	failures  atomic.Uint64
+	lastFlush atomic.Int64
+	pendingN  atomic.Int64
+}
+
+var _ engine.Meter = (*Meter)(nil)
+
+type vkey struct {
+	key identity.Key
+	ent int
+	wi  int
+}
+
+type view struct {
+	remote uint64 // fleet-wide count at the last refresh
+	since  uint64 // this node's inserts since: remote+since bounds the count
+	seen   int64  // last observed (unix ns), to expire the entry
+}
+
+type pend struct {
+	key  identity.Key
+	ent  int
+	hash uint64
+	at   int64
+}
+
+type shard struct {
+	mu      sync.Mutex
+	pending []pend
+	touched map[vkey]struct{}
+	views   map[vkey]*view
+}
+
+// New returns a fleet meter over a local one. Call Run to flush.
+func New(o Options) *Meter {
+	if o.Prefix == "" {
+		o.Prefix = "lg:"
+	}
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 1 << 20
+	}
+	if o.MaxViews <= 0 {
+		o.MaxViews = 1 << 20
+	}
+	m := &Meter{o: o, local: o.Local}
+	for wi, w := range o.Local.Windows() {
+		m.widths = append(m.widths, int64(o.Local.Resolution(wi)))
+		m.names = append(m.names, windowName(w))
+	}
+	for i := range m.shards {
+		m.shards[i].touched = map[vkey]struct{}{}
+		m.shards[i].views = map[vkey]*view{}
+	}
+	m.up.Store(true)
+	return m
+}
+
+func windowName(w time.Duration) string {
+	if w%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(w/(24*time.Hour)), 10) + "d"
+	}
+	return w.String()
+}
+
+func (m *Meter) shard(k identity.Key) *shard {
+	return &m.shards[(k.Hash*0x9e3779b97f4a7c15)>>60]
+}
+
+// Windows implements engine.Meter.
+func (m *Meter) Windows() []time.Duration { return m.local.Windows() }
+
+// Resolution implements engine.Meter.
+func (m *Meter) Resolution(wi int) time.Duration { return m.local.Resolution(wi) }
+
+// Up reports whether the last exchange with Redis succeeded.
+func (m *Meter) Up() bool { return m.up.Load() }
+
+// Observe implements engine.Meter: local counts, raised to the fleet's.
+func (m *Meter) Observe(now int64, k identity.Key, recs []records.Found, miss bool, counts []uint64) uint64 {
+	touched := m.local.Observe(now, k, recs, miss, counts)
+	if touched == 0 {
+		return 0
+	}
+	nw := len(m.widths)
+	s := m.shard(k)
+	s.mu.Lock()
+	for _, r := range recs {
+		s.pending = append(s.pending, pend{key: k, ent: r.Entity, hash: r.Hash, at: now})
+	}
+	for ent := 0; ent < len(m.o.Entities) && ent < 64; ent++ {
+		if touched&(1<<ent) == 0 {
+			continue
+		}
+		n := uint64(0)
+		for _, r := range recs {
+			if r.Entity == ent {
+				n++
+			}
+		}
+		for wi := 0; wi < nw; wi++ {
+			vk := vkey{k, ent, wi}
+			v := s.views[vk]
+			if v == nil {
+				v = &view{}
+				s.views[vk] = v
+			}
+			v.since += n
+			v.seen = now
+			s.touched[vk] = struct{}{}
+			if b := v.remote + v.since; b > counts[ent*nw+wi] {
+				counts[ent*nw+wi] = b
+			}
+		}
+	}
+	s.mu.Unlock()
+	m.pendingN.Add(int64(len(recs)))
+	return touched
+}
+
+func (m *Meter) fleet(k identity.Key, ent, wi int) uint64 {
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.views[vkey{k, ent, wi}]; v != nil {
+		return v.remote + v.since
+	}
+	return 0
+}
+
+// Bound implements engine.Meter.
+func (m *Meter) Bound(now int64, k identity.Key, ent, wi int) uint64 {
+	return max(m.local.Bound(now, k, ent, wi), m.fleet(k, ent, wi))
+}
+
+// Count implements engine.Meter.
+func (m *Meter) Count(now int64, k identity.Key, ent, wi int) uint64 {
+	return max(m.local.Count(now, k, ent, wi), m.fleet(k, ent, wi))
+}
+
+// bucketKey is one time bucket of one actor key's records of one entity in
+// one window. The {...} hash tag keeps an actor key's buckets on one slot.
+func (m *Meter) bucketKey(k identity.Key, ent, wi int, epoch int64) string {
+	return fmt.Sprintf("%s{%s}:%s:%s:%d", m.o.Prefix, k, m.o.Entities[ent], m.names[wi], epoch)
+}
+
+// Flush sends buffered records and refreshes the view of every actor key
+// seen since the last flush.
+func (m *Meter) Flush(ctx context.Context, now int64) error {
+	type group struct {
+		key   string
+		until int64
+		elems []any
+	}
+	type gkey struct {
+		key     identity.Key
+		ent, wi int
+		epoch   int64
+	}
+	groups := map[gkey]*group{}
+	var order []*group
+	type snap struct {
+		vk    vkey
+		since uint64
+	}
+	var snaps []snap
+	var taken [16][]pend
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		taken[i], s.pending = s.pending, nil
+		for vk := range s.touched {
+			snaps = append(snaps, snap{vk, s.views[vk].since})
+		}
+		clear(s.touched)
+		s.mu.Unlock()
+	}
+	for _, ps := range taken {
+		for _, p := range ps {
+			if p.ent < 0 || p.ent >= len(m.o.Entities) {
+				continue
+			}
+			for wi, width := range m.widths {
+				epoch := p.at / width
+				gk := gkey{p.key, p.ent, wi, epoch}
+				g := groups[gk]
+				if g == nil {
+					// A bucket matters until it leaves the window: Buckets+1 widths.
+					g = &group{key: m.bucketKey(p.key, p.ent, wi, epoch), until: (epoch + memory.Buckets + 2) * width}
+					groups[gk] = g
+					order = append(order, g)
+				}
+				var b [8]byte
+				binary.LittleEndian.PutUint64(b[:], p.hash)
+				g.elems = append(g.elems, string(b[:]))
+			}
+		}
+	}
+	pipe := m.o.Client.Pipeline()
+	for _, g := range order {
+		pipe.PFAdd(ctx, g.key, g.elems...)
+		pipe.PExpireAt(ctx, g.key, time.Unix(0, g.until))
+	}
+	counts := make([]*goredis.IntCmd, len(snaps))
+	for i, sn := range snaps {
+		width := m.widths[sn.vk.wi]
+		cur := now / width
+		keys := make([]string, 0, memory.Buckets+1)
+		for e := cur - memory.Buckets; e <= cur; e++ {
+			keys = append(keys, m.bucketKey(sn.vk.key, sn.vk.ent, sn.vk.wi, e))
+		}
+		counts[i] = pipe.PFCount(ctx, keys...)
+	}
+	if len(order) == 0 && len(snaps) == 0 {
+		return m.ping(ctx)
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil {
+		m.requeue(taken)
+		m.markDown(err)
+		return err
+	}
+	var n int64
+	for _, ps := range taken {
+		n += int64(len(ps))
+	}
+	m.pendingN.Add(-n)
+	m.flushed.Add(uint64(n))
+	for i, sn := range snaps {
+		s := m.shard(sn.vk.key)
+		s.mu.Lock()
+		if v := s.views[sn.vk]; v != nil {
+			v.remote = uint64(counts[i].Val())
+			v.since -= min(v.since, sn.since)
+		}
+		s.mu.Unlock()
+	}
+	m.expireViews(now)
+	m.lastFlush.Store(time.Now().UnixNano())
+	m.markUp(n)
+	return nil
+}
+
+func (m *Meter) ping(ctx context.Context) error {
+	if err := m.o.Client.Ping(ctx).Err(); err != nil {
+		m.markDown(err)
+		return err
+	}
+	m.markUp(0)
+	return nil
+}
+
+// requeue puts records back after a failed flush, dropping the oldest
+// beyond MaxPending.
+func (m *Meter) requeue(taken [16][]pend) {
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		s.pending = append(taken[i], s.pending...)
+		limit := m.o.MaxPending / len(m.shards)
+		if over := len(s.pending) - limit; over > 0 {
+			s.pending = s.pending[over:]
+			m.dropped.Add(uint64(over))
+			m.pendingN.Add(-int64(over))
+		}
+		// The views of these keys must be refreshed once Redis is back.
+		for _, p := range s.pending {
+			for wi := range m.widths {
+				s.touched[vkey{p.key, p.ent, wi}] = struct{}{}
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (m *Meter) markDown(err error) {
+	m.failures.Add(1)
+	if m.up.Swap(false) && m.o.Log != nil {
+		m.o.Log.Error("state: redis unreachable; counting on this proxy's local state until it is back", "err", err)
+	}
+}
+
+func (m *Meter) markUp(n int64) {
+	if !m.up.Swap(true) && m.o.Log != nil {
+		m.o.Log.Info("state: redis reachable again; buffered records resynchronised", "records", n, "dropped_while_down", m.dropped.Load())
+	}
+}
+
+// expireViews forgets views of keys not seen for the longest window, and
+// keeps the views under MaxViews so a flood of fresh keys cannot grow them.
+func (m *Meter) expireViews(now int64) {
+	ws := m.local.Windows()
+	horizon := now - int64(ws[len(ws)-1]) - m.widths[len(m.widths)-1]
+	limit := m.o.MaxViews / len(m.shards)
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		over := len(s.views) - limit
+		for vk, v := range s.views {
+			if v.seen < horizon {
+				delete(s.views, vk)
+				over--
+				continue
+			}
+			if over > 0 && v.since == 0 {
+				if _, busy := s.touched[vk]; !busy {
+					delete(s.views, vk)
+					over--
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Views returns the number of fleet counts held locally.
+func (m *Meter) Views() int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		n += len(s.views)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Stats are the fleet meter's counters, for metrics.
+type Stats struct {
+	Up                         bool
+	Flushed, Dropped, Failures uint64
+	Pending                    int64
+	LastFlush                  time.Time
+}
+
+// Stats returns the counters.
+func (m *Meter) Stats() Stats {
+	return Stats{Up: m.up.Load(), Flushed: m.flushed.Load(), Dropped: m.dropped.Load(), Failures: m.failures.Load(),
+		Pending: m.pendingN.Load(), LastFlush: time.Unix(0, m.lastFlush.Load())}
+}
+
+// Run flushes every Interval until ctx is done, with a final flush.
+func (m *Meter) Run(ctx context.Context, now func() time.Time) {
+	t := time.NewTicker(m.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			m.Flush(fctx, now().UnixNano())
+			cancel()
+			return
+		case <-t.C:
+			fctx, cancel := context.WithTimeout(ctx, m.o.Interval*4+time.Second)
+			m.Flush(fctx, now().UnixNano())
+			cancel()
+		}
+	}
+}
+
+// Sanctions shares sanctions between the proxies of a fleet.
+type Sanctions struct {
+	Client goredis.UniversalClient
+	Prefix string
+	Log    *slog.Logger
+}
+
+func (s *Sanctions) channel() string { return s.prefix() + "sanctions" }
+
+func (s *Sanctions) prefix() string {
+	if s.Prefix == "" {
+		return "lg:"
+	}
+	return s.Prefix
+}
+
+func encodeSanction(x engine.Sanction) string {
+	return fmt.Sprintf("%s %s %d %s", x.Key, x.Action, x.Until, x.Rule)
+}
+
+func decodeSanction(msg string) (x engine.Sanction, unblock bool, ok bool) {
+	f := strings.SplitN(msg, " ", 4)
+	if len(f) == 2 && f[0] == "unblock" {
+		k, err := identity.ParseKey(f[1])
+		return engine.Sanction{Key: k}, true, err == nil
+	}
+	if len(f) != 4 {
+		return x, false, false
+	}
+	k, err := identity.ParseKey(f[0])
+	if err != nil {
+		return x, false, false
+	}
+	a, err1 := engine.ParseAction(f[1])
+	u, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return x, false, false
+	}
+	return engine.Sanction{Key: k, Action: a, Until: u, Rule: f[3]}, false, true
+}
+
+// Publish shares a sanction this proxy installed.
+func (s *Sanctions) Publish(ctx context.Context, x engine.Sanction) error {
+	msg := encodeSanction(x)
+	pipe := s.Client.Pipeline()
+	pipe.Set(ctx, fmt.Sprintf("%s{%s}:sanction:%s", s.prefix(), x.Key, x.Rule), msg, 0)
+	pipe.PExpireAt(ctx, fmt.Sprintf("%s{%s}:sanction:%s", s.prefix(), x.Key, x.Rule), time.Unix(0, x.Until))
+	pipe.Publish(ctx, s.channel(), msg)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// scan calls fn for every key matching pattern, on every primary of a
+// cluster (SCAN only covers the node it is sent to), until fn says stop.
+func scan(ctx context.Context, c goredis.UniversalClient, pattern string, fn func(c goredis.Cmdable, key string) bool) error {
+	one := func(ctx context.Context, c *goredis.Client) error {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			if !fn(c, iter.Val()) {
+				break
+			}
+		}
+		return iter.Err()
+	}
+	switch cc := c.(type) {
+	case *goredis.ClusterClient:
+		var mu sync.Mutex
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+			// fn is not safe for concurrent use; ForEachMaster runs nodes in parallel.
+			mu.Lock()
+			defer mu.Unlock()
+			return one(ctx, c)
+		})
+	case *goredis.Client:
+		return one(ctx, cc)
+	}
+	return fmt.Errorf("unsupported redis client %T", c)
+}
+
+// Unblock lifts a key's sanctions on every proxy.
+func (s *Sanctions) Unblock(ctx context.Context, k identity.Key) error {
+	// The key's sanctions share its hash tag: one slot, one node.
+	var keys []string
+	err := scan(ctx, s.Client, fmt.Sprintf("%s{%s}:sanction:*", s.prefix(), k), func(_ goredis.Cmdable, key string) bool {
+		keys = append(keys, key)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	pipe := s.Client.Pipeline()
+	if len(keys) > 0 {
+		pipe.Del(ctx, keys...)
+	}
+	pipe.Publish(ctx, s.channel(), "unblock "+k.String())
+	_, err = pipe.Exec(ctx)
+	return err
+}
+
+// Load calls impose for every stored sanction (for a proxy that starts
+// after they were decided). It scans at most max keys.
+func (s *Sanctions) Load(ctx context.Context, max int, impose func(engine.Sanction)) (int, error) {
+	n := 0
+	err := scan(ctx, s.Client, s.prefix()+"{*}:sanction:*", func(c goredis.Cmdable, key string) bool {
+		if v, err := c.Get(ctx, key).Result(); err == nil {
+			if x, unblock, ok := decodeSanction(v); ok && !unblock {
+				impose(x)
+				n++
+			}
+		}
+		return n < max
+	})
+	return n, err
+}
+
+// Subscribe applies other proxies' sanctions and unblocks until ctx is
+// done. go-redis re-subscribes by itself after a lost connection.
+func (s *Sanctions) Subscribe(ctx context.Context, impose func(engine.Sanction), unblock func(identity.Key)) {
+	sub := s.Client.Subscribe(ctx, s.channel())
+	defer sub.Close()
+	ch := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			x, isUnblock, valid := decodeSanction(msg.Payload)
+			switch {
+			case !valid:
+				if s.Log != nil {
+					s.Log.Warn("state: ignored a malformed sanction message")
+				}
+			case isUnblock:
+				unblock(x.Key)
+			default:
+				impose(x)
+			}
+		}
+	}
+}
+
+// Canaries is the canary registry of a fleet: who received which canary,
+// as hashes, in 4,096 hash keys spread over a cluster's slots.
+type Canaries struct {
+	Client goredis.UniversalClient
+	Prefix string
+}
+
+func (c *Canaries) key(h uint64) string {
+	p := c.Prefix
+	if p == "" {
+		p = "lg:"
+	}
+	return fmt.Sprintf("%scanaries:%03x", p, h>>52)
+}
+
+func canaryField(k records.Kind, h uint64) string { return fmt.Sprintf("%d:%016x", k, h) }
+
+// Issue stores issued canaries in one pipeline.
+func (c *Canaries) Issue(ctx context.Context, xs []canary.Issued) error {
+	if len(xs) == 0 {
+		return nil
+	}
+	pipe := c.Client.Pipeline()
+	for _, x := range xs {
+		v := strconv.FormatInt(x.At, 10)
+		for _, k := range x.Actor.Keys {
+			if k.Hash != 0 {
+				v += " " + k.String()
+			}
+		}
+		pipe.HSet(ctx, c.key(x.Hash), canaryField(x.Kind, x.Hash), v)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Lookup resolves a batch in one pipeline (a canary.BatchLookup).
+func (c *Canaries) Lookup(ctx context.Context, keys []records.Found) ([]canary.Issued, []bool, error) {
+	pipe := c.Client.Pipeline()
+	cmds := make([]*goredis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.HGet(ctx, c.key(k.Hash), canaryField(records.Kind(k.Entity), k.Hash))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, nil, err
+	}
+	out := make([]canary.Issued, len(keys))
+	found := make([]bool, len(keys))
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		at, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		x := canary.Issued{Kind: records.Kind(keys[i].Entity), Hash: keys[i].Hash, At: at}
+		for _, ks := range f[1:] {
+			if k, err := identity.ParseKey(ks); err == nil {
+				x.Actor.Keys[k.Kind] = k
+			}
+		}
+		out[i], found[i] = x, true
+	}
+	return out, found, nil
+}

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+)
+
+var meta = Meta{Windows: []time.Duration{time.Hour, 24 * time.Hour}, Entities: []string{"user", "phone"}}
+
+func TestStoreRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s, rec, err := Open(dir, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Actors != 0 || rec.Reset != "" {
+		t.Fatalf("fresh store recovered %+v", rec)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	a := identity.Key{Kind: identity.IP, Hash: 42}
+	b := identity.Key{Kind: identity.Account, Hash: 7}
+	err = s.Write(Batch{
+		Actors: []memory.Saved{{Key: a, Last: now.UnixNano(), Data: []byte("state-a")}, {Key: b, Last: now.Add(-48 * time.Hour).UnixNano(), Data: []byte("state-b")}},
+		Sanctions: []engine.Sanction{
+			{Key: a, Rule: "user/ip/1h", Action: engine.Block, Until: now.Add(time.Hour).UnixNano()},
+			{Key: b, Rule: "user/account/1d", Action: engine.Throttle, Until: now.Add(-time.Minute).UnixNano()},
+		},
+		Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(s.Load(a)); got != "state-a" {
+		t.Fatalf("Load = %q", got)
+	}
+	if s.Load(identity.Key{Kind: identity.IP, Hash: 1}) != nil {
+		t.Fatal("Load of an unknown key returned state")
+	}
+	s.Close()
+
+	s, rec, err = Open(dir, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rec.Actors != 2 || rec.Sanctions != 2 || !rec.LastFlush.Equal(now) {
+		t.Fatalf("recovered %+v", rec)
+	}
+	sans, err := s.Sanctions(now.UnixNano())
+	if err != nil || len(sans) != 1 || sans[0].Key != a || sans[0].Rule != "user/ip/1h" || sans[0].Action != engine.Block {
+		t.Fatalf("sanctions in force = %+v, %v", sans, err)
+	}
+	// Expiry: b was last seen 48h ago, past a 25h retention.
+	n, err := s.Expire(now.Add(-25*time.Hour).UnixNano(), now.UnixNano(), 1000)
+	if err != nil || n != 1 || s.Load(b) != nil || s.Load(a) == nil {
+		t.Fatalf("expired %d (%v); b=%q a=%q", n, err, s.Load(b), s.Load(a))
+	}
+	// Unblock removes a key's sanctions.
+	if err := s.Write(Batch{Unblocked: []identity.Key{a}, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	if sans, _ := s.Sanctions(now.UnixNano()); len(sans) != 0 {
+		t.Fatalf("after unblock: %+v", sans)
+	}
+}
+
+func TestStoreDiscardsStateOfAnotherConfig(t *testing.T) {
+	dir := t.TempDir()
+	s, _, _ := Open(dir, meta)
+	k := identity.Key{Kind: identity.IP, Hash: 42}
+	s.Write(Batch{Actors: []memory.Saved{{Key: k, Last: 1, Data: []byte("x")}},
+		Sanctions: []engine.Sanction{{Key: k, Rule: "r", Action: engine.Block, Until: 1 << 62}}, Now: time.Now()})
+	s.Close()
+	other := Meta{Windows: []time.Duration{time.Hour}, Entities: []string{"user", "phone"}}
+	s, rec, err := Open(dir, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !strings.Contains(rec.Reset, "discarded") || rec.Actors != 0 || rec.Sanctions != 1 || s.Load(k) != nil {
+		t.Fatalf("recovered %+v", rec)
+	}
+}
+
+func TestStoreLockedByAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := Open(dir, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := Open(dir, meta); err == nil || !strings.Contains(err.Error(), "another leakguard") {
+		t.Fatalf("second open: %v", err)
+	}
+}
