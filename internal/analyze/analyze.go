@@ -5,6 +5,8 @@
 package analyze
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -36,6 +38,12 @@ type Options struct {
 	// distinct records per window, to suggest budgets.
 	Meter   Peaker
 	Suggest bool
+	// Exact keeps every key's distinct records as exact sets (keyed hashes)
+	// beside the sketches, for smaller logs where ±0.8% is not good enough.
+	// It costs about 50 bytes per key and record; past ExactLimit pairs it
+	// is abandoned and the report says so.
+	Exact      bool
+	ExactLimit int // default 100M
 }
 
 // Analyzer consumes log entries in time order.
@@ -45,12 +53,14 @@ type Analyzer struct {
 	actors   map[identity.Key]*actor
 	lines    int
 	bad      int
-	badLines []int // line numbers of the first malformed lines
+	badLines []string // where and why, for the first malformed lines
 	truncUA  int
 	outOfOrd int
 	first    time.Time
 	last     time.Time
 	recs     []records.Found
+	pairs    int  // exact-set entries held
+	inexact  bool // Exact was asked for and abandoned at the limit
 }
 
 // Peaker is what budget suggestions read of the meter.
@@ -69,6 +79,7 @@ type actor struct {
 	requests  int
 	misses    int
 	sketches  []*hyperloglog.Sketch // lifetime distinct records, per entity
+	exact     []map[uint64]struct{} // the same, exactly, with Options.Exact
 	detected  time.Time
 	rule      string
 	action    string
@@ -78,6 +89,9 @@ type actor struct {
 
 // New returns an Analyzer. Wire its OnDecision into the engine's options.
 func New(o Options) *Analyzer {
+	if o.ExactLimit <= 0 {
+		o.ExactLimit = 100_000_000
+	}
 	return &Analyzer{o: o, entities: o.Catalog.Entities(), actors: map[identity.Key]*actor{}}
 }
 
@@ -89,11 +103,23 @@ func (a *Analyzer) OnDecision(d engine.Decision) {
 	}
 	ac.detected, ac.rule, ac.action, ac.atCount = d.Time, d.Rule, d.Action.String(), d.Count
 	ac.beforeCnt = make([]uint64, len(ac.sketches))
-	for i, sk := range ac.sketches {
-		if sk != nil {
-			ac.beforeCnt[i] = sk.Estimate()
-		}
+	for i := range ac.sketches {
+		ac.beforeCnt[i] = uint64(a.count(ac, i))
 	}
+}
+
+// exact reports whether counts are exact sets.
+func (a *Analyzer) exact() bool { return a.o.Exact && !a.inexact }
+
+// count is an actor's distinct records of entity i: exact when it can be.
+func (a *Analyzer) count(ac *actor, i int) int {
+	if a.exact() && ac.exact != nil && ac.exact[i] != nil {
+		return len(ac.exact[i])
+	}
+	if ac.sketches[i] == nil {
+		return 0
+	}
+	return int(ac.sketches[i].Estimate())
 }
 
 func (a *Analyzer) actor(k identity.Key) *actor {
@@ -105,65 +131,106 @@ func (a *Analyzer) actor(k identity.Key) *actor {
 	return ac
 }
 
-// Malformed counts a line that could not be read.
-func (a *Analyzer) Malformed(lineNo int) {
+// malformed counts a line that could not be read.
+func (a *Analyzer) malformed(where string, err error) {
 	a.lines++
 	a.bad++
 	if len(a.badLines) < 10 {
-		a.badLines = append(a.badLines, lineNo)
+		a.badLines = append(a.badLines, where+": "+err.Error())
 	}
 }
 
-// Entry replays one parsed line.
-func (a *Analyzer) Entry(e *logs.Entry) {
-	a.lines++
-	if e.Truncated {
-		a.truncUA++
-	}
-	addr, err := netip.ParseAddr(string(e.Addr))
+// event is one log line made ready for replay: everything that depends on
+// the line alone. Parse workers compute events in parallel; the replay
+// applies them in order.
+type event struct {
+	line  int   // line number in its input
+	skip  bool  // a blank line
+	err   error // the line could not be read
+	trunc bool
+	t     time.Time
+	addr  netip.Addr
+	act   identity.Actor
+	route string
+	recs  []records.Found
+	miss  bool
+	tr    detect.Traits
+}
+
+var errBadAddr = errors.New("malformed client address")
+
+// prepare fills ev from a parsed line, appending its records to recs. It
+// reads only immutable parts of the analyzer (resolver, catalog, UA
+// classifier), so workers call it concurrently.
+func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found) []records.Found {
+	ev.trunc = e.Truncated
+	addr, err := netip.ParseAddr(view(e.Addr))
 	if err != nil {
-		a.bad++
-		return
+		ev.err = errBadAddr
+		return recs
 	}
-	if !a.last.IsZero() && e.Time.Before(a.last) {
-		a.outOfOrd++ // logs of several servers interleave: still replayed, in the order given
-	}
-	if a.first.IsZero() || e.Time.Before(a.first) {
-		a.first = e.Time
-	}
-	if e.Time.After(a.last) {
-		a.last = e.Time
-	}
-	act := a.o.Resolver.IdentifyLog(addr, e.UserAgent)
+	ev.t, ev.addr = e.Time, addr
+	ev.act = a.o.Resolver.IdentifyLog(addr, e.UserAgent)
 	if len(e.Account) > 0 {
-		act.Keys[identity.Account] = a.o.Resolver.AccountKey(view(e.Account))
+		ev.act.Keys[identity.Account] = a.o.Resolver.AccountKey(view(e.Account))
 	}
 	if len(e.Session) > 0 {
-		act.Keys[identity.Session] = a.o.Resolver.SessionKey(view(e.Session))
+		ev.act.Keys[identity.Session] = a.o.Resolver.SessionKey(view(e.Session))
 	}
 	path := e.Target
-	for i, c := range path {
-		if c == '?' {
-			path = path[:i]
-			break
-		}
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
 	}
 	method := view(e.Method)
 	m := a.o.Catalog.Match(method, view(path))
-	route := ""
 	if m.Matched() {
-		route = a.o.Catalog.RouteName(m.Route())
+		ev.route = a.o.Catalog.RouteName(m.Route())
 	}
-	recs := a.recs[:0]
+	n := len(recs)
 	if e.Status >= 200 && e.Status <= 299 {
 		recs = a.o.Catalog.PathRecords(&m, recs)
 	}
-	miss := m.Matched() && e.Status >= 400 && e.Status <= 499
-	a.recs = recs
+	ev.recs = recs[n:len(recs):len(recs)]
+	ev.miss = m.Matched() && e.Status >= 400 && e.Status <= 499
+	if a.o.Detector != nil {
+		ev.tr = detect.Traits{Kind: detect.KindOf(ev.route != "", method, view(path), ""), UA: a.o.UA.Classify(view(e.UserAgent)),
+			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow()}
+	}
+	return recs
+}
+
+// Entry replays one parsed line (for callers that parse themselves; Read
+// prepares lines in parallel).
+func (a *Analyzer) Entry(e *logs.Entry) {
+	var ev event
+	a.recs = a.prepare(e, &ev, a.recs[:0])
+	if ev.err != nil {
+		a.malformed("entry", ev.err)
+		return
+	}
+	a.apply(&ev)
+}
+
+// apply replays one prepared line through the detector, the engine and the
+// per-key totals, in event time.
+func (a *Analyzer) apply(ev *event) {
+	a.lines++
+	if ev.trunc {
+		a.truncUA++
+	}
+	if !a.last.IsZero() && ev.t.Before(a.last) {
+		a.outOfOrd++ // logs of several servers interleave: still replayed, in the order given
+	}
+	if a.first.IsZero() || ev.t.Before(a.first) {
+		a.first = ev.t
+	}
+	if ev.t.After(a.last) {
+		a.last = ev.t
+	}
+	act, recs := &ev.act, ev.recs
 	var sig detect.Signals
 	if a.o.Detector != nil { // before the totals: it sets the crew key
-		kind := detect.KindOf(route != "", method, view(path), "")
-		sig = a.o.Detector.Assess(&act, detect.Traits{Kind: kind, UA: a.o.UA.Classify(view(e.UserAgent)), Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow()})
+		sig = a.o.Detector.Assess(act, ev.tr)
 	}
 	// Lifetime totals first, so a decision on this line counts its records.
 	for kind, k := range act.Keys {
@@ -172,14 +239,14 @@ func (a *Analyzer) Entry(e *logs.Entry) {
 		}
 		ac := a.actor(k)
 		if ac.first.IsZero() {
-			ac.first = e.Time
+			ac.first = ev.t
 			if a.o.Reveal && kind == int(identity.IP) {
-				ac.addr = addr.String()
+				ac.addr = ev.addr.String()
 			}
 		}
-		ac.last = e.Time
+		ac.last = ev.t
 		ac.requests++
-		if miss {
+		if ev.miss {
 			ac.misses++
 		}
 		for _, r := range recs {
@@ -188,22 +255,47 @@ func (a *Analyzer) Entry(e *logs.Entry) {
 			}
 			ac.sketches[r.Entity].InsertHash(r.Hash)
 		}
+		if a.exact() && len(recs) > 0 {
+			a.addExact(ac, recs)
+		}
 		// Records per hour, for the report's timelines: addresses (each
 		// line counted once) and crews.
 		if len(recs) > 0 && (kind == int(identity.IP) || kind == int(identity.Crew)) {
 			if ac.hours == nil {
 				ac.hours = map[int32]uint32{}
 			}
-			ac.hours[int32(e.Time.Unix()/3600)] += uint32(len(recs))
+			ac.hours[int32(ev.t.Unix()/3600)] += uint32(len(recs))
 		}
 	}
 	// The log is history: every request was served, so the engine runs in
 	// shadow and only says when each actor would have been stopped.
-	defer a.peaks(e.Time, &act, recs)
-	v := a.o.Engine.Admit(e.Time, &act, route, sig, false)
-	a.o.Engine.Observe(e.Time, &act, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: v.Signals})
+	v := a.o.Engine.Admit(ev.t, act, ev.route, sig, false)
+	a.o.Engine.Observe(ev.t, act, engine.Exchange{Route: ev.route, Records: recs, Miss: ev.miss, Signals: v.Signals})
 	if a.o.Detector != nil {
-		a.o.Detector.Served(&act, recs)
+		a.o.Detector.Served(act, recs)
+	}
+	a.peaks(ev.t, act, recs)
+}
+
+func (a *Analyzer) addExact(ac *actor, recs []records.Found) {
+	if ac.exact == nil {
+		ac.exact = make([]map[uint64]struct{}, len(a.entities))
+	}
+	for _, r := range recs {
+		m := ac.exact[r.Entity]
+		if m == nil {
+			m = map[uint64]struct{}{}
+			ac.exact[r.Entity] = m
+		}
+		n := len(m)
+		m[r.Hash] = struct{}{}
+		a.pairs += len(m) - n
+	}
+	if a.pairs > a.o.ExactLimit {
+		a.inexact = true // the sketches carry on; free the sets
+		for _, x := range a.actors {
+			x.exact = nil
+		}
 	}
 }
 
@@ -397,7 +489,7 @@ func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 type Report struct {
 	Lines           int            `json:"lines"`
 	Malformed       int            `json:"malformed"`
-	MalformedSample []int          `json:"malformed_line_numbers,omitempty"`
+	MalformedSample []string       `json:"malformed_sample,omitempty"` // file:line: why, for the first few
 	TruncatedUA     int            `json:"truncated_user_agents"`
 	OutOfOrder      int            `json:"out_of_order_lines"`
 	First           time.Time      `json:"first"`
@@ -405,9 +497,14 @@ type Report struct {
 	Actors          int            `json:"actors"`
 	Suspects        int            `json:"suspected_scrapers"`
 	BreachScope     map[string]int `json:"breach_scope"` // distinct records per entity served to suspects
-	// ErrorBound is the relative standard error of the distinct counts (HyperLogLog, precision 14).
-	ErrorBound float64       `json:"error_bound"`
-	Top        []ActorReport `json:"top_actors"`
+	// ErrorBound is the relative standard error of the distinct counts
+	// (HyperLogLog, precision 14); 0 when they are exact.
+	ErrorBound float64 `json:"error_bound"`
+	Exact      bool    `json:"exact"`
+	// ExactAbandoned: exact counts were asked for, but the log held more
+	// key-record pairs than the limit, so counts are estimates.
+	ExactAbandoned bool          `json:"exact_abandoned,omitempty"`
+	Top            []ActorReport `json:"top_actors"`
 	// Suggested budgets (with --suggest-budgets).
 	Suggestions []Suggestion `json:"suggested_budgets,omitempty"`
 	// Timeline of records per hour (with --html).
@@ -437,7 +534,12 @@ type ActorReport struct {
 func (a *Analyzer) Report(top int) Report {
 	r := Report{Lines: a.lines, Malformed: a.bad, MalformedSample: a.badLines, TruncatedUA: a.truncUA, OutOfOrder: a.outOfOrd,
 		First: a.first, Last: a.last, Actors: len(a.actors), BreachScope: map[string]int{}, ErrorBound: 1.04 / 128}
+	if a.exact() {
+		r.ErrorBound, r.Exact = 0, true
+	}
+	r.ExactAbandoned = a.inexact
 	scope := make([]*hyperloglog.Sketch, len(a.entities))
+	exactScope := make([]map[uint64]struct{}, len(a.entities))
 	var rows []ActorReport
 	for _, ac := range a.actors {
 		row := ActorReport{Key: ac.key.String(), Address: ac.addr, First: ac.first, Last: ac.last,
@@ -446,7 +548,7 @@ func (a *Analyzer) Report(top int) Report {
 			if sk == nil {
 				continue
 			}
-			n := int(sk.Estimate())
+			n := a.count(ac, i)
 			row.Records[a.entities[i]] = n
 			row.totalForOrdering += n
 		}
@@ -466,6 +568,14 @@ func (a *Analyzer) Report(top int) Report {
 					scope[i] = hyperloglog.New14()
 				}
 				_ = scope[i].Merge(sk)
+				if a.exact() && ac.exact != nil && ac.exact[i] != nil {
+					if exactScope[i] == nil {
+						exactScope[i] = map[uint64]struct{}{}
+					}
+					for h := range ac.exact[i] {
+						exactScope[i][h] = struct{}{}
+					}
+				}
 			}
 		}
 		if row.totalForOrdering > 0 || row.Suspect {
@@ -473,7 +583,11 @@ func (a *Analyzer) Report(top int) Report {
 		}
 	}
 	for i, sk := range scope {
-		if sk != nil {
+		switch {
+		case sk == nil:
+		case a.exact():
+			r.BreachScope[a.entities[i]] = len(exactScope[i])
+		default:
 			r.BreachScope[a.entities[i]] = int(sk.Estimate())
 		}
 	}

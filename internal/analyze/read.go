@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/logs"
+	"github.com/leakguard/leakguard/internal/records"
 )
 
 // Input is one log source: a file path, a .gz file, or "-" for stdin.
@@ -24,25 +28,51 @@ type Input struct {
 // Open opens an input for reading: a file, a .gz file (decompressed), or
 // "-" for Stdin.
 func Open(in Input) (io.ReadCloser, error) {
+	rc, _, err := open(in, nil)
+	return rc, err
+}
+
+// open is Open, counting the raw (compressed) bytes read into *n if n is
+// not nil, for progress against the files' sizes.
+func open(in Input, n *int64) (io.ReadCloser, int64, error) {
 	if in.Name == "-" {
-		return io.NopCloser(in.Stdin), nil
+		return io.NopCloser(in.Stdin), 0, nil
 	}
 	f, err := os.Open(in.Name)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	var size int64
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	var r io.Reader = f
+	if n != nil {
+		r = &counter{r: f, n: n}
 	}
 	if strings.HasSuffix(in.Name, ".gz") {
-		zr, err := gzip.NewReader(f)
+		zr, err := gzip.NewReader(r)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("%s: %w", in.Name, err)
+			return nil, 0, fmt.Errorf("%s: %w", in.Name, err)
 		}
-		return struct {
-			io.Reader
-			io.Closer
-		}{zr, f}, nil
+		r = zr
 	}
-	return f, nil
+	return struct {
+		io.Reader
+		io.Closer
+	}{r, f}, size, nil
+}
+
+type counter struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
 }
 
 // firstTime returns the time of a source's first parseable line, to order
@@ -70,14 +100,67 @@ func firstTime(in Input, parser logs.Parser) time.Time {
 	return time.Time{}
 }
 
-// Progress is called now and then with the lines read so far.
-type Progress func(lines int, rate float64, file string)
+// Progress is where a long replay stands.
+type Progress struct {
+	Lines    int
+	Rate     float64 // lines per second so far
+	File     string  // being read ("" when done)
+	Done     int64   // input bytes read (compressed bytes for .gz)
+	Total    int64   // all inputs' sizes; 0 when unknown (stdin)
+	Elapsed  time.Duration
+	Finished bool
+}
 
-// Read parses every input, oldest first, into the analyzer. Malformed lines
-// are counted; with strict, the first one is an error.
-func (a *Analyzer) Read(inputs []Input, parser logs.Parser, strict bool, progress Progress) error {
+// ReadOptions tune Read.
+type ReadOptions struct {
+	// Strict makes the first malformed line an error instead of a count.
+	Strict bool
+	// Progress is called about every ProgressEvery, and once at the end.
+	Progress      func(Progress)
+	ProgressEvery time.Duration // default 2s
+	// Workers parse lines in parallel (default: GOMAXPROCS).
+	Workers int
+}
+
+const (
+	chunkBytes  = 256 << 10 // lines handed to a worker at a time
+	chunkLines  = 4096
+	maxLineSize = 1 << 20 // longer lines are counted malformed and skipped
+)
+
+var errLongLine = errors.New("line longer than 1 MiB")
+
+// chunk is a run of consecutive lines of one input, parsed by a worker and
+// then replayed in order.
+type chunk struct {
+	name  string
+	buf   []byte
+	lines []span
+	evs   []event
+	recs  []records.Found
+	err   error // reading the input failed after these lines
+	done  chan struct{}
+	pos   int64 // input bytes read when the chunk was cut
+}
+
+type span struct {
+	start, end int32 // start < 0: a line too long to keep
+	line       int
+}
+
+// Read parses every input, oldest first, into the analyzer. Workers parse
+// and prepare lines in parallel, a chunk at a time; this goroutine replays
+// them in their order, because the engine runs in event time. Malformed
+// lines are counted; with Strict the first one is an error.
+func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error {
 	if parser == nil {
 		parser = logs.Combined{}
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 2 * time.Second
 	}
 	type timed struct {
 		in Input
@@ -88,59 +171,184 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, strict bool, progres
 		ts = append(ts, timed{in, firstTime(in, parser)})
 	}
 	sort.SliceStable(ts, func(i, j int) bool { return ts[i].t.Before(ts[j].t) })
-	start := time.Now()
-	lastReport := start
-	total := 0
-	var e logs.Entry
+	var total int64
 	for _, t := range ts {
-		rc, err := Open(t.in)
-		if err != nil {
-			return err
+		if t.in.Name != "-" {
+			if st, err := os.Stat(t.in.Name); err == nil && st.Mode().IsRegular() {
+				total += st.Size()
+			}
 		}
-		br := bufio.NewReaderSize(rc, 1<<20)
-		lineNo := 0
-		for {
-			line, err := br.ReadSlice('\n')
-			if errors.Is(err, bufio.ErrBufferFull) {
-				// a line over 1 MiB: count it malformed and skip to its end
-				for errors.Is(err, bufio.ErrBufferFull) {
-					_, err = br.ReadSlice('\n')
-				}
-				lineNo++
-				a.Malformed(lineNo)
-				continue
+	}
+
+	inflight := 4 * o.Workers
+	free := make(chan *chunk, inflight)
+	for i := 0; i < inflight; i++ {
+		free <- &chunk{done: make(chan struct{})}
+	}
+	order := make(chan *chunk, inflight)
+	work := make(chan *chunk, inflight)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the reader: cuts inputs into chunks, in order
+		defer wg.Done()
+		defer close(order)
+		defer close(work)
+		var pos int64
+		send := func(c *chunk) bool {
+			c.pos = pos
+			select {
+			case order <- c:
+			case <-stop:
+				return false
 			}
-			if len(bytes.TrimSpace(line)) > 0 {
-				lineNo++
-				if perr := parser.Parse(line, &e); perr != nil {
-					if strict {
-						rc.Close()
-						return fmt.Errorf("%s:%d: %v (--strict)", t.in.Name, lineNo, perr)
-					}
-					a.Malformed(lineNo)
-				} else {
-					a.Entry(&e)
-				}
-				total++
-				if progress != nil && total%65536 == 0 && time.Since(lastReport) > 2*time.Second {
-					lastReport = time.Now()
-					progress(total, float64(total)/time.Since(start).Seconds(), t.in.Name)
-				}
+			select {
+			case work <- c:
+				return true
+			case <-stop:
+				return false
 			}
-			if err == io.EOF {
-				break
+		}
+		get := func(name string) *chunk {
+			select {
+			case c := <-free:
+				c.name, c.buf, c.lines, c.err = name, c.buf[:0], c.lines[:0], nil
+				c.done = make(chan struct{})
+				return c
+			case <-stop:
+				return nil
 			}
+		}
+		for _, t := range ts {
+			name := t.in.Name
+			c := get(name)
+			if c == nil {
+				return
+			}
+			rc, _, err := open(t.in, &pos)
 			if err != nil {
-				rc.Close()
-				return fmt.Errorf("%s: %w", t.in.Name, err)
+				c.err = err
+				send(c)
+				return
+			}
+			br := bufio.NewReaderSize(rc, maxLineSize)
+			lineNo := 0
+			for {
+				line, err := br.ReadSlice('\n')
+				if errors.Is(err, bufio.ErrBufferFull) {
+					for errors.Is(err, bufio.ErrBufferFull) {
+						_, err = br.ReadSlice('\n')
+					}
+					lineNo++
+					c.lines = append(c.lines, span{start: -1, line: lineNo})
+				} else if len(line) > 0 {
+					lineNo++
+					start := len(c.buf)
+					c.buf = append(c.buf, line...)
+					c.lines = append(c.lines, span{start: int32(start), end: int32(len(c.buf)), line: lineNo})
+				}
+				if err != nil && err != io.EOF {
+					c.err = fmt.Errorf("%s: %w", name, err)
+					rc.Close()
+					send(c)
+					return
+				}
+				if err == io.EOF || len(c.buf) >= chunkBytes || len(c.lines) >= chunkLines {
+					if err == io.EOF {
+						if cerr := rc.Close(); cerr != nil {
+							c.err = fmt.Errorf("%s: %w", name, cerr)
+						}
+					}
+					if !send(c) || c.err != nil {
+						if err != io.EOF {
+							rc.Close()
+						}
+						return
+					}
+					if err == io.EOF {
+						break
+					}
+					if c = get(name); c == nil {
+						rc.Close()
+						return
+					}
+				}
 			}
 		}
-		if err := rc.Close(); err != nil {
-			return err
+	}()
+	for i := 0; i < o.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var e logs.Entry
+			for c := range work {
+				c.evs = c.evs[:0]
+				c.recs = c.recs[:0]
+				for _, sp := range c.lines {
+					c.evs = append(c.evs, event{line: sp.line})
+					ev := &c.evs[len(c.evs)-1]
+					switch {
+					case sp.start < 0:
+						ev.err = errLongLine
+					case len(bytes.TrimSpace(c.buf[sp.start:sp.end])) == 0:
+						ev.skip = true
+					default:
+						if err := parser.Parse(c.buf[sp.start:sp.end], &e); err != nil {
+							ev.err = err
+						} else {
+							c.recs = a.prepare(&e, ev, c.recs)
+						}
+					}
+				}
+				close(c.done)
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	start := time.Now()
+	last := start
+	lines := 0
+	report := func(file string, pos int64, finished bool) {
+		if o.Progress == nil {
+			return
 		}
+		el := time.Since(start)
+		o.Progress(Progress{Lines: lines, Rate: float64(lines) / max(el.Seconds(), 1e-9), File: file,
+			Done: pos, Total: total, Elapsed: el, Finished: finished})
 	}
-	if progress != nil {
-		progress(total, float64(total)/max(time.Since(start).Seconds(), 1e-9), "")
+	var pos int64
+	for c := range order {
+		<-c.done
+		for i := range c.evs {
+			ev := &c.evs[i]
+			switch {
+			case ev.skip:
+				continue
+			case ev.err != nil:
+				where := c.name + ":" + strconv.Itoa(ev.line)
+				if o.Strict {
+					return fmt.Errorf("%s: %v (--strict)", where, ev.err)
+				}
+				a.malformed(where, ev.err)
+			default:
+				a.apply(ev)
+			}
+			lines++
+		}
+		if c.err != nil {
+			return c.err
+		}
+		pos = c.pos
+		if now := time.Now(); now.Sub(last) >= o.ProgressEvery {
+			last = now
+			report(c.name, pos, false)
+		}
+		free <- c
 	}
+	report("", pos, true)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -33,6 +34,10 @@ type AnalyzeCommand struct {
 	Fields     string // JSON field mapping, for --format json
 	AccountVar string // nginx variable holding the account
 	SessionVar string // nginx variable holding the session
+	CPUProfile string
+	Workers    int
+	Exact      bool
+	ExactLimit int // key-record pairs before --exact gives up (tests set it low)
 	Inputs     []string
 
 	Stdin          io.Reader
@@ -55,6 +60,9 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.BoolVar(&c.Reveal, "reveal", false, "show suspects' raw addresses (keys are hashed otherwise)")
 	fs.BoolVar(&c.Strict, "strict", false, "stop at the first malformed line instead of counting it")
 	fs.StringVar(&c.HTMLOut, "html", "", "also write a self-contained HTML report (charts: records per hour, suspects vs everyone, each top suspect's campaign, top actors)")
+	fs.BoolVar(&c.Exact, "exact", false, "count distinct records exactly (sets of keyed hashes, about 50 bytes per key and record) instead of ±0.8% estimates; for smaller logs, abandoned with a notice past 100M key-record pairs")
+	fs.IntVar(&c.Workers, "workers", 0, "goroutines parsing lines in parallel (default: one per core); the replay itself runs in event order on one more")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for leakguard's developers)")
 	fs.BoolVar(&c.Suggest, "suggest-budgets", false, "suggest budgets from the actors never suspected: the 99.99th percentile of their peak distinct records per key kind and window, +50%")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: leakguard analyze --config FILE [flags] LOG... (or - for stdin; .gz is read as gzip)\n\nReplays access logs through leakguard's engine in event time and reports who\ntook personal records, how many distinct ones, and when each would have been\nstopped.\n\n")
@@ -73,6 +81,8 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 		return fmt.Errorf("--format %q: want combined, common, nginx or json", c.Format)
 	case c.Format == "nginx" && c.LogFormat == "":
 		return errors.New("--format nginx needs --log-format: the log_format string your nginx writes")
+	case c.Workers < 0:
+		return errors.New("--workers must be 0 (one per core) or more")
 	case c.Top < 1:
 		return errors.New("--top must be positive")
 	}
@@ -102,6 +112,17 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		return err
 	}
 	cfg.Mode = config.ModeShadow
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	getenv := c.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -121,15 +142,12 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		return err
 	}
 	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
-		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Suggest: c.Suggest})
+		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Suggest: c.Suggest, Exact: c.Exact, ExactLimit: c.ExactLimit})
 	var inputs []analyze.Input
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})
 	}
-	progress := func(lines int, rate float64, file string) {
-		fmt.Fprintf(c.Stderr, "analyze: %d lines, %.0f lines/s %s\n", lines, rate, file)
-	}
-	if err := a.Read(inputs, parser, c.Strict, progress); err != nil {
+	if err := a.Read(inputs, parser, analyze.ReadOptions{Strict: c.Strict, Workers: c.Workers, Progress: c.progress(), ProgressEvery: c.progressEvery()}); err != nil {
 		return err
 	}
 	c.Report = a.Report(c.Top)
@@ -166,6 +184,54 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	return nil
 }
 
+// tty reports whether progress goes to a terminal: a bar redrawn in place
+// then, periodic lines otherwise (logs of a batch job stay readable).
+func (c *AnalyzeCommand) tty() bool {
+	f, ok := c.Stderr.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (c *AnalyzeCommand) progressEvery() time.Duration {
+	if c.tty() {
+		return 200 * time.Millisecond
+	}
+	return 5 * time.Second
+}
+
+func (c *AnalyzeCommand) progress() func(analyze.Progress) {
+	tty := c.tty()
+	return func(p analyze.Progress) {
+		eta := ""
+		if p.Total > 0 && p.Done > 0 && p.Done < p.Total {
+			left := time.Duration(float64(p.Elapsed) * float64(p.Total-p.Done) / float64(p.Done))
+			eta = ", ETA " + left.Round(time.Second).String()
+		}
+		switch {
+		case p.Finished && tty:
+			fmt.Fprintf(c.Stderr, "\r\033[Kanalyze: %s lines in %s (%s lines/s)\n", commas(p.Lines), p.Elapsed.Round(time.Millisecond), commas(int(p.Rate)))
+		case p.Finished:
+			fmt.Fprintf(c.Stderr, "analyze: %s lines in %s (%s lines/s)\n", commas(p.Lines), p.Elapsed.Round(time.Millisecond), commas(int(p.Rate)))
+		case tty && p.Total > 0:
+			frac := min(1, float64(p.Done)/float64(p.Total))
+			const width = 30
+			bar := strings.Repeat("#", int(frac*width)) + strings.Repeat("-", width-int(frac*width))
+			fmt.Fprintf(c.Stderr, "\r\033[K[%s] %3.0f%% %s lines, %s lines/s%s", bar, frac*100, commas(p.Lines), commas(int(p.Rate)), eta)
+		case tty:
+			fmt.Fprintf(c.Stderr, "\r\033[K%s lines, %s lines/s (%s)", commas(p.Lines), commas(int(p.Rate)), p.File)
+		default:
+			pct := ""
+			if p.Total > 0 {
+				pct = fmt.Sprintf(" (%.0f%%%s)", min(100, 100*float64(p.Done)/float64(p.Total)), eta)
+			}
+			fmt.Fprintf(c.Stderr, "analyze: %s lines, %s lines/s, reading %s%s\n", commas(p.Lines), commas(int(p.Rate)), p.File, pct)
+		}
+	}
+}
+
 func (c *AnalyzeCommand) print() {
 	r := c.Report
 	w := c.Stdout
@@ -176,10 +242,17 @@ func (c *AnalyzeCommand) print() {
 		scope = append(scope, fmt.Sprintf("%s %s", commas(n), ent))
 	}
 	sort.Strings(scope)
+	if r.ExactAbandoned {
+		fmt.Fprintf(w, "--exact abandoned: too many key-record pairs to hold; counts are estimates\n")
+	}
 	if r.Suspects == 0 {
 		fmt.Fprintf(w, "no actor would have tripped a budget\n\n")
 	} else {
-		fmt.Fprintf(w, "%d suspected scraper keys; breach scope: %s distinct (±%.1f%%)\n\n", r.Suspects, strings.Join(scope, ", "), r.ErrorBound*100*2)
+		bound := fmt.Sprintf("±%.1f%%, 95%% confidence", r.ErrorBound*100*2)
+		if r.Exact {
+			bound = "exact"
+		}
+		fmt.Fprintf(w, "%d suspected scraper keys; breach scope: %s distinct (%s)\n\n", r.Suspects, strings.Join(scope, ", "), bound)
 	}
 	if len(r.Top) == 0 {
 		fmt.Fprintln(w, "no actor received records on the configured routes")

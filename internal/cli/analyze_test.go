@@ -118,6 +118,40 @@ func TestAnalyzeFindsTheScraperInARealLog(t *testing.T) {
 	if !slow {
 		t.Error("the slow reader (200 profiles, under budget) is missing or suspected")
 	}
+
+	// --exact: the same replay with exact sets.
+	c = &AnalyzeCommand{Stdout: &out, Stderr: &errb}
+	if err := c.ParseFlags([]string{"--config", cfg, "--exact", filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1.gz")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r = c.Report
+	if !r.Exact || r.ErrorBound != 0 || r.BreachScope["user"] != 2000 {
+		t.Fatalf("--exact: exact %v, bound %v, breach scope %d, want exactly 2000", r.Exact, r.ErrorBound, r.BreachScope["user"])
+	}
+	for _, a := range r.Top {
+		if strings.HasPrefix(a.Key, "ip:") && a.Suspect && (a.Records["user"] != 2000 || a.RecordsBefore["user"] != 300 || a.RecordsAfter["user"] != 1700) {
+			t.Fatalf("--exact: scraper %+v, want 2000 = 300 + 1700", a)
+		}
+	}
+	if !strings.Contains(out.String(), "(exact)") {
+		t.Errorf("the summary does not say the counts are exact:\n%s", out.String())
+	}
+	// Past its limit, --exact gives way to the sketches and says so.
+	out.Reset()
+	c = &AnalyzeCommand{Stdout: &out, Stderr: &errb}
+	if err := c.ParseFlags([]string{"--config", cfg, "--exact", filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1.gz")}); err != nil {
+		t.Fatal(err)
+	}
+	c.ExactLimit = 1000
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Report; r.Exact || !r.ExactAbandoned || r.ErrorBound == 0 || r.BreachScope["user"] < 1960 || r.BreachScope["user"] > 2040 || !strings.Contains(out.String(), "--exact abandoned") {
+		t.Fatalf("--exact past its limit: %+v\n%s", r, out.String())
+	}
 }
 
 func TestAnalyzeStrictAndErrors(t *testing.T) {
@@ -233,5 +267,76 @@ state: {dir: %s}
 	}
 	if strings.Contains(page, "acct-scraper") || strings.Contains(page, "198.51.100.") || strings.Contains(page, "<script") || strings.Contains(page, "http://") {
 		t.Fatal("html report holds a raw identifier, a script or an external resource")
+	}
+}
+
+// Lines are parsed in parallel chunks and replayed in order: any number of
+// workers gives the same report, and malformed lines keep their own line
+// numbers across chunk boundaries.
+func TestAnalyzeParallelReadIsDeterministic(t *testing.T) {
+	real, err := os.ReadFile("../../../shared/data/access-logs/elastic-examples-apache_logs.log")
+	if err != nil {
+		t.Skipf("shared data not present (%v)", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(real)), "\n")
+	// A scraper inside the real traffic's hours, one line in three.
+	start := time.Date(2015, 5, 17, 10, 5, 0, 0, time.UTC)
+	var b strings.Builder
+	for i, l := range lines {
+		switch i {
+		case 4999:
+			b.WriteString("\n") // blank: skipped, not counted
+		case 9000:
+			b.WriteString("garbage in the middle of the log\n")
+		case 9500:
+			b.WriteString(strings.Repeat("x", 2<<20) + "\n") // over 1 MiB
+		}
+		b.WriteString(l + "\n")
+		{ // three profiles every 29s: 370 an hour, over the budget of 300
+			at := start.Add(time.Duration(i) * 29 * time.Second)
+			for j := 0; j < 3; j++ {
+				fmt.Fprintf(&b, "203.0.113.66 - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 312 \"-\" \"Go-http-client/1.1\"\n", at.Format("02/Jan/2006:15:04:05 -0700"), 3*i+j)
+			}
+		}
+	}
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	os.WriteFile(logPath, []byte(b.String()), 0o600)
+	cfg := filepath.Join(dir, "lg.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(analyzeConfig, filepath.Join(dir, "state"))), 0o600)
+	run := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		c := &AnalyzeCommand{Stdout: &out, Stderr: &errb}
+		if err := c.ParseFlags(append([]string{"--config", cfg, "--json", "-"}, append(args, logPath)...)); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Run(context.Background())
+		if err == nil && !strings.Contains(errb.String(), "lines in") {
+			t.Errorf("no final progress line: %q", errb.String())
+		}
+		return out.String(), err
+	}
+	one, err := run("--workers", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"2", "5"} {
+		if got, err := run("--workers", w); err != nil || got != one {
+			t.Fatalf("--workers %s: %v; report differs from --workers 1", w, err)
+		}
+	}
+	// Line numbers: the garbage sits after 9000 log lines, 27000 scraper
+	// lines and the blank one.
+	for _, want := range []string{
+		fmt.Sprintf(`/access.log:%d: malformed time`, 9000+3*9000+1+1),
+		fmt.Sprintf(`/access.log:%d: line longer than 1 MiB"`, 9500+3*9500+2+1),
+		`"malformed": 2`, `"suspected_scrapers": 2`,
+	} {
+		if !strings.Contains(one, want) {
+			t.Errorf("report lacks %s:\n%.600s", want, one)
+		}
+	}
+	if _, err := run("--strict", "--workers", "3"); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("access.log:%d:", 9000+3*9000+1+1)) {
+		t.Errorf("--strict: %v, want the garbage line's number", err)
 	}
 }
