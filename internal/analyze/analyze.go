@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -73,7 +74,8 @@ type actor struct {
 	peak      [][]uint32       // per entity, per window: the most distinct records seen in the window
 	hours     map[int32]uint32 // records served per hour (unix hour), addresses and crews only
 	key       identity.Key
-	addr      string // only with Reveal
+	addr      string              // only with Reveal: the address, or a crew's first
+	members   map[uint64]struct{} // a crew's addresses (keyed hashes), up to maxMembers
 	first     time.Time
 	last      time.Time
 	requests  int
@@ -83,6 +85,7 @@ type actor struct {
 	detected  time.Time
 	rule      string
 	action    string
+	signals   []string // the detector's signals when it was stopped
 	atCount   uint64
 	beforeCnt []uint64 // records per entity when first detected
 }
@@ -102,6 +105,7 @@ func (a *Analyzer) OnDecision(d engine.Decision) {
 		return
 	}
 	ac.detected, ac.rule, ac.action, ac.atCount = d.Time, d.Rule, d.Action.String(), d.Count
+	ac.signals = d.Signals.Names()
 	ac.beforeCnt = make([]uint64, len(ac.sketches))
 	for i := range ac.sketches {
 		ac.beforeCnt[i] = uint64(a.count(ac, i))
@@ -140,6 +144,10 @@ func (a *Analyzer) malformed(where string, err error) {
 	}
 }
 
+// maxMembers bounds the addresses counted per crew (a crew of a million
+// rotating addresses reports "10000+").
+const maxMembers = 10000
+
 // event is one log line made ready for replay: everything that depends on
 // the line alone. Parse workers compute events in parallel; the replay
 // applies them in order.
@@ -166,8 +174,13 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found) []rec
 	ev.trunc = e.Truncated
 	addr, err := netip.ParseAddr(view(e.Addr))
 	if err != nil {
-		ev.err = errBadAddr
-		return recs
+		// Load balancers and Envoy log the client as address:port.
+		ap, perr := netip.ParseAddrPort(view(e.Addr))
+		if perr != nil {
+			ev.err = errBadAddr
+			return recs
+		}
+		addr = ap.Addr()
 	}
 	ev.t, ev.addr = e.Time, addr
 	ev.act = a.o.Resolver.IdentifyLog(addr, e.UserAgent)
@@ -177,7 +190,7 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found) []rec
 	if len(e.Session) > 0 {
 		ev.act.Keys[identity.Session] = a.o.Resolver.SessionKey(view(e.Session))
 	}
-	path := e.Target
+	path := originForm(e.Target)
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
@@ -197,6 +210,25 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found) []rec
 			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow()}
 	}
 	return recs
+}
+
+// originForm returns the path of an absolute-form request target, as
+// forward proxies and AWS load balancers log it
+// ("https://example.com:443/a/b" is "/a/b"); other targets unchanged.
+func originForm(t []byte) []byte {
+	for _, scheme := range []string{"http://", "https://"} {
+		if len(t) > len(scheme) && strings.EqualFold(view(t[:len(scheme)]), scheme) {
+			rest := t[len(scheme):]
+			if i := bytes.IndexAny(rest, "/?"); i >= 0 {
+				if rest[i] == '?' {
+					return append([]byte{'/'}, rest[i:]...)
+				}
+				return rest[i:]
+			}
+			return []byte{'/'}
+		}
+	}
+	return t
 }
 
 // Entry replays one parsed line (for callers that parse themselves; Read
@@ -241,6 +273,17 @@ func (a *Analyzer) apply(ev *event) {
 		if ac.first.IsZero() {
 			ac.first = ev.t
 			if a.o.Reveal && kind == int(identity.IP) {
+				ac.addr = ev.addr.String()
+			}
+		}
+		if kind == int(identity.Crew) {
+			if ac.members == nil {
+				ac.members = map[uint64]struct{}{}
+			}
+			if len(ac.members) < maxMembers {
+				ac.members[act.Keys[identity.IP].Hash] = struct{}{}
+			}
+			if a.o.Reveal && ac.addr == "" {
 				ac.addr = ev.addr.String()
 			}
 		}
@@ -514,7 +557,8 @@ type Report struct {
 // ActorReport is one actor key in the report.
 type ActorReport struct {
 	Key           string         `json:"key"`
-	Address       string         `json:"address,omitempty"` // only with --reveal
+	Address       string         `json:"address,omitempty"` // only with --reveal; a crew's first address
+	Addresses     int            `json:"addresses,omitempty"` // a crew's distinct addresses (at most 10000 counted)
 	First         time.Time      `json:"first_seen"`
 	Last          time.Time      `json:"last_seen"`
 	Requests      int            `json:"requests"`
@@ -524,6 +568,7 @@ type ActorReport struct {
 	DetectedAt    *time.Time     `json:"would_have_been_stopped_at,omitempty"`
 	Rule          string         `json:"rule,omitempty"`
 	Action        string         `json:"action,omitempty"`
+	Signals       []string       `json:"signals,omitempty"` // the detector's signals on the line that would have stopped it
 	RecordsBefore map[string]int `json:"records_before_detection,omitempty"`
 	RecordsAfter  map[string]int `json:"records_after_detection,omitempty"`
 
@@ -543,7 +588,7 @@ func (a *Analyzer) Report(top int) Report {
 	var rows []ActorReport
 	for _, ac := range a.actors {
 		row := ActorReport{Key: ac.key.String(), Address: ac.addr, First: ac.first, Last: ac.last,
-			Requests: ac.requests, Misses: ac.misses, Records: map[string]int{}}
+			Requests: ac.requests, Misses: ac.misses, Records: map[string]int{}, Addresses: len(ac.members)}
 		for i, sk := range ac.sketches {
 			if sk == nil {
 				continue
@@ -555,7 +600,7 @@ func (a *Analyzer) Report(top int) Report {
 		if !ac.detected.IsZero() {
 			r.Suspects++
 			t := ac.detected
-			row.Suspect, row.DetectedAt, row.Rule, row.Action = true, &t, ac.rule, ac.action
+			row.Suspect, row.DetectedAt, row.Rule, row.Action, row.Signals = true, &t, ac.rule, ac.action, ac.signals
 			row.RecordsBefore, row.RecordsAfter = map[string]int{}, map[string]int{}
 			for i, sk := range ac.sketches {
 				if sk == nil {

@@ -50,7 +50,7 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("leakguard analyze", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
 	fs.StringVar(&c.ConfigPath, "config", "", "the proxy's configuration: its records routes say which lines are record reads, its budgets run as they would have live (required)")
-	fs.StringVar(&c.Format, "format", "combined", "log format: combined (Apache/nginx combined or common), nginx (a log_format given by --log-format), or json (JSON lines; see --fields)")
+	fs.StringVar(&c.Format, "format", "combined", "log format: combined (Apache/nginx combined or common), nginx (a log_format given by --log-format), json (JSON lines, also behind a Kubernetes container-runtime prefix; see --fields), or alb (AWS Application Load Balancer)")
 	fs.StringVar(&c.LogFormat, "log-format", "", `with --format nginx: the log_format string, e.g. '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_account"'`)
 	fs.StringVar(&c.AccountVar, "account-var", "", "with --format nginx: the variable that holds the account, e.g. http_x_account")
 	fs.StringVar(&c.SessionVar, "session-var", "", "with --format nginx: the variable that holds the session, e.g. cookie_sid")
@@ -77,8 +77,8 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 		return errors.New("--config is required: its records routes say which log lines served personal records")
 	case len(c.Inputs) == 0:
 		return errors.New("no logs given: name files, or - for stdin")
-	case c.Format != "combined" && c.Format != "common" && c.Format != "nginx" && c.Format != "json":
-		return fmt.Errorf("--format %q: want combined, common, nginx or json", c.Format)
+	case c.Format != "combined" && c.Format != "common" && c.Format != "nginx" && c.Format != "json" && c.Format != "alb":
+		return fmt.Errorf("--format %q: want combined, common, nginx, json or alb", c.Format)
 	case c.Format == "nginx" && c.LogFormat == "":
 		return errors.New("--format nginx needs --log-format: the log_format string your nginx writes")
 	case c.Workers < 0:
@@ -92,8 +92,12 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 // parser returns the reader for --format, and whether it records sessions.
 func (c *AnalyzeCommand) parser() (logs.Parser, bool, error) {
 	switch c.Format {
-	case "nginx":
-		f, err := logs.NewNginxFormat(c.LogFormat)
+	case "nginx", "alb":
+		lf := c.LogFormat
+		if c.Format == "alb" {
+			lf = logs.ALBFormat
+		}
+		f, err := logs.NewNginxFormat(lf)
 		if err != nil {
 			return nil, false, err
 		}
@@ -245,9 +249,12 @@ func (c *AnalyzeCommand) print() {
 	if r.ExactAbandoned {
 		fmt.Fprintf(w, "--exact abandoned: too many key-record pairs to hold; counts are estimates\n")
 	}
-	if r.Suspects == 0 {
+	switch {
+	case r.Suspects == 0:
 		fmt.Fprintf(w, "no actor would have tripped a budget\n\n")
-	} else {
+	case len(scope) == 0:
+		fmt.Fprintf(w, "%d suspected scraper keys; breach scope: no records served to them\n\n", r.Suspects)
+	default:
 		bound := fmt.Sprintf("±%.1f%%, 95%% confidence", r.ErrorBound*100*2)
 		if r.Exact {
 			bound = "exact"
@@ -267,12 +274,20 @@ func (c *AnalyzeCommand) print() {
 		}
 		sort.Strings(recs)
 		who := a.Key
-		if a.Address != "" {
+		switch {
+		case a.Addresses > 1 && a.Address != "":
+			who += fmt.Sprintf(" (%s and %s more)", a.Address, commas(a.Addresses-1))
+		case a.Addresses > 1:
+			who += fmt.Sprintf(" (%s addresses)", commas(a.Addresses))
+		case a.Address != "":
 			who += " (" + a.Address + ")"
 		}
 		stopped := "—"
 		if a.DetectedAt != nil {
 			stopped = fmt.Sprintf("%s by %s (%s)", a.DetectedAt.Format(time.RFC3339), a.Rule, a.Action)
+			if len(a.Signals) > 0 {
+				stopped += " signals: " + strings.Join(a.Signals, ",")
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", who, a.Requests, strings.Join(recs, ", "),
 			a.First.Format(time.RFC3339), a.Last.Format(time.RFC3339), stopped)

@@ -21,6 +21,12 @@ type Combined struct{}
 
 func (Combined) Parse(line []byte, e *Entry) error { return ParseCombined(line, e) }
 
+// ALBFormat is the AWS Application Load Balancer access log, as a log_format:
+// the client is address:port and the request target is absolute
+// ("GET https://example.com:443/a HTTP/1.1"); fields after the user agent
+// are ignored.
+const ALBFormat = `$type $time_iso8601 $elb $remote_addr $target $request_processing_time $target_processing_time $response_processing_time $status $target_status $received_bytes $body_bytes_sent "$request" "$http_user_agent" $rest`
+
 // NginxFormat parses lines written by an nginx log_format, so operators who
 // log $http_x_account or $cookie_sid get account and session keys.
 type NginxFormat struct {
@@ -123,6 +129,19 @@ func (f *NginxFormat) Parse(line []byte, e *Entry) error {
 	return nil
 }
 
+// parseISO reads ISO 8601 times as proxies write them: RFC 3339 with any
+// fraction, or a space for the T, or no zone (taken as UTC).
+func parseISO(v []byte) (time.Time, error) {
+	var err error
+	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05Z07:00", "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
+		var t time.Time
+		if t, err = time.Parse(layout, string(v)); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, err
+}
+
 func dash(v []byte) []byte {
 	if len(v) == 1 && v[0] == '-' {
 		return nil
@@ -150,7 +169,7 @@ func (f *NginxFormat) set(e *Entry, name string, v []byte) error {
 		}
 		e.Time = t
 	case "time_iso8601":
-		t, err := time.Parse(time.RFC3339, string(v))
+		t, err := parseISO(v)
 		if err != nil {
 			return &ParseError{Field: "time_iso8601"}
 		}
@@ -245,10 +264,42 @@ func ParseJSONFields(s string) (JSONLines, error) {
 	return j, nil
 }
 
+// stripCRI removes the prefix a container runtime (containerd, CRI-O: the
+// Kubernetes node log format) puts before each line an app wrote:
+// "2025-12-31T17:37:40.493035218+01:00 stdout F {...}".
+func stripCRI(line []byte) []byte {
+	if len(line) == 0 || line[0] == '{' {
+		return line
+	}
+	rest := line
+	for field := 0; field < 3; field++ {
+		i := bytes.IndexByte(rest, ' ')
+		if i < 0 {
+			return line
+		}
+		switch f := rest[:i]; field {
+		case 0:
+			if _, err := time.Parse(time.RFC3339Nano, string(f)); err != nil {
+				return line
+			}
+		case 1:
+			if string(f) != "stdout" && string(f) != "stderr" {
+				return line
+			}
+		case 2:
+			if string(f) != "F" && string(f) != "P" {
+				return line
+			}
+		}
+		rest = rest[i+1:]
+	}
+	return rest
+}
+
 // Parse implements Parser.
 func (j JSONLines) Parse(line []byte, e *Entry) error {
 	*e = Entry{Bytes: -1, Combined: true}
-	line = bytes.TrimSpace(line)
+	line = stripCRI(bytes.TrimSpace(line))
 	if !gjson.ValidBytes(line) {
 		return &ParseError{Field: "json"}
 	}

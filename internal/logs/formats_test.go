@@ -98,10 +98,46 @@ func FuzzNginxFormat(f *testing.F) {
 func FuzzJSONLines(f *testing.F) {
 	f.Add(`{"time":"2015-05-18T12:00:01Z","remote_addr":"1.2.3.4","path":"/x","status":200}`)
 	f.Add(`{"time":1e300,"remote_addr":"","path":[]}`)
+	f.Add(`2025-12-31T17:37:40.493035218+01:00 stdout F {"time":"2015-05-18T12:00:01Z","remote_addr":"1.2.3.4:5","path":"/x"}`)
+	f.Add(`2025-12-31T17:37:40Z stderr P {`)
 	f.Fuzz(func(t *testing.T, line string) {
 		var e Entry
 		if DefaultJSONFields.Parse([]byte(line), &e) == nil && (len(e.Addr) == 0 || e.Time.IsZero() || len(e.Target) == 0) {
 			t.Fatalf("%q parsed incomplete", line)
 		}
 	})
+}
+
+// Kubernetes nodes keep container logs behind a runtime prefix; the JSON
+// reader takes the object after it, and nothing that only looks like one.
+func TestJSONBehindContainerRuntimePrefix(t *testing.T) {
+	j := DefaultJSONFields
+	for _, tt := range []struct {
+		line string
+		ok   bool
+	}{
+		{`2025-12-31T17:37:40.493035218+01:00 stdout F {"time":"2025-12-31T16:37:40.479Z","remote_addr":"10.0.0.12:59292","path":"/admin"}`, true},
+		{`2025-12-31T17:37:40Z stderr P {"time":"2025-12-31T16:37:40Z","remote_addr":"10.0.0.12","path":"/a"}`, true},
+		{`{"time":"2025-12-31T16:37:40Z","remote_addr":"10.0.0.12","path":"/a"}`, true},
+		{`yesterday stdout F {"time":"2025-12-31T16:37:40Z","remote_addr":"10.0.0.12","path":"/a"}`, false},
+		{`2025-12-31T17:37:40Z journal F {"time":"2025-12-31T16:37:40Z","remote_addr":"10.0.0.12","path":"/a"}`, false},
+		{`2025-12-31T17:37:40Z stdout F`, false},
+	} {
+		var e Entry
+		if err := j.Parse([]byte(tt.line), &e); (err == nil) != tt.ok {
+			t.Errorf("%s: %v, want ok=%v", tt.line, err, tt.ok)
+		}
+	}
+}
+
+func TestISOTimesAsProxiesWriteThem(t *testing.T) {
+	want := time.Date(2025, 5, 1, 14, 14, 2, 417736000, time.UTC)
+	for _, v := range []string{"2025-05-01T14:14:02.417736Z", "2025-05-01 14:14:02.417736", "2025-05-01T14:14:02.417736", "2025-05-01 16:14:02.417736+02:00"} {
+		if got, err := parseISO([]byte(v)); err != nil || !got.Equal(want) {
+			t.Errorf("%s: %v %v", v, got, err)
+		}
+	}
+	if _, err := parseISO([]byte("01/May/2025")); err == nil {
+		t.Error("a CLF date read as ISO")
+	}
 }

@@ -16,6 +16,10 @@ type Route struct {
 	Params   []string // parameter names in order
 	// params[i] is the parameter index of segment i, or -1 for a literal.
 	params []int
+	// rest: the last segment is {name...}, matching the rest of the path
+	// (none or more segments, as in net/http), e.g. GET /{page...} meters
+	// distinct pages, the home page "/" among them.
+	rest bool
 }
 
 var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"}
@@ -35,10 +39,17 @@ func ParseRoute(s string) (*Route, error) {
 		return nil, fmt.Errorf("unknown method %q in route %q", method, s)
 	}
 	r := &Route{Method: method}
-	for _, seg := range splitPath(path) {
+	segs := splitPath(path)
+	for si, seg := range segs {
 		idx := -1
 		if strings.ContainsAny(seg, "{}") {
 			name := strings.TrimSuffix(strings.TrimPrefix(seg, "{"), "}")
+			if n, ok := strings.CutSuffix(name, "..."); ok {
+				if si != len(segs)-1 {
+					return nil, fmt.Errorf("{%s} must be the last segment of %q", name, s)
+				}
+				name, r.rest = n, true
+			}
 			if len(seg) < 3 || seg[0] != '{' || seg[len(seg)-1] != '}' || strings.ContainsAny(name, "{}") {
 				return nil, fmt.Errorf("a parameter must be a whole path segment like {id}, got %q", seg)
 			}
@@ -66,6 +77,9 @@ func (r *Route) ParamIndex(name string) int {
 
 func (r *Route) String() string { return r.Method + " /" + strings.Join(r.Segments, "/") }
 
+// Rest reports whether the route ends in a {name...} segment.
+func (r *Route) Rest() bool { return r.rest }
+
 // splitPath splits on "/" ignoring empty segments, so "//a/b/" and "/a/b" are
 // the same path: many upstreams normalise them, and a scraper must not get a
 // fresh budget by adding slashes.
@@ -86,6 +100,7 @@ func (r *Route) match(method, path string, want int) (string, bool) {
 		return "", false
 	}
 	var val string
+	full := path
 	i := 0
 	for len(path) > 0 {
 		// next segment
@@ -105,6 +120,13 @@ func (r *Route) match(method, path string, want int) (string, bool) {
 			return "", false
 		}
 		if p := r.params[i]; p >= 0 {
+			if r.rest && i == len(r.Segments)-1 {
+				if p == want { // seg and the rest of path, contiguous: no copy
+					val = strings.TrimRight(full[len(full)-len(seg)-len(path):], "/")
+				}
+				i++
+				break
+			}
 			if p == want {
 				val = seg
 			}
@@ -112,6 +134,9 @@ func (r *Route) match(method, path string, want int) (string, bool) {
 			return "", false
 		}
 		i++
+	}
+	if r.rest && i == len(r.Segments)-1 {
+		i++ // {rest...} matches nothing too: "/" for GET /{page...}
 	}
 	if i != len(r.Segments) {
 		return "", false

@@ -21,6 +21,9 @@ func TestParseRoute(t *testing.T) {
 		{"GET /a/{}", nil, "whole path segment"},
 		{"GET /a/{id}/{id}", nil, "twice"},
 		{"GET /a?b=1", nil, "want"},
+		{"GET /{page...}", []string{"page"}, ""},
+		{"GET /u/{id}/{rest...}", []string{"id", "rest"}, ""},
+		{"GET /{page...}/x", nil, "last segment"},
 		{"", nil, "want"},
 	}
 	for _, tt := range tests {
@@ -45,6 +48,8 @@ func TestRouteMatch(t *testing.T) {
 	users, _ := ParseRoute("GET /api/users/{id}")
 	reviews, _ := ParseRoute("GET /api/items/{id}/reviews")
 	any, _ := ParseRoute("* /api/lookup")
+	pages, _ := ParseRoute("GET /{page...}")
+	docs, _ := ParseRoute("GET /docs/{path...}")
 	tests := []struct {
 		r      *Route
 		method string
@@ -65,6 +70,15 @@ func TestRouteMatch(t *testing.T) {
 		{reviews, "GET", "/api/items/7/other", false, ""},
 		{any, "POST", "/api/lookup", true, ""},
 		{any, "DELETE", "/api/lookup/", true, ""},
+		{pages, "GET", "/page-01", true, "page-01"},
+		{pages, "GET", "/ecp/Current/x.application", true, "ecp/Current/x.application"},
+		{pages, "GET", "//a/b/", true, "a/b"},
+		{pages, "GET", "/", true, ""}, // the home page: no segments
+		{pages, "GET", "", true, ""},
+		{docs, "GET", "/docs/a/b", true, "a/b"},
+		{docs, "GET", "/docs", true, ""},
+		{docs, "GET", "/docs/", true, ""},
+		{docs, "GET", "/doc/a", false, ""},
 	}
 	for _, tt := range tests {
 		val, ok := tt.r.match(tt.method, tt.path, 0)
@@ -93,4 +107,17 @@ func FuzzRouteMatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Matching runs on every request: a {rest...} value is a substring of the
+// path, never a copy.
+func TestRouteMatchDoesNotAllocate(t *testing.T) {
+	pages, _ := ParseRoute("GET /{page...}")
+	users, _ := ParseRoute("GET /api/users/{id}")
+	if n := testing.AllocsPerRun(100, func() {
+		pages.match("GET", "/a/b/c/", 0)
+		users.match("GET", "/api/users/42", 0)
+	}); n != 0 {
+		t.Errorf("%v allocations a match", n)
+	}
 }
