@@ -557,7 +557,7 @@ type Report struct {
 // ActorReport is one actor key in the report.
 type ActorReport struct {
 	Key           string         `json:"key"`
-	Address       string         `json:"address,omitempty"` // only with --reveal; a crew's first address
+	Address       string         `json:"address,omitempty"`   // only with --reveal; a crew's first address
 	Addresses     int            `json:"addresses,omitempty"` // a crew's distinct addresses (at most 10000 counted)
 	First         time.Time      `json:"first_seen"`
 	Last          time.Time      `json:"last_seen"`
