@@ -170,7 +170,11 @@ var errBadAddr = errors.New("malformed client address")
 // prepare fills ev from a parsed line, appending its records to recs. It
 // reads only immutable parts of the analyzer (resolver, catalog, UA
 // classifier), so workers call it concurrently.
-func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found) []records.Found {
+//
+// uas, if not nil, is the calling worker's own cache of User-Agent classes
+// by fingerprint key: logs repeat a few thousand agents, and the shared
+// classifier's cache costs a hash and a lock a line.
+func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas map[uint64]detect.UAClass) []records.Found {
 	ev.trunc = e.Truncated
 	addr, err := netip.ParseAddr(view(e.Addr))
 	if err != nil {
@@ -206,7 +210,18 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found) []rec
 	ev.recs = recs[n:len(recs):len(recs)]
 	ev.miss = m.Matched() && e.Status >= 400 && e.Status <= 499
 	if a.o.Detector != nil {
-		ev.tr = detect.Traits{Kind: detect.KindOf(ev.route != "", method, view(path), ""), UA: a.o.UA.Classify(view(e.UserAgent)),
+		fp := ev.act.Keys[identity.Fingerprint].Hash
+		ua, ok := uas[fp]
+		if !ok || fp == 0 {
+			ua = a.o.UA.Classify(view(e.UserAgent))
+			if uas != nil && fp != 0 {
+				if len(uas) >= 1<<16 {
+					clear(uas)
+				}
+				uas[fp] = ua
+			}
+		}
+		ev.tr = detect.Traits{Kind: detect.KindOf(ev.route != "", method, view(path), ""), UA: ua,
 			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow()}
 	}
 	return recs
@@ -235,7 +250,7 @@ func originForm(t []byte) []byte {
 // prepares lines in parallel).
 func (a *Analyzer) Entry(e *logs.Entry) {
 	var ev event
-	a.recs = a.prepare(e, &ev, a.recs[:0])
+	a.recs = a.prepare(e, &ev, a.recs[:0], nil)
 	if ev.err != nil {
 		a.malformed("entry", ev.err)
 		return

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/logs"
 	"github.com/leakguard/leakguard/internal/records"
 )
@@ -281,6 +282,7 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 		go func() {
 			defer wg.Done()
 			var e logs.Entry
+			uas := map[uint64]detect.UAClass{}
 			for c := range work {
 				c.evs = c.evs[:0]
 				c.recs = c.recs[:0]
@@ -296,7 +298,7 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 						if err := parser.Parse(c.buf[sp.start:sp.end], &e); err != nil {
 							ev.err = err
 						} else {
-							c.recs = a.prepare(&e, ev, c.recs)
+							c.recs = a.prepare(&e, ev, c.recs, uas)
 						}
 					}
 				}
