@@ -151,13 +151,22 @@ func quoted(b []byte, p int) ([]byte, int, bool) {
 		return nil, p, false
 	}
 	start := p + 1
-	for i := start; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return b[start:i], i + 1, true
+	// Jump from quote to quote (IndexByte is vectorised): a quote closes
+	// the field unless an odd run of backslashes escapes it.
+	for i := start; i < len(b); {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			break
 		}
+		q := i + j
+		n := 0
+		for k := q - 1; k >= start && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return b[start:q], q + 1, true
+		}
+		i = q + 1
 	}
 	return nil, p, false
 }

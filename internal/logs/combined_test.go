@@ -190,3 +190,25 @@ func BenchmarkParseCombined(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// nginx and Apache escape quotes inside quoted fields as \" and a
+// backslash as \\: the field ends at the first quote after an even run.
+func TestQuotedFieldEscapes(t *testing.T) {
+	for _, tt := range []struct{ in, field, rest string }{
+		{`"a b" x`, `a b`, ` x`},
+		{`"say \"hi\"" x`, `say \"hi\"`, ` x`},
+		{`"ends in \\" x`, `ends in \\`, ` x`},
+		{`"odd \\\" still" x`, `odd \\\" still`, ` x`},
+		{`"" x`, ``, ` x`},
+	} {
+		f, p, ok := quoted([]byte(tt.in), 0)
+		if !ok || string(f) != tt.field || tt.in[p:] != tt.rest {
+			t.Errorf("quoted(%s) = %q, rest %q, %v", tt.in, f, tt.in[p:], ok)
+		}
+	}
+	for _, in := range []string{`"never closed`, `"escaped end\"`, `no quote`} {
+		if _, _, ok := quoted([]byte(in), 0); ok {
+			t.Errorf("quoted(%s) ok", in)
+		}
+	}
+}
