@@ -4,6 +4,7 @@
 package decisionlog
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -41,10 +42,10 @@ type Line struct {
 	Key    string            `json:"key"`
 	Keys   map[string]string `json:"keys"`
 	Route  string            `json:"route,omitempty"`
-	Entity string            `json:"entity"`
+	Entity string            `json:"entity,omitempty"` // budgets; risk bands and rules count no entity
 	Count  uint64            `json:"count"`
 	Limit  uint64            `json:"limit"`
-	Window string            `json:"window"`
+	Window string            `json:"window,omitempty"` // budgets; risk bands and rules have none
 	Until  time.Time         `json:"until"`
 	// Signals are the detector's signals on the request that tripped the
 	// rule, so an operator can see why; Score their weighted sum.
@@ -61,8 +62,11 @@ func LineOf(d engine.Decision) Line {
 	line := Line{
 		Time: d.Time.UTC(), Msg: "decision", Rule: d.Rule, Action: d.Action.String(), Shadow: d.Shadow,
 		Key: d.Key.String(), Keys: Keys(d.Actor), Route: d.Route, Entity: d.Entity,
-		Count: d.Count, Limit: d.Limit, Window: config.FormatDuration(d.Window), Until: d.Until.UTC(),
+		Count: d.Count, Limit: d.Limit, Until: d.Until.UTC(),
 		Signals: d.Signals.Names(), Score: d.Score,
+	}
+	if d.Window > 0 {
+		line.Window = config.FormatDuration(d.Window)
 	}
 	if d.Shadow {
 		line.Would = "would have " + map[engine.Action]string{engine.Log: "logged", engine.Throttle: "throttled", engine.Challenge: "challenged", engine.Decoy: "decoyed", engine.Block: "blocked"}[d.Action]
@@ -80,11 +84,15 @@ func (l *Log) Operator(action string, attrs ...slog.Attr) {
 }
 
 func (l *Log) write(v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Not json.Marshal: it writes "risk>=5" as "risk\u003e=5", which
+	// nobody greps for. Encode ends the line with a newline.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return
 	}
-	b = append(b, '\n')
+	b := buf.Bytes()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, err := l.w.Write(b); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 )
@@ -25,6 +26,9 @@ func TestDecisionLineGolden(t *testing.T) {
 		l.Decision(engine.Decision{Time: at, Rule: "user/ip/1h", Action: engine.Block, Shadow: shadow, Key: a.Keys[identity.IP],
 			Actor: a, Route: "GET /api/users/{id}", Entity: "user", Count: 300, Limit: 300, Window: time.Hour, Until: at.Add(time.Hour)})
 	}
+	// A risk band: no entity or window, the score against the band.
+	l.Decision(engine.Decision{Time: at, Rule: "risk>=5", Action: engine.Challenge, Key: a.Keys[identity.IP], Actor: a,
+		Route: "GET /api/users/{id}", Count: 6, Limit: 5, Until: at.Add(10 * time.Minute), Signals: detect.AutomationUA | detect.Sessionless, Score: 6})
 	l.Operator("unblock")
 	golden := "testdata/decisions.golden.jsonl"
 	if *update {
