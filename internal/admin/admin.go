@@ -55,7 +55,7 @@ type Options struct {
 	Stats      func() Stats
 	Actor      func(identity.Key) ActorDetail
 	Journal    *Journal
-	Allow      func(netip.Prefix)
+	Allow      func(netip.Prefix) (kept string, err error) // kept: where the entry is kept (state.db, redis, or until restart)
 	ReportsDir string
 }
 

@@ -89,7 +89,7 @@ func TestAllowEndpoint(t *testing.T) {
 	var got []string
 	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 8, MaxActors: 1000})
 	h := Handler(Options{Token: "t0ken-0123456789abcdef", Gatherer: prometheus.NewRegistry(), Meter: m, Engine: &fakeEngine{},
-		Allow: func(p netip.Prefix) { got = append(got, p.String()) }})
+		Allow: func(p netip.Prefix) (string, error) { got = append(got, p.String()); return "kept in state.db", nil }})
 	auth := map[string]string{"Authorization": "Bearer t0ken-0123456789abcdef"}
 	for in, want := range map[string]int{"198.51.100.20": 200, "198.51.100.0/24": 200, "nope": 400} {
 		if w := do(h, "POST", "/api/allow?prefix="+in, auth, ""); w.Code != want {

@@ -215,9 +215,14 @@ func (o Options) allow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p = p.Masked()
-	o.Allow(p)
-	o.Audit("allow", slog.String("prefix", p.String()))
-	writeJSON(w, http.StatusOK, map[string]string{"allowed": p.String(), "note": "until restart: add it to detect.allow in the config to keep it"})
+	kept, err := o.Allow(p)
+	o.Audit("allow", slog.String("prefix", p.String()), slog.String("kept", kept))
+	if err != nil {
+		// In force here, but not kept: say so rather than pretend.
+		writeJSON(w, http.StatusOK, map[string]string{"allowed": p.String(), "note": "in force until restart; keeping it failed: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"allowed": p.String(), "note": kept})
 }
 
 // ReportSummary is one report file in admin.reports_dir.

@@ -145,7 +145,7 @@ func (c *ProxyCommand) Open() error {
 		return err
 	}
 	c.Engine, c.Meter = st.engine, st.meter
-	if err := c.state.open(st.engine, st.meter, st.catalog.Entities()); err != nil {
+	if err := c.state.open(st.engine, st.meter, st.catalog.Entities(), st.detector.AddAllow); err != nil {
 		return err
 	}
 
@@ -244,7 +244,10 @@ func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics
 		Entities: st.catalog.Entities(),
 		Audit:    c.audit,
 		UI:       web.Files(), Journal: c.journal, ReportsDir: c.Config.Admin.ReportsDir,
-		Allow: st.detector.AddAllow,
+		Allow: func(p netip.Prefix) (string, error) {
+			st.detector.AddAllow(p)
+			return c.state.allowed(p)
+		},
 		Stats: func() admin.Stats { return c.stats(st, metrics) },
 		Actor: func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
 	})

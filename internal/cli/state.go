@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"sync"
 	"time"
@@ -68,8 +69,9 @@ func (ps *proxyState) stackOptions() (stackOptions, error) {
 }
 
 // open opens the store (or reaches Redis), restores sanctions into eng and
-// starts the background flushes.
-func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []string) error {
+// run-time allowlist entries through allow, and starts the background
+// flushes.
+func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []string, allow func(netip.Prefix)) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	ps.cancel = cancel
 	now := time.Now()
@@ -77,7 +79,16 @@ func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []
 	case ps.client != nil:
 		lctx, lcancel := context.WithTimeout(ctx, 3*time.Second)
 		n, err := ps.sanctions.Load(lctx, 1_000_000, func(x engine.Sanction) { eng.Impose(now.UnixNano(), x) })
+		if err == nil {
+			var ps2 []netip.Prefix
+			if ps2, err = ps.sanctions.Allows(lctx); err == nil {
+				for _, p := range ps2 {
+					allow(p)
+				}
+			}
+		}
 		lcancel()
+		ps.sanctions.OnAllow = allow
 		if err != nil {
 			ps.log.Error("state: redis unreachable at start; counting on local state until it is back", "redis", redactURL(ps.cfg.State.Redis), "fail", ps.cfg.State.Fail, "err", err)
 		} else {
@@ -109,7 +120,15 @@ func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []
 				restored++
 			}
 		}
-		attrs := []any{"file", rec.Path, "actors", rec.Actors, "sanctions_in_force", restored, "flush_interval", ps.cfg.State.FlushInterval.D().String()}
+		allows, err := s.Allows()
+		if err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		for _, p := range allows {
+			allow(p)
+		}
+		attrs := []any{"file", rec.Path, "actors", rec.Actors, "sanctions_in_force", restored, "allowlisted_at_run_time", len(allows),
+			"flush_interval", ps.cfg.State.FlushInterval.D().String()}
 		if !rec.LastFlush.IsZero() {
 			attrs = append(attrs, "last_flush", rec.LastFlush.UTC().Format(time.RFC3339), "last_flush_age", now.Sub(rec.LastFlush).Round(time.Second).String())
 		}
@@ -189,6 +208,26 @@ func (ps *proxyState) unblocked(k identity.Key) {
 			ps.log.Error("state: could not share an unblock through redis; other proxies keep the block until it expires", "key", k.String(), "err", err)
 		}
 	}
+}
+
+// allowed keeps an allowlist entry an operator added at run time, and
+// says where.
+func (ps *proxyState) allowed(p netip.Prefix) (string, error) {
+	switch {
+	case ps.sanctions != nil:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := ps.sanctions.Allow(ctx, p); err != nil {
+			return "", fmt.Errorf("redis: %w", err)
+		}
+		return "shared with the fleet through redis, kept across restarts", nil
+	case ps.store != nil:
+		if err := ps.store.AddAllow(p, time.Now()); err != nil {
+			return "", err
+		}
+		return "kept in state.db across restarts", nil
+	}
+	return "until restart (state is not persisted): add it to detect.allow in the config to keep it", nil
 }
 
 // failClosed reports whether record routes must be refused now.

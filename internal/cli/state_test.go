@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,6 +71,8 @@ func testGetenv(k string) string {
 	switch k {
 	case "LG_TEST_SECRET":
 		return "fleet-shared-secret-0123456789abcdef"
+	case "LG_TEST_TOKEN":
+		return testToken
 	}
 	return ""
 }
@@ -398,4 +401,69 @@ func TestFleetTwoProcesses(t *testing.T) {
 	if served < 300 || served > 330 {
 		t.Fatalf("served %d across two proxy processes, want 300..330\nA:\n%s\nB:\n%s", served, a.stderr, b.stderr)
 	}
+}
+
+// allowAtRunTime adds an allowlist entry through a proxy's admin API, as
+// the dashboard does, and returns the note saying where it is kept.
+func allowAtRunTime(t *testing.T, c *ProxyCommand, prefix string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", c.AdminURL()+"/api/allow?prefix="+prefix, nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct{ Allowed, Note string }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("allow %s: %d %v", prefix, resp.StatusCode, err)
+	}
+	return r.Note
+}
+
+func withAdmin(t *testing.T, cfg string) string {
+	t.Helper()
+	b, _ := os.ReadFile(cfg)
+	s := strings.Replace(string(b), `admin: {listen: "off"}`, `admin: {listen: "127.0.0.1:0", token_env: LG_TEST_TOKEN}`, 1)
+	os.WriteFile(cfg, []byte(s), 0o600)
+	return cfg
+}
+
+// An operator's run-time allowlist entry survives a restart (embedded) and
+// reaches every proxy of a fleet, including one started later (Redis).
+// It used to last until restart only.
+func TestRunTimeAllowlistIsKept(t *testing.T) {
+	up := upstreamShop(t)
+	t.Run("embedded", func(t *testing.T) {
+		cfg := withAdmin(t, writeStateConfig(t, up.URL, fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir())))
+		a, _, stop := serveConfig(t, cfg, &syncBuffer{})
+		if note := allowAtRunTime(t, a, "203.0.113.50"); !strings.Contains(note, "state.db") {
+			t.Errorf("note %q does not say it is kept", note)
+		}
+		stop()
+		_, base, _ := serveConfig(t, cfg, &syncBuffer{})
+		if n := crawl(t, base, "203.0.113.50", 0, 400); n != 400 {
+			t.Fatalf("allowlisted partner served %d of 400 after a restart (budget 300)", n)
+		}
+		if n := crawl(t, base, "203.0.113.51", 0, 400); n != 300 {
+			t.Fatalf("its neighbour served %d, want the budget of 300", n)
+		}
+	})
+	t.Run("fleet", func(t *testing.T) {
+		srv := testserver.Redis(t)
+		state := fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", srv.Addr)
+		a, _, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &syncBuffer{})
+		_, bBase, _ := serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+		if note := allowAtRunTime(t, a, "203.0.113.60/32"); !strings.Contains(note, "fleet") {
+			t.Errorf("note %q does not say it is shared", note)
+		}
+		time.Sleep(200 * time.Millisecond) // pub/sub delivery
+		if n := crawl(t, bBase, "203.0.113.60", 0, 350); n != 350 {
+			t.Fatalf("the other proxy served the allowlisted address %d of 350", n)
+		}
+		_, cBase, _ := serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+		if n := crawl(t, cBase, "203.0.113.60", 350, 50); n != 50 {
+			t.Fatalf("a proxy started later served %d of 50", n)
+		}
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +35,7 @@ var (
 	bucketActors    = []byte("actors")
 	bucketSanctions = []byte("sanctions")
 	bucketCanaries  = []byte("canaries")
+	bucketAllow     = []byte("allow")
 )
 
 // Meta is the configuration state was written under. Actor state is only
@@ -108,6 +110,9 @@ func Open(dir string, meta Meta) (*Store, Recovered, error) {
 			return err
 		}
 		rec.Canaries = c.Stats().KeyN
+		if _, err := tx.CreateBucketIfNotExists(bucketAllow); err != nil {
+			return err
+		}
 		return nil
 	})
 	if err != nil {
@@ -263,6 +268,35 @@ func OpenReadOnly(dir string) (*Store, error) {
 		return nil, err
 	}
 	return &Store{db: db}, nil
+}
+
+// AddAllow keeps an allowlist entry an operator added at run time (the
+// config's detect.allow is read at start; these would be lost otherwise).
+// The value is when it was added, for the record. Written at once: it is
+// a rare operator action, and must not wait for a flush.
+func (s *Store) AddAllow(p netip.Prefix, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano()))
+		return tx.Bucket(bucketAllow).Put([]byte(p.Masked().String()), b)
+	})
+}
+
+// Allows returns the allowlist entries added at run time.
+func (s *Store) Allows() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAllow)
+		if b == nil { // a read-only open of a store written before allowlists were kept
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			if p, err := netip.ParsePrefix(string(k)); err == nil {
+				out = append(out, p)
+			}
+			return nil
+		})
+	})
+	return out, err
 }
 
 // Sanctions returns the stored sanctions still in force at now.

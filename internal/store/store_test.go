@@ -1,6 +1,8 @@
 package store
 
 import (
+	"net/netip"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +98,34 @@ func TestStoreLockedByAnotherProcess(t *testing.T) {
 	defer s.Close()
 	if _, _, err := Open(dir, meta); err == nil || !strings.Contains(err.Error(), "another leakguard") {
 		t.Fatalf("second open: %v", err)
+	}
+}
+
+// Allowlist entries added at run time are kept across a restart, masked
+// and without duplicates.
+func TestStoreKeepsRunTimeAllowlist(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := Open(dir, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"198.51.100.20/32", "192.0.2.77/24", "192.0.2.0/24", "2001:db8::/48"} {
+		if err := s.AddAllow(netip.MustParsePrefix(p), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if s, _, err = Open(dir, meta); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Allows()
+	var names []string
+	for _, p := range got {
+		names = append(names, p.String())
+	}
+	sort.Strings(names)
+	if err != nil || strings.Join(names, " ") != "192.0.2.0/24 198.51.100.20/32 2001:db8::/48" {
+		t.Fatalf("allows after restart: %v %v", names, err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -431,6 +432,33 @@ type Sanctions struct {
 	Client goredis.UniversalClient
 	Prefix string
 	Log    *slog.Logger
+	// OnAllow, if set, receives allowlist entries other proxies added.
+	OnAllow func(netip.Prefix)
+}
+
+func (s *Sanctions) allowKey() string { return s.prefix() + "allow" }
+
+// Allow adds an allowlist entry for the whole fleet: kept in a set for
+// proxies that start later, and published to those running.
+func (s *Sanctions) Allow(ctx context.Context, p netip.Prefix) error {
+	v := p.Masked().String()
+	pipe := s.Client.Pipeline()
+	pipe.SAdd(ctx, s.allowKey(), v)
+	pipe.Publish(ctx, s.channel(), "allow "+v)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Allows returns the fleet's run-time allowlist.
+func (s *Sanctions) Allows(ctx context.Context) ([]netip.Prefix, error) {
+	vs, err := s.Client.SMembers(ctx, s.allowKey()).Result()
+	var out []netip.Prefix
+	for _, v := range vs {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out, err
 }
 
 func (s *Sanctions) channel() string { return s.prefix() + "sanctions" }
@@ -554,6 +582,12 @@ func (s *Sanctions) Subscribe(ctx context.Context, impose func(engine.Sanction),
 		case msg, ok := <-ch:
 			if !ok {
 				return
+			}
+			if v, ok := strings.CutPrefix(msg.Payload, "allow "); ok {
+				if p, err := netip.ParsePrefix(v); err == nil && s.OnAllow != nil {
+					s.OnAllow(p)
+				}
+				continue
 			}
 			x, isUnblock, valid := decodeSanction(msg.Payload)
 			switch {
