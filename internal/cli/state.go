@@ -250,7 +250,8 @@ func (ps *proxyState) register(reg *prometheus.Registry) {
 		counter("leakguard_state_flushes_total", "Flushes of state to the embedded store.", func() float64 { return float64(y.Stats().Flushes) })
 		counter("leakguard_state_flush_errors_total", "Flushes to the embedded store that failed.", func() float64 { return float64(y.Stats().Errors) })
 		counter("leakguard_state_actors_written_total", "Actor states written to the embedded store.", func() float64 { return float64(y.Stats().ActorsWritten) })
-		counter("leakguard_state_actors_dropped_total", "Evicted actor states dropped before a flush could write them.", func() float64 { return float64(y.Stats().ActorsDropped) })
+		counter("leakguard_state_actors_dropped_total", "Actor states dropped before a flush could write them (evicted past the spill buffer, or held back past the retry bound while the disk failed).", func() float64 { return float64(y.Stats().ActorsDropped) })
+		counter("leakguard_state_canaries_dropped_total", "Canary receipts dropped while the disk failed, past the retry bound.", func() float64 { return float64(y.Stats().CanariesDropped) })
 		gauge("leakguard_state_last_flush_timestamp_seconds", "When state was last written to disk.", func() float64 {
 			return float64(y.Stats().LastFlush.UnixNano()) / 1e9
 		})

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,15 +14,32 @@ import (
 	"github.com/leakguard/leakguard/internal/meter/memory"
 )
 
+var errExpire = errors.New("expiry sweep")
+
 // Drainer gives up the actor state changed since the last call.
 type Drainer interface {
 	Drain() ([]memory.Saved, uint64)
 }
 
+// Writer is what the Syncer needs of the store.
+type Writer interface {
+	Write(Batch) error
+	Expire(before, now int64, max int) (int, error)
+}
+
+var _ Writer = (*Store)(nil)
+
+// maxRetry bounds what a failing disk holds back in memory: actor states
+// and canaries kept for the next try. Past it the oldest are dropped, and
+// counted.
+const maxRetry = 1 << 20
+
 // Syncer writes changed state to the store every Interval, in one
-// transaction per flush, off the request path.
+// transaction per flush, off the request path. A flush that fails is
+// retried whole at the next interval: nothing drained is lost while the
+// disk recovers, up to maxRetry actors and canaries.
 type Syncer struct {
-	Store    *Store
+	Store    Writer
 	Meter    Drainer
 	Interval time.Duration
 	// Retain is how long an actor's state matters after it was last seen:
@@ -34,15 +53,19 @@ type Syncer struct {
 	mu        sync.Mutex
 	sanctions []engine.Sanction
 	unblocked []identity.Key
-	lastSweep time.Time
-	stats     Stats
+	// from failed flushes, written before what was drained since (so the
+	// newer state of an actor wins)
+	retryActors   []memory.Saved
+	retryCanaries []canary.Issued
+	lastSweep     time.Time
+	stats         Stats
 }
 
 // Stats are the syncer's counters, for metrics.
 type Stats struct {
-	Flushes, ActorsWritten, ActorsDropped, Expired, Errors uint64
-	LastFlush                                              time.Time
-	LastDuration                                           time.Duration
+	Flushes, ActorsWritten, ActorsDropped, CanariesDropped, Expired, Errors uint64
+	LastFlush                                                               time.Time
+	LastDuration                                                            time.Duration
 }
 
 // Decided queues the sanction a decision installed.
@@ -75,11 +98,12 @@ func (y *Syncer) Flush() error {
 	now := y.Now()
 	actors, dropped := y.Meter.Drain()
 	y.mu.Lock()
-	b := Batch{Actors: actors, Sanctions: y.sanctions, Unblocked: y.unblocked, Now: now}
+	actors = append(y.retryActors, actors...)
+	b := Batch{Actors: actors, Sanctions: y.sanctions, Unblocked: y.unblocked, Now: now, Canaries: y.retryCanaries}
 	if y.Canaries != nil {
-		b.Canaries = y.Canaries.Drain()
+		b.Canaries = append(b.Canaries, y.Canaries.Drain()...)
 	}
-	y.sanctions, y.unblocked = nil, nil
+	y.sanctions, y.unblocked, y.retryActors, y.retryCanaries = nil, nil, nil, nil
 	sweep := now.Sub(y.lastSweep) >= 30*time.Second
 	if sweep {
 		y.lastSweep = now
@@ -88,21 +112,35 @@ func (y *Syncer) Flush() error {
 	err := y.Store.Write(b)
 	var expired int
 	if err == nil && sweep {
-		expired, err = y.Store.Expire(now.Add(-y.Retain).UnixNano(), now.UnixNano(), 100_000)
+		if expired, err = y.Store.Expire(now.Add(-y.Retain).UnixNano(), now.UnixNano(), 100_000); err != nil {
+			err = fmt.Errorf("%w: %w", errExpire, err) // the batch itself is written
+		}
 	}
 	y.mu.Lock()
 	defer y.mu.Unlock()
 	y.stats.Flushes++
-	y.stats.ActorsWritten += uint64(len(actors))
 	y.stats.ActorsDropped += dropped
 	y.stats.Expired += uint64(expired)
 	y.stats.LastDuration = time.Since(start)
-	if err != nil {
+	if err != nil && !errors.Is(err, errExpire) {
 		y.stats.Errors++
-		// Keep the sanctions for the next try; actor state is drained again
-		// as soon as those actors change.
+		// Keep everything for the next try.
 		y.sanctions = append(b.Sanctions, y.sanctions...)
 		y.unblocked = append(b.Unblocked, y.unblocked...)
+		if n := len(b.Actors) - maxRetry; n > 0 {
+			y.stats.ActorsDropped += uint64(n)
+			b.Actors = b.Actors[n:]
+		}
+		if n := len(b.Canaries) - maxRetry; n > 0 {
+			y.stats.CanariesDropped += uint64(n)
+			b.Canaries = b.Canaries[n:]
+		}
+		y.retryActors, y.retryCanaries = b.Actors, b.Canaries
+		return err
+	}
+	y.stats.ActorsWritten += uint64(len(actors))
+	if err != nil {
+		y.stats.Errors++
 		return err
 	}
 	y.stats.LastFlush = now
