@@ -56,6 +56,8 @@ type Options struct {
 	Actor      func(identity.Key) ActorDetail
 	Journal    *Journal
 	Allow      func(netip.Prefix) (kept string, err error) // kept: where the entry is kept (state.db, redis, or until restart)
+	Disallow   func(netip.Prefix) (removed bool, err error)
+	Allows     func() []netip.Prefix
 	ReportsDir string
 }
 
@@ -82,6 +84,8 @@ func Handler(o Options) http.Handler {
 	api.HandleFunc("GET /api/actor", o.actor)
 	api.HandleFunc("GET /api/decisions", o.decisions)
 	api.HandleFunc("POST /api/allow", o.allow)
+	api.HandleFunc("DELETE /api/allow", o.disallow)
+	api.HandleFunc("GET /api/allow", o.allows)
 	api.HandleFunc("GET /api/reports", o.reports)
 	// profiling for operators, behind the same token
 	api.HandleFunc("GET /debug/pprof/", pprof.Index)

@@ -99,4 +99,10 @@ func TestAllowEndpoint(t *testing.T) {
 	if strings.Join(got, ",") == "" || !strings.Contains(strings.Join(got, ","), "198.51.100.20/32") {
 		t.Errorf("allowed %v", got)
 	}
+	if w := do(h, "DELETE", "/api/allow?prefix=198.51.100.20", auth, ""); w.Code != 404 {
+		t.Errorf("DELETE without a detector: %d", w.Code)
+	}
+	if w := do(h, "DELETE", "/api/allow?prefix=198.51.100.20", nil, ""); w.Code != 401 {
+		t.Errorf("DELETE without the token: %d", w.Code)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -198,23 +199,67 @@ func (o Options) decisions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, o.Journal.List("", 100))
 }
 
-// allow adds an allowlist entry at run time: POST /api/allow?prefix=198.51.100.20/32
-func (o Options) allow(w http.ResponseWriter, r *http.Request) {
+func prefixParam(r *http.Request) (netip.Prefix, error) {
 	s := r.URL.Query().Get("prefix")
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
 		a, err2 := netip.ParseAddr(s)
 		if err2 != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "prefix: want an address or CIDR prefix"})
-			return
+			return p, errors.New("prefix: want an address or CIDR prefix")
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	return p.Masked(), nil
+}
+
+// allows lists the allowlist in force: GET /api/allow
+func (o Options) allows(w http.ResponseWriter, r *http.Request) {
+	if o.Allows == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no detector"})
+		return
+	}
+	out := []string{}
+	for _, p := range o.Allows() {
+		out = append(out, p.String())
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"allowed": out})
+}
+
+// disallow removes an allowlist entry: DELETE /api/allow?prefix=198.51.100.20/32
+func (o Options) disallow(w http.ResponseWriter, r *http.Request) {
+	p, err := prefixParam(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	if o.Disallow == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no detector"})
+		return
+	}
+	removed, err := o.Disallow(p)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	if !removed {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": p.String() + " is not allowlisted"})
+		return
+	}
+	o.Audit("disallow", slog.String("prefix", p.String()))
+	writeJSON(w, http.StatusOK, map[string]string{"removed": p.String()})
+}
+
+// allow adds an allowlist entry at run time: POST /api/allow?prefix=198.51.100.20/32
+func (o Options) allow(w http.ResponseWriter, r *http.Request) {
+	p, err := prefixParam(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
 	}
 	if o.Allow == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no detector"})
 		return
 	}
-	p = p.Masked()
 	kept, err := o.Allow(p)
 	o.Audit("allow", slog.String("prefix", p.String()), slog.String("kept", kept))
 	if err != nil {

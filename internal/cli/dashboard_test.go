@@ -150,6 +150,26 @@ func TestDashboardInBrowser(t *testing.T) {
 	if m := regexp.MustCompile(`(^|[^0-9a-f])1[3-9]\d{9}([^0-9a-f]|$)|127\.0\.0\.1|100\.64\.`).FindString(page); m != "" {
 		t.Fatalf("the dashboard shows a raw phone number or address: %q", m)
 	}
+	// Allowlist an address, see it listed, remove it, see it gone.
+	if err := chromedp.Do(tctx,
+		chromedp.SendKeys(chromedp.ID("allow-prefix"), "192.0.2.99"),
+		chromedp.Click(chromedp.CSS("#allow-form button")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`document.getElementById("allows").textContent.includes("192.0.2.99/32")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the allowlisted address is not listed: %v\n%s", err, dump())
+	}
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`(() => {
+		for (const li of document.querySelectorAll("#allows li")) if (li.textContent.includes("192.0.2.99/32")) { li.querySelector("button").click(); return true }
+		return false })()`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`!document.getElementById("allows").textContent.includes("192.0.2.99/32") && document.getElementById("allow-result").textContent.includes("removed")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the removed address is still listed: %v\n%s", err, dump())
+	}
 	if p := os.Getenv("LEAKGUARD_SCREENSHOT"); p != "" {
 		time.Sleep(16 * time.Second)                                                  // let the rates and the timeline fill in
 		if png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)); err == nil { // 100: PNG

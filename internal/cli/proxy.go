@@ -145,7 +145,7 @@ func (c *ProxyCommand) Open() error {
 		return err
 	}
 	c.Engine, c.Meter = st.engine, st.meter
-	if err := c.state.open(st.engine, st.meter, st.catalog.Entities(), st.detector.AddAllow); err != nil {
+	if err := c.state.open(st.engine, st.meter, st.catalog.Entities(), st.detector.AddAllow, func(p netip.Prefix) { st.detector.RemoveAllow(p) }); err != nil {
 		return err
 	}
 
@@ -248,8 +248,15 @@ func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics
 			st.detector.AddAllow(p)
 			return c.state.allowed(p)
 		},
-		Stats: func() admin.Stats { return c.stats(st, metrics) },
-		Actor: func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
+		Disallow: func(p netip.Prefix) (bool, error) {
+			if !st.detector.RemoveAllow(p) {
+				return false, nil
+			}
+			return true, c.state.disallowed(p)
+		},
+		Allows: st.detector.Allows,
+		Stats:  func() admin.Stats { return c.stats(st, metrics) },
+		Actor:  func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
 	})
 }
 

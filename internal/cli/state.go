@@ -71,7 +71,7 @@ func (ps *proxyState) stackOptions() (stackOptions, error) {
 // open opens the store (or reaches Redis), restores sanctions into eng and
 // run-time allowlist entries through allow, and starts the background
 // flushes.
-func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []string, allow func(netip.Prefix)) error {
+func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []string, allow func(netip.Prefix), disallow func(netip.Prefix)) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	ps.cancel = cancel
 	now := time.Now()
@@ -88,7 +88,7 @@ func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []
 			}
 		}
 		lcancel()
-		ps.sanctions.OnAllow = allow
+		ps.sanctions.OnAllow, ps.sanctions.OnDisallow = allow, disallow
 		if err != nil {
 			ps.log.Error("state: redis unreachable at start; counting on local state until it is back", "redis", redactURL(ps.cfg.State.Redis), "fail", ps.cfg.State.Fail, "err", err)
 		} else {
@@ -228,6 +228,19 @@ func (ps *proxyState) allowed(p netip.Prefix) (string, error) {
 		return "kept in state.db across restarts", nil
 	}
 	return "until restart (state is not persisted): add it to detect.allow in the config to keep it", nil
+}
+
+// disallowed forgets a run-time allowlist entry where allowed kept it.
+func (ps *proxyState) disallowed(p netip.Prefix) error {
+	switch {
+	case ps.sanctions != nil:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return ps.sanctions.Disallow(ctx, p)
+	case ps.store != nil:
+		return ps.store.RemoveAllow(p)
+	}
+	return nil
 }
 
 // failClosed reports whether record routes must be refused now.

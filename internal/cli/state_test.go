@@ -403,6 +403,21 @@ func TestFleetTwoProcesses(t *testing.T) {
 	}
 }
 
+// disallowAtRunTime removes an allowlist entry through the admin API.
+func disallowAtRunTime(t *testing.T, c *ProxyCommand, prefix string) {
+	t.Helper()
+	req, _ := http.NewRequest("DELETE", c.AdminURL()+"/api/allow?prefix="+prefix, nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("disallow %s: %d", prefix, resp.StatusCode)
+	}
+}
+
 // allowAtRunTime adds an allowlist entry through a proxy's admin API, as
 // the dashboard does, and returns the note saying where it is kept.
 func allowAtRunTime(t *testing.T, c *ProxyCommand, prefix string) string {
@@ -441,12 +456,20 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 			t.Errorf("note %q does not say it is kept", note)
 		}
 		stop()
-		_, base, _ := serveConfig(t, cfg, &syncBuffer{})
+		b, base, stop := serveConfig(t, cfg, &syncBuffer{})
 		if n := crawl(t, base, "203.0.113.50", 0, 400); n != 400 {
 			t.Fatalf("allowlisted partner served %d of 400 after a restart (budget 300)", n)
 		}
 		if n := crawl(t, base, "203.0.113.51", 0, 400); n != 300 {
 			t.Fatalf("its neighbour served %d, want the budget of 300", n)
+		}
+		// Removed, it stays removed across a restart: the partner's 400
+		// records count against the budget again.
+		disallowAtRunTime(t, b, "203.0.113.50/32")
+		stop()
+		_, base, _ = serveConfig(t, cfg, &syncBuffer{})
+		if n := crawl(t, base, "203.0.113.50", 400, 5); n != 0 {
+			t.Fatalf("removed from the allowlist, still served %d", n)
 		}
 	})
 	t.Run("fleet", func(t *testing.T) {
@@ -464,6 +487,11 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 		_, cBase, _ := serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
 		if n := crawl(t, cBase, "203.0.113.60", 350, 50); n != 50 {
 			t.Fatalf("a proxy started later served %d of 50", n)
+		}
+		disallowAtRunTime(t, a, "203.0.113.60")
+		time.Sleep(200 * time.Millisecond)
+		if n := crawl(t, cBase, "203.0.113.60", 400, 5); n != 0 {
+			t.Fatalf("removed from the fleet's allowlist, still served %d by another proxy", n)
 		}
 	})
 }

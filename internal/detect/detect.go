@@ -12,6 +12,7 @@ package detect
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -228,15 +229,43 @@ func (d *Detector) ColdShare() float64 {
 }
 
 // AddAllow adds an allowlist prefix at run time (the dashboard's control).
+// Adding one already there does nothing (a fleet echoes its own).
 func (d *Detector) AddAllow(p netip.Prefix) {
 	for {
 		old := d.allow.Load()
+		if slices.Contains(*old, p) {
+			return
+		}
 		next := append(append([]netip.Prefix(nil), (*old)...), p)
 		if d.allow.CompareAndSwap(old, &next) {
 			return
 		}
 	}
 }
+
+// RemoveAllow removes an allowlist prefix (entries equal to p; an entry
+// from the config's detect.allow returns at the next start).
+func (d *Detector) RemoveAllow(p netip.Prefix) (removed bool) {
+	p = p.Masked()
+	for {
+		old := d.allow.Load()
+		next := make([]netip.Prefix, 0, len(*old))
+		for _, q := range *old {
+			if q.Masked() != p {
+				next = append(next, q)
+			}
+		}
+		if len(next) == len(*old) {
+			return false
+		}
+		if d.allow.CompareAndSwap(old, &next) {
+			return true
+		}
+	}
+}
+
+// Allows returns the allowlist in force.
+func (d *Detector) Allows() []netip.Prefix { return append([]netip.Prefix(nil), (*d.allow.Load())...) }
 
 func (d *Detector) allowed(a *identity.Actor, addr netip.Addr) bool {
 	if addr.IsValid() {

@@ -281,6 +281,13 @@ func (s *Store) AddAllow(p netip.Prefix, at time.Time) error {
 	})
 }
 
+// RemoveAllow forgets a run-time allowlist entry.
+func (s *Store) RemoveAllow(p netip.Prefix) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAllow).Delete([]byte(p.Masked().String()))
+	})
+}
+
 // Allows returns the allowlist entries added at run time.
 func (s *Store) Allows() ([]netip.Prefix, error) {
 	var out []netip.Prefix

@@ -432,8 +432,9 @@ type Sanctions struct {
 	Client goredis.UniversalClient
 	Prefix string
 	Log    *slog.Logger
-	// OnAllow, if set, receives allowlist entries other proxies added.
-	OnAllow func(netip.Prefix)
+	// OnAllow and OnDisallow, if set, receive allowlist entries other
+	// proxies added or removed.
+	OnAllow, OnDisallow func(netip.Prefix)
 }
 
 func (s *Sanctions) allowKey() string { return s.prefix() + "allow" }
@@ -445,6 +446,16 @@ func (s *Sanctions) Allow(ctx context.Context, p netip.Prefix) error {
 	pipe := s.Client.Pipeline()
 	pipe.SAdd(ctx, s.allowKey(), v)
 	pipe.Publish(ctx, s.channel(), "allow "+v)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Disallow removes a run-time allowlist entry from the whole fleet.
+func (s *Sanctions) Disallow(ctx context.Context, p netip.Prefix) error {
+	v := p.Masked().String()
+	pipe := s.Client.Pipeline()
+	pipe.SRem(ctx, s.allowKey(), v)
+	pipe.Publish(ctx, s.channel(), "disallow "+v)
 	_, err := pipe.Exec(ctx)
 	return err
 }
@@ -586,6 +597,12 @@ func (s *Sanctions) Subscribe(ctx context.Context, impose func(engine.Sanction),
 			if v, ok := strings.CutPrefix(msg.Payload, "allow "); ok {
 				if p, err := netip.ParsePrefix(v); err == nil && s.OnAllow != nil {
 					s.OnAllow(p)
+				}
+				continue
+			}
+			if v, ok := strings.CutPrefix(msg.Payload, "disallow "); ok {
+				if p, err := netip.ParsePrefix(v); err == nil && s.OnDisallow != nil {
+					s.OnDisallow(p)
 				}
 				continue
 			}

@@ -158,12 +158,23 @@ $("toggle-mode").addEventListener("click", async () => {
 $("detail-close").addEventListener("click", () => { $("detail").hidden = true; });
 $("window").addEventListener("change", refreshActors);
 $("kind").addEventListener("change", refreshActors);
+// The allowlist in force (config and run time), each with a remove button.
+async function refreshAllows() {
+  const r = await api("/api/allow");
+  $("allows").replaceChildren(...r.allowed.map((p) => el("li", {}, p + " ",
+    el("button", {class: "small", onclick: async () => {
+      try { await api("/api/allow?prefix=" + encodeURIComponent(p), {method: "DELETE"}); $("allow-result").textContent = "removed " + p; }
+      catch (e) { $("allow-result").textContent = String(e); }
+      refreshAllows(); refreshDecisions();
+    }}, "remove"))));
+}
 $("allow-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try {
     const r = await api("/api/allow?prefix=" + encodeURIComponent($("allow-prefix").value), {method: "POST"});
     $("allow-result").textContent = "allowed " + r.allowed + " (" + r.note + ")";
   } catch (e) { $("allow-result").textContent = String(e); }
+  refreshAllows();
   refreshDecisions();
 });
 
@@ -172,4 +183,5 @@ async function tick() {
 }
 tick();
 refreshReports();
+refreshAllows().catch((e) => { $("allow-result").textContent = String(e); });
 setInterval(tick, 2000);
