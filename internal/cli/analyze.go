@@ -37,6 +37,10 @@ type AnalyzeCommand struct {
 	CPUProfile string
 	Workers    int
 	Exact      bool
+	Since      string
+	Until      string
+	since      time.Time
+	until      time.Time
 	ExactLimit int // key-record pairs before --exact gives up (tests set it low)
 	Inputs     []string
 
@@ -61,6 +65,8 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.BoolVar(&c.Strict, "strict", false, "stop at the first malformed line instead of counting it")
 	fs.StringVar(&c.HTMLOut, "html", "", "also write a self-contained HTML report (charts: records per hour, suspects vs everyone, each top suspect's campaign, top actors)")
 	fs.BoolVar(&c.Exact, "exact", false, "count distinct records exactly (sets of keyed hashes, about 50 bytes per key and record) instead of ±0.8% estimates; for smaller logs, abandoned with a notice past 100M key-record pairs")
+	fs.StringVar(&c.Since, "since", "", "replay only lines from this time on: RFC 3339 (2026-01-02T15:04:05Z) or a date (2026-01-02, UTC)")
+	fs.StringVar(&c.Until, "until", "", "replay only lines before this time (same forms as --since)")
 	fs.IntVar(&c.Workers, "workers", 0, "goroutines parsing lines in parallel (default: one per core); the replay itself runs in event order on one more")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for leakguard's developers)")
 	fs.BoolVar(&c.Suggest, "suggest-budgets", false, "suggest budgets from the actors never suspected: the 99.99th percentile of their peak distinct records per key kind and window, +50%")
@@ -81,6 +87,12 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 		return fmt.Errorf("--format %q: want combined, common, nginx, json or alb", c.Format)
 	case c.Format == "nginx" && c.LogFormat == "":
 		return errors.New("--format nginx needs --log-format: the log_format string your nginx writes")
+	case c.Since != "" && !parseWhen(c.Since, &c.since):
+		return fmt.Errorf("--since %q: want RFC 3339 (2026-01-02T15:04:05Z) or a date (2026-01-02)", c.Since)
+	case c.Until != "" && !parseWhen(c.Until, &c.until):
+		return fmt.Errorf("--until %q: want RFC 3339 (2026-01-02T15:04:05Z) or a date (2026-01-02)", c.Until)
+	case !c.since.IsZero() && !c.until.IsZero() && !c.since.Before(c.until):
+		return errors.New("--since must be before --until")
 	case c.Workers < 0:
 		return errors.New("--workers must be 0 (one per core) or more")
 	case c.Top < 1:
@@ -146,7 +158,8 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		return err
 	}
 	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
-		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Suggest: c.Suggest, Exact: c.Exact, ExactLimit: c.ExactLimit})
+		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Suggest: c.Suggest, Exact: c.Exact, ExactLimit: c.ExactLimit,
+		Since: c.since, Until: c.until})
 	var inputs []analyze.Input
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})
@@ -186,6 +199,16 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	}
 	c.print()
 	return nil
+}
+
+func parseWhen(s string, t *time.Time) bool {
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if v, err := time.Parse(layout, s); err == nil {
+			*t = v
+			return true
+		}
+	}
+	return false
 }
 
 // tty reports whether progress goes to a terminal: a bar redrawn in place
@@ -241,6 +264,9 @@ func (c *AnalyzeCommand) print() {
 	w := c.Stdout
 	fmt.Fprintf(w, "%d lines (%d malformed, %d with a truncated user agent) from %s to %s; %d actor keys\n",
 		r.Lines, r.Malformed, r.TruncatedUA, r.First.Format(time.RFC3339), r.Last.Format(time.RFC3339), r.Actors)
+	if r.OutsideWindow > 0 {
+		fmt.Fprintf(w, "%d lines outside --since/--until were read, not replayed\n", r.OutsideWindow)
+	}
 	var scope []string
 	for ent, n := range r.BreachScope {
 		scope = append(scope, fmt.Sprintf("%s %s", commas(n), ent))

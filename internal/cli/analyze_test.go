@@ -139,6 +139,26 @@ func TestAnalyzeFindsTheScraperInARealLog(t *testing.T) {
 	if !strings.Contains(out.String(), "(exact)") {
 		t.Errorf("the summary does not say the counts are exact:\n%s", out.String())
 	}
+	// --since/--until: only the scraper's second thousand seconds are
+	// replayed; its budget starts from zero there.
+	out.Reset()
+	c = &AnalyzeCommand{Stdout: &out, Stderr: &errb}
+	if err := c.ParseFlags([]string{"--config", cfg, "--exact", "--since", start.Add(1000 * time.Second).Format(time.RFC3339), "--until", "2015-05-19",
+		filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1.gz")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r = c.Report
+	if r.OutsideWindow == 0 || !r.First.Equal(start.Add(1000*time.Second)) || !r.Last.Before(time.Date(2015, 5, 19, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("window: outside %d, first %v, last %v", r.OutsideWindow, r.First, r.Last)
+	}
+	for _, a := range r.Top {
+		if strings.HasPrefix(a.Key, "ip:") && a.Suspect && (a.Records["user"] != 1001 || !a.DetectedAt.Equal(start.Add(1299*time.Second))) {
+			t.Fatalf("in the window the scraper took %d, stopped at %v; want 1001, %v (the 300th)", a.Records["user"], a.DetectedAt, start.Add(1299*time.Second))
+		}
+	}
 	// Past its limit, --exact gives way to the sketches and says so.
 	out.Reset()
 	c = &AnalyzeCommand{Stdout: &out, Stderr: &errb}
@@ -177,7 +197,8 @@ func TestAnalyzeStrictAndErrors(t *testing.T) {
 			t.Errorf("lenient: %v, report %+v", err, c.Report)
 		}
 	}
-	for _, args := range [][]string{{"x.log"}, {"--config", cfg}, {"--config", cfg, "--format", "w3c", "x"}} {
+	for _, args := range [][]string{{"x.log"}, {"--config", cfg}, {"--config", cfg, "--format", "w3c", "x"},
+		{"--config", cfg, "--since", "yesterday", "x"}, {"--config", cfg, "--since", "2026-02-01", "--until", "2026-01-01", "x"}} {
 		c := &AnalyzeCommand{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
 		if err := c.ParseFlags(args); err == nil {
 			t.Errorf("%v accepted", args)
