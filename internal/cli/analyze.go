@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -128,17 +127,11 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		return err
 	}
 	cfg.Mode = config.ModeShadow
-	if c.CPUProfile != "" {
-		f, err := os.Create(c.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(c.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	getenv := c.Getenv
 	if getenv == nil {
 		getenv = os.Getenv

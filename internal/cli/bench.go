@@ -168,17 +168,11 @@ func (c *BenchCommand) Run(ctx context.Context) error {
 	}
 	// The bench reads only the budgets' windows: no report windows to meter.
 	cfg.Meter.ReportWindows = []config.Duration{}
-	if c.CPUProfile != "" {
-		f, err := os.Create(c.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(c.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	var policy []string
 	for _, b := range cfg.Budgets {
 		policy = append(policy, fmt.Sprintf("%s: %d distinct %s per %s per %s, then %s", b.ID(), b.Limit, b.Entity, b.Per, b.Window, b.Action))
@@ -337,4 +331,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return c.Run(ctx)
+}
+
+// startCPUProfile profiles the run into path (nothing if path is empty);
+// call stop when the work is done.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -403,35 +403,20 @@ func TestFleetTwoProcesses(t *testing.T) {
 	}
 }
 
-// disallowAtRunTime removes an allowlist entry through the admin API.
-func disallowAtRunTime(t *testing.T, c *ProxyCommand, prefix string) {
+// allowAPI calls a proxy's allowlist API as the dashboard does (POST adds,
+// DELETE removes) and returns the answer's note.
+func allowAPI(t *testing.T, c *ProxyCommand, method, prefix string) string {
 	t.Helper()
-	req, _ := http.NewRequest("DELETE", c.AdminURL()+"/api/allow?prefix="+prefix, nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("disallow %s: %d", prefix, resp.StatusCode)
-	}
-}
-
-// allowAtRunTime adds an allowlist entry through a proxy's admin API, as
-// the dashboard does, and returns the note saying where it is kept.
-func allowAtRunTime(t *testing.T, c *ProxyCommand, prefix string) string {
-	t.Helper()
-	req, _ := http.NewRequest("POST", c.AdminURL()+"/api/allow?prefix="+prefix, nil)
+	req, _ := http.NewRequest(method, c.AdminURL()+"/api/allow?prefix="+prefix, nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var r struct{ Allowed, Note string }
+	var r struct{ Note string }
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("allow %s: %d %v", prefix, resp.StatusCode, err)
+		t.Fatalf("%s %s: %d %v", method, prefix, resp.StatusCode, err)
 	}
 	return r.Note
 }
@@ -452,7 +437,7 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		cfg := withAdmin(t, writeStateConfig(t, up.URL, fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir())))
 		a, _, stop := serveConfig(t, cfg, &syncBuffer{})
-		if note := allowAtRunTime(t, a, "203.0.113.50"); !strings.Contains(note, "state.db") {
+		if note := allowAPI(t, a, "POST", "203.0.113.50"); !strings.Contains(note, "state.db") {
 			t.Errorf("note %q does not say it is kept", note)
 		}
 		stop()
@@ -465,7 +450,7 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 		}
 		// Removed, it stays removed across a restart: the partner's 400
 		// records count against the budget again.
-		disallowAtRunTime(t, b, "203.0.113.50/32")
+		allowAPI(t, b, "DELETE", "203.0.113.50/32")
 		stop()
 		_, base, _ = serveConfig(t, cfg, &syncBuffer{})
 		if n := crawl(t, base, "203.0.113.50", 400, 5); n != 0 {
@@ -477,7 +462,7 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 		state := fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", srv.Addr)
 		a, _, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &syncBuffer{})
 		_, bBase, _ := serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
-		if note := allowAtRunTime(t, a, "203.0.113.60/32"); !strings.Contains(note, "fleet") {
+		if note := allowAPI(t, a, "POST", "203.0.113.60/32"); !strings.Contains(note, "fleet") {
 			t.Errorf("note %q does not say it is shared", note)
 		}
 		time.Sleep(200 * time.Millisecond) // pub/sub delivery
@@ -488,7 +473,7 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 		if n := crawl(t, cBase, "203.0.113.60", 350, 50); n != 50 {
 			t.Fatalf("a proxy started later served %d of 50", n)
 		}
-		disallowAtRunTime(t, a, "203.0.113.60")
+		allowAPI(t, a, "DELETE", "203.0.113.60")
 		time.Sleep(200 * time.Millisecond)
 		if n := crawl(t, cBase, "203.0.113.60", 400, 5); n != 0 {
 			t.Fatalf("removed from the fleet's allowlist, still served %d by another proxy", n)

@@ -442,20 +442,24 @@ func (s *Sanctions) allowKey() string { return s.prefix() + "allow" }
 // Allow adds an allowlist entry for the whole fleet: kept in a set for
 // proxies that start later, and published to those running.
 func (s *Sanctions) Allow(ctx context.Context, p netip.Prefix) error {
-	v := p.Masked().String()
-	pipe := s.Client.Pipeline()
-	pipe.SAdd(ctx, s.allowKey(), v)
-	pipe.Publish(ctx, s.channel(), "allow "+v)
-	_, err := pipe.Exec(ctx)
-	return err
+	return s.allowlist(ctx, p, true)
 }
 
 // Disallow removes a run-time allowlist entry from the whole fleet.
 func (s *Sanctions) Disallow(ctx context.Context, p netip.Prefix) error {
+	return s.allowlist(ctx, p, false)
+}
+
+func (s *Sanctions) allowlist(ctx context.Context, p netip.Prefix, add bool) error {
 	v := p.Masked().String()
 	pipe := s.Client.Pipeline()
-	pipe.SRem(ctx, s.allowKey(), v)
-	pipe.Publish(ctx, s.channel(), "disallow "+v)
+	if add {
+		pipe.SAdd(ctx, s.allowKey(), v)
+		pipe.Publish(ctx, s.channel(), "allow "+v)
+	} else {
+		pipe.SRem(ctx, s.allowKey(), v)
+		pipe.Publish(ctx, s.channel(), "disallow "+v)
+	}
 	_, err := pipe.Exec(ctx)
 	return err
 }
