@@ -21,6 +21,8 @@ func (r Report) WriteHTML(w io.Writer, revealed bool) error {
 		"chart":  chart,
 		"spark":  spark,
 		"bars":   bars,
+		"add":    func(a, b int) int { return a + b },
+		"join":   strings.Join,
 	}).Parse(reportHTML)
 	if err != nil {
 		return err
