@@ -183,6 +183,7 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // "risk>=5", as in the decision log
 		if err := enc.Encode(c.Report); err != nil {
 			return err
 		}

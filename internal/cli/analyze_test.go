@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -431,5 +432,49 @@ func TestCrowdSecHubCases(t *testing.T) {
 				t.Fatalf("flagged %v (%s), malformed %d; want %v (%s), %d\n%s", got, strongest, c.Report.Malformed, tc.flagged, tc.action, tc.malformed, &out)
 			}
 		})
+	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite golden files")
+
+// The report of the real Apache log in ../shared/data, with every page a
+// record and a budget of 100 pages an hour per address: pinned as a golden
+// file (keys are hashed with a fixed secret, so they are stable). A change
+// in who is found, when, or the report's shape shows here.
+func TestAnalyzeReportGolden(t *testing.T) {
+	logPath := "../../../shared/data/access-logs/elastic-examples-apache_logs.log"
+	if _, err := os.Stat(logPath); err != nil {
+		t.Skipf("shared data not present (%v)", err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lg.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`upstream: http://127.0.0.1:1
+records:
+  - route: GET /{page...}
+    entity: page
+budgets:
+  - {entity: page, per: ip, window: 1h, limit: 100, action: block}
+secret: {env: LG_TEST_SECRET}
+state: {dir: %s}
+`, filepath.Join(dir, "state"))), 0o600)
+	var out bytes.Buffer
+	c := &AnalyzeCommand{Stdout: &out, Stderr: &bytes.Buffer{}, Getenv: testGetenv}
+	if err := c.ParseFlags([]string{"--config", cfg, "--json", "-", "--top", "12", "--suggest-budgets", logPath}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	golden := "testdata/analyze_apache.golden.json"
+	if *updateGolden {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile(golden, out.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("the report changed (go test -run TestAnalyzeReportGolden -update to accept):\n%s", out.String())
 	}
 }
