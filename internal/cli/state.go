@@ -38,6 +38,11 @@ type proxyState struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// shared are the allowlist entries in force here because the fleet's
+	// Redis set holds them, so a resync can tell which to drop.
+	sharedMu sync.Mutex
+	shared   map[netip.Prefix]bool
 }
 
 // stackOptions returns the meter hooks for cfg's state.
@@ -79,23 +84,21 @@ func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []
 	case ps.client != nil:
 		lctx, lcancel := context.WithTimeout(ctx, 3*time.Second)
 		n, err := ps.sanctions.Load(lctx, 1_000_000, func(x engine.Sanction) { eng.Impose(now.UnixNano(), x) })
+		ps.shared = map[netip.Prefix]bool{}
 		if err == nil {
-			var ps2 []netip.Prefix
-			if ps2, err = ps.sanctions.Allows(lctx); err == nil {
-				for _, p := range ps2 {
-					allow(p)
-				}
-			}
+			err = ps.syncAllows(lctx, allow, disallow)
 		}
 		lcancel()
-		ps.sanctions.OnAllow, ps.sanctions.OnDisallow = allow, disallow
+		ps.sanctions.OnAllow = func(p netip.Prefix) { ps.sharedAllow(p, true, allow, disallow) }
+		ps.sanctions.OnDisallow = func(p netip.Prefix) { ps.sharedAllow(p, false, allow, disallow) }
 		if err != nil {
 			ps.log.Error("state: redis unreachable at start; counting on local state until it is back", "redis", redactURL(ps.cfg.State.Redis), "fail", ps.cfg.State.Fail, "err", err)
 		} else {
 			ps.log.Info("state: sharing counts and blocks through redis", "redis", redactURL(ps.cfg.State.Redis), "sanctions_loaded", n,
 				"staleness_bound", ps.cfg.State.FlushInterval.D().String(), "fail", ps.cfg.State.Fail)
 		}
-		ps.wg.Add(3)
+		ps.wg.Add(4)
+		go func() { defer ps.wg.Done(); ps.resyncAllows(ctx, allow, disallow) }()
 		go func() { defer ps.wg.Done(); ps.fleet.Run(ctx, time.Now) }()
 		go func() { defer ps.wg.Done(); ps.shareCanaries(ctx) }()
 		go func() {
@@ -228,6 +231,65 @@ func (ps *proxyState) allowed(p netip.Prefix) (string, error) {
 		return "kept in state.db across restarts", nil
 	}
 	return "until restart (state is not persisted): add it to detect.allow in the config to keep it", nil
+}
+
+// sharedAllow applies a fleet allowlist change.
+func (ps *proxyState) sharedAllow(p netip.Prefix, add bool, allow, disallow func(netip.Prefix)) {
+	ps.sharedMu.Lock()
+	defer ps.sharedMu.Unlock()
+	if add {
+		allow(p)
+		ps.shared[p] = true
+	} else if ps.shared[p] {
+		disallow(p)
+		delete(ps.shared, p)
+	}
+}
+
+// syncAllows makes the entries in force from the fleet match its Redis
+// set: publish/subscribe is not durable, so a proxy that was starting, or
+// cut off from Redis, when an entry was added or removed catches up here.
+func (ps *proxyState) syncAllows(ctx context.Context, allow, disallow func(netip.Prefix)) error {
+	ps2, err := ps.sanctions.Allows(ctx)
+	if err != nil {
+		return err
+	}
+	want := map[netip.Prefix]bool{}
+	for _, p := range ps2 {
+		want[p.Masked()] = true
+	}
+	ps.sharedMu.Lock()
+	defer ps.sharedMu.Unlock()
+	for p := range want {
+		if !ps.shared[p] {
+			allow(p)
+			ps.shared[p] = true
+		}
+	}
+	for p := range ps.shared {
+		if !want[p] {
+			disallow(p)
+			delete(ps.shared, p)
+		}
+	}
+	return nil
+}
+
+// resyncAllows runs syncAllows every few flush intervals (1–30 s).
+func (ps *proxyState) resyncAllows(ctx context.Context, allow, disallow func(netip.Prefix)) {
+	every := min(max(5*ps.cfg.State.FlushInterval.D(), time.Second), 30*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			ps.syncAllows(sctx, allow, disallow) // Redis down: the fleet meter already says so
+			cancel()
+		}
+	}
 }
 
 // disallowed forgets a run-time allowlist entry where allowed kept it.

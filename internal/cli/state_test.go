@@ -12,11 +12,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/leakguard/leakguard/internal/testserver"
 )
@@ -421,6 +424,29 @@ func allowAPI(t *testing.T, c *ProxyCommand, method, prefix string) string {
 	return r.Note
 }
 
+// waitAllowed polls a proxy's allowlist until prefix is (or is not) in it,
+// for at most 5 s.
+func waitAllowed(t *testing.T, c *ProxyCommand, prefix string, want bool) {
+	t.Helper()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		req, _ := http.NewRequest("GET", c.AdminURL()+"/api/allow", nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		var r struct{ Allowed []string }
+		if resp, err := hc.Do(req); err == nil {
+			json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+		}
+		if slices.Contains(r.Allowed, prefix) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s, %s allowlisted = %v on %s", prefix, !want, c.AdminURL())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func withAdmin(t *testing.T, cfg string) string {
 	t.Helper()
 	b, _ := os.ReadFile(cfg)
@@ -461,22 +487,31 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 		srv := testserver.Redis(t)
 		state := fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", srv.Addr)
 		a, _, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &syncBuffer{})
-		_, bBase, _ := serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+		b, bBase, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &syncBuffer{})
 		if note := allowAPI(t, a, "POST", "203.0.113.60/32"); !strings.Contains(note, "fleet") {
 			t.Errorf("note %q does not say it is shared", note)
 		}
-		time.Sleep(200 * time.Millisecond) // pub/sub delivery
+		waitAllowed(t, b, "203.0.113.60/32", true) // pub/sub, or the periodic resync
 		if n := crawl(t, bBase, "203.0.113.60", 0, 350); n != 350 {
 			t.Fatalf("the other proxy served the allowlisted address %d of 350", n)
 		}
-		_, cBase, _ := serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+		c, cBase, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &syncBuffer{})
 		if n := crawl(t, cBase, "203.0.113.60", 350, 50); n != 50 {
 			t.Fatalf("a proxy started later served %d of 50", n)
 		}
 		allowAPI(t, a, "DELETE", "203.0.113.60")
-		time.Sleep(200 * time.Millisecond)
+		waitAllowed(t, c, "203.0.113.60/32", false)
 		if n := crawl(t, cBase, "203.0.113.60", 400, 5); n != 0 {
 			t.Fatalf("removed from the fleet's allowlist, still served %d by another proxy", n)
 		}
+		// Publish/subscribe is not durable: an entry whose message a proxy
+		// missed (written here with no message at all) arrives by the
+		// periodic resync, and so does its removal.
+		rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+		defer rc.Close()
+		rc.SAdd(context.Background(), "lg:allow", "203.0.113.70/32")
+		waitAllowed(t, b, "203.0.113.70/32", true)
+		rc.SRem(context.Background(), "lg:allow", "203.0.113.70/32")
+		waitAllowed(t, b, "203.0.113.70/32", false)
 	})
 }
