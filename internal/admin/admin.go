@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/records"
 )
 
 // Meter is what the admin API reads of the meter.
@@ -51,13 +53,15 @@ type Options struct {
 	// The dashboard: its files, the live stats, one key's drill-down, a
 	// journal of recent decisions, run-time allowlisting, and a directory
 	// of analyze/audit JSON reports to list. Each is optional.
-	UI         fs.FS
-	Stats      func() Stats
-	Actor      func(identity.Key) ActorDetail
-	Journal    *Journal
-	Allow      func(netip.Prefix) (kept string, err error) // kept: where the entry is kept (state.db, redis, or until restart)
-	Disallow   func(netip.Prefix) (removed bool, err error)
-	Allows     func() []netip.Prefix
+	UI       fs.FS
+	Stats    func() Stats
+	Actor    func(identity.Key) ActorDetail
+	Journal  *Journal
+	Allow    func(netip.Prefix) (kept string, err error) // kept: where the entry is kept (state.db, redis, or until restart)
+	Disallow func(netip.Prefix) (removed bool, err error)
+	Allows   func() []netip.Prefix
+	// Canaries looks canaries up in the registry (kind in Entity).
+	Canaries   func(keys []records.Found) ([]canary.Issued, []bool, error)
 	ReportsDir string
 }
 
@@ -86,6 +90,7 @@ func Handler(o Options) http.Handler {
 	api.HandleFunc("POST /api/allow", o.allow)
 	api.HandleFunc("DELETE /api/allow", o.disallow)
 	api.HandleFunc("GET /api/allow", o.allows)
+	api.HandleFunc("POST /api/canaries/lookup", o.canaries)
 	api.HandleFunc("GET /api/reports", o.reports)
 	// profiling for operators, behind the same token
 	api.HandleFunc("GET /debug/pprof/", pprof.Index)

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/records"
 )
 
 type fakeEngine struct{ shadow, unblocked bool }
@@ -104,5 +107,41 @@ func TestAllowEndpoint(t *testing.T) {
 	}
 	if w := do(h, "DELETE", "/api/allow?prefix=198.51.100.20", nil, ""); w.Code != 401 {
 		t.Errorf("DELETE without the token: %d", w.Code)
+	}
+}
+
+// Canary lookups carry kinds and keyed hashes only, and answer in order.
+func TestCanaryLookupEndpoint(t *testing.T) {
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 8, MaxActors: 1000})
+	who := identity.Key{Kind: identity.IP, Hash: 0xabc}
+	h := Handler(Options{Token: "t0ken-0123456789abcdef", Gatherer: prometheus.NewRegistry(), Meter: m, Engine: &fakeEngine{},
+		Canaries: func(keys []records.Found) ([]canary.Issued, []bool, error) {
+			out, found := make([]canary.Issued, len(keys)), make([]bool, len(keys))
+			for i, k := range keys {
+				if k.Hash == 0x77 {
+					out[i] = canary.Issued{Kind: records.Kind(k.Entity), Hash: k.Hash, At: 5, Actor: identity.Actor{Keys: [identity.NumKinds]identity.Key{identity.IP: who}}}
+					found[i] = true
+				}
+			}
+			return out, found, nil
+		}})
+	auth := map[string]string{"Authorization": "Bearer t0ken-0123456789abcdef"}
+	w := do(h, "POST", "/api/canaries/lookup", auth, `{"values":[{"kind":0,"hash":"12"},{"kind":0,"hash":"77"}]}`)
+	var ans CanaryAnswer
+	if err := json.Unmarshal(w.Body.Bytes(), &ans); err != nil || w.Code != 200 || len(ans.Issued) != 2 || ans.Issued[0] != nil ||
+		ans.Issued[1] == nil || ans.Issued[1].At != 5 || ans.Issued[1].Keys["ip"] != "0000000000000abc" {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if x := ans.Issued[1].Issued(records.Phone, 0x77); x.Actor.Keys[identity.IP] != who || x.Hash != 0x77 || x.At != 5 {
+		t.Errorf("back to the registry's form: %+v", x)
+	}
+	for body, want := range map[string]int{`{"values":[{"kind":0,"hash":"zz"}]}`: 400, `{"values":[{"kind":-1,"hash":"1"}]}`: 400, `nope`: 400,
+		`{"values":[` + strings.Repeat(`{"kind":0,"hash":"1"},`, MaxCanaryQuery) + `{"kind":0,"hash":"1"}]}`: 413} {
+		if w := do(h, "POST", "/api/canaries/lookup", auth, body); w.Code != want {
+			t.Errorf("%.40s: %d, want %d", body, w.Code, want)
+		}
+	}
+	if w := do(h, "POST", "/api/canaries/lookup", nil, `{"values":[]}`); w.Code != 401 {
+		t.Errorf("without the token: %d", w.Code)
 	}
 }

@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/admin"
 	"github.com/leakguard/leakguard/internal/analyze"
 	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/config"
@@ -25,6 +29,7 @@ type CanaryCommand struct {
 	ConfigPath string
 	StateDir   string
 	JSONOut    string
+	Admin      string // a running proxy's admin URL: look canaries up through it
 	Inputs     []string
 
 	Stdin          io.Reader
@@ -42,6 +47,7 @@ func (c *CanaryCommand) ParseFlags(args []string) error {
 	fs.SetOutput(c.Stderr)
 	fs.StringVar(&c.ConfigPath, "config", "", "the proxy's configuration: its secret and state directory (required)")
 	fs.StringVar(&c.StateDir, "state", "", "state directory holding state.db (default: the config's state.dir); use a stopped proxy's, or a copy")
+	fs.StringVar(&c.Admin, "admin", "", "look canaries up through a running proxy's admin API at this URL (e.g. http://127.0.0.1:9090), with the token in the config's admin.token_env, instead of reading a stopped proxy's state")
 	fs.StringVar(&c.JSONOut, "json", "", "also write the result as JSON to this file (- for stdout)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: leakguard canary trace --config FILE [flags] DUMP... (- for stdin; .gz is read as gzip)\n\nFinds canary values (phones, emails, resident IDs, bank cards served as decoys or\nsprinkled into responses) in a leaked dump of any format and says which actor\nreceived them, and when.\n\n")
@@ -75,7 +81,18 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 			fmt.Fprintf(c.Stderr, "canary trace: %s read\n", humanBytes(n))
 		},
 	}
-	if cfg.State.Redis != "" && c.StateDir == "" {
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if c.Admin != "" {
+		token := getenv(cfg.Admin.TokenEnv)
+		if token == "" {
+			return fmt.Errorf("--admin: $%s (admin.token_env) is empty: the admin API needs its token", cfg.Admin.TokenEnv)
+		}
+		c.Tracer.Batch = adminCanaryLookup(ctx, strings.TrimRight(c.Admin, "/"), token)
+		c.Registry = -1
+	} else if cfg.State.Redis != "" && c.StateDir == "" {
 		// A fleet's registry is in Redis: collect, then resolve in batches.
 		client, err := redisClient(cfg.State.Redis)
 		if err != nil {
@@ -92,7 +109,7 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 		}
 		st, err := store.OpenReadOnly(dir)
 		if err != nil {
-			return fmt.Errorf("canary registry: %w", err)
+			return fmt.Errorf("canary registry: %w (or trace through the running proxy: --admin http://%s)", err, cfg.Admin.Listen)
 		}
 		defer st.Close()
 		c.Registry = st.CanaryCount()
@@ -115,7 +132,10 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 	rs := c.Tracer.Recipients()
 	t := c.Tracer
 	reg := fmt.Sprintf("registry: %d issued", c.Registry)
-	if c.Registry < 0 {
+	switch {
+	case c.Admin != "":
+		reg = "registry: the running proxy at " + c.Admin
+	case c.Registry < 0:
 		reg = "registry: redis"
 	}
 	fmt.Fprintf(c.Stdout, "leakguard canary trace: %d input(s), %s, %s personal values scanned in %s; %d canaries found (%s)\n",
@@ -189,4 +209,49 @@ func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	return c.Run(ctx)
+}
+
+// adminCanaryLookup resolves canaries through a running proxy's admin API,
+// in requests of at most admin.MaxCanaryQuery values: only kinds and keyed
+// hashes travel, never the dump's values.
+func adminCanaryLookup(ctx context.Context, base, token string) canary.BatchLookup {
+	hc := &http.Client{Timeout: 60 * time.Second}
+	return func(keys []records.Found) ([]canary.Issued, []bool, error) {
+		out, found := make([]canary.Issued, len(keys)), make([]bool, len(keys))
+		for lo := 0; lo < len(keys); lo += admin.MaxCanaryQuery {
+			part := keys[lo:min(lo+admin.MaxCanaryQuery, len(keys))]
+			q := admin.CanaryQuery{Values: make([]admin.CanaryValue, len(part))}
+			for i, k := range part {
+				q.Values[i] = admin.CanaryValue{Kind: k.Entity, Hash: strconv.FormatUint(k.Hash, 16)}
+			}
+			body, _ := json.Marshal(q)
+			req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/canaries/lookup", bytes.NewReader(body))
+			if err != nil {
+				return nil, nil, err
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := hc.Do(req)
+			if err != nil {
+				return nil, nil, err
+			}
+			var ans admin.CanaryAnswer
+			err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&ans)
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode != http.StatusOK:
+				return nil, nil, fmt.Errorf("%s: %s", base, resp.Status)
+			case err != nil:
+				return nil, nil, fmt.Errorf("%s: %w", base, err)
+			case len(ans.Issued) != len(part):
+				return nil, nil, fmt.Errorf("%s: %d answers to %d values", base, len(ans.Issued), len(part))
+			}
+			for i, ci := range ans.Issued {
+				if ci != nil {
+					out[lo+i], found[lo+i] = ci.Issued(records.Kind(part[i].Entity), part[i].Hash), true
+				}
+			}
+		}
+		return out, found, nil
+	}
 }

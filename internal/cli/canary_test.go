@@ -51,20 +51,26 @@ state:
 // the proxy with sprinkling on, its haul leaks as a CSV mixed with
 // unrelated rows, and canary trace names that scraper and no other.
 func TestCanaryTraceNamesTheScraper(t *testing.T) {
-	t.Run("embedded", func(t *testing.T) { canaryTrace(t, "") })
+	t.Run("embedded", func(t *testing.T) { canaryTrace(t, "", false) })
 	t.Run("redis", func(t *testing.T) {
 		srv := testserver.Redis(t)
-		canaryTrace(t, fmt.Sprintf("  redis: redis://%s/0\n", srv.Addr))
+		canaryTrace(t, fmt.Sprintf("  redis: redis://%s/0\n", srv.Addr), false)
 	})
+	// The proxy keeps running (it holds state.db): trace through its
+	// admin API.
+	t.Run("live", func(t *testing.T) { canaryTrace(t, "", true) })
 }
 
-func canaryTrace(t *testing.T, redis string) {
+func canaryTrace(t *testing.T, redis string, live bool) {
 	up := upstreamShop(t)
 	dir := t.TempDir()
 	stateDir := filepath.Join(dir, "state")
 	cfgPath := filepath.Join(dir, "lg.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(canaryConfig, up.URL, filepath.Join(dir, "d.jsonl"), stateDir, redis)), 0o600)
-	_, base, stop := serveConfig(t, cfgPath, io.Discard)
+	if live {
+		withAdmin(t, cfgPath)
+	}
+	proxy, base, stop := serveConfig(t, cfgPath, io.Discard)
 	hc := &http.Client{Timeout: 5 * time.Second}
 	type reviewer struct {
 		ID    int    `json:"id"`
@@ -95,7 +101,9 @@ func canaryTrace(t *testing.T, redis string) {
 	}
 	haul := pull("203.0.113.77", 40) // the scraper
 	pull("198.51.100.5", 10)         // a person: gets canaries too, leaks nothing
-	stop()                           // and the final flush of the registry
+	if !live {
+		stop() // and the final flush of the registry
+	}
 
 	// The leak: the scraper's rows, shuffled among unrelated valid-looking rows.
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -113,7 +121,26 @@ func canaryTrace(t *testing.T, redis string) {
 	var stdout, stderr bytes.Buffer
 	t.Setenv("LG_TEST_SECRET", testGetenv("LG_TEST_SECRET")) // Main reads the process environment
 	jsonPath := filepath.Join(dir, "trace.json")
-	if code := Main(context.Background(), []string{"canary", "trace", "--config", cfgPath, "--json", jsonPath, leak}, &stdout, &stderr); code != 0 {
+	args := []string{"canary", "trace", "--config", cfgPath, "--json", jsonPath, leak}
+	if live {
+		t.Setenv("LG_TEST_TOKEN", testToken)
+		args = append([]string{"canary", "trace", "--admin", proxy.AdminURL()}, args[2:]...)
+		// Without --admin, the running proxy's lock is named, with the way out.
+		var so, se bytes.Buffer
+		if code := Main(context.Background(), []string{"canary", "trace", "--config", cfgPath, leak}, &so, &se); code == 0 || !strings.Contains(se.String(), "--admin") {
+			t.Errorf("trace of a running proxy's state.db: exit %d\n%s", code, &se)
+		}
+		// The registry is written every flush_interval (50ms): wait for it.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			stdout.Reset()
+			code := Main(context.Background(), args, &stdout, &stderr)
+			if code == 0 && strings.Contains(stdout.String(), "40 canaries found") || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	} else if code := Main(context.Background(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, &stdout, &stderr)
 	}
 	t.Log("\n" + stdout.String())

@@ -254,9 +254,10 @@ func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics
 			}
 			return true, c.state.disallowed(p)
 		},
-		Allows: st.detector.Allows,
-		Stats:  func() admin.Stats { return c.stats(st, metrics) },
-		Actor:  func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
+		Allows:   st.detector.Allows,
+		Canaries: c.state.lookupCanaries,
+		Stats:    func() admin.Stats { return c.stats(st, metrics) },
+		Actor:    func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
 	})
 }
 

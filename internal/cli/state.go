@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
+	"github.com/leakguard/leakguard/internal/records"
 	"github.com/leakguard/leakguard/internal/store"
 )
 
@@ -303,6 +305,25 @@ func (ps *proxyState) disallowed(p netip.Prefix) error {
 		return ps.store.RemoveAllow(p)
 	}
 	return nil
+}
+
+// lookupCanaries answers the admin API's canary lookups from the registry
+// this proxy writes to. Canaries issued since the last flush are not there
+// yet: at most state.flush_interval.
+func (ps *proxyState) lookupCanaries(keys []records.Found) ([]canary.Issued, []bool, error) {
+	switch {
+	case ps.client != nil:
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return (&redismeter.Canaries{Client: ps.client}).Lookup(ctx, keys)
+	case ps.store != nil:
+		out, found := make([]canary.Issued, len(keys)), make([]bool, len(keys))
+		for i, k := range keys {
+			out[i], found[i] = ps.store.Canary(records.Kind(k.Entity), k.Hash)
+		}
+		return out, found, nil
+	}
+	return nil, nil, errors.New("state is not persisted (state.persist: false): no canary registry")
 }
 
 // failClosed reports whether record routes must be refused now.
