@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -48,6 +50,13 @@ type Options struct {
 	// Since and Until, if set, replay only lines in [Since, Until): the
 	// rest are read and counted, not replayed.
 	Since, Until time.Time
+	// MaxKeys bounds the keys held in full (default 1,000,000), so a flood
+	// of fresh addresses cannot exhaust memory. Past it, keys never
+	// suspected and idle for longer than Idle (the longest budget window:
+	// the engine has forgotten them too) are folded: their budget peaks and
+	// hourly records stay in the totals, their rows go.
+	MaxKeys int
+	Idle    time.Duration
 }
 
 // Analyzer consumes log entries in time order.
@@ -61,11 +70,19 @@ type Analyzer struct {
 	truncUA  int
 	outOfOrd int
 	outside  int // lines outside [Since, Until)
-	first    time.Time
-	last     time.Time
-	recs     []records.Found
-	pairs    int  // exact-set entries held
-	inexact  bool // Exact was asked for and abandoned at the limit
+
+	// folded keys (see Options.MaxKeys): how many, and what of them the
+	// report still needs
+	folded      int
+	keys        *hyperloglog.Sketch // every key ever held: a folded key that returns is held again
+	nextFold    int
+	foldedPeaks map[peakGroup]map[uint32]int
+	foldedHours map[int32]uint32
+	first       time.Time
+	last        time.Time
+	recs        []records.Found
+	pairs       int  // exact-set entries held
+	inexact     bool // Exact was asked for and abandoned at the limit
 }
 
 // Peaker is what budget suggestions read of the meter.
@@ -75,8 +92,8 @@ type Peaker interface {
 }
 
 type actor struct {
-	peak      [][]uint32       // per entity, per window: the most distinct records seen in the window
-	hours     map[int32]uint32 // records served per hour (unix hour), addresses and crews only
+	peak      [][]uint32  // per entity, per window: the most distinct records seen in the window
+	hours     []hourCount // records served per hour, addresses and crews only
 	key       identity.Key
 	addr      string              // only with Reveal: the address, or a crew's first
 	members   map[uint64]struct{} // a crew's addresses (keyed hashes), up to maxMembers
@@ -84,7 +101,7 @@ type actor struct {
 	last      time.Time
 	requests  int
 	misses    int
-	sketches  []*hyperloglog.Sketch // lifetime distinct records, per entity
+	sketches  []distinct            // lifetime distinct records, per entity (nil until the first record)
 	exact     []map[uint64]struct{} // the same, exactly, with Options.Exact
 	detected  time.Time
 	rule      string
@@ -99,7 +116,11 @@ func New(o Options) *Analyzer {
 	if o.ExactLimit <= 0 {
 		o.ExactLimit = 100_000_000
 	}
-	return &Analyzer{o: o, entities: o.Catalog.Entities(), actors: map[uint64]*actor{}}
+	if o.MaxKeys <= 0 {
+		o.MaxKeys = 1_000_000
+	}
+	return &Analyzer{o: o, entities: o.Catalog.Entities(), actors: map[uint64]*actor{}, nextFold: o.MaxKeys,
+		foldedPeaks: map[peakGroup]map[uint32]int{}, foldedHours: map[int32]uint32{}, keys: hyperloglog.New14()}
 }
 
 // OnDecision records the first decision for each key: when it would have been stopped.
@@ -110,8 +131,8 @@ func (a *Analyzer) OnDecision(d engine.Decision) {
 	}
 	ac.detected, ac.rule, ac.action, ac.atCount = d.Time, d.Rule, d.Action.String(), d.Count
 	ac.signals = d.Signals.Names()
-	ac.beforeCnt = make([]uint64, len(ac.sketches))
-	for i := range ac.sketches {
+	ac.beforeCnt = make([]uint64, len(a.entities))
+	for i := range ac.beforeCnt {
 		ac.beforeCnt[i] = uint64(a.count(ac, i))
 	}
 }
@@ -124,10 +145,10 @@ func (a *Analyzer) count(ac *actor, i int) int {
 	if a.exact() && ac.exact != nil && ac.exact[i] != nil {
 		return len(ac.exact[i])
 	}
-	if ac.sketches[i] == nil {
+	if ac.sketches == nil {
 		return 0
 	}
-	return int(ac.sketches[i].Estimate())
+	return ac.sketches[i].count()
 }
 
 // actorID folds a key into one word: keys' hashes are keyed 64-bit hashes
@@ -138,7 +159,8 @@ func actorID(k identity.Key) uint64 { return k.Hash*0x9e3779b97f4a7c15 + uint64(
 func (a *Analyzer) actor(k identity.Key) *actor {
 	ac := a.actors[actorID(k)]
 	if ac == nil {
-		ac = &actor{key: k, sketches: make([]*hyperloglog.Sketch, len(a.entities))}
+		ac = &actor{key: k}
+		a.keys.InsertHash(actorID(k))
 		a.actors[actorID(k)] = ac
 	}
 	return ac
@@ -275,6 +297,9 @@ func (a *Analyzer) apply(ev *event) {
 		a.outside++
 		return
 	}
+	if len(a.actors) >= a.nextFold {
+		a.fold(ev.t)
+	}
 	if ev.trunc {
 		a.truncUA++
 	}
@@ -320,11 +345,11 @@ func (a *Analyzer) apply(ev *event) {
 		if ev.miss {
 			ac.misses++
 		}
+		if len(recs) > 0 && ac.sketches == nil {
+			ac.sketches = make([]distinct, len(a.entities))
+		}
 		for _, r := range recs {
-			if ac.sketches[r.Entity] == nil {
-				ac.sketches[r.Entity] = hyperloglog.New14()
-			}
-			ac.sketches[r.Entity].InsertHash(r.Hash)
+			ac.sketches[r.Entity].add(r.Hash)
 		}
 		if a.exact() && len(recs) > 0 {
 			a.addExact(ac, recs)
@@ -332,10 +357,7 @@ func (a *Analyzer) apply(ev *event) {
 		// Records per hour, for the report's timelines: addresses (each
 		// line counted once) and crews.
 		if len(recs) > 0 && (kind == int(identity.IP) || kind == int(identity.Crew)) {
-			if ac.hours == nil {
-				ac.hours = map[int32]uint32{}
-			}
-			ac.hours[int32(ev.t.Unix()/3600)] += uint32(len(recs))
+			ac.hours = addHour(ac.hours, int32(ev.t.Unix()/3600), uint32(len(recs)))
 		}
 	}
 	// The log is history: every request was served, so the engine runs in
@@ -368,6 +390,46 @@ func (a *Analyzer) addExact(ac *actor, recs []records.Found) {
 			x.exact = nil
 		}
 	}
+}
+
+// fold removes keys never suspected and idle for longer than Idle until
+// 90% of MaxKeys remain, keeping their peaks and hourly records in the
+// totals. With too few such keys it tries again after 10% more growth.
+func (a *Analyzer) fold(now time.Time) {
+	target := a.o.MaxKeys * 9 / 10
+	cutoff := now.Add(-a.o.Idle)
+	for id, ac := range a.actors {
+		if len(a.actors) <= target {
+			break
+		}
+		if !ac.detected.IsZero() || ac.last.After(cutoff) {
+			continue
+		}
+		for ent, ws := range ac.peak {
+			for wi, v := range ws {
+				if v > 0 && ac.key.Kind != identity.Crew {
+					g := peakGroup{ac.key.Kind, ent, wi}
+					if a.foldedPeaks[g] == nil {
+						a.foldedPeaks[g] = map[uint32]int{}
+					}
+					a.foldedPeaks[g][v]++
+				}
+			}
+		}
+		if ac.key.Kind == identity.IP {
+			for _, hc := range ac.hours {
+				a.foldedHours[hc.h] += hc.n
+			}
+		}
+		delete(a.actors, id)
+		a.folded++
+	}
+	a.nextFold = max(len(a.actors), target) + a.o.MaxKeys/10
+}
+
+type peakGroup struct {
+	kind    identity.Kind
+	ent, wi int
 }
 
 // peaks notes, for every key of the line's actor, its distinct records in
@@ -407,7 +469,9 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, recs []records.Found)
 	}
 }
 
-// Suggestion is a budget suggested from the legitimate actors' peaks: the
+// Suggestion is a budget suggested from the legitimate actors' peaks (a key
+// folded and seen again counts once per active period: no budget window
+// spans its idle gap, so its peak is the larger of the two): the
 // 99.99th percentile of the peak distinct records per window among actors
 // never suspected, with 50% headroom, rounded up.
 type Suggestion struct {
@@ -426,11 +490,12 @@ func (a *Analyzer) Suggestions() []Suggestion {
 		return nil
 	}
 	windows := a.o.Meter.Windows()
-	type group struct {
-		kind    identity.Kind
-		ent, wi int
+	// per group, how many keys peaked at each value: folded keys are
+	// already counted so, and the held ones are added
+	peaks := map[peakGroup]map[uint32]int{}
+	for g, h := range a.foldedPeaks {
+		peaks[g] = maps.Clone(h)
 	}
-	peaks := map[group][]uint32{}
 	for _, ac := range a.actors {
 		if !ac.detected.IsZero() || ac.peak == nil || ac.key.Kind == identity.Crew {
 			continue // suspects do not set what is normal; crews exist only for scrapers
@@ -438,18 +503,32 @@ func (a *Analyzer) Suggestions() []Suggestion {
 		for ent, ws := range ac.peak {
 			for wi, v := range ws {
 				if v > 0 {
-					g := group{ac.key.Kind, ent, wi}
-					peaks[g] = append(peaks[g], v)
+					g := peakGroup{ac.key.Kind, ent, wi}
+					if peaks[g] == nil {
+						peaks[g] = map[uint32]int{}
+					}
+					peaks[g][v]++
 				}
 			}
 		}
 	}
 	var out []Suggestion
-	for g, vs := range peaks {
-		sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
-		p := vs[min(len(vs)-1, int(float64(len(vs))*0.9999))]
+	for g, hist := range peaks {
+		vals := slices.Sorted(maps.Keys(hist))
+		n := 0
+		for _, c := range hist {
+			n += c
+		}
+		// the value at rank floor(n × 0.9999), as on the sorted list of peaks
+		rank, p := min(n-1, int(float64(n)*0.9999)), vals[len(vals)-1]
+		for _, v := range vals {
+			if rank -= hist[v]; rank < 0 {
+				p = v
+				break
+			}
+		}
 		out = append(out, Suggestion{Entity: a.entities[g.ent], Per: g.kind.String(), Window: fmtWindow(windows[g.wi]),
-			Actors: len(vs), P9999: p, Max: vs[len(vs)-1], Suggested: roundUp(uint64(float64(p)*1.5) + 1)})
+			Actors: n, P9999: p, Max: vals[len(vals)-1], Suggested: roundUp(uint64(float64(p)*1.5) + 1)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Entity != out[j].Entity {
@@ -498,7 +577,7 @@ type Timeline struct {
 
 // Timelines computes the report's timelines (addresses and crews).
 func (a *Analyzer) Timelines(top []ActorReport) Timeline {
-	sus, oth := map[int32]uint32{}, map[int32]uint32{}
+	sus, oth := map[int32]uint32{}, maps.Clone(a.foldedHours)
 	for _, ac := range a.actors {
 		if ac.key.Kind != identity.IP {
 			continue
@@ -507,8 +586,8 @@ func (a *Analyzer) Timelines(top []ActorReport) Timeline {
 		if !ac.detected.IsZero() {
 			m = sus
 		}
-		for h, n := range ac.hours {
-			m[h] += n
+		for _, hc := range ac.hours {
+			m[hc.h] += hc.n
 		}
 	}
 	series := func(m map[int32]uint32) []HourPoint {
@@ -544,7 +623,11 @@ func (a *Analyzer) Timelines(top []ActorReport) Timeline {
 		}
 		if k, err := identity.ParseKey(r.Key); err == nil {
 			if ac := a.actors[actorID(k)]; ac != nil && ac.hours != nil {
-				t.Actors[r.Key] = series(ac.hours)
+				m := map[int32]uint32{}
+				for _, hc := range ac.hours {
+					m[hc.h] += hc.n
+				}
+				t.Actors[r.Key] = series(m)
 			}
 		}
 	}
@@ -558,17 +641,22 @@ func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // Report is the result; its JSON field names are a stable contract.
 type Report struct {
-	Lines           int            `json:"lines"`
-	Malformed       int            `json:"malformed"`
-	MalformedSample []string       `json:"malformed_sample,omitempty"` // file:line: why, for the first few
-	TruncatedUA     int            `json:"truncated_user_agents"`
-	OutOfOrder      int            `json:"out_of_order_lines"`
-	OutsideWindow   int            `json:"lines_outside_window,omitempty"` // with --since/--until: read, not replayed
-	First           time.Time      `json:"first"`
-	Last            time.Time      `json:"last"`
-	Actors          int            `json:"actors"`
-	Suspects        int            `json:"suspected_scrapers"`
-	BreachScope     map[string]int `json:"breach_scope"` // distinct records per entity served to suspects
+	Lines           int      `json:"lines"`
+	Malformed       int      `json:"malformed"`
+	MalformedSample []string `json:"malformed_sample,omitempty"` // file:line: why, for the first few
+	TruncatedUA     int      `json:"truncated_user_agents"`
+	OutOfOrder      int      `json:"out_of_order_lines"`
+	OutsideWindow   int      `json:"lines_outside_window,omitempty"` // with --since/--until: read, not replayed
+	// FoldedKeys were never suspected and went idle while more than
+	// --max-keys were held: counted in Actors (then an estimate), budget
+	// suggestions and the timeline, not listed. A folded key seen again is
+	// held afresh.
+	FoldedKeys  int            `json:"folded_keys,omitempty"`
+	First       time.Time      `json:"first"`
+	Last        time.Time      `json:"last"`
+	Actors      int            `json:"actors"`
+	Suspects    int            `json:"suspected_scrapers"`
+	BreachScope map[string]int `json:"breach_scope"` // distinct records per entity served to suspects
 	// ErrorBound is the relative standard error of the distinct counts
 	// (HyperLogLog, precision 14); 0 when they are exact.
 	ErrorBound float64 `json:"error_bound"`
@@ -604,57 +692,115 @@ type ActorReport struct {
 	totalForOrdering int
 }
 
+// total is an actor's distinct records over all entities.
+func (a *Analyzer) total(ac *actor) int {
+	n := 0
+	for i := range ac.sketches {
+		n += a.count(ac, i)
+	}
+	return n
+}
+
+type ranked struct {
+	ac    *actor
+	total int
+}
+
+// keepTop keeps the n largest by total (ties by key, as the report sorts).
+func keepTop(best []ranked, c ranked, n int) []ranked {
+	if len(best) < n {
+		return append(best, c)
+	}
+	lo := 0
+	for i := range best {
+		if less(best[i], best[lo]) {
+			lo = i
+		}
+	}
+	if less(best[lo], c) {
+		best[lo] = c
+	}
+	return best
+}
+
+// less orders as the report does, reversed: fewer records, then the
+// later key as Key.String() sorts ("kind:hex", without formatting it).
+func less(x, y ranked) bool {
+	if x.total != y.total {
+		return x.total < y.total
+	}
+	if xk, yk := x.ac.key.Kind.String(), y.ac.key.Kind.String(); xk != yk {
+		return xk > yk
+	}
+	return x.ac.key.Hash > y.ac.key.Hash
+}
+
 // Report builds the report with the top n actors by distinct records.
 func (a *Analyzer) Report(top int) Report {
 	r := Report{Lines: a.lines, Malformed: a.bad, MalformedSample: a.badLines, TruncatedUA: a.truncUA, OutOfOrder: a.outOfOrd, OutsideWindow: a.outside,
-		First: a.first, Last: a.last, Actors: len(a.actors), BreachScope: map[string]int{}, ErrorBound: 1.04 / 128}
+		First: a.first, Last: a.last, Actors: len(a.actors), FoldedKeys: a.folded, BreachScope: map[string]int{}, ErrorBound: 1.04 / 128}
 	if a.exact() {
 		r.ErrorBound, r.Exact = 0, true
+	}
+	if a.folded > 0 { // an estimate then (±0.8%): keys may have been folded and seen again
+		r.Actors = int(a.keys.Estimate())
 	}
 	r.ExactAbandoned = a.inexact
 	scope := make([]*hyperloglog.Sketch, len(a.entities))
 	exactScope := make([]map[uint64]struct{}, len(a.entities))
-	var rows []ActorReport
-	for _, ac := range a.actors {
+	// Rows only for the suspects and the top of the rest: a log can hold
+	// millions of keys, and a row is maps and strings.
+	row := func(ac *actor) ActorReport {
 		row := ActorReport{Key: ac.key.String(), Address: ac.addr, First: ac.first, Last: ac.last,
 			Requests: ac.requests, Misses: ac.misses, Records: map[string]int{}, Addresses: len(ac.members)}
-		for i, sk := range ac.sketches {
-			if sk == nil {
+		for i := range ac.sketches {
+			if !ac.sketches[i].empty() {
+				n := a.count(ac, i)
+				row.Records[a.entities[i]] = n
+				row.totalForOrdering += n
+			}
+		}
+		return row
+	}
+	var rows []ActorReport
+	var best []ranked // the top non-suspects, unordered
+	for _, ac := range a.actors {
+		if ac.detected.IsZero() {
+			if total := a.total(ac); total > 0 {
+				best = keepTop(best, ranked{ac, total}, top)
+			}
+			continue
+		}
+		r.Suspects++
+		row := row(ac)
+		t := ac.detected
+		row.Suspect, row.DetectedAt, row.Rule, row.Action, row.Signals = true, &t, ac.rule, ac.action, ac.signals
+		row.RecordsBefore, row.RecordsAfter = map[string]int{}, map[string]int{}
+		for i := range ac.sketches {
+			d := &ac.sketches[i]
+			if d.empty() {
 				continue
 			}
-			n := a.count(ac, i)
-			row.Records[a.entities[i]] = n
-			row.totalForOrdering += n
-		}
-		if !ac.detected.IsZero() {
-			r.Suspects++
-			t := ac.detected
-			row.Suspect, row.DetectedAt, row.Rule, row.Action, row.Signals = true, &t, ac.rule, ac.action, ac.signals
-			row.RecordsBefore, row.RecordsAfter = map[string]int{}, map[string]int{}
-			for i, sk := range ac.sketches {
-				if sk == nil {
-					continue
+			before := int(ac.beforeCnt[i])
+			row.RecordsBefore[a.entities[i]] = before
+			row.RecordsAfter[a.entities[i]] = max(0, row.Records[a.entities[i]]-before)
+			if scope[i] == nil {
+				scope[i] = hyperloglog.New14()
+			}
+			d.mergeInto(scope[i])
+			if a.exact() && ac.exact != nil && ac.exact[i] != nil {
+				if exactScope[i] == nil {
+					exactScope[i] = map[uint64]struct{}{}
 				}
-				before := int(ac.beforeCnt[i])
-				row.RecordsBefore[a.entities[i]] = before
-				row.RecordsAfter[a.entities[i]] = max(0, row.Records[a.entities[i]]-before)
-				if scope[i] == nil {
-					scope[i] = hyperloglog.New14()
-				}
-				_ = scope[i].Merge(sk)
-				if a.exact() && ac.exact != nil && ac.exact[i] != nil {
-					if exactScope[i] == nil {
-						exactScope[i] = map[uint64]struct{}{}
-					}
-					for h := range ac.exact[i] {
-						exactScope[i][h] = struct{}{}
-					}
+				for h := range ac.exact[i] {
+					exactScope[i][h] = struct{}{}
 				}
 			}
 		}
-		if row.totalForOrdering > 0 || row.Suspect {
-			rows = append(rows, row)
-		}
+		rows = append(rows, row)
+	}
+	for _, b := range best {
+		rows = append(rows, row(b.ac))
 	}
 	for i, sk := range scope {
 		switch {
@@ -679,4 +825,73 @@ func (a *Analyzer) Report(top int) Report {
 	}
 	r.Top = rows
 	return r
+}
+
+// distinct counts one key's distinct records of one entity: exactly, in a
+// short list, while few (most keys of a log see a handful, and a sketch
+// costs kilobytes), then in a HyperLogLog sketch.
+type distinct struct {
+	small []uint64
+	sk    *hyperloglog.Sketch
+}
+
+const smallMax = 64
+
+func (d *distinct) add(h uint64) {
+	if d.sk != nil {
+		d.sk.InsertHash(h)
+		return
+	}
+	for _, x := range d.small {
+		if x == h {
+			return
+		}
+	}
+	if len(d.small) < smallMax {
+		d.small = append(d.small, h)
+		return
+	}
+	d.sk = hyperloglog.New14()
+	for _, x := range d.small {
+		d.sk.InsertHash(x)
+	}
+	d.sk.InsertHash(h)
+	d.small = nil
+}
+
+func (d *distinct) empty() bool { return d.sk == nil && len(d.small) == 0 }
+
+func (d *distinct) count() int {
+	if d.sk != nil {
+		return int(d.sk.Estimate())
+	}
+	return len(d.small)
+}
+
+func (d *distinct) mergeInto(s *hyperloglog.Sketch) {
+	if d.sk != nil {
+		_ = s.Merge(d.sk)
+		return
+	}
+	for _, x := range d.small {
+		s.InsertHash(x)
+	}
+}
+
+// hourCount is the records served to a key in one unix hour.
+type hourCount struct {
+	h int32
+	n uint32
+}
+
+// addHour adds n records at hour h. Logs are mostly in time order, so the
+// last entry is nearly always the one.
+func addHour(hs []hourCount, h int32, n uint32) []hourCount {
+	for i := len(hs) - 1; i >= 0; i-- {
+		if hs[i].h == h {
+			hs[i].n += n
+			return hs
+		}
+	}
+	return append(hs, hourCount{h, n})
 }

@@ -34,8 +34,10 @@ type AnalyzeCommand struct {
 	AccountVar string // nginx variable holding the account
 	SessionVar string // nginx variable holding the session
 	CPUProfile string
+	MemProfile string
 	Workers    int
 	Exact      bool
+	MaxKeys    int
 	Since      string
 	Until      string
 	since      time.Time
@@ -64,9 +66,11 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.BoolVar(&c.Strict, "strict", false, "stop at the first malformed line instead of counting it")
 	fs.StringVar(&c.HTMLOut, "html", "", "also write a self-contained HTML report (charts: records per hour, suspects vs everyone, each top suspect's campaign, top actors)")
 	fs.BoolVar(&c.Exact, "exact", false, "count distinct records exactly (sets of keyed hashes, about 50 bytes per key and record) instead of ±0.8% estimates; for smaller logs, abandoned with a notice past 100M key-record pairs")
+	fs.IntVar(&c.MaxKeys, "max-keys", 1_000_000, "actor keys held in full (about 600 bytes each); past it, keys never suspected and idle longer than the longest budget window are folded into the totals (budget suggestions, timeline, key count) and not listed")
 	fs.StringVar(&c.Since, "since", "", "replay only lines from this time on: RFC 3339 (2026-01-02T15:04:05Z) or a date (2026-01-02, UTC)")
 	fs.StringVar(&c.Until, "until", "", "replay only lines before this time (same forms as --since)")
 	fs.IntVar(&c.Workers, "workers", 0, "goroutines parsing lines in parallel (default: one per core); the replay itself runs in event order on one more")
+	fs.StringVar(&c.MemProfile, "memprofile", "", "write a heap profile at the end of the run to this file (for leakguard's developers)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for leakguard's developers)")
 	fs.BoolVar(&c.Suggest, "suggest-budgets", false, "suggest budgets from the actors never suspected: the 99.99th percentile of their peak distinct records per key kind and window, +50%")
 	fs.Usage = func() {
@@ -92,6 +96,8 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 		return fmt.Errorf("--until %q: want RFC 3339 (2026-01-02T15:04:05Z) or a date (2026-01-02)", c.Until)
 	case !c.since.IsZero() && !c.until.IsZero() && !c.since.Before(c.until):
 		return errors.New("--since must be before --until")
+	case c.MaxKeys < 1000:
+		return errors.New("--max-keys must be at least 1000")
 	case c.Workers < 0:
 		return errors.New("--workers must be 0 (one per core) or more")
 	case c.Top < 1:
@@ -132,6 +138,9 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopProfile()
+	if c.MemProfile != "" {
+		defer writeHeapProfile(c.MemProfile)
+	}
 	getenv := c.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -152,7 +161,7 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	}
 	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
 		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Suggest: c.Suggest, Exact: c.Exact, ExactLimit: c.ExactLimit,
-		Since: c.since, Until: c.until})
+		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys, Idle: longestBudget(cfg)})
 	var inputs []analyze.Input
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})
@@ -258,6 +267,9 @@ func (c *AnalyzeCommand) print() {
 	w := c.Stdout
 	fmt.Fprintf(w, "%d lines (%d malformed, %d with a truncated user agent) from %s to %s; %d actor keys\n",
 		r.Lines, r.Malformed, r.TruncatedUA, r.First.Format(time.RFC3339), r.Last.Format(time.RFC3339), r.Actors)
+	if r.FoldedKeys > 0 {
+		fmt.Fprintf(w, "%s keys never suspected were folded into the totals, idle past --max-keys\n", commas(r.FoldedKeys))
+	}
 	if r.OutsideWindow > 0 {
 		fmt.Fprintf(w, "%d lines outside --since/--until were read, not replayed\n", r.OutsideWindow)
 	}
@@ -328,4 +340,19 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	return c.Run(ctx)
+}
+
+// longestBudget is the longest window a budget counts over (the longest
+// metered window if there are no budgets): a key idle for longer has an
+// empty count in every budget.
+func longestBudget(cfg *config.Config) time.Duration {
+	var d time.Duration
+	for _, b := range cfg.Budgets {
+		d = max(d, b.Window.D())
+	}
+	if d == 0 {
+		ws := cfg.Windows()
+		d = ws[len(ws)-1]
+	}
+	return d
 }

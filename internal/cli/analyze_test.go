@@ -6,8 +6,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -476,5 +478,76 @@ state: {dir: %s}
 	}
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("the report changed (go test -run TestAnalyzeReportGolden -update to accept):\n%s", out.String())
+	}
+}
+
+// Past --max-keys, keys never suspected that went idle are folded: memory
+// stays bounded under a flood of fresh addresses, and the report still
+// holds every suspect, the same breach scope, the same budget suggestions
+// and the same key count as with no bound.
+func TestAnalyzeFoldsIdleKeys(t *testing.T) {
+	real, err := os.ReadFile("../../../shared/data/access-logs/elastic-examples-apache_logs.log")
+	if err != nil {
+		t.Skipf("shared data not present (%v)", err)
+	}
+	var b strings.Builder
+	start := time.Date(2015, 5, 17, 10, 5, 0, 0, time.UTC)
+	for i, l := range strings.Split(strings.TrimSpace(string(real)), "\n") {
+		b.WriteString(l + "\n")
+		at := start.Add(time.Duration(i) * 29 * time.Second)
+		for j := 0; j < 3; j++ { // a scraper, 370 profiles an hour
+			fmt.Fprintf(&b, "203.0.113.66 - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 312 \"-\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0\"\n", at.Format("02/Jan/2006:15:04:05 -0700"), 3*i+j)
+		}
+		// and fresh addresses reading a profile or two each
+		fmt.Fprintf(&b, "100.%d.%d.%d - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 312 \"-\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0\"\n",
+			64+i>>16&63, i>>8&0xff, i&0xff, at.Format("02/Jan/2006:15:04:05 -0700"), 900000+i%5000)
+	}
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	os.WriteFile(logPath, []byte(b.String()), 0o600)
+	cfg := filepath.Join(dir, "lg.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(analyzeConfig, filepath.Join(dir, "state"))), 0o600)
+	run := func(args ...string) analyze.Report {
+		c := &AnalyzeCommand{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
+		if err := c.ParseFlags(append(append([]string{"--config", cfg, "--suggest-budgets", "--html", filepath.Join(dir, "r.html")}, args...), logPath)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return c.Report
+	}
+	free, bounded := run(), run("--max-keys", "1000")
+	if free.FoldedKeys != 0 || bounded.FoldedKeys < free.Actors/2 || math.Abs(float64(bounded.Actors-free.Actors)) > 0.02*float64(free.Actors) {
+		t.Fatalf("folded %d of %d keys (unbounded: %d of %d)", bounded.FoldedKeys, bounded.Actors, free.FoldedKeys, free.Actors)
+	}
+	suspects := func(r analyze.Report) []analyze.ActorReport {
+		var out []analyze.ActorReport
+		for _, a := range r.Top {
+			if a.Suspect {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	if s := suspects(free); len(s) == 0 || !reflect.DeepEqual(s, suspects(bounded)) {
+		t.Errorf("suspects differ:\n%+v\n%+v", s, suspects(bounded))
+	}
+	if !reflect.DeepEqual(free.BreachScope, bounded.BreachScope) || free.Suspects != bounded.Suspects {
+		t.Errorf("breach scope %v (%d suspects) vs %v (%d)", free.BreachScope, free.Suspects, bounded.BreachScope, bounded.Suspects)
+	}
+	// A folded key seen again counts once per active period in the
+	// suggestions (a budget window cannot span its idle gap): the same
+	// percentiles and maxima, more "actors".
+	for _, r := range []*analyze.Report{&free, &bounded} {
+		for i := range r.Suggestions {
+			r.Suggestions[i].Actors = 0
+		}
+	}
+	if len(free.Suggestions) == 0 || !reflect.DeepEqual(free.Suggestions, bounded.Suggestions) {
+		t.Errorf("suggestions differ:\n%+v\n%+v", free.Suggestions, bounded.Suggestions)
+	}
+	if !reflect.DeepEqual(free.Timeline.Others, bounded.Timeline.Others) || !reflect.DeepEqual(free.Timeline.Suspects, bounded.Timeline.Suspects) {
+		t.Error("the timeline differs")
 	}
 }
