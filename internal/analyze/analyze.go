@@ -80,7 +80,6 @@ type Analyzer struct {
 	foldedHours map[int32]uint32
 	first       time.Time
 	last        time.Time
-	recs        []records.Found
 	pairs       int  // exact-set entries held
 	inexact     bool // Exact was asked for and abandoned at the limit
 }
@@ -275,18 +274,6 @@ func originForm(t []byte) []byte {
 		}
 	}
 	return t
-}
-
-// Entry replays one parsed line (for callers that parse themselves; Read
-// prepares lines in parallel).
-func (a *Analyzer) Entry(e *logs.Entry) {
-	var ev event
-	a.recs = a.prepare(e, &ev, a.recs[:0], nil)
-	if ev.err != nil {
-		a.malformed("entry", ev.err)
-		return
-	}
-	a.apply(&ev)
 }
 
 // apply replays one prepared line through the detector, the engine and the
