@@ -195,7 +195,12 @@ type event struct {
 	tr    detect.Traits
 }
 
-var errBadAddr = errors.New("malformed client address")
+var (
+	errBadAddr   = errors.New("malformed client address")
+	errTimeRange = errors.New("time out of range (before 1970 or after 2199)")
+	minTime      = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime      = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // prepare fills ev from a parsed line, appending its records to recs. It
 // reads only immutable parts of the analyzer (resolver, catalog, UA
@@ -215,6 +220,12 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas m
 			return recs
 		}
 		addr = ap.Addr()
+	}
+	// The engine counts in unix nanoseconds: a year 1 or 9999 in a corrupt
+	// line would overflow them (and once crashed the meter).
+	if e.Time.Before(minTime) || !e.Time.Before(maxTime) {
+		ev.err = errTimeRange
+		return recs
 	}
 	ev.t, ev.addr = e.Time, addr
 	ev.act = a.o.Resolver.IdentifyLog(addr, e.UserAgent)

@@ -551,3 +551,29 @@ func TestAnalyzeFoldsIdleKeys(t *testing.T) {
 		t.Error("the timeline differs")
 	}
 }
+
+// Regression: a line dated year 1 or 9999 (corrupt, or a fuzzed JSON time)
+// overflowed the engine's nanosecond clock and crashed the meter with an
+// index out of range. Such lines are malformed, counted, and skipped.
+func TestAnalyzeDateOutOfRangeIsMalformedNotACrash(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lg.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(analyzeConfig, filepath.Join(dir, "state"))), 0o600)
+	log := `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET /api/users/1 HTTP/1.1" 200 1 "-" "curl/8"
+1.2.3.4 - - [01/Jan/9999:00:00:00 +0000] "GET /api/users/2 HTTP/1.1" 200 1 "-" "curl/8"
+1.2.3.4 - - [01/Jan/0001:00:00:00 +0000] "GET /api/users/3 HTTP/1.1" 200 1 "-" "curl/8"
+1.2.3.4 - - [31/Dec/1969:23:59:59 +0000] "GET /api/users/4 HTTP/1.1" 200 1 "-" "curl/8"
+1.2.3.4 - - [01/Jan/2024:00:00:01 +0000] "GET /api/users/5 HTTP/1.1" 200 1 "-" "curl/8"
+`
+	var out bytes.Buffer
+	c := &AnalyzeCommand{Stdin: strings.NewReader(log), Stdout: &out, Stderr: &out}
+	if err := c.ParseFlags([]string{"--config", cfg, "-"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Report; r.Lines != 5 || r.Malformed != 3 || !strings.Contains(strings.Join(r.MalformedSample, " "), "-:2: time out of range") {
+		t.Fatalf("lines %d, malformed %d %v", r.Lines, r.Malformed, r.MalformedSample)
+	}
+}
