@@ -508,7 +508,7 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		spec.PII = cfg.PII.Detect
 	}
 	for _, r := range cfg.Records {
-		spec.Routes = append(spec.Routes, records.RouteSpec{Route: r.Route, Entity: r.Entity, Param: r.Param, Body: r.Body, Lookup: r.Lookup})
+		spec.Routes = append(spec.Routes, records.RouteSpec{Route: r.Route, Entity: r.Entity, Param: r.Param, Body: r.Body, Lookup: r.Lookup, Exclude: r.Exclude})
 	}
 	if st.catalog, err = records.NewCatalog(spec, h); err != nil {
 		return nil, err

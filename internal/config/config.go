@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -101,6 +102,10 @@ type Record struct {
 	// Lookup names the query parameter a lookup route takes its value from
 	// (e.g. phone), for the unshown_lookups signal.
 	Lookup string `yaml:"lookup"`
+	// Exclude lists path patterns the route does not count (path.Match
+	// globs on the whole path, or on its last segment when the pattern has
+	// no slash: "*.png", "/static/*"), e.g. assets under GET /{page...}.
+	Exclude []string `yaml:"exclude"`
 }
 
 type PII struct {
@@ -579,6 +584,11 @@ func (c *Config) Validate() error {
 		if r.Body != "" {
 			if _, err := records.ParseJSONPath(r.Body); err != nil {
 				add(p+".body", "%v", err)
+			}
+		}
+		for j, x := range r.Exclude {
+			if _, err := path.Match(x, ""); err != nil || x == "" {
+				add(fmt.Sprintf("%s.exclude[%d]", p, j), "want a path pattern such as *.png or /static/*, got %q", x)
 			}
 		}
 		entities[r.Entity] = true

@@ -3,6 +3,7 @@ package records
 import (
 	"fmt"
 	"hash/fnv"
+	"path"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -25,6 +26,9 @@ type RouteSpec struct {
 	// Lookup names the query parameter a lookup route finds a record by
 	// (e.g. phone for GET /api/lookup?phone=...), optional.
 	Lookup string
+	// Exclude: path patterns (path.Match) the route does not match; a
+	// pattern without a slash is tried on the last segment.
+	Exclude []string
 }
 
 // Spec is what a Catalog is built from.
@@ -37,11 +41,12 @@ type Spec struct {
 }
 
 type route struct {
-	r      *Route
-	entity int
-	param  int // index into r.Params, or -1
-	body   *JSONPath
-	lookup string
+	r       *Route
+	entity  int
+	param   int // index into r.Params, or -1
+	body    *JSONPath
+	lookup  string
+	exclude []string
 }
 
 // Catalog knows every entity and where its records appear.
@@ -64,7 +69,12 @@ func NewCatalog(spec Spec, h *keyed.Hasher) (*Catalog, error) {
 		if err != nil {
 			return nil, err
 		}
-		rt := route{r: r, entity: c.entity(rs.Entity), param: -1, lookup: rs.Lookup}
+		rt := route{r: r, entity: c.entity(rs.Entity), param: -1, lookup: rs.Lookup, exclude: rs.Exclude}
+		for _, x := range rs.Exclude {
+			if _, err := path.Match(x, ""); err != nil {
+				return nil, fmt.Errorf("route %q: exclude %q: %w", rs.Route, x, err)
+			}
+		}
 		if rs.Body != "" {
 			if rt.body, err = ParseJSONPath(rs.Body); err != nil {
 				return nil, err
@@ -160,7 +170,7 @@ func (c *Catalog) Match(method, path string) Match {
 	for i := range c.routes {
 		rt := &c.routes[i]
 		val, ok := rt.r.match(method, path, rt.param)
-		if !ok {
+		if !ok || excluded(rt.exclude, path) {
 			continue
 		}
 		if int(m.n) < len(m.routes) {
@@ -176,6 +186,25 @@ func (c *Catalog) Match(method, path string) Match {
 		}
 	}
 	return m
+}
+
+// excluded reports whether p matches one of the patterns: on the whole
+// path, or on its last segment for a pattern without a slash.
+func excluded(patterns []string, p string) bool {
+	if len(patterns) == 0 {
+		return false
+	}
+	last := p[strings.LastIndexByte(p, '/')+1:]
+	for _, x := range patterns {
+		target := p
+		if !strings.Contains(x, "/") {
+			target = last
+		}
+		if ok, _ := path.Match(x, target); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func lowBits(v string) int16 {

@@ -3,6 +3,8 @@ package records
 import (
 	"strings"
 	"testing"
+
+	"github.com/leakguard/leakguard/internal/keyed"
 )
 
 func TestParseRoute(t *testing.T) {
@@ -119,5 +121,27 @@ func TestRouteMatchDoesNotAllocate(t *testing.T) {
 		users.match("GET", "/api/users/42", 0)
 	}); n != 0 {
 		t.Errorf("%v allocations a match", n)
+	}
+}
+
+// A page route that leaves assets out: patterns without a slash match the
+// last segment, with one the whole path; * never crosses a slash.
+func TestCatalogExclude(t *testing.T) {
+	c, err := NewCatalog(Spec{Routes: []RouteSpec{{Route: "GET /{page...}", Entity: "page", Exclude: []string{"*.png", "*.css", "/static/*", "favicon.ico"}}}},
+		keyed.New([]byte("0123456789abcdef")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{
+		"/about": true, "/u/alice": true, "/img/logo.png": false, "/a/b/site.css": false, "/static/x.js": false,
+		"/static/js/x.js": true, "/favicon.ico": false, "/png": true,
+	} {
+		m := c.Match("GET", p)
+		if m.Matched() != want {
+			t.Errorf("%s: matched %v, want %v", p, m.Matched(), want)
+		}
+	}
+	if _, err := NewCatalog(Spec{Routes: []RouteSpec{{Route: "GET /{p}", Entity: "page", Exclude: []string{"[bad"}}}}, keyed.New([]byte("0123456789abcdef"))); err == nil {
+		t.Error("a malformed pattern was accepted")
 	}
 }
