@@ -238,28 +238,12 @@ func ParseJSONFields(s string) (JSONLines, error) {
 		if !ok || v == "" {
 			return j, fmt.Errorf("--fields: want name=path pairs, got %q", kv)
 		}
-		switch k {
-		case "time":
-			j.Time = v
-		case "addr":
-			j.Addr = v
-		case "method":
-			j.Method = v
-		case "path":
-			j.Path = v
-		case "status":
-			j.Status = v
-		case "ua":
-			j.UA = v
-		case "account":
-			j.Account = v
-		case "session":
-			j.Session = v
-		case "request":
-			j.Request = v
-		default:
+		dst, ok := map[string]*string{"time": &j.Time, "addr": &j.Addr, "method": &j.Method, "path": &j.Path, "status": &j.Status,
+			"ua": &j.UA, "account": &j.Account, "session": &j.Session, "request": &j.Request}[k]
+		if !ok {
 			return j, fmt.Errorf("--fields: unknown field %q (want time, addr, method, path, status, ua, account, session, request)", k)
 		}
+		*dst = v
 	}
 	return j, nil
 }
