@@ -128,7 +128,7 @@ func (c *AnalyzeCommand) parser() (logs.Parser, bool, error) {
 }
 
 func (c *AnalyzeCommand) Run(ctx context.Context) error {
-	cfg, err := config.Load(c.ConfigPath)
+	cfg, err := config.LoadOffline(c.ConfigPath)
 	if err != nil {
 		return err
 	}

@@ -161,7 +161,7 @@ func (c *BenchCommand) Run(ctx context.Context) error {
 	}
 	if c.ConfigPath != "" {
 		var err error
-		if cfg, err = config.Load(c.ConfigPath); err != nil {
+		if cfg, err = config.LoadOffline(c.ConfigPath); err != nil {
 			return err
 		}
 	}

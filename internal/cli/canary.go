@@ -67,7 +67,7 @@ func (c *CanaryCommand) ParseFlags(args []string) error {
 }
 
 func (c *CanaryCommand) Run(ctx context.Context) error {
-	cfg, err := config.Load(c.ConfigPath)
+	cfg, err := config.LoadOffline(c.ConfigPath)
 	if err != nil {
 		return err
 	}

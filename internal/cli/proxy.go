@@ -93,7 +93,8 @@ func (c *ProxyCommand) ParseFlags(args []string) error {
 	var cfg *config.Config
 	if c.ConfigPath != "" {
 		var err error
-		if cfg, err = config.Load(c.ConfigPath); err != nil {
+		// Read, not Load: flags are applied before the one Validate.
+		if cfg, err = config.Read(c.ConfigPath); err != nil {
 			return err
 		}
 	} else {

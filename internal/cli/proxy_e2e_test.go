@@ -439,3 +439,29 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// The README says flags override the file; a file without upstream must
+// therefore be complete once --upstream is given (it failed validation
+// before the flag was applied).
+func TestProxyConfigWithoutUpstreamTakesTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "routes.yaml")
+	os.WriteFile(cfg, []byte("records:\n  - {route: 'GET /api/users/{id}', entity: user}\nstate: {dir: "+dir+"}\n"), 0o600)
+	c := &ProxyCommand{Stdout: io.Discard, Stderr: io.Discard}
+	if err := c.ParseFlags([]string{"--config", cfg, "--upstream", "http://127.0.0.1:9000"}); err != nil {
+		t.Fatalf("--config F --upstream U: %v", err)
+	}
+	if c.Config.Upstream != "http://127.0.0.1:9000" || len(c.Config.Records) != 1 {
+		t.Fatalf("config: upstream %q, %d routes", c.Config.Upstream, len(c.Config.Records))
+	}
+	// Still refused, with the file named, when neither gives one.
+	c = &ProxyCommand{Stdout: io.Discard, Stderr: io.Discard}
+	if err := c.ParseFlags([]string{"--config", cfg}); err == nil || !strings.Contains(err.Error(), "routes.yaml: upstream: required") {
+		t.Fatalf("no upstream anywhere: %v", err)
+	}
+	// A flag's bad value is reported like the file's.
+	c = &ProxyCommand{Stdout: io.Discard, Stderr: io.Discard}
+	if err := c.ParseFlags([]string{"--config", cfg, "--upstream", "ftp://x"}); err == nil || !strings.Contains(err.Error(), "want an http://") {
+		t.Fatalf("bad --upstream: %v", err)
+	}
+}

@@ -365,11 +365,22 @@ func (c *Config) applyDefaults() {
 
 // Load reads, defaults and validates a YAML file. Errors name the file and line.
 func Load(path string) (*Config, error) {
+	c, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Validate()
+}
+
+// Read reads and defaults a YAML file without validating it, so that
+// command-line flags can be applied before Validate: a file with no
+// upstream is complete once --upstream is given.
+func Read(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data)
+	return Decode(path, data)
 }
 
 var yamlLineRe = regexp.MustCompile(`line (\d+): `)
@@ -378,6 +389,19 @@ var nameRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // Parse is Load on bytes already read; name is used in error messages.
 func Parse(name string, data []byte) (*Config, error) {
+	c, err := Decode(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Decode is Read on bytes already read: YAML decoded and defaults applied,
+// not validated.
+func Decode(name string, data []byte) (*Config, error) {
 	c := &Config{file: name}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -405,9 +429,6 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	c.root = &root
 	c.applyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
 	return c, nil
 }
 
@@ -429,8 +450,24 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
 }
 
-// Validate checks the whole configuration and joins every problem found.
-func (c *Config) Validate() error {
+// Validate checks the whole configuration, as the proxy needs it, and
+// joins every problem found.
+func (c *Config) Validate() error { return c.validate(true) }
+
+// ValidateOffline is Validate for the commands that forward nothing
+// (analyze, bench, canary): upstream may be left out.
+func (c *Config) ValidateOffline() error { return c.validate(false) }
+
+// LoadOffline is Load for the commands that forward nothing.
+func LoadOffline(path string) (*Config, error) {
+	c, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.ValidateOffline()
+}
+
+func (c *Config) validate(proxying bool) error {
 	var errs []error
 	add := func(path, format string, args ...any) {
 		errs = append(errs, &FieldError{File: c.file, Line: c.lineOf(path), Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -441,7 +478,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Upstream == "" {
-		add("upstream", "required: the URL of the API to protect, e.g. http://127.0.0.1:9000")
+		if proxying {
+			add("upstream", "required: the URL of the API to protect, e.g. http://127.0.0.1:9000")
+		}
 	} else if u, err := url.Parse(c.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("upstream", "want an http:// or https:// URL with a host, got %q", c.Upstream)
 	}
@@ -731,6 +770,9 @@ func (c *Config) lineOf(path string) int {
 		}
 		next := mapValue(n, name)
 		if next == nil {
+			if n == c.root.Content[0] {
+				return 0 // a top-level key left out has no line of its own
+			}
 			return line
 		}
 		n, line = next, next.Line
