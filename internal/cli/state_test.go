@@ -515,3 +515,45 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 		waitAllowed(t, b, "203.0.113.70/32", false)
 	})
 }
+
+// The enumeration signal reads an address's requests and misses: it fires
+// after a run of misses whichever state the proxy keeps. In fleet mode it
+// used to read zeros (the Redis meter did not count traffic).
+func TestEnumerationFiresInFleetMode(t *testing.T) {
+	up := upstreamShop(t)
+	for _, tc := range []struct{ name, state string }{
+		{"embedded", fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir())},
+		{"redis", fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", testserver.Redis(t).Addr)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := writeStateConfig(t, up.URL, tc.state)
+			b, _ := os.ReadFile(cfg)
+			s := strings.Replace(string(b), "  bands: [] # the Go test client would be challenged as automation",
+				"  weights: {enumeration: 10}\n  bands: [{min: 10, action: block, for: 1h}]", 1)
+			os.WriteFile(cfg, []byte(s), 0o600)
+			_, base, stop := serveConfig(t, cfg, &syncBuffer{})
+			hc := &http.Client{Timeout: 5 * time.Second}
+			refused := 0
+			for i := 0; i < 30; i++ {
+				// users 1..5000 exist: these are all misses
+				code, _ := get(t, hc, fmt.Sprintf("%s/api/users/%d", base, 900000+i), "X-Forwarded-For", "198.51.100.30")
+				if code == http.StatusForbidden {
+					refused++
+				}
+			}
+			stop()
+			var got []map[string]any
+			for _, d := range readDecisions(t, filepath.Join(filepath.Dir(cfg), "decisions.jsonl")) {
+				if sig, _ := d["signals"].([]any); d["msg"] == "decision" && slices.Contains(sig, any("enumeration")) {
+					got = append(got, d)
+				}
+			}
+			if len(got) == 0 || refused == 0 {
+				t.Fatalf("30 misses from one address: %d enumeration decisions, %d refused; want a block", len(got), refused)
+			}
+			if got[0]["rule"] != "risk>=10" || got[0]["action"] != "block" {
+				t.Errorf("decision %v, want risk>=10 block", got[0])
+			}
+		})
+	}
+}

@@ -72,6 +72,13 @@ type Meter struct {
 
 var _ engine.Meter = (*Meter)(nil)
 
+// The engine reads requests and misses (the enumeration signal, rules on
+// requests and misses) through this method, found by a type assertion: a
+// meter without it silently leaves those signals at zero.
+var _ interface {
+	Traffic(now int64, k identity.Key, wi int) (req, miss uint64)
+} = (*Meter)(nil)
+
 type vkey struct {
 	key identity.Key
 	ent int
@@ -195,6 +202,14 @@ func (m *Meter) fleet(k identity.Key, ent, wi int) uint64 {
 		return v.remote + v.since
 	}
 	return 0
+}
+
+// Traffic returns k's requests and misses in window wi as this proxy saw
+// them. They are not shared, to keep Redis off every request: the miss
+// ratio is the same on each proxy a balancer spreads a client over, and
+// only the request threshold is reached n times later across n proxies.
+func (m *Meter) Traffic(now int64, k identity.Key, wi int) (req, miss uint64) {
+	return m.local.Traffic(now, k, wi)
 }
 
 // Bound implements engine.Meter.
