@@ -135,7 +135,7 @@ func (c *ProxyCommand) Open() error {
 		c.log.Info("generated a new hashing secret; keep it to keep actor hashes stable across restarts", "file", source)
 	}
 
-	c.state = &proxyState{cfg: cfg, log: c.log, ledger: &canary.Ledger{}}
+	c.state = &proxyState{cfg: cfg, log: c.log, ledger: &canary.Ledger{}, secretFingerprint: fleetFingerprint(h)}
 	c.journal = admin.NewJournal(500)
 	so, err := c.state.stackOptions()
 	if err != nil {

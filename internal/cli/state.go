@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +20,7 @@ import (
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
 	"github.com/leakguard/leakguard/internal/records"
@@ -34,9 +38,12 @@ type proxyState struct {
 	// ledger collects the canaries served, for the store's registry.
 	ledger *canary.Ledger
 
-	client    goredis.UniversalClient
-	fleet     *redismeter.Meter
-	sanctions *redismeter.Sanctions
+	client goredis.UniversalClient
+	// secretFingerprint identifies the hashing secret to the fleet, so a
+	// proxy with another secret refuses to join it.
+	secretFingerprint string
+	fleet             *redismeter.Meter
+	sanctions         *redismeter.Sanctions
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -85,6 +92,17 @@ func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []
 	switch {
 	case ps.client != nil:
 		lctx, lcancel := context.WithTimeout(ctx, 3*time.Second)
+		err := redismeter.CheckSecret(lctx, ps.client, "", ps.secretFingerprint)
+		if errors.Is(err, redismeter.ErrSecretMismatch) {
+			lcancel()
+			cancel()
+			ps.client.Close()
+			ps.client = nil
+			return fmt.Errorf("state.redis: %w", err)
+		}
+		if err != nil {
+			ps.log.Warn("state: could not compare the hashing secret with the fleet's (redis unreachable); a proxy with another secret would count apart", "err", err)
+		}
 		n, err := ps.sanctions.Load(lctx, 1_000_000, func(x engine.Sanction) { eng.Impose(now.UnixNano(), x) })
 		ps.shared = map[netip.Prefix]bool{}
 		if err == nil {
@@ -149,6 +167,15 @@ func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []
 		ps.log.Warn("state: not persisted (state.persist: false): a restart forgets every count and block")
 	}
 	return nil
+}
+
+// fleetFingerprint is what a fleet compares of its proxies' secrets: an
+// HMAC of a fixed label under a key derived from the secret, which says
+// nothing of the secret but changes with it.
+func fleetFingerprint(h *keyed.Hasher) string {
+	m := hmac.New(sha256.New, h.Derive("leakguard fleet fingerprint key"))
+	m.Write([]byte("leakguard fleet secret fingerprint v1"))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // shareCanaries writes the canaries served to the fleet's registry in

@@ -557,3 +557,39 @@ func TestEnumerationFiresInFleetMode(t *testing.T) {
 		})
 	}
 }
+
+// Two proxies on one Redis with different hashing secrets would count one
+// client as two actors, each against its own budget: the second refuses to
+// start, and says why. The fleet keeps a fingerprint, never the secret.
+func TestFleetMismatchedSecretRefusesToStart(t *testing.T) {
+	srv := testserver.Redis(t)
+	up := upstreamShop(t)
+	state := fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", srv.Addr)
+	serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+	// Same secret: joins.
+	serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+
+	other := &ProxyCommand{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
+		if k == "LG_TEST_SECRET" {
+			return "another-secret-entirely-0123456789"
+		}
+		return testGetenv(k)
+	}}
+	if err := other.ParseFlags([]string{"--config", writeStateConfig(t, up.URL, state)}); err != nil {
+		t.Fatal(err)
+	}
+	err := other.Open()
+	if err == nil {
+		other.Close()
+		t.Fatal("a proxy with another secret joined the fleet")
+	}
+	if !strings.Contains(err.Error(), "hashing secret differs from the fleet's") || !strings.Contains(err.Error(), "same secret") {
+		t.Errorf("error does not say what is wrong and what to do: %v", err)
+	}
+	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	defer rc.Close()
+	fp, err := rc.Get(context.Background(), "lg:secret-fingerprint").Result()
+	if err != nil || len(fp) != 32 || strings.Contains(fp, testGetenv("LG_TEST_SECRET")) {
+		t.Errorf("fleet fingerprint %q (%v): want 32 hex digits, not the secret", fp, err)
+	}
+}

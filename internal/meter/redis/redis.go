@@ -442,6 +442,40 @@ func (m *Meter) Run(ctx context.Context, now func() time.Time) {
 	}
 }
 
+// SecretKey is where a fleet keeps the fingerprint of its hashing secret.
+func SecretKey(prefix string) string {
+	if prefix == "" {
+		prefix = "lg:"
+	}
+	return prefix + "secret-fingerprint"
+}
+
+// ErrSecretMismatch is returned by CheckSecret when a proxy's hashing
+// secret is not the fleet's.
+var ErrSecretMismatch = errors.New("hashing secret differs from the fleet's")
+
+// CheckSecret makes sure every proxy of a fleet hashes with one secret:
+// with two, the same client is two unrelated actors and each proxy counts
+// its own share against the budget. The first proxy stores fingerprint (a
+// keyed MAC, never the secret); later ones must match it.
+func CheckSecret(ctx context.Context, c goredis.UniversalClient, prefix, fingerprint string) error {
+	key := SecretKey(prefix)
+	set, err := c.SetNX(ctx, key, fingerprint, 0).Result()
+	if err != nil || set {
+		return err
+	}
+	have, err := c.Get(ctx, key).Result()
+	if err != nil {
+		return err
+	}
+	if have != fingerprint {
+		return fmt.Errorf("%w: the fleet's fingerprint in redis key %s is %.8s…, this proxy's is %.8s…; "+
+			"give every proxy the same secret (secret.env or secret.file), or, to change the fleet's secret, stop every proxy and delete that key",
+			ErrSecretMismatch, key, have, fingerprint)
+	}
+	return nil
+}
+
 // Sanctions shares sanctions between the proxies of a fleet.
 type Sanctions struct {
 	Client goredis.UniversalClient
