@@ -29,6 +29,10 @@ type RouteSpec struct {
 	// Exclude: path patterns (path.Match) the route does not match; a
 	// pattern without a slash is tried on the last segment.
 	Exclude []string
+	// Methods, if any, are the only methods that count (see Route.Restrict).
+	Methods []string
+	// CaseSensitive: literal segments match only in the case written.
+	CaseSensitive bool
 }
 
 // Spec is what a Catalog is built from.
@@ -69,6 +73,10 @@ func NewCatalog(spec Spec, h *keyed.Hasher) (*Catalog, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := r.Restrict(rs.Methods); err != nil {
+			return nil, err
+		}
+		r.CaseSensitive(rs.CaseSensitive)
 		rt := route{r: r, entity: c.entity(rs.Entity), param: -1, lookup: rs.Lookup, exclude: rs.Exclude}
 		for _, x := range rs.Exclude {
 			if _, err := path.Match(x, ""); err != nil {
@@ -167,6 +175,7 @@ func (m *Match) Route() int {
 // Match finds the routes a request fits and hashes the records named by its path.
 func (c *Catalog) Match(method, path string) Match {
 	m := Match{low: -1}
+	path = NormalizePath(path)
 	for i := range c.routes {
 		rt := &c.routes[i]
 		val, ok := rt.r.match(method, path, rt.param)

@@ -61,12 +61,13 @@ func TestRouteMatch(t *testing.T) {
 	}{
 		{users, "GET", "/api/users/42", true, "42"},
 		{users, "HEAD", "/api/users/42", true, "42"},
-		{users, "POST", "/api/users/42", false, ""},
+		{users, "POST", "/api/users/42", true, "42"}, // the written method documents, it does not restrict
 		{users, "GET", "/api/users/42/", true, "42"},  // trailing slash is the same record
 		{users, "GET", "//api//users/42", true, "42"}, // so are doubled slashes
 		{users, "GET", "/api/users", false, ""},
 		{users, "GET", "/api/users/42/extra", false, ""},
-		{users, "GET", "/api/Users/42", false, ""},
+		{users, "GET", "/api/Users/42", true, "42"}, // literals match in any case
+		{users, "GET", "/API/USERS/Ab", true, "Ab"},  // the record id keeps its case
 		{users, "GET", "", false, ""},
 		{reviews, "GET", "/api/items/7/reviews", true, "7"},
 		{reviews, "GET", "/api/items/7/other", false, ""},
@@ -107,6 +108,94 @@ func FuzzRouteMatch(f *testing.F) {
 			if ok && want >= 0 && (val == "" || strings.Contains(val, "/")) {
 				t.Fatalf("match of %q on %q gave parameter %q", tmpl, path, val)
 			}
+		}
+	})
+}
+
+func TestRouteRestrictAndCase(t *testing.T) {
+	r, _ := ParseRoute("GET /api/users/{id}")
+	if err := r.Restrict([]string{"GET", "PUT"}); err != nil {
+		t.Fatal(err)
+	}
+	for m, want := range map[string]bool{"GET": true, "HEAD": true, "PUT": true, "POST": false, "DELETE": false} {
+		if _, ok := r.match(m, "/api/users/1", 0); ok != want {
+			t.Errorf("restricted to GET, PUT: %s matched %v", m, ok)
+		}
+	}
+	if err := r.Restrict([]string{"FETCH"}); err == nil {
+		t.Error("an unknown method was accepted")
+	}
+	if err := r.Restrict([]string{"*"}); err == nil {
+		t.Error("* was accepted in a methods list")
+	}
+	r.Restrict(nil)
+	if _, ok := r.match("PATCH", "/api/users/1", 0); !ok {
+		t.Error("an empty list did not lift the restriction")
+	}
+	r.CaseSensitive(true)
+	if _, ok := r.match("GET", "/API/users/1", 0); ok {
+		t.Error("case-sensitive route matched /API/users/1")
+	}
+}
+
+func TestNormalizePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/api/users/7":            "/api/users/7",
+		"//api//users/7/":         "//api//users/7/", // empty segments are matching's business
+		"/api/%75sers/7":          "/api/users/7",
+		"/api/%2575sers/7":        "/api/users/7",
+		"/api%2Fusers%2F7":        "/api/users/7",
+		"/api/./users/x/../7":     "/api/users/7",
+		"/../../api/users/7":      "/api/users/7",
+		"/api/users/7/.":          "/api/users/7",
+		`/api\users\7`:          "/api/users/7",
+		"/api;x=1/users;jsid=2/7": "/api/users/7",
+		"/api/users/7;.json":      "/api/users/7",
+		"/a/100%":                 "/a/100%",
+		"/a/%zz/%4":               "/a/%zz/%4",
+		"/a/%2e%2e/api/users/7":   "/api/users/7",
+		"":                        "",
+	} {
+		if got := NormalizePath(in); got != want {
+			t.Errorf("NormalizePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { NormalizePath("/api/users/42/") }); n != 0 {
+		t.Errorf("a plain path allocated %v times", n)
+	}
+}
+
+// Evasions by spelling: every way of writing /api/users/7 that an upstream
+// serves as that record is the record.
+func TestEvasionPathSpelling(t *testing.T) {
+	c, err := NewCatalog(Spec{Routes: []RouteSpec{{Route: "GET /api/users/{id}", Entity: "user"}}}, keyed.New([]byte("0123456789abcdef")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := c.Match("GET", "/api/users/7")
+	for _, p := range []string{"/API/USERS/7", "/Api/Users/7", "/api/%75sers/7", "/api/users/./7", "/x/../api/users/7",
+		`/api\users\7`, "/api;a=b/users/7", "/api/users/7;x", "//api//users//7//", "/api/users/%37"} {
+		m := c.Match("GET", p)
+		if !m.Matched() || m.path != plain.path {
+			t.Errorf("%s: matched %v, records %v; want those of /api/users/7", p, m.Matched(), m.path[:m.np])
+		}
+	}
+}
+
+func FuzzNormalizePath(f *testing.F) {
+	for _, s := range []string{"/api/users/7", "/a/%2e%2e/b", `/a\b;c/./d/../e`, "%%%", "/%25252e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		n := NormalizePath(p)
+		if strings.ContainsAny(n, `\;`) && !strings.Contains(n, "%") {
+			t.Fatalf("%q -> %q keeps a backslash or ;", p, n)
+		}
+		if hasDotSegment(n) && !strings.Contains(p, "%") {
+			t.Fatalf("%q -> %q keeps a dot segment", p, n)
+		}
+		if len(n) > len(p)+1 {
+			t.Fatalf("%q grew to %q", p, n)
 		}
 	})
 }
