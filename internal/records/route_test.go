@@ -61,13 +61,13 @@ func TestRouteMatch(t *testing.T) {
 	}{
 		{users, "GET", "/api/users/42", true, "42"},
 		{users, "HEAD", "/api/users/42", true, "42"},
-		{users, "POST", "/api/users/42", true, "42"}, // the written method documents, it does not restrict
+		{users, "POST", "/api/users/42", true, "42"},  // the written method documents, it does not restrict
 		{users, "GET", "/api/users/42/", true, "42"},  // trailing slash is the same record
 		{users, "GET", "//api//users/42", true, "42"}, // so are doubled slashes
 		{users, "GET", "/api/users", false, ""},
 		{users, "GET", "/api/users/42/extra", false, ""},
 		{users, "GET", "/api/Users/42", true, "42"}, // literals match in any case
-		{users, "GET", "/API/USERS/Ab", true, "Ab"},  // the record id keeps its case
+		{users, "GET", "/API/USERS/Ab", true, "Ab"}, // the record id keeps its case
 		{users, "GET", "", false, ""},
 		{reviews, "GET", "/api/items/7/reviews", true, "7"},
 		{reviews, "GET", "/api/items/7/other", false, ""},
@@ -148,7 +148,7 @@ func TestNormalizePath(t *testing.T) {
 		"/api/./users/x/../7":     "/api/users/7",
 		"/../../api/users/7":      "/api/users/7",
 		"/api/users/7/.":          "/api/users/7",
-		`/api\users\7`:          "/api/users/7",
+		`/api\users\7`:            "/api/users/7",
 		"/api;x=1/users;jsid=2/7": "/api/users/7",
 		"/api/users/7;.json":      "/api/users/7",
 		"/a/100%":                 "/a/100%",
