@@ -443,6 +443,12 @@ type stackOptions struct {
 func riskOf(cfg *config.Config) (engine.Risk, error) {
 	r := engine.Risk{Weights: map[detect.Signals]int{},
 		EnumMinRequests: uint64(cfg.Risk.Enumeration.MinRequests), EnumMissRatio: cfg.Risk.Enumeration.MissRatio}
+	// Requests and misses are read in the smallest report window, so a
+	// budget's shorter window does not change what enumeration means.
+	if len(cfg.Meter.ReportWindows) > 0 {
+		smallest := slices.MinFunc(cfg.Meter.ReportWindows, func(a, b config.Duration) int { return int(a.D() - b.D()) })
+		r.Window = max(slices.Index(cfg.Windows(), smallest.D()), 0)
+	}
 	for name, w := range cfg.Risk.Weights {
 		sig, ok := detect.SignalByName(name)
 		if !ok {
@@ -515,22 +521,36 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		return nil, err
 	}
 	entities := st.catalog.Entities()
+	budgetsInForce := cfg.EffectiveBudgets()
+	perPerson := slices.ContainsFunc(budgetsInForce, func(b config.Budget) bool { return b.PerPerson })
 	// Budgets may name a PII entity whose detector is off; keep the names known.
-	for _, b := range cfg.Budgets {
+	for _, b := range budgetsInForce {
 		if st.catalog.EntityIndex(b.Entity) < 0 {
 			return nil, fmt.Errorf("budget %s: entity %q has no records route and its detector is off", b.ID(), b.Entity)
 		}
 	}
+	// Per-person budgets count the people behind addresses as one entity
+	// more, after the catalog's.
+	metered, people := len(entities), -1
+	if perPerson {
+		metered, people = len(entities)+1, len(entities)
+	}
 	st.meter = memory.New(memory.Options{
-		Windows: cfg.Windows(), Entities: len(entities), ExactUpTo: cfg.Meter.ExactUpTo, MaxActors: cfg.Meter.MaxActors,
+		Windows: cfg.Windows(), Entities: metered, ExactUpTo: cfg.Meter.ExactUpTo, MaxActors: cfg.Meter.MaxActors,
 		Persist: so.Persist, Load: so.Load,
 	})
 	var m engine.Meter = st.meter
 	if so.Fleet != nil {
-		m = so.Fleet(st.meter, entities)
+		names := entities
+		if people >= 0 {
+			// The fleet keys counts by entity name: the people behind an
+			// address are shared like any entity.
+			names = append(slices.Clip(entities), "_people")
+		}
+		m = so.Fleet(st.meter, names)
 	}
 	var budgets []engine.Budget
-	for _, b := range cfg.Budgets {
+	for _, b := range budgetsInForce {
 		kind, _ := identity.KindByName(b.Per)
 		act, err := engine.ParseAction(b.Action)
 		if err != nil {
@@ -538,7 +558,7 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		}
 		budgets = append(budgets, engine.Budget{
 			ID: b.ID(), Entity: b.Entity, Per: kind, Window: b.Window.D(), Limit: uint64(b.Limit),
-			Action: act, BlockFor: b.BlockFor.D(),
+			Action: act, BlockFor: b.BlockFor.D(), PerPerson: b.PerPerson, Allowlisted: b.Allowlisted,
 		})
 	}
 	risk, err := riskOf(cfg)
@@ -561,7 +581,7 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		rules = append(rules, engine.Rule{Name: r.Name, Match: match, Action: act, For: r.For.D()})
 	}
 	st.engine, err = engine.New(m, engine.Options{
-		Entities: entities, Budgets: budgets, Risk: risk, Rules: rules, Shadow: cfg.Mode == config.ModeShadow,
+		Entities: entities, Budgets: budgets, Risk: risk, Rules: rules, Shadow: cfg.Mode == config.ModeShadow, People: people,
 		OnDecision: func(d engine.Decision) {
 			if st.metrics != nil {
 				st.metrics.Decision(d)

@@ -43,6 +43,7 @@ budgets:
     limit: 300
     action: block
     block_for: 1h
+default_policy: false # these tests pin one budget, alone
 # These tests pin budgets; the Go test client's User-Agent would otherwise
 # be challenged as automation (risk bands have their own tests).
 risk:

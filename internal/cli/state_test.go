@@ -52,6 +52,7 @@ budgets:
     window: 24h
     limit: 300
     action: block
+default_policy: false # these tests pin one budget's sharing, alone
 risk:
   bands: [] # the Go test client would be challenged as automation
 log:

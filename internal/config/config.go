@@ -49,6 +49,9 @@ type Config struct {
 	PII      PII        `yaml:"pii"`
 	Inspect  Inspect    `yaml:"inspect"`
 	Budgets  []Budget   `yaml:"budgets"`
+	// DefaultPolicy: the default policy's budgets cover every entity no
+	// budget names (default true; false: only the budgets written).
+	DefaultPolicy *bool `yaml:"default_policy"`
 	Detect   Detect     `yaml:"detect"`
 	Risk     Risk       `yaml:"risk"`
 	Rules    []Rule     `yaml:"rules"`
@@ -129,6 +132,12 @@ type Budget struct {
 	Limit    int64    `yaml:"limit"`
 	Action   string   `yaml:"action"`
 	BlockFor Duration `yaml:"block_for"`
+	// PerPerson (per ip or net only): the limit is per person seen behind
+	// the key, so shoppers sharing a carrier NAT are not one actor.
+	PerPerson bool `yaml:"per_person,omitempty"`
+	// Allowlisted: the budget applies to allowlisted actors (detect.allow,
+	// allow_accounts, verified search bots) alone; others skip it.
+	Allowlisted bool `yaml:"allowlisted,omitempty"`
 }
 
 // ID names a budget in logs and metrics when it has no name.
@@ -653,6 +662,9 @@ func (c *Config) validate(proxying bool) error {
 		if b.BlockFor < 0 {
 			add(p+".block_for", "must not be negative")
 		}
+		if b.PerPerson && b.Per != "ip" && b.Per != "net" {
+			add(p+".per_person", "goes with per: ip or per: net, not %q", b.Per)
+		}
 		if seen[b.ID()] {
 			add(p, "duplicate budget %q; give one a name:", b.ID())
 		}
@@ -698,7 +710,7 @@ func (c *Config) Windows() []time.Duration {
 	for _, w := range c.Meter.ReportWindows {
 		addW(w.D())
 	}
-	for _, b := range c.Budgets {
+	for _, b := range c.EffectiveBudgets() {
 		addW(b.Window.D())
 	}
 	for i := 1; i < len(ws); i++ {

@@ -72,9 +72,20 @@ type Budget struct {
 	Limit    uint64
 	Action   Action
 	BlockFor time.Duration
+	// PerPerson: on address and network keys, Limit is per person seen
+	// behind the key (distinct accounts, page-loading sessions, or
+	// browsers), so a carrier NAT's hundreds of shoppers are not one actor.
+	PerPerson bool
+	// Allowlisted: the budget is for allowlisted actors (and verified
+	// search bots) alone; every other budget skips them. Nothing is
+	// unmetered: a partner meets budgets of its own.
+	Allowlisted bool
 
 	ent, wi int
 }
+
+// MaxPeople caps the people a per-person budget multiplies by.
+const MaxPeople = 1000
 
 // Decision is one budget tripping: the line an operator reads in the decision log.
 type Decision struct {
@@ -130,6 +141,9 @@ type Risk struct {
 	// address, and at least MissRatio of them misses on record routes.
 	EnumMinRequests uint64
 	EnumMissRatio   float64
+	// Window is the meter window requests and misses are read in (an
+	// index into the meter's windows; the smallest report window).
+	Window int
 }
 
 // RuleInput is what a custom rule sees of a record request.
@@ -162,6 +176,11 @@ type Options struct {
 	Budgets  []Budget
 	Risk     Risk
 	Shadow   bool
+	// People is the meter's entity index where the people seen behind
+	// address and network keys are counted (for PerPerson budgets); -1 or
+	// 0 with no such budget: not counted. The meter must hold one entity
+	// more than Entities for it.
+	People int
 	// OnDecision receives every decision, in the goroutine that made it.
 	OnDecision func(Decision)
 }
@@ -182,6 +201,7 @@ type Engine struct {
 	bandIdx   []int // budget index of each band's pseudo-budget
 	rules     []Rule
 	ruleIdx   []int
+	people    int // meter entity of people behind ip/net keys, -1 none
 }
 
 // New returns an engine over a meter. Every budget's window must be one of the meter's.
@@ -191,6 +211,15 @@ func New(m Meter, o Options) (*Engine, error) {
 		e.onDecide = func(Decision) {}
 	}
 	e.shadow.Store(o.Shadow)
+	e.people = -1
+	for _, b := range o.Budgets {
+		if b.PerPerson && (b.Per == identity.IP || b.Per == identity.Net) {
+			if o.People < len(o.Entities) || o.People >= 64 {
+				return nil, fmt.Errorf("budget %s: per-person budgets need a people entity after the %d entities", b.ID, len(o.Entities))
+			}
+			e.people = o.People
+		}
+	}
 	for i, b := range o.Budgets {
 		b.ent = -1
 		for j, name := range o.Entities {
@@ -240,7 +269,11 @@ func New(m Meter, o Options) (*Engine, error) {
 		}
 		e.budgets = append(e.budgets, Budget{ID: "rule/" + r.Name, Per: identity.IP, Action: r.Action, BlockFor: d, ent: -1})
 	}
-	e.countsLen = len(o.Entities) * len(e.windows)
+	metered := len(o.Entities)
+	if e.people >= 0 {
+		metered = e.people + 1
+	}
+	e.countsLen = metered * len(e.windows)
 	e.pool.New = func() any { s := make([]uint64, e.countsLen); return &s }
 	e.sanctions.init()
 	return e, nil
@@ -264,9 +297,7 @@ func (e *Engine) Budgets() []Budget { return e.budgets }
 func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detect.Signals, passed bool) Verdict {
 	t := now.UnixNano()
 	var v Verdict
-	if sig.Exempt() {
-		return Verdict{Signals: sig}
-	}
+	exempt := sig.Exempt()
 	for kind := range identity.NumKinds {
 		k := a.Keys[kind]
 		if k.Hash == 0 {
@@ -277,19 +308,25 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 			if s.action == Challenge && passed {
 				continue
 			}
+			// An exempt actor answers only to its own budgets; a sanction
+			// on a key it shares (its /24, a crew) is someone else's.
+			if exempt && (s.budget >= len(e.budgets) || !e.budgets[s.budget].Allowlisted) {
+				continue
+			}
 			if s.action > v.Action {
 				v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: e.budgets[s.budget].ID, Key: k}
 			}
 		}
 		for _, bi := range e.byKind[kind] {
 			b := &e.budgets[bi]
-			if b.Action < Throttle || sanctioned(active, bi) {
+			if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
 				continue
 			}
-			if e.meter.Bound(t, k, b.ent, b.wi) < b.Limit {
+			limit := e.limit(t, k, b)
+			if e.meter.Bound(t, k, b.ent, b.wi) < limit {
 				continue
 			}
-			if c := e.meter.Count(t, k, b.ent, b.wi); c >= b.Limit {
+			if c := e.meter.Count(t, k, b.ent, b.wi); c >= limit {
 				s := e.trip(now, a, k, bi, c, route, sig, 0)
 				if s.action > v.Action {
 					v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: b.ID, Key: k}
@@ -297,7 +334,7 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 			}
 		}
 	}
-	if route != "" {
+	if route != "" && !exempt {
 		if rv, ok := e.assess(now, a, route, &sig, passed); ok {
 			if rv.Action > v.Action {
 				v = rv
@@ -328,12 +365,26 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 	cp := e.pool.Get().(*[]uint64)
 	counts := *cp
 	nw := len(e.windows)
+	exempt := x.Signals.Exempt()
+	var withPerson []records.Found
+	if e.people >= 0 {
+		if p := person(a, x.Signals); p != 0 {
+			withPerson = append(append(make([]records.Found, 0, len(x.Records)+1), x.Records...), records.Found{Entity: e.people, Hash: p})
+		}
+	}
 	for kind := range identity.NumKinds {
 		k := a.Keys[kind]
 		if k.Hash == 0 {
 			continue
 		}
-		touched := e.meter.Observe(t, k, x.Records, x.Miss, counts)
+		if exempt && (kind == identity.Net || kind == identity.Crew) {
+			continue // a partner's take is its own, not its neighbours'
+		}
+		recs := x.Records
+		if withPerson != nil && (kind == identity.IP || kind == identity.Net) {
+			recs = withPerson
+		}
+		touched := e.meter.Observe(t, k, recs, x.Miss, counts)
 		if touched == 0 {
 			continue
 		}
@@ -341,10 +392,14 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 		looked := false
 		for _, bi := range e.byKind[kind] {
 			b := &e.budgets[bi]
-			if touched&(1<<b.ent) == 0 {
+			if touched&(1<<b.ent) == 0 || b.Allowlisted != exempt {
 				continue
 			}
 			if counts[b.ent*nw+b.wi] < b.Limit {
+				continue // per-person limits are multiples of Limit
+			}
+			limit := e.limit(t, k, b)
+			if counts[b.ent*nw+b.wi] < limit {
 				continue
 			}
 			if !looked {
@@ -353,16 +408,46 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 			if sanctioned(active, bi) {
 				continue
 			}
-			if x.Signals.Exempt() {
-				continue // metered for reports, never sanctioned
-			}
 			// The bound reached the limit: now it is worth an estimate.
-			if c := e.meter.Count(t, k, b.ent, b.wi); c >= b.Limit {
+			if c := e.meter.Count(t, k, b.ent, b.wi); c >= limit {
 				e.trip(now, a, k, bi, c, x.Route, x.Signals, 0)
 			}
 		}
 	}
 	e.pool.Put(cp)
+}
+
+// limit is budget b's limit on key k at t: per-person budgets on address
+// and network keys multiply it by the people seen behind the key.
+func (e *Engine) limit(t int64, k identity.Key, b *Budget) uint64 {
+	if !b.PerPerson || e.people < 0 || (k.Kind != identity.IP && k.Kind != identity.Net) {
+		return b.Limit
+	}
+	n := min(max(e.meter.Count(t, k, e.people, b.wi), 1), MaxPeople)
+	return b.Limit * n
+}
+
+// person is who a request shows to be behind its address, for per-person
+// budgets: an account, else a session that behaves like a browser's, else
+// (sources without sessions, or page loads) the client fingerprint. A
+// request that behaves like a scraper's shows nobody: fake sessions must
+// not buy a scraper more budget.
+func person(a *identity.Actor, sig detect.Signals) uint64 {
+	if sig&(detect.NoAssets|detect.AutomationUA|detect.UnverifiedBot|detect.HeaderMismatch) != 0 {
+		return 0
+	}
+	kinds := [...]identity.Kind{identity.Account, identity.Session, identity.Fingerprint}
+	if sig&detect.Sessionless != 0 {
+		// An API without sessions (a mobile app's) still shows its
+		// people by their accounts, or their devices' fingerprints.
+		kinds[1] = identity.Account
+	}
+	for _, k := range kinds {
+		if h := a.Keys[k].Hash; h != 0 {
+			return h ^ uint64(k)<<56
+		}
+	}
+	return 0
 }
 
 // assess scores a record request's signals and applies the highest band
@@ -375,7 +460,7 @@ func (e *Engine) assess(now time.Time, a *identity.Actor, route string, sig *det
 	t := now.UnixNano()
 	var req, miss uint64
 	if tm, ok := e.meter.(trafficMeter); ok && ip.Hash != 0 {
-		req, miss = tm.Traffic(t, ip, 0)
+		req, miss = tm.Traffic(t, ip, e.risk.Window)
 	}
 	if e.risk.EnumMinRequests > 0 && req >= e.risk.EnumMinRequests && float64(miss) >= e.risk.EnumMissRatio*float64(req) {
 		*sig |= detect.Enumeration

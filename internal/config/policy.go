@@ -1,0 +1,92 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The default policy: what a config that names only its record routes
+// gets. Defaults are the product: an operator who writes no budget is
+// protected from the first request, and one who writes some still has
+// every other entity covered (nothing is unmetered).
+//
+// The numbers are per entity (profiles, reviewers, phones...), sized
+// above what one person takes: a person reads a few hundred records an
+// hour at most, an account a couple of thousand a day. Address and /24
+// budgets are per person seen behind the key, so a carrier NAT with 300
+// shoppers has 300 times the room of a lone scraper. Crew keys are only
+// ever set on requests that behave like a scraper's, so theirs is tight.
+// Allowlisted partners meet budgets of their own on a short window: a
+// steady integration passes, one that turns into a harvester is stopped
+// within minutes.
+func defaultBudgets(entity string) []Budget {
+	const hour, day = Duration(time.Hour), Duration(24 * time.Hour)
+	tenMin := Duration(10 * time.Minute)
+	name := func(per string, w Duration) string {
+		return fmt.Sprintf("default/%s/%s/%s", entity, per, FormatDuration(w.D()))
+	}
+	return []Budget{
+		{Name: name("crew", hour), Entity: entity, Per: "crew", Window: hour, Limit: 500, Action: "block", BlockFor: day},
+		{Name: name("session", hour), Entity: entity, Per: "session", Window: hour, Limit: 300, Action: "block", BlockFor: hour},
+		{Name: name("account", hour), Entity: entity, Per: "account", Window: hour, Limit: 500, Action: "block", BlockFor: hour},
+		{Name: name("account", day), Entity: entity, Per: "account", Window: day, Limit: 2000, Action: "block", BlockFor: day},
+		{Name: name("ip", hour), Entity: entity, Per: "ip", Window: hour, Limit: 300, PerPerson: true, Action: "block", BlockFor: hour},
+		{Name: name("net", hour), Entity: entity, Per: "net", Window: hour, Limit: 300, PerPerson: true, Action: "block", BlockFor: hour},
+		{Name: "allowlisted/" + name("ip", tenMin)[len("default/"):], Entity: entity, Per: "ip", Window: tenMin, Limit: 400, Allowlisted: true, Action: "block", BlockFor: hour},
+		{Name: "allowlisted/" + name("account", tenMin)[len("default/"):], Entity: entity, Per: "account", Window: tenMin, Limit: 400, Allowlisted: true, Action: "block", BlockFor: hour},
+	}
+}
+
+// DefaultsOn reports whether the default policy covers the entities the
+// configured budgets leave out (default_policy, default true).
+func (c *Config) DefaultsOn() bool { return c.DefaultPolicy == nil || *c.DefaultPolicy }
+
+// Entities returns the entities records are counted as: the record
+// routes' in order, then the PII detectors' when scanning is on.
+func (c *Config) Entities() []string {
+	var out []string
+	for _, r := range c.Records {
+		if !slices.Contains(out, r.Entity) {
+			out = append(out, r.Entity)
+		}
+	}
+	if c.PII.Scan != "off" {
+		for _, p := range c.PII.Detect {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// EffectiveBudgets returns the budgets in force: the configured ones, and
+// (unless default_policy is off) the default policy's for every entity
+// that no configured budget names.
+func (c *Config) EffectiveBudgets() []Budget {
+	out := append([]Budget(nil), c.Budgets...)
+	if !c.DefaultsOn() {
+		return out
+	}
+	named := map[string]bool{}
+	for _, b := range c.Budgets {
+		named[b.Entity] = true
+	}
+	for _, e := range c.Entities() {
+		if !named[e] {
+			out = append(out, defaultBudgets(e)...)
+		}
+	}
+	return out
+}
+
+// DefaultBudgetsFor returns the default policy's budgets for entities, as
+// `leakguard policy` prints them for freezing into YAML.
+func DefaultBudgetsFor(entities ...string) []Budget {
+	var out []Budget
+	for _, e := range entities {
+		out = append(out, defaultBudgets(e)...)
+	}
+	return out
+}
