@@ -40,27 +40,27 @@ var Actions = []string{"log", "throttle", "challenge", "decoy", "block"}
 var PIITypes = []string{"phone", "email", "cn_id", "bank_card"}
 
 type Config struct {
-	Listen   string     `yaml:"listen"`
-	Upstream string     `yaml:"upstream"`
-	Mode     string     `yaml:"mode"`
-	Admin    Admin      `yaml:"admin"`
-	Identity Identity   `yaml:"identity"`
-	Records  []Record   `yaml:"records"`
-	PII      PII        `yaml:"pii"`
-	Inspect  Inspect    `yaml:"inspect"`
-	Budgets  []Budget   `yaml:"budgets"`
+	Listen   string   `yaml:"listen"`
+	Upstream string   `yaml:"upstream"`
+	Mode     string   `yaml:"mode"`
+	Admin    Admin    `yaml:"admin"`
+	Identity Identity `yaml:"identity"`
+	Records  []Record `yaml:"records"`
+	PII      PII      `yaml:"pii"`
+	Inspect  Inspect  `yaml:"inspect"`
+	Budgets  []Budget `yaml:"budgets"`
 	// DefaultPolicy: the default policy's budgets cover every entity no
 	// budget names (default true; false: only the budgets written).
-	DefaultPolicy *bool `yaml:"default_policy"`
-	Detect   Detect     `yaml:"detect"`
-	Risk     Risk       `yaml:"risk"`
-	Rules    []Rule     `yaml:"rules"`
-	Canary   Canary     `yaml:"canary"`
-	Meter    MeterConf  `yaml:"meter"`
-	Limits   Limits     `yaml:"limits"`
-	Log      LogConf    `yaml:"log"`
-	State    State      `yaml:"state"`
-	Secret   SecretConf `yaml:"secret"`
+	DefaultPolicy *bool      `yaml:"default_policy"`
+	Detect        Detect     `yaml:"detect"`
+	Risk          Risk       `yaml:"risk"`
+	Rules         []Rule     `yaml:"rules"`
+	Canary        Canary     `yaml:"canary"`
+	Meter         MeterConf  `yaml:"meter"`
+	Limits        Limits     `yaml:"limits"`
+	Log           LogConf    `yaml:"log"`
+	State         State      `yaml:"state"`
+	Secret        SecretConf `yaml:"secret"`
 
 	// where each field was found, for error messages; nil when built in code.
 	file string
