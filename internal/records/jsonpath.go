@@ -1,6 +1,8 @@
 package records
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,6 +22,25 @@ type JSONPath struct {
 	// Walking arrays ourselves avoids gjson's building a new JSON array for
 	// each "#" query.
 	segs []string
+	// sel is the same path as steps, for JSONStream.
+	sel []step
+}
+
+// step is one selector: a name (which, like gjson, also indexes an array
+// when it is a number), an index (which also names an object member), or
+// [*].
+type step struct {
+	key string
+	idx int // -1 when key is not a number
+	any bool
+}
+
+func nameStep(name string) step {
+	n, err := strconv.Atoi(name)
+	if err != nil || n < 0 || strconv.Itoa(n) != name {
+		n = -1
+	}
+	return step{key: name, idx: n}
 }
 
 // ParseJSONPath compiles a path such as "$.reviews[*].user.id".
@@ -31,6 +52,7 @@ func ParseJSONPath(s string) (*JSONPath, error) {
 		return bad("must start with $")
 	}
 	var parts []string
+	var sel []step
 	rest := s[1:]
 	for len(rest) > 0 {
 		switch rest[0] {
@@ -51,6 +73,7 @@ func ParseJSONPath(s string) (*JSONPath, error) {
 				return bad(".* is not supported; use [*] on arrays")
 			}
 			parts = append(parts, escapeGJSON(name))
+			sel = append(sel, nameStep(name))
 			rest = rest[n:]
 		case '[':
 			end := strings.IndexByte(rest, ']')
@@ -62,18 +85,21 @@ func ParseJSONPath(s string) (*JSONPath, error) {
 			switch {
 			case in == "*":
 				parts = append(parts, "#")
+				sel = append(sel, step{idx: -1, any: true})
 			case len(in) >= 2 && (in[0] == '\'' || in[0] == '"') && in[len(in)-1] == in[0]:
 				name := in[1 : len(in)-1]
 				if name == "" {
 					return bad("empty name in ['']")
 				}
 				parts = append(parts, escapeGJSON(name))
+				sel = append(sel, nameStep(name))
 			default:
 				n, err := strconv.Atoi(in)
 				if err != nil || n < 0 {
 					return bad(fmt.Sprintf("unsupported selector [%s]", in))
 				}
 				parts = append(parts, strconv.Itoa(n))
+				sel = append(sel, step{key: strconv.Itoa(n), idx: n})
 			}
 		default:
 			return bad(fmt.Sprintf("unexpected %q", rest[0]))
@@ -83,7 +109,7 @@ func ParseJSONPath(s string) (*JSONPath, error) {
 	if p == "" {
 		p = "@this"
 	}
-	jp := &JSONPath{src: s, path: p}
+	jp := &JSONPath{src: s, path: p, sel: sel}
 	var cur []string
 	for _, part := range parts {
 		if part == "#" {
@@ -180,4 +206,411 @@ func eachSpan(r gjson.Result, fn func(string, int, int), depth int) {
 			return true
 		})
 	}
+}
+
+// JSONStream finds what a JSONPath selects in a document given in pieces,
+// holding only the nesting stack and the value being read, so a body of
+// any size is inspected in bounded memory. It selects what Each selects
+// on the whole document and more where gjson stops early: every member of
+// a duplicated key, and every value of an NDJSON stream.
+type JSONStream struct {
+	sel []step
+	fn  func(value string)
+
+	stack []frame
+	state uint8
+	valAt int // selectors consumed on the way to the value about to start
+	// the scalar or key being read: kept only when it is wanted
+	tok    []byte
+	keep   bool
+	esc    bool
+	isKey  bool
+	seen   bool // a whole top-level value was read
+	failed bool
+}
+
+type frame struct {
+	array bool
+	at    int // selectors consumed to reach this container; -1: off the path
+	index int // arrays: the element being read
+	child int // objects: selectors consumed by the current member's value
+}
+
+// Bounds on what a hostile document can make the stream hold.
+const (
+	maxStreamDepth = 1024
+	maxValueBytes  = 64 << 10
+)
+
+const (
+	jsValue = iota
+	jsKeyOrEnd
+	jsKey
+	jsColon
+	jsValueOrEnd
+	jsAfter
+	jsString
+	jsScalar
+)
+
+// Stream returns a JSONStream calling fn with each selected scalar, as Each does.
+func (p *JSONPath) Stream(fn func(value string)) *JSONStream {
+	return &JSONStream{sel: p.sel, fn: fn, state: jsValue}
+}
+
+// Failed reports whether the document broke off or broke JSON's grammar.
+// What was selected before that point was still reported.
+func (s *JSONStream) Failed() bool { return s.failed }
+
+// Complete reports whether at least one whole value was read and nothing
+// is left open.
+func (s *JSONStream) Complete() bool {
+	return s.seen && !s.failed && len(s.stack) == 0 && (s.state == jsAfter || s.state == jsValue)
+}
+
+// Close ends the document: a number at its very end is complete.
+func (s *JSONStream) Close() {
+	if s.state == jsScalar && !s.failed {
+		s.endScalar()
+	}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+// Write feeds the next piece of the document. It never fails: after a
+// syntax error it ignores the rest.
+func (s *JSONStream) Write(b []byte) {
+	for i := 0; i < len(b) && !s.failed; {
+		c := b[i]
+		switch s.state {
+		case jsString:
+			if !s.keep && !s.esc {
+				// fast path: skip to the next quote or backslash
+				j := i
+				for j < len(b) && b[j] != '"' && b[j] != '\\' {
+					j++
+				}
+				i = j
+				if i == len(b) {
+					return
+				}
+				c = b[i]
+			}
+			switch {
+			case s.esc:
+				s.esc = false
+			case c == '\\':
+				s.esc = true
+			case c == '"':
+				i++
+				s.endString()
+				continue
+			}
+			if s.keep {
+				if len(s.tok) < maxValueBytes {
+					s.tok = append(s.tok, c)
+				} else if s.isKey {
+					s.keep = false // longer than any name it could match
+				}
+			}
+			i++
+		case jsScalar:
+			if isSpace(c) || c == ',' || c == ']' || c == '}' {
+				s.endScalar()
+				continue // the delimiter is read in jsAfter
+			}
+			if len(s.tok) < maxValueBytes { // kept or not: it is validated
+				s.tok = append(s.tok, c)
+			}
+			i++
+		default:
+			if isSpace(c) {
+				i++
+				continue
+			}
+			s.structural(c)
+			i++
+		}
+	}
+}
+
+func (s *JSONStream) fail() { s.failed = true }
+
+// structural handles a non-space byte outside strings and scalars.
+func (s *JSONStream) structural(c byte) {
+	switch s.state {
+	case jsValue:
+		s.startValue(c)
+	case jsValueOrEnd:
+		if c == ']' {
+			s.pop(true)
+			return
+		}
+		s.startValue(c)
+	case jsKeyOrEnd, jsKey:
+		switch {
+		case c == '}' && s.state == jsKeyOrEnd:
+			s.pop(false)
+		case c == '"':
+			top := &s.stack[len(s.stack)-1]
+			s.isKey, s.esc, s.tok = true, false, s.tok[:0]
+			// a name is worth reading only where the path names members
+			s.keep = top.at >= 0 && top.at < len(s.sel) && !s.sel[top.at].any
+			s.state = jsString
+		default:
+			s.fail()
+		}
+	case jsColon:
+		if c != ':' {
+			s.fail()
+			return
+		}
+		s.valAt = s.stack[len(s.stack)-1].child
+		s.state = jsValue
+	case jsAfter:
+		if len(s.stack) == 0 {
+			s.startValue(c) // the next value of an NDJSON stream
+			return
+		}
+		top := &s.stack[len(s.stack)-1]
+		switch {
+		case c == ',' && top.array:
+			top.index++
+			s.valAt = s.elementAt(top)
+			s.state = jsValue
+		case c == ',':
+			s.state = jsKey
+		case c == ']' && top.array, c == '}' && !top.array:
+			s.pop(top.array)
+		default:
+			s.fail()
+		}
+	}
+}
+
+// elementAt is how many selectors the current element of array f consumes.
+func (s *JSONStream) elementAt(f *frame) int {
+	switch {
+	case f.at < 0:
+		return -1
+	case f.at == len(s.sel):
+		return f.at // the selected array is flattened
+	}
+	if st := s.sel[f.at]; st.any || st.idx == f.index {
+		return f.at + 1
+	}
+	return -1
+}
+
+func (s *JSONStream) startValue(c byte) {
+	if len(s.stack) == 0 {
+		s.valAt = 0 // a document, or the next one of an NDJSON stream
+	}
+	at := s.valAt
+	switch {
+	case c == '{' || c == '[':
+		if len(s.stack) >= maxStreamDepth {
+			s.fail()
+			return
+		}
+		if at == len(s.sel) && c == '{' {
+			at = -1 // objects are not identifiers
+		}
+		s.stack = append(s.stack, frame{array: c == '[', at: at, child: -1})
+		if c == '[' {
+			s.valAt = s.elementAt(&s.stack[len(s.stack)-1])
+			s.state = jsValueOrEnd
+		} else {
+			s.state = jsKeyOrEnd
+		}
+	case c == '"':
+		s.isKey, s.esc, s.tok = false, false, s.tok[:0]
+		s.keep = at == len(s.sel)
+		s.state = jsString
+	case c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n':
+		s.keep = at == len(s.sel) && c != 'n'
+		s.tok = append(s.tok[:0], c)
+		s.state = jsScalar
+	default:
+		s.fail()
+	}
+}
+
+func (s *JSONStream) pop(array bool) {
+	top := s.stack[len(s.stack)-1]
+	if top.array != array {
+		s.fail()
+		return
+	}
+	s.stack = s.stack[:len(s.stack)-1]
+	s.endValue()
+}
+
+// endValue moves past a complete value.
+func (s *JSONStream) endValue() {
+	s.state = jsAfter
+	if len(s.stack) == 0 {
+		s.seen = true
+	}
+}
+
+func (s *JSONStream) endScalar() {
+	t := s.tok
+	if !validScalar(t) {
+		s.fail()
+		return
+	}
+	if s.keep && t[0] != 'n' {
+		s.fn(string(t))
+	}
+	s.keep = false
+	s.endValue()
+}
+
+func validScalar(t []byte) bool {
+	switch t[0] {
+	case 't':
+		return string(t) == "true"
+	case 'f':
+		return string(t) == "false"
+	case 'n':
+		return string(t) == "null"
+	}
+	for _, c := range t {
+		if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *JSONStream) endString() {
+	if s.isKey {
+		top := &s.stack[len(s.stack)-1]
+		top.child = -1
+		switch {
+		case top.at < 0 || top.at == len(s.sel):
+		case s.keep && unescape(s.tok) == s.sel[top.at].key:
+			top.child = top.at + 1
+		}
+		s.keep = false
+		s.state = jsColon
+		return
+	}
+	if s.keep && len(s.tok) > 0 {
+		s.fn(unescape(s.tok))
+	}
+	s.keep = false
+	s.endValue()
+}
+
+// unescape decodes a JSON string's contents as gjson does; escapes are
+// rare in identifiers, so the common case is a plain copy.
+func unescape(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	var v string
+	q := make([]byte, 0, len(raw)+2)
+	q = append(append(append(q, '"'), raw...), '"')
+	if json.Unmarshal(q, &v) != nil {
+		return string(raw)
+	}
+	return v
+}
+
+// BodyStream inspects a response body as it streams past: the JSONPath
+// records of the matched routes and the personal data the scanner finds,
+// as BodyRecords does on a whole body, in memory that does not grow with
+// the body.
+type BodyStream struct {
+	c     *Catalog
+	json  []*JSONStream
+	scan  bool
+	found bool
+	emit  func(Found)
+	// work holds the scanner's input: what follows the last byte that no
+	// piece of personal data can span waits for the next piece.
+	work []byte
+}
+
+// maxCarry bounds what waits for a separator: past it the scan cuts
+// anywhere (a run of 64 KiB without a quote, comma or newline is no
+// phone number or address).
+const maxCarry = 64 << 10
+
+// BodyStream returns a BodyStream that calls emit with each record found.
+func (c *Catalog) BodyStream(m *Match, json, scan bool, emit func(Found)) *BodyStream {
+	b := &BodyStream{c: c, scan: scan && c.scanner != nil, emit: emit}
+	if json {
+		for i := 0; i < int(m.n); i++ {
+			rt := &c.routes[m.routes[i]]
+			if rt.body == nil {
+				continue
+			}
+			ent, dom := rt.entity, c.domains[rt.entity]
+			b.json = append(b.json, rt.body.Stream(func(v string) {
+				b.found = true
+				emit(Found{ent, c.h.String(dom, v)})
+			}))
+		}
+	}
+	return b
+}
+
+// Write inspects the next piece of the body.
+func (b *BodyStream) Write(p []byte) {
+	for _, j := range b.json {
+		j.Write(p)
+	}
+	if b.scan {
+		b.scanPII(p, false)
+	}
+}
+
+// Close inspects what is left and says whether the JSON was malformed
+// (only when it yielded nothing, as BodyRecords).
+func (b *BodyStream) Close() BodyOutcome {
+	for _, j := range b.json {
+		j.Close()
+	}
+	if b.scan {
+		b.scanPII(nil, true)
+	}
+	if !b.found {
+		for _, j := range b.json {
+			if !j.Complete() {
+				return BodyMalformed
+			}
+		}
+	}
+	return BodyOK
+}
+
+func (b *BodyStream) scanPII(p []byte, final bool) {
+	b.work = append(b.work, p...)
+	cut := len(b.work)
+	if !final {
+		if i := lastSeparator(b.work); i >= 0 {
+			cut = i
+		} else if len(b.work) < maxCarry {
+			return
+		}
+	}
+	b.c.scanner.Scan(b.work[:cut], func(k Kind, h uint64) { b.emit(Found{b.c.piiEnt[k], h}) })
+	b.work = b.work[:copy(b.work, b.work[cut:])]
+}
+
+// lastSeparator returns the index of the last byte that the scanner never
+// reads as part of a value, or -1. Scanning up to it and then from it is
+// scanning the whole: the scanner's look-behind at the next piece's
+// start sees that same byte.
+func lastSeparator(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		switch b[i] {
+		case '"', '<', '>', '\n', '\r', '\t', ',', ':', '{', '}', '[', ']', '(', ')':
+			return i
+		}
+	}
+	return -1
 }
