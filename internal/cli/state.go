@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ type proxyState struct {
 	// proxy with another secret refuses to join it.
 	secretFingerprint string
 	fleet             *redismeter.Meter
+	fleetEntities     []string // the fleet meter's entity names, in its order
 	sanctions         *redismeter.Sanctions
 
 	cancel context.CancelFunc
@@ -71,6 +73,7 @@ func (ps *proxyState) stackOptions() (stackOptions, error) {
 				Client: ps.client, Local: local, Entities: entities,
 				Interval: st.FlushInterval.D(), Log: ps.log,
 			})
+			ps.fleetEntities = entities
 			return ps.fleet
 		}
 	case st.Persisting():
@@ -91,6 +94,7 @@ func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []
 	now := time.Now()
 	switch {
 	case ps.client != nil:
+		ps.fleet.SetLimits(fleetLimits(eng, ps.fleetEntities, local.Windows()))
 		lctx, lcancel := context.WithTimeout(ctx, 3*time.Second)
 		err := redismeter.CheckSecret(lctx, ps.client, "", ps.secretFingerprint)
 		if errors.Is(err, redismeter.ErrSecretMismatch) {
@@ -102,6 +106,8 @@ func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []
 		}
 		if err != nil {
 			ps.log.Warn("state: could not compare the hashing secret with the fleet's (redis unreachable); a proxy with another secret would count apart", "err", err)
+		} else {
+			ps.fleet.Join(lctx) // unreachable now: Load says so below
 		}
 		n, err := ps.sanctions.Load(lctx, 1_000_000, func(x engine.Sanction) { eng.Impose(now.UnixNano(), x) })
 		ps.shared = map[netip.Prefix]bool{}
@@ -167,6 +173,20 @@ func (ps *proxyState) open(eng *engine.Engine, local *memory.Memory, entities []
 		ps.log.Warn("state: not persisted (state.persist: false): a restart forgets every count and block")
 	}
 	return nil
+}
+
+// fleetLimits are the engine's budgets as the fleet meter indexes them,
+// so it knows which keys are near one.
+func fleetLimits(eng *engine.Engine, entities []string, windows []time.Duration) []redismeter.Limit {
+	var out []redismeter.Limit
+	for _, b := range eng.Budgets() {
+		ent, wi := slices.Index(entities, b.Entity), slices.Index(windows, b.Window)
+		if b.Entity == "" || ent < 0 || wi < 0 || b.Action < engine.Throttle {
+			continue // risk bands and rules count no records; log-only budgets refuse nothing
+		}
+		out = append(out, redismeter.Limit{Kind: b.Per, Ent: ent, Window: wi, Limit: b.Limit})
+	}
+	return out
 }
 
 // fleetFingerprint is what a fleet compares of its proxies' secrets: an
@@ -390,6 +410,9 @@ func (ps *proxyState) register(reg *prometheus.Registry) {
 		counter("leakguard_state_redis_flushed_records_total", "Records sent to Redis.", func() float64 { return float64(f.Stats().Flushed) })
 		counter("leakguard_state_redis_dropped_records_total", "Records dropped while Redis was unreachable, past the buffer.", func() float64 { return float64(f.Stats().Dropped) })
 		counter("leakguard_state_redis_failures_total", "Failed exchanges with Redis.", func() float64 { return float64(f.Stats().Failures) })
+		gauge("leakguard_state_redis_fleet_members", "Proxies that flushed to the fleet's Redis lately.", func() float64 { return float64(f.Stats().Members) })
+		counter("leakguard_state_redis_write_through_total", "Requests of keys near a budget whose records were written to Redis as served.", func() float64 { return float64(f.Stats().Throughs) })
+		counter("leakguard_state_redis_consults_total", "Admissions of keys near a budget that read the fleet's count first.", func() float64 { return float64(f.Stats().Consults) })
 	}
 }
 

@@ -594,3 +594,41 @@ func TestFleetMismatchedSecretRefusesToStart(t *testing.T) {
 		t.Errorf("fleet fingerprint %q (%v): want 32 hex digits, not the secret", fp, err)
 	}
 }
+
+// With the default flush interval (2 s) a fast actor spread over a fleet
+// used to get a whole budget from each proxy before any heard of the
+// others (599 of 300 over two). Keys near a budget are metered through
+// Redis: the fleet holds the budget within 10%, however the actor spreads
+// its requests.
+func TestFleetOvershootWithinTenPercent(t *testing.T) {
+	srv := testserver.Redis(t)
+	up := upstreamShop(t)
+	state := fmt.Sprintf("  redis: redis://%s/0", srv.Addr) // default flush_interval
+	var nodes [3]*ProxyCommand
+	for i := range nodes {
+		nodes[i], _, _ = serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for _, tc := range []struct {
+		name, ip string
+		pick     func(i int) int // which proxy serves request i
+	}{
+		{"alternating over two", "198.51.100.91", func(i int) int { return i % 2 }},
+		{"nine to one", "198.51.100.92", func(i int) int { return min(i%10, 1) }},
+		{"round robin over three", "198.51.100.93", func(i int) int { return i % 3 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			served := 0
+			for i := 0; i < 700; i++ {
+				code, _ := get(t, hc, fmt.Sprintf("http://%s/api/users/%d", nodes[tc.pick(i)].Addr(), i+1), "X-Forwarded-For", tc.ip)
+				if code == http.StatusOK {
+					served++
+				}
+			}
+			if served < 300 || served > 330 {
+				t.Fatalf("a fast actor got %d records of a 300 budget from the fleet, want 300..330", served)
+			}
+			t.Logf("served %d of a 300 budget", served)
+		})
+	}
+}

@@ -5,10 +5,17 @@
 // serves. Every Interval it flushes them in one pipeline — PFADD to
 // time-bucketed keys per actor key, entity and window, with expiry — and
 // reads back, with PFCOUNT over a window's live buckets, the fleet-wide
-// count of every actor key it saw. Decisions read that local view, so no
-// request waits for Redis; the view is at most one Interval (plus a round
-// trip) stale. An actor's keys share a hash tag, so PFCOUNT over several
-// buckets works on Redis Cluster too.
+// count of every actor key it saw. Decisions read that local view, so most
+// requests never wait for Redis; the view is at most one Interval (plus a
+// round trip) stale. An actor's keys share a hash tag, so PFCOUNT over
+// several buckets works on Redis Cluster too.
+//
+// A stale view alone lets each of n proxies hand out a whole budget before
+// it hears of the others. So a key near one of its budgets (see near) is
+// metered through: its records are written as they are served, and its
+// fleet count is read before each of its requests is admitted. The proxy
+// that finds a key near tells the others, which flush at once and meter
+// that key through too.
 //
 // Sanctions are shared by publish/subscribe, and stored with an expiry for
 // proxies that start later.
@@ -16,7 +23,9 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +61,24 @@ type Options struct {
 	// next flush refreshes it.
 	MaxViews int
 	Log      *slog.Logger
+	// Near is the share of a budget's limit from which a key is metered
+	// through Redis (default 0.8).
+	Near float64
+	// ID names this proxy in the fleet's member list (default random).
+	ID string
+}
+
+// Limit is one budget's limit, for deciding when a key is near it.
+type Limit struct {
+	Kind   identity.Kind
+	Ent    int
+	Window int
+	Limit  uint64
+}
+
+type limitKey struct {
+	kind    identity.Kind
+	ent, wi int
 }
 
 // Meter is an engine.Meter whose counts are the fleet's.
@@ -68,6 +95,18 @@ type Meter struct {
 	failures  atomic.Uint64
 	lastFlush atomic.Int64
 	pendingN  atomic.Int64
+
+	// limits maps (kind, entity, window) to the lowest limit of a budget
+	// there; set once before serving.
+	limits atomic.Pointer[map[limitKey]uint64]
+	// members is how many proxies flushed lately (at least 1): a key's
+	// unflushed records elsewhere are bounded by members times this
+	// proxy's.
+	members atomic.Int64
+	// kick asks Run for a flush now: another proxy found a key near.
+	kick chan struct{}
+	// throughs and consults count the round trips of keys near a budget.
+	throughs, consults atomic.Uint64
 }
 
 var _ engine.Meter = (*Meter)(nil)
@@ -89,6 +128,7 @@ type view struct {
 	remote uint64 // fleet-wide count at the last refresh
 	since  uint64 // this node's inserts since: remote+since bounds the count
 	seen   int64  // last observed (unix ns), to expire the entry
+	read   int64  // the admission (event time) this view was last read from Redis for
 }
 
 type pend struct {
@@ -103,6 +143,14 @@ type shard struct {
 	pending []pend
 	touched map[vkey]struct{}
 	views   map[vkey]*view
+	// near holds keys found near a budget (here or by another proxy): they
+	// are metered through Redis.
+	near map[identity.Key]nearKey
+}
+
+type nearKey struct {
+	until int64 // unix ns
+	told  bool  // this proxy told the fleet
 }
 
 // New returns a fleet meter over a local one. Call Run to flush.
@@ -119,7 +167,16 @@ func New(o Options) *Meter {
 	if o.MaxViews <= 0 {
 		o.MaxViews = 1 << 20
 	}
-	m := &Meter{o: o, local: o.Local}
+	if o.Near <= 0 || o.Near > 1 {
+		o.Near = 0.8
+	}
+	if o.ID == "" {
+		var b [8]byte
+		rand.Read(b[:])
+		o.ID = hex.EncodeToString(b[:])
+	}
+	m := &Meter{o: o, local: o.Local, kick: make(chan struct{}, 1)}
+	m.members.Store(1)
 	for wi, w := range o.Local.Windows() {
 		m.widths = append(m.widths, int64(o.Local.Resolution(wi)))
 		m.names = append(m.names, windowName(w))
@@ -127,9 +184,46 @@ func New(o Options) *Meter {
 	for i := range m.shards {
 		m.shards[i].touched = map[vkey]struct{}{}
 		m.shards[i].views = map[vkey]*view{}
+		m.shards[i].near = map[identity.Key]nearKey{}
 	}
 	m.up.Store(true)
 	return m
+}
+
+// SetLimits tells the meter the budgets in force, so it knows which keys
+// are near one. Call it before serving.
+func (m *Meter) SetLimits(ls []Limit) {
+	t := map[limitKey]uint64{}
+	for _, l := range ls {
+		if l.Limit == 0 || l.Ent < 0 || l.Ent >= len(m.o.Entities) || l.Window < 0 || l.Window >= len(m.widths) {
+			continue
+		}
+		lk := limitKey{l.Kind, l.Ent, l.Window}
+		if have, ok := t[lk]; !ok || l.Limit < have {
+			t[lk] = l.Limit
+		}
+	}
+	m.limits.Store(&t)
+}
+
+func (m *Meter) limit(kind identity.Kind, ent, wi int) uint64 {
+	if t := m.limits.Load(); t != nil {
+		return (*t)[limitKey{kind, ent, wi}]
+	}
+	return 0
+}
+
+// nearView reports whether a view's key may be near its budget fleet-wide:
+// the last fleet count plus what every proxy may have served since, at
+// most members times what this one did (a proxy that serves a key more
+// than its share finds it near first). s.mu must be held.
+func (m *Meter) nearView(k identity.Key, ent, wi int, v *view, local uint64) bool {
+	lim := m.limit(k.Kind, ent, wi)
+	if lim == 0 {
+		return false
+	}
+	thr := uint64(float64(lim) * m.o.Near)
+	return local >= thr || v.remote+uint64(m.members.Load())*v.since >= thr
 }
 
 func windowName(w time.Duration) string {
@@ -161,9 +255,7 @@ func (m *Meter) Observe(now int64, k identity.Key, recs []records.Found, miss bo
 	nw := len(m.widths)
 	s := m.shard(k)
 	s.mu.Lock()
-	for _, r := range recs {
-		s.pending = append(s.pending, pend{key: k, ent: r.Entity, hash: r.Hash, at: now})
-	}
+	near := s.near[k].until > now
 	for ent := 0; ent < len(m.o.Entities) && ent < 64; ent++ {
 		if touched&(1<<ent) == 0 {
 			continue
@@ -184,14 +276,224 @@ func (m *Meter) Observe(now int64, k identity.Key, recs []records.Found, miss bo
 			v.since += n
 			v.seen = now
 			s.touched[vk] = struct{}{}
+			local := counts[ent*nw+wi]
 			if b := v.remote + v.since; b > counts[ent*nw+wi] {
 				counts[ent*nw+wi] = b
+			}
+			if !near && m.nearView(k, ent, wi, v, local) {
+				near = true
+				s.near[k] = nearKey{until: m.nearUntil(now)}
+			}
+		}
+	}
+	announce := false
+	if near = near && m.up.Load(); near {
+		if nk := s.near[k]; !nk.told {
+			announce, nk.told = true, true
+			s.near[k] = nk
+		}
+	}
+	if !near {
+		for _, r := range recs {
+			s.pending = append(s.pending, pend{key: k, ent: r.Entity, hash: r.Hash, at: now})
+		}
+	}
+	s.mu.Unlock()
+	if near && m.through(now, k, recs, touched, counts, announce) {
+		return touched
+	}
+	if near { // Redis failed: keep them for the next flush
+		s.mu.Lock()
+		for _, r := range recs {
+			s.pending = append(s.pending, pend{key: k, ent: r.Entity, hash: r.Hash, at: now})
+		}
+		s.mu.Unlock()
+	}
+	m.pendingN.Add(int64(len(recs)))
+	return touched
+}
+
+// nearUntil is how long a key stays metered through once near: as long as
+// its records can count in the longest window.
+func (m *Meter) nearUntil(now int64) int64 {
+	ws := m.local.Windows()
+	return now + int64(ws[len(ws)-1]) + m.widths[len(m.widths)-1]
+}
+
+// through writes a near key's records to Redis as they are served and
+// reads back its fleet counts, in one round trip, raising counts. The
+// first time, it also tells the other proxies that the key is near. It
+// reports whether Redis answered.
+func (m *Meter) through(now int64, k identity.Key, recs []records.Found, touched uint64, counts []uint64, announce bool) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), m.consultTimeout())
+	defer cancel()
+	pipe := m.o.Client.Pipeline()
+	type bk struct {
+		ent, wi int
+		epoch   int64
+	}
+	elems := map[bk][]any{}
+	var order []bk
+	for _, r := range recs {
+		if r.Entity < 0 || r.Entity >= len(m.o.Entities) {
+			continue
+		}
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], r.Hash)
+		for wi, width := range m.widths {
+			g := bk{r.Entity, wi, now / width}
+			if _, ok := elems[g]; !ok {
+				order = append(order, g)
+			}
+			elems[g] = append(elems[g], string(b[:]))
+		}
+	}
+	for _, g := range order {
+		key := m.bucketKey(k, g.ent, g.wi, g.epoch)
+		pipe.PFAdd(ctx, key, elems[g]...)
+		pipe.PExpireAt(ctx, key, time.Unix(0, (g.epoch+memory.Buckets+2)*m.widths[g.wi]))
+	}
+	nw := len(m.widths)
+	type read struct {
+		ent, wi int
+		n       uint64 // this request's records of ent: now in Redis
+		cmd     *goredis.IntCmd
+	}
+	var reads []read
+	for ent := 0; ent < len(m.o.Entities) && ent < 64; ent++ {
+		if touched&(1<<ent) == 0 {
+			continue
+		}
+		n := uint64(0)
+		for _, r := range recs {
+			if r.Entity == ent {
+				n++
+			}
+		}
+		for wi := 0; wi < nw; wi++ {
+			reads = append(reads, read{ent, wi, n, pipe.PFCount(ctx, m.windowKeys(k, ent, wi, now)...)})
+		}
+	}
+	if announce {
+		pipe.Publish(ctx, m.nearChannel(), m.o.ID+" "+k.String())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		m.markDown(err)
+		return false
+	}
+	m.throughs.Add(1)
+	s := m.shard(k)
+	s.mu.Lock()
+	for _, r := range reads {
+		v := s.views[vkey{k, r.ent, r.wi}]
+		if v == nil {
+			continue
+		}
+		v.remote = uint64(r.cmd.Val())
+		v.since -= min(v.since, r.n)
+		if b := v.remote + v.since; b > counts[r.ent*nw+r.wi] {
+			counts[r.ent*nw+r.wi] = b
+		}
+	}
+	s.mu.Unlock()
+	return true
+}
+
+// consult reads a near key's fleet count before a request is admitted:
+// once per admission (the engine asks every budget of a key with the same
+// now), one round trip for all its entities and windows.
+func (m *Meter) consult(now int64, k identity.Key) {
+	if !m.up.Load() {
+		return
+	}
+	s := m.shard(k)
+	s.mu.Lock()
+	if s.near[k].until <= now {
+		s.mu.Unlock()
+		return
+	}
+	var vks []vkey
+	for ent := range m.o.Entities {
+		for wi := range m.widths {
+			if m.limit(k.Kind, ent, wi) == 0 {
+				continue
+			}
+			vk := vkey{k, ent, wi}
+			v := s.views[vk]
+			if v == nil {
+				v = &view{seen: now}
+				s.views[vk] = v
+			}
+			if v.read != now {
+				v.read = now
+				vks = append(vks, vk)
 			}
 		}
 	}
 	s.mu.Unlock()
-	m.pendingN.Add(int64(len(recs)))
-	return touched
+	if len(vks) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.consultTimeout())
+	defer cancel()
+	pipe := m.o.Client.Pipeline()
+	cmds := make([]*goredis.IntCmd, len(vks))
+	for i, vk := range vks {
+		cmds[i] = pipe.PFCount(ctx, m.windowKeys(k, vk.ent, vk.wi, now)...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		m.markDown(err)
+		return
+	}
+	m.consults.Add(1)
+	s.mu.Lock()
+	for i, vk := range vks {
+		if v := s.views[vk]; v != nil {
+			v.remote = max(v.remote, uint64(cmds[i].Val()))
+		}
+	}
+	s.mu.Unlock()
+}
+
+// consultTimeout bounds a round trip on the request path: past it the
+// request goes on with the view it has, and Redis is marked down.
+func (m *Meter) consultTimeout() time.Duration { return 500 * time.Millisecond }
+
+// windowKeys are the live buckets of one key's entity in window wi.
+func (m *Meter) windowKeys(k identity.Key, ent, wi int, now int64) []string {
+	cur := now / m.widths[wi]
+	keys := make([]string, 0, memory.Buckets+1)
+	for e := cur - memory.Buckets; e <= cur; e++ {
+		keys = append(keys, m.bucketKey(k, ent, wi, e))
+	}
+	return keys
+}
+
+func (m *Meter) nearChannel() string { return m.o.Prefix + "near" }
+
+func (m *Meter) membersKey() string { return m.o.Prefix + "members" }
+
+// heardNear marks a key another proxy found near, and asks for a flush:
+// records of it this proxy holds must reach Redis before that proxy's
+// next count.
+func (m *Meter) heardNear(k identity.Key, now int64) {
+	s := m.shard(k)
+	s.mu.Lock()
+	nk, ok := s.near[k]
+	// Bounded like the views: past it, a key counts on the flushed view.
+	if ok || len(s.near) < m.o.MaxViews/len(m.shards) {
+		nk.until = m.nearUntil(now)
+		s.near[k] = nk
+	}
+	s.mu.Unlock()
+	m.flushSoon()
+}
+
+func (m *Meter) flushSoon() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (m *Meter) fleet(k identity.Key, ent, wi int) uint64 {
@@ -212,8 +514,10 @@ func (m *Meter) Traffic(now int64, k identity.Key, wi int) (req, miss uint64) {
 	return m.local.Traffic(now, k, wi)
 }
 
-// Bound implements engine.Meter.
+// Bound implements engine.Meter. For a key near a budget it reads the
+// fleet's count first.
 func (m *Meter) Bound(now int64, k identity.Key, ent, wi int) uint64 {
+	m.consult(now, k)
 	return max(m.local.Bound(now, k, ent, wi), m.fleet(k, ent, wi))
 }
 
@@ -287,23 +591,21 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 	}
 	counts := make([]*goredis.IntCmd, len(snaps))
 	for i, sn := range snaps {
-		width := m.widths[sn.vk.wi]
-		cur := now / width
-		keys := make([]string, 0, memory.Buckets+1)
-		for e := cur - memory.Buckets; e <= cur; e++ {
-			keys = append(keys, m.bucketKey(sn.vk.key, sn.vk.ent, sn.vk.wi, e))
-		}
-		counts[i] = pipe.PFCount(ctx, keys...)
+		counts[i] = pipe.PFCount(ctx, m.windowKeys(sn.vk.key, sn.vk.ent, sn.vk.wi, now)...)
 	}
-	if len(order) == 0 && len(snaps) == 0 {
-		return m.ping(ctx)
-	}
+	// Every flush says this proxy is alive and learns how many are.
+	wall := time.Now()
+	pipe.ZAdd(ctx, m.membersKey(), goredis.Z{Score: float64(wall.UnixMilli()), Member: m.o.ID})
+	pipe.ZRemRangeByScore(ctx, m.membersKey(), "-inf", strconv.FormatInt(wall.Add(-m.memberTTL()).UnixMilli(), 10))
+	pipe.PExpire(ctx, m.membersKey(), m.memberTTL())
+	members := pipe.ZCard(ctx, m.membersKey())
 	_, err := pipe.Exec(ctx)
 	if err != nil {
 		m.requeue(taken)
 		m.markDown(err)
 		return err
 	}
+	m.members.Store(max(members.Val(), 1))
 	var n int64
 	for _, ps := range taken {
 		n += int64(len(ps))
@@ -316,6 +618,9 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 		if v := s.views[sn.vk]; v != nil {
 			v.remote = uint64(counts[i].Val())
 			v.since -= min(v.since, sn.since)
+			if s.near[sn.vk.key].until <= now && m.nearView(sn.vk.key, sn.vk.ent, sn.vk.wi, v, 0) {
+				s.near[sn.vk.key] = nearKey{until: m.nearUntil(now)}
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -325,14 +630,30 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 	return nil
 }
 
-func (m *Meter) ping(ctx context.Context) error {
-	if err := m.o.Client.Ping(ctx).Err(); err != nil {
-		m.markDown(err)
+// memberTTL is how long a proxy counts as a member after its last flush:
+// a few intervals, so one slow flush does not shrink the fleet.
+func (m *Meter) memberTTL() time.Duration { return 3*m.o.Interval + 5*time.Second }
+
+// Join adds this proxy to the fleet's member list and tells the running
+// proxies, which count the fleet again at once: until they do, each takes
+// the fleet for smaller than it is and finds keys near a budget later.
+func (m *Meter) Join(ctx context.Context) error {
+	wall := time.Now()
+	pipe := m.o.Client.Pipeline()
+	pipe.ZAdd(ctx, m.membersKey(), goredis.Z{Score: float64(wall.UnixMilli()), Member: m.o.ID})
+	pipe.ZRemRangeByScore(ctx, m.membersKey(), "-inf", strconv.FormatInt(wall.Add(-m.memberTTL()).UnixMilli(), 10))
+	pipe.PExpire(ctx, m.membersKey(), m.memberTTL())
+	members := pipe.ZCard(ctx, m.membersKey())
+	pipe.Publish(ctx, m.nearChannel(), m.o.ID+" join")
+	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}
-	m.markUp(0)
+	m.members.Store(max(members.Val(), 1))
 	return nil
 }
+
+// Members returns how many proxies flushed to the fleet lately.
+func (m *Meter) Members() int { return int(m.members.Load()) }
 
 // requeue puts records back after a failed flush, dropping the oldest
 // beyond MaxPending.
@@ -380,6 +701,11 @@ func (m *Meter) expireViews(now int64) {
 		s := &m.shards[i]
 		s.mu.Lock()
 		over := len(s.views) - limit
+		for k, nk := range s.near {
+			if nk.until <= now {
+				delete(s.near, k)
+			}
+		}
 		for vk, v := range s.views {
 			if v.seen < horizon {
 				delete(s.views, vk)
@@ -415,20 +741,48 @@ type Stats struct {
 	Flushed, Dropped, Failures uint64
 	Pending                    int64
 	LastFlush                  time.Time
+	// Members is the proxies in the fleet; Throughs and Consults the round
+	// trips of keys near a budget (records written through, counts read
+	// before admitting).
+	Members            int
+	Throughs, Consults uint64
 }
 
 // Stats returns the counters.
 func (m *Meter) Stats() Stats {
 	return Stats{Up: m.up.Load(), Flushed: m.flushed.Load(), Dropped: m.dropped.Load(), Failures: m.failures.Load(),
-		Pending: m.pendingN.Load(), LastFlush: time.Unix(0, m.lastFlush.Load())}
+		Pending: m.pendingN.Load(), LastFlush: time.Unix(0, m.lastFlush.Load()),
+		Members: m.Members(), Throughs: m.throughs.Load(), Consults: m.consults.Load()}
 }
 
-// Run flushes every Interval until ctx is done, with a final flush.
+// Run flushes every Interval until ctx is done, with a final flush, and
+// at once when another proxy finds a key near a budget.
 func (m *Meter) Run(ctx context.Context, now func() time.Time) {
 	t := time.NewTicker(m.o.Interval)
 	defer t.Stop()
+	sub := m.o.Client.Subscribe(ctx, m.nearChannel())
+	defer sub.Close()
+	heard := sub.Channel()
 	for {
 		select {
+		case msg, ok := <-heard:
+			if !ok {
+				heard = nil
+				continue
+			}
+			from, ks, _ := strings.Cut(msg.Payload, " ")
+			if from == m.o.ID {
+				continue
+			}
+			if ks == "join" {
+				m.flushSoon()
+			} else if k, err := identity.ParseKey(ks); err == nil {
+				m.heardNear(k, now().UnixNano())
+			}
+		case <-m.kick:
+			fctx, cancel := context.WithTimeout(ctx, m.o.Interval*4+time.Second)
+			m.Flush(fctx, now().UnixNano())
+			cancel()
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			m.Flush(fctx, now().UnixNano())
