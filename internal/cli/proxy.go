@@ -188,6 +188,9 @@ func (c *ProxyCommand) Open() error {
 		Decoys:     canaryMaker(cfg, h),
 		Sprinkle:   sprinkles(cfg, st.catalog),
 		Ledger:     c.state.ledger,
+
+		UpstreamBodyTimeout: cfg.Limits.UpstreamBodyTimeout.D(), MaxUpstreamBodyBytes: cfg.Limits.MaxUpstreamBodyBytes,
+		MaxDecodedBodyBytes: cfg.Limits.MaxDecodedBodyBytes, StripMethodOverrides: cfg.Inspect.MethodOverrides == "strip",
 	})
 
 	if c.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -515,7 +518,8 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		spec.PII = cfg.PII.Detect
 	}
 	for _, r := range cfg.Records {
-		spec.Routes = append(spec.Routes, records.RouteSpec{Route: r.Route, Entity: r.Entity, Param: r.Param, Body: r.Body, Lookup: r.Lookup, Exclude: r.Exclude})
+		spec.Routes = append(spec.Routes, records.RouteSpec{Route: r.Route, Entity: r.Entity, Param: r.Param, Body: r.Body, Lookup: r.Lookup, Exclude: r.Exclude,
+			Methods: r.Methods, CaseSensitive: r.CaseSensitive})
 	}
 	if st.catalog, err = records.NewCatalog(spec, h); err != nil {
 		return nil, err

@@ -109,6 +109,12 @@ type Record struct {
 	// globs on the whole path, or on its last segment when the pattern has
 	// no slash: "*.png", "/static/*"), e.g. assets under GET /{page...}.
 	Exclude []string `yaml:"exclude"`
+	// Methods, if listed, are the only methods that count on the route;
+	// by default every method does (the route's written method documents).
+	Methods []string `yaml:"methods"`
+	// CaseSensitive makes the route's literal segments match only in the
+	// case written; by default /API/Users/7 is /api/users/7.
+	CaseSensitive bool `yaml:"case_sensitive"`
 }
 
 type PII struct {
@@ -122,6 +128,10 @@ type PII struct {
 
 type Inspect struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MethodOverrides: count (X-HTTP-Method-Override and _method are
+	// honoured for matching, and passed on) or strip (removed before the
+	// upstream sees them).
+	MethodOverrides string `yaml:"method_overrides"`
 }
 
 type Budget struct {
@@ -232,6 +242,11 @@ type Limits struct {
 	IdleTimeout       Duration `yaml:"idle_timeout"`
 	UpstreamTimeout   Duration `yaml:"upstream_timeout"`
 	MaxIdleConns      int      `yaml:"upstream_idle_conns"`
+	// Upstream bodies: total time from the response headers to the body's
+	// end, bytes as sent (coded), and bytes each content coding decodes to.
+	UpstreamBodyTimeout  Duration `yaml:"upstream_body_timeout"`
+	MaxUpstreamBodyBytes int64    `yaml:"max_upstream_body_bytes"`
+	MaxDecodedBodyBytes  int64    `yaml:"max_decoded_body_bytes"`
 }
 
 type LogConf struct {
@@ -326,6 +341,7 @@ func (c *Config) applyDefaults() {
 	if c.Inspect.MaxBodyBytes == 0 {
 		c.Inspect.MaxBodyBytes = 1 << 20
 	}
+	def(&c.Inspect.MethodOverrides, "count")
 	for i := range c.Budgets {
 		b := &c.Budgets[i]
 		def(&b.Action, "log")
@@ -364,6 +380,13 @@ func (c *Config) applyDefaults() {
 	defDur(&c.Limits.IdleTimeout, 120*time.Second)
 	defDur(&c.Limits.UpstreamTimeout, 30*time.Second)
 	defInt(&c.Limits.MaxIdleConns, 512)
+	defDur(&c.Limits.UpstreamBodyTimeout, 5*time.Minute)
+	if c.Limits.MaxUpstreamBodyBytes == 0 {
+		c.Limits.MaxUpstreamBodyBytes = 1 << 30
+	}
+	if c.Limits.MaxDecodedBodyBytes == 0 {
+		c.Limits.MaxDecodedBodyBytes = 1 << 30
+	}
 	def(&c.Log.Decisions, "stdout")
 	def(&c.Log.Level, "info")
 	def(&c.State.Dir, "./leakguard-state")
@@ -634,6 +657,11 @@ func (c *Config) validate(proxying bool) error {
 				add(p+".body", "%v", err)
 			}
 		}
+		if rt, err := records.ParseRoute(r.Route); err == nil {
+			if err := rt.Restrict(r.Methods); err != nil {
+				add(p+".methods", "want methods among GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS: %v", err)
+			}
+		}
 		for j, x := range r.Exclude {
 			if _, err := path.Match(x, ""); err != nil || x == "" {
 				add(fmt.Sprintf("%s.exclude[%d]", p, j), "want a path pattern such as *.png or /static/*, got %q", x)
@@ -672,6 +700,18 @@ func (c *Config) validate(proxying bool) error {
 	}
 	if c.Inspect.MaxBodyBytes < 0 || c.Inspect.MaxBodyBytes > 64<<20 {
 		add("inspect.max_body_bytes", "want 0..67108864, got %d", c.Inspect.MaxBodyBytes)
+	}
+	if c.Inspect.MethodOverrides != "count" && c.Inspect.MethodOverrides != "strip" {
+		add("inspect.method_overrides", "want count or strip, got %q", c.Inspect.MethodOverrides)
+	}
+	if c.Limits.UpstreamBodyTimeout < 0 {
+		add("limits.upstream_body_timeout", "must not be negative")
+	}
+	if c.Limits.MaxUpstreamBodyBytes < 0 {
+		add("limits.max_upstream_body_bytes", "must not be negative, got %d", c.Limits.MaxUpstreamBodyBytes)
+	}
+	if c.Limits.MaxDecodedBodyBytes < 0 {
+		add("limits.max_decoded_body_bytes", "must not be negative, got %d", c.Limits.MaxDecodedBodyBytes)
 	}
 	if c.Meter.MaxActors < 1000 {
 		add("meter.max_actors", "want at least 1000, got %d", c.Meter.MaxActors)

@@ -17,6 +17,7 @@ type Metrics struct {
 	decisions  *prometheus.CounterVec
 	skipped    *prometheus.CounterVec
 	upstreamEr prometheus.Counter
+	cut        *prometheus.CounterVec
 	latency    prometheus.Histogram
 
 	recordsBy []prometheus.Counter // by entity index
@@ -56,6 +57,10 @@ func NewMetrics(reg prometheus.Registerer, entities []string) *Metrics {
 			Name: "leakguard_bodies_skipped_total",
 			Help: "Response bodies passed through without inspection, by reason.",
 		}, []string{"reason"}),
+		cut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leakguard_upstream_bodies_cut_total",
+			Help: "Upstream bodies cut or refused, by reason: timeout, size, decoded_size (a decompression bomb), encoding (a coding the proxy cannot decode).",
+		}, []string{"reason"}),
 		upstreamEr: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leakguard_upstream_errors_total",
 			Help: "Requests answered 502 because the upstream could not be reached or failed.",
@@ -73,7 +78,7 @@ func NewMetrics(reg prometheus.Registerer, entities []string) *Metrics {
 			Help: "Personal records served on requests that carried scraper signals (the dashboard's timeline).",
 		}),
 	}
-	reg.MustRegister(m.requests, m.records, m.decisions, m.skipped, m.upstreamEr, m.latency, m.suspect)
+	reg.MustRegister(m.requests, m.records, m.decisions, m.skipped, m.cut, m.upstreamEr, m.latency, m.suspect)
 	for _, e := range entities {
 		m.recordsBy = append(m.recordsBy, m.records.WithLabelValues(e))
 	}
@@ -82,6 +87,9 @@ func NewMetrics(reg prometheus.Registerer, entities []string) *Metrics {
 	}
 	for _, r := range []string{skipOversized, skipEncoding, skipMalformed, skipIncomplete, skipNotJSON} {
 		m.skipped.WithLabelValues(r)
+	}
+	for _, r := range cutReasons[1:] {
+		m.cut.WithLabelValues(r)
 	}
 	return m
 }

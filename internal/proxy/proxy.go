@@ -4,7 +4,6 @@ package proxy
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -55,7 +54,28 @@ type Options struct {
 	// route name; Ledger records every canary served (decoys too).
 	Sprinkle map[string]Sprinkle
 	Ledger   *canary.Ledger
+
+	// UpstreamBodyTimeout bounds the time from an upstream's response
+	// headers to the end of its body (default 5m): a drip is cut there.
+	UpstreamBodyTimeout time.Duration
+	// MaxUpstreamBodyBytes bounds a body as the upstream sends it, coded
+	// (default 1 GiB): an endless body is cut there.
+	MaxUpstreamBodyBytes int64
+	// MaxDecodedBodyBytes bounds what each content coding of a body
+	// decodes to (default 1 GiB): a decompression bomb is cut there.
+	MaxDecodedBodyBytes int64
+	// StripMethodOverrides removes method-override headers and _method
+	// query parameters before the upstream sees them. Left in, they are
+	// honoured for matching: a request counts under either method.
+	StripMethodOverrides bool
 }
+
+// Defaults of the body bounds.
+const (
+	DefaultUpstreamBodyTimeout  = 5 * time.Minute
+	DefaultMaxUpstreamBodyBytes = 1 << 30
+	DefaultMaxDecodedBodyBytes  = 1 << 30
+)
 
 // Sprinkle is one route's canary sprinkle: gjson path of the array, and
 // the share of responses that get a canary element.
@@ -66,10 +86,11 @@ type Sprinkle struct {
 
 // Proxy is an http.Handler that forwards to the upstream and meters what it serves.
 type Proxy struct {
-	o     Options
-	rp    *httputil.ReverseProxy
-	pool  sync.Pool
-	gzips sync.Pool
+	o       Options
+	rp      *httputil.ReverseProxy
+	pool    sync.Pool
+	dec     decoders
+	scratch bufferPool
 }
 
 type ctxKey struct{}
@@ -81,16 +102,24 @@ type exchange struct {
 	status   int
 	json     bool
 	scan     bool
-	gzip     bool
 	inspect  bool
-	over     bool
 	complete bool
+	broken   bool // a coded body that would not decode
 	buf      []byte
 	recs     []records.Found
-	signals  detect.Signals
-	decoy    bool
-	decoyKey identity.Key
-	sprinkle string // gjson path of the array to sprinkle a canary into
+	// a body too large to keep whole is inspected as it streams
+	stream    *records.BodyStream
+	streamed  []records.Found
+	compactAt int
+	accept    accept
+	bodyJSON  bool // the matched route takes records from a JSON body
+	cut       *cutState
+	timer     *time.Timer
+	cancel    context.CancelFunc
+	signals   detect.Signals
+	decoy     bool
+	decoyKey  identity.Key
+	sprinkle  string // gjson path of the array to sprinkle a canary into
 }
 
 // NewTransport returns an upstream transport tuned for a proxy: Go's default
@@ -105,6 +134,9 @@ func NewTransport(timeout time.Duration, idle int) *http.Transport {
 		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
+		// The proxy chooses what to ask for and decodes it itself: Go's
+		// transparent gzip inflates bodies for clients that never asked.
+		DisableCompression: true,
 	}
 }
 
@@ -119,15 +151,45 @@ func New(o Options) *Proxy {
 	if o.Transport == nil {
 		o.Transport = NewTransport(30*time.Second, 512)
 	}
-	p := &Proxy{o: o}
+	if o.UpstreamBodyTimeout <= 0 {
+		o.UpstreamBodyTimeout = DefaultUpstreamBodyTimeout
+	}
+	if o.MaxUpstreamBodyBytes <= 0 {
+		o.MaxUpstreamBodyBytes = DefaultMaxUpstreamBodyBytes
+	}
+	if o.MaxDecodedBodyBytes <= 0 {
+		o.MaxDecodedBodyBytes = DefaultMaxDecodedBodyBytes
+	}
+	p := &Proxy{o: o, scratch: newBufferPool()}
 	p.pool.New = func() any { return &exchange{} }
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(o.Upstream)
 			pr.SetXForwarded()
-			if x, _ := pr.In.Context().Value(ctxKey{}).(*exchange); x != nil && (x.decoy || x.sprinkle != "") {
-				pr.Out.Header.Set("Accept-Encoding", "identity") // decoys rewrite the body in place
+			x, _ := pr.In.Context().Value(ctxKey{}).(*exchange)
+			if x == nil {
+				return
 			}
+			// Ask only for codings the proxy decodes (and the client takes).
+			if x.decoy || x.sprinkle != "" {
+				pr.Out.Header.Set("Accept-Encoding", "identity") // decoys rewrite the body in place
+			} else {
+				pr.Out.Header.Set("Accept-Encoding", x.accept.upstream())
+			}
+			if x.bodyJSON {
+				// A range of a JSON page is a fragment no JSONPath can
+				// read: the whole page is asked for, which RFC 9110 allows.
+				pr.Out.Header.Del("Range")
+				pr.Out.Header.Del("If-Range")
+			}
+			if o.StripMethodOverrides {
+				stripOverrides(pr.Out)
+			}
+			// The body timer cancels the upstream request to cut a body
+			// whose reads would otherwise block for as long as it drips.
+			ctx, cancel := context.WithCancel(pr.Out.Context())
+			x.cancel = cancel
+			pr.Out = pr.Out.WithContext(ctx)
 		},
 		Transport:      o.Transport,
 		ModifyResponse: p.modifyResponse,
@@ -150,6 +212,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.match = p.o.Catalog.Match(r.Method, r.URL.Path)
+	if ov := overrideMethod(r); ov != "" && !p.o.StripMethodOverrides && !x.match.Matched() {
+		// An upstream that honours the override serves that method.
+		x.match = p.o.Catalog.Match(ov, r.URL.Path)
+	}
+	x.accept = parseAcceptEncoding(r.Header.Values("Accept-Encoding"))
+	x.bodyJSON = x.match.Matched() && p.o.Catalog.WantsJSON(&x.match)
 	route := ""
 	if x.match.Matched() {
 		route = p.o.Catalog.RouteName(x.match.Route())
@@ -213,11 +281,24 @@ func (p *Proxy) lookupHash(r *http.Request, m *records.Match) uint64 {
 }
 
 func (p *Proxy) release(x *exchange) {
+	if x.timer != nil {
+		x.timer.Stop()
+	}
+	if x.cancel != nil {
+		x.cancel()
+	}
 	buf, recs := x.buf[:0], x.recs[:0]
 	if cap(buf) > 256<<10 {
 		buf = nil // do not pin large buffers in the pool
 	}
-	*x = exchange{buf: buf, recs: recs}
+	if cap(recs) > 64<<10 {
+		recs = nil
+	}
+	streamed := x.streamed[:0]
+	if cap(streamed) > 64<<10 {
+		streamed = nil
+	}
+	*x = exchange{buf: buf, recs: recs, streamed: streamed}
 	p.pool.Put(x)
 }
 
@@ -240,15 +321,29 @@ func deny(w http.ResponseWriter, v engine.Verdict) {
 	io.WriteString(w, `{"error":"forbidden","retry_after":`+strconv.FormatInt(secs, 10)+"}\n")
 }
 
-// modifyResponse decides whether to inspect the body and, if so, tees it.
+// modifyResponse bounds the upstream body and, where records may be in
+// it, puts the inspector between upstream and client.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	x, _ := resp.Request.Context().Value(ctxKey{}).(*exchange)
 	if x == nil {
 		return nil
 	}
 	x.status = resp.StatusCode
+	x.cut = &cutState{}
+	if resp.ContentLength > p.o.MaxUpstreamBodyBytes {
+		x.cut.set(cutSize)
+		return errBodyTooLarge
+	}
+	cut, cancel := x.cut, x.cancel
+	x.timer = time.AfterFunc(p.o.UpstreamBodyTimeout, func() {
+		cut.set(cutTimeout)
+		if cancel != nil {
+			cancel()
+		}
+	})
+	resp.Body = &upstreamBody{rc: resp.Body, max: p.o.MaxUpstreamBodyBytes, cut: x.cut}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || resp.Request.Method == http.MethodHead {
-		return nil
+		return p.recode(resp, x, false)
 	}
 	if x.decoy {
 		return p.decoy(resp, x)
@@ -263,58 +358,45 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		if x.match.Matched() && p.o.Catalog.WantsJSON(&x.match) {
 			p.o.Metrics.skipped.WithLabelValues(skipNotJSON).Inc()
 		}
-		return nil
-	}
-	switch resp.Header.Get("Content-Encoding") {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		x.gzip = true
-	default:
-		p.o.Metrics.skipped.WithLabelValues(skipEncoding).Inc()
-		return nil
-	}
-	if resp.ContentLength > p.o.MaxBodyBytes {
-		p.o.Metrics.skipped.WithLabelValues(skipOversized).Inc()
-		return nil
+		return p.recode(resp, x, false)
 	}
 	x.json, x.scan, x.inspect = json, scan, true
-	resp.Body = &tee{rc: resp.Body, x: x, max: p.o.MaxBodyBytes}
+	return p.recode(resp, x, true)
+}
+
+// recode puts a body reader in place: inspecting, decoding for a client
+// that does not take the upstream's coding, or both. A coding the proxy
+// cannot decode is refused where the body needs inspecting or the client
+// did not ask for it: nothing is passed on unread.
+func (p *Proxy) recode(resp *http.Response, x *exchange, inspect bool) error {
+	cs, known := parseContentEncoding(resp.Header.Values("Content-Encoding"))
+	if !known {
+		if inspect || x.accept.present {
+			x.cut.set(cutEncoding)
+			return errBodyEncoding
+		}
+		return nil
+	}
+	decode := !x.accept.acceptsAll(cs)
+	if !inspect && !decode {
+		return nil
+	}
+	if decode {
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+	}
+	resp.Body = &body{p: p, x: x, up: resp.Body, codings: cs, inspect: inspect, decode: decode}
 	return nil
 }
 
-// tee copies what the client is sent into the exchange's buffer, up to max.
-type tee struct {
-	rc  io.ReadCloser
-	x   *exchange
-	max int64
-}
-
-func (t *tee) Read(b []byte) (int, error) {
-	n, err := t.rc.Read(b)
-	if n > 0 && !t.x.over {
-		if int64(len(t.x.buf)+n) > t.max {
-			t.x.over = true
-		} else {
-			t.x.buf = append(t.x.buf, b[:n]...)
-		}
-	}
-	if err == io.EOF {
-		t.x.complete = true
-	}
-	return n, err
-}
-
-func (t *tee) Close() error { return t.rc.Close() }
-
-// observe works out the records served and hands them to the engine.
 // decoy replaces the personal data in a decoyed actor's response with
 // synthetic values derived for it. A body too large to rewrite, or encoded,
 // is refused rather than passed through.
 func (p *Proxy) decoy(resp *http.Response, x *exchange) error {
-	enc := resp.Header.Get("Content-Encoding")
 	body, err := io.ReadAll(io.LimitReader(resp.Body, p.o.MaxBodyBytes+1))
 	resp.Body.Close()
-	if err != nil || int64(len(body)) > p.o.MaxBodyBytes || (enc != "" && enc != "identity") {
+	if cs, known := parseContentEncoding(resp.Header.Values("Content-Encoding")); err != nil || int64(len(body)) > p.o.MaxBodyBytes || !known || len(cs) > 0 {
 		body = []byte(`{"error":"forbidden"}` + "\n")
 		resp.StatusCode, resp.Status = http.StatusForbidden, "403 Forbidden"
 		resp.Header.Set("Content-Type", "application/json")
@@ -361,8 +443,7 @@ const suspectSignals = detect.AutomationUA | detect.UnverifiedBot | detect.Sessi
 // sprinkle adds a canary element to the response, and inspects the real
 // body for records as usual (it is read whole here, so nothing is teed).
 func (p *Proxy) sprinkle(resp *http.Response, x *exchange) error {
-	enc := resp.Header.Get("Content-Encoding")
-	if enc != "" && enc != "identity" || resp.ContentLength > p.o.MaxBodyBytes {
+	if cs, known := parseContentEncoding(resp.Header.Values("Content-Encoding")); !known || len(cs) > 0 || resp.ContentLength > p.o.MaxBodyBytes {
 		return nil // leave it alone: the normal path inspects (or skips) it
 	}
 	orig := resp.Body
@@ -403,6 +484,7 @@ func (p *Proxy) sprinkle(resp *http.Response, x *exchange) error {
 	return nil
 }
 
+// observe works out the records served and hands them to the engine.
 func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 	recs := x.recs[:0]
 	ok := x.status >= 200 && x.status <= 299 && !x.decoy // a decoyed actor was served nothing real
@@ -410,15 +492,27 @@ func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 		recs = p.o.Catalog.PathRecords(&x.match, recs)
 	}
 	if ok && x.inspect {
-		body, reason := p.body(x)
-		if reason != "" {
-			p.o.Metrics.skipped.WithLabelValues(reason).Inc()
+		// What reached the client counts, cut short or not.
+		var outcome records.BodyOutcome
+		if x.stream != nil {
+			outcome = x.stream.Close()
+			x.compact()
+			recs = append(recs, x.streamed...)
 		} else {
-			var outcome records.BodyOutcome
-			recs, outcome = p.o.Catalog.BodyRecords(&x.match, body, x.json, x.scan, recs)
-			if outcome == records.BodyMalformed {
-				p.o.Metrics.skipped.WithLabelValues(skipMalformed).Inc()
-			}
+			recs, outcome = p.o.Catalog.BodyRecords(&x.match, x.buf, x.json, x.scan, recs)
+		}
+		switch {
+		case x.broken:
+			p.o.Metrics.skipped.WithLabelValues(skipMalformed).Inc()
+		case !x.complete:
+			p.o.Metrics.skipped.WithLabelValues(skipIncomplete).Inc()
+		case outcome == records.BodyMalformed:
+			p.o.Metrics.skipped.WithLabelValues(skipMalformed).Inc()
+		}
+	}
+	if x.cut != nil {
+		if r := x.cut.reason.Load(); r != cutNone {
+			p.o.Metrics.cut.WithLabelValues(cutReasons[r]).Inc()
 		}
 	}
 	if len(recs) > 0 && x.signals&suspectSignals != 0 && !x.signals.Exempt() {
@@ -447,48 +541,25 @@ func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 	}
 }
 
-// body returns the inspected body, decompressed, or why it was skipped.
-func (p *Proxy) body(x *exchange) ([]byte, string) {
-	switch {
-	case x.over:
-		return nil, skipOversized
-	case !x.complete:
-		return nil, skipIncomplete
-	case !x.gzip:
-		return x.buf, ""
-	}
-	zr, _ := p.gzips.Get().(*gzip.Reader)
-	var err error
-	if zr == nil {
-		zr, err = gzip.NewReader(bytes.NewReader(x.buf))
-	} else {
-		err = zr.Reset(bytes.NewReader(x.buf))
-	}
-	if err != nil {
-		return nil, skipMalformed
-	}
-	defer p.gzips.Put(zr)
-	// Decompress into a fresh buffer, bounded: a gzip bomb stops at max.
-	out := bytes.NewBuffer(make([]byte, 0, 4*len(x.buf)))
-	n, err := io.Copy(out, io.LimitReader(zr, p.o.MaxBodyBytes+1))
-	if err != nil {
-		return nil, skipMalformed
-	}
-	if n > p.o.MaxBodyBytes {
-		return nil, skipOversized
-	}
-	return out.Bytes(), ""
-}
-
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) {
 		// the client went away; nothing to answer and nothing wrong upstream
 		w.WriteHeader(499)
 		return
 	}
+	x, _ := r.Context().Value(ctxKey{}).(*exchange)
+	if x != nil && x.cut != nil && x.cut.reason.Load() != cutNone {
+		// refused for a limit or a coding: the upstream answered
+		p.o.Log.Warn("upstream body refused; answered 502", "method", r.Method, "error", err)
+		x.status = http.StatusBadGateway
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, `{"error":"bad gateway"}`+"\n")
+		return
+	}
 	p.o.Metrics.upstreamEr.Inc()
 	p.o.Log.Warn("upstream unreachable or failed; answered 502", "upstream", p.o.Upstream.Redacted(), "method", r.Method, "error", err)
-	if x, _ := r.Context().Value(ctxKey{}).(*exchange); x != nil {
+	if x != nil {
 		x.status = http.StatusBadGateway
 	}
 	w.Header().Set("Content-Type", "application/json")
