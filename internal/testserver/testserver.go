@@ -1,4 +1,4 @@
-// Package testserver starts real Redis, PostgreSQL and MariaDB servers for
+// Package testserver starts real Redis, PostgreSQL, MariaDB and nginx servers for
 // integration tests: each on a free loopback port with its own data
 // directory, so tests pass anywhere the binaries are installed, whatever
 // services the machine already runs.
@@ -317,4 +317,60 @@ func RedisCluster(t testing.TB, n int) []*Server {
 		}
 	}
 	return nodes
+}
+
+// nginxBrotli is where Debian's libnginx-mod-http-brotli-filter puts the module.
+const nginxBrotli = "/usr/lib/nginx/modules/ngx_http_brotli_filter_module.so"
+
+// Nginx serves the files under root as a real web server would, with gzip
+// and (Debian's module) brotli for JSON: how an upstream answers a client
+// that asks for br or gzip. extra is added to the server block.
+func Nginx(t testing.TB, root string, extra string) *Server {
+	t.Helper()
+	bin := require(t, "nginx", "nginx")
+	if !fileExists(nginxBrotli) {
+		msg := "nginx's brotli module not found: install Debian package libnginx-mod-http-brotli-filter"
+		if os.Getenv("LEAKGUARD_REQUIRE_SERVERS") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	dir := tempDir(t, "leakguard-nginx-", nil)
+	port := FreePort(t)
+	// One process (no master, no workers switching to www-data, which
+	// could not read a root-owned temp directory), everything under dir.
+	conf := fmt.Sprintf(`load_module %s;
+daemon off;
+master_process off;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path %[2]s/client;
+	proxy_temp_path %[2]s/proxy;
+	fastcgi_temp_path %[2]s/fastcgi;
+	uwsgi_temp_path %[2]s/uwsgi;
+	scgi_temp_path %[2]s/scgi;
+	types { application/json json; text/html html; }
+	default_type application/octet-stream;
+	server {
+		listen 127.0.0.1:%[3]d;
+		root %[4]s;
+		gzip on; gzip_types application/json; gzip_min_length 1;
+		brotli on; brotli_types application/json; brotli_min_length 1;
+		%[5]s
+	}
+}
+`, nginxBrotli, dir, port, root, extra)
+	cf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return newServer(t, dir, port, nil, []string{bin, "-p", dir, "-c", cf, "-e", filepath.Join(dir, "error.log")}, nil)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -3,6 +3,10 @@ package testserver
 import (
 	"context"
 	"database/sql"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/go-sql-driver/mysql"
@@ -55,4 +59,24 @@ func TestServersStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// nginx answers in br or gzip as the client asks: the upstream behaviour
+// the proxy's evasion tests need.
+func TestNginxStarts(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "a.json"), []byte(`{"x":"`+strings.Repeat("y", 1000)+`"}`), 0o644)
+	s := Nginx(t, root, "")
+	for _, enc := range []string{"br", "gzip"} {
+		req, _ := http.NewRequest("GET", "http://"+s.Addr+"/a.json", nil)
+		req.Header.Set("Accept-Encoding", enc)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != enc {
+			t.Fatalf("Accept-Encoding %s: %s, Content-Encoding %q\n%s", enc, resp.Status, resp.Header.Get("Content-Encoding"), s.Log())
+		}
+	}
 }
