@@ -698,6 +698,16 @@ func (c *Config) validate(proxying bool) error {
 		}
 		seen[b.ID()] = true
 	}
+	for i, w := range c.Meter.ReportWindows {
+		if w.D() < time.Second || w.D() > 366*24*time.Hour {
+			add(fmt.Sprintf("meter.report_windows[%d]", i), "want a duration from 1s to 366d, got %q", w)
+		}
+	}
+	// Every command reads the longest window metered, and the signals the
+	// smallest: there must be one.
+	if len(c.Windows()) == 0 {
+		add("meter.report_windows", "empty, and no budget names a window: meter at least one, e.g. [1h]")
+	}
 	if c.Inspect.MaxBodyBytes < 0 || c.Inspect.MaxBodyBytes > 64<<20 {
 		add("inspect.max_body_bytes", "want 0..67108864, got %d", c.Inspect.MaxBodyBytes)
 	}

@@ -31,7 +31,10 @@ const numShards = 256
 
 // Options configure a Memory meter.
 type Options struct {
-	Windows   []time.Duration // ascending
+	// Windows are metered, ascending. With none, one hour is: requests and
+	// misses still count (the engine's signals read the smallest window),
+	// and no caller has to guard against a meter without a window.
+	Windows   []time.Duration
 	Entities  int
 	ExactUpTo int // distinct records per actor and entity kept exactly
 	MaxActors int // actor keys held before the least recently seen are evicted
@@ -160,6 +163,9 @@ type windowSketch struct {
 func New(o Options) *Memory {
 	if o.MaxActors < numShards {
 		o.MaxActors = numShards
+	}
+	if len(o.Windows) == 0 {
+		o.Windows = []time.Duration{time.Hour}
 	}
 	m := &Memory{
 		windows:   o.Windows,
