@@ -581,7 +581,15 @@ func TestEvasionNginxBrotli(t *testing.T) {
 	want := -1
 	for _, enc := range []string{"identity", "gzip", "br"} {
 		f := budgetProxy(t, "http://"+ng.Addr)
-		var sent string
+		var sent, via string
+		// first, while the budget allows: the client keeps its coding
+		if resp, err := client.RoundTrip(req("GET", f.front.URL+"/api/items/7/reviews?page=99", "Accept-Encoding", enc)); err == nil {
+			via = resp.Header.Get("Content-Encoding")
+			resp.Body.Close()
+		}
+		if enc != "identity" && via != enc {
+			t.Errorf("through the proxy, a client asking for %s got %q", enc, via)
+		}
 		got := f.served(t, 15, func(i int) *http.Request {
 			return req("GET", f.front.URL+"/api/items/7/reviews?page="+strconv.Itoa(i), "Accept-Encoding", enc)
 		})
