@@ -63,6 +63,9 @@ type Options struct {
 	// Canaries looks canaries up in the registry (kind in Entity).
 	Canaries   func(keys []records.Found) ([]canary.Issued, []bool, error)
 	ReportsDir string
+
+	sessions *sessions
+	throttle *throttle
 }
 
 // Handler returns the admin HTTP handler.
@@ -73,6 +76,7 @@ func Handler(o Options) http.Handler {
 	if o.Audit == nil {
 		o.Audit = func(string, ...slog.Attr) {}
 	}
+	o.sessions, o.throttle = newSessions(), newThrottle()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -107,12 +111,13 @@ func Handler(o Options) http.Handler {
 
 func (o Options) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !o.authed(r) {
+		who, ok := o.authed(r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="leakguard"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, withOperator(r, who))
 	})
 }
 
@@ -241,7 +246,7 @@ func (o Options) mode(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "set: want shadow or enforce"})
 			return
 		}
-		o.Audit("mode", slog.String("mode", r.URL.Query().Get("set")))
+		o.Audit("mode", slog.String("mode", r.URL.Query().Get("set")), slog.String("by", operator(r)))
 	}
 	mode := config.ModeEnforce
 	if o.Engine.Shadow() {
@@ -258,7 +263,7 @@ func (o Options) unblock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	found := o.Engine.Unblock(k)
-	o.Audit("unblock", slog.String("key", k.String()), slog.Bool("was_sanctioned", found))
+	o.Audit("unblock", slog.String("key", k.String()), slog.Bool("was_sanctioned", found), slog.String("by", operator(r)))
 	writeJSON(w, http.StatusOK, map[string]any{"key": k.String(), "was_sanctioned": found})
 }
 

@@ -1,10 +1,7 @@
 package admin
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -15,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -68,29 +66,25 @@ func (j *Journal) List(key string, n int) []map[string]any {
 
 const sessionCookie = "lg_admin"
 
-// session is what the dashboard's cookie holds: a MAC of the token, so the
-// cookie is not the token and changes when the token does.
-func (o Options) session() string {
-	m := hmac.New(sha256.New, []byte(o.Token))
-	m.Write([]byte("leakguard dashboard session v1"))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// authed accepts the bearer token, or the dashboard's session cookie. A
-// state-changing request on the cookie must also carry X-Leakguard: 1, a
-// header a cross-site form cannot send (CSRF).
-func (o Options) authed(r *http.Request) bool {
+// authed accepts the bearer token, or a dashboard session's cookie, and
+// says who it is. A state-changing request on the cookie must also carry
+// X-Leakguard: 1, a header a cross-site form cannot send (CSRF).
+func (o Options) authed(r *http.Request) (who string, ok bool) {
 	if o.Token == "" {
-		return false
+		return "", false
 	}
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+o.Token)) == 1 {
-		return true
+		return "token", true
 	}
 	ck, err := r.Cookie(sessionCookie)
-	if err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(o.session())) != 1 {
-		return false
+	if err != nil {
+		return "", false
 	}
-	return r.Method == http.MethodGet || r.Method == http.MethodHead || r.Header.Get("X-Leakguard") == "1"
+	label, live := o.sessions.check(ck.Value, o.Now())
+	if !live {
+		return "", false
+	}
+	return label, r.Method == http.MethodGet || r.Method == http.MethodHead || r.Header.Get("X-Leakguard") == "1"
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
@@ -102,18 +96,35 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <button type="submit" id="signin">Sign in</button></form></body></html>`))
 
 func (o Options) login(w http.ResponseWriter, r *http.Request) {
+	addr, now := clientAddr(r), o.Now()
+	if wait := o.throttle.wait(addr, now); wait > 0 {
+		// Refused before the token is even compared: guessing costs time.
+		o.Audit("dashboard_login_throttled", slog.String("retry_after", wait.Round(time.Second).String()))
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusTooManyRequests)
+		loginPage.Execute(w, "Too many failed sign-ins from this address: try again in "+wait.Round(time.Second).String()+".")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil || o.Token == "" ||
 		subtle.ConstantTimeCompare([]byte(r.PostForm.Get("token")), []byte(o.Token)) != 1 {
+		o.throttle.failed(addr, now)
 		o.Audit("dashboard_login_failed")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)
 		loginPage.Execute(w, "That is not the admin token.")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: o.session(), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, MaxAge: 12 * 3600})
-	o.Audit("dashboard_login")
+	o.throttle.succeeded(addr)
+	id, label, err := o.sessions.start(now)
+	if err != nil {
+		http.Error(w, "could not start a session", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(SessionTTL / time.Second), Expires: now.Add(SessionTTL)})
+	o.Audit("dashboard_login", slog.String("by", label))
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 }
 
@@ -122,7 +133,7 @@ func (o Options) login(w http.ResponseWriter, r *http.Request) {
 func (o Options) ui(files fs.FS) http.Handler {
 	static := http.StripPrefix("/ui/", http.FileServerFS(files))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !o.authed(r) {
+		if _, ok := o.authed(r); !ok {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusUnauthorized)
@@ -245,7 +256,7 @@ func (o Options) disallow(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": p.String() + " is not allowlisted"})
 		return
 	}
-	o.Audit("disallow", slog.String("prefix", p.String()))
+	o.Audit("disallow", slog.String("prefix", p.String()), slog.String("by", operator(r)))
 	writeJSON(w, http.StatusOK, map[string]string{"removed": p.String()})
 }
 
@@ -261,7 +272,7 @@ func (o Options) allow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	kept, err := o.Allow(p)
-	o.Audit("allow", slog.String("prefix", p.String()), slog.String("kept", kept))
+	o.Audit("allow", slog.String("prefix", p.String()), slog.String("kept", kept), slog.String("by", operator(r)))
 	if err != nil {
 		// In force here, but not kept: say so rather than pretend.
 		writeJSON(w, http.StatusOK, map[string]string{"allowed": p.String(), "note": "in force until restart; keeping it failed: " + err.Error()})
