@@ -20,6 +20,7 @@ require (
 	github.com/tidwall/gjson v1.18.0
 	go.etcd.io/bbolt v1.5.0
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/net v0.60.0
 )
 
 require (

@@ -193,7 +193,7 @@ func (c *ProxyCommand) Open() error {
 		MaxDecodedBodyBytes: cfg.Limits.MaxDecodedBodyBytes, StripMethodOverrides: cfg.Inspect.MethodOverrides == "strip",
 	})
 
-	if c.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+	if c.ln, err = listenCapped(cfg.Listen, cfg.Limits.MaxConns); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	c.srv = &http.Server{

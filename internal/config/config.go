@@ -247,6 +247,10 @@ type Limits struct {
 	UpstreamBodyTimeout  Duration `yaml:"upstream_body_timeout"`
 	MaxUpstreamBodyBytes int64    `yaml:"max_upstream_body_bytes"`
 	MaxDecodedBodyBytes  int64    `yaml:"max_decoded_body_bytes"`
+	// MaxConns caps the client connections the proxy listener holds; more
+	// wait unaccepted, so a flood cannot take the descriptors the admin
+	// listener (not capped) needs.
+	MaxConns int `yaml:"max_conns"`
 }
 
 type LogConf struct {
@@ -380,6 +384,7 @@ func (c *Config) applyDefaults() {
 	defDur(&c.Limits.IdleTimeout, 120*time.Second)
 	defDur(&c.Limits.UpstreamTimeout, 30*time.Second)
 	defInt(&c.Limits.MaxIdleConns, 512)
+	defInt(&c.Limits.MaxConns, 10000)
 	defDur(&c.Limits.UpstreamBodyTimeout, 5*time.Minute)
 	if c.Limits.MaxUpstreamBodyBytes == 0 {
 		c.Limits.MaxUpstreamBodyBytes = 1 << 30
@@ -697,6 +702,9 @@ func (c *Config) validate(proxying bool) error {
 			add(p, "duplicate budget %q; give one a name:", b.ID())
 		}
 		seen[b.ID()] = true
+	}
+	if c.Limits.MaxConns < 1 {
+		add("limits.max_conns", "want a positive number of connections, got %d", c.Limits.MaxConns)
 	}
 	for i, w := range c.Meter.ReportWindows {
 		if w.D() < time.Second || w.D() > 366*24*time.Hour {
