@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/decisionlog"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/sim"
@@ -31,8 +32,11 @@ type BenchCommand struct {
 	Shoppers   int
 	Workers    int
 	CPUProfile string
+	Decisions  string // a file for every decision, as JSON lines
 
 	Stdout, Stderr io.Writer
+	decisions      *decisionlog.Log
+	decisionsMu    sync.Mutex
 	Report         *BenchReport
 }
 
@@ -86,11 +90,12 @@ func (c *BenchCommand) ParseFlags(args []string) error {
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed: the same seed gives the same results")
 	fs.BoolVar(&c.JSON, "json", false, "print the results as JSON (stable field names, see README)")
 	fs.StringVar(&c.ConfigPath, "config", "", "policy to measure: a proxy config (its records, budgets, risk and allowlists; always enforced here); default: the default policy")
-	fs.BoolVar(&c.Baseline, "baseline", false, "measure the budgets-only baseline (one 300 users/h budget per address, no detection) instead of the default policy")
+	fs.BoolVar(&c.Baseline, "baseline", false, "measure the budgets-only baseline (one 300 users/h budget per address, no detection, no default policy) instead of the default policy")
 	fs.IntVar(&c.Days, "days", 0, "run every scenario for this many simulated days instead of its own length")
 	fs.IntVar(&c.Shoppers, "shoppers", sim.DefaultPopulation.Shoppers, "legitimate shoppers")
 	fs.IntVar(&c.Workers, "workers", 2, "scenarios run at once")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&c.Decisions, "decisions", "", "write every decision (each scenario's, in simulated time) to this file as JSON lines")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: leakguard bench [flags]\n\nRuns scraping campaigns and legitimate traffic against the synthetic shop in\nsimulated event time, through leakguard's engine and policy, and reports how\nmuch each campaign took before it was contained and how many legitimate\nsessions were refused.\n\n")
 		fs.PrintDefaults()
@@ -114,6 +119,9 @@ func BaselinePolicy() *config.Config {
 	hour := config.Duration(time.Hour)
 	cfg.Budgets = []config.Budget{{Entity: "user", Per: "ip", Window: hour, Limit: 300, Action: "block", BlockFor: hour}}
 	cfg.Risk.Bands = []config.RiskBand{} // budgets only
+	off := false
+	cfg.DefaultPolicy = &off
+	cfg.Detect.Allow = []string{addrString(sim.PartnerAddress) + "/32"}
 	return cfg
 }
 
@@ -129,24 +137,12 @@ func benchRecords() *config.Config {
 	return cfg
 }
 
-// DefaultPolicy is the scoreboard's policy: the detector's default risk
-// bands, budgets per crew, address, account and session, and allowlists
-// for the two legitimate heavy users an operator knows by address — the
-// partner integration and the customer-service office.
-func DefaultPolicy() *config.Config {
+// RoutesOnlyPolicy is what the scoreboard measures: a config as a new
+// user writes it, naming the record routes and the partner's address and
+// no budget, so the default policy decides. Defaults are the product.
+func RoutesOnlyPolicy() *config.Config {
 	cfg := benchRecords()
-	hour, day := config.Duration(time.Hour), config.Duration(24*time.Hour)
-	cfg.Budgets = []config.Budget{
-		// A crew (one fingerprint behaving like a scraper, over any number
-		// of addresses) meets one budget.
-		{Entity: "user", Per: "crew", Window: hour, Limit: 1000, Action: "block", BlockFor: day},
-		// Backstops sized above the busiest legitimate keys: a carrier NAT
-		// address carries 150 shoppers.
-		{Entity: "user", Per: "ip", Window: hour, Limit: 5000, Action: "block", BlockFor: hour},
-		{Entity: "user", Per: "account", Window: day, Limit: 2000, Action: "block", BlockFor: day},
-		{Entity: "user", Per: "session", Window: hour, Limit: 1000, Action: "block", BlockFor: hour},
-	}
-	cfg.Detect.Allow = []string{addrString(sim.PartnerAddress) + "/32", addrString(sim.OfficeCS) + "/32"}
+	cfg.Detect.Allow = []string{addrString(sim.PartnerAddress) + "/32"}
 	return cfg
 }
 
@@ -155,7 +151,7 @@ func addrString(ip uint32) string {
 }
 
 func (c *BenchCommand) Run(ctx context.Context) error {
-	cfg := DefaultPolicy()
+	cfg := RoutesOnlyPolicy()
 	if c.Baseline {
 		cfg = BaselinePolicy()
 	}
@@ -167,14 +163,29 @@ func (c *BenchCommand) Run(ctx context.Context) error {
 	}
 	// The bench reads only the budgets' windows: no report windows to meter.
 	cfg.Meter.ReportWindows = []config.Duration{}
+	if c.Decisions != "" {
+		f, err := os.Create(c.Decisions)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		c.decisions = decisionlog.New(f, nil)
+	}
 	stopProfile, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
 	var policy []string
-	for _, b := range cfg.Budgets {
-		policy = append(policy, fmt.Sprintf("%s: %d distinct %s per %s per %s, then %s", b.ID(), b.Limit, b.Entity, b.Per, b.Window, b.Action))
+	for _, b := range cfg.EffectiveBudgets() {
+		per := b.Per
+		if b.PerPerson {
+			per += " per person"
+		}
+		if b.Allowlisted {
+			per = "allowlisted " + per
+		}
+		policy = append(policy, fmt.Sprintf("%s: %d distinct %s per %s per %s, then %s", b.ID(), b.Limit, b.Entity, per, b.Window, b.Action))
 	}
 	var run []sim.Scenario
 	for _, s := range sim.Scenarios {
@@ -232,14 +243,23 @@ func (c *BenchCommand) Run(ctx context.Context) error {
 
 func (c *BenchCommand) runScenario(cfg *config.Config, world *sim.World, sc sim.Scenario) (ScenarioJSON, error) {
 	began := time.Now()
-	st, err := buildStack(cfg, keyed.New([]byte("leakguard-bench-secret")), func(engine.Decision) {}, os.Getenv, stackOptions{Resolver: sim.DNS{}})
+	onDecision := func(engine.Decision) {}
+	if c.decisions != nil {
+		onDecision = func(d engine.Decision) {
+			d.Route = sc.Name + " " + d.Route // which scenario's world decided it
+			c.decisionsMu.Lock()
+			c.decisions.Decision(d)
+			c.decisionsMu.Unlock()
+		}
+	}
+	st, err := buildStack(cfg, keyed.New([]byte("leakguard-bench-secret")), onDecision, os.Getenv, stackOptions{Resolver: sim.DNS{}})
 	if err != nil {
 		return ScenarioJSON{}, err
 	}
 	st.engine.SetShadow(false) // the bench measures the policy enforced, whatever the config's mode
 	w := *world                // per-scenario entity indexes; the data is shared read-only
 	w.User, w.Phone = st.catalog.EntityIndex("user"), -1
-	for _, b := range cfg.Budgets {
+	for _, b := range cfg.EffectiveBudgets() {
 		if b.Entity == "phone" { // phones cost as much again to meter: only when a budget reads them
 			w.Phone = st.catalog.EntityIndex("phone")
 		}
@@ -251,6 +271,7 @@ func (c *BenchCommand) runScenario(cfg *config.Config, world *sim.World, sc sim.
 	end := sim.Start.Add(time.Duration(days) * 24 * time.Hour)
 	pop := sim.DefaultPopulation
 	pop.Shoppers = c.Shoppers
+	pop.Partner = pop.Partner && !sc.NoPartner
 	sources, legit := sim.Legit(&w, pop, c.Seed, end)
 	camp, cst := sc.Campaign(&w, c.Seed, end)
 	if camp != nil {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/records"
@@ -38,10 +39,19 @@ type Behaviour struct {
 	// of variation is below TimingCV look machine-made.
 	TimingMin int
 	TimingCV  float64
+	// RapidMin and RapidInterval: at least RapidMin intervals averaging
+	// under RapidInterval (ns) are faster than a person reads.
+	RapidMin      int
+	RapidInterval int64
 	// SeqMin: this many near-sequential ids in a row is a walk.
 	SeqMin uint16
 
+	// ColdWarmup: records the platform must have served before cold_sweep
+	// can fire.
+	ColdWarmup uint64
+
 	recent, recentCold atomic.Uint64 // platform-wide, decayed with the sketch
+	everServed         atomic.Uint64
 }
 
 const (
@@ -69,7 +79,7 @@ type addrState struct {
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
 // forgotten past that).
 func NewBehaviour(addrs int) *Behaviour {
-	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 50, ColdRatio: 0.8, TimingMin: ivSlots, TimingCV: 0.1, SeqMin: 20}
+	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 20, ColdRatio: 0.8, ColdWarmup: 5_000, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), SeqMin: 20}
 	for i := range b.shards {
 		b.shards[i].m = map[uint64]*addrState{}
 	}
@@ -108,7 +118,7 @@ func (b *Behaviour) signals(k identity.Key, now int64, record bool, low int) Sig
 		return 0
 	}
 	var s Signals
-	if st.recs >= b.ColdMin && float64(st.cold) >= b.ColdRatio*float64(st.recs) {
+	if st.recs >= b.ColdMin && float64(st.cold) >= b.ColdRatio*float64(st.recs) && b.warm() {
 		s |= ColdSweep
 	}
 	if record {
@@ -138,7 +148,18 @@ func (b *Behaviour) signals(k identity.Key, now int64, record bool, low int) Sig
 	if int(st.n) >= b.TimingMin && cv(st.iv[:st.n]) < b.TimingCV {
 		s |= MachineTiming
 	}
+	if int(st.n) >= b.RapidMin && mean(st.iv[:st.n]) < float64(b.RapidInterval) {
+		s |= Rapid
+	}
 	return s
+}
+
+func mean(xs []int64) float64 {
+	var sum float64
+	for _, x := range xs {
+		sum += float64(x)
+	}
+	return sum / float64(len(xs))
 }
 
 func cv(xs []int64) float64 {
@@ -183,6 +204,7 @@ func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
 	b.cmsMu.Unlock()
 	b.recent.Add(uint64(len(recs)))
 	b.recentCold.Add(uint64(cold))
+	b.everServed.Add(uint64(len(recs)))
 	if k.Hash == 0 {
 		return
 	}
@@ -254,6 +276,11 @@ func (b *Behaviour) estimate(h uint64) uint16 {
 	}
 	return est
 }
+
+// warm reports whether popularity means anything yet: until the sketch has
+// seen ColdWarmup records, everything anyone is served is cold (a proxy
+// just started), and so would every shopper's sweep be.
+func (b *Behaviour) warm() bool { return b.everServed.Load() >= b.ColdWarmup }
 
 // ColdShare is the share of recently served records, platform-wide, that
 // were cold when served.

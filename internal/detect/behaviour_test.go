@@ -13,6 +13,7 @@ func rec(id uint64) []records.Found { return []records.Found{{Entity: 0, Hash: m
 
 func TestColdSweepMustAndMustNotTrip(t *testing.T) {
 	b := NewBehaviour(1000)
+	b.ColdWarmup = 0 // popularity is known: the test serves it below
 	sweeper := identity.Key{Kind: identity.IP, Hash: 1}
 	person := identity.Key{Kind: identity.IP, Hash: 2}
 	others := identity.Key{Kind: identity.IP, Hash: 3}
@@ -38,11 +39,12 @@ func TestColdSweepMustAndMustNotTrip(t *testing.T) {
 	}
 	// Fewer than ColdMin records say nothing.
 	b2 := NewBehaviour(1000)
-	for i := 0; i < 40; i++ {
+	b2.ColdWarmup = 0
+	for i := 0; i < int(b2.ColdMin)-1; i++ {
 		b2.Served(sweeper, rec(uint64(500_000+i)))
 	}
 	if s := b2.signals(sweeper, now, false, -1); s&ColdSweep != 0 {
-		t.Errorf("40 cold records: %s", s)
+		t.Errorf("%d cold records: %s", b2.ColdMin-1, s)
 	}
 }
 
@@ -161,5 +163,44 @@ func TestUnshownLookupsMustAndMustNotTrip(t *testing.T) {
 		if s := b.lookup(p, mix(uint64(2_000_000+i))); s != 0 {
 			t.Errorf("5 lookups: %s", s)
 		}
+	}
+}
+
+// A proxy just started has served nothing: every record is cold, and a
+// shopper's first pages would look like a sweep. Until ColdWarmup records
+// have been served, cold_sweep does not fire.
+func TestColdSweepWaitsForWarmup(t *testing.T) {
+	b := NewBehaviour(1000)
+	shopper := identity.Key{Kind: identity.IP, Hash: 7}
+	for i := 0; i < 100; i++ {
+		b.Served(shopper, rec(uint64(700_000+i)))
+	}
+	if s := b.signals(shopper, 0, false, -1); s&ColdSweep != 0 {
+		t.Fatalf("cold sweep %d records after start: %s", 100, s)
+	}
+	others := identity.Key{Kind: identity.IP, Hash: 8}
+	for i := uint64(0); i < b.ColdWarmup; i++ {
+		b.Served(others, rec(i%50))
+	}
+	if s := b.signals(shopper, 0, false, -1); s&ColdSweep == 0 {
+		t.Fatalf("warm, 100 cold records: %s", s)
+	}
+}
+
+// Rapid: a person reads; eight record requests under two seconds apart
+// are a script's pace, whatever their jitter.
+func TestRapidPace(t *testing.T) {
+	b := NewBehaviour(1000)
+	fast, slow := identity.Key{Kind: identity.IP, Hash: 9}, identity.Key{Kind: identity.IP, Hash: 10}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var tf, ts int64
+	var sf, ss Signals
+	for range 20 {
+		tf += int64(200*time.Millisecond) + rng.Int64N(int64(time.Second))
+		ts += int64(4*time.Second) + rng.Int64N(int64(20*time.Second))
+		sf, ss = b.signals(fast, tf, true, -1), b.signals(slow, ts, true, -1)
+	}
+	if sf&Rapid == 0 || ss&Rapid != 0 {
+		t.Fatalf("fast %s, slow %s", sf, ss)
 	}
 }

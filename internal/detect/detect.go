@@ -47,10 +47,11 @@ const (
 	SequentialIDs                      // the address walks record ids in order
 	HeaderMismatch                     // claims a browser but lacks headers every browser sends
 	UnshownLookups                     // the address looks up values the platform never served to anyone
+	Rapid                              // the address's record requests come faster than a person reads
 	numSignals     = iota
 )
 
-var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups"}
+var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid"}
 
 // SignalNames are the signal names, as the config and decision log spell them.
 func SignalNames() []string { return signalNames[:] }
@@ -200,7 +201,24 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		}
 	}
 	a.Keys[identity.Crew] = identity.Key{}
-	if sig := s & (Sessionless | NoAssets | AutomationUA); sig != 0 && t.Kind == Record {
+	// A fast cold sweep is a scraper's behaviour too, with browser
+	// headers and a loaded session: the accounts of one operation
+	// sweeping the long tail from many addresses share a crew budget.
+	sig := s & (Sessionless | NoAssets | AutomationUA)
+	if a.Keys[identity.Account].Hash != 0 && s&ColdSweep == 0 {
+		// A signed-up account calling the API without page loads is a
+		// staff console or an app as often as a scraper; it meets its
+		// account's budgets rather than a crew's with every other, until
+		// it sweeps the long tail (an account farm).
+		sig &^= Sessionless | NoAssets
+	}
+	if s&(ColdSweep|Rapid) == ColdSweep|Rapid {
+		// Sweeping the long tail faster than a person reads: a person
+		// browsing the tail does it at a person's pace, and a carrier NAT
+		// that is fast is not cold.
+		sig |= ColdSweep
+	}
+	if sig != 0 && t.Kind == Record {
 		base := a.Keys[identity.Fingerprint].Hash
 		if base == 0 {
 			base = a.Keys[identity.Net].Hash

@@ -433,14 +433,22 @@ func (e *Engine) limit(t int64, k identity.Key, b *Budget) uint64 {
 // request that behaves like a scraper's shows nobody: fake sessions must
 // not buy a scraper more budget.
 func person(a *identity.Actor, sig detect.Signals) uint64 {
-	if sig&(detect.NoAssets|detect.AutomationUA|detect.UnverifiedBot|detect.HeaderMismatch) != 0 {
+	if sig&(detect.AutomationUA|detect.UnverifiedBot|detect.HeaderMismatch) != 0 {
 		return 0
 	}
-	kinds := [...]identity.Kind{identity.Account, identity.Session, identity.Fingerprint}
+	// An account is someone the platform signed up: it counts whatever
+	// its session did (staff consoles call APIs without page loads).
+	if h := a.Keys[identity.Account].Hash; h != 0 {
+		return h ^ uint64(identity.Account)<<56
+	}
+	if sig&detect.NoAssets != 0 {
+		return 0 // a session that never loaded a page may be made up
+	}
+	kinds := [...]identity.Kind{identity.Session, identity.Fingerprint}
 	if sig&detect.Sessionless != 0 {
 		// An API without sessions (a mobile app's) still shows its
-		// people by their accounts, or their devices' fingerprints.
-		kinds[1] = identity.Account
+		// people by their devices' fingerprints.
+		kinds[0] = identity.Fingerprint
 	}
 	for _, k := range kinds {
 		if h := a.Keys[k].Hash; h != 0 {

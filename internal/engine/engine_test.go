@@ -354,3 +354,84 @@ func TestCustomRule(t *testing.T) {
 		t.Fatalf("%d decisions, want 1", len(got))
 	}
 }
+
+// A carrier NAT: one address, many people, each with an account or a
+// browsing session. A per-person budget gives the address room for all of
+// them, while a lone scraper on its own address meets the plain limit, and
+// fake sessions that never loaded a page buy it nothing.
+func TestPerPersonBudgetSparesNATNotScraper(t *testing.T) {
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 3, ExactUpTo: 128, MaxActors: 100000})
+	var decisions []Decision
+	b := userBudget(identity.IP, 50, Block)
+	b.PerPerson = true
+	e, err := New(m, Options{Entities: []string{"user", "phone"}, Budgets: []Budget{b}, People: 2,
+		OnDecision: func(d Decision) { decisions = append(decisions, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 40 shoppers behind one address, 20 records each: 800 > 50.
+	rec := uint64(1)
+	for p := range 40 {
+		a := actor(77, 0)
+		a.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: uint64(1000 + p)}
+		for i := range 20 {
+			now := t0.Add(time.Duration(p*20+i) * time.Second)
+			if v := e.Admit(now, a, "GET /u/{id}", 0, false); v.Enforced() {
+				t.Fatalf("shopper %d refused at record %d: %+v", p, i, v)
+			}
+			e.Observe(now, a, Exchange{Records: []records.Found{{Entity: 0, Hash: rec}}})
+			rec++
+		}
+	}
+	// A scraper with a new made-up session each request (never a page load).
+	a := actor(78, 0)
+	served := 0
+	for i := range 200 {
+		a.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: uint64(5000 + i)}
+		now := t0.Add(time.Duration(i) * time.Second)
+		if v := e.Admit(now, a, "GET /u/{id}", detect.NoAssets, false); v.Enforced() {
+			break
+		}
+		e.Observe(now, a, Exchange{Records: []records.Found{{Entity: 0, Hash: rec}}, Signals: detect.NoAssets})
+		rec++
+		served++
+	}
+	if served != 50 {
+		t.Fatalf("scraper with fake sessions served %d, want the plain limit 50", served)
+	}
+	if len(decisions) != 1 {
+		t.Fatalf("decisions: %+v", decisions)
+	}
+	if _, err := New(m, Options{Entities: []string{"user", "phone"}, Budgets: []Budget{b}, People: 1}); err == nil {
+		t.Fatal("a people entity inside the entities was accepted")
+	}
+}
+
+// Allowlisted actors skip signals and the budgets for everyone else, and
+// meet budgets of their own: a partner that turns into a harvester is
+// stopped. (Before, detect.allow exempted it from everything.)
+func TestAllowlistedPartnerMeetsItsOwnBudget(t *testing.T) {
+	everyone := userBudget(identity.IP, 10, Block)
+	partnerB := userBudget(identity.IP, 100, Block)
+	partnerB.ID, partnerB.Allowlisted = "partner", true
+	h := newHarness(t, false, everyone, partnerB)
+	partner := actor(5, 0)
+	served := 0
+	for i := range 1000 {
+		now := t0.Add(time.Duration(i) * time.Second)
+		if v := h.e.Admit(now, partner, "GET /u/{id}", detect.Allowlisted|detect.AutomationUA, false); v.Enforced() {
+			if v.Rule != "partner" {
+				t.Fatalf("partner stopped by %s", v.Rule)
+			}
+			break
+		}
+		h.e.Observe(now, partner, Exchange{Records: []records.Found{{Entity: 0, Hash: uint64(i + 1)}}, Signals: detect.Allowlisted})
+		served++
+	}
+	if served != 100 {
+		t.Fatalf("allowlisted partner served %d, want its own budget of 100 (not everyone's 10, not unlimited)", served)
+	}
+	if n, _, _ := h.crawl(actor(6, 0), t0, 5000, 50); n != 10 {
+		t.Fatalf("an ordinary actor served %d, want 10", n)
+	}
+}
