@@ -24,6 +24,7 @@ Commands:
   bench     scraping campaigns vs the policy, in simulated event time: the scoreboard
   canary    trace a leaked dump's canaries back to the actor who received them
   demo      a live demo: a synthetic shop, leakguard, shoppers and scrapers (start here)
+  policy    print the budgets a config puts in force (the default policy included), as YAML
   proxy     reverse proxy that meters the personal records each actor receives
   shop      a synthetic shop API with personal data (an upstream to try the proxy on)
   version   print the version
@@ -54,6 +55,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "policy":
+		err = runPolicy(ctx, args[1:], stdout, stderr)
 	case "proxy":
 		err = runProxy(ctx, args[1:], stdout, stderr)
 	case "shop":

@@ -50,10 +50,12 @@ func (c *DemoCommand) ParseFlags(args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: leakguard demo [flags]
 
-Starts a synthetic shop, leakguard in front of it (enforcing per-address
-budgets), and live traffic over 127.0.0.1: shoppers behind shared NAT
-addresses, a naive profile scraper and a review sweeper. Prints how much each
-got before leakguard contained it, and whether any shopper was refused.
+Starts a synthetic shop, leakguard in front of it (a routes-only config: the
+default policy, enforced), and live traffic over 127.0.0.1: shoppers behind
+shared NAT addresses, and scrapers of every class that got through before: a
+naive profile scraper, a review sweeper, a fast browser-like session, an
+account crew, a residential swarm and an allowlisted partner that turns into
+a harvester. Prints what each took, and whether any shopper was refused.
 
 `)
 		fs.PrintDefaults()
@@ -74,8 +76,9 @@ got before leakguard contained it, and whether any shopper was refused.
 
 const demoUsers, demoItems = 50000, 20000
 
-// demoConfig is the policy the demo enforces: per-address budgets only, the
-// baseline every smarter signal is measured against.
+// demoConfig is a config as a new user writes it: the identity sources,
+// the record routes and the partner's address, and no budget, so the
+// default policy decides (leakguard policy prints it).
 func demoConfig(upstream, stateDir string) *config.Config {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
@@ -84,15 +87,12 @@ func demoConfig(upstream, stateDir string) *config.Config {
 	cfg.Admin.Listen = "127.0.0.1:0"
 	cfg.Identity.TrustedProxies = []string{"127.0.0.1/32"}
 	cfg.Identity.Session = config.KeySource{Cookie: "sid"}
+	cfg.Identity.Account = config.KeySource{Header: "X-Account"}
 	cfg.Records = []config.Record{
 		{Route: "GET /api/users/{id}", Entity: "profile"},
 		{Route: "GET /api/items/{id}/reviews", Entity: "reviewer", Body: "$.reviews[*].user.id"},
 	}
-	hour := config.Duration(time.Hour)
-	cfg.Budgets = []config.Budget{
-		{Entity: "profile", Per: "ip", Window: hour, Limit: 300, Action: "block", BlockFor: hour},
-		{Entity: "reviewer", Per: "ip", Window: hour, Limit: 5000, Action: "block", BlockFor: hour},
-	}
+	cfg.Detect.Allow = []string{demo.PartnerAddress + "/32"}
 	cfg.Log.Decisions = filepath.Join(stateDir, "decisions.jsonl")
 	cfg.State.Dir = stateDir
 	return cfg
@@ -130,7 +130,7 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 
 	fmt.Fprintf(c.Stdout, "leakguard demo: shop (%d users, %d items) behind leakguard at http://%s for %s\n",
 		demoUsers, demoItems, c.Proxy.Addr(), c.Duration)
-	fmt.Fprintf(c.Stdout, "  policy: per address, 300 distinct profiles/h and 5,000 distinct reviewers/h, then 403 for 1h\n")
+	fmt.Fprintf(c.Stdout, "  config: the record routes, identity sources and the partner's address; no budgets: the default policy (leakguard policy prints it)\n")
 	fmt.Fprintf(c.Stdout, "  dashboard: %s/ui/ (sign in with the token in %s)\n  decisions: %s\n\n",
 		c.Proxy.AdminURL(), filepath.Join(c.StateDir, "admin-token"), cfg.Log.Decisions)
 	if c.Ready != nil {
@@ -140,6 +140,7 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	c.Traffic = demo.New(demo.Options{
 		Base: "http://" + c.Proxy.Addr(), Seed: c.Seed, Users: demoUsers, Items: demoItems,
 		Shoppers: c.Shoppers, NATs: c.NATs, ThinkTime: c.Think, ScraperRate: c.ScraperRate,
+		PartnerSyncFor: c.Duration / 3,
 	})
 	tctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()

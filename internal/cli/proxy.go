@@ -221,7 +221,7 @@ func (c *ProxyCommand) Open() error {
 	}
 	c.log.Info("leakguard proxy ready",
 		"listen", c.ln.Addr().String(), "upstream", up.Redacted(), "mode", cfg.Mode,
-		"admin", c.AdminURL(), "record_routes", len(cfg.Records), "budgets", len(cfg.Budgets),
+		"admin", c.AdminURL(), "record_routes", len(cfg.Records), "policy", policySummary(cfg),
 		"pii", strings.Join(cfg.PII.Detect, ","), "decisions", cfg.Log.Decisions)
 	return nil
 }

@@ -633,7 +633,11 @@ func (c *Config) validate(proxying bool) error {
 		if !contains(PIITypes, t) {
 			add("pii.detect", "unknown detector %q (have %s)", t, strings.Join(PIITypes, ", "))
 		}
-		entities[t] = true
+		// With scanning off no PII record is ever counted: a budget on
+		// one would never trip, and the proxy refuses it at start.
+		if c.PII.Scan != "off" {
+			entities[t] = true
+		}
 	}
 	if !contains([]string{"all", "records", "off"}, c.PII.Scan) {
 		add("pii.scan", "want all, records or off, got %q", c.PII.Scan)

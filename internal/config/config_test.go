@@ -49,6 +49,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", "upstream: http://x\nrecords:\n - route: GET /u/{id}\n   entity: user\nbudgets:\n - entity: user\n   per: ip\n   window: 1x\n   limit: 5\n", "c.yaml:8: invalid duration"},
 		{"not yaml", "upstream: [\n", "c.yaml:1: did not find expected node content"},
 		{"missing upstream", "mode: shadow\n", "upstream: required"},
+		{"PII budget with scanning off", "upstream: http://x\npii: {scan: 'off'}\nbudgets:\n - {entity: phone, per: ip, window: 1h, limit: 5}\n", "c.yaml:4: budgets[0].entity"},
 		{"block_for negative", "upstream: http://x\nrecords:\n - route: GET /u/{id}\n   entity: user\nbudgets:\n - {entity: user, per: ip, window: 1h, limit: 5, action: block, block_for: -1h}\n", "block_for: must not be negative"},
 		{"window too small", "upstream: http://x\nrecords:\n - route: GET /u/{id}\n   entity: user\nbudgets:\n - {entity: user, per: ip, window: 500ms, limit: 5}\n", "c.yaml:6: budgets[0].window"},
 		{"param not in route", "upstream: http://x\nrecords:\n - {route: 'GET /u/{id}', entity: user, param: uid}\n", "c.yaml:3: records[0].param"},

@@ -63,7 +63,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+// MarshalYAML writes a duration as it would be written by hand (1h, 30d),
+// so printed budgets can be pasted back into a config.
+func (d Duration) MarshalYAML() (any, error) { return FormatDuration(d.D()), nil }
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
@@ -86,3 +88,4 @@ func FormatDuration(d time.Duration) string {
 	}
 	return s
 }
+

@@ -52,6 +52,9 @@ type Options struct {
 	ThinkTime time.Duration
 	// ScraperRate is each scraper's requests per second.
 	ScraperRate float64
+	// PartnerSyncFor is how long the partner syncs at its normal pace
+	// before it starts harvesting.
+	PartnerSyncFor time.Duration
 }
 
 // Traffic runs sources until its context ends.
@@ -70,6 +73,7 @@ func New(o Options) *Traffic {
 		{Name: "naive", Desc: fmt.Sprintf("1 address, sequential profile ids, %.0f req/s, python-requests", o.ScraperRate)},
 		{Name: "review-sweep", Desc: fmt.Sprintf("1 address, every item's reviews in order, %.0f req/s, browser UA", o.ScraperRate)},
 	}
+	t.Scores = append(t.Scores, campaignScores()...)
 	return t
 }
 
@@ -91,6 +95,7 @@ func (t *Traffic) Run(ctx context.Context) {
 	wg.Add(2)
 	go func() { defer wg.Done(); t.naive(ctx) }()
 	go func() { defer wg.Done(); t.sweep(ctx) }()
+	t.campaigns(ctx, &wg, rand.New(rand.NewPCG(t.o.Seed, 0xca3))) // the classes that got through before
 	wg.Wait()
 }
 
@@ -98,9 +103,19 @@ const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 
 
 // get fetches a path as a client and counts the records in the answer.
 func (t *Traffic) get(ctx context.Context, s *Score, path, ip, ua string, cookie *http.Cookie, countRecords func([]byte) int) (ok bool) {
+	ok, _ = t.fetch(ctx, s, path, ip, ua, cookie, "", countRecords)
+	return ok
+}
+
+// fetch is get with an account header (X-Account, as the demo's identity
+// section reads it), returning the body of a 2xx.
+func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cookie *http.Cookie, account string, countRecords func([]byte) int) (ok bool, body []byte) {
 	req, err := http.NewRequestWithContext(ctx, "GET", t.o.Base+path, nil)
 	if err != nil {
-		return false
+		return false, nil
+	}
+	if account != "" {
+		req.Header.Set("X-Account", account)
 	}
 	req.Header.Set("X-Forwarded-For", ip)
 	req.Header.Set("User-Agent", ua)
@@ -114,16 +129,16 @@ func (t *Traffic) get(ctx context.Context, s *Score, path, ip, ua string, cookie
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return false
+		return false, nil
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	s.Requests.Add(1)
 	switch {
 	case resp.StatusCode == 403 || resp.StatusCode == 429:
 		s.Refused.Add(1)
 		s.FirstRefuse.CompareAndSwap(0, int64(max(time.Since(t.start), 1)))
-		return false
+		return false, nil
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		s.OK.Add(1)
 		if countRecords != nil {
@@ -133,9 +148,9 @@ func (t *Traffic) get(ctx context.Context, s *Score, path, ip, ua string, cookie
 				s.BeforeRefuse.Add(n)
 			}
 		}
-		return true
+		return true, body
 	}
-	return false
+	return false, nil
 }
 
 func one([]byte) int { return 1 }
@@ -165,18 +180,22 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, ip string, n int,
 	s := t.Scores[0]
 	me := rng.IntN(t.o.Users) + 1
 	sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%x", n, rng.Uint64())}
+	account := ""
+	if n%3 == 0 { // a third are signed in
+		account = fmt.Sprintf("shopper-%d", n)
+	}
 	// stagger arrivals
 	if !sleep(ctx, time.Duration(rng.Int64N(int64(t.o.ThinkTime)+1))) {
 		return
 	}
 	for ctx.Err() == nil {
 		item := z.Sample(rng)
-		t.get(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, nil)
-		t.get(ctx, s, "/static/app.css", ip, browserUA, sid, nil)
-		t.get(ctx, s, "/static/app.js", ip, browserUA, sid, nil)
-		t.get(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, reviewers)
+		t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
+		t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
+		t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
+		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, account, reviewers)
 		if rng.IntN(10) == 0 {
-			t.get(ctx, s, fmt.Sprintf("/api/users/%d", me), ip, browserUA, sid, one)
+			t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", me), ip, browserUA, sid, account, one)
 		}
 		think := time.Duration(float64(t.o.ThinkTime) * (0.5 + rng.ExpFloat64()))
 		if !sleep(ctx, think) {

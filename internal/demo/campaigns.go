@@ -1,0 +1,152 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// The campaign classes that took everything from a routes-only config
+// when the product was tried from outside (issue 13), live. Their
+// parameters are drawn from the seed, so a run checks a class, not one
+// instance tuned to pass.
+
+// PartnerAddress is the partner integration's address: the demo's config
+// allowlists it, as an operator would.
+const PartnerAddress = "198.51.100.20"
+
+func campaignScores() []*Score {
+	return []*Score{
+		{Name: "fast-session", Desc: "one session cookie, browser headers, 10-30 req/s: random items' reviews, then reviewers' profiles"},
+		{Name: "account-crew", Desc: "24-48 addresses in 3-6 /24s, an account and a session each, ~2 req/s each of random items' reviews, an asset now and then"},
+		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
+		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
+	}
+}
+
+func (t *Traffic) score(name string) *Score {
+	for _, s := range t.Scores {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("demo: no score " + name)
+}
+
+func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.Rand) {
+	run := func(fn func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn() }()
+	}
+	fastRate := 10 + rng.Float64()*20
+	fastIP := fmt.Sprintf("198.18.%d.%d", 40+rng.IntN(50), 1+rng.IntN(250))
+	fastSID := &http.Cookie{Name: "sid", Value: fmt.Sprintf("f-%x", rng.Uint64())}
+	run(func() { t.fastSession(ctx, rand.New(rand.NewPCG(rng.Uint64(), 1)), fastRate, fastIP, fastSID) })
+
+	members, nets := 24+rng.IntN(25), 3+rng.IntN(4)
+	for i := range members {
+		ip := fmt.Sprintf("45.%d.%d.%d", 10+i%nets*7, 3*(i%nets)+1, 10+i)
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("c%d-%x", i, rng.Uint64())}
+		account, seed := fmt.Sprintf("crew-%d", i), rng.Uint64()
+		assetEvery := 8 + rng.IntN(8)
+		run(func() { t.crewMember(ctx, rand.New(rand.NewPCG(seed, 2)), ip, sid, account, assetEvery) })
+	}
+
+	n, per := 1000+rng.IntN(2001), 5+rng.IntN(6)
+	ips := make([]string, n)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+	}
+	swarmSeed := rng.Uint64()
+	run(func() { t.swarm(ctx, rand.New(rand.NewPCG(swarmSeed, 3)), ips, per) })
+
+	harvest := 20 + rng.Float64()*20
+	run(func() { t.partner(ctx, harvest) })
+}
+
+// userIDs returns the reviewers' ids in a reviews page.
+func userIDs(b []byte) []int {
+	var page struct {
+		Reviews []struct {
+			User struct {
+				ID int `json:"id"`
+			} `json:"user"`
+		} `json:"reviews"`
+	}
+	if json.Unmarshal(b, &page) != nil {
+		return nil
+	}
+	ids := make([]int, 0, len(page.Reviews))
+	for _, r := range page.Reviews {
+		ids = append(ids, r.User.ID)
+	}
+	return ids
+}
+
+// fastSession harvests comments and commenters, as the Taobao crawler did,
+// from one browser-like session that never loads a page.
+func (t *Traffic) fastSession(ctx context.Context, rng *rand.Rand, rate float64, ip string, sid *http.Cookie) {
+	s := t.score("fast-session")
+	var queue []int
+	paced(ctx, rate, func(int) {
+		if len(queue) > 0 {
+			id := queue[0]
+			queue = queue[1:]
+			t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", id), ip, browserUA, sid, "", one)
+			return
+		}
+		if ok, body := t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, "", reviewers); ok {
+			queue = userIDs(body)
+		}
+	})
+}
+
+// crewMember is one of an operation's signed-up accounts: random items'
+// reviews at about two a second, an asset now and then so its session
+// looks like a browser's.
+func (t *Traffic) crewMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string, assetEvery int) {
+	s := t.score("account-crew")
+	for n := 0; ctx.Err() == nil; n++ {
+		if n%assetEvery == 0 {
+			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
+		} else {
+			t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, account, reviewers)
+		}
+		if !sleep(ctx, time.Duration(float64(250*time.Millisecond)+rng.Float64()*float64(500*time.Millisecond))) {
+			return
+		}
+	}
+}
+
+// swarm spreads profile requests by id over residential proxies, a few
+// each, at about fifty a second in all.
+func (t *Traffic) swarm(ctx context.Context, rng *rand.Rand, ips []string, per int) {
+	s := t.score("swarm")
+	total := len(ips) * per
+	paced(ctx, 50, func(n int) {
+		if n > total {
+			return
+		}
+		t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", 1+rng.IntN(t.o.Users)), ips[(n-1)%len(ips)], browserUA, nil, "", one)
+	})
+}
+
+// partner is the integration the operator allowlisted: it syncs profiles
+// at a steady few a second for the first third of the run, then takes
+// everything it can.
+func (t *Traffic) partner(ctx context.Context, harvest float64) {
+	s := t.score("partner-turns")
+	n := 0
+	next := func() {
+		n++
+		t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", n%t.o.Users+1), PartnerAddress, "partner-sync/2.1", nil, "partner-acme", one)
+	}
+	sctx, cancel := context.WithTimeout(ctx, t.o.PartnerSyncFor)
+	paced(sctx, 3, func(int) { next() })
+	cancel()
+	paced(ctx, harvest, func(int) { next() })
+}
