@@ -88,4 +88,3 @@ func FormatDuration(d time.Duration) string {
 	}
 	return s
 }
-
