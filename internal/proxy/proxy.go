@@ -211,34 +211,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.release(x)
 		return
 	}
-	x.match = p.o.Catalog.Match(r.Method, r.URL.Path)
-	if ov := overrideMethod(r); ov != "" && !p.o.StripMethodOverrides && !x.match.Matched() {
-		// An upstream that honours the override serves that method.
-		x.match = p.o.Catalog.Match(ov, r.URL.Path)
-	}
-	x.accept = parseAcceptEncoding(r.Header.Values("Accept-Encoding"))
-	x.bodyJSON = x.match.Matched() && p.o.Catalog.WantsJSON(&x.match)
-	route := ""
-	if x.match.Matched() {
-		route = p.o.Catalog.RouteName(x.match.Route())
-	}
-	var sig detect.Signals
-	if p.o.Detector != nil {
-		addr, _ := p.o.Resolver.ClientAddr(r)
-		kind := detect.KindOf(route != "", r.Method, r.URL.Path, r.Header.Get("Accept"))
-		sig = p.o.Detector.Assess(&x.actor, detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(),
-			IDLow: x.match.IDLow(), MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match)})
-	}
-	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)
-	if route != "" && p.o.FailClosed != nil && p.o.FailClosed() {
+	route, v, unavailable := p.admit(now, r, x, p.o.StripMethodOverrides)
+	if unavailable {
 		p.release(x)
 		p.o.Metrics.outcome["state_unavailable"].Inc()
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, `{"error":"service temporarily unavailable"}`, http.StatusServiceUnavailable)
 		return
 	}
-	v := p.o.Engine.Admit(now, &x.actor, route, sig, passed)
-	x.signals = v.Signals
+	x.accept = parseAcceptEncoding(r.Header.Values("Accept-Encoding"))
+	x.bodyJSON = x.match.Matched() && p.o.Catalog.WantsJSON(&x.match)
 	if v.Decoyed() {
 		if p.o.Decoys == nil {
 			v.Action = engine.Block
@@ -270,6 +252,39 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.o.Metrics.latency.Observe((spent + time.Since(start)).Seconds())
 	}()
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
+}
+
+// admit is the one path from a request to a verdict, shared by the proxy
+// and its auth endpoint: match the route (as the method override says,
+// unless overrides are stripped), assess the detector's signals, honour a
+// challenge already passed, and ask the engine. stripped says method
+// overrides never reach the upstream. x.actor is the request's actor;
+// admit sets x.match and x.signals. unavailable reports a record
+// route refused because the shared state is unreachable (state.fail:
+// closed), before the engine is asked.
+func (p *Proxy) admit(now time.Time, r *http.Request, x *exchange, stripped bool) (route string, v engine.Verdict, unavailable bool) {
+	x.match = p.o.Catalog.Match(r.Method, r.URL.Path)
+	if ov := overrideMethod(r); ov != "" && !stripped && !x.match.Matched() {
+		// An upstream that honours the override serves that method.
+		x.match = p.o.Catalog.Match(ov, r.URL.Path)
+	}
+	if x.match.Matched() {
+		route = p.o.Catalog.RouteName(x.match.Route())
+	}
+	var sig detect.Signals
+	if p.o.Detector != nil {
+		addr, _ := p.o.Resolver.ClientAddr(r)
+		kind := detect.KindOf(route != "", r.Method, r.URL.Path, r.Header.Get("Accept"))
+		sig = p.o.Detector.Assess(&x.actor, detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(),
+			IDLow: x.match.IDLow(), MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match)})
+	}
+	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)
+	if route != "" && p.o.FailClosed != nil && p.o.FailClosed() {
+		return route, v, true
+	}
+	v = p.o.Engine.Admit(now, &x.actor, route, sig, passed)
+	x.signals = v.Signals
+	return route, v, false
 }
 
 func (p *Proxy) lookupHash(r *http.Request, m *records.Match) uint64 {

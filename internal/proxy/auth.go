@@ -1,0 +1,195 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/engine"
+)
+
+// Paths of the auth endpoint's listener.
+const (
+	// AuthPath answers an edge's question "may this request be served?".
+	AuthPath = "/auth"
+	// RefusedPath renders a refusal the edge could not pass on: nginx's
+	// auth_request turns any answer but 2xx, 401 and 403 into a 500, so
+	// its error_page asks here for the 429 (throttle) or the challenge.
+	RefusedPath = "/refused"
+)
+
+// Headers an edge sets on its requests to the auth endpoint.
+var (
+	originalURIHeaders    = []string{"X-Original-Uri", "X-Forwarded-Uri"}
+	originalMethodHeaders = []string{"X-Original-Method", "X-Forwarded-Method"}
+)
+
+// Headers an edge passes to RefusedPath: what the auth endpoint answered.
+const (
+	hdrRefusedStatus    = "Leakguard-Status"
+	hdrRefusedRetry     = "Leakguard-Retry-After"
+	hdrRefusedChallenge = "Leakguard-Challenge"
+)
+
+// Auth returns the handler of the auth endpoint, for an edge that asks
+// per request (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz in
+// HTTP mode) instead of forwarding through the proxy. It serves:
+//
+//   - AuthPath: the original request is rebuilt from X-Original-Method or
+//     X-Forwarded-Method and X-Original-URI or X-Forwarded-Uri, the client
+//     from the same headers as the proxy reads (X-Forwarded-For believed
+//     only from identity.trusted_proxies, cookies, account headers), and
+//     admitted by the proxy's own path (Proxy.admit). It answers 200 to
+//     allow, 403 to block, 429 with Retry-After to throttle or challenge
+//     (the challenge page or JSON, as the proxy's), 503 while record routes
+//     are refused for unreachable state. An allowed request's
+//     path-identified records are metered at once: the edge serves it and
+//     the endpoint never sees the response, so records found only in
+//     bodies are not counted here, and neither are misses (4xx).
+//   - RefusedPath: the 429 or challenge that nginx could not pass on.
+//   - ChallengePath (POST): a solved challenge, as on the proxy.
+//
+// A decoy verdict is a block here: the edge's responses cannot be
+// rewritten. Method overrides are honoured for matching: the edge passes
+// them on to the upstream.
+func (p *Proxy) Auth() http.Handler {
+	return http.HandlerFunc(p.serveAuth)
+}
+
+func (p *Proxy) serveAuth(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == AuthPath:
+		p.authorize(w, r)
+	case r.URL.Path == RefusedPath:
+		p.refused(w, r)
+	case r.URL.Path == ChallengePath && r.Method == http.MethodPost && p.o.Challenger != nil:
+		a := p.o.Resolver.Identify(r)
+		r.Body = http.MaxBytesReader(w, r.Body, 4096)
+		p.o.Challenger.Submit(w, r, &a)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// original rebuilds the request the edge is asking about from the auth
+// request's headers; ok is false when the edge did not say which URI.
+func original(r *http.Request) (*http.Request, bool) {
+	uri := firstHeader(r.Header, originalURIHeaders)
+	if uri == "" || uri[0] != '/' {
+		return nil, false
+	}
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return nil, false
+	}
+	method := strings.ToUpper(firstHeader(r.Header, originalMethodHeaders))
+	if method == "" {
+		method = r.Method
+	}
+	o := new(http.Request)
+	*o = *r
+	o.Method, o.URL, o.RequestURI = method, u, uri
+	// What the edge added to ask is not the client's: left in, it would
+	// change the client's fingerprint from the proxy's view of it.
+	o.Header = r.Header.Clone()
+	for _, h := range [...]string{"X-Original-Uri", "X-Original-Method", "X-Forwarded-Uri", "X-Forwarded-Method",
+		hdrRefusedStatus, hdrRefusedRetry, hdrRefusedChallenge} {
+		o.Header.Del(h)
+	}
+	return o, true
+}
+
+func firstHeader(h http.Header, names []string) string {
+	for _, n := range names {
+		if v := strings.TrimSpace(h.Get(n)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func noOriginal(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	io.WriteString(w, `{"error":"the edge sent no X-Original-URI or X-Forwarded-Uri (a path starting with /)"}`+"\n")
+}
+
+func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	now := p.o.Now()
+	o, ok := original(r)
+	if !ok {
+		// A misconfigured edge: refusing makes it show at once, where
+		// allowing would meter nothing and protect nothing.
+		p.o.Log.Warn("auth request without the original URI; answered 400", "uri", r.URL.RequestURI())
+		noOriginal(w)
+		return
+	}
+	x := p.pool.Get().(*exchange)
+	x.actor = p.o.Resolver.Identify(o)
+	route, v, unavailable := p.admit(now, o, x, false)
+	if unavailable {
+		p.release(x)
+		p.o.Metrics.outcome["state_unavailable"].Inc()
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, `{"error":"service temporarily unavailable"}`, http.StatusServiceUnavailable)
+		return
+	}
+	if v.Decoyed() {
+		v.Action = engine.Block // an edge's responses cannot be rewritten
+	}
+	p.o.Metrics.verdict(v)
+	if v.Enforced() {
+		p.o.Metrics.latency.Observe(time.Since(start).Seconds())
+		if v.Action == engine.Challenge && p.o.Challenger != nil {
+			p.o.Challenger.Issue(w, o, &x.actor, retrySecs(v))
+		} else {
+			deny(w, v)
+		}
+		p.release(x)
+		return
+	}
+	// Served as far as the endpoint can tell: the path's records count now.
+	x.status = http.StatusOK
+	p.observe(now, x, route)
+	p.release(x)
+	p.o.Metrics.latency.Observe(time.Since(start).Seconds())
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// refused answers for nginx what its auth_request could not pass on, from
+// what the auth endpoint answered (headers the edge copies from it). It
+// grants nothing: a forged header only earns its sender a refusal.
+func (p *Proxy) refused(w http.ResponseWriter, r *http.Request) {
+	o, ok := original(r)
+	if !ok {
+		noOriginal(w)
+		return
+	}
+	secs, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get(hdrRefusedRetry)), 10, 64)
+	if err != nil || secs < 1 {
+		secs = 1
+	}
+	secs = min(secs, 366*24*3600)
+	status := strings.TrimSpace(r.Header.Get(hdrRefusedStatus))
+	switch {
+	case r.Header.Get(hdrRefusedChallenge) != "" && p.o.Challenger != nil:
+		a := p.o.Resolver.Identify(o)
+		p.o.Challenger.Issue(w, o, &a, secs)
+	case status == "429":
+		deny(w, engine.Verdict{Action: engine.Throttle, RetryAfter: time.Duration(secs) * time.Second})
+	case status == "503":
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, `{"error":"service temporarily unavailable"}`, http.StatusServiceUnavailable)
+	default:
+		// The auth endpoint failed or could not be reached: nginx's 500
+		// stands (the edge fails closed).
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"error":"authorization unavailable"}`+"\n")
+	}
+}
