@@ -522,7 +522,9 @@ func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, 
 	var until int64
 	switch {
 	case b.Action == Block, b.Action == Decoy, b.Action == Challenge, b.ent < 0:
-		until = t + int64(b.BlockFor)
+		// A repeat offender waits longer each time: a scraper that resumes
+		// the moment its block ends takes a budget an hour otherwise.
+		until = t + int64(b.BlockFor)<<e.sanctions.strike(k, bi, t)
 	default:
 		// Throttle (and re-log) until the oldest bucket leaves the window,
 		// the first moment the count can fall.

@@ -435,3 +435,31 @@ func TestAllowlistedPartnerMeetsItsOwnBudget(t *testing.T) {
 		t.Fatalf("an ordinary actor served %d, want 10", n)
 	}
 }
+
+// A scraper that waits out its block and resumes is blocked for twice as
+// long each time (up to 16 times block_for), so it takes a budget a day
+// rather than a budget an hour; after a week clean, it starts afresh.
+func TestRepeatOffenderWaitsLonger(t *testing.T) {
+	h := newHarness(t, false, userBudget(identity.IP, 10, Block)) // block_for 2h
+	a := actor(9, 0)
+	at, first := t0, 0
+	var blocks []time.Duration
+	for range 6 {
+		_, v, when := h.crawl(a, at, first, 100)
+		if v.Action != Block {
+			t.Fatalf("not blocked: %+v", v)
+		}
+		blocks = append(blocks, v.RetryAfter.Round(time.Minute))
+		at, first = when.Add(v.RetryAfter+time.Hour), first+100 // after the block, and past the window
+	}
+	want := []time.Duration{2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 16 * time.Hour, 32 * time.Hour, 32 * time.Hour}
+	for i := range want {
+		if blocks[i] < want[i]-2*time.Minute || blocks[i] > want[i] {
+			t.Fatalf("blocks %v, want %v", blocks, want)
+		}
+	}
+	_, v, _ := h.crawl(a, at.Add(8*24*time.Hour), first, 100)
+	if v.RetryAfter.Round(time.Minute) != 2*time.Hour {
+		t.Fatalf("a week later: blocked %v, want a first offence's 2h", v.RetryAfter)
+	}
+}

@@ -24,13 +24,62 @@ type sanctions struct {
 	shards [sanctionShards]struct {
 		mu sync.RWMutex
 		m  map[identity.Key][]sanction
+		// strikes remembers past sanctions by key and budget, after they
+		// end, so a repeat offender's next one lasts longer.
+		strikes map[strikeKey]strike
 	}
 }
+
+type strikeKey struct {
+	k      identity.Key
+	budget int
+}
+
+type strike struct {
+	n    uint8
+	last int64 // unix ns of the last sanction
+}
+
+const (
+	// strikeMemory: a sanction this long after the last one by the same
+	// budget on the same key starts afresh.
+	strikeMemory = int64(7 * 24 * 3600 * 1e9)
+	// maxStrikeShift caps escalation at 16 times the budget's block_for.
+	maxStrikeShift = 4
+)
 
 func (s *sanctions) init() {
 	for i := range s.shards {
 		s.shards[i].m = make(map[identity.Key][]sanction)
+		s.shards[i].strikes = make(map[strikeKey]strike)
 	}
+}
+
+// strike counts a sanction by budget on k at t and returns by how much its
+// duration doubles: 0 for a first offence, 1 for a second within
+// strikeMemory, and so on up to maxStrikeShift.
+func (s *sanctions) strike(k identity.Key, budget int, t int64) int {
+	sh := &s.shards[s.shard(k)%sanctionShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sk := strikeKey{k, budget}
+	st, ok := sh.strikes[sk]
+	if !ok && len(sh.strikes) >= sanctionShardCap {
+		for victim := range sh.strikes { // forget at random rather than grow
+			delete(sh.strikes, victim)
+			break
+		}
+	}
+	if !ok || t-st.last > strikeMemory {
+		st.n = 0
+	}
+	shift := min(int(st.n), maxStrikeShift)
+	if st.n < 255 {
+		st.n++
+	}
+	st.last = t
+	sh.strikes[sk] = st
+	return shift
 }
 
 func (s *sanctions) shard(k identity.Key) int {
