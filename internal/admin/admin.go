@@ -63,6 +63,9 @@ type Options struct {
 	// Canaries looks canaries up in the registry (kind in Entity).
 	Canaries   func(keys []records.Found) ([]canary.Issued, []bool, error)
 	ReportsDir string
+	// Policy is the policy in force (budgets, the default policy's
+	// included; risk bands), as GET /api/policy shows it.
+	Policy func() any
 
 	sessions *sessions
 	throttle *throttle
@@ -96,6 +99,13 @@ func Handler(o Options) http.Handler {
 	api.HandleFunc("GET /api/allow", o.allows)
 	api.HandleFunc("POST /api/canaries/lookup", o.canaries)
 	api.HandleFunc("GET /api/reports", o.reports)
+	api.HandleFunc("GET /api/policy", func(w http.ResponseWriter, r *http.Request) {
+		if o.Policy == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no policy to show"})
+			return
+		}
+		writeJSON(w, http.StatusOK, o.Policy())
+	})
 	// profiling for operators, behind the same token
 	api.HandleFunc("GET /debug/pprof/", pprof.Index)
 	api.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

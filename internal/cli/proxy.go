@@ -59,6 +59,9 @@ type ProxyCommand struct {
 	closeLog  io.Closer
 	ln, adm   net.Listener
 	srv, asrv *http.Server
+	// the auth endpoint (auth.listen), for edges that ask per request
+	authLn  net.Listener
+	authSrv *http.Server
 }
 
 func (c *ProxyCommand) usage(fs *flag.FlagSet) func() {
@@ -205,12 +208,30 @@ func (c *ProxyCommand) Open() error {
 		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
 	}
 
+	if cfg.Auth.Listen != "off" {
+		if c.authLn, err = listenCapped(cfg.Auth.Listen, cfg.Limits.MaxConns); err != nil {
+			c.ln.Close()
+			return fmt.Errorf("auth listen: %w", err)
+		}
+		c.authSrv = &http.Server{
+			Handler:           handler.Auth(),
+			ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout.D(),
+			ReadTimeout:       cfg.Limits.ReadTimeout.D(),
+			IdleTimeout:       cfg.Limits.IdleTimeout.D(),
+			MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
+		}
+	}
+
 	if cfg.Admin.Listen != "off" {
 		if c.AdminToken, err = adminToken(c.Getenv(cfg.Admin.TokenEnv), cfg.Admin.TokenEnv, cfg.State.Dir, c.log); err != nil {
 			return err
 		}
 		if c.adm, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 			c.ln.Close()
+			if c.authLn != nil {
+				c.authLn.Close()
+			}
 			return fmt.Errorf("admin listen: %w", err)
 		}
 		c.asrv = &http.Server{
@@ -221,7 +242,7 @@ func (c *ProxyCommand) Open() error {
 	}
 	c.log.Info("leakguard proxy ready",
 		"listen", c.ln.Addr().String(), "upstream", up.Redacted(), "mode", cfg.Mode,
-		"admin", c.AdminURL(), "record_routes", len(cfg.Records), "policy", policySummary(cfg),
+		"admin", c.AdminURL(), "auth", c.AuthURL(), "record_routes", len(cfg.Records), "policy", policySummary(cfg),
 		"pii", strings.Join(cfg.PII.Detect, ","), "decisions", cfg.Log.Decisions)
 	return nil
 }
@@ -261,6 +282,7 @@ func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics
 		Allows:   st.detector.Allows,
 		Canaries: c.state.lookupCanaries,
 		Stats:    func() admin.Stats { return c.stats(st, metrics) },
+		Policy:   func() any { return policyView(c.Config) },
 		Actor:    func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
 	})
 }
@@ -359,12 +381,23 @@ func (c *ProxyCommand) AdminURL() string {
 	return "http://" + c.adm.Addr().String()
 }
 
+// AuthURL is the auth endpoint's URL (after Open), or "off".
+func (c *ProxyCommand) AuthURL() string {
+	if c.authLn == nil {
+		return "off"
+	}
+	return "http://" + c.authLn.Addr().String() + proxy.AuthPath
+}
+
 // Serve serves until ctx is done, then shuts down gracefully.
 func (c *ProxyCommand) Serve(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- c.srv.Serve(c.ln) }()
 	if c.asrv != nil {
 		go func() { errc <- c.asrv.Serve(c.adm) }()
+	}
+	if c.authSrv != nil {
+		go func() { errc <- c.authSrv.Serve(c.authLn) }()
 	}
 	if c.timeline != nil {
 		tctx, cancel := context.WithCancel(ctx)
@@ -385,6 +418,9 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	if c.asrv != nil {
 		c.asrv.Shutdown(sctx)
 	}
+	if c.authSrv != nil {
+		err = errors.Join(err, c.authSrv.Shutdown(sctx))
+	}
 	return err
 }
 
@@ -396,6 +432,11 @@ func (c *ProxyCommand) Close() error {
 	}
 	if c.asrv != nil {
 		errs = append(errs, ignoreClosed(c.asrv.Close()))
+	}
+	if c.authSrv != nil {
+		errs = append(errs, ignoreClosed(c.authSrv.Close()))
+	} else if c.authLn != nil {
+		errs = append(errs, ignoreClosed(c.authLn.Close()))
 	}
 	if c.state != nil {
 		// After the listeners: the final flush sees every request served.

@@ -370,6 +370,12 @@ func checkAdmin(t *testing.T, p *running) {
 		}
 	}
 	auth := []string{"Authorization", "Bearer " + testToken}
+	if code, body := get(t, c, admin+"/api/policy", auth...); code != 200 || !strings.Contains(string(body), `"window": "1h"`) || !strings.Contains(string(body), `"summary"`) {
+		t.Errorf("/api/policy: %d %s", code, body)
+	}
+	if code, _ := get(t, c, admin+"/api/policy"); code != 401 {
+		t.Errorf("/api/policy without token: %d, want 401", code)
+	}
 	code, body := get(t, c, admin+"/metrics", auth...)
 	m := string(body)
 	for _, want := range []string{
