@@ -32,7 +32,8 @@ type Options struct {
 	Engine   *engine.Engine // in shadow mode: it decides, the log is not changed
 	Detector *detect.Detector
 	UA       *detect.UAClassifier
-	// Reveal keeps each actor's raw address for the report (operator's choice).
+	// Reveal keeps the raw addresses, accounts and sessions for the
+	// report (operator's choice); without it only keyed hashes are held.
 	Reveal bool
 	// Sessions: the log format records sessions, so a record line without
 	// one is sessionless (otherwise absence says nothing).
@@ -57,6 +58,13 @@ type Options struct {
 	// hourly records stay in the totals, their rows go.
 	MaxKeys int
 	Idle    time.Duration
+	// ReportWindows are the windows outliers are judged in (default: every
+	// metered window). OutlierFloor (default 1,000) and OutlierFactor
+	// (default 10): a key is an outlier past max(floor, factor × its
+	// kind's legitimate tail).
+	ReportWindows []time.Duration
+	OutlierFloor  int
+	OutlierFactor float64
 }
 
 // Analyzer consumes log entries in time order.
@@ -82,6 +90,12 @@ type Analyzer struct {
 	last        time.Time
 	pairs       int  // exact-set entries held
 	inexact     bool // Exact was asked for and abandoned at the limit
+
+	raw          map[identity.Key]string // with Reveal only: raw addresses, accounts and sessions
+	reportWins   []int                   // indices of the report windows in the meter's
+	outliersDone bool
+	tails        []OutlierTail
+	allWinsIdx   []int
 }
 
 // Peaker is what budget suggestions read of the meter.
@@ -94,8 +108,12 @@ type actor struct {
 	peak      [][]uint32  // per entity, per window: the most distinct records seen in the window
 	hours     []hourCount // records served per hour, addresses and crews only
 	key       identity.Key
-	addr      string              // only with Reveal: the address, or a crew's first
-	members   map[uint64]struct{} // a crew's addresses (keyed hashes), up to maxMembers
+	addr      string // only with Reveal: the address, or a crew's first
+	links     keySet // the other keys seen on its lines (not fingerprints)
+	people    keySet // addresses and /24s: the people seen behind them
+	crossings []crossing
+	outlier   bool
+	exempt    bool // seen allowlisted: judged by its own budgets, not against people
 	first     time.Time
 	last      time.Time
 	requests  int
@@ -118,8 +136,25 @@ func New(o Options) *Analyzer {
 	if o.MaxKeys <= 0 {
 		o.MaxKeys = 1_000_000
 	}
-	return &Analyzer{o: o, entities: o.Catalog.Entities(), actors: map[uint64]*actor{}, nextFold: o.MaxKeys,
+	if o.OutlierFloor <= 0 {
+		o.OutlierFloor = defaultOutlierFloor
+	}
+	if o.OutlierFactor <= 0 {
+		o.OutlierFactor = defaultOutlierFactor
+	}
+	a := &Analyzer{o: o, entities: o.Catalog.Entities(), actors: map[uint64]*actor{}, nextFold: o.MaxKeys,
 		foldedPeaks: map[peakGroup]map[uint32]int{}, foldedHours: map[int32]uint32{}, keys: hyperloglog.New14()}
+	if o.Reveal {
+		a.raw = map[identity.Key]string{}
+	}
+	if o.Meter != nil {
+		for wi, w := range o.Meter.Windows() {
+			if len(o.ReportWindows) == 0 || slices.Contains(o.ReportWindows, w) {
+				a.reportWins = append(a.reportWins, wi)
+			}
+		}
+	}
+	return a
 }
 
 // OnDecision records the first decision for each key: when it would have been stopped.
@@ -193,6 +228,8 @@ type event struct {
 	recs  []records.Found
 	miss  bool
 	tr    detect.Traits
+	// with Reveal only: the raw account and session
+	account, session string
 }
 
 var (
@@ -234,6 +271,10 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas m
 	}
 	if len(e.Session) > 0 {
 		ev.act.Keys[identity.Session] = a.o.Resolver.SessionKey(view(e.Session))
+	}
+	ev.account, ev.session = "", ""
+	if a.o.Reveal {
+		ev.account, ev.session = string(e.Account), string(e.Session)
 	}
 	path := originForm(e.Target)
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
@@ -327,18 +368,11 @@ func (a *Analyzer) apply(ev *event) {
 				ac.addr = ev.addr.String()
 			}
 		}
-		if kind == int(identity.Crew) {
-			if ac.members == nil {
-				ac.members = map[uint64]struct{}{}
-			}
-			if len(ac.members) < maxMembers {
-				ac.members[act.Keys[identity.IP].Hash] = struct{}{}
-			}
-			if a.o.Reveal && ac.addr == "" {
-				ac.addr = ev.addr.String()
-			}
+		if kind == int(identity.Crew) && a.o.Reveal && ac.addr == "" {
+			ac.addr = ev.addr.String()
 		}
 		ac.last = ev.t
+		ac.exempt = ac.exempt || sig.Exempt()
 		ac.requests++
 		if ev.miss {
 			ac.misses++
@@ -358,6 +392,8 @@ func (a *Analyzer) apply(ev *event) {
 			ac.hours = addHour(ac.hours, int32(ev.t.Unix()/3600), uint32(len(recs)))
 		}
 	}
+	a.link(act)
+	a.remember(ev)
 	// The log is history: every request was served, so the engine runs in
 	// shadow and only says when each actor would have been stopped.
 	v := a.o.Engine.Admit(ev.t, act, ev.route, sig, false)
@@ -400,8 +436,8 @@ func (a *Analyzer) fold(now time.Time) {
 		if len(a.actors) <= target {
 			break
 		}
-		if !ac.detected.IsZero() || ac.last.After(cutoff) {
-			continue
+		if !ac.detected.IsZero() || ac.last.After(cutoff) || ac.crossings != nil {
+			continue // a key past the outlier floor may yet be found an outlier
 		}
 		for ent, ws := range ac.peak {
 			for wi, v := range ws {
@@ -433,10 +469,15 @@ type peakGroup struct {
 // peaks notes, for every key of the line's actor, its distinct records in
 // each window after this line, keeping the most.
 func (a *Analyzer) peaks(t time.Time, act *identity.Actor, recs []records.Found) {
-	if !a.o.Suggest || a.o.Meter == nil || len(recs) == 0 {
+	if a.o.Meter == nil || len(recs) == 0 {
 		return
 	}
 	nw := len(a.o.Meter.Windows())
+	// Outliers need the report windows' peaks; suggestions every window's.
+	wins := a.reportWins
+	if a.o.Suggest {
+		wins = a.allWins(nw)
+	}
 	var ents uint64
 	for _, r := range recs {
 		if r.Entity < 64 {
@@ -458,13 +499,26 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, recs []records.Found)
 			if ac.peak[ent] == nil {
 				ac.peak[ent] = make([]uint32, nw)
 			}
-			for wi := 0; wi < nw; wi++ {
+			for _, wi := range wins {
 				if b := uint32(min(a.o.Meter.Bound(t.UnixNano(), k, ent, wi), 1<<31)); b > ac.peak[ent][wi] {
 					ac.peak[ent][wi] = b
+					if k.Kind != identity.Fingerprint && slices.Contains(a.reportWins, wi) {
+						a.cross(ac, t, ent, wi, b)
+					}
 				}
 			}
 		}
 	}
+}
+
+func (a *Analyzer) allWins(nw int) []int {
+	if len(a.allWinsIdx) != nw {
+		a.allWinsIdx = make([]int, nw)
+		for i := range a.allWinsIdx {
+			a.allWinsIdx[i] = i
+		}
+	}
+	return a.allWinsIdx
 }
 
 // Suggestion is a budget suggested from the legitimate actors' peaks (a key
@@ -487,6 +541,8 @@ func (a *Analyzer) Suggestions() []Suggestion {
 	if a.o.Meter == nil {
 		return nil
 	}
+	a.flagOutliers()
+	tied := a.tied()
 	windows := a.o.Meter.Windows()
 	// per group, how many keys peaked at each value: folded keys are
 	// already counted so, and the held ones are added
@@ -495,8 +551,8 @@ func (a *Analyzer) Suggestions() []Suggestion {
 		peaks[g] = maps.Clone(h)
 	}
 	for _, ac := range a.actors {
-		if !ac.detected.IsZero() || ac.peak == nil || ac.key.Kind == identity.Crew {
-			continue // suspects do not set what is normal; crews exist only for scrapers
+		if tied[ac.key] || ac.exempt || ac.peak == nil || ac.key.Kind == identity.Crew {
+			continue // suspects and their other keys do not set what is normal, nor partners; crews exist only for scrapers
 		}
 		for ent, ws := range ac.peak {
 			for wi, v := range ws {
@@ -667,6 +723,9 @@ type Report struct {
 	Suggestions []Suggestion `json:"suggested_budgets,omitempty"`
 	// Timeline of records per hour (with --html).
 	Timeline *Timeline `json:"timeline,omitempty"`
+	// OutlierTails: per key kind, entity and report window, the
+	// legitimate keys' tail and the take above which a key is an outlier.
+	OutlierTails []OutlierTail `json:"outlier_tails,omitempty"`
 }
 
 // ActorReport is one actor key in the report.
@@ -674,6 +733,7 @@ type ActorReport struct {
 	Key           string         `json:"key"`
 	Address       string         `json:"address,omitempty"`   // only with --reveal; a crew's first address
 	Addresses     int            `json:"addresses,omitempty"` // a crew's distinct addresses (at most 10000 counted)
+	Revealed      *Revealed      `json:"revealed,omitempty"`  // suspects only, with --reveal
 	First         time.Time      `json:"first_seen"`
 	Last          time.Time      `json:"last_seen"`
 	Requests      int            `json:"requests"`
@@ -735,7 +795,8 @@ func less(x, y ranked) bool {
 
 // Report builds the report with the top n actors by distinct records.
 func (a *Analyzer) Report(top int) Report {
-	r := Report{Lines: a.lines, Malformed: a.bad, MalformedSample: a.badLines, TruncatedUA: a.truncUA, OutOfOrder: a.outOfOrd, OutsideWindow: a.outside,
+	a.flagOutliers()
+	r := Report{OutlierTails: a.tails, Lines: a.lines, Malformed: a.bad, MalformedSample: a.badLines, TruncatedUA: a.truncUA, OutOfOrder: a.outOfOrd, OutsideWindow: a.outside,
 		First: a.first, Last: a.last, Actors: len(a.actors), FoldedKeys: a.folded, BreachScope: map[string]int{}, ErrorBound: 1.04 / 128}
 	if a.exact() {
 		r.ErrorBound, r.Exact = 0, true
@@ -750,7 +811,10 @@ func (a *Analyzer) Report(top int) Report {
 	// millions of keys, and a row is maps and strings.
 	row := func(ac *actor) ActorReport {
 		row := ActorReport{Key: ac.key.String(), Address: ac.addr, First: ac.first, Last: ac.last,
-			Requests: ac.requests, Misses: ac.misses, Records: map[string]int{}, Addresses: len(ac.members)}
+			Requests: ac.requests, Misses: ac.misses, Records: map[string]int{}}
+		if ac.key.Kind == identity.Crew {
+			row.Addresses = int(ac.links.n[identity.IP])
+		}
 		for i := range ac.sketches {
 			if !ac.sketches[i].empty() {
 				n := a.count(ac, i)
@@ -773,6 +837,7 @@ func (a *Analyzer) Report(top int) Report {
 		row := row(ac)
 		t := ac.detected
 		row.Suspect, row.DetectedAt, row.Rule, row.Action, row.Signals = true, &t, ac.rule, ac.action, ac.signals
+		row.Revealed = a.revealed(ac)
 		row.RecordsBefore, row.RecordsAfter = map[string]int{}, map[string]int{}
 		for i := range ac.sketches {
 			d := &ac.sketches[i]

@@ -62,7 +62,7 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.Fields, "fields", "", "with --format json: field paths, e.g. time=ts,addr=client.ip,method=method,path=uri,status=status,ua=headers.ua,account=user_id,session=sid (defaults: time, remote_addr, method, path, status, user_agent, request)")
 	fs.StringVar(&c.JSONOut, "json", "", "also write the report as JSON to this file (- for stdout)")
 	fs.IntVar(&c.Top, "top", 20, "actors to list")
-	fs.BoolVar(&c.Reveal, "reveal", false, "show suspects' raw addresses (keys are hashed otherwise)")
+	fs.BoolVar(&c.Reveal, "reveal", false, "show each suspect's raw addresses, accounts and sessions, and those seen on its requests (a crew's every address, up to 10,000 each); without it only keyed hashes are held")
 	fs.BoolVar(&c.Strict, "strict", false, "stop at the first malformed line instead of counting it")
 	fs.StringVar(&c.HTMLOut, "html", "", "also write a self-contained HTML report (charts: records per hour, suspects vs everyone, each top suspect's campaign, top actors)")
 	fs.BoolVar(&c.Exact, "exact", false, "count distinct records exactly (sets of keyed hashes, about 50 bytes per key and record) instead of ±0.8% estimates; for smaller logs, abandoned with a notice past 100M key-record pairs")
@@ -72,7 +72,7 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.IntVar(&c.Workers, "workers", 0, "goroutines parsing lines in parallel (default: one per core); the replay itself runs in event order on one more")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write a heap profile at the end of the run to this file (for leakguard's developers)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for leakguard's developers)")
-	fs.BoolVar(&c.Suggest, "suggest-budgets", false, "suggest budgets from the actors never suspected: the 99.99th percentile of their peak distinct records per key kind and window, +50%")
+	fs.BoolVar(&c.Suggest, "suggest-budgets", false, "suggest budgets from the keys that belong to no suspect: the 99.99th percentile of their peak distinct records per key kind and window, +50%")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: leakguard analyze --config FILE [flags] LOG... (or - for stdin; .gz is read as gzip)\n\nReplays access logs through leakguard's engine in event time and reports who\ntook personal records, how many distinct ones, and when each would have been\nstopped.\n\n")
 		fs.PrintDefaults()
@@ -161,7 +161,7 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	}
 	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
 		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Suggest: c.Suggest, Exact: c.Exact, ExactLimit: c.ExactLimit,
-		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys, Idle: longestBudget(cfg)})
+		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys, Idle: longestBudget(cfg), ReportWindows: reportWindows(cfg)})
 	var inputs []analyze.Input
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})
@@ -325,6 +325,23 @@ func (c *AnalyzeCommand) print() {
 			a.First.Format(time.RFC3339), a.Last.Format(time.RFC3339), stopped)
 	}
 	tw.Flush()
+	var revealed []analyze.ActorReport
+	for _, a := range r.Top {
+		if a.Revealed != nil {
+			revealed = append(revealed, a)
+		}
+	}
+	if len(revealed) > 0 {
+		fmt.Fprintf(w, "\nrevealed (--reveal; every value in the JSON report):\n")
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "suspect\taddresses\taccounts\tsessions")
+		for _, a := range revealed {
+			v := a.Revealed
+			fmt.Fprintf(tw, "%s\t%s: %s\t%s: %s\t%s: %s\n", a.Key, commas(len(v.IPs)), compact(v.IPs),
+				commas(len(v.Accounts)), compact(v.Accounts), commas(len(v.Sessions)), compact(v.Sessions))
+		}
+		tw.Flush()
+	}
 	if len(r.Suggestions) > 0 {
 		fmt.Fprintf(w, "\nsuggested budgets (the 99.99th percentile of the peak distinct records of keys never suspected, +50%%); start them in shadow:\nbudgets:\n")
 		for _, s := range r.Suggestions {
@@ -332,6 +349,25 @@ func (c *AnalyzeCommand) print() {
 				s.Entity, s.Per, s.Window, s.Suggested, commas(int(s.P9999)), commas(int(s.Max)), commas(s.Actors))
 		}
 	}
+}
+
+// reportWindows are the windows outliers are judged in: the report
+// windows, or every metered window when the config names none.
+func reportWindows(cfg *config.Config) []time.Duration {
+	var ws []time.Duration
+	for _, w := range cfg.Meter.ReportWindows {
+		ws = append(ws, w.D())
+	}
+	return ws
+}
+
+// compact lists the first few of vs and how many there are.
+func compact(vs []string) string {
+	const few = 3
+	if len(vs) <= few {
+		return strings.Join(vs, ", ")
+	}
+	return fmt.Sprintf("%s and %s more", strings.Join(vs[:few], ", "), commas(len(vs)-few))
 }
 
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -342,12 +378,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return c.Run(ctx)
 }
 
-// longestBudget is the longest window a budget counts over (the longest
-// metered window if there are no budgets): a key idle for longer has an
+// longestBudget is the longest window a budget in force counts over (the
+// longest metered window if there are none): a key idle for longer has an
 // empty count in every budget.
 func longestBudget(cfg *config.Config) time.Duration {
 	var d time.Duration
-	for _, b := range cfg.Budgets {
+	for _, b := range cfg.EffectiveBudgets() {
 		d = max(d, b.Window.D())
 	}
 	if d == 0 {

@@ -114,7 +114,10 @@ state: {dir: %s}
 	for _, a := range c.Report.Top {
 		if a.Suspect && a.Address != "" {
 			suspects[a.Address] = true
-			if a.Address == "203.0.113.66" { // the naive scraper walks the users in order, round and round
+			// The naive scraper walks the users in order, round and round.
+			// Its address key holds them all; its crew keys (one per
+			// signature: a cold sweep makes another) each hold a part.
+			if a.Address == "203.0.113.66" && strings.HasPrefix(a.Key, "ip:") {
 				if n, want := a.Records["user"], min(profiles[a.Address], 20000); n < want*97/100 || n > want*103/100 {
 					t.Errorf("naive scraper: %d distinct records, want %d ±3%% (HyperLogLog)", n, want)
 				}

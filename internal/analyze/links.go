@@ -1,0 +1,171 @@
+package analyze
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/leakguard/leakguard/internal/identity"
+)
+
+// linked reports whether keys of kind k are tied to the other keys of the
+// lines they appear on. A fingerprint is a browser build shared by many
+// people, so a scraper's fingerprint says nothing of anyone else behind it.
+func linked(k int) bool { return k != int(identity.Fingerprint) }
+
+// linkSmall is how many keys a set holds in a list before it becomes a
+// map: most keys meet one or two others (a person's address, account and
+// session), and a map costs hundreds of bytes.
+const linkSmall = 12
+
+// keySet is a set of keys, at most maxMembers of each kind (a crew of a
+// million rotating addresses keeps the first 10,000).
+type keySet struct {
+	small []identity.Key
+	set   map[identity.Key]struct{}
+	n     [identity.NumKinds]uint32
+}
+
+func (s *keySet) add(k identity.Key) {
+	if s.n[k.Kind] >= maxMembers {
+		return
+	}
+	if s.set != nil {
+		if _, ok := s.set[k]; !ok {
+			s.set[k] = struct{}{}
+			s.n[k.Kind]++
+		}
+		return
+	}
+	// The newest is the likeliest to repeat: a key's lines come in runs.
+	for i := len(s.small) - 1; i >= 0; i-- {
+		if s.small[i] == k {
+			return
+		}
+	}
+	s.n[k.Kind]++
+	if len(s.small) < linkSmall {
+		s.small = append(s.small, k)
+		return
+	}
+	s.set = make(map[identity.Key]struct{}, 2*linkSmall)
+	for _, x := range s.small {
+		s.set[x] = struct{}{}
+	}
+	s.set[k] = struct{}{}
+	s.small = nil
+}
+
+func (s *keySet) each(f func(identity.Key)) {
+	for _, k := range s.small {
+		f(k)
+	}
+	for k := range s.set {
+		f(k)
+	}
+}
+
+// link ties every linked key of a line to the others, and counts the
+// people behind its address and /24: the accounts, sessions and browsers
+// seen on requests that do not behave like a scraper's (those carry a
+// crew key), as the engine's per-person budgets count them.
+func (a *Analyzer) link(act *identity.Actor) {
+	person := act.Keys[identity.Crew].Hash == 0
+	for kind, k := range act.Keys {
+		if k.Hash == 0 || !linked(kind) {
+			continue
+		}
+		ac := a.actor(k)
+		for other, o := range act.Keys {
+			if other != kind && o.Hash != 0 && linked(other) {
+				ac.links.add(o)
+			}
+		}
+		if person && (kind == int(identity.IP) || kind == int(identity.Net)) {
+			for _, pk := range []identity.Kind{identity.Account, identity.Session, identity.Fingerprint} {
+				if o := act.Keys[pk]; o.Hash != 0 {
+					ac.people.add(o)
+				}
+			}
+		}
+	}
+}
+
+// persons is the people seen behind an address or /24 (at least one).
+func (ac *actor) persons() int {
+	return max(1, int(ac.people.n[identity.Account]), int(ac.people.n[identity.Session]), int(ac.people.n[identity.Fingerprint]))
+}
+
+// remember keeps the raw value of a line's address, account and session,
+// only when the operator asked for them (--reveal): otherwise the report,
+// like the proxy, holds keyed hashes only.
+func (a *Analyzer) remember(ev *event) {
+	if !a.o.Reveal {
+		return
+	}
+	for _, r := range []struct {
+		kind identity.Kind
+		val  func() string
+	}{
+		{identity.IP, ev.addr.String},
+		{identity.Account, func() string { return ev.account }},
+		{identity.Session, func() string { return ev.session }},
+	} {
+		k := ev.act.Keys[r.kind]
+		if k.Hash == 0 {
+			continue
+		}
+		if _, ok := a.raw[k]; !ok {
+			a.raw[k] = r.val()
+		}
+	}
+}
+
+// Revealed is what an investigator needs of a suspect (with --reveal): the
+// raw addresses, accounts and sessions of the key and of every key seen on
+// the same requests (a crew's every address), at most 10,000 of each.
+type Revealed struct {
+	IPs      []string `json:"ips"`
+	Accounts []string `json:"accounts"`
+	Sessions []string `json:"sessions"`
+}
+
+func (a *Analyzer) revealed(ac *actor) *Revealed {
+	if !a.o.Reveal {
+		return nil
+	}
+	r := &Revealed{IPs: []string{}, Accounts: []string{}, Sessions: []string{}}
+	add := func(k identity.Key) {
+		v, ok := a.raw[k]
+		if !ok {
+			return
+		}
+		switch k.Kind {
+		case identity.IP:
+			if len(r.IPs) < maxMembers {
+				r.IPs = append(r.IPs, v)
+			}
+		case identity.Account:
+			if len(r.Accounts) < maxMembers {
+				r.Accounts = append(r.Accounts, v)
+			}
+		case identity.Session:
+			if len(r.Sessions) < maxMembers {
+				r.Sessions = append(r.Sessions, v)
+			}
+		}
+	}
+	add(ac.key)
+	ac.links.each(add)
+	slices.SortFunc(r.IPs, func(x, y string) int {
+		ax, ex := netip.ParseAddr(x)
+		ay, ey := netip.ParseAddr(y)
+		if ex != nil || ey != nil {
+			return strings.Compare(x, y)
+		}
+		return ax.Compare(ay)
+	})
+	slices.Sort(r.Accounts)
+	slices.Sort(r.Sessions)
+	return r
+}

@@ -1,0 +1,261 @@
+package analyze
+
+import (
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+)
+
+// Outliers against the population: with no budget at all, a key that took
+// orders of magnitude more distinct records in a report window than the
+// legitimate keys of its kind is a suspect. "Legitimate" must not be
+// learned from the scrapers inside the log, so the population's tail is a
+// high quantile over keys that are neither suspects nor tied to one, after
+// setting aside keys far above its bulk.
+const (
+	defaultOutlierFloor  = 1000 // no key is an outlier below this, whatever its kind's tail
+	defaultOutlierFactor = 10   // ... nor below this many times the tail
+	tailQuantile         = 0.999
+	bulkQuantile         = 0.9
+	// Keys above both the floor and bulkFactor × the bulk quantile are
+	// left out of the tail: a handful of keys 10,000× above the rest must
+	// not raise it, even when they are more than 0.1% of the keys.
+	bulkFactor = 100
+)
+
+// crossing is when a key's peak in a report window first reached
+// floor × 2^level records (level -1: its last rise), with its lifetime
+// records per entity then: an outlier is found after the replay, and the
+// report says when it would have been found.
+type crossing struct {
+	ent, wi uint8
+	level   int8
+	at      time.Time
+	before  []uint32
+}
+
+// cross notes a rise of ac's peak of entity ent in window wi to v.
+func (a *Analyzer) cross(ac *actor, t time.Time, ent, wi int, v uint32) {
+	floor := uint32(a.o.OutlierFloor)
+	if v < floor {
+		return
+	}
+	level := int8(bits.Len32(v/floor) - 1)
+	top, last := -1, int8(-1)
+	for i, c := range ac.crossings {
+		if int(c.ent) == ent && int(c.wi) == wi {
+			if c.level < 0 {
+				top = i
+			} else {
+				last = max(last, c.level)
+			}
+		}
+	}
+	if top >= 0 {
+		ac.crossings[top].at = t
+	} else {
+		ac.crossings = append(ac.crossings, crossing{ent: uint8(ent), wi: uint8(wi), level: -1, at: t})
+	}
+	if level > last {
+		before := make([]uint32, len(a.entities))
+		for i := range before {
+			before[i] = uint32(a.count(ac, i))
+		}
+		ac.crossings = append(ac.crossings, crossing{ent: uint8(ent), wi: uint8(wi), level: level, at: t, before: before})
+	}
+}
+
+// outlierValue is what a key is judged on: its peak, per person seen
+// behind it for an address or /24 (a carrier NAT's hundreds of shoppers
+// are not one actor).
+func outlierValue(ac *actor, ent, wi int) float64 {
+	v := float64(ac.peak[ent][wi])
+	if ac.key.Kind == identity.IP || ac.key.Kind == identity.Net {
+		v /= float64(ac.persons())
+	}
+	return v
+}
+
+// tied returns the keys that belong to a suspect: suspects, and every key
+// seen on the same requests as one (its address, account, session, crew).
+// A suspect /24 does not taint its neighbours.
+func (a *Analyzer) tied() map[identity.Key]bool {
+	out := map[identity.Key]bool{}
+	for _, ac := range a.actors {
+		if ac.detected.IsZero() {
+			continue
+		}
+		out[ac.key] = true
+		if ac.key.Kind == identity.Net || ac.key.Kind == identity.Fingerprint {
+			continue
+		}
+		ac.links.each(func(k identity.Key) { out[k] = true })
+	}
+	return out
+}
+
+// quantile is the value at rank floor(n×q) of sorted xs.
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return xs[min(len(xs)-1, int(float64(len(xs))*q))]
+}
+
+// OutlierTail is the legitimate tail of one key kind in one report window,
+// and the take above which a key was flagged.
+type OutlierTail struct {
+	Entity    string  `json:"entity"`
+	Per       string  `json:"per"`
+	Window    string  `json:"window"`
+	Keys      int     `json:"keys"`      // keys the tail rests on
+	Tail      float64 `json:"p99_9"`     // their 99.9th percentile (per person for ip and net)
+	Threshold float64 `json:"flag_over"` // max(floor, factor × tail)
+	Flagged   int     `json:"flagged"`
+}
+
+// flagOutliers marks the outliers as suspects, once, before the report.
+// Two rounds: the first round's outliers tie their other keys, which then
+// leave the population the second round learns from.
+func (a *Analyzer) flagOutliers() {
+	if a.outliersDone || a.o.Meter == nil {
+		return
+	}
+	a.outliersDone = true
+	var tails []OutlierTail
+	for range 2 {
+		tails = tails[:0]
+		tied := a.tied()
+		type group struct {
+			kind    identity.Kind
+			ent, wi int
+		}
+		pop := map[group][]float64{}
+		for _, ac := range a.actors {
+			// An allowlisted partner is not a person: it neither sets
+			// the tail nor is judged against it (it meets its own budgets).
+			if ac.peak == nil || ac.key.Kind == identity.Fingerprint || tied[ac.key] || ac.exempt {
+				continue
+			}
+			for ent, ws := range ac.peak {
+				for _, wi := range a.reportWins {
+					if ws != nil && ws[wi] > 0 {
+						g := group{ac.key.Kind, ent, wi}
+						pop[g] = append(pop[g], outlierValue(ac, ent, wi))
+					}
+				}
+			}
+		}
+		for g, h := range a.foldedPeaks { // folded keys were never suspected; per person unknown
+			if g.kind == identity.Fingerprint || !slices.Contains(a.reportWins, g.wi) {
+				continue
+			}
+			for v, n := range h {
+				for range n {
+					pop[group{g.kind, g.ent, g.wi}] = append(pop[group{g.kind, g.ent, g.wi}], float64(v))
+				}
+			}
+		}
+		thresholds := map[group]float64{}
+		for kind := range identity.NumKinds {
+			if kind == identity.Fingerprint {
+				continue
+			}
+			for ent := range a.entities {
+				for _, wi := range a.reportWins {
+					g := group{kind, ent, wi}
+					xs := pop[g]
+					slices.Sort(xs)
+					cut := max(float64(a.o.OutlierFloor), bulkFactor*quantile(xs, bulkQuantile))
+					n := len(xs)
+					for n > 0 && xs[n-1] > cut {
+						n--
+					}
+					tail := quantile(xs[:n], tailQuantile)
+					thresholds[g] = max(float64(a.o.OutlierFloor), a.o.OutlierFactor*tail)
+					if len(xs) > 0 || kind == identity.Crew {
+						tails = append(tails, OutlierTail{Entity: a.entities[ent], Per: kind.String(), Window: fmtWindow(a.o.Meter.Windows()[wi]),
+							Keys: n, Tail: tail, Threshold: thresholds[g]})
+					}
+				}
+			}
+		}
+		for _, ac := range a.actors {
+			// A key tied to a suspect is in that suspect's row already
+			// (its /24, the address its account used): outliers are for
+			// what nothing else found.
+			if tied[ac.key] || ac.peak == nil || ac.key.Kind == identity.Fingerprint || ac.exempt {
+				continue
+			}
+			for ent, ws := range ac.peak {
+				for _, wi := range a.reportWins {
+					if ws == nil || !ac.detected.IsZero() {
+						continue
+					}
+					thr := thresholds[group{ac.key.Kind, ent, wi}]
+					if v := outlierValue(ac, ent, wi); v > thr {
+						a.flagOutlier(ac, ent, wi, thr*float64(ac.peakPer()))
+					}
+				}
+			}
+		}
+	}
+	for i := range tails {
+		for _, ac := range a.actors {
+			if ac.outlier && ac.rule == "outlier/"+tails[i].Entity+"/"+tails[i].Per+"/"+tails[i].Window {
+				tails[i].Flagged++
+			}
+		}
+	}
+	slices.SortFunc(tails, func(x, y OutlierTail) int {
+		return strings.Compare(x.Entity+"\x00"+x.Per+"\x00"+x.Window, y.Entity+"\x00"+y.Per+"\x00"+y.Window)
+	})
+	a.tails = tails
+}
+
+// peakPer is what outlierValue divides the peak by.
+func (ac *actor) peakPer() int {
+	if ac.key.Kind == identity.IP || ac.key.Kind == identity.Net {
+		return ac.persons()
+	}
+	return 1
+}
+
+// flagOutlier makes ac a suspect whose peak in window wi passed raw (the
+// threshold in its own records), dated when its peak first reached the
+// ladder step at or above raw: at the latest, when it would have been found.
+func (a *Analyzer) flagOutlier(ac *actor, ent, wi int, raw float64) {
+	var at *crossing
+	for i := range ac.crossings {
+		c := &ac.crossings[i]
+		if int(c.ent) != ent || int(c.wi) != wi {
+			continue
+		}
+		if c.level >= 0 && float64(uint64(a.o.OutlierFloor)<<c.level) >= raw && (at == nil || at.level < 0 || c.level < at.level) {
+			at = c
+		}
+		if c.level < 0 && at == nil {
+			at = c
+		}
+	}
+	ac.outlier = true
+	ac.rule = fmt.Sprintf("outlier/%s/%s/%s", a.entities[ent], ac.key.Kind, fmtWindow(a.o.Meter.Windows()[wi]))
+	ac.action = "report"
+	ac.atCount = uint64(ac.peak[ent][wi])
+	ac.detected = ac.last
+	if at != nil {
+		ac.detected = at.at
+	}
+	ac.beforeCnt = make([]uint64, len(a.entities))
+	for i := range ac.beforeCnt {
+		if at != nil && at.before != nil {
+			ac.beforeCnt[i] = uint64(at.before[i])
+		} else {
+			ac.beforeCnt[i] = uint64(a.count(ac, i))
+		}
+	}
+}
