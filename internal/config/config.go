@@ -44,6 +44,7 @@ type Config struct {
 	Upstream string   `yaml:"upstream"`
 	Mode     string   `yaml:"mode"`
 	Admin    Admin    `yaml:"admin"`
+	Auth     Auth     `yaml:"auth"`
 	Identity Identity `yaml:"identity"`
 	Records  []Record `yaml:"records"`
 	PII      PII      `yaml:"pii"`
@@ -65,6 +66,13 @@ type Config struct {
 	// where each field was found, for error messages; nil when built in code.
 	file string
 	root *yaml.Node
+}
+
+// Auth is the auth endpoint, for an edge that asks leakguard per request
+// (nginx auth_request, Traefik ForwardAuth) instead of forwarding through it.
+type Auth struct {
+	// Listen is its own listener's address, or off (the default).
+	Listen string `yaml:"listen"`
 }
 
 type Admin struct {
@@ -332,6 +340,7 @@ func (c *Config) applyDefaults() {
 	def(&c.Listen, "127.0.0.1:8080")
 	def(&c.Mode, ModeShadow)
 	def(&c.Admin.Listen, "127.0.0.1:9090")
+	def(&c.Auth.Listen, "off")
 	def(&c.Admin.TokenEnv, "LEAKGUARD_ADMIN_TOKEN")
 	defInt(&c.Identity.IPv4Prefix, 24)
 	defInt(&c.Identity.IPv6Prefix, 48)
@@ -599,6 +608,9 @@ func (c *Config) validate(proxying bool) error {
 	}
 	if _, _, err := splitHostPort(c.Admin.Listen); err != nil && c.Admin.Listen != "off" {
 		add("admin.listen", "want host:port or off, got %q", c.Admin.Listen)
+	}
+	if _, _, err := splitHostPort(c.Auth.Listen); err != nil && c.Auth.Listen != "off" {
+		add("auth.listen", "want host:port or off, got %q", c.Auth.Listen)
 	}
 	for i, p := range c.Identity.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {

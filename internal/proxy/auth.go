@@ -16,8 +16,9 @@ const (
 	// AuthPath answers an edge's question "may this request be served?".
 	AuthPath = "/auth"
 	// RefusedPath renders a refusal the edge could not pass on: nginx's
-	// auth_request turns any answer but 2xx, 401 and 403 into a 500, so
-	// its error_page asks here for the 429 (throttle) or the challenge.
+	// auth_request turns any answer but 2xx, 401 and 403 into a 500, and
+	// passes a 403 without its headers, so its error_page asks here for
+	// the 429 (throttle), the challenge, or the 403 with Retry-After.
 	RefusedPath = "/refused"
 )
 
@@ -49,7 +50,8 @@ const (
 //     path-identified records are metered at once: the edge serves it and
 //     the endpoint never sees the response, so records found only in
 //     bodies are not counted here, and neither are misses (4xx).
-//   - RefusedPath: the 429 or challenge that nginx could not pass on.
+//   - RefusedPath: the 429 or challenge that nginx could not pass on, and
+//     the 403 with its Retry-After (nginx passes the status alone).
 //   - ChallengePath (POST): a solved challenge, as on the proxy.
 //
 // A decoy verdict is a block here: the edge's responses cannot be
@@ -182,6 +184,8 @@ func (p *Proxy) refused(w http.ResponseWriter, r *http.Request) {
 		p.o.Challenger.Issue(w, o, &a, secs)
 	case status == "429":
 		deny(w, engine.Verdict{Action: engine.Throttle, RetryAfter: time.Duration(secs) * time.Second})
+	case status == "403":
+		deny(w, engine.Verdict{Action: engine.Block, RetryAfter: time.Duration(secs) * time.Second})
 	case status == "503":
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, `{"error":"service temporarily unavailable"}`, http.StatusServiceUnavailable)

@@ -227,6 +227,10 @@ func TestAuthRefused(t *testing.T) {
 	if resp.StatusCode != 429 || !strings.Contains(body, `value="/api/users/1"`) {
 		t.Errorf("challenge page: %d, back to the original URI? %q", resp.StatusCode, body)
 	}
+	resp, _ = ask("Leakguard-Status", "403", "Leakguard-Retry-After", "3600")
+	if resp.StatusCode != 403 || resp.Header.Get("Retry-After") != "3600" {
+		t.Errorf("block: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
 	for _, st := range []string{"", "200", "502"} {
 		if resp, _ := ask("Leakguard-Status", st); resp.StatusCode != 500 {
 			t.Errorf("status %q: %d, want 500", st, resp.StatusCode)

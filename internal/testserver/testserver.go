@@ -335,11 +335,33 @@ func Nginx(t testing.TB, root string, extra string) *Server {
 		}
 		t.Skip(msg)
 	}
+	return startNginx(t, bin, "load_module "+nginxBrotli+";", func(port int) string {
+		return fmt.Sprintf(`types { application/json json; text/html html; }
+	default_type application/octet-stream;
+	server {
+		listen 127.0.0.1:%[1]d;
+		root %[2]s;
+		gzip on; gzip_types application/json; gzip_min_length 1;
+		brotli on; brotli_types application/json; brotli_min_length 1;
+		%[3]s
+	}`, port, root, extra)
+	})
+}
+
+// NginxHTTP runs nginx with the http-context configuration http(port)
+// returns (upstreams and servers; one must listen on 127.0.0.1:port).
+func NginxHTTP(t testing.TB, http func(port int) string) *Server {
+	t.Helper()
+	return startNginx(t, require(t, "nginx", "nginx"), "", http)
+}
+
+func startNginx(t testing.TB, bin, main string, http func(port int) string) *Server {
+	t.Helper()
 	dir := tempDir(t, "leakguard-nginx-", nil)
 	port := FreePort(t)
 	// One process (no master, no workers switching to www-data, which
 	// could not read a root-owned temp directory), everything under dir.
-	conf := fmt.Sprintf(`load_module %s;
+	conf := fmt.Sprintf(`%[1]s
 daemon off;
 master_process off;
 pid %[2]s/nginx.pid;
@@ -352,17 +374,9 @@ http {
 	fastcgi_temp_path %[2]s/fastcgi;
 	uwsgi_temp_path %[2]s/uwsgi;
 	scgi_temp_path %[2]s/scgi;
-	types { application/json json; text/html html; }
-	default_type application/octet-stream;
-	server {
-		listen 127.0.0.1:%[3]d;
-		root %[4]s;
-		gzip on; gzip_types application/json; gzip_min_length 1;
-		brotli on; brotli_types application/json; brotli_min_length 1;
-		%[5]s
-	}
+	%[3]s
 }
-`, nginxBrotli, dir, port, root, extra)
+`, main, dir, http(port))
 	cf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
