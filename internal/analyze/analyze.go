@@ -500,6 +500,9 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, recs []records.Found)
 				ac.peak[ent] = make([]uint32, nw)
 			}
 			for _, wi := range wins {
+				// Bound, not Count: a count estimates a sketch, too slow
+				// to ask on every line. Bound adds the window's buckets
+				// up, so a record seen in several counts more than once.
 				if b := uint32(min(a.o.Meter.Bound(t.UnixNano(), k, ent, wi), 1<<31)); b > ac.peak[ent][wi] {
 					ac.peak[ent][wi] = b
 					if k.Kind != identity.Fingerprint && slices.Contains(a.reportWins, wi) {
