@@ -22,18 +22,12 @@ import (
 // within minutes.
 func defaultBudgets(entity string) []Budget {
 	const hour, day = Duration(time.Hour), Duration(24 * time.Hour)
-	tenMin, minute := Duration(10*time.Minute), Duration(time.Minute)
+	tenMin := Duration(10 * time.Minute)
 	name := func(per string, w Duration) string {
 		return fmt.Sprintf("default/%s/%s/%s", entity, per, FormatDuration(w.D()))
 	}
 	return []Budget{
 		{Name: name("crew", hour), Entity: entity, Per: "crew", Window: hour, Limit: 500, Action: "block", BlockFor: day},
-		// A minute's pace: a person reads a handful of pages a minute; a
-		// script with a browser's headers and a signed-up account reads
-		// one a second, and is stopped within seconds here rather than
-		// after an hour's budget.
-		{Name: name("session", minute), Entity: entity, Per: "session", Window: minute, Limit: 150, Action: "block", BlockFor: hour},
-		{Name: name("account", minute), Entity: entity, Per: "account", Window: minute, Limit: 150, Action: "block", BlockFor: hour},
 		{Name: name("session", hour), Entity: entity, Per: "session", Window: hour, Limit: 300, Action: "block", BlockFor: hour},
 		{Name: name("account", hour), Entity: entity, Per: "account", Window: hour, Limit: 500, Action: "block", BlockFor: hour},
 		{Name: name("account", day), Entity: entity, Per: "account", Window: day, Limit: 2000, Action: "block", BlockFor: day},

@@ -72,6 +72,9 @@ type addrState struct {
 	recs, cold uint32 // recent records served, and how many were cold (halved past 256)
 	lastLow    int16  // low 8 bits of the last record id requested, -1 none
 	run        uint16 // consecutive near-sequential ids
+	// record requests, and page or asset loads (halved past 256): a
+	// browser loads pages around the API calls it makes
+	apiCalls, pageLoads uint16
 	lookups    uint16 // recent lookups, and how many were of values never served
 	unshown    uint16
 }
@@ -79,7 +82,7 @@ type addrState struct {
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
 // forgotten past that).
 func NewBehaviour(addrs int) *Behaviour {
-	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 20, ColdRatio: 0.8, ColdWarmup: 5_000, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), SeqMin: 20}
+	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 2_000, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), SeqMin: 20}
 	for i := range b.shards {
 		b.shards[i].m = map[uint64]*addrState{}
 	}
@@ -106,7 +109,7 @@ func (b *Behaviour) state(k identity.Key, create bool) (*behShard, *addrState) {
 
 // signals returns the history signals of address key k at now, and notes a
 // record request at now when record is true.
-func (b *Behaviour) signals(k identity.Key, now int64, record bool, low int) Signals {
+func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low int) Signals {
 	if k.Hash == 0 {
 		return 0
 	}
@@ -116,6 +119,15 @@ func (b *Behaviour) signals(k identity.Key, now int64, record bool, low int) Sig
 	_, st := b.state(k, record)
 	if st == nil {
 		return 0
+	}
+	switch {
+	case record:
+		st.apiCalls++
+	case page:
+		st.pageLoads++
+	}
+	if st.apiCalls > 256 || st.pageLoads > 256 {
+		st.apiCalls, st.pageLoads = st.apiCalls/2, st.pageLoads/2
 	}
 	var s Signals
 	if st.recs >= b.ColdMin && float64(st.cold) >= b.ColdRatio*float64(st.recs) && b.warm() {
@@ -150,6 +162,9 @@ func (b *Behaviour) signals(k identity.Key, now int64, record bool, low int) Sig
 	}
 	if int(st.n) >= b.RapidMin && mean(st.iv[:st.n]) < float64(b.RapidInterval) {
 		s |= Rapid
+	}
+	if st.apiCalls >= 8 && st.apiCalls >= 4*(st.pageLoads+1) {
+		s |= APIHeavy
 	}
 	return s
 }

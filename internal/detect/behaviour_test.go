@@ -26,15 +26,15 @@ func TestColdSweepMustAndMustNotTrip(t *testing.T) {
 	now := int64(0)
 	for i := 0; i < 100; i++ {
 		now += int64(time.Second)
-		b.signals(person, now, true, -1)
+		b.signalsOf(person, now, true, -1)
 		b.Served(person, rec(uint64(1+i%20))) // popular ones
-		b.signals(sweeper, now, true, -1)
+		b.signalsOf(sweeper, now, true, -1)
 		b.Served(sweeper, rec(uint64(100_000+i))) // the long tail, in order
 	}
-	if s := b.signals(sweeper, now, false, -1); s&ColdSweep == 0 {
+	if s := b.signalsOf(sweeper, now, false, -1); s&ColdSweep == 0 {
 		t.Errorf("sweeper: %s", s)
 	}
-	if s := b.signals(person, now, false, -1); s&ColdSweep != 0 {
+	if s := b.signalsOf(person, now, false, -1); s&ColdSweep != 0 {
 		t.Errorf("person on popular records: %s", s)
 	}
 	// Fewer than ColdMin records say nothing.
@@ -43,7 +43,7 @@ func TestColdSweepMustAndMustNotTrip(t *testing.T) {
 	for i := 0; i < int(b2.ColdMin)-1; i++ {
 		b2.Served(sweeper, rec(uint64(500_000+i)))
 	}
-	if s := b2.signals(sweeper, now, false, -1); s&ColdSweep != 0 {
+	if s := b2.signalsOf(sweeper, now, false, -1); s&ColdSweep != 0 {
 		t.Errorf("%d cold records: %s", b2.ColdMin-1, s)
 	}
 }
@@ -64,7 +64,7 @@ func TestPlatformColdShare(t *testing.T) {
 		t.Fatalf("cold share %.2f before the distributed sweep, %.2f during", before, after)
 	}
 	for i := 0; i < 2000; i++ {
-		if s := b.signals(identity.Key{Kind: identity.IP, Hash: uint64(10_000 + i)}, 0, false, -1); s&ColdSweep != 0 {
+		if s := b.signalsOf(identity.Key{Kind: identity.IP, Hash: uint64(10_000 + i)}, 0, false, -1); s&ColdSweep != 0 {
 			t.Fatalf("address %d of the spread sweep stands out alone", i)
 		}
 	}
@@ -79,9 +79,9 @@ func TestMachineTimingMustAndMustNotTrip(t *testing.T) {
 	var sb, sh Signals
 	for i := 0; i < 30; i++ {
 		tb += int64(640 * time.Millisecond)
-		sb = b.signals(bot, tb, true, -1)
+		sb = b.signalsOf(bot, tb, true, -1)
 		th += int64(5*time.Second) + int64(rng.ExpFloat64()*float64(25*time.Second))
-		sh = b.signals(human, th, true, -1)
+		sh = b.signalsOf(human, th, true, -1)
 	}
 	if sb&MachineTiming == 0 {
 		t.Errorf("a request every 640ms: %s", sb)
@@ -95,7 +95,7 @@ func TestMachineTimingMustAndMustNotTrip(t *testing.T) {
 	var sj Signals
 	for i := 0; i < 30; i++ {
 		tj += int64(time.Second) + int64((rng.Float64()-0.5)*0.04*float64(time.Second))
-		sj = b.signals(j, tj, true, -1)
+		sj = b.signalsOf(j, tj, true, -1)
 	}
 	if sj&MachineTiming == 0 {
 		t.Errorf("1s ±2%%: %s", sj)
@@ -108,8 +108,8 @@ func TestSequentialIDsMustAndMustNotTrip(t *testing.T) {
 	reader := identity.Key{Kind: identity.IP, Hash: 2}
 	var sw, sr Signals
 	for i := 0; i < 30; i++ {
-		sw = b.signals(walker, int64(i), true, (1000+i*2)&0xff) // every other id, wrapping past 255
-		sr = b.signals(reader, int64(i), true, int(mix(uint64(i))&0xff))
+		sw = b.signalsOf(walker, int64(i), true, (1000+i*2)&0xff) // every other id, wrapping past 255
+		sr = b.signalsOf(reader, int64(i), true, int(mix(uint64(i))&0xff))
 	}
 	if sw&SequentialIDs == 0 {
 		t.Errorf("ids in order: %s", sw)
@@ -118,8 +118,8 @@ func TestSequentialIDsMustAndMustNotTrip(t *testing.T) {
 		t.Errorf("ids at random: %s", sr)
 	}
 	// Requests without an id leave the run alone; a jump resets it.
-	b.signals(walker, 40, true, -1)
-	if s := b.signals(walker, 41, true, 7); s&SequentialIDs != 0 {
+	b.signalsOf(walker, 40, true, -1)
+	if s := b.signalsOf(walker, 41, true, 7); s&SequentialIDs != 0 {
 		t.Errorf("after a jump: %s", s)
 	}
 }
@@ -175,14 +175,14 @@ func TestColdSweepWaitsForWarmup(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		b.Served(shopper, rec(uint64(700_000+i)))
 	}
-	if s := b.signals(shopper, 0, false, -1); s&ColdSweep != 0 {
+	if s := b.signalsOf(shopper, 0, false, -1); s&ColdSweep != 0 {
 		t.Fatalf("cold sweep %d records after start: %s", 100, s)
 	}
 	others := identity.Key{Kind: identity.IP, Hash: 8}
 	for i := uint64(0); i < b.ColdWarmup; i++ {
 		b.Served(others, rec(i%50))
 	}
-	if s := b.signals(shopper, 0, false, -1); s&ColdSweep == 0 {
+	if s := b.signalsOf(shopper, 0, false, -1); s&ColdSweep == 0 {
 		t.Fatalf("warm, 100 cold records: %s", s)
 	}
 }
@@ -198,9 +198,14 @@ func TestRapidPace(t *testing.T) {
 	for range 20 {
 		tf += int64(200*time.Millisecond) + rng.Int64N(int64(time.Second))
 		ts += int64(4*time.Second) + rng.Int64N(int64(20*time.Second))
-		sf, ss = b.signals(fast, tf, true, -1), b.signals(slow, ts, true, -1)
+		sf, ss = b.signalsOf(fast, tf, true, -1), b.signalsOf(slow, ts, true, -1)
 	}
 	if sf&Rapid == 0 || ss&Rapid != 0 {
 		t.Fatalf("fast %s, slow %s", sf, ss)
 	}
+}
+
+// signalsOf is signals for a record request (record) or a look (not one).
+func (b *Behaviour) signalsOf(k identity.Key, now int64, record bool, low int) Signals {
+	return b.signals(k, now, record, false, low)
 }

@@ -48,10 +48,11 @@ const (
 	HeaderMismatch                     // claims a browser but lacks headers every browser sends
 	UnshownLookups                     // the address looks up values the platform never served to anyone
 	Rapid                              // the address's record requests come faster than a person reads
+	APIHeavy                           // record requests with hardly a page or asset loaded around them
 	numSignals     = iota
 )
 
-var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid"}
+var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy"}
 
 // SignalNames are the signal names, as the config and decision log spell them.
 func SignalNames() []string { return signalNames[:] }
@@ -195,9 +196,9 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		if t.Kind != Record {
 			low = -1
 		}
-		s |= d.behaviour.signals(a.Keys[identity.IP], t.At, t.Kind == Record, low)
+		s |= d.behaviour.signals(behaviourKey(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
 		if t.Lookup != 0 {
-			s |= d.behaviour.lookup(a.Keys[identity.IP], t.Lookup)
+			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
 		}
 	}
 	a.Keys[identity.Crew] = identity.Key{}
@@ -212,10 +213,11 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// it sweeps the long tail (an account farm).
 		sig &^= Sessionless | NoAssets
 	}
-	if s&(ColdSweep|Rapid) == ColdSweep|Rapid {
-		// Sweeping the long tail faster than a person reads: a person
-		// browsing the tail does it at a person's pace, and a carrier NAT
-		// that is fast is not cold.
+	if s&(ColdSweep|Rapid|APIHeavy) == ColdSweep|Rapid|APIHeavy {
+		// Sweeping the long tail through the API, faster than a person
+		// reads and without the pages a browser loads around its calls:
+		// a person browsing the tail does it at a person's pace, page by
+		// page.
 		sig |= ColdSweep
 	}
 	if sig != 0 && t.Kind == Record {
@@ -233,8 +235,22 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 // Served notes the records a request was served, for the history signals.
 func (d *Detector) Served(a *identity.Actor, recs []records.Found) {
 	if d.behaviour != nil {
-		d.behaviour.Served(a.Keys[identity.IP], recs)
+		d.behaviour.Served(behaviourKey(a), recs)
 	}
+}
+
+// behaviourKey is whose history the behaviour signals read: the session,
+// else the account, else the address. The most specific key: the hundreds
+// of shoppers behind a carrier NAT each keep their own pace and their own
+// share of cold records, rather than one address's that looks like a fast
+// sweep; a scraper without a session is its address.
+func behaviourKey(a *identity.Actor) identity.Key {
+	for _, k := range [...]identity.Kind{identity.Session, identity.Account, identity.IP} {
+		if a.Keys[k].Hash != 0 {
+			return a.Keys[k]
+		}
+	}
+	return identity.Key{}
 }
 
 // ColdShare is the platform-wide share of recent records that were cold
