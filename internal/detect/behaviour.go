@@ -75,8 +75,8 @@ type addrState struct {
 	// record requests, and page or asset loads (halved past 256): a
 	// browser loads pages around the API calls it makes
 	apiCalls, pageLoads uint16
-	lookups    uint16 // recent lookups, and how many were of values never served
-	unshown    uint16
+	lookups             uint16 // recent lookups, and how many were of values never served
+	unshown             uint16
 }
 
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
