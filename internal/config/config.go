@@ -153,6 +153,9 @@ type Budget struct {
 	// PerPerson (per ip or net only): the limit is per person seen behind
 	// the key, so shoppers sharing a carrier NAT are not one actor.
 	PerPerson bool `yaml:"per_person,omitempty"`
+	// Learn: the proxy may raise the limit (up to ten times) to three
+	// times the legitimate tail of what keys of this kind take.
+	Learn bool `yaml:"learn,omitempty"`
 	// Allowlisted: the budget applies to allowlisted actors (detect.allow,
 	// allow_accounts, verified search bots) alone; others skip it.
 	Allowlisted bool `yaml:"allowlisted,omitempty"`
@@ -241,6 +244,9 @@ type MeterConf struct {
 	ExactUpTo int `yaml:"exact_up_to"`
 	// ReportWindows are metered for every actor even when no budget uses them (for /api/actors).
 	ReportWindows []Duration `yaml:"report_windows"`
+	// CalibrateEvery is how often budgets marked learn: true (the default
+	// policy's per session and account) learn from what keys take.
+	CalibrateEvery Duration `yaml:"calibrate_every"`
 }
 
 type Limits struct {
@@ -384,6 +390,7 @@ func (c *Config) applyDefaults() {
 	}
 	defInt(&c.Meter.MaxActors, 500_000) // ~750 B each: ~370 MiB
 	defInt(&c.Meter.ExactUpTo, 128)
+	defDur(&c.Meter.CalibrateEvery, 5*time.Minute)
 	if c.Meter.ReportWindows == nil {
 		c.Meter.ReportWindows = []Duration{Duration(time.Hour), Duration(24 * time.Hour)}
 	}
@@ -749,6 +756,9 @@ func (c *Config) validate(proxying bool) error {
 	}
 	if c.Meter.MaxActors < 1000 {
 		add("meter.max_actors", "want at least 1000, got %d", c.Meter.MaxActors)
+	}
+	if d := c.Meter.CalibrateEvery.D(); d < time.Second {
+		add("meter.calibrate_every", "want at least 1s, got %s", c.Meter.CalibrateEvery)
 	}
 	if c.Meter.ExactUpTo < 0 || c.Meter.ExactUpTo > 4096 {
 		add("meter.exact_up_to", "want 0..4096, got %d", c.Meter.ExactUpTo)

@@ -76,6 +76,9 @@ type Budget struct {
 	// behind the key (distinct accounts, page-loading sessions, or
 	// browsers), so a carrier NAT's hundreds of shoppers are not one actor.
 	PerPerson bool
+	// Learn: Calibrate may raise Limit (up to LearnMax times) above the
+	// legitimate tail of what keys of this kind take.
+	Learn bool
 	// Allowlisted: the budget is for allowlisted actors (and verified
 	// search bots) alone; every other budget skips them. Nothing is
 	// unmetered: a partner meets budgets of its own.
@@ -202,6 +205,9 @@ type Engine struct {
 	rules     []Rule
 	ruleIdx   []int
 	people    int // meter entity of people behind ip/net keys, -1 none
+	// learned holds each budget's calibrated limit (0: none), which only
+	// ever raises Limit: see Calibrate.
+	learned []atomic.Uint64
 }
 
 // New returns an engine over a meter. Every budget's window must be one of the meter's.
@@ -274,6 +280,7 @@ func New(m Meter, o Options) (*Engine, error) {
 		metered = e.people + 1
 	}
 	e.countsLen = metered * len(e.windows)
+	e.learned = make([]atomic.Uint64, len(e.budgets))
 	e.pool.New = func() any { s := make([]uint64, e.countsLen); return &s }
 	e.sanctions.init()
 	return e, nil
@@ -322,7 +329,7 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 			if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
 				continue
 			}
-			limit := e.limit(t, k, b)
+			limit := e.limit(t, k, bi)
 			if e.meter.Bound(t, k, b.ent, b.wi) < limit {
 				continue
 			}
@@ -398,7 +405,7 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 			if counts[b.ent*nw+b.wi] < b.Limit {
 				continue // per-person limits are multiples of Limit
 			}
-			limit := e.limit(t, k, b)
+			limit := e.limit(t, k, bi)
 			if counts[b.ent*nw+b.wi] < limit {
 				continue
 			}
@@ -419,12 +426,14 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 
 // limit is budget b's limit on key k at t: per-person budgets on address
 // and network keys multiply it by the people seen behind the key.
-func (e *Engine) limit(t int64, k identity.Key, b *Budget) uint64 {
+func (e *Engine) limit(t int64, k identity.Key, bi int) uint64 {
+	b := &e.budgets[bi]
+	lim := max(b.Limit, e.learned[bi].Load())
 	if !b.PerPerson || e.people < 0 || (k.Kind != identity.IP && k.Kind != identity.Net) {
-		return b.Limit
+		return lim
 	}
 	n := min(max(e.meter.Count(t, k, e.people, b.wi), 1), MaxPeople)
-	return b.Limit * n
+	return lim * n
 }
 
 // person is who a request shows to be behind its address, for per-person

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's scoreboard, from one run: the routes-only config (no budgets:
+# the default policy decides) next to the budgets-only baseline, in
+# simulated time (leakguard bench), then live over loopback HTTP (leakguard
+# demo: 3,000 shoppers with 300 behind each carrier-NAT address, 90 s).
+#   bench/scoreboard.sh [days] [live-seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+days=${1:-1}
+live=${2:-90}
+go build -o /tmp/leakguard-scoreboard ./cmd/leakguard
+lg=/tmp/leakguard-scoreboard
+echo "# scoreboard, $(date -u +%Y-%m-%d), $(nproc) cores, $(git rev-parse --short HEAD)"
+echo
+echo "## simulated, routes-only config (the default policy), ${days} day(s) per scenario"
+$lg bench --days "$days" 2>/dev/null
+echo
+echo "## simulated, budgets-only baseline (300 users/h per address, no detection, no default policy)"
+$lg bench --days "$days" --baseline 2>/dev/null
+echo
+echo "## live over loopback, routes-only config, ${live}s, 3,000 shoppers on 10 NAT addresses"
+$lg demo --duration "${live}s" --every 1h --shoppers 3000 --nats 10 | sed -n '/^final/,$p'

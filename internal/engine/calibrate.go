@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"slices"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+)
+
+// Calibration: the static default budgets protect from the first request;
+// learning only moves a limit within [Limit, LearnMax×Limit], so a proxy
+// started a minute ago is not open, and one in front of a platform whose
+// people read more than the defaults assume stops refusing them.
+const (
+	// LearnMax is how far above its written limit learning may take a budget.
+	LearnMax = 10
+	// LearnMinKeys: fewer keys of a kind than this say nothing about its tail.
+	LearnMinKeys = 200
+	// learnHeadroom is how far above the legitimate tail a limit is set.
+	learnHeadroom = 3
+)
+
+// Calibration is one budget's learned limit, as the decision log, the
+// admin API and `leakguard policy` show it.
+type Calibration struct {
+	Budget string        `json:"budget"`
+	Per    string        `json:"per"`
+	Window time.Duration `json:"window"`
+	Keys   int           `json:"keys"`   // legitimate keys it learned from
+	Tail   uint64        `json:"tail"`   // their 99.9th percentile take
+	Limit  uint64        `json:"limit"`  // the written limit, the floor
+	Learnt uint64        `json:"learnt"` // the limit in force
+}
+
+// CountsFunc calls fn with every key the meter holds that was active in
+// window wi, and its distinct records per entity.
+type CountsFunc func(wi int, fn func(k identity.Key, records []uint64))
+
+// Calibrate learns the limits of budgets marked Learn from what keys of
+// their kind take now: the 99.9th percentile of keys that are under no
+// sanction, trimmed of any key a hundred times above the 90th (a handful
+// of scrapers must not raise the limit), times three, between the
+// written limit and LearnMax times it. A kind with fewer than
+// LearnMinKeys keys keeps what it had.
+func (e *Engine) Calibrate(now time.Time, each CountsFunc) []Calibration {
+	t := now.UnixNano()
+	byWindow := map[int][]int{}
+	for bi := range e.budgets {
+		b := &e.budgets[bi]
+		if b.Learn && b.ent >= 0 && !b.Allowlisted && !b.PerPerson {
+			byWindow[b.wi] = append(byWindow[b.wi], bi)
+		}
+	}
+	var out []Calibration
+	for wi, bis := range byWindow {
+		takes := make([][]uint64, len(bis))
+		each(wi, func(k identity.Key, recs []uint64) {
+			var active []sanction
+			looked := false
+			for i, bi := range bis {
+				b := &e.budgets[bi]
+				if k.Kind != b.Per || b.ent >= len(recs) || recs[b.ent] == 0 {
+					continue
+				}
+				if !looked {
+					active, looked = e.sanctions.active(k, t), true
+				}
+				if len(active) > 0 {
+					return // a suspect is never a legitimate example
+				}
+				takes[i] = append(takes[i], recs[b.ent])
+			}
+		})
+		for i, bi := range bis {
+			b := &e.budgets[bi]
+			c := Calibration{Budget: b.ID, Per: b.Per.String(), Window: b.Window, Keys: len(takes[i]), Limit: b.Limit, Learnt: max(b.Limit, e.learned[bi].Load())}
+			if tail, n, ok := robustTail(takes[i]); ok {
+				c.Tail, c.Keys = tail, n
+				c.Learnt = min(max(b.Limit, learnHeadroom*tail), LearnMax*b.Limit)
+				e.learned[bi].Store(c.Learnt)
+			}
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Calibration) int {
+		if a.Budget < b.Budget {
+			return -1
+		}
+		if a.Budget > b.Budget {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// robustTail is the 99.9th percentile of xs once values above a hundred
+// times the 90th are set aside, and how many values it read.
+func robustTail(xs []uint64) (tail uint64, n int, ok bool) {
+	if len(xs) < LearnMinKeys {
+		return 0, len(xs), false
+	}
+	slices.Sort(xs)
+	p90 := xs[len(xs)*9/10]
+	cut := len(xs)
+	for cut > 0 && xs[cut-1] > 100*max(p90, 1) {
+		cut--
+	}
+	xs = xs[:cut]
+	return xs[min(len(xs)-1, len(xs)*999/1000)], len(xs), true
+}
+
+// Learned returns the limits learning has set, by budget.
+func (e *Engine) Learned() map[string]uint64 {
+	out := map[string]uint64{}
+	for bi := range e.budgets {
+		if l := e.learned[bi].Load(); l > e.budgets[bi].Limit {
+			out[e.budgets[bi].ID] = l
+		}
+	}
+	return out
+}

@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// A platform whose people read close to what the default allows: learning
+// raises the limit to three times their tail, so the heaviest are not one
+// busy afternoon away from a block; scrapers (sanctioned, and 10,000
+// times above the rest) do not move it; too few keys teach nothing.
+func TestCalibrateLearnsTheLegitimateTail(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		people, heaviest int
+		scrapers         int
+		want             uint64
+	}{
+		{"heavy readers", 1000, 280, 0, 840},              // 3 × their tail (~280)
+		{"heavy readers and scrapers", 1000, 280, 5, 840}, // the scrapers change nothing
+		{"light readers", 1000, 50, 0, 300},               // never below the written limit
+		{"too few keys", 100, 280, 0, 300},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 16, MaxActors: 100000})
+			b := Budget{ID: "default/user/account/1h", Entity: "user", Per: identity.Account, Window: time.Hour, Limit: 300, Action: Block, Learn: true}
+			e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{b}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := uint64(1)
+			take := func(acct uint64, n int) {
+				a := actor(acct, acct)
+				recs := make([]records.Found, n)
+				for i := range recs {
+					recs[i] = records.Found{Entity: 0, Hash: rec}
+					rec++
+				}
+				e.Observe(t0, a, Exchange{Records: recs})
+			}
+			for p := range tt.people {
+				take(uint64(p+1), 1+p*tt.heaviest/tt.people)
+			}
+			for s := range tt.scrapers {
+				take(uint64(1_000_000+s), 100_000)
+			}
+			cal := e.Calibrate(t0.Add(time.Minute), func(wi int, fn func(identity.Key, []uint64)) {
+				m.Each(t0.Add(time.Minute).UnixNano(), wi, func(ac memory.ActorCount) { fn(ac.Key, ac.Records) })
+			})
+			if len(cal) != 1 {
+				t.Fatalf("calibrations: %+v", cal)
+			}
+			got := cal[0].Learnt
+			if got < tt.want*9/10 || got > tt.want*11/10 {
+				t.Fatalf("learnt %d (tail %d of %d keys), want about %d", got, cal[0].Tail, cal[0].Keys, tt.want)
+			}
+			// and the engine enforces what it learnt
+			if got > 300 {
+				if n, _, _ := (&harness{t: t, e: e}).crawl(actor(77, 77), t0.Add(2*time.Minute), 50_000_000, int(got)+10); n < int(got)*95/100 || n > int(got)*105/100 {
+					t.Fatalf("a new account served %d, want the learnt limit %d (±5%%: counts past exact_up_to are estimates)", n, got)
+				}
+			}
+		})
+	}
+}
