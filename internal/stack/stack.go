@@ -6,8 +6,8 @@ package stack
 
 import (
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 
