@@ -14,10 +14,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,6 +39,9 @@ var (
 	bucketSanctions = []byte("sanctions")
 	bucketCanaries  = []byte("canaries")
 	bucketAllow     = []byte("allow")
+	// bucketByLast indexes actors by when they were last seen, so expiry
+	// and the size bound delete the oldest without walking every actor.
+	bucketByLast = []byte("actors_by_last")
 )
 
 // Meta is the configuration state was written under. Actor state is only
@@ -47,8 +53,35 @@ type Meta struct {
 
 // Store is the embedded state store.
 type Store struct {
-	db     *bolt.DB
-	cursor []byte // where the incremental expiry sweep resumes
+	db *bolt.DB
+	// maxActors bounds the actors kept (0: expiry alone bounds them).
+	maxActors int
+	// actors is how many actor states the file holds, kept in the meta
+	// bucket too, so that opening a large file does not walk (and map
+	// into memory) every page to count them.
+	actors int
+	// wmu makes this process's writes one at a time, so the count above
+	// can be rolled back with its transaction.
+	wmu     sync.Mutex
+	trimmed atomic.Uint64
+}
+
+// Options bound the store.
+type Options struct {
+	// MaxActors bounds the actor states kept: past it, each write deletes
+	// the least recently seen. The meter holds meter.max_actors in memory;
+	// keeping a few times that on disk lets evicted actors come back with
+	// their counts, without a flood of fresh addresses growing the file
+	// for as long as the longest window. 0: no bound but expiry.
+	MaxActors int
+	// CompactRatio: at Open, a file whose free pages exceed this share of
+	// it (and MinCompact bytes) is rewritten to its live data first
+	// (default 0.5). A flood's deleted actors leave free pages that bbolt
+	// reuses but never returns, and the whole file is mapped.
+	CompactRatio float64
+	// MinCompact is the smallest free space worth compacting (default 8 MiB).
+	MinCompact int64
+	Log        *slog.Logger
 }
 
 // Recovered says what Open found.
@@ -56,25 +89,33 @@ type Recovered struct {
 	Path      string
 	Actors    int
 	Sanctions int
-	Canaries  int
 	LastFlush time.Time
 	// Reset explains why stored actor state was discarded, if it was.
 	Reset string
+	// Compacted says how the file shrank at Open, if it was compacted.
+	Compacted string
 }
 
 // Open opens (creating if needed) dir/state.db.
-func Open(dir string, meta Meta) (*Store, Recovered, error) {
+func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
 	rec := Recovered{Path: filepath.Join(dir, "state.db")}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, rec, err
 	}
-	db, err := bolt.Open(rec.Path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, rec, fmt.Errorf("%s is locked: is another leakguard running with state.dir %s?", rec.Path, dir)
-		}
-		return nil, rec, fmt.Errorf("open %s: %w", rec.Path, err)
+	if o.CompactRatio <= 0 {
+		o.CompactRatio = 0.5
 	}
+	if o.MinCompact <= 0 {
+		o.MinCompact = 8 << 20
+	}
+	db, err := openBolt(rec.Path, dir)
+	if err != nil {
+		return nil, rec, err
+	}
+	if db, rec.Compacted, err = compactIfSparse(db, rec.Path, dir, o); err != nil {
+		return nil, rec, err
+	}
+	s := &Store{db: db, maxActors: o.MaxActors}
 	want, _ := json.Marshal(meta)
 	err = db.Update(func(tx *bolt.Tx) error {
 		m, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -85,7 +126,12 @@ func Open(dir string, meta Meta) (*Store, Recovered, error) {
 			var was Meta
 			json.Unmarshal(old, &was)
 			rec.Reset = fmt.Sprintf("the metered windows or entities changed (were %v %v): stored meter state was discarded; blocks are kept", was.Windows, was.Entities)
-			if err := tx.DeleteBucket(bucketActors); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			for _, b := range [][]byte{bucketActors, bucketByLast} {
+				if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+					return err
+				}
+			}
+			if err := m.Delete([]byte("actors_n")); err != nil {
 				return err
 			}
 		}
@@ -99,27 +145,132 @@ func Open(dir string, meta Meta) (*Store, Recovered, error) {
 		if err != nil {
 			return err
 		}
-		rec.Actors = a.Stats().KeyN
-		s, err := tx.CreateBucketIfNotExists(bucketSanctions)
+		if err := s.ensureIndex(tx, m, a); err != nil {
+			return err
+		}
+		rec.Actors = s.actors
+		sb, err := tx.CreateBucketIfNotExists(bucketSanctions)
 		if err != nil {
 			return err
 		}
-		rec.Sanctions = s.Stats().KeyN
-		c, err := tx.CreateBucketIfNotExists(bucketCanaries)
-		if err != nil {
+		rec.Sanctions = sb.Stats().KeyN // sanctions are few: expired ones are swept
+		if _, err := tx.CreateBucketIfNotExists(bucketCanaries); err != nil {
 			return err
 		}
-		rec.Canaries = c.Stats().KeyN
 		if _, err := tx.CreateBucketIfNotExists(bucketAllow); err != nil {
 			return err
 		}
-		return nil
+		n, err := s.trim(tx) // meter.max_actors may have been lowered
+		s.trimmed.Add(uint64(n))
+		return err
 	})
 	if err != nil {
 		db.Close()
 		return nil, rec, fmt.Errorf("%s: %w", rec.Path, err)
 	}
-	return &Store{db: db}, rec, nil
+	return s, rec, nil
+}
+
+func openBolt(path, dir string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("%s is locked: is another leakguard running with state.dir %s?", path, dir)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// ensureIndex loads the actor count and builds the last-seen index of a
+// file written before either existed (one walk, once).
+func (s *Store) ensureIndex(tx *bolt.Tx, m, a *bolt.Bucket) error {
+	if v := m.Get([]byte("actors_n")); len(v) == 8 && tx.Bucket(bucketByLast) != nil {
+		s.actors = int(binary.BigEndian.Uint64(v))
+		return nil
+	}
+	idx, err := tx.CreateBucketIfNotExists(bucketByLast)
+	if err != nil {
+		return err
+	}
+	n := 0
+	err = a.ForEach(func(k, v []byte) error {
+		n++
+		if len(v) < 8 {
+			return nil
+		}
+		return idx.Put(lastKey(int64(binary.BigEndian.Uint64(v)), k), nil)
+	})
+	if err != nil {
+		return err
+	}
+	s.actors = n
+	return s.putCount(m)
+}
+
+func (s *Store) putCount(m *bolt.Bucket) error {
+	return m.Put([]byte("actors_n"), binary.BigEndian.AppendUint64(nil, uint64(s.actors)))
+}
+
+// lastKey orders the index by last seen, then actor key.
+func lastKey(last int64, key []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(key)), uint64(max(last, 0))), key...)
+}
+
+// compactIfSparse rewrites the file to its live data when most of it is
+// free pages: after a flood is expired or trimmed, a restart would
+// otherwise map the flood's size. The copy is written beside the file and
+// renamed over it, so a crash leaves one or the other whole.
+func compactIfSparse(db *bolt.DB, path, dir string, o Options) (*bolt.DB, string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		db.Close()
+		return nil, "", err
+	}
+	size := fi.Size()
+	free := int64(db.Stats().FreePageN) * int64(db.Info().PageSize)
+	if free < o.MinCompact || float64(free) < o.CompactRatio*float64(size) {
+		return db, "", nil
+	}
+	tmp := path + ".compact"
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
+	if err == nil {
+		err = bolt.Compact(dst, db, 64<<20)
+		if err == nil {
+			err = dst.Sync()
+		}
+		if cerr := dst.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		// Not fatal: the sparse file is still a good store.
+		os.Remove(tmp)
+		if o.Log != nil {
+			o.Log.Warn("state: could not compact state.db; using it as it is", "err", err)
+		}
+		return db, "", nil
+	}
+	db.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		db, oerr := openBolt(path, dir)
+		return db, "", errors.Join(err, oerr)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // make the rename durable
+		d.Close()
+	}
+	db, err = openBolt(path, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	after := size
+	if fi, err := os.Stat(path); err == nil {
+		after = fi.Size()
+	}
+	return db, fmt.Sprintf("%d MiB -> %d MiB", size>>20, after>>20), nil
 }
 
 // Close closes the store.
@@ -162,13 +313,37 @@ type Batch struct {
 
 // Write commits a batch in one transaction.
 func (s *Store) Write(b Batch) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		ab := tx.Bucket(bucketActors)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	n := s.actors
+	var trimmed int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ab, idx := tx.Bucket(bucketActors), tx.Bucket(bucketByLast)
 		for _, a := range b.Actors {
+			k := keyBytes(a.Key)
+			if old := ab.Get(k); len(old) >= 8 {
+				if err := idx.Delete(lastKey(int64(binary.BigEndian.Uint64(old)), k)); err != nil {
+					return err
+				}
+			} else if old == nil {
+				s.actors++
+			}
 			v := make([]byte, 8+len(a.Data))
 			binary.BigEndian.PutUint64(v, uint64(a.Last))
 			copy(v[8:], a.Data)
-			if err := ab.Put(keyBytes(a.Key), v); err != nil {
+			if err := ab.Put(k, v); err != nil {
+				return err
+			}
+			if err := idx.Put(lastKey(a.Last, k), nil); err != nil {
+				return err
+			}
+		}
+		if len(b.Actors) > 0 {
+			var err error
+			if trimmed, err = s.trim(tx); err != nil {
+				return err
+			}
+			if err := s.putCount(tx.Bucket(bucketMeta)); err != nil {
 				return err
 			}
 		}
@@ -196,9 +371,80 @@ func (s *Store) Write(b Batch) error {
 				return err
 			}
 		}
+		if b.Now.IsZero() {
+			return nil // an operator's write between flushes, not a flush
+		}
 		ts := make([]byte, 8)
 		binary.BigEndian.PutUint64(ts, uint64(b.Now.UnixNano()))
 		return tx.Bucket(bucketMeta).Put([]byte("last_flush"), ts)
+	})
+	if err != nil {
+		s.actors = n // the transaction rolled back
+		return err
+	}
+	s.trimmed.Add(uint64(trimmed))
+	return nil
+}
+
+// trim deletes the least recently seen actors past maxActors.
+func (s *Store) trim(tx *bolt.Tx) (int, error) {
+	if s.maxActors <= 0 || s.actors <= s.maxActors {
+		return 0, nil
+	}
+	return s.deleteOldest(tx, func(int64) bool { return true }, s.actors-s.maxActors)
+}
+
+// deleteOldest deletes up to max actors, oldest first, while ok(last).
+func (s *Store) deleteOldest(tx *bolt.Tx, ok func(last int64) bool, max int) (int, error) {
+	ab, c := tx.Bucket(bucketActors), tx.Bucket(bucketByLast).Cursor()
+	n := 0
+	for k, _ := c.First(); k != nil && n < max && len(k) >= 8 && ok(int64(binary.BigEndian.Uint64(k))); k, _ = c.First() {
+		if err := ab.Delete(k[8:]); err != nil {
+			return n, err
+		}
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		s.actors--
+		n++
+	}
+	return n, nil
+}
+
+// Actors returns how many actor states the store holds.
+func (s *Store) Actors() int {
+	var n int
+	s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get([]byte("actors_n")); len(v) == 8 {
+			n = int(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return n
+}
+
+// Trimmed returns how many actor states the size bound deleted.
+func (s *Store) Trimmed() uint64 { return s.trimmed.Load() }
+
+// ErrSecretMismatch is returned by CheckSecret when the store was written
+// under another hashing secret.
+var ErrSecretMismatch = errors.New("hashing secret differs from the one state.db was written under")
+
+// CheckSecret pins the fingerprint of the hashing secret on first use (a
+// keyed MAC, never the secret) and fails if another is pinned: the actor
+// keys of the counts and blocks stored are hashes under that secret, and
+// would silently belong to nobody under another.
+func (s *Store) CheckSecret(fingerprint string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		have := m.Get([]byte("secret_fingerprint"))
+		if have == nil {
+			return m.Put([]byte("secret_fingerprint"), []byte(fingerprint))
+		}
+		if string(have) != fingerprint {
+			return fmt.Errorf("%w: stored %.8s…, this proxy's %.8s…", ErrSecretMismatch, have, fingerprint)
+		}
+		return nil
 	})
 }
 
@@ -329,28 +575,23 @@ func (s *Store) Sanctions(now int64) ([]engine.Sanction, error) {
 	return out, err
 }
 
-// Expire deletes up to max actors last seen before `before` (resuming
-// where the previous call stopped) and the sanctions over at now, so the
+// Expire deletes up to max actors last seen before `before` (oldest
+// first, by the last-seen index) and the sanctions over at now, so the
 // store does not grow with actors that will never count again.
 func (s *Store) Expire(before, now int64, max int) (deleted int, err error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	n := s.actors
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketActors).Cursor()
-		k, v := c.Seek(s.cursor)
-		for n := 0; k != nil && n < max; n++ {
-			if len(v) < 8 || int64(binary.BigEndian.Uint64(v)) < before {
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				deleted++
-				k, v = c.Seek(k) // Delete moves the cursor: re-seek past the gap
-				continue
-			}
-			k, v = c.Next()
+		var err error
+		deleted, err = s.deleteOldest(tx, func(last int64) bool { return last < before }, max)
+		if err != nil {
+			return err
 		}
-		if k == nil {
-			s.cursor = nil
-		} else {
-			s.cursor = slices.Clone(k)
+		if deleted > 0 {
+			if err := s.putCount(tx.Bucket(bucketMeta)); err != nil {
+				return err
+			}
 		}
 		sc := tx.Bucket(bucketSanctions).Cursor()
 		for k, v := sc.First(); k != nil; {
@@ -365,5 +606,8 @@ func (s *Store) Expire(before, now int64, max int) (deleted int, err error) {
 		}
 		return nil
 	})
+	if err != nil {
+		s.actors, deleted = n, 0
+	}
 	return deleted, err
 }

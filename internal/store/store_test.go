@@ -16,7 +16,7 @@ var meta = Meta{Windows: []time.Duration{time.Hour, 24 * time.Hour}, Entities: [
 
 func TestStoreRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	s, rec, err := Open(dir, meta)
+	s, rec, err := Open(dir, meta, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	s.Close()
 
-	s, rec, err = Open(dir, meta)
+	s, rec, err = Open(dir, meta, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,13 +73,13 @@ func TestStoreRoundTrip(t *testing.T) {
 
 func TestStoreDiscardsStateOfAnotherConfig(t *testing.T) {
 	dir := t.TempDir()
-	s, _, _ := Open(dir, meta)
+	s, _, _ := Open(dir, meta, Options{})
 	k := identity.Key{Kind: identity.IP, Hash: 42}
 	s.Write(Batch{Actors: []memory.Saved{{Key: k, Last: 1, Data: []byte("x")}},
 		Sanctions: []engine.Sanction{{Key: k, Rule: "r", Action: engine.Block, Until: 1 << 62}}, Now: time.Now()})
 	s.Close()
 	other := Meta{Windows: []time.Duration{time.Hour}, Entities: []string{"user", "phone"}}
-	s, rec, err := Open(dir, other)
+	s, rec, err := Open(dir, other, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,12 +91,12 @@ func TestStoreDiscardsStateOfAnotherConfig(t *testing.T) {
 
 func TestStoreLockedByAnotherProcess(t *testing.T) {
 	dir := t.TempDir()
-	s, _, err := Open(dir, meta)
+	s, _, err := Open(dir, meta, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, _, err := Open(dir, meta); err == nil || !strings.Contains(err.Error(), "another leakguard") {
+	if _, _, err := Open(dir, meta, Options{}); err == nil || !strings.Contains(err.Error(), "another leakguard") {
 		t.Fatalf("second open: %v", err)
 	}
 }
@@ -105,7 +105,7 @@ func TestStoreLockedByAnotherProcess(t *testing.T) {
 // and without duplicates.
 func TestStoreKeepsRunTimeAllowlist(t *testing.T) {
 	dir := t.TempDir()
-	s, _, err := Open(dir, meta)
+	s, _, err := Open(dir, meta, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestStoreKeepsRunTimeAllowlist(t *testing.T) {
 		}
 	}
 	s.Close()
-	if s, _, err = Open(dir, meta); err != nil {
+	if s, _, err = Open(dir, meta, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()

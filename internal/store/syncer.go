@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +51,10 @@ type Syncer struct {
 	// Canaries, if set, gives up the canaries issued since the last flush.
 	Canaries interface{ Drain() []canary.Issued }
 
+	// flushMu makes flushes one at a time, so a flush drained later is
+	// also written later (newer actor state wins) and an unblock flushed
+	// at once lands after any flush of the sanction it lifts.
+	flushMu   sync.Mutex
 	mu        sync.Mutex
 	sanctions []engine.Sanction
 	unblocked []identity.Key
@@ -64,8 +69,10 @@ type Syncer struct {
 // Stats are the syncer's counters, for metrics.
 type Stats struct {
 	Flushes, ActorsWritten, ActorsDropped, CanariesDropped, Expired, Errors uint64
-	LastFlush                                                               time.Time
-	LastDuration                                                            time.Duration
+	// Trimmed are actor states deleted to keep the store under its bound.
+	Trimmed      uint64
+	LastFlush    time.Time
+	LastDuration time.Duration
 }
 
 // Decided queues the sanction a decision installed.
@@ -75,6 +82,21 @@ func (y *Syncer) Decided(d engine.Decision) {
 	}
 	y.mu.Lock()
 	y.sanctions = append(y.sanctions, d.Sanction())
+	y.mu.Unlock()
+}
+
+// Impose queues a sanction for the next flush.
+func (y *Syncer) Impose(x engine.Sanction) {
+	y.mu.Lock()
+	y.sanctions = append(y.sanctions, x)
+	y.mu.Unlock()
+}
+
+// Forget drops k's sanctions queued for the next flush, so that one
+// imposed just before an unblock is not written after it.
+func (y *Syncer) Forget(k identity.Key) {
+	y.mu.Lock()
+	y.sanctions = slices.DeleteFunc(y.sanctions, func(x engine.Sanction) bool { return x.Key == k })
 	y.mu.Unlock()
 }
 
@@ -88,12 +110,18 @@ func (y *Syncer) Unblocked(k identity.Key) {
 // Stats returns the counters.
 func (y *Syncer) Stats() Stats {
 	y.mu.Lock()
-	defer y.mu.Unlock()
-	return y.stats
+	st := y.stats
+	y.mu.Unlock()
+	if t, ok := y.Store.(interface{ Trimmed() uint64 }); ok {
+		st.Trimmed = t.Trimmed()
+	}
+	return st
 }
 
 // Flush writes everything changed since the last flush.
 func (y *Syncer) Flush() error {
+	y.flushMu.Lock()
+	defer y.flushMu.Unlock()
 	start := time.Now()
 	now := y.Now()
 	actors, dropped := y.Meter.Drain()

@@ -54,7 +54,7 @@ func (l *ledger) Drain() []canary.Issued {
 // had drained (only sanctions were kept), so a disk that recovered held
 // stale budgets and an incomplete canary registry.
 func TestFailedFlushLosesNothing(t *testing.T) {
-	s, _, err := Open(t.TempDir(), meta)
+	s, _, err := Open(t.TempDir(), meta, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
