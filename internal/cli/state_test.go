@@ -21,6 +21,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
+	"github.com/leakguard/leakguard/internal/state"
 	"github.com/leakguard/leakguard/internal/testserver"
 )
 
@@ -269,11 +271,11 @@ func TestFleetSharesBudgetThroughRedis(t *testing.T) {
 	if n := crawl(t, bases[0], "198.51.100.10", 0, 50); n != 50 {
 		t.Fatalf("with redis down served %d of 50", n)
 	}
-	waitFor(t, 3*time.Second, "redis marked down", func() bool { return !nodes[0].state.fleet.Up() })
+	waitFor(t, 3*time.Second, "redis marked down", func() bool { return !fleetOf(nodes[0]).Up() })
 	// Redis returns (empty: it persisted nothing): the proxies resynchronise.
 	srv.Start()
-	waitFor(t, 5*time.Second, "redis marked up again", func() bool { return nodes[0].state.fleet.Up() })
-	waitFor(t, 5*time.Second, "buffered records flushed", func() bool { return nodes[0].state.fleet.Stats().Pending == 0 })
+	waitFor(t, 5*time.Second, "redis marked up again", func() bool { return fleetOf(nodes[0]).Up() })
+	waitFor(t, 5*time.Second, "buffered records flushed", func() bool { return fleetOf(nodes[0]).Stats().Pending == 0 })
 	// The records served while Redis was down count fleet-wide now. The
 	// other proxy learns an actor's fleet count within one flush interval
 	// of first seeing it (the documented staleness bound): one request,
@@ -298,7 +300,7 @@ func TestFleetFailClosed(t *testing.T) {
 		t.Fatalf("with redis up: %d", code)
 	}
 	srv.Stop()
-	waitFor(t, 3*time.Second, "redis marked down", func() bool { return !c.state.fleet.Up() })
+	waitFor(t, 3*time.Second, "redis marked down", func() bool { return !fleetOf(c).Up() })
 	if code, _ := get(t, hc, base+"/api/users/2"); code != http.StatusServiceUnavailable {
 		t.Fatalf("record route with redis down and fail: closed: %d, want 503", code)
 	}
@@ -306,11 +308,14 @@ func TestFleetFailClosed(t *testing.T) {
 		t.Fatalf("non-record route with redis down: %d, want 200", code)
 	}
 	srv.Start()
-	waitFor(t, 5*time.Second, "redis marked up again", func() bool { return c.state.fleet.Up() })
+	waitFor(t, 5*time.Second, "redis marked up again", func() bool { return fleetOf(c).Up() })
 	if code, _ := get(t, hc, base+"/api/users/3"); code != 200 {
 		t.Fatalf("after redis returned: %d", code)
 	}
 }
+
+// fleetOf is a fleet proxy's fleet meter.
+func fleetOf(c *ProxyCommand) *redismeter.Meter { return c.state.st.(*state.Redis).Fleet() }
 
 // serveConfig runs `leakguard proxy --config cfg` in process. stop shuts it
 // down (listeners, then the final state flush); it also runs when the test
