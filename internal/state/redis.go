@@ -230,7 +230,9 @@ func (r *Redis) Allows(ctx context.Context) ([]netip.Prefix, error) {
 func (r *Redis) Keeps() string { return "shared with the fleet through redis, kept across restarts" }
 
 // Issue implements State.
-func (r *Redis) Issue(ctx context.Context, xs []canary.Issued) error { return r.canaries.Issue(ctx, xs) }
+func (r *Redis) Issue(ctx context.Context, xs []canary.Issued) error {
+	return r.canaries.Issue(ctx, xs)
+}
 
 // Lookup implements State: the fleet's registry, whichever proxy served
 // the canary. Canaries issued since a proxy's last flush are not there yet.
