@@ -73,7 +73,7 @@ func (c *PolicyCommand) Run(context.Context) error {
 
 // policyView is the policy in force as the admin API shows it: the same
 // keys and units as the YAML a config is written in.
-func policyView(cfg *config.Config) any {
+func policyView(cfg *config.Config) map[string]any {
 	view := map[string]any{"summary": policySummary(cfg)}
 	in := map[string]any{"budgets": cfg.EffectiveBudgets(), "risk": cfg.Risk}
 	if out, err := yaml.Marshal(in); err == nil {

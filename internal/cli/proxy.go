@@ -29,9 +29,9 @@ import (
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/meter/memory"
-	"github.com/leakguard/leakguard/internal/policy"
 	"github.com/leakguard/leakguard/internal/proxy"
 	"github.com/leakguard/leakguard/internal/records"
+	lgstack "github.com/leakguard/leakguard/internal/stack"
 	"github.com/leakguard/leakguard/internal/web"
 )
 
@@ -282,8 +282,12 @@ func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics
 		Allows:   st.detector.Allows,
 		Canaries: c.state.lookupCanaries,
 		Stats:    func() admin.Stats { return c.stats(st, metrics) },
-		Policy:   func() any { return policyView(c.Config) },
-		Actor:    func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
+		Policy: func() any {
+			v := policyView(c.Config)
+			v["learnt"] = st.engine.Learned()
+			return v
+		},
+		Actor: func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
 	})
 }
 
@@ -338,23 +342,15 @@ func actorDetail(st *stack, k identity.Key) admin.ActorDetail {
 // canaryMaker makes decoys and canaries; canary trace must scan dumps with
 // the same scanner to find them again.
 func canaryMaker(cfg *config.Config, h *keyed.Hasher) *canary.Maker {
-	return canary.NewMaker(h.Derive("leakguard decoy key"), canaryScanner(cfg, h))
+	return lgstack.Decoys(cfg, h)
 }
 
 func canaryScanner(cfg *config.Config, h *keyed.Hasher) *records.Scanner {
-	return records.NewScanner([]records.Kind{records.Phone, records.Email, records.CNID, records.BankCard}, cfg.PII.PhoneRegions, h, [4]uint64{})
+	return lgstack.CanaryScanner(cfg, h)
 }
 
 func sprinkles(cfg *config.Config, cat *records.Catalog) map[string]proxy.Sprinkle {
-	out := map[string]proxy.Sprinkle{}
-	for _, sp := range cfg.Canary.Sprinkle {
-		for i, r := range cfg.Records {
-			if r.Route == sp.Route {
-				out[cat.RouteName(i)] = proxy.Sprinkle{Path: sp.GJSONPath(), Rate: sp.Rate}
-			}
-		}
-	}
-	return out
+	return lgstack.Sprinkles(cfg, cat)
 }
 
 // adminEngine is the engine as the admin API sees it: an unblock is also
@@ -404,6 +400,9 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 		defer cancel()
 		go c.timeline.Run(tctx)
 	}
+	cctx, stopCalibrating := context.WithCancel(ctx)
+	defer stopCalibrating()
+	go c.calibrate(cctx)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -422,6 +421,33 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 		err = errors.Join(err, c.authSrv.Shutdown(sctx))
 	}
 	return err
+}
+
+// calibrate lets the budgets marked learn: true learn from what the keys
+// the meter holds take, every meter.calibrate_every, and says what moved
+// in the decision log.
+func (c *ProxyCommand) calibrate(ctx context.Context) {
+	every := c.Config.Meter.CalibrateEvery.D()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	last := map[string]uint64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		for _, cal := range c.Engine.Calibrate(now, func(wi int, fn func(identity.Key, []uint64)) {
+			c.Meter.Each(now.UnixNano(), wi, func(ac memory.ActorCount) { fn(ac.Key, ac.Records) })
+		}) {
+			if cal.Learnt != last[cal.Budget] {
+				c.decisions.Operator("calibrated", slog.String("by", "leakguard"), slog.String("rule", cal.Budget),
+					slog.Int("keys", cal.Keys), slog.Uint64("tail", cal.Tail), slog.Uint64("limit", cal.Limit), slog.Uint64("learnt", cal.Learnt))
+				last[cal.Budget] = cal.Learnt
+			}
+		}
+	}
 }
 
 // Close releases what Open acquired.
@@ -469,174 +495,20 @@ type stack struct {
 
 // stackOptions are what the proxy adds to the stack for state that
 // outlives the process or is shared with other proxies.
-type stackOptions struct {
-	// Persist and Load hook the meter to the embedded store.
-	Persist bool
-	Load    func(identity.Key) []byte
-	// Fleet, if set, wraps the local meter in one shared through Redis.
-	Fleet func(local *memory.Memory, entities []string) engine.Meter
-	// Resolver is the DNS for verifying search-engine crawlers (nil: the
-	// system's; the simulator passes a fake).
-	Resolver detect.Resolver
-	// NoBotDNS turns verification off (log replay: today's DNS says
-	// nothing of the addresses of years ago, and lookups would stall).
-	NoBotDNS bool
-}
-
-// riskOf translates the config's risk section for the engine.
-func riskOf(cfg *config.Config) (engine.Risk, error) {
-	r := engine.Risk{Weights: map[detect.Signals]int{},
-		EnumMinRequests: uint64(cfg.Risk.Enumeration.MinRequests), EnumMissRatio: cfg.Risk.Enumeration.MissRatio}
-	// Requests and misses are read in the smallest report window, so a
-	// budget's shorter window does not change what enumeration means.
-	if len(cfg.Meter.ReportWindows) > 0 {
-		smallest := slices.MinFunc(cfg.Meter.ReportWindows, func(a, b config.Duration) int { return int(a.D() - b.D()) })
-		r.Window = max(slices.Index(cfg.Windows(), smallest.D()), 0)
-	}
-	for name, w := range cfg.Risk.Weights {
-		sig, ok := detect.SignalByName(name)
-		if !ok {
-			return r, fmt.Errorf("risk.weights: unknown signal %q", name)
-		}
-		r.Weights[sig] = w
-	}
-	for _, b := range cfg.Risk.Bands {
-		act, err := engine.ParseAction(b.Action)
-		if err != nil {
-			return r, err
-		}
-		r.Bands = append(r.Bands, engine.Band{Min: b.Min, Action: act, For: b.For.D()})
-	}
-	return r, nil
-}
-
-func detectorOf(cfg *config.Config, res *identity.Resolver, dns detect.Resolver, verify bool) (*detect.Detector, *detect.UAClassifier, error) {
-	ua, err := detect.NewUAClassifier()
-	if err != nil {
-		return nil, nil, err
-	}
-	o := detect.Options{Behaviour: detect.NewBehaviour(cfg.Meter.MaxActors)}
-	for _, a := range cfg.Detect.Allow {
-		p, err := config.ParsePrefix(a)
-		if err != nil {
-			return nil, nil, err
-		}
-		o.Allow = append(o.Allow, p)
-	}
-	for _, a := range cfg.Detect.AllowAccounts {
-		o.AllowKeys = append(o.AllowKeys, res.AccountKey(a))
-	}
-	if v := cfg.Detect.VerifySearchBots; verify && (v == nil || *v) {
-		o.Verify = detect.NewBotVerifier(dns)
-	}
-	return detect.New(o), ua, nil
-}
+type stackOptions = lgstack.Options
 
 func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision), getenv func(string) string, so stackOptions) (*stack, error) {
 	st := &stack{}
-	trusted := make([]netip.Prefix, 0, len(cfg.Identity.TrustedProxies))
-	for _, p := range cfg.Identity.TrustedProxies {
-		pr, err := config.ParsePrefix(p)
-		if err != nil {
-			return nil, err
+	b, err := lgstack.Build(cfg, h, func(d engine.Decision) {
+		if st.metrics != nil {
+			st.metrics.Decision(d)
 		}
-		trusted = append(trusted, pr)
-	}
-	account, err := keySource(cfg.Identity.Account, getenv)
-	if err != nil {
-		return nil, fmt.Errorf("identity.account: %w", err)
-	}
-	session, err := keySource(cfg.Identity.Session, getenv)
-	if err != nil {
-		return nil, fmt.Errorf("identity.session: %w", err)
-	}
-	st.resolver = identity.NewResolver(identity.Options{
-		TrustedProxies: trusted, IPv4Prefix: cfg.Identity.IPv4Prefix, IPv6Prefix: cfg.Identity.IPv6Prefix,
-		Account: account, Session: session,
-	}, h)
-	spec := records.Spec{PhoneRegions: cfg.PII.PhoneRegions, ScanAll: cfg.PII.Scan == "all"}
-	if cfg.PII.Scan != "off" {
-		spec.PII = cfg.PII.Detect
-	}
-	for _, r := range cfg.Records {
-		spec.Routes = append(spec.Routes, records.RouteSpec{Route: r.Route, Entity: r.Entity, Param: r.Param, Body: r.Body, Lookup: r.Lookup, Exclude: r.Exclude,
-			Methods: r.Methods, CaseSensitive: r.CaseSensitive})
-	}
-	if st.catalog, err = records.NewCatalog(spec, h); err != nil {
-		return nil, err
-	}
-	entities := st.catalog.Entities()
-	budgetsInForce := cfg.EffectiveBudgets()
-	perPerson := slices.ContainsFunc(budgetsInForce, func(b config.Budget) bool { return b.PerPerson })
-	// Budgets may name a PII entity whose detector is off; keep the names known.
-	for _, b := range budgetsInForce {
-		if st.catalog.EntityIndex(b.Entity) < 0 {
-			return nil, fmt.Errorf("budget %s: entity %q has no records route and its detector is off", b.ID(), b.Entity)
-		}
-	}
-	// Per-person budgets count the people behind addresses as one entity
-	// more, after the catalog's.
-	metered, people := len(entities), -1
-	if perPerson {
-		metered, people = len(entities)+1, len(entities)
-	}
-	st.meter = memory.New(memory.Options{
-		Windows: cfg.Windows(), Entities: metered, ExactUpTo: cfg.Meter.ExactUpTo, MaxActors: cfg.Meter.MaxActors,
-		Persist: so.Persist, Load: so.Load,
-	})
-	var m engine.Meter = st.meter
-	if so.Fleet != nil {
-		names := entities
-		if people >= 0 {
-			// The fleet keys counts by entity name: the people behind an
-			// address are shared like any entity.
-			names = append(slices.Clip(entities), "_people")
-		}
-		m = so.Fleet(st.meter, names)
-	}
-	var budgets []engine.Budget
-	for _, b := range budgetsInForce {
-		kind, _ := identity.KindByName(b.Per)
-		act, err := engine.ParseAction(b.Action)
-		if err != nil {
-			return nil, err
-		}
-		budgets = append(budgets, engine.Budget{
-			ID: b.ID(), Entity: b.Entity, Per: kind, Window: b.Window.D(), Limit: uint64(b.Limit),
-			Action: act, BlockFor: b.BlockFor.D(), PerPerson: b.PerPerson, Allowlisted: b.Allowlisted,
-		})
-	}
-	risk, err := riskOf(cfg)
+		onDecision(d)
+	}, getenv, so)
 	if err != nil {
 		return nil, err
 	}
-	if st.detector, st.ua, err = detectorOf(cfg, st.resolver, so.Resolver, !so.NoBotDNS); err != nil {
-		return nil, err
-	}
-	var rules []engine.Rule
-	for _, r := range cfg.Rules {
-		match, err := policy.Compile(r.Name, r.When)
-		if err != nil {
-			return nil, err
-		}
-		act, err := engine.ParseAction(r.Action)
-		if err != nil {
-			return nil, err
-		}
-		rules = append(rules, engine.Rule{Name: r.Name, Match: match, Action: act, For: r.For.D()})
-	}
-	st.engine, err = engine.New(m, engine.Options{
-		Entities: entities, Budgets: budgets, Risk: risk, Rules: rules, Shadow: cfg.Mode == config.ModeShadow, People: people,
-		OnDecision: func(d engine.Decision) {
-			if st.metrics != nil {
-				st.metrics.Decision(d)
-			}
-			onDecision(d)
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
+	st.resolver, st.detector, st.ua, st.catalog, st.meter, st.engine = b.Resolver, b.Detector, b.UA, b.Catalog, b.Meter, b.Engine
 	return st, nil
 }
 
@@ -644,39 +516,7 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 // set, else secret.file (default <state.dir>/secret), generated on first use.
 // Every command that hashes identifiers uses it, so their keys agree.
 func configHasher(cfg *config.Config, getenv func(string) string) (h *keyed.Hasher, source string, created bool, err error) {
-	file := cfg.Secret.File
-	if file == "" {
-		file = filepath.Join(cfg.State.Dir, "secret")
-	}
-	secret, source, created, err := keyed.LoadSecret(getenv, cfg.Secret.Env, file)
-	if err != nil {
-		return nil, "", false, fmt.Errorf("secret: %w", err)
-	}
-	return keyed.New(secret), source, created, nil
-}
-
-// keySource turns a configured identifier source into identity's, loading
-// the JWT verification key if one is configured.
-func keySource(k config.KeySource, getenv func(string) string) (identity.Source, error) {
-	src := identity.Source{Header: k.Header, Cookie: k.Cookie, JWTClaim: k.JWTClaim}
-	var err error
-	switch {
-	case k.JWTKeyEnv != "":
-		secret := getenv(k.JWTKeyEnv)
-		if secret == "" {
-			return src, fmt.Errorf("$%s (jwt_key_env) is empty", k.JWTKeyEnv)
-		}
-		src.JWT, err = identity.NewHMACVerifier([]byte(secret))
-	case k.JWTPublicKeyFile != "":
-		var pem []byte
-		if pem, err = os.ReadFile(k.JWTPublicKeyFile); err == nil {
-			src.JWT, err = identity.NewPublicKeyVerifier(pem)
-		}
-		if err != nil {
-			err = fmt.Errorf("jwt_public_key_file %s: %w", k.JWTPublicKeyFile, err)
-		}
-	}
-	return src, err
+	return lgstack.Hasher(cfg, getenv)
 }
 
 func openDecisionLog(dest string, stdout, stderr io.Writer) (*decisionlog.Log, io.Closer, error) {

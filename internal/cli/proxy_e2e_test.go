@@ -370,7 +370,7 @@ func checkAdmin(t *testing.T, p *running) {
 		}
 	}
 	auth := []string{"Authorization", "Bearer " + testToken}
-	if code, body := get(t, c, admin+"/api/policy", auth...); code != 200 || !strings.Contains(string(body), `"window": "1h"`) || !strings.Contains(string(body), `"summary"`) {
+	if code, body := get(t, c, admin+"/api/policy", auth...); code != 200 || !strings.Contains(string(body), `"window": "1h"`) || !strings.Contains(string(body), `"summary"`) || !strings.Contains(string(body), `"learnt"`) {
 		t.Errorf("/api/policy: %d %s", code, body)
 	}
 	if code, _ := get(t, c, admin+"/api/policy"); code != 401 {

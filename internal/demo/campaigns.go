@@ -45,7 +45,8 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 	fastRate := 10 + rng.Float64()*20
 	fastIP := fmt.Sprintf("198.18.%d.%d", 40+rng.IntN(50), 1+rng.IntN(250))
 	fastSID := &http.Cookie{Name: "sid", Value: fmt.Sprintf("f-%x", rng.Uint64())}
-	run(func() { t.fastSession(ctx, rand.New(rand.NewPCG(rng.Uint64(), 1)), fastRate, fastIP, fastSID) })
+	fastRng := rand.New(rand.NewPCG(rng.Uint64(), 1)) // drawn here: rng is this goroutine's
+	run(func() { t.fastSession(ctx, fastRng, fastRate, fastIP, fastSID) })
 
 	members, nets := 24+rng.IntN(25), 3+rng.IntN(4)
 	for i := range members {
