@@ -13,6 +13,7 @@
 package memory
 
 import (
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,11 @@ type Options struct {
 	Entities  int
 	ExactUpTo int // distinct records per actor and entity kept exactly
 	MaxActors int // actor keys held before the least recently seen are evicted
+	// MaxBytes, if set, bounds the heap actor state holds: MaxActors is
+	// lowered to MaxBytes / ActorBytes. Heavy actors (past ExactUpTo
+	// records, with sketches) hold more; they are few, and the estimate
+	// covers the light ones a flood of fresh addresses brings.
+	MaxBytes int64
 	// Persist tracks changed actors for Drain, so a store can keep them.
 	Persist bool
 	// Load, if set, returns a key's stored state (nil if none) when the key
@@ -161,11 +167,14 @@ type windowSketch struct {
 
 // New returns an empty meter.
 func New(o Options) *Memory {
-	if o.MaxActors < numShards {
-		o.MaxActors = numShards
-	}
 	if len(o.Windows) == 0 {
 		o.Windows = []time.Duration{time.Hour}
+	}
+	if o.MaxBytes > 0 {
+		o.MaxActors = min(o.MaxActors, int(o.MaxBytes/int64(ActorBytes(len(o.Windows), o.Entities))))
+	}
+	if o.MaxActors < numShards {
+		o.MaxActors = numShards
 	}
 	m := &Memory{
 		windows:   o.Windows,
@@ -188,6 +197,35 @@ func New(o Options) *Memory {
 	}
 	return m
 }
+
+// ActorBytes estimates the heap one light actor key holds (a few records,
+// no sketch) with this many windows and entities, persisted: the actor,
+// its request ring per window, its entity slots, one entity's exact list,
+// and its entries in the shard's map and dirty set. Calibrated against
+// BenchmarkBytesPerActor, which measures it, and pinned by
+// TestActorBytesMatchesTheHeap.
+func ActorBytes(windows, entities int) int {
+	const (
+		actorStruct = 96  // key, list links, last seen, two slice headers
+		ringBytes   = 208 // per window: Buckets+1 epochs, requests, misses
+		oneEntity   = 176 // a distinct (48) and an exact list grown to 8 entries (128)
+		mapEntries  = 96  // its entries in the shard's map and dirty set, at load
+	)
+	return actorStruct + allocSize(ringBytes*windows) + allocSize(8*entities) + oneEntity + mapEntries
+}
+
+// allocSize rounds n up as Go's allocator does, near enough: size
+// classes step by 16 bytes up to 256, then by about an eighth.
+func allocSize(n int) int {
+	if n <= 256 {
+		return (n + 15) &^ 15
+	}
+	step := 1 << (bits.Len(uint(n)) - 4)
+	return (n + step - 1) &^ (step - 1)
+}
+
+// MaxActors returns how many actor keys the meter holds at most.
+func (m *Memory) MaxActors() int { return m.shardCap * numShards }
 
 // Windows returns the windows metered, ascending.
 func (m *Memory) Windows() []time.Duration { return m.windows }
