@@ -26,6 +26,7 @@ import (
 	"github.com/leakguard/leakguard/internal/decisionlog"
 	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/follow"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/meter/memory"
@@ -62,6 +63,8 @@ type ProxyCommand struct {
 	// the auth endpoint (auth.listen), for edges that ask per request
 	authLn  net.Listener
 	authSrv *http.Server
+	// the edge's access log over syslog (follow.syslog), metered live
+	follower *follow.Follower
 }
 
 func (c *ProxyCommand) usage(fs *flag.FlagSet) func() {
@@ -194,7 +197,11 @@ func (c *ProxyCommand) Open() error {
 
 		UpstreamBodyTimeout: cfg.Limits.UpstreamBodyTimeout.D(), MaxUpstreamBodyBytes: cfg.Limits.MaxUpstreamBodyBytes,
 		MaxDecodedBodyBytes: cfg.Limits.MaxDecodedBodyBytes, StripMethodOverrides: cfg.Inspect.MethodOverrides == "strip",
+		LogMetered: cfg.Follow.Syslog != "off",
 	})
+	if c.follower, err = openFollow(cfg, st, reg, metrics, c.log); err != nil {
+		return err
+	}
 
 	if c.ln, err = listenCapped(cfg.Listen, cfg.Limits.MaxConns); err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -242,7 +249,7 @@ func (c *ProxyCommand) Open() error {
 	}
 	c.log.Info("leakguard proxy ready",
 		"listen", c.ln.Addr().String(), "upstream", up.Redacted(), "mode", cfg.Mode,
-		"admin", c.AdminURL(), "auth", c.AuthURL(), "record_routes", len(cfg.Records), "policy", policySummary(cfg),
+		"admin", c.AdminURL(), "auth", c.AuthURL(), "follow", c.FollowAddr(), "record_routes", len(cfg.Records), "policy", policySummary(cfg),
 		"pii", strings.Join(cfg.PII.Detect, ","), "decisions", cfg.Log.Decisions)
 	return nil
 }
@@ -385,6 +392,31 @@ func (c *ProxyCommand) AuthURL() string {
 	return "http://" + c.authLn.Addr().String() + proxy.AuthPath
 }
 
+// FollowAddr is the syslog address the access log is received on (after
+// Open), or "off".
+func (c *ProxyCommand) FollowAddr() string {
+	if c.follower == nil {
+		return "off"
+	}
+	return c.follower.Addr().String()
+}
+
+// openFollow receives the edge's access log (follow.syslog) into the
+// proxy's engine, or returns nil when it is off.
+func openFollow(cfg *config.Config, st *stack, reg prometheus.Registerer, m *proxy.Metrics, log *slog.Logger) (*follow.Follower, error) {
+	f := cfg.Follow
+	if f.Syslog == "off" {
+		return nil, nil
+	}
+	parser, sessions, err := follow.ParserOf(f.Format, f.LogFormat, f.AccountVar, f.SessionVar, f.Fields)
+	if err != nil {
+		return nil, fmt.Errorf("follow: %w", err)
+	}
+	return follow.Listen(follow.Options{Addr: f.Syslog, Tag: f.Tag, Parser: parser, Sessions: sessions, Queue: f.Queue,
+		Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
+		Served: m.Served, Registerer: reg, Log: log})
+}
+
 // Serve serves until ctx is done, then shuts down gracefully.
 func (c *ProxyCommand) Serve(ctx context.Context) error {
 	errc := make(chan error, 3)
@@ -425,12 +457,24 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 
 // calibrate lets the budgets marked learn: true learn from what the keys
 // the meter holds take, every meter.calibrate_every, and says what moved
-// in the decision log.
+// in the decision log; it also reports keys far above their kind's tail
+// in the report windows (outliers), budget or none.
 func (c *ProxyCommand) calibrate(ctx context.Context) {
 	every := c.Config.Meter.CalibrateEvery.D()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	last := map[string]uint64{}
+	type outlier struct {
+		k   identity.Key
+		ent int
+	}
+	reported := map[outlier]bool{} // said once per run; bounded below
+	var reportWindows []int
+	for _, w := range c.Config.Meter.ReportWindows {
+		if wi := c.Meter.WindowIndex(w.D()); wi >= 0 {
+			reportWindows = append(reportWindows, wi)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -438,9 +482,23 @@ func (c *ProxyCommand) calibrate(ctx context.Context) {
 		case <-tick.C:
 		}
 		now := time.Now()
-		for _, cal := range c.Engine.Calibrate(now, func(wi int, fn func(identity.Key, []uint64)) {
+		each := func(wi int, fn func(identity.Key, []uint64)) {
 			c.Meter.Each(now.UnixNano(), wi, func(ac memory.ActorCount) { fn(ac.Key, ac.Records) })
-		}) {
+		}
+		if len(reported) > 100_000 {
+			clear(reported)
+		}
+		for _, wi := range reportWindows {
+			c.Engine.FlagOutliers(now, wi, each, func(k identity.Key, ent int) bool {
+				o := outlier{k, ent}
+				if reported[o] {
+					return false
+				}
+				reported[o] = true
+				return true
+			})
+		}
+		for _, cal := range c.Engine.Calibrate(now, each) {
 			if cal.Learnt != last[cal.Budget] {
 				c.decisions.Operator("calibrated", slog.String("by", "leakguard"), slog.String("rule", cal.Budget),
 					slog.Int("keys", cal.Keys), slog.Uint64("tail", cal.Tail), slog.Uint64("limit", cal.Limit), slog.Uint64("learnt", cal.Learnt))
@@ -463,6 +521,10 @@ func (c *ProxyCommand) Close() error {
 		errs = append(errs, ignoreClosed(c.authSrv.Close()))
 	} else if c.authLn != nil {
 		errs = append(errs, ignoreClosed(c.authLn.Close()))
+	}
+	if c.follower != nil {
+		// Before the state: lines already received are metered and flushed.
+		errs = append(errs, ignoreClosed(c.follower.Close()))
 	}
 	if c.state != nil {
 		// After the listeners: the final flush sees every request served.

@@ -120,3 +120,64 @@ func (e *Engine) Learned() map[string]uint64 {
 	}
 	return out
 }
+
+// Outlier thresholds: a key is an outlier when its take is above both
+// OutlierFloor and OutlierFactor times the robust tail of its kind.
+const (
+	OutlierFloor  = 1000
+	OutlierFactor = 10
+)
+
+// FlagOutliers looks at what every key took in window wi and reports, as a
+// log decision (rule outlier/<entity>/<kind>/<window>), each key whose take
+// is orders of magnitude above the legitimate tail of its kind: even with
+// no budget written and the default policy off, "one actor has seen
+// 800,000 people" is said. seen is called first for each outlier and
+// returns false for one already reported (the caller keeps that memory).
+func (e *Engine) FlagOutliers(now time.Time, wi int, each CountsFunc, seen func(identity.Key, int) bool) int {
+	t := now.UnixNano()
+	type take struct {
+		k identity.Key
+		n uint64
+	}
+	var byKind [identity.NumKinds][][]take // kind → entity → takes
+	for k := range byKind {
+		byKind[k] = make([][]take, len(e.entities))
+	}
+	each(wi, func(k identity.Key, recs []uint64) {
+		if k.Kind == identity.Crew || int(k.Kind) >= len(byKind) {
+			return // crews are never people: their budgets say enough
+		}
+		for ent := range min(len(recs), len(e.entities)) {
+			if recs[ent] > 0 {
+				byKind[k.Kind][ent] = append(byKind[k.Kind][ent], take{k, recs[ent]})
+			}
+		}
+	})
+	flagged := 0
+	for kind := range byKind {
+		for ent, takes := range byKind[kind] {
+			var legit []uint64
+			for _, x := range takes {
+				if len(e.sanctions.active(x.k, t)) == 0 {
+					legit = append(legit, x.n)
+				}
+			}
+			tail, _, ok := robustTail(legit)
+			if !ok {
+				continue
+			}
+			bar := max(OutlierFloor, OutlierFactor*tail)
+			for _, x := range takes {
+				if x.n <= bar || !seen(x.k, ent) {
+					continue
+				}
+				flagged++
+				e.onDecide(Decision{Time: now, Rule: "outlier/" + e.entities[ent] + "/" + identity.Kind(kind).String() + "/" + e.windows[wi].String(),
+					Action: Log, Shadow: e.shadow.Load(), Key: x.k, Actor: identity.Actor{}, Entity: e.entities[ent],
+					Count: x.n, Limit: bar, Window: e.windows[wi]})
+			}
+		}
+	}
+	return flagged
+}

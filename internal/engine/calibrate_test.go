@@ -67,3 +67,49 @@ func TestCalibrateLearnsTheLegitimateTail(t *testing.T) {
 		})
 	}
 }
+
+// With no budget at all, an account that took 50,000 people while the rest
+// took tens is reported; the rest are not.
+func TestFlagOutliersWithNoBudget(t *testing.T) {
+	m := memory.New(memory.Options{Windows: []time.Duration{24 * time.Hour}, Entities: 1, ExactUpTo: 16, MaxActors: 100000})
+	var decisions []Decision
+	e, err := New(m, Options{Entities: []string{"user"}, OnDecision: func(d Decision) { decisions = append(decisions, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := uint64(1)
+	take := func(acct uint64, n int) {
+		recs := make([]records.Found, n)
+		for i := range recs {
+			recs[i] = records.Found{Entity: 0, Hash: rec}
+			rec++
+		}
+		e.Observe(t0, actor(acct, acct), Exchange{Records: recs})
+	}
+	for p := range 1000 {
+		take(uint64(p+1), 1+p%60)
+	}
+	take(999_999, 50_000)
+	each := func(wi int, fn func(identity.Key, []uint64)) {
+		m.Each(t0.Add(time.Minute).UnixNano(), wi, func(ac memory.ActorCount) { fn(ac.Key, ac.Records) })
+	}
+	reported := map[identity.Key]bool{}
+	seen := func(k identity.Key, ent int) bool {
+		if reported[k] {
+			return false
+		}
+		reported[k] = true
+		return true
+	}
+	if n := e.FlagOutliers(t0.Add(time.Minute), 0, each, seen); n != 2 { // its address and its account
+		t.Fatalf("flagged %d: %+v", n, decisions)
+	}
+	for _, d := range decisions {
+		if d.Key.Hash != 999_999 || d.Count < 45_000 || d.Action != Log || d.Rule != "outlier/user/"+d.Key.Kind.String()+"/24h0m0s" {
+			t.Errorf("decision %+v", d)
+		}
+	}
+	if n := e.FlagOutliers(t0.Add(2*time.Minute), 0, each, seen); n != 0 {
+		t.Fatalf("reported again: %d", n)
+	}
+}
