@@ -96,6 +96,20 @@ type Analyzer struct {
 	outliersDone bool
 	tails        []OutlierTail
 	allWinsIdx   []int
+
+	// stage is the first stage's buffer for the chunk it is replaying,
+	// while a pipelined replay runs (decisions go there).
+	stage  *stageBuf
+	serial stageBuf // apply's, for a replay on one goroutine
+}
+
+// stageBuf carries what the first stage of a pipelined replay learns of a
+// chunk to the second: the engine's decisions and the meter's bounds, in
+// line order.
+type stageBuf struct {
+	decs   []decision
+	bounds []uint32
+	pos    int // the second stage's place in bounds
 }
 
 // Peaker is what budget suggestions read of the meter.
@@ -157,14 +171,35 @@ func New(o Options) *Analyzer {
 	return a
 }
 
-// OnDecision records the first decision for each key: when it would have been stopped.
+// OnDecision records the first decision for each key: when it would have
+// been stopped. During a pipelined replay the engine's goroutine calls it:
+// the decision waits for the second stage, which applies it after the
+// totals of its line.
 func (a *Analyzer) OnDecision(d engine.Decision) {
-	ac := a.actor(d.Key)
+	if a.stage != nil {
+		a.stage.decs = append(a.stage.decs, decision{key: d.Key, t: d.Time, rule: d.Rule, action: d.Action.String(), count: d.Count, signals: d.Signals})
+		return
+	}
+	a.decide(decision{key: d.Key, t: d.Time, rule: d.Rule, action: d.Action.String(), count: d.Count, signals: d.Signals})
+}
+
+// decision is what the report keeps of an engine's decision.
+type decision struct {
+	key     identity.Key
+	t       time.Time
+	rule    string
+	action  string
+	count   uint64
+	signals detect.Signals
+}
+
+func (a *Analyzer) decide(d decision) {
+	ac := a.actor(d.key)
 	if !ac.detected.IsZero() {
 		return
 	}
-	ac.detected, ac.rule, ac.action, ac.atCount = d.Time, d.Rule, d.Action.String(), d.Count
-	ac.signals = d.Signals.Names()
+	ac.detected, ac.rule, ac.action, ac.atCount = d.t, d.rule, d.action, d.count
+	ac.signals = d.signals.Names()
 	ac.beforeCnt = make([]uint64, len(a.entities))
 	for i := range ac.beforeCnt {
 		ac.beforeCnt[i] = uint64(a.count(ac, i))
@@ -228,6 +263,8 @@ type event struct {
 	recs  []records.Found
 	miss  bool
 	tr    detect.Traits
+	sig   detect.Signals // the detector's, set by the replay's first stage
+	decs  [2]int         // the engine's decisions on this line, in its chunk's stage buffer
 	// with Reveal only: the raw account and session
 	account, session string
 }
@@ -329,13 +366,57 @@ func originForm(t []byte) []byte {
 }
 
 // apply replays one prepared line through the detector, the engine and the
-// per-key totals, in event time.
+// per-key totals, in event time: the two stages of the pipelined replay
+// (read.go) one after the other.
 func (a *Analyzer) apply(ev *event) {
-	a.lines++
-	if !a.o.Since.IsZero() && ev.t.Before(a.o.Since) || !a.o.Until.IsZero() && !ev.t.Before(a.o.Until) {
+	if a.outsideWindow(ev) {
+		a.lines++
 		a.outside++
 		return
 	}
+	st := &a.serial
+	st.decs, st.bounds, st.pos = st.decs[:0], st.bounds[:0], 0
+	ev.decs[0] = 0
+	a.stage = st
+	a.replay(ev, st)
+	a.stage = nil
+	ev.decs[1] = len(st.decs)
+	a.tally(ev, st)
+}
+
+// outsideWindow reports whether ev lies outside [Since, Until).
+func (a *Analyzer) outsideWindow(ev *event) bool {
+	return !a.o.Since.IsZero() && ev.t.Before(a.o.Since) || !a.o.Until.IsZero() && !ev.t.Before(a.o.Until)
+}
+
+// replay is the first stage of a line inside the time window: the
+// detector, the engine and the meter, which hold every state that links
+// keys (crews, sanctions, the people behind an address). It touches no
+// per-key total of the analyzer: the decisions the engine takes go to
+// a.stage (OnDecision) and the meter's bounds for peaks to st, for tally
+// to apply in the same order as a line's own code did before the split.
+func (a *Analyzer) replay(ev *event, st *stageBuf) {
+	act, recs := &ev.act, ev.recs
+	if a.o.Detector != nil { // before the totals: it sets the crew key
+		ev.sig = a.o.Detector.Assess(act, ev.tr)
+	}
+	// The log is history: every request was served, so the engine runs in
+	// shadow and only says when each actor would have been stopped.
+	v := a.o.Engine.Admit(ev.t, act, ev.route, ev.sig, false)
+	a.o.Engine.Observe(ev.t, act, engine.Exchange{Route: ev.route, Records: recs, Miss: ev.miss, Signals: v.Signals})
+	if a.o.Detector != nil {
+		a.o.Detector.Served(act, recs)
+	}
+	st.bounds = a.bounds(ev, st.bounds)
+}
+
+// tally is the second stage of a line inside the time window: the
+// analyzer's own per-key totals (lifetime counts, links, timelines), then
+// the decisions the engine took on the line, then the peaks, as the
+// replay interleaved them before it was split in two. The decisions and
+// the meter's bounds come from st, the first stage's buffer.
+func (a *Analyzer) tally(ev *event, st *stageBuf) {
+	a.lines++
 	if len(a.actors) >= a.nextFold {
 		a.fold(ev.t)
 	}
@@ -351,17 +432,15 @@ func (a *Analyzer) apply(ev *event) {
 	if ev.t.After(a.last) {
 		a.last = ev.t
 	}
-	act, recs := &ev.act, ev.recs
-	var sig detect.Signals
-	if a.o.Detector != nil { // before the totals: it sets the crew key
-		sig = a.o.Detector.Assess(act, ev.tr)
-	}
+	act, recs, sig := &ev.act, ev.recs, ev.sig
+	var acs [identity.NumKinds]*actor // each key's totals, looked up once a line
 	// Lifetime totals first, so a decision on this line counts its records.
 	for kind, k := range act.Keys {
 		if k.Hash == 0 {
 			continue
 		}
 		ac := a.actor(k)
+		acs[kind] = ac
 		if ac.first.IsZero() {
 			ac.first = ev.t
 			if a.o.Reveal && kind == int(identity.IP) {
@@ -392,16 +471,12 @@ func (a *Analyzer) apply(ev *event) {
 			ac.hours = addHour(ac.hours, int32(ev.t.Unix()/3600), uint32(len(recs)))
 		}
 	}
-	a.link(act)
+	a.link(act, &acs)
 	a.remember(ev)
-	// The log is history: every request was served, so the engine runs in
-	// shadow and only says when each actor would have been stopped.
-	v := a.o.Engine.Admit(ev.t, act, ev.route, sig, false)
-	a.o.Engine.Observe(ev.t, act, engine.Exchange{Route: ev.route, Records: recs, Miss: ev.miss, Signals: v.Signals})
-	if a.o.Detector != nil {
-		a.o.Detector.Served(act, recs)
+	for _, d := range st.decs[ev.decs[0]:ev.decs[1]] {
+		a.decide(d)
 	}
-	a.peaks(ev.t, act, recs)
+	st.pos = a.peaks(ev.t, act, &acs, recs, st.bounds, st.pos)
 }
 
 func (a *Analyzer) addExact(ac *actor, recs []records.Found) {
@@ -466,29 +541,68 @@ type peakGroup struct {
 	ent, wi int
 }
 
-// peaks notes, for every key of the line's actor, its distinct records in
-// each window after this line, keeping the most.
-func (a *Analyzer) peaks(t time.Time, act *identity.Actor, recs []records.Found) {
-	if a.o.Meter == nil || len(recs) == 0 {
-		return
-	}
-	nw := len(a.o.Meter.Windows())
-	// Outliers need the report windows' peaks; suggestions every window's.
-	wins := a.reportWins
+// peakWins are the windows peaks follow: outliers need the report
+// windows' peaks; suggestions every window's.
+func (a *Analyzer) peakWins() []int {
 	if a.o.Suggest {
-		wins = a.allWins(nw)
+		return a.allWins(len(a.o.Meter.Windows()))
 	}
+	return a.reportWins
+}
+
+// entBits is the set of entities among recs.
+func entBits(recs []records.Found) uint64 {
 	var ents uint64
 	for _, r := range recs {
 		if r.Entity < 64 {
 			ents |= 1 << r.Entity
 		}
 	}
-	for _, k := range act.Keys {
+	return ents
+}
+
+// bounds appends the meter's bounds that peaks reads for ev, in the order
+// it reads them: the first stage of a pipelined replay asks the meter, the
+// second keeps the peaks.
+func (a *Analyzer) bounds(ev *event, out []uint32) []uint32 {
+	if a.o.Meter == nil || len(ev.recs) == 0 {
+		return out
+	}
+	wins, ents, at := a.peakWins(), entBits(ev.recs), ev.t.UnixNano()
+	for _, k := range ev.act.Keys {
 		if k.Hash == 0 {
 			continue
 		}
-		ac := a.actor(k)
+		for ent := range a.entities {
+			if ents&(1<<ent) == 0 {
+				continue
+			}
+			for _, wi := range wins {
+				out = append(out, uint32(min(a.o.Meter.Bound(at, k, ent, wi), 1<<31)))
+			}
+		}
+	}
+	return out
+}
+
+// peaks notes, for every key of the line's actor, its distinct records in
+// each window after this line, keeping the most. The meter's bounds are
+// read from bnd, from pos on, when bnd is not nil (a pipelined replay); it
+// returns the position after them.
+func (a *Analyzer) peaks(t time.Time, act *identity.Actor, acs *[identity.NumKinds]*actor, recs []records.Found, bnd []uint32, pos int) int {
+	if a.o.Meter == nil || len(recs) == 0 {
+		return pos
+	}
+	nw := len(a.o.Meter.Windows())
+	wins, ents := a.peakWins(), entBits(recs)
+	for kind, k := range act.Keys {
+		if k.Hash == 0 {
+			continue
+		}
+		ac := acs[kind]
+		if ac == nil || ac.key != k { // folded meanwhile (never: fold runs first), or a test's own call
+			ac = a.actor(k)
+		}
 		if ac.peak == nil {
 			ac.peak = make([][]uint32, len(a.entities))
 		}
@@ -503,7 +617,13 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, recs []records.Found)
 				// Bound, not Count: a count estimates a sketch, too slow
 				// to ask on every line. Bound adds the window's buckets
 				// up, so a record seen in several counts more than once.
-				if b := uint32(min(a.o.Meter.Bound(t.UnixNano(), k, ent, wi), 1<<31)); b > ac.peak[ent][wi] {
+				var b uint32
+				if bnd != nil {
+					b, pos = bnd[pos], pos+1
+				} else {
+					b = uint32(min(a.o.Meter.Bound(t.UnixNano(), k, ent, wi), 1<<31))
+				}
+				if b > ac.peak[ent][wi] {
 					ac.peak[ent][wi] = b
 					if k.Kind != identity.Fingerprint && slices.Contains(a.reportWins, wi) {
 						a.cross(ac, t, ent, wi, b)
@@ -512,6 +632,7 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, recs []records.Found)
 			}
 		}
 	}
+	return pos
 }
 
 func (a *Analyzer) allWins(nw int) []int {

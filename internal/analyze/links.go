@@ -69,13 +69,13 @@ func (s *keySet) each(f func(identity.Key)) {
 // people behind its address and /24: the accounts, sessions and browsers
 // seen on requests that do not behave like a scraper's (those carry a
 // crew key), as the engine's per-person budgets count them.
-func (a *Analyzer) link(act *identity.Actor) {
+func (a *Analyzer) link(act *identity.Actor, acs *[identity.NumKinds]*actor) {
 	person := act.Keys[identity.Crew].Hash == 0
 	for kind, k := range act.Keys {
 		if k.Hash == 0 || !linked(kind) {
 			continue
 		}
-		ac := a.actor(k)
+		ac := acs[kind]
 		for other, o := range act.Keys {
 			if other != kind && o.Hash != 0 && linked(other) {
 				ac.links.add(o)

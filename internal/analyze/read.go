@@ -121,6 +121,9 @@ type ReadOptions struct {
 	ProgressEvery time.Duration // default 2s
 	// Workers parse lines in parallel (default: GOMAXPROCS).
 	Workers int
+	// Serial replays each line whole on the reading goroutine, instead of
+	// the two-stage pipeline: the same report (tested), for comparison.
+	Serial bool
 }
 
 const (
@@ -141,6 +144,7 @@ type chunk struct {
 	recs  []records.Found
 	err   error // reading the input failed after these lines
 	done  chan struct{}
+	stage stageBuf // the replay's first stage's decisions and bounds, for the second
 	pos   int64 // input bytes read when the chunk was cut
 }
 
@@ -323,21 +327,48 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 			Done: pos, Total: total, Elapsed: el, Finished: finished})
 	}
 	var pos int64
+	// The second stage: the analyzer's own totals, a chunk behind the
+	// first, on a goroutine of its own (Serial: on this one, line by line).
+	var tallies chan *chunk
+	tallied := make(chan struct{})
+	if !o.Serial {
+		tallies = make(chan *chunk, inflight)
+		go func() {
+			defer close(tallied)
+			for c := range tallies {
+				a.tallyChunk(c)
+				free <- c
+			}
+		}()
+		defer func() {
+			if tallies != nil {
+				close(tallies)
+				<-tallied
+			}
+		}()
+	}
 	for c := range order {
 		<-c.done
+		st := &c.stage
+		st.decs, st.bounds, st.pos = st.decs[:0], st.bounds[:0], 0
 		for i := range c.evs {
 			ev := &c.evs[i]
 			switch {
 			case ev.skip:
 				continue
 			case ev.err != nil:
-				where := c.name + ":" + strconv.Itoa(ev.line)
 				if o.Strict {
-					return fmt.Errorf("%s: %v (--strict)", where, ev.err)
+					return fmt.Errorf("%s:%d: %v (--strict)", c.name, ev.line, ev.err)
 				}
-				a.malformed(where, ev.err)
-			default:
+			case o.Serial:
 				a.apply(ev)
+			case !a.outsideWindow(ev):
+				// the first stage: detector, engine and meter, in order
+				ev.decs[0] = len(st.decs)
+				a.stage = st
+				a.replay(ev, st)
+				a.stage = nil
+				ev.decs[1] = len(st.decs)
 			}
 			lines++
 		}
@@ -349,8 +380,41 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 			last = now
 			report(c.name, pos, false)
 		}
-		free <- c
+		if o.Serial {
+			for i := range c.evs {
+				if ev := &c.evs[i]; ev.err != nil {
+					a.malformed(c.name+":"+strconv.Itoa(ev.line), ev.err)
+				}
+			}
+			free <- c
+			continue
+		}
+		tallies <- c
+	}
+	if tallies != nil {
+		close(tallies)
+		<-tallied
+		tallies = nil
 	}
 	report("", pos, true)
 	return nil
+}
+
+// tallyChunk is the second stage of the replay for one chunk: every line's
+// totals, decisions and peaks, and the malformed lines' count, in order.
+func (a *Analyzer) tallyChunk(c *chunk) {
+	st := &c.stage
+	for i := range c.evs {
+		ev := &c.evs[i]
+		switch {
+		case ev.skip:
+		case ev.err != nil:
+			a.malformed(c.name+":"+strconv.Itoa(ev.line), ev.err)
+		case a.outsideWindow(ev):
+			a.lines++
+			a.outside++
+		default:
+			a.tally(ev, st)
+		}
+	}
 }
