@@ -42,6 +42,9 @@ type Options struct {
 	// distinct records per window, to suggest budgets.
 	Meter   Peaker
 	Suggest bool
+	// Capture, if set, is the meter the engine was built on (wrapping
+	// Meter): the peaks take the bounds it kept instead of asking Meter.
+	Capture *Capture
 	// Exact keeps every key's distinct records as exact sets (keyed hashes)
 	// beside the sketches, for smaller logs where ±0.8% is not good enough.
 	// It costs about 50 bytes per key and record; past ExactLimit pairs it
@@ -397,6 +400,9 @@ func (a *Analyzer) outsideWindow(ev *event) bool {
 // to apply in the same order as a line's own code did before the split.
 func (a *Analyzer) replay(ev *event, st *stageBuf) {
 	act, recs := &ev.act, ev.recs
+	if a.o.Capture != nil {
+		a.o.Capture.begin(ev.t.UnixNano())
+	}
 	if a.o.Detector != nil { // before the totals: it sets the crew key
 		ev.sig = a.o.Detector.Assess(act, ev.tr)
 	}
@@ -578,7 +584,13 @@ func (a *Analyzer) bounds(ev *event, out []uint32) []uint32 {
 				continue
 			}
 			for _, wi := range wins {
-				out = append(out, uint32(min(a.o.Meter.Bound(at, k, ent, wi), 1<<31)))
+				var b uint64
+				if a.o.Capture != nil {
+					b = a.o.Capture.bound(at, k, ent, wi)
+				} else {
+					b = a.o.Meter.Bound(at, k, ent, wi)
+				}
+				out = append(out, uint32(min(b, 1<<31)))
 			}
 		}
 	}

@@ -145,7 +145,7 @@ type chunk struct {
 	err   error // reading the input failed after these lines
 	done  chan struct{}
 	stage stageBuf // the replay's first stage's decisions and bounds, for the second
-	pos   int64 // input bytes read when the chunk was cut
+	pos   int64    // input bytes read when the chunk was cut
 }
 
 type span struct {

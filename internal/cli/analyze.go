@@ -17,6 +17,7 @@ import (
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/logs"
+	"github.com/leakguard/leakguard/internal/meter/memory"
 )
 
 // AnalyzeCommand is `leakguard analyze`: replay access logs through the engine.
@@ -43,7 +44,10 @@ type AnalyzeCommand struct {
 	since      time.Time
 	until      time.Time
 	ExactLimit int // key-record pairs before --exact gives up (tests set it low)
-	Inputs     []string
+	// serial replays on one goroutine and noCapture asks the meter for
+	// every peak: the plainest replay, which tests compare the fast one to.
+	serial, noCapture bool
+	Inputs            []string
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -151,7 +155,19 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		return err
 	}
 	var a *analyze.Analyzer
-	st, err := buildStack(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv, stackOptions{NoBotDNS: true})
+	var capture *analyze.Capture
+	so := stackOptions{NoBotDNS: true}
+	if !c.noCapture {
+		// The engine meters through a wrapper that keeps each line's
+		// bounds for the analyzer's peaks (the same values, one lookup).
+		so.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
+			if capture = analyze.NewCapture(local, cfg.Meter.MaxActors); capture == nil {
+				return local
+			}
+			return capture
+		}
+	}
+	st, err := buildStack(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv, so)
 	if err != nil {
 		return err
 	}
@@ -160,13 +176,13 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		return err
 	}
 	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
-		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Suggest: c.Suggest, Exact: c.Exact, ExactLimit: c.ExactLimit,
+		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Capture: capture, Suggest: c.Suggest, Exact: c.Exact, ExactLimit: c.ExactLimit,
 		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys, Idle: longestBudget(cfg), ReportWindows: reportWindows(cfg)})
 	var inputs []analyze.Input
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})
 	}
-	if err := a.Read(inputs, parser, analyze.ReadOptions{Strict: c.Strict, Workers: c.Workers, Progress: c.progress(), ProgressEvery: c.progressEvery()}); err != nil {
+	if err := a.Read(inputs, parser, analyze.ReadOptions{Strict: c.Strict, Workers: c.Workers, Serial: c.serial, Progress: c.progress(), ProgressEvery: c.progressEvery()}); err != nil {
 		return err
 	}
 	c.Report = a.Report(c.Top)

@@ -459,3 +459,65 @@ func TestAnalyzeCampaignsRoutesOnly(t *testing.T) {
 		t.Errorf("no budgets: %d of the 40 accounts flagged as outliers, want at least 36", n)
 	}
 }
+
+// The replay's fast path (two stages on two goroutines, the peaks' bounds
+// kept from the engine's own metering, parse workers) gives byte for byte
+// the report of the plainest replay (one goroutine, every bound asked of
+// the meter) on a log with carrier NATs, an office, heavy shoppers, an
+// account crew, a residential swarm and a python burst, under budgets
+// that sanction addresses, accounts and crews, with outliers, suggestions,
+// the timeline and revealed identities.
+func TestAnalyzeStagedReplayIsExact(t *testing.T) {
+	dir := t.TempDir()
+	cl := writeCampaignLog(t, dir)
+	cfg := filepath.Join(dir, "lg.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+upstream: http://127.0.0.1:1
+records:
+  - route: GET /api/users/{id}
+    entity: user
+budgets:
+  - {entity: user, per: ip, window: 1h, limit: 300, per_person: true, action: block, block_for: 1h}
+  - {entity: user, per: account, window: 1d, limit: 2000, action: block}
+  - {entity: user, per: crew, window: 1h, limit: 500, action: block}
+state: {dir: %s}
+`, filepath.Join(dir, "state"))), 0o600)
+	run := func(serial, noCapture bool, workers string) (string, string) {
+		var out, errb bytes.Buffer
+		c := &AnalyzeCommand{Stdout: &out, Stderr: &errb, serial: serial, noCapture: noCapture}
+		html := filepath.Join(dir, fmt.Sprintf("r-%v-%v-%s.html", serial, noCapture, workers))
+		if err := c.ParseFlags([]string{"--config", cfg, "--top", "100000", "--format", "nginx", "--log-format", campaignLogFormat,
+			"--account-var", "http_x_account", "--session-var", "cookie_sid", "--reveal", "--suggest-budgets", "--html", html,
+			"--json", "-", "--workers", workers, cl.path}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		h, err := os.ReadFile(html)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), string(h)
+	}
+	want, wantHTML := run(true, true, "1")
+	for _, s := range []string{`"suspect": true`, `"rule": "user/ip/1h"`, `"rule": "user/account/1d"`, `"rule": "user/crew/1h"`, `"records_before_detection"`, `"suggested_budgets"`, `"revealed"`} {
+		if !strings.Contains(want, s) {
+			t.Fatalf("the reference report lacks %s: the log no longer exercises what this test compares", s)
+		}
+	}
+	for _, v := range []struct {
+		serial, noCapture bool
+		workers           string
+	}{{true, false, "1"}, {false, true, "1"}, {false, false, "1"}, {false, false, "2"}, {false, false, "5"}} {
+		got, gotHTML := run(v.serial, v.noCapture, v.workers)
+		if got != want || gotHTML != wantHTML {
+			i := 0
+			for i < len(got) && i < len(want) && got[i] == want[i] {
+				i++
+			}
+			t.Errorf("serial=%v noCapture=%v workers=%s: the report differs from the plain replay's at byte %d: %.200q vs %.200q",
+				v.serial, v.noCapture, v.workers, i, got[min(i, len(got)):], want[min(i, len(want)):])
+		}
+	}
+}
