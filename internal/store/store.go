@@ -161,8 +161,11 @@ func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
 			return err
 		}
 		n, err := s.trim(tx) // meter.max_actors may have been lowered
+		if err != nil || n == 0 {
+			return err
+		}
 		s.trimmed.Add(uint64(n))
-		return err
+		return s.putCount(m)
 	})
 	if err != nil {
 		db.Close()
@@ -270,7 +273,7 @@ func compactIfSparse(db *bolt.DB, path, dir string, o Options) (*bolt.DB, string
 	if fi, err := os.Stat(path); err == nil {
 		after = fi.Size()
 	}
-	return db, fmt.Sprintf("%d MiB -> %d MiB", size>>20, after>>20), nil
+	return db, fmt.Sprintf("%.1f MiB -> %.1f MiB", float64(size)/(1<<20), float64(after)/(1<<20)), nil
 }
 
 // Close closes the store.
