@@ -55,8 +55,11 @@ func newState(cfg *config.Config, log *slog.Logger) (state.State, error) {
 	return state.NewMemory(), nil
 }
 
-// stackOptions returns the meter hooks for cfg's state.
+// stackOptions returns the meter hooks for cfg's state. It first lowers
+// meter.max_actors to what meter.max_bytes pays for, so the meter, the
+// behaviour tracker and the store's bound all follow the byte budget.
 func (ps *proxyState) stackOptions() (stackOptions, error) {
+	applyMemoryBudget(ps.cfg)
 	if ps.st == nil {
 		st, err := newState(ps.cfg, ps.log)
 		if err != nil {
@@ -66,6 +69,26 @@ func (ps *proxyState) stackOptions() (stackOptions, error) {
 	}
 	h := ps.st.Hooks()
 	return stackOptions{Persist: h.Persist, Load: h.Load, Fleet: h.Fleet}, nil
+}
+
+// applyMemoryBudget derives meter.max_actors from meter.max_bytes at the
+// measured cost of an actor key. The catalog is not built yet: entities
+// are counted from the config, which is at least as many as it meters
+// (one more for per-person budgets), so the estimate errs on the side of
+// fewer actors.
+func applyMemoryBudget(cfg *config.Config) {
+	if cfg.Meter.MaxBytes <= 0 {
+		return
+	}
+	ents := map[string]bool{}
+	for _, r := range cfg.Records {
+		ents[r.Entity] = true
+	}
+	for _, d := range cfg.PII.Detect {
+		ents[d] = true
+	}
+	per := memory.ActorBytes(max(len(cfg.Windows()), 1), len(ents)+1)
+	cfg.Meter.MaxActors = min(cfg.Meter.MaxActors, int(cfg.Meter.MaxBytes/int64(per)))
 }
 
 // open reaches the backend, restores sanctions into eng and run-time

@@ -21,6 +21,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/leakguard/leakguard/internal/config"
 	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
 	"github.com/leakguard/leakguard/internal/state"
 	"github.com/leakguard/leakguard/internal/testserver"
@@ -635,5 +636,23 @@ func TestFleetOvershootWithinTenPercent(t *testing.T) {
 			}
 			t.Logf("served %d of a 300 budget", served)
 		})
+	}
+}
+
+// meter.max_bytes lowers meter.max_actors to what it pays for, and leaves
+// it alone when it pays for more.
+func TestMemoryBudgetLowersMaxActors(t *testing.T) {
+	cfg := config.Default()
+	cfg.Records = []config.Record{{Route: "GET /api/users/{id}", Entity: "user"}}
+	cfg.Meter.MaxActors = 500_000
+	cfg.Meter.MaxBytes = 64 << 20
+	applyMemoryBudget(cfg)
+	if n := cfg.Meter.MaxActors; n < 30_000 || n > 80_000 {
+		t.Fatalf("64 MiB pays for %d actors; want tens of thousands at ~1 KiB each", n)
+	}
+	cfg.Meter.MaxActors, cfg.Meter.MaxBytes = 1000, 1<<30
+	applyMemoryBudget(cfg)
+	if cfg.Meter.MaxActors != 1000 {
+		t.Fatalf("a larger byte budget raised max_actors to %d", cfg.Meter.MaxActors)
 	}
 }

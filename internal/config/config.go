@@ -242,6 +242,10 @@ type MeterConf struct {
 	// ExactUpTo is how many distinct records per actor and entity are kept exactly
 	// before switching to a HyperLogLog sketch.
 	ExactUpTo int `yaml:"exact_up_to"`
+	// MaxBytes, if set, bounds the memory actor state holds: max_actors is
+	// lowered to what the bytes pay for, at the measured cost of an actor
+	// key (docs/state-and-fleet.md). 0: max_actors alone bounds it.
+	MaxBytes int64 `yaml:"max_bytes"`
 	// ReportWindows are metered for every actor even when no budget uses them (for /api/actors).
 	ReportWindows []Duration `yaml:"report_windows"`
 	// CalibrateEvery is how often budgets marked learn: true (the default
@@ -756,6 +760,9 @@ func (c *Config) validate(proxying bool) error {
 	}
 	if c.Meter.MaxActors < 1000 {
 		add("meter.max_actors", "want at least 1000, got %d", c.Meter.MaxActors)
+	}
+	if c.Meter.MaxBytes != 0 && c.Meter.MaxBytes < 1<<20 {
+		add("meter.max_bytes", "want 0 (off) or at least 1 MiB (1048576), got %d", c.Meter.MaxBytes)
 	}
 	if d := c.Meter.CalibrateEvery.D(); d < time.Second {
 		add("meter.calibrate_every", "want at least 1s, got %s", c.Meter.CalibrateEvery)
