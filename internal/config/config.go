@@ -20,6 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/leakguard/leakguard/internal/logs"
 	"github.com/leakguard/leakguard/internal/policy"
 	"github.com/leakguard/leakguard/internal/records"
 )
@@ -45,6 +46,7 @@ type Config struct {
 	Mode     string   `yaml:"mode"`
 	Admin    Admin    `yaml:"admin"`
 	Auth     Auth     `yaml:"auth"`
+	Follow   Follow   `yaml:"follow"`
 	Identity Identity `yaml:"identity"`
 	Records  []Record `yaml:"records"`
 	PII      PII      `yaml:"pii"`
@@ -73,6 +75,25 @@ type Config struct {
 type Auth struct {
 	// Listen is its own listener's address, or off (the default).
 	Listen string `yaml:"listen"`
+}
+
+// Follow is the edge's access log, received live over syslog (nginx's
+// access_log syslog:server=...): records are metered from it as analyze
+// meters a log, in the proxy's own engine.
+type Follow struct {
+	// Syslog is the UDP address to receive on, or off (the default).
+	Syslog string `yaml:"syslog"`
+	// Tag, if set, is the only syslog tag metered (nginx's tag=).
+	Tag string `yaml:"tag"`
+	// Format and its options are analyze's: combined (default), nginx
+	// (with log_format, account_var, session_var), json (with fields), alb.
+	Format     string `yaml:"format"`
+	LogFormat  string `yaml:"log_format"`
+	AccountVar string `yaml:"account_var"`
+	SessionVar string `yaml:"session_var"`
+	Fields     string `yaml:"fields"`
+	// Queue bounds the lines waiting to be metered (default 8192).
+	Queue int `yaml:"queue"`
 }
 
 type Admin struct {
@@ -351,6 +372,9 @@ func (c *Config) applyDefaults() {
 	def(&c.Mode, ModeShadow)
 	def(&c.Admin.Listen, "127.0.0.1:9090")
 	def(&c.Auth.Listen, "off")
+	def(&c.Follow.Syslog, "off")
+	def(&c.Follow.Format, "combined")
+	defInt(&c.Follow.Queue, 8192)
 	def(&c.Admin.TokenEnv, "LEAKGUARD_ADMIN_TOKEN")
 	defInt(&c.Identity.IPv4Prefix, 24)
 	defInt(&c.Identity.IPv6Prefix, 48)
@@ -622,6 +646,28 @@ func (c *Config) validate(proxying bool) error {
 	}
 	if _, _, err := splitHostPort(c.Auth.Listen); err != nil && c.Auth.Listen != "off" {
 		add("auth.listen", "want host:port or off, got %q", c.Auth.Listen)
+	}
+	if f := c.Follow; f.Syslog != "off" {
+		if _, _, err := splitHostPort(f.Syslog); err != nil {
+			add("follow.syslog", "want host:port or off, got %q", f.Syslog)
+		}
+		switch f.Format {
+		case "combined", "common", "json", "alb":
+		case "nginx":
+			if _, err := logs.NewNginxFormat(f.LogFormat); err != nil {
+				add("follow.log_format", "%v", err)
+			}
+		default:
+			add("follow.format", "want combined, nginx, json or alb, got %q", f.Format)
+		}
+		if f.Format == "json" {
+			if _, err := logs.ParseJSONFields(f.Fields); err != nil {
+				add("follow.fields", "%v", err)
+			}
+		}
+		if f.Queue < 1 || f.Queue > 1<<20 {
+			add("follow.queue", "want 1 to 1048576, got %d", f.Queue)
+		}
 	}
 	for i, p := range c.Identity.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {

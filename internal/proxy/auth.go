@@ -132,7 +132,7 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	x := p.pool.Get().(*exchange)
 	x.actor = p.o.Resolver.Identify(o)
-	route, v, unavailable := p.admit(now, o, x, false)
+	route, v, unavailable := p.admit(now, o, x, false, !p.o.LogMetered)
 	if unavailable {
 		p.release(x)
 		p.o.Metrics.outcome["state_unavailable"].Inc()
@@ -154,9 +154,11 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 		p.release(x)
 		return
 	}
-	// Served as far as the endpoint can tell: the path's records count now.
-	x.status = http.StatusOK
-	p.observe(now, x, route)
+	if !p.o.LogMetered {
+		// Served as far as the endpoint can tell: the path's records count now.
+		x.status = http.StatusOK
+		p.observe(now, x, route)
+	}
 	p.release(x)
 	p.o.Metrics.latency.Observe(time.Since(start).Seconds())
 	w.Header().Set("Cache-Control", "no-store")

@@ -6,7 +6,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/records"
 )
 
 // Metrics are the proxy's Prometheus series. They are registered on the
@@ -118,6 +120,31 @@ func (m *Metrics) verdict(v engine.Verdict) {
 }
 
 // Decision counts a decision; wire it into engine.Options.OnDecision.
+// Served counts the records one response served, by entity, and those
+// served on a request with scraper signals: the proxy for what it relays,
+// the log follower for what the edge logged.
+func (m *Metrics) Served(recs []records.Found, sig detect.Signals) {
+	if len(recs) == 0 {
+		return
+	}
+	if sig&suspectSignals != 0 && !sig.Exempt() {
+		m.suspect.Add(float64(len(recs)))
+	}
+	var per [16]float64 // one atomic add per entity, not per record
+	for _, r := range recs {
+		if r.Entity < len(per) {
+			per[r.Entity]++
+		} else {
+			m.recordsBy[r.Entity].Inc()
+		}
+	}
+	for e, n := range per[:min(len(per), len(m.recordsBy))] {
+		if n > 0 {
+			m.recordsBy[e].Add(n)
+		}
+	}
+}
+
 func (m *Metrics) Decision(d engine.Decision) {
 	shadow := "false"
 	if d.Shadow {

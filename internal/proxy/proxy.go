@@ -68,6 +68,11 @@ type Options struct {
 	// query parameters before the upstream sees them. Left in, they are
 	// honoured for matching: a request counts under either method.
 	StripMethodOverrides bool
+	// LogMetered says the edge's access log meters what it served (the
+	// proxy's follow section): the auth endpoint then admits on
+	// sanctions, budgets already exceeded and challenge passes alone, and
+	// neither assesses signals nor meters, so no request counts twice.
+	LogMetered bool
 }
 
 // Defaults of the body bounds.
@@ -211,7 +216,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.release(x)
 		return
 	}
-	route, v, unavailable := p.admit(now, r, x, p.o.StripMethodOverrides)
+	route, v, unavailable := p.admit(now, r, x, p.o.StripMethodOverrides, true)
 	if unavailable {
 		p.release(x)
 		p.o.Metrics.outcome["state_unavailable"].Inc()
@@ -261,8 +266,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // overrides never reach the upstream. x.actor is the request's actor;
 // admit sets x.match and x.signals. unavailable reports a record
 // route refused because the shared state is unreachable (state.fail:
-// closed), before the engine is asked.
-func (p *Proxy) admit(now time.Time, r *http.Request, x *exchange, stripped bool) (route string, v engine.Verdict, unavailable bool) {
+// closed), before the engine is asked. assess false leaves the detector
+// out: another source (the edge's log) gives it each request once.
+func (p *Proxy) admit(now time.Time, r *http.Request, x *exchange, stripped, assess bool) (route string, v engine.Verdict, unavailable bool) {
 	x.match = p.o.Catalog.Match(r.Method, r.URL.Path)
 	if ov := overrideMethod(r); ov != "" && !stripped && !x.match.Matched() {
 		// An upstream that honours the override serves that method.
@@ -272,7 +278,7 @@ func (p *Proxy) admit(now time.Time, r *http.Request, x *exchange, stripped bool
 		route = p.o.Catalog.RouteName(x.match.Route())
 	}
 	var sig detect.Signals
-	if p.o.Detector != nil {
+	if p.o.Detector != nil && assess {
 		addr, _ := p.o.Resolver.ClientAddr(r)
 		kind := detect.KindOf(route != "", r.Method, r.URL.Path, r.Header.Get("Accept"))
 		sig = p.o.Detector.Assess(&x.actor, detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(),
@@ -530,24 +536,7 @@ func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 			p.o.Metrics.cut.WithLabelValues(cutReasons[r]).Inc()
 		}
 	}
-	if len(recs) > 0 && x.signals&suspectSignals != 0 && !x.signals.Exempt() {
-		p.o.Metrics.suspect.Add(float64(len(recs)))
-	}
-	if len(recs) > 0 {
-		var per [16]float64 // one atomic add per entity, not per record
-		for _, r := range recs {
-			if r.Entity < len(per) {
-				per[r.Entity]++
-			} else {
-				p.o.Metrics.recordsBy[r.Entity].Inc()
-			}
-		}
-		for e, n := range per[:min(len(per), len(p.o.Metrics.recordsBy))] {
-			if n > 0 {
-				p.o.Metrics.recordsBy[e].Add(n)
-			}
-		}
-	}
+	p.o.Metrics.Served(recs, x.signals)
 	x.recs = recs
 	miss := x.match.Matched() && x.status >= 400 && x.status <= 499
 	p.o.Engine.Observe(now, &x.actor, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: x.signals})

@@ -1,0 +1,302 @@
+// Package follow meters records from an edge's access log as it is
+// written: nginx sends each line over syslog (access_log
+// syslog:server=...), and every line is read by the parsers of `leakguard
+// analyze` and replayed into the proxy's own engine, so the sanctions it
+// decides are the ones the auth endpoint enforces.
+package follow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/leakguard/leakguard/internal/detect"
+	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/logs"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// Options configure a Follower.
+type Options struct {
+	// Addr is the UDP address to receive syslog on, e.g. 127.0.0.1:5514.
+	Addr string
+	// Tag, if set, is the only syslog tag metered; other tags are counted
+	// and left alone (several logs may share the port).
+	Tag string
+	// Parser reads the access log line; Sessions says its format logs
+	// sessions, so a record line without one is sessionless.
+	Parser   logs.Parser
+	Sessions bool
+	// Queue bounds the lines received and not yet metered (default
+	// 8192): past it lines are dropped and counted, so a burst never
+	// holds the socket or memory.
+	Queue int
+
+	Resolver *identity.Resolver
+	Catalog  *records.Catalog
+	Engine   *engine.Engine
+	Detector *detect.Detector
+	UA       *detect.UAClassifier
+	// Served, if set, sees the records of every metered line (the
+	// proxy's records metrics).
+	Served func(recs []records.Found, sig detect.Signals)
+	// Registerer gets the follower's metrics (leakguard_follow_*).
+	Registerer prometheus.Registerer
+	Log        *slog.Logger
+	Now        func() time.Time
+}
+
+// DefaultQueue is the default bound of lines waiting to be metered.
+const DefaultQueue = 8192
+
+// Outcomes of a received datagram, the label of leakguard_follow_lines_total.
+const (
+	Metered   = "metered"   // read and replayed into the engine
+	Malformed = "malformed" // not a syslog message, or a line the format does not read
+	Dropped   = "dropped"   // the queue was full
+	OtherTag  = "other_tag" // a syslog tag other than Options.Tag
+)
+
+// Follower receives an access log over syslog and meters it.
+type Follower struct {
+	o     Options
+	conn  *net.UDPConn
+	queue chan []byte
+	lines *prometheus.CounterVec
+	by    map[string]prometheus.Counter
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+// Listen binds the UDP socket and starts receiving and metering.
+func Listen(o Options) (*Follower, error) {
+	if o.Parser == nil || o.Resolver == nil || o.Catalog == nil || o.Engine == nil {
+		return nil, errors.New("follow: parser, resolver, catalog and engine are required")
+	}
+	if o.Queue <= 0 {
+		o.Queue = DefaultQueue
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	ua, err := net.ResolveUDPAddr("udp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("follow: %w", err)
+	}
+	conn, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("follow: %w", err)
+	}
+	// A larger socket buffer rides out bursts the kernel would otherwise
+	// drop unseen (capped by net.core.rmem_max; best effort).
+	_ = conn.SetReadBuffer(4 << 20)
+	f := &Follower{o: o, conn: conn, queue: make(chan []byte, o.Queue), by: map[string]prometheus.Counter{}}
+	f.lines = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "leakguard_follow_lines_total",
+		Help: "Access log lines received over syslog, by outcome: metered, malformed, dropped (queue full), other_tag.",
+	}, []string{"outcome"})
+	for _, o := range []string{Metered, Malformed, Dropped, OtherTag} {
+		f.by[o] = f.lines.WithLabelValues(o)
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(f.lines); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		if err := o.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_follow_queue_lines",
+			Help: "Access log lines received and waiting to be metered."}, func() float64 { return float64(len(f.queue)) })); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	f.wg.Add(2)
+	go f.receive()
+	go f.meterLoop()
+	return f, nil
+}
+
+// Addr is the address the follower receives on.
+func (f *Follower) Addr() net.Addr { return f.conn.LocalAddr() }
+
+// Count is the number of lines with an outcome so far.
+func (f *Follower) Count(outcome string) uint64 {
+	c, ok := f.by[outcome]
+	if !ok {
+		return 0
+	}
+	var m dto.Metric
+	if c.Write(&m) != nil {
+		return 0
+	}
+	return uint64(m.GetCounter().GetValue())
+}
+
+// Close stops receiving, meters what is queued, and returns.
+func (f *Follower) Close() error {
+	var err error
+	f.once.Do(func() {
+		err = f.conn.Close()
+		f.wg.Wait()
+	})
+	return err
+}
+
+// receive reads datagrams into the queue; it never waits on the meter.
+func (f *Follower) receive() {
+	defer f.wg.Done()
+	defer close(f.queue)
+	buf := make([]byte, 64<<10)
+	for {
+		n, _, err := f.conn.ReadFromUDP(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			f.o.Log.Warn("follow: receiving", "error", err)
+			continue
+		}
+		select {
+		case f.queue <- bytes.Clone(buf[:n]):
+		default:
+			f.by[Dropped].Inc()
+		}
+	}
+}
+
+// meterLoop meters lines one at a time, in the order received: the engine
+// and the detector see the log as analyze replays it.
+func (f *Follower) meterLoop() {
+	defer f.wg.Done()
+	var s Syslog
+	var e logs.Entry
+	var recs []records.Found
+	for b := range f.queue {
+		recs = f.line(b, &s, &e, recs[:0])
+	}
+}
+
+// line meters one datagram and reports its outcome in the counters.
+func (f *Follower) line(b []byte, s *Syslog, e *logs.Entry, recs []records.Found) []records.Found {
+	if err := ParseSyslog(b, s); err != nil {
+		f.malformed(b, err)
+		return recs
+	}
+	if f.o.Tag != "" && string(s.Tag) != f.o.Tag {
+		f.by[OtherTag].Inc()
+		return recs
+	}
+	if err := f.o.Parser.Parse(s.Msg, e); err != nil {
+		f.malformed(s.Msg, err)
+		return recs
+	}
+	recs, err := f.meter(e, f.o.Now(), recs)
+	if err != nil {
+		f.malformed(s.Msg, err)
+		return recs
+	}
+	f.by[Metered].Inc()
+	return recs
+}
+
+func (f *Follower) malformed(b []byte, err error) {
+	f.by[Malformed].Inc()
+	f.o.Log.Debug("follow: malformed line", "error", err, "line", string(b[:min(len(b), 200)]))
+}
+
+var errBadAddr = errors.New("malformed client address")
+
+// meter replays one parsed line into the engine as analyze does (its
+// prepare and apply), at now: the line's own time is to the second in
+// most formats, and the engine is shared with the auth endpoint, which
+// decides in the present.
+func (f *Follower) meter(e *logs.Entry, now time.Time, recs []records.Found) ([]records.Found, error) {
+	addr, err := netip.ParseAddr(view(e.Addr))
+	if err != nil {
+		// Load balancers and Envoy log the client as address:port.
+		ap, perr := netip.ParseAddrPort(view(e.Addr))
+		if perr != nil {
+			return recs, errBadAddr
+		}
+		addr = ap.Addr()
+	}
+	act := f.o.Resolver.IdentifyLog(addr, e.UserAgent)
+	if len(e.Account) > 0 {
+		act.Keys[identity.Account] = f.o.Resolver.AccountKey(view(e.Account))
+	}
+	if len(e.Session) > 0 {
+		act.Keys[identity.Session] = f.o.Resolver.SessionKey(view(e.Session))
+	}
+	path := originForm(e.Target)
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	method := view(e.Method)
+	m := f.o.Catalog.Match(method, view(path))
+	var route string
+	if m.Matched() {
+		route = f.o.Catalog.RouteName(m.Route())
+	}
+	if e.Status >= 200 && e.Status <= 299 {
+		recs = f.o.Catalog.PathRecords(&m, recs)
+	}
+	miss := m.Matched() && e.Status >= 400 && e.Status <= 499
+	var sig detect.Signals
+	if f.o.Detector != nil {
+		tr := detect.Traits{Kind: detect.KindOf(route != "", method, view(path), ""), UA: f.o.UA.Classify(view(e.UserAgent)),
+			Addr: addr, NoSessions: !f.o.Sessions, At: now.UnixNano(), IDLow: m.IDLow()}
+		sig = f.o.Detector.Assess(&act, tr)
+	}
+	v := f.o.Engine.Admit(now, &act, route, sig, false)
+	if v.Action >= engine.Throttle && (v.Key.Kind == identity.Crew || v.Key.Kind == identity.Fingerprint) && act.Keys[identity.IP].Hash != 0 {
+		// The auth endpoint cannot derive these keys: a crew is the
+		// detector's verdict on the log's lines, and the log's fingerprint
+		// is its user agent alone, not the request's headers. The sanction
+		// follows the address it was seen from, where the edge enforces it.
+		f.o.Engine.Impose(now.UnixNano(), engine.Sanction{Key: act.Keys[identity.IP], Rule: v.Rule, Action: v.Action,
+			Until: now.Add(v.RetryAfter).UnixNano()})
+	}
+	f.o.Engine.Observe(now, &act, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: v.Signals})
+	if f.o.Detector != nil {
+		f.o.Detector.Served(&act, recs)
+	}
+	if f.o.Served != nil && len(recs) > 0 {
+		f.o.Served(recs, v.Signals)
+	}
+	return recs, nil
+}
+
+// originForm returns the path of an absolute-form request target, as
+// forward proxies and AWS load balancers log it
+// ("https://example.com:443/a/b" is "/a/b"); other targets unchanged.
+func originForm(t []byte) []byte {
+	for _, scheme := range []string{"http://", "https://"} {
+		if len(t) > len(scheme) && strings.EqualFold(view(t[:len(scheme)]), scheme) {
+			rest := t[len(scheme):]
+			if i := bytes.IndexAny(rest, "/?"); i >= 0 {
+				if rest[i] == '?' {
+					return append([]byte{'/'}, rest[i:]...)
+				}
+				return rest[i:]
+			}
+			return []byte{'/'}
+		}
+	}
+	return t
+}
+
+// view is b as a string without a copy, for lookups that do not keep it.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
