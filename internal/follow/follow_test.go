@@ -100,7 +100,9 @@ func TestFollowMeters(t *testing.T) {
 	send(t, c, `<190>Dec  1 08:40:05 web1 nginx: not an access log line`)
 	send(t, c, `<190>Dec  1 08:40:05 web1 other: `+line("203.0.113.5", 99, 200)[len("<190>Dec  1 08:40:05 web1 nginx: "):])
 	sent++
-	waitFor(t, "lines", func() bool { return f.Count(Metered) == uint64(sent) && f.Count(Malformed) == 2 && f.Count(OtherTag) == 1 })
+	waitFor(t, "lines", func() bool {
+		return f.Count(Metered) == uint64(sent) && f.Count(Malformed) == 2 && f.Count(OtherTag) == 1
+	})
 	mu.Lock()
 	if len(decisions) != 0 {
 		t.Fatalf("decisions at 19 records: %+v", decisions)

@@ -14,7 +14,7 @@ func TestParseSyslog(t *testing.T) {
 		err       bool
 	}{
 		{in: "<190>Dec  1 08:40:05 web1 nginx: " + line, host: "web1", tag: "nginx", pri: 190},
-		{in: "<190>Dec 11 08:40:05 leakguard: " + line, tag: "leakguard", pri: 190},           // nohostname
+		{in: "<190>Dec 11 08:40:05 leakguard: " + line, tag: "leakguard", pri: 190},            // nohostname
 		{in: "<13>Jan  2 15:04:05 host app[1234]: " + line, host: "host", tag: "app", pri: 13}, // rsyslog
 		{in: "<190>Dec  1 08:40:05 web1 nginx: " + line + "\n", host: "web1", tag: "nginx", pri: 190},
 		{in: line, err: true},
