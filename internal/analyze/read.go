@@ -121,6 +121,9 @@ type ReadOptions struct {
 	ProgressEvery time.Duration // default 2s
 	// Workers parse lines in parallel (default: GOMAXPROCS).
 	Workers int
+	// Files is how many inputs are read and decompressed at once
+	// (default: Workers, at most 4).
+	Files int
 	// Serial replays each line whole on the reading goroutine, instead of
 	// the two-stage pipeline: the same report (tested), for comparison.
 	Serial bool
@@ -144,8 +147,9 @@ type chunk struct {
 	recs  []records.Found
 	err   error // reading the input failed after these lines
 	done  chan struct{}
-	stage stageBuf // the replay's first stage's decisions and bounds, for the second
-	pos   int64    // input bytes read when the chunk was cut
+	stage stageBuf    // the replay's first stage's decisions and bounds, for the second
+	pool  chan *chunk // where it goes back when replayed
+	pos   int64       // input bytes read when the chunk was cut
 }
 
 type span struct {
@@ -185,98 +189,75 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 		}
 	}
 
-	inflight := 4 * o.Workers
-	free := make(chan *chunk, inflight)
-	for i := 0; i < inflight; i++ {
-		free <- &chunk{done: make(chan struct{})}
+	// Up to Files inputs are read (and decompressed) at once, each into
+	// chunks of its own pool, so memory is bounded by the pools however
+	// long the inputs; the merger hands their chunks on in input order.
+	files := o.Files
+	if files <= 0 {
+		files = min(o.Workers, 4)
+	}
+	files = max(1, min(files, len(ts)))
+	perFile := max(4, 4*o.Workers/files)
+	inflight := files * perFile
+	pools := make(chan chan *chunk, files)
+	for range files {
+		pool := make(chan *chunk, perFile)
+		for range perFile {
+			pool <- &chunk{done: make(chan struct{}), pool: pool}
+		}
+		pools <- pool
 	}
 	order := make(chan *chunk, inflight)
 	work := make(chan *chunk, inflight)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // the reader: cuts inputs into chunks, in order
+	feeds := make(chan chan *chunk, files)
+	wg.Add(2)
+	go func() { // the merger: each input's chunks in turn, inputs in order
 		defer wg.Done()
 		defer close(order)
-		defer close(work)
-		var pos int64
-		send := func(c *chunk) bool {
-			c.pos = pos
-			select {
-			case order <- c:
-			case <-stop:
-				return false
-			}
-			select {
-			case work <- c:
-				return true
-			case <-stop:
-				return false
-			}
-		}
-		get := func(name string) *chunk {
-			select {
-			case c := <-free:
-				c.name, c.buf, c.lines, c.err = name, c.buf[:0], c.lines[:0], nil
-				c.done = make(chan struct{})
-				return c
-			case <-stop:
-				return nil
-			}
-		}
-		for _, t := range ts {
-			name := t.in.Name
-			c := get(name)
-			if c == nil {
-				return
-			}
-			rc, _, err := open(t.in, &pos)
-			if err != nil {
-				c.err = err
-				send(c)
-				return
-			}
-			br := bufio.NewReaderSize(rc, maxLineSize)
-			lineNo := 0
-			for {
-				line, err := br.ReadSlice('\n')
-				if errors.Is(err, bufio.ErrBufferFull) {
-					for errors.Is(err, bufio.ErrBufferFull) {
-						_, err = br.ReadSlice('\n')
-					}
-					lineNo++
-					c.lines = append(c.lines, span{start: -1, line: lineNo})
-				} else if len(line) > 0 {
-					lineNo++
-					start := len(c.buf)
-					c.buf = append(c.buf, line...)
-					c.lines = append(c.lines, span{start: int32(start), end: int32(len(c.buf)), line: lineNo})
-				}
-				if err != nil && err != io.EOF {
-					c.err = fmt.Errorf("%s: %w", name, err)
-					rc.Close()
-					send(c)
+		for feed := range feeds {
+			for c := range feed {
+				select {
+				case order <- c:
+				case <-stop:
 					return
 				}
-				if err == io.EOF || len(c.buf) >= chunkBytes || len(c.lines) >= chunkLines {
-					if err == io.EOF {
-						if cerr := rc.Close(); cerr != nil {
-							c.err = fmt.Errorf("%s: %w", name, cerr)
-						}
-					}
-					if !send(c) || c.err != nil {
-						if err != io.EOF {
-							rc.Close()
-						}
-						return
-					}
-					if err == io.EOF {
-						break
-					}
-					if c = get(name); c == nil {
-						rc.Close()
-						return
-					}
+			}
+		}
+	}()
+	var readers sync.WaitGroup
+	go func() { // starts a reader per input, up to files at once
+		defer wg.Done()
+		defer func() {
+			close(feeds)
+			readers.Wait()
+			close(work)
+		}()
+		var base int64 // the sizes of the inputs before
+		for _, t := range ts {
+			var pool chan *chunk
+			select {
+			case pool = <-pools:
+			case <-stop:
+				return
+			}
+			feed := make(chan *chunk, perFile)
+			select {
+			case feeds <- feed:
+			case <-stop:
+				return
+			}
+			readers.Add(1)
+			go func(in Input, base int64) {
+				defer readers.Done()
+				defer func() { pools <- pool }()
+				defer close(feed)
+				a.readInput(in, base, pool, feed, work, stop)
+			}(t.in, base)
+			if t.in.Name != "-" {
+				if st, err := os.Stat(t.in.Name); err == nil && st.Mode().IsRegular() {
+					base += st.Size()
 				}
 			}
 		}
@@ -337,7 +318,7 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 			defer close(tallied)
 			for c := range tallies {
 				a.tallyChunk(c)
-				free <- c
+				c.pool <- c
 			}
 		}()
 		defer func() {
@@ -386,7 +367,7 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 					a.malformed(c.name+":"+strconv.Itoa(ev.line), ev.err)
 				}
 			}
-			free <- c
+			c.pool <- c
 			continue
 		}
 		tallies <- c
@@ -415,6 +396,84 @@ func (a *Analyzer) tallyChunk(c *chunk) {
 			a.outside++
 		default:
 			a.tally(ev, st)
+		}
+	}
+}
+
+// readInput cuts one input into chunks of lines from pool, sending each to
+// feed (its place in the replay's order) and to work (the parse workers).
+// base is the size of the inputs before it, for progress.
+func (a *Analyzer) readInput(in Input, base int64, pool chan *chunk, feed, work chan<- *chunk, stop <-chan struct{}) {
+	name := in.Name
+	var n int64
+	send := func(c *chunk) bool {
+		c.pos = base + n
+		select {
+		case feed <- c:
+		case <-stop:
+			return false
+		}
+		select {
+		case work <- c:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	get := func() *chunk {
+		select {
+		case c := <-pool:
+			c.name, c.buf, c.lines, c.err = name, c.buf[:0], c.lines[:0], nil
+			c.done = make(chan struct{})
+			return c
+		case <-stop:
+			return nil
+		}
+	}
+	c := get()
+	if c == nil {
+		return
+	}
+	rc, _, err := open(in, &n)
+	if err != nil {
+		c.err = err
+		send(c)
+		return
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, maxLineSize)
+	lineNo := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			lineNo++
+			c.lines = append(c.lines, span{start: -1, line: lineNo})
+		} else if len(line) > 0 {
+			lineNo++
+			start := len(c.buf)
+			c.buf = append(c.buf, line...)
+			c.lines = append(c.lines, span{start: int32(start), end: int32(len(c.buf)), line: lineNo})
+		}
+		if err != nil && err != io.EOF {
+			c.err = fmt.Errorf("%s: %w", name, err)
+			send(c)
+			return
+		}
+		if err == io.EOF || len(c.buf) >= chunkBytes || len(c.lines) >= chunkLines {
+			if err == io.EOF {
+				if cerr := rc.Close(); cerr != nil {
+					c.err = fmt.Errorf("%s: %w", name, cerr)
+				}
+			}
+			if !send(c) || c.err != nil || err == io.EOF {
+				return
+			}
+			if c = get(); c == nil {
+				return
+			}
 		}
 	}
 }
