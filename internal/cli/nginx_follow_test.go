@@ -32,19 +32,19 @@ follow:
 
 // nginxFollowConf is deploy/nginx/leakguard-follow.conf with its
 // addresses changed to the test's, after checking that
-// docs/integrations.md shows the file verbatim.
+// docs/integrations/nginx-syslog.md shows the file verbatim.
 func nginxFollowConf(t *testing.T, app, auth, syslog string, port int) string {
 	t.Helper()
 	b, err := os.ReadFile(followConf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile("../../docs/integrations.md")
+	doc, err := os.ReadFile("../../docs/integrations/nginx-syslog.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(doc), "```nginx\n"+string(b)+"```\n") {
-		t.Fatalf("docs/integrations.md does not show %s verbatim in an nginx block", followConf)
+		t.Fatalf("docs/integrations/nginx-syslog.md does not show %s verbatim in an nginx block", followConf)
 	}
 	conf := string(b)
 	for _, r := range []struct{ old, new string }{
@@ -71,7 +71,7 @@ func fromAddr(ip string) *http.Client {
 	}}}
 }
 
-// TestNginxSyslogFollow: real nginx, configured as docs/integrations.md
+// TestNginxSyslogFollow: real nginx, configured as docs/integrations/nginx-syslog.md
 // shows, asks leakguard's auth endpoint about each request and streams
 // its access log to leakguard over syslog. The auth endpoint meters
 // nothing (follow is on); the scraper is metered from the log alone,

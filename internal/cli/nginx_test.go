@@ -85,19 +85,19 @@ func startAuth(t *testing.T, upstream string) *ProxyCommand {
 
 // nginxAuthConf is deploy/nginx/leakguard-auth-request.conf with its
 // addresses changed to the test's, after checking that
-// docs/integrations.md shows the file verbatim.
+// docs/integrations/nginx-auth-request.md shows the file verbatim.
 func nginxAuthConf(t *testing.T, app, auth string, port int) string {
 	t.Helper()
 	b, err := os.ReadFile(authRequestConf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile("../../docs/integrations.md")
+	doc, err := os.ReadFile("../../docs/integrations/nginx-auth-request.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(doc), "```nginx\n"+string(b)+"```\n") {
-		t.Fatalf("docs/integrations.md does not show %s verbatim in an nginx block", authRequestConf)
+		t.Fatalf("docs/integrations/nginx-auth-request.md does not show %s verbatim in an nginx block", authRequestConf)
 	}
 	conf := string(b)
 	for _, r := range []struct{ old, new string }{
@@ -116,7 +116,7 @@ func nginxAuthConf(t *testing.T, app, auth string, port int) string {
 const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 
 // TestNginxAuthRequest: real nginx with auth_request in front of the shop,
-// configured as docs/integrations.md shows, asking leakguard's auth
+// configured as docs/integrations/nginx-auth-request.md shows, asking leakguard's auth
 // endpoint. A scraper is refused by nginx once over its budget (exactly
 // the budget's records served), shoppers pass throughout, and an API
 // client that is challenged solves the challenge through nginx and passes.

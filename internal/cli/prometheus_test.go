@@ -30,7 +30,7 @@ const (
 	promRulesTest    = "../../deploy/prometheus/leakguard-rules.test.yml"
 	promExampleFile  = "../../deploy/prometheus/prometheus.example.yml"
 	grafanaDashboard = "../../deploy/grafana/leakguard-dashboard.json"
-	integrationsDoc  = "../../docs/integrations.md"
+	integrationsDoc  = "../../docs/integrations/prometheus.md"
 )
 
 const promTestToken = "prometheus-scrape-token-0123456789"
