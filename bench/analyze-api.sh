@@ -26,6 +26,7 @@ cfg="$out/analyze-api.yaml"
 records=$(awk '$7 ~ /^\/api\/(users|orders)\//' "$log" | wc -l)
 
 # run NAME CMD...: wall seconds and peak RSS (MiB) of CMD, from /usr/bin/time -v
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A secs rss
 run() {
   local name=$1; shift
@@ -53,5 +54,6 @@ run analyze-combined "$out/leakguard" analyze --config "$cfg" --format combined 
   row "leakguard analyze --format combined --workers $cores" analyze-combined
   echo
   echo "$lines lines of bench/genlog -seed $seed ($records record lines, $(du -h "$log" | cut -f1)), $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(date -u +%Y-%m-%d)."
+  echo "Load average before the runs $load0, after $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows every figure)."
   printf '2 workers vs 1: %.2fx\n' "$(echo "${secs[analyze-w1]} / ${secs[analyze-w2]}" | bc -l)"
 } | tee "$out/analyze-api.md"
