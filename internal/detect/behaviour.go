@@ -166,9 +166,6 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if st.apiCalls >= 8 && st.apiCalls >= 4*(st.pageLoads+1) {
 		s |= APIHeavy
 	}
-	if st.recs >= 50 {
-		s |= Bulk
-	}
 	return s
 }
 

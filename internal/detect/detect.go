@@ -49,11 +49,10 @@ const (
 	UnshownLookups                     // the address looks up values the platform never served to anyone
 	Rapid                              // the address's record requests come faster than a person reads
 	APIHeavy                           // record requests with hardly a page or asset loaded around them
-	Bulk                               // many records served recently (50 or more)
 	numSignals     = iota
 )
 
-var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy", "bulk"}
+var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy"}
 
 // SignalNames are the signal names, as the config and decision log spell them.
 func SignalNames() []string { return signalNames[:] }
@@ -214,12 +213,11 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// it sweeps the long tail (an account farm).
 		sig &^= Sessionless | NoAssets
 	}
-	if s&(ColdSweep|APIHeavy) == ColdSweep|APIHeavy && s&(Rapid|Bulk) != 0 {
-		// Sweeping the long tail through the API, without the pages a
-		// browser loads around its calls, and fast or in bulk: a person
-		// browsing the tail does it page by page, at a person's pace.
-		// (Bulk, not only pace: a slow upstream stretches a script's
-		// intervals as much as a person's.)
+	if s&(ColdSweep|Rapid|APIHeavy) == ColdSweep|Rapid|APIHeavy {
+		// Sweeping the long tail through the API, faster than a person
+		// reads and without the pages a browser loads around its calls:
+		// a person browsing the tail does it at a person's pace, page by
+		// page.
 		sig |= ColdSweep
 	}
 	if sig != 0 && t.Kind == Record {
