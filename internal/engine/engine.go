@@ -329,8 +329,15 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 			if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
 				continue
 			}
+			// The bound against the written limit first: limit() may
+			// count the people behind an address, and every learnt or
+			// per-person limit is at least the written one.
+			bound := e.meter.Bound(t, k, b.ent, b.wi)
+			if bound < b.Limit {
+				continue
+			}
 			limit := e.limit(t, k, bi)
-			if e.meter.Bound(t, k, b.ent, b.wi) < limit {
+			if bound < limit {
 				continue
 			}
 			if c := e.meter.Count(t, k, b.ent, b.wi); c >= limit {
