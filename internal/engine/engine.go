@@ -264,7 +264,8 @@ func New(m Meter, o Options) (*Engine, error) {
 		if d <= 0 {
 			d = 10 * time.Minute
 		}
-		e.budgets = append(e.budgets, Budget{ID: fmt.Sprintf("risk>=%d", b.Min), Per: identity.IP, Action: b.Action, BlockFor: d, ent: -1, wi: 0})
+		// Limit: the band's threshold, as the decision log reports it.
+		e.budgets = append(e.budgets, Budget{ID: fmt.Sprintf("risk>=%d", b.Min), Per: identity.IP, Limit: uint64(b.Min), Action: b.Action, BlockFor: d, ent: -1, wi: 0})
 	}
 	e.rules = o.Rules
 	for _, r := range o.Rules {
