@@ -69,13 +69,20 @@ func (c *Config) EffectiveBudgets() []Budget {
 	if !c.DefaultsOn() {
 		return out
 	}
-	named := map[string]bool{}
+	named, partnerNamed := map[string]bool{}, map[string]bool{}
 	for _, b := range c.Budgets {
 		named[b.Entity] = true
+		partnerNamed[b.Entity] = partnerNamed[b.Entity] || b.Allowlisted
 	}
 	for _, e := range c.Entities() {
-		if !named[e] {
-			out = append(out, defaultBudgets(e)...)
+		for _, b := range defaultBudgets(e) {
+			// Written budgets replace the defaults of their entity, but
+			// allowlisted actors skip written budgets that are not theirs:
+			// their defaults stay until a written one is for them, so a
+			// partner is never unmetered.
+			if !named[e] || (b.Allowlisted && !partnerNamed[e]) {
+				out = append(out, b)
+			}
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,15 @@ func TestEffectiveBudgets(t *testing.T) {
 			}
 			if written != tt.written {
 				t.Errorf("%d written budgets, want %d", written, tt.written)
+			}
+			// Whatever is written, allowlisted actors meet a budget for
+			// every metered entity, unless default_policy is off.
+			if c.DefaultsOn() {
+				for _, ent := range c.Entities() {
+					if !slices.ContainsFunc(c.EffectiveBudgets(), func(b Budget) bool { return b.Allowlisted && b.Entity == ent }) {
+						t.Errorf("allowlisted actors are unmetered for %s", ent)
+					}
+				}
 			}
 		})
 	}
