@@ -197,7 +197,7 @@ func (o Options) actors(w http.ResponseWriter, r *http.Request) {
 			return a.Records[ent]
 		}
 		var t uint64
-		for _, n := range a.Records {
+		for _, n := range a.Records[:min(len(a.Records), len(o.Entities))] {
 			t += n
 		}
 		return t
@@ -233,7 +233,9 @@ func (o Options) actors(w http.ResponseWriter, r *http.Request) {
 	for _, a := range rows {
 		aj := ActorJSON{Key: a.Key.String(), Kind: a.Key.Kind.String(), Records: map[string]uint64{},
 			Requests: a.Requests, Misses: a.Misses, LastSeen: time.Unix(0, a.LastSeen).UTC()}
-		for i, n := range a.Records {
+		// The meter may count more than the named entities (the people
+		// behind an address, for per-person budgets): those are not records.
+		for i, n := range a.Records[:min(len(a.Records), len(o.Entities))] {
 			if n > 0 {
 				aj.Records[o.Entities[i]] = n
 				aj.Total += n

@@ -145,3 +145,18 @@ func TestCanaryLookupEndpoint(t *testing.T) {
 		t.Errorf("without the token: %d", w.Code)
 	}
 }
+
+// With per-person budgets the meter counts one entity more than the named
+// ones (the people behind an address); /api/actors panicked on it, and the
+// dashboard showed nothing.
+func TestActorsWithPeopleEntity(t *testing.T) {
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 2, ExactUpTo: 8, MaxActors: 1000})
+	k := identity.Key{Kind: identity.IP, Hash: 42}
+	counts := make([]uint64, 2)
+	m.Observe(time.Now().UnixNano(), k, []records.Found{{Entity: 0, Hash: 1}, {Entity: 1, Hash: 9}}, false, counts)
+	h := Handler(Options{Token: "t0ken-0123456789abcdef", Gatherer: prometheus.NewRegistry(), Meter: m, Engine: &fakeEngine{}, Entities: []string{"user"}})
+	w := do(h, "GET", "/api/actors?window=1h", map[string]string{"Authorization": "Bearer t0ken-0123456789abcdef"}, "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"user": 1`) {
+		t.Fatalf("%d %s", w.Code, w.Body.String())
+	}
+}
