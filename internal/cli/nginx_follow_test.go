@@ -34,31 +34,12 @@ follow:
 // addresses changed to the test's, after checking that
 // docs/integrations/nginx-syslog.md shows the file verbatim.
 func nginxFollowConf(t *testing.T, app, auth, syslog string, port int) string {
-	t.Helper()
-	b, err := os.ReadFile(followConf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile("../../docs/integrations/nginx-syslog.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(doc), "```nginx\n"+string(b)+"```\n") {
-		t.Fatalf("docs/integrations/nginx-syslog.md does not show %s verbatim in an nginx block", followConf)
-	}
-	conf := string(b)
-	for _, r := range []struct{ old, new string }{
-		{"server 127.0.0.1:8000;", "server " + app + ";"},
-		{"server 127.0.0.1:9100;", "server " + auth + ";"},
-		{"syslog:server=127.0.0.1:5514,", "syslog:server=" + syslog + ","},
-		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port)},
-	} {
-		if n := strings.Count(conf, r.old); n != 1 {
-			t.Fatalf("%s: %q found %d times, want once", followConf, r.old, n)
-		}
-		conf = strings.Replace(conf, r.old, r.new, 1)
-	}
-	return conf
+	return docConf(t, followConf, "../../docs/integrations/nginx-syslog.md", map[string]string{
+		"server 127.0.0.1:8000;":        "server " + app + ";",
+		"server 127.0.0.1:9100;":        "server " + auth + ";",
+		"syslog:server=127.0.0.1:5514,": "syslog:server=" + syslog + ",",
+		"listen 80;":                    fmt.Sprintf("listen 127.0.0.1:%d;", port),
+	})
 }
 
 // fromAddr is an HTTP client whose connections come from a loopback

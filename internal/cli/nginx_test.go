@@ -87,28 +87,35 @@ func startAuth(t *testing.T, upstream string) *ProxyCommand {
 // addresses changed to the test's, after checking that
 // docs/integrations/nginx-auth-request.md shows the file verbatim.
 func nginxAuthConf(t *testing.T, app, auth string, port int) string {
+	return docConf(t, authRequestConf, "../../docs/integrations/nginx-auth-request.md", map[string]string{
+		"server 127.0.0.1:8000;": "server " + app + ";",
+		"server 127.0.0.1:9100;": "server " + auth + ";",
+		"listen 80;":             fmt.Sprintf("listen 127.0.0.1:%d;", port),
+	})
+}
+
+// docConf reads a shipped nginx config, fails unless doc shows it verbatim
+// in an nginx block (the page's copy-paste config is what the test runs),
+// and makes each replacement, each of whose text must occur exactly once.
+func docConf(t *testing.T, file, doc string, replace map[string]string) string {
 	t.Helper()
-	b, err := os.ReadFile(authRequestConf)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile("../../docs/integrations/nginx-auth-request.md")
+	page, err := os.ReadFile(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(doc), "```nginx\n"+string(b)+"```\n") {
-		t.Fatalf("docs/integrations/nginx-auth-request.md does not show %s verbatim in an nginx block", authRequestConf)
+	if !strings.Contains(string(page), "```nginx\n"+string(b)+"```\n") {
+		t.Fatalf("%s does not show %s verbatim in an nginx block", doc, file)
 	}
 	conf := string(b)
-	for _, r := range []struct{ old, new string }{
-		{"server 127.0.0.1:8000;", "server " + app + ";"},
-		{"server 127.0.0.1:9100;", "server " + auth + ";"},
-		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port)},
-	} {
-		if n := strings.Count(conf, r.old); n != 1 {
-			t.Fatalf("%s: %q found %d times, want once", authRequestConf, r.old, n)
+	for old, new := range replace {
+		if n := strings.Count(conf, old); n != 1 {
+			t.Fatalf("%s: %q found %d times, want once", file, old, n)
 		}
-		conf = strings.Replace(conf, r.old, r.new, 1)
+		conf = strings.Replace(conf, old, new, 1)
 	}
 	return conf
 }
