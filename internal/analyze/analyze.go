@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -316,7 +315,7 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas m
 	if a.o.Reveal {
 		ev.account, ev.session = string(e.Account), string(e.Session)
 	}
-	path := originForm(e.Target)
+	path := logs.OriginForm(e.Target)
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
@@ -347,25 +346,6 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas m
 			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow()}
 	}
 	return recs
-}
-
-// originForm returns the path of an absolute-form request target, as
-// forward proxies and AWS load balancers log it
-// ("https://example.com:443/a/b" is "/a/b"); other targets unchanged.
-func originForm(t []byte) []byte {
-	for _, scheme := range []string{"http://", "https://"} {
-		if len(t) > len(scheme) && strings.EqualFold(view(t[:len(scheme)]), scheme) {
-			rest := t[len(scheme):]
-			if i := bytes.IndexAny(rest, "/?"); i >= 0 {
-				if rest[i] == '?' {
-					return append([]byte{'/'}, rest[i:]...)
-				}
-				return rest[i:]
-			}
-			return []byte{'/'}
-		}
-	}
-	return t
 }
 
 // apply replays one prepared line through the detector, the engine and the

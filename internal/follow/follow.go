@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -240,7 +239,7 @@ func (f *Follower) meter(e *logs.Entry, now time.Time, recs []records.Found) ([]
 	if len(e.Session) > 0 {
 		act.Keys[identity.Session] = f.o.Resolver.SessionKey(view(e.Session))
 	}
-	path := originForm(e.Target)
+	path := logs.OriginForm(e.Target)
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
@@ -277,25 +276,6 @@ func (f *Follower) meter(e *logs.Entry, now time.Time, recs []records.Found) ([]
 		f.o.Served(recs, v.Signals)
 	}
 	return recs, nil
-}
-
-// originForm returns the path of an absolute-form request target, as
-// forward proxies and AWS load balancers log it
-// ("https://example.com:443/a/b" is "/a/b"); other targets unchanged.
-func originForm(t []byte) []byte {
-	for _, scheme := range []string{"http://", "https://"} {
-		if len(t) > len(scheme) && strings.EqualFold(view(t[:len(scheme)]), scheme) {
-			rest := t[len(scheme):]
-			if i := bytes.IndexAny(rest, "/?"); i >= 0 {
-				if rest[i] == '?' {
-					return append([]byte{'/'}, rest[i:]...)
-				}
-				return rest[i:]
-			}
-			return []byte{'/'}
-		}
-	}
-	return t
 }
 
 // view is b as a string without a copy, for lookups that do not keep it.

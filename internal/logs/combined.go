@@ -288,3 +288,22 @@ func parseTime(b []byte) (time.Time, error) {
 	// UTC arithmetic instead of time.FixedZone: no allocation per line.
 	return time.Date(year, mon, day, hh, mm, ss, 0, time.UTC).Add(-time.Duration(off) * time.Second), nil
 }
+
+// OriginForm returns the path of an absolute-form request target, as
+// forward proxies and AWS load balancers log it
+// ("https://example.com:443/a/b" is "/a/b"); other targets unchanged.
+func OriginForm(t []byte) []byte {
+	for _, scheme := range []string{"http://", "https://"} {
+		if len(t) > len(scheme) && bytes.EqualFold(t[:len(scheme)], []byte(scheme)) {
+			rest := t[len(scheme):]
+			if i := bytes.IndexAny(rest, "/?"); i >= 0 {
+				if rest[i] == '?' {
+					return append([]byte{'/'}, rest[i:]...)
+				}
+				return rest[i:]
+			}
+			return []byte{'/'}
+		}
+	}
+	return t
+}
