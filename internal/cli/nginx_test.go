@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,25 +60,7 @@ func startAuth(t *testing.T, upstream string) *ProxyCommand {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "leakguard.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(authConfig, upstream, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state"))), 0o600)
-	cmd := &ProxyCommand{Stdout: io.Discard, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
-	if err := cmd.ParseFlags([]string{"--config", cfg}); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Open(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("proxy did not shut down")
-		}
-		cmd.Close()
-	})
+	cmd, _, _ := serveConfigEnv(t, cfg, &syncBuffer{}, func(string) string { return "" })
 	return cmd
 }
 

@@ -80,7 +80,7 @@ func startPromProxy(t *testing.T, upstream, state string) *promProxy {
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(promProxyConfig, upstream, filepath.Join(dir, "decisions.jsonl"), state)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &ProxyCommand{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
+	c, _, _ := serveConfigEnv(t, cfg, io.Discard, func(k string) string {
 		switch k {
 		case "LG_PROM_TOKEN":
 			return promTestToken
@@ -88,24 +88,6 @@ func startPromProxy(t *testing.T, upstream, state string) *promProxy {
 			return "prometheus-test-secret-0123456789abcdef"
 		}
 		return ""
-	}}
-	if err := c.ParseFlags([]string{"--config", cfg}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Open(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("proxy did not shut down")
-		}
-		c.Close()
 	})
 	return &promProxy{cmd: c, base: "http://" + c.Addr(), admin: strings.TrimPrefix(c.AdminURL(), "http://")}
 }

@@ -323,7 +323,13 @@ func fleetOf(c *ProxyCommand) *redismeter.Meter { return c.state.st.(*state.Redi
 // ends, and a second call does nothing.
 func serveConfig(t *testing.T, cfg string, stderr io.Writer) (c *ProxyCommand, base string, stop func()) {
 	t.Helper()
-	c = &ProxyCommand{Stdout: io.Discard, Stderr: stderr, Getenv: testGetenv}
+	return serveConfigEnv(t, cfg, stderr, testGetenv)
+}
+
+// serveConfigEnv is serveConfig with the environment the command reads.
+func serveConfigEnv(t *testing.T, cfg string, stderr io.Writer, getenv func(string) string) (c *ProxyCommand, base string, stop func()) {
+	t.Helper()
+	c = &ProxyCommand{Stdout: io.Discard, Stderr: stderr, Getenv: getenv}
 	if err := c.ParseFlags([]string{"--config", cfg}); err != nil {
 		t.Fatal(err)
 	}
