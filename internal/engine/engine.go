@@ -200,6 +200,7 @@ type Engine struct {
 	onDecide  func(Decision)
 	countsLen int
 	pool      sync.Pool
+	recPool   sync.Pool // *[]records.Found, for a request's records with its person
 	risk      Risk
 	bandIdx   []int // budget index of each band's pseudo-budget
 	rules     []Rule
@@ -283,6 +284,7 @@ func New(m Meter, o Options) (*Engine, error) {
 	e.countsLen = metered * len(e.windows)
 	e.learned = make([]atomic.Uint64, len(e.budgets))
 	e.pool.New = func() any { s := make([]uint64, e.countsLen); return &s }
+	e.recPool.New = func() any { s := make([]records.Found, 0, 16); return &s }
 	e.sanctions.init()
 	return e, nil
 }
@@ -384,7 +386,11 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 	var withPerson []records.Found
 	if e.people >= 0 {
 		if p := person(a, x.Signals); p != 0 {
-			withPerson = append(append(make([]records.Found, 0, len(x.Records)+1), x.Records...), records.Found{Entity: e.people, Hash: p})
+			// The request's records and its person, in a pooled slice:
+			// this runs on every request under the default policy.
+			rp := e.recPool.Get().(*[]records.Found)
+			withPerson = append(append((*rp)[:0], x.Records...), records.Found{Entity: e.people, Hash: p})
+			defer func() { *rp = withPerson[:0]; e.recPool.Put(rp) }()
 		}
 	}
 	for kind := range identity.NumKinds {
