@@ -634,12 +634,22 @@ func TestFleetOvershootWithinTenPercent(t *testing.T) {
 		{"round robin over three", "198.51.100.93", func(i int) int { return i % 3 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			served := 0
+			served, retried := 0, 0
 			for i := 0; i < 700; i++ {
 				code, _ := get(t, hc, fmt.Sprintf("http://%s/api/users/%d", nodes[tc.pick(i)].Addr(), i+1), "X-Forwarded-For", tc.ip)
+				// A request that neither got its record nor was refused
+				// (a timeout on a loaded machine) says nothing of the
+				// budget: ask again, a bounded number of times.
+				for try := 0; code != http.StatusOK && code != http.StatusForbidden && try < 3; try++ {
+					retried++
+					code, _ = get(t, hc, fmt.Sprintf("http://%s/api/users/%d", nodes[tc.pick(i)].Addr(), i+1), "X-Forwarded-For", tc.ip)
+				}
 				if code == http.StatusOK {
 					served++
 				}
+			}
+			if retried > 0 {
+				t.Logf("%d requests neither served nor refused, asked again", retried)
 			}
 			if served < 300 || served > 330 {
 				t.Fatalf("a fast actor got %d records of a 300 budget from the fleet, want 300..330", served)
