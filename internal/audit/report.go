@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/human"
 )
 
 // Report is the whole audit, as written by --json and --html.
@@ -47,7 +48,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "leakguard audit: %d target(s), %d exposed, %d could not be checked; %s personal records at risk\n",
-		r.Targets, r.Exposed, r.Errors, Commas(r.RecordsAtRisk))
+		r.Targets, r.Exposed, r.Errors, human.Count(r.RecordsAtRisk))
 	for _, f := range r.Findings {
 		b.WriteString("\n")
 		fmt.Fprintf(&b, "%-8s  %s  (%s", strings.ToUpper(f.Severity.String()), f.Target, f.Kind)
@@ -59,12 +60,12 @@ func (r Report) WriteText(w io.Writer) error {
 		case Exposed:
 			fmt.Fprintf(&b, "  EXPOSED: %s; TLS: %s\n", f.Access, f.TLS)
 			if f.RecordsAtRisk > 0 {
-				fmt.Fprintf(&b, "  personal records at risk: %s (%s)\n", Commas(f.RecordsAtRisk), strings.Join(f.PIITypes, ", "))
+				fmt.Fprintf(&b, "  personal records at risk: %s (%s)\n", human.Count(f.RecordsAtRisk), strings.Join(f.PIITypes, ", "))
 			}
 		case Closed:
 			fmt.Fprintf(&b, "  closed: %s; TLS: %s\n", f.Access, f.TLS)
 			if f.WithCredentials && f.PersonalRecords > 0 {
-				fmt.Fprintf(&b, "  holds %s personal records (inventoried with the given credentials): keep it closed\n", Commas(f.PersonalRecords))
+				fmt.Fprintf(&b, "  holds %s personal records (inventoried with the given credentials): keep it closed\n", human.Count(f.PersonalRecords))
 			}
 		default:
 			fmt.Fprintf(&b, "  could not check: %s\n", f.Error)
@@ -78,7 +79,7 @@ func (r Report) WriteText(w io.Writer) error {
 				approx = ""
 			}
 			fmt.Fprintf(&b, "    %s: %s%s items, %d/%d sampled with personal data → %s records\n",
-				c.Name, approx, Commas(c.Count), c.WithPII, c.Sampled, Commas(c.RecordsAtRisk))
+				c.Name, approx, human.Count(c.Count), c.WithPII, c.Sampled, human.Count(c.RecordsAtRisk))
 			for _, fl := range c.Fields {
 				fmt.Fprintf(&b, "      %-28s %-22s %-6s %d/%d", fl.Name, strings.Join(fl.Types, ","), fl.Confidence, fl.Matched, fl.NonEmpty)
 				if fl.Example != "" {
@@ -118,7 +119,7 @@ func withData(cs []Collection) int {
 var htmlFS embed.FS
 
 var htmlTmpl = template.Must(template.New("report.html").Funcs(template.FuncMap{
-	"commas": Commas,
+	"commas": human.Count,
 	"join":   strings.Join,
 	"upper":  strings.ToUpper,
 }).ParseFS(htmlFS, "report.html"))
@@ -127,22 +128,4 @@ var htmlTmpl = template.Must(template.New("report.html").Funcs(template.FuncMap{
 // resources).
 func (r Report) WriteHTML(w io.Writer) error {
 	return htmlTmpl.Execute(w, r)
-}
-
-// Commas formats n with thousands separators.
-func Commas(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
