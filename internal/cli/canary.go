@@ -18,6 +18,7 @@ import (
 	"github.com/leakguard/leakguard/internal/analyze"
 	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/human"
 	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
 	"github.com/leakguard/leakguard/internal/records"
 	"github.com/leakguard/leakguard/internal/store"
@@ -78,7 +79,7 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 	c.Tracer = &canary.Tracer{
 		Scanner: canaryScanner(cfg, h).Lenient(), // hashes as the proxy did, without validating every number
 		Progress: func(n int64) {
-			fmt.Fprintf(c.Stderr, "canary trace: %s read\n", humanBytes(n))
+			fmt.Fprintf(c.Stderr, "canary trace: %s read\n", human.Bytes(n))
 		},
 	}
 	getenv := c.Getenv
@@ -139,7 +140,7 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 		reg = "registry: redis"
 	}
 	fmt.Fprintf(c.Stdout, "leakguard canary trace: %d input(s), %s, %s personal values scanned in %s; %d canaries found (%s)\n",
-		len(c.Inputs), humanBytes(t.Bytes), commas(int(t.Values)), time.Since(start).Round(time.Millisecond), len(t.Matches), reg)
+		len(c.Inputs), human.Bytes(t.Bytes), commas(int(t.Values)), time.Since(start).Round(time.Millisecond), len(t.Matches), reg)
 	if len(rs) == 0 {
 		fmt.Fprintln(c.Stdout, "\nno canaries: nothing in this data was served by leakguard as a canary")
 	}
@@ -189,18 +190,6 @@ func (c *CanaryCommand) read(name string) error {
 	}
 	defer rc.Close()
 	return c.Tracer.Read(rc)
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) error {

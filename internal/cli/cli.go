@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/leakguard/leakguard/internal/human"
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
@@ -94,3 +96,6 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer c.Close()
 	return c.Serve(ctx)
 }
+
+// commas is human.Count for the ints the commands print.
+func commas(n int) string { return human.Count(int64(n)) }

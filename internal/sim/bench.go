@@ -1,0 +1,258 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/human"
+	"github.com/leakguard/leakguard/internal/keyed"
+	"github.com/leakguard/leakguard/internal/stack"
+)
+
+// BenchReport is the scoreboard: every scenario run against one policy.
+// It is `leakguard bench --json`; field names are a stable contract.
+type BenchReport struct {
+	Seed      uint64           `json:"seed"`
+	Policy    []string         `json:"policy"`
+	Scenarios []ScenarioReport `json:"scenarios"`
+}
+
+// ScenarioReport is one scenario's line of the scoreboard.
+type ScenarioReport struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Days        int             `json:"days"`
+	Requests    int             `json:"requests"`
+	WallSeconds float64         `json:"wall_seconds"`
+	Campaign    *CampaignReport `json:"campaign,omitempty"`
+	Legit       LegitReport     `json:"legit"`
+}
+
+// CampaignReport is what the scraping campaign took, and when it was contained.
+type CampaignReport struct {
+	Requests                 int     `json:"requests"`
+	Refused                  int     `json:"refused"`
+	Contained                bool    `json:"contained"`
+	TimeToContainmentSeconds float64 `json:"time_to_containment_seconds,omitempty"`
+	RecordsBeforeContainment int     `json:"records_before_containment"`
+	RecordsTaken             int     `json:"records_taken"`
+	RecordsUnprotected       int     `json:"records_unprotected"`
+}
+
+// LegitReport is the false-positive side: who of the legitimate traffic was
+// refused, and how many records a logged-in account reads a day (the
+// percentiles say where a per-account budget would start to hurt).
+type LegitReport struct {
+	Actors                  int     `json:"actors"`
+	ActorsRefused           int     `json:"actors_refused"`
+	Sessions                int     `json:"sessions"`
+	SessionsRefused         int     `json:"sessions_refused"`
+	Requests                int     `json:"requests"`
+	RequestsRefused         int     `json:"requests_refused"`
+	AccountRecordsPerDayP50 float64 `json:"account_records_per_day_p50"`
+	AccountRecordsPerDayP99 float64 `json:"account_records_per_day_p99"`
+	AccountRecordsPerDayMax float64 `json:"account_records_per_day_max"`
+}
+
+// BenchOptions say which scenarios run, how long, and among how many shoppers.
+type BenchOptions struct {
+	Seed     uint64
+	Scenario string // "all", or one scenario's name
+	Days     int    // every scenario's length; 0: as the scenario defines it
+	Shoppers int
+	Workers  int // scenarios run at once
+	// OnDecision, if set, sees every decision, its route prefixed with the
+	// scenario's name (scenarios share one clock, so the route says which
+	// world decided it). Scenarios run concurrently: it must be safe for
+	// concurrent use.
+	OnDecision func(engine.Decision)
+	// Done, if set, is told of each scenario as it finishes, one at a time.
+	Done func(ScenarioReport)
+}
+
+// ScenarioNames are the scenarios' names, in the scoreboard's order.
+func ScenarioNames() []string {
+	var names []string
+	for _, s := range Scenarios {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// benchSecret keys the bench's actor hashes: simulated actors need no
+// secret, only stable keys.
+const benchSecret = "leakguard-bench-secret"
+
+// Bench runs the scenarios o names against cfg's policy, enforced whatever
+// cfg's mode, and returns the scoreboard. It stops early, with ctx's error,
+// when ctx is done.
+func Bench(ctx context.Context, cfg *config.Config, o BenchOptions) (*BenchReport, error) {
+	// The bench reads only the budgets' windows: no report windows to meter.
+	cfg.Meter.ReportWindows = []config.Duration{}
+	var run []Scenario
+	for _, s := range Scenarios {
+		if o.Scenario == "all" || o.Scenario == s.Name {
+			run = append(run, s)
+		}
+	}
+	world := NewWorld(o.Seed, 50000, 20000)
+	report := &BenchReport{Seed: o.Seed, Policy: describeBudgets(cfg), Scenarios: make([]ScenarioReport, len(run))}
+	errs := make([]error, len(run))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range max(o.Workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				r, err := runScenario(cfg, world, run[i], o)
+				mu.Lock()
+				report.Scenarios[i], errs[i] = r, err
+				if err == nil && o.Done != nil {
+					o.Done(r)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range run {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return report, nil
+}
+
+// describeBudgets is the policy in force, one line per budget, as the
+// scoreboard names what it measured.
+func describeBudgets(cfg *config.Config) []string {
+	var policy []string
+	for _, b := range cfg.EffectiveBudgets() {
+		per := b.Per
+		if b.PerPerson {
+			per += " per person"
+		}
+		if b.Allowlisted {
+			per = "allowlisted " + per
+		}
+		policy = append(policy, fmt.Sprintf("%s: %d distinct %s per %s per %s, then %s", b.ID(), b.Limit, b.Entity, per, b.Window, b.Action))
+	}
+	return policy
+}
+
+// runScenario runs one scenario on a stack of its own (the engine's state
+// is per scenario; the world's data is shared read-only).
+func runScenario(cfg *config.Config, world *World, sc Scenario, o BenchOptions) (ScenarioReport, error) {
+	began := time.Now()
+	var onDecision func(engine.Decision)
+	if o.OnDecision != nil {
+		onDecision = func(d engine.Decision) {
+			d.Route = sc.Name + " " + d.Route
+			o.OnDecision(d)
+		}
+	}
+	st, err := stack.Build(cfg, keyed.New([]byte(benchSecret)), onDecision, nil, stack.Options{Resolver: DNS{}})
+	if err != nil {
+		return ScenarioReport{}, err
+	}
+	st.Engine.SetShadow(false) // the bench measures the policy enforced, whatever the config's mode
+	w := *world                // per-scenario entity indexes
+	w.User, w.Phone = st.Catalog.EntityIndex("user"), -1
+	for _, b := range cfg.EffectiveBudgets() {
+		if b.Entity == "phone" { // phones cost as much again to meter: only when a budget reads them
+			w.Phone = st.Catalog.EntityIndex("phone")
+		}
+	}
+	days := sc.Days
+	if o.Days > 0 {
+		days = o.Days
+	}
+	end := Start.Add(time.Duration(days) * 24 * time.Hour)
+	pop := DefaultPopulation
+	pop.Shoppers = o.Shoppers
+	pop.Partner = pop.Partner && !sc.NoPartner
+	sources, legit := Legit(&w, pop, o.Seed, end)
+	camp, cst := sc.Campaign(&w, o.Seed, end)
+	if camp != nil {
+		sources = append(sources, camp)
+	}
+	n := Run(&w, st.Engine, st.Detector, sources, end)
+	out := ScenarioReport{Name: sc.Name, Description: sc.Desc, Days: days, Requests: n}
+	if cst != nil {
+		at, before, ok := cst.Containment()
+		out.Campaign = &CampaignReport{Requests: cst.Requests, Refused: cst.Refused, Contained: ok,
+			RecordsBeforeContainment: before, RecordsTaken: cst.Records, RecordsUnprotected: cst.Attempted}
+		if ok {
+			out.Campaign.TimeToContainmentSeconds = at.Seconds()
+		}
+	}
+	per := legit.AccountRecordsPerDay()
+	sort.Float64s(per)
+	out.Legit = LegitReport{Actors: legit.Actors, ActorsRefused: legit.ActorsRefused, Sessions: legit.Sessions,
+		SessionsRefused: legit.SessionsRefused, Requests: legit.Requests, RequestsRefused: legit.Refused,
+		AccountRecordsPerDayP50: percentile(per, 0.5), AccountRecordsPerDayP99: percentile(per, 0.99), AccountRecordsPerDayMax: percentile(per, 1)}
+	out.WallSeconds = time.Since(began).Seconds()
+	return out, nil
+}
+
+// percentile is the nearest-rank p-th quantile of sorted (0 when empty);
+// p = 1 is the maximum.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+// WriteTable writes the scoreboard as a table, the real campaign it is
+// measured against last. The whole policy is in the JSON; leakguard policy
+// prints it as YAML.
+func (r *BenchReport) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "policy: %d budgets in force, e.g. %s\n\n", len(r.Policy), strings.Join(r.Policy[:min(2, len(r.Policy))], "; "))
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tdays\tcontained after\trecords before\trecords taken\tunprotected\tlegit sessions refused\tlegit actors refused\t")
+	count := func(n int) string { return human.Count(int64(n)) }
+	for _, s := range r.Scenarios {
+		contained, before, taken, unprot := "—", "—", "—", "—"
+		if cp := s.Campaign; cp != nil {
+			contained = "never"
+			if cp.Contained {
+				contained = human.Span(time.Duration(cp.TimeToContainmentSeconds * float64(time.Second)))
+			}
+			before, taken, unprot = count(cp.RecordsBeforeContainment), count(cp.RecordsTaken), count(cp.RecordsUnprotected)
+			if !cp.Contained {
+				before = "—"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s of %s\t%s of %s\t\n", s.Name, s.Days, contained, before, taken, unprot,
+			count(s.Legit.SessionsRefused), count(s.Legit.Sessions), count(s.Legit.ActorsRefused), count(s.Legit.Actors))
+	}
+	fmt.Fprintln(tw, "Taobao 2019-20 (real)\t240\tnever\t—\t1,100,000,000\t1,100,000,000\t—\t—\t")
+	tw.Flush()
+}
+
+// ValidScenario reports whether name is "all" or a scenario's name.
+func ValidScenario(name string) bool {
+	return name == "all" || slices.Contains(ScenarioNames(), name)
+}

@@ -1,0 +1,85 @@
+package sim
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/leakguard/leakguard/internal/engine"
+)
+
+func TestPercentile(t *testing.T) {
+	if got := percentile(nil, 0.5); got != 0 {
+		t.Errorf("empty: %v", got)
+	}
+	sorted := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for p, want := range map[float64]float64{0: 1, 0.5: 6, 0.99: 10, 1: 10} {
+		if got := percentile(sorted, p); got != want {
+			t.Errorf("p%v = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// Both policies the bench measures are valid configs, and they differ as
+// the scoreboard says: the baseline has one written budget and no default
+// policy; routes-only writes none and gets the default policy.
+func TestBenchPolicies(t *testing.T) {
+	base, routes := BaselinePolicy(), RoutesOnlyPolicy()
+	for name, cfg := range map[string]interface{ Validate() error }{"baseline": base, "routes-only": routes} {
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if b := base.EffectiveBudgets(); len(b) != 1 || b[0].Limit != 300 || b[0].Per != "ip" {
+		t.Errorf("baseline budgets: %+v", b)
+	}
+	if len(routes.Budgets) != 0 || len(routes.EffectiveBudgets()) == 0 {
+		t.Errorf("routes-only: %d written, %d in force", len(routes.Budgets), len(routes.EffectiveBudgets()))
+	}
+	if got := routes.Detect.Allow; len(got) != 1 || got[0] != "198.51.100.20/32" {
+		t.Errorf("partner allowlist: %v", got)
+	}
+}
+
+// A day of the naive scraper under the baseline: contained at its first
+// hour's budget, each decision named after its scenario, and the table
+// lists it beside the real campaign.
+func TestBenchNaiveBaseline(t *testing.T) {
+	var decisions atomic.Int64
+	var named atomic.Bool
+	named.Store(true)
+	rep, err := Bench(context.Background(), BaselinePolicy(), BenchOptions{Seed: 1, Scenario: "naive", Days: 1, Shoppers: 50, Workers: 1,
+		OnDecision: func(d engine.Decision) {
+			decisions.Add(1)
+			if !strings.HasPrefix(d.Route, "naive ") {
+				named.Store(false)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Campaign == nil {
+		t.Fatalf("report: %+v", rep)
+	}
+	cp := rep.Scenarios[0].Campaign
+	if !cp.Contained || cp.RecordsBeforeContainment > 300 || cp.RecordsUnprotected != 432000 {
+		t.Errorf("naive under the baseline: %+v", cp)
+	}
+	if decisions.Load() == 0 || !named.Load() {
+		t.Errorf("%d decisions, all named after the scenario: %v", decisions.Load(), named.Load())
+	}
+	var b strings.Builder
+	rep.WriteTable(&b)
+	for _, want := range []string{"policy: 1 budgets in force", "naive", "432,000", "Taobao 2019-20 (real)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestValidScenario(t *testing.T) {
+	if !ValidScenario("all") || !ValidScenario("naive") || ValidScenario("nope") {
+		t.Error("ValidScenario")
+	}
+}
