@@ -12,8 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/leakguard/leakguard/internal/admin"
-	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/decisionlog"
 	"github.com/leakguard/leakguard/internal/detect"
@@ -33,6 +30,7 @@ import (
 	"github.com/leakguard/leakguard/internal/proxy"
 	"github.com/leakguard/leakguard/internal/records"
 	lgstack "github.com/leakguard/leakguard/internal/stack"
+	"github.com/leakguard/leakguard/internal/state"
 	"github.com/leakguard/leakguard/internal/web"
 )
 
@@ -58,8 +56,9 @@ type ProxyCommand struct {
 	timeline  *web.Timeline
 	decisions *decisionlog.Log
 	closeLog  io.Closer
-	ln, adm   net.Listener
-	srv, asrv *http.Server
+	// the proxy's listener and server, and the admin API's
+	ln, adminLn   net.Listener
+	srv, adminSrv *http.Server
 	// the auth endpoint (auth.listen), for edges that ask per request
 	authLn  net.Listener
 	authSrv *http.Server
@@ -141,22 +140,23 @@ func (c *ProxyCommand) Open() error {
 		c.log.Info("generated a new hashing secret; keep it to keep actor hashes stable across restarts", "file", source)
 	}
 
-	c.state = &proxyState{cfg: cfg, log: c.log, ledger: &canary.Ledger{}, secretFingerprint: fleetFingerprint(h)}
-	c.journal = admin.NewJournal(500)
-	so, err := c.state.stackOptions()
+	lifecycle, err := state.NewLifecycle(cfg, h, c.log)
 	if err != nil {
 		return err
 	}
-	st, err := buildStack(cfg, h, c.onDecision, c.Getenv, so)
+	c.state = &proxyState{lifecycle, lifecycle.State}
+	c.journal = admin.NewJournal(500)
+	hooks := c.state.Hooks()
+	st, err := buildStack(cfg, h, c.onDecision, c.Getenv, stackOptions{Persist: hooks.Persist, Load: hooks.Load, Fleet: hooks.Fleet})
 	if err != nil {
 		return err
 	}
 	c.Engine, c.Meter = st.engine, st.meter
-	if err := c.state.open(st.engine, st.meter, st.catalog.Entities(), st.detector.AddAllow, func(p netip.Prefix) { st.detector.RemoveAllow(p) }); err != nil {
+	if err := c.state.Open(st.engine, st.meter, st.catalog.Entities(), st.detector.AddAllow, func(p netip.Prefix) { st.detector.RemoveAllow(p) }); err != nil {
 		return err
 	}
 
-	if c.decisions, c.closeLog, err = openDecisionLog(cfg.Log.Decisions, c.Stdout, c.Stderr); err != nil {
+	if c.decisions, c.closeLog, err = decisionlog.Open(cfg.Log.Decisions, c.Stdout, c.Stderr); err != nil {
 		return err
 	}
 
@@ -164,36 +164,20 @@ func (c *ProxyCommand) Open() error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := proxy.NewMetrics(reg, st.catalog.Entities())
 	st.metrics = metrics
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_actor_keys", Help: "Actor keys held by the meter."},
-		func() float64 { return float64(st.meter.Len()) }))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_sanctioned_keys", Help: "Actor keys under a block, throttle or log sanction."},
-		func() float64 { return float64(st.engine.Sanctioned()) }))
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "leakguard_actor_evictions_total", Help: "Actor keys evicted to stay under meter.max_actors."},
-		func() float64 { return float64(st.meter.Evictions()) }))
-	shadowG := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_shadow_mode", Help: "1 in shadow mode, 0 when enforcing."},
-		func() float64 {
-			if st.engine.Shadow() {
-				return 1
-			}
-			return 0
-		})
-	reg.MustRegister(shadowG)
-	c.state.register(reg)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_records_cold_share",
-		Help: "Share of recently served records that hardly anyone had been served before: a sweep spread over many actors raises it."},
-		st.detector.ColdShare))
+	proxy.RegisterGauges(reg, st.meter, st.engine, st.detector)
+	c.state.Register(reg)
 
 	up, _ := url.Parse(cfg.Upstream)
 	handler := proxy.New(proxy.Options{
 		Upstream: up, Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Metrics: metrics,
 		Log: c.log, MaxBodyBytes: cfg.Inspect.MaxBodyBytes,
 		Transport:  proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns),
-		FailClosed: c.state.failClosed(),
+		FailClosed: c.state.FailClosed(),
 		Detector:   st.detector, UA: st.ua,
 		Challenger: &proxy.Challenger{Secret: h.Derive("leakguard challenge key"), Difficulty: cfg.Risk.ChallengeDifficulty},
-		Decoys:     canaryMaker(cfg, h),
-		Sprinkle:   sprinkles(cfg, st.catalog),
-		Ledger:     c.state.ledger,
+		Decoys:     lgstack.Decoys(cfg, h),
+		Sprinkle:   lgstack.Sprinkles(cfg, st.catalog),
+		Ledger:     c.state.Ledger(),
 
 		UpstreamBodyTimeout: cfg.Limits.UpstreamBodyTimeout.D(), MaxUpstreamBodyBytes: cfg.Limits.MaxUpstreamBodyBytes,
 		MaxDecodedBodyBytes: cfg.Limits.MaxDecodedBodyBytes, StripMethodOverrides: cfg.Inspect.MethodOverrides == "strip",
@@ -203,45 +187,31 @@ func (c *ProxyCommand) Open() error {
 		return err
 	}
 
-	if c.ln, err = listenCapped(cfg.Listen, cfg.Limits.MaxConns); err != nil {
+	if c.ln, err = proxy.ListenCapped(cfg.Listen, cfg.Limits.MaxConns); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	c.srv = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout.D(),
-		ReadTimeout:       cfg.Limits.ReadTimeout.D(),
-		IdleTimeout:       cfg.Limits.IdleTimeout.D(),
-		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
-	}
+	c.srv = c.server(handler)
 
 	if cfg.Auth.Listen != "off" {
-		if c.authLn, err = listenCapped(cfg.Auth.Listen, cfg.Limits.MaxConns); err != nil {
+		if c.authLn, err = proxy.ListenCapped(cfg.Auth.Listen, cfg.Limits.MaxConns); err != nil {
 			c.ln.Close()
 			return fmt.Errorf("auth listen: %w", err)
 		}
-		c.authSrv = &http.Server{
-			Handler:           handler.Auth(),
-			ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout.D(),
-			ReadTimeout:       cfg.Limits.ReadTimeout.D(),
-			IdleTimeout:       cfg.Limits.IdleTimeout.D(),
-			MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
-		}
+		c.authSrv = c.server(handler.Auth())
 	}
 
 	if cfg.Admin.Listen != "off" {
-		if c.AdminToken, err = adminToken(c.Getenv(cfg.Admin.TokenEnv), cfg.Admin.TokenEnv, cfg.State.Dir, c.log); err != nil {
+		if c.AdminToken, err = admin.LoadToken(c.Getenv(cfg.Admin.TokenEnv), cfg.Admin.TokenEnv, cfg.State.Dir, c.log); err != nil {
 			return err
 		}
-		if c.adm, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+		if c.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 			c.ln.Close()
 			if c.authLn != nil {
 				c.authLn.Close()
 			}
 			return fmt.Errorf("admin listen: %w", err)
 		}
-		c.asrv = &http.Server{
+		c.adminSrv = &http.Server{
 			Handler:           c.adminHandler(st, reg, metrics),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
@@ -254,10 +224,18 @@ func (c *ProxyCommand) Open() error {
 	return nil
 }
 
+// server serves h within the config's limits, its errors logged at debug:
+// a client's broken connection is not the operator's concern.
+func (c *ProxyCommand) server(h http.Handler) *http.Server {
+	l := c.Config.Limits
+	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeaderTimeout.D(), ReadTimeout: l.ReadTimeout.D(),
+		IdleTimeout: l.IdleTimeout.D(), MaxHeaderBytes: l.MaxHeaderBytes, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
+}
+
 func (c *ProxyCommand) onDecision(d engine.Decision) {
 	c.decisions.Decision(d)
 	c.journal.Add(decisionlog.LineOf(d))
-	c.state.decided(d)
+	c.state.Decided(d)
 }
 
 // adminHandler is the admin API and the dashboard, over the stack.
@@ -272,29 +250,31 @@ func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics
 	}}
 	return admin.Handler(admin.Options{
 		Token: c.AdminToken, Gatherer: reg, Meter: st.meter,
-		Engine:   adminEngine{st.engine, c.state.unblocked},
+		Engine:   admin.KeepUnblocks(st.engine, c.state.Unblocked),
 		Entities: st.catalog.Entities(),
 		Audit:    c.audit,
 		UI:       web.Files(), Journal: c.journal, ReportsDir: c.Config.Admin.ReportsDir,
 		Allow: func(p netip.Prefix) (string, error) {
 			st.detector.AddAllow(p)
-			return c.state.allowed(p)
+			return c.state.Allowed(p)
 		},
 		Disallow: func(p netip.Prefix) (bool, error) {
 			if !st.detector.RemoveAllow(p) {
 				return false, nil
 			}
-			return true, c.state.disallowed(p)
+			return true, c.state.Disallowed(p)
 		},
 		Allows:   st.detector.Allows,
-		Canaries: c.state.lookupCanaries,
+		Canaries: c.state.LookupCanaries,
 		Stats:    func() admin.Stats { return c.stats(st, metrics) },
 		Policy: func() any {
 			v := policyView(c.Config)
 			v["learnt"] = st.engine.Learned()
 			return v
 		},
-		Actor: func(k identity.Key) admin.ActorDetail { return actorDetail(st, k) },
+		Actor: func(k identity.Key) admin.ActorDetail {
+			return admin.DetailOf(st.meter, st.engine, st.catalog.Entities(), k, time.Now())
+		},
 	})
 }
 
@@ -323,65 +303,15 @@ func (c *ProxyCommand) stats(st *stack, m *proxy.Metrics) admin.Stats {
 	return s
 }
 
-// actorDetail is one key's drill-down: distinct records per bucket in each
-// window, traffic, and the sanctions in force.
-func actorDetail(st *stack, k identity.Key) admin.ActorDetail {
-	now := time.Now().UnixNano()
-	d := admin.ActorDetail{Key: k.String(), Series: map[string]map[string][]uint64{}, Buckets: map[string]string{},
-		Requests: map[string]uint64{}, Misses: map[string]uint64{}, Sanctions: []map[string]any{}}
-	for wi, w := range st.meter.Windows() {
-		name := config.FormatDuration(w)
-		d.Series[name] = map[string][]uint64{}
-		d.Buckets[name] = config.FormatDuration(st.meter.Resolution(wi))
-		for ent, e := range st.catalog.Entities() {
-			if series := st.meter.Series(now, k, ent, wi); slices.ContainsFunc(series, func(v uint64) bool { return v > 0 }) {
-				d.Series[name][e] = series
-			}
-		}
-		d.Requests[name], d.Misses[name] = st.meter.Traffic(now, k, wi)
-	}
-	st.engine.EachSanctionOf(now, k, func(x engine.Sanction) {
-		d.Sanctions = append(d.Sanctions, map[string]any{"rule": x.Rule, "action": x.Action.String(), "until": time.Unix(0, x.Until).UTC()})
-	})
-	return d
-}
-
-// canaryMaker makes decoys and canaries; canary trace must scan dumps with
-// the same scanner to find them again.
-func canaryMaker(cfg *config.Config, h *keyed.Hasher) *canary.Maker {
-	return lgstack.Decoys(cfg, h)
-}
-
-func canaryScanner(cfg *config.Config, h *keyed.Hasher) *records.Scanner {
-	return lgstack.CanaryScanner(cfg, h)
-}
-
-func sprinkles(cfg *config.Config, cat *records.Catalog) map[string]proxy.Sprinkle {
-	return lgstack.Sprinkles(cfg, cat)
-}
-
-// adminEngine is the engine as the admin API sees it: an unblock is also
-// persisted, or shared with the fleet.
-type adminEngine struct {
-	*engine.Engine
-	unblocked func(identity.Key)
-}
-
-func (a adminEngine) Unblock(k identity.Key) bool {
-	found := a.Engine.Unblock(k)
-	a.unblocked(k)
-	return found
-}
-
 // Addr is the address the proxy serves on (after Open).
 func (c *ProxyCommand) Addr() string { return c.ln.Addr().String() }
 
 // AdminURL is the admin base URL, or "off".
 func (c *ProxyCommand) AdminURL() string {
-	if c.adm == nil {
+	if c.adminLn == nil {
 		return "off"
 	}
-	return "http://" + c.adm.Addr().String()
+	return "http://" + c.adminLn.Addr().String()
 }
 
 // AuthURL is the auth endpoint's URL (after Open), or "off".
@@ -421,8 +351,8 @@ func openFollow(cfg *config.Config, st *stack, reg prometheus.Registerer, m *pro
 func (c *ProxyCommand) Serve(ctx context.Context) error {
 	errc := make(chan error, 3)
 	go func() { errc <- c.srv.Serve(c.ln) }()
-	if c.asrv != nil {
-		go func() { errc <- c.asrv.Serve(c.adm) }()
+	if c.adminSrv != nil {
+		go func() { errc <- c.adminSrv.Serve(c.adminLn) }()
 	}
 	if c.authSrv != nil {
 		go func() { errc <- c.authSrv.Serve(c.authLn) }()
@@ -446,8 +376,8 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := c.srv.Shutdown(sctx)
-	if c.asrv != nil {
-		c.asrv.Shutdown(sctx)
+	if c.adminSrv != nil {
+		c.adminSrv.Shutdown(sctx)
 	}
 	if c.authSrv != nil {
 		err = errors.Join(err, c.authSrv.Shutdown(sctx))
@@ -455,57 +385,17 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	return err
 }
 
-// calibrate lets the budgets marked learn: true learn from what the keys
-// the meter holds take, every meter.calibrate_every, and says what moved
-// in the decision log; it also reports keys far above their kind's tail
-// in the report windows (outliers), budget or none.
+// calibrate learns the budgets marked learn: true, and says in the
+// decision log what moved.
 func (c *ProxyCommand) calibrate(ctx context.Context) {
-	every := c.Config.Meter.CalibrateEvery.D()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	last := map[string]uint64{}
-	type outlier struct {
-		k   identity.Key
-		ent int
-	}
-	reported := map[outlier]bool{} // said once per run; bounded below
-	var reportWindows []int
+	var windows []time.Duration
 	for _, w := range c.Config.Meter.ReportWindows {
-		if wi := c.Meter.WindowIndex(w.D()); wi >= 0 {
-			reportWindows = append(reportWindows, wi)
-		}
+		windows = append(windows, w.D())
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		now := time.Now()
-		each := func(wi int, fn func(identity.Key, []uint64)) {
-			c.Meter.Each(now.UnixNano(), wi, func(ac memory.ActorCount) { fn(ac.Key, ac.Records) })
-		}
-		if len(reported) > 100_000 {
-			clear(reported)
-		}
-		for _, wi := range reportWindows {
-			c.Engine.FlagOutliers(now, wi, each, func(k identity.Key, ent int) bool {
-				o := outlier{k, ent}
-				if reported[o] {
-					return false
-				}
-				reported[o] = true
-				return true
-			})
-		}
-		for _, cal := range c.Engine.Calibrate(now, each) {
-			if cal.Learnt != last[cal.Budget] {
-				c.decisions.Operator("calibrated", slog.String("by", "leakguard"), slog.String("rule", cal.Budget),
-					slog.Int("keys", cal.Keys), slog.Uint64("tail", cal.Tail), slog.Uint64("limit", cal.Limit), slog.Uint64("learnt", cal.Learnt))
-				last[cal.Budget] = cal.Learnt
-			}
-		}
-	}
+	proxy.Calibrate(ctx, c.Config.Meter.CalibrateEvery.D(), c.Meter, c.Engine, windows, func(cal engine.Calibration) {
+		c.decisions.Operator("calibrated", slog.String("by", "leakguard"), slog.String("rule", cal.Budget),
+			slog.Int("keys", cal.Keys), slog.Uint64("tail", cal.Tail), slog.Uint64("limit", cal.Limit), slog.Uint64("learnt", cal.Learnt))
+	})
 }
 
 // Close releases what Open acquired.
@@ -514,8 +404,8 @@ func (c *ProxyCommand) Close() error {
 	if c.srv != nil {
 		errs = append(errs, ignoreClosed(c.srv.Close()))
 	}
-	if c.asrv != nil {
-		errs = append(errs, ignoreClosed(c.asrv.Close()))
+	if c.adminSrv != nil {
+		errs = append(errs, ignoreClosed(c.adminSrv.Close()))
 	}
 	if c.authSrv != nil {
 		errs = append(errs, ignoreClosed(c.authSrv.Close()))
@@ -528,7 +418,7 @@ func (c *ProxyCommand) Close() error {
 	}
 	if c.state != nil {
 		// After the listeners: the final flush sees every request served.
-		errs = append(errs, c.state.close())
+		errs = append(errs, c.state.Close())
 	}
 	if c.closeLog != nil {
 		errs = append(errs, c.closeLog.Close())
@@ -579,48 +469,6 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 // Every command that hashes identifiers uses it, so their keys agree.
 func configHasher(cfg *config.Config, getenv func(string) string) (h *keyed.Hasher, source string, created bool, err error) {
 	return lgstack.Hasher(cfg, getenv)
-}
-
-func openDecisionLog(dest string, stdout, stderr io.Writer) (*decisionlog.Log, io.Closer, error) {
-	switch dest {
-	case "stdout", "-":
-		return decisionlog.New(stdout, nil), nil, nil
-	case "stderr":
-		return decisionlog.New(stderr, nil), nil, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return nil, nil, fmt.Errorf("decision log: %w", err)
-	}
-	f, err := os.OpenFile(dest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("decision log: %w", err)
-	}
-	return decisionlog.New(f, nil), f, nil
-}
-
-// adminToken returns the token from the environment or, if unset, one kept in
-// the state directory (generated on first start). The token is never logged.
-func adminToken(fromEnv, envName, stateDir string, log *slog.Logger) (string, error) {
-	if fromEnv = strings.TrimSpace(fromEnv); fromEnv != "" {
-		if len(fromEnv) < 16 {
-			return "", fmt.Errorf("admin token in $%s is too short: want at least 16 characters", envName)
-		}
-		return fromEnv, nil
-	}
-	file := filepath.Join(stateDir, "admin-token")
-	if b, err := os.ReadFile(file); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
-		log.Info("admin token read from file (set $"+envName+" to choose one)", "file", file)
-		return strings.TrimSpace(string(b)), nil
-	}
-	tok, err := keyed.RandomHex(24)
-	if err != nil {
-		return "", err
-	}
-	if err := keyed.WriteFileAtomic(file, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("keeping admin token: %w", err)
-	}
-	log.Info("generated an admin token (set $"+envName+" to choose one)", "file", file)
-	return tok, nil
 }
 
 func levelOf(s string) slog.Level {

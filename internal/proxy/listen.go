@@ -1,4 +1,4 @@
-package cli
+package proxy
 
 import (
 	"fmt"
@@ -7,11 +7,11 @@ import (
 	"golang.org/x/net/netutil"
 )
 
-// listenCapped listens on addr and accepts at most maxConns connections at
+// ListenCapped listens on addr and accepts at most maxConns connections at
 // once. The rest wait in the kernel's backlog instead of holding a file
 // descriptor each: 22k idle connections once exhausted the descriptors,
 // and the admin listener (health checks, metrics) could accept nothing.
-func listenCapped(addr string, maxConns int) (net.Listener, error) {
+func ListenCapped(addr string, maxConns int) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

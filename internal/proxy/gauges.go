@@ -1,0 +1,31 @@
+package proxy
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leakguard/leakguard/internal/detect"
+	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+)
+
+// RegisterGauges adds the series read from the engine's state at scrape
+// time (rather than counted per request, as Metrics are): actor keys held
+// and evicted, keys under a sanction, the mode, and the cold share.
+func RegisterGauges(reg prometheus.Registerer, m *memory.Memory, eng *engine.Engine, d *detect.Detector) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_actor_keys", Help: "Actor keys held by the meter."},
+		func() float64 { return float64(m.Len()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_sanctioned_keys", Help: "Actor keys under a block, throttle or log sanction."},
+		func() float64 { return float64(eng.Sanctioned()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "leakguard_actor_evictions_total", Help: "Actor keys evicted to stay under meter.max_actors."},
+		func() float64 { return float64(m.Evictions()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_shadow_mode", Help: "1 in shadow mode, 0 when enforcing."},
+		func() float64 {
+			if eng.Shadow() {
+				return 1
+			}
+			return 0
+		}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_records_cold_share",
+		Help: "Share of recently served records that hardly anyone had been served before: a sweep spread over many actors raises it."},
+		d.ColdShare))
+}
