@@ -21,6 +21,8 @@ import (
 	"github.com/leakguard/leakguard/internal/human"
 	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
 	"github.com/leakguard/leakguard/internal/records"
+	lgstack "github.com/leakguard/leakguard/internal/stack"
+	"github.com/leakguard/leakguard/internal/state"
 	"github.com/leakguard/leakguard/internal/store"
 )
 
@@ -77,7 +79,7 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 		return err
 	}
 	c.Tracer = &canary.Tracer{
-		Scanner: canaryScanner(cfg, h).Lenient(), // hashes as the proxy did, without validating every number
+		Scanner: lgstack.CanaryScanner(cfg, h).Lenient(), // hashes as the proxy did, without validating every number
 		Progress: func(n int64) {
 			fmt.Fprintf(c.Stderr, "canary trace: %s read\n", human.Bytes(n))
 		},
@@ -95,7 +97,7 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 		c.Registry = -1
 	} else if cfg.State.Redis != "" && c.StateDir == "" {
 		// A fleet's registry is in Redis: collect, then resolve in batches.
-		client, err := redisClient(cfg.State.Redis)
+		client, err := state.RedisClient(cfg.State.Redis)
 		if err != nil {
 			return fmt.Errorf("state.redis: %w", err)
 		}
