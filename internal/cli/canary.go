@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,11 +16,8 @@ import (
 	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/human"
-	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
-	"github.com/leakguard/leakguard/internal/records"
 	lgstack "github.com/leakguard/leakguard/internal/stack"
 	"github.com/leakguard/leakguard/internal/state"
-	"github.com/leakguard/leakguard/internal/store"
 )
 
 // CanaryCommand is `leakguard canary trace`: find the canaries in a leaked
@@ -93,30 +87,18 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 		if token == "" {
 			return fmt.Errorf("--admin: $%s (admin.token_env) is empty: the admin API needs its token", cfg.Admin.TokenEnv)
 		}
-		c.Tracer.Batch = adminCanaryLookup(ctx, strings.TrimRight(c.Admin, "/"), token)
-		c.Registry = -1
-	} else if cfg.State.Redis != "" && c.StateDir == "" {
-		// A fleet's registry is in Redis: collect, then resolve in batches.
-		client, err := state.RedisClient(cfg.State.Redis)
-		if err != nil {
-			return fmt.Errorf("state.redis: %w", err)
-		}
-		defer client.Close()
-		reg := &redismeter.Canaries{Client: client}
-		c.Tracer.Batch = func(keys []records.Found) ([]canary.Issued, []bool, error) { return reg.Lookup(ctx, keys) }
+		c.Tracer.Batch = admin.CanaryLookup(ctx, strings.TrimRight(c.Admin, "/"), token)
 		c.Registry = -1
 	} else {
-		dir := c.StateDir
-		if dir == "" {
-			dir = cfg.State.Dir
-		}
-		st, err := store.OpenReadOnly(dir)
+		reg, err := state.OpenRegistry(ctx, cfg, c.StateDir)
 		if err != nil {
+			if cfg.State.Redis != "" && c.StateDir == "" {
+				return err
+			}
 			return fmt.Errorf("canary registry: %w (or trace through the running proxy: --admin http://%s)", err, cfg.Admin.Listen)
 		}
-		defer st.Close()
-		c.Registry = st.CanaryCount()
-		c.Tracer.Lookup = func(k records.Kind, hash uint64) (canary.Issued, bool) { return st.Canary(k, hash) }
+		defer reg.Close()
+		c.Tracer.Lookup, c.Tracer.Batch, c.Registry = reg.Lookup, reg.Batch, reg.Issued
 	}
 	start := time.Now()
 	for _, in := range c.Inputs {
@@ -132,50 +114,30 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 			return fmt.Errorf("canary registry: %w", err)
 		}
 	}
-	rs := c.Tracer.Recipients()
-	t := c.Tracer
-	reg := fmt.Sprintf("registry: %d issued", c.Registry)
+	r := c.Tracer.Report(c.Registry)
+	where := fmt.Sprintf("registry: %d issued", c.Registry)
 	switch {
 	case c.Admin != "":
-		reg = "registry: the running proxy at " + c.Admin
+		where = "registry: the running proxy at " + c.Admin
 	case c.Registry < 0:
-		reg = "registry: redis"
+		where = "registry: redis"
 	}
 	fmt.Fprintf(c.Stdout, "leakguard canary trace: %d input(s), %s, %s personal values scanned in %s; %d canaries found (%s)\n",
-		len(c.Inputs), human.Bytes(t.Bytes), commas(int(t.Values)), time.Since(start).Round(time.Millisecond), len(t.Matches), reg)
-	if len(rs) == 0 {
+		len(c.Inputs), human.Bytes(r.Bytes), human.Count(r.Values), time.Since(start).Round(time.Millisecond), r.Found, where)
+	if len(r.Recipients) == 0 {
 		fmt.Fprintln(c.Stdout, "\nno canaries: nothing in this data was served by leakguard as a canary")
 	}
-	for _, r := range rs {
-		var keys []string
-		for _, k := range []string{"account", "ip", "net", "session", "fingerprint", "crew"} {
-			if v, ok := r.Keys[k]; ok {
-				keys = append(keys, k+":"+v)
-			}
-		}
-		fmt.Fprintf(c.Stdout, "\nrecipient %s\n  %d distinct canaries (%s), issued %s to %s\n", strings.Join(keys, " "),
-			r.Canaries, strings.Join(r.Kinds, ", "), r.FirstSent.Format(time.RFC3339), r.LastSent.Format(time.RFC3339))
+	for _, rc := range r.Recipients {
+		fmt.Fprintf(c.Stdout, "\nrecipient %s\n  %d distinct canaries (%s), issued %s to %s\n", rc.Names(),
+			rc.Canaries, strings.Join(rc.Kinds, ", "), rc.FirstSent.Format(time.RFC3339), rc.LastSent.Format(time.RFC3339))
 	}
-	registry := c.Registry
-	if registry < 0 {
-		registry = len(t.Matches) * 1000 // unknown (Redis): a generous stand-in
-	}
-	chance := canary.ExpectedChance(t.Values, registry)
 	fmt.Fprintf(c.Stdout, "\nconfidence: each canary is one value among at least %.1e valid ones, issued to one actor. Unrelated data of this size would hold about %.2g canary matches by chance, so %d or more matches for one recipient is not chance.\n",
-		canary.SmallestSpace, chance, max(2, int(chance*10)+2))
+		canary.SmallestSpace, r.Chance, r.NotChance())
 	if c.JSONOut != "" {
-		out := struct {
-			Bytes      int64              `json:"bytes"`
-			Values     int64              `json:"values_scanned"`
-			Found      int                `json:"canaries_found"`
-			Registry   int                `json:"canaries_issued"`
-			Chance     float64            `json:"expected_chance_matches"`
-			Recipients []canary.Recipient `json:"recipients"`
-		}{t.Bytes, t.Values, len(t.Matches), c.Registry, chance, rs}
 		return writeOut(c.JSONOut, c.Stdout, func(w io.Writer) error {
 			e := json.NewEncoder(w)
 			e.SetIndent("", "  ")
-			return e.Encode(out)
+			return e.Encode(r)
 		})
 	}
 	return nil
@@ -200,49 +162,4 @@ func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	return c.Run(ctx)
-}
-
-// adminCanaryLookup resolves canaries through a running proxy's admin API,
-// in requests of at most admin.MaxCanaryQuery values: only kinds and keyed
-// hashes travel, never the dump's values.
-func adminCanaryLookup(ctx context.Context, base, token string) canary.BatchLookup {
-	hc := &http.Client{Timeout: 60 * time.Second}
-	return func(keys []records.Found) ([]canary.Issued, []bool, error) {
-		out, found := make([]canary.Issued, len(keys)), make([]bool, len(keys))
-		for lo := 0; lo < len(keys); lo += admin.MaxCanaryQuery {
-			part := keys[lo:min(lo+admin.MaxCanaryQuery, len(keys))]
-			q := admin.CanaryQuery{Values: make([]admin.CanaryValue, len(part))}
-			for i, k := range part {
-				q.Values[i] = admin.CanaryValue{Kind: k.Entity, Hash: strconv.FormatUint(k.Hash, 16)}
-			}
-			body, _ := json.Marshal(q)
-			req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/canaries/lookup", bytes.NewReader(body))
-			if err != nil {
-				return nil, nil, err
-			}
-			req.Header.Set("Authorization", "Bearer "+token)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := hc.Do(req)
-			if err != nil {
-				return nil, nil, err
-			}
-			var ans admin.CanaryAnswer
-			err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&ans)
-			resp.Body.Close()
-			switch {
-			case resp.StatusCode != http.StatusOK:
-				return nil, nil, fmt.Errorf("%s: %s", base, resp.Status)
-			case err != nil:
-				return nil, nil, fmt.Errorf("%s: %w", base, err)
-			case len(ans.Issued) != len(part):
-				return nil, nil, fmt.Errorf("%s: %d answers to %d values", base, len(ans.Issued), len(part))
-			}
-			for i, ci := range ans.Issued {
-				if ci != nil {
-					out[lo+i], found[lo+i] = ci.Issued(records.Kind(part[i].Entity), part[i].Hash), true
-				}
-			}
-		}
-		return out, found, nil
-	}
 }
