@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/demo"
 	"github.com/leakguard/leakguard/internal/shop"
 )
@@ -74,30 +73,6 @@ a harvester. Prints what each took, and whether any shopper was refused.
 	return nil
 }
 
-const demoUsers, demoItems = 50000, 20000
-
-// demoConfig is a config as a new user writes it: the identity sources,
-// the record routes and the partner's address, and no budget, so the
-// default policy decides (leakguard policy prints it).
-func demoConfig(upstream, stateDir string) *config.Config {
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Upstream = upstream
-	cfg.Mode = config.ModeEnforce
-	cfg.Admin.Listen = "127.0.0.1:0"
-	cfg.Identity.TrustedProxies = []string{"127.0.0.1/32"}
-	cfg.Identity.Session = config.KeySource{Cookie: "sid"}
-	cfg.Identity.Account = config.KeySource{Header: "X-Account"}
-	cfg.Records = []config.Record{
-		{Route: "GET /api/users/{id}", Entity: "profile"},
-		{Route: "GET /api/items/{id}/reviews", Entity: "reviewer", Body: "$.reviews[*].user.id"},
-	}
-	cfg.Detect.Allow = []string{demo.PartnerAddress + "/32"}
-	cfg.Log.Decisions = filepath.Join(stateDir, "decisions.jsonl")
-	cfg.State.Dir = stateDir
-	return cfg
-}
-
 func (c *DemoCommand) Run(ctx context.Context) error {
 	if c.StateDir == "" {
 		dir, err := os.MkdirTemp("", "leakguard-demo-")
@@ -111,11 +86,11 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	shopSrv := &http.Server{Handler: shop.New(c.Seed, demoUsers, demoItems).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	shopSrv := &http.Server{Handler: shop.New(c.Seed, demo.ShopUsers, demo.ShopItems).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go shopSrv.Serve(ln)
 	defer shopSrv.Close()
 
-	cfg := demoConfig("http://"+ln.Addr().String(), c.StateDir)
+	cfg := demo.Config("http://"+ln.Addr().String(), c.StateDir)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -129,7 +104,7 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	go c.Proxy.Serve(pctx)
 
 	fmt.Fprintf(c.Stdout, "leakguard demo: shop (%d users, %d items) behind leakguard at http://%s for %s\n",
-		demoUsers, demoItems, c.Proxy.Addr(), c.Duration)
+		demo.ShopUsers, demo.ShopItems, c.Proxy.Addr(), c.Duration)
 	fmt.Fprintf(c.Stdout, "  config: the record routes, identity sources and the partner's address; no budgets: the default policy (leakguard policy prints it)\n")
 	fmt.Fprintf(c.Stdout, "  dashboard: %s/ui/ (sign in with the token in %s)\n  decisions: %s\n\n",
 		c.Proxy.AdminURL(), filepath.Join(c.StateDir, "admin-token"), cfg.Log.Decisions)
@@ -138,28 +113,14 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	}
 
 	c.Traffic = demo.New(demo.Options{
-		Base: "http://" + c.Proxy.Addr(), Seed: c.Seed, Users: demoUsers, Items: demoItems,
+		Base: "http://" + c.Proxy.Addr(), Seed: c.Seed, Users: demo.ShopUsers, Items: demo.ShopItems,
 		Shoppers: c.Shoppers, NATs: c.NATs, ThinkTime: c.Think, ScraperRate: c.ScraperRate,
 		PartnerSyncFor: c.Duration / 3,
 	})
 	tctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()
-	done := make(chan struct{})
-	go func() { c.Traffic.Run(tctx); close(done) }()
-	start := time.Now()
-	tick := time.NewTicker(c.Every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			fmt.Fprintf(c.Stdout, "\nfinal after %s:\n", time.Since(start).Round(time.Second))
-			demo.PrintScoreboard(c.Stdout, c.Traffic.Scores, time.Since(start))
-			return nil // also when interrupted: the scoreboard so far is the result
-		case <-tick.C:
-			demo.PrintScoreboard(c.Stdout, c.Traffic.Scores, time.Since(start))
-			fmt.Fprintln(c.Stdout)
-		}
-	}
+	c.Traffic.RunPrinting(tctx, c.Stdout, c.Every)
+	return nil
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

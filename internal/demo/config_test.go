@@ -1,0 +1,35 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/config"
+)
+
+// The demo's config is what the README promises: valid, enforcing, record
+// routes and no budget of its own, so the default policy decides.
+func TestConfigIsRoutesOnly(t *testing.T) {
+	cfg := Config("http://127.0.0.1:9", t.TempDir())
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != config.ModeEnforce || len(cfg.Budgets) != 0 || len(cfg.EffectiveBudgets()) == 0 || len(cfg.Records) != 2 {
+		t.Errorf("mode %s, %d written budgets, %d in force, %d routes", cfg.Mode, len(cfg.Budgets), len(cfg.EffectiveBudgets()), len(cfg.Records))
+	}
+}
+
+// With nothing to reach, the traffic still ends with the final scoreboard.
+func TestRunPrintingEndsWithTheScoreboard(t *testing.T) {
+	tr := New(Options{Base: "http://127.0.0.1:9", Seed: 1, Users: 10, Items: 10, Shoppers: 1, NATs: 1, ThinkTime: time.Hour, ScraperRate: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var out bytes.Buffer
+	tr.RunPrinting(ctx, &out, time.Hour)
+	if !strings.Contains(out.String(), "final after") || !strings.Contains(out.String(), "shoppers") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
