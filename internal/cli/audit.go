@@ -98,25 +98,8 @@ func (c *AuditCommand) Run(ctx context.Context) (int, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	var targets []audit.Target
-	var errs []error
-	for _, raw := range c.Targets {
-		t, err := audit.ParseTarget(raw)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		t.Sample, t.MaxCollections, t.Timeout = c.Sample, c.MaxCollections, c.Timeout
-		targets = append(targets, t)
-	}
-	if c.TargetsFile != "" {
-		ts, err := audit.LoadTargets(c.TargetsFile, getenv)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		targets = append(targets, ts...)
-	}
-	if err := errors.Join(errs...); err != nil {
+	targets, err := audit.CollectTargets(c.Targets, c.TargetsFile, audit.Limits{Sample: c.Sample, MaxCollections: c.MaxCollections, Timeout: c.Timeout}, getenv)
+	if err != nil {
 		return 2, err
 	}
 	probers := c.Probers
@@ -128,12 +111,6 @@ func (c *AuditCommand) Run(ctx context.Context) (int, error) {
 			"mysql":         &mysql.Prober{},
 		}
 	}
-	var regions []string
-	for _, r := range strings.Split(c.Regions, ",") {
-		if r = strings.TrimSpace(strings.ToUpper(r)); r != "" {
-			regions = append(regions, r)
-		}
-	}
 	progress := func(f audit.Finding) {
 		if !c.Quiet {
 			fmt.Fprintf(c.Stderr, "audit: %s: %s (%s)\n", f.Target, f.Status, time.Duration(f.Elapsed).Round(time.Millisecond))
@@ -142,7 +119,7 @@ func (c *AuditCommand) Run(ctx context.Context) (int, error) {
 	if !c.Quiet {
 		fmt.Fprintf(c.Stderr, "audit: checking %d target(s), %d at a time\n", len(targets), c.Parallel)
 	}
-	c.Findings = audit.Run(ctx, targets, probers, audit.NewClassifier(regions), c.Parallel, progress)
+	c.Findings = audit.Run(ctx, targets, probers, audit.NewClassifier(audit.ParseRegions(c.Regions)), c.Parallel, progress)
 	r := audit.NewReport(c.Findings, time.Now())
 	if c.JSONOut != "-" {
 		if err := r.WriteText(c.Stdout); err != nil {
