@@ -8,12 +8,10 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/decisionlog"
-	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/sim"
 )
 
@@ -87,13 +85,7 @@ func (c *BenchCommand) Run(ctx context.Context) error {
 			return err
 		}
 		defer f.Close()
-		decisions := decisionlog.New(f, nil)
-		var mu sync.Mutex // scenarios decide concurrently
-		o.OnDecision = func(d engine.Decision) {
-			mu.Lock()
-			decisions.Decision(d)
-			mu.Unlock()
-		}
+		o.OnDecision = decisionlog.New(f, nil).Decision // safe for the scenarios' concurrent decisions
 	}
 	stopProfile, err := startCPUProfile(c.CPUProfile)
 	if err != nil {

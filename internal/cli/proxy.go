@@ -183,7 +183,8 @@ func (c *ProxyCommand) Open() error {
 		MaxDecodedBodyBytes: cfg.Limits.MaxDecodedBodyBytes, StripMethodOverrides: cfg.Inspect.MethodOverrides == "strip",
 		LogMetered: cfg.Follow.Syslog != "off",
 	})
-	if c.follower, err = openFollow(cfg, st, reg, metrics, c.log); err != nil {
+	if c.follower, err = follow.FromConfig(cfg.Follow, follow.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine,
+		Detector: st.detector, UA: st.ua, Served: metrics.Served, Registerer: reg, Log: c.log}); err != nil {
 		return err
 	}
 
@@ -329,22 +330,6 @@ func (c *ProxyCommand) FollowAddr() string {
 		return "off"
 	}
 	return c.follower.Addr().String()
-}
-
-// openFollow receives the edge's access log (follow.syslog) into the
-// proxy's engine, or returns nil when it is off.
-func openFollow(cfg *config.Config, st *stack, reg prometheus.Registerer, m *proxy.Metrics, log *slog.Logger) (*follow.Follower, error) {
-	f := cfg.Follow
-	if f.Syslog == "off" {
-		return nil, nil
-	}
-	parser, sessions, err := follow.ParserOf(f.Format, f.LogFormat, f.AccountVar, f.SessionVar, f.Fields)
-	if err != nil {
-		return nil, fmt.Errorf("follow: %w", err)
-	}
-	return follow.Listen(follow.Options{Addr: f.Syslog, Tag: f.Tag, Parser: parser, Sessions: sessions, Queue: f.Queue,
-		Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
-		Served: m.Served, Registerer: reg, Log: log})
 }
 
 // Serve serves until ctx is done, then shuts down gracefully.
