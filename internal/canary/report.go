@@ -1,6 +1,13 @@
 package canary
 
-import "strings"
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/human"
+)
 
 // Report is a trace's result, as canary trace --json writes it.
 type Report struct {
@@ -42,4 +49,22 @@ func (r Recipient) Names() string {
 		}
 	}
 	return strings.Join(keys, " ")
+}
+
+// WriteText writes the report for a terminal: what was read, each
+// recipient, and how far the matches are from chance. inputs is the number
+// of dumps read, elapsed how long it took, and registry says which
+// registry was asked.
+func (r Report) WriteText(w io.Writer, inputs int, elapsed time.Duration, registry string) {
+	fmt.Fprintf(w, "leakguard canary trace: %d input(s), %s, %s personal values scanned in %s; %d canaries found (%s)\n",
+		inputs, human.Bytes(r.Bytes), human.Count(r.Values), elapsed.Round(time.Millisecond), r.Found, registry)
+	if len(r.Recipients) == 0 {
+		fmt.Fprintln(w, "\nno canaries: nothing in this data was served by leakguard as a canary")
+	}
+	for _, rc := range r.Recipients {
+		fmt.Fprintf(w, "\nrecipient %s\n  %d distinct canaries (%s), issued %s to %s\n", rc.Names(),
+			rc.Canaries, strings.Join(rc.Kinds, ", "), rc.FirstSent.Format(time.RFC3339), rc.LastSent.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "\nconfidence: each canary is one value among at least %.1e valid ones, issued to one actor. Unrelated data of this size would hold about %.2g canary matches by chance, so %d or more matches for one recipient is not chance.\n",
+		SmallestSpace, r.Chance, r.NotChance())
 }

@@ -1,7 +1,9 @@
 package canary
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/records"
@@ -33,5 +35,15 @@ func TestReport(t *testing.T) {
 	}
 	if (Report{}).NotChance() != 2 {
 		t.Error("at least two matches are needed")
+	}
+}
+
+func TestReportWriteText(t *testing.T) {
+	var b strings.Builder
+	Report{Bytes: 3 << 20, Values: 1234567, Chance: 0.5}.WriteText(&b, 2, 1500*time.Millisecond, "registry: 9 issued")
+	for _, want := range []string{"2 input(s), 3.0 MiB, 1,234,567 personal values scanned in 1.5s; 0 canaries found (registry: 9 issued)", "no canaries", "so 7 or more matches"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("lacks %q:\n%s", want, b.String())
+		}
 	}
 }

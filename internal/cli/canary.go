@@ -122,17 +122,7 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 	case c.Registry < 0:
 		where = "registry: redis"
 	}
-	fmt.Fprintf(c.Stdout, "leakguard canary trace: %d input(s), %s, %s personal values scanned in %s; %d canaries found (%s)\n",
-		len(c.Inputs), human.Bytes(r.Bytes), human.Count(r.Values), time.Since(start).Round(time.Millisecond), r.Found, where)
-	if len(r.Recipients) == 0 {
-		fmt.Fprintln(c.Stdout, "\nno canaries: nothing in this data was served by leakguard as a canary")
-	}
-	for _, rc := range r.Recipients {
-		fmt.Fprintf(c.Stdout, "\nrecipient %s\n  %d distinct canaries (%s), issued %s to %s\n", rc.Names(),
-			rc.Canaries, strings.Join(rc.Kinds, ", "), rc.FirstSent.Format(time.RFC3339), rc.LastSent.Format(time.RFC3339))
-	}
-	fmt.Fprintf(c.Stdout, "\nconfidence: each canary is one value among at least %.1e valid ones, issued to one actor. Unrelated data of this size would hold about %.2g canary matches by chance, so %d or more matches for one recipient is not chance.\n",
-		canary.SmallestSpace, r.Chance, r.NotChance())
+	r.WriteText(c.Stdout, len(c.Inputs), time.Since(start), where)
 	if c.JSONOut != "" {
 		return writeOut(c.JSONOut, c.Stdout, func(w io.Writer) error {
 			e := json.NewEncoder(w)
