@@ -71,22 +71,6 @@ func (c *PolicyCommand) Run(context.Context) error {
 	return err
 }
 
-// policyView is the policy in force as the admin API shows it: the same
-// keys and units as the YAML a config is written in.
-func policyView(cfg *config.Config) map[string]any {
-	view := map[string]any{"summary": policySummary(cfg)}
-	in := map[string]any{"budgets": cfg.EffectiveBudgets(), "risk": cfg.Risk}
-	if out, err := yaml.Marshal(in); err == nil {
-		var back map[string]any
-		if yaml.Unmarshal(out, &back) == nil {
-			for k, v := range back {
-				view[k] = v
-			}
-		}
-	}
-	return view
-}
-
 // policySummary says in one line what decides: the operator's budgets,
 // the default policy's, or both.
 func policySummary(cfg *config.Config) string {

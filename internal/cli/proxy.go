@@ -268,11 +268,7 @@ func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics
 		Allows:   st.detector.Allows,
 		Canaries: c.state.LookupCanaries,
 		Stats:    func() admin.Stats { return c.stats(st, metrics) },
-		Policy: func() any {
-			v := policyView(c.Config)
-			v["learnt"] = st.engine.Learned()
-			return v
-		},
+		Policy:   func() any { return admin.PolicyView(c.Config, policySummary(c.Config), st.engine.Learned()) },
 		Actor: func(k identity.Key) admin.ActorDetail {
 			return admin.DetailOf(st.meter, st.engine, st.catalog.Entities(), k, time.Now())
 		},
@@ -282,11 +278,7 @@ func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics
 // audit records an operator action in the decision log and the journal.
 func (c *ProxyCommand) audit(action string, attrs ...slog.Attr) {
 	c.decisions.Operator(action, attrs...)
-	m := map[string]any{"time": time.Now().UTC(), "msg": "operator", "action": action}
-	for _, a := range attrs {
-		m[a.Key] = a.Value.Any()
-	}
-	c.journal.Add(m)
+	c.journal.Add(decisionlog.OperatorLine(time.Now(), action, attrs...))
 }
 
 // stats is the dashboard's live view.

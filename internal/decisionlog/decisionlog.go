@@ -76,11 +76,16 @@ func LineOf(d engine.Decision) Line {
 
 // Operator writes an operator action (mode switch, unblock) so it is audited with the decisions.
 func (l *Log) Operator(action string, attrs ...slog.Attr) {
-	m := map[string]any{"time": l.now().UTC(), "msg": "operator", "action": action}
+	l.write(OperatorLine(l.now(), action, attrs...))
+}
+
+// OperatorLine is an operator action's line, at the time given.
+func OperatorLine(at time.Time, action string, attrs ...slog.Attr) map[string]any {
+	m := map[string]any{"time": at.UTC(), "msg": "operator", "action": action}
 	for _, a := range attrs {
 		m[a.Key] = a.Value.Any()
 	}
-	l.write(m)
+	return m
 }
 
 func (l *Log) write(v any) {

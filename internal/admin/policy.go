@@ -1,0 +1,26 @@
+package admin
+
+import (
+	"go.yaml.in/yaml/v3"
+
+	"github.com/leakguard/leakguard/internal/config"
+)
+
+// PolicyView is the policy in force as GET /api/policy shows it: the same
+// keys and units as the YAML a config is written in (an operator pastes
+// from one to the other), with summary saying what decides and learnt the
+// limits calibration raised.
+func PolicyView(cfg *config.Config, summary string, learnt map[string]uint64) map[string]any {
+	view := map[string]any{"summary": summary}
+	in := map[string]any{"budgets": cfg.EffectiveBudgets(), "risk": cfg.Risk}
+	if out, err := yaml.Marshal(in); err == nil {
+		var back map[string]any
+		if yaml.Unmarshal(out, &back) == nil {
+			for k, v := range back {
+				view[k] = v
+			}
+		}
+	}
+	view["learnt"] = learnt
+	return view
+}

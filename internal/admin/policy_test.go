@@ -1,0 +1,25 @@
+package admin
+
+import (
+	"testing"
+
+	"github.com/leakguard/leakguard/internal/config"
+)
+
+// The API shows budgets in the config's own units, with what decides and
+// what calibration learnt.
+func TestPolicyView(t *testing.T) {
+	cfg := config.Default()
+	cfg.Records = []config.Record{{Route: "GET /api/users/{id}", Entity: "user"}}
+	v := PolicyView(cfg, "the default policy", map[string]uint64{"b": 7})
+	budgets, ok := v["budgets"].([]any)
+	if v["summary"] != "the default policy" || !ok || len(budgets) != len(cfg.EffectiveBudgets()) || v["risk"] == nil {
+		t.Fatalf("view: %v", v)
+	}
+	if w := budgets[0].(map[string]any)["window"]; w == nil || w == "" {
+		t.Errorf("window %v", w)
+	}
+	if v["learnt"].(map[string]uint64)["b"] != 7 {
+		t.Errorf("learnt %v", v["learnt"])
+	}
+}
