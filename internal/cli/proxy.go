@@ -21,14 +21,11 @@ import (
 	"github.com/leakguard/leakguard/internal/admin"
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/decisionlog"
-	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/follow"
 	"github.com/leakguard/leakguard/internal/identity"
-	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/proxy"
-	"github.com/leakguard/leakguard/internal/records"
 	lgstack "github.com/leakguard/leakguard/internal/stack"
 	"github.com/leakguard/leakguard/internal/state"
 	"github.com/leakguard/leakguard/internal/web"
@@ -147,12 +144,12 @@ func (c *ProxyCommand) Open() error {
 	c.state = &proxyState{lifecycle, lifecycle.State}
 	c.journal = admin.NewJournal(500)
 	hooks := c.state.Hooks()
-	st, err := buildStack(cfg, h, c.onDecision, c.Getenv, stackOptions{Persist: hooks.Persist, Load: hooks.Load, Fleet: hooks.Fleet})
+	stk, err := buildStack(cfg, h, c.onDecision, c.Getenv, stackOptions{Persist: hooks.Persist, Load: hooks.Load, Fleet: hooks.Fleet})
 	if err != nil {
 		return err
 	}
-	c.Engine, c.Meter = st.engine, st.meter
-	if err := c.state.Open(st.engine, st.meter, st.catalog.Entities(), st.detector.AddAllow, func(p netip.Prefix) { st.detector.RemoveAllow(p) }); err != nil {
+	c.Engine, c.Meter = stk.engine, stk.meter
+	if err := c.state.Open(stk.engine, stk.meter, stk.catalog.Entities(), stk.detector.AddAllow, func(p netip.Prefix) { stk.detector.RemoveAllow(p) }); err != nil {
 		return err
 	}
 
@@ -162,29 +159,29 @@ func (c *ProxyCommand) Open() error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := proxy.NewMetrics(reg, st.catalog.Entities())
-	st.metrics = metrics
-	proxy.RegisterGauges(reg, st.meter, st.engine, st.detector)
+	metrics := proxy.NewMetrics(reg, stk.catalog.Entities())
+	stk.metrics = metrics
+	proxy.RegisterGauges(reg, stk.meter, stk.engine, stk.detector)
 	c.state.Register(reg)
 
 	up, _ := url.Parse(cfg.Upstream)
 	handler := proxy.New(proxy.Options{
-		Upstream: up, Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Metrics: metrics,
+		Upstream: up, Resolver: stk.resolver, Catalog: stk.catalog, Engine: stk.engine, Metrics: metrics,
 		Log: c.log, MaxBodyBytes: cfg.Inspect.MaxBodyBytes,
 		Transport:  proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns),
 		FailClosed: c.state.FailClosed(),
-		Detector:   st.detector, UA: st.ua,
+		Detector:   stk.detector, UA: stk.ua,
 		Challenger: &proxy.Challenger{Secret: h.Derive("leakguard challenge key"), Difficulty: cfg.Risk.ChallengeDifficulty},
 		Decoys:     lgstack.Decoys(cfg, h),
-		Sprinkle:   lgstack.Sprinkles(cfg, st.catalog),
+		Sprinkle:   lgstack.Sprinkles(cfg, stk.catalog),
 		Ledger:     c.state.Ledger(),
 
 		UpstreamBodyTimeout: cfg.Limits.UpstreamBodyTimeout.D(), MaxUpstreamBodyBytes: cfg.Limits.MaxUpstreamBodyBytes,
 		MaxDecodedBodyBytes: cfg.Limits.MaxDecodedBodyBytes, StripMethodOverrides: cfg.Inspect.MethodOverrides == "strip",
 		LogMetered: cfg.Follow.Syslog != "off",
 	})
-	if c.follower, err = follow.FromConfig(cfg.Follow, follow.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine,
-		Detector: st.detector, UA: st.ua, Served: metrics.Served, Registerer: reg, Log: c.log}); err != nil {
+	if c.follower, err = follow.FromConfig(cfg.Follow, follow.Options{Resolver: stk.resolver, Catalog: stk.catalog, Engine: stk.engine,
+		Detector: stk.detector, UA: stk.ua, Served: metrics.Served, Registerer: reg, Log: c.log}); err != nil {
 		return err
 	}
 
@@ -213,7 +210,7 @@ func (c *ProxyCommand) Open() error {
 			return fmt.Errorf("admin listen: %w", err)
 		}
 		c.adminSrv = &http.Server{
-			Handler:           c.adminHandler(st, reg, metrics),
+			Handler:           c.adminHandler(stk, reg, metrics),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
 		}
@@ -240,7 +237,7 @@ func (c *ProxyCommand) onDecision(d engine.Decision) {
 }
 
 // adminHandler is the admin API and the dashboard, over the stack.
-func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics *proxy.Metrics) http.Handler {
+func (c *ProxyCommand) adminHandler(stk *stack, reg *prometheus.Registry, metrics *proxy.Metrics) http.Handler {
 	c.timeline = &web.Timeline{Every: 5 * time.Second, N: 360, Read: func() (uint64, uint64) {
 		_, recs, _, sus := metrics.Snapshot()
 		var n uint64
@@ -250,27 +247,27 @@ func (c *ProxyCommand) adminHandler(st *stack, reg *prometheus.Registry, metrics
 		return n, sus
 	}}
 	return admin.Handler(admin.Options{
-		Token: c.AdminToken, Gatherer: reg, Meter: st.meter,
-		Engine:   admin.KeepUnblocks(st.engine, c.state.Unblocked),
-		Entities: st.catalog.Entities(),
+		Token: c.AdminToken, Gatherer: reg, Meter: stk.meter,
+		Engine:   admin.KeepUnblocks(stk.engine, c.state.Unblocked),
+		Entities: stk.catalog.Entities(),
 		Audit:    c.audit,
 		UI:       web.Files(), Journal: c.journal, ReportsDir: c.Config.Admin.ReportsDir,
 		Allow: func(p netip.Prefix) (string, error) {
-			st.detector.AddAllow(p)
+			stk.detector.AddAllow(p)
 			return c.state.Allowed(p)
 		},
 		Disallow: func(p netip.Prefix) (bool, error) {
-			if !st.detector.RemoveAllow(p) {
+			if !stk.detector.RemoveAllow(p) {
 				return false, nil
 			}
 			return true, c.state.Disallowed(p)
 		},
-		Allows:   st.detector.Allows,
+		Allows:   stk.detector.Allows,
 		Canaries: c.state.LookupCanaries,
-		Stats:    func() admin.Stats { return c.stats(st, metrics) },
-		Policy:   func() any { return admin.PolicyView(c.Config, policySummary(c.Config), st.engine.Learned()) },
+		Stats:    func() admin.Stats { return c.stats(stk, metrics) },
+		Policy:   func() any { return admin.PolicyView(c.Config, policySummary(c.Config), stk.engine.Learned()) },
 		Actor: func(k identity.Key) admin.ActorDetail {
-			return admin.DetailOf(st.meter, st.engine, st.catalog.Entities(), k, time.Now())
+			return admin.DetailOf(stk.meter, stk.engine, stk.catalog.Entities(), k, time.Now())
 		},
 	})
 }
@@ -282,14 +279,14 @@ func (c *ProxyCommand) audit(action string, attrs ...slog.Attr) {
 }
 
 // stats is the dashboard's live view.
-func (c *ProxyCommand) stats(st *stack, m *proxy.Metrics) admin.Stats {
+func (c *ProxyCommand) stats(stk *stack, m *proxy.Metrics) admin.Stats {
 	req, recs, dec, sus := m.Snapshot()
 	mode := config.ModeEnforce
-	if st.engine.Shadow() {
+	if stk.engine.Shadow() {
 		mode = config.ModeShadow
 	}
 	s := admin.Stats{Time: time.Now().UTC(), Mode: mode, Requests: req, Records: recs, Decisions: dec, SuspectRecs: sus,
-		ColdShare: st.detector.ColdShare(), ActorKeys: st.meter.Len(), Sanctioned: st.engine.Sanctioned(), TimelineEvery: "5s"}
+		ColdShare: stk.detector.ColdShare(), ActorKeys: stk.meter.Len(), Sanctioned: stk.engine.Sanctioned(), TimelineEvery: "5s"}
 	if c.timeline != nil {
 		s.Timeline = c.timeline.Samples()
 	}
@@ -408,44 +405,6 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
-}
-
-// stack is the engine and what feeds it, built from a config. The proxy,
-// and later log replay and simulation, all build the same stack.
-type stack struct {
-	resolver *identity.Resolver
-	detector *detect.Detector
-	ua       *detect.UAClassifier
-	catalog  *records.Catalog
-	meter    *memory.Memory
-	engine   *engine.Engine
-	metrics  *proxy.Metrics
-}
-
-// stackOptions are what the proxy adds to the stack for state that
-// outlives the process or is shared with other proxies.
-type stackOptions = lgstack.Options
-
-func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision), getenv func(string) string, so stackOptions) (*stack, error) {
-	st := &stack{}
-	b, err := lgstack.Build(cfg, h, func(d engine.Decision) {
-		if st.metrics != nil {
-			st.metrics.Decision(d)
-		}
-		onDecision(d)
-	}, getenv, so)
-	if err != nil {
-		return nil, err
-	}
-	st.resolver, st.detector, st.ua, st.catalog, st.meter, st.engine = b.Resolver, b.Detector, b.UA, b.Catalog, b.Meter, b.Engine
-	return st, nil
-}
-
-// configHasher returns the keyed hasher for cfg's secret: from secret.env if
-// set, else secret.file (default <state.dir>/secret), generated on first use.
-// Every command that hashes identifiers uses it, so their keys agree.
-func configHasher(cfg *config.Config, getenv func(string) string) (h *keyed.Hasher, source string, created bool, err error) {
-	return lgstack.Hasher(cfg, getenv)
 }
 
 func levelOf(s string) slog.Level {
