@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -53,12 +52,8 @@ type ProxyCommand struct {
 	timeline  *web.Timeline
 	decisions *decisionlog.Log
 	closeLog  io.Closer
-	// the proxy's listener and server, and the admin API's
-	ln, adminLn   net.Listener
-	srv, adminSrv *http.Server
-	// the auth endpoint (auth.listen), for edges that ask per request
-	authLn  net.Listener
-	authSrv *http.Server
+	server    *proxy.Server // the proxy, and its auth endpoint if auth.listen is on
+	admin     *admin.Server // the admin API and dashboard, unless admin.listen is off
 	// the edge's access log over syslog (follow.syslog), metered live
 	follower *follow.Follower
 }
@@ -185,49 +180,32 @@ func (c *ProxyCommand) Open() error {
 		return err
 	}
 
-	if c.ln, err = proxy.ListenCapped(cfg.Listen, cfg.Limits.MaxConns); err != nil {
-		return fmt.Errorf("listen: %w", err)
+	authAddr := cfg.Auth.Listen
+	if authAddr == "off" {
+		authAddr = ""
 	}
-	c.srv = c.server(handler)
-
-	if cfg.Auth.Listen != "off" {
-		if c.authLn, err = proxy.ListenCapped(cfg.Auth.Listen, cfg.Limits.MaxConns); err != nil {
-			c.ln.Close()
-			return fmt.Errorf("auth listen: %w", err)
-		}
-		c.authSrv = c.server(handler.Auth())
+	l := cfg.Limits
+	limits := proxy.Limits{MaxConns: l.MaxConns, ReadHeaderTimeout: l.ReadHeaderTimeout.D(), ReadTimeout: l.ReadTimeout.D(),
+		IdleTimeout: l.IdleTimeout.D(), MaxHeaderBytes: l.MaxHeaderBytes,
+		// at debug: a client's broken connection is not the operator's concern
+		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
+	if c.server, err = proxy.Listen(handler, cfg.Listen, authAddr, limits); err != nil {
+		return err
 	}
-
 	if cfg.Admin.Listen != "off" {
 		if c.AdminToken, err = admin.LoadToken(c.Getenv(cfg.Admin.TokenEnv), cfg.Admin.TokenEnv, cfg.State.Dir, c.log); err != nil {
 			return err
 		}
-		if c.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-			c.ln.Close()
-			if c.authLn != nil {
-				c.authLn.Close()
-			}
+		if c.admin, err = admin.Listen(cfg.Admin.Listen, c.adminHandler(stk, reg, metrics)); err != nil {
+			c.server.Close()
 			return fmt.Errorf("admin listen: %w", err)
-		}
-		c.adminSrv = &http.Server{
-			Handler:           c.adminHandler(stk, reg, metrics),
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
 		}
 	}
 	c.log.Info("leakguard proxy ready",
-		"listen", c.ln.Addr().String(), "upstream", up.Redacted(), "mode", cfg.Mode,
+		"listen", c.Addr(), "upstream", up.Redacted(), "mode", cfg.Mode,
 		"admin", c.AdminURL(), "auth", c.AuthURL(), "follow", c.FollowAddr(), "record_routes", len(cfg.Records), "policy", policySummary(cfg),
 		"pii", strings.Join(cfg.PII.Detect, ","), "decisions", cfg.Log.Decisions)
 	return nil
-}
-
-// server serves h within the config's limits, its errors logged at debug:
-// a client's broken connection is not the operator's concern.
-func (c *ProxyCommand) server(h http.Handler) *http.Server {
-	l := c.Config.Limits
-	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeaderTimeout.D(), ReadTimeout: l.ReadTimeout.D(),
-		IdleTimeout: l.IdleTimeout.D(), MaxHeaderBytes: l.MaxHeaderBytes, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
 }
 
 func (c *ProxyCommand) onDecision(d engine.Decision) {
@@ -294,22 +272,22 @@ func (c *ProxyCommand) stats(stk *stack, m *proxy.Metrics) admin.Stats {
 }
 
 // Addr is the address the proxy serves on (after Open).
-func (c *ProxyCommand) Addr() string { return c.ln.Addr().String() }
+func (c *ProxyCommand) Addr() string { return c.server.Addr().String() }
 
 // AdminURL is the admin base URL, or "off".
 func (c *ProxyCommand) AdminURL() string {
-	if c.adminLn == nil {
+	if c.admin == nil {
 		return "off"
 	}
-	return "http://" + c.adminLn.Addr().String()
+	return c.admin.URL()
 }
 
 // AuthURL is the auth endpoint's URL (after Open), or "off".
 func (c *ProxyCommand) AuthURL() string {
-	if c.authLn == nil {
+	if c.server == nil {
 		return "off"
 	}
-	return "http://" + c.authLn.Addr().String() + proxy.AuthPath
+	return c.server.AuthURL()
 }
 
 // FollowAddr is the syslog address the access log is received on (after
@@ -324,12 +302,9 @@ func (c *ProxyCommand) FollowAddr() string {
 // Serve serves until ctx is done, then shuts down gracefully.
 func (c *ProxyCommand) Serve(ctx context.Context) error {
 	errc := make(chan error, 3)
-	go func() { errc <- c.srv.Serve(c.ln) }()
-	if c.adminSrv != nil {
-		go func() { errc <- c.adminSrv.Serve(c.adminLn) }()
-	}
-	if c.authSrv != nil {
-		go func() { errc <- c.authSrv.Serve(c.authLn) }()
+	c.server.Serve(errc)
+	if c.admin != nil {
+		c.admin.Serve(errc)
 	}
 	if c.timeline != nil {
 		tctx, cancel := context.WithCancel(ctx)
@@ -349,12 +324,9 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	c.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := c.srv.Shutdown(sctx)
-	if c.adminSrv != nil {
-		c.adminSrv.Shutdown(sctx)
-	}
-	if c.authSrv != nil {
-		err = errors.Join(err, c.authSrv.Shutdown(sctx))
+	err := c.server.Shutdown(sctx)
+	if c.admin != nil {
+		c.admin.Shutdown(sctx)
 	}
 	return err
 }
@@ -375,20 +347,15 @@ func (c *ProxyCommand) calibrate(ctx context.Context) {
 // Close releases what Open acquired.
 func (c *ProxyCommand) Close() error {
 	var errs []error
-	if c.srv != nil {
-		errs = append(errs, ignoreClosed(c.srv.Close()))
+	if c.server != nil {
+		errs = append(errs, c.server.Close())
 	}
-	if c.adminSrv != nil {
-		errs = append(errs, ignoreClosed(c.adminSrv.Close()))
-	}
-	if c.authSrv != nil {
-		errs = append(errs, ignoreClosed(c.authSrv.Close()))
-	} else if c.authLn != nil {
-		errs = append(errs, ignoreClosed(c.authLn.Close()))
+	if c.admin != nil {
+		errs = append(errs, c.admin.Close())
 	}
 	if c.follower != nil {
 		// Before the state: lines already received are metered and flushed.
-		errs = append(errs, ignoreClosed(c.follower.Close()))
+		errs = append(errs, proxy.IgnoreClosed(c.follower.Close()))
 	}
 	if c.state != nil {
 		// After the listeners: the final flush sees every request served.
@@ -398,13 +365,6 @@ func (c *ProxyCommand) Close() error {
 		errs = append(errs, c.closeLog.Close())
 	}
 	return errors.Join(errs...)
-}
-
-func ignoreClosed(err error) error {
-	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	return err
 }
 
 func levelOf(s string) slog.Level {
