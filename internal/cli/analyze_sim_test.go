@@ -23,7 +23,7 @@ func simLog(t *testing.T, hours int, campaigns ...string) (path string, profiles
 	t.Helper()
 	w := sim.NewWorld(3, 20000, 5000)
 	end := sim.Start.Add(time.Duration(hours) * time.Hour)
-	pop := sim.DefaultPopulation
+	pop := sim.DefaultPopulation()
 	pop.Shoppers = 400
 	sources, _ := sim.Legit(w, pop, 3, end)
 	names := make([]string, len(sources)) // "" for legitimate sources

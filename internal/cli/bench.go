@@ -42,7 +42,7 @@ func (c *BenchCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.ConfigPath, "config", "", "policy to measure: a proxy config (its records, budgets, risk and allowlists; always enforced here); default: the default policy")
 	fs.BoolVar(&c.Baseline, "baseline", false, "measure the budgets-only baseline (one 300 users/h budget per address, no detection, no default policy) instead of the default policy")
 	fs.IntVar(&c.Days, "days", 0, "run every scenario for this many simulated days instead of its own length")
-	fs.IntVar(&c.Shoppers, "shoppers", sim.DefaultPopulation.Shoppers, "legitimate shoppers")
+	fs.IntVar(&c.Shoppers, "shoppers", sim.DefaultPopulation().Shoppers, "legitimate shoppers")
 	fs.IntVar(&c.Workers, "workers", 2, "scenarios run at once")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&c.Decisions, "decisions", "", "write every decision (each scenario's, in simulated time) to this file as JSON lines")

@@ -189,7 +189,7 @@ func runScenario(cfg *config.Config, world *World, sc Scenario, o BenchOptions) 
 		days = o.Days
 	}
 	end := Start.Add(time.Duration(days) * 24 * time.Hour)
-	pop := DefaultPopulation
+	pop := DefaultPopulation()
 	pop.Shoppers = o.Shoppers
 	pop.Partner = pop.Partner && !sc.NoPartner
 	sources, legit := Legit(&w, pop, o.Seed, end)

@@ -51,19 +51,22 @@ type Population struct {
 	Partner   bool    // a partner integration syncing profiles (to be allowlisted)
 }
 
-// DefaultPopulation: 2,000 shoppers, 30% behind 4 carrier NAT addresses
+// DefaultPopulation is 2,000 shoppers, 30% behind 4 carrier NAT addresses
 // (150 people each), 10% in 4 offices, 40% logged in; 10 customer-service
-// agents; a search crawler.
-var DefaultPopulation = Population{Shoppers: 2000, NATShare: 0.3, NATs: 4, Offices: 4, OfficeShr: 0.1, LoggedIn: 0.4, Agents: 10, Crawler: true, Partner: true}
+// agents; a search crawler; the partner integration. A function, so no
+// caller changes it for every other.
+func DefaultPopulation() Population {
+	return Population{Shoppers: 2000, NATShare: 0.3, NATs: 4, Offices: 4, OfficeShr: 0.1, LoggedIn: 0.4, Agents: 10, Crawler: true, Partner: true}
+}
 
 // PartnerAddress is the partner integration's address, for allowlists.
-var PartnerAddress = ip4(198, 51, 100, 20)
+const PartnerAddress uint32 = 198<<24 | 51<<16 | 100<<8 | 20
 
 // CrawlerAddress is the search engine crawler's address i (of 4).
 func CrawlerAddress(i int) uint32 { return ip4(66, 249, 66, 1+i) }
 
 // OfficeCS is the customer-service office's address, for allowlists.
-var OfficeCS = officeCS
+const OfficeCS = officeCS
 
 // NATAddress returns the carrier NAT address of NAT i.
 func NATAddress(i int) uint32 { return ip4(100, 64, 0, 1+i) }
@@ -204,7 +207,7 @@ type agent struct {
 	sessionRefused bool
 }
 
-var officeCS = ip4(192, 0, 2, 10)
+const officeCS uint32 = 192<<24 | 0<<16 | 2<<8 | 10
 
 func (g *agent) Next() (Request, bool) {
 	if g.now.IsZero() {

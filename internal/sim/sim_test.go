@@ -51,7 +51,7 @@ func TestZipfShape(t *testing.T) {
 
 // Hundreds of shoppers share each carrier NAT address.
 func TestNATSharing(t *testing.T) {
-	sources, st := Legit(world, DefaultPopulation, 1, Start.Add(time.Hour))
+	sources, st := Legit(world, DefaultPopulation(), 1, Start.Add(time.Hour))
 	perIP := map[identity.Key]map[int]bool{}
 	for i, s := range sources {
 		if sh, ok := s.(*shopper); ok {
@@ -63,14 +63,14 @@ func TestNATSharing(t *testing.T) {
 			perIP[a.Keys[identity.IP]][i] = true
 		}
 	}
-	for n := 0; n < DefaultPopulation.NATs; n++ {
+	for n := 0; n < DefaultPopulation().NATs; n++ {
 		var a identity.Actor
 		ipKeys(&a, NATAddress(n))
 		if got := len(perIP[a.Keys[identity.IP]]); got < 100 {
 			t.Errorf("NAT %d has %d shoppers, want hundreds", n, got)
 		}
 	}
-	if st.Actors != DefaultPopulation.Shoppers+DefaultPopulation.Agents+2 { // + crawler + partner
+	if st.Actors != DefaultPopulation().Shoppers+DefaultPopulation().Agents+2 { // + crawler + partner
 		t.Errorf("actors %d", st.Actors)
 	}
 }
@@ -142,7 +142,7 @@ func TestLowAndSlowIsOneAMinutePerAddress(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	run := func() (int, int) {
 		end := Start.Add(6 * time.Hour)
-		pop := DefaultPopulation
+		pop := DefaultPopulation()
 		pop.Shoppers = 200
 		sources, st := Legit(world, pop, 7, end)
 		camp, cst := scenario("taobao").Campaign(world, 7, end)
