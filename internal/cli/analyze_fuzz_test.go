@@ -59,7 +59,7 @@ state: {dir: %s}
 	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
 		Reveal: true, Meter: st.meter, Suggest: true, Exact: true, MaxKeys: 1000, Idle: 1})
 	alb, _ := logs.NewNginxFormat(logs.ALBFormat)
-	parsers := []logs.Parser{logs.Combined{}, logs.DefaultJSONFields, alb}
+	parsers := []logs.Parser{logs.Combined{}, logs.DefaultJSONFields(), alb}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, p := range parsers {
 			if err := a.Read([]analyze.Input{{Name: "-", Stdin: bytes.NewReader(data)}}, p, analyze.ReadOptions{Workers: 2}); err != nil {

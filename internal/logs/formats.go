@@ -222,14 +222,18 @@ type JSONLines struct {
 	Time, Addr, Method, Path, Status, UA, Account, Session, Request string
 }
 
-// DefaultJSONFields are the names tried when a mapping names none.
-var DefaultJSONFields = JSONLines{Time: "time", Addr: "remote_addr", Method: "method", Path: "path", Status: "status",
-	UA: "user_agent", Request: "request"}
+// DefaultJSONFields are the names tried when a mapping names none (a
+// function: a mapping starts from them and must not change them for the
+// next).
+func DefaultJSONFields() JSONLines {
+	return JSONLines{Time: "time", Addr: "remote_addr", Method: "method", Path: "path", Status: "status",
+		UA: "user_agent", Request: "request"}
+}
 
 // ParseJSONFields reads a mapping such as "time=ts,addr=client.ip,ua=headers.user-agent,account=user_id"
 // (gjson paths), on top of the defaults.
 func ParseJSONFields(s string) (JSONLines, error) {
-	j := DefaultJSONFields
+	j := DefaultJSONFields()
 	if strings.TrimSpace(s) == "" {
 		return j, nil
 	}

@@ -102,7 +102,7 @@ func FuzzJSONLines(f *testing.F) {
 	f.Add(`2025-12-31T17:37:40Z stderr P {`)
 	f.Fuzz(func(t *testing.T, line string) {
 		var e Entry
-		if DefaultJSONFields.Parse([]byte(line), &e) == nil && (len(e.Addr) == 0 || e.Time.IsZero() || len(e.Target) == 0) {
+		if DefaultJSONFields().Parse([]byte(line), &e) == nil && (len(e.Addr) == 0 || e.Time.IsZero() || len(e.Target) == 0) {
 			t.Fatalf("%q parsed incomplete", line)
 		}
 	})
@@ -111,7 +111,7 @@ func FuzzJSONLines(f *testing.F) {
 // Kubernetes nodes keep container logs behind a runtime prefix; the JSON
 // reader takes the object after it, and nothing that only looks like one.
 func TestJSONBehindContainerRuntimePrefix(t *testing.T) {
-	j := DefaultJSONFields
+	j := DefaultJSONFields()
 	for _, tt := range []struct {
 		line string
 		ok   bool
