@@ -63,6 +63,9 @@ type Memory struct {
 	load      func(identity.Key) []byte
 	corrupt   atomic.Uint64
 	shards    [numShards]shard
+	// recount turns off the kept counts (runs, unions): every count is
+	// made afresh, as before they were kept. Tests compare the two.
+	recount bool
 }
 
 type shard struct {
@@ -94,7 +97,27 @@ type ring struct {
 type distinct struct {
 	exact  []entry
 	sketch []*windowSketch // per window; nil while exact
+	// runs, per window, the count of the exact list once it is long
+	// enough for a walk per call to cost: budgets, peaks and Observe ask
+	// for every window on every request, and the answer changes only when
+	// a record arrives or the oldest counted one leaves the window.
+	runs []run
 }
+
+// run is a window's count of an exact list as of epoch cur: n entries
+// were in the window then, none of them from before epoch oldest. It
+// holds for any later epoch up to oldest+Buckets (entries outside a window
+// never come back into it as time goes on), and inserts keep it.
+type run struct {
+	cur, oldest int64
+	n           uint64
+	ok          bool
+}
+
+// runFrom is the exact list length from which counts are kept: below it a
+// walk is as cheap as the bookkeeping, and light actors (a flood's) stay
+// as small as they were.
+const runFrom = 8
 
 type entry struct {
 	hash uint64
@@ -163,6 +186,16 @@ type windowSketch struct {
 	// the window only lower the true count, so the bound survives rolls.
 	pending  uint64
 	estEpoch int64 // cur when cached was made
+	// union is the exact count of the records in the live buckets while
+	// unionOK: kept as records arrive (one new to every live bucket adds
+	// one) and as a bucket leaves (its records no other live bucket holds
+	// go), so a precise Count does not take the union of up to 13 sets
+	// on every call, as it did for the people behind a carrier NAT's /24.
+	// Kept only while every live bucket is a set and time moves on by one
+	// bucket at a time; anything else drops it until the next Count makes
+	// it again in full.
+	union   uint64
+	unionOK bool
 }
 
 // New returns an empty meter.
@@ -294,6 +327,29 @@ func (m *Memory) Observe(now int64, k identity.Key, recs []records.Found, miss b
 // Bound returns an upper bound of Count without estimating a sketch.
 func (m *Memory) Bound(now int64, k identity.Key, ent, wi int) uint64 {
 	return m.lookup(now, k, ent, wi, false)
+}
+
+// Bounds writes Bound(now, k, i/windows, i%windows) to dst[i] for every
+// bit i set in want, under one lock and one lookup of k: the engine asks
+// for all of a key's budgets at once.
+func (m *Memory) Bounds(now int64, k identity.Key, want uint64, dst []uint64) {
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.m[k]
+	if a == nil && m.load != nil {
+		a = s.get(k, true, m) // as lookup does
+	}
+	nw := len(m.windows)
+	for ; want != 0; want &= want - 1 {
+		i := bits.TrailingZeros64(want)
+		ent, wi := i/nw, i%nw
+		var b uint64
+		if a != nil && ent < len(a.ents) && a.ents[ent] != nil {
+			b = m.count(a.ents[ent], now, wi, false)
+		}
+		dst[i] = b
+	}
 }
 
 // Count returns the distinct records of entity ent served to k in window wi.
@@ -462,6 +518,7 @@ func (m *Memory) insert(d *distinct, now int64, h uint64) {
 	if d.sketch == nil {
 		for i := range d.exact {
 			if d.exact[i].hash == h {
+				m.moved(d, d.exact[i].last, now)
 				d.exact[i].last = now
 				return
 			}
@@ -470,6 +527,7 @@ func (m *Memory) insert(d *distinct, now int64, h uint64) {
 			m.prune(d, now)
 		}
 		d.exact = append(d.exact, entry{h, now})
+		m.moved(d, minInt64, now)
 		if len(d.exact) > m.exactUpTo {
 			m.toSketch(d, now)
 		}
@@ -479,17 +537,67 @@ func (m *Memory) insert(d *distinct, now int64, h uint64) {
 		m.roll(ws, now, wi)
 		e := now / m.widths[wi]
 		slot := e % (Buckets + 1)
-		if ws.ring[slot].insert(h) {
+		b := ws.ring[slot]
+		if b.insert(h) {
 			ws.pending++ // re-reads within a bucket do not loosen the bound
+			if ws.unionOK {
+				switch {
+				case b.hll != nil:
+					ws.unionOK = false
+				case !ws.heldElsewhere(slot, h):
+					ws.union++
+				}
+			}
 		}
 	}
+}
+
+const minInt64 = -1 << 63
+
+// moved keeps the running counts as an entry's last time goes from old
+// (minInt64 for a new entry) to now.
+func (m *Memory) moved(d *distinct, old, now int64) {
+	for wi := range d.runs {
+		r := &d.runs[wi]
+		if !r.ok {
+			continue
+		}
+		if now < old {
+			r.ok = false // an older event than the one kept: count again
+			continue
+		}
+		w := m.widths[wi]
+		from := r.cur - Buckets // the oldest epoch in the window at r.cur
+		ep := now / w
+		if ep >= from && (old == minInt64 || old/w < from) {
+			r.n++
+			r.oldest = min(r.oldest, ep)
+		}
+	}
+}
+
+// heldElsewhere reports whether a live bucket other than slot holds h.
+func (ws *windowSketch) heldElsewhere(slot int64, h uint64) bool {
+	for i, b := range ws.ring {
+		if int64(i) == slot || b == nil || ws.epochs[i] < ws.cur-Buckets || ws.epochs[i] > ws.cur {
+			continue
+		}
+		if _, ok := b.set[h]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // prune drops exact entries older than the longest window.
 func (m *Memory) prune(d *distinct, now int64) {
 	wi := len(m.windows) - 1
 	oldest := (now/m.widths[wi] - Buckets) * m.widths[wi]
+	n := len(d.exact)
 	d.exact = slices.DeleteFunc(d.exact, func(e entry) bool { return e.last < oldest })
+	if len(d.exact) != n {
+		clear(d.runs) // counts again from the list
+	}
 }
 
 func (m *Memory) toSketch(d *distinct, now int64) {
@@ -512,7 +620,7 @@ func (m *Memory) toSketch(d *distinct, now int64) {
 		m.roll(ws, now, wi)
 		d.sketch[wi] = ws
 	}
-	d.exact = nil
+	d.exact, d.runs = nil, nil
 }
 
 // roll makes sure the current bucket exists and is empty when new.
@@ -521,6 +629,21 @@ func (m *Memory) roll(ws *windowSketch, now int64, wi int) {
 	slot := cur % (Buckets + 1)
 	if cur == ws.cur && ws.ring[slot] != nil {
 		return
+	}
+	if ws.unionOK {
+		// Only the common step is kept: on to the next bucket, whose slot
+		// holds nothing or the bucket now leaving the window.
+		if cur == ws.cur+1 && (ws.ring[slot] == nil || ws.epochs[slot] < cur-Buckets) {
+			if ws.ring[slot] != nil && ws.epochs[slot] == cur-Buckets-1 {
+				for x := range ws.ring[slot].set {
+					if !ws.heldElsewhere(slot, x) {
+						ws.union--
+					}
+				}
+			}
+		} else if cur != ws.cur {
+			ws.unionOK = false
+		}
 	}
 	if ws.ring[slot] == nil {
 		ws.ring[slot] = &bucket{}
@@ -533,6 +656,23 @@ func (m *Memory) roll(ws *windowSketch, now int64, wi int) {
 // estimate counts the union of the buckets inside the window: exactly while
 // every bucket is a set, else by merging into one sketch.
 func (m *Memory) estimate(ws *windowSketch) uint64 {
+	if ws.unionOK {
+		return ws.union
+	}
+	n, exact := m.union(ws)
+	if exact && !m.recount {
+		future := false // a bucket ahead of cur (events out of order) may come into the window
+		for i, b := range ws.ring {
+			future = future || (b != nil && ws.epochs[i] > ws.cur)
+		}
+		ws.union, ws.unionOK = n, !future
+	}
+	return n
+}
+
+// union counts the union of the live buckets in full, and reports whether
+// the count is exact (no bucket is a sketch).
+func (m *Memory) union(ws *windowSketch) (uint64, bool) {
 	var live []*bucket
 	dense := false
 	for i, b := range ws.ring {
@@ -543,7 +683,7 @@ func (m *Memory) estimate(ws *windowSketch) uint64 {
 	}
 	if !dense {
 		if len(live) == 1 {
-			return uint64(len(live[0].set))
+			return uint64(len(live[0].set)), true
 		}
 		// count each hash in the last live bucket that holds it: no temporary set
 		var n uint64
@@ -558,7 +698,7 @@ func (m *Memory) estimate(ws *windowSketch) uint64 {
 				n++
 			}
 		}
-		return n
+		return n, true
 	}
 	u := newSketch()
 	for _, b := range live {
@@ -569,7 +709,7 @@ func (m *Memory) estimate(ws *windowSketch) uint64 {
 			u.InsertHash(fmix(x))
 		}
 	}
-	return u.Estimate()
+	return u.Estimate(), false
 }
 
 func (m *Memory) count(d *distinct, now int64, wi int, precise bool) uint64 {
@@ -578,11 +718,18 @@ func (m *Memory) count(d *distinct, now int64, wi int, precise bool) uint64 {
 	}
 	if d.sketch == nil {
 		cur := now / m.widths[wi]
-		var n uint64
-		for _, e := range d.exact {
-			if e.last/m.widths[wi] > cur-Buckets-1 {
-				n++
+		if wi < len(d.runs) {
+			if r := &d.runs[wi]; r.ok && cur >= r.cur && r.oldest >= cur-Buckets {
+				r.cur = cur
+				return r.n
 			}
+		}
+		n, oldest := m.walk(d, cur, wi)
+		if len(d.exact) >= runFrom && !m.recount {
+			if d.runs == nil {
+				d.runs = make([]run, len(m.windows))
+			}
+			d.runs[wi] = run{cur: cur, oldest: oldest, n: n, ok: true}
 		}
 		return n
 	}
@@ -595,6 +742,20 @@ func (m *Memory) count(d *distinct, now int64, wi int, precise bool) uint64 {
 		ws.cached, ws.pending, ws.estEpoch = m.estimate(ws), 0, ws.cur
 	}
 	return ws.cached
+}
+
+// walk counts the exact entries in window wi at epoch cur, and the oldest
+// epoch among them.
+func (m *Memory) walk(d *distinct, cur int64, wi int) (n uint64, oldest int64) {
+	w := m.widths[wi]
+	oldest = 1<<63 - 1
+	for _, e := range d.exact {
+		if ep := e.last / w; ep > cur-Buckets-1 {
+			n++
+			oldest = min(oldest, ep)
+		}
+	}
+	return n, oldest
 }
 
 // fmix spreads a hash's bits (MurmurHash3's finaliser). HyperLogLog needs
