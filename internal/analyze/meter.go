@@ -1,6 +1,8 @@
 package analyze
 
 import (
+	"math/bits"
+
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/records"
@@ -48,6 +50,21 @@ func (c *Capture) Traffic(now int64, k identity.Key, wi int) (req, miss uint64) 
 		return tm.Traffic(now, k, wi)
 	}
 	return 0, 0
+}
+
+// Bounds passes the engine's bounds of a key's budgets through to the
+// meter: they change no count, so the kept bounds stand.
+func (c *Capture) Bounds(now int64, k identity.Key, want uint64, dst []uint64) {
+	if bm, ok := c.Meter.(interface {
+		Bounds(int64, identity.Key, uint64, []uint64)
+	}); ok {
+		bm.Bounds(now, k, want, dst)
+		return
+	}
+	for nw := max(c.nw, 1); want != 0; want &= want - 1 {
+		i := bits.TrailingZeros64(want)
+		dst[i] = c.Meter.Bound(now, k, i/nw, i%nw)
+	}
 }
 
 // begin forgets the previous line's bounds.

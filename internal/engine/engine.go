@@ -32,6 +32,14 @@ type Meter interface {
 	Resolution(window int) time.Duration
 }
 
+// boundsMeter is a meter that answers several of a key's bounds at once
+// (meter/memory): Admit asks it once per key instead of once per budget.
+type boundsMeter interface {
+	// Bounds writes Bound(now, k, i/windows, i%windows) to dst[i] for
+	// every bit i of want.
+	Bounds(now int64, k identity.Key, want uint64, dst []uint64)
+}
+
 // Action is what the engine does about an actor.
 type Action uint8
 
@@ -191,6 +199,7 @@ type Options struct {
 // Engine meters actors and applies budgets.
 type Engine struct {
 	meter     Meter
+	bounds    boundsMeter // the meter, when it has Bounds
 	entities  []string
 	windows   []time.Duration
 	budgets   []Budget
@@ -214,6 +223,7 @@ type Engine struct {
 // New returns an engine over a meter. Every budget's window must be one of the meter's.
 func New(m Meter, o Options) (*Engine, error) {
 	e := &Engine{meter: m, entities: o.Entities, windows: m.Windows(), onDecide: o.OnDecision}
+	e.bounds, _ = m.(boundsMeter)
 	if e.onDecide == nil {
 		e.onDecide = func(Decision) {}
 	}
@@ -308,6 +318,13 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 	t := now.UnixNano()
 	var v Verdict
 	exempt := sig.Exempt()
+	nw := len(e.windows)
+	var bounds []uint64
+	if e.bounds != nil {
+		cp := e.pool.Get().(*[]uint64)
+		defer e.pool.Put(cp)
+		bounds = *cp
+	}
 	for kind := range identity.NumKinds {
 		k := a.Keys[kind]
 		if k.Hash == 0 {
@@ -327,6 +344,24 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 				v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: e.budgets[s.budget].ID, Key: k}
 			}
 		}
+		// The bounds of every budget checked below, in one call: the
+		// same values Bound gives, as long as no Count on that entity and
+		// window replaced the bound with an estimate meanwhile (counted).
+		var want, counted uint64
+		if bounds != nil {
+			for _, bi := range e.byKind[kind] {
+				b := &e.budgets[bi]
+				if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
+					continue
+				}
+				if i := b.ent*nw + b.wi; i < 64 && i < len(bounds) {
+					want |= 1 << i
+				}
+			}
+			if want != 0 {
+				e.bounds.Bounds(t, k, want, bounds)
+			}
+		}
 		for _, bi := range e.byKind[kind] {
 			b := &e.budgets[bi]
 			if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
@@ -335,13 +370,22 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 			// The bound against the written limit first: limit() may
 			// count the people behind an address, and every learnt or
 			// per-person limit is at least the written one.
-			bound := e.meter.Bound(t, k, b.ent, b.wi)
+			var bound uint64
+			i := uint(b.ent*nw + b.wi)
+			if i < 64 && want&^counted&(1<<i) != 0 {
+				bound = bounds[i]
+			} else {
+				bound = e.meter.Bound(t, k, b.ent, b.wi)
+			}
 			if bound < b.Limit {
 				continue
 			}
 			limit := e.limit(t, k, bi)
 			if bound < limit {
 				continue
+			}
+			if i < 64 {
+				counted |= 1 << i
 			}
 			if c := e.meter.Count(t, k, b.ent, b.wi); c >= limit {
 				s := e.trip(now, a, k, bi, c, route, sig, 0)

@@ -463,3 +463,59 @@ func TestRepeatOffenderWaitsLonger(t *testing.T) {
 		t.Fatalf("a week later: blocked %v, want a first offence's 2h", v.RetryAfter)
 	}
 }
+
+// oneByOne hides the meter's Bounds: the engine asks Bound per budget.
+type oneByOne struct{ meterWithTraffic }
+
+type meterWithTraffic interface {
+	Meter
+	trafficMeter
+}
+
+// Admit's bounds asked once per key decide exactly as a Bound per budget
+// does: the same decisions and verdicts, request by request, on NAT
+// traffic under per-person budgets, with exempt actors among it.
+func TestBoundsOnceDecideAsBoundEach(t *testing.T) {
+	run := func(hide bool) (vs []Verdict, ds []Decision) {
+		var m Meter = memory.New(memory.Options{Windows: []time.Duration{10 * time.Minute, time.Hour, 24 * time.Hour}, Entities: 3, ExactUpTo: 16, MaxActors: 1_000_000})
+		if hide {
+			m = oneByOne{m.(*memory.Memory)}
+		}
+		e, err := shoppersBehindNATs(m, func(d Decision) { ds = append(ds, d) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a identity.Actor
+		var recs []records.Found
+		now := t0
+		for i := 0; i < 60_000; i++ {
+			now = now.Add(time.Duration(i%7) * 100 * time.Millisecond)
+			recs = shopper(i*13, &a, recs)
+			sig := detect.Signals(0)
+			if i%97 == 0 {
+				sig = detect.Allowlisted
+			}
+			vs = append(vs, e.Admit(now, &a, "GET /u/{id}", sig, false))
+			e.Observe(now, &a, Exchange{Records: recs, Signals: sig})
+		}
+		return vs, ds
+	}
+	v1, d1 := run(false)
+	v2, d2 := run(true)
+	if len(d1) == 0 {
+		t.Fatal("no decisions: the traffic trips nothing")
+	}
+	if len(d1) != len(d2) {
+		t.Fatalf("%d decisions with Bounds, %d with Bound each", len(d1), len(d2))
+	}
+	for i := range d1 {
+		if d1[i] != d2[i] {
+			t.Fatalf("decision %d: %+v with Bounds, %+v with Bound each", i, d1[i], d2[i])
+		}
+	}
+	for i := range v1 {
+		if v1[i] != v2[i] {
+			t.Fatalf("request %d: %+v with Bounds, %+v with Bound each", i, v1[i], v2[i])
+		}
+	}
+}
