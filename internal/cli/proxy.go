@@ -49,7 +49,7 @@ type ProxyCommand struct {
 	log       *slog.Logger
 	state     *proxyState
 	journal   *admin.Journal
-	timeline  *web.Timeline
+	live      *web.Live // the dashboard's view, when admin is on
 	decisions *decisionlog.Log
 	closeLog  io.Closer
 	server    *proxy.Server // the proxy, and its auth endpoint if auth.listen is on
@@ -216,14 +216,7 @@ func (c *ProxyCommand) onDecision(d engine.Decision) {
 
 // adminHandler is the admin API and the dashboard, over the stack.
 func (c *ProxyCommand) adminHandler(stk *stack, reg *prometheus.Registry, metrics *proxy.Metrics) http.Handler {
-	c.timeline = &web.Timeline{Every: 5 * time.Second, N: 360, Read: func() (uint64, uint64) {
-		_, recs, _, sus := metrics.Snapshot()
-		var n uint64
-		for _, v := range recs {
-			n += v
-		}
-		return n, sus
-	}}
+	c.live = web.NewLive(metrics, stk.engine, stk.meter, stk.detector.ColdShare)
 	return admin.Handler(admin.Options{
 		Token: c.AdminToken, Gatherer: reg, Meter: stk.meter,
 		Engine:   admin.KeepUnblocks(stk.engine, c.state.Unblocked),
@@ -242,7 +235,7 @@ func (c *ProxyCommand) adminHandler(stk *stack, reg *prometheus.Registry, metric
 		},
 		Allows:   stk.detector.Allows,
 		Canaries: c.state.LookupCanaries,
-		Stats:    func() admin.Stats { return c.stats(stk, metrics) },
+		Stats:    c.live.Stats,
 		Policy:   func() any { return admin.PolicyView(c.Config, policySummary(c.Config), stk.engine.Learned()) },
 		Actor: func(k identity.Key) admin.ActorDetail {
 			return admin.DetailOf(stk.meter, stk.engine, stk.catalog.Entities(), k, time.Now())
@@ -254,21 +247,6 @@ func (c *ProxyCommand) adminHandler(stk *stack, reg *prometheus.Registry, metric
 func (c *ProxyCommand) audit(action string, attrs ...slog.Attr) {
 	c.decisions.Operator(action, attrs...)
 	c.journal.Add(decisionlog.OperatorLine(time.Now(), action, attrs...))
-}
-
-// stats is the dashboard's live view.
-func (c *ProxyCommand) stats(stk *stack, m *proxy.Metrics) admin.Stats {
-	req, recs, dec, sus := m.Snapshot()
-	mode := config.ModeEnforce
-	if stk.engine.Shadow() {
-		mode = config.ModeShadow
-	}
-	s := admin.Stats{Time: time.Now().UTC(), Mode: mode, Requests: req, Records: recs, Decisions: dec, SuspectRecs: sus,
-		ColdShare: stk.detector.ColdShare(), ActorKeys: stk.meter.Len(), Sanctioned: stk.engine.Sanctioned(), TimelineEvery: "5s"}
-	if c.timeline != nil {
-		s.Timeline = c.timeline.Samples()
-	}
-	return s
 }
 
 // Addr is the address the proxy serves on (after Open).
@@ -306,10 +284,10 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	if c.admin != nil {
 		c.admin.Serve(errc)
 	}
-	if c.timeline != nil {
+	if c.live != nil {
 		tctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		go c.timeline.Run(tctx)
+		go c.live.Timeline.Run(tctx)
 	}
 	cctx, stopCalibrating := context.WithCancel(ctx)
 	defer stopCalibrating()

@@ -399,6 +399,27 @@ func checkAdmin(t *testing.T, p *running) {
 		t.Fatalf("/api/actors: %d %s", code, body)
 	}
 	checkNoRawPII(t, "/api/actors", string(body))
+	// The dashboard's live view and the blocked key's drill-down.
+	var stats struct {
+		Mode          string            `json:"mode"`
+		ActorKeys     int               `json:"actor_keys"`
+		Sanctioned    int               `json:"sanctioned_keys"`
+		TimelineEvery string            `json:"timeline_every"`
+		Records       map[string]uint64 `json:"records"`
+	}
+	if code, body := get(t, c, admin+"/api/stats", auth...); code != 200 || json.Unmarshal(body, &stats) != nil ||
+		stats.Mode != "enforce" || stats.ActorKeys == 0 || stats.Sanctioned == 0 || stats.TimelineEvery != "5s" || stats.Records["user"] < 300 {
+		t.Errorf("/api/stats: %d %s", code, body)
+	}
+	var detail struct {
+		Series    map[string]map[string][]uint64 `json:"series"`
+		Sanctions []map[string]any               `json:"sanctions"`
+		Decisions []map[string]any               `json:"decisions"`
+	}
+	if code, body := get(t, c, admin+"/api/actor?key="+top.Actors[0].Key, auth...); code != 200 || json.Unmarshal(body, &detail) != nil ||
+		len(detail.Sanctions) == 0 || detail.Sanctions[0]["action"] != "block" || len(detail.Series["1h"]["user"]) == 0 || len(detail.Decisions) == 0 {
+		t.Errorf("/api/actor: %d %s", code, body)
+	}
 	// Unblock through the API, audited in the decision log.
 	req, _ := http.NewRequest("POST", admin+"/api/unblock?key="+top.Actors[0].Key, nil)
 	req.Header.Set(auth[0], auth[1])
