@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/leakguard/leakguard/internal/shop"
 )
@@ -34,16 +32,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: shop.New(*seed, *users, *items).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	sh := shop.New(*seed, *users, *items)
 	fmt.Fprintf(stderr, "shop: serving %d users and %d items on http://%s\n", *users, *items, ln.Addr())
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return sh.Serve(ctx, ln)
 }
