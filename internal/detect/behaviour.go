@@ -82,7 +82,7 @@ type addrState struct {
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
 // forgotten past that).
 func NewBehaviour(addrs int) *Behaviour {
-	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 2_000, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), SeqMin: 20}
+	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), SeqMin: 20}
 	for i := range b.shards {
 		b.shards[i].m = map[uint64]*addrState{}
 	}
@@ -108,17 +108,22 @@ func (b *Behaviour) state(k identity.Key, create bool) (*behShard, *addrState) {
 }
 
 // signals returns the history signals of address key k at now, and notes a
-// record request at now when record is true.
-func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low int) Signals {
+// record request at now when record is true. early is the sweep it shows
+// at a lookalike's thresholds (ColdSweep|Rapid|APIHeavy, or 0): a third of
+// the records and of the intervals, three calls and four for every page or
+// asset. It is evidence only next to a crew (Detector.Assess, recruits).
+func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low int) (s, early Signals) {
 	if k.Hash == 0 {
-		return 0
+		return 0, 0
 	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	_, st := b.state(k, record)
+	// A page or asset before any record request counts too: a browser
+	// loads the page first.
+	_, st := b.state(k, record || page)
 	if st == nil {
-		return 0
+		return 0, 0
 	}
 	switch {
 	case record:
@@ -129,8 +134,8 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if st.apiCalls > 256 || st.pageLoads > 256 {
 		st.apiCalls, st.pageLoads = st.apiCalls/2, st.pageLoads/2
 	}
-	var s Signals
-	if st.recs >= b.ColdMin && float64(st.cold) >= b.ColdRatio*float64(st.recs) && b.warm() {
+	coldShare := float64(st.cold) >= b.ColdRatio*float64(st.recs) && st.recs > 0 && b.warm()
+	if st.recs >= b.ColdMin && coldShare {
 		s |= ColdSweep
 	}
 	if record {
@@ -166,7 +171,11 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if st.apiCalls >= 8 && st.apiCalls >= 4*(st.pageLoads+1) {
 		s |= APIHeavy
 	}
-	return s
+	if coldShare && st.recs >= (b.ColdMin+2)/3 && int(st.n) >= (b.RapidMin+2)/3 && mean(st.iv[:st.n]) < float64(b.RapidInterval) &&
+		st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
+		early = ColdSweep | Rapid | APIHeavy
+	}
+	return s, early
 }
 
 func mean(xs []int64) float64 {

@@ -125,8 +125,11 @@ type Detector struct {
 	allowKeys map[identity.Key]bool
 	verify    *BotVerifier
 	behaviour *Behaviour
-	shards    [64]sessionShard
-	shardCap  int
+	// crewSanctioned reports a crew sanctioned at now (nil: none known).
+	crewSanctioned func(now int64, crew identity.Key) bool
+	recruits       recruits
+	shards         [64]sessionShard
+	shardCap       int
 }
 
 type sessionShard struct {
@@ -191,12 +194,15 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	if t.UA == UABrowser && t.MissingBrowserHeaders {
 		s |= HeaderMismatch
 	}
+	var early Signals
 	if d.behaviour != nil {
 		low := t.IDLow
 		if t.Kind != Record {
 			low = -1
 		}
-		s |= d.behaviour.signals(behaviourKey(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
+		var hist Signals
+		hist, early = d.behaviour.signals(behaviourKey(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
+		s |= hist
 		if t.Lookup != 0 {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
 		}
@@ -213,23 +219,53 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// it sweeps the long tail (an account farm).
 		sig &^= Sessionless | NoAssets
 	}
-	if s&(ColdSweep|Rapid|APIHeavy) == ColdSweep|Rapid|APIHeavy {
-		// Sweeping the long tail through the API, faster than a person
-		// reads and without the pages a browser loads around its calls:
-		// a person browsing the tail does it at a person's pace, page by
-		// page.
-		sig |= ColdSweep
+	// Sweeping the long tail through the API, faster than a person reads
+	// and without the pages a browser loads around its calls: a person
+	// browsing the tail does it at a person's pace, page by page. The
+	// sweep alone names the crew (with the fingerprint), not whether a
+	// member's session has loaded an asset yet or has a cookie at all,
+	// so a member keeps one crew from its first call to its last.
+	const sweep = ColdSweep | Rapid | APIHeavy
+	switch {
+	case s&sweep == sweep:
+		sig = ColdSweep | sig&AutomationUA
+	case early != 0 && t.Kind == Record:
+		// A crew recruits its lookalikes early (see recruits): those that
+		// start together, and any after it is sanctioned. A shopper who
+		// loads pages, pauses, or is shown popular records does not
+		// match, and a crew of them still meets the crew's budget.
+		crew := crewKey(a, ColdSweep|sig&AutomationUA)
+		if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At) ||
+			d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
+			s |= early
+			sig = ColdSweep | sig&AutomationUA
+		}
 	}
 	if sig != 0 && t.Kind == Record {
-		base := a.Keys[identity.Fingerprint].Hash
-		if base == 0 {
-			base = a.Keys[identity.Net].Hash
-		}
-		if base != 0 {
-			a.Keys[identity.Crew] = identity.Key{Kind: identity.Crew, Hash: mix(base ^ uint64(sig)<<48)}
-		}
+		a.Keys[identity.Crew] = crewKey(a, sig)
 	}
 	return s
+}
+
+// crewKey is the crew of actor a for the scraper's signals sig: its
+// fingerprint (else its /24) and the signals, so browsers of one build
+// that behave differently are different crews.
+func crewKey(a *identity.Actor, sig Signals) identity.Key {
+	base := a.Keys[identity.Fingerprint].Hash
+	if base == 0 {
+		base = a.Keys[identity.Net].Hash
+	}
+	if base == 0 {
+		return identity.Key{}
+	}
+	return identity.Key{Kind: identity.Crew, Hash: mix(base ^ uint64(sig)<<48)}
+}
+
+// SetCrewSanctioned tells the detector which crews are sanctioned, so that
+// lookalikes of a sanctioned crew join it on less evidence. The engine,
+// which holds the sanctions, is built after the detector.
+func (d *Detector) SetCrewSanctioned(fn func(now int64, crew identity.Key) bool) {
+	d.crewSanctioned = fn
 }
 
 // Served notes the records a request was served, for the history signals.

@@ -158,6 +158,12 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 	if err != nil {
 		return nil, err
 	}
+	eng := st.Engine
+	st.Detector.SetCrewSanctioned(func(now int64, crew identity.Key) bool {
+		found := false
+		eng.EachSanctionOf(now, crew, func(engine.Sanction) { found = true })
+		return found
+	})
 	return st, nil
 }
 

@@ -1,0 +1,67 @@
+package detect
+
+import "sync"
+
+// Recruiting: the members of an account crew start together, each with
+// its own account, session and address, and each looks like a sweeper
+// only after a sweep's worth of calls (eight API calls, six intervals, a
+// dozen cold records). Forty members take that forty times before the
+// crew exists. One actor showing a third of that evidence is nothing; a
+// quorum of lookalikes (one fingerprint) showing it at once is the crew
+// starting, and they join it early. So does any lookalike of a crew
+// already sanctioned.
+const (
+	recruitQuorum = 5
+	// recruitWindow: the lookalikes must show within it (ns).
+	recruitWindow = int64(60e9)
+	// recruitKeep: a crew that had its quorum recruits until this long
+	// after its last early member (ns).
+	recruitKeep = int64(3600e9)
+	recruitCap  = 4096
+)
+
+type recruits struct {
+	mu sync.Mutex
+	m  map[uint64]*recruit
+}
+
+type recruit struct {
+	since   int64                 // the first early member; past the quorum, the last
+	members [recruitQuorum]uint64 // behaviour keys seen, until the quorum
+	n       int
+}
+
+// join notes that member (a behaviour key) shows an early sweep towards
+// crew at now, and reports whether the crew has its quorum.
+func (r *recruits) join(crew, member uint64, now int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[uint64]*recruit{}
+	}
+	c := r.m[crew]
+	if c == nil || c.n < recruitQuorum && now-c.since > recruitWindow || now-c.since > recruitKeep {
+		if c == nil && len(r.m) >= recruitCap {
+			for k := range r.m { // forget at random rather than grow
+				delete(r.m, k)
+				if len(r.m) < recruitCap*3/4 {
+					break
+				}
+			}
+		}
+		c = &recruit{since: now}
+		r.m[crew] = c
+	}
+	if c.n >= recruitQuorum {
+		c.since = now
+		return true
+	}
+	for _, m := range c.members[:c.n] {
+		if m == member {
+			return false
+		}
+	}
+	c.members[c.n] = member
+	c.n++
+	return c.n >= recruitQuorum
+}
