@@ -33,8 +33,9 @@ func (m *Memory) Drain() (out []Saved, dropped uint64) {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		out = append(out, s.spill...)
-		s.spill = s.spill[:0]
+		out = append(append(out, s.spill[s.spillAt:]...), s.spill[:s.spillAt]...) // oldest first
+		clear(s.spill)
+		s.spill, s.spillAt = s.spill[:0], 0
 		for k := range s.dirty {
 			if a := s.m[k]; a != nil {
 				out = append(out, Saved{Key: k, Last: a.last, Data: m.encode(a)})
@@ -63,12 +64,15 @@ func (s *shard) evicted(m *Memory, a *actor) {
 		return // its latest state is already stored
 	}
 	delete(s.dirty, a.key)
-	if len(s.spill) >= spillCap {
-		copy(s.spill, s.spill[1:])
-		s.spill = s.spill[:len(s.spill)-1]
-		s.dropped++
+	sv := Saved{Key: a.key, Last: a.last, Data: m.encode(a)}
+	if len(s.spill) < spillCap {
+		s.spill = append(s.spill, sv)
+		return
 	}
-	s.spill = append(s.spill, Saved{Key: a.key, Last: a.last, Data: m.encode(a)})
+	// Full: the oldest gives way, in place (a ring from spillAt).
+	s.spill[s.spillAt] = sv
+	s.spillAt = (s.spillAt + 1) % spillCap
+	s.dropped++
 }
 
 const encodingVersion = 1

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -85,6 +86,61 @@ func TestEvictedActorsAreSpilledBounded(t *testing.T) {
 	}
 	if len(saved) > numShards*(spillCap+1) {
 		t.Fatalf("%d saved: spill not bounded", len(saved))
+	}
+	// The newest evicted of each shard are kept, and drained oldest
+	// first: a key evicted twice is written in the order its states were
+	// made. (Each shard holds one key here, its last, drained as dirty.)
+	byShard := map[*shard][]identity.Key{}
+	for i := 0; i < n; i++ {
+		k := identity.Key{Kind: identity.IP, Hash: mix(uint64(i))}
+		byShard[m.shard(k)] = append(byShard[m.shard(k)], k)
+	}
+	drained := map[*shard][]identity.Key{}
+	for _, sv := range saved {
+		drained[m.shard(sv.Key)] = append(drained[m.shard(sv.Key)], sv.Key)
+	}
+	for s, keys := range byShard {
+		evicted := keys[:len(keys)-1]
+		want := append(slices.Clone(evicted[max(len(evicted)-spillCap, 0):]), keys[len(keys)-1])
+		if !slices.Equal(drained[s], want) {
+			t.Fatalf("a shard's %d keys drained as %d keys, not its newest evictions oldest first and its held key", len(keys), len(drained[s]))
+		}
+	}
+}
+
+// An evicted actor's memory goes to the next fresh key: nothing of the
+// old key's records, requests or sketches shows in the new one's counts.
+func TestRecycledActorStartsEmpty(t *testing.T) {
+	m := New(Options{Windows: []time.Duration{time.Hour, 24 * time.Hour}, Entities: 2, ExactUpTo: 16, MaxActors: numShards, Persist: true})
+	counts := make([]uint64, 4)
+	// Fill every shard with heavy keys: exact lists and sketches.
+	var heavy []identity.Key
+	for i := 0; len(heavy) < 4*numShards; i++ {
+		k := identity.Key{Kind: identity.IP, Hash: mix(uint64(i))}
+		heavy = append(heavy, k)
+		m.Observe(t0, k, append(recs(0, i*100, 1+i%40), recs(1, i*100, 3)...), true, counts)
+	}
+	m.Drain()
+	for i := 0; i < 4*numShards; i++ {
+		k := identity.Key{Kind: identity.Account, Hash: mix(uint64(1_000_000 + i))}
+		touched := m.Observe(t0+1, k, recs(1, 5_000_000+i, 1), false, counts)
+		if touched != 2 || counts[2] != 1 || counts[3] != 1 {
+			t.Fatalf("fresh key %d: touched %b counts %v, want only its own record", i, touched, counts)
+		}
+		for ent := range 2 {
+			for wi := range 2 {
+				want := uint64(ent) // its one record of entity 1
+				if c := m.Count(t0+1, k, ent, wi); c != want {
+					t.Fatalf("fresh key %d: entity %d window %d counts %d, want %d", i, ent, wi, c, want)
+				}
+			}
+		}
+		if req, miss := m.Traffic(t0+1, k, 0); req != 1 || miss != 0 {
+			t.Fatalf("fresh key %d: %d requests %d misses, want 1 and 0", i, req, miss)
+		}
+	}
+	if m.Evictions() == 0 {
+		t.Fatal("nothing evicted")
 	}
 }
 
