@@ -25,7 +25,6 @@ import (
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/proxy"
-	lgstack "github.com/leakguard/leakguard/internal/stack"
 	"github.com/leakguard/leakguard/internal/state"
 	"github.com/leakguard/leakguard/internal/web"
 )
@@ -160,21 +159,11 @@ func (c *ProxyCommand) Open() error {
 	c.state.Register(reg)
 
 	up, _ := url.Parse(cfg.Upstream)
-	handler := proxy.New(proxy.Options{
-		Upstream: up, Resolver: stk.resolver, Catalog: stk.catalog, Engine: stk.engine, Metrics: metrics,
-		Log: c.log, MaxBodyBytes: cfg.Inspect.MaxBodyBytes,
-		Transport:  proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns),
-		FailClosed: c.state.FailClosed(),
-		Detector:   stk.detector, UA: stk.ua,
-		Challenger: &proxy.Challenger{Secret: h.Derive("leakguard challenge key"), Difficulty: cfg.Risk.ChallengeDifficulty},
-		Decoys:     lgstack.Decoys(cfg, h),
-		Sprinkle:   lgstack.Sprinkles(cfg, stk.catalog),
-		Ledger:     c.state.Ledger(),
-
-		UpstreamBodyTimeout: cfg.Limits.UpstreamBodyTimeout.D(), MaxUpstreamBodyBytes: cfg.Limits.MaxUpstreamBodyBytes,
-		MaxDecodedBodyBytes: cfg.Limits.MaxDecodedBodyBytes, StripMethodOverrides: cfg.Inspect.MethodOverrides == "strip",
-		LogMetered: cfg.Follow.Syslog != "off",
-	})
+	opts := stk.built.ProxyOptions(cfg, h, metrics, c.state.Ledger())
+	opts.Upstream, opts.Log, opts.FailClosed = up, c.log, c.state.FailClosed()
+	opts.Transport = proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns)
+	opts.LogMetered = cfg.Follow.Syslog != "off" // so the auth endpoint does not meter what the log will
+	handler := proxy.New(opts)
 	if c.follower, err = follow.FromConfig(cfg.Follow, follow.Options{Resolver: stk.resolver, Catalog: stk.catalog, Engine: stk.engine,
 		Detector: stk.detector, UA: stk.ua, Served: metrics.Served, Registerer: reg, Log: c.log}); err != nil {
 		return err

@@ -23,6 +23,7 @@ type stack struct {
 	meter    *memory.Memory
 	engine   *engine.Engine
 	metrics  *proxy.Metrics
+	built    *lgstack.Stack
 }
 
 // stackOptions are what the proxy adds to the stack for state that
@@ -41,6 +42,7 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		return nil, err
 	}
 	stk.resolver, stk.detector, stk.ua, stk.catalog, stk.meter, stk.engine = built.Resolver, built.Detector, built.UA, built.Catalog, built.Meter, built.Engine
+	stk.built = built
 	return stk, nil
 }
 
