@@ -15,7 +15,11 @@
 // metered through: its records are written as they are served, and its
 // fleet count is read before each of its requests is admitted. The proxy
 // that finds a key near tells the others, which flush at once and meter
-// that key through too.
+// that key through too. A near key's first exchange also writes what this
+// proxy served of it before (still pending, or in a flush on the wire), so
+// the count it reads holds each of this proxy's records once: counted
+// twice, as in Redis and as not yet flushed, a key is refused early, and a
+// block makes that lasting.
 //
 // Sanctions are shared by publish/subscribe, and stored with an expiry for
 // proxies that start later.
@@ -30,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,6 +112,17 @@ type Meter struct {
 	kick chan struct{}
 	// throughs and consults count the round trips of keys near a budget.
 	throughs, consults atomic.Uint64
+	// seq numbers the near keys' reads in the order they are sent.
+	seq atomic.Uint64
+	// flushMu keeps one flush on the wire at a time (Run and State.Flush
+	// both flush): the in-flight bookkeeping is for one batch.
+	flushMu  sync.Mutex
+	flushGen uint64
+
+	// afterFlushWrite, if set (tests), runs once a flush's pipeline has
+	// been answered, before its reply is applied: the window in which
+	// Redis has this proxy's records and the views do not know it yet.
+	afterFlushWrite func()
 }
 
 var _ engine.Meter = (*Meter)(nil)
@@ -126,9 +142,16 @@ type vkey struct {
 
 type view struct {
 	remote uint64 // fleet-wide count at the last refresh
-	since  uint64 // this node's inserts since: remote+since bounds the count
-	seen   int64  // last observed (unix ns), to expire the entry
-	read   int64  // the admission (event time) this view was last read from Redis for
+	// since is this node's records not yet known to be in remote: each is
+	// added once when served and taken off once, by the reply of the one
+	// write that carried it and read the count after it (a flush, or a
+	// near key's exchange), so remote+since counts it exactly once.
+	since uint64
+	seen  int64 // last observed (unix ns), to expire the entry
+	read  int64 // the admission (event time) this view was last read from Redis for
+	// seq orders the exchanges' reads of a near key: a reply older than
+	// the one applied may not lower remote.
+	seq uint64
 }
 
 type pend struct {
@@ -146,11 +169,23 @@ type shard struct {
 	// near holds keys found near a budget (here or by another proxy): they
 	// are metered through Redis.
 	near map[identity.Key]nearKey
+	// inflight is the pending records a flush has sent and not yet had
+	// answered (nil when none is on the wire). confirmed are the keys
+	// whose records in it an exchange wrote again and took off since: the
+	// flush's reply must not take them off twice, nor a failed flush put
+	// them back.
+	inflight    []pend
+	inflightGen uint64
+	confirmed   map[identity.Key]struct{}
 }
 
 type nearKey struct {
 	until int64 // unix ns
 	told  bool  // this proxy told the fleet
+	// backlog: records of the key may wait in pending or in a flush on the
+	// wire, served before it was near or while Redis was down. The next
+	// exchange writes them with its own, so the count it reads has them.
+	backlog bool
 }
 
 // New returns a fleet meter over a local one. Call Run to flush.
@@ -185,6 +220,7 @@ func New(o Options) *Meter {
 		m.shards[i].touched = map[vkey]struct{}{}
 		m.shards[i].views = map[vkey]*view{}
 		m.shards[i].near = map[identity.Key]nearKey{}
+		m.shards[i].confirmed = map[identity.Key]struct{}{}
 	}
 	m.up.Store(true)
 	return m
@@ -233,9 +269,9 @@ func windowName(w time.Duration) string {
 	return w.String()
 }
 
-func (m *Meter) shard(k identity.Key) *shard {
-	return &m.shards[(k.Hash*0x9e3779b97f4a7c15)>>60]
-}
+func (m *Meter) shard(k identity.Key) *shard { return &m.shards[m.shardIndex(k)] }
+
+func (m *Meter) shardIndex(k identity.Key) int { return int((k.Hash * 0x9e3779b97f4a7c15) >> 60) }
 
 // Windows implements engine.Meter.
 func (m *Meter) Windows() []time.Duration { return m.local.Windows() }
@@ -282,7 +318,7 @@ func (m *Meter) Observe(now int64, k identity.Key, recs []records.Found, miss bo
 			}
 			if !near && m.nearView(k, ent, wi, v, local) {
 				near = true
-				s.near[k] = nearKey{until: m.nearUntil(now)}
+				s.near[k] = nearKey{until: m.nearUntil(now), backlog: true}
 			}
 		}
 	}
@@ -294,23 +330,31 @@ func (m *Meter) Observe(now int64, k identity.Key, recs []records.Found, miss bo
 		}
 	}
 	if !near {
-		for _, r := range recs {
-			s.pending = append(s.pending, pend{key: k, ent: r.Entity, hash: r.Hash, at: now})
-		}
+		s.queue(k, recs, now)
 	}
 	s.mu.Unlock()
-	if near && m.through(now, k, recs, touched, counts, announce) {
+	if near && m.exchange(now, k, recs, nil, counts, announce) {
+		m.throughs.Add(1)
 		return touched
 	}
 	if near { // Redis failed: keep them for the next flush
 		s.mu.Lock()
-		for _, r := range recs {
-			s.pending = append(s.pending, pend{key: k, ent: r.Entity, hash: r.Hash, at: now})
-		}
+		s.queue(k, recs, now)
 		s.mu.Unlock()
 	}
 	m.pendingN.Add(int64(len(recs)))
 	return touched
+}
+
+// queue keeps records for the next flush. s.mu must be held.
+func (s *shard) queue(k identity.Key, recs []records.Found, now int64) {
+	for _, r := range recs {
+		s.pending = append(s.pending, pend{key: k, ent: r.Entity, hash: r.Hash, at: now})
+	}
+	if nk, ok := s.near[k]; ok && !nk.backlog {
+		nk.backlog = true
+		s.near[k] = nk
+	}
 }
 
 // nearUntil is how long a key stays metered through once near: as long as
@@ -320,11 +364,44 @@ func (m *Meter) nearUntil(now int64) int64 {
 	return now + int64(ws[len(ws)-1]) + m.widths[len(m.widths)-1]
 }
 
-// through writes a near key's records to Redis as they are served and
-// reads back its fleet counts, in one round trip, raising counts. The
-// first time, it also tells the other proxies that the key is near. It
-// reports whether Redis answered.
-func (m *Meter) through(now int64, k identity.Key, recs []records.Found, touched uint64, counts []uint64, announce bool) bool {
+// exchange writes a near key's records to Redis and reads back its fleet
+// counts, in one round trip: the records this request was served (own),
+// and, the first time after the key turned near or Redis came back, those
+// of its backlog, so the count read has every record this proxy served
+// (records in a flush on the wire are written again: PFADD is idempotent).
+// It reads the counts of want and of every entity it wrote, raising counts
+// if given, and tells the other proxies that the key is near if announce.
+// It reports whether Redis answered.
+func (m *Meter) exchange(now int64, k identity.Key, own []records.Found, want []vkey, counts []uint64, announce bool) bool {
+	s := m.shard(k)
+	var drained, copies []pend
+	var gen uint64
+	s.mu.Lock()
+	if nk := s.near[k]; nk.backlog {
+		kept := s.pending[:0]
+		for _, p := range s.pending {
+			if p.key == k {
+				drained = append(drained, p)
+			} else {
+				kept = append(kept, p)
+			}
+		}
+		clear(s.pending[len(kept):])
+		s.pending = kept
+		if _, done := s.confirmed[k]; s.inflight != nil && !done {
+			gen = s.inflightGen
+			for _, p := range s.inflight {
+				if p.key == k {
+					copies = append(copies, p)
+				}
+			}
+		}
+		nk.backlog = false
+		s.near[k] = nk
+	}
+	seq := m.seq.Add(1)
+	s.mu.Unlock()
+
 	ctx, cancel := context.WithTimeout(context.Background(), m.consultTimeout())
 	defer cancel()
 	pipe := m.o.Client.Pipeline()
@@ -334,65 +411,117 @@ func (m *Meter) through(now int64, k identity.Key, recs []records.Found, touched
 	}
 	elems := map[bk][]any{}
 	var order []bk
-	for _, r := range recs {
-		if r.Entity < 0 || r.Entity >= len(m.o.Entities) {
-			continue
+	var ents uint64 // entities written: their counts are read
+	add := func(ent int, hash uint64, at int64) {
+		if ent < 0 || ent >= len(m.o.Entities) || ent >= 64 {
+			return
 		}
+		ents |= 1 << ent
 		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], r.Hash)
+		binary.LittleEndian.PutUint64(b[:], hash)
 		for wi, width := range m.widths {
-			g := bk{r.Entity, wi, now / width}
+			g := bk{ent, wi, at / width}
 			if _, ok := elems[g]; !ok {
 				order = append(order, g)
 			}
 			elems[g] = append(elems[g], string(b[:]))
 		}
 	}
+	for _, r := range own {
+		add(r.Entity, r.Hash, now)
+	}
+	for _, p := range drained {
+		add(p.ent, p.hash, p.at)
+	}
+	for _, p := range copies {
+		add(p.ent, p.hash, p.at)
+	}
 	for _, g := range order {
 		key := m.bucketKey(k, g.ent, g.wi, g.epoch)
 		pipe.PFAdd(ctx, key, elems[g]...)
 		pipe.PExpireAt(ctx, key, time.Unix(0, (g.epoch+memory.Buckets+2)*m.widths[g.wi]))
 	}
-	nw := len(m.widths)
-	type read struct {
-		ent, wi int
-		n       uint64 // this request's records of ent: now in Redis
-		cmd     *goredis.IntCmd
-	}
-	var reads []read
+	reads := want
 	for ent := 0; ent < len(m.o.Entities) && ent < 64; ent++ {
-		if touched&(1<<ent) == 0 {
+		if ents&(1<<ent) == 0 {
 			continue
 		}
-		n := uint64(0)
-		for _, r := range recs {
-			if r.Entity == ent {
-				n++
+		for wi := range m.widths {
+			if vk := (vkey{k, ent, wi}); !slices.Contains(want, vk) {
+				reads = append(reads, vk)
 			}
 		}
-		for wi := 0; wi < nw; wi++ {
-			reads = append(reads, read{ent, wi, n, pipe.PFCount(ctx, m.windowKeys(k, ent, wi, now)...)})
-		}
+	}
+	cmds := make([]*goredis.IntCmd, len(reads))
+	for i, vk := range reads {
+		cmds[i] = pipe.PFCount(ctx, m.windowKeys(k, vk.ent, vk.wi, now)...)
 	}
 	if announce {
 		pipe.Publish(ctx, m.nearChannel(), m.o.ID+" "+k.String())
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		m.markDown(err)
+		if len(drained) > 0 || copies != nil {
+			s.mu.Lock()
+			s.pending = append(drained, s.pending...)
+			nk := s.near[k]
+			nk.backlog = true
+			s.near[k] = nk
+			s.mu.Unlock()
+		}
 		return false
 	}
-	m.throughs.Add(1)
-	s := m.shard(k)
+	m.pendingN.Add(-int64(len(drained)))
+	nw := len(m.widths)
+	// Records written here and counted in since, per entity: this
+	// request's, its backlog's, and its copies of a flush's on the wire
+	// unless that flush's reply took them off already.
+	var done [64]uint64
+	for _, r := range own {
+		if r.Entity >= 0 && r.Entity < 64 {
+			done[r.Entity]++
+		}
+	}
+	for _, p := range drained {
+		if p.ent >= 0 && p.ent < 64 {
+			done[p.ent]++
+		}
+	}
 	s.mu.Lock()
-	for _, r := range reads {
-		v := s.views[vkey{k, r.ent, r.wi}]
-		if v == nil {
+	if _, already := s.confirmed[k]; len(copies) > 0 && s.inflight != nil && s.inflightGen == gen && !already {
+		s.confirmed[k] = struct{}{}
+		for _, p := range copies {
+			if p.ent >= 0 && p.ent < 64 {
+				done[p.ent]++
+			}
+		}
+	}
+	for ent := 0; ent < len(m.o.Entities) && ent < 64; ent++ {
+		if done[ent] == 0 {
 			continue
 		}
-		v.remote = uint64(r.cmd.Val())
-		v.since -= min(v.since, r.n)
-		if b := v.remote + v.since; b > counts[r.ent*nw+r.wi] {
-			counts[r.ent*nw+r.wi] = b
+		for wi := 0; wi < nw; wi++ {
+			if v := s.views[vkey{k, ent, wi}]; v != nil {
+				v.since -= min(v.since, done[ent])
+			}
+		}
+	}
+	for i, vk := range reads {
+		v := s.views[vk]
+		if v == nil {
+			v = &view{seen: now}
+			s.views[vk] = v
+		}
+		r := uint64(cmds[i].Val())
+		if seq > v.seq {
+			v.remote, v.seq = r, seq
+		} else {
+			v.remote = max(v.remote, r) // a later read answered first
+		}
+		if counts != nil && vk.ent*nw+vk.wi < len(counts) {
+			if b := v.remote + v.since; b > counts[vk.ent*nw+vk.wi] {
+				counts[vk.ent*nw+vk.wi] = b
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -434,25 +563,9 @@ func (m *Meter) consult(now int64, k identity.Key) {
 	if len(vks) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), m.consultTimeout())
-	defer cancel()
-	pipe := m.o.Client.Pipeline()
-	cmds := make([]*goredis.IntCmd, len(vks))
-	for i, vk := range vks {
-		cmds[i] = pipe.PFCount(ctx, m.windowKeys(k, vk.ent, vk.wi, now)...)
+	if m.exchange(now, k, nil, vks, nil, false) {
+		m.consults.Add(1)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		m.markDown(err)
-		return
-	}
-	m.consults.Add(1)
-	s.mu.Lock()
-	for i, vk := range vks {
-		if v := s.views[vk]; v != nil {
-			v.remote = max(v.remote, uint64(cmds[i].Val()))
-		}
-	}
-	s.mu.Unlock()
 }
 
 // consultTimeout bounds a round trip on the request path: past it the
@@ -483,6 +596,7 @@ func (m *Meter) heardNear(k identity.Key, now int64) {
 	// Bounded like the views: past it, a key counts on the flushed view.
 	if ok || len(s.near) < m.o.MaxViews/len(m.shards) {
 		nk.until = m.nearUntil(now)
+		nk.backlog = true
 		s.near[k] = nk
 	}
 	s.mu.Unlock()
@@ -535,6 +649,8 @@ func (m *Meter) bucketKey(k identity.Key, ent, wi int, epoch int64) string {
 // Flush sends buffered records and refreshes the view of every actor key
 // seen since the last flush.
 func (m *Meter) Flush(ctx context.Context, now int64) error {
+	m.flushMu.Lock()
+	defer m.flushMu.Unlock()
 	type group struct {
 		key   string
 		until int64
@@ -547,21 +663,31 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 	}
 	groups := map[gkey]*group{}
 	var order []*group
-	type snap struct {
-		vk    vkey
-		since uint64
-	}
-	var snaps []snap
+	var snaps []vkey
 	var taken [16][]pend
+	m.flushGen++
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
 		taken[i], s.pending = s.pending, nil
+		s.inflight, s.inflightGen = taken[i], m.flushGen
+		clear(s.confirmed)
 		for vk := range s.touched {
-			snaps = append(snaps, snap{vk, s.views[vk].since})
+			snaps = append(snaps, vk)
 		}
 		clear(s.touched)
 		s.mu.Unlock()
+	}
+	// What each view's since loses once this flush is answered: the
+	// records it carries, not a snapshot of since, which also holds
+	// records a near key's exchange has on the wire and takes off itself.
+	carried := map[vkey]uint64{}
+	for _, ps := range taken {
+		for _, p := range ps {
+			for wi := range m.widths {
+				carried[vkey{p.key, p.ent, wi}]++
+			}
+		}
 	}
 	for _, ps := range taken {
 		for _, p := range ps {
@@ -590,8 +716,8 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 		pipe.PExpireAt(ctx, g.key, time.Unix(0, g.until))
 	}
 	counts := make([]*goredis.IntCmd, len(snaps))
-	for i, sn := range snaps {
-		counts[i] = pipe.PFCount(ctx, m.windowKeys(sn.vk.key, sn.vk.ent, sn.vk.wi, now)...)
+	for i, vk := range snaps {
+		counts[i] = pipe.PFCount(ctx, m.windowKeys(vk.key, vk.ent, vk.wi, now)...)
 	}
 	// Every flush says this proxy is alive and learns how many are.
 	wall := time.Now()
@@ -605,6 +731,9 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 		m.markDown(err)
 		return err
 	}
+	if m.afterFlushWrite != nil {
+		m.afterFlushWrite()
+	}
 	m.members.Store(max(members.Val(), 1))
 	var n int64
 	for _, ps := range taken {
@@ -612,16 +741,50 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 	}
 	m.pendingN.Add(-n)
 	m.flushed.Add(uint64(n))
-	for i, sn := range snaps {
-		s := m.shard(sn.vk.key)
+	// Each view's count and since change together, under its shard's lock:
+	// a near key read in between sees neither or both.
+	var bySnap [16][]int
+	for i, vk := range snaps {
+		j := m.shardIndex(vk.key)
+		bySnap[j] = append(bySnap[j], i)
+	}
+	for j := range m.shards {
+		s := &m.shards[j]
 		s.mu.Lock()
-		if v := s.views[sn.vk]; v != nil {
-			v.remote = uint64(counts[i].Val())
-			v.since -= min(v.since, sn.since)
-			if s.near[sn.vk.key].until <= now && m.nearView(sn.vk.key, sn.vk.ent, sn.vk.wi, v, 0) {
-				s.near[sn.vk.key] = nearKey{until: m.nearUntil(now)}
+		for _, p := range taken[j] {
+			if _, done := s.confirmed[p.key]; done {
+				continue
+			}
+			for wi := range m.widths {
+				vk := vkey{p.key, p.ent, wi}
+				if c := carried[vk]; c > 0 {
+					if v := s.views[vk]; v != nil {
+						v.since -= min(v.since, c)
+					}
+					delete(carried, vk)
+				}
 			}
 		}
+		for _, i := range bySnap[j] {
+			vk := snaps[i]
+			v := s.views[vk]
+			if v == nil {
+				continue
+			}
+			r := uint64(counts[i].Val())
+			if s.near[vk.key].until > now {
+				// Its exchanges read it since this flush was sent; this
+				// count may be older than theirs.
+				v.remote = max(v.remote, r)
+			} else {
+				v.remote = r
+			}
+			if s.near[vk.key].until <= now && m.nearView(vk.key, vk.ent, vk.wi, v, 0) {
+				s.near[vk.key] = nearKey{until: m.nearUntil(now), backlog: true}
+			}
+		}
+		s.inflight = nil
+		clear(s.confirmed)
 		s.mu.Unlock()
 	}
 	m.expireViews(now)
@@ -661,7 +824,27 @@ func (m *Meter) requeue(taken [16][]pend) {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		s.pending = append(taken[i], s.pending...)
+		back := taken[i]
+		if len(s.confirmed) > 0 {
+			// An exchange wrote these again and took them off since: they
+			// are in Redis.
+			back = slices.DeleteFunc(back, func(p pend) bool {
+				_, done := s.confirmed[p.key]
+				if done {
+					m.pendingN.Add(-1)
+				}
+				return done
+			})
+		}
+		s.inflight = nil
+		clear(s.confirmed)
+		for _, p := range back {
+			if nk, ok := s.near[p.key]; ok && !nk.backlog {
+				nk.backlog = true
+				s.near[p.key] = nk
+			}
+		}
+		s.pending = append(back, s.pending...)
 		limit := m.o.MaxPending / len(m.shards)
 		if over := len(s.pending) - limit; over > 0 {
 			s.pending = s.pending[over:]

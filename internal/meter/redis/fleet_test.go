@@ -1,0 +1,142 @@
+package redis
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/testserver"
+)
+
+// fleetOfTwo is two proxies' meters on one real redis-server, metering one
+// entity in one window with a budget of 100 per address (near from 80).
+// They flush only when a test says so, so it decides what is in Redis.
+func fleetOfTwo(t *testing.T) (a, b *Meter) {
+	t.Helper()
+	srv := testserver.Redis(t)
+	mk := func(id string) *Meter {
+		c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+		t.Cleanup(func() { c.Close() })
+		m := New(Options{
+			Client:   c,
+			Local:    memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 1024, MaxActors: 1000}),
+			Entities: []string{"user"},
+			Interval: time.Hour,
+			ID:       id,
+		})
+		m.SetLimits([]Limit{{Kind: identity.IP, Ent: 0, Window: 0, Limit: 100}})
+		if err := m.Join(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b = mk("a"), mk("b")
+	a.Join(context.Background()) // so both count two members
+	if a.Members() != 2 || b.Members() != 2 {
+		t.Fatalf("members %d and %d, want 2", a.Members(), b.Members())
+	}
+	return a, b
+}
+
+// serve has m serve records from..to-1 of user to k at now, one a request.
+func serve(m *Meter, now int64, k identity.Key, from, to int) {
+	counts := make([]uint64, 1)
+	for i := from; i < to; i++ {
+		m.Observe(now, k, []records.Found{{Entity: 0, Hash: uint64(i)*0x9e3779b97f4a7c15 + 1}}, false, counts)
+	}
+}
+
+func flush(t *testing.T, m *Meter, now int64) {
+	t.Helper()
+	if err := m.Flush(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A proxy reading a near key's fleet count while its own flush is on the
+// wire used to count its flushed records twice: once in Redis's count and
+// once as "served here since the last flush", until the flush's reply was
+// applied. On a loaded machine that window is long, a proxy that has just
+// heard a key is near flushes at once while it serves that key, and one
+// refusal in it blocks the actor: the fleet test saw 241 of a 300 budget.
+func TestNearCountDuringOwnFlushCountsOnce(t *testing.T) {
+	a, b := fleetOfTwo(t)
+	now := time.Now().UnixNano()
+	k := identity.Key{Kind: identity.IP, Hash: 0xd0b1e}
+	serve(a, now, k, 0, 30)
+	serve(b, now, k, 30, 60) // 2 members x 30 since: not near yet
+	flush(t, a, now)
+	var during uint64
+	b.afterFlushWrite = func() {
+		b.heardNear(k, now) // a found it near: b meters it through
+		during = b.Bound(now+1, k, 0, 0)
+	}
+	flush(t, b, now)
+	b.afterFlushWrite = nil
+	if during < 58 || during > 62 {
+		t.Errorf("count read while b's flush was on the wire: %d, want 60 (b's 30 counted once)", during)
+	}
+	if got := b.Bound(now+2, k, 0, 0); got < 58 || got > 62 {
+		t.Errorf("count after b's flush: %d, want 60", got)
+	}
+}
+
+// The other direction: a flush's reply carries a count read when the flush
+// was sent. Applied after a fresher count of a near key, it set the key
+// back to the older one, and the records between were forgotten until the
+// next read.
+func TestFlushReplyDoesNotUndoAFresherCount(t *testing.T) {
+	a, b := fleetOfTwo(t)
+	now := time.Now().UnixNano()
+	k := identity.Key{Kind: identity.IP, Hash: 0x57a1e}
+	serve(a, now, k, 0, 30)
+	serve(b, now, k, 30, 60)
+	flush(t, a, now)
+	b.afterFlushWrite = func() {
+		serve(a, now, k, 60, 75) // a serves more and flushes: 75 in Redis
+		flush(t, a, now)
+		b.heardNear(k, now)
+		b.Bound(now+1, k, 0, 0)
+	}
+	flush(t, b, now) // its own count, read before a's second flush, says 60
+	b.afterFlushWrite = nil
+	if got := b.Count(now, k, 0, 0); got < 73 {
+		t.Errorf("b's count after its flush replied: %d, want 75 (a's last 15 forgotten)", got)
+	}
+}
+
+// The proxy that finds a key near writes its own unflushed records of it
+// with the request that found it, so the fleet's count has them at once
+// instead of at this proxy's next flush (a whole interval of them missing
+// from every other proxy's count: overshoot).
+func TestNearKeyWritesItsBacklogAtOnce(t *testing.T) {
+	a, b := fleetOfTwo(t)
+	now := time.Now().UnixNano()
+	k := identity.Key{Kind: identity.IP, Hash: 0xbac109}
+	serve(a, now, k, 0, 39)
+	if got := b.fleetCount(t, now, k); got != 0 {
+		t.Fatalf("fleet count before any flush: %d", got)
+	}
+	serve(a, now, k, 39, 41) // 2 members x 40 since: near at the 40th
+	if got := b.fleetCount(t, now, k); got < 39 || got > 43 {
+		t.Errorf("fleet count once a found the key near: %d, want 41 without a flush", got)
+	}
+	if got := a.Bound(now+1, k, 0, 0); got < 39 || got > 43 {
+		t.Errorf("a's own count: %d, want 41 (its backlog counted once)", got)
+	}
+}
+
+// fleetCount reads k's user count in Redis as m would consult it.
+func (m *Meter) fleetCount(t *testing.T, now int64, k identity.Key) uint64 {
+	t.Helper()
+	n, err := m.o.Client.PFCount(context.Background(), m.windowKeys(k, 0, 0, now)...).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint64(n)
+}
