@@ -28,6 +28,9 @@ type BoltOptions struct {
 	// MaxActors bounds the actors state.db keeps (0: no bound beyond
 	// expiry); see store.Options.
 	MaxActors int
+	// MaxCanaries bounds the canary registry (0: store.DefaultMaxCanaries);
+	// see store.KeepsCanary.
+	MaxCanaries int
 }
 
 // Bolt keeps state in dir/state.db, a bbolt file: actor meter state
@@ -93,7 +96,7 @@ func (b *Bolt) Open(env Env) error {
 		retain = windows[last] + env.Local.Resolution(last)
 	}
 	s, rec, err := store.Open(b.o.Dir, store.Meta{Windows: windows, Entities: env.Entities},
-		store.Options{MaxActors: b.o.MaxActors, Log: log})
+		store.Options{MaxActors: b.o.MaxActors, MaxCanaries: b.o.MaxCanaries, Log: log})
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
@@ -290,4 +293,10 @@ func logOrDiscard(l *slog.Logger) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return l
+}
+
+func (b *Bolt) setMaxCanaries(n int) {
+	if s, _ := b.get(); s != nil {
+		s.SetMaxCanaries(n)
+	}
 }

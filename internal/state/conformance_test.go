@@ -17,6 +17,7 @@ import (
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/store"
 	"github.com/leakguard/leakguard/internal/testserver"
 )
 
@@ -166,6 +167,106 @@ func conformance(t *testing.T, newBackend func(t *testing.T) backend) {
 		}
 		if got[0] != x {
 			t.Fatalf("lookup %+v, want %+v", got[0], x)
+		}
+	})
+
+	t.Run("canary registry bounded, every recipient still traceable", func(t *testing.T) {
+		b := newBackend(t)
+		s := b.open(t)
+		const max = 100
+		s.(interface{ setMaxCanaries(int) }).setMaxCanaries(max)
+		issue := func(s State, who identity.Key, from, n int, at time.Time) []canary.Issued {
+			t.Helper()
+			xs := make([]canary.Issued, n)
+			for i := range xs {
+				// Spread as keyed hashes are.
+				xs[i] = canary.Issued{Kind: records.Phone, Hash: uint64(from+i+1) * 0x9e3779b97f4a7c15, At: at.UnixNano()}
+				xs[i].Actor.Keys[who.Kind] = who
+			}
+			if err := s.Issue(ctx, xs); err != nil {
+				t.Fatal(err)
+			}
+			return xs
+		}
+		// A scraper months ago, then a year's sprinkles to 20 shoppers: 22
+		// times the bound in all.
+		scraper := identity.Key{Kind: identity.IP, Hash: 0x5c4a9e4}
+		old := issue(s, scraper, 0, 200, now.Add(-240*24*time.Hour))
+		var all []canary.Issued
+		all = append(all, old...)
+		for i := 0; i < 20; i++ {
+			all = append(all, issue(s, identity.Key{Kind: identity.IP, Hash: uint64(0x5b0 + i)}, 1000+100*i, 100, now)...)
+		}
+		keys := make([]records.Found, len(all))
+		for i, x := range all {
+			keys[i] = records.Found{Entity: int(x.Kind), Hash: x.Hash}
+		}
+		got, found, err := s.Lookup(ctx, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, oldKept := 0, 0
+		for i, f := range found {
+			if !f {
+				continue
+			}
+			kept++
+			if i < len(old) {
+				oldKept++
+			}
+			if got[i] != all[i] {
+				t.Fatalf("kept receipt %+v, issued %+v", got[i], all[i])
+			}
+		}
+		if kept > max || kept < max/4 {
+			t.Fatalf("registry holds %d of %d issued receipts, want at most %d and not emptied", kept, len(all), max)
+		}
+		// Oldest-first pruning would have forgotten the scraper: a dump of
+		// its canaries would name nobody.
+		if oldKept < 2 {
+			t.Fatalf("the scraper's 200 canaries from months ago: %d kept, want 2 or more (trace's proof)", oldKept)
+		}
+		// Every backend keeps the same receipts: those of one level.
+		level := -1
+		for l := 0; l <= store.MaxCanaryLevel && level < 0; l++ {
+			match := true
+			for i, x := range all {
+				if found[i] != store.KeepsCanary(l, x.Hash) {
+					match = false
+					break
+				}
+			}
+			if match {
+				level = l
+			}
+		}
+		if level < 0 {
+			t.Fatalf("the %d receipts kept are not those of one thinning level", kept)
+		}
+		t.Logf("kept %d of %d receipts (level %d), %d of the old scraper's 200", kept, len(all), level, oldKept)
+		if !b.persists {
+			return
+		}
+		// The level is kept: after a restart, canaries it does not keep are
+		// not written.
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		again := b.open(t)
+		again.(interface{ setMaxCanaries(int) }).setMaxCanaries(max)
+		late := issue(again, scraper, 5000, 64, now)
+		lk := make([]records.Found, len(late))
+		for i, x := range late {
+			lk[i] = records.Found{Entity: int(x.Kind), Hash: x.Hash}
+		}
+		_, found, err = again.Lookup(ctx, lk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range late {
+			if found[i] != store.KeepsCanary(level, x.Hash) {
+				t.Fatalf("after reopening, canary %x kept %v at level %d", x.Hash, found[i], level)
+			}
 		}
 	})
 

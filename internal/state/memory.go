@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -13,12 +12,14 @@ import (
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/store"
 )
 
 var _ State = (*Memory)(nil)
 
-// memoryCanaries bounds the in-memory canary registry: past it the oldest
-// receipts are forgotten. At ~130 bytes a receipt, 8 MiB at most.
+// memoryCanaries bounds the in-memory canary registry: past it, it is
+// thinned as the stored ones are (store.KeepsCanary). At ~130 bytes a
+// receipt, 8 MiB at most.
 const memoryCanaries = 65_536
 
 // Memory keeps state in the process only (state.persist: false): a restart
@@ -31,7 +32,8 @@ type Memory struct {
 	pruneAt     int // prune expired sanctions when the map reaches this size
 	allows      map[netip.Prefix]bool
 	canaries    map[canaryID]canary.Issued
-	order       []canaryID // receipts, oldest first, to forget past the bound
+	canaryLevel int // see store.KeepsCanary
+	maxCanaries int
 	fingerprint string
 	ledger      *canary.Ledger
 }
@@ -49,7 +51,7 @@ type canaryID struct {
 // NewMemory returns an empty in-memory state.
 func NewMemory() *Memory {
 	return &Memory{sanctions: map[sanctionID]engine.Sanction{}, pruneAt: 1024,
-		allows: map[netip.Prefix]bool{}, canaries: map[canaryID]canary.Issued{}}
+		allows: map[netip.Prefix]bool{}, canaries: map[canaryID]canary.Issued{}, maxCanaries: memoryCanaries}
 }
 
 // Hooks implements State: the meter keeps nothing beyond itself.
@@ -152,17 +154,17 @@ func (m *Memory) Issue(_ context.Context, xs []canary.Issued) error {
 
 func (m *Memory) issue(xs []canary.Issued) {
 	for _, x := range xs {
-		id := canaryID{x.Kind, x.Hash}
-		if _, ok := m.canaries[id]; !ok {
-			m.order = append(m.order, id)
+		if store.KeepsCanary(m.canaryLevel, x.Hash) {
+			m.canaries[canaryID{x.Kind, x.Hash}] = x
 		}
-		m.canaries[id] = x
 	}
-	if n := len(m.order) - memoryCanaries; n > 0 {
-		for _, id := range m.order[:n] {
-			delete(m.canaries, id)
+	for len(m.canaries) > m.maxCanaries && m.canaryLevel < store.MaxCanaryLevel {
+		m.canaryLevel++
+		for id := range m.canaries {
+			if !store.KeepsCanary(m.canaryLevel, id.hash) {
+				delete(m.canaries, id)
+			}
 		}
-		m.order = slices.Delete(m.order, 0, n)
 	}
 }
 
@@ -215,3 +217,9 @@ func (m *Memory) Register(prometheus.Registerer) {}
 
 // Close implements State.
 func (m *Memory) Close() error { return nil }
+
+func (m *Memory) setMaxCanaries(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.maxCanaries = n
+}

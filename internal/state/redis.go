@@ -36,7 +36,10 @@ type RedisOptions struct {
 	// Fail is state.fail: "closed" refuses record routes while Redis is
 	// unreachable; anything else serves on local state.
 	Fail string
-	Log  *slog.Logger
+	// MaxCanaries bounds the fleet's canary registry (0:
+	// store.DefaultMaxCanaries); see store.KeepsCanary.
+	MaxCanaries int
+	Log         *slog.Logger
 }
 
 // Redis shares state with every proxy of a fleet through one Redis: counts
@@ -79,7 +82,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	log := logOrDiscard(o.Log)
 	return &Redis{o: o, client: client, log: log,
 		sanctions: &redismeter.Sanctions{Client: client, Prefix: o.Prefix, Log: log},
-		canaries:  &redismeter.Canaries{Client: client, Prefix: o.Prefix},
+		canaries:  &redismeter.Canaries{Client: client, Prefix: o.Prefix, Max: o.MaxCanaries},
 		shared:    map[netip.Prefix]bool{}}, nil
 }
 
@@ -454,3 +457,5 @@ func redactURL(raw string) string {
 	}
 	return "(unparsable)"
 }
+
+func (r *Redis) setMaxCanaries(n int) { r.canaries.Max = n }

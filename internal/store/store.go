@@ -64,6 +64,36 @@ type Store struct {
 	// can be rolled back with its transaction.
 	wmu     sync.Mutex
 	trimmed atomic.Uint64
+	// canaries is the registry's size and canaryLevel its thinning (see
+	// KeepsCanary), both kept in the meta bucket.
+	canaries    int
+	canaryLevel int
+	maxCanaries int
+}
+
+// DefaultMaxCanaries bounds the canary registry (state.db, or a fleet's
+// Redis) when Options say nothing: about a million receipts, on the order
+// of a hundred megabytes, enough to hold tens of canaries for each of tens
+// of thousands of recipients once thinned.
+const DefaultMaxCanaries = 1 << 20
+
+// MaxCanaryLevel is the deepest thinning: 1 receipt in 4,096 kept. The
+// fleet's registry is 4,096 hash keys by the hash's top 12 bits, so each
+// level drops whole keys there.
+const MaxCanaryLevel = 12
+
+// KeepsCanary reports whether a registry thinned to level keeps the
+// canary with hash h: its top level bits are zero. A registry past its
+// bound goes one level deeper, halving itself, rather than forgetting its
+// oldest receipts: a dump surfaces months after the scrape, and what
+// traces it is tens of one recipient's canaries among the values in it,
+// not all of them. Thinning by hash keeps the same share of every
+// recipient's canaries, old or new, so a scraper that took thousands is
+// still named by a dump of them, whereas oldest-first pruning forgets the
+// old recipients first, whom a late dump names. Every backend keeps the
+// same receipts at a level (the state conformance suite checks it).
+func KeepsCanary(level int, h uint64) bool {
+	return level <= 0 || h>>(64-min(level, MaxCanaryLevel)) == 0
 }
 
 // Options bound the store.
@@ -81,7 +111,10 @@ type Options struct {
 	CompactRatio float64
 	// MinCompact is the smallest free space worth compacting (default 8 MiB).
 	MinCompact int64
-	Log        *slog.Logger
+	// MaxCanaries bounds the canary registry (default DefaultMaxCanaries);
+	// see KeepsCanary for how it is kept under it.
+	MaxCanaries int
+	Log         *slog.Logger
 }
 
 // Recovered says what Open found.
@@ -115,7 +148,10 @@ func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
 	if db, rec.Compacted, err = compactIfSparse(db, rec.Path, dir, o); err != nil {
 		return nil, rec, err
 	}
-	s := &Store{db: db, maxActors: o.MaxActors}
+	if o.MaxCanaries <= 0 {
+		o.MaxCanaries = DefaultMaxCanaries
+	}
+	s := &Store{db: db, maxActors: o.MaxActors, maxCanaries: o.MaxCanaries}
 	want, _ := json.Marshal(meta)
 	err = db.Update(func(tx *bolt.Tx) error {
 		m, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -154,7 +190,11 @@ func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
 			return err
 		}
 		rec.Sanctions = sb.Stats().KeyN // sanctions are few: expired ones are swept
-		if _, err := tx.CreateBucketIfNotExists(bucketCanaries); err != nil {
+		cb, err := tx.CreateBucketIfNotExists(bucketCanaries)
+		if err != nil {
+			return err
+		}
+		if err := s.loadCanaryBound(m, cb); err != nil {
 			return err
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketAllow); err != nil {
@@ -318,7 +358,7 @@ type Batch struct {
 func (s *Store) Write(b Batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	n := s.actors
+	n, cn, cl := s.actors, s.canaries, s.canaryLevel
 	var trimmed int
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		ab, idx := tx.Bucket(bucketActors), tx.Bucket(bucketByLast)
@@ -368,9 +408,8 @@ func (s *Store) Write(b Batch) error {
 				return err
 			}
 		}
-		cb := tx.Bucket(bucketCanaries)
-		for _, c := range b.Canaries {
-			if err := cb.Put(canaryKey(c.Kind, c.Hash), encodeIssued(c)); err != nil {
+		if len(b.Canaries) > 0 {
+			if err := s.putCanaries(tx, b.Canaries); err != nil {
 				return err
 			}
 		}
@@ -383,10 +422,83 @@ func (s *Store) Write(b Batch) error {
 	})
 	if err != nil {
 		s.actors = n // the transaction rolled back
+		s.canaries, s.canaryLevel = cn, cl
 		return err
 	}
 	s.trimmed.Add(uint64(trimmed))
 	return nil
+}
+
+// loadCanaryBound reads the registry's size and level; a file written
+// before they were kept is counted once.
+func (s *Store) loadCanaryBound(m, cb *bolt.Bucket) error {
+	if v := m.Get([]byte("canary_level")); len(v) == 1 {
+		s.canaryLevel = int(v[0])
+	}
+	if v := m.Get([]byte("canaries_n")); len(v) == 8 {
+		s.canaries = int(binary.BigEndian.Uint64(v))
+		return nil
+	}
+	s.canaries = cb.Stats().KeyN
+	return m.Put([]byte("canaries_n"), binary.BigEndian.AppendUint64(nil, uint64(s.canaries)))
+}
+
+// putCanaries writes receipts the registry's level keeps, and thins it
+// a level deeper while it holds more than its bound.
+func (s *Store) putCanaries(tx *bolt.Tx, xs []canary.Issued) error {
+	cb, m := tx.Bucket(bucketCanaries), tx.Bucket(bucketMeta)
+	for _, c := range xs {
+		if !KeepsCanary(s.canaryLevel, c.Hash) {
+			continue
+		}
+		k := canaryKey(c.Kind, c.Hash)
+		if cb.Get(k) == nil {
+			s.canaries++
+		}
+		if err := cb.Put(k, encodeIssued(c)); err != nil {
+			return err
+		}
+	}
+	for s.canaries > s.maxCanaries && s.canaryLevel < MaxCanaryLevel {
+		s.canaryLevel++
+		// At a level the receipts dropped are, per kind, one range of keys:
+		// those whose hash is at least 2^(64-level).
+		from := uint64(1) << (64 - s.canaryLevel)
+		c := cb.Cursor()
+		for k, _ := c.First(); k != nil; {
+			kind := k[0]
+			start := canaryKey(records.Kind(kind), from)
+			for k, _ = c.Seek(start); k != nil && k[0] == kind; k, _ = c.Seek(start) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				s.canaries--
+			}
+			if kind == 0xff {
+				break
+			}
+			k, _ = c.Seek([]byte{kind + 1})
+		}
+	}
+	if err := m.Put([]byte("canary_level"), []byte{byte(s.canaryLevel)}); err != nil {
+		return err
+	}
+	return m.Put([]byte("canaries_n"), binary.BigEndian.AppendUint64(nil, uint64(s.canaries)))
+}
+
+// CanaryLevel is how far the canary registry is thinned: it keeps 1 in
+// 2^level of the canaries issued (see KeepsCanary).
+func (s *Store) CanaryLevel() int {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.canaryLevel
+}
+
+// SetMaxCanaries changes the registry's bound from the next write.
+func (s *Store) SetMaxCanaries(n int) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.maxCanaries = n
 }
 
 // trim deletes the least recently seen actors past maxActors.

@@ -48,6 +48,7 @@ import (
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/store"
 )
 
 // Options configure a fleet meter.
@@ -1212,19 +1213,45 @@ func (s *Sanctions) Subscribe(ctx context.Context, impose func(engine.Sanction),
 }
 
 // Canaries is the canary registry of a fleet: who received which canary,
-// as hashes, in 4,096 hash keys spread over a cluster's slots.
+// as hashes, in 4,096 hash keys spread over a cluster's slots, by the top
+// 12 bits of the canary's hash. Past Max receipts it is thinned as
+// state.db is (store.KeepsCanary): each level drops the upper half of the
+// hash keys still kept. Its size and level are kept beside it, for every
+// proxy of the fleet.
 type Canaries struct {
 	Client goredis.UniversalClient
 	Prefix string
+	Max    int // default store.DefaultMaxCanaries
+
+	level   atomic.Int64 // the fleet's level as last read
+	counted atomic.Bool  // the size key is known to exist
 }
 
-func (c *Canaries) key(h uint64) string {
-	p := c.Prefix
-	if p == "" {
-		p = "lg:"
+func (c *Canaries) prefix() string {
+	if c.Prefix == "" {
+		return "lg:"
 	}
-	return fmt.Sprintf("%scanaries:%03x", p, h>>52)
+	return c.Prefix
 }
+
+func (c *Canaries) key(h uint64) string { return c.slot(int(h >> 52)) }
+
+func (c *Canaries) slot(i int) string { return fmt.Sprintf("%scanaries:%03x", c.prefix(), i) }
+
+func (c *Canaries) sizeKey() string  { return c.prefix() + "canaries-n" }
+func (c *Canaries) levelKey() string { return c.prefix() + "canaries-level" }
+
+// raiseLevel sets the fleet's level to at least ARGV[1] and returns it: two
+// proxies thinning at once must not lower it.
+var raiseLevel = goredis.NewScript(`
+local have = tonumber(redis.call('GET', KEYS[1]) or '0')
+local want = tonumber(ARGV[1])
+if want > have then redis.call('SET', KEYS[1], want) return want end
+return have`)
+
+// Level is how far the fleet's registry is thinned (see store.KeepsCanary),
+// as this proxy last read it.
+func (c *Canaries) Level() int { return int(c.level.Load()) }
 
 func canaryField(k records.Kind, h uint64) string { return fmt.Sprintf("%d:%016x", k, h) }
 
@@ -1233,18 +1260,117 @@ func (c *Canaries) Issue(ctx context.Context, xs []canary.Issued) error {
 	if len(xs) == 0 {
 		return nil
 	}
+	if !c.counted.Load() {
+		if err := c.count(ctx, false); err != nil {
+			return err
+		}
+	}
+	level := c.Level()
 	pipe := c.Client.Pipeline()
+	levelCmd := pipe.Get(ctx, c.levelKey())
+	var added []*goredis.IntCmd
 	for _, x := range xs {
+		if !store.KeepsCanary(level, x.Hash) {
+			continue
+		}
 		v := strconv.FormatInt(x.At, 10)
 		for _, k := range x.Actor.Keys {
 			if k.Hash != 0 {
 				v += " " + k.String()
 			}
 		}
-		pipe.HSet(ctx, c.key(x.Hash), canaryField(x.Kind, x.Hash), v)
+		added = append(added, pipe.HSet(ctx, c.key(x.Hash), canaryField(x.Kind, x.Hash), v))
 	}
-	_, err := pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return err
+	}
+	var n int64
+	for _, a := range added {
+		n += a.Val()
+	}
+	size, err := c.Client.IncrBy(ctx, c.sizeKey(), n).Result()
+	if err != nil {
+		return err
+	}
+	fleet, _ := strconv.Atoi(levelCmd.Val())
+	if fleet > level {
+		// Another proxy thinned the registry while these were written
+		// under the level this one knew: drop what the fleet's level does not keep.
+		return c.thin(ctx, fleet)
+	}
+	if int(size) > c.max() && level < store.MaxCanaryLevel {
+		return c.thin(ctx, level+1)
+	}
+	return nil
+}
+
+func (c *Canaries) max() int {
+	if c.Max <= 0 {
+		return store.DefaultMaxCanaries
+	}
+	return c.Max
+}
+
+// thin takes the fleet's registry to at least level, then deeper while it
+// holds more than Max: the hash keys a level does not keep are deleted
+// whole, and the rest counted again.
+func (c *Canaries) thin(ctx context.Context, level int) error {
+	for {
+		l, err := raiseLevel.Run(ctx, c.Client, []string{c.levelKey()}, level).Int()
+		if err != nil {
+			return err
+		}
+		c.level.Store(int64(l))
+		pipe := c.Client.Pipeline()
+		for i := 4096 >> l; i < 4096; i++ {
+			pipe.Del(ctx, c.slot(i))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		if err := c.count(ctx, true); err != nil {
+			return err
+		}
+		size, err := c.Client.Get(ctx, c.sizeKey()).Int()
+		if err != nil || size <= c.max() || l >= store.MaxCanaryLevel {
+			return err
+		}
+		level = l + 1
+	}
+}
+
+// count sets the registry's size to the fields in its hash keys: after a
+// thinning, and once for a registry written before its size was kept
+// (unless force, only if the size key is missing).
+func (c *Canaries) count(ctx context.Context, force bool) error {
+	if !force {
+		lv, err := c.Client.Get(ctx, c.levelKey()).Int()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return err
+		}
+		c.level.Store(int64(lv))
+		if n, err := c.Client.Exists(ctx, c.sizeKey()).Result(); err != nil || n > 0 {
+			c.counted.Store(err == nil)
+			return err
+		}
+	}
+	pipe := c.Client.Pipeline()
+	lens := make([]*goredis.IntCmd, 4096>>c.Level())
+	for i := range lens {
+		lens[i] = pipe.HLen(ctx, c.slot(i))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	var n int64
+	for _, l := range lens {
+		n += l.Val()
+	}
+	if err := c.Client.Set(ctx, c.sizeKey(), n, 0).Err(); err != nil {
+		return err
+	}
+	c.counted.Store(true)
+	return nil
 }
 
 // Lookup resolves a batch in one pipeline (a canary.BatchLookup).
