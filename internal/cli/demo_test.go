@@ -38,8 +38,10 @@ func TestDemoShortContainsEveryClassAndSparesShoppers(t *testing.T) {
 	}
 	// Bounds from issue 13 (live, 90 s there; 12 s here, so a class that
 	// is not stopped shows as one that took more than it should, not as
-	// one that ran out of time).
-	for name, bound := range map[string]int64{"naive": 300, "review-sweep": 400, "fast-session": 400, "account-crew": 4000, "swarm": 2000, "partner-turns": 1000} {
+	// one that ran out of time). page-crew, the crew that loads pages
+	// around its calls, is measured but not yet bound: it is contained
+	// only once what people are shown is mostly warm (docs/default-policy.md).
+	for name, bound := range map[string]int64{"naive": 300, "review-sweep": 400, "fast-session": 400, "account-crew": 2000, "swarm": 2000, "partner-turns": 1000} {
 		s := scores[name]
 		if s == nil {
 			t.Fatalf("no %s in the demo", name)

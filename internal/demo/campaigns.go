@@ -23,6 +23,7 @@ func campaignScores() []*Score {
 	return []*Score{
 		{Name: "fast-session", Desc: "one session cookie, browser headers, 10-30 req/s: random items' reviews, then reviewers' profiles"},
 		{Name: "account-crew", Desc: "24-48 addresses in 3-6 /24s, an account and a session each, ~2 req/s each of random items' reviews, an asset now and then"},
+		{Name: "page-crew", Desc: "the account crew of a reader of the docs: 24-48 accounts, each loads an item's page and script before its reviews, ~1 item/s each"},
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 	}
@@ -55,6 +56,14 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 		account, seed := fmt.Sprintf("crew-%d", i), rng.Uint64()
 		assetEvery := 8 + rng.IntN(8)
 		run(func() { t.crewMember(ctx, rand.New(rand.NewPCG(seed, 2)), ip, sid, account, assetEvery) })
+	}
+
+	members, nets = 24+rng.IntN(25), 3+rng.IntN(4)
+	for i := range members {
+		ip := fmt.Sprintf("46.%d.%d.%d", 10+i%nets*7, 3*(i%nets)+1, 10+i)
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("p%d-%x", i, rng.Uint64())}
+		account, seed := fmt.Sprintf("page-crew-%d", i), rng.Uint64()
+		run(func() { t.pageCrewMember(ctx, rand.New(rand.NewPCG(seed, 4)), ip, sid, account) })
 	}
 
 	n, per := 1000+rng.IntN(2001), 5+rng.IntN(6)
@@ -118,6 +127,22 @@ func (t *Traffic) crewMember(ctx context.Context, rng *rand.Rand, ip string, sid
 			t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, account, reviewers)
 		}
 		if !sleep(ctx, time.Duration(float64(250*time.Millisecond)+rng.Float64()*float64(500*time.Millisecond))) {
+			return
+		}
+	}
+}
+
+// pageCrewMember is a crew member whose operator read the docs: it loads
+// each item's page and script before the reviews, as a browser would, so
+// it is never api_heavy.
+func (t *Traffic) pageCrewMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string) {
+	s := t.score("page-crew")
+	for ctx.Err() == nil {
+		item := 1 + rng.IntN(t.o.Items)
+		t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
+		t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
+		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, account, reviewers)
+		if !sleep(ctx, time.Duration(float64(500*time.Millisecond)+rng.Float64()*float64(time.Second))) {
 			return
 		}
 	}

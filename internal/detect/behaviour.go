@@ -51,6 +51,9 @@ type Behaviour struct {
 	ColdWarmup uint64
 
 	recent, recentCold atomic.Uint64 // platform-wide, decayed with the sketch
+	// the same, of the records served to keys at a person's pace (not
+	// rapid): what people are shown, which a fast crew cannot dilute
+	paced, pacedCold atomic.Uint64
 	everServed         atomic.Uint64
 }
 
@@ -108,10 +111,11 @@ func (b *Behaviour) state(k identity.Key, create bool) (*behShard, *addrState) {
 }
 
 // signals returns the history signals of address key k at now, and notes a
-// record request at now when record is true. early is the sweep it shows
-// at a lookalike's thresholds (ColdSweep|Rapid|APIHeavy, or 0): a third of
-// the records and of the intervals, three calls and four for every page or
-// asset. It is evidence only next to a crew (Detector.Assess, recruits).
+// record request at now when record is true. early is what it shows of a
+// sweep at a lookalike's thresholds: ColdSweep on a third of the records,
+// Rapid on a third of the intervals, APIHeavy on three calls and four for
+// every page or asset. It is evidence only next to a crew (Detector.Assess,
+// recruits).
 func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low int) (s, early Signals) {
 	if k.Hash == 0 {
 		return 0, 0
@@ -171,9 +175,14 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if st.apiCalls >= 8 && st.apiCalls >= 4*(st.pageLoads+1) {
 		s |= APIHeavy
 	}
-	if coldShare && st.recs >= (b.ColdMin+2)/3 && int(st.n) >= (b.RapidMin+2)/3 && mean(st.iv[:st.n]) < float64(b.RapidInterval) &&
-		st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
-		early = ColdSweep | Rapid | APIHeavy
+	if coldShare && st.recs >= (b.ColdMin+2)/3 {
+		early |= ColdSweep
+	}
+	if int(st.n) >= (b.RapidMin+2)/3 && mean(st.iv[:st.n]) < float64(b.RapidInterval) {
+		early |= Rapid
+	}
+	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
+		early |= APIHeavy
 	}
 	return s, early
 }
@@ -222,8 +231,9 @@ func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
 				b.cms[i][j] >>= 1
 			}
 		}
-		b.recent.Store(b.recent.Load() / 2)
-		b.recentCold.Store(b.recentCold.Load() / 2)
+		for _, c := range [...]*atomic.Uint64{&b.recent, &b.recentCold, &b.paced, &b.pacedCold} {
+			c.Store(c.Load() / 2)
+		}
 	}
 	b.cmsMu.Unlock()
 	b.recent.Add(uint64(len(recs)))
@@ -240,7 +250,12 @@ func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
 	if st.recs > 256 {
 		st.recs, st.cold = st.recs/2, st.cold/2
 	}
+	rapid := int(st.n) >= b.RapidMin && mean(st.iv[:st.n]) < float64(b.RapidInterval)
 	sh.mu.Unlock()
+	if !rapid {
+		b.paced.Add(uint64(len(recs)))
+		b.pacedCold.Add(uint64(cold))
+	}
 }
 
 // bump increments a record's count and returns its count before.
@@ -309,9 +324,21 @@ func (b *Behaviour) warm() bool { return b.everServed.Load() >= b.ColdWarmup }
 // ColdShare is the share of recently served records, platform-wide, that
 // were cold when served.
 func (b *Behaviour) ColdShare() float64 {
-	n := b.recent.Load()
+	return share(&b.recentCold, &b.recent, 0)
+}
+
+// PacedColdShare is the share of recently served records that were cold,
+// of those served to keys at a person's pace: low once popularity means
+// something (people are mostly shown popular records), high just after
+// start, when everything is cold. A crew cannot raise it by sweeping fast.
+func (b *Behaviour) PacedColdShare() float64 {
+	return share(&b.pacedCold, &b.paced, 1)
+}
+
+func share(part, whole *atomic.Uint64, empty float64) float64 {
+	n := whole.Load()
 	if n == 0 {
-		return 0
+		return empty
 	}
-	return float64(b.recentCold.Load()) / float64(n)
+	return float64(part.Load()) / float64(n)
 }

@@ -229,14 +229,18 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	switch {
 	case s&sweep == sweep:
 		sig = ColdSweep | sig&AutomationUA
-	case early != 0 && t.Kind == Record:
-		// A crew recruits its lookalikes early (see recruits): those that
-		// start together, and any after it is sanctioned. A shopper who
-		// loads pages, pauses, or is shown popular records does not
-		// match, and a crew of them still meets the crew's budget.
+	case t.Kind == Record && (early == sweep || s&(ColdSweep|Rapid) == ColdSweep|Rapid && d.behaviour.PacedColdShare() < pageCrewColdShare):
+		// A crew recruits its lookalikes early (see recruits): a quorum
+		// of them sweeping the tail through the API, or (on the full
+		// cold and rapid evidence) loading the pages around their calls
+		// as a crew that read these docs would; and, once the crew is
+		// sanctioned, any API-heavy one. The second needs popularity
+		// that means something: fast shoppers are rapid too, and while
+		// most of what people are served is cold (a proxy just started)
+		// their records look like a sweep's.
 		crew := crewKey(a, ColdSweep|sig&AutomationUA)
 		if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At) ||
-			d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
+			early == sweep && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
 			s |= early
 			sig = ColdSweep | sig&AutomationUA
 		}
@@ -246,6 +250,10 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	}
 	return s
 }
+
+// pageCrewColdShare: recruiting sweeps that load pages waits until less
+// than this share of what people at a person's pace are served is cold.
+const pageCrewColdShare = 0.5
 
 // crewKey is the crew of actor a for the scraper's signals sig: its
 // fingerprint (else its /24) and the signals, so browsers of one build

@@ -19,8 +19,10 @@ type crewHarness struct {
 func newCrewHarness() *crewHarness {
 	b := NewBehaviour(1 << 10)
 	h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
-	for i := range b.ColdWarmup {
-		b.Served(identity.Key{}, rec(uint64(i)))
+	// each served six times: popular, and two thirds of what the
+	// platform serves is warm
+	for i := range 6 * b.ColdWarmup {
+		b.Served(identity.Key{Kind: identity.IP, Hash: mix(uint64(i))}, rec(uint64(i%b.ColdWarmup)))
 	}
 	h.d.SetCrewSanctioned(func(_ int64, crew identity.Key) bool { return crew == h.sanctioned })
 	return h
@@ -92,14 +94,18 @@ func TestEarlyRecruitingMustNotTrip(t *testing.T) {
 		members int
 		pages   bool          // a page and an asset before the calls
 		pace    time.Duration // between one member's calls
+		popular bool          // shown records many have been shown
 	}{
-		{"fewer lookalikes than the quorum", recruitQuorum - 1, false, 500 * time.Millisecond},
-		{"people who load pages", 3 * recruitQuorum, true, 500 * time.Millisecond},
-		{"at a person's pace", 3 * recruitQuorum, false, 5 * time.Second},
+		{"fewer lookalikes than the quorum", recruitQuorum - 1, false, 500 * time.Millisecond, false},
+		{"people shown popular records", 3 * recruitQuorum, true, 500 * time.Millisecond, true},
+		{"at a person's pace", 3 * recruitQuorum, false, 5 * time.Second, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newCrewHarness()
+			if tt.popular {
+				h.next = 0 // the warm-up's records, each served already
+			}
 			for i := range tt.members {
 				m := h.member(uint64(i))
 				start := time.Duration(i) * time.Second
@@ -139,5 +145,49 @@ func TestSanctionedCrewRecruitsALoneLookalike(t *testing.T) {
 	}
 	if other.Keys[identity.Crew].Hash != 0 {
 		t.Fatalf("lone lookalike of no sanctioned crew joined %v", other.Keys[identity.Crew])
+	}
+}
+
+// A crew that read the docs loads each item's page before its reviews, so
+// no member is ever api_heavy: it meets no crew budget at all, and took
+// 45,422 records in a simulated day (bench --scenario page-crew). Sweeping
+// cold and fast together, a quorum of them is recruited all the same.
+func TestPageLoadingCrewIsRecruitedByQuorum(t *testing.T) {
+	h := newCrewHarness()
+	members := make([]identity.Actor, 2*recruitQuorum)
+	for i := range members {
+		members[i] = h.member(uint64(i))
+	}
+	for item := range 8 {
+		for i := range members {
+			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
+			h.call(&members[i], Page, at)
+			h.call(&members[i], Record, at+400*time.Millisecond)
+		}
+	}
+	want := crewKey(&members[0], ColdSweep)
+	for i, m := range members {
+		if m.Keys[identity.Crew] != want {
+			t.Fatalf("member %d after eight items: crew %v, want %v", i, m.Keys[identity.Crew], want)
+		}
+	}
+
+	// Just after start, when everything served is cold, fast shoppers who
+	// load pages look the same: not recruited until popularity means
+	// something.
+	b := NewBehaviour(1 << 10)
+	h = &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
+	for i := range b.ColdWarmup {
+		b.Served(identity.Key{Kind: identity.IP, Hash: mix(uint64(i))}, rec(uint64(i)))
+	}
+	for item := range 8 {
+		for i := range members {
+			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
+			members[i].Keys[identity.Crew] = identity.Key{}
+			h.call(&members[i], Page, at)
+			if s := h.call(&members[i], Record, at+400*time.Millisecond); members[i].Keys[identity.Crew] == want {
+				t.Fatalf("cold platform: member %d recruited at item %d, signals %s", i, item, s)
+			}
+		}
 	}
 }

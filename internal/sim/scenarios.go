@@ -81,9 +81,14 @@ type campaign struct {
 	assetEvery int
 	// perAddress: at most this many requests from each address (0: no cap).
 	perAddress int
-	now, end   time.Time
-	n          int
-	fetch      func(c *campaign) Request // fills Route, ID, Hit
+	// shuffle: each request from an address drawn at random rather than in
+	// turn, so each address keeps an irregular pace of its own (in turn,
+	// each address's interval is a sum of many draws: machine-regular).
+	shuffle  bool
+	member   int // the address of the request being made (for fetch)
+	now, end time.Time
+	n        int
+	fetch    func(c *campaign) Request // fills Route, ID, Hit
 }
 
 func (c *campaign) Next() (Request, bool) {
@@ -99,6 +104,10 @@ func (c *campaign) Next() (Request, bool) {
 		return Request{}, false
 	}
 	i := c.n % len(c.ips) // round robin over its addresses
+	if c.shuffle {
+		i = c.rng.IntN(len(c.ips))
+	}
+	c.member = i
 	var r Request
 	if c.assetEvery > 0 && (c.n/len(c.ips))%c.assetEvery == 0 {
 		r = Request{Route: RouteAsset}
@@ -270,6 +279,29 @@ var Scenarios = []Scenario{
 				c.sessions = append(c.sessions, rng.Uint64()|1)
 			}
 			c.interval = time.Duration(float64(time.Second) / (2 * float64(n))) // ~2 req/s per member
+			return c
+		}},
+	{Name: "page-crew", Desc: "the account crew of a reader of the docs: 24-48 accounts in 3-6 /24s, each loads an item's page before its reviews, ~1 item/s each", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n, nets := 24+rng.IntN(25), 3+rng.IntN(4)
+			c := &campaign{fp: fpBrowser, jitter: 0.6, shuffle: true}
+			for i := range n {
+				c.ips = append(c.ips, ip4(46, 10+i%nets*7, 3*(i%nets)+1, 10+i))
+				c.accounts = append(c.accounts, 8_600_000+uint64(i))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			c.interval = time.Duration(float64(time.Second) / (2 * float64(n))) // ~2 req/s per member
+			item := make([]int, n)                                              // each member's page, whose reviews it asks next
+			c.fetch = func(c *campaign) Request {
+				i := c.member
+				if item[i] == 0 {
+					item[i] = 1 + c.rng.IntN(c.w.Shop.Items)
+					return Request{Route: RoutePage, ID: item[i]}
+				}
+				r := Request{Route: RouteReviews, ID: item[i]}
+				item[i] = 0
+				return r
+			}
 			return c
 		}},
 	{Name: "residential-swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each by id, no cookie, one browser header set", Days: 1,
