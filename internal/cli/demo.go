@@ -53,8 +53,8 @@ Starts a synthetic shop, leakguard in front of it (a routes-only config: the
 default policy, enforced), and live traffic over 127.0.0.1: shoppers behind
 shared NAT addresses, and scrapers of every class that got through before: a
 naive profile scraper, a review sweeper, a fast browser-like session, an
-account crew, a residential swarm and an allowlisted partner that turns into
-a harvester. Prints what each took, and whether any shopper was refused.
+account crew, one that loads pages around its calls, a residential swarm
+and an allowlisted partner that turns into a harvester. Prints what each took, and whether any shopper was refused.
 
 `)
 		fs.PrintDefaults()
