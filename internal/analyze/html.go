@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -16,7 +15,7 @@ var reportHTML string
 // no external resources; the charts are inline SVG.
 func (r Report) WriteHTML(w io.Writer, revealed bool) error {
 	t, err := template.New("r").Funcs(template.FuncMap{
-		"commas": func(n any) string { return commasInt(toInt(n)) },
+		"commas": func(n any) string { return commas(toInt(n)) },
 		"pct":    func(f float64) string { return fmt.Sprintf("%.1f%%", f*200) },
 		"chart":  chart,
 		"spark":  spark,
@@ -45,18 +44,6 @@ func toInt(n any) int {
 	return 0
 }
 
-func commasInt(n int) string {
-	s := strconv.Itoa(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 // chart draws two hourly series on a shared time axis.
 func chart(sus, oth []HourPoint) template.HTML {
 	if len(sus)+len(oth) == 0 {
@@ -82,7 +69,7 @@ func chart(sus, oth []HourPoint) template.HTML {
 		return fmt.Sprintf(`<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, color, strings.Join(pts, " "))
 	}
 	return template.HTML(fmt.Sprintf(`<svg width="900" height="200" viewBox="0 0 900 200">%s%s<text x="12" y="14" font-size="11" fill="#777">max %s records/h</text></svg>`,
-		line(oth, "#4c78a8"), line(sus, "#e45756"), commasInt(int(top))))
+		line(oth, "#4c78a8"), line(sus, "#e45756"), commas(int(top))))
 }
 
 // spark draws one actor's hourly records as bars.
@@ -102,7 +89,7 @@ func spark(s []HourPoint) template.HTML {
 		h := 46 * float64(p.Records) / float64(top)
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="4" height="%.1f" fill="#e45756"/>`, x, 48-h, h)
 	}
-	return template.HTML(fmt.Sprintf(`<svg width="600" height="50" viewBox="0 0 600 50">%s</svg> <span class="muted">peak %s/h</span>`, b.String(), commasInt(int(top))))
+	return template.HTML(fmt.Sprintf(`<svg width="600" height="50" viewBox="0 0 600 50">%s</svg> <span class="muted">peak %s/h</span>`, b.String(), commas(int(top))))
 }
 
 // bars draws the top actors' total records.
@@ -123,7 +110,7 @@ func bars(top []ActorReport) template.HTML {
 			color = "#e45756"
 		}
 		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="11">%s</text><rect x="200" y="%d" width="%.1f" height="12" fill="%s"/><text x="%.1f" y="%d" font-size="11">%s</text>`,
-			i*18+12, template.HTMLEscapeString(a.Key), i*18+2, w, color, 205+w, i*18+12, commasInt(a.totalForOrdering))
+			i*18+12, template.HTMLEscapeString(a.Key), i*18+2, w, color, 205+w, i*18+12, commas(a.totalForOrdering))
 	}
 	return template.HTML(fmt.Sprintf(`<svg width="800" height="%d" viewBox="0 0 800 %d">%s</svg>`, n*18+4, n*18+4, b.String()))
 }

@@ -58,7 +58,7 @@ func (c *PolicyCommand) Run(context.Context) error {
 			return err
 		}
 		budgets = cfg.EffectiveBudgets()
-		fmt.Fprintf(c.Stdout, "# budgets in force for %s: %s\n", c.ConfigPath, policySummary(cfg))
+		fmt.Fprintf(c.Stdout, "# budgets in force for %s: %s\n", c.ConfigPath, cfg.PolicySummary())
 	} else {
 		budgets = config.DefaultBudgetsFor(strings.Split(c.Entities, ",")...)
 		fmt.Fprintf(c.Stdout, "# the default policy for %s\n", c.Entities)
@@ -69,26 +69,6 @@ func (c *PolicyCommand) Run(context.Context) error {
 	}
 	_, err = c.Stdout.Write(out)
 	return err
-}
-
-// policySummary says in one line what decides: the operator's budgets,
-// the default policy's, or both.
-func policySummary(cfg *config.Config) string {
-	written, defaults := len(cfg.Budgets), 0
-	var covered []string
-	for _, b := range cfg.EffectiveBudgets()[written:] {
-		defaults++
-		if len(covered) == 0 || covered[len(covered)-1] != b.Entity {
-			covered = append(covered, b.Entity)
-		}
-	}
-	switch {
-	case defaults == 0:
-		return fmt.Sprintf("%d written budgets, default policy off or not needed", written)
-	case written == 0:
-		return fmt.Sprintf("the default policy (%d budgets) for %s", defaults, strings.Join(covered, ", "))
-	}
-	return fmt.Sprintf("%d written budgets, and the default policy (%d budgets) for %s", written, defaults, strings.Join(covered, ", "))
 }
 
 func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -192,7 +192,7 @@ func (c *ProxyCommand) Open() error {
 	}
 	c.log.Info("leakguard proxy ready",
 		"listen", c.Addr(), "upstream", up.Redacted(), "mode", cfg.Mode,
-		"admin", c.AdminURL(), "auth", c.AuthURL(), "follow", c.FollowAddr(), "record_routes", len(cfg.Records), "policy", policySummary(cfg),
+		"admin", c.AdminURL(), "auth", c.AuthURL(), "follow", c.FollowAddr(), "record_routes", len(cfg.Records), "policy", cfg.PolicySummary(),
 		"pii", strings.Join(cfg.PII.Detect, ","), "decisions", cfg.Log.Decisions)
 	return nil
 }
@@ -225,7 +225,7 @@ func (c *ProxyCommand) adminHandler(stk *stack, reg *prometheus.Registry, metric
 		Allows:   stk.detector.Allows,
 		Canaries: c.state.LookupCanaries,
 		Stats:    c.live.Stats,
-		Policy:   func() any { return admin.PolicyView(c.Config, policySummary(c.Config), stk.engine.Learned()) },
+		Policy:   func() any { return admin.PolicyView(c.Config, c.Config.PolicySummary(), stk.engine.Learned()) },
 		Actor: func(k identity.Key) admin.ActorDetail {
 			return admin.DetailOf(stk.meter, stk.engine, stk.catalog.Entities(), k, time.Now())
 		},

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -96,4 +97,49 @@ func DefaultBudgetsFor(entities ...string) []Budget {
 		out = append(out, defaultBudgets(e)...)
 	}
 	return out
+}
+
+// PolicySummary says in one line what decides: the operator's budgets,
+// the default policy's, or both.
+func (cfg *Config) PolicySummary() string {
+	written, defaults := len(cfg.Budgets), 0
+	var covered []string
+	for _, b := range cfg.EffectiveBudgets()[written:] {
+		defaults++
+		if len(covered) == 0 || covered[len(covered)-1] != b.Entity {
+			covered = append(covered, b.Entity)
+		}
+	}
+	switch {
+	case defaults == 0:
+		return fmt.Sprintf("%d written budgets, default policy off or not needed", written)
+	case written == 0:
+		return fmt.Sprintf("the default policy (%d budgets) for %s", defaults, strings.Join(covered, ", "))
+	}
+	return fmt.Sprintf("%d written budgets, and the default policy (%d budgets) for %s", written, defaults, strings.Join(covered, ", "))
+}
+
+// ReportDurations are the windows outliers are judged in: the report
+// windows, or every metered window when the config names none.
+func (cfg *Config) ReportDurations() []time.Duration {
+	var ws []time.Duration
+	for _, w := range cfg.Meter.ReportWindows {
+		ws = append(ws, w.D())
+	}
+	return ws
+}
+
+// LongestBudget is the longest window a budget in force counts over (the
+// longest metered window if there are none): a key idle for longer has an
+// empty count in every budget.
+func (cfg *Config) LongestBudget() time.Duration {
+	var d time.Duration
+	for _, b := range cfg.EffectiveBudgets() {
+		d = max(d, b.Window.D())
+	}
+	if d == 0 {
+		ws := cfg.Windows()
+		d = ws[len(ws)-1]
+	}
+	return d
 }

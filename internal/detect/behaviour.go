@@ -54,7 +54,7 @@ type Behaviour struct {
 	// the same, of the records served to keys at a person's pace (not
 	// rapid): what people are shown, which a fast crew cannot dilute
 	paced, pacedCold atomic.Uint64
-	everServed         atomic.Uint64
+	everServed       atomic.Uint64
 }
 
 const (
