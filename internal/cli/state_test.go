@@ -635,6 +635,12 @@ func TestFleetOvershootWithinTenPercent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			served, retried := 0, 0
+			var perNode [len(nodes)]int
+			refusedAt, servedAfter := -1, 0
+			var throughs [len(nodes)]uint64 // records written through, per proxy
+			for n := range nodes {
+				throughs[n] -= fleetOf(nodes[n]).Stats().Throughs
+			}
 			for i := 0; i < 700; i++ {
 				code, _ := get(t, hc, fmt.Sprintf("http://%s/api/users/%d", nodes[tc.pick(i)].Addr(), i+1), "X-Forwarded-For", tc.ip)
 				// A request that neither got its record nor was refused
@@ -644,17 +650,44 @@ func TestFleetOvershootWithinTenPercent(t *testing.T) {
 					retried++
 					code, _ = get(t, hc, fmt.Sprintf("http://%s/api/users/%d", nodes[tc.pick(i)].Addr(), i+1), "X-Forwarded-For", tc.ip)
 				}
-				if code == http.StatusOK {
+				switch {
+				case code == http.StatusOK:
 					served++
+					perNode[tc.pick(i)]++
+					if refusedAt >= 0 {
+						servedAfter++
+					}
+				case code == http.StatusForbidden && refusedAt < 0:
+					refusedAt = i
 				}
+			}
+			for n := range nodes {
+				throughs[n] += fleetOf(nodes[n]).Stats().Throughs
 			}
 			if retried > 0 {
 				t.Logf("%d requests neither served nor refused, asked again", retried)
 			}
 			if served < 300 || served > 330 {
-				t.Fatalf("a fast actor got %d records of a 300 budget from the fleet, want 300..330", served)
+				t.Fatalf("a fast actor got %d records of a 300 budget from the fleet, want 300..330 (per proxy %v)", served, perNode)
 			}
-			t.Logf("served %d of a 300 budget", served)
+			// Not vacuous: every proxy the actor used served its share (one
+			// proxy alone would hold 300 exactly) and wrote records of the
+			// key through to Redis near the budget, and the block held
+			// fleet-wide.
+			for n := range nodes {
+				uses := false
+				for i := 0; i < 10; i++ {
+					uses = uses || tc.pick(i) == n
+				}
+				if uses && (perNode[n] < 10 || throughs[n] == 0) {
+					t.Errorf("proxy %d served %d of the actor's records, %d written through near the budget: the fleet did not share this budget (per proxy %v)",
+						n, perNode[n], throughs[n], perNode)
+				}
+			}
+			if servedAfter > 0 {
+				t.Errorf("%d records served after the first refusal (request %d): the block did not hold fleet-wide", servedAfter, refusedAt)
+			}
+			t.Logf("served %d of a 300 budget (per proxy %v), refused from request %d", served, perNode, refusedAt)
 		})
 	}
 }
