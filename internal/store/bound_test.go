@@ -6,8 +6,12 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/records"
 )
 
 // flood writes n fresh actors, each with a state of size bytes, in
@@ -118,4 +122,51 @@ func fileSize(t *testing.T, p string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// The canary registry's thinning drops, for every kind, the range of
+// hashes a level does not keep (the conformance suite issues one kind);
+// its size and level survive a reopen, and a file written before they
+// were kept is counted once at Open.
+func TestCanaryRegistryThinsEveryKind(t *testing.T) {
+	dir := t.TempDir()
+	meta := Meta{Windows: []time.Duration{time.Hour}, Entities: []string{"user"}}
+	s, _, err := Open(dir, meta, Options{MaxCanaries: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xs []canary.Issued
+	for _, kind := range []records.Kind{records.Phone, records.Email, records.BankCard} {
+		for i := 0; i < 500; i++ {
+			xs = append(xs, canary.Issued{Kind: kind, Hash: uint64(i+1) * 0x9e3779b97f4a7c15, At: 1})
+		}
+	}
+	if err := s.Write(Batch{Canaries: xs, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	level, n := s.CanaryLevel(), s.CanaryCount()
+	if n > 300 || n < 75 || level == 0 || s.canaries != n {
+		t.Fatalf("1,500 receipts into a bound of 300: %d kept at level %d (counted %d)", n, level, s.canaries)
+	}
+	for _, x := range xs {
+		if _, found := s.Canary(x.Kind, x.Hash); found != KeepsCanary(level, x.Hash) {
+			t.Fatalf("kind %d hash %x: kept %v at level %d", x.Kind, x.Hash, found, level)
+		}
+	}
+	s.Close()
+	// A file from before the count was kept: Open counts it once.
+	db, err := openBolt(filepath.Join(dir, "state.db"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete([]byte("canaries_n")) })
+	db.Close()
+	s, _, err = Open(dir, meta, Options{MaxCanaries: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.CanaryLevel() != level || s.canaries != n {
+		t.Fatalf("reopened: level %d, %d receipts; want %d, %d", s.CanaryLevel(), s.canaries, level, n)
+	}
 }
