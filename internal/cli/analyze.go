@@ -41,11 +41,7 @@ type AnalyzeCommand struct {
 	Until      string
 	since      time.Time
 	until      time.Time
-	ExactLimit int // key-record pairs before --exact gives up (tests set it low)
-	// serial replays on one goroutine and noCapture asks the meter for
-	// every peak: the plainest replay, which tests compare the fast one to.
-	serial, noCapture bool
-	Inputs            []string
+	Inputs     []string
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -155,15 +151,13 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	var a *analyze.Analyzer
 	var capture *analyze.Capture
 	so := stackOptions{NoBotDNS: true}
-	if !c.noCapture {
-		// The engine meters through a wrapper that keeps each line's
-		// bounds for the analyzer's peaks (the same values, one lookup).
-		so.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
-			if capture = analyze.NewCapture(local, cfg.Meter.MaxActors); capture == nil {
-				return local
-			}
-			return capture
+	// The engine meters through a wrapper that keeps each line's bounds
+	// for the analyzer's peaks (the same values, one lookup).
+	so.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
+		if capture = analyze.NewCapture(local, cfg.Meter.MaxActors); capture == nil {
+			return local
 		}
+		return capture
 	}
 	st, err := buildStack(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv, so)
 	if err != nil {
@@ -174,13 +168,13 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		return err
 	}
 	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
-		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Capture: capture, Suggest: c.Suggest, Exact: c.Exact, ExactLimit: c.ExactLimit,
+		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Capture: capture, Suggest: c.Suggest, Exact: c.Exact,
 		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys, Idle: cfg.LongestBudget(), ReportWindows: cfg.ReportDurations()})
 	var inputs []analyze.Input
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})
 	}
-	if err := a.Read(inputs, parser, analyze.ReadOptions{Strict: c.Strict, Workers: c.Workers, Serial: c.serial, Progress: analyze.ProgressPrinter(c.Stderr, c.tty()), ProgressEvery: c.progressEvery()}); err != nil {
+	if err := a.Read(inputs, parser, analyze.ReadOptions{Strict: c.Strict, Workers: c.Workers, Progress: analyze.ProgressPrinter(c.Stderr, c.tty()), ProgressEvery: c.progressEvery()}); err != nil {
 		return err
 	}
 	c.Report = a.Report(c.Top)
