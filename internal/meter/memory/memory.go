@@ -70,7 +70,12 @@ type Memory struct {
 
 type shard struct {
 	mu        sync.Mutex
-	m         map[identity.Key]*actor
+	// m finds an actor by its key's hash: a 64-bit key takes the map's
+	// fast path (a 16-byte identity.Key was hashed with AES and compared
+	// field by field on every lookup, several per request). Keys of other
+	// kinds with the same hash chain through alias.
+	m         map[uint64]*actor
+	n         int // actors held
 	head      *actor // most recently seen
 	tail      *actor
 	evictions uint64
@@ -83,6 +88,7 @@ type shard struct {
 type actor struct {
 	key        identity.Key
 	prev, next *actor
+	alias      *actor // the next actor whose key has the same hash
 	last       int64
 	traffic    []ring // per window: requests and misses
 	ents       []*distinct
@@ -226,7 +232,7 @@ func New(o Options) *Memory {
 		m.widths = append(m.widths, width)
 	}
 	for i := range m.shards {
-		m.shards[i].m = make(map[identity.Key]*actor)
+		m.shards[i].m = make(map[uint64]*actor)
 		m.shards[i].dirty = make(map[identity.Key]struct{})
 	}
 	return m
@@ -337,7 +343,7 @@ func (m *Memory) Bounds(now int64, k identity.Key, want uint64, dst []uint64) {
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.m[k]
+	a := s.find(k)
 	if a == nil && m.load != nil {
 		a = s.get(k, true, m) // as lookup does
 	}
@@ -362,7 +368,7 @@ func (m *Memory) lookup(now int64, k identity.Key, ent, wi int, precise bool) ui
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.m[k]
+	a := s.find(k)
 	if a == nil && m.load != nil {
 		a = s.get(k, true, m) // a stored actor is over budget before its first new request
 	}
@@ -377,7 +383,7 @@ func (m *Memory) Traffic(now int64, k identity.Key, wi int) (req, miss uint64) {
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.m[k]
+	a := s.find(k)
 	if a == nil {
 		return 0, 0
 	}
@@ -402,7 +408,7 @@ func (m *Memory) Len() int {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		n += len(s.m)
+		n += s.n
 		s.mu.Unlock()
 	}
 	return n
@@ -460,16 +466,16 @@ func (m *Memory) Each(now int64, wi int, fn func(ActorCount)) {
 
 // get finds or (if create) adds the actor for k, moving it to the front.
 func (s *shard) get(k identity.Key, create bool, m *Memory) *actor {
-	a := s.m[k]
+	a := s.find(k)
 	if a == nil {
 		if !create {
 			return nil
 		}
 		var old *actor
-		if len(s.m) >= m.shardCap && s.tail != nil {
+		if s.n >= m.shardCap && s.tail != nil {
 			old = s.tail
 			s.unlink(old)
-			delete(s.m, old.key)
+			s.remove(old)
 			s.evictions++
 			s.evicted(m, old)
 		}
@@ -489,7 +495,7 @@ func (s *shard) get(k identity.Key, create bool, m *Memory) *actor {
 		default:
 			a = &actor{key: k, traffic: make([]ring, len(m.windows)), ents: make([]*distinct, m.entities)}
 		}
-		s.m[k] = a
+		s.put(a)
 	} else if s.head == a {
 		return a
 	} else {
@@ -526,6 +532,38 @@ func (a *actor) recycle(k identity.Key) *actor {
 		clear(d.runs)
 	}
 	return a
+}
+
+func (s *shard) find(k identity.Key) *actor {
+	a := s.m[k.Hash]
+	for a != nil && a.key != k {
+		a = a.alias
+	}
+	return a
+}
+
+func (s *shard) put(a *actor) {
+	a.alias = s.m[a.key.Hash]
+	s.m[a.key.Hash] = a
+	s.n++
+}
+
+func (s *shard) remove(a *actor) {
+	h := a.key.Hash
+	if p := s.m[h]; p == a {
+		if a.alias == nil {
+			delete(s.m, h)
+		} else {
+			s.m[h] = a.alias
+		}
+	} else {
+		for p.alias != a {
+			p = p.alias
+		}
+		p.alias = a.alias
+	}
+	a.alias = nil
+	s.n--
 }
 
 func (s *shard) unlink(a *actor) {
@@ -811,7 +849,7 @@ func (m *Memory) Series(now int64, k identity.Key, ent, wi int) []uint64 {
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.m[k]
+	a := s.find(k)
 	if a == nil || ent < 0 || ent >= len(a.ents) || a.ents[ent] == nil {
 		return out
 	}

@@ -140,3 +140,29 @@ func TestEach(t *testing.T) {
 		t.Fatalf("Each saw %+v", seen)
 	}
 }
+
+// Keys of different kinds may share a hash (the shard's map is keyed by
+// it; the shard function spreads such keys over shards, so this is the
+// chain's own test): each is found, and any can go.
+func TestKeysSharingAHash(t *testing.T) {
+	for _, gone := range []int{0, 1, 2} {
+		s := &shard{m: map[uint64]*actor{}}
+		var as []*actor
+		for kind := range identity.Kind(3) {
+			a := &actor{key: identity.Key{Kind: kind, Hash: 7}}
+			s.put(a)
+			as = append(as, a)
+		}
+		s.put(&actor{key: identity.Key{Kind: identity.IP, Hash: 8}})
+		s.remove(as[gone])
+		for i, a := range as {
+			got := s.find(a.key)
+			if i == gone && got != nil || i != gone && got != a {
+				t.Fatalf("removed key %d: key %d found as %v", gone, i, got)
+			}
+		}
+		if s.n != 3 || len(s.m) != 2 {
+			t.Fatalf("removed key %d: %d actors over %d hashes, want 3 over 2", gone, s.n, len(s.m))
+		}
+	}
+}

@@ -37,7 +37,7 @@ func (m *Memory) Drain() (out []Saved, dropped uint64) {
 		clear(s.spill)
 		s.spill, s.spillAt = s.spill[:0], 0
 		for k := range s.dirty {
-			if a := s.m[k]; a != nil {
+			if a := s.find(k); a != nil {
 				out = append(out, Saved{Key: k, Last: a.last, Data: m.encode(a)})
 			}
 		}
