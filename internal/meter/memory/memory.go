@@ -69,13 +69,13 @@ type Memory struct {
 }
 
 type shard struct {
-	mu        sync.Mutex
+	mu sync.Mutex
 	// m finds an actor by its key's hash: a 64-bit key takes the map's
 	// fast path (a 16-byte identity.Key was hashed with AES and compared
 	// field by field on every lookup, several per request). Keys of other
 	// kinds with the same hash chain through alias.
 	m         map[uint64]*actor
-	n         int // actors held
+	n         int    // actors held
 	head      *actor // most recently seen
 	tail      *actor
 	evictions uint64
