@@ -117,14 +117,14 @@ type distinct struct {
 // never come back into it as time goes on), and inserts keep it.
 type run struct {
 	cur, oldest int64
-	n           uint64
+	n           uint32 // at most ExactUpTo+1
 	ok          bool
 }
 
 // runFrom is the exact list length from which counts are kept: below it a
 // walk is as cheap as the bookkeeping, and light actors (a flood's) stay
 // as small as they were.
-const runFrom = 8
+const runFrom = 16
 
 type entry struct {
 	hash uint64
@@ -248,7 +248,7 @@ func ActorBytes(windows, entities int) int {
 	const (
 		actorStruct = 96  // key, list links, last seen, two slice headers
 		ringBytes   = 208 // per window: Buckets+1 epochs, requests, misses
-		oneEntity   = 176 // a distinct (48) and an exact list grown to 8 entries (128)
+		oneEntity   = 208 // a distinct (72, in an 80-byte class) and an exact list grown to 8 entries (128)
 		mapEntries  = 96  // its entries in the shard's map and dirty set, at load
 	)
 	return actorStruct + allocSize(ringBytes*windows) + allocSize(8*entities) + oneEntity + mapEntries
@@ -787,7 +787,7 @@ func (m *Memory) count(d *distinct, now int64, wi int, precise bool) uint64 {
 		if wi < len(d.runs) {
 			if r := &d.runs[wi]; r.ok && cur >= r.cur && r.oldest >= cur-Buckets {
 				r.cur = cur
-				return r.n
+				return uint64(r.n)
 			}
 		}
 		n, oldest := m.walk(d, cur, wi)
@@ -795,7 +795,7 @@ func (m *Memory) count(d *distinct, now int64, wi int, precise bool) uint64 {
 			if d.runs == nil {
 				d.runs = make([]run, len(m.windows))
 			}
-			d.runs[wi] = run{cur: cur, oldest: oldest, n: n, ok: true}
+			d.runs[wi] = run{cur: cur, oldest: oldest, n: uint32(n), ok: true}
 		}
 		return n
 	}
