@@ -116,9 +116,9 @@ func (b *Behaviour) state(k identity.Key, create bool) (*behShard, *addrState) {
 // Rapid on a third of the intervals, APIHeavy on three calls and four for
 // every page or asset. It is evidence only next to a crew (Detector.Assess,
 // recruits).
-func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low int) (s, early Signals) {
+func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low int) (s, early Signals, colder bool) {
 	if k.Hash == 0 {
-		return 0, 0
+		return 0, 0, false
 	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
@@ -127,7 +127,7 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	// loads the page first.
 	_, st := b.state(k, record || page)
 	if st == nil {
-		return 0, 0
+		return 0, 0, false
 	}
 	switch {
 	case record:
@@ -184,7 +184,35 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
 		early |= APIHeavy
 	}
-	return s, early
+	return s, early, colderThanPeople(st.cold, st.recs, b.PacedColdShare())
+}
+
+// colderEvidence: ln(10^4). A key's records are colder than a person's
+// when the chance that a person's, each cold with the paced share, are
+// as cold is under 1 in 10,000.
+const colderEvidence = 9.21
+
+// colderThanPeople reports whether cold of recs records is beyond chance
+// for a person, whose records are each cold with probability p (the
+// paced share): the Chernoff bound exp(-n·KL(cold/n ‖ p)) under
+// e^-colderEvidence. Just after start, when p is near 1, no key is; on a
+// warm platform a handful of records tells.
+func colderThanPeople(cold, recs uint32, p float64) bool {
+	if recs == 0 {
+		return false
+	}
+	q := float64(cold) / float64(recs)
+	if q <= p {
+		return false
+	}
+	if p <= 0 {
+		return true
+	}
+	kl := q * math.Log(q/p)
+	if q < 1 {
+		kl += (1 - q) * math.Log((1-q)/(1-p))
+	}
+	return float64(recs)*kl >= colderEvidence
 }
 
 func mean(xs []int64) float64 {
@@ -250,9 +278,12 @@ func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
 	if st.recs > 256 {
 		st.recs, st.cold = st.recs/2, st.cold/2
 	}
-	rapid := int(st.n) >= b.RapidMin && mean(st.iv[:st.n]) < float64(b.RapidInterval)
+	// At a person's pace: two intervals at least, averaging a person's.
+	// A key too new to tell is left out, so a crew's first calls, before
+	// it is rapid, do not count as what people are shown.
+	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval)
 	sh.mu.Unlock()
-	if !rapid {
+	if paced {
 		b.paced.Add(uint64(len(recs)))
 		b.pacedCold.Add(uint64(cold))
 	}

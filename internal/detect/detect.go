@@ -195,13 +195,14 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		s |= HeaderMismatch
 	}
 	var early Signals
+	colder := false
 	if d.behaviour != nil {
 		low := t.IDLow
 		if t.Kind != Record {
 			low = -1
 		}
 		var hist Signals
-		hist, early = d.behaviour.signals(behaviourKey(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
+		hist, early, colder = d.behaviour.signals(behaviourKey(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
 		s |= hist
 		if t.Lookup != 0 {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
@@ -229,15 +230,15 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	switch {
 	case s&sweep == sweep:
 		sig = ColdSweep | sig&AutomationUA
-	case t.Kind == Record && (early == sweep || s&(ColdSweep|Rapid) == ColdSweep|Rapid && d.behaviour.PacedColdShare() < pageCrewColdShare):
+	case t.Kind == Record && (early == sweep || s&(ColdSweep|Rapid) == ColdSweep|Rapid && colder):
 		// A crew recruits its lookalikes early (see recruits): a quorum
 		// of them sweeping the tail through the API, or (on the full
 		// cold and rapid evidence) loading the pages around their calls
 		// as a crew that read these docs would; and, once the crew is
-		// sanctioned, any API-heavy one. The second needs popularity
-		// that means something: fast shoppers are rapid too, and while
-		// most of what people are served is cold (a proxy just started)
-		// their records look like a sweep's.
+		// sanctioned, any API-heavy one. The second needs records colder
+		// than people's beyond chance: fast shoppers are rapid too, and
+		// while most of what people are served is cold (a proxy just
+		// started, a small shop) their records look like a sweep's.
 		crew := crewKey(a, ColdSweep|sig&AutomationUA)
 		if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At) ||
 			early == sweep && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
@@ -250,10 +251,6 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	}
 	return s
 }
-
-// pageCrewColdShare: recruiting sweeps that load pages waits until less
-// than this share of what people at a person's pace are served is cold.
-const pageCrewColdShare = 0.5
 
 // crewKey is the crew of actor a for the scraper's signals sig: its
 // fingerprint (else its /24) and the signals, so browsers of one build

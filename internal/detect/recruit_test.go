@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/records"
 )
 
 // crewHarness is a detector whose popularity sketch is warm, with actors
@@ -19,11 +20,7 @@ type crewHarness struct {
 func newCrewHarness() *crewHarness {
 	b := NewBehaviour(1 << 10)
 	h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
-	// each served six times: popular, and two thirds of what the
-	// platform serves is warm
-	for i := range 6 * b.ColdWarmup {
-		b.Served(identity.Key{Kind: identity.IP, Hash: mix(uint64(i))}, rec(uint64(i%b.ColdWarmup)))
-	}
+	people(b, 6) // each record served six times: popular, and most of what people are shown is warm
 	h.d.SetCrewSanctioned(func(_ int64, crew identity.Key) bool { return crew == h.sanctioned })
 	return h
 }
@@ -32,6 +29,25 @@ func (h *crewHarness) member(i uint64) identity.Actor {
 	a := actor(mix(0x2d0a0300+i), mix(0x5e55+i), 0xf1)
 	a.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(0xacc0 + i)}
 	return a
+}
+
+// people serve ColdWarmup records, each times times, to people browsing
+// at a person's pace (a record call every five seconds), who are then
+// what the paced cold share is of.
+func people(b *Behaviour, times int) {
+	const calls, per = 4, 5
+	n := int(b.ColdWarmup) * times / (calls * per)
+	for i := range n {
+		k := identity.Key{Kind: identity.Session, Hash: mix(uint64(i) + 1<<40)}
+		for c := range calls {
+			b.signals(k, epoch-int64(time.Hour)+int64(c)*5e9, true, false, -1)
+			var recs []records.Found
+			for j := range per {
+				recs = append(recs, rec(uint64(((i*calls+c)*per+j)%int(b.ColdWarmup)))...)
+			}
+			b.Served(k, recs)
+		}
+	}
 }
 
 const epoch = int64(1_767_225_600e9) // 2026-01-01
@@ -177,9 +193,7 @@ func TestPageLoadingCrewIsRecruitedByQuorum(t *testing.T) {
 	// something.
 	b := NewBehaviour(1 << 10)
 	h = &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
-	for i := range b.ColdWarmup {
-		b.Served(identity.Key{Kind: identity.IP, Hash: mix(uint64(i))}, rec(uint64(i)))
-	}
+	people(b, 1)
 	for item := range 8 {
 		for i := range members {
 			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
@@ -188,6 +202,31 @@ func TestPageLoadingCrewIsRecruitedByQuorum(t *testing.T) {
 			if s := h.call(&members[i], Record, at+400*time.Millisecond); members[i].Keys[identity.Crew] == want {
 				t.Fatalf("cold platform: member %d recruited at item %d, signals %s", i, item, s)
 			}
+		}
+	}
+}
+
+func TestColderThanPeople(t *testing.T) {
+	tests := []struct {
+		cold, recs uint32
+		paced      float64 // the cold share of what people are served
+		want       bool
+	}{
+		{0, 0, 0.1, false},
+		{4, 4, 0.1, true},     // warm platform: four cold records tell
+		{3, 4, 0.1, false},    // one warm record among four: could be anyone
+		{12, 12, 0.5, false},  // half cold: a dozen all cold is 1 in 4,096
+		{14, 14, 0.5, true},   // ... fourteen, 1 in 16,384
+		{26, 26, 0.69, true},  // the small demo's first seconds
+		{20, 24, 0.69, false}, // 83% cold when people see 69%: a person's luck
+		{60, 60, 0.9, false},  // everything cold (just started): nobody stands out
+		{100, 100, 0.9, true},
+		{10, 10, 1, false},
+		{5, 5, 0, true},
+	}
+	for _, tt := range tests {
+		if got := colderThanPeople(tt.cold, tt.recs, tt.paced); got != tt.want {
+			t.Errorf("%d cold of %d, people %.2f: %v, want %v", tt.cold, tt.recs, tt.paced, got, tt.want)
 		}
 	}
 }
