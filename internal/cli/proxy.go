@@ -308,6 +308,7 @@ func (c *ProxyCommand) calibrate(ctx context.Context) {
 	proxy.Calibrate(ctx, c.Config.Meter.CalibrateEvery.D(), c.Meter, c.Engine, windows, func(cal engine.Calibration) {
 		c.decisions.Operator("calibrated", slog.String("by", "leakguard"), slog.String("rule", cal.Budget),
 			slog.Int("keys", cal.Keys), slog.Uint64("tail", cal.Tail), slog.Uint64("limit", cal.Limit), slog.Uint64("learnt", cal.Learnt))
+		c.state.KeepLearntOf(c.Engine)
 	})
 }
 

@@ -235,6 +235,24 @@ func (b *Bolt) CheckSecret(_ context.Context, fingerprint string) error {
 	return err
 }
 
+// KeepLearnt implements State.
+func (b *Bolt) KeepLearnt(_ context.Context, learnt map[string]uint64) error {
+	s, _ := b.get()
+	if s == nil {
+		return errNotOpen
+	}
+	return s.KeepLearnt(learnt)
+}
+
+// Learnt implements State.
+func (b *Bolt) Learnt(context.Context) (map[string]uint64, error) {
+	s, _ := b.get()
+	if s == nil {
+		return nil, errNotOpen
+	}
+	return s.Learnt()
+}
+
 // Flush implements State.
 func (b *Bolt) Flush(context.Context) error {
 	_, y := b.get()

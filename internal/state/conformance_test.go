@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -267,6 +268,34 @@ func conformance(t *testing.T, newBackend func(t *testing.T) backend) {
 			if found[i] != store.KeepsCanary(level, x.Hash) {
 				t.Fatalf("after reopening, canary %x kept %v at level %d", x.Hash, found[i], level)
 			}
+		}
+	})
+
+	t.Run("learnt limits replaced and kept", func(t *testing.T) {
+		b := newBackend(t)
+		s := b.open(t)
+		if got, err := s.Learnt(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("fresh: %v %v, want none", got, err)
+		}
+		if err := s.KeepLearnt(ctx, map[string]uint64{"a": 900, "b": 1200}); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]uint64{"a": 1500} // b no longer learns: forgotten
+		if err := s.KeepLearnt(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Learnt(ctx); err != nil || !maps.Equal(got, want) {
+			t.Fatalf("kept %v %v, want %v", got, err, want)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.open(t).Learnt(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.persists && !maps.Equal(got, want) || !b.persists && len(got) != 0 {
+			t.Fatalf("after reopening: %v (backend persists: %v)", got, b.persists)
 		}
 	})
 

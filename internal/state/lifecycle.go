@@ -102,9 +102,36 @@ func (l *Lifecycle) Ledger() *canary.Ledger { return l.ledger }
 
 // Open reaches the backend, restores sanctions into eng and run-time
 // allowlist entries through allow, and starts the background flushes.
+// It starts eng from the learnt limits kept: a restarted proxy is not
+// back to the written limits, refusing the heavy readers it had learnt
+// were people.
 func (l *Lifecycle) Open(eng *engine.Engine, local *memory.Memory, entities []string, allow, disallow func(netip.Prefix)) error {
-	return l.State.Open(Env{Engine: eng, Local: local, Entities: entities, Allow: allow, Disallow: disallow,
+	err := l.State.Open(Env{Engine: eng, Local: local, Entities: entities, Allow: allow, Disallow: disallow,
 		Ledger: l.ledger, Fingerprint: l.fingerprint, Log: l.log})
+	if err != nil || eng == nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), operatorWait)
+	defer cancel()
+	learnt, err := l.State.Learnt(ctx)
+	if err != nil {
+		// The written limits protect; learning starts again.
+		l.log.Error("state: could not read the learnt limits; starting from the written ones", "err", err)
+		return nil
+	}
+	if n := eng.Restore(learnt); n > 0 {
+		l.log.Info("state: learnt limits restored", "budgets", n)
+	}
+	return nil
+}
+
+// KeepLearntOf keeps the limits eng has learnt, for a restart and the fleet.
+func (l *Lifecycle) KeepLearntOf(eng *engine.Engine) {
+	ctx, cancel := context.WithTimeout(context.Background(), operatorWait)
+	defer cancel()
+	if err := l.KeepLearnt(ctx, eng.Learned()); err != nil {
+		l.log.Error("state: could not keep the learnt limits; a restart starts from the written ones", "err", err)
+	}
 }
 
 // Decided keeps or shares a sanction a decision installed (a log-only

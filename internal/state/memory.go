@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"sync"
 	"time"
@@ -36,6 +37,7 @@ type Memory struct {
 	maxCanaries int
 	fingerprint string
 	ledger      *canary.Ledger
+	learnt      map[string]uint64
 }
 
 type sanctionID struct {
@@ -222,4 +224,23 @@ func (m *Memory) setMaxCanaries(n int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.maxCanaries = n
+}
+
+// KeepLearnt implements State.
+func (m *Memory) KeepLearnt(_ context.Context, learnt map[string]uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.learnt = maps.Clone(learnt)
+	return nil
+}
+
+// Learnt implements State.
+func (m *Memory) Learnt(context.Context) (map[string]uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := maps.Clone(m.learnt)
+	if out == nil {
+		out = map[string]uint64{}
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -251,6 +252,35 @@ func (r *Redis) CheckSecret(ctx context.Context, fingerprint string) error {
 		return secretMismatch{err}
 	}
 	return err
+}
+
+// KeepLearnt implements State: the fleet's learnt limits are the last
+// writer's.
+func (r *Redis) KeepLearnt(ctx context.Context, learnt map[string]uint64) error {
+	key := redismeter.LearntKey(r.o.Prefix)
+	_, err := r.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, key)
+		for id, v := range learnt {
+			p.HSet(ctx, key, id, v)
+		}
+		return nil
+	})
+	return err
+}
+
+// Learnt implements State.
+func (r *Redis) Learnt(ctx context.Context) (map[string]uint64, error) {
+	m, err := r.client.HGetAll(ctx, redismeter.LearntKey(r.o.Prefix)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]uint64, len(m))
+	for id, v := range m {
+		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+			out[id] = n
+		}
+	}
+	return out, nil
 }
 
 // Flush implements State: sanctions being published, buffered records and

@@ -78,6 +78,13 @@ type State interface {
 	Issue(ctx context.Context, xs []canary.Issued) error
 	Lookup(ctx context.Context, keys []records.Found) ([]canary.Issued, []bool, error)
 
+	// KeepLearnt keeps the limits calibration learnt (budget id →
+	// limit), replacing what was kept; Learnt returns them, so a restart
+	// (or, on a shared backend, the fleet's next proxy) starts from what
+	// was learnt rather than from the written limits.
+	KeepLearnt(ctx context.Context, learnt map[string]uint64) error
+	Learnt(ctx context.Context) (map[string]uint64, error)
+
 	// CheckSecret pins the fingerprint of the hashing secret on first use
 	// and returns ErrSecretMismatch if another one is pinned: counts and
 	// blocks kept under one secret belong to other actor keys under

@@ -39,6 +39,7 @@ var (
 	bucketSanctions = []byte("sanctions")
 	bucketCanaries  = []byte("canaries")
 	bucketAllow     = []byte("allow")
+	bucketLearnt    = []byte("learnt")
 	// bucketByLast indexes actors by when they were last seen, so expiry
 	// and the size bound delete the oldest without walking every actor.
 	bucketByLast = []byte("actors_by_last")
@@ -198,6 +199,9 @@ func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
 			return err
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketAllow); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketLearnt); err != nil {
 			return err
 		}
 		n, err := s.trim(tx) // meter.max_actors may have been lowered
@@ -725,4 +729,43 @@ func (s *Store) Expire(before, now int64, max int) (deleted int, err error) {
 		s.actors, deleted = n, 0
 	}
 	return deleted, err
+}
+
+// KeepLearnt replaces the kept learnt limits (budget id → limit) with
+// learnt, so a restarted proxy starts from what it had learnt rather than
+// from the written limits.
+func (s *Store) KeepLearnt(learnt map[string]uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketLearnt); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return err
+		}
+		b, err := tx.CreateBucket(bucketLearnt)
+		if err != nil {
+			return err
+		}
+		for id, v := range learnt {
+			if err := b.Put([]byte(id), binary.BigEndian.AppendUint64(nil, v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Learnt returns the kept learnt limits.
+func (s *Store) Learnt() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLearnt)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(v) == 8 {
+				out[string(k)] = binary.BigEndian.Uint64(v)
+			}
+			return nil
+		})
+	})
+	return out, err
 }

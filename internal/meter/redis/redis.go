@@ -988,6 +988,16 @@ func SecretKey(prefix string) string {
 	return prefix + "secret-fingerprint"
 }
 
+// LearntKey is the hash where a fleet keeps the limits its proxies'
+// calibration learnt (budget id → limit): the last proxy to learn writes
+// them, and a proxy that starts begins from them.
+func LearntKey(prefix string) string {
+	if prefix == "" {
+		prefix = "lg:"
+	}
+	return prefix + "learnt"
+}
+
 // ErrSecretMismatch is returned by CheckSecret when a proxy's hashing
 // secret is not the fleet's.
 var ErrSecretMismatch = errors.New("hashing secret differs from the fleet's")
