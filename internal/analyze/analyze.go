@@ -21,6 +21,7 @@ import (
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/logs"
+	"github.com/leakguard/leakguard/internal/pipeline"
 	"github.com/leakguard/leakguard/internal/records"
 )
 
@@ -383,16 +384,13 @@ func (a *Analyzer) replay(ev *event, st *stageBuf) {
 	if a.o.Capture != nil {
 		a.o.Capture.begin(ev.t.UnixNano())
 	}
-	if a.o.Detector != nil { // before the totals: it sets the crew key
-		ev.sig = a.o.Detector.Assess(act, ev.tr)
-	}
-	// The log is history: every request was served, so the engine runs in
-	// shadow and only says when each actor would have been stopped.
-	v := a.o.Engine.Admit(ev.t, act, ev.route, ev.sig, false)
-	a.o.Engine.Observe(ev.t, act, engine.Exchange{Route: ev.route, Records: recs, Miss: ev.miss, Signals: v.Signals})
-	if a.o.Detector != nil {
-		a.o.Detector.Served(act, recs)
-	}
+	// The detector runs before the totals: it sets the crew key. The log
+	// is history: every request was served, so the engine runs in shadow
+	// and only says when each actor would have been stopped.
+	pipe := pipeline.Pipeline{Detector: a.o.Detector, Engine: a.o.Engine}
+	v := pipe.Admit(ev.t, act, &ev.tr, ev.route, false)
+	ev.sig = v.Signals
+	pipe.Observe(ev.t, act, engine.Exchange{Route: ev.route, Records: recs, Miss: ev.miss, Signals: v.Signals})
 	st.bounds = a.bounds(ev, st.bounds)
 }
 

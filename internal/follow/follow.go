@@ -23,6 +23,7 @@ import (
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/logs"
+	"github.com/leakguard/leakguard/internal/pipeline"
 	"github.com/leakguard/leakguard/internal/records"
 )
 
@@ -253,13 +254,13 @@ func (f *Follower) meter(e *logs.Entry, now time.Time, recs []records.Found) ([]
 		recs = f.o.Catalog.PathRecords(&m, recs)
 	}
 	miss := m.Matched() && e.Status >= 400 && e.Status <= 499
-	var sig detect.Signals
+	var traits *detect.Traits
 	if f.o.Detector != nil {
-		tr := detect.Traits{Kind: detect.KindOf(route != "", method, view(path), ""), UA: f.o.UA.Classify(view(e.UserAgent)),
+		traits = &detect.Traits{Kind: detect.KindOf(route != "", method, view(path), ""), UA: f.o.UA.Classify(view(e.UserAgent)),
 			Addr: addr, NoSessions: !f.o.Sessions, At: now.UnixNano(), IDLow: m.IDLow()}
-		sig = f.o.Detector.Assess(&act, tr)
 	}
-	v := f.o.Engine.Admit(now, &act, route, sig, false)
+	pipe := pipeline.Pipeline{Detector: f.o.Detector, Engine: f.o.Engine}
+	v := pipe.Admit(now, &act, traits, route, false)
 	if v.Action >= engine.Throttle && (v.Key.Kind == identity.Crew || v.Key.Kind == identity.Fingerprint) && act.Keys[identity.IP].Hash != 0 {
 		// The auth endpoint cannot derive these keys: a crew is the
 		// detector's verdict on the log's lines, and the log's fingerprint
@@ -268,10 +269,7 @@ func (f *Follower) meter(e *logs.Entry, now time.Time, recs []records.Found) ([]
 		f.o.Engine.Impose(now.UnixNano(), engine.Sanction{Key: act.Keys[identity.IP], Rule: v.Rule, Action: v.Action,
 			Until: now.Add(v.RetryAfter).UnixNano()})
 	}
-	f.o.Engine.Observe(now, &act, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: v.Signals})
-	if f.o.Detector != nil {
-		f.o.Detector.Served(&act, recs)
-	}
+	pipe.Observe(now, &act, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: v.Signals})
 	if f.o.Served != nil && len(recs) > 0 {
 		f.o.Served(recs, v.Signals)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/pipeline"
 	"github.com/leakguard/leakguard/internal/records"
 )
 
@@ -92,6 +93,7 @@ type Sprinkle struct {
 // Proxy is an http.Handler that forwards to the upstream and meters what it serves.
 type Proxy struct {
 	o       Options
+	pipe    pipeline.Pipeline
 	rp      *httputil.ReverseProxy
 	pool    sync.Pool
 	dec     decoders
@@ -165,7 +167,7 @@ func New(o Options) *Proxy {
 	if o.MaxDecodedBodyBytes <= 0 {
 		o.MaxDecodedBodyBytes = DefaultMaxDecodedBodyBytes
 	}
-	p := &Proxy{o: o, scratch: newBufferPool()}
+	p := &Proxy{o: o, pipe: pipeline.Pipeline{Detector: o.Detector, Engine: o.Engine}, scratch: newBufferPool()}
 	p.pool.New = func() any { return &exchange{} }
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -277,18 +279,18 @@ func (p *Proxy) admit(now time.Time, r *http.Request, x *exchange, stripped, ass
 	if x.match.Matched() {
 		route = p.o.Catalog.RouteName(x.match.Route())
 	}
-	var sig detect.Signals
-	if p.o.Detector != nil && assess {
-		addr, _ := p.o.Resolver.ClientAddr(r)
-		kind := detect.KindOf(route != "", r.Method, r.URL.Path, r.Header.Get("Accept"))
-		sig = p.o.Detector.Assess(&x.actor, detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(),
-			IDLow: x.match.IDLow(), MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match)})
-	}
-	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)
 	if route != "" && p.o.FailClosed != nil && p.o.FailClosed() {
 		return route, v, true
 	}
-	v = p.o.Engine.Admit(now, &x.actor, route, sig, passed)
+	var traits *detect.Traits
+	if p.o.Detector != nil && assess {
+		addr, _ := p.o.Resolver.ClientAddr(r)
+		kind := detect.KindOf(route != "", r.Method, r.URL.Path, r.Header.Get("Accept"))
+		traits = &detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(),
+			IDLow: x.match.IDLow(), MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match)}
+	}
+	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)
+	v = p.pipe.Admit(now, &x.actor, traits, route, passed)
 	x.signals = v.Signals
 	return route, v, false
 }
@@ -539,10 +541,7 @@ func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 	p.o.Metrics.Served(recs, x.signals)
 	x.recs = recs
 	miss := x.match.Matched() && x.status >= 400 && x.status <= 499
-	p.o.Engine.Observe(now, &x.actor, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: x.signals})
-	if p.o.Detector != nil {
-		p.o.Detector.Served(&x.actor, recs)
-	}
+	p.pipe.Observe(now, &x.actor, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: x.signals})
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

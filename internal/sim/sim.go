@@ -13,6 +13,7 @@ import (
 	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/pipeline"
 	"github.com/leakguard/leakguard/internal/records"
 	"github.com/leakguard/leakguard/internal/shop"
 )
@@ -123,6 +124,7 @@ type Source interface {
 // Run feeds every source's requests, merged in time order, through the
 // detector and the engine, and reports outcomes back. It stops at until.
 func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until time.Time) (requests int) {
+	pipe := pipeline.Pipeline{Detector: d, Engine: e}
 	h := &queue{}
 	for i, s := range sources {
 		if r, ok := s.Next(); ok {
@@ -151,18 +153,17 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 				lookup = mix(uint64(r.ID) ^ 0x5e55) // a number nobody has
 			}
 		}
-		sig := d.Assess(&r.Actor, detect.Traits{Kind: kind, UA: r.UA, Addr: r.Addr(), At: r.At.UnixNano(), IDLow: low, Lookup: lookup})
 		recRoute := ""
 		if kind == detect.Record {
 			recRoute = route
 		}
-		if v := e.Admit(r.At, &r.Actor, recRoute, sig, false); v.Enforced() || v.Decoyed() {
+		tr := detect.Traits{Kind: kind, UA: r.UA, Addr: r.Addr(), At: r.At.UnixNano(), IDLow: low, Lookup: lookup}
+		if v := pipe.Admit(r.At, &r.Actor, &tr, recRoute, false); v.Enforced() || v.Decoyed() {
 			out.Refused = true // a decoyed scraper takes no real records
 		} else {
 			recs = w.records(&r, recs[:0])
 			miss := r.Route == RouteLookup && !r.Hit
-			e.Observe(r.At, &r.Actor, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: v.Signals})
-			d.Served(&r.Actor, recs)
+			pipe.Observe(r.At, &r.Actor, engine.Exchange{Route: route, Records: recs, Miss: miss, Signals: v.Signals})
 			out.Records = countUsers(recs, w.User)
 		}
 		s := sources[it.src]
