@@ -7,7 +7,6 @@ package analyze
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
+	"github.com/leakguard/leakguard/internal/human"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/logs"
 	"github.com/leakguard/leakguard/internal/pipeline"
@@ -695,7 +695,7 @@ func (a *Analyzer) Suggestions() []Suggestion {
 				break
 			}
 		}
-		out = append(out, Suggestion{Entity: a.entities[g.ent], Per: g.kind.String(), Window: fmtWindow(windows[g.wi]),
+		out = append(out, Suggestion{Entity: a.entities[g.ent], Per: g.kind.String(), Window: human.Window(windows[g.wi]),
 			Actors: n, P9999: p, Max: vals[len(vals)-1], Suggested: roundUp(uint64(float64(p)*1.5) + 1)})
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -717,16 +717,6 @@ func roundUp(n uint64) uint64 {
 		step *= 10
 	}
 	return (n + step - 1) / step * step
-}
-
-func fmtWindow(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	if d%time.Hour == 0 {
-		return fmt.Sprintf("%dh", d/time.Hour)
-	}
-	return d.String()
 }
 
 // HourPoint is the records served in one hour.

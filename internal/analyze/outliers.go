@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/human"
 	"github.com/leakguard/leakguard/internal/identity"
 )
 
@@ -178,7 +179,7 @@ func (a *Analyzer) flagOutliers() {
 					tail := quantile(xs[:n], tailQuantile)
 					thresholds[g] = max(float64(a.o.OutlierFloor), a.o.OutlierFactor*tail)
 					if len(xs) > 0 || kind == identity.Crew {
-						tails = append(tails, OutlierTail{Entity: a.entities[ent], Per: kind.String(), Window: fmtWindow(a.o.Meter.Windows()[wi]),
+						tails = append(tails, OutlierTail{Entity: a.entities[ent], Per: kind.String(), Window: human.Window(a.o.Meter.Windows()[wi]),
 							Keys: n, Tail: tail, Threshold: thresholds[g]})
 					}
 				}
@@ -248,7 +249,7 @@ func (a *Analyzer) flagOutlier(ac *actor, ent, wi int, raw float64) {
 		}
 	}
 	ac.outlier = true
-	ac.rule = fmt.Sprintf("outlier/%s/%s/%s", a.entities[ent], ac.key.Kind, fmtWindow(a.o.Meter.Windows()[wi]))
+	ac.rule = fmt.Sprintf("outlier/%s/%s/%s", a.entities[ent], ac.key.Kind, human.Window(a.o.Meter.Windows()[wi]))
 	ac.action = "report"
 	ac.atCount = uint64(ac.peak[ent][wi])
 	ac.detected = ac.last

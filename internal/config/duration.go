@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/leakguard/leakguard/internal/human"
 	"strconv"
 	"strings"
 	"time"
@@ -74,17 +75,4 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func (d Duration) String() string { return FormatDuration(time.Duration(d)) }
 
 // FormatDuration prints d compactly, using days when d is a whole number of them.
-func FormatDuration(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
-	}
-	s := d.String()
-	// "1h0m0s" -> "1h", "5m0s" -> "5m"
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}
+func FormatDuration(d time.Duration) string { return human.Window(d) }

@@ -6,6 +6,7 @@ package human
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -51,4 +52,22 @@ func Span(d time.Duration) string {
 		return fmt.Sprintf("%.1fh", d.Hours())
 	}
 	return fmt.Sprintf("%.1fd", d.Hours()/24)
+}
+
+// Window writes a window as a config names it: "10m", "1h", "1d", "90m" →
+// "1h30m". Reports print windows this way, so a suggested budget pastes
+// into a config as it reads.
+func Window(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	s := d.String()
+	// "1h0m0s" -> "1h", "5m0s" -> "5m"
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
