@@ -263,6 +263,9 @@ func (m *Meter) nearView(k identity.Key, ent, wi int, v *view, local uint64) boo
 	return local >= thr || v.remote+uint64(m.members.Load())*v.since >= thr
 }
 
+// windowName is a window's part of the fleet's Redis key names. It is not
+// human.Window ("1h" there, "1h0m0s" here): a running fleet's keys are
+// named so, and renaming them would start every count from zero.
 func windowName(w time.Duration) string {
 	if w%(24*time.Hour) == 0 {
 		return strconv.FormatInt(int64(w/(24*time.Hour)), 10) + "d"
