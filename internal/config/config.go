@@ -32,13 +32,13 @@ const (
 )
 
 // Actor key kinds a budget can be kept per.
-var KeyKinds = []string{"ip", "net", "account", "session", "fingerprint", "crew"}
+var keyKinds = []string{"ip", "net", "account", "session", "fingerprint", "crew"}
 
 // Actions a budget can take.
-var Actions = []string{"log", "throttle", "challenge", "decoy", "block"}
+var actions = []string{"log", "throttle", "challenge", "decoy", "block"}
 
 // PII detector names, usable as record entities.
-var PIITypes = []string{"phone", "email", "cn_id", "bank_card"}
+var piiTypes = []string{"phone", "email", "cn_id", "bank_card"}
 
 type Config struct {
 	Listen   string   `yaml:"listen"`
@@ -254,8 +254,8 @@ var arrayPathRe = regexp.MustCompile(`^\$(\.[A-Za-z0-9_-]+)+$`)
 // GJSONPath turns "$.a.b" into gjson's "a.b".
 func (s Sprinkle) GJSONPath() string { return strings.TrimPrefix(s.Array, "$.") }
 
-// SignalNames are the signals risk.weights may name.
-var SignalNames = []string{"automation_ua", "unverified_bot", "sessionless", "no_assets", "enumeration", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups"}
+// signalNames are the signals risk.weights may name.
+var signalNames = []string{"automation_ua", "unverified_bot", "sessionless", "no_assets", "enumeration", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy"}
 
 type MeterConf struct {
 	// MaxActors bounds how many actor keys are held; the least recently seen are evicted.
@@ -379,7 +379,7 @@ func (c *Config) applyDefaults() {
 	defInt(&c.Identity.IPv4Prefix, 24)
 	defInt(&c.Identity.IPv6Prefix, 48)
 	if c.PII.Detect == nil {
-		c.PII.Detect = append([]string(nil), PIITypes...)
+		c.PII.Detect = append([]string(nil), piiTypes...)
 	}
 	if c.PII.PhoneRegions == nil {
 		c.PII.PhoneRegions = []string{"CN"}
@@ -574,8 +574,8 @@ func (c *Config) validate(proxying bool) error {
 		}
 	}
 	for name := range c.Risk.Weights {
-		if !slices.Contains(SignalNames, name) {
-			add("risk.weights", "unknown signal %q (want %s)", name, strings.Join(SignalNames, ", "))
+		if !slices.Contains(signalNames, name) {
+			add("risk.weights", "unknown signal %q (want %s)", name, strings.Join(signalNames, ", "))
 		}
 	}
 	for i, b := range c.Risk.Bands {
@@ -699,8 +699,8 @@ func (c *Config) validate(proxying bool) error {
 	}
 	entities := map[string]bool{}
 	for _, t := range c.PII.Detect {
-		if !contains(PIITypes, t) {
-			add("pii.detect", "unknown detector %q (have %s)", t, strings.Join(PIITypes, ", "))
+		if !contains(piiTypes, t) {
+			add("pii.detect", "unknown detector %q (have %s)", t, strings.Join(piiTypes, ", "))
 		}
 		// With scanning off no PII record is ever counted: a budget on
 		// one would never trip, and the proxy refuses it at start.
@@ -753,8 +753,8 @@ func (c *Config) validate(proxying bool) error {
 		if !entities[b.Entity] {
 			add(p+".entity", "%q is not an entity of any records route or PII detector", b.Entity)
 		}
-		if !contains(KeyKinds, b.Per) {
-			add(p+".per", "want one of %s, got %q", strings.Join(KeyKinds, ", "), b.Per)
+		if !contains(keyKinds, b.Per) {
+			add(p+".per", "want one of %s, got %q", strings.Join(keyKinds, ", "), b.Per)
 		}
 		if w := b.Window.D(); w < time.Second || w > 366*24*time.Hour {
 			add(p+".window", "want a duration from 1s to 366d, got %q", b.Window)
@@ -762,8 +762,8 @@ func (c *Config) validate(proxying bool) error {
 		if b.Limit <= 0 {
 			add(p+".limit", "want a positive number of distinct records, got %d", b.Limit)
 		}
-		if !contains(Actions, b.Action) {
-			add(p+".action", "want one of %s, got %q", strings.Join(Actions, ", "), b.Action)
+		if !contains(actions, b.Action) {
+			add(p+".action", "want one of %s, got %q", strings.Join(actions, ", "), b.Action)
 		}
 		if b.BlockFor < 0 {
 			add(p+".block_for", "must not be negative")
