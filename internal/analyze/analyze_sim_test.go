@@ -25,7 +25,7 @@ func simLog(t *testing.T, hours int, campaigns ...string) (path string, profiles
 	pop.Shoppers = 400
 	sources, _ := sim.Legit(w, pop, 3, end)
 	names := make([]string, len(sources)) // "" for legitimate sources
-	for _, sc := range sim.Scenarios {
+	for _, sc := range sim.Scenarios() {
 		for _, name := range campaigns {
 			if sc.Name == name {
 				src, _ := sc.Campaign(w, 3, end)

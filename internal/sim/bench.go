@@ -82,7 +82,7 @@ type BenchOptions struct {
 // ScenarioNames are the scenarios' names, in the scoreboard's order.
 func ScenarioNames() []string {
 	var names []string
-	for _, s := range Scenarios {
+	for _, s := range scenarios {
 		names = append(names, s.Name)
 	}
 	return names
@@ -99,7 +99,7 @@ func Bench(ctx context.Context, cfg *config.Config, o BenchOptions) (*BenchRepor
 	// The bench reads only the budgets' windows: no report windows to meter.
 	cfg.Meter.ReportWindows = []config.Duration{}
 	var run []Scenario
-	for _, s := range Scenarios {
+	for _, s := range scenarios {
 		if o.Scenario == "all" || o.Scenario == s.Name {
 			run = append(run, s)
 		}

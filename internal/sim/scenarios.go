@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/detect"
@@ -233,8 +234,11 @@ func seqAccounts(n int, base uint64) []uint64 {
 	return a
 }
 
-// Scenarios are the campaigns of the scoreboard, in order.
-var Scenarios = []Scenario{
+// Scenarios are the campaigns of the scoreboard, in order (a copy: the
+// table is not for callers to change).
+func Scenarios() []Scenario { return slices.Clone(scenarios) }
+
+var scenarios = []Scenario{
 	{Name: "naive", Desc: "1 address, sequential profiles, 5 req/s, python-requests", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return &campaign{ips: []uint32{ip4(203, 0, 113, 66)}, fp: fpPython, interval: 200 * time.Millisecond, fetch: profilesInOrder}

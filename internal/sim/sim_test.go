@@ -76,7 +76,7 @@ func TestNATSharing(t *testing.T) {
 }
 
 func scenario(name string) Scenario {
-	for _, s := range Scenarios {
+	for _, s := range scenarios {
 		if s.Name == name {
 			return s
 		}
