@@ -150,16 +150,16 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	}
 	var a *analyze.Analyzer
 	var capture *analyze.Capture
-	so := stackOptions{NoBotDNS: true}
+	opts := stackOptions{NoBotDNS: true}
 	// The engine meters through a wrapper that keeps each line's bounds
 	// for the analyzer's peaks (the same values, one lookup).
-	so.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
+	opts.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
 		if capture = analyze.NewCapture(local, cfg.Meter.MaxActors); capture == nil {
 			return local
 		}
 		return capture
 	}
-	st, err := buildStack(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv, so)
+	st, err := buildStack(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv, opts)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ type Options struct {
 // Build builds the stack for cfg. onDecision (may be nil) sees every
 // decision the engine takes; getenv reads the JWT keys the identity
 // section names.
-func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision), getenv func(string) string, so Options) (*Stack, error) {
+func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision), getenv func(string) string, opts Options) (*Stack, error) {
 	if onDecision == nil {
 		onDecision = func(engine.Decision) {}
 	}
@@ -108,17 +108,17 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 	}
 	st.Meter = memory.New(memory.Options{
 		Windows: cfg.Windows(), Entities: metered, ExactUpTo: cfg.Meter.ExactUpTo, MaxActors: cfg.Meter.MaxActors,
-		Persist: so.Persist, Load: so.Load,
+		Persist: opts.Persist, Load: opts.Load,
 	})
 	var m engine.Meter = st.Meter
-	if so.Fleet != nil {
+	if opts.Fleet != nil {
 		names := entities
 		if people >= 0 {
 			// The fleet keys counts by entity name: the people behind an
 			// address are shared like any entity.
 			names = append(slices.Clip(entities), "_people")
 		}
-		m = so.Fleet(st.Meter, names)
+		m = opts.Fleet(st.Meter, names)
 	}
 	var budgets []engine.Budget
 	for _, b := range budgetsInForce {
@@ -136,7 +136,7 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 	if err != nil {
 		return nil, err
 	}
-	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, so.Resolver, !so.NoBotDNS); err != nil {
+	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, opts.Resolver, !opts.NoBotDNS); err != nil {
 		return nil, err
 	}
 	var rules []engine.Rule
