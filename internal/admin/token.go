@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"github.com/leakguard/leakguard/internal/atomicfile"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func LoadToken(fromEnv, envName, stateDir string, log *slog.Logger) (string, err
 	if err != nil {
 		return "", err
 	}
-	if err := keyed.WriteFileAtomic(file, []byte(tok+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(file, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("keeping admin token: %w", err)
 	}
 	log.Info("generated an admin token (set $"+envName+" to choose one)", "file", file)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/leakguard/leakguard/internal/atomicfile"
 	"io"
 	"os"
 	"strings"
@@ -15,7 +16,6 @@ import (
 	"github.com/leakguard/leakguard/internal/audit/mysql"
 	"github.com/leakguard/leakguard/internal/audit/postgres"
 	auditredis "github.com/leakguard/leakguard/internal/audit/redis"
-	"github.com/leakguard/leakguard/internal/keyed"
 )
 
 // AuditCommand is `leakguard audit`: check the operator's own stores for
@@ -148,7 +148,7 @@ func writeOut(path string, stdout io.Writer, write func(io.Writer) error) error 
 	if err := write(&b); err != nil {
 		return err
 	}
-	return keyed.WriteFileAtomic(path, []byte(b.String()), 0o600)
+	return atomicfile.Write(path, []byte(b.String()), 0o600)
 }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {

@@ -11,8 +11,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/leakguard/leakguard/internal/atomicfile"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/dchest/siphash"
@@ -82,7 +82,7 @@ func LoadSecret(getenv func(string) string, env, file string) (secret []byte, so
 	if err != nil {
 		return nil, "", false, err
 	}
-	if err := WriteFileAtomic(file, []byte(v+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(file, []byte(v+"\n"), 0o600); err != nil {
 		return nil, "", false, fmt.Errorf("keeping a new secret: %w", err)
 	}
 	return []byte(v), file, true, nil
@@ -95,33 +95,4 @@ func RandomHex(n int) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
-}
-
-// WriteFileAtomic writes data to a temporary file and renames it into place,
-// creating the directory (0700) if needed.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
