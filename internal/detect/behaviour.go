@@ -51,8 +51,9 @@ type Behaviour struct {
 	ColdWarmup uint64
 
 	recent, recentCold atomic.Uint64 // platform-wide, decayed with the sketch
-	// the same, of the records served to keys at a person's pace (not
-	// rapid): what people are shown, which a fast crew cannot dilute
+	// responses with records served to keys at a person's pace, and how
+	// many were mostly cold: what people are shown, which a fast crew
+	// cannot dilute
 	paced, pacedCold atomic.Uint64
 	everServed       atomic.Uint64
 }
@@ -73,6 +74,11 @@ type addrState struct {
 	iv         [ivSlots]int64 // intervals, ns
 	n, pos     uint8
 	recs, cold uint32 // recent records served, and how many were cold (halved past 256)
+	// recent responses with records, and how many were mostly cold
+	// (halved past 256): the records of one response are not independent
+	// draws (one tail item's reviewers are all cold together), its
+	// response is
+	served, coldServed uint16
 	lastLow    int16  // low 8 bits of the last record id requested, -1 none
 	run        uint16 // consecutive near-sequential ids
 	// record requests, and page or asset loads (halved past 256): a
@@ -184,19 +190,19 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
 		early |= APIHeavy
 	}
-	return s, early, colderThanPeople(st.cold, st.recs, b.PacedColdShare())
+	return s, early, colderThanPeople(uint32(st.coldServed), uint32(st.served), b.PacedColdShare())
 }
 
-// colderEvidence: ln(10^4). A key's records are colder than a person's
-// when the chance that a person's, each cold with the paced share, are
-// as cold is under 1 in 10,000.
+// colderEvidence: ln(10^4). A key's responses are colder than a person's
+// when the chance that a person's, each mostly cold with the paced share,
+// are as cold is under 1 in 10,000.
 const colderEvidence = 9.21
 
-// colderThanPeople reports whether cold of recs records is beyond chance
-// for a person, whose records are each cold with probability p (the
-// paced share): the Chernoff bound exp(-n·KL(cold/n ‖ p)) under
-// e^-colderEvidence. Just after start, when p is near 1, no key is; on a
-// warm platform a handful of records tells.
+// colderThanPeople reports whether cold of n responses being mostly cold
+// is beyond chance for a person, whose responses each are with
+// probability p (the paced share): the Chernoff bound
+// exp(-n·KL(cold/n ‖ p)) under e^-colderEvidence. Just after start, when p
+// is near 1, no key is; on a warm platform a handful of responses tells.
 func colderThanPeople(cold, recs uint32, p float64) bool {
 	if recs == 0 {
 		return false
@@ -278,14 +284,23 @@ func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
 	if st.recs > 256 {
 		st.recs, st.cold = st.recs/2, st.cold/2
 	}
+	mostlyCold := uint16(0)
+	if 2*int(cold) > len(recs) {
+		mostlyCold = 1
+	}
+	st.served++
+	st.coldServed += mostlyCold
+	if st.served > 256 {
+		st.served, st.coldServed = st.served/2, st.coldServed/2
+	}
 	// At a person's pace: two intervals at least, averaging a person's.
 	// A key too new to tell is left out, so a crew's first calls, before
 	// it is rapid, do not count as what people are shown.
 	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval)
 	sh.mu.Unlock()
 	if paced {
-		b.paced.Add(uint64(len(recs)))
-		b.pacedCold.Add(uint64(cold))
+		b.paced.Add(1)
+		b.pacedCold.Add(uint64(mostlyCold))
 	}
 }
 
@@ -358,10 +373,10 @@ func (b *Behaviour) ColdShare() float64 {
 	return share(&b.recentCold, &b.recent, 0)
 }
 
-// PacedColdShare is the share of recently served records that were cold,
-// of those served to keys at a person's pace: low once popularity means
-// something (people are mostly shown popular records), high just after
-// start, when everything is cold. A crew cannot raise it by sweeping fast.
+// PacedColdShare is the share of recent responses to keys at a person's
+// pace whose records were mostly cold: low once popularity means something
+// (people are mostly shown popular records), high just after start, when
+// everything is cold. A crew cannot raise it by sweeping fast.
 func (b *Behaviour) PacedColdShare() float64 {
 	return share(&b.pacedCold, &b.paced, 1)
 }

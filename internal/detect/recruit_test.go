@@ -230,3 +230,52 @@ func TestColderThanPeople(t *testing.T) {
 		}
 	}
 }
+
+// A fast shopper who opens a few long-tail items' reviews gets dozens of
+// cold records at once (one tail item's reviewers are all cold together),
+// beside a page-loading crew whose quorum is formed. Counted by the
+// record, that looked colder than people beyond chance and the shopper was
+// recruited into the crew and challenged with it (one refusal among
+// 249,540 shopper requests in the live scoreboard); counted by the
+// response, it is a person's luck.
+func TestShopperOnATailItemIsNotRecruitedBesideACrew(t *testing.T) {
+	h := newCrewHarness()
+	crew := make([]identity.Actor, recruitQuorum)
+	for i := range crew {
+		crew[i] = h.member(uint64(i))
+	}
+	for item := range 16 {
+		for i := range crew {
+			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
+			h.call(&crew[i], Page, at)
+			h.call(&crew[i], Record, at+400*time.Millisecond)
+		}
+	}
+	want := crewKey(&crew[0], ColdSweep)
+	if crew[0].Keys[identity.Crew] != want {
+		t.Fatalf("the crew was not recruited (%v): the test would prove nothing", crew[0].Keys[identity.Crew])
+	}
+	shopper := h.member(1000)
+	popular := uint64(0)
+	for view := range 8 {
+		at := 20*time.Second + time.Duration(view)*time.Second
+		h.call(&shopper, Page, at)
+		var s Signals
+		if view%3 == 0 { // a tail item: ten reviewers nobody else was shown
+			s = h.d.Assess(&shopper, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+300*time.Millisecond), IDLow: -1})
+			var recs []records.Found
+			for range 10 {
+				recs = append(recs, rec(h.next)...)
+				h.next++
+			}
+			h.d.Served(&shopper, recs)
+		} else { // a popular one
+			s = h.d.Assess(&shopper, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+300*time.Millisecond), IDLow: -1})
+			h.d.Served(&shopper, rec(popular))
+			popular++
+		}
+		if shopper.Keys[identity.Crew] == want {
+			t.Fatalf("view %d: shopper recruited into the crew, signals %s; people's cold share %.2f", view, s, h.d.behaviour.PacedColdShare())
+		}
+	}
+}
