@@ -416,18 +416,14 @@ func TestAnalyzeCampaignsRoutesOnly(t *testing.T) {
 			continue
 		}
 		t.Logf("suggested %s/%s/%s: %d (p99.99 %d, max %d over %d keys; legitimate peak %d)", s.Entity, s.Per, s.Window, s.Suggested, s.P9999, s.Max, s.Actors, legit)
-		// The peaks are the meter's upper bounds (its buckets added up:
-		// a profile seen in two buckets counts twice), measured up to
-		// 4.3× the exact sliding peak for a carrier NAT; a scraper's
-		// peak is far above either (account-crew: ~7,000 a day).
-		if s.Per == "ip" {
-			// Known gap: an address's peaks, a carrier NAT's popular
-			// profiles seen in many buckets, reach 5.8× the exact peak in
-			// an hour; exact peaks need a count per line, too slow today.
-			continue
-		}
-		if float64(s.Max) > 5*float64(legit)+5 {
-			t.Errorf("suggested %s per %s per %s: %d (max %d), want near the legitimate peak %d", s.Entity, s.Per, s.Window, s.Suggested, s.Max, legit)
+		// The peaks of sketched keys are estimates, not their bounds
+		// (which added up every insert, repeats included: a carrier NAT's
+		// peaks were 5.8 times its distinct count), within a sixteenth;
+		// the meter's buckets also reach up to one bucket past the
+		// window. A scraper's peak is far above either (account-crew:
+		// ~7,000 a day).
+		if float64(s.Max) > 1.25*float64(legit)+5 {
+			t.Errorf("suggested %s per %s per %s: %d (max %d), want the max within 25%% of the legitimate peak %d", s.Entity, s.Per, s.Window, s.Suggested, s.Max, legit)
 		}
 	}
 

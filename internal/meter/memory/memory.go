@@ -275,6 +275,11 @@ func allocSize(n int) int {
 func (m *Memory) MaxActors() int { return m.shardCap * numShards }
 
 // Windows returns the windows metered, ascending.
+// ExactUpTo is how many distinct records a key's entity is kept exactly
+// for: up to it a bound is the exact count; past it, a sketch's bound adds
+// every insert since its last estimate, repeats included.
+func (m *Memory) ExactUpTo() int { return m.exactUpTo }
+
 func (m *Memory) Windows() []time.Duration { return m.windows }
 
 // Resolution returns the bucket width of window wi.
