@@ -577,7 +577,10 @@ func (a *Analyzer) bounds(ev *event, out []uint32) []uint32 {
 				} else {
 					b = a.o.Meter.Bound(at, k, ent, wi)
 				}
-				if b > uint64(exact) {
+				if b > uint64(exact) && a.o.Suggest {
+					// Only for suggestions: a quarter of the replay's
+					// time on an API log, and the outliers' tails are
+					// conservative as bounds (a high tail flags less).
 					b = a.estimate(at, k, ent, wi, b)
 				}
 				out = append(out, uint32(min(b, 1<<31)))
