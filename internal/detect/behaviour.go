@@ -79,8 +79,8 @@ type addrState struct {
 	// draws (one tail item's reviewers are all cold together), its
 	// response is
 	served, coldServed uint16
-	lastLow    int16  // low 8 bits of the last record id requested, -1 none
-	run        uint16 // consecutive near-sequential ids
+	lastLow            int16  // low 8 bits of the last record id requested, -1 none
+	run                uint16 // consecutive near-sequential ids
 	// record requests, and page or asset loads (halved past 256): a
 	// browser loads pages around the API calls it makes
 	apiCalls, pageLoads uint16
