@@ -68,6 +68,10 @@ type Config struct {
 	// where each field was found, for error messages; nil when built in code.
 	file string
 	root *yaml.Node
+
+	// what Validate parsed, kept so that building from the config parses
+	// nothing twice (nil when built in code and not validated)
+	allow, trusted []netip.Prefix
 }
 
 // Auth is the auth endpoint, for an edge that asks leakguard per request
@@ -223,6 +227,44 @@ type Rule struct {
 	When   string   `yaml:"when"`
 	Action string   `yaml:"action"`
 	For    Duration `yaml:"for"`
+
+	compiled *policy.Rule // by Validate
+}
+
+// Compiled is the rule's condition, compiled once: by Validate, else now.
+func (r Rule) Compiled() (*policy.Rule, error) {
+	if r.compiled != nil {
+		return r.compiled, nil
+	}
+	return policy.Compile(r.Name, r.When)
+}
+
+// AllowPrefixes are detect.allow's prefixes, parsed once.
+func (c *Config) AllowPrefixes() ([]netip.Prefix, error) {
+	if c.allow != nil || len(c.Detect.Allow) == 0 {
+		return c.allow, nil
+	}
+	return parsePrefixes(c.Detect.Allow)
+}
+
+// TrustedPrefixes are identity.trusted_proxies' prefixes, parsed once.
+func (c *Config) TrustedPrefixes() ([]netip.Prefix, error) {
+	if c.trusted != nil || len(c.Identity.TrustedProxies) == 0 {
+		return c.trusted, nil
+	}
+	return parsePrefixes(c.Identity.TrustedProxies)
+}
+
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(ss))
+	for _, s := range ss {
+		p, err := ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 type RiskBand struct {
@@ -568,9 +610,12 @@ func (c *Config) validate(proxying bool) error {
 	if c.Mode != ModeShadow && c.Mode != ModeEnforce {
 		add("mode", "want shadow or enforce, got %q", c.Mode)
 	}
+	c.allow = nil
 	for i, a := range c.Detect.Allow {
-		if _, err := ParsePrefix(a); err != nil {
+		if p, err := ParsePrefix(a); err != nil {
 			add(fmt.Sprintf("detect.allow[%d]", i), "%v", err)
+		} else {
+			c.allow = append(c.allow, p)
 		}
 	}
 	for name := range c.Risk.Weights {
@@ -619,9 +664,11 @@ func (c *Config) validate(proxying bool) error {
 		default:
 			add(path+".action", "want log, throttle, challenge, decoy or block, got %q", r.Action)
 		}
-		if _, err := policy.Compile(r.Name, r.When); err != nil {
+		if m, err := policy.Compile(r.Name, r.When); err != nil {
 			msg, _, _ := strings.Cut(err.Error(), "\n") // the first line; expr adds a caret drawing
 			add(path+".when", "%s", strings.TrimSpace(msg))
+		} else {
+			c.Rules[i].compiled = m
 		}
 	}
 	if d := c.Risk.ChallengeDifficulty; d < 1 || d > 28 {
@@ -669,9 +716,12 @@ func (c *Config) validate(proxying bool) error {
 			add("follow.queue", "want 1 to 1048576, got %d", f.Queue)
 		}
 	}
+	c.trusted = nil
 	for i, p := range c.Identity.TrustedProxies {
-		if _, err := ParsePrefix(p); err != nil {
+		if pr, err := ParsePrefix(p); err != nil {
 			add(fmt.Sprintf("identity.trusted_proxies[%d]", i), "%v", err)
+		} else {
+			c.trusted = append(c.trusted, pr)
 		}
 	}
 	for name, ks := range map[string]KeySource{"identity.account": c.Identity.Account, "identity.session": c.Identity.Session} {

@@ -6,7 +6,6 @@ package stack
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +17,6 @@ import (
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/meter/memory"
-	"github.com/leakguard/leakguard/internal/policy"
 	"github.com/leakguard/leakguard/internal/proxy"
 	"github.com/leakguard/leakguard/internal/records"
 )
@@ -60,13 +58,9 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 		getenv = os.Getenv
 	}
 	st := &Stack{}
-	trusted := make([]netip.Prefix, 0, len(cfg.Identity.TrustedProxies))
-	for _, p := range cfg.Identity.TrustedProxies {
-		pr, err := config.ParsePrefix(p)
-		if err != nil {
-			return nil, err
-		}
-		trusted = append(trusted, pr)
+	trusted, err := cfg.TrustedPrefixes()
+	if err != nil {
+		return nil, err
 	}
 	account, err := KeySource(cfg.Identity.Account, getenv)
 	if err != nil {
@@ -141,7 +135,7 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 	}
 	var rules []engine.Rule
 	for _, r := range cfg.Rules {
-		match, err := policy.Compile(r.Name, r.When)
+		match, err := r.Compiled()
 		if err != nil {
 			return nil, err
 		}
@@ -203,12 +197,8 @@ func Detector(cfg *config.Config, res *identity.Resolver, dns detect.Resolver, v
 		return nil, nil, err
 	}
 	o := detect.Options{Behaviour: detect.NewBehaviour(cfg.Meter.MaxActors)}
-	for _, a := range cfg.Detect.Allow {
-		p, err := config.ParsePrefix(a)
-		if err != nil {
-			return nil, nil, err
-		}
-		o.Allow = append(o.Allow, p)
+	if o.Allow, err = cfg.AllowPrefixes(); err != nil {
+		return nil, nil, err
 	}
 	for _, a := range cfg.Detect.AllowAccounts {
 		o.AllowKeys = append(o.AllowKeys, res.AccountKey(a))
