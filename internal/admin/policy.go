@@ -12,12 +12,21 @@ import (
 // limits calibration raised.
 func PolicyView(cfg *config.Config, summary string, learnt map[string]uint64) map[string]any {
 	view := map[string]any{"summary": summary}
-	in := map[string]any{"budgets": cfg.EffectiveBudgets(), "risk": cfg.Risk}
+	budgets := cfg.EffectiveBudgets()
+	in := map[string]any{"budgets": budgets, "risk": cfg.Risk}
 	if out, err := yaml.Marshal(in); err == nil {
 		var back map[string]any
 		if yaml.Unmarshal(out, &back) == nil {
 			for k, v := range back {
 				view[k] = v
+			}
+		}
+	}
+	// each budget's id, as learnt and the decision log name it
+	if bs, ok := view["budgets"].([]any); ok && len(bs) == len(budgets) {
+		for i, b := range bs {
+			if m, ok := b.(map[string]any); ok {
+				m["id"] = budgets[i].ID()
 			}
 		}
 	}

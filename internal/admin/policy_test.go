@@ -19,6 +19,12 @@ func TestPolicyView(t *testing.T) {
 	if w := budgets[0].(map[string]any)["window"]; w == nil || w == "" {
 		t.Errorf("window %v", w)
 	}
+	// each budget carries the id learnt and the decision log name it by
+	for i, b := range cfg.EffectiveBudgets() {
+		if id := budgets[i].(map[string]any)["id"]; id != b.ID() {
+			t.Errorf("budget %d: id %v, want %s", i, id, b.ID())
+		}
+	}
 	if v["learnt"].(map[string]uint64)["b"] != 7 {
 		t.Errorf("learnt %v", v["learnt"])
 	}

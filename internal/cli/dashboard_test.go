@@ -170,6 +170,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		t.Fatalf("the removed address is still listed: %v\n%s", err, dump())
 	}
+	// The policy in force, with what is learning, next to the allowlist.
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`document.getElementById("policy").textContent.includes("default/profile/session/1h") && document.getElementById("policy").textContent.includes("learning")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the policy is not shown: %v\n%s", err, dump())
+	}
 	if p := os.Getenv("LEAKGUARD_SCREENSHOT"); p != "" {
 		time.Sleep(16 * time.Second)                                                  // let the rates and the timeline fill in
 		if png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)); err == nil { // 100: PNG

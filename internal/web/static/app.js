@@ -178,10 +178,22 @@ $("allow-form").addEventListener("submit", async (ev) => {
   refreshDecisions();
 });
 
+// The budgets in force, with what calibration learnt (kept across restarts).
+async function refreshPolicy() {
+  const p = await api("/api/policy");
+  $("policy-summary").textContent = p.summary;
+  const learnt = p.learnt || {};
+  $("policy").querySelector("tbody").replaceChildren(...(p.budgets || []).map((b) =>
+    el("tr", {}, el("td", {}, b.id), el("td", {}, String(b.limit)),
+      el("td", {}, learnt[b.id] ? String(learnt[b.id]) : (b.learn ? "learning" : "–")), el("td", {}, b.action))));
+}
+
 async function tick() {
   try { await Promise.all([refreshStats(), refreshActors(), refreshDecisions()]); } catch (e) { $("updated").textContent = String(e); }
 }
 tick();
 refreshReports();
 refreshAllows().catch((e) => { $("allow-result").textContent = String(e); });
+refreshPolicy().catch((e) => { $("policy-summary").textContent = String(e); });
+setInterval(() => refreshPolicy().catch(() => {}), 30000);
 setInterval(tick, 2000);
