@@ -279,3 +279,35 @@ func TestShopperOnATailItemIsNotRecruitedBesideACrew(t *testing.T) {
 		}
 	}
 }
+
+// A crew that gives each member its own header fingerprint (browser
+// version, language) was 48 crews of one, each under its own crew budget:
+// 46,014 records in a simulated day (bench --scenario fp-crew). A sweep is
+// one crew whatever headers its members send.
+func TestCrewAcrossFingerprintsIsOneCrew(t *testing.T) {
+	h := newCrewHarness()
+	members := make([]identity.Actor, recruitQuorum)
+	for i := range members {
+		members[i] = h.member(uint64(i))
+		members[i].Keys[identity.Fingerprint] = identity.Key{Kind: identity.Fingerprint, Hash: mix(0xf000 + uint64(i))}
+	}
+	for call := range 8 {
+		for i := range members {
+			h.call(&members[i], Record, time.Duration(call)*500*time.Millisecond+time.Duration(i)*time.Millisecond)
+		}
+	}
+	crew := members[0].Keys[identity.Crew]
+	for i, m := range members {
+		if crew.Hash == 0 || m.Keys[identity.Crew] != crew {
+			t.Fatalf("member %d (its own fingerprint) in crew %v, member 0 in %v", i, m.Keys[identity.Crew], crew)
+		}
+	}
+	// Crews that are not sweeps stay per fingerprint: two automation
+	// clients of different builds without sessions are two crews.
+	a, b := actor(mix(1), 0, mix(0xa)), actor(mix(2), 0, mix(0xb))
+	h.d.Assess(&a, Traits{Kind: Record, UA: UAAutomation, At: epoch})
+	h.d.Assess(&b, Traits{Kind: Record, UA: UAAutomation, At: epoch})
+	if a.Keys[identity.Crew].Hash == 0 || a.Keys[identity.Crew] == b.Keys[identity.Crew] {
+		t.Fatalf("two automation clients of different fingerprints: crews %v %v", a.Keys[identity.Crew], b.Keys[identity.Crew])
+	}
+}

@@ -308,6 +308,19 @@ var scenarios = []Scenario{
 			}
 			return c
 		}},
+	{Name: "fp-crew", Desc: "the account crew with a header fingerprint of its own per member (browser versions and languages varied): 24-48 accounts in 3-6 /24s, ~2 req/s each of random items' reviews", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n, nets := 24+rng.IntN(25), 3+rng.IntN(4)
+			c := &campaign{jitter: 0.6, shuffle: true, assetEvery: 8 + rng.IntN(8), fetch: reviewsAtRandom}
+			for i := range n {
+				c.ips = append(c.ips, ip4(47, 10+i%nets*7, 3*(i%nets)+1, 10+i))
+				c.accounts = append(c.accounts, 8_700_000+uint64(i))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+				c.fps = append(c.fps, 3000+uint64(i))
+			}
+			c.interval = time.Duration(float64(time.Second) / (2 * float64(n))) // ~2 req/s per member
+			return c
+		}},
 	{Name: "residential-swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each by id, no cookie, one browser header set", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			n := 1000 + rng.IntN(2001)
