@@ -190,7 +190,10 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
 		early |= APIHeavy
 	}
-	return s, early, colderThanPeople(uint32(st.coldServed), uint32(st.served), b.PacedColdShare())
+	if s&(ColdSweep|Rapid) == ColdSweep|Rapid { // only then is it read (Detector.Assess)
+		colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), b.PacedColdShare())
+	}
+	return s, early, colder
 }
 
 // colderEvidence: ln(10^4). A key's responses are colder than a person's
