@@ -46,7 +46,7 @@ type ProxyCommand struct {
 	AdminToken string
 
 	log       *slog.Logger
-	state     *proxyState
+	state     *state.Lifecycle
 	journal   *admin.Journal
 	live      *web.Live // the dashboard's view, when admin is on
 	decisions *decisionlog.Log
@@ -135,7 +135,7 @@ func (c *ProxyCommand) Open() error {
 	if err != nil {
 		return err
 	}
-	c.state = &proxyState{lifecycle, lifecycle.State}
+	c.state = lifecycle
 	c.journal = admin.NewJournal(500)
 	hooks := c.state.Hooks()
 	stk, err := buildStack(cfg, h, c.onDecision, c.Getenv, stackOptions{Persist: hooks.Persist, Load: hooks.Load, Fleet: hooks.Fleet})

@@ -316,7 +316,7 @@ func TestFleetFailClosed(t *testing.T) {
 }
 
 // fleetOf is a fleet proxy's fleet meter.
-func fleetOf(c *ProxyCommand) *redismeter.Meter { return c.state.st.(*state.Redis).Fleet() }
+func fleetOf(c *ProxyCommand) *redismeter.Meter { return c.state.State.(*state.Redis).Fleet() }
 
 // serveConfig runs `leakguard proxy --config cfg` in process. stop shuts it
 // down (listeners, then the final state flush); it also runs when the test
@@ -699,12 +699,12 @@ func TestMemoryBudgetLowersMaxActors(t *testing.T) {
 	cfg.Records = []config.Record{{Route: "GET /api/users/{id}", Entity: "user"}}
 	cfg.Meter.MaxActors = 500_000
 	cfg.Meter.MaxBytes = 64 << 20
-	applyMemoryBudget(cfg)
+	state.ApplyMemoryBudget(cfg)
 	if n := cfg.Meter.MaxActors; n < 30_000 || n > 80_000 {
 		t.Fatalf("64 MiB pays for %d actors; want tens of thousands at ~1 KiB each", n)
 	}
 	cfg.Meter.MaxActors, cfg.Meter.MaxBytes = 1000, 1<<30
-	applyMemoryBudget(cfg)
+	state.ApplyMemoryBudget(cfg)
 	if cfg.Meter.MaxActors != 1000 {
 		t.Fatalf("a larger byte budget raised max_actors to %d", cfg.Meter.MaxActors)
 	}
