@@ -190,11 +190,17 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
 		early |= APIHeavy
 	}
-	if s&(ColdSweep|Rapid) == ColdSweep|Rapid { // only then is it read (Detector.Assess)
+	if s&(ColdSweep|Rapid) == ColdSweep|Rapid && b.paced.Load() >= minPaced { // only then is it read (Detector.Assess)
 		colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), b.PacedColdShare())
 	}
 	return s, early, colder
 }
+
+// minPaced: responses to people at a person's pace before their cold share
+// is a measure. Where most people click fast (the short demo's shoppers,
+// one page a second) the few paced keys said little, and a fast shopper
+// was found colder than them and recruited into a crew.
+const minPaced = 500
 
 // colderEvidence: ln(10^4). A key's responses are colder than a person's
 // when the chance that a person's, each mostly cold with the paced share,

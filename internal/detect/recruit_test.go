@@ -35,7 +35,7 @@ func (h *crewHarness) member(i uint64) identity.Actor {
 // at a person's pace (a record call every five seconds), who are then
 // what the paced cold share is of.
 func people(b *Behaviour, times int) {
-	const calls, per = 4, 5
+	const calls, per = 4, 1
 	n := int(b.ColdWarmup) * times / (calls * per)
 	for i := range n {
 		k := identity.Key{Kind: identity.Session, Hash: mix(uint64(i) + 1<<40)}
@@ -309,5 +309,40 @@ func TestCrewAcrossFingerprintsIsOneCrew(t *testing.T) {
 	h.d.Assess(&b, Traits{Kind: Record, UA: UAAutomation, At: epoch})
 	if a.Keys[identity.Crew].Hash == 0 || a.Keys[identity.Crew] == b.Keys[identity.Crew] {
 		t.Fatalf("two automation clients of different fingerprints: crews %v %v", a.Keys[identity.Crew], b.Keys[identity.Crew])
+	}
+}
+
+// Where people click fast (the short demo's shoppers, a page a second),
+// few keys are at a person's pace, and their cold share measures nothing:
+// a fast shopper was found colder than them and recruited into a
+// challenged crew (one refusal in TestDemoShortContainsEveryClassAndSparesShoppers).
+// Until enough paced responses are seen, nobody is colder than people.
+func TestColderNeedsEnoughPeopleToCompare(t *testing.T) {
+	b := NewBehaviour(1 << 10)
+	h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
+	for i := range 6 * int(b.ColdWarmup) { // a warm sketch, served to keys with no pace yet
+		b.Served(identity.Key{Kind: identity.IP, Hash: mix(uint64(i) + 1<<41)}, rec(uint64(i%int(b.ColdWarmup))))
+	}
+	// a few people at a person's pace, shown popular records: 20 paced
+	// responses, all warm
+	for i := range 10 {
+		k := identity.Key{Kind: identity.Session, Hash: mix(uint64(i) + 1<<42)}
+		for c := range 4 {
+			b.signals(k, epoch-int64(time.Hour)+int64(c)*5e9, true, false, -1)
+			b.Served(k, rec(uint64(c)))
+		}
+	}
+	members := make([]identity.Actor, 2*recruitQuorum)
+	for i := range members {
+		members[i] = h.member(uint64(i))
+	}
+	for item := range 12 {
+		for i := range members {
+			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
+			h.call(&members[i], Page, at)
+			if s := h.call(&members[i], Record, at+400*time.Millisecond); members[i].Keys[identity.Crew].Hash != 0 {
+				t.Fatalf("member %d recruited at item %d with %d paced responses to compare with, signals %s", i, item, b.paced.Load(), s)
+			}
+		}
 	}
 }
