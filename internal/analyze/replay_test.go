@@ -2,7 +2,6 @@ package analyze_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,9 +9,7 @@ import (
 
 	"github.com/leakguard/leakguard/internal/analyze"
 	"github.com/leakguard/leakguard/internal/config"
-	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/logs"
-	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/stack"
 )
 
@@ -72,7 +69,6 @@ func (r replay) run(t testing.TB) (result, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Mode = config.ModeShadow
 	getenv := r.getenv
 	if getenv == nil {
 		getenv = testGetenv
@@ -81,26 +77,12 @@ func (r replay) run(t testing.TB) (result, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var a *analyze.Analyzer
-	var capture *analyze.Capture
-	so := stack.Options{NoBotDNS: true}
-	if !r.noCapture {
-		so.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
-			if capture = analyze.NewCapture(local, cfg.Meter.MaxActors); capture == nil {
-				return local
-			}
-			return capture
-		}
-	}
-	st, err := stack.Build(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv, so)
+	o := r.opts
+	o.Sessions = r.sessions
+	a, err := analyze.FromConfig(cfg, h, getenv, o, r.noCapture)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := r.opts
-	o.Resolver, o.Catalog, o.Engine, o.Detector, o.UA, o.Meter, o.Capture = st.Resolver, st.Catalog, st.Engine, st.Detector, st.UA, st.Meter, capture
-	o.Sessions = r.sessions
-	o.Idle, o.ReportWindows = cfg.LongestBudget(), cfg.ReportDurations()
-	a = analyze.New(o)
 	parser := r.parser
 	if parser == nil {
 		parser = logs.Combined{}
@@ -136,10 +118,7 @@ func (r replay) run(t testing.TB) (result, error) {
 		res.html = b.String()
 	}
 	var j bytes.Buffer
-	enc := json.NewEncoder(&j)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(res.report); err != nil {
+	if err := res.report.WriteJSON(&j); err != nil {
 		t.Fatal(err)
 	}
 	res.json = j.String()

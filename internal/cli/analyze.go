@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,9 +12,7 @@ import (
 
 	"github.com/leakguard/leakguard/internal/analyze"
 	"github.com/leakguard/leakguard/internal/config"
-	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/logs"
-	"github.com/leakguard/leakguard/internal/meter/memory"
 )
 
 // AnalyzeCommand is `leakguard analyze`: replay access logs through the engine.
@@ -130,7 +127,6 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg.Mode = config.ModeShadow
 	stopProfile, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
 		return err
@@ -148,28 +144,15 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var a *analyze.Analyzer
-	var capture *analyze.Capture
-	opts := stackOptions{NoBotDNS: true}
-	// The engine meters through a wrapper that keeps each line's bounds
-	// for the analyzer's peaks (the same values, one lookup).
-	opts.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
-		if capture = analyze.NewCapture(local, cfg.Meter.MaxActors); capture == nil {
-			return local
-		}
-		return capture
-	}
-	st, err := buildStack(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv, opts)
-	if err != nil {
-		return err
-	}
 	parser, sessions, err := c.parser()
 	if err != nil {
 		return err
 	}
-	a = analyze.New(analyze.Options{Resolver: st.resolver, Catalog: st.catalog, Engine: st.engine, Detector: st.detector, UA: st.ua,
-		Reveal: c.Reveal, Sessions: sessions, Meter: st.meter, Capture: capture, Suggest: c.Suggest, Exact: c.Exact,
-		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys, Idle: cfg.LongestBudget(), ReportWindows: cfg.ReportDurations()})
+	a, err := analyze.FromConfig(cfg, h, getenv, analyze.Options{Reveal: c.Reveal, Sessions: sessions, Suggest: c.Suggest, Exact: c.Exact,
+		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys}, false)
+	if err != nil {
+		return err
+	}
 	var inputs []analyze.Input
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})
@@ -198,10 +181,7 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 			defer f.Close()
 			w = f
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false) // "risk>=5", as in the decision log
-		if err := enc.Encode(c.Report); err != nil {
+		if err := c.Report.WriteJSON(w); err != nil {
 			return err
 		}
 		if c.JSONOut == "-" {
