@@ -52,6 +52,22 @@ func people(b *Behaviour, times int) {
 
 const epoch = int64(1_767_225_600e9) // 2026-01-01
 
+// browse has each member load an item's page, then ask for its reviews
+// 400 ms later, one item a second for items seconds, and calls each (if
+// not nil) with what the member's record request showed.
+func (h *crewHarness) browse(members []identity.Actor, items int, each func(item, i int, s Signals)) {
+	for item := range items {
+		for i := range members {
+			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
+			h.call(&members[i], Page, at)
+			s := h.call(&members[i], Record, at+400*time.Millisecond)
+			if each != nil {
+				each(item, i, s)
+			}
+		}
+	}
+}
+
 // call makes one record request at at, serves it four cold records, and
 // returns its signals.
 func (h *crewHarness) call(a *identity.Actor, kind Kind, at time.Duration) Signals {
@@ -174,13 +190,7 @@ func TestPageLoadingCrewIsRecruitedByQuorum(t *testing.T) {
 	for i := range members {
 		members[i] = h.member(uint64(i))
 	}
-	for item := range 8 {
-		for i := range members {
-			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
-			h.call(&members[i], Page, at)
-			h.call(&members[i], Record, at+400*time.Millisecond)
-		}
-	}
+	h.browse(members, 8, nil)
 	want := crewKey(&members[0], ColdSweep)
 	for i, m := range members {
 		if m.Keys[identity.Crew] != want {
@@ -194,16 +204,11 @@ func TestPageLoadingCrewIsRecruitedByQuorum(t *testing.T) {
 	b := NewBehaviour(1 << 10)
 	h = &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
 	people(b, 1)
-	for item := range 8 {
-		for i := range members {
-			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
-			members[i].Keys[identity.Crew] = identity.Key{}
-			h.call(&members[i], Page, at)
-			if s := h.call(&members[i], Record, at+400*time.Millisecond); members[i].Keys[identity.Crew] == want {
-				t.Fatalf("cold platform: member %d recruited at item %d, signals %s", i, item, s)
-			}
+	h.browse(members, 8, func(item, i int, s Signals) {
+		if members[i].Keys[identity.Crew] == want {
+			t.Fatalf("cold platform: member %d recruited at item %d, signals %s", i, item, s)
 		}
-	}
+	})
 }
 
 func TestColderThanPeople(t *testing.T) {
@@ -244,13 +249,7 @@ func TestShopperOnATailItemIsNotRecruitedBesideACrew(t *testing.T) {
 	for i := range crew {
 		crew[i] = h.member(uint64(i))
 	}
-	for item := range 16 {
-		for i := range crew {
-			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
-			h.call(&crew[i], Page, at)
-			h.call(&crew[i], Record, at+400*time.Millisecond)
-		}
-	}
+	h.browse(crew, 16, nil)
 	want := crewKey(&crew[0], ColdSweep)
 	if crew[0].Keys[identity.Crew] != want {
 		t.Fatalf("the crew was not recruited (%v): the test would prove nothing", crew[0].Keys[identity.Crew])
@@ -336,13 +335,9 @@ func TestColderNeedsEnoughPeopleToCompare(t *testing.T) {
 	for i := range members {
 		members[i] = h.member(uint64(i))
 	}
-	for item := range 12 {
-		for i := range members {
-			at := time.Duration(item)*time.Second + time.Duration(i)*time.Millisecond
-			h.call(&members[i], Page, at)
-			if s := h.call(&members[i], Record, at+400*time.Millisecond); members[i].Keys[identity.Crew].Hash != 0 {
-				t.Fatalf("member %d recruited at item %d with %d paced responses to compare with, signals %s", i, item, b.paced.Load(), s)
-			}
+	h.browse(members, 12, func(item, i int, s Signals) {
+		if members[i].Keys[identity.Crew].Hash != 0 {
+			t.Fatalf("member %d recruited at item %d with %d paced responses to compare with, signals %s", i, item, b.paced.Load(), s)
 		}
-	}
+	})
 }
