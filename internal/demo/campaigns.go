@@ -24,6 +24,7 @@ func campaignScores() []*Score {
 		{Name: "fast-session", Desc: "one session cookie, browser headers, 10-30 req/s: random items' reviews, then reviewers' profiles"},
 		{Name: "account-crew", Desc: "24-48 addresses in 3-6 /24s, an account and a session each, ~2 req/s each of random items' reviews, an asset now and then"},
 		{Name: "page-crew", Desc: "the account crew of a reader of the docs: 24-48 accounts, each loads an item's page and script before its reviews, ~1 item/s each"},
+		{Name: "slow-crew", Desc: "the account crew at a person's pace: 80-200 accounts in 8-20 /24s, a call every 3-8 s each (never rapid), random items' reviews, an asset now and then"},
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 	}
@@ -64,6 +65,16 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("p%d-%x", i, rng.Uint64())}
 		account, seed := fmt.Sprintf("page-crew-%d", i), rng.Uint64()
 		run(func() { t.pageCrewMember(ctx, rand.New(rand.NewPCG(seed, 4)), ip, sid, account) })
+	}
+
+	members, nets = 80+rng.IntN(121), 8+rng.IntN(13)
+	each := time.Duration(3+rng.IntN(6)) * time.Second
+	for i := range members {
+		ip := fmt.Sprintf("44.%d.%d.%d", 10+i%nets*7, 3*(i%nets)+1, 10+i%200)
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("w%d-%x", i, rng.Uint64())}
+		account, seed := fmt.Sprintf("slow-crew-%d", i), rng.Uint64()
+		assetEvery := 8 + rng.IntN(8)
+		run(func() { t.slowCrewMember(ctx, rand.New(rand.NewPCG(seed, 5)), ip, sid, account, assetEvery, each) })
 	}
 
 	n, per := 1000+rng.IntN(2001), 5+rng.IntN(6)
@@ -127,6 +138,26 @@ func (t *Traffic) crewMember(ctx context.Context, rng *rand.Rand, ip string, sid
 			t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, account, reviewers)
 		}
 		if !sleep(ctx, time.Duration(float64(250*time.Millisecond)+rng.Float64()*float64(500*time.Millisecond))) {
+			return
+		}
+	}
+}
+
+// slowCrewMember is a member of a crew that keeps each account at a
+// person's pace (a call every each on average, never under rapid's two
+// seconds), so that the crew's volume comes from its size.
+func (t *Traffic) slowCrewMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string, assetEvery int, each time.Duration) {
+	s := t.score("slow-crew")
+	if !sleep(ctx, time.Duration(rng.Int64N(int64(each)))) { // members start over one interval
+		return
+	}
+	for n := 0; ctx.Err() == nil; n++ {
+		if n%assetEvery == 0 {
+			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
+		} else {
+			t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, account, reviewers)
+		}
+		if !sleep(ctx, time.Duration(float64(each)*(0.4+1.2*rng.Float64()))) {
 			return
 		}
 	}

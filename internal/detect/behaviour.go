@@ -43,6 +43,11 @@ type Behaviour struct {
 	// under RapidInterval (ns) are faster than a person reads.
 	RapidMin      int
 	RapidInterval int64
+	// BriskInterval: calls averaging under it (ns) are brisk, a person's
+	// pace at the API but not a clerk's (customer-service staff look a
+	// customer up every minute or two): what a crew that keeps each
+	// member at a person's pace is recruited at (see evidence).
+	BriskInterval int64
 	// SeqMin: this many near-sequential ids in a row is a walk.
 	SeqMin uint16
 
@@ -86,12 +91,17 @@ type addrState struct {
 	apiCalls, pageLoads uint16
 	lookups             uint16 // recent lookups, and how many were of values never served
 	unshown             uint16
+	// enlisted: until then (ns) the key is a recruited member of the
+	// sweepers' crew, whatever one call shows: a member at a person's
+	// pace shows the early evidence on some calls and not the next (an
+	// asset loaded, a warm record), and went on outside its crew
+	enlisted int64
 }
 
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
 // forgotten past that).
 func NewBehaviour(addrs int) *Behaviour {
-	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), SeqMin: 20}
+	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20}
 	for i := range b.shards {
 		b.shards[i].m = map[uint64]*addrState{}
 	}
@@ -116,15 +126,35 @@ func (b *Behaviour) state(k identity.Key, create bool) (*behShard, *addrState) {
 	return sh, st
 }
 
+// evidence is what a key shows towards a crew it does not belong to yet
+// (Detector.Assess, recruits).
+type evidence struct {
+	// early: a sweep at a lookalike's thresholds: ColdSweep on a third of
+	// the records, Rapid on a third of the intervals, APIHeavy on three
+	// calls and four for every page or asset.
+	early Signals
+	// colder: cold and rapid on the full evidence, with responses colder
+	// than people's beyond chance (a crew that loads pages around its
+	// calls).
+	colder bool
+	// pacedSweep: cold and through the API on the early evidence, brisk
+	// but at a person's pace, with responses so cold that five such keys
+	// together are beyond chance (a crew keeping each member under
+	// Rapid).
+	pacedSweep bool
+	// enlisted: recruited within the last recruitKeep (Behaviour.enlist).
+	enlisted bool
+	// brisk: through the API (early) at under BriskInterval: still the
+	// crew's way, for an enlisted key.
+	brisk bool
+}
+
 // signals returns the history signals of address key k at now, and notes a
-// record request at now when record is true. early is what it shows of a
-// sweep at a lookalike's thresholds: ColdSweep on a third of the records,
-// Rapid on a third of the intervals, APIHeavy on three calls and four for
-// every page or asset. It is evidence only next to a crew (Detector.Assess,
-// recruits).
-func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low int) (s, early Signals, colder bool) {
+// record request at now when record is true, with what the key shows
+// towards a crew.
+func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low int) (s Signals, ev evidence) {
 	if k.Hash == 0 {
-		return 0, 0, false
+		return 0, ev
 	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
@@ -133,8 +163,9 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	// loads the page first.
 	_, st := b.state(k, record || page)
 	if st == nil {
-		return 0, 0, false
+		return 0, ev
 	}
+	ev.enlisted = st.enlisted > now
 	switch {
 	case record:
 		st.apiCalls++
@@ -182,18 +213,50 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 		s |= APIHeavy
 	}
 	if coldShare && st.recs >= (b.ColdMin+2)/3 {
-		early |= ColdSweep
+		ev.early |= ColdSweep
 	}
-	if int(st.n) >= (b.RapidMin+2)/3 && mean(st.iv[:st.n]) < float64(b.RapidInterval) {
-		early |= Rapid
+	earlyIv := int(st.n) >= (b.RapidMin+2)/3
+	if earlyIv && mean(st.iv[:st.n]) < float64(b.RapidInterval) {
+		ev.early |= Rapid
 	}
 	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
-		early |= APIHeavy
+		ev.early |= APIHeavy
 	}
-	if s&(ColdSweep|Rapid) == ColdSweep|Rapid && b.paced.Load() >= minPaced { // only then is it read (Detector.Assess)
-		colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), b.PacedColdShare())
+	// Read only here (Detector.Assess). People's share is a measure only
+	// past minPaced responses.
+	people, measured := b.PacedColdShare(), b.paced.Load() >= minPaced
+	if s&(ColdSweep|Rapid) == ColdSweep|Rapid && measured {
+		ev.colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 	}
-	return s, early, colder
+	ev.brisk = ev.early&APIHeavy != 0 && earlyIv && mean(st.iv[:st.n]) < float64(b.BriskInterval)
+	if ev.early&(ColdSweep|Rapid) == ColdSweep && ev.brisk {
+		if !measured {
+			// Before people are measured (a proxy just started, a shop
+			// at night), assume the worst of them short of everything:
+			// a paced crew is recruited once each member's responses
+			// would be beyond chance at that, after about nine.
+			people = max(people, unmeasuredColdShare)
+		}
+		ev.pacedSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
+	}
+	return s, ev
+}
+
+// unmeasuredColdShare: what people's cold share is taken to be until it
+// is measured, for lookalikes at the API at a person's pace.
+const unmeasuredColdShare = 0.8
+
+// enlist keeps key k in the sweepers' crew until until (ns).
+func (b *Behaviour) enlist(k identity.Key, until int64) {
+	if k.Hash == 0 {
+		return
+	}
+	sh := &b.shards[k.Hash>>58]
+	sh.mu.Lock()
+	if _, st := b.state(k, true); st.enlisted < until {
+		st.enlisted = until
+	}
+	sh.mu.Unlock()
 }
 
 // minPaced: responses to people at a person's pace before their cold share
@@ -302,10 +365,17 @@ func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
 	if st.served > 256 {
 		st.served, st.coldServed = st.served/2, st.coldServed/2
 	}
-	// At a person's pace: two intervals at least, averaging a person's.
-	// A key too new to tell is left out, so a crew's first calls, before
-	// it is rapid, do not count as what people are shown.
-	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval)
+	// At a person's pace: two intervals at least, averaging a person's,
+	// with a page or asset for every two calls at least. A key too new
+	// to tell is left out, so a crew's first calls, before it is rapid,
+	// do not count as what people are shown; so is a key calling the API
+	// more than the pages around it: a crew that keeps each member at a
+	// person's pace would teach that people are shown the tail (in the
+	// simulated shop at night its responses are most of the paced
+	// ones). Leaving out people whose responses are mostly cold instead
+	// left a share of none, against which a shopper who opened three
+	// tail items was a sweeper.
+	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval) && 2*st.pageLoads >= st.apiCalls
 	sh.mu.Unlock()
 	if paced {
 		b.paced.Add(1)

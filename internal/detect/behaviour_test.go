@@ -207,6 +207,6 @@ func TestRapidPace(t *testing.T) {
 
 // signalsOf is signals for a record request (record) or a look (not one).
 func (b *Behaviour) signalsOf(k identity.Key, now int64, record bool, low int) Signals {
-	s, _, _ := b.signals(k, now, record, false, low)
+	s, _ := b.signals(k, now, record, false, low)
 	return s
 }

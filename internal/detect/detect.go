@@ -194,15 +194,14 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	if t.UA == UABrowser && t.MissingBrowserHeaders {
 		s |= HeaderMismatch
 	}
-	var early Signals
-	colder := false
+	var ev evidence
 	if d.behaviour != nil {
 		low := t.IDLow
 		if t.Kind != Record {
 			low = -1
 		}
 		var hist Signals
-		hist, early, colder = d.behaviour.signals(behaviourKey(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
+		hist, ev = d.behaviour.signals(behaviourKey(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
 		s |= hist
 		if t.Lookup != 0 {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
@@ -230,20 +229,35 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	switch {
 	case s&sweep == sweep:
 		sig = ColdSweep | sig&AutomationUA
-	case t.Kind == Record && (early == sweep || s&(ColdSweep|Rapid) == ColdSweep|Rapid && colder):
+	case t.Kind == Record:
 		// A crew recruits its lookalikes early (see recruits): a quorum
-		// of them sweeping the tail through the API, or (on the full
-		// cold and rapid evidence) loading the pages around their calls
-		// as a crew that read these docs would; and, once the crew is
-		// sanctioned, any API-heavy one. The second needs records colder
-		// than people's beyond chance: fast shoppers are rapid too, and
-		// while most of what people are served is cold (a proxy just
-		// started, a small shop) their records look like a sweep's.
-		crew := crewKey(a, ColdSweep|sig&AutomationUA)
-		if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At) ||
-			early == sweep && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
-			s |= early
+		// of them sweeping the tail through the API, fast or at a
+		// person's pace, or (on the full cold and rapid evidence)
+		// loading the pages around their calls as a crew that read these
+		// docs would; and, once the crew is sanctioned, any API-heavy
+		// one. The last two need responses colder than people's beyond
+		// chance: fast shoppers are rapid too, and while most of what
+		// people are served is cold (a proxy just started, a small shop)
+		// their records look like a sweep's; and a person at the API at
+		// a person's pace is a mobile app's user as often as a crew's
+		// member.
+		if ev.early == sweep || ev.pacedSweep || s&(ColdSweep|Rapid) == ColdSweep|Rapid && ev.colder {
+			crew := crewKey(a, ColdSweep|sig&AutomationUA)
+			if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At) ||
+				(ev.early == sweep || ev.pacedSweep) && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
+				s |= ev.early
+				ev.enlisted, ev.brisk = true, true
+			}
+		}
+		// A recruit stays the crew's for an hour, on calls that show
+		// less (an asset just loaded, records someone else read: a crew
+		// that has taken much of the catalogue has warmed it), and for
+		// as long after as it calls the API at its pace.
+		if ev.enlisted {
 			sig = ColdSweep | sig&AutomationUA
+			if ev.brisk {
+				d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
+			}
 		}
 	}
 	if sig != 0 && t.Kind == Record {

@@ -40,6 +40,7 @@ func people(b *Behaviour, times int) {
 	for i := range n {
 		k := identity.Key{Kind: identity.Session, Hash: mix(uint64(i) + 1<<40)}
 		for c := range calls {
+			b.signals(k, epoch-int64(time.Hour)+int64(c)*5e9-1e9, false, true, -1) // the item's page
 			b.signals(k, epoch-int64(time.Hour)+int64(c)*5e9, true, false, -1)
 			var recs []records.Found
 			for j := range per {
@@ -130,7 +131,9 @@ func TestEarlyRecruitingMustNotTrip(t *testing.T) {
 	}{
 		{"fewer lookalikes than the quorum", recruitQuorum - 1, false, 500 * time.Millisecond, false},
 		{"people shown popular records", 3 * recruitQuorum, true, 500 * time.Millisecond, true},
-		{"at a person's pace", 3 * recruitQuorum, false, 5 * time.Second, false},
+		{"app users at a person's pace shown popular records", 3 * recruitQuorum, false, 5 * time.Second, true},
+		{"people loading pages at a person's pace on the tail", 3 * recruitQuorum, true, 5 * time.Second, false},
+		{"clerks looking customers up", 3 * recruitQuorum, false, 30 * time.Second, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,6 +157,39 @@ func TestEarlyRecruitingMustNotTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An account crew that keeps each member at a person's pace (a call every
+// few seconds, never rapid) and calls the API without pages took 88,401
+// records in a simulated day (bench --scenario slow-crew, seed 3), each
+// member under its own session's and account's budgets. Lookalikes whose
+// responses are so cold that five of them are beyond chance are
+// recruited, and stay the crew's on calls that show less.
+func TestPacedCrewIsRecruited(t *testing.T) {
+	h := newCrewHarness()
+	members := make([]identity.Actor, 3*recruitQuorum)
+	for i := range members {
+		members[i] = h.member(uint64(i))
+	}
+	joinedAt := -1
+	for call := range 6 {
+		for i := range members {
+			h.call(&members[i], Record, time.Duration(call)*4*time.Second+time.Duration(i)*100*time.Millisecond)
+		}
+		if joinedAt < 0 && members[len(members)-1].Keys[identity.Crew] == crewKey(&members[0], ColdSweep) {
+			joinedAt = call + 1
+		}
+	}
+	if joinedAt < 0 || joinedAt > 4 {
+		t.Fatalf("a crew at a person's pace joined at call %d, want by the fourth", joinedAt)
+	}
+	// A recruit asking for a record others were shown is still the crew's.
+	m := &members[0]
+	h.d.Assess(m, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(30*time.Second), IDLow: -1})
+	h.d.Served(m, rec(0))
+	if m.Keys[identity.Crew] != crewKey(m, ColdSweep) {
+		t.Fatalf("a recruit left its crew on a warm record: crew %v", m.Keys[identity.Crew])
 	}
 }
 

@@ -321,6 +321,19 @@ var scenarios = []Scenario{
 			c.interval = time.Duration(float64(time.Second) / (2 * float64(n))) // ~2 req/s per member
 			return c
 		}},
+	{Name: "slow-crew", Desc: "the account crew at a person's pace: 80-200 accounts in 8-20 /24s, each a call every 3-8 s (never rapid), random items' reviews, an asset now and then", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n, nets := 80+rng.IntN(121), 8+rng.IntN(13)
+			c := &campaign{fp: fpBrowser, jitter: 0.6, shuffle: true, assetEvery: 8 + rng.IntN(8), fetch: reviewsAtRandom}
+			for i := range n {
+				c.ips = append(c.ips, ip4(48, 10+i%nets*7, 3*(i%nets)+1, 10+i%200))
+				c.accounts = append(c.accounts, 8_800_000+uint64(i))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			each := time.Duration(3+rng.IntN(6)) * time.Second // each member's mean interval
+			c.interval = each / time.Duration(n)
+			return c
+		}},
 	{Name: "residential-swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each by id, no cookie, one browser header set", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			n := 1000 + rng.IntN(2001)
