@@ -142,6 +142,11 @@ type evidence struct {
 	// together are beyond chance (a crew keeping each member under
 	// Rapid).
 	pacedSweep bool
+	// pacedAlone: pacedSweep with responses colder than people's beyond
+	// chance on its own: what a lookalike needs to join a crew past its
+	// quorum (a lone app user, or a clerk looking customers up, on the
+	// tail while a crew is about).
+	pacedAlone bool
 	// enlisted: recruited within the last recruitKeep (Behaviour.enlist).
 	enlisted bool
 	// brisk: through the API (early) at under BriskInterval: still the
@@ -238,6 +243,7 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 			people = max(people, unmeasuredColdShare)
 		}
 		ev.pacedSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
+		ev.pacedAlone = ev.pacedSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 	}
 	return s, ev
 }

@@ -243,8 +243,9 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// member.
 		if ev.early == sweep || ev.pacedSweep || s&(ColdSweep|Rapid) == ColdSweep|Rapid && ev.colder {
 			crew := crewKey(a, ColdSweep|sig&AutomationUA)
-			if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At) ||
-				(ev.early == sweep || ev.pacedSweep) && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
+			alone := ev.early == sweep || ev.colder || ev.pacedAlone
+			if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At, alone) ||
+				alone && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
 				s |= ev.early
 				ev.enlisted, ev.brisk = true, true
 			}

@@ -27,13 +27,18 @@ type recruits struct {
 
 type recruit struct {
 	since   int64                 // the first early member; past the quorum, the last
+	formed  int64                 // when the quorum was reached
 	members [recruitQuorum]uint64 // behaviour keys seen, until the quorum
 	n       int
 }
 
 // join notes that member (a behaviour key) shows an early sweep towards
-// crew at now, and reports whether the crew has its quorum.
-func (r *recruits) join(crew, member uint64, now int64) bool {
+// crew at now, and reports whether it is the crew's: the crew has its
+// quorum, and the member was one of it, shows within a minute of it (the
+// rest of a crew starting together), or is convincing alone (a
+// latecomer: a lookalike an hour on is as often a person who happens to
+// read the tail while a crew is about).
+func (r *recruits) join(crew, member uint64, now int64, alone bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
@@ -52,16 +57,22 @@ func (r *recruits) join(crew, member uint64, now int64) bool {
 		c = &recruit{since: now}
 		r.m[crew] = c
 	}
-	if c.n >= recruitQuorum {
-		c.since = now
-		return true
-	}
 	for _, m := range c.members[:c.n] {
 		if m == member {
-			return false
+			return c.n >= recruitQuorum
 		}
+	}
+	if c.n >= recruitQuorum {
+		if alone || now-c.formed <= recruitWindow {
+			c.since = now
+			return true
+		}
+		return false
 	}
 	c.members[c.n] = member
 	c.n++
+	if c.n == recruitQuorum {
+		c.formed = now
+	}
 	return c.n >= recruitQuorum
 }

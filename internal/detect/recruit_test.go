@@ -193,6 +193,49 @@ func TestPacedCrewIsRecruited(t *testing.T) {
 	}
 }
 
+// Past the minute its quorum formed in, a paced crew recruits a lone
+// lookalike only on its own evidence: an app user or a clerk who reads a
+// few tail records while a crew is about is not five of them.
+func TestLatePacedLookalikeNeedsItsOwnEvidence(t *testing.T) {
+	h := newCrewHarness()
+	members := make([]identity.Actor, 2*recruitQuorum)
+	for i := range members {
+		members[i] = h.member(uint64(i))
+	}
+	for call := range 6 {
+		for i := range members {
+			h.call(&members[i], Record, time.Duration(call)*4*time.Second+time.Duration(i)*100*time.Millisecond)
+		}
+	}
+	crew := crewKey(&members[0], ColdSweep)
+	if members[0].Keys[identity.Crew] != crew {
+		t.Fatal("the paced crew was not recruited: the test would prove nothing")
+	}
+	late := h.member(999)
+	joined := -1
+	for call := range 12 {
+		h.d.Assess(&late, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(5*time.Minute+time.Duration(call)*4*time.Second), IDLow: -1})
+		if late.Keys[identity.Crew] == crew {
+			joined = call + 1
+			break
+		}
+		var recs []records.Found // one response of four cold records
+		for range 4 {
+			recs = append(recs, rec(h.next)...)
+			h.next++
+		}
+		h.d.Served(&late, recs)
+	}
+	// With people's responses a third cold, two all-cold responses are
+	// five lookalikes' worth of evidence; one alone needs nine.
+	if p := h.d.behaviour.PacedColdShare(); p < 0.3 || p > 0.4 {
+		t.Fatalf("people's cold share %.2f, the test assumes a third", p)
+	}
+	if joined < 10 || joined > 11 {
+		t.Fatalf("a late lookalike joined at call %d, want at the tenth or eleventh", joined)
+	}
+}
+
 // A crew caught on the full evidence and sanctioned recruits a lone
 // lookalike on the early evidence, without a quorum.
 func TestSanctionedCrewRecruitsALoneLookalike(t *testing.T) {
