@@ -33,14 +33,18 @@ func TestDemoShortContainsEveryClassAndSparesShoppers(t *testing.T) {
 	if shoppers.Requests.Load() < 100 {
 		t.Fatalf("shoppers made only %d requests: the demo did not run", shoppers.Requests.Load())
 	}
-	if n := shoppers.Refused.Load(); n != 0 {
-		t.Errorf("%d shopper requests refused: false positives", n)
+	for _, legit := range []string{"shoppers", "office"} {
+		if n := scores[legit].Refused.Load(); n != 0 {
+			t.Errorf("%d %s requests refused: false positives", n, legit)
+		}
 	}
 	// Bounds from issue 13 (live, 90 s there; 12 s here, so a class that
 	// is not stopped shows as one that took more than it should, not as
 	// one that ran out of time). page-crew, the crew that loads pages
-	// around its calls, is measured but not yet bound: it is contained
-	// only once what people are shown is mostly warm (docs/default-policy.md).
+	// around its calls, and slow-crew, the crew at a person's pace, are
+	// measured but not bound: they are recruited only once what people
+	// are shown is measurably warmer than what they take
+	// (docs/default-policy.md).
 	for name, bound := range map[string]int64{"naive": 300, "review-sweep": 400, "fast-session": 400, "account-crew": 2000, "swarm": 2000, "partner-turns": 1000} {
 		s := scores[name]
 		if s == nil {

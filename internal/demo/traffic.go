@@ -69,7 +69,8 @@ func New(o Options) *Traffic {
 	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: 30 * time.Second}
 	t := &Traffic{o: o, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 	t.Scores = []*Score{
-		{Name: "shoppers", Desc: fmt.Sprintf("%d people, %d carrier-NAT addresses, sessions, assets", o.Shoppers, o.NATs), Legit: true},
+		{Name: "shoppers", Desc: fmt.Sprintf("%d people, %d carrier-NAT addresses, sessions, assets", o.Shoppers-o.Shoppers/10, o.NATs), Legit: true},
+		{Name: "office", Desc: fmt.Sprintf("an office /24: %d shoppers on addresses of their own, and %d customer-service clerks, signed in, looking customers up through the API every 10-40 s", o.Shoppers/10, clerks), Legit: true},
 		{Name: "naive", Desc: fmt.Sprintf("1 address, sequential profile ids, %.0f req/s, python-requests", o.ScraperRate)},
 		{Name: "review-sweep", Desc: fmt.Sprintf("1 address, every item's reviews in order, %.0f req/s, browser UA", o.ScraperRate)},
 	}
@@ -86,10 +87,21 @@ func (t *Traffic) Run(ctx context.Context) {
 	for i := 0; i < t.o.Shoppers; i++ {
 		wg.Add(1)
 		seed := rng.Uint64()
-		nat := fmt.Sprintf("100.64.%d.%d", i%t.o.NATs/250, i%t.o.NATs%250+1)
+		s, ip := t.Scores[0], fmt.Sprintf("100.64.%d.%d", i%t.o.NATs/250, i%t.o.NATs%250+1)
+		if i%10 == 9 { // every tenth at the office
+			s, ip = t.Scores[1], fmt.Sprintf("192.0.2.%d", i/10%200+1)
+		}
 		go func() {
 			defer wg.Done()
-			t.shopper(ctx, rand.New(rand.NewPCG(seed, uint64(i))), nat, i, zipf)
+			t.shopper(ctx, rand.New(rand.NewPCG(seed, uint64(i))), s, ip, i, zipf)
+		}()
+	}
+	for i := range clerks {
+		wg.Add(1)
+		seed := rng.Uint64()
+		go func() {
+			defer wg.Done()
+			t.clerk(ctx, rand.New(rand.NewPCG(seed, 6)), fmt.Sprintf("192.0.2.%d", 240+i), i)
 		}()
 	}
 	wg.Add(2)
@@ -176,8 +188,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // shopper browses like a person: popular items (Zipf), the page's assets,
 // the reviews, human pauses, a session cookie, now and then their own profile.
-func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, ip string, n int, z *shop.Zipf) {
-	s := t.Scores[0]
+func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip string, n int, z *shop.Zipf) {
 	me := rng.IntN(t.o.Users) + 1
 	sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%x", n, rng.Uint64())}
 	account := ""
@@ -204,6 +215,24 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, ip string, n int,
 	}
 }
 
+// clerks: customer-service staff in the office.
+const clerks = 10
+
+// clerk is customer-service staff: signed in, a console that calls the
+// API without pages, a customer's profile every 10-40 s, each one a
+// customer nobody else was shown: the long tail, at a clerk's pace.
+func (t *Traffic) clerk(ctx context.Context, rng *rand.Rand, ip string, n int) {
+	s := t.Scores[1]
+	sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("staff%d-%x", n, rng.Uint64())}
+	account := fmt.Sprintf("staff-%d", n)
+	for {
+		if !sleep(ctx, time.Duration(10+rng.IntN(31))*time.Second) {
+			return
+		}
+		t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", 1+rng.IntN(t.o.Users)), ip, browserUA, sid, account, one)
+	}
+}
+
 // paced calls fn(1), fn(2), ... at rate per second until ctx ends.
 func paced(ctx context.Context, rate float64, fn func(n int)) {
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
@@ -221,13 +250,13 @@ func paced(ctx context.Context, rate float64, fn func(n int)) {
 // naive is the simplest scraper: one address, user ids in order.
 func (t *Traffic) naive(ctx context.Context) {
 	paced(ctx, t.o.ScraperRate, func(n int) {
-		t.get(ctx, t.Scores[1], fmt.Sprintf("/api/users/%d", (n-1)%t.o.Users+1), "203.0.113.66", "python-requests/2.31.0", nil, one)
+		t.get(ctx, t.score("naive"), fmt.Sprintf("/api/users/%d", (n-1)%t.o.Users+1), "203.0.113.66", "python-requests/2.31.0", nil, one)
 	})
 }
 
 // sweep takes every item's reviews in order (the long tail too) with a browser's headers.
 func (t *Traffic) sweep(ctx context.Context) {
 	paced(ctx, t.o.ScraperRate, func(n int) {
-		t.get(ctx, t.Scores[2], fmt.Sprintf("/api/items/%d/reviews", (n-1)%t.o.Items+1), "198.18.7.9", browserUA, nil, reviewers)
+		t.get(ctx, t.score("review-sweep"), fmt.Sprintf("/api/items/%d/reviews", (n-1)%t.o.Items+1), "198.18.7.9", browserUA, nil, reviewers)
 	})
 }

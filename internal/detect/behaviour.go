@@ -76,6 +76,7 @@ type behShard struct {
 
 type addrState struct {
 	lastAt     int64
+	firstAt    int64 // the first record request (ns)
 	iv         [ivSlots]int64 // intervals, ns
 	n, pos     uint8
 	recs, cold uint32 // recent records served, and how many were cold (halved past 256)
@@ -147,6 +148,9 @@ type evidence struct {
 	// quorum (a lone app user, or a clerk looking customers up, on the
 	// tail while a crew is about).
 	pacedAlone bool
+	// firstAt: the key's first record request (ns): whether it started
+	// with a crew (recruits.join).
+	firstAt int64
 	// enlisted: recruited within the last recruitKeep (Behaviour.enlist).
 	enlisted bool
 	// brisk: through the API (early) at under BriskInterval: still the
@@ -193,6 +197,9 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 			}
 		}
 		st.lastAt = now
+		if st.firstAt == 0 {
+			st.firstAt = now
+		}
 		if low >= 0 {
 			// ids walked in order, up or down, in steps of 1 to 3
 			if d := (low - int(st.lastLow)) & 0xff; st.lastLow >= 0 && (d >= 1 && d <= 3 || d >= 253) {
@@ -205,6 +212,7 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 			st.lastLow = int16(low)
 		}
 	}
+	ev.firstAt = st.firstAt
 	if st.run >= b.SeqMin {
 		s |= SequentialIDs
 	}

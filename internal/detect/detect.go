@@ -244,7 +244,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		if ev.early == sweep || ev.pacedSweep || s&(ColdSweep|Rapid) == ColdSweep|Rapid && ev.colder {
 			crew := crewKey(a, ColdSweep|sig&AutomationUA)
 			alone := ev.early == sweep || ev.colder || ev.pacedAlone
-			if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At, alone) ||
+			if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At, ev.firstAt, alone) ||
 				alone && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
 				s |= ev.early
 				ev.enlisted, ev.brisk = true, true

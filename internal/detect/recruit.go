@@ -32,13 +32,14 @@ type recruit struct {
 	n       int
 }
 
-// join notes that member (a behaviour key) shows an early sweep towards
-// crew at now, and reports whether it is the crew's: the crew has its
-// quorum, and the member was one of it, shows within a minute of it (the
-// rest of a crew starting together), or is convincing alone (a
-// latecomer: a lookalike an hour on is as often a person who happens to
+// join notes that member (a behaviour key, whose first record request was
+// at first) shows an early sweep towards crew at now, and reports whether
+// it is the crew's: the crew has its quorum, and the member was one of
+// it, started with it (at most a minute after the quorum formed: the rest
+// of a crew starting together), or is convincing alone (a latecomer: a
+// lookalike that turns up an hour on is as often a person who happens to
 // read the tail while a crew is about).
-func (r *recruits) join(crew, member uint64, now int64, alone bool) bool {
+func (r *recruits) join(crew, member uint64, now, first int64, alone bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
@@ -63,7 +64,7 @@ func (r *recruits) join(crew, member uint64, now int64, alone bool) bool {
 		}
 	}
 	if c.n >= recruitQuorum {
-		if alone || now-c.formed <= recruitWindow {
+		if alone || first-c.formed <= recruitWindow {
 			c.since = now
 			return true
 		}
