@@ -76,7 +76,7 @@ type behShard struct {
 
 type addrState struct {
 	lastAt     int64
-	firstAt    int64 // the first record request (ns)
+	firstAt    int64          // the first record request (ns)
 	iv         [ivSlots]int64 // intervals, ns
 	n, pos     uint8
 	recs, cold uint32 // recent records served, and how many were cold (halved past 256)
