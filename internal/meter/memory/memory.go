@@ -66,6 +66,8 @@ type Memory struct {
 	// recount turns off the kept counts (runs, unions): every count is
 	// made afresh, as before they were kept. Tests compare the two.
 	recount bool
+	// apart: address keys live in shards of their own (SeparateAddresses).
+	apart bool
 }
 
 type shard struct {
@@ -78,6 +80,7 @@ type shard struct {
 	n         int    // actors held
 	head      *actor // most recently seen
 	tail      *actor
+	last      *actor // the last found
 	evictions uint64
 	dirty     map[identity.Key]struct{} // changed since the last Drain
 	spill     []Saved                   // evicted while dirty
@@ -289,9 +292,35 @@ func (m *Memory) Resolution(wi int) time.Duration { return time.Duration(m.width
 func (m *Memory) WindowIndex(w time.Duration) int { return slices.Index(m.windows, w) }
 
 func (m *Memory) shard(k identity.Key) *shard {
+	return &m.shards[m.shardIndex(k)]
+}
+
+func (m *Memory) shardIndex(k identity.Key) int {
 	// Multiply before taking the top bits: keys are uniform keyed hashes in
 	// production, but must spread even when they are not.
-	return &m.shards[((k.Hash^uint64(k.Kind))*0x9e3779b97f4a7c15)>>56%numShards]
+	i := int(((k.Hash ^ uint64(k.Kind)) * 0x9e3779b97f4a7c15) >> 56 % numShards)
+	if m.apart {
+		i >>= 1
+		if k.Kind != identity.IP {
+			i += numShards / 2
+		}
+	}
+	return i
+}
+
+// SeparateAddresses keeps address keys in half of the shards and every
+// other key in the other half, before any key is metered. A replay that
+// meters a chunk's address keys before its other keys (analyze, sharded)
+// then changes no shard's order of calls, so each shard evicts what it
+// would have evicted in line order. Keys of one Partition still share
+// their shards with no other partition's.
+func (m *Memory) SeparateAddresses() { m.apart = true }
+
+// Partition is which of 64 partitions a key falls in: the keys of one
+// share no shard with another partition's, whether addresses are apart or
+// not, so goroutines that each meter whole partitions never share a shard.
+func Partition(k identity.Key) int {
+	return int(((k.Hash ^ uint64(k.Kind)) * 0x9e3779b97f4a7c15) >> 58)
 }
 
 // Observe records that actor key k was served recs at now (unix ns), and
@@ -547,9 +576,17 @@ func (a *actor) recycle(k identity.Key) *actor {
 }
 
 func (s *shard) find(k identity.Key) *actor {
+	// The engine asks for a key's bounds (Admit) and then meters it
+	// (Observe): the second finds it here without the map.
+	if a := s.last; a != nil && a.key == k {
+		return a
+	}
 	a := s.m[k.Hash]
 	for a != nil && a.key != k {
 		a = a.alias
+	}
+	if a != nil {
+		s.last = a
 	}
 	return a
 }
@@ -561,6 +598,9 @@ func (s *shard) put(a *actor) {
 }
 
 func (s *shard) remove(a *actor) {
+	if s.last == a {
+		s.last = nil
+	}
 	h := a.key.Hash
 	if p := s.m[h]; p == a {
 		if a.alias == nil {
