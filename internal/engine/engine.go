@@ -318,7 +318,6 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 	t := now.UnixNano()
 	var v Verdict
 	exempt := sig.Exempt()
-	nw := len(e.windows)
 	var bounds []uint64
 	if e.bounds != nil {
 		cp := e.pool.Get().(*[]uint64)
@@ -326,73 +325,8 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 		bounds = *cp
 	}
 	for kind := range identity.NumKinds {
-		k := a.Keys[kind]
-		if k.Hash == 0 {
-			continue
-		}
-		active := e.sanctions.active(k, t)
-		for _, s := range active {
-			if s.action == Challenge && passed {
-				continue
-			}
-			// An exempt actor answers only to its own budgets; a sanction
-			// on a key it shares (its /24, a crew) is someone else's.
-			if exempt && (s.budget >= len(e.budgets) || !e.budgets[s.budget].Allowlisted) {
-				continue
-			}
-			if s.action > v.Action {
-				v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: e.budgets[s.budget].ID, Key: k}
-			}
-		}
-		// The bounds of every budget checked below, in one call: the
-		// same values Bound gives, as long as no Count on that entity and
-		// window replaced the bound with an estimate meanwhile (counted).
-		var want, counted uint64
-		if bounds != nil {
-			for _, bi := range e.byKind[kind] {
-				b := &e.budgets[bi]
-				if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
-					continue
-				}
-				if i := b.ent*nw + b.wi; i < 64 && i < len(bounds) {
-					want |= 1 << i
-				}
-			}
-			if want != 0 {
-				e.bounds.Bounds(t, k, want, bounds)
-			}
-		}
-		for _, bi := range e.byKind[kind] {
-			b := &e.budgets[bi]
-			if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
-				continue
-			}
-			// The bound against the written limit first: limit() may
-			// count the people behind an address, and every learnt or
-			// per-person limit is at least the written one.
-			var bound uint64
-			i := uint(b.ent*nw + b.wi)
-			if i < 64 && want&^counted&(1<<i) != 0 {
-				bound = bounds[i]
-			} else {
-				bound = e.meter.Bound(t, k, b.ent, b.wi)
-			}
-			if bound < b.Limit {
-				continue
-			}
-			limit := e.limit(t, k, bi)
-			if bound < limit {
-				continue
-			}
-			if i < 64 {
-				counted |= 1 << i
-			}
-			if c := e.meter.Count(t, k, b.ent, b.wi); c >= limit {
-				s := e.trip(now, a, k, bi, c, route, sig, 0)
-				if s.action > v.Action {
-					v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: b.ID, Key: k}
-				}
-			}
+		if k := a.Keys[kind]; k.Hash != 0 {
+			e.admitKey(now, t, a, kind, k, route, sig, passed, exempt, bounds, &v, e.onDecide)
 		}
 	}
 	if route != "" && !exempt {
@@ -411,6 +345,78 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 	return v
 }
 
+// admitKey is Admit's work on one key k of a: its sanctions and the
+// budgets of its kind, raising *v. Nothing in it reads or changes another
+// key's state, which is what lets a replay run it for different keys on
+// different goroutines (AdmitKey).
+func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identity.Kind, k identity.Key, route string, sig detect.Signals, passed, exempt bool, bounds []uint64, v *Verdict, decide func(Decision)) {
+	nw := len(e.windows)
+	active := e.sanctions.active(k, t)
+	for _, s := range active {
+		if s.action == Challenge && passed {
+			continue
+		}
+		// An exempt actor answers only to its own budgets; a sanction
+		// on a key it shares (its /24, a crew) is someone else's.
+		if exempt && (s.budget >= len(e.budgets) || !e.budgets[s.budget].Allowlisted) {
+			continue
+		}
+		if s.action > v.Action {
+			*v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: e.budgets[s.budget].ID, Key: k}
+		}
+	}
+	// The bounds of every budget checked below, in one call: the
+	// same values Bound gives, as long as no Count on that entity and
+	// window replaced the bound with an estimate meanwhile (counted).
+	var want, counted uint64
+	if bounds != nil {
+		for _, bi := range e.byKind[kind] {
+			b := &e.budgets[bi]
+			if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
+				continue
+			}
+			if i := b.ent*nw + b.wi; i < 64 && i < len(bounds) {
+				want |= 1 << i
+			}
+		}
+		if want != 0 {
+			e.bounds.Bounds(t, k, want, bounds)
+		}
+	}
+	for _, bi := range e.byKind[kind] {
+		b := &e.budgets[bi]
+		if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
+			continue
+		}
+		// The bound against the written limit first: limit() may
+		// count the people behind an address, and every learnt or
+		// per-person limit is at least the written one.
+		var bound uint64
+		i := uint(b.ent*nw + b.wi)
+		if i < 64 && want&^counted&(1<<i) != 0 {
+			bound = bounds[i]
+		} else {
+			bound = e.meter.Bound(t, k, b.ent, b.wi)
+		}
+		if bound < b.Limit {
+			continue
+		}
+		limit := e.limit(t, k, bi)
+		if bound < limit {
+			continue
+		}
+		if i < 64 {
+			counted |= 1 << i
+		}
+		if c := e.meter.Count(t, k, b.ent, b.wi); c >= limit {
+			s := e.trip(now, a, k, bi, c, route, sig, 0, decide)
+			if s.action > v.Action {
+				*v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: b.ID, Key: k}
+			}
+		}
+	}
+}
+
 // Exchange is what one request was served.
 type Exchange struct {
 	Route   string // the record route matched, for the decision log
@@ -425,7 +431,6 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 	t := now.UnixNano()
 	cp := e.pool.Get().(*[]uint64)
 	counts := *cp
-	nw := len(e.windows)
 	exempt := x.Signals.Exempt()
 	var withPerson []records.Found
 	if e.people >= 0 {
@@ -449,37 +454,133 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 		if withPerson != nil && (kind == identity.IP || kind == identity.Net) {
 			recs = withPerson
 		}
-		touched := e.meter.Observe(t, k, recs, x.Miss, counts)
-		if touched == 0 {
-			continue
-		}
-		var active []sanction
-		looked := false
-		for _, bi := range e.byKind[kind] {
-			b := &e.budgets[bi]
-			if touched&(1<<b.ent) == 0 || b.Allowlisted != exempt {
-				continue
-			}
-			if counts[b.ent*nw+b.wi] < b.Limit {
-				continue // per-person limits are multiples of Limit
-			}
-			limit := e.limit(t, k, bi)
-			if counts[b.ent*nw+b.wi] < limit {
-				continue
-			}
-			if !looked {
-				active, looked = e.sanctions.active(k, t), true
-			}
-			if sanctioned(active, bi) {
-				continue
-			}
-			// The bound reached the limit: now it is worth an estimate.
-			if c := e.meter.Count(t, k, b.ent, b.wi); c >= limit {
-				e.trip(now, a, k, bi, c, x.Route, x.Signals, 0)
-			}
-		}
+		e.observeKey(now, t, a, kind, k, recs, &x, exempt, counts, e.onDecide)
 	}
 	e.pool.Put(cp)
+}
+
+// observeKey is Observe's work on one key k of a: meter recs, then trip
+// the budgets of its kind the key now exceeds. counts receives the bounds
+// the meter wrote. It returns the entities metered and, as bits
+// entity*windows+window, the counts asked of the meter since (each may
+// have replaced a bound with an estimate). Like admitKey it touches no
+// other key's state.
+func (e *Engine) observeKey(now time.Time, t int64, a *identity.Actor, kind identity.Kind, k identity.Key, recs []records.Found, x *Exchange, exempt bool, counts []uint64, decide func(Decision)) (touched, counted uint64) {
+	touched = e.meter.Observe(t, k, recs, x.Miss, counts)
+	if touched == 0 {
+		return 0, 0
+	}
+	nw := len(e.windows)
+	var active []sanction
+	looked := false
+	for _, bi := range e.byKind[kind] {
+		b := &e.budgets[bi]
+		if touched&(1<<b.ent) == 0 || b.Allowlisted != exempt {
+			continue
+		}
+		if counts[b.ent*nw+b.wi] < b.Limit {
+			continue // per-person limits are multiples of Limit
+		}
+		limit := e.limit(t, k, bi)
+		if e.people >= 0 && b.PerPerson {
+			counted |= bit(e.people*nw + b.wi)
+		}
+		if counts[b.ent*nw+b.wi] < limit {
+			continue
+		}
+		if !looked {
+			active, looked = e.sanctions.active(k, t), true
+		}
+		if sanctioned(active, bi) {
+			continue
+		}
+		// The bound reached the limit: now it is worth an estimate.
+		counted |= bit(b.ent*nw + b.wi)
+		if c := e.meter.Count(t, k, b.ent, b.wi); c >= limit {
+			e.trip(now, a, k, bi, c, x.Route, x.Signals, 0, decide)
+		}
+	}
+	return touched, counted
+}
+
+// bit is 1<<i, or every bit past 63: a caller that cannot tell which
+// count was asked takes all as asked.
+func bit(i int) uint64 {
+	if i < 64 {
+		return 1 << i
+	}
+	return ^uint64(0)
+}
+
+// Replays that shard an actor's keys across goroutines (analyze) call
+// the engine a key at a time, with the decisions going to a sink of their
+// own: AdmitKey and ObserveKey do what Admit and Observe do to one key of
+// the actor, and Score and Sanction split Admit's risk assessment into
+// the part that reads the address key (Score) and the part that changes
+// the key the sanction goes on (Sanction). A request's work on one key
+// touches no other key's state, so each key's calls, made in event order,
+// decide what Admit and Observe would.
+
+// AdmitKey is Admit's work on the key of the given kind: its sanctions and
+// its budgets, decisions to decide. The risk assessment is Score's.
+func (e *Engine) AdmitKey(now time.Time, a *identity.Actor, kind identity.Kind, route string, sig detect.Signals, decide func(Decision)) {
+	k := a.Keys[kind]
+	if k.Hash == 0 {
+		return
+	}
+	var bounds []uint64
+	if e.bounds != nil {
+		cp := e.pool.Get().(*[]uint64)
+		defer e.pool.Put(cp)
+		bounds = *cp
+	}
+	var v Verdict
+	e.admitKey(now, now.UnixNano(), a, kind, k, route, sig, false, sig.Exempt(), bounds, &v, decide)
+}
+
+// Score assesses a request as Admit does after the keys' budgets: it reads
+// the address key's traffic (run it where that key's calls run) and
+// returns the signals with Enumeration when the traffic shows it.
+func (e *Engine) Score(now time.Time, a *identity.Actor, route string, sig detect.Signals) Scored {
+	if route == "" || sig.Exempt() {
+		return Scored{Signals: sig, bi: -1}
+	}
+	return e.score(now, a, route, sig, false)
+}
+
+// Key is the key r's sanction goes on (the zero key: none); Sanction runs
+// where that key's calls run.
+func (r *Scored) Key(a *identity.Actor) identity.Key { return r.key(a) }
+
+// Sanction applies r's band or rule to its key, decisions to decide.
+func (e *Engine) Sanction(now time.Time, a *identity.Actor, route string, r *Scored, decide func(Decision)) {
+	e.sanction(now, a, route, r, decide)
+}
+
+// CountsLen is the length ObserveKey's counts need.
+func (e *Engine) CountsLen() int { return e.countsLen }
+
+// ObserveKey is Observe's work on the key of the given kind: it meters
+// what the request was served and trips the key's budgets, decisions to
+// decide. counts (CountsLen long) receives the meter's bounds; it returns
+// the entities metered and, as bits entity*windows+window, the counts
+// asked of the meter after it wrote them.
+func (e *Engine) ObserveKey(now time.Time, a *identity.Actor, kind identity.Kind, x Exchange, counts []uint64, decide func(Decision)) (touched, counted uint64) {
+	k := a.Keys[kind]
+	exempt := x.Signals.Exempt()
+	if k.Hash == 0 || exempt && (kind == identity.Net || kind == identity.Crew) {
+		return 0, 0
+	}
+	recs := x.Records
+	if e.people >= 0 && (kind == identity.IP || kind == identity.Net) {
+		if p := person(a, x.Signals); p != 0 {
+			rp := e.recPool.Get().(*[]records.Found)
+			withPerson := append(append((*rp)[:0], x.Records...), records.Found{Entity: e.people, Hash: p})
+			defer func() { *rp = withPerson[:0]; e.recPool.Put(rp) }()
+			recs = withPerson
+		}
+	}
+	return e.observeKey(now, now.UnixNano(), a, kind, k, recs, &x, exempt, counts, decide)
 }
 
 // limit is budget b's limit on key k at t: per-person budgets on address
@@ -528,8 +629,30 @@ func person(a *identity.Actor, sig detect.Signals) uint64 {
 // assess scores a record request's signals and applies the highest band
 // reached, as a sanction on the client address.
 func (e *Engine) assess(now time.Time, a *identity.Actor, route string, sig *detect.Signals, passed bool) (Verdict, bool) {
-	if len(e.bandIdx) == 0 && len(e.rules) == 0 {
+	r := e.score(now, a, route, *sig, passed)
+	if !r.ok {
 		return Verdict{}, false
+	}
+	*sig = r.Signals
+	return e.sanction(now, a, route, &r, e.onDecide), true
+}
+
+// Scored is a record request's assessment: its signals (with Enumeration
+// when its address's traffic shows it), their score, and the band or rule
+// it meets, if any.
+type Scored struct {
+	Signals detect.Signals
+	Score   int
+	ok      bool // the engine has bands or rules: there was something to assess
+	bi      int  // the budget index of the band or rule applied, -1 none
+	act     Action
+}
+
+// score is assess without its sanction: it reads the address key's
+// traffic and nothing else of the engine's state.
+func (e *Engine) score(now time.Time, a *identity.Actor, route string, sig detect.Signals, passed bool) Scored {
+	if len(e.bandIdx) == 0 && len(e.rules) == 0 {
+		return Scored{Signals: sig, bi: -1}
 	}
 	ip := a.Keys[identity.IP]
 	t := now.UnixNano()
@@ -538,11 +661,11 @@ func (e *Engine) assess(now time.Time, a *identity.Actor, route string, sig *det
 		req, miss = tm.Traffic(t, ip, e.risk.Window)
 	}
 	if e.risk.EnumMinRequests > 0 && req >= e.risk.EnumMinRequests && float64(miss) >= e.risk.EnumMissRatio*float64(req) {
-		*sig |= detect.Enumeration
+		sig |= detect.Enumeration
 	}
 	score := 0
 	for bit, w := range e.risk.Weights {
-		if *sig&bit != 0 {
+		if sig&bit != 0 {
 			score += w
 		}
 	}
@@ -554,27 +677,42 @@ func (e *Engine) assess(now time.Time, a *identity.Actor, route string, sig *det
 		}
 	}
 	if len(e.rules) > 0 {
-		in := RuleInput{Route: route, Signals: *sig, Score: score, Actor: a, Requests: req, Misses: miss}
+		in := RuleInput{Route: route, Signals: sig, Score: score, Actor: a, Requests: req, Misses: miss}
 		for i, r := range e.rules {
 			if r.Action > act && !(r.Action == Challenge && passed) && r.Match.Match(in) {
 				bi, act = e.ruleIdx[i], r.Action
 			}
 		}
 	}
-	if bi < 0 || ip.Hash == 0 {
-		return Verdict{Score: score}, true
+	return Scored{Signals: sig, Score: score, ok: true, bi: bi, act: act}
+}
+
+// riskKey is the key a risk's sanction goes on: the crew key when there is
+// one (it is set only on requests that behave like a scraper's, so the
+// people behind a shared address are not caught with it), else the
+// address; the zero key when there is no sanction to apply.
+func (r *Scored) key(a *identity.Actor) identity.Key {
+	ip := a.Keys[identity.IP]
+	if !r.ok || r.bi < 0 || ip.Hash == 0 {
+		return identity.Key{}
 	}
-	// The sanction goes on the crew key when there is one: it is set only
-	// on requests that behave like a scraper's, so the people behind a
-	// shared address are not caught with it.
-	k := ip
 	if c := a.Keys[identity.Crew]; c.Hash != 0 {
-		k = c
+		return c
 	}
-	if !sanctioned(e.sanctions.active(k, t), bi) {
-		e.trip(now, a, k, bi, uint64(score), route, *sig, score)
+	return ip
+}
+
+// sanction applies a scored risk: the band or rule's sanction on its key,
+// unless that key is under it already.
+func (e *Engine) sanction(now time.Time, a *identity.Actor, route string, r *Scored, decide func(Decision)) Verdict {
+	k := r.key(a)
+	if k.Hash == 0 {
+		return Verdict{Score: r.Score}
 	}
-	return Verdict{Action: act, RetryAfter: e.budgets[bi].BlockFor, Rule: e.budgets[bi].ID, Key: k, Score: score}, true
+	if !sanctioned(e.sanctions.active(k, now.UnixNano()), r.bi) {
+		e.trip(now, a, k, r.bi, uint64(r.Score), route, r.Signals, r.Score, decide)
+	}
+	return Verdict{Action: r.act, RetryAfter: e.budgets[r.bi].BlockFor, Rule: e.budgets[r.bi].ID, Key: k, Score: r.Score}
 }
 
 // trafficMeter is a meter that also counts requests and misses.
@@ -583,7 +721,7 @@ type trafficMeter interface {
 }
 
 // trip installs a sanction for budget bi on key k and reports the decision.
-func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, count uint64, route string, sig detect.Signals, score int) sanction {
+func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, count uint64, route string, sig detect.Signals, score int, decide func(Decision)) sanction {
 	b := &e.budgets[bi]
 	t := now.UnixNano()
 	var until int64
@@ -600,7 +738,7 @@ func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, 
 	}
 	s := sanction{budget: bi, action: b.Action, until: until}
 	e.sanctions.add(k, s)
-	e.onDecide(Decision{
+	decide(Decision{
 		Time: now, Rule: b.ID, Action: b.Action, Shadow: e.shadow.Load(),
 		Key: k, Actor: *a, Route: route, Entity: b.Entity,
 		Count: count, Limit: b.Limit, Window: b.Window, Until: time.Unix(0, until),
