@@ -26,6 +26,7 @@ func campaignScores() []*Score {
 		{Name: "page-crew", Desc: "the account crew of a reader of the docs: 24-48 accounts, each loads an item's page and script before its reviews, ~1 item/s each"},
 		{Name: "slow-crew", Desc: "the account crew at a person's pace: 80-200 accounts in 8-20 /24s, a call every 3-8 s each (never rapid), random items' reviews, an asset now and then"},
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
+		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 	}
 }
@@ -84,6 +85,16 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 	}
 	swarmSeed := rng.Uint64()
 	run(func() { t.swarm(ctx, rand.New(rand.NewPCG(swarmSeed, 3)), ips, per) })
+
+	n, per = 1000+rng.IntN(2001), 5+rng.IntN(6)
+	sips := make([]string, n)
+	sids := make([]*http.Cookie, n)
+	for i := range sips {
+		sips[i] = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		sids[i] = &http.Cookie{Name: "sid", Value: fmt.Sprintf("ss%d-%x", i, rng.Uint64())}
+	}
+	sessionSwarmSeed := rng.Uint64()
+	run(func() { t.sessionSwarm(ctx, rand.New(rand.NewPCG(sessionSwarmSeed, 7)), sips, sids, per) })
 
 	harvest := 20 + rng.Float64()*20
 	run(func() { t.partner(ctx, harvest) })
@@ -189,6 +200,25 @@ func (t *Traffic) swarm(ctx context.Context, rng *rand.Rand, ips []string, per i
 			return
 		}
 		t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", 1+rng.IntN(t.o.Users)), ips[(n-1)%len(ips)], browserUA, nil, "", one)
+	})
+}
+
+// sessionSwarm is the swarm with a session cookie per address, each of
+// which loads a script before its profile requests, so that none is
+// sessionless or without assets.
+func (t *Traffic) sessionSwarm(ctx context.Context, rng *rand.Rand, ips []string, sids []*http.Cookie, per int) {
+	s := t.score("session-swarm")
+	total := len(ips) * (per + 1)
+	paced(ctx, 50, func(n int) {
+		if n > total {
+			return
+		}
+		i := (n - 1) % len(ips)
+		if n <= len(ips) {
+			t.fetch(ctx, s, "/static/app.js", ips[i], browserUA, sids[i], "", nil)
+			return
+		}
+		t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", 1+rng.IntN(t.o.Users)), ips[i], browserUA, sids[i], "", one)
 	})
 }
 

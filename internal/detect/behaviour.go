@@ -138,24 +138,24 @@ type evidence struct {
 	// than people's beyond chance (a crew that loads pages around its
 	// calls).
 	colder bool
-	// pacedSweep: cold and through the API on the early evidence, brisk
-	// but at a person's pace, with responses so cold that five such keys
-	// together are beyond chance (a crew keeping each member under
-	// Rapid).
-	pacedSweep bool
-	// pacedAlone: pacedSweep with responses colder than people's beyond
+	// apiSweep: cold and through the API on the early evidence, not
+	// rapid, with responses so cold that five such keys together are
+	// beyond chance (a crew keeping each member under Rapid, a swarm of
+	// sessions that each load an asset first). Evidence when brisk, or
+	// without an account (Detector.Assess).
+	apiSweep bool
+	// apiAlone: apiSweep with responses colder than people's beyond
 	// chance on its own: what a lookalike needs to join a crew past its
 	// quorum (a lone app user, or a clerk looking customers up, on the
 	// tail while a crew is about).
-	pacedAlone bool
+	apiAlone bool
+	// brisk: through the API (early) at under BriskInterval.
+	brisk bool
 	// firstAt: the key's first record request (ns): whether it started
 	// with a crew (recruits.join).
 	firstAt int64
 	// enlisted: recruited within the last recruitKeep (Behaviour.enlist).
 	enlisted bool
-	// brisk: through the API (early) at under BriskInterval: still the
-	// crew's way, for an enlisted key.
-	brisk bool
 }
 
 // signals returns the history signals of address key k at now, and notes a
@@ -242,16 +242,16 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 		ev.colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 	}
 	ev.brisk = ev.early&APIHeavy != 0 && earlyIv && mean(st.iv[:st.n]) < float64(b.BriskInterval)
-	if ev.early&(ColdSweep|Rapid) == ColdSweep && ev.brisk {
+	if ev.early&(ColdSweep|APIHeavy|Rapid) == ColdSweep|APIHeavy {
 		if !measured {
 			// Before people are measured (a proxy just started, a shop
 			// at night), assume the worst of them short of everything:
-			// a paced crew is recruited once each member's responses
-			// would be beyond chance at that, after about nine.
+			// a crew is recruited once each member's responses would be
+			// beyond chance at that, after about nine.
 			people = max(people, unmeasuredColdShare)
 		}
-		ev.pacedSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
-		ev.pacedAlone = ev.pacedSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
+		ev.apiSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
+		ev.apiAlone = ev.apiSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 	}
 	return s, ev
 }

@@ -241,13 +241,17 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// their records look like a sweep's; and a person at the API at
 		// a person's pace is a mobile app's user as often as a crew's
 		// member.
-		if ev.early == sweep || ev.pacedSweep || s&(ColdSweep|Rapid) == ColdSweep|Rapid && ev.colder {
+		// Through the API at a person's pace it takes briskness, or no
+		// account: a clerk looks a customer up every minute or two, and a
+		// swarm's sessions each make a handful of calls.
+		paced := ev.brisk || a.Keys[identity.Account].Hash == 0
+		if ev.early == sweep || ev.apiSweep && paced || s&(ColdSweep|Rapid) == ColdSweep|Rapid && ev.colder {
 			crew := crewKey(a, ColdSweep|sig&AutomationUA)
-			alone := ev.early == sweep || ev.colder || ev.pacedAlone
+			alone := ev.early == sweep || ev.colder || ev.apiAlone && paced
 			if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At, ev.firstAt, alone) ||
 				alone && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
 				s |= ev.early
-				ev.enlisted, ev.brisk = true, true
+				ev.enlisted = true
 			}
 		}
 		// A recruit stays the crew's for an hour, on calls that show
@@ -256,7 +260,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// as long after as it calls the API at its pace.
 		if ev.enlisted {
 			sig = ColdSweep | sig&AutomationUA
-			if ev.brisk {
+			if ev.early&APIHeavy != 0 && paced {
 				d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
 			}
 		}

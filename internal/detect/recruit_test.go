@@ -193,6 +193,43 @@ func TestPacedCrewIsRecruited(t *testing.T) {
 	}
 }
 
+// A residential swarm whose every address keeps a session of its own and
+// loads a script before its handful of profile requests is neither
+// sessionless nor without assets, and each address calls once a minute:
+// it took all 10,225-21,096 profiles it asked for in a simulated day
+// (bench --scenario session-swarm). Without an account, lookalikes at any
+// pace are recruited on the crew's evidence.
+func TestSessionSwarmIsRecruited(t *testing.T) {
+	h := newCrewHarness()
+	members := make([]identity.Actor, 4*recruitQuorum)
+	for i := range members {
+		members[i] = actor(mix(0x5a0000+uint64(i)), mix(0x5e5500+uint64(i)), 0xf1)
+	}
+	serve := func(m *identity.Actor, at time.Duration) {
+		h.d.Assess(m, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+		h.d.Served(m, rec(h.next)) // one profile, nobody's seen
+		h.next++
+	}
+	joinedAt := -1
+	for call := range 7 {
+		for i := range members {
+			at := time.Duration(call)*time.Minute + time.Duration(i)*time.Second
+			if call == 0 {
+				h.d.Assess(&members[i], Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
+				continue
+			}
+			serve(&members[i], at)
+		}
+		if joinedAt < 0 && members[len(members)-1].Keys[identity.Crew] == crewKey(&members[0], ColdSweep) {
+			joinedAt = call
+		}
+	}
+	if joinedAt < 0 || joinedAt > 5 {
+		t.Fatalf("a session swarm joined at its call %d, want by the fifth", joinedAt)
+	}
+	// Signed-up accounts at that pace are clerks as often (TestEarlyRecruitingMustNotTrip).
+}
+
 // Past the minute its quorum formed in, a paced crew recruits a lone
 // lookalike only on its own evidence: an app user or a clerk who reads a
 // few tail records while a crew is about is not five of them.

@@ -343,6 +343,16 @@ var scenarios = []Scenario{
 			}
 			return c
 		}},
+	{Name: "session-swarm", Desc: "the residential swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads an asset, then 5-10 profiles by id", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n := 1000 + rng.IntN(2001)
+			c := &campaign{fp: fpBrowser, interval: 20 * time.Millisecond, jitter: 0.5, perAddress: 6 + rng.IntN(6), assetEvery: 1 << 20, fetch: profilesAtRandom}
+			for range n {
+				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			return c
+		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			rate := 10 + rng.Float64()*20
