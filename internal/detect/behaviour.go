@@ -228,8 +228,11 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if coldShare && st.recs >= (b.ColdMin+2)/3 {
 		ev.early |= ColdSweep
 	}
-	earlyIv := int(st.n) >= (b.RapidMin+2)/3
-	if earlyIv && mean(st.iv[:st.n]) < float64(b.RapidInterval) {
+	pace := math.Inf(1) // mean interval, on a third of Rapid's
+	if int(st.n) >= (b.RapidMin+2)/3 {
+		pace = mean(st.iv[:st.n])
+	}
+	if pace < float64(b.RapidInterval) {
 		ev.early |= Rapid
 	}
 	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
@@ -241,7 +244,7 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if s&(ColdSweep|Rapid) == ColdSweep|Rapid && measured {
 		ev.colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 	}
-	ev.brisk = ev.early&APIHeavy != 0 && earlyIv && mean(st.iv[:st.n]) < float64(b.BriskInterval)
+	ev.brisk = ev.early&APIHeavy != 0 && pace < float64(b.BriskInterval)
 	if ev.early&(ColdSweep|APIHeavy|Rapid) == ColdSweep|APIHeavy {
 		if !measured {
 			// Before people are measured (a proxy just started, a shop

@@ -234,20 +234,20 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// of them sweeping the tail through the API, fast or at a
 		// person's pace, or (on the full cold and rapid evidence)
 		// loading the pages around their calls as a crew that read these
-		// docs would; and, once the crew is sanctioned, any API-heavy
-		// one. The last two need responses colder than people's beyond
+		// docs would; past the quorum's first minute, and into a
+		// sanctioned crew, only those convincing alone. All but the
+		// fast API sweep need responses colder than people's beyond
 		// chance: fast shoppers are rapid too, and while most of what
 		// people are served is cold (a proxy just started, a small shop)
 		// their records look like a sweep's; and a person at the API at
 		// a person's pace is a mobile app's user as often as a crew's
-		// member.
-		// Through the API at a person's pace it takes briskness, or no
-		// account: a clerk looks a customer up every minute or two, and a
-		// swarm's sessions each make a handful of calls.
-		paced := ev.brisk || a.Keys[identity.Account].Hash == 0
-		if ev.early == sweep || ev.apiSweep && paced || s&(ColdSweep|Rapid) == ColdSweep|Rapid && ev.colder {
+		// member. At a person's pace it takes briskness, or no account:
+		// a clerk looks a customer up every minute or two, and a swarm's
+		// sessions each make a handful of calls.
+		atPace := ev.brisk || a.Keys[identity.Account].Hash == 0
+		if ev.early == sweep || ev.apiSweep && atPace || s&(ColdSweep|Rapid) == ColdSweep|Rapid && ev.colder {
 			crew := crewKey(a, ColdSweep|sig&AutomationUA)
-			alone := ev.early == sweep || ev.colder || ev.apiAlone && paced
+			alone := ev.early == sweep || ev.colder || ev.apiAlone && atPace
 			if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At, ev.firstAt, alone) ||
 				alone && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
 				s |= ev.early
@@ -260,7 +260,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// as long after as it calls the API at its pace.
 		if ev.enlisted {
 			sig = ColdSweep | sig&AutomationUA
-			if ev.early&APIHeavy != 0 && paced {
+			if ev.early&APIHeavy != 0 && atPace {
 				d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
 			}
 		}
