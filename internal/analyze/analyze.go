@@ -22,6 +22,7 @@ import (
 	"github.com/leakguard/leakguard/internal/human"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/logs"
+	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/pipeline"
 	"github.com/leakguard/leakguard/internal/records"
 )
@@ -96,8 +97,11 @@ type Analyzer struct {
 	inexact     bool // Exact was asked for and abandoned at the limit
 
 	// estimates: the first stage's last estimate of each sketched key's
-	// peak counts, and the bound it was made at (see bounds)
-	estimates map[estimateKey]estimate
+	// peak counts, and the bound it was made at (see bounds), kept apart
+	// per key partition (memory.Partition), addresses apart from other
+	// keys, as a sharded replay's goroutines hold them: each forgets
+	// what the one-goroutine replay forgets
+	estimates [128]map[estimateKey]estimate
 
 	raw          map[identity.Key]string // with Reveal only: raw addresses, accounts and sessions
 	reportWins   []int                   // indices of the report windows in the meter's
@@ -130,9 +134,10 @@ type actor struct {
 	peak      [][]uint32  // per entity, per window: the most distinct records seen in the window
 	hours     []hourCount // records served per hour, addresses and crews only
 	key       identity.Key
-	addr      string // only with Reveal: the address, or a crew's first
-	links     keySet // the other keys seen on its lines (not fingerprints)
-	people    keySet // addresses and /24s: the people seen behind them
+	addr      string                    // only with Reveal: the address, or a crew's first
+	links     keySet                    // the other keys seen on its lines (not fingerprints)
+	lastLine  [identity.NumKinds]uint64 // the keys of the last line linked
+	people    keySet                    // addresses and /24s: the people seen behind them
 	crossings []crossing
 	outlier   bool
 	exempt    bool // seen allowlisted: judged by its own budgets, not against people
@@ -273,6 +278,13 @@ type event struct {
 	tr    detect.Traits
 	sig   detect.Signals // the detector's, set by the replay's first stage
 	decs  [2]int         // the engine's decisions on this line, in its chunk's stage buffer
+	// a sharded replay's: the detector's signals (sig adds the engine's
+	// risk assessment's), the assessment, whether the line is replayed,
+	// and where its bounds for the peaks start in its chunk's
+	pre  detect.Signals
+	risk engine.Scored
+	live bool
+	boff int32
 	// with Reveal only: the raw account and session
 	account, session string
 }
@@ -370,7 +382,7 @@ func (a *Analyzer) apply(ev *event) {
 	a.replay(ev, st)
 	a.stage = nil
 	ev.decs[1] = len(st.decs)
-	a.tally(ev, st)
+	st.pos = a.tally(ev, st.decs[ev.decs[0]:ev.decs[1]], st.bounds, st.pos)
 }
 
 // outsideWindow reports whether ev lies outside [Since, Until).
@@ -402,9 +414,10 @@ func (a *Analyzer) replay(ev *event, st *stageBuf) {
 // tally is the second stage of a line inside the time window: the
 // analyzer's own per-key totals (lifetime counts, links, timelines), then
 // the decisions the engine took on the line, then the peaks, as the
-// replay interleaved them before it was split in two. The decisions and
-// the meter's bounds come from st, the first stage's buffer.
-func (a *Analyzer) tally(ev *event, st *stageBuf) {
+// replay interleaved them before it was split in two. decs are the line's
+// decisions; the meter's bounds are read from bnd at pos, and it returns
+// the position after them.
+func (a *Analyzer) tally(ev *event, decs []decision, bnd []uint32, pos int) int {
 	a.lines++
 	if len(a.actors) >= a.nextFold {
 		a.fold(ev.t)
@@ -462,10 +475,10 @@ func (a *Analyzer) tally(ev *event, st *stageBuf) {
 	}
 	a.link(act, &acs)
 	a.remember(ev)
-	for _, d := range st.decs[ev.decs[0]:ev.decs[1]] {
+	for _, d := range decs {
 		a.decide(d)
 	}
-	st.pos = a.peaks(ev.t, act, &acs, recs, st.bounds, st.pos)
+	return a.peaks(ev.t, act, &acs, recs, bnd, pos)
 }
 
 func (a *Analyzer) addExact(ac *actor, recs []records.Found) {
@@ -597,9 +610,17 @@ type estimateKey struct {
 
 type estimate struct{ bound, count uint64 }
 
-// maxEstimates bounds the estimates kept; past it they are forgotten and
-// made again.
-const maxEstimates = 1 << 20
+// maxEstimates bounds the estimates kept per partition; past it the
+// partition's are forgotten and made again.
+const maxEstimates = 1 << 13
+
+// estimatePart is where k's estimates are kept.
+func estimatePart(k identity.Key) int {
+	if k.Kind == identity.IP {
+		return 64 + memory.Partition(k)
+	}
+	return memory.Partition(k)
+}
 
 // estimate is the peak count of sketched key k, whose bound is b. A
 // sketch's bound adds up every insert since its last estimate, repeats
@@ -614,7 +635,8 @@ const maxEstimates = 1 << 20
 // its exact list, and for a sketched one at most exact_up_to high.
 func (a *Analyzer) estimate(at int64, k identity.Key, ent, wi int, b uint64) uint64 {
 	ek := estimateKey{k, uint16(ent), uint16(wi)}
-	if e, ok := a.estimates[ek]; ok && b >= e.bound && b-e.bound <= e.count/16 {
+	es := &a.estimates[estimatePart(k)]
+	if e, ok := (*es)[ek]; ok && b >= e.bound && b-e.bound <= e.count/16 {
 		return e.count + (b - e.bound)
 	}
 	var n uint64
@@ -627,10 +649,10 @@ func (a *Analyzer) estimate(at int64, k identity.Key, ent, wi int, b uint64) uin
 	} else {
 		return b
 	}
-	if a.estimates == nil || len(a.estimates) >= maxEstimates {
-		a.estimates = map[estimateKey]estimate{}
+	if *es == nil || len(*es) >= maxEstimates {
+		*es = map[estimateKey]estimate{}
 	}
-	a.estimates[ek] = estimate{bound: b, count: n}
+	(*es)[ek] = estimate{bound: b, count: n}
 	return n
 }
 

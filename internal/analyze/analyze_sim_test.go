@@ -468,31 +468,74 @@ budgets:
   - {entity: user, per: crew, window: 1h, limit: 500, action: block}
 state: {dir: %s}
 `, filepath.Join(dir, "state"))), 0o600)
-	run := func(serial, noCapture bool, workers int) (string, string) {
+	// After the campaign, in a second input: enumerators whose misses on
+	// record routes raise Enumeration from their address's traffic, a
+	// signal the engine's goroutine of the address hands to the others
+	// (an account's decision carries it; a crew's risk band rests on it).
+	enum := writeEnumerationLog(t, dir)
+	run := func(serial, noCapture bool, workers, shards int) (string, string) {
 		r := campaignReplay(t, cfg, cl)
+		r.inputs = append(r.inputs, enum)
 		r.opts = analyze.Options{Reveal: true, Suggest: true}
-		r.html, r.noCapture, r.read = true, noCapture, analyze.ReadOptions{Serial: serial, Workers: workers}
+		r.html, r.noCapture, r.read = true, noCapture, analyze.ReadOptions{Serial: serial, Workers: workers, Shards: shards}
 		res := r.mustRun(t)
 		return res.json, res.html
 	}
-	want, wantHTML := run(true, true, 1)
-	for _, s := range []string{`"suspect": true`, `"rule": "user/ip/1h"`, `"rule": "user/account/1d"`, `"rule": "user/crew/1h"`, `"records_before_detection"`, `"suggested_budgets"`, `"revealed"`} {
+	want, wantHTML := run(true, true, 1, 0)
+	for _, s := range []string{`"suspect": true`, `"rule": "user/ip/1h"`, `"rule": "user/account/1d"`, `"rule": "user/crew/1h"`, `"rule": "risk>=`, `"enumeration"`, `"records_before_detection"`, `"suggested_budgets"`, `"revealed"`} {
 		if !strings.Contains(want, s) {
 			t.Fatalf("the reference report lacks %s: the log no longer exercises what this test compares", s)
 		}
 	}
+	// shards 0 is the default, one engine goroutine per worker: at one
+	// worker, the two-stage replay; at more, the sharded one.
 	for _, v := range []struct {
 		serial, noCapture bool
-		workers           int
-	}{{true, false, 1}, {false, true, 1}, {false, false, 1}, {false, false, 2}, {false, false, 5}} {
-		got, gotHTML := run(v.serial, v.noCapture, v.workers)
+		workers, shards   int
+	}{{true, false, 1, 0}, {false, true, 1, 0}, {false, false, 1, 0}, {false, false, 2, 1},
+		{false, false, 2, 0}, {false, true, 2, 0}, {false, false, 5, 3}} {
+		got, gotHTML := run(v.serial, v.noCapture, v.workers, v.shards)
 		if got != want || gotHTML != wantHTML {
 			i := 0
 			for i < len(got) && i < len(want) && got[i] == want[i] {
 				i++
 			}
-			t.Errorf("serial=%v noCapture=%v workers=%d: the report differs from the plain replay's at byte %d: %.200q vs %.200q",
-				v.serial, v.noCapture, v.workers, i, got[min(i, len(got)):], want[min(i, len(want)):])
+			t.Errorf("serial=%v noCapture=%v workers=%d shards=%d: the report differs from the plain replay's at byte %d: %.200q vs %.200q",
+				v.serial, v.noCapture, v.workers, v.shards, i, got[min(i, len(got)):], want[min(i, len(want)):])
 		}
 	}
+}
+
+// writeEnumerationLog writes a log, in the campaign log's format, of the
+// day after the campaign: a python client walking profile ids with three
+// accounts, every other request a miss, and a browser-like client without
+// account or session whose requests miss seven times in ten.
+func writeEnumerationLog(t *testing.T, dir string) string {
+	t.Helper()
+	start := time.Date(2026, 11, 4, 6, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	line := func(at time.Time, ip string, id, status int, ua, account string) {
+		fmt.Fprintf(&b, "%s - - [%s] \"GET /api/users/%d HTTP/1.1\" %d 512 \"-\" \"%s\" %s -\n", ip, at.Format("02/Jan/2006:15:04:05 -0700"), id, status, ua, account)
+	}
+	for i := range 15000 {
+		status := 200
+		if i%2 == 0 {
+			status = 404
+		}
+		line(start.Add(time.Duration(i)*300*time.Millisecond), "198.51.100.7", 3_000_000+i, status,
+			"python-requests/2.31.0", fmt.Sprintf("enum%d", i%3))
+		if i%4 == 0 {
+			status = 200
+			if i%40 < 28 {
+				status = 404
+			}
+			line(start.Add(time.Duration(i)*300*time.Millisecond+100*time.Millisecond), "198.51.100.9", 4_000_000+i/4, status,
+				"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", "-")
+		}
+	}
+	path := filepath.Join(dir, "enumeration.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

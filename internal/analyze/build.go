@@ -23,13 +23,16 @@ func FromConfig(cfg *config.Config, h *keyed.Hasher, getenv func(string) string,
 	var a *Analyzer
 	var capture *Capture
 	opts := stack.Options{NoBotDNS: true}
-	if !plain {
-		opts.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
-			if capture = NewCapture(local, cfg.Meter.MaxActors); capture == nil {
-				return local
-			}
-			return capture
+	opts.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
+		// In every replay, sharded or not, so that all evict alike.
+		local.SeparateAddresses()
+		if plain {
+			return local
 		}
+		if capture = NewCapture(local, cfg.Meter.MaxActors); capture == nil {
+			return local
+		}
+		return capture
 	}
 	st, err := stack.Build(cfg, h, func(d engine.Decision) { a.OnDecision(d) }, getenv, opts)
 	if err != nil {

@@ -71,11 +71,22 @@ func (s *keySet) each(f func(identity.Key)) {
 // crew key), as the engine's per-person budgets count them.
 func (a *Analyzer) link(act *identity.Actor, acs *[identity.NumKinds]*actor) {
 	person := act.Keys[identity.Crew].Hash == 0
+	var line [identity.NumKinds]uint64
+	for kind, k := range act.Keys {
+		line[kind] = k.Hash
+	}
 	for kind, k := range act.Keys {
 		if k.Hash == 0 || !linked(kind) {
 			continue
 		}
 		ac := acs[kind]
+		// A key's lines come in runs with the same other keys (a
+		// person's address, account and session): adding them again
+		// changes no set.
+		if ac.lastLine == line {
+			continue
+		}
+		ac.lastLine = line
 		for other, o := range act.Keys {
 			if other != kind && o.Hash != 0 && linked(other) {
 				ac.links.add(o)

@@ -21,6 +21,9 @@ import (
 // more keys than a line has (NewCapture refuses smaller meters).
 type Capture struct {
 	engine.Meter
+	// off: calls pass through, nothing is kept. A sharded replay calls
+	// the meter from several goroutines and keeps the bounds itself.
+	off  bool
 	nw   int
 	now  int64
 	line [identity.NumKinds]captured
@@ -77,7 +80,7 @@ func (c *Capture) begin(now int64) {
 
 func (c *Capture) Observe(now int64, k identity.Key, recs []records.Found, miss bool, counts []uint64) uint64 {
 	touched := c.Meter.Observe(now, k, recs, miss, counts)
-	if k.Kind < identity.NumKinds && now == c.now {
+	if !c.off && k.Kind < identity.NumKinds && now == c.now {
 		l := &c.line[k.Kind]
 		l.key, l.touched, l.dirty = k, touched, 0
 		l.counts = append(l.counts[:0], counts...)
@@ -86,7 +89,7 @@ func (c *Capture) Observe(now int64, k identity.Key, recs []records.Found, miss 
 }
 
 func (c *Capture) Count(now int64, k identity.Key, ent, wi int) uint64 {
-	if k.Kind < identity.NumKinds && c.line[k.Kind].key == k {
+	if !c.off && k.Kind < identity.NumKinds && c.line[k.Kind].key == k {
 		l := &c.line[k.Kind]
 		if i := ent*c.nw + wi; i < 64 {
 			l.dirty |= 1 << i

@@ -127,6 +127,10 @@ type ReadOptions struct {
 	// Serial replays each line whole on the reading goroutine, instead of
 	// the two-stage pipeline: the same report (tested), for comparison.
 	Serial bool
+	// Shards is how many goroutines run the engine's stage, each for the
+	// keys of its partitions (shard.go); default Workers. Below 2, one
+	// goroutine runs it for every key.
+	Shards int
 }
 
 const (
@@ -148,6 +152,7 @@ type chunk struct {
 	err   error // reading the input failed after these lines
 	done  chan struct{}
 	stage stageBuf    // the replay's first stage's decisions and bounds, for the second
+	sh    shardBuf    // the same, in a sharded replay
 	pool  chan *chunk // where it goes back when replayed
 	pos   int64       // input bytes read when the chunk was cut
 }
@@ -308,6 +313,50 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 			Done: pos, Total: total, Elapsed: el, Finished: finished})
 	}
 	var pos int64
+	// A sharded replay's engine goroutines, each with a queue of chunks for
+	// its address keys and one for its other keys.
+	shards := o.Shards
+	if shards == 0 {
+		shards = o.Workers
+	}
+	shards = min(shards, 64)
+	sharded := shards >= 2 && !o.Serial && a.o.Engine != nil
+	var toAddr, toOthers []chan *chunk
+	if sharded {
+		if a.o.Capture != nil {
+			a.o.Capture.off = true // not safe for several goroutines; the workers keep the bounds
+		}
+		a.peakWins() // made once here, read by every goroutine
+		var engines sync.WaitGroup
+		for w := range shards {
+			x := a.newWorker(w, shards)
+			qa, qo := make(chan *chunk, inflight), make(chan *chunk, inflight)
+			toAddr, toOthers = append(toAddr, qa), append(toOthers, qo)
+			engines.Add(2)
+			go func() {
+				defer engines.Done()
+				for c := range qa {
+					x.addresses(c)
+				}
+			}()
+			// others runs on a worker of its own: it waits for the
+			// addresses of its chunk, while the addresses of the next go on
+			y := a.newWorker(w, shards)
+			go func() {
+				defer engines.Done()
+				for c := range qo {
+					y.others(c)
+				}
+			}()
+		}
+		defer func() {
+			for w := range toAddr {
+				close(toAddr[w])
+				close(toOthers[w])
+			}
+			engines.Wait()
+		}()
+	}
 	// The second stage: the analyzer's own totals, a chunk behind the
 	// first, on a goroutine of its own (Serial: on this one, line by line).
 	var tallies chan *chunk
@@ -317,7 +366,12 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 		go func() {
 			defer close(tallied)
 			for c := range tallies {
-				a.tallyChunk(c)
+				if sharded {
+					c.sh.metered.Wait()
+					a.tallySharded(c)
+				} else {
+					a.tallyChunk(c)
+				}
 				c.pool <- c
 			}
 		}()
@@ -332,6 +386,7 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 		<-c.done
 		st := &c.stage
 		st.decs, st.bounds, st.pos = st.decs[:0], st.bounds[:0], 0
+		slots := 0
 		for i := range c.evs {
 			ev := &c.evs[i]
 			switch {
@@ -343,6 +398,10 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 				}
 			case o.Serial:
 				a.apply(ev)
+			case sharded:
+				if !a.outsideWindow(ev) {
+					a.detect(ev, &slots) // the engine's goroutines do the rest
+				}
 			case !a.outsideWindow(ev):
 				// the first stage: detector, engine and meter, in order
 				ev.decs[0] = len(st.decs)
@@ -370,6 +429,19 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 			c.pool <- c
 			continue
 		}
+		if sharded {
+			sh := &c.sh
+			sh.bounds = append(sh.bounds[:0], make([]uint32, slots)...)
+			if len(sh.decs) != 2*shards {
+				sh.decs = make([][]lineDecision, 2*shards)
+			}
+			sh.addressed.Add(shards)
+			sh.metered.Add(shards)
+			for w := range shards {
+				toAddr[w] <- c
+				toOthers[w] <- c
+			}
+		}
 		tallies <- c
 	}
 	if tallies != nil {
@@ -395,7 +467,7 @@ func (a *Analyzer) tallyChunk(c *chunk) {
 			a.lines++
 			a.outside++
 		default:
-			a.tally(ev, st)
+			st.pos = a.tally(ev, st.decs[ev.decs[0]:ev.decs[1]], st.bounds, st.pos)
 		}
 	}
 }
