@@ -70,8 +70,9 @@ const (
 )
 
 type behShard struct {
-	mu sync.Mutex
-	m  map[uint64]*addrState
+	mu    sync.Mutex
+	m     map[uint64]*addrState
+	round uint8 // thin's
 }
 
 type addrState struct {
@@ -114,12 +115,7 @@ func (b *Behaviour) state(k identity.Key, create bool) (*behShard, *addrState) {
 	st := sh.m[k.Hash]
 	if st == nil && create {
 		if len(sh.m) >= b.shardCap {
-			for h := range sh.m { // forget at random rather than grow
-				delete(sh.m, h)
-				if len(sh.m) < b.shardCap*3/4 {
-					break
-				}
-			}
+			thin(sh.m, &sh.round) // forget a quarter rather than grow
 		}
 		st = &addrState{lastLow: -1}
 		sh.m[k.Hash] = st

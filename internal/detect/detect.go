@@ -133,8 +133,9 @@ type Detector struct {
 }
 
 type sessionShard struct {
-	mu sync.Mutex
-	m  map[uint64]struct{} // sessions that loaded a page or asset
+	mu    sync.Mutex
+	m     map[uint64]struct{} // sessions that loaded a page or asset
+	round uint8               // thin's
 }
 
 // New returns a Detector.
@@ -396,15 +397,10 @@ func (d *Detector) loaded(h uint64) {
 	sh := d.shard(h)
 	sh.mu.Lock()
 	if len(sh.m) >= d.shardCap {
-		// Forget at random rather than grow: a forgotten session's next
+		// Forget a quarter rather than grow: a forgotten session's next
 		// record request counts as from a session without page loads, a
 		// weak signal that its next page load clears.
-		for k := range sh.m {
-			delete(sh.m, k)
-			if len(sh.m) < d.shardCap*3/4 {
-				break
-			}
-		}
+		thin(sh.m, &sh.round)
 	}
 	sh.m[h] = struct{}{}
 	sh.mu.Unlock()
@@ -416,6 +412,19 @@ func (d *Detector) hasLoaded(h uint64) bool {
 	_, ok := sh.m[h]
 	sh.mu.Unlock()
 	return ok
+}
+
+// thin forgets about a quarter of m's keys, chosen by their hash and the
+// round (which it advances), not by the map's order, which is random: a
+// log replayed twice forgets the same keys and gives the same report.
+func thin[V any](m map[uint64]V, round *uint8) {
+	r := uint64(*round & 3)
+	*round++
+	for k := range m {
+		if mix(k)>>62 == r {
+			delete(m, k)
+		}
+	}
 }
 
 func mix(x uint64) uint64 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/leakguard/leakguard/internal/identity"
@@ -154,5 +155,31 @@ func TestBotVerifier(t *testing.T) {
 	}
 	if s := d.Assess(&a, Traits{Kind: Record, UA: UASearchBot, Addr: netip.MustParseAddr("203.0.113.9")}); s&UnverifiedBot == 0 || s.Exempt() {
 		t.Errorf("fake Googlebot: %s", s)
+	}
+}
+
+// Past its capacity the detector forgets keys. It forgot them in the
+// map's order, which Go randomises, so the same log replayed twice gave
+// reports that differed in a few crews (issue 14's 1M-line bench log at
+// the default max_actors). It forgets by hash now.
+func TestForgettingIsTheSameEachRun(t *testing.T) {
+	run := func() []uint64 {
+		d := New(Options{Sessions: 64 * 16})
+		for i := range 64 * 16 * 3 {
+			d.loaded(mix(uint64(i)))
+		}
+		var kept []uint64
+		for i := range 64 * 16 * 3 {
+			if d.hasLoaded(mix(uint64(i))) {
+				kept = append(kept, uint64(i))
+			}
+		}
+		return kept
+	}
+	first := run()
+	for range 5 {
+		if again := run(); !slices.Equal(first, again) {
+			t.Fatalf("two runs kept %d and %d different sessions", len(first), len(again))
+		}
 	}
 }

@@ -21,8 +21,9 @@ const (
 )
 
 type recruits struct {
-	mu sync.Mutex
-	m  map[uint64]*recruit
+	mu    sync.Mutex
+	m     map[uint64]*recruit
+	round uint8 // thin's
 }
 
 type recruit struct {
@@ -48,12 +49,7 @@ func (r *recruits) join(crew, member uint64, now, first int64, alone bool) bool 
 	c := r.m[crew]
 	if c == nil || c.n < recruitQuorum && now-c.since > recruitWindow || now-c.since > recruitKeep {
 		if c == nil && len(r.m) >= recruitCap {
-			for k := range r.m { // forget at random rather than grow
-				delete(r.m, k)
-				if len(r.m) < recruitCap*3/4 {
-					break
-				}
-			}
+			thin(r.m, &r.round) // forget a quarter rather than grow
 		}
 		c = &recruit{since: now}
 		r.m[crew] = c
