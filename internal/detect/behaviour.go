@@ -134,8 +134,8 @@ type evidence struct {
 	// than people's beyond chance (a crew that loads pages around its
 	// calls).
 	colder bool
-	// apiSweep: cold and through the API on the early evidence, not
-	// rapid, with responses so cold that five such keys together are
+	// apiSweep: through the API on the early evidence, not rapid, with
+	// two responses or more, so cold that five such keys together are
 	// beyond chance (a crew keeping each member under Rapid, a swarm of
 	// sessions that each load an asset first). Evidence when brisk, or
 	// without an account (Detector.Assess).
@@ -241,7 +241,10 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 		ev.colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 	}
 	ev.brisk = ev.early&APIHeavy != 0 && pace < float64(b.BriskInterval)
-	if ev.early&(ColdSweep|APIHeavy|Rapid) == ColdSweep|APIHeavy {
+	// Cold by the response, not the record: a review's authors review
+	// other items too, and a crew's records warmed past the early
+	// ColdSweep's 80% while each of its responses stayed mostly cold.
+	if ev.early&(APIHeavy|Rapid) == APIHeavy && st.served >= 2 {
 		if !measured {
 			// Before people are measured (a proxy just started, a shop
 			// at night), assume the worst of them short of everything:
