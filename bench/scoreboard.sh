@@ -2,7 +2,8 @@
 # The README's scoreboard, from one run: the routes-only config (no budgets:
 # the default policy decides) next to the budgets-only baseline, in
 # simulated time (leakguard bench), then live over loopback HTTP (leakguard
-# demo: 3,000 shoppers with 300 behind each carrier-NAT address, 90 s).
+# demo: 3,000 people, 270 behind each carrier-NAT address and 300 in an
+# office /24, 90 s).
 #   bench/scoreboard.sh [days] [live-seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +19,5 @@ echo
 echo "## simulated, budgets-only baseline (300 users/h per address, no detection, no default policy)"
 $lg bench --days "$days" --baseline 2>/dev/null
 echo
-echo "## live over loopback, routes-only config, ${live}s, 3,000 shoppers on 10 NAT addresses"
+echo "## live over loopback, routes-only config, ${live}s, 3,000 people: 2,700 shoppers on 10 NAT addresses, an office /24 of 300 shoppers and 10 clerks"
 $lg demo --duration "${live}s" --every 1h --shoppers 3000 --nats 10 | sed -n '/^final/,$p'
