@@ -86,15 +86,16 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 	swarmSeed := rng.Uint64()
 	run(func() { t.swarm(ctx, rand.New(rand.NewPCG(swarmSeed, 3)), ips, per) })
 
-	n, per = 1000+rng.IntN(2001), 5+rng.IntN(6)
-	sips := make([]string, n)
-	sids := make([]*http.Cookie, n)
+	// new variables: the swarm's goroutine holds n and per
+	sn, sper := 1000+rng.IntN(2001), 5+rng.IntN(6)
+	sips := make([]string, sn)
+	sids := make([]*http.Cookie, sn)
 	for i := range sips {
 		sips[i] = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
 		sids[i] = &http.Cookie{Name: "sid", Value: fmt.Sprintf("ss%d-%x", i, rng.Uint64())}
 	}
 	sessionSwarmSeed := rng.Uint64()
-	run(func() { t.sessionSwarm(ctx, rand.New(rand.NewPCG(sessionSwarmSeed, 7)), sips, sids, per) })
+	run(func() { t.sessionSwarm(ctx, rand.New(rand.NewPCG(sessionSwarmSeed, 7)), sips, sids, sper) })
 
 	harvest := 20 + rng.Float64()*20
 	run(func() { t.partner(ctx, harvest) })
