@@ -142,34 +142,34 @@ func (t *Traffic) fastSession(ctx context.Context, rng *rand.Rand, rate float64,
 // reviews at about two a second, an asset now and then so its session
 // looks like a browser's.
 func (t *Traffic) crewMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string, assetEvery int) {
-	s := t.score("account-crew")
-	for n := 0; ctx.Err() == nil; n++ {
-		if n%assetEvery == 0 {
-			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
-		} else {
-			t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, account, reviewers)
-		}
-		if !sleep(ctx, time.Duration(float64(250*time.Millisecond)+rng.Float64()*float64(500*time.Millisecond))) {
-			return
-		}
-	}
+	t.reviewSweep(ctx, t.score("account-crew"), rng, ip, sid, account, assetEvery, func() time.Duration {
+		return time.Duration(float64(250*time.Millisecond) + rng.Float64()*float64(500*time.Millisecond))
+	})
 }
 
 // slowCrewMember is a member of a crew that keeps each account at a
 // person's pace (a call every each on average, never under rapid's two
 // seconds), so that the crew's volume comes from its size.
 func (t *Traffic) slowCrewMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string, assetEvery int, each time.Duration) {
-	s := t.score("slow-crew")
 	if !sleep(ctx, time.Duration(rng.Int64N(int64(each)))) { // members start over one interval
 		return
 	}
+	t.reviewSweep(ctx, t.score("slow-crew"), rng, ip, sid, account, assetEvery, func() time.Duration {
+		return time.Duration(float64(each) * (0.4 + 1.2*rng.Float64()))
+	})
+}
+
+// reviewSweep is a crew member's loop: random items' reviews, a script
+// every assetEvery requests so its session looks like a browser's, and
+// pause() between requests.
+func (t *Traffic) reviewSweep(ctx context.Context, s *Score, rng *rand.Rand, ip string, sid *http.Cookie, account string, assetEvery int, pause func() time.Duration) {
 	for n := 0; ctx.Err() == nil; n++ {
 		if n%assetEvery == 0 {
 			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 		} else {
 			t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, account, reviewers)
 		}
-		if !sleep(ctx, time.Duration(float64(each)*(0.4+1.2*rng.Float64()))) {
+		if !sleep(ctx, pause()) {
 			return
 		}
 	}

@@ -234,17 +234,19 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
 		ev.early |= APIHeavy
 	}
-	// Read only here (Detector.Assess). People's share is a measure only
-	// past minPaced responses.
-	people, measured := b.PacedColdShare(), b.paced.Load() >= minPaced
-	if s&(ColdSweep|Rapid) == ColdSweep|Rapid && measured {
-		ev.colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
+	// People's share is read only for a key that shows evidence: most
+	// requests show none.
+	if s&(ColdSweep|Rapid) == ColdSweep|Rapid {
+		if people, measured := b.people(); measured {
+			ev.colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
+		}
 	}
 	ev.brisk = ev.early&APIHeavy != 0 && pace < float64(b.BriskInterval)
 	// Cold by the response, not the record: a review's authors review
 	// other items too, and a crew's records warmed past the early
 	// ColdSweep's 80% while each of its responses stayed mostly cold.
 	if ev.early&(APIHeavy|Rapid) == APIHeavy && st.served >= 2 {
+		people, measured := b.people()
 		if !measured {
 			// Before people are measured (a proxy just started, a shop
 			// at night), assume the worst of them short of everything:
@@ -256,6 +258,12 @@ func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low in
 		ev.apiAlone = ev.apiSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 	}
 	return s, ev
+}
+
+// people returns people's cold share, and whether it is a measure yet
+// (minPaced responses).
+func (b *Behaviour) people() (share float64, measured bool) {
+	return b.PacedColdShare(), b.paced.Load() >= minPaced
 }
 
 // unmeasuredColdShare: what people's cold share is taken to be until it
