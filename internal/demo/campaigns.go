@@ -27,6 +27,7 @@ func campaignScores() []*Score {
 		{Name: "slow-crew", Desc: "the account crew at a person's pace: 80-200 accounts in 8-20 /24s, a call every 3-8 s each (never rapid), random items' reviews, an asset now and then"},
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
+		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie every 3-5 requests, each loading a script first"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 	}
 }
@@ -96,6 +97,11 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 	}
 	sessionSwarmSeed := rng.Uint64()
 	run(func() { t.sessionSwarm(ctx, rand.New(rand.NewPCG(sessionSwarmSeed, 7)), sips, sids, sper) })
+
+	churnRate, churnEvery := 10+rng.Float64()*20, 3+rng.IntN(3)
+	churnIP := fmt.Sprintf("198.18.%d.%d", 100+rng.IntN(50), 1+rng.IntN(250))
+	churnRng := rand.New(rand.NewPCG(rng.Uint64(), 8))
+	run(func() { t.cookieChurn(ctx, churnRng, churnRate, churnEvery, churnIP) })
 
 	harvest := 20 + rng.Float64()*20
 	run(func() { t.partner(ctx, harvest) })
@@ -220,6 +226,22 @@ func (t *Traffic) sessionSwarm(ctx context.Context, rng *rand.Rand, ips []string
 			return
 		}
 		t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", 1+rng.IntN(t.o.Users)), ips[i], browserUA, sids[i], "", one)
+	})
+}
+
+// cookieChurn is one address that makes a fresh session every few
+// requests, each loading a script first, so that every session is a
+// person behind the address and none lives long enough to show anything.
+func (t *Traffic) cookieChurn(ctx context.Context, rng *rand.Rand, rate float64, every int, ip string) {
+	s := t.score("cookie-churn")
+	var sid *http.Cookie
+	paced(ctx, rate, func(n int) {
+		if (n-1)%every == 0 {
+			sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc-%x", rng.Uint64())}
+			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)
+			return
+		}
+		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, "", reviewers)
 	})
 }
 

@@ -14,9 +14,9 @@ import (
 // signals that need history: cold-record sweeps and machine timing.
 //
 // Popularity: a count-min sketch (4 rows of 2^16 16-bit counters, 512 KiB)
-// counts how often every record has been served, by anyone, halving all
+// counts how many addresses every record has been served to, halving all
 // counters every 2^20 records so it follows what is popular now. A record
-// served at most ColdMax times before is cold. People mostly see popular
+// served to at most ColdMax addresses before is cold. People mostly see popular
 // records; a sweep walks the long tail, so nearly everything it gets is
 // cold. The platform-wide cold share (ColdShare) rises when a sweep is
 // spread over so many addresses that none stands out.
@@ -27,6 +27,14 @@ type Behaviour struct {
 	cms      [cmsRows][cmsWidth]uint16
 	cmsMu    sync.Mutex
 	inserted uint64
+	// seen: the (record, address) pairs served since the sketch last
+	// halved, as a Bloom filter (2^23 bits, two hashes: about 5% false
+	// positives at the 2^20 pairs a halving allows). A record counts once
+	// per address: popularity is how many addresses were shown it, so a
+	// scraper serving itself the catalogue over and over from one address
+	// does not warm it (cookie-churn took the whole catalogue within the
+	// hour, and with it every cold share).
+	seen []uint64
 	shards   [64]behShard
 	shardCap int
 	// ColdMax: a record served this many times or fewer before is cold.
@@ -103,7 +111,7 @@ type addrState struct {
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
 // forgotten past that).
 func NewBehaviour(addrs int) *Behaviour {
-	b := &Behaviour{shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20}
+	b := &Behaviour{seen: make([]uint64, seenBits/64), shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20}
 	for i := range b.shards {
 		b.shards[i].m = map[uint64]*addrState{}
 	}
@@ -152,24 +160,93 @@ type evidence struct {
 	firstAt int64
 	// enlisted: recruited within the last recruitKeep (Behaviour.enlist).
 	enlisted bool
+	// churn: a young session's record request on an address whose young
+	// sessions together sweep: cold and rapid on the full evidence, with
+	// responses colder than people's beyond chance. A scraper that makes
+	// a fresh session every few calls, each loading a script first, shows
+	// nothing in any one session, and each would be a person behind the
+	// address, growing its per-person budget.
+	churn bool
 }
 
-// signals returns the history signals of address key k at now, and notes a
-// record request at now when record is true, with what the key shows
-// towards a crew.
-func (b *Behaviour) signals(k identity.Key, now int64, record, page bool, low int) (s Signals, ev evidence) {
+// signals returns the history signals of key k (a request's behaviour
+// key) at now, and notes a record request at now when record is true,
+// with what the key shows towards a crew. addr is the request's address
+// key (0: none), whose young sessions are followed together (churn).
+func (b *Behaviour) signals(k identity.Key, addr uint64, now int64, record, page bool, low int) (s Signals, ev evidence) {
 	if k.Hash == 0 {
 		return 0, ev
 	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	// A page or asset before any record request counts too: a browser
 	// loads the page first.
 	_, st := b.state(k, record || page)
 	if st == nil {
+		sh.mu.Unlock()
 		return 0, ev
 	}
+	young := b.young(k, addr, st, now)
+	s, ev = b.note(st, now, record, page, low)
+	sh.mu.Unlock()
+	if young {
+		// One lock at a time: the address's state may be in another shard.
+		ysh := &b.shards[youngKey(addr).Hash>>58]
+		ysh.mu.Lock()
+		_, yst := b.state(youngKey(addr), true)
+		ys, _ := b.note(yst, now, record, page, -1)
+		ev.churn = record && b.churning(yst, ys)
+		ysh.mu.Unlock()
+	}
+	return s, ev
+}
+
+// churning reports whether the young sessions of an address together
+// (state st, signals s) sweep: faster than a person reads, with at least
+// ColdMin responses, ColdRatio of them mostly cold, colder than people's
+// beyond chance. Cold by the response: as people warm the catalogue over
+// the day, a review's authors are read elsewhere too, and a churner's
+// records fell under ColdRatio while its responses stayed mostly cold.
+// Before people are measured, their share is taken as
+// unmeasuredColdShare, and only for young sessions that make half as many
+// record calls again as they load pages and assets: at a start, when everything is cold for
+// everyone, a carrier NAT's shoppers are young sessions of one address
+// too, and they load the pages around their calls.
+func (b *Behaviour) churning(st *addrState, s Signals) bool {
+	if s&Rapid == 0 || !b.warm() || uint32(st.served) < b.ColdMin || float64(st.coldServed) < b.ColdRatio*float64(st.served) {
+		return false
+	}
+	people, measured := b.people()
+	if !measured {
+		if 2*uint32(st.apiCalls) <= 3*uint32(st.pageLoads) {
+			return false
+		}
+		// Outright, not at least: at night in a shop just started,
+		// the few people about are shown the tail too, for an hour.
+		people = unmeasuredColdShare
+	}
+	return colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
+}
+
+// youngFor: a session is young for this long after its first record
+// request (ns), and its calls count towards its address's young sessions
+// too.
+const youngFor = int64(60e9)
+
+// young reports whether a request of key k (state st) at now is a young
+// session's on address addr: its first record request under youngFor ago,
+// or none yet.
+func (b *Behaviour) young(k identity.Key, addr uint64, st *addrState, now int64) bool {
+	return k.Kind == identity.Session && addr != 0 && (st.firstAt == 0 || now-st.firstAt < youngFor)
+}
+
+// youngKey is the state of the young sessions of address addr together.
+func youngKey(addr uint64) identity.Key {
+	return identity.Key{Kind: identity.IP, Hash: mix(addr ^ 0x7e5a11d0c0ffee15)}
+}
+
+// note adds a request at now to key state st and returns its signals.
+func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (s Signals, ev evidence) {
 	ev.enlisted = st.enlisted > now
 	switch {
 	case record:
@@ -341,21 +418,28 @@ func cv(xs []int64) float64 {
 	return math.Sqrt(sq/float64(len(xs))) / mean
 }
 
-// Served notes the records an address was served.
-func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
+// Served notes the records key k was served, on address addr (0: none).
+func (b *Behaviour) Served(k identity.Key, addr uint64, recs []records.Found) {
 	if len(recs) == 0 {
 		return
 	}
 	cold := uint32(0)
 	b.cmsMu.Lock()
 	for _, r := range recs {
-		if b.bump(r.Hash) <= b.ColdMax {
+		var before uint16
+		if b.firstTo(r.Hash, addr) {
+			before = b.bump(r.Hash)
+		} else {
+			before = b.estimate(r.Hash)
+		}
+		if before <= b.ColdMax {
 			cold++
 		}
 	}
 	b.inserted += uint64(len(recs))
 	if b.inserted >= 1<<20 {
 		b.inserted = 0
+		clear(b.seen)
 		for i := range b.cms {
 			for j := range b.cms[i] {
 				b.cms[i][j] >>= 1
@@ -375,20 +459,8 @@ func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	_, st := b.state(k, true)
-	st.recs += uint32(len(recs))
-	st.cold += cold
-	if st.recs > 256 {
-		st.recs, st.cold = st.recs/2, st.cold/2
-	}
-	mostlyCold := uint16(0)
-	if 2*int(cold) > len(recs) {
-		mostlyCold = 1
-	}
-	st.served++
-	st.coldServed += mostlyCold
-	if st.served > 256 {
-		st.served, st.coldServed = st.served/2, st.coldServed/2
-	}
+	mostlyCold := st.took(uint32(len(recs)), cold)
+	young := b.young(k, addr, st, st.lastAt)
 	// At a person's pace: two intervals at least, averaging a person's,
 	// with a page or asset for every two calls at least. A key too new
 	// to tell is left out, so a crew's first calls, before it is rapid,
@@ -405,7 +477,53 @@ func (b *Behaviour) Served(k identity.Key, recs []records.Found) {
 		b.paced.Add(1)
 		b.pacedCold.Add(uint64(mostlyCold))
 	}
+	if young {
+		ysh := &b.shards[youngKey(addr).Hash>>58]
+		ysh.mu.Lock()
+		_, yst := b.state(youngKey(addr), true)
+		yst.took(uint32(len(recs)), cold)
+		ysh.mu.Unlock()
+	}
 }
+
+// took notes a response of n records, cold of them cold, and returns 1
+// if it was mostly cold.
+func (st *addrState) took(n, cold uint32) (mostlyCold uint16) {
+	st.recs += n
+	st.cold += cold
+	if st.recs > 256 {
+		st.recs, st.cold = st.recs/2, st.cold/2
+	}
+	if 2*cold > n {
+		mostlyCold = 1
+	}
+	st.served++
+	st.coldServed += mostlyCold
+	if st.served > 256 {
+		st.served, st.coldServed = st.served/2, st.coldServed/2
+	}
+	return mostlyCold
+}
+
+// firstTo reports whether record h is served to address addr for the
+// first time since the sketch last halved (always, for no address), and
+// notes it.
+func (b *Behaviour) firstTo(h, addr uint64) bool {
+	if addr == 0 {
+		return true
+	}
+	x := mix(h ^ mix(addr))
+	i, j := x&(seenBits-1), (x>>32)&(seenBits-1)
+	wi, bi, wj, bj := i/64, uint64(1)<<(i%64), j/64, uint64(1)<<(j%64)
+	if b.seen[wi]&bi != 0 && b.seen[wj]&bj != 0 {
+		return false
+	}
+	b.seen[wi] |= bi
+	b.seen[wj] |= bj
+	return true
+}
+
+const seenBits = 1 << 23
 
 // bump increments a record's count and returns its count before.
 func (b *Behaviour) bump(h uint64) uint16 {

@@ -202,7 +202,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			low = -1
 		}
 		var hist Signals
-		hist, ev = d.behaviour.signals(behaviourKey(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
+		hist, ev = d.behaviour.signals(behaviourKey(a), youngOn(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
 		s |= hist
 		if t.Lookup != 0 {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
@@ -229,6 +229,11 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	const sweep = ColdSweep | Rapid | APIHeavy
 	switch {
 	case s&sweep == sweep:
+		sig = ColdSweep | sig&AutomationUA
+	case ev.churn:
+		// The address's young sessions sweep together: one sweeper
+		// making a fresh session every few calls.
+		s |= ColdSweep
 		sig = ColdSweep | sig&AutomationUA
 	case t.Kind == Record:
 		// A crew recruits its lookalikes early (see recruits): a quorum
@@ -307,7 +312,7 @@ func (d *Detector) SetCrewSanctioned(fn func(now int64, crew identity.Key) bool)
 // Served notes the records a request was served, for the history signals.
 func (d *Detector) Served(a *identity.Actor, recs []records.Found) {
 	if d.behaviour != nil {
-		d.behaviour.Served(behaviourKey(a), recs)
+		d.behaviour.Served(behaviourKey(a), youngOn(a), recs)
 	}
 }
 
@@ -323,6 +328,16 @@ func behaviourKey(a *identity.Actor) identity.Key {
 		}
 	}
 	return identity.Key{}
+}
+
+// youngOn is the address (hash) whose young sessions a's requests count
+// towards (Behaviour.churning): none for a signed-up account, which
+// meets its own budgets however many sessions it makes.
+func youngOn(a *identity.Actor) uint64 {
+	if a.Keys[identity.Account].Hash != 0 {
+		return 0
+	}
+	return a.Keys[identity.IP].Hash
 }
 
 // ColdShare is the platform-wide share of recent records that were cold

@@ -24,8 +24,10 @@ type hourStat struct {
 }
 
 // Containment is the first hour in which at least 90% of the campaign's
-// requests were refused: when it was contained, and the records it had
-// taken by the end of that hour.
+// record requests were refused: when it was contained, and the records
+// it had taken by the end of that hour. Its pages and assets are left
+// out: a sanction refuses the records, and a crew that loads a script for
+// every two calls was never contained by all its requests.
 func (s *CampaignStats) Containment() (at time.Duration, before int, ok bool) {
 	cum := 0
 	for _, hs := range s.hours {
@@ -44,11 +46,16 @@ func (s *CampaignStats) done(r Request, o Outcome, attempted int) {
 	}
 	hs := &s.hours[h]
 	s.Requests++
-	hs.req++
+	record := r.Route != RoutePage && r.Route != RouteAsset
+	if record {
+		hs.req++
+	}
 	s.Attempted += attempted
 	if o.Refused {
 		s.Refused++
-		hs.refused++
+		if record {
+			hs.refused++
+		}
 		if hs.firstRefusal.IsZero() {
 			hs.firstRefusal = r.At
 		}

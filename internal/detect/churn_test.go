@@ -1,0 +1,131 @@
+package detect
+
+import (
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// churner makes a fresh session on one address every calls+1 requests:
+// an asset, then calls record requests 50 ms apart, each served four
+// records (cold ones unless popular). It returns the session (counted
+// from 1) whose record request first went to the sweepers' crew, or -1.
+func churn(h *crewHarness, sessions, calls int, start time.Duration, popular bool, pages int) int {
+	at := start
+	for s := range sessions {
+		a := actor(0xc0ffee01, mix(0xc4a9+uint64(s)+uint64(start)), 0xf1)
+		for range pages {
+			h.d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
+			at += 50 * time.Millisecond
+		}
+		for range calls {
+			h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+			at += 50 * time.Millisecond
+			if a.Keys[identity.Crew] == crewKey(&a, ColdSweep) {
+				return s + 1
+			}
+			var recs []records.Found
+			for j := range 4 {
+				id := h.next
+				if popular {
+					id = uint64(s*calls*4+j) % 500 // the warm-up's records
+				} else {
+					h.next++
+				}
+				recs = append(recs, rec(id)...)
+			}
+			h.d.Served(&a, recs)
+		}
+	}
+	return -1
+}
+
+// One address that makes a fresh session every few requests, each loading
+// a script first, was every session a person behind the address: its
+// per-person budget grew with its sessions, and none lived long enough to
+// show anything (bench --scenario cookie-churn took 5,682,096 records in
+// a simulated day; live, 4,320 in a minute, never refused). Its young
+// sessions together sweep, and join the sweepers' crew.
+func TestCookieChurnIsOneSweep(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		measured bool // people's cold share is measured
+		calls    int  // record calls per session, each after one script
+	}{
+		{"people measured, two calls a session", true, 2},
+		{"people measured, three calls a session", true, 3},
+		{"people not measured yet, two calls a session", false, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			if !tt.measured {
+				h = &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
+				b := h.d.behaviour
+				for i := range b.ColdWarmup { // warm, but no one at a person's pace
+					b.Served(identity.Key{Kind: identity.IP, Hash: 77}, 0, rec(i))
+				}
+			}
+			if got := churn(h, 100, tt.calls, 0, false, 1); got < 0 || got > 25 {
+				t.Fatalf("the churner's sessions joined the crew at session %d, want by the 25th", got)
+			}
+		})
+	}
+}
+
+// What the churner's crew must not take with it: a carrier NAT's shoppers
+// are young sessions of one address too, and at a start, before people
+// are measured, everything anyone is shown is cold.
+func TestYoungSessionsOfANATAreNotAChurner(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		measured bool
+		popular  bool // shown records many have been shown
+		pages    int  // pages and assets per session
+		calls    int
+	}{
+		{"shoppers shown popular records", true, true, 2, 2},
+		{"app users shown popular records", true, true, 0, 4},
+		{"shoppers on the tail at a start", false, false, 2, 2},
+		{"shoppers who open one item each at a start", false, false, 1, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			if !tt.measured {
+				h = &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
+				b := h.d.behaviour
+				for i := range b.ColdWarmup {
+					b.Served(identity.Key{Kind: identity.IP, Hash: 77}, 0, rec(i))
+				}
+			}
+			if got := churn(h, 300, tt.calls, 0, tt.popular, tt.pages); got >= 0 {
+				t.Fatalf("session %d of the NAT's shoppers joined the sweepers' crew", got)
+			}
+		})
+	}
+}
+
+// Popularity is how many addresses were shown a record: the churner served
+// the catalogue to itself over and over within the hour, which warmed all
+// of it, people's cold share with it, and hid its sweep.
+func TestOneAddressDoesNotWarmWhatItTakes(t *testing.T) {
+	b := NewBehaviour(1 << 10)
+	b.ColdWarmup = 0
+	scraper := identity.Key{Kind: identity.Session, Hash: 1}
+	for range 10 {
+		for id := range uint64(20) {
+			b.Served(scraper, 0xadd1, rec(id))
+		}
+	}
+	person := identity.Key{Kind: identity.Session, Hash: 2}
+	b.Served(person, 0xadd2, rec(3))
+	if _, st := b.state(person, false); st.cold != 1 {
+		t.Fatalf("a record one address took ten times was warm to another (cold %d of 1)", st.cold)
+	}
+	// Shown to two addresses, it is popular.
+	b.Served(person, 0xadd3, rec(3))
+	if _, st := b.state(person, false); st.cold != 1 {
+		t.Fatalf("a record two addresses were shown was cold to a third (cold %d of 2)", st.cold)
+	}
+}
