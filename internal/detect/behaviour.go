@@ -34,7 +34,7 @@ type Behaviour struct {
 	// scraper serving itself the catalogue over and over from one address
 	// does not warm it (cookie-churn took the whole catalogue within the
 	// hour, and with it every cold share).
-	seen []uint64
+	seen     []uint64
 	shards   [64]behShard
 	shardCap int
 	// ColdMax: a record served this many times or fewer before is cold.
