@@ -9,6 +9,7 @@ import (
 	"errors"
 	"maps"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"sort"
@@ -70,6 +71,12 @@ type Options struct {
 	ReportWindows []time.Duration
 	OutlierFloor  int
 	OutlierFactor float64
+	// Part and Parts, with Parts from 1 to 64, make the replay one shard
+	// pass of a log cut in Parts (partial.go): every line is read and
+	// goes through the detector and every address key's engine calls, but
+	// only the keys of memory.Partition modulo Parts equal to Part are
+	// metered past their address, judged and held. Parts 0: every key.
+	Part, Parts int
 }
 
 // Analyzer consumes log entries in time order.
@@ -153,6 +160,9 @@ type actor struct {
 	signals   []string // the detector's signals when it was stopped
 	atCount   uint64
 	beforeCnt []uint64 // records per entity when first detected
+	// the same from the sketches, while exact counts are kept: if they
+	// are abandoned later, every count of the report is an estimate
+	beforeEst []uint64
 }
 
 // New returns an Analyzer. Wire its OnDecision into the engine's options.
@@ -213,10 +223,42 @@ func (a *Analyzer) decide(d decision) {
 	}
 	ac.detected, ac.rule, ac.action, ac.atCount = d.t, d.rule, d.action, d.count
 	ac.signals = d.signals.Names()
-	ac.beforeCnt = make([]uint64, len(a.entities))
-	for i := range ac.beforeCnt {
-		ac.beforeCnt[i] = uint64(a.count(ac, i))
+	ac.beforeCnt, ac.beforeEst = a.counts(ac)
+}
+
+// counts is an actor's distinct records per entity, and the sketches'
+// estimates of them while exact counts are kept (nil otherwise): exact
+// counts given up later leave estimates everywhere in the report, in a
+// single replay as in a merge of shards (whose total of key-record pairs
+// is known only at the merge).
+func (a *Analyzer) counts(ac *actor) (cnt, est []uint64) {
+	cnt = make([]uint64, len(a.entities))
+	for i := range cnt {
+		cnt[i] = uint64(a.count(ac, i))
 	}
+	if a.exact() && ac.exact != nil {
+		est = make([]uint64, len(a.entities))
+		for i := range est {
+			if ac.sketches != nil {
+				est[i] = uint64(ac.sketches[i].count())
+			}
+		}
+	}
+	return cnt, est
+}
+
+// before is ac's records of entity i when it was first detected.
+func (a *Analyzer) before(ac *actor, i int) uint64 {
+	if a.inexact && ac.beforeEst != nil {
+		return ac.beforeEst[i]
+	}
+	return ac.beforeCnt[i]
+}
+
+// own reports whether this replay holds key k: always, unless it is one
+// shard pass of several (Options.Parts).
+func (a *Analyzer) own(k identity.Key) bool {
+	return a.o.Parts == 0 || memory.Partition(k)%a.o.Parts == a.o.Part
 }
 
 // exact reports whether counts are exact sets.
@@ -438,7 +480,7 @@ func (a *Analyzer) tally(ev *event, decs []decision, bnd []uint32, pos int) int 
 	var acs [identity.NumKinds]*actor // each key's totals, looked up once a line
 	// Lifetime totals first, so a decision on this line counts its records.
 	for kind, k := range act.Keys {
-		if k.Hash == 0 {
+		if k.Hash == 0 || !a.own(k) {
 			continue
 		}
 		ac := a.actor(k)
@@ -666,8 +708,16 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, acs *[identity.NumKin
 	}
 	nw := len(a.o.Meter.Windows())
 	wins, ents := a.peakWins(), entBits(recs)
+	per := 0
+	if bnd != nil {
+		per = len(a.peakWins()) * bits.OnesCount64(ents&(1<<len(a.entities)-1))
+	}
 	for kind, k := range act.Keys {
 		if k.Hash == 0 {
+			continue
+		}
+		if !a.own(k) { // another shard pass's: its bounds are skipped
+			pos += per
 			continue
 		}
 		ac := acs[kind]
@@ -1029,7 +1079,7 @@ func (a *Analyzer) Report(top int) Report {
 			if d.empty() {
 				continue
 			}
-			before := int(ac.beforeCnt[i])
+			before := int(a.before(ac, i))
 			row.RecordsBefore[a.entities[i]] = before
 			row.RecordsAfter[a.entities[i]] = max(0, row.Records[a.entities[i]]-before)
 			if scope[i] == nil {

@@ -76,10 +76,10 @@ func (a *Analyzer) link(act *identity.Actor, acs *[identity.NumKinds]*actor) {
 		line[kind] = k.Hash
 	}
 	for kind, k := range act.Keys {
-		if k.Hash == 0 || !linked(kind) {
+		ac := acs[kind]
+		if k.Hash == 0 || !linked(kind) || ac == nil { // nil: another shard pass's key
 			continue
 		}
-		ac := acs[kind]
 		// A key's lines come in runs with the same other keys (a
 		// person's address, account and session): adding them again
 		// changes no set.
@@ -123,7 +123,7 @@ func (a *Analyzer) remember(ev *event) {
 		{identity.Session, func() string { return ev.session }},
 	} {
 		k := ev.act.Keys[r.kind]
-		if k.Hash == 0 {
+		if k.Hash == 0 || !a.own(k) {
 			continue
 		}
 		if _, ok := a.raw[k]; !ok {

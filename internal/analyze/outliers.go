@@ -37,6 +37,9 @@ type crossing struct {
 	level   int8
 	at      time.Time
 	before  []uint32
+	// the sketches' estimates then, while exact counts are kept (see
+	// Analyzer.counts)
+	beforeEst []uint32
 }
 
 // cross notes a rise of ac's peak of entity ent in window wi to v.
@@ -62,11 +65,18 @@ func (a *Analyzer) cross(ac *actor, t time.Time, ent, wi int, v uint32) {
 		ac.crossings = append(ac.crossings, crossing{ent: uint8(ent), wi: uint8(wi), level: -1, at: t})
 	}
 	if level > last {
-		before := make([]uint32, len(a.entities))
-		for i := range before {
-			before[i] = uint32(a.count(ac, i))
+		cnt, est := a.counts(ac)
+		c := crossing{ent: uint8(ent), wi: uint8(wi), level: level, at: t, before: make([]uint32, len(cnt))}
+		for i, n := range cnt {
+			c.before[i] = uint32(n)
 		}
-		ac.crossings = append(ac.crossings, crossing{ent: uint8(ent), wi: uint8(wi), level: level, at: t, before: before})
+		if est != nil {
+			c.beforeEst = make([]uint32, len(est))
+			for i, n := range est {
+				c.beforeEst[i] = uint32(n)
+			}
+		}
+		ac.crossings = append(ac.crossings, c)
 	}
 }
 
@@ -256,11 +266,14 @@ func (a *Analyzer) flagOutlier(ac *actor, ent, wi int, raw float64) {
 	if at != nil {
 		ac.detected = at.at
 	}
-	ac.beforeCnt = make([]uint64, len(a.entities))
+	ac.beforeCnt, ac.beforeEst = make([]uint64, len(a.entities)), nil
 	for i := range ac.beforeCnt {
-		if at != nil && at.before != nil {
+		switch {
+		case at != nil && a.inexact && at.beforeEst != nil:
+			ac.beforeCnt[i] = uint64(at.beforeEst[i])
+		case at != nil && at.before != nil:
 			ac.beforeCnt[i] = uint64(at.before[i])
-		} else {
+		default:
 			ac.beforeCnt[i] = uint64(a.count(ac, i))
 		}
 	}

@@ -321,6 +321,15 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 	}
 	shards = min(shards, 64)
 	sharded := shards >= 2 && !o.Serial && a.o.Engine != nil
+	if a.o.Parts > 0 {
+		// a shard pass of a log cut in several: its own keys, whatever
+		// the goroutines
+		if a.o.Engine == nil || a.o.Parts > 64 || a.o.Part < 0 || a.o.Part >= a.o.Parts {
+			return fmt.Errorf("shard %d/%d: want 0 <= i < N <= 64, and an engine", a.o.Part, a.o.Parts)
+		}
+		shards, sharded = max(shards, 1), true
+		o.Serial = false
+	}
 	var toAddr, toOthers []chan *chunk
 	if sharded {
 		if a.o.Capture != nil {

@@ -68,6 +68,19 @@ func (x *engineWorker) mine(k identity.Key) bool {
 	return k.Hash != 0 && memory.Partition(k)%x.n == x.w
 }
 
+// mineOther is mine for a key other than an address. In a shard pass
+// (Options.Parts) every address key is replayed, for the risk it gives
+// every key of its lines, but only the pass's own other keys, spread
+// over its goroutines by partition as well.
+func (x *engineWorker) mineOther(k identity.Key) bool {
+	parts := x.a.o.Parts
+	if parts == 0 {
+		return x.mine(k)
+	}
+	p := memory.Partition(k)
+	return k.Hash != 0 && p%parts == x.a.o.Part && p/parts%x.n == x.w
+}
+
 // addresses replays the chunk's address keys of this goroutine's
 // partitions, and the risk of every line whose address is one of them.
 func (x *engineWorker) addresses(c *chunk) {
@@ -113,7 +126,7 @@ func (x *engineWorker) others(c *chunk) {
 		var mine [identity.NumKinds]bool
 		any := false
 		for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
-			mine[kind] = x.mine(act.Keys[kind])
+			mine[kind] = x.mineOther(act.Keys[kind])
 			any = any || mine[kind]
 		}
 		if !any {
@@ -246,7 +259,9 @@ func (a *Analyzer) tallySharded(c *chunk) {
 			decs = decs[:0]
 			for w, l := range c.sh.decs {
 				for at[w] < len(l) && l[at[w]].ev == i {
-					decs = append(decs, l[at[w]].d)
+					if d := l[at[w]].d; a.own(d.key) { // a shard pass replays every address, and holds its own
+						decs = append(decs, d)
+					}
 					at[w]++
 				}
 			}
