@@ -49,6 +49,12 @@ type replay struct {
 	// engine's bounds: with read.Serial, the plainest replay.
 	noCapture bool
 	getenv    func(string) string
+	// merge, if set, replaces the replay: the analyzer merges these
+	// shard passes' partial states (opts must be theirs)
+	merge []*analyze.Partial
+	// after, if set, is given the analyzer after the replay (a shard
+	// pass writes its partial state)
+	after func(*analyze.Analyzer)
 }
 
 // result is what a replay gives: the report, and the report written as
@@ -95,10 +101,17 @@ func (r replay) run(t testing.TB) (result, error) {
 	var progress bytes.Buffer
 	ro := r.read
 	ro.Progress, ro.ProgressEvery = analyze.ProgressPrinter(&progress, false), 5*time.Second
-	err = a.Read(inputs, parser, ro)
+	if r.merge != nil {
+		err = a.Merge(r.merge)
+	} else {
+		err = a.Read(inputs, parser, ro)
+	}
 	res.progress = progress.String()
 	if err != nil {
 		return res, err
+	}
+	if r.after != nil {
+		r.after(a)
 	}
 	top := r.top
 	if top == 0 {
