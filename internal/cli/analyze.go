@@ -1,17 +1,23 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/analyze"
+	"github.com/leakguard/leakguard/internal/atomicfile"
 	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/human"
+	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/logs"
 )
 
@@ -39,6 +45,15 @@ type AnalyzeCommand struct {
 	since      time.Time
 	until      time.Time
 	Inputs     []string
+	// Past one machine: --shard i/N with --partial FILE runs one shard
+	// pass and writes its partial state; --merge reads every pass's
+	// (Inputs) and writes the report.
+	Shard   string
+	Partial string
+	Merge   bool
+	part    int
+	parts   int
+	set     map[string]bool // the flags given
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -67,6 +82,9 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.IntVar(&c.Workers, "workers", 0, "goroutines parsing lines in parallel (default: one per core); at 2 or more the engine's stage runs on as many more, each for its keys, with the same report")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write a heap profile at the end of the run to this file (for leakguard's developers)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for leakguard's developers)")
+	fs.StringVar(&c.Shard, "shard", "", "i/N: one shard pass of a log cut in N (N at most 64) by key: replay the whole log, hold the keys of part i, and write them with --partial, for --merge (docs/analyze.md, Past one machine)")
+	fs.StringVar(&c.Partial, "partial", "", "with --shard: the file the pass's partial state is written to")
+	fs.BoolVar(&c.Merge, "merge", false, "merge the partial states named as arguments (every pass of one --shard run, with the same --config) into the report")
 	fs.BoolVar(&c.Suggest, "suggest-budgets", false, "suggest budgets from the keys that belong to no suspect: the 99.99th percentile of their peak distinct records per key kind and window, +50%")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: leakguard analyze --config FILE [flags] LOG... (or - for stdin; .gz is read as gzip)\n\nReplays access logs through leakguard's engine in event time and reports who\ntook personal records, how many distinct ones, and when each would have been\nstopped.\n\n")
@@ -76,9 +94,16 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 		return err
 	}
 	c.Inputs = fs.Args()
+	c.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	if err := c.checkShardFlags(); err != nil {
+		return err
+	}
 	switch {
 	case c.ConfigPath == "":
 		return errors.New("--config is required: its records routes say which log lines served personal records")
+	case len(c.Inputs) == 0 && c.Merge:
+		return errors.New("--merge: name the partial files of every shard pass")
 	case len(c.Inputs) == 0:
 		return errors.New("no logs given: name files, or - for stdin")
 	case c.Format != "combined" && c.Format != "common" && c.Format != "nginx" && c.Format != "json" && c.Format != "alb":
@@ -99,6 +124,50 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 		return errors.New("--top must be positive")
 	}
 	return nil
+}
+
+// checkShardFlags checks --shard, --partial and --merge: a shard pass
+// writes no report, and a merge takes what the replay needs from the
+// passes.
+func (c *AnalyzeCommand) checkShardFlags() error {
+	if c.Shard != "" {
+		i, n, ok := strings.Cut(c.Shard, "/")
+		var err1, err2 error
+		c.part, err1 = strconv.Atoi(i)
+		c.parts, err2 = strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil || c.parts < 1 || c.parts > 64 || c.part < 0 || c.part >= c.parts {
+			return fmt.Errorf("--shard %q: want i/N with 0 <= i < N <= 64, e.g. 0/3", c.Shard)
+		}
+	}
+	switch {
+	case c.Shard != "" && c.Partial == "":
+		return errors.New("--shard needs --partial FILE: where the pass's partial state goes")
+	case c.Partial != "" && c.Shard == "":
+		return errors.New("--partial needs --shard i/N")
+	case c.Merge && c.Shard != "":
+		return errors.New("--merge and --shard: a shard pass and the merge are separate runs")
+	}
+	if c.Shard != "" {
+		for _, f := range []string{"json", "html", "top"} {
+			if c.set[f] {
+				return fmt.Errorf("--%s with --shard: a shard pass writes its partial state, the report comes from --merge", f)
+			}
+		}
+	}
+	if c.Merge {
+		for _, f := range []string{"format", "log-format", "account-var", "session-var", "fields", "strict", "since", "until", "max-keys", "workers"} {
+			if c.set[f] {
+				return fmt.Errorf("--%s with --merge: it belongs on the shard passes (the merge reads theirs from the partial files)", f)
+			}
+		}
+	}
+	return nil
+}
+
+// input is how lines are read, which every shard pass of a run must share.
+func (c *AnalyzeCommand) input() string {
+	return strings.Join([]string{"format=" + c.Format, "log-format=" + c.LogFormat, "account-var=" + c.AccountVar,
+		"session-var=" + c.SessionVar, "fields=" + c.Fields}, "\x00")
 }
 
 // parser returns the reader for --format, and whether it records sessions.
@@ -127,6 +196,11 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cfgBytes, err := os.ReadFile(c.ConfigPath)
+	if err != nil {
+		return err
+	}
+	cfgHash := sha256.Sum256(cfgBytes)
 	stopProfile, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
 		return err
@@ -148,8 +222,11 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Merge {
+		return c.merge(cfg, h, getenv, cfgHash)
+	}
 	a, err := analyze.FromConfig(cfg, h, getenv, analyze.Options{Reveal: c.Reveal, Sessions: sessions, Suggest: c.Suggest, Exact: c.Exact,
-		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys}, false)
+		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys, Part: c.part, Parts: c.parts}, false)
 	if err != nil {
 		return err
 	}
@@ -160,6 +237,61 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	if err := a.Read(inputs, parser, analyze.ReadOptions{Strict: c.Strict, Workers: c.Workers, Progress: analyze.ProgressPrinter(c.Stderr, c.tty()), ProgressEvery: c.progressEvery()}); err != nil {
 		return err
 	}
+	if c.Shard != "" {
+		var b bytes.Buffer
+		if err := a.WritePartial(&b, cfgHash, c.input()); err != nil {
+			return err
+		}
+		if err := atomicfile.Write(c.Partial, b.Bytes(), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "shard %s: %s lines, %s keys held; partial state in %s (%s). Merge every pass's with --merge.\n",
+			c.Shard, human.Count(int64(a.Lines())), human.Count(int64(a.Held())), c.Partial, human.Bytes(int64(b.Len())))
+		return nil
+	}
+	return c.report(a)
+}
+
+// merge reads the shard passes' partial files and writes the report.
+func (c *AnalyzeCommand) merge(cfg *config.Config, h *keyed.Hasher, getenv func(string) string, cfgHash [32]byte) error {
+	var ps []*analyze.Partial
+	for _, name := range c.Inputs {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		p, err := analyze.ReadPartial(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		ps = append(ps, p)
+	}
+	if err := analyze.CheckPartials(ps, c.Inputs, &cfgHash); err != nil {
+		return err
+	}
+	o := ps[0].Options()
+	for _, f := range []struct {
+		name     string
+		asked, o bool
+	}{{"reveal", c.Reveal, o.Reveal}, {"suggest-budgets", c.Suggest, o.Suggest}, {"exact", c.Exact, o.Exact}} {
+		if f.asked && !f.o {
+			return fmt.Errorf("--%s: the shard passes were run without it; it belongs on them (the merge takes theirs)", f.name)
+		}
+	}
+	c.Reveal, c.Suggest = o.Reveal, o.Suggest
+	a, err := analyze.FromConfig(cfg, h, getenv, o, false)
+	if err != nil {
+		return err
+	}
+	if err := a.Merge(ps); err != nil {
+		return err
+	}
+	return c.report(a)
+}
+
+// report writes the report of a replay or a merge.
+func (c *AnalyzeCommand) report(a *analyze.Analyzer) error {
 	c.Report = a.Report(c.Top)
 	if c.Suggest {
 		c.Report.Suggestions = a.Suggestions()

@@ -79,6 +79,15 @@ func TestAnalyzeFlagErrors(t *testing.T) {
 		{[]string{"--config", "lg.yaml", "--workers", "-1", "x"}, "--workers must be 0"},
 		{[]string{"--config", "lg.yaml", "--top", "0", "x"}, "--top must be positive"},
 		{[]string{"--config", "lg.yaml", "--no-such-flag", "x"}, "flag provided but not defined"},
+		{[]string{"--config", "lg.yaml", "--shard", "3/3", "--partial", "p", "x"}, `--shard "3/3": want i/N`},
+		{[]string{"--config", "lg.yaml", "--shard", "0/65", "--partial", "p", "x"}, `--shard "0/65"`},
+		{[]string{"--config", "lg.yaml", "--shard", "1", "--partial", "p", "x"}, `--shard "1"`},
+		{[]string{"--config", "lg.yaml", "--shard", "0/2", "x"}, "--shard needs --partial"},
+		{[]string{"--config", "lg.yaml", "--partial", "p", "x"}, "--partial needs --shard"},
+		{[]string{"--config", "lg.yaml", "--shard", "0/2", "--partial", "p", "--json", "-", "x"}, "--json with --shard"},
+		{[]string{"--config", "lg.yaml", "--merge", "--shard", "0/2", "--partial", "p", "x"}, "--merge and --shard"},
+		{[]string{"--config", "lg.yaml", "--merge"}, "--merge: name the partial files"},
+		{[]string{"--config", "lg.yaml", "--merge", "--since", "2026-01-01", "p0"}, "--since with --merge"},
 	} {
 		c := &AnalyzeCommand{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
 		if err := c.ParseFlags(tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -265,5 +274,69 @@ func TestAnalyzeExitStatus(t *testing.T) {
 		if code != tc.code || !strings.Contains(out.String(), tc.stdout) || !strings.Contains(errb.String(), tc.stderr) {
 			t.Errorf("%v: exit %d, want %d\nstdout: %s\nstderr: %s", tc.args[1:], code, tc.code, out.String(), errb.String())
 		}
+	}
+}
+
+// Past one machine, as a user runs it: three shard passes (--shard i/3
+// --partial) and their merge (--merge) print and write the report of
+// one replay of the log; a merge of the wrong files says what is wrong.
+func TestAnalyzeShardsAndMerge(t *testing.T) {
+	dir, cfg, log, _ := analyzeFixture(t)
+	whole := filepath.Join(dir, "whole.json")
+	_, wantText, _, err := runAnalyzeCommand(t, "", "--config", cfg, "--reveal", "--json", whole, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for i := range 3 {
+		p := filepath.Join(dir, fmt.Sprintf("p%d.lgp", i))
+		_, out, _, err := runAnalyzeCommand(t, "", "--config", cfg, "--reveal", "--shard", fmt.Sprintf("%d/3", i), "--partial", p, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("shard %d/3: 411 lines, ", i); !strings.HasPrefix(out, want) || !strings.Contains(out, p) {
+			t.Errorf("shard %d/3 printed %q, want %q... and the file", i, out, want)
+		}
+		parts = append(parts, p)
+	}
+	merged := filepath.Join(dir, "merged.json")
+	_, text, _, err := runAnalyzeCommand(t, "", append([]string{"--config", cfg, "--merge", "--json", merged}, parts[2], parts[0], parts[1])...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(whole)
+	got, _ := os.ReadFile(merged)
+	if !bytes.Equal(got, want) || len(want) == 0 || text != wantText {
+		t.Errorf("the merged report differs from the single replay's:\n%s\nvs\n%s\n%s\nvs\n%s", got, want, text, wantText)
+	}
+	if !strings.Contains(string(want), `"suspect": true`) {
+		t.Error("the fixture's report has no suspect: the comparison says little")
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{parts[:2], "shard 2/3 is missing"},
+		{[]string{parts[0], parts[1], parts[1]}, "are both shard 1/3"},
+		{[]string{parts[0], parts[1], log}, "not a leakguard partial file"},
+		{[]string{"--suggest-budgets", parts[0], parts[1], parts[2]}, "--suggest-budgets: the shard passes were run without it"},
+	} {
+		if _, _, _, err := runAnalyzeCommand(t, "", append([]string{"--config", cfg, "--merge"}, tc.args...)...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--merge %v: %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+	// Another config file (the same policy, one more comment): refused.
+	other := filepath.Join(dir, "other.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(other, append(b, "# edited\n"...), 0o600)
+	if _, _, _, err := runAnalyzeCommand(t, "", append([]string{"--config", other, "--merge"}, parts...)...); err == nil || !strings.Contains(err.Error(), "another config file than --config") {
+		t.Errorf("--merge with another config: %v", err)
+	}
+	// A pass cut short (a copy that stopped half way).
+	full, _ := os.ReadFile(parts[1])
+	os.WriteFile(parts[1], full[:len(full)/2], 0o600)
+	if _, _, _, err := runAnalyzeCommand(t, "", append([]string{"--config", cfg, "--merge"}, parts...)...); err == nil || !strings.Contains(err.Error(), parts[1]+": not a usable partial state: cut short") {
+		t.Errorf("--merge of a file cut short: %v", err)
 	}
 }
