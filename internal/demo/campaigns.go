@@ -27,7 +27,7 @@ func campaignScores() []*Score {
 		{Name: "slow-crew", Desc: "the account crew at a person's pace: 80-200 accounts in 8-20 /24s, a call every 3-8 s each (never rapid), random items' reviews, an asset now and then"},
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
-		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie every 3-5 requests, each loading a script first"},
+		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 	}
 }
@@ -98,10 +98,11 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 	sessionSwarmSeed := rng.Uint64()
 	run(func() { t.sessionSwarm(ctx, rand.New(rand.NewPCG(sessionSwarmSeed, 7)), sips, sids, sper) })
 
-	churnRate, churnEvery := 10+rng.Float64()*20, 3+rng.IntN(3)
+	churnRate, churnAssets := 10+rng.Float64()*20, 1+rng.IntN(2)
+	churnEvery := churnAssets + 2 + rng.IntN(3)
 	churnIP := fmt.Sprintf("198.18.%d.%d", 100+rng.IntN(50), 1+rng.IntN(250))
 	churnRng := rand.New(rand.NewPCG(rng.Uint64(), 8))
-	run(func() { t.cookieChurn(ctx, churnRng, churnRate, churnEvery, churnIP) })
+	run(func() { t.cookieChurn(ctx, churnRng, churnRate, churnEvery, churnAssets, churnIP) })
 
 	harvest := 20 + rng.Float64()*20
 	run(func() { t.partner(ctx, harvest) })
@@ -230,14 +231,17 @@ func (t *Traffic) sessionSwarm(ctx context.Context, rng *rand.Rand, ips []string
 }
 
 // cookieChurn is one address that makes a fresh session every few
-// requests, each loading a script first, so that every session is a
-// person behind the address and none lives long enough to show anything.
-func (t *Traffic) cookieChurn(ctx context.Context, rng *rand.Rand, rate float64, every int, ip string) {
+// requests, each loading assets scripts first, so that every session is
+// a person behind the address and none lives long enough to show
+// anything.
+func (t *Traffic) cookieChurn(ctx context.Context, rng *rand.Rand, rate float64, every, assets int, ip string) {
 	s := t.score("cookie-churn")
 	var sid *http.Cookie
 	paced(ctx, rate, func(n int) {
 		if (n-1)%every == 0 {
 			sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc-%x", rng.Uint64())}
+		}
+		if (n-1)%every < assets {
 			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)
 			return
 		}

@@ -99,8 +99,11 @@ type addrState struct {
 	// record requests, and page or asset loads (halved past 256): a
 	// browser loads pages around the API calls it makes
 	apiCalls, pageLoads uint16
-	lookups             uint16 // recent lookups, and how many were of values never served
-	unshown             uint16
+	// on an address's young sessions' state (youngKey): record calls of
+	// its sessions past their youth (halved with apiCalls)
+	older   uint16
+	lookups uint16 // recent lookups, and how many were of values never served
+	unshown uint16
 	// enlisted: until then (ns) the key is a recruited member of the
 	// sweepers' crew, whatever one call shows: a member at a person's
 	// pace shows the early evidence on some calls and not the next (an
@@ -187,15 +190,26 @@ func (b *Behaviour) signals(k identity.Key, addr uint64, now int64, record, page
 		return 0, ev
 	}
 	young := b.young(k, addr, st, now)
+	older := !young && record && k.Kind == identity.Session && addr != 0
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
-	if young {
+	switch {
+	case young:
 		// One lock at a time: the address's state may be in another shard.
 		ysh := &b.shards[youngKey(addr).Hash>>58]
 		ysh.mu.Lock()
 		_, yst := b.state(youngKey(addr), true)
 		ys, _ := b.note(yst, now, record, page, -1)
-		ev.churn = record && b.churning(yst, ys)
+		ev.churn = record && b.churning(yst, ys, now)
+		ysh.mu.Unlock()
+	case older:
+		// A record call of a session past its youth, on an address
+		// whose young sessions are followed.
+		ysh := &b.shards[youngKey(addr).Hash>>58]
+		ysh.mu.Lock()
+		if _, yst := b.state(youngKey(addr), false); yst != nil && yst.older < math.MaxUint16 {
+			yst.older++
+		}
 		ysh.mu.Unlock()
 	}
 	return s, ev
@@ -209,16 +223,21 @@ func (b *Behaviour) signals(k identity.Key, addr uint64, now int64, record, page
 // records fell under ColdRatio while its responses stayed mostly cold.
 // Before people are measured, their share is taken as
 // unmeasuredColdShare, and only for young sessions that make half as many
-// record calls again as they load pages and assets: at a start, when everything is cold for
-// everyone, a carrier NAT's shoppers are young sessions of one address
-// too, and they load the pages around their calls.
-func (b *Behaviour) churning(st *addrState, s Signals) bool {
+// record calls again as they load pages and assets, or that have made
+// nine in ten of the address's record calls for over two minutes: at a
+// start, when everything is cold for everyone, a carrier NAT's shoppers
+// are young sessions of one address too, but they load the pages around
+// their calls, and a minute on most of their calls are from sessions past
+// their youth.
+func (b *Behaviour) churning(st *addrState, s Signals, now int64) bool {
 	if s&Rapid == 0 || !b.warm() || uint32(st.served) < b.ColdMin || float64(st.coldServed) < b.ColdRatio*float64(st.served) {
 		return false
 	}
 	people, measured := b.people()
 	if !measured {
-		if 2*uint32(st.apiCalls) <= 3*uint32(st.pageLoads) {
+		apiHeavy := 2*uint32(st.apiCalls) > 3*uint32(st.pageLoads)
+		onlyYoung := now-st.firstAt > 2*youngFor && 10*uint32(st.older) < uint32(st.apiCalls)
+		if !apiHeavy && !onlyYoung {
 			return false
 		}
 		// Outright, not at least: at night in a shop just started,
@@ -254,8 +273,8 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 	case page:
 		st.pageLoads++
 	}
-	if st.apiCalls > 256 || st.pageLoads > 256 {
-		st.apiCalls, st.pageLoads = st.apiCalls/2, st.pageLoads/2
+	if st.apiCalls > 256 || st.pageLoads > 256 || st.older > 256 {
+		st.apiCalls, st.pageLoads, st.older = st.apiCalls/2, st.pageLoads/2, st.older/2
 	}
 	coldShare := float64(st.cold) >= b.ColdRatio*float64(st.recs) && st.recs > 0 && b.warm()
 	if st.recs >= b.ColdMin && coldShare {

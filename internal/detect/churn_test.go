@@ -129,3 +129,76 @@ func TestOneAddressDoesNotWarmWhatItTakes(t *testing.T) {
 		t.Fatalf("a record two addresses were shown was cold to a third (cold %d of 2)", st.cold)
 	}
 }
+
+// A churner that loads two scripts for every two calls is not heavier on
+// the API than a shopper; before people are measured (a shop just started,
+// at night) it is told from a carrier NAT's shoppers by its sessions:
+// none outlives its youth, while two minutes after a start most of the
+// shoppers' calls are from sessions past theirs.
+func TestCookieChurnWithPagesBeforePeopleAreMeasured(t *testing.T) {
+	h := &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
+	for i := range h.d.behaviour.ColdWarmup {
+		h.d.behaviour.Served(identity.Key{Kind: identity.IP, Hash: 77}, 0, rec(i))
+	}
+	// 200 ms a request: two scripts and two calls a session, 4,000
+	// sessions over 53 minutes.
+	at := time.Duration(0)
+	for s := range 4000 {
+		a := actor(0xc0ffee02, mix(0xc4aa+uint64(s)), 0xf1)
+		for range 2 {
+			h.d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
+			at += 200 * time.Millisecond
+		}
+		for range 2 {
+			h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+			at += 200 * time.Millisecond
+			if a.Keys[identity.Crew] == crewKey(&a, ColdSweep) {
+				if at > 4*time.Minute {
+					t.Fatalf("the churner joined the crew after %v, want within four minutes", at)
+				}
+				return
+			}
+			h.d.Served(&a, append(rec(h.next), rec(h.next+1)...))
+			h.next += 2
+		}
+	}
+	t.Fatal("the churner never joined the crew")
+}
+
+// The shoppers behind a carrier NAT at a start: every session is young at
+// first, everything anyone is shown is cold, and they keep browsing, at a
+// page a second (as the short demo's do), so that they are not people at
+// a person's pace, and people's share is not measured.
+func TestShoppersBehindANATAtAStartAreNotAChurner(t *testing.T) {
+	h := &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
+	for i := range h.d.behaviour.ColdWarmup {
+		h.d.behaviour.Served(identity.Key{Kind: identity.IP, Hash: 77}, 0, rec(i))
+	}
+	shoppers := make([]identity.Actor, 50)
+	for i := range shoppers {
+		shoppers[i] = actor(0x64400001, mix(0x5b0b+uint64(i)), 1+uint64(i%12))
+	}
+	// An item a second each for ten minutes: its page, a script, its
+	// reviews; every two minutes a shopper leaves and comes back as a new
+	// session, so that half the calls are young sessions'.
+	for tick := range 600 {
+		for i := range shoppers {
+			a := &shoppers[i]
+			if (tick+2*i)%120 == 0 {
+				a.Keys[identity.Session].Hash = mix(a.Keys[identity.Session].Hash)
+			}
+			at := time.Duration(tick)*time.Second + time.Duration(i)*10*time.Millisecond
+			h.d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at)})
+			h.d.Assess(a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at+100*time.Millisecond)})
+			h.d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+300*time.Millisecond), IDLow: -1})
+			if a.Keys[identity.Crew] == crewKey(a, ColdSweep) {
+				t.Fatalf("shopper %d joined the sweepers' crew %v after the start", i, at)
+			}
+			h.d.Served(a, append(rec(h.next), rec(h.next+1)...))
+			h.next += 2
+		}
+	}
+	if _, measured := h.d.behaviour.people(); measured {
+		t.Fatal("people's share was measured: the test would prove nothing")
+	}
+}

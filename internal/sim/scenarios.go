@@ -94,13 +94,13 @@ type campaign struct {
 	// each address's interval is a sum of many draws: machine-regular).
 	shuffle bool
 	// churn: a fresh session cookie every churn requests, whose first
-	// request is a page asset (0: the sessions above).
-	churn    int
-	seed     uint64 // churn's sessions
-	member   int    // the address of the request being made (for fetch)
-	now, end time.Time
-	n        int
-	fetch    func(c *campaign) Request // fills Route, ID, Hit
+	// churnAssets requests are page assets (0: the sessions above).
+	churn, churnAssets int
+	seed               uint64 // churn's sessions
+	member             int    // the address of the request being made (for fetch)
+	now, end           time.Time
+	n                  int
+	fetch              func(c *campaign) Request // fills Route, ID, Hit
 }
 
 func (c *campaign) Next() (Request, bool) {
@@ -121,7 +121,7 @@ func (c *campaign) Next() (Request, bool) {
 	}
 	c.member = i
 	var r Request
-	if c.assetEvery > 0 && (c.n/len(c.ips))%c.assetEvery == 0 || c.churn > 0 && c.n%c.churn == 0 {
+	if c.assetEvery > 0 && (c.n/len(c.ips))%c.assetEvery == 0 || c.churn > 0 && c.n%c.churn < c.churnAssets {
 		r = Request{Route: RouteAsset}
 	} else {
 		r = c.fetch(c)
@@ -348,10 +348,11 @@ var scenarios = []Scenario{
 			c.interval = each / time.Duration(n)
 			return c
 		}},
-	{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie every 3-5 requests, each loading a script first (every session a person behind the address)", Days: 1,
+	{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first (every session a person behind the address)", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			rate := 10 + rng.Float64()*20
-			return &campaign{ips: []uint32{ip4(198, 18, 99, 7)}, fp: fpBrowser, jitter: 0.3, churn: 3 + rng.IntN(3), seed: rng.Uint64(),
+			assets := 1 + rng.IntN(2)
+			return &campaign{ips: []uint32{ip4(198, 18, 99, 7)}, fp: fpBrowser, jitter: 0.3, churn: assets + 2 + rng.IntN(3), churnAssets: assets, seed: rng.Uint64(),
 				interval: time.Duration(float64(time.Second) / rate), fetch: reviewsAtRandom}
 		}},
 	{Name: "residential-swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each by id, no cookie, one browser header set", Days: 1,
