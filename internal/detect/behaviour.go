@@ -37,7 +37,8 @@ type Behaviour struct {
 	seen     []uint64
 	shards   [64]behShard
 	shardCap int
-	// ColdMax: a record served this many times or fewer before is cold.
+	// ColdMax: a record served to this many addresses or fewer before is
+	// cold.
 	ColdMax uint16
 	// ColdMin and ColdShare: an address with at least ColdMin recent
 	// records, at least ColdRatio of them cold, is sweeping.
