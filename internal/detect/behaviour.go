@@ -175,9 +175,9 @@ type evidence struct {
 
 // signals returns the history signals of key k (a request's behaviour
 // key) at now, and notes a record request at now when record is true,
-// with what the key shows towards a crew. addr is the request's address
-// key (0: none), whose young sessions are followed together (churn).
-func (b *Behaviour) signals(k identity.Key, addr uint64, now int64, record, page bool, low int) (s Signals, ev evidence) {
+// with what the key shows towards a crew, and towards its address's young
+// sessions (churn).
+func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bool, low int) (s Signals, ev evidence) {
 	if k.Hash == 0 {
 		return 0, ev
 	}
@@ -190,6 +190,7 @@ func (b *Behaviour) signals(k identity.Key, addr uint64, now int64, record, page
 		sh.mu.Unlock()
 		return 0, ev
 	}
+	addr := o.youngOn()
 	young := b.young(k, addr, st, now)
 	older := !young && record && k.Kind == identity.Session && addr != 0
 	s, ev = b.note(st, now, record, page, low)
@@ -258,6 +259,26 @@ const youngFor = int64(60e9)
 // or none yet.
 func (b *Behaviour) young(k identity.Key, addr uint64, st *addrState, now int64) bool {
 	return k.Kind == identity.Session && addr != 0 && (st.firstAt == 0 || now-st.firstAt < youngFor)
+}
+
+// origin is where a request came from, beyond its behaviour key.
+type origin struct {
+	// addr: the client address's key (hash; 0: unknown). Popularity
+	// counts a record once per address.
+	addr uint64
+	// account: the request carries a signed-up account, which meets its
+	// own budgets however many sessions it makes: its sessions are not
+	// among its address's young sessions.
+	account bool
+}
+
+// youngOn is the address whose young sessions the request counts towards
+// (0: none).
+func (o origin) youngOn() uint64 {
+	if o.account {
+		return 0
+	}
+	return o.addr
 }
 
 // youngKey is the state of the young sessions of address addr together.
@@ -438,8 +459,8 @@ func cv(xs []int64) float64 {
 	return math.Sqrt(sq/float64(len(xs))) / mean
 }
 
-// Served notes the records key k was served, on address addr (0: none).
-func (b *Behaviour) Served(k identity.Key, addr uint64, recs []records.Found) {
+// Served notes the records key k was served, from origin o.
+func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	if len(recs) == 0 {
 		return
 	}
@@ -447,7 +468,7 @@ func (b *Behaviour) Served(k identity.Key, addr uint64, recs []records.Found) {
 	b.cmsMu.Lock()
 	for _, r := range recs {
 		var before uint16
-		if b.firstTo(r.Hash, addr) {
+		if b.firstTo(r.Hash, o.addr) {
 			before = b.bump(r.Hash)
 		} else {
 			before = b.estimate(r.Hash)
@@ -480,6 +501,7 @@ func (b *Behaviour) Served(k identity.Key, addr uint64, recs []records.Found) {
 	sh.mu.Lock()
 	_, st := b.state(k, true)
 	mostlyCold := st.took(uint32(len(recs)), cold)
+	addr := o.youngOn()
 	young := b.young(k, addr, st, st.lastAt)
 	// At a person's pace: two intervals at least, averaging a person's,
 	// with a page or asset for every two calls at least. A key too new

@@ -20,16 +20,16 @@ func TestColdSweepMustAndMustNotTrip(t *testing.T) {
 	// Popular records: many people have been served ids 1..20.
 	for i := 0; i < 50; i++ {
 		for id := uint64(1); id <= 20; id++ {
-			b.Served(others, 0, rec(id))
+			b.Served(others, origin{}, rec(id))
 		}
 	}
 	now := int64(0)
 	for i := 0; i < 100; i++ {
 		now += int64(time.Second)
 		b.signalsOf(person, now, true, -1)
-		b.Served(person, 0, rec(uint64(1+i%20))) // popular ones
+		b.Served(person, origin{}, rec(uint64(1+i%20))) // popular ones
 		b.signalsOf(sweeper, now, true, -1)
-		b.Served(sweeper, 0, rec(uint64(100_000+i))) // the long tail, in order
+		b.Served(sweeper, origin{}, rec(uint64(100_000+i))) // the long tail, in order
 	}
 	if s := b.signalsOf(sweeper, now, false, -1); s&ColdSweep == 0 {
 		t.Errorf("sweeper: %s", s)
@@ -41,7 +41,7 @@ func TestColdSweepMustAndMustNotTrip(t *testing.T) {
 	b2 := NewBehaviour(1000)
 	b2.ColdWarmup = 0
 	for i := 0; i < int(b2.ColdMin)-1; i++ {
-		b2.Served(sweeper, 0, rec(uint64(500_000+i)))
+		b2.Served(sweeper, origin{}, rec(uint64(500_000+i)))
 	}
 	if s := b2.signalsOf(sweeper, now, false, -1); s&ColdSweep != 0 {
 		t.Errorf("%d cold records: %s", b2.ColdMin-1, s)
@@ -53,11 +53,11 @@ func TestColdSweepMustAndMustNotTrip(t *testing.T) {
 func TestPlatformColdShare(t *testing.T) {
 	b := NewBehaviour(100_000)
 	for i := 0; i < 20_000; i++ { // people on popular records
-		b.Served(identity.Key{Kind: identity.IP, Hash: uint64(1 + i%500)}, 0, rec(uint64(1+i%50)))
+		b.Served(identity.Key{Kind: identity.IP, Hash: uint64(1 + i%500)}, origin{}, rec(uint64(1+i%50)))
 	}
 	before := b.ColdShare()
 	for i := 0; i < 20_000; i++ { // 2,000 addresses, 10 records each, all long tail
-		b.Served(identity.Key{Kind: identity.IP, Hash: uint64(10_000 + i%2000)}, 0, rec(uint64(1_000_000+i)))
+		b.Served(identity.Key{Kind: identity.IP, Hash: uint64(10_000 + i%2000)}, origin{}, rec(uint64(1_000_000+i)))
 	}
 	after := b.ColdShare()
 	if before > 0.05 || after < 0.4 {
@@ -144,7 +144,7 @@ func TestUnshownLookupsMustAndMustNotTrip(t *testing.T) {
 	friend := identity.Key{Kind: identity.IP, Hash: 2}
 	// The values the platform served: phones 1..100, shown in reviews.
 	for id := uint64(1); id <= 100; id++ {
-		b.Served(identity.Key{Kind: identity.IP, Hash: 3}, 0, rec(id))
+		b.Served(identity.Key{Kind: identity.IP, Hash: 3}, origin{}, rec(id))
 	}
 	var sg, sf Signals
 	for i := 0; i < 40; i++ {
@@ -173,14 +173,14 @@ func TestColdSweepWaitsForWarmup(t *testing.T) {
 	b := NewBehaviour(1000)
 	shopper := identity.Key{Kind: identity.IP, Hash: 7}
 	for i := 0; i < 100; i++ {
-		b.Served(shopper, 0, rec(uint64(700_000+i)))
+		b.Served(shopper, origin{}, rec(uint64(700_000+i)))
 	}
 	if s := b.signalsOf(shopper, 0, false, -1); s&ColdSweep != 0 {
 		t.Fatalf("cold sweep %d records after start: %s", 100, s)
 	}
 	others := identity.Key{Kind: identity.IP, Hash: 8}
 	for i := uint64(0); i < b.ColdWarmup; i++ {
-		b.Served(others, 0, rec(i%50))
+		b.Served(others, origin{}, rec(i%50))
 	}
 	if s := b.signalsOf(shopper, 0, false, -1); s&ColdSweep == 0 {
 		t.Fatalf("warm, 100 cold records: %s", s)
@@ -207,6 +207,6 @@ func TestRapidPace(t *testing.T) {
 
 // signalsOf is signals for a record request (record) or a look (not one).
 func (b *Behaviour) signalsOf(k identity.Key, now int64, record bool, low int) Signals {
-	s, _ := b.signals(k, 0, now, record, false, low)
+	s, _ := b.signals(k, origin{}, now, record, false, low)
 	return s
 }

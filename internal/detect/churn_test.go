@@ -64,7 +64,7 @@ func TestCookieChurnIsOneSweep(t *testing.T) {
 				h = &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
 				b := h.d.behaviour
 				for i := range b.ColdWarmup { // warm, but no one at a person's pace
-					b.Served(identity.Key{Kind: identity.IP, Hash: 77}, 0, rec(i))
+					b.Served(identity.Key{Kind: identity.IP, Hash: 77}, origin{}, rec(i))
 				}
 			}
 			if got := churn(h, 100, tt.calls, 0, false, 1); got < 0 || got > 25 {
@@ -96,7 +96,7 @@ func TestYoungSessionsOfANATAreNotAChurner(t *testing.T) {
 				h = &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
 				b := h.d.behaviour
 				for i := range b.ColdWarmup {
-					b.Served(identity.Key{Kind: identity.IP, Hash: 77}, 0, rec(i))
+					b.Served(identity.Key{Kind: identity.IP, Hash: 77}, origin{}, rec(i))
 				}
 			}
 			if got := churn(h, 300, tt.calls, 0, tt.popular, tt.pages); got >= 0 {
@@ -115,16 +115,16 @@ func TestOneAddressDoesNotWarmWhatItTakes(t *testing.T) {
 	scraper := identity.Key{Kind: identity.Session, Hash: 1}
 	for range 10 {
 		for id := range uint64(20) {
-			b.Served(scraper, 0xadd1, rec(id))
+			b.Served(scraper, origin{addr: 0xadd1}, rec(id))
 		}
 	}
 	person := identity.Key{Kind: identity.Session, Hash: 2}
-	b.Served(person, 0xadd2, rec(3))
+	b.Served(person, origin{addr: 0xadd2}, rec(3))
 	if _, st := b.state(person, false); st.cold != 1 {
 		t.Fatalf("a record one address took ten times was warm to another (cold %d of 1)", st.cold)
 	}
 	// Shown to two addresses, it is popular.
-	b.Served(person, 0xadd3, rec(3))
+	b.Served(person, origin{addr: 0xadd3}, rec(3))
 	if _, st := b.state(person, false); st.cold != 1 {
 		t.Fatalf("a record two addresses were shown was cold to a third (cold %d of 2)", st.cold)
 	}
@@ -138,7 +138,7 @@ func TestOneAddressDoesNotWarmWhatItTakes(t *testing.T) {
 func TestCookieChurnWithPagesBeforePeopleAreMeasured(t *testing.T) {
 	h := &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
 	for i := range h.d.behaviour.ColdWarmup {
-		h.d.behaviour.Served(identity.Key{Kind: identity.IP, Hash: 77}, 0, rec(i))
+		h.d.behaviour.Served(identity.Key{Kind: identity.IP, Hash: 77}, origin{}, rec(i))
 	}
 	// 200 ms a request: two scripts and two calls a session, 4,000
 	// sessions over 53 minutes.
@@ -172,7 +172,7 @@ func TestCookieChurnWithPagesBeforePeopleAreMeasured(t *testing.T) {
 func TestShoppersBehindANATAtAStartAreNotAChurner(t *testing.T) {
 	h := &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
 	for i := range h.d.behaviour.ColdWarmup {
-		h.d.behaviour.Served(identity.Key{Kind: identity.IP, Hash: 77}, 0, rec(i))
+		h.d.behaviour.Served(identity.Key{Kind: identity.IP, Hash: 77}, origin{}, rec(i))
 	}
 	shoppers := make([]identity.Actor, 50)
 	for i := range shoppers {

@@ -202,7 +202,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			low = -1
 		}
 		var hist Signals
-		hist, ev = d.behaviour.signals(behaviourKey(a), youngOn(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
+		hist, ev = d.behaviour.signals(behaviourKey(a), originOf(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
 		s |= hist
 		if t.Lookup != 0 {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
@@ -312,7 +312,7 @@ func (d *Detector) SetCrewSanctioned(fn func(now int64, crew identity.Key) bool)
 // Served notes the records a request was served, for the history signals.
 func (d *Detector) Served(a *identity.Actor, recs []records.Found) {
 	if d.behaviour != nil {
-		d.behaviour.Served(behaviourKey(a), youngOn(a), recs)
+		d.behaviour.Served(behaviourKey(a), originOf(a), recs)
 	}
 }
 
@@ -330,14 +330,10 @@ func behaviourKey(a *identity.Actor) identity.Key {
 	return identity.Key{}
 }
 
-// youngOn is the address (hash) whose young sessions a's requests count
-// towards (Behaviour.churning): none for a signed-up account, which
-// meets its own budgets however many sessions it makes.
-func youngOn(a *identity.Actor) uint64 {
-	if a.Keys[identity.Account].Hash != 0 {
-		return 0
-	}
-	return a.Keys[identity.IP].Hash
+// originOf is where a's request came from, for the history kept beyond
+// its behaviour key.
+func originOf(a *identity.Actor) origin {
+	return origin{addr: a.Keys[identity.IP].Hash, account: a.Keys[identity.Account].Hash != 0}
 }
 
 // ColdShare is the platform-wide share of recent records that were cold

@@ -40,13 +40,13 @@ func people(b *Behaviour, times int) {
 	for i := range n {
 		k := identity.Key{Kind: identity.Session, Hash: mix(uint64(i) + 1<<40)}
 		for c := range calls {
-			b.signals(k, 0, epoch-int64(time.Hour)+int64(c)*5e9-1e9, false, true, -1) // the item's page
-			b.signals(k, 0, epoch-int64(time.Hour)+int64(c)*5e9, true, false, -1)
+			b.signals(k, origin{}, epoch-int64(time.Hour)+int64(c)*5e9-1e9, false, true, -1) // the item's page
+			b.signals(k, origin{}, epoch-int64(time.Hour)+int64(c)*5e9, true, false, -1)
 			var recs []records.Found
 			for j := range per {
 				recs = append(recs, rec(uint64(((i*calls+c)*per+j)%int(b.ColdWarmup)))...)
 			}
-			b.Served(k, 0, recs)
+			b.Served(k, origin{}, recs)
 		}
 	}
 }
@@ -436,15 +436,15 @@ func TestColderNeedsEnoughPeopleToCompare(t *testing.T) {
 	b := NewBehaviour(1 << 10)
 	h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
 	for i := range 6 * int(b.ColdWarmup) { // a warm sketch, served to keys with no pace yet
-		b.Served(identity.Key{Kind: identity.IP, Hash: mix(uint64(i) + 1<<41)}, 0, rec(uint64(i%int(b.ColdWarmup))))
+		b.Served(identity.Key{Kind: identity.IP, Hash: mix(uint64(i) + 1<<41)}, origin{}, rec(uint64(i%int(b.ColdWarmup))))
 	}
 	// a few people at a person's pace, shown popular records: 20 paced
 	// responses, all warm
 	for i := range 10 {
 		k := identity.Key{Kind: identity.Session, Hash: mix(uint64(i) + 1<<42)}
 		for c := range 4 {
-			b.signals(k, 0, epoch-int64(time.Hour)+int64(c)*5e9, true, false, -1)
-			b.Served(k, 0, rec(uint64(c)))
+			b.signals(k, origin{}, epoch-int64(time.Hour)+int64(c)*5e9, true, false, -1)
+			b.Served(k, origin{}, rec(uint64(c)))
 		}
 	}
 	members := make([]identity.Actor, 2*recruitQuorum)
