@@ -567,3 +567,48 @@ func writeEnumerationLog(t testing.TB, dir string) string {
 	}
 	return path
 }
+
+// writeLookalikeLog writes a log, in the campaign log's format, of the day
+// after the enumerators: a python client sweeping fresh profile ids, one
+// every 0.3 s, then three browser-like clients on other addresses, one
+// after another, each sweeping fresh ids every 0.5 s (the last with an
+// account). The browsers are one crew of sweepers; the later ones join it
+// only because the detector finds it sanctioned by then (the engine's
+// state, which the detector reads: a replay must give it the engine as it
+// stands after the line before).
+func writeLookalikeLog(t testing.TB, dir string) string {
+	t.Helper()
+	start := time.Date(2026, 11, 5, 6, 0, 0, 0, time.UTC)
+	type line struct {
+		at   time.Time
+		text string
+	}
+	var lines []line
+	add := func(at time.Time, ip string, id int, ua, account string) {
+		lines = append(lines, line{at, fmt.Sprintf("%s - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 512 \"-\" \"%s\" %s -\n",
+			ip, at.Format("02/Jan/2006:15:04:05 -0700"), id, ua, account)})
+	}
+	for i := range 1500 {
+		add(start.Add(time.Duration(i)*300*time.Millisecond), "203.0.113.90", 5_000_000+i, "python-requests/2.31.0", "-")
+	}
+	for j, ip := range []string{"203.0.113.91", "198.18.4.7", "198.18.9.12"} {
+		account := "-"
+		if j == 2 {
+			account = "look2"
+		}
+		for i := range 800 {
+			add(start.Add(time.Duration(180+j*400)*time.Second+time.Duration(i)*500*time.Millisecond+100*time.Millisecond), ip, 6_000_000+j*100_000+i,
+				"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", account)
+		}
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].at.Before(lines[j].at) })
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l.text)
+	}
+	path := filepath.Join(dir, "lookalikes.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,4 +252,37 @@ func FuzzReadPartial(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The detector reads the engine: a lookalike sweeper joins the sweepers'
+// crew when that crew is sanctioned, as the engine stands after the line
+// before. The sharded replay's engine goroutines run behind the detector,
+// and a shard pass holds only some keys; both must still answer it as the
+// one-goroutine replay does. On the lookalikes' log alone (the campaign
+// log's other traffic leaves them unrecruited): the report of the plain
+// replay, of the sharded one at 2 and 5 workers, and of the merge of 2
+// and 3 shard passes, byte for byte.
+func TestAnalyzeDetectorReadsTheEngineInOrder(t *testing.T) {
+	r := smallShards(t)
+	r.inputs = []string{writeLookalikeLog(t, filepath.Dir(r.config))}
+	r.read, r.noCapture = analyze.ReadOptions{Serial: true, Workers: 1}, true
+	want := r.mustRun(t)
+	joined := false
+	for _, a := range want.report.Top {
+		if a.Revealed != nil && strings.HasPrefix(a.Key, "crew:") && slices.Contains(a.Revealed.IPs, "203.0.113.91") && slices.Contains(a.Revealed.IPs, "198.18.9.12") {
+			joined = true
+		}
+	}
+	if !joined {
+		t.Fatal("the lookalikes are not one crew: the log no longer has the detector read the engine")
+	}
+	r.noCapture = false
+	for _, w := range []struct{ workers, shards int }{{2, 0}, {5, 3}} {
+		r.read = analyze.ReadOptions{Workers: w.workers, Shards: w.shards}
+		if got := r.mustRun(t); got.json != want.json || got.html != want.html {
+			t.Errorf("workers %d, shards %d: the report differs from the plain replay's", w.workers, w.shards)
+		}
+	}
+	r.read = analyze.ReadOptions{Workers: 2}
+	shardsMatch(t, "lookalikes", r, want, 2, 3)
 }

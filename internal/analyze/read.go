@@ -321,17 +321,26 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 	}
 	shards = min(shards, 64)
 	sharded := shards >= 2 && !o.Serial && a.o.Engine != nil
+	var pass *passEngine // a shard pass's engine, on this goroutine (shard.go)
 	if a.o.Parts > 0 {
-		// a shard pass of a log cut in several: its own keys, whatever
-		// the goroutines
 		if a.o.Engine == nil || a.o.Parts > 64 || a.o.Part < 0 || a.o.Part >= a.o.Parts {
 			return fmt.Errorf("shard %d/%d: want 0 <= i < N <= 64, and an engine", a.o.Part, a.o.Parts)
 		}
-		shards, sharded = max(shards, 1), true
-		o.Serial = false
+		sharded, o.Serial = false, false
+		pass = &passEngine{a.newWorker(0, 1), a.newWorker(0, 1)}
+		if a.o.Capture != nil {
+			a.o.Capture.off = true // the pass keeps the bounds itself
+		}
+		a.peakWins()
 	}
 	var toAddr, toOthers []chan *chunk
+	var syn *syncer
 	if sharded {
+		syn = &syncer{a: a, shards: shards, x: a.newWorker(0, 1), y: a.newWorker(0, 1)}
+		if d := a.o.Detector; d != nil {
+			d.SetCrewSanctioned(syn.crewSanctioned)
+			defer d.SetCrewSanctioned(a.crewSanctioned)
+		}
 		if a.o.Capture != nil {
 			a.o.Capture.off = true // not safe for several goroutines; the workers keep the bounds
 		}
@@ -375,7 +384,7 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 		go func() {
 			defer close(tallied)
 			for c := range tallies {
-				if sharded {
+				if sharded || pass != nil {
 					c.sh.metered.Wait()
 					a.tallySharded(c)
 				} else {
@@ -396,6 +405,9 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 		st := &c.stage
 		st.decs, st.bounds, st.pos = st.decs[:0], st.bounds[:0], 0
 		slots := 0
+		if pass != nil {
+			pass.begin(c)
+		}
 		for i := range c.evs {
 			ev := &c.evs[i]
 			switch {
@@ -407,9 +419,18 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 				}
 			case o.Serial:
 				a.apply(ev)
+			case pass != nil:
+				if !a.outsideWindow(ev) {
+					a.detect(ev, &slots)
+					pass.line(c, i, slots)
+				}
 			case sharded:
 				if !a.outsideWindow(ev) {
+					syn.cur, syn.line, syn.slots = c, i, &slots
 					a.detect(ev, &slots) // the engine's goroutines do the rest
+					if syn.inline {
+						syn.catchUp(i+1, slots) // ... unless the detector asked the engine (syncer)
+					}
 				}
 			case !a.outsideWindow(ev):
 				// the first stage: detector, engine and meter, in order
@@ -438,7 +459,11 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 			c.pool <- c
 			continue
 		}
-		if sharded {
+		if sharded && syn.inline {
+			syn.catchUp(len(c.evs), slots) // replayed here, in order
+			syn.inline, syn.cur = false, nil
+		} else if sharded {
+			syn.last = c
 			sh := &c.sh
 			sh.bounds = append(sh.bounds[:0], make([]uint32, slots)...)
 			if len(sh.decs) != 2*shards {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
@@ -68,44 +69,37 @@ func (x *engineWorker) mine(k identity.Key) bool {
 	return k.Hash != 0 && memory.Partition(k)%x.n == x.w
 }
 
-// mineOther is mine for a key other than an address. In a shard pass
-// (Options.Parts) every address key is replayed, for the risk it gives
-// every key of its lines, but only the pass's own other keys, spread
-// over its goroutines by partition as well.
-func (x *engineWorker) mineOther(k identity.Key) bool {
-	parts := x.a.o.Parts
-	if parts == 0 {
-		return x.mine(k)
-	}
-	p := memory.Partition(k)
-	return k.Hash != 0 && p%parts == x.a.o.Part && p/parts%x.n == x.w
-}
-
 // addresses replays the chunk's address keys of this goroutine's
 // partitions, and the risk of every line whose address is one of them.
 func (x *engineWorker) addresses(c *chunk) {
 	defer c.sh.addressed.Done()
-	e := x.a.o.Engine
 	x.list = &c.sh.decs[x.w]
 	*x.list = (*x.list)[:0]
 	for i := range c.evs {
 		ev := &c.evs[i]
 		ip := ev.act.Keys[identity.IP]
-		if !ev.live || !(x.mine(ip) || ip.Hash == 0 && x.w == 0) {
-			continue
+		if ev.live && (x.mine(ip) || ip.Hash == 0 && x.w == 0) {
+			x.address(c, i)
 		}
-		x.cur = i
-		act := &ev.act
-		e.AdmitKey(ev.t, act, identity.IP, ev.route, ev.pre, x.sink)
-		ev.risk = e.Score(ev.t, act, ev.route, ev.pre)
-		ev.sig = ev.risk.Signals
-		if k := ev.risk.Key(act); k.Hash != 0 && k.Kind == identity.IP {
-			e.Sanction(ev.t, act, ev.route, &ev.risk, x.sink)
-		}
-		if ip.Hash != 0 {
-			x.observe(ev, identity.IP)
-			x.bounds(c, ev, identity.IP)
-		}
+	}
+}
+
+// address replays line i's address key and assesses the line's risk.
+func (x *engineWorker) address(c *chunk, i int) {
+	e := x.a.o.Engine
+	ev := &c.evs[i]
+	ip := ev.act.Keys[identity.IP]
+	x.cur = i
+	act := &ev.act
+	e.AdmitKey(ev.t, act, identity.IP, ev.route, ev.pre, x.sink)
+	ev.risk = e.Score(ev.t, act, ev.route, ev.pre)
+	ev.sig = ev.risk.Signals
+	if k := ev.risk.Key(act); k.Hash != 0 && k.Kind == identity.IP {
+		e.Sanction(ev.t, act, ev.route, &ev.risk, x.sink)
+	}
+	if ip.Hash != 0 {
+		x.observe(ev, identity.IP)
+		x.bounds(c, ev, identity.IP)
 	}
 }
 
@@ -114,7 +108,6 @@ func (x *engineWorker) addresses(c *chunk) {
 func (x *engineWorker) others(c *chunk) {
 	defer c.sh.metered.Done()
 	c.sh.addressed.Wait()
-	e := x.a.o.Engine
 	x.list = &c.sh.decs[x.n+x.w]
 	*x.list = (*x.list)[:0]
 	for i := range c.evs {
@@ -122,36 +115,83 @@ func (x *engineWorker) others(c *chunk) {
 		if !ev.live {
 			continue
 		}
-		act := &ev.act
 		var mine [identity.NumKinds]bool
-		any := false
 		for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
-			mine[kind] = x.mineOther(act.Keys[kind])
-			any = any || mine[kind]
+			mine[kind] = x.mine(ev.act.Keys[kind])
 		}
-		if !any {
-			continue
-		}
-		x.cur = i
-		for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
-			if mine[kind] {
-				e.AdmitKey(ev.t, act, kind, ev.route, ev.pre, x.sink)
-			}
-		}
-		if k := ev.risk.Key(act); k.Hash != 0 && k.Kind != identity.IP && mine[k.Kind] {
-			e.Sanction(ev.t, act, ev.route, &ev.risk, x.sink)
-		}
-		for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
-			if mine[kind] {
-				x.observe(ev, kind)
-			}
-		}
-		for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
-			if mine[kind] {
-				x.bounds(c, ev, kind)
-			}
+		x.other(c, i, &mine)
+	}
+}
+
+// other replays line i's keys of the kinds marked in mine (not the
+// address), once the line's risk is assessed.
+func (x *engineWorker) other(c *chunk, i int, mine *[identity.NumKinds]bool) {
+	if *mine == [identity.NumKinds]bool{} {
+		return
+	}
+	e := x.a.o.Engine
+	ev := &c.evs[i]
+	act := &ev.act
+	x.cur = i
+	for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
+		if mine[kind] {
+			e.AdmitKey(ev.t, act, kind, ev.route, ev.pre, x.sink)
 		}
 	}
+	if k := ev.risk.Key(act); k.Hash != 0 && k.Kind != identity.IP && mine[k.Kind] {
+		e.Sanction(ev.t, act, ev.route, &ev.risk, x.sink)
+	}
+	for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
+		if mine[kind] {
+			x.observe(ev, kind)
+		}
+	}
+	for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
+		if mine[kind] {
+			x.bounds(c, ev, kind)
+		}
+	}
+}
+
+// A shard pass (Options.Parts) replays the engine on the reading
+// goroutine, line by line after the detector, because the detector
+// reads the engine: whether the sweepers' crew is sanctioned decides
+// whether a lookalike joins it (detect.Detector.SetCrewSanctioned), and
+// that is the engine's state after the line before. Every pass replays
+// every address key (a line's risk rests on its address's traffic, and
+// the crew's and every other key's decisions carry it) and every
+// sweepers' crew key (the crew the detector asks about: its key is the
+// same whoever sweeps), and only its own other keys; it holds and judges
+// only its own keys. passEngine is that replay.
+type passEngine struct {
+	addr, other *engineWorker
+}
+
+// begin readies chunk c for the pass's replay.
+func (p *passEngine) begin(c *chunk) {
+	sh := &c.sh
+	sh.bounds = sh.bounds[:0]
+	if len(sh.decs) != 2 {
+		sh.decs = make([][]lineDecision, 2)
+	}
+	sh.decs[0], sh.decs[1] = sh.decs[0][:0], sh.decs[1][:0]
+	p.addr.list, p.other.list = &sh.decs[0], &sh.decs[1]
+}
+
+// line replays line i of c through the engine, after the detector.
+func (p *passEngine) line(c *chunk, i int, slots int) {
+	if n := slots - len(c.sh.bounds); n > 0 {
+		c.sh.bounds = append(c.sh.bounds, make([]uint32, n)...)
+	}
+	p.addr.address(c, i)
+	ev := &c.evs[i]
+	a := p.addr.a
+	var mine [identity.NumKinds]bool
+	for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
+		k := ev.act.Keys[kind]
+		mine[kind] = k.Hash != 0 && (a.own(k) || kind == identity.Crew && ev.pre&detect.ColdSweep != 0)
+	}
+	p.other.other(c, i, &mine)
 }
 
 func (x *engineWorker) observe(ev *event, kind identity.Kind) {
@@ -268,4 +308,81 @@ func (a *Analyzer) tallySharded(c *chunk) {
 			a.tally(ev, decs, c.sh.bounds, int(ev.boff))
 		}
 	}
+}
+
+// The detector reads the engine: whether the sweepers' crew is sanctioned
+// decides whether a lookalike joins it (detect.Detector.SetCrewSanctioned),
+// as the engine stands after the line before. In a sharded replay the
+// engine's goroutines run chunks behind the detector, so when the
+// detector asks, the syncer waits for them to finish every chunk handed
+// to them, replays the current chunk's lines before the one asking on
+// the reading goroutine (in line order, every key), answers, and replays
+// the rest of that chunk there too, line by line after the detector.
+// Other chunks go to the goroutines as before. The detector asks only on
+// lines with a sweeper's evidence that no quorum recruited, so most
+// chunks never wait.
+type syncer struct {
+	a      *Analyzer
+	shards int
+	x, y   *engineWorker // the address and the other keys' calls, for every partition
+	last   *chunk        // the last chunk handed to the goroutines
+	cur    *chunk        // the chunk being detected
+	line   int           // the line being detected in it
+	slots  *int          // its bounds' slots laid out so far
+	inline bool          // cur is replayed here
+	done   int           // its lines replayed here so far
+}
+
+// crewSanctioned answers the detector as the engine stands after the
+// line before the one being detected.
+func (s *syncer) crewSanctioned(now int64, crew identity.Key) bool {
+	if !s.inline {
+		if s.last != nil {
+			s.last.sh.metered.Wait()
+		}
+		c := s.cur
+		sh := &c.sh
+		if len(sh.decs) != 2*s.shards {
+			sh.decs = make([][]lineDecision, 2*s.shards)
+		}
+		for i := range sh.decs {
+			sh.decs[i] = sh.decs[i][:0]
+		}
+		sh.bounds = sh.bounds[:0]
+		s.x.list, s.y.list = &sh.decs[0], &sh.decs[s.shards]
+		s.inline, s.done = true, 0
+	}
+	s.catchUp(s.line, *s.slots)
+	return s.a.crewSanctioned(now, crew)
+}
+
+// catchUp replays the current chunk's lines up to (not including) upto
+// here; slots is its bounds' slots laid out so far.
+func (s *syncer) catchUp(upto, slots int) {
+	c := s.cur
+	if n := slots - len(c.sh.bounds); n > 0 {
+		c.sh.bounds = append(c.sh.bounds, make([]uint32, n)...)
+	}
+	all := [identity.NumKinds]bool{}
+	for s.done < upto {
+		i := s.done
+		s.done++
+		ev := &c.evs[i]
+		if !ev.live {
+			continue
+		}
+		s.x.address(c, i)
+		for kind := identity.IP + 1; kind < identity.NumKinds; kind++ {
+			all[kind] = ev.act.Keys[kind].Hash != 0
+		}
+		s.y.other(c, i, &all)
+	}
+}
+
+// crewSanctioned is what the stack tells the detector: whether crew is
+// under a sanction at now.
+func (a *Analyzer) crewSanctioned(now int64, crew identity.Key) bool {
+	found := false
+	a.o.Engine.EachSanctionOf(now, crew, func(engine.Sanction) { found = true })
+	return found
 }
