@@ -73,9 +73,10 @@ type Options struct {
 	OutlierFactor float64
 	// Part and Parts, with Parts from 1 to 64, make the replay one shard
 	// pass of a log cut in Parts (partial.go): every line is read and
-	// goes through the detector and every address key's engine calls, but
-	// only the keys of memory.Partition modulo Parts equal to Part are
-	// metered past their address, judged and held. Parts 0: every key.
+	// goes through the detector and the engine's calls of every address
+	// and sweepers' crew key, but only the keys of memory.Partition
+	// modulo Parts equal to Part are otherwise metered, and only they are
+	// judged and held. Parts 0: every key.
 	Part, Parts int
 }
 

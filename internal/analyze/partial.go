@@ -21,8 +21,9 @@ import (
 // A log too large for one machine is cut by key, not by time: each shard
 // pass (Options.Parts) reads the whole log, replays the detector and every
 // address key (the risk of a line rests on its address's traffic, and the
-// crew's and every other key's decisions carry it), and meters, judges and
-// holds only its own keys. It writes what it holds, a partial state;
+// crew's and every other key's decisions carry it) and every sweepers'
+// crew key (the detector asks whether it is sanctioned), and meters,
+// judges and holds only its own other keys (shard.go, passEngine). It writes what it holds, a partial state;
 // the merge reads every pass's and builds the report from their union with
 // the code a single replay uses, so the report is the single replay's.
 //
