@@ -122,6 +122,16 @@ func TestAnalyzeShardMerge(t *testing.T) {
 		t.Fatalf("the small log's report: exact %v, %d suspects", want.report.Exact, want.report.Suspects)
 	}
 	shardsMatch(t, "enumerators", r, want, 2)
+	// --exact given up part way, by the single replay and the merge but
+	// by no pass (TestAnalyzeStagedReplayIsExact has counts large enough
+	// for an estimate to differ)
+	up := r
+	up.opts.ExactLimit = 30_000 // of 42,000
+	if want := up.mustRun(t); !want.report.ExactAbandoned {
+		t.Error("exact counts not given up at 30,000 pairs")
+	} else {
+		shardsMatch(t, "exact given up", up, want, 3)
+	}
 
 	files := partialFiles(t, r, 2)
 	read := func(b []byte) (*analyze.Partial, error) { return analyze.ReadPartial(bytes.NewReader(b)) }
