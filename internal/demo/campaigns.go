@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/shop"
 )
 
 // The campaign classes that took everything from a routes-only config
@@ -28,6 +30,7 @@ func campaignScores() []*Score {
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
 		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
+		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 	}
 }
@@ -102,7 +105,22 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 	churnEvery := churnAssets + 2 + rng.IntN(3)
 	churnIP := fmt.Sprintf("198.18.%d.%d", 100+rng.IntN(50), 1+rng.IntN(250))
 	churnRng := rand.New(rand.NewPCG(rng.Uint64(), 8))
-	run(func() { t.cookieChurn(ctx, churnRng, churnRate, churnEvery, churnAssets, churnIP) })
+	run(func() {
+		t.cookieChurn(ctx, t.score("cookie-churn"), churnRng, churnRate, churnEvery, churnAssets, churnIP, func() int { return 1 + churnRng.IntN(t.o.Items) })
+	})
+	mixRate, mixAssets, mixPopular := 10+rng.Float64()*20, 1+rng.IntN(2), 30+rng.IntN(31)
+	mixEvery := mixAssets + 2 + rng.IntN(3)
+	mixIP := fmt.Sprintf("198.18.%d.%d", 150+rng.IntN(50), 1+rng.IntN(250))
+	mixRng := rand.New(rand.NewPCG(rng.Uint64(), 9))
+	zipf := shop.NewZipf(t.o.Items, 1.1) // the shoppers' popularity
+	run(func() {
+		t.cookieChurn(ctx, t.score("churn-mixed"), mixRng, mixRate, mixEvery, mixAssets, mixIP, func() int {
+			if mixRng.IntN(100) < mixPopular {
+				return zipf.Sample(mixRng)
+			}
+			return 1 + mixRng.IntN(t.o.Items)
+		})
+	})
 
 	harvest := 20 + rng.Float64()*20
 	run(func() { t.partner(ctx, harvest) })
@@ -233,9 +251,8 @@ func (t *Traffic) sessionSwarm(ctx context.Context, rng *rand.Rand, ips []string
 // cookieChurn is one address that makes a fresh session every few
 // requests, each loading assets scripts first, so that every session is
 // a person behind the address and none lives long enough to show
-// anything.
-func (t *Traffic) cookieChurn(ctx context.Context, rng *rand.Rand, rate float64, every, assets int, ip string) {
-	s := t.score("cookie-churn")
+// anything; item picks the items whose reviews it takes.
+func (t *Traffic) cookieChurn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, every, assets int, ip string, item func() int) {
 	var sid *http.Cookie
 	paced(ctx, rate, func(n int) {
 		if (n-1)%every == 0 {
@@ -245,7 +262,7 @@ func (t *Traffic) cookieChurn(ctx context.Context, rng *rand.Rand, rate float64,
 			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)
 			return
 		}
-		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, "", reviewers)
+		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item()), ip, browserUA, sid, "", reviewers)
 	})
 }
 

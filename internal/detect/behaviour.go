@@ -203,18 +203,37 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		_, yst := b.state(youngKey(addr), true)
 		ys, _ := b.note(yst, now, record, page, -1)
 		ev.churn = record && b.churning(yst, ys, now)
+		if yst.ephemeral(now) {
+			s |= SessionChurn
+		}
 		ysh.mu.Unlock()
 	case older:
 		// A record call of a session past its youth, on an address
 		// whose young sessions are followed.
 		ysh := &b.shards[youngKey(addr).Hash>>58]
 		ysh.mu.Lock()
-		if _, yst := b.state(youngKey(addr), false); yst != nil && yst.older < math.MaxUint16 {
-			yst.older++
+		if _, yst := b.state(youngKey(addr), false); yst != nil {
+			if yst.older < math.MaxUint16 {
+				yst.older++
+			}
+			if yst.ephemeral(now) {
+				s |= SessionChurn
+			}
 		}
 		ysh.mu.Unlock()
 	}
 	return s, ev
+}
+
+// ephemeral reports, of an address's young sessions' state st, whether
+// the address's sessions do not outlive their youth: for over a minute,
+// at least twenty record calls, nine in ten of them from sessions under
+// half a minute old. A carrier NAT's shoppers are all young at a start,
+// but a minute on most of their calls come from sessions past their
+// youth; a scraper that makes a fresh session every few calls
+// never has one.
+func (st *addrState) ephemeral(now int64) bool {
+	return st.firstAt != 0 && now-st.firstAt > 2*youngFor && st.apiCalls >= 20 && 10*uint32(st.older) < uint32(st.apiCalls)
 }
 
 // churning reports whether the young sessions of an address together
@@ -226,7 +245,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 // Before people are measured, their share is taken as
 // unmeasuredColdShare, and only for young sessions that make half as many
 // record calls again as they load pages and assets, or that have made
-// nine in ten of the address's record calls for over two minutes: at a
+// nine in ten of the address's record calls for over a minute: at a
 // start, when everything is cold for everyone, a carrier NAT's shoppers
 // are young sessions of one address too, but they load the pages around
 // their calls, and a minute on most of their calls are from sessions past
@@ -238,8 +257,7 @@ func (b *Behaviour) churning(st *addrState, s Signals, now int64) bool {
 	people, measured := b.people()
 	if !measured {
 		apiHeavy := 2*uint32(st.apiCalls) > 3*uint32(st.pageLoads)
-		onlyYoung := now-st.firstAt > 2*youngFor && 10*uint32(st.older) < uint32(st.apiCalls)
-		if !apiHeavy && !onlyYoung {
+		if !apiHeavy && !st.ephemeral(now) {
 			return false
 		}
 		// Outright, not at least: at night in a shop just started,
@@ -251,8 +269,10 @@ func (b *Behaviour) churning(st *addrState, s Signals, now int64) bool {
 
 // youngFor: a session is young for this long after its first record
 // request (ns), and its calls count towards its address's young sessions
-// too.
-const youngFor = int64(60e9)
+// too. Half a minute: a churner's sessions live a second, and the
+// shorter a session's youth, the sooner an address whose sessions never
+// outlive it is seen (session_churn, ephemeral).
+const youngFor = int64(30e9)
 
 // young reports whether a request of key k (state st) at now is a young
 // session's on address addr: its first record request under youngFor ago,

@@ -133,7 +133,7 @@ func TestOneAddressDoesNotWarmWhatItTakes(t *testing.T) {
 // A churner that loads two scripts for every two calls is not heavier on
 // the API than a shopper; before people are measured (a shop just started,
 // at night) it is told from a carrier NAT's shoppers by its sessions:
-// none outlives its youth, while two minutes after a start most of the
+// none outlives its youth, while a minute after a start most of the
 // shoppers' calls are from sessions past theirs.
 func TestCookieChurnWithPagesBeforePeopleAreMeasured(t *testing.T) {
 	h := &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
@@ -153,8 +153,8 @@ func TestCookieChurnWithPagesBeforePeopleAreMeasured(t *testing.T) {
 			h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
 			at += 200 * time.Millisecond
 			if a.Keys[identity.Crew] == crewKey(&a, ColdSweep) {
-				if at > 4*time.Minute {
-					t.Fatalf("the churner joined the crew after %v, want within four minutes", at)
+				if at > 2*time.Minute {
+					t.Fatalf("the churner joined the crew after %v, want within two minutes", at)
 				}
 				return
 			}
@@ -190,9 +190,9 @@ func TestShoppersBehindANATAtAStartAreNotAChurner(t *testing.T) {
 			at := time.Duration(tick)*time.Second + time.Duration(i)*10*time.Millisecond
 			h.d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at)})
 			h.d.Assess(a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at+100*time.Millisecond)})
-			h.d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+300*time.Millisecond), IDLow: -1})
-			if a.Keys[identity.Crew] == crewKey(a, ColdSweep) {
-				t.Fatalf("shopper %d joined the sweepers' crew %v after the start", i, at)
+			s := h.d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+300*time.Millisecond), IDLow: -1})
+			if a.Keys[identity.Crew] == crewKey(a, ColdSweep) || s&SessionChurn != 0 {
+				t.Fatalf("shopper %d %v after the start: crew %v, signals %s", i, at, a.Keys[identity.Crew], s)
 			}
 			h.d.Served(a, append(rec(h.next), rec(h.next+1)...))
 			h.next += 2
@@ -200,5 +200,31 @@ func TestShoppersBehindANATAtAStartAreNotAChurner(t *testing.T) {
 	}
 	if _, measured := h.d.behaviour.people(); measured {
 		t.Fatal("people's share was measured: the test would prove nothing")
+	}
+}
+
+// A churner that mixes in popular records is not a sweep, but its sessions
+// still do not outlive their youth: a minute on, its calls carry
+// session_churn, and its address loses the per-person budget its sessions
+// bought (the engine's TestSessionChurnGetsNoPerPersonBudget).
+func TestChurnerOnPopularRecordsShowsSessionChurn(t *testing.T) {
+	h := newCrewHarness()
+	at := time.Duration(0)
+	var first time.Duration = -1
+	for s := range 500 {
+		a := actor(0xc0ffee03, mix(0xc4ab+uint64(s)), 0xf1)
+		h.d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
+		at += 100 * time.Millisecond
+		for range 2 {
+			sig := h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+			at += 100 * time.Millisecond
+			if sig&SessionChurn != 0 && first < 0 {
+				first = at
+			}
+			h.d.Served(&a, rec(uint64(s)%500)) // the warm-up's records
+		}
+	}
+	if first < time.Minute || first > 2*time.Minute {
+		t.Fatalf("session_churn from %v, want in the second minute", first)
 	}
 }

@@ -401,7 +401,7 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 		if bound < b.Limit {
 			continue
 		}
-		limit := e.limit(t, k, bi)
+		limit := e.limit(t, k, bi, sig)
 		if bound < limit {
 			continue
 		}
@@ -481,7 +481,7 @@ func (e *Engine) observeKey(now time.Time, t int64, a *identity.Actor, kind iden
 		if counts[b.ent*nw+b.wi] < b.Limit {
 			continue // per-person limits are multiples of Limit
 		}
-		limit := e.limit(t, k, bi)
+		limit := e.limit(t, k, bi, x.Signals)
 		if e.people >= 0 && b.PerPerson {
 			counted |= bit(e.people*nw + b.wi)
 		}
@@ -583,12 +583,15 @@ func (e *Engine) ObserveKey(now time.Time, a *identity.Actor, kind identity.Kind
 	return e.observeKey(now, now.UnixNano(), a, kind, k, recs, &x, exempt, counts, decide)
 }
 
-// limit is budget b's limit on key k at t: per-person budgets on address
-// and network keys multiply it by the people seen behind the key.
-func (e *Engine) limit(t int64, k identity.Key, bi int) uint64 {
+// limit is budget b's limit on key k at t, for a request with signals
+// sig: per-person budgets on address and network keys multiply it by the
+// people seen behind the key, but for an address whose sessions do not
+// outlive their youth (session_churn): a scraper that makes a
+// fresh session every few calls would be as many people.
+func (e *Engine) limit(t int64, k identity.Key, bi int, sig detect.Signals) uint64 {
 	b := &e.budgets[bi]
 	lim := max(b.Limit, e.learned[bi].Load())
-	if !b.PerPerson || e.people < 0 || (k.Kind != identity.IP && k.Kind != identity.Net) {
+	if !b.PerPerson || e.people < 0 || (k.Kind != identity.IP && k.Kind != identity.Net) || k.Kind == identity.IP && sig&detect.SessionChurn != 0 {
 		return lim
 	}
 	n := min(max(e.meter.Count(t, k, e.people, b.wi), 1), MaxPeople)

@@ -97,10 +97,13 @@ type campaign struct {
 	// churnAssets requests are page assets (0: the sessions above).
 	churn, churnAssets int
 	seed               uint64 // churn's sessions
-	member             int    // the address of the request being made (for fetch)
-	now, end           time.Time
-	n                  int
-	fetch              func(c *campaign) Request // fills Route, ID, Hit
+	// startAfter: the campaign starts this long after the shop opens
+	// (at midnight), when people have warmed what is popular.
+	startAfter time.Duration
+	member     int // the address of the request being made (for fetch)
+	now, end   time.Time
+	n          int
+	fetch      func(c *campaign) Request // fills Route, ID, Hit
 }
 
 func (c *campaign) Next() (Request, bool) {
@@ -348,12 +351,23 @@ var scenarios = []Scenario{
 			c.interval = each / time.Duration(n)
 			return c
 		}},
-	{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first (every session a person behind the address)", Days: 1,
+	{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first (every session a person behind the address); from midnight, or from noon with 0-60% of its items popular ones (so that fewer of its responses are cold)", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			rate := 10 + rng.Float64()*20
 			assets := 1 + rng.IntN(2)
-			return &campaign{ips: []uint32{ip4(198, 18, 99, 7)}, fp: fpBrowser, jitter: 0.3, churn: assets + 2 + rng.IntN(3), churnAssets: assets, seed: rng.Uint64(),
+			c := &campaign{ips: []uint32{ip4(198, 18, 99, 7)}, fp: fpBrowser, jitter: 0.3, churn: assets + 2 + rng.IntN(3), churnAssets: assets, seed: rng.Uint64(),
 				interval: time.Duration(float64(time.Second) / rate), fetch: reviewsAtRandom}
+			if rng.IntN(2) == 1 {
+				dilute := rng.IntN(61)
+				c.startAfter = 12 * time.Hour
+				c.fetch = func(c *campaign) Request {
+					if c.rng.IntN(100) < dilute {
+						return Request{Route: RouteReviews, ID: c.w.Zipf.Sample(c.rng)}
+					}
+					return reviewsAtRandom(c)
+				}
+			}
+			return c
 		}},
 	{Name: "residential-swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each by id, no cookie, one browser header set", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
@@ -392,6 +406,6 @@ func (sc Scenario) Campaign(w *World, seed uint64, end time.Time) (Source, *Camp
 	st := &CampaignStats{}
 	rng := rand.New(rand.NewPCG(seed, 0xca))
 	c := sc.make(w, st, rng, end)
-	c.w, c.st, c.rng, c.now, c.end = w, st, rng, Start, end
+	c.w, c.st, c.rng, c.now, c.end = w, st, rng, Start.Add(c.startAfter), end
 	return c, st
 }
