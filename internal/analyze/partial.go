@@ -627,34 +627,24 @@ func (d *decoder) i64() int64 {
 	return v
 }
 
-// int is a count: at most 2^40 (a partial file holds no more of anything).
-func (d *decoder) int() int {
+// upTo is a value of at most most; past it, the file is bad (what says
+// what was read, with a %d for the value).
+func (d *decoder) upTo(most uint64, what string) uint64 {
 	v := d.uint()
-	if v > 1<<40 && d.err == nil {
-		d.err = fmt.Errorf("a count of %d", v)
+	if v > most && d.err == nil {
+		d.err = fmt.Errorf(what, v)
 		return 0
 	}
-	return int(v)
+	return v
 }
+
+// int is a count: at most 2^40 (a partial file holds no more of anything).
+func (d *decoder) int() int { return int(d.upTo(1<<40, "a count of %d")) }
 
 // int31 is a small count or index.
-func (d *decoder) int31() int {
-	v := d.uint()
-	if v > 1<<31-1 && d.err == nil {
-		d.err = fmt.Errorf("a value of %d where at most 2^31-1 fits", v)
-		return 0
-	}
-	return int(v)
-}
+func (d *decoder) int31() int { return int(d.upTo(1<<31-1, "a value of %d where at most 2^31-1 fits")) }
 
-func (d *decoder) u32() uint32 {
-	v := d.uint()
-	if v > 1<<32-1 && d.err == nil {
-		d.err = fmt.Errorf("a value of %d where 32 bits fit", v)
-		return 0
-	}
-	return uint32(v)
-}
+func (d *decoder) u32() uint32 { return uint32(d.upTo(1<<32-1, "a value of %d where 32 bits fit")) }
 
 func (d *decoder) i32() int32 {
 	v := d.i64()
