@@ -723,23 +723,11 @@ var (
 
 // u32s and u64s read a list written by the encoder's, of at most max
 // values.
-func (d *decoder) u32s(max int) []uint32 {
-	n := d.uint()
-	if n == 0 || d.err != nil {
-		return nil
-	}
-	if n-1 > uint64(max) {
-		d.err = fmt.Errorf("a list of %d values, want at most %d", n-1, max)
-		return nil
-	}
-	vs := make([]uint32, n-1)
-	for i := range vs {
-		vs[i] = d.u32()
-	}
-	return vs
-}
+func (d *decoder) u32s(max int) []uint32 { return list(d, max, d.u32) }
 
-func (d *decoder) u64s(max int) []uint64 {
+func (d *decoder) u64s(max int) []uint64 { return list(d, max, d.uint) }
+
+func list[T any](d *decoder, max int, read func() T) []T {
 	n := d.uint()
 	if n == 0 || d.err != nil {
 		return nil
@@ -748,9 +736,9 @@ func (d *decoder) u64s(max int) []uint64 {
 		d.err = fmt.Errorf("a list of %d values, want at most %d", n-1, max)
 		return nil
 	}
-	vs := make([]uint64, n-1)
+	vs := make([]T, n-1)
 	for i := range vs {
-		vs[i] = d.uint()
+		vs[i] = read()
 	}
 	return vs
 }
