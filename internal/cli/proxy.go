@@ -194,6 +194,9 @@ func (c *ProxyCommand) Open() error {
 		"listen", c.Addr(), "upstream", up.Redacted(), "mode", cfg.Mode,
 		"admin", c.AdminURL(), "auth", c.AuthURL(), "follow", c.FollowAddr(), "record_routes", len(cfg.Records), "policy", cfg.PolicySummary(),
 		"pii", strings.Join(cfg.PII.Detect, ","), "decisions", cfg.Log.Decisions)
+	if s := cfg.Identity.Session; s.Header == "" && s.Cookie == "" && s.JWTClaim == "" {
+		c.log.Warn("identity.session is not set: requests are not told apart by session, so the people behind a carrier NAT count as one and a residential swarm's lack of a session is not seen; name the session cookie (identity.session: {cookie: NAME})")
+	}
 	return nil
 }
 

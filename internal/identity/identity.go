@@ -334,6 +334,13 @@ func (r *Resolver) AccountKey(value string) Key {
 	return Key{Account, nz(r.h.String(domAccount, value))}
 }
 
+// SeesSessions reports whether a session source is configured: without
+// one, a request's lack of a session says nothing about it.
+func (r *Resolver) SeesSessions() bool {
+	s := r.opt.Session
+	return s.Header != "" || s.Cookie != "" || s.JWTClaim != ""
+}
+
 // SessionKey is the key a session value gets (for logs that record it).
 func (r *Resolver) SessionKey(value string) Key {
 	return Key{Session, nz(r.h.String(domSession, value))}

@@ -286,7 +286,9 @@ func (p *Proxy) admit(now time.Time, r *http.Request, x *exchange, stripped, ass
 	if p.o.Detector != nil && assess {
 		addr, _ := p.o.Resolver.ClientAddr(r)
 		kind := detect.KindOf(route != "", r.Method, r.URL.Path, r.Header.Get("Accept"))
-		traits = &detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(),
+		// Without a session source every request lacks a session, and
+		// anonymous people of one browser build were one crew.
+		traits = &detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(), NoSessions: !p.o.Resolver.SeesSessions(),
 			IDLow: x.match.IDLow(), MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match)}
 	}
 	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)
