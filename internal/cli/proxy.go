@@ -20,6 +20,7 @@ import (
 	"github.com/leakguard/leakguard/internal/admin"
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/decisionlog"
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/follow"
 	"github.com/leakguard/leakguard/internal/identity"
@@ -55,6 +56,7 @@ type ProxyCommand struct {
 	admin     *admin.Server // the admin API and dashboard, unless admin.listen is off
 	// the edge's access log over syslog (follow.syslog), metered live
 	follower *follow.Follower
+	detector *detect.Detector
 }
 
 func (c *ProxyCommand) usage(fs *flag.FlagSet) func() {
@@ -156,6 +158,7 @@ func (c *ProxyCommand) Open() error {
 	metrics := proxy.NewMetrics(reg, stk.catalog.Entities())
 	stk.metrics = metrics
 	proxy.RegisterGauges(reg, stk.meter, stk.engine, stk.detector)
+	c.detector = stk.detector
 	c.state.Register(reg)
 
 	up, _ := url.Parse(cfg.Upstream)
@@ -284,6 +287,7 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	cctx, stopCalibrating := context.WithCancel(ctx)
 	defer stopCalibrating()
 	go c.calibrate(cctx)
+	go c.warnPageless(cctx, 30*time.Second)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -300,6 +304,35 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	}
 	return err
 }
+
+// warnPageless says once, in the log, when most record calls come from
+// sessions that never loaded a page or asset through leakguard: pages
+// and assets served from elsewhere, or an app. no_assets then puts each
+// browser build's people in one crew, which meets a crew's budget for
+// all of them (1,125 of 1,200 requests of 400 people refused).
+func (c *ProxyCommand) warnPageless(ctx context.Context, every time.Duration) {
+	if c.Config.Detect.APIClients {
+		return
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if calls, share := c.detector.Pageless(); calls >= pagelessMinCalls && share >= 0.8 {
+			c.log.Warn("most record calls come from sessions that never loaded a page or an asset through leakguard: if pages and assets are served from elsewhere, or an app calls the API, set detect.api_clients: true, or no_assets makes one crew of each browser build's people",
+				"record_calls", calls, "pageless_share", fmt.Sprintf("%.2f", share))
+			return
+		}
+	}
+}
+
+// pagelessMinCalls: record calls from sessions before warnPageless says
+// anything.
+const pagelessMinCalls = 1000
 
 // calibrate learns the budgets marked learn: true, and says in the
 // decision log what moved.

@@ -205,6 +205,12 @@ type Detect struct {
 	// VerifySearchBots checks clients that claim to be search-engine
 	// crawlers by reverse and forward DNS; verified ones are exempt.
 	VerifySearchBots *bool `yaml:"verify_search_bots"`
+	// APIClients: legitimate clients call the record routes without the
+	// pages and assets a browser loads through leakguard, or without a
+	// session (a mobile app, a frontend served from elsewhere). Requests
+	// without a session, or from a session that never loaded a page or
+	// asset, are then not made a crew (sessionless, no_assets).
+	APIClients bool `yaml:"api_clients"`
 }
 
 // Risk weighs the detector's signals on record routes and maps the score

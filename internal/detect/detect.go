@@ -118,6 +118,10 @@ type Options struct {
 	// Behaviour, if set, adds the history signals (cold_sweep,
 	// machine_timing); feed it with Served.
 	Behaviour *Behaviour
+	// APIClients: legitimate clients call the API without sessions or
+	// without the pages a browser loads (an app, a frontend served
+	// elsewhere), so neither sessionless nor no_assets is raised.
+	APIClients bool
 }
 
 // Detector is safe for concurrent use.
@@ -131,12 +135,17 @@ type Detector struct {
 	recruits       recruits
 	shards         [64]sessionShard
 	shardCap       int
+	apiClients     bool
 }
 
 type sessionShard struct {
 	mu    sync.Mutex
 	m     map[uint64]struct{} // sessions that loaded a page or asset
 	round uint8               // thin's
+	// record calls from sessions, and how many were from sessions that
+	// never loaded a page or asset: whether pages come through at all
+	// (Pageless)
+	calls, pageless uint64
 }
 
 // New returns a Detector.
@@ -144,7 +153,7 @@ func New(o Options) *Detector {
 	if o.Sessions <= 0 {
 		o.Sessions = 1 << 20
 	}
-	d := &Detector{allowKeys: map[identity.Key]bool{}, verify: o.Verify, behaviour: o.Behaviour, shardCap: max(o.Sessions/64, 16)}
+	d := &Detector{allowKeys: map[identity.Key]bool{}, verify: o.Verify, behaviour: o.Behaviour, shardCap: max(o.Sessions/64, 16), apiClients: o.APIClients}
 	for _, k := range o.AllowKeys {
 		d.allowKeys[k] = true
 	}
@@ -188,8 +197,10 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		switch {
 		case t.NoSessions:
 		case sess.Hash == 0:
-			s |= Sessionless
-		case !d.hasLoaded(sess.Hash):
+			if !d.apiClients {
+				s |= Sessionless
+			}
+		case !d.recordCall(sess.Hash) && !d.apiClients:
 			s |= NoAssets
 		}
 	}
@@ -337,6 +348,25 @@ func originOf(a *identity.Actor) origin {
 	return origin{addr: a.Keys[identity.IP].Hash, account: a.Keys[identity.Account].Hash != 0}
 }
 
+// Pageless returns the record calls from sessions so far, and the share
+// of them from sessions that never loaded a page or asset. Where most
+// do, pages and assets do not come through leakguard (an API's own
+// proxy, a frontend served from elsewhere, an app), and no_assets would
+// make one crew of every browser build's people: detect.api_clients.
+func (d *Detector) Pageless() (calls uint64, share float64) {
+	var pageless uint64
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		calls, pageless = calls+sh.calls, pageless+sh.pageless
+		sh.mu.Unlock()
+	}
+	if calls == 0 {
+		return 0, 0
+	}
+	return calls, float64(pageless) / float64(calls)
+}
+
 // ColdShare is the platform-wide share of recent records that were cold
 // (0 without a Behaviour).
 func (d *Detector) ColdShare() float64 {
@@ -418,10 +448,16 @@ func (d *Detector) loaded(h uint64) {
 	sh.mu.Unlock()
 }
 
-func (d *Detector) hasLoaded(h uint64) bool {
+// recordCall notes a record call of session h and reports whether the
+// session loaded a page or asset.
+func (d *Detector) recordCall(h uint64) bool {
 	sh := d.shard(h)
 	sh.mu.Lock()
 	_, ok := sh.m[h]
+	sh.calls++
+	if !ok {
+		sh.pageless++
+	}
 	sh.mu.Unlock()
 	return ok
 }

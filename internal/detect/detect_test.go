@@ -170,7 +170,7 @@ func TestForgettingIsTheSameEachRun(t *testing.T) {
 		}
 		var kept []uint64
 		for i := range 64 * 16 * 3 {
-			if d.hasLoaded(mix(uint64(i))) {
+			if d.recordCall(mix(uint64(i))) {
 				kept = append(kept, uint64(i))
 			}
 		}

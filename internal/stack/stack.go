@@ -196,7 +196,7 @@ func Detector(cfg *config.Config, res *identity.Resolver, dns detect.Resolver, v
 	if err != nil {
 		return nil, nil, err
 	}
-	o := detect.Options{Behaviour: detect.NewBehaviour(cfg.Meter.MaxActors)}
+	o := detect.Options{Behaviour: detect.NewBehaviour(cfg.Meter.MaxActors), APIClients: cfg.Detect.APIClients}
 	if o.Allow, err = cfg.AllowPrefixes(); err != nil {
 		return nil, nil, err
 	}
