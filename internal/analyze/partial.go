@@ -597,26 +597,17 @@ func (b byteReader) ReadByte() (byte, error) {
 	return c, err
 }
 
-func (d *decoder) uint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, err := binary.ReadUvarint(byteReader{d})
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		d.err = err
-		return 0
-	}
-	return v
-}
+func (d *decoder) uint() uint64 { return varint(d, binary.ReadUvarint) }
 
-func (d *decoder) i64() int64 {
+func (d *decoder) i64() int64 { return varint(d, binary.ReadVarint) }
+
+// varint reads one varint with read; a file cut short is
+// io.ErrUnexpectedEOF.
+func varint[T uint64 | int64](d *decoder, read func(io.ByteReader) (T, error)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, err := binary.ReadVarint(byteReader{d})
+	v, err := read(byteReader{d})
 	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF

@@ -526,20 +526,12 @@ identity: %s
 detect: %s
 records:
   - {route: 'GET /api/items/{id}/reviews', entity: user, body: '$.reviews[*].user.id'}
+log: {decisions: %s}
 state: {dir: %s}
-`, up.URL, tt.identity, tt.detect, filepath.Join(dir, "state"))), 0o600)
-			var stdout, stderr syncBuffer
-			c := &ProxyCommand{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
-			if err := c.ParseFlags([]string{"--config", cfg}); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Open(); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- c.Serve(ctx) }()
-			defer func() { cancel(); <-done; c.Close() }()
+`, up.URL, tt.identity, tt.detect, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state"))), 0o600)
+			var stderr syncBuffer
+			c, _, stop := serveConfigEnv(t, cfg, &stderr, func(string) string { return "" })
+			defer stop()
 			client := &http.Client{Timeout: 5 * time.Second}
 			refused := 0
 			// Each looks at three of the shop's 200 most popular items, in
@@ -558,11 +550,11 @@ state: {dir: %s}
 					}
 				}
 			}
-			wctx, stop := context.WithTimeout(ctx, 200*time.Millisecond)
+			wctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			c.warnPageless(wctx, 10*time.Millisecond)
-			stop()
+			cancel()
 			if tt.spared && refused != 0 {
-				t.Errorf("%d of 1,200 requests from 400 people refused:\n%s", refused, grep(stdout.String(), `"decision"`))
+				t.Errorf("%d of 1,200 requests from 400 people refused:\n%s", refused, grep(readFile(t, filepath.Join(dir, "decisions.jsonl")), `"decision"`))
 			}
 			if tt.warn != "" && !strings.Contains(stderr.String(), tt.warn) {
 				t.Errorf("no warning %q in the log:\n%s", tt.warn, stderr.String())
