@@ -287,7 +287,7 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	cctx, stopCalibrating := context.WithCancel(ctx)
 	defer stopCalibrating()
 	go c.calibrate(cctx)
-	go c.warnPageless(cctx, 30*time.Second)
+	go c.warnClients(cctx, 30*time.Second)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -305,34 +305,41 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	return err
 }
 
-// warnPageless says once, in the log, when most record calls come from
-// sessions that never loaded a page or asset through leakguard: pages
-// and assets served from elsewhere, or an app. no_assets then puts each
-// browser build's people in one crew, which meets a crew's budget for
-// all of them (1,125 of 1,200 requests of 400 people refused).
-func (c *ProxyCommand) warnPageless(ctx context.Context, every time.Duration) {
+// warnClients says once each, in the log, when most record calls come
+// from sessions that never loaded a page or asset through leakguard
+// (pages and assets served from elsewhere, or an app), and when half of
+// them carry no session (an app without the configured session). Either
+// way no_assets or sessionless makes one crew of each client build's
+// people, which meets a crew's budget for all of them (1,125 of 1,200
+// requests of 400 people refused).
+func (c *ProxyCommand) warnClients(ctx context.Context, every time.Duration) {
 	if c.Config.Detect.APIClients {
 		return
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for {
+	var pageless, sessionless bool
+	for !pageless || !sessionless {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		if calls, share := c.detector.Pageless(); calls >= pagelessMinCalls && share >= 0.8 {
+		n := c.detector.Clients()
+		if all := n.Sessions + n.Sessionless; !pageless && n.Sessions >= clientsMinCalls && 5*n.Pageless >= 4*n.Sessions {
+			pageless = true
 			c.log.Warn("most record calls come from sessions that never loaded a page or an asset through leakguard: if pages and assets are served from elsewhere, or an app calls the API, set detect.api_clients: true, or no_assets makes one crew of each browser build's people",
-				"record_calls", calls, "pageless_share", fmt.Sprintf("%.2f", share))
-			return
+				"record_calls", n.Sessions, "pageless", n.Pageless)
+		} else if !sessionless && all >= clientsMinCalls && 2*n.Sessionless >= all {
+			sessionless = true
+			c.log.Warn("half the record calls carry no session (identity.session): if an app calls the API without it, set detect.api_clients: true, or sessionless makes one crew of each app build's people",
+				"record_calls", all, "sessionless", n.Sessionless)
 		}
 	}
 }
 
-// pagelessMinCalls: record calls from sessions before warnPageless says
-// anything.
-const pagelessMinCalls = 1000
+// clientsMinCalls: record calls before warnClients says anything.
+const clientsMinCalls = 1000
 
 // calibrate learns the budgets marked learn: true, and says in the
 // decision log what moved.

@@ -506,13 +506,15 @@ func TestProxyConfigWithoutUpstreamTakesTheFlag(t *testing.T) {
 func TestProxySparesPeopleItCannotTellFromASwarm(t *testing.T) {
 	for _, tt := range []struct {
 		name, identity, detect string
-		assets                 bool   // each person loads a script before each call
+		cookie, assets         bool   // each person sends a session cookie; loads a script before each call
 		warn                   string // in the log
 		spared                 bool   // no request refused
 	}{
-		{"no session source", "{trusted_proxies: [127.0.0.1/32]}", "{}", true, "identity.session is not set", true},
-		{"pages served elsewhere", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{}", false, "set detect.api_clients: true", false},
-		{"pages served elsewhere, api_clients", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{api_clients: true}", false, "", true},
+		{"no session source", "{trusted_proxies: [127.0.0.1/32]}", "{}", true, true, "identity.session is not set", true},
+		{"pages served elsewhere", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{}", true, false, "sessions that never loaded a page", false},
+		{"pages served elsewhere, api_clients", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{api_clients: true}", true, false, "", true},
+		{"an app without the session cookie", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{}", false, false, "half the record calls carry no session", false},
+		{"an app without the session cookie, api_clients", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{api_clients: true}", false, false, "", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -541,7 +543,10 @@ state: {dir: %s}
 				"Accept-Language", "en", "Accept", "application/json"}
 			for r := range 3 {
 				for p := range 400 {
-					who := append([]string{"X-Forwarded-For", fmt.Sprintf("10.%d.%d.7", p/200, p%200), "Cookie", fmt.Sprintf("sid=s%d", p)}, hdr...)
+					who := append([]string{"X-Forwarded-For", fmt.Sprintf("10.%d.%d.7", p/200, p%200)}, hdr...)
+					if tt.cookie {
+						who = append(who, "Cookie", fmt.Sprintf("sid=s%d", p))
+					}
 					if tt.assets {
 						get(t, client, fmt.Sprintf("http://%s/static/app.js", c.Addr()), who...)
 					}
@@ -551,7 +556,7 @@ state: {dir: %s}
 				}
 			}
 			wctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			c.warnPageless(wctx, 10*time.Millisecond)
+			c.warnClients(wctx, 10*time.Millisecond)
 			cancel()
 			if tt.spared && refused != 0 {
 				t.Errorf("%d of 1,200 requests from 400 people refused:\n%s", refused, grep(readFile(t, filepath.Join(dir, "decisions.jsonl")), `"decision"`))

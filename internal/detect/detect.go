@@ -142,10 +142,10 @@ type sessionShard struct {
 	mu    sync.Mutex
 	m     map[uint64]struct{} // sessions that loaded a page or asset
 	round uint8               // thin's
-	// record calls from sessions, and how many were from sessions that
-	// never loaded a page or asset: whether pages come through at all
-	// (Pageless)
-	calls, pageless uint64
+	// record calls (Clients): from sessions (by the session's shard), of
+	// those from sessions that never loaded a page or asset, and without
+	// a session (by the address's shard)
+	calls, pageless, sessionless uint64
 }
 
 // New returns a Detector.
@@ -197,6 +197,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		switch {
 		case t.NoSessions:
 		case sess.Hash == 0:
+			d.sessionlessCall(a.Keys[identity.IP].Hash)
 			if !d.apiClients {
 				s |= Sessionless
 			}
@@ -348,23 +349,29 @@ func originOf(a *identity.Actor) origin {
 	return origin{addr: a.Keys[identity.IP].Hash, account: a.Keys[identity.Account].Hash != 0}
 }
 
-// Pageless returns the record calls from sessions so far, and the share
-// of them from sessions that never loaded a page or asset. Where most
-// do, pages and assets do not come through leakguard (an API's own
-// proxy, a frontend served from elsewhere, an app), and no_assets would
-// make one crew of every browser build's people: detect.api_clients.
-func (d *Detector) Pageless() (calls uint64, share float64) {
-	var pageless uint64
+// ClientCalls counts record calls where sessions can be seen: what they
+// say of the clients (Detector.Clients).
+type ClientCalls struct {
+	Sessions    uint64 // from a session
+	Pageless    uint64 // of those, from a session that never loaded a page or asset
+	Sessionless uint64 // without a session
+}
+
+// Clients counts the record calls so far. Where most sessions never load a
+// page or asset, pages and assets do not come through leakguard (an API's
+// own proxy, a frontend served from elsewhere); where many calls carry no
+// session, an app may call the API without the configured one. Either
+// way no_assets or sessionless would make one crew of each client
+// build's people: detect.api_clients.
+func (d *Detector) Clients() ClientCalls {
+	var c ClientCalls
 	for i := range d.shards {
 		sh := &d.shards[i]
 		sh.mu.Lock()
-		calls, pageless = calls+sh.calls, pageless+sh.pageless
+		c.Sessions, c.Pageless, c.Sessionless = c.Sessions+sh.calls, c.Pageless+sh.pageless, c.Sessionless+sh.sessionless
 		sh.mu.Unlock()
 	}
-	if calls == 0 {
-		return 0, 0
-	}
-	return calls, float64(pageless) / float64(calls)
+	return c
 }
 
 // ColdShare is the platform-wide share of recent records that were cold
@@ -445,6 +452,14 @@ func (d *Detector) loaded(h uint64) {
 		thin(sh.m, &sh.round)
 	}
 	sh.m[h] = struct{}{}
+	sh.mu.Unlock()
+}
+
+// sessionlessCall notes a record call without a session from address h.
+func (d *Detector) sessionlessCall(h uint64) {
+	sh := d.shard(h)
+	sh.mu.Lock()
+	sh.sessionless++
 	sh.mu.Unlock()
 }
 
