@@ -314,7 +314,11 @@ func (e *encoder) time(t time.Time) {
 
 // u32s and u64s write a list: 0 for none, else its length plus one and
 // its values.
-func (e *encoder) u32s(vs []uint32) {
+func (e *encoder) u32s(vs []uint32) { putList(e, vs) }
+
+func (e *encoder) u64s(vs []uint64) { putList(e, vs) }
+
+func putList[T uint32 | uint64](e *encoder, vs []T) {
 	if vs == nil {
 		e.uint(0)
 		return
@@ -322,17 +326,6 @@ func (e *encoder) u32s(vs []uint32) {
 	e.uint(uint64(len(vs)) + 1)
 	for _, v := range vs {
 		e.uint(uint64(v))
-	}
-}
-
-func (e *encoder) u64s(vs []uint64) {
-	if vs == nil {
-		e.uint(0)
-		return
-	}
-	e.uint(uint64(len(vs)) + 1)
-	for _, v := range vs {
-		e.uint(v)
 	}
 }
 
