@@ -149,10 +149,7 @@ func (a *Analyzer) WritePartial(w io.Writer, configHash [32]byte, input string) 
 	e.bool(a.inexact)
 	e.time(a.first)
 	e.time(a.last)
-	e.uint(uint64(len(a.badLines)))
-	for _, s := range a.badLines {
-		e.str(s)
-	}
+	e.strs(a.badLines)
 	e.sketch(a.keys)
 	e.uint(uint64(len(a.foldedPeaks)))
 	for g, h := range a.foldedPeaks {
@@ -253,10 +250,7 @@ func (e *encoder) actor(ac *actor) {
 	e.time(ac.detected)
 	e.str(ac.rule)
 	e.str(ac.action)
-	e.uint(uint64(len(ac.signals)))
-	for _, s := range ac.signals {
-		e.str(s)
-	}
+	e.strs(ac.signals)
 	e.uint(ac.atCount)
 	e.u64s(ac.beforeCnt)
 	e.u64s(ac.beforeEst)
@@ -317,6 +311,14 @@ func (e *encoder) time(t time.Time) {
 func (e *encoder) u32s(vs []uint32) { putList(e, vs) }
 
 func (e *encoder) u64s(vs []uint64) { putList(e, vs) }
+
+// strs writes a list of strings: its length, then each.
+func (e *encoder) strs(ss []string) {
+	e.uint(uint64(len(ss)))
+	for _, s := range ss {
+		e.str(s)
+	}
+}
 
 func putList[T uint32 | uint64](e *encoder, vs []T) {
 	if vs == nil {

@@ -22,18 +22,10 @@ func shardRun(t *testing.T, r replay, n int) (result, []int) {
 	var ps []*analyze.Partial
 	var names []string
 	var sizes []int
+	files := partialFiles(t, r, n)
 	for i := n - 1; i >= 0; i-- {
-		pass := r
-		pass.opts.Part, pass.opts.Parts = i, n
-		var file bytes.Buffer
-		pass.after = func(a *analyze.Analyzer) {
-			if err := a.WritePartial(&file, sha256.Sum256([]byte(r.config)), "nginx"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		pass.mustRun(t)
-		sizes = append(sizes, file.Len())
-		p, err := analyze.ReadPartial(&file)
+		sizes = append(sizes, len(files[i]))
+		p, err := analyze.ReadPartial(bytes.NewReader(files[i]))
 		if err != nil {
 			t.Fatalf("shard %d/%d: %v", i, n, err)
 		}
