@@ -383,14 +383,20 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 	// Cold by the response, not the record: a review's authors review
 	// other items too, and a crew's records warmed past the early
 	// ColdSweep's 80% while each of its responses stayed mostly cold.
-	if ev.early&(APIHeavy|Rapid) == APIHeavy && st.served >= 2 {
+	if ev.early&(APIHeavy|Rapid) == APIHeavy && st.served >= 2 && b.warm() {
 		people, measured := b.people()
 		if !measured {
 			// Before people are measured (a proxy just started, a shop
 			// at night), assume the worst of them short of everything:
 			// a crew is recruited once each member's responses would be
-			// beyond chance at that, after about nine.
-			people = max(people, unmeasuredColdShare)
+			// beyond chance at that, after about nine. Not the few
+			// paced responses seen so far: just after a start they are
+			// all cold, as everything is until records repeat, and the
+			// share of the first of them (or of none, 1) kept a crew at
+			// a person's pace unrecruited for the first hour of a
+			// simulated night (bench --scenario slow-crew: 57,133
+			// records).
+			people = unmeasuredColdShare
 		}
 		ev.apiSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
 		ev.apiAlone = ev.apiSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
