@@ -244,6 +244,24 @@ func (b *Bolt) KeepLearnt(_ context.Context, learnt map[string]uint64) error {
 	return s.KeepLearnt(learnt)
 }
 
+// KeepPopularity implements State.
+func (b *Bolt) KeepPopularity(_ context.Context, snapshot []byte) error {
+	s, _ := b.get()
+	if s == nil {
+		return errNotOpen
+	}
+	return s.KeepPopularity(snapshot)
+}
+
+// Popularity implements State.
+func (b *Bolt) Popularity(context.Context) ([]byte, error) {
+	s, _ := b.get()
+	if s == nil {
+		return nil, errNotOpen
+	}
+	return s.Popularity()
+}
+
 // Learnt implements State.
 func (b *Bolt) Learnt(context.Context) (map[string]uint64, error) {
 	s, _ := b.get()

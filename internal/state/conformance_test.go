@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -296,6 +297,38 @@ func conformance(t *testing.T, newBackend func(t *testing.T) backend) {
 		}
 		if b.persists && !maps.Equal(got, want) || !b.persists && len(got) != 0 {
 			t.Fatalf("after reopening: %v (backend persists: %v)", got, b.persists)
+		}
+	})
+
+	t.Run("popularity replaced and kept", func(t *testing.T) {
+		b := newBackend(t)
+		s := b.open(t)
+		if got, err := s.Popularity(ctx); err != nil || got != nil {
+			t.Fatalf("fresh: %d bytes, %v; want nil, nil", len(got), err)
+		}
+		if err := s.KeepPopularity(ctx, []byte("an older snapshot, longer than the next")); err != nil {
+			t.Fatal(err)
+		}
+		// Binary, and the size of a busy shop's (about a megabyte).
+		want := make([]byte, 1<<20)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		if err := s.KeepPopularity(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Popularity(ctx); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("kept %d bytes, %v; want the %d kept last", len(got), err, len(want))
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.open(t).Popularity(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.persists && !bytes.Equal(got, want) || !b.persists && got != nil {
+			t.Fatalf("after reopening: %d bytes (backend persists: %v)", len(got), b.persists)
 		}
 	})
 

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"maps"
 	"net/netip"
@@ -38,6 +39,7 @@ type Memory struct {
 	fingerprint string
 	ledger      *canary.Ledger
 	learnt      map[string]uint64
+	popularity  []byte
 }
 
 type sanctionID struct {
@@ -232,6 +234,21 @@ func (m *Memory) KeepLearnt(_ context.Context, learnt map[string]uint64) error {
 	defer m.mu.Unlock()
 	m.learnt = maps.Clone(learnt)
 	return nil
+}
+
+// KeepPopularity implements State.
+func (m *Memory) KeepPopularity(_ context.Context, snapshot []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.popularity = bytes.Clone(snapshot)
+	return nil
+}
+
+// Popularity implements State.
+func (m *Memory) Popularity(context.Context) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return bytes.Clone(m.popularity), nil
 }
 
 // Learnt implements State.

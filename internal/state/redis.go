@@ -268,6 +268,32 @@ func (r *Redis) KeepLearnt(ctx context.Context, learnt map[string]uint64) error 
 	return err
 }
 
+// KeepPopularity implements State: one snapshot for the fleet, the last
+// writer's. Each proxy sees the fleet's traffic through its own door; the
+// records people are shown are the same ones whichever proxy serves them,
+// so any one proxy's recent view is the fleet's, near enough, and merging
+// them would count twice the pairs both had seen.
+func (r *Redis) KeepPopularity(ctx context.Context, snapshot []byte) error {
+	return r.client.Set(ctx, popularityKey(r.o.Prefix), snapshot, 0).Err()
+}
+
+// Popularity implements State.
+func (r *Redis) Popularity(ctx context.Context) ([]byte, error) {
+	p, err := r.client.Get(ctx, popularityKey(r.o.Prefix)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	return p, err
+}
+
+// popularityKey is where a fleet keeps its popularity snapshot.
+func popularityKey(prefix string) string {
+	if prefix == "" {
+		prefix = "lg:"
+	}
+	return prefix + "popularity"
+}
+
 // Learnt implements State.
 func (r *Redis) Learnt(ctx context.Context) (map[string]uint64, error) {
 	m, err := r.client.HGetAll(ctx, redismeter.LearntKey(r.o.Prefix)).Result()

@@ -85,6 +85,15 @@ type State interface {
 	KeepLearnt(ctx context.Context, learnt map[string]uint64) error
 	Learnt(ctx context.Context) (map[string]uint64, error)
 
+	// KeepPopularity keeps a snapshot of what the behaviour tracker
+	// learnt of popularity (detect.Behaviour.Snapshot), replacing the one
+	// kept; Popularity returns it (nil, nil if none is kept), so a
+	// restart does not begin with a cold sketch and unmeasured people.
+	// The snapshot is opaque here: the tracker checks it when restored.
+	// On a shared backend there is one for the fleet, the last writer's.
+	KeepPopularity(ctx context.Context, snapshot []byte) error
+	Popularity(ctx context.Context) ([]byte, error)
+
 	// CheckSecret pins the fingerprint of the hashing secret on first use
 	// and returns ErrSecretMismatch if another one is pinned: counts and
 	// blocks kept under one secret belong to other actor keys under

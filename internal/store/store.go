@@ -10,6 +10,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,8 @@ var (
 	bucketCanaries  = []byte("canaries")
 	bucketAllow     = []byte("allow")
 	bucketLearnt    = []byte("learnt")
+	// bucketPopularity holds one value, the behaviour tracker's snapshot.
+	bucketPopularity = []byte("popularity")
 	// bucketByLast indexes actors by when they were last seen, so expiry
 	// and the size bound delete the oldest without walking every actor.
 	bucketByLast = []byte("actors_by_last")
@@ -202,6 +205,9 @@ func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
 			return err
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketLearnt); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketPopularity); err != nil {
 			return err
 		}
 		n, err := s.trim(tx) // meter.max_actors may have been lowered
@@ -750,6 +756,34 @@ func (s *Store) KeepLearnt(learnt map[string]uint64) error {
 		}
 		return nil
 	})
+}
+
+// popularityKey is the one key of bucketPopularity.
+var popularityKey = []byte("snapshot")
+
+// KeepPopularity replaces the kept popularity snapshot (see
+// detect.Behaviour.Snapshot) with p.
+func (s *Store) KeepPopularity(p []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketPopularity)
+		if err != nil {
+			return err
+		}
+		return b.Put(popularityKey, p)
+	})
+}
+
+// Popularity returns the kept popularity snapshot, nil if none is.
+func (s *Store) Popularity() ([]byte, error) {
+	var p []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketPopularity); b != nil {
+			// bbolt's bytes are valid only within the transaction.
+			p = bytes.Clone(b.Get(popularityKey))
+		}
+		return nil
+	})
+	return p, err
 }
 
 // Learnt returns the kept learnt limits.
