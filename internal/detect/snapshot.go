@@ -188,6 +188,15 @@ func (b *Behaviour) Restore(p []byte, now time.Time) error {
 	return nil
 }
 
+// SnapshotSavedAt returns when snapshot p was saved, as its header says
+// (false if p has none): how old what a restart starts from is.
+func SnapshotSavedAt(p []byte) (time.Time, bool) {
+	if len(p) < snapHeader || string(p[:8]) != snapMagic {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.LittleEndian.Uint64(p[20:]))), true
+}
+
 // Popularity is what a Behaviour has learnt of popularity, for an
 // operator (and a test) to see whether a start is cold.
 type Popularity struct {

@@ -68,6 +68,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	p := saved.Snapshot()
 	t.Logf("snapshot: %d bytes (%d raw); %+v", len(p), snapRaw, saved.Popularity())
 
+	if at, ok := SnapshotSavedAt(p); !ok || time.Since(at) > time.Minute || time.Since(at) < 0 {
+		t.Fatalf("saved at %v (%v)", at, ok)
+	}
 	restored := NewBehaviour(1 << 10)
 	if err := restored.Restore(p, time.Now()); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/keyed"
@@ -131,6 +132,41 @@ func (l *Lifecycle) KeepLearntOf(eng *engine.Engine) {
 	defer cancel()
 	if err := l.KeepLearnt(ctx, eng.Learned()); err != nil {
 		l.log.Error("state: could not keep the learnt limits; a restart starts from the written ones", "err", err)
+	}
+}
+
+// RestorePopularity starts b from the popularity snapshot kept, if there
+// is one and it is whole, this build's and under a day old at now. It
+// never fails a start: without a snapshot b starts cold, as a first start
+// does, which only delays recognising some crews.
+func (l *Lifecycle) RestorePopularity(b *detect.Behaviour, now time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), operatorWait)
+	defer cancel()
+	p, err := l.Popularity(ctx)
+	switch {
+	case err != nil:
+		l.log.Warn("state: could not read the popularity snapshot; popularity starts cold", "err", err)
+		return
+	case p == nil:
+		return
+	}
+	if err := b.Restore(p, now); err != nil {
+		l.log.Warn("state: popularity snapshot not restored; popularity starts cold", "err", err, "bytes", len(p))
+		return
+	}
+	pop := b.Popularity()
+	savedAt, _ := detect.SnapshotSavedAt(p)
+	l.log.Info("state: popularity restored", "age", now.Sub(savedAt).Round(time.Second), "bytes", len(p),
+		"records", pop.Served, "people_measured", pop.PeopleMeasured, "warm", pop.Warm)
+}
+
+// KeepPopularityOf keeps what b has learnt of popularity, for a restart
+// and the fleet's next proxy.
+func (l *Lifecycle) KeepPopularityOf(b *detect.Behaviour) {
+	ctx, cancel := context.WithTimeout(context.Background(), operatorWait)
+	defer cancel()
+	if err := l.KeepPopularity(ctx, b.Snapshot()); err != nil {
+		l.log.Error("state: could not keep the popularity snapshot; a restart may start it cold", "err", err)
 	}
 }
 

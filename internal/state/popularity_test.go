@@ -1,0 +1,167 @@
+package state
+
+import (
+	"bytes"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/canary"
+	"github.com/leakguard/leakguard/internal/detect"
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/testserver"
+)
+
+// A restarted proxy (or the fleet's next one) starts from the popularity
+// its behaviour tracker had learnt: people's cold share measured and the
+// sketch warm at once. Without it every restart was a cold start, during
+// which a crew at a person's pace and a crew that loads pages went
+// unrecognised, for seconds at a busy shop and for hours at a small one at
+// night.
+func TestPopularityOutlivesARestart(t *testing.T) {
+	srv := testserver.Redis(t)
+	dir := t.TempDir()
+	for name, open := range map[string]func() State{
+		"bolt": func() State { return NewBolt(BoltOptions{Dir: dir, Interval: time.Hour}) },
+		"redis": func() State {
+			r, err := NewRedis(RedisOptions{URL: "redis://" + srv.Addr + "/0", Prefix: "lgpopularity:", Interval: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			first, _ := popularityProxy(t, open())
+			b := detect.NewBehaviour(1 << 10)
+			popularPeople(t, b)
+			first.KeepPopularityOf(b)
+			if err := first.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			second, logs := popularityProxy(t, open())
+			defer second.Close()
+			fresh := detect.NewBehaviour(1 << 10)
+			second.RestorePopularity(fresh, time.Now())
+			if got := fresh.Popularity(); !got.PeopleMeasured || !got.Warm || got != b.Popularity() {
+				t.Fatalf("after a restart the tracker knows %+v, want %+v; log:\n%s", got, b.Popularity(), logs)
+			}
+			if !strings.Contains(logs.String(), "state: popularity restored") {
+				t.Fatalf("restored without a word:\n%s", logs)
+			}
+			t.Logf("%s", strings.TrimSpace(logs.String()))
+
+			// A day later it says little: the tracker starts cold, with a
+			// warning, and the proxy starts.
+			logs.Reset()
+			late := detect.NewBehaviour(1 << 10)
+			second.RestorePopularity(late, time.Now().Add(detect.SnapshotMaxAge+time.Minute))
+			if got := late.Popularity(); got.PeopleMeasured || got.Warm {
+				t.Fatalf("a stale snapshot restored: %+v", got)
+			}
+			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "stale") {
+				t.Fatalf("a stale snapshot refused without a warning:\n%s", logs)
+			}
+		})
+	}
+}
+
+// A snapshot that does not read (damaged, another build's) is a cold start
+// with a warning, not a failed start; no snapshot is a cold start in
+// silence.
+func TestPopularityDamagedOrMissingStartsCold(t *testing.T) {
+	l, logs := popularityProxy(t, NewBolt(BoltOptions{Dir: t.TempDir(), Interval: time.Hour}))
+	defer l.Close()
+	logs.Reset() // what Open says
+	b := detect.NewBehaviour(1 << 10)
+	l.RestorePopularity(b, time.Now())
+	if logs.Len() != 0 || b.Popularity().Warm {
+		t.Fatalf("nothing kept: %+v; log:\n%s", b.Popularity(), logs)
+	}
+	src := detect.NewBehaviour(1 << 10)
+	popularPeople(t, src)
+	p := src.Snapshot()
+	p[len(p)/2] ^= 1
+	if err := l.KeepPopularity(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	l.RestorePopularity(b, time.Now())
+	if b.Popularity().Warm || !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "corrupt") {
+		t.Fatalf("a damaged snapshot: %+v; log:\n%s", b.Popularity(), logs)
+	}
+}
+
+// popularPeople has people browse a shop at a person's pace through a
+// detector on b (each loads an item's page, then asks for its record a
+// second later, every five seconds, from an address of its own) until
+// people's cold share is measured.
+func popularPeople(t *testing.T, b *detect.Behaviour) {
+	t.Helper()
+	d := detect.New(detect.Options{Behaviour: b})
+	start := time.Now().Add(-time.Hour).UnixNano()
+	for i := range 5000 {
+		if b.Popularity().PeopleMeasured {
+			t.Logf("people measured after %d people: %+v", i, b.Popularity())
+			return
+		}
+		var a identity.Actor
+		a.Keys[identity.IP] = identity.Key{Kind: identity.IP, Hash: uint64(i)<<8 | 1}
+		a.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: uint64(i)<<8 | 2}
+		addr := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		for c := range 6 {
+			at := start + int64(i)*1e6 + int64(c)*5e9
+			d.Assess(&a, detect.Traits{Kind: detect.Page, UA: detect.UABrowser, Addr: addr, At: at - 1e9, IDLow: -1})
+			d.Assess(&a, detect.Traits{Kind: detect.Record, UA: detect.UABrowser, Addr: addr, At: at, IDLow: -1})
+			d.Served(&a, []records.Found{{Hash: uint64((i*6+c)%200) + 1}})
+		}
+	}
+	t.Fatalf("people not measured: %+v", b.Popularity())
+}
+
+// popularityProxy opens s as a proxy's lifecycle does, logging to the
+// buffer returned.
+func popularityProxy(t *testing.T, s State) (*Lifecycle, *lockedBuffer) {
+	t.Helper()
+	logs := &lockedBuffer{}
+	l := &Lifecycle{State: s, log: slog.New(slog.NewTextHandler(logs, nil)), ledger: &canary.Ledger{}, fingerprint: testFingerprint}
+	if err := l.Open(nil, nil, []string{"user"}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return l, logs
+}
+
+// lockedBuffer is a log destination the state's goroutines may write to
+// while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func (w *lockedBuffer) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Len()
+}
+
+func (w *lockedBuffer) Reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Reset()
+}
