@@ -309,6 +309,13 @@ func youngKey(addr uint64) identity.Key {
 // note adds a request at now to key state st and returns its signals.
 func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (s Signals, ev evidence) {
 	ev.enlisted = st.enlisted > now
+	if record && st.lastAt != 0 && now-st.lastAt > visitGap {
+		// A visit hours after the last: what it was shown then (just
+		// after a start, when everything was cold) says nothing of it
+		// now. A heavy shopper whose session had opened at midnight
+		// was, at 20:00, colder than people by its morning.
+		st.recs, st.cold, st.served, st.coldServed = 0, 0, 0, 0
+	}
 	switch {
 	case record:
 		st.apiCalls++
@@ -403,6 +410,9 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 	}
 	return s, ev
 }
+
+// visitGap: a key's record calls this far apart (ns) are two visits.
+const visitGap = int64(time.Hour)
 
 // people returns people's cold share, and whether it is a measure yet
 // (minPaced responses).

@@ -27,8 +27,11 @@ type recruits struct {
 }
 
 type recruit struct {
-	since   int64                 // the first early member; past the quorum, the last
-	formed  int64                 // when the quorum was reached
+	since  int64 // the first early member; past the quorum, the last
+	formed int64 // when the quorum was reached
+	// began: the latest first record request of the quorum's members,
+	// when the crew started at the latest
+	began   int64
 	members [recruitQuorum]uint64 // behaviour keys seen, until the quorum
 	n       int
 }
@@ -36,10 +39,11 @@ type recruit struct {
 // join notes that member (a behaviour key, whose first record request was
 // at first) shows an early sweep towards crew at now, and reports whether
 // it is the crew's: the crew has its quorum, and the member was one of
-// it, started with it (at most a minute after the quorum formed: the rest
-// of a crew starting together), or is convincing alone (a latecomer: a
-// lookalike that turns up an hour on is as often a person who happens to
-// read the tail while a crew is about).
+// it, started with it (within a minute of the quorum's members, and at
+// most a minute after the quorum formed: the rest of a crew starting
+// together), or is convincing alone (a latecomer: a lookalike that turns
+// up an hour on is as often a person who happens to read the tail while a
+// crew is about; so is one who had been reading since long before it).
 func (r *recruits) join(crew, member uint64, now, first int64, alone bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -60,13 +64,14 @@ func (r *recruits) join(crew, member uint64, now, first int64, alone bool) bool 
 		}
 	}
 	if c.n >= recruitQuorum {
-		if alone || first-c.formed <= recruitWindow {
+		if alone || first >= c.began-recruitWindow && first-c.formed <= recruitWindow {
 			c.since = now
 			return true
 		}
 		return false
 	}
 	c.members[c.n] = member
+	c.began = max(c.began, first)
 	c.n++
 	if c.n == recruitQuorum {
 		c.formed = now

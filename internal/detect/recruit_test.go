@@ -506,3 +506,64 @@ func TestNobodyIsRecruitedAtAPersonsPaceBeforeTheSketchIsWarm(t *testing.T) {
 		t.Fatal("the sketch warmed: the test would prove nothing")
 	}
 }
+
+// Started with a crew means within a minute of its quorum, not any time
+// before it formed: a heavy shopper reading since the morning, whose
+// responses turned cold while a crew was about, was recruited into it as
+// one of its starters (log replay of issue 13's campaigns with a page
+// crew added: four heavy shoppers' addresses in a suspect crew).
+func TestReaderSinceBeforeACrewIsNotOfIt(t *testing.T) {
+	h := newCrewHarness()
+	reader := actor(mix(0x4ead), mix(0x4ead5e55), 0xf1) // no account: at a person's pace is evidence
+	read := func(at time.Duration) { // one response of one cold record
+		h.d.Assess(&reader, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+		h.d.Served(&reader, rec(h.next))
+		h.next++
+	}
+	read(-10 * time.Minute)
+	members := make([]identity.Actor, recruitQuorum)
+	for i := range members {
+		members[i] = h.member(uint64(i))
+	}
+	for call := range 6 {
+		for i := range members {
+			h.call(&members[i], Record, time.Duration(call)*500*time.Millisecond+time.Duration(i)*time.Millisecond)
+		}
+	}
+	crew := crewKey(&members[0], ColdSweep)
+	if members[0].Keys[identity.Crew] != crew {
+		t.Fatal("the crew was not recruited: the test would prove nothing")
+	}
+	// Its third response makes it five lookalikes' worth; alone it
+	// needs nine.
+	for call := range 6 {
+		if read(30*time.Second + time.Duration(call)*4*time.Second); reader.Keys[identity.Crew] == crew {
+			t.Fatalf("a reader since ten minutes before the crew joined it at its call %d after", call+1)
+		}
+	}
+}
+
+// A key's record calls an hour or more apart are two visits: what it was
+// shown on the first (a session opened at midnight, just after a start,
+// when everything is cold) is not evidence on the second.
+func TestAVisitHoursLaterStartsAfresh(t *testing.T) {
+	b := NewBehaviour(1 << 10)
+	people(b, 6)
+	k := identity.Key{Kind: identity.Session, Hash: mix(0x5e55)}
+	next := uint64(1 << 32)
+	for c := range 6 {
+		b.signals(k, origin{}, epoch+int64(c)*5e9, true, false, -1)
+		var recs []records.Found
+		for range 4 {
+			recs = append(recs, rec(next)...)
+			next++
+		}
+		b.Served(k, origin{}, recs)
+	}
+	if s, _ := b.signals(k, origin{}, epoch+30e9, true, false, -1); s&ColdSweep == 0 {
+		t.Fatalf("24 cold records in a row: signals %s, want cold_sweep (the test would prove nothing)", s)
+	}
+	if s, _ := b.signals(k, origin{}, epoch+30e9+int64(2*time.Hour), true, false, -1); s&ColdSweep != 0 {
+		t.Fatalf("two hours later: signals %s, want no cold_sweep from the last visit", s)
+	}
+}
