@@ -515,7 +515,8 @@ func TestNobodyIsRecruitedAtAPersonsPaceBeforeTheSketchIsWarm(t *testing.T) {
 func TestReaderSinceBeforeACrewIsNotOfIt(t *testing.T) {
 	h := newCrewHarness()
 	reader := actor(mix(0x4ead), mix(0x4ead5e55), 0xf1) // no account: at a person's pace is evidence
-	read := func(at time.Duration) {                    // one response of one cold record
+	// read: one response of one cold record
+	read := func(at time.Duration) {
 		h.d.Assess(&reader, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
 		h.d.Served(&reader, rec(h.next))
 		h.next++
