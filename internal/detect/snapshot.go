@@ -57,10 +57,12 @@ var (
 )
 
 // Snapshot returns what b has learnt of popularity, for Restore in a later
-// process. It holds the sketch's lock only while copying (about 1.5 MiB),
-// not while compressing.
+// process. It holds the sketch's lock only while copying its arrays (1.5
+// MiB, a memory copy), not while encoding or compressing them: Served
+// waits on that lock.
 func (b *Behaviour) Snapshot() []byte {
-	raw := make([]byte, snapRaw)
+	cms := new([cmsRows][cmsWidth]uint16)
+	seen := make([]uint64, seenBits/64)
 	var counters [6]uint64
 	b.cmsMu.Lock()
 	// The parts are read before their wholes: Served adds to a whole first,
@@ -71,18 +73,19 @@ func (b *Behaviour) Snapshot() []byte {
 	counters[4] = b.pacedCold.Load()
 	counters[3] = b.paced.Load()
 	counters[0] = b.inserted
-	off := 0
-	for r := range b.cms {
-		for _, c := range b.cms[r] {
-			binary.LittleEndian.PutUint16(raw[off:], c)
-			off += 2
+	*cms = b.cms
+	copy(seen, b.seen)
+	b.cmsMu.Unlock()
+
+	raw := make([]byte, 0, snapRaw)
+	for r := range cms {
+		for _, c := range cms[r] {
+			raw = binary.LittleEndian.AppendUint16(raw, c)
 		}
 	}
-	for _, w := range b.seen {
-		binary.LittleEndian.PutUint64(raw[off:], w)
-		off += 8
+	for _, w := range seen {
+		raw = binary.LittleEndian.AppendUint64(raw, w)
 	}
-	b.cmsMu.Unlock()
 
 	out := make([]byte, snapHeader, snapHeader+64<<10)
 	copy(out, snapMagic)
