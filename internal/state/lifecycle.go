@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/canary"
@@ -35,6 +36,14 @@ type Lifecycle struct {
 	// fingerprint identifies the hashing secret to the backend, so state
 	// kept under another secret is refused.
 	fingerprint string
+	// popServed: the records the behaviour tracker had served when its
+	// popularity was last kept or restored. A tracker that served nothing
+	// since is not kept again: an idle proxy would rewrite a megabyte a
+	// minute for nothing, overwrite a busier one's in a fleet, and, its
+	// snapshot stamped anew at each keep, a proxy restarted over and over
+	// without traffic would never let a day-old one go stale.
+	popMu     sync.Mutex
+	popServed uint64
 }
 
 // storeActorsPerMeterActor is how many actor states state.db keeps per
@@ -155,19 +164,31 @@ func (l *Lifecycle) RestorePopularity(b *detect.Behaviour, now time.Time) {
 		return
 	}
 	pop := b.Popularity()
+	l.popMu.Lock()
+	l.popServed = pop.Served
+	l.popMu.Unlock()
 	savedAt, _ := detect.SnapshotSavedAt(p)
 	l.log.Info("state: popularity restored", "age", now.Sub(savedAt).Round(time.Second), "bytes", len(p),
 		"records", pop.Served, "people_measured", pop.PeopleMeasured, "warm", pop.Warm)
 }
 
 // KeepPopularityOf keeps what b has learnt of popularity, for a restart
-// and the fleet's next proxy.
+// and the fleet's next proxy, if b served records since it was last kept
+// or restored.
 func (l *Lifecycle) KeepPopularityOf(b *detect.Behaviour) {
+	l.popMu.Lock()
+	defer l.popMu.Unlock()
+	served := b.Popularity().Served
+	if served == l.popServed {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), operatorWait)
 	defer cancel()
 	if err := l.KeepPopularity(ctx, b.Snapshot()); err != nil {
 		l.log.Error("state: could not keep the popularity snapshot; a restart may start it cold", "err", err)
+		return
 	}
+	l.popServed = served
 }
 
 // Decided keeps or shares a sanction a decision installed (a log-only

@@ -56,6 +56,17 @@ func TestPopularityOutlivesARestart(t *testing.T) {
 			}
 			t.Logf("%s", strings.TrimSpace(logs.String()))
 
+			// Nothing served since: nothing kept again (the snapshot
+			// would be stamped anew, and never go stale).
+			kept, err := second.Popularity(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			second.KeepPopularityOf(fresh)
+			if again, err := second.Popularity(t.Context()); err != nil || !bytes.Equal(again, kept) {
+				t.Fatalf("kept again with nothing served since the restore (%v)", err)
+			}
+
 			// A day later it says little: the tracker starts cold, with a
 			// warning, and the proxy starts.
 			logs.Reset()
