@@ -94,7 +94,9 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	c.Proxy = &ProxyCommand{Config: cfg, Stdout: io.Discard, Stderr: io.Discard, Getenv: os.Getenv}
+	// Cold, even on a --state directory reused: the scoreboard is of a
+	// fresh start.
+	c.Proxy = &ProxyCommand{Config: cfg, Stdout: io.Discard, Stderr: io.Discard, Getenv: os.Getenv, ColdPopularity: true}
 	if err := c.Proxy.Open(); err != nil {
 		return err
 	}

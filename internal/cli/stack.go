@@ -16,14 +16,15 @@ import (
 // stack.Build, as the proxy and analyze use it; metrics, once the proxy
 // sets them, count every decision.
 type stack struct {
-	resolver *identity.Resolver
-	detector *detect.Detector
-	ua       *detect.UAClassifier
-	catalog  *records.Catalog
-	meter    *memory.Memory
-	engine   *engine.Engine
-	metrics  *proxy.Metrics
-	built    *lgstack.Stack
+	resolver  *identity.Resolver
+	detector  *detect.Detector
+	behaviour *detect.Behaviour
+	ua        *detect.UAClassifier
+	catalog   *records.Catalog
+	meter     *memory.Memory
+	engine    *engine.Engine
+	metrics   *proxy.Metrics
+	built     *lgstack.Stack
 }
 
 // stackOptions are what the proxy adds to the stack for state that
@@ -42,6 +43,7 @@ func buildStack(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Deci
 		return nil, err
 	}
 	stk.resolver, stk.detector, stk.ua, stk.catalog, stk.meter, stk.engine = built.Resolver, built.Detector, built.UA, built.Catalog, built.Meter, built.Engine
+	stk.behaviour = built.Behaviour
 	stk.built = built
 	return stk, nil
 }

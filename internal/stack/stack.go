@@ -25,10 +25,13 @@ import (
 type Stack struct {
 	Resolver *identity.Resolver
 	Detector *detect.Detector
-	UA       *detect.UAClassifier
-	Catalog  *records.Catalog
-	Meter    *memory.Memory
-	Engine   *engine.Engine
+	// Behaviour is the detector's history tracker: the proxy keeps what
+	// it learnt of popularity across restarts.
+	Behaviour *detect.Behaviour
+	UA        *detect.UAClassifier
+	Catalog   *records.Catalog
+	Meter     *memory.Memory
+	Engine    *engine.Engine
 }
 
 // Options are what a caller adds to the stack for state that outlives the
@@ -130,7 +133,8 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 	if err != nil {
 		return nil, err
 	}
-	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, opts.Resolver, !opts.NoBotDNS); err != nil {
+	st.Behaviour = detect.NewBehaviour(cfg.Meter.MaxActors)
+	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, st.Behaviour, opts.Resolver, !opts.NoBotDNS); err != nil {
 		return nil, err
 	}
 	var rules []engine.Rule
@@ -188,15 +192,15 @@ func Risk(cfg *config.Config) (engine.Risk, error) {
 	return r, nil
 }
 
-// Detector builds the detector and the user-agent classifier; verify
-// turns on search-engine crawler verification (unless the config turns
-// it off), with dns as the resolver.
-func Detector(cfg *config.Config, res *identity.Resolver, dns detect.Resolver, verify bool) (*detect.Detector, *detect.UAClassifier, error) {
+// Detector builds the detector on the history tracker b and the
+// user-agent classifier; verify turns on search-engine crawler
+// verification (unless the config turns it off), with dns as the resolver.
+func Detector(cfg *config.Config, res *identity.Resolver, b *detect.Behaviour, dns detect.Resolver, verify bool) (*detect.Detector, *detect.UAClassifier, error) {
 	ua, err := detect.NewUAClassifier()
 	if err != nil {
 		return nil, nil, err
 	}
-	o := detect.Options{Behaviour: detect.NewBehaviour(cfg.Meter.MaxActors), APIClients: cfg.Detect.APIClients}
+	o := detect.Options{Behaviour: b, APIClients: cfg.Detect.APIClients}
 	if o.Allow, err = cfg.AllowPrefixes(); err != nil {
 		return nil, nil, err
 	}
