@@ -420,6 +420,25 @@ func (b *Behaviour) people() (share float64, measured bool) {
 	return b.PacedColdShare(), b.paced.Load() >= minPaced
 }
 
+// pacedWindow: people's cold share is of their last pacedWindow/2 to
+// pacedWindow responses. From a start it was of every response since
+// (halved only with the sketch, every 1M records), and the first
+// seconds, when everything is cold, held it at twice what people were
+// being shown: 0.17 after 90 s of the live scoreboard while the last
+// 2,500 responses were 9% cold.
+const pacedWindow = 4 * minPaced
+
+// halvePaced halves people's responses and their cold ones together,
+// once per crossing of pacedWindow however many callers see it.
+func (b *Behaviour) halvePaced() {
+	b.cmsMu.Lock()
+	if n := b.paced.Load(); n >= pacedWindow {
+		b.paced.Store(n / 2)
+		b.pacedCold.Store(b.pacedCold.Load() / 2)
+	}
+	b.cmsMu.Unlock()
+}
+
 // unmeasuredColdShare: what people's cold share is taken to be until it
 // is measured, for lookalikes at the API at a person's pace.
 const unmeasuredColdShare = 0.8
@@ -552,8 +571,10 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval) && 2*st.pageLoads >= st.apiCalls
 	sh.mu.Unlock()
 	if paced {
-		b.paced.Add(1)
 		b.pacedCold.Add(uint64(mostlyCold))
+		if b.paced.Add(1) >= pacedWindow {
+			b.halvePaced()
+		}
 	}
 	if young {
 		ysh := &b.shards[youngKey(addr).Hash>>58]

@@ -568,3 +568,27 @@ func TestAVisitHoursLaterStartsAfresh(t *testing.T) {
 		t.Fatalf("two hours later: signals %s, want no cold_sweep from the last visit", s)
 	}
 }
+
+// People's cold share is of what they are shown lately: from a start,
+// when everything is cold, a share of every response since held it at
+// twice what people were being shown for minutes (0.17 after 90 s of the
+// live scoreboard, the last 2,500 responses 9% cold), and a crew had to
+// be twice as cold to be colder than them.
+func TestPeoplesShareIsOfWhatTheyAreShownLately(t *testing.T) {
+	b := NewBehaviour(1 << 10)
+	for i := range 500 { // just after a start: everything anyone is shown is cold
+		k := identity.Key{Kind: identity.Session, Hash: mix(uint64(i) + 1<<43)}
+		for c := range 4 {
+			b.signals(k, origin{}, epoch-2*int64(time.Hour)+int64(c)*5e9-1e9, false, true, -1)
+			b.signals(k, origin{}, epoch-2*int64(time.Hour)+int64(c)*5e9, true, false, -1)
+			b.Served(k, origin{}, rec(uint64(1<<40+i*4+c)))
+		}
+	}
+	before := b.PacedColdShare()
+	people(b, 12) // then people are shown what others are: a sixth of it cold
+	got := b.PacedColdShare()
+	t.Logf("people's cold share %.2f after the start, %.2f after", before, got)
+	if before < 0.95 || got > 0.25 {
+		t.Fatalf("people's cold share %.2f after the start, %.2f after %d warm responses: want about 1, then under 0.25", before, got, 3000)
+	}
+}
