@@ -44,6 +44,10 @@ type Lifecycle struct {
 	// without traffic would never let a day-old one go stale.
 	popMu     sync.Mutex
 	popServed uint64
+	// popFailing: the last keep failed. A backend down (Redis, a full
+	// disk) fails every minute; its operator hears of it once, and when it
+	// works again.
+	popFailing bool
 }
 
 // storeActorsPerMeterActor is how many actor states state.db keeps per
@@ -185,10 +189,16 @@ func (l *Lifecycle) KeepPopularityOf(b *detect.Behaviour) {
 	ctx, cancel := context.WithTimeout(context.Background(), operatorWait)
 	defer cancel()
 	if err := l.KeepPopularity(ctx, b.Snapshot()); err != nil {
-		l.log.Error("state: could not keep the popularity snapshot; a restart may start it cold", "err", err)
+		if !l.popFailing {
+			l.log.Error("state: could not keep the popularity snapshot; a restart may start it cold (said once until it is kept again)", "err", err)
+		}
+		l.popFailing = true
 		return
 	}
-	l.popServed = served
+	if l.popFailing {
+		l.log.Info("state: popularity snapshot kept again")
+	}
+	l.popServed, l.popFailing = served, false
 }
 
 // Decided keeps or shares a sanction a decision installed (a log-only

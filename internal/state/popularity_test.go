@@ -107,6 +107,40 @@ func TestPopularityDamagedOrMissingStartsCold(t *testing.T) {
 	}
 }
 
+// A backend that cannot keep the snapshot (Redis down, a full disk)
+// fails every minute: the operator hears of it once, and when it works
+// again.
+func TestPopularityKeepFailingIsSaidOnce(t *testing.T) {
+	srv := testserver.Redis(t)
+	r, err := NewRedis(RedisOptions{URL: "redis://" + srv.Addr + "/0", Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, logs := popularityProxy(t, r)
+	defer l.Close()
+	b := detect.NewBehaviour(1 << 10)
+	popularPeople(t, b)
+	srv.Stop()
+	logs.Reset()
+	l.KeepPopularityOf(b)
+	l.KeepPopularityOf(b)
+	if n := strings.Count(logs.String(), "could not keep the popularity snapshot"); n != 1 {
+		t.Fatalf("two failed keeps said %d times:\n%s", n, logs)
+	}
+	srv.Start()
+	waitFor := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "popularity snapshot kept again") {
+		if time.Now().After(waitFor) {
+			t.Fatalf("never kept again:\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+		l.KeepPopularityOf(b)
+	}
+	if p, err := l.Popularity(t.Context()); err != nil || p == nil {
+		t.Fatalf("kept %d bytes, %v", len(p), err)
+	}
+}
+
 // popularPeople has people browse a shop at a person's pace through a
 // detector on b (each loads an item's page, then asks for its record a
 // second later, every five seconds, from an address of its own) until
