@@ -410,40 +410,28 @@ func flagged(r analyze.Report) (ips, accounts, crewIPs map[string]string) {
 	return ips, accounts, crewIPs
 }
 
-// Issue 13's log replay (two days), with a config that names routes and no budgets:
-// every campaign is flagged for at least 90% of its actors, no legitimate
-// address or account is (carrier NATs, an office and heavy shoppers
-// included), and the suggested budgets sit at the legitimate tail, not the
-// scrapers'. With the default policy off too, the population alone still
-// finds the 40 accounts.
-func TestAnalyzeCampaignsRoutesOnly(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-day log")
-	}
-	dir := t.TempDir()
-	cl := writeCampaignLog(t, dir)
-	r := analyzeCampaigns(t, dir, cl, "", analyze.Options{Reveal: true, Suggest: true})
+// flaggedActors counts, per campaign, its actors (addresses, and the
+// crews' accounts) and how many r flags (own key, or in a suspect crew),
+// and fails t for every legitimate address or account flagged.
+func flaggedActors(t *testing.T, cl campaignLog, r analyze.Report) (found, actors map[string]int) {
+	t.Helper()
 	ips, accounts, crewIPs := flagged(r)
-	found := map[string]int{}
-	actors := map[string]int{}
+	found, actors = map[string]int{}, map[string]int{}
 	for ip, c := range cl.ips {
-		if c == "" {
-			if rule, ok := ips[ip]; ok {
-				t.Errorf("legitimate address %s flagged by %s", ip, rule)
+		_, own := ips[ip]
+		_, crew := crewIPs[ip]
+		switch {
+		case c == "" && own:
+			t.Errorf("legitimate address %s flagged by %s", ip, ips[ip])
+		case c == "" && crew:
+			t.Errorf("legitimate address %s in a suspect crew (%s)", ip, crewIPs[ip])
+		case c == "page-crew" || c == "account-crew" || c == "":
+			// the crews' actors are their accounts
+		default:
+			actors[c]++
+			if own || crew {
+				found[c]++
 			}
-			if rule, ok := crewIPs[ip]; ok {
-				t.Errorf("legitimate address %s in a suspect crew (%s)", ip, rule)
-			}
-			continue
-		}
-		if c == "account-crew" {
-			continue // its actors are its accounts
-		}
-		actors[c]++
-		if _, ok := ips[ip]; ok {
-			found[c]++
-		} else if _, ok := crewIPs[ip]; ok {
-			found[c]++
 		}
 	}
 	for acct, c := range cl.accounts {
@@ -458,6 +446,23 @@ func TestAnalyzeCampaignsRoutesOnly(t *testing.T) {
 			}
 		}
 	}
+	return found, actors
+}
+
+// Issue 13's log replay (two days), with a config that names routes and no budgets:
+// every campaign is flagged for at least 90% of its actors, no legitimate
+// address or account is (carrier NATs, an office and heavy shoppers
+// included), and the suggested budgets sit at the legitimate tail, not the
+// scrapers'. With the default policy off too, the population alone still
+// finds the 40 accounts.
+func TestAnalyzeCampaignsRoutesOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3-day log")
+	}
+	dir := t.TempDir()
+	cl := writeCampaignLog(t, dir)
+	r := analyzeCampaigns(t, dir, cl, "", analyze.Options{Reveal: true, Suggest: true})
+	found, actors := flaggedActors(t, cl, r)
 	for _, c := range []string{"account-crew", "swarm", "python"} {
 		t.Logf("%s: %d of %d actors flagged", c, found[c], actors[c])
 		if found[c]*10 < actors[c]*9 {
@@ -483,7 +488,7 @@ func TestAnalyzeCampaignsRoutesOnly(t *testing.T) {
 
 	// The population alone: no budget, no default policy.
 	r = analyzeCampaigns(t, dir, cl, "default_policy: false", analyze.Options{Reveal: true})
-	_, accounts, _ = flagged(r)
+	_, accounts, _ := flagged(r)
 	n := 0
 	for acct, c := range cl.accounts {
 		rule, ok := accounts[acct]
@@ -515,37 +520,7 @@ func TestAnalyzeMoreCampaignsRoutesOnly(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cl := writeCampaignLogOf(t, dir, true)
-	ips, accounts, crewIPs := flagged(analyzeCampaigns(t, dir, cl, "", analyze.Options{Reveal: true}))
-	found, actors := map[string]int{}, map[string]int{}
-	for ip, c := range cl.ips {
-		_, own := ips[ip]
-		_, crew := crewIPs[ip]
-		switch {
-		case c == "" && own:
-			t.Errorf("legitimate address %s flagged by %s", ip, ips[ip])
-		case c == "" && crew:
-			t.Errorf("legitimate address %s in a suspect crew (%s)", ip, crewIPs[ip])
-		case c == "page-crew" || c == "account-crew" || c == "":
-			// the crews' actors are their accounts
-		default:
-			actors[c]++
-			if own || crew {
-				found[c]++
-			}
-		}
-	}
-	for acct, c := range cl.accounts {
-		_, ok := accounts[acct]
-		switch {
-		case c == "" && ok:
-			t.Errorf("legitimate account %s flagged by %s", acct, accounts[acct])
-		case c != "":
-			actors[c]++
-			if ok {
-				found[c]++
-			}
-		}
-	}
+	found, actors := flaggedActors(t, cl, analyzeCampaigns(t, dir, cl, "", analyze.Options{Reveal: true}))
 	for _, c := range []string{"account-crew", "swarm", "python", "cookie-churn", "page-crew"} {
 		t.Logf("%s: %d of %d actors flagged", c, found[c], actors[c])
 		if found[c]*10 < actors[c]*9 {
