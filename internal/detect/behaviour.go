@@ -433,8 +433,8 @@ const pacedWindow = 4 * minPaced
 func (b *Behaviour) halvePaced() {
 	b.cmsMu.Lock()
 	if n := b.paced.Load(); n >= pacedWindow {
+		b.pacedCold.Store(b.pacedCold.Load() / 2) // the part first: a share read meanwhile stays at most 1
 		b.paced.Store(n / 2)
-		b.pacedCold.Store(b.pacedCold.Load() / 2)
 	}
 	b.cmsMu.Unlock()
 }
@@ -571,8 +571,9 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval) && 2*st.pageLoads >= st.apiCalls
 	sh.mu.Unlock()
 	if paced {
+		n := b.paced.Add(1) // the whole before its part, as Snapshot reads them
 		b.pacedCold.Add(uint64(mostlyCold))
-		if b.paced.Add(1) >= pacedWindow {
+		if n >= pacedWindow {
 			b.halvePaced()
 		}
 	}
