@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/leakguard/leakguard/internal/logs"
 	"github.com/leakguard/leakguard/internal/policy"
@@ -113,6 +114,10 @@ type Identity struct {
 	Session        KeySource `yaml:"session"`
 	IPv4Prefix     int       `yaml:"ipv4_prefix"`
 	IPv6Prefix     int       `yaml:"ipv6_prefix"`
+	// TLSFingerprintHeader: the header in which the edge terminating TLS
+	// passes the client's TLS fingerprint (JA4 or JA3), added to the
+	// fingerprint key; believed only from trusted_proxies.
+	TLSFingerprintHeader string `yaml:"tls_fingerprint_header"`
 }
 
 // KeySource names where in a request an identifier is found. At most one field is set.
@@ -752,6 +757,16 @@ func (c *Config) validate(proxying bool) error {
 	}
 	if p := c.Identity.IPv6Prefix; p < 16 || p > 128 {
 		add("identity.ipv6_prefix", "want 16..128, got %d", p)
+	}
+	if h := c.Identity.TLSFingerprintHeader; h != "" {
+		switch {
+		case !httpguts.ValidHeaderFieldName(h):
+			add("identity.tls_fingerprint_header", "%q is not a header name", h)
+		case len(c.Identity.TrustedProxies) == 0:
+			add("identity.tls_fingerprint_header", "needs identity.trusted_proxies: the header is believed only from the edge that sets it (from anyone else it is the client's own claim)")
+		case strings.EqualFold(h, c.Identity.Account.Header) || strings.EqualFold(h, c.Identity.Session.Header):
+			add("identity.tls_fingerprint_header", "%q is already the account or session header", h)
+		}
 	}
 	entities := map[string]bool{}
 	for _, t := range c.PII.Detect {

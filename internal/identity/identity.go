@@ -102,6 +102,12 @@ type Options struct {
 	IPv6Prefix     int // network key width for IPv6, e.g. 48
 	Account        Source
 	Session        Source
+	// TLSFingerprintHeader names the header in which the edge that
+	// terminates TLS passes the client's TLS fingerprint (JA4, JA3):
+	// CloudFront's CloudFront-Viewer-JA4-Fingerprint, say. Its value
+	// joins the fingerprint, believed only from a trusted proxy. A script
+	// can copy a browser's headers, not as easily its TLS handshake.
+	TLSFingerprintHeader string
 }
 
 // Resolver attributes requests to actors.
@@ -111,6 +117,9 @@ type Resolver struct {
 }
 
 func NewResolver(opt Options, h *keyed.Hasher) *Resolver {
+	if opt.TLSFingerprintHeader != "" {
+		opt.TLSFingerprintHeader = http.CanonicalHeaderKey(opt.TLSFingerprintHeader)
+	}
 	if opt.IPv4Prefix == 0 {
 		opt.IPv4Prefix = 24
 	}
@@ -148,6 +157,23 @@ func (r *Resolver) Identify(req *http.Request) Actor {
 	}
 	a.Keys[Fingerprint] = Key{Fingerprint, nz(r.fingerprint(req))}
 	return a
+}
+
+// tlsFingerprint returns the TLS fingerprint the edge passed, if the
+// request came from a trusted proxy: from anyone else the header is the
+// client's own claim, and a script would claim a browser's.
+func (r *Resolver) tlsFingerprint(req *http.Request) string {
+	if r.opt.TLSFingerprintHeader == "" {
+		return ""
+	}
+	if peer, ok := parseHostAddr(req.RemoteAddr); !ok || !r.trusted(peer) {
+		return ""
+	}
+	v := strings.TrimSpace(req.Header.Get(r.opt.TLSFingerprintHeader))
+	if len(v) > 256 { // a JA4 is 36 bytes; past this it is not one
+		v = v[:256]
+	}
+	return v
 }
 
 func nz(h uint64) uint64 {
@@ -267,10 +293,14 @@ func (r *Resolver) fingerprint(req *http.Request) uint64 {
 		b = append(b, req.Header.Get(h)...)
 		b = append(b, 0)
 	}
+	if r.opt.TLSFingerprintHeader != "" {
+		b = append(b, r.tlsFingerprint(req)...)
+		b = append(b, 2)
+	}
 	var names [32]string
 	n := 0
 	for name := range req.Header {
-		if volatileHeader(name) || name == r.opt.Account.Header || name == r.opt.Session.Header {
+		if volatileHeader(name) || name == r.opt.Account.Header || name == r.opt.Session.Header || name == r.opt.TLSFingerprintHeader {
 			continue
 		}
 		if n < len(names) {

@@ -181,3 +181,35 @@ func TestIdentifyLogMatchesLiveKeys(t *testing.T) {
 		t.Error(`a "-" user agent gave a fingerprint`)
 	}
 }
+
+// A script that copies a browser's headers shares its fingerprint, and so
+// its crew, with every visitor of that browser build; the TLS fingerprint
+// the edge passes splits them, and is believed only from the edge.
+func TestTLSFingerprintSplitsAScriptFromTheBrowserItCopies(t *testing.T) {
+	const header = "CloudFront-Viewer-JA4-Fingerprint"
+	const chromeJA4, pythonJA4 = "t13d1516h2_8daaf6152771_02713d6af862", "t13d1012h2_1d37bd780c83_882d495ac381"
+	edge := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	chrome := []string{"User-Agent", "Mozilla/5.0 Chrome/120", "Accept", "application/json", "Accept-Language", "zh-CN", "Accept-Encoding", "gzip"}
+	with := func(hdr []string, ja4 string) []string { return append(append([]string(nil), hdr...), header, ja4) }
+	r := resolver(Options{TrustedProxies: edge, TLSFingerprintHeader: "cloudfront-viewer-ja4-fingerprint"})
+	fp := func(remote string, hdr []string) uint64 {
+		return r.Identify(req(remote, hdr...)).Keys[Fingerprint].Hash
+	}
+	tests := []struct {
+		name string
+		a, b uint64
+		same bool
+	}{
+		{"two Chromes through the edge", fp("10.1.1.1:1", with(chrome, chromeJA4)), fp("10.2.2.2:1", with(chrome, chromeJA4)), true},
+		{"Chrome and a script with its headers, through the edge", fp("10.1.1.1:1", with(chrome, chromeJA4)), fp("10.1.1.1:1", with(chrome, pythonJA4)), false},
+		{"a client claiming a JA4 itself, not through the edge", fp("203.0.113.9:1", with(chrome, chromeJA4)), fp("203.0.113.9:1", with(chrome, pythonJA4)), true},
+		{"a claim is no header at all", fp("203.0.113.9:1", with(chrome, chromeJA4)), fp("203.0.113.9:1", chrome), true},
+		{"without the setting, the header shape only", resolver(Options{TrustedProxies: edge}).Identify(req("10.1.1.1:1", with(chrome, chromeJA4)...)).Keys[Fingerprint].Hash,
+			resolver(Options{TrustedProxies: edge}).Identify(req("10.1.1.1:1", with(chrome, pythonJA4)...)).Keys[Fingerprint].Hash, true},
+	}
+	for _, tt := range tests {
+		if got := tt.a == tt.b; got != tt.same {
+			t.Errorf("%s: same fingerprint %v, want %v", tt.name, got, tt.same)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 	}
 	st.Resolver = identity.NewResolver(identity.Options{
 		TrustedProxies: trusted, IPv4Prefix: cfg.Identity.IPv4Prefix, IPv6Prefix: cfg.Identity.IPv6Prefix,
-		Account: account, Session: session,
+		Account: account, Session: session, TLSFingerprintHeader: cfg.Identity.TLSFingerprintHeader,
 	}, h)
 	spec := records.Spec{PhoneRegions: cfg.PII.PhoneRegions, ScanAll: cfg.PII.Scan == "all"}
 	if cfg.PII.Scan != "off" {
