@@ -399,7 +399,10 @@ func (c *ProxyCommand) keepPopularity(ctx context.Context, every time.Duration) 
 func (c *ProxyCommand) keepPopularityNow() {
 	c.popMu.Lock()
 	defer c.popMu.Unlock()
-	if c.stateShut || c.behaviour == nil {
+	// state.persist: false with no Redis keeps nothing past the process:
+	// a snapshot (~20 ms of CPU) nothing would ever restore.
+	sc := &c.Config.State
+	if c.stateShut || c.behaviour == nil || !sc.Persisting() && sc.Redis == "" {
 		return
 	}
 	c.state.KeepPopularityOf(c.behaviour)
