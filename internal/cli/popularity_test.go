@@ -108,3 +108,18 @@ func TestProxyKeepsPopularityAsItRuns(t *testing.T) {
 		return err == nil && p != nil
 	})
 }
+
+// With state kept in the process only (persist: false, no Redis) nothing
+// would restore a snapshot: none is taken, not even at Close.
+func TestProxyWithoutPersistenceKeepsNoPopularity(t *testing.T) {
+	cfg := writeStateConfig(t, upstreamShop(t).URL, "  persist: false")
+	c, base, stop := serveConfig(t, cfg, &syncBuffer{})
+	if n := crawl(t, base, "203.0.113.11", 0, 10); n != 10 {
+		t.Fatalf("served %d of 10", n)
+	}
+	c.keepPopularityNow()
+	stop()
+	if p, err := c.state.Popularity(context.Background()); err != nil || p != nil {
+		t.Fatalf("a process-only state kept a %d-byte snapshot (err %v)", len(p), err)
+	}
+}
