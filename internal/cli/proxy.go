@@ -347,11 +347,11 @@ func (c *ProxyCommand) warnClients(ctx context.Context, every time.Duration) {
 		n := c.detector.Clients()
 		if all := n.Sessions + n.Sessionless; !pageless && n.Sessions >= clientsMinCalls && 5*n.Pageless >= 4*n.Sessions {
 			pageless = true
-			c.log.Warn("most record calls come from sessions that never loaded a page or an asset through leakguard: if pages and assets are served from elsewhere, or an app calls the API, set detect.api_clients: true, or no_assets makes one crew of each browser build's people",
+			c.log.Warn("most record calls come from sessions that never loaded a page or an asset through leakguard: if pages and assets are served from elsewhere, set detect.api_clients: true; if it is your app, name its User-Agent in detect.app_user_agents; or no_assets makes one crew of each browser build's people",
 				"record_calls", n.Sessions, "pageless", n.Pageless)
 		} else if !sessionless && all >= clientsMinCalls && 2*n.Sessionless >= all {
 			sessionless = true
-			c.log.Warn("half the record calls carry no session (identity.session): if an app calls the API without it, set detect.api_clients: true, or sessionless makes one crew of each app build's people",
+			c.log.Warn("half the record calls carry no session (identity.session): if your app calls the API without it, name its User-Agent in detect.app_user_agents (or set detect.api_clients: true, which spares the website's clients too), or sessionless makes one crew of each app build's people",
 				"record_calls", all, "sessionless", n.Sessionless)
 		}
 	}

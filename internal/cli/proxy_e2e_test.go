@@ -515,6 +515,9 @@ func TestProxySparesPeopleItCannotTellFromASwarm(t *testing.T) {
 		{"pages served elsewhere, api_clients", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{api_clients: true}", true, false, "", true},
 		{"an app without the session cookie", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{}", false, false, "half the record calls carry no session", false},
 		{"an app without the session cookie, api_clients", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{api_clients: true}", false, false, "", true},
+		// The app named by its User-Agent: the website's swarms stay
+		// sessionless (TestAppUserAgentsSpareTheAppNotTheWeb).
+		{"an app without the session cookie, app_user_agents", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{app_user_agents: [ShopApp/]}", false, false, "", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -541,6 +544,9 @@ state: {dir: %s}
 			// crew's 500 an hour.
 			hdr := []string{"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
 				"Accept-Language", "en", "Accept", "application/json"}
+			if strings.Contains(tt.detect, "app_user_agents") {
+				hdr[1] = "ShopApp/3.2 (iPhone; iOS 17.1; Scale/3.00)"
+			}
 			for r := range 3 {
 				for p := range 400 {
 					who := append([]string{"X-Forwarded-For", fmt.Sprintf("10.%d.%d.7", p/200, p%200)}, hdr...)

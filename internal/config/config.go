@@ -216,6 +216,11 @@ type Detect struct {
 	// without a session, or from a session that never loaded a page or
 	// asset, are then not made a crew (sessionless, no_assets).
 	APIClients bool `yaml:"api_clients"`
+	// AppUserAgents: User-Agent prefixes of the operator's own apps
+	// ("ShopApp/", "okhttp/"). Their record calls are not sessionless
+	// or no_assets; the web's still are, unlike with api_clients, which
+	// spares every client.
+	AppUserAgents []string `yaml:"app_user_agents"`
 }
 
 // Risk weighs the detector's signals on record routes and maps the score
@@ -757,6 +762,13 @@ func (c *Config) validate(proxying bool) error {
 	}
 	if p := c.Identity.IPv6Prefix; p < 16 || p > 128 {
 		add("identity.ipv6_prefix", "want 16..128, got %d", p)
+	}
+	for i, p := range c.Detect.AppUserAgents {
+		// A short prefix ("M") would match every browser ("Mozilla/5.0"),
+		// and spare the web's swarms with the apps.
+		if len(p) < 4 || strings.HasPrefix("Mozilla/", p) || strings.HasPrefix(p, "Mozilla/") {
+			add(fmt.Sprintf("detect.app_user_agents[%d]", i), "%q would match browsers: give your app's own User-Agent prefix (4 characters or more, not Mozilla/)", p)
+		}
 	}
 	if h := c.Identity.TLSFingerprintHeader; h != "" {
 		switch {

@@ -103,6 +103,8 @@ type Traits struct {
 	// Lookup is the record hash of the value a lookup route was asked for
 	// (0: not a lookup, or no recognisable value).
 	Lookup uint64
+	// App: the User-Agent is one of the operator's apps (Detector.App).
+	App bool
 }
 
 // Options configure a Detector.
@@ -122,6 +124,10 @@ type Options struct {
 	// without the pages a browser loads (an app, a frontend served
 	// elsewhere), so neither sessionless nor no_assets is raised.
 	APIClients bool
+	// AppUserAgents are User-Agent prefixes of the operator's own apps:
+	// their record calls need neither a session nor page loads, while
+	// the web's (an API serving both) keep sessionless and no_assets.
+	AppUserAgents []string
 }
 
 // Detector is safe for concurrent use.
@@ -136,6 +142,7 @@ type Detector struct {
 	shards         [64]sessionShard
 	shardCap       int
 	apiClients     bool
+	appUAs         []string
 }
 
 type sessionShard struct {
@@ -153,7 +160,8 @@ func New(o Options) *Detector {
 	if o.Sessions <= 0 {
 		o.Sessions = 1 << 20
 	}
-	d := &Detector{allowKeys: map[identity.Key]bool{}, verify: o.Verify, behaviour: o.Behaviour, shardCap: max(o.Sessions/64, 16), apiClients: o.APIClients}
+	d := &Detector{allowKeys: map[identity.Key]bool{}, verify: o.Verify, behaviour: o.Behaviour, shardCap: max(o.Sessions/64, 16), apiClients: o.APIClients,
+		appUAs: slices.Clone(o.AppUserAgents)}
 	for _, k := range o.AllowKeys {
 		d.allowKeys[k] = true
 	}
@@ -195,7 +203,10 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		}
 	case Record:
 		switch {
-		case t.NoSessions:
+		case t.NoSessions, t.App:
+			// The lack of a session or of page loads says nothing: the
+			// source cannot see sessions, or the caller is an app of
+			// the operator's (and is left out of Clients' counts).
 		case sess.Hash == 0:
 			d.sessionlessCall(a.Keys[identity.IP].Hash)
 			if !d.apiClients {
@@ -314,6 +325,17 @@ func crewKey(a *identity.Actor, sig Signals) identity.Key {
 // sweepCrew is the base of the sweepers' crew key, in place of a
 // fingerprint.
 const sweepCrew = 0x5ee9c4e3a11d0b17
+
+// App reports whether ua is one of the operator's apps
+// (Options.AppUserAgents), by prefix.
+func (d *Detector) App(ua string) bool {
+	for _, p := range d.appUAs {
+		if strings.HasPrefix(ua, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // SetCrewSanctioned tells the detector which crews are sanctioned, so that
 // lookalikes of a sanctioned crew join it on less evidence. The engine,

@@ -183,3 +183,30 @@ func TestForgettingIsTheSameEachRun(t *testing.T) {
 		}
 	}
 }
+
+// On an API that serves a website and the operator's app, the app's
+// anonymous users call without a session or page loads: named by their
+// User-Agent, they are not the sessionless or no_assets crew, and the
+// website's swarm still is (api_clients would spare both).
+func TestAppUserAgentsSpareTheAppNotTheWeb(t *testing.T) {
+	d := New(Options{AppUserAgents: []string{"ShopApp/", "okhttp/"}})
+	const browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+	for _, tt := range []struct {
+		name    string
+		ua      string
+		session uint64
+		want    Signals
+	}{
+		{"the app, no session", "ShopApp/3.2 (iPhone; iOS 17.1)", 0, 0},
+		{"the app's Android HTTP client, a session that loaded nothing", "okhttp/4.12.0", 0x5e55, 0},
+		{"a browser, no session", browser, 0, Sessionless},
+		{"a browser, a session that loaded nothing", browser, 0x5e56, NoAssets},
+		{"an app's name further in", "Mozilla/5.0 ShopApp/3.2", 0, Sessionless},
+	} {
+		a := actor(0x0a000001, tt.session, 0xf1)
+		s := d.Assess(&a, Traits{Kind: Record, UA: UAOther, At: epoch, IDLow: -1, App: d.App(tt.ua)})
+		if got := s & (Sessionless | NoAssets); got != tt.want {
+			t.Errorf("%s: signals %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}

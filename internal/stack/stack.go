@@ -200,7 +200,7 @@ func Detector(cfg *config.Config, res *identity.Resolver, b *detect.Behaviour, d
 	if err != nil {
 		return nil, nil, err
 	}
-	o := detect.Options{Behaviour: b, APIClients: cfg.Detect.APIClients}
+	o := detect.Options{Behaviour: b, APIClients: cfg.Detect.APIClients, AppUserAgents: cfg.Detect.AppUserAgents}
 	if o.Allow, err = cfg.AllowPrefixes(); err != nil {
 		return nil, nil, err
 	}
