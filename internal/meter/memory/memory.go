@@ -139,7 +139,7 @@ type entry struct {
 // cheaper than axiomhq's own sparse mode, which re-merges a compressed list
 // every ~164 inserts at a cost that grows with the list.
 type bucket struct {
-	set map[uint64]struct{}
+	set hashSet
 	hll *hyperloglog.Sketch
 }
 
@@ -159,20 +159,15 @@ func (b *bucket) insert(h uint64) bool {
 		b.hll.InsertHash(fmix(h))
 		return true
 	}
-	if b.set == nil {
-		b.set = make(map[uint64]struct{}, 8)
-	}
-	n := len(b.set)
-	b.set[h] = struct{}{}
-	if len(b.set) == n {
+	if !b.set.add(h) {
 		return false
 	}
-	if len(b.set) > setMax {
+	if b.set.len() > setMax {
 		b.hll = newSketch()
-		for x := range b.set {
+		for x := range b.set.all {
 			b.hll.InsertHash(fmix(x))
 		}
-		b.set = nil
+		b.set = hashSet{}
 	}
 	return true
 }
@@ -181,7 +176,7 @@ func (b *bucket) reset() {
 	if b.hll != nil {
 		b.hll = nil // back to a small set: most buckets are small
 	}
-	clear(b.set)
+	b.set.clear()
 }
 
 type windowSketch struct {
@@ -704,7 +699,7 @@ func (ws *windowSketch) heldElsewhere(slot int64, h uint64) bool {
 		if int64(i) == slot || b == nil || ws.epochs[i] < ws.cur-Buckets || ws.epochs[i] > ws.cur {
 			continue
 		}
-		if _, ok := b.set[h]; ok {
+		if b.set.has(h) {
 			return true
 		}
 	}
@@ -757,7 +752,7 @@ func (m *Memory) roll(ws *windowSketch, now int64, wi int) {
 		// holds nothing or the bucket now leaving the window.
 		if cur == ws.cur+1 && (ws.ring[slot] == nil || ws.epochs[slot] < cur-Buckets) {
 			if ws.ring[slot] != nil && ws.epochs[slot] == cur-Buckets-1 {
-				for x := range ws.ring[slot].set {
+				for x := range ws.ring[slot].set.all {
 					if !ws.heldElsewhere(slot, x) {
 						ws.union--
 					}
@@ -813,15 +808,15 @@ func (m *Memory) union(ws *windowSketch) (uint64, bool, *hyperloglog.Sketch) {
 	}
 	if !dense {
 		if len(live) == 1 {
-			return uint64(len(live[0].set)), true, nil
+			return uint64(live[0].set.len()), true, nil
 		}
 		// count each hash in the last live bucket that holds it: no temporary set
 		var n uint64
 		for i, b := range live {
 		next:
-			for x := range b.set {
+			for x := range b.set.all {
 				for _, later := range live[i+1:] {
-					if _, ok := later.set[x]; ok {
+					if later.set.has(x) {
 						continue next
 					}
 				}
@@ -835,7 +830,7 @@ func (m *Memory) union(ws *windowSketch) (uint64, bool, *hyperloglog.Sketch) {
 		if b.hll != nil {
 			_ = u.Merge(b.hll) // same precision by construction
 		}
-		for x := range b.set {
+		for x := range b.set.all {
 			u.InsertHash(fmix(x))
 		}
 	}
@@ -949,7 +944,7 @@ func (m *Memory) Series(now int64, k identity.Key, ent, wi int) []uint64 {
 		if b.hll != nil {
 			out[Buckets-age] = b.hll.Estimate()
 		} else {
-			out[Buckets-age] = uint64(len(b.set))
+			out[Buckets-age] = uint64(b.set.len())
 		}
 	}
 	return out

@@ -122,8 +122,8 @@ func (m *Memory) encode(a *actor) []byte {
 					default:
 						b = append(b, 1)
 						b = binary.AppendVarint(b, ws.epochs[i])
-						b = binary.AppendUvarint(b, uint64(len(bk.set)))
-						for x := range bk.set {
+						b = binary.AppendUvarint(b, uint64(bk.set.len()))
+						for x := range bk.set.all {
 							b = binary.LittleEndian.AppendUint64(b, x)
 						}
 					}
@@ -236,9 +236,9 @@ func (m *Memory) decode(k identity.Key, data []byte) (*actor, error) {
 					case 1:
 						ws.epochs[i] = r.varint()
 						n := r.count(8)
-						bk := &bucket{set: make(map[uint64]struct{}, n)}
+						bk := &bucket{set: newHashSet(n)}
 						for j := 0; j < n; j++ {
-							bk.set[r.u64()] = struct{}{}
+							bk.set.add(r.u64())
 						}
 						ws.ring[i] = bk
 					case 2:
