@@ -46,6 +46,7 @@ type Spec struct {
 
 type route struct {
 	r       *Route
+	name    string // r.String(), made once: analyze asks for it on every record line
 	entity  int
 	param   int // index into r.Params, or -1
 	body    *JSONPath
@@ -98,6 +99,7 @@ func NewCatalog(spec Spec, h *keyed.Hasher) (*Catalog, error) {
 		case rs.Body == "":
 			return nil, fmt.Errorf("route %q has neither a {param} nor a body path", rs.Route)
 		}
+		rt.name = r.String()
 		c.routes = append(c.routes, rt)
 	}
 	var kinds []Kind
@@ -144,7 +146,7 @@ func (c *Catalog) EntityIndex(name string) int {
 }
 
 // RouteName returns the template of route i, for logs.
-func (c *Catalog) RouteName(i int) string { return c.routes[i].r.String() }
+func (c *Catalog) RouteName(i int) string { return c.routes[i].name }
 
 // Match is the result of matching a request against the catalog.
 type Match struct {
