@@ -22,8 +22,26 @@ const linkSmall = 12
 // million rotating addresses keeps the first 10,000).
 type keySet struct {
 	small []identity.Key
-	set   map[identity.Key]struct{}
-	n     [identity.NumKinds]uint32
+	// set holds each key as actorID, its kind beside it (same size as a
+	// map of keys): a word takes the map's fast path, where a Key was
+	// hashed as a struct field by field on every add.
+	set map[uint64]identity.Kind
+	n   [identity.NumKinds]uint32
+}
+
+// actorIDInverse undoes actorID's multiplication (its factor is odd):
+// Hash = (id - Kind) * actorIDInverse.
+var actorIDInverse = func() uint64 {
+	const c = 0x9e3779b97f4a7c15
+	x := uint64(c) // Newton's iteration doubles the correct low bits
+	for range 6 {
+		x *= 2 - c*x
+	}
+	return x
+}()
+
+func keyOfID(id uint64, kind identity.Kind) identity.Key {
+	return identity.Key{Kind: kind, Hash: (id - uint64(kind)) * actorIDInverse}
 }
 
 func (s *keySet) add(k identity.Key) {
@@ -31,8 +49,9 @@ func (s *keySet) add(k identity.Key) {
 		return
 	}
 	if s.set != nil {
-		if _, ok := s.set[k]; !ok {
-			s.set[k] = struct{}{}
+		id := actorID(k)
+		if _, ok := s.set[id]; !ok {
+			s.set[id] = k.Kind
 			s.n[k.Kind]++
 		}
 		return
@@ -48,11 +67,11 @@ func (s *keySet) add(k identity.Key) {
 		s.small = append(s.small, k)
 		return
 	}
-	s.set = make(map[identity.Key]struct{}, 2*linkSmall)
+	s.set = make(map[uint64]identity.Kind, 2*linkSmall)
 	for _, x := range s.small {
-		s.set[x] = struct{}{}
+		s.set[actorID(x)] = x.Kind
 	}
-	s.set[k] = struct{}{}
+	s.set[actorID(k)] = k.Kind
 	s.small = nil
 }
 
@@ -60,8 +79,8 @@ func (s *keySet) each(f func(identity.Key)) {
 	for _, k := range s.small {
 		f(k)
 	}
-	for k := range s.set {
-		f(k)
+	for id, kind := range s.set {
+		f(keyOfID(id, kind))
 	}
 }
 
