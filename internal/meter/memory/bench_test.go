@@ -76,3 +76,46 @@ func BenchmarkCountPeopleBehindNAT(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAdmitObserveManyKeys is the meter's work for one key of a line
+// on an API-heavy log, over a working set far past the CPU's caches: the
+// bounds of its budgets (Admit), then the line's record metered (Observe),
+// for keys taken at random among 300,000 that hold a few records each in
+// their exact lists (two windows, two entities, as bench/genlog's config
+// meters them). Each op is a key the caches have most likely lost since
+// its last line, as on the log, so it is the cost of the misses on the
+// key's state as much as of the work:
+//
+//	go test -run '^$' -bench AdmitObserveManyKeys ./internal/meter/memory
+func BenchmarkAdmitObserveManyKeys(b *testing.B) {
+	const keys = 300_000
+	windows := []time.Duration{time.Hour, 24 * time.Hour}
+	m := New(Options{Windows: windows, Entities: 2, ExactUpTo: 128, MaxActors: 2_000_000})
+	m.SeparateAddresses()
+	counts := make([]uint64, 4)
+	key := func(i int) identity.Key {
+		return identity.Key{Kind: identity.Kind(i % 3), Hash: mix(uint64(i))}
+	}
+	now := t0
+	for r := 0; r < 6; r++ {
+		for k := 0; k < keys; k++ {
+			now += int64(time.Millisecond)
+			m.Observe(now, key(k), recs(r%2, k*100+r, 1), false, counts)
+		}
+	}
+	order := make([]int, 1<<16)
+	x := uint64(1)
+	for i := range order {
+		x = x*6364136223846793005 + 1442695040888963407
+		order[i] = int((x >> 33) % keys)
+	}
+	dst := make([]uint64, 4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := order[i&(len(order)-1)]
+		now += int64(time.Millisecond)
+		m.Bounds(now, key(k), 1<<4-1, dst)
+		m.Observe(now, key(k), recs(i%2, k*100+i%7, 1), i%9 == 0, counts)
+	}
+}
