@@ -61,11 +61,7 @@ func TestCookieChurnIsOneSweep(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newCrewHarness()
 			if !tt.measured {
-				h = &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
-				b := h.d.behaviour
-				for i := range b.ColdWarmup { // warm, but no one at a person's pace
-					b.Served(identity.Key{Kind: identity.IP, Hash: 77}, origin{}, rec(i))
-				}
+				h = newUnmeasuredHarness(1 << 16)
 			}
 			if got := churn(h, 100, tt.calls, 0, false, 1); got < 0 || got > 25 {
 				t.Fatalf("the churner's sessions joined the crew at session %d, want by the 25th", got)

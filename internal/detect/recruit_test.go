@@ -53,6 +53,17 @@ func people(b *Behaviour, times int) {
 
 const epoch = int64(1_767_225_600e9) // 2026-01-01
 
+// newUnmeasuredHarness is a crew harness, tracking up to addrs keys, whose
+// sketch is warm but which has seen nobody at a person's pace: people's
+// cold share is not measured (a proxy just started, a shop at night).
+func newUnmeasuredHarness(addrs int) *crewHarness {
+	h := &crewHarness{d: New(Options{Behaviour: NewBehaviour(addrs)}), next: 1 << 32}
+	for i := range h.d.behaviour.ColdWarmup {
+		h.d.behaviour.Served(identity.Key{Kind: identity.IP, Hash: 77}, origin{}, rec(i))
+	}
+	return h
+}
+
 // browse has each member load an item's page, then ask for its reviews
 // 400 ms later, one item a second for items seconds, and calls each (if
 // not nil) with what the member's record request showed.
@@ -184,11 +195,7 @@ func TestPacedCrewIsRecruited(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newCrewHarness()
 			if !tt.measured {
-				h = &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 10)}), next: 1 << 32}
-				b := h.d.behaviour
-				for i := range b.ColdWarmup { // warm, but no one at a person's pace
-					b.Served(identity.Key{Kind: identity.IP, Hash: 77}, origin{}, rec(i))
-				}
+				h = newUnmeasuredHarness(1 << 10)
 			}
 			members := make([]identity.Actor, 3*recruitQuorum)
 			for i := range members {
