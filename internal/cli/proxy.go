@@ -150,7 +150,10 @@ func (c *ProxyCommand) Open() error {
 	c.state = lifecycle
 	c.journal = admin.NewJournal(500)
 	hooks := c.state.Hooks()
-	stk, err := buildStack(cfg, h, c.onDecision, c.Getenv, stackOptions{Persist: hooks.Persist, Load: hooks.Load, Fleet: hooks.Fleet})
+	// An edge log followed makes fingerprints of User-Agents alone,
+	// which young sessions must not be followed together by.
+	stk, err := buildStack(cfg, h, c.onDecision, c.Getenv, stackOptions{Persist: hooks.Persist, Load: hooks.Load, Fleet: hooks.Fleet,
+		TLSFingerprints: cfg.Follow.Syslog == "off"})
 	if err != nil {
 		return err
 	}

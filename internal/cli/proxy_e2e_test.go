@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -572,6 +573,65 @@ state: {dir: %s}
 			}
 			if tt.warn == "" && strings.Contains(stderr.String(), "level=WARN") {
 				t.Errorf("a warning where none is due:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// The session swarm through the proxy: 900 addresses in random /16s, each
+// a session of its own that loads a script, then asks for two profiles,
+// with a browser's headers. On the header shape it is never refused: each
+// address shows nothing, and its fingerprint is every such browser's.
+// Where the TLS edge passes the client's JA4 (the script's own), the
+// swarm's young sessions together are one sweep, held to the crew's 500.
+func TestProxyHoldsASessionSwarmByItsTLSFingerprint(t *testing.T) {
+	for _, tt := range []struct {
+		name, identity string
+		held           bool
+	}{
+		{"the edge's JA4", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}, tls_fingerprint_header: X-JA4}", true},
+		{"header shape only", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "routes.yaml")
+			os.WriteFile(cfg, []byte(fmt.Sprintf(`upstream: %s
+listen: 127.0.0.1:0
+mode: enforce
+admin: {listen: "off"}
+identity: %s
+records:
+  - {route: 'GET /api/users/{id}', entity: user}
+state: {dir: %s}
+`, upstreamShop(t).URL, tt.identity, filepath.Join(dir, "state"))), 0o600)
+			c, _, stop := serveConfigEnv(t, cfg, &syncBuffer{}, func(string) string { return "" })
+			defer stop()
+			client := &http.Client{Timeout: 5 * time.Second}
+			rng := rand.New(rand.NewPCG(9, 9))
+			taken, refused := 0, 0
+			for i := range 900 {
+				who := []string{"X-Forwarded-For", fmt.Sprintf("%d.%d.%d.9", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256)),
+					"User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+					"Accept-Language", "en", "Accept", "application/json", "Cookie", fmt.Sprintf("sid=w%d", i),
+					"X-JA4", "t13d1012h2_1d37bd780c83_882d495ac381"} // Go's TLS client, not Chrome's
+				get(t, client, fmt.Sprintf("http://%s/static/app.js", c.Addr()), who...)
+				for range 2 {
+					if code, _ := get(t, client, fmt.Sprintf("http://%s/api/users/%d", c.Addr(), 1+rng.IntN(5000)), who...); code == http.StatusOK {
+						taken++
+					} else {
+						refused++
+					}
+				}
+			}
+			t.Logf("%s: %d profiles taken, %d refused", tt.name, taken, refused)
+			if held := refused > 0; held != tt.held {
+				t.Fatalf("%s: the swarm refused %d times, taken %d: held %v, want %v", tt.name, refused, taken, held, tt.held)
+			}
+			// 691 seen: the sketch warms after 500 records, the young
+			// sessions together are beyond chance some 40 responses on,
+			// and the crew's budget is 500.
+			if tt.held && taken > 900 {
+				t.Fatalf("%s: the swarm took %d profiles, want at most 900 (the crew's 500 and the evidence before)", tt.name, taken)
 			}
 		})
 	}

@@ -162,6 +162,9 @@ type evidence struct {
 	// firstAt: the key's first record request (ns): whether it started
 	// with a crew (recruits.join).
 	firstAt int64
+	// swarm: churn is of the young sessions of the request's TLS
+	// fingerprint, each on an address of its own.
+	swarm bool
 	// enlisted: recruited within the last recruitKeep (Behaviour.enlist).
 	enlisted bool
 	// churn: a young session's record request on an address whose young
@@ -195,29 +198,33 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	older := !young && record && k.Kind == identity.Session && addr != 0
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
-	switch {
-	case young:
+	keys, n := youngOf(addr, o)
+	for i, yk := range keys[:n] {
 		// One lock at a time: the address's state may be in another shard.
-		ysh := &b.shards[youngKey(addr).Hash>>58]
+		ysh := &b.shards[yk.Hash>>58]
 		ysh.mu.Lock()
-		_, yst := b.state(youngKey(addr), true)
-		ys, _ := b.note(yst, now, record, page, -1)
-		ev.churn = record && b.churning(yst, ys, now)
-		if yst.ephemeral(now) {
-			s |= SessionChurn
-		}
-		ysh.mu.Unlock()
-	case older:
-		// A record call of a session past its youth, on an address
-		// whose young sessions are followed.
-		ysh := &b.shards[youngKey(addr).Hash>>58]
-		ysh.mu.Lock()
-		if _, yst := b.state(youngKey(addr), false); yst != nil {
-			if yst.older < math.MaxUint16 {
-				yst.older++
+		switch {
+		case young:
+			_, yst := b.state(yk, true)
+			ys, _ := b.note(yst, now, record, page, -1)
+			if record && b.churning(yst, ys, now) {
+				ev.churn, ev.swarm = true, ev.swarm || i == 1
 			}
-			if yst.ephemeral(now) {
+			// session_churn is the address's: a fingerprint's sessions
+			// are many people's.
+			if i == 0 && yst.ephemeral(now) {
 				s |= SessionChurn
+			}
+		case older:
+			// A record call of a session past its youth, on an address
+			// (a fingerprint) whose young sessions are followed.
+			if _, yst := b.state(yk, false); yst != nil {
+				if yst.older < math.MaxUint16 {
+					yst.older++
+				}
+				if i == 0 && yst.ephemeral(now) {
+					s |= SessionChurn
+				}
 			}
 		}
 		ysh.mu.Unlock()
@@ -290,6 +297,10 @@ type origin struct {
 	// own budgets however many sessions it makes: its sessions are not
 	// among its address's young sessions.
 	account bool
+	// fp: the client's fingerprint, when it holds its TLS fingerprint
+	// (Options.TLSFingerprints; 0 otherwise): its young sessions are
+	// followed together too.
+	fp uint64
 }
 
 // youngOn is the address whose young sessions the request counts towards
@@ -304,6 +315,26 @@ func (o origin) youngOn() uint64 {
 // youngKey is the state of the young sessions of address addr together.
 func youngKey(addr uint64) identity.Key {
 	return identity.Key{Kind: identity.IP, Hash: mix(addr ^ 0x7e5a11d0c0ffee15)}
+}
+
+// youngFPKey is the state of the young sessions of TLS fingerprint fp
+// together.
+func youngFPKey(fp uint64) identity.Key {
+	return identity.Key{Kind: identity.Fingerprint, Hash: mix(fp ^ 0x5a4e3f1b9c2d7e61)}
+}
+
+// youngOf returns the keys of the young-session states a request of
+// origin o on address addr counts towards: its address's, and its TLS
+// fingerprint's.
+func youngOf(addr uint64, o origin) (keys [2]identity.Key, n int) {
+	if addr == 0 {
+		return keys, 0
+	}
+	keys[0], n = youngKey(addr), 1
+	if o.fp != 0 {
+		keys[1], n = youngFPKey(o.fp), 2
+	}
+	return keys, n
 }
 
 // note adds a request at now to key state st and returns its signals.
@@ -578,11 +609,14 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		}
 	}
 	if young {
-		ysh := &b.shards[youngKey(addr).Hash>>58]
-		ysh.mu.Lock()
-		_, yst := b.state(youngKey(addr), true)
-		yst.took(uint32(len(recs)), cold)
-		ysh.mu.Unlock()
+		keys, n := youngOf(addr, o)
+		for _, yk := range keys[:n] {
+			ysh := &b.shards[yk.Hash>>58]
+			ysh.mu.Lock()
+			_, yst := b.state(yk, true)
+			yst.took(uint32(len(recs)), cold)
+			ysh.mu.Unlock()
+		}
 	}
 }
 

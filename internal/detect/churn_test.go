@@ -224,3 +224,74 @@ func TestChurnerOnPopularRecordsShowsSessionChurn(t *testing.T) {
 		t.Fatalf("session_churn from %v, want in the second minute", first)
 	}
 }
+
+// A swarm whose every address keeps a session of its own, loads a script
+// and asks for a profile or two (session-swarm: never refused live, 0 of
+// 2,500 addresses flagged in log replay) shows nothing per address. Where
+// the fingerprint holds the client's TLS fingerprint, the swarm's is its
+// own, and its young sessions together sweep: they join the sweepers'
+// crew, and stay in it past their youth. On the header shape alone the
+// same sessions are left alone: they would be every new visitor of a
+// browser build.
+func TestSessionSwarmOfOneTLSFingerprintIsOneSweep(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		tls  bool
+		want bool
+	}{
+		{"TLS fingerprints", true, true},
+		{"header shape only", false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBehaviour(1 << 16)
+			people(b, 6)
+			d := New(Options{Behaviour: b, TLSFingerprints: tt.tls})
+			const swarmFP = 0xbad5
+			members := make([]identity.Actor, 200)
+			joined := -1
+			next := uint64(1 << 32)
+			for i := range members {
+				members[i] = actor(mix(0x5a5a0000+uint64(i)), mix(0x5e5a0000+uint64(i)), swarmFP)
+				at := epoch + int64(i)*20e6 // fifty sessions a second
+				d.Assess(&members[i], Traits{Kind: Asset, UA: UABrowser, At: at})
+				d.Assess(&members[i], Traits{Kind: Record, UA: UABrowser, At: at + 10e6, IDLow: -1})
+				d.Served(&members[i], rec(next))
+				next++
+				if joined < 0 && members[i].Keys[identity.Crew] == crewKey(&members[i], ColdSweep) {
+					joined = i
+				}
+			}
+			// A recruit's second call, a minute on: past its youth.
+			last := &members[len(members)-1]
+			d.Assess(last, Traits{Kind: Record, UA: UABrowser, At: epoch + 64e9, IDLow: -1})
+			later := last.Keys[identity.Crew] == crewKey(last, ColdSweep)
+			t.Logf("joined at session %d; a member's later call in the crew: %v", joined, later)
+			if got := joined >= 0; got != tt.want {
+				t.Fatalf("the swarm's sessions joined the sweepers' crew: %v (at session %d), want %v", got, joined, tt.want)
+			}
+			if tt.want && (joined > 30 || !later) {
+				t.Fatalf("joined at session %d (want by the 30th), a member's later call in the crew: %v (want true)", joined, later)
+			}
+		})
+	}
+}
+
+// What the swarm's crew must not take with it: the new visitors of a
+// browser build (one TLS fingerprint), each a page, its script and a
+// popular record, are young sessions of one fingerprint too.
+func TestNewVisitorsOfOneTLSFingerprintAreNotASwarm(t *testing.T) {
+	b := NewBehaviour(1 << 16)
+	people(b, 6)
+	d := New(Options{Behaviour: b, TLSFingerprints: true})
+	for i := range 400 {
+		a := actor(mix(0x7e570000+uint64(i)), mix(0x7e5e0000+uint64(i)), 0xc4c0)
+		at := epoch + int64(i)*20e6
+		d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: at})
+		d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: at + 5e6})
+		d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + 10e6, IDLow: -1})
+		if a.Keys[identity.Crew] == crewKey(&a, ColdSweep) {
+			t.Fatalf("new visitor %d in the sweepers' crew", i)
+		}
+		d.Served(&a, rec(uint64(i*7%500))) // popular: people were shown it
+	}
+}

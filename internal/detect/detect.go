@@ -128,6 +128,14 @@ type Options struct {
 	// their record calls need neither a session nor page loads, while
 	// the web's (an API serving both) keep sessionless and no_assets.
 	AppUserAgents []string
+	// TLSFingerprints: the fingerprint key holds the client's TLS
+	// fingerprint (identity.tls_fingerprint_header), so a script sending
+	// a browser's headers has a fingerprint of its own, and the young
+	// sessions of one fingerprint are followed together like those of
+	// one address (a swarm of sessions, each a few calls from an address
+	// of its own). On the header shape alone they would be every new
+	// visitor of a browser build.
+	TLSFingerprints bool
 }
 
 // Detector is safe for concurrent use.
@@ -143,6 +151,7 @@ type Detector struct {
 	shardCap       int
 	apiClients     bool
 	appUAs         []string
+	tlsFPs         bool
 }
 
 type sessionShard struct {
@@ -161,7 +170,7 @@ func New(o Options) *Detector {
 		o.Sessions = 1 << 20
 	}
 	d := &Detector{allowKeys: map[identity.Key]bool{}, verify: o.Verify, behaviour: o.Behaviour, shardCap: max(o.Sessions/64, 16), apiClients: o.APIClients,
-		appUAs: slices.Clone(o.AppUserAgents)}
+		appUAs: slices.Clone(o.AppUserAgents), tlsFPs: o.TLSFingerprints}
 	for _, k := range o.AllowKeys {
 		d.allowKeys[k] = true
 	}
@@ -226,7 +235,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			low = -1
 		}
 		var hist Signals
-		hist, ev = d.behaviour.signals(behaviourKey(a), originOf(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
+		hist, ev = d.behaviour.signals(behaviourKey(a), d.originOf(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
 		s |= hist
 		if t.Lookup != 0 {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
@@ -256,9 +265,14 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		sig = ColdSweep | sig&AutomationUA
 	case ev.churn:
 		// The address's young sessions sweep together: one sweeper
-		// making a fresh session every few calls.
+		// making a fresh session every few calls; or the young sessions
+		// of a TLS fingerprint do, each on an address of its own (a
+		// swarm), whose sessions stay the crew's past their youth.
 		s |= ColdSweep
 		sig = ColdSweep | sig&AutomationUA
+		if ev.swarm {
+			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
+		}
 	case t.Kind == Record:
 		// A crew recruits its lookalikes early (see recruits): a quorum
 		// of them sweeping the tail through the API, fast or at a
@@ -347,7 +361,7 @@ func (d *Detector) SetCrewSanctioned(fn func(now int64, crew identity.Key) bool)
 // Served notes the records a request was served, for the history signals.
 func (d *Detector) Served(a *identity.Actor, recs []records.Found) {
 	if d.behaviour != nil {
-		d.behaviour.Served(behaviourKey(a), originOf(a), recs)
+		d.behaviour.Served(behaviourKey(a), d.originOf(a), recs)
 	}
 }
 
@@ -367,8 +381,12 @@ func behaviourKey(a *identity.Actor) identity.Key {
 
 // originOf is where a's request came from, for the history kept beyond
 // its behaviour key.
-func originOf(a *identity.Actor) origin {
-	return origin{addr: a.Keys[identity.IP].Hash, account: a.Keys[identity.Account].Hash != 0}
+func (d *Detector) originOf(a *identity.Actor) origin {
+	o := origin{addr: a.Keys[identity.IP].Hash, account: a.Keys[identity.Account].Hash != 0}
+	if d.tlsFPs {
+		o.fp = a.Keys[identity.Fingerprint].Hash
+	}
+	return o
 }
 
 // ClientCalls counts record calls where sessions can be seen: what they

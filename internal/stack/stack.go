@@ -48,6 +48,12 @@ type Options struct {
 	// NoBotDNS turns verification off (log replay: today's DNS says
 	// nothing of the addresses of years ago, and lookups would stall).
 	NoBotDNS bool
+	// TLSFingerprints: every request's fingerprint is a live request's,
+	// with the TLS fingerprint identity.tls_fingerprint_header names
+	// (the proxy without an edge log to follow). An access log's is its
+	// User-Agent alone: the young sessions of one would be every new
+	// visitor of a browser build (detect.Options.TLSFingerprints).
+	TLSFingerprints bool
 }
 
 // Build builds the stack for cfg. onDecision (may be nil) sees every
@@ -134,7 +140,7 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 		return nil, err
 	}
 	st.Behaviour = detect.NewBehaviour(cfg.Meter.MaxActors)
-	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, st.Behaviour, opts.Resolver, !opts.NoBotDNS); err != nil {
+	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, st.Behaviour, opts.Resolver, !opts.NoBotDNS, opts.TLSFingerprints); err != nil {
 		return nil, err
 	}
 	var rules []engine.Rule
@@ -195,12 +201,15 @@ func Risk(cfg *config.Config) (engine.Risk, error) {
 // Detector builds the detector on the history tracker b and the
 // user-agent classifier; verify turns on search-engine crawler
 // verification (unless the config turns it off), with dns as the resolver.
-func Detector(cfg *config.Config, res *identity.Resolver, b *detect.Behaviour, dns detect.Resolver, verify bool) (*detect.Detector, *detect.UAClassifier, error) {
+// tlsFPs says every fingerprint holds a TLS fingerprint
+// (Options.TLSFingerprints).
+func Detector(cfg *config.Config, res *identity.Resolver, b *detect.Behaviour, dns detect.Resolver, verify, tlsFPs bool) (*detect.Detector, *detect.UAClassifier, error) {
 	ua, err := detect.NewUAClassifier()
 	if err != nil {
 		return nil, nil, err
 	}
-	o := detect.Options{Behaviour: b, APIClients: cfg.Detect.APIClients, AppUserAgents: cfg.Detect.AppUserAgents}
+	o := detect.Options{Behaviour: b, APIClients: cfg.Detect.APIClients, AppUserAgents: cfg.Detect.AppUserAgents,
+		TLSFingerprints: tlsFPs && cfg.Identity.TLSFingerprintHeader != ""}
 	if o.Allow, err = cfg.AllowPrefixes(); err != nil {
 		return nil, nil, err
 	}
