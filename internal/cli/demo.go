@@ -27,6 +27,9 @@ type DemoCommand struct {
 	Think       time.Duration
 	ScraperRate float64
 	StateDir    string
+	// EdgeJA4: the shop's TLS edge passes each client's JA4, and the
+	// config names it (identity.tls_fingerprint_header).
+	EdgeJA4 bool
 
 	Stdout, Stderr io.Writer
 	Traffic        *demo.Traffic // after Run: the scores
@@ -46,6 +49,7 @@ func (c *DemoCommand) ParseFlags(args []string) error {
 	fs.DurationVar(&c.Think, "think", 3*time.Second, "shoppers' mean pause between pages")
 	fs.Float64Var(&c.ScraperRate, "scraper-rate", 40, "each scraper's requests per second")
 	fs.StringVar(&c.StateDir, "state", "", "state directory (default: a temporary one, removed at exit)")
+	fs.BoolVar(&c.EdgeJA4, "edge-ja4", false, "the shop's TLS edge passes each client's JA4 in X-JA4 and the config names it (identity.tls_fingerprint_header): people's browsers send Chrome's, the scrapers their HTTP libraries'")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: leakguard demo [flags]
 
@@ -91,6 +95,9 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	defer shopSrv.Close()
 
 	cfg := demo.Config("http://"+ln.Addr().String(), c.StateDir)
+	if c.EdgeJA4 {
+		cfg.Identity.TLSFingerprintHeader = demo.JA4Header
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -117,7 +124,7 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	c.Traffic = demo.New(demo.Options{
 		Base: "http://" + c.Proxy.Addr(), Seed: c.Seed, Users: demo.ShopUsers, Items: demo.ShopItems,
 		Shoppers: c.Shoppers, NATs: c.NATs, ThinkTime: c.Think, ScraperRate: c.ScraperRate,
-		PartnerSyncFor: c.Duration / 3,
+		PartnerSyncFor: c.Duration / 3, EdgeJA4: c.EdgeJA4,
 	})
 	tctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()

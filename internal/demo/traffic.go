@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -55,6 +56,30 @@ type Options struct {
 	// PartnerSyncFor is how long the partner syncs at its normal pace
 	// before it starts harvesting.
 	PartnerSyncFor time.Duration
+	// EdgeJA4: every client sends its JA4 in JA4Header, as a TLS edge
+	// would pass it: people's browsers Chrome's, each scraper class (the
+	// partner's integration too) a TLS client of its own.
+	EdgeJA4 bool
+}
+
+// JA4Header is where the demo's clients put their JA4 (Options.EdgeJA4).
+const JA4Header = "X-JA4"
+
+// chromeJA4 is Chrome's JA4, which people's browsers send.
+const chromeJA4 = "t13d1516h2_8daaf6152771_02713d6af862"
+
+// ja4Of is the JA4 score s's client sends: Chrome's for people; for each
+// scraper class a TLS client of its own (shaped like an HTTP library's),
+// which scripts sending a browser's headers still have. One per class,
+// so that what a class shows is its own evidence, not another's on a
+// shared library.
+func ja4Of(s *Score) string {
+	if s.Legit {
+		return chromeJA4
+	}
+	h := fnv.New64a()
+	h.Write([]byte(s.Name))
+	return fmt.Sprintf("t13d1012h2_%012x_882d495ac381", h.Sum64()>>16)
 }
 
 // Traffic runs sources until its context ends.
@@ -138,6 +163,9 @@ func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cook
 	}
 	if cookie != nil {
 		req.AddCookie(cookie)
+	}
+	if t.o.EdgeJA4 {
+		req.Header.Set(JA4Header, ja4Of(s))
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
