@@ -4,6 +4,7 @@
 # simulated time (leakguard bench), then live over loopback HTTP (leakguard
 # demo: 3,000 people, 270 behind each carrier-NAT address and 300 in an
 # office /24, 90 s).
+# Then the same live run where the TLS edge passes each client's JA4.
 #   bench/scoreboard.sh [days] [live-seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +22,6 @@ $lg bench --days "$days" --baseline 2>/dev/null
 echo
 echo "## live over loopback, routes-only config, ${live}s, 3,000 people: 2,700 shoppers on 10 NAT addresses, an office /24 of 300 shoppers and 10 clerks"
 $lg demo --duration "${live}s" --every 1h --shoppers 3000 --nats 10 | sed -n '/^final/,$p'
+echo
+echo "## live over loopback, the same with the edge's JA4 (identity.tls_fingerprint_header; people's browsers Chrome's, each scraper class a TLS client of its own), ${live}s, the same 3,000 people"
+$lg demo --duration "${live}s" --every 1h --shoppers 3000 --nats 10 --edge-ja4 | sed -n '/^final/,$p'
