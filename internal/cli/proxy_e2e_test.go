@@ -137,6 +137,28 @@ func get(t *testing.T, c *http.Client, url string, hdr ...string) (int, []byte) 
 	return resp.StatusCode, b
 }
 
+// writeEnforcing writes, in dir, an enforcing routes-only config in front
+// of a shop of its own, with one record route, the identity and detect
+// sections given (flow mappings), decisions logged to dir/decisions.jsonl.
+func writeEnforcing(t *testing.T, dir, identity, detect, route string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "routes.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`upstream: %s
+listen: 127.0.0.1:0
+mode: enforce
+admin: {listen: "off"}
+identity: %s
+detect: %s
+records:
+  - %s
+log: {decisions: %s}
+state: {dir: %s}
+`, upstreamShop(t).URL, identity, detect, route, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 func upstreamShop(t *testing.T) *httptest.Server {
 	s := httptest.NewServer(shop.New(7, 5000, 1000).Handler())
 	t.Cleanup(s.Close)
@@ -522,19 +544,7 @@ func TestProxySparesPeopleItCannotTellFromASwarm(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			up := upstreamShop(t)
-			cfg := filepath.Join(dir, "routes.yaml")
-			os.WriteFile(cfg, []byte(fmt.Sprintf(`upstream: %s
-listen: 127.0.0.1:0
-mode: enforce
-admin: {listen: "off"}
-identity: %s
-detect: %s
-records:
-  - {route: 'GET /api/items/{id}/reviews', entity: user, body: '$.reviews[*].user.id'}
-log: {decisions: %s}
-state: {dir: %s}
-`, up.URL, tt.identity, tt.detect, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state"))), 0o600)
+			cfg := writeEnforcing(t, dir, tt.identity, tt.detect, "{route: 'GET /api/items/{id}/reviews', entity: user, body: '$.reviews[*].user.id'}")
 			var stderr syncBuffer
 			c, _, stop := serveConfigEnv(t, cfg, &stderr, func(string) string { return "" })
 			defer stop()
@@ -593,17 +603,7 @@ func TestProxyHoldsASessionSwarmByItsTLSFingerprint(t *testing.T) {
 		{"header shape only", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := filepath.Join(dir, "routes.yaml")
-			os.WriteFile(cfg, []byte(fmt.Sprintf(`upstream: %s
-listen: 127.0.0.1:0
-mode: enforce
-admin: {listen: "off"}
-identity: %s
-records:
-  - {route: 'GET /api/users/{id}', entity: user}
-state: {dir: %s}
-`, upstreamShop(t).URL, tt.identity, filepath.Join(dir, "state"))), 0o600)
+			cfg := writeEnforcing(t, t.TempDir(), tt.identity, "{}", "{route: 'GET /api/users/{id}', entity: user}")
 			c, _, stop := serveConfigEnv(t, cfg, &syncBuffer{}, func(string) string { return "" })
 			defer stop()
 			client := &http.Client{Timeout: 5 * time.Second}
