@@ -367,6 +367,22 @@ func writeMoreCampaigns(cl *campaignLog, rng *rand.Rand, start time.Time, add fu
 	}
 }
 
+// writeSanctioningConfig writes, in dir, a config whose budgets sanction
+// addresses (per person), accounts and crews.
+func writeSanctioningConfig(t testing.TB, dir string) string {
+	return writeConfig(t, dir, fmt.Sprintf(`
+upstream: http://127.0.0.1:1
+records:
+  - route: GET /api/users/{id}
+    entity: user
+budgets:
+  - {entity: user, per: ip, window: 1h, limit: 300, per_person: true, action: block, block_for: 1h}
+  - {entity: user, per: account, window: 1d, limit: 2000, action: block}
+  - {entity: user, per: crew, window: 1h, limit: 500, action: block}
+state: {dir: %s}
+`, filepath.Join(dir, "state")))
+}
+
 // campaignReplay is a replay of the campaign log, its accounts and
 // sessions read, every key listed.
 func campaignReplay(t *testing.T, cfg string, cl campaignLog) replay {
@@ -547,18 +563,7 @@ func TestAnalyzeMoreCampaignsRoutesOnly(t *testing.T) {
 func TestAnalyzeStagedReplayIsExact(t *testing.T) {
 	dir := t.TempDir()
 	cl := writeCampaignLog(t, dir)
-	cfg := filepath.Join(dir, "lg.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-upstream: http://127.0.0.1:1
-records:
-  - route: GET /api/users/{id}
-    entity: user
-budgets:
-  - {entity: user, per: ip, window: 1h, limit: 300, per_person: true, action: block, block_for: 1h}
-  - {entity: user, per: account, window: 1d, limit: 2000, action: block}
-  - {entity: user, per: crew, window: 1h, limit: 500, action: block}
-state: {dir: %s}
-`, filepath.Join(dir, "state"))), 0o600)
+	cfg := writeSanctioningConfig(t, dir)
 	// After the campaign, in a second input: enumerators whose misses on
 	// record routes raise Enumeration from their address's traffic, a
 	// signal the engine's goroutine of the address hands to the others

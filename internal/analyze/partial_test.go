@@ -66,17 +66,7 @@ func shardsMatch(t *testing.T, name string, r replay, want result, ns ...int) {
 func smallShards(t testing.TB) replay {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, fmt.Sprintf(`
-upstream: http://127.0.0.1:1
-records:
-  - route: GET /api/users/{id}
-    entity: user
-budgets:
-  - {entity: user, per: ip, window: 1h, limit: 300, per_person: true, action: block, block_for: 1h}
-  - {entity: user, per: account, window: 1d, limit: 2000, action: block}
-  - {entity: user, per: crew, window: 1h, limit: 500, action: block}
-state: {dir: %s}
-`, filepath.Join(dir, "state")))
+	cfg := writeSanctioningConfig(t, dir)
 	return replay{config: cfg, inputs: []string{writeEnumerationLog(t, dir)}, top: 1000,
 		parser: nginxFormat(t, campaignLogFormat, "http_x_account", "cookie_sid"), sessions: true,
 		opts: analyze.Options{Reveal: true, Suggest: true, Exact: true}, html: true}
