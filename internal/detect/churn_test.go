@@ -236,22 +236,26 @@ func TestChurnerOnPopularRecordsShowsSessionChurn(t *testing.T) {
 func TestSessionSwarmOfOneTLSFingerprintIsOneSweep(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		tls  bool
+		live bool // Options.TLSFingerprints: live requests' fingerprints
+		tls  bool // the actors' fingerprints hold their TLS fingerprint
 		want bool
 	}{
-		{"TLS fingerprints", true, true},
-		{"header shape only", false, false},
+		{"TLS fingerprints", true, true, true},
+		{"header shape only", true, false, false},
+		// an edge log followed, or a log replayed
+		{"not a live request's", false, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b := NewBehaviour(1 << 16)
 			people(b, 6)
-			d := New(Options{Behaviour: b, TLSFingerprints: tt.tls})
+			d := New(Options{Behaviour: b, TLSFingerprints: tt.live})
 			const swarmFP = 0xbad5
 			members := make([]identity.Actor, 200)
 			joined := -1
 			next := uint64(1 << 32)
 			for i := range members {
 				members[i] = actor(mix(0x5a5a0000+uint64(i)), mix(0x5e5a0000+uint64(i)), swarmFP)
+				members[i].TLS = tt.tls
 				at := epoch + int64(i)*20e6 // fifty sessions a second
 				d.Assess(&members[i], Traits{Kind: Asset, UA: UABrowser, At: at})
 				d.Assess(&members[i], Traits{Kind: Record, UA: UABrowser, At: at + 10e6, IDLow: -1})
@@ -285,6 +289,7 @@ func TestNewVisitorsOfOneTLSFingerprintAreNotASwarm(t *testing.T) {
 	d := New(Options{Behaviour: b, TLSFingerprints: true})
 	for i := range 400 {
 		a := actor(mix(0x7e570000+uint64(i)), mix(0x7e5e0000+uint64(i)), 0xc4c0)
+		a.TLS = true
 		at := epoch + int64(i)*20e6
 		d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: at})
 		d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: at + 5e6})

@@ -128,13 +128,14 @@ type Options struct {
 	// their record calls need neither a session nor page loads, while
 	// the web's (an API serving both) keep sessionless and no_assets.
 	AppUserAgents []string
-	// TLSFingerprints: the fingerprint key holds the client's TLS
-	// fingerprint (identity.tls_fingerprint_header), so a script sending
-	// a browser's headers has a fingerprint of its own, and the young
+	// TLSFingerprints: a request's fingerprint key holds the client's TLS
+	// fingerprint when its actor says so (identity.Actor.TLS: the proxy
+	// terminated TLS, or the edge passed it), so a script sending a
+	// browser's headers has a fingerprint of its own, and the young
 	// sessions of one fingerprint are followed together like those of
 	// one address (a swarm of sessions, each a few calls from an address
 	// of its own). On the header shape alone they would be every new
-	// visitor of a browser build.
+	// visitor of a browser build, so without it they are not.
 	TLSFingerprints bool
 }
 
@@ -383,7 +384,7 @@ func behaviourKey(a *identity.Actor) identity.Key {
 // its behaviour key.
 func (d *Detector) originOf(a *identity.Actor) origin {
 	o := origin{addr: a.Keys[identity.IP].Hash, account: a.Keys[identity.Account].Hash != 0}
-	if d.tlsFPs {
+	if d.tlsFPs && a.TLS {
 		o.fp = a.Keys[identity.Fingerprint].Hash
 	}
 	return o

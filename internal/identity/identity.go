@@ -4,6 +4,7 @@
 package identity
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -80,6 +81,11 @@ func ParseKey(s string) (Key, error) {
 // was absent from the request has Hash 0 and is not metered.
 type Actor struct {
 	Keys [NumKinds]Key
+	// TLS: the fingerprint holds the client's own TLS fingerprint (its
+	// connection's, or the trusted edge's header): no two TLS libraries
+	// share one, where a script copying a browser's headers shares the
+	// header shape with every visitor of that browser.
+	TLS bool
 }
 
 // Has reports whether the actor has a key of kind k.
@@ -155,18 +161,42 @@ func (r *Resolver) Identify(req *http.Request) Actor {
 	if v := r.value(req, r.opt.Session); v != "" {
 		a.Keys[Session] = Key{Session, nz(r.h.String(domSession, v))}
 	}
-	a.Keys[Fingerprint] = Key{Fingerprint, nz(r.fingerprint(req))}
+	fp, tls := r.fingerprint(req)
+	a.Keys[Fingerprint], a.TLS = Key{Fingerprint, nz(fp)}, tls
 	return a
 }
 
-// tlsFingerprint returns the TLS fingerprint the edge passed, if the
-// request came from a trusted proxy: from anyone else the header is the
-// client's own claim, and a script would claim a browser's.
-func (r *Resolver) tlsFingerprint(req *http.Request) string {
-	if r.opt.TLSFingerprintHeader == "" {
-		return ""
+type connFingerprintKey struct{}
+
+// WithConnFingerprint returns ctx holding fp, the TLS fingerprint of the
+// connection a request came on, as the server that terminated TLS wrote
+// it once the handshake was read (before any request of the connection).
+func WithConnFingerprint(ctx context.Context, fp *string) context.Context {
+	return context.WithValue(ctx, connFingerprintKey{}, fp)
+}
+
+// ConnFingerprint is the TLS fingerprint of the connection req came on,
+// if the server terminated TLS itself ("" otherwise).
+func ConnFingerprint(req *http.Request) string {
+	if fp, _ := req.Context().Value(connFingerprintKey{}).(*string); fp != nil {
+		return *fp
 	}
-	if peer, ok := parseHostAddr(req.RemoteAddr); !ok || !r.trusted(peer) {
+	return ""
+}
+
+// tlsFingerprint returns the client's TLS fingerprint: its connection's,
+// when the server terminated TLS and the peer is the client; else the one
+// the edge passed, if the request came from a trusted proxy. A trusted
+// proxy's own connection is the proxy's handshake, the same for every
+// client behind it; and from anyone else the header is the client's own
+// claim, and a script would claim a browser's.
+func (r *Resolver) tlsFingerprint(req *http.Request) string {
+	peer, ok := parseHostAddr(req.RemoteAddr)
+	trusted := ok && r.trusted(peer)
+	if !trusted {
+		return ConnFingerprint(req)
+	}
+	if r.opt.TLSFingerprintHeader == "" {
 		return ""
 	}
 	v := strings.TrimSpace(req.Header.Get(r.opt.TLSFingerprintHeader))
@@ -285,17 +315,19 @@ var fingerprintHeaders = []string{"User-Agent", "Accept", "Accept-Language", "Ac
 // fingerprint hashes the shape of a client's headers: the values of the
 // headers that browsers and libraries fill in differently, and the set of
 // header names sent. Go's server does not keep header order, so the set of
-// names stands in for the order.
-func (r *Resolver) fingerprint(req *http.Request) uint64 {
+// names stands in for the order. With the client's TLS fingerprint (tls),
+// that too.
+func (r *Resolver) fingerprint(req *http.Request) (h uint64, tls bool) {
 	var stack [512]byte
 	b := stack[:0]
 	for _, h := range fingerprintHeaders {
 		b = append(b, req.Header.Get(h)...)
 		b = append(b, 0)
 	}
-	if r.opt.TLSFingerprintHeader != "" {
-		b = append(b, r.tlsFingerprint(req)...)
+	if v := r.tlsFingerprint(req); v != "" || r.opt.TLSFingerprintHeader != "" {
+		b = append(b, v...)
 		b = append(b, 2)
+		tls = v != ""
 	}
 	var names [32]string
 	n := 0
@@ -313,7 +345,7 @@ func (r *Resolver) fingerprint(req *http.Request) uint64 {
 		b = append(b, name...)
 		b = append(b, 1)
 	}
-	return r.h.Sum64(domFingerprint, b)
+	return r.h.Sum64(domFingerprint, b), tls
 }
 
 // volatileHeader reports headers whose presence changes from request to

@@ -213,3 +213,46 @@ func TestTLSFingerprintSplitsAScriptFromTheBrowserItCopies(t *testing.T) {
 		}
 	}
 }
+
+// Where the proxy terminates TLS itself, the connection's JA4 is the
+// client's, unless the peer is a trusted proxy: then it is the proxy's own
+// handshake, one for every client behind it, and only the header the
+// edge passes (if named) says the client's.
+func TestConnFingerprintIsTheClientsNotATrustedProxys(t *testing.T) {
+	const header = "X-JA4"
+	chromeJA4, pythonJA4, edgeJA4 := "t13d1516h2_8daaf6152771_02713d6af862", "t13d1012h2_1d37bd780c83_882d495ac381", "t13d1311h2_f57a46bbacb6_ab7e3b40a677"
+	edge := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	chrome := []string{"User-Agent", "Mozilla/5.0 Chrome/120", "Accept", "application/json"}
+	on := func(conn string, remote string, hdr ...string) *http.Request {
+		r := req(remote, hdr...)
+		return r.WithContext(WithConnFingerprint(r.Context(), &conn))
+	}
+	plain, withHeader := resolver(Options{TrustedProxies: edge}), resolver(Options{TrustedProxies: edge, TLSFingerprintHeader: header})
+	tests := []struct {
+		name   string
+		r      *Resolver
+		a, b   *http.Request
+		same   bool
+		tls    bool // a's actor holds a TLS fingerprint
+		tlsOfB bool
+	}{
+		{"Chrome and a script with its headers, on their own connections", plain,
+			on(chromeJA4, "203.0.113.9:1", chrome...), on(pythonJA4, "203.0.113.9:1", chrome...), false, true, true},
+		{"two Chromes", plain, on(chromeJA4, "203.0.113.9:1", chrome...), on(chromeJA4, "198.51.100.7:1", chrome...), true, true, true},
+		{"through an edge that re-encrypts: its handshake is no client's", plain,
+			on(edgeJA4, "10.1.1.1:1", chrome...), req("10.1.1.1:1", chrome...), true, false, false},
+		{"through an edge that passes the client's in its header", withHeader,
+			on(edgeJA4, "10.1.1.1:1", append([]string{header, chromeJA4}, chrome...)...), on(edgeJA4, "10.1.1.1:1", append([]string{header, pythonJA4}, chrome...)...), false, true, true},
+		{"a client's own header claim is not believed over its handshake", withHeader,
+			on(pythonJA4, "203.0.113.9:1", append([]string{header, chromeJA4}, chrome...)...), on(pythonJA4, "203.0.113.9:1", chrome...), true, true, true},
+	}
+	for _, tt := range tests {
+		a, b := tt.r.Identify(tt.a), tt.r.Identify(tt.b)
+		if got := a.Keys[Fingerprint] == b.Keys[Fingerprint]; got != tt.same {
+			t.Errorf("%s: same fingerprint %v, want %v", tt.name, got, tt.same)
+		}
+		if a.TLS != tt.tls || b.TLS != tt.tlsOfB {
+			t.Errorf("%s: TLS fingerprint held %v and %v, want %v and %v", tt.name, a.TLS, b.TLS, tt.tls, tt.tlsOfB)
+		}
+	}
+}

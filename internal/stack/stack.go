@@ -49,8 +49,9 @@ type Options struct {
 	// nothing of the addresses of years ago, and lookups would stall).
 	NoBotDNS bool
 	// TLSFingerprints: every request's fingerprint is a live request's,
-	// with the TLS fingerprint identity.tls_fingerprint_header names
-	// (the proxy without an edge log to follow). An access log's is its
+	// with the client's TLS fingerprint where it has one (its connection's
+	// when the proxy terminates TLS, or identity.tls_fingerprint_header's):
+	// the proxy without an edge log to follow. An access log's is its
 	// User-Agent alone: the young sessions of one would be every new
 	// visitor of a browser build (detect.Options.TLSFingerprints).
 	TLSFingerprints bool
@@ -209,7 +210,7 @@ func Detector(cfg *config.Config, res *identity.Resolver, b *detect.Behaviour, d
 		return nil, nil, err
 	}
 	o := detect.Options{Behaviour: b, APIClients: cfg.Detect.APIClients, AppUserAgents: cfg.Detect.AppUserAgents,
-		TLSFingerprints: tlsFPs && cfg.Identity.TLSFingerprintHeader != ""}
+		TLSFingerprints: tlsFPs}
 	if o.Allow, err = cfg.AllowPrefixes(); err != nil {
 		return nil, nil, err
 	}
