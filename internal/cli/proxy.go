@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -200,7 +201,15 @@ func (c *ProxyCommand) Open() error {
 		IdleTimeout: l.IdleTimeout.D(), MaxHeaderBytes: l.MaxHeaderBytes,
 		// at debug: a client's broken connection is not the operator's concern
 		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
-	if c.server, err = proxy.Listen(handler, cfg.Listen, authAddr, limits); err != nil {
+	var tlsCfg *tls.Config
+	if t := cfg.TLS; t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return fmt.Errorf("tls.cert_file: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if c.server, err = proxy.Listen(handler, cfg.Listen, authAddr, limits, tlsCfg); err != nil {
 		return err
 	}
 	if cfg.Admin.Listen != "off" {
@@ -213,7 +222,7 @@ func (c *ProxyCommand) Open() error {
 		}
 	}
 	c.log.Info("leakguard proxy ready",
-		"listen", c.Addr(), "upstream", up.Redacted(), "mode", cfg.Mode,
+		"listen", c.Addr(), "tls", tlsCfg != nil, "upstream", up.Redacted(), "mode", cfg.Mode,
 		"admin", c.AdminURL(), "auth", c.AuthURL(), "follow", c.FollowAddr(), "record_routes", len(cfg.Records), "policy", cfg.PolicySummary(),
 		"pii", strings.Join(cfg.PII.Detect, ","), "decisions", cfg.Log.Decisions)
 	if s := cfg.Identity.Session; s.Header == "" && s.Cookie == "" && s.JWTClaim == "" {

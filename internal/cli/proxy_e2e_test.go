@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/shop"
+	"github.com/leakguard/leakguard/internal/testserver"
 )
 
 const e2eConfig = `
@@ -631,6 +633,67 @@ func TestProxyHoldsASessionSwarmByItsTLSFingerprint(t *testing.T) {
 			// sessions together are beyond chance some 40 responses on,
 			// and the crew's budget is 500.
 			if tt.held && taken > 900 {
+				t.Fatalf("%s: the swarm took %d profiles, want at most 900 (the crew's 500 and the evidence before)", tt.name, taken)
+			}
+		})
+	}
+}
+
+// The same swarm, where the proxy terminates TLS itself (tls: cert_file,
+// key_file) and no edge passes anything: each member connects from an
+// address of its own (127.x.y.z, in /16s apart), with Go's TLS client and a
+// Chrome's headers. The proxy reads the JA4 off each handshake; over plain
+// HTTP the same swarm is the header shape every Chrome shares, and is never
+// refused.
+func TestProxyTerminatingTLSHoldsASessionSwarm(t *testing.T) {
+	certFile, keyFile, _ := testserver.Cert(t)
+	for _, tt := range []struct {
+		name string
+		tls  bool
+	}{
+		{"TLS terminated by the proxy", true},
+		{"plain HTTP", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := writeEnforcing(t, dir, "{session: {cookie: sid}}", "{}", "{route: 'GET /api/users/{id}', entity: user}")
+			scheme := "http"
+			if tt.tls {
+				scheme = "https"
+				f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(f, "tls: {cert_file: %s, key_file: %s}\n", certFile, keyFile)
+				f.Close()
+			}
+			c, _, stop := serveConfigEnv(t, cfg, &syncBuffer{}, func(string) string { return "" })
+			defer stop()
+			rng := rand.New(rand.NewPCG(9, 9))
+			taken, refused := 0, 0
+			for i := range 900 {
+				// a member per /16: 127.a.b.1, with a and b from its number
+				ip := net.IPv4(127, byte(1+i/30), byte(1+i%30*8), 1)
+				tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext,
+					TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+				client := &http.Client{Timeout: 5 * time.Second, Transport: tr}
+				who := []string{"User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+					"Accept-Language", "en", "Accept", "application/json", "Cookie", fmt.Sprintf("sid=w%d", i)}
+				get(t, client, fmt.Sprintf("%s://%s/static/app.js", scheme, c.Addr()), who...)
+				for range 2 {
+					if code, _ := get(t, client, fmt.Sprintf("%s://%s/api/users/%d", scheme, c.Addr(), 1+rng.IntN(5000)), who...); code == http.StatusOK {
+						taken++
+					} else {
+						refused++
+					}
+				}
+				tr.CloseIdleConnections()
+			}
+			t.Logf("%s: %d profiles taken, %d refused", tt.name, taken, refused)
+			if held := refused > 0; held != tt.tls {
+				t.Fatalf("%s: the swarm refused %d times, taken %d: held %v, want %v", tt.name, refused, taken, held, tt.tls)
+			}
+			if tt.tls && taken > 900 {
 				t.Fatalf("%s: the swarm took %d profiles, want at most 900 (the crew's 500 and the evidence before)", tt.name, taken)
 			}
 		})

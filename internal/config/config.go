@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,7 @@ var piiTypes = []string{"phone", "email", "cn_id", "bank_card"}
 
 type Config struct {
 	Listen   string   `yaml:"listen"`
+	TLS      TLS      `yaml:"tls"`
 	Upstream string   `yaml:"upstream"`
 	Mode     string   `yaml:"mode"`
 	Admin    Admin    `yaml:"admin"`
@@ -73,6 +75,15 @@ type Config struct {
 	// what Validate parsed, kept so that building from the config parses
 	// nothing twice (nil when built in code and not validated)
 	allow, trusted []netip.Prefix
+}
+
+// TLS: the proxy terminates TLS on its listener itself, with this
+// certificate and key (PEM files, both or neither). It then reads each
+// client's TLS fingerprint (JA4) off its handshake, as an edge would pass
+// it in identity.tls_fingerprint_header.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Auth is the auth endpoint, for an edge that asks leakguard per request
@@ -768,6 +779,14 @@ func (c *Config) validate(proxying bool) error {
 		// and spare the web's swarms with the apps.
 		if len(p) < 4 || strings.HasPrefix("Mozilla/", p) || strings.HasPrefix(p, "Mozilla/") {
 			add(fmt.Sprintf("detect.app_user_agents[%d]", i), "%q would match browsers: give your app's own User-Agent prefix (4 characters or more, not Mozilla/)", p)
+		}
+	}
+	switch t := c.TLS; {
+	case (t.CertFile == "") != (t.KeyFile == ""):
+		add("tls", "give both cert_file and key_file (PEM), or neither to serve plain HTTP")
+	case t.CertFile != "" && proxying:
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			add("tls.cert_file", "%v", err)
 		}
 	}
 	if h := c.Identity.TLSFingerprintHeader; h != "" {

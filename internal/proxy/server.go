@@ -2,12 +2,16 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/ja4"
 )
 
 // Limits hold a server's clients to what a config allows: connections at
@@ -29,23 +33,53 @@ type Limits struct {
 type Server struct {
 	ln, authLn   net.Listener
 	srv, authSrv *http.Server
+	tls          bool
 }
 
 // Listen listens for p on addr, and for its auth endpoint on authAddr
-// unless that is "". It does not serve yet.
-func Listen(p *Proxy, addr, authAddr string, l Limits) (*Server, error) {
+// unless that is "". With tlsCfg (its certificates set) it terminates TLS
+// on addr, and each request carries its connection's JA4
+// (identity.ConnFingerprint). It does not serve yet.
+func Listen(p *Proxy, addr, authAddr string, l Limits, tlsCfg *tls.Config) (*Server, error) {
+	return listen(p, p.Auth, addr, authAddr, l, tlsCfg)
+}
+
+// listen is Listen for any handler h (tests' too), with auth's handler
+// made only when it has an address.
+func listen(h http.Handler, auth func() http.Handler, addr, authAddr string, l Limits, tlsCfg *tls.Config) (*Server, error) {
 	s := &Server{}
 	var err error
 	if s.ln, err = ListenCapped(addr, l.MaxConns); err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s.srv = l.server(p)
+	s.srv = l.server(h)
+	if tlsCfg != nil {
+		s.tls = true
+		s.ln = helloListener{s.ln}
+		s.srv.TLSConfig = tlsCfg.Clone()
+		s.srv.TLSConfig.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			if c, ok := hello.Conn.(*helloConn); ok {
+				c.ja4 = ja4.Of(ja4.FromClientHello(hello))
+			}
+			return nil, nil
+		}
+		s.srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*tls.Conn); ok {
+				if hc, ok := tc.NetConn().(*helloConn); ok {
+					// Written by the handshake, which the server reads
+					// before any request of the connection.
+					return identity.WithConnFingerprint(ctx, &hc.ja4)
+				}
+			}
+			return ctx
+		}
+	}
 	if authAddr != "" {
 		if s.authLn, err = ListenCapped(authAddr, l.MaxConns); err != nil {
 			s.ln.Close()
 			return nil, fmt.Errorf("auth listen: %w", err)
 		}
-		s.authSrv = l.server(p.Auth())
+		s.authSrv = l.server(auth())
 	}
 	return s, nil
 }
@@ -69,7 +103,13 @@ func (s *Server) AuthURL() string {
 // Serve serves in the background; each server's end (http.ErrServerClosed
 // after a shutdown) is sent on errc, which must have room for two.
 func (s *Server) Serve(errc chan<- error) {
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() {
+		if s.tls {
+			errc <- s.srv.ServeTLS(s.ln, "", "")
+			return
+		}
+		errc <- s.srv.Serve(s.ln)
+	}()
 	if s.authSrv != nil {
 		go func() { errc <- s.authSrv.Serve(s.authLn) }()
 	}
@@ -92,6 +132,22 @@ func (s *Server) Close() error {
 		err = errors.Join(err, IgnoreClosed(s.authSrv.Close()))
 	}
 	return err
+}
+
+// helloListener's connections keep the JA4 of their ClientHello.
+type helloListener struct{ net.Listener }
+
+func (l helloListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &helloConn{Conn: c}, nil
+}
+
+type helloConn struct {
+	net.Conn
+	ja4 string
 }
 
 // IgnoreClosed drops the error that says a server or listener was closed

@@ -13,7 +13,7 @@ import (
 // together, and closing after a shutdown is not an error.
 func TestServerServesProxyAndAuth(t *testing.T) {
 	p := New(Options{})
-	s, err := Listen(p, "127.0.0.1:0", "127.0.0.1:0", Limits{MaxConns: 8, ReadHeaderTimeout: time.Second})
+	s, err := Listen(p, "127.0.0.1:0", "127.0.0.1:0", Limits{MaxConns: 8, ReadHeaderTimeout: time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestServerServesProxyAndAuth(t *testing.T) {
 		t.Errorf("close after shutdown: %v", err)
 	}
 
-	noAuth, err := Listen(p, "127.0.0.1:0", "", Limits{MaxConns: 1})
+	noAuth, err := Listen(p, "127.0.0.1:0", "", Limits{MaxConns: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestServerServesProxyAndAuth(t *testing.T) {
 	if noAuth.AuthURL() != "off" {
 		t.Errorf("auth %s without an address", noAuth.AuthURL())
 	}
-	if _, err := Listen(p, "127.0.0.1:0", "", Limits{MaxConns: 0}); err == nil || !strings.Contains(err.Error(), "max_conns") {
+	if _, err := Listen(p, "127.0.0.1:0", "", Limits{MaxConns: 0}, nil); err == nil || !strings.Contains(err.Error(), "max_conns") {
 		t.Errorf("max_conns 0: %v", err)
 	}
 }
