@@ -84,6 +84,7 @@ type Options struct {
 type Analyzer struct {
 	o        Options
 	entities []string
+	nw       int               // the meter's windows
 	actors   map[uint64]*actor // by actorID
 	lines    int
 	bad      int
@@ -139,7 +140,11 @@ type Peaker interface {
 }
 
 type actor struct {
-	peak      [][]uint32  // per entity, per window: the most distinct records seen in the window
+	// the most distinct records seen in each window, per entity
+	// (peak[ent*nw+wi]; nil until its first record): one allocation and
+	// one pointer per key, where a slice per entity was two of each on
+	// the peaks' path of every record line
+	peak      []uint32
 	hours     []hourCount // records served per hour, addresses and crews only
 	key       identity.Key
 	addr      string                    // only with Reveal: the address, or a crew's first
@@ -186,6 +191,7 @@ func New(o Options) *Analyzer {
 		a.raw = map[identity.Key]string{}
 	}
 	if o.Meter != nil {
+		a.nw = len(o.Meter.Windows())
 		for wi, w := range o.Meter.Windows() {
 			if len(o.ReportWindows) == 0 || slices.Contains(o.ReportWindows, w) {
 				a.reportWins = append(a.reportWins, wi)
@@ -559,15 +565,13 @@ func (a *Analyzer) fold(now time.Time) {
 		if !ac.detected.IsZero() || ac.last.After(cutoff) || ac.crossings != nil {
 			continue // a key past the outlier floor may yet be found an outlier
 		}
-		for ent, ws := range ac.peak {
-			for wi, v := range ws {
-				if v > 0 && ac.key.Kind != identity.Crew {
-					g := peakGroup{ac.key.Kind, ent, wi}
-					if a.foldedPeaks[g] == nil {
-						a.foldedPeaks[g] = map[uint32]int{}
-					}
-					a.foldedPeaks[g][v]++
+		for i, v := range ac.peak {
+			if v > 0 && ac.key.Kind != identity.Crew {
+				g := peakGroup{ac.key.Kind, i / a.nw, i % a.nw}
+				if a.foldedPeaks[g] == nil {
+					a.foldedPeaks[g] = map[uint32]int{}
 				}
+				a.foldedPeaks[g][v]++
 			}
 		}
 		if ac.key.Kind == identity.IP {
@@ -707,7 +711,7 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, acs *[identity.NumKin
 	if a.o.Meter == nil || len(recs) == 0 {
 		return pos
 	}
-	nw := len(a.o.Meter.Windows())
+	nw := a.nw
 	wins, ents := a.peakWins(), entBits(recs)
 	per := 0
 	if bnd != nil {
@@ -726,15 +730,13 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, acs *[identity.NumKin
 			ac = a.actor(k)
 		}
 		if ac.peak == nil {
-			ac.peak = make([][]uint32, len(a.entities))
+			ac.peak = make([]uint32, len(a.entities)*nw)
 		}
 		for ent := range a.entities {
 			if ents&(1<<ent) == 0 {
 				continue
 			}
-			if ac.peak[ent] == nil {
-				ac.peak[ent] = make([]uint32, nw)
-			}
+			pk := ac.peak[ent*nw : ent*nw+nw]
 			for _, wi := range wins {
 				// Bound, not Count: a count estimates a sketch, too slow
 				// to ask on every line. Bound adds the window's buckets
@@ -745,8 +747,8 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, acs *[identity.NumKin
 				} else {
 					b = uint32(min(a.o.Meter.Bound(t.UnixNano(), k, ent, wi), 1<<31))
 				}
-				if b > ac.peak[ent][wi] {
-					ac.peak[ent][wi] = b
+				if b > pk[wi] {
+					pk[wi] = b
 					if k.Kind != identity.Fingerprint && slices.Contains(a.reportWins, wi) {
 						a.cross(ac, t, ent, wi, b)
 					}
@@ -800,15 +802,13 @@ func (a *Analyzer) Suggestions() []Suggestion {
 		if tied[ac.key] || ac.exempt || ac.peak == nil || ac.key.Kind == identity.Crew {
 			continue // suspects and their other keys do not set what is normal, nor partners; crews exist only for scrapers
 		}
-		for ent, ws := range ac.peak {
-			for wi, v := range ws {
-				if v > 0 {
-					g := peakGroup{ac.key.Kind, ent, wi}
-					if peaks[g] == nil {
-						peaks[g] = map[uint32]int{}
-					}
-					peaks[g][v]++
+		for i, v := range ac.peak {
+			if v > 0 {
+				g := peakGroup{ac.key.Kind, i / a.nw, i % a.nw}
+				if peaks[g] == nil {
+					peaks[g] = map[uint32]int{}
 				}
+				peaks[g][v]++
 			}
 		}
 	}

@@ -83,8 +83,8 @@ func (a *Analyzer) cross(ac *actor, t time.Time, ent, wi int, v uint32) {
 // outlierValue is what a key is judged on: its peak, per person seen
 // behind it for an address or /24 (a carrier NAT's hundreds of shoppers
 // are not one actor).
-func outlierValue(ac *actor, ent, wi int) float64 {
-	v := float64(ac.peak[ent][wi])
+func outlierValue(ac *actor, i int) float64 {
+	v := float64(ac.peak[i])
 	if ac.key.Kind == identity.IP || ac.key.Kind == identity.Net {
 		v /= float64(ac.persons())
 	}
@@ -152,11 +152,11 @@ func (a *Analyzer) flagOutliers() {
 			if ac.peak == nil || ac.key.Kind == identity.Fingerprint || tied[ac.key] || ac.exempt {
 				continue
 			}
-			for ent, ws := range ac.peak {
+			for ent := range a.entities {
 				for _, wi := range a.reportWins {
-					if ws != nil && ws[wi] > 0 {
+					if i := ent*a.nw + wi; ac.peak[i] > 0 {
 						g := group{ac.key.Kind, ent, wi}
-						pop[g] = append(pop[g], outlierValue(ac, ent, wi))
+						pop[g] = append(pop[g], outlierValue(ac, i))
 					}
 				}
 			}
@@ -202,13 +202,13 @@ func (a *Analyzer) flagOutliers() {
 			if tied[ac.key] || ac.peak == nil || ac.key.Kind == identity.Fingerprint || ac.exempt {
 				continue
 			}
-			for ent, ws := range ac.peak {
+			for ent := range a.entities {
 				for _, wi := range a.reportWins {
-					if ws == nil || !ac.detected.IsZero() {
+					if !ac.detected.IsZero() {
 						continue
 					}
 					thr := thresholds[group{ac.key.Kind, ent, wi}]
-					if v := outlierValue(ac, ent, wi); v > thr {
+					if v := outlierValue(ac, ent*a.nw+wi); v > thr {
 						a.flagOutlier(ac, ent, wi, thr*float64(ac.peakPer()))
 					}
 				}
@@ -261,7 +261,7 @@ func (a *Analyzer) flagOutlier(ac *actor, ent, wi int, raw float64) {
 	ac.outlier = true
 	ac.rule = fmt.Sprintf("outlier/%s/%s/%s", a.entities[ent], ac.key.Kind, human.Window(a.o.Meter.Windows()[wi]))
 	ac.action = "report"
-	ac.atCount = uint64(ac.peak[ent][wi])
+	ac.atCount = uint64(ac.peak[ent*a.nw+wi])
 	ac.detected = ac.last
 	if at != nil {
 		ac.detected = at.at

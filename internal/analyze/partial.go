@@ -117,7 +117,7 @@ func (a *Analyzer) WritePartial(w io.Writer, configHash [32]byte, input string) 
 	if a.o.Parts == 0 {
 		return errors.New("not a shard pass")
 	}
-	e := &encoder{w: bufio.NewWriterSize(w, 1<<16), h: sha256.New()}
+	e := &encoder{w: bufio.NewWriterSize(w, 1<<16), h: sha256.New(), windows: a.nw}
 	e.raw([]byte(partialMagic))
 	e.uint(partialVersion)
 	e.raw(configHash[:])
@@ -194,9 +194,14 @@ func (e *encoder) actor(ac *actor) {
 	e.time(ac.last)
 	e.uint(uint64(ac.requests))
 	e.uint(uint64(ac.misses))
-	e.uint(uint64(len(ac.peak)))
-	for _, ws := range ac.peak {
-		e.u32s(ws)
+	// per entity, its windows' (an entity never seen: all 0)
+	nw, ents := e.windows, 0
+	if ac.peak != nil && nw > 0 {
+		ents = len(ac.peak) / nw
+	}
+	e.uint(uint64(ents))
+	for ent := range ents {
+		e.u32s(ac.peak[ent*nw : ent*nw+nw])
 	}
 	e.uint(uint64(len(ac.hours)))
 	for _, hc := range ac.hours {
@@ -258,10 +263,11 @@ func (e *encoder) actor(ac *actor) {
 
 // encoder writes a partial file, hashing what it writes.
 type encoder struct {
-	w   *bufio.Writer
-	h   hash.Hash
-	buf [binary.MaxVarintLen64]byte
-	err error
+	windows int // the meter's, for the actors' peaks
+	w       *bufio.Writer
+	h       hash.Hash
+	buf     [binary.MaxVarintLen64]byte
+	err     error
 }
 
 func (e *encoder) raw(b []byte) {
@@ -463,11 +469,13 @@ func (d *decoder) actor(p *Partial) (*actor, error) {
 		if n != p.entities {
 			return nil, fmt.Errorf("key %s: peaks of %d entities, want %d", ac.key, n, p.entities)
 		}
-		ac.peak = make([][]uint32, n)
-		for i := range ac.peak {
-			if ac.peak[i] = d.u32s(p.windows); ac.peak[i] != nil && len(ac.peak[i]) != p.windows {
-				return nil, fmt.Errorf("key %s: peaks in %d windows, want %d", ac.key, len(ac.peak[i]), p.windows)
+		ac.peak = make([]uint32, n*p.windows)
+		for ent := range n {
+			ws := d.u32s(p.windows)
+			if ws != nil && len(ws) != p.windows {
+				return nil, fmt.Errorf("key %s: peaks in %d windows, want %d", ac.key, len(ws), p.windows)
 			}
+			copy(ac.peak[ent*p.windows:], ws)
 		}
 	}
 	for n := d.uint(); n > 0 && d.err == nil; n-- {
