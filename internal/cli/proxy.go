@@ -151,10 +151,7 @@ func (c *ProxyCommand) Open() error {
 	c.state = lifecycle
 	c.journal = admin.NewJournal(500)
 	hooks := c.state.Hooks()
-	// An edge log followed makes fingerprints of User-Agents alone,
-	// which young sessions must not be followed together by.
-	stk, err := buildStack(cfg, h, c.onDecision, c.Getenv, stackOptions{Persist: hooks.Persist, Load: hooks.Load, Fleet: hooks.Fleet,
-		TLSFingerprints: cfg.Follow.Syslog == "off"})
+	stk, err := buildStack(cfg, h, c.onDecision, c.Getenv, stackOptions{Persist: hooks.Persist, Load: hooks.Load, Fleet: hooks.Fleet})
 	if err != nil {
 		return err
 	}

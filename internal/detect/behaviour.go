@@ -298,7 +298,7 @@ type origin struct {
 	// among its address's young sessions.
 	account bool
 	// fp: the client's fingerprint, when it holds its TLS fingerprint
-	// (Options.TLSFingerprints; 0 otherwise): its young sessions are
+	// (identity.Actor.TLS; 0 otherwise): its young sessions are
 	// followed together too.
 	fp uint64
 }

@@ -236,19 +236,17 @@ func TestChurnerOnPopularRecordsShowsSessionChurn(t *testing.T) {
 func TestSessionSwarmOfOneTLSFingerprintIsOneSweep(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		live bool // Options.TLSFingerprints: live requests' fingerprints
 		tls  bool // the actors' fingerprints hold their TLS fingerprint
 		want bool
 	}{
-		{"TLS fingerprints", true, true, true},
-		{"header shape only", true, false, false},
-		// an edge log followed, or a log replayed
-		{"not a live request's", false, true, false},
+		{"TLS fingerprints", true, true},
+		// or a User-Agent alone: an access log's that records no JA4
+		{"header shape only", false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b := NewBehaviour(1 << 16)
 			people(b, 6)
-			d := New(Options{Behaviour: b, TLSFingerprints: tt.live})
+			d := New(Options{Behaviour: b})
 			const swarmFP = 0xbad5
 			members := make([]identity.Actor, 200)
 			joined := -1
@@ -286,7 +284,7 @@ func TestSessionSwarmOfOneTLSFingerprintIsOneSweep(t *testing.T) {
 func TestNewVisitorsOfOneTLSFingerprintAreNotASwarm(t *testing.T) {
 	b := NewBehaviour(1 << 16)
 	people(b, 6)
-	d := New(Options{Behaviour: b, TLSFingerprints: true})
+	d := New(Options{Behaviour: b})
 	for i := range 400 {
 		a := actor(mix(0x7e570000+uint64(i)), mix(0x7e5e0000+uint64(i)), 0xc4c0)
 		a.TLS = true

@@ -128,15 +128,6 @@ type Options struct {
 	// their record calls need neither a session nor page loads, while
 	// the web's (an API serving both) keep sessionless and no_assets.
 	AppUserAgents []string
-	// TLSFingerprints: a request's fingerprint key holds the client's TLS
-	// fingerprint when its actor says so (identity.Actor.TLS: the proxy
-	// terminated TLS, or the edge passed it), so a script sending a
-	// browser's headers has a fingerprint of its own, and the young
-	// sessions of one fingerprint are followed together like those of
-	// one address (a swarm of sessions, each a few calls from an address
-	// of its own). On the header shape alone they would be every new
-	// visitor of a browser build, so without it they are not.
-	TLSFingerprints bool
 }
 
 // Detector is safe for concurrent use.
@@ -152,7 +143,6 @@ type Detector struct {
 	shardCap       int
 	apiClients     bool
 	appUAs         []string
-	tlsFPs         bool
 }
 
 type sessionShard struct {
@@ -171,7 +161,7 @@ func New(o Options) *Detector {
 		o.Sessions = 1 << 20
 	}
 	d := &Detector{allowKeys: map[identity.Key]bool{}, verify: o.Verify, behaviour: o.Behaviour, shardCap: max(o.Sessions/64, 16), apiClients: o.APIClients,
-		appUAs: slices.Clone(o.AppUserAgents), tlsFPs: o.TLSFingerprints}
+		appUAs: slices.Clone(o.AppUserAgents)}
 	for _, k := range o.AllowKeys {
 		d.allowKeys[k] = true
 	}
@@ -384,7 +374,15 @@ func behaviourKey(a *identity.Actor) identity.Key {
 // its behaviour key.
 func (d *Detector) originOf(a *identity.Actor) origin {
 	o := origin{addr: a.Keys[identity.IP].Hash, account: a.Keys[identity.Account].Hash != 0}
-	if d.tlsFPs && a.TLS {
+	// A fingerprint that holds the client's TLS fingerprint
+	// (identity.Actor.TLS: the proxy terminated TLS, the edge passed it,
+	// or the log recorded it) is a TLS library's: a script sending a
+	// browser's headers has one of its own, and the young sessions of one
+	// are followed together like those of one address (a swarm of
+	// sessions, each a few calls from an address of its own). The header
+	// shape or a User-Agent alone would be every new visitor of a browser
+	// build.
+	if a.TLS {
 		o.fp = a.Keys[identity.Fingerprint].Hash
 	}
 	return o

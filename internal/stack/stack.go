@@ -48,13 +48,6 @@ type Options struct {
 	// NoBotDNS turns verification off (log replay: today's DNS says
 	// nothing of the addresses of years ago, and lookups would stall).
 	NoBotDNS bool
-	// TLSFingerprints: every request's fingerprint is a live request's,
-	// with the client's TLS fingerprint where it has one (its connection's
-	// when the proxy terminates TLS, or identity.tls_fingerprint_header's):
-	// the proxy without an edge log to follow. An access log's is its
-	// User-Agent alone: the young sessions of one would be every new
-	// visitor of a browser build (detect.Options.TLSFingerprints).
-	TLSFingerprints bool
 }
 
 // Build builds the stack for cfg. onDecision (may be nil) sees every
@@ -141,7 +134,7 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 		return nil, err
 	}
 	st.Behaviour = detect.NewBehaviour(cfg.Meter.MaxActors)
-	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, st.Behaviour, opts.Resolver, !opts.NoBotDNS, opts.TLSFingerprints); err != nil {
+	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, st.Behaviour, opts.Resolver, !opts.NoBotDNS); err != nil {
 		return nil, err
 	}
 	var rules []engine.Rule
@@ -202,15 +195,12 @@ func Risk(cfg *config.Config) (engine.Risk, error) {
 // Detector builds the detector on the history tracker b and the
 // user-agent classifier; verify turns on search-engine crawler
 // verification (unless the config turns it off), with dns as the resolver.
-// tlsFPs says every fingerprint holds a TLS fingerprint
-// (Options.TLSFingerprints).
-func Detector(cfg *config.Config, res *identity.Resolver, b *detect.Behaviour, dns detect.Resolver, verify, tlsFPs bool) (*detect.Detector, *detect.UAClassifier, error) {
+func Detector(cfg *config.Config, res *identity.Resolver, b *detect.Behaviour, dns detect.Resolver, verify bool) (*detect.Detector, *detect.UAClassifier, error) {
 	ua, err := detect.NewUAClassifier()
 	if err != nil {
 		return nil, nil, err
 	}
-	o := detect.Options{Behaviour: b, APIClients: cfg.Detect.APIClients, AppUserAgents: cfg.Detect.AppUserAgents,
-		TLSFingerprints: tlsFPs}
+	o := detect.Options{Behaviour: b, APIClients: cfg.Detect.APIClients, AppUserAgents: cfg.Detect.AppUserAgents}
 	if o.Allow, err = cfg.AllowPrefixes(); err != nil {
 		return nil, nil, err
 	}
