@@ -35,6 +35,7 @@ type AnalyzeCommand struct {
 	Fields     string // JSON field mapping, for --format json
 	AccountVar string // nginx variable holding the account
 	SessionVar string // nginx variable holding the session
+	TLSVar     string // nginx variable holding the client's TLS fingerprint
 	CPUProfile string
 	MemProfile string
 	Workers    int
@@ -69,7 +70,8 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.LogFormat, "log-format", "", `with --format nginx: the log_format string, e.g. '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_account"'`)
 	fs.StringVar(&c.AccountVar, "account-var", "", "with --format nginx: the variable that holds the account, e.g. http_x_account")
 	fs.StringVar(&c.SessionVar, "session-var", "", "with --format nginx: the variable that holds the session, e.g. cookie_sid")
-	fs.StringVar(&c.Fields, "fields", "", "with --format json: field paths, e.g. time=ts,addr=client.ip,method=method,path=uri,status=status,ua=headers.ua,account=user_id,session=sid (defaults: time, remote_addr, method, path, status, user_agent, request)")
+	fs.StringVar(&c.TLSVar, "tls-var", "", "with --format nginx: the variable in which the edge logs the client's TLS fingerprint (JA4), e.g. http_x_ja4: a script copying a browser's User-Agent is then told from it, and the young sessions of one JA4 are followed together")
+	fs.StringVar(&c.Fields, "fields", "", "with --format json: field paths, e.g. time=ts,addr=client.ip,method=method,path=uri,status=status,ua=headers.ua,account=user_id,session=sid,tls=ja4 (defaults: time, remote_addr, method, path, status, user_agent, request)")
 	fs.StringVar(&c.JSONOut, "json", "", "also write the report as JSON to this file (- for stdout)")
 	fs.IntVar(&c.Top, "top", 20, "actors to list")
 	fs.BoolVar(&c.Reveal, "reveal", false, "show each suspect's raw addresses, accounts and sessions, and those seen on its requests (a crew's every address, up to 10,000 each); without it only keyed hashes are held")
@@ -123,6 +125,11 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	case c.Top < 1:
 		return errors.New("--top must be positive")
 	}
+	if !c.Merge {
+		if _, _, err := c.parser(); err != nil {
+			return fmt.Errorf("--format %s: %w", c.Format, err)
+		}
+	}
 	return nil
 }
 
@@ -155,7 +162,7 @@ func (c *AnalyzeCommand) checkShardFlags() error {
 		}
 	}
 	if c.Merge {
-		for _, f := range []string{"format", "log-format", "account-var", "session-var", "fields", "strict", "since", "until", "max-keys", "workers"} {
+		for _, f := range []string{"format", "log-format", "account-var", "session-var", "tls-var", "fields", "strict", "since", "until", "max-keys", "workers"} {
 			if c.set[f] {
 				return fmt.Errorf("--%s with --merge: it belongs on the shard passes (the merge reads theirs from the partial files)", f)
 			}
@@ -167,28 +174,12 @@ func (c *AnalyzeCommand) checkShardFlags() error {
 // input is how lines are read, which every shard pass of a run must share.
 func (c *AnalyzeCommand) input() string {
 	return strings.Join([]string{"format=" + c.Format, "log-format=" + c.LogFormat, "account-var=" + c.AccountVar,
-		"session-var=" + c.SessionVar, "fields=" + c.Fields}, "\x00")
+		"session-var=" + c.SessionVar, "tls-var=" + c.TLSVar, "fields=" + c.Fields}, "\x00")
 }
 
 // parser returns the reader for --format, and whether it records sessions.
 func (c *AnalyzeCommand) parser() (logs.Parser, bool, error) {
-	switch c.Format {
-	case "nginx", "alb":
-		lf := c.LogFormat
-		if c.Format == "alb" {
-			lf = logs.ALBFormat
-		}
-		f, err := logs.NewNginxFormat(lf)
-		if err != nil {
-			return nil, false, err
-		}
-		f.Account, f.Session = strings.TrimPrefix(c.AccountVar, "$"), strings.TrimPrefix(c.SessionVar, "$")
-		return f, f.Session != "", nil
-	case "json":
-		j, err := logs.ParseJSONFields(c.Fields)
-		return j, j.Session != "", err
-	}
-	return logs.Combined{}, false, nil
+	return logs.ParserOf(logs.Spec{Format: c.Format, LogFormat: c.LogFormat, AccountVar: c.AccountVar, SessionVar: c.SessionVar, TLSVar: c.TLSVar, Fields: c.Fields})
 }
 
 func (c *AnalyzeCommand) Run(ctx context.Context) error {

@@ -72,6 +72,8 @@ func TestAnalyzeFlagErrors(t *testing.T) {
 		{[]string{"--config", "lg.yaml"}, "no logs given"},
 		{[]string{"--config", "lg.yaml", "--format", "w3c", "x"}, `--format "w3c"`},
 		{[]string{"--config", "lg.yaml", "--format", "nginx", "x"}, "--format nginx needs --log-format"},
+		{[]string{"--config", "lg.yaml", "--format", "nginx", "--log-format", `$remote_addr [$time_local] "$request" $status`, "--tls-var", "http_x_ja4", "x"}, "the TLS fingerprint variable $http_x_ja4 is not in the log_format"},
+		{[]string{"--config", "lg.yaml", "--tls-var", "http_x_ja4", "x"}, "--format combined: format combined logs no account, session or TLS fingerprint"},
 		{[]string{"--config", "lg.yaml", "--since", "yesterday", "x"}, `--since "yesterday"`},
 		{[]string{"--config", "lg.yaml", "--until", "2026-13-01", "x"}, `--until "2026-13-01"`},
 		{[]string{"--config", "lg.yaml", "--since", "2026-02-01", "--until", "2026-01-01", "x"}, "--since must be before --until"},

@@ -107,7 +107,10 @@ type Follow struct {
 	LogFormat  string `yaml:"log_format"`
 	AccountVar string `yaml:"account_var"`
 	SessionVar string `yaml:"session_var"`
-	Fields     string `yaml:"fields"`
+	// TLSVar: the variable in which the edge logs the client's TLS
+	// fingerprint (JA4), with format nginx; with json, fields' tls=.
+	TLSVar string `yaml:"tls_var"`
+	Fields string `yaml:"fields"`
 	// Queue bounds the lines waiting to be metered (default 8192).
 	Queue int `yaml:"queue"`
 }
@@ -725,6 +728,7 @@ func (c *Config) validate(proxying bool) error {
 		if _, _, err := splitHostPort(f.Syslog); err != nil {
 			add("follow.syslog", "want host:port or off, got %q", f.Syslog)
 		}
+		before := len(errs)
 		switch f.Format {
 		case "combined", "common", "json", "alb":
 		case "nginx":
@@ -737,6 +741,12 @@ func (c *Config) validate(proxying bool) error {
 		if f.Format == "json" {
 			if _, err := logs.ParseJSONFields(f.Fields); err != nil {
 				add("follow.fields", "%v", err)
+			}
+		}
+		if len(errs) == before {
+			// what is left to check: the variables named
+			if _, _, err := logs.ParserOf(logs.Spec{Format: f.Format, LogFormat: f.LogFormat, AccountVar: f.AccountVar, SessionVar: f.SessionVar, TLSVar: f.TLSVar, Fields: f.Fields}); err != nil {
+				add("follow", "%v", err)
 			}
 		}
 		if f.Queue < 1 || f.Queue > 1<<20 {

@@ -65,6 +65,7 @@ func TestParseErrors(t *testing.T) {
 		{"TLS fingerprint header is the session's", "upstream: http://x\nidentity:\n  trusted_proxies: [10.0.0.0/8]\n  session: {header: X-Sid}\n  tls_fingerprint_header: x-sid\n", "already the account or session header"},
 		{"TLS certificate without its key", "upstream: http://x\ntls:\n  cert_file: c.pem\n", "c.yaml:2: tls: give both cert_file and key_file"},
 		{"TLS certificate not there", "upstream: http://x\ntls: {cert_file: testdata/none.pem, key_file: testdata/none.key}\n", "c.yaml:2: tls.cert_file: open testdata/none.pem"},
+		{"followed log's TLS variable not logged", "upstream: http://x\nfollow:\n  syslog: 127.0.0.1:5140\n  format: nginx\n  log_format: '$remote_addr [$time_local] \"$request\" $status'\n  tls_var: ssl_ja4\n", "c.yaml:2: follow: the TLS fingerprint variable $ssl_ja4 is not in the log_format"},
 		{"duplicate budget", "upstream: http://x\nrecords:\n - {route: 'GET /u/{id}', entity: user}\nbudgets:\n - {entity: user, per: ip, window: 1h, limit: 5}\n - {entity: user, per: ip, window: 1h, limit: 9}\n", "duplicate budget"},
 	}
 	for _, tt := range tests {

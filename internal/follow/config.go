@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/logs"
 )
 
 // FromConfig receives the edge's access log as the config's follow
@@ -13,7 +14,7 @@ func FromConfig(f config.Follow, o Options) (*Follower, error) {
 	if f.Syslog == "off" {
 		return nil, nil
 	}
-	parser, sessions, err := ParserOf(f.Format, f.LogFormat, f.AccountVar, f.SessionVar, f.Fields)
+	parser, sessions, err := logs.ParserOf(logs.Spec{Format: f.Format, LogFormat: f.LogFormat, AccountVar: f.AccountVar, SessionVar: f.SessionVar, TLSVar: f.TLSVar, Fields: f.Fields})
 	if err != nil {
 		return nil, fmt.Errorf("follow: %w", err)
 	}

@@ -233,7 +233,7 @@ func (f *Follower) meter(e *logs.Entry, now time.Time, recs []records.Found) ([]
 		}
 		addr = ap.Addr()
 	}
-	act := f.o.Resolver.IdentifyLog(addr, e.UserAgent)
+	act := f.o.Resolver.IdentifyLine(addr, e.UserAgent, e.TLS)
 	if len(e.Account) > 0 {
 		act.Keys[identity.Account] = f.o.Resolver.AccountKey(view(e.Account))
 	}

@@ -365,9 +365,27 @@ func volatileHeader(name string) bool {
 // use the user agent, the one header shape a log keeps, so it differs from a
 // live fingerprint of the same client.
 func (r *Resolver) IdentifyLog(addr netip.Addr, userAgent []byte) Actor {
+	return r.IdentifyLine(addr, userAgent, nil)
+}
+
+// IdentifyLine is IdentifyLog for a log that records the client's TLS
+// fingerprint too (tls, JA4 as the edge logged it; nil or "-" for none):
+// it joins the user agent in the fingerprint, and the actor holds a TLS
+// fingerprint (Actor.TLS), as a live request through that edge would.
+func (r *Resolver) IdentifyLine(addr netip.Addr, userAgent, tls []byte) Actor {
 	var a Actor
 	r.addrKeys(&a, addr.Unmap())
-	if len(userAgent) > 0 && !(len(userAgent) == 1 && userAgent[0] == '-') {
+	ua := len(userAgent) > 0 && !(len(userAgent) == 1 && userAgent[0] == '-')
+	a.TLS = len(tls) > 0 && !(len(tls) == 1 && tls[0] == '-')
+	switch {
+	case a.TLS:
+		if len(tls) > 256 { // a JA4 is 36 bytes; past this it is not one
+			tls = tls[:256]
+		}
+		var stack [512]byte
+		b := append(append(append(stack[:0], userAgent...), 0), tls...)
+		a.Keys[Fingerprint] = Key{Fingerprint, nz(r.h.Sum64(domFingerprint^0x107, b))}
+	case ua:
 		a.Keys[Fingerprint] = Key{Fingerprint, nz(r.h.Sum64(domFingerprint^0x106, userAgent))}
 	}
 	return a

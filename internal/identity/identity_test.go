@@ -256,3 +256,25 @@ func TestConnFingerprintIsTheClientsNotATrustedProxys(t *testing.T) {
 		}
 	}
 }
+
+// A log that records the client's JA4 tells a script from the browser
+// whose User-Agent it copies, as the live request through that edge
+// would; a line without one is the User-Agent alone.
+func TestIdentifyLineWithALoggedJA4(t *testing.T) {
+	r := resolver(Options{})
+	addr := netip.MustParseAddr("203.0.113.5")
+	chrome, python := []byte("t13d1516h2_8daaf6152771_02713d6af862"), []byte("t13d1012h2_1d37bd780c83_882d495ac381")
+	ua := []byte("Mozilla/5.0 Chrome/120")
+	browser, script := r.IdentifyLine(addr, ua, chrome), r.IdentifyLine(addr, ua, python)
+	if !browser.TLS || !script.TLS || browser.Keys[Fingerprint] == script.Keys[Fingerprint] {
+		t.Errorf("one User-Agent, two JA4s: TLS %v/%v, same fingerprint %v", browser.TLS, script.TLS, browser.Keys[Fingerprint] == script.Keys[Fingerprint])
+	}
+	for _, none := range [][]byte{nil, []byte("-")} {
+		if a := r.IdentifyLine(addr, ua, none); a.TLS || a != r.IdentifyLog(addr, ua) {
+			t.Errorf("no JA4 (%q): %+v, want the User-Agent's alone", none, a)
+		}
+	}
+	if a := r.IdentifyLine(addr, nil, chrome); !a.TLS || !a.Has(Fingerprint) {
+		t.Errorf("a JA4 without a User-Agent: %+v", a)
+	}
+}

@@ -34,6 +34,9 @@ type Entry struct {
 	// Account and Session, when the format logs them (nginx log_format
 	// variables, JSON fields): raw here, hashed by identity before use.
 	Account, Session []byte
+	// TLS: the client's TLS fingerprint (JA4), when the edge logs it
+	// (nginx variable, JSON field).
+	TLS []byte
 }
 
 // ParseError says which field of a line could not be read.

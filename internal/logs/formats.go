@@ -2,6 +2,7 @@ package logs
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -33,11 +34,22 @@ type NginxFormat struct {
 	parts   []part
 	Account string // variable holding the account (e.g. http_x_account)
 	Session string // variable holding the session (e.g. cookie_sid)
+	TLS     string // variable holding the client's TLS fingerprint (e.g. http_x_ja4)
 }
 
 type part struct {
 	lit  []byte // literal text before the variable (may be empty)
 	name string // variable name, "" for the trailing literal
+}
+
+// logs reports whether the format logs variable name.
+func (f *NginxFormat) logs(name string) bool {
+	for _, p := range f.parts {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // NewNginxFormat compiles a log_format string such as
@@ -214,12 +226,15 @@ func (f *NginxFormat) set(e *Entry, name string, v []byte) error {
 	if name == f.Session && f.Session != "" {
 		e.Session = dash(v)
 	}
+	if name == f.TLS && f.TLS != "" {
+		e.TLS = dash(v)
+	}
 	return nil
 }
 
 // JSONLines parses one JSON object a line, with a field mapping.
 type JSONLines struct {
-	Time, Addr, Method, Path, Status, UA, Account, Session, Request string
+	Time, Addr, Method, Path, Status, UA, Account, Session, Request, TLS string
 }
 
 // DefaultJSONFields are the names tried when a mapping names none (a
@@ -243,9 +258,9 @@ func ParseJSONFields(s string) (JSONLines, error) {
 			return j, fmt.Errorf("--fields: want name=path pairs, got %q", kv)
 		}
 		dst, ok := map[string]*string{"time": &j.Time, "addr": &j.Addr, "method": &j.Method, "path": &j.Path, "status": &j.Status,
-			"ua": &j.UA, "account": &j.Account, "session": &j.Session, "request": &j.Request}[k]
+			"ua": &j.UA, "account": &j.Account, "session": &j.Session, "request": &j.Request, "tls": &j.TLS}[k]
 		if !ok {
-			return j, fmt.Errorf("--fields: unknown field %q (want time, addr, method, path, status, ua, account, session, request)", k)
+			return j, fmt.Errorf("--fields: unknown field %q (want time, addr, method, path, status, ua, account, session, request, tls)", k)
 		}
 		*dst = v
 	}
@@ -339,8 +354,62 @@ func (j JSONLines) Parse(line []byte, e *Entry) error {
 	if v := get(j.Session).String(); v != "" {
 		e.Session = []byte(v)
 	}
+	if v := get(j.TLS).String(); v != "" && v != "-" {
+		e.TLS = []byte(v)
+	}
 	if len(e.Addr) == 0 || e.Time.IsZero() || len(e.Target) == 0 {
 		return &ParseError{Field: "addr, time or path"}
 	}
 	return nil
+}
+
+// Spec names a log format and its options, as analyze's flags and the
+// proxy's follow section give them.
+type Spec struct {
+	Format    string // combined (or ""/common), nginx, json, alb
+	LogFormat string // nginx's log_format, for nginx
+	// with nginx or alb: the variables holding the account, the session
+	// and the client's TLS fingerprint ("$" optional)
+	AccountVar, SessionVar, TLSVar string
+	Fields                         string // with json: the field mapping (ParseJSONFields)
+}
+
+// ParserOf returns the parser for spec, and whether its lines record
+// sessions.
+func ParserOf(spec Spec) (Parser, bool, error) {
+	switch spec.Format {
+	case "", "combined", "common":
+		if spec.AccountVar != "" || spec.SessionVar != "" || spec.TLSVar != "" {
+			return nil, false, fmt.Errorf("format %s logs no account, session or TLS fingerprint: name the variables with format nginx and its log_format", cmp.Or(spec.Format, "combined"))
+		}
+		return Combined{}, false, nil
+	case "nginx", "alb":
+		lf := spec.LogFormat
+		if spec.Format == "alb" {
+			lf = ALBFormat
+		}
+		if lf == "" {
+			return nil, false, fmt.Errorf("format nginx needs its log_format: the log_format string nginx writes")
+		}
+		f, err := NewNginxFormat(lf)
+		if err != nil {
+			return nil, false, err
+		}
+		f.Account, f.Session, f.TLS = strings.TrimPrefix(spec.AccountVar, "$"), strings.TrimPrefix(spec.SessionVar, "$"), strings.TrimPrefix(spec.TLSVar, "$")
+		// A variable the format does not log would silently give no
+		// account, session or fingerprint on any line.
+		for _, v := range [...]struct{ what, name string }{{"account", f.Account}, {"session", f.Session}, {"TLS fingerprint", f.TLS}} {
+			if v.name != "" && !f.logs(v.name) {
+				return nil, false, fmt.Errorf("the %s variable $%s is not in the log_format", v.what, v.name)
+			}
+		}
+		return f, f.Session != "", nil
+	case "json":
+		if spec.AccountVar != "" || spec.SessionVar != "" || spec.TLSVar != "" {
+			return nil, false, fmt.Errorf("format json names its fields in the field mapping (account=, session=, tls=), not in variables")
+		}
+		j, err := ParseJSONFields(spec.Fields)
+		return j, j.Session != "", err
+	}
+	return nil, false, fmt.Errorf("format %q: want combined, nginx, json or alb", spec.Format)
 }

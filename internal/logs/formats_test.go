@@ -141,3 +141,38 @@ func TestISOTimesAsProxiesWriteThem(t *testing.T) {
 		t.Error("a CLF date read as ISO")
 	}
 }
+
+// An edge that logs the client's JA4 (an nginx variable, a JSON field such
+// as a CDN's log export has) gives each line's TLS fingerprint; "-" or an
+// empty field is none.
+func TestLoggedTLSFingerprint(t *testing.T) {
+	const ja4 = "t13d1516h2_8daaf6152771_02713d6af862"
+	nf, err := NewNginxFormat(`$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $http_x_ja4`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf.TLS = "http_x_ja4"
+	jf, err := ParseJSONFields("time=ts,addr=ip,tls=tls.ja4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		p    Parser
+		line string
+		want string
+	}{
+		{"nginx", nf, `203.0.113.9 - - [18/May/2015:12:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0" ` + ja4, ja4},
+		{"nginx, none", nf, `203.0.113.9 - - [18/May/2015:12:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0" -`, ""},
+		{"json", jf, `{"ts":"2015-05-18T12:00:01Z","ip":"203.0.113.9","path":"/","tls":{"ja4":"` + ja4 + `"}}`, ja4},
+		{"json, none", jf, `{"ts":"2015-05-18T12:00:01Z","ip":"203.0.113.9","path":"/","tls":{"ja4":"-"}}`, ""},
+	} {
+		e := Entry{TLS: []byte("left from the line before")}
+		if err := tc.p.Parse([]byte(tc.line), &e); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if string(e.TLS) != tc.want {
+			t.Errorf("%s: TLS %q, want %q", tc.name, e.TLS, tc.want)
+		}
+	}
+}
