@@ -371,7 +371,7 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas m
 		return recs
 	}
 	ev.t, ev.addr = e.Time, addr
-	ev.act = a.o.Resolver.IdentifyLog(addr, e.UserAgent)
+	ev.act = a.o.Resolver.IdentifyLine(addr, e.UserAgent, e.TLS)
 	if len(e.Account) > 0 {
 		ev.act.Keys[identity.Account] = a.o.Resolver.AccountKey(view(e.Account))
 	}
