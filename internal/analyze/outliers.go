@@ -138,14 +138,19 @@ func (a *Analyzer) flagOutliers() {
 	}
 	a.outliersDone = true
 	var tails []OutlierTail
-	for range 2 {
+	// Groups (kind, entity, window) by index, not in maps: the walks look
+	// a group up for every key and window, over every key held.
+	ne, nw := len(a.entities), a.nw
+	group := func(kind identity.Kind, ent, wi int) int { return (int(kind)*ne+ent)*nw + wi }
+	pop := make([][]float64, int(identity.NumKinds)*ne*nw)
+	thresholds := make([]float64, len(pop))
+	for round := range 2 {
+		flagged := false
 		tails = tails[:0]
 		tied := a.tied()
-		type group struct {
-			kind    identity.Kind
-			ent, wi int
+		for g := range pop {
+			pop[g] = pop[g][:0]
 		}
-		pop := map[group][]float64{}
 		for _, ac := range a.actors {
 			// An allowlisted partner is not a person: it neither sets
 			// the tail nor is judged against it (it meets its own budgets).
@@ -154,8 +159,8 @@ func (a *Analyzer) flagOutliers() {
 			}
 			for ent := range a.entities {
 				for _, wi := range a.reportWins {
-					if i := ent*a.nw + wi; ac.peak[i] > 0 {
-						g := group{ac.key.Kind, ent, wi}
+					if i := ent*nw + wi; ac.peak[i] > 0 {
+						g := group(ac.key.Kind, ent, wi)
 						pop[g] = append(pop[g], outlierValue(ac, i))
 					}
 				}
@@ -165,20 +170,20 @@ func (a *Analyzer) flagOutliers() {
 			if g.kind == identity.Fingerprint || !slices.Contains(a.reportWins, g.wi) {
 				continue
 			}
+			gi := group(g.kind, g.ent, g.wi)
 			for v, n := range h {
 				for range n {
-					pop[group{g.kind, g.ent, g.wi}] = append(pop[group{g.kind, g.ent, g.wi}], float64(v))
+					pop[gi] = append(pop[gi], float64(v))
 				}
 			}
 		}
-		thresholds := map[group]float64{}
 		for kind := range identity.NumKinds {
 			if kind == identity.Fingerprint {
 				continue
 			}
 			for ent := range a.entities {
 				for _, wi := range a.reportWins {
-					g := group{kind, ent, wi}
+					g := group(kind, ent, wi)
 					xs := pop[g]
 					slices.Sort(xs)
 					cut := max(float64(a.o.OutlierFloor), bulkFactor*quantile(xs, bulkQuantile))
@@ -207,12 +212,18 @@ func (a *Analyzer) flagOutliers() {
 					if !ac.detected.IsZero() {
 						continue
 					}
-					thr := thresholds[group{ac.key.Kind, ent, wi}]
-					if v := outlierValue(ac, ent*a.nw+wi); v > thr {
+					thr := thresholds[group(ac.key.Kind, ent, wi)]
+					if v := outlierValue(ac, ent*nw+wi); v > thr {
 						a.flagOutlier(ac, ent, wi, thr*float64(ac.peakPer()))
+						flagged = true
 					}
 				}
 			}
+		}
+		// With no outlier the first round tied no key: the second would
+		// learn from the same population and flag none either.
+		if round == 0 && !flagged {
+			break
 		}
 	}
 	// One walk of the actors for every tail's count: a walk per tail
