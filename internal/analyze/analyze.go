@@ -140,26 +140,31 @@ type Peaker interface {
 }
 
 type actor struct {
+	// What every line reads or writes of each of its keys comes first,
+	// in the order tally touches it: three or four adjacent cache lines
+	// of the object, where it was five or six across it. Each key's
+	// first touch on a line is a cache miss (hundreds of thousands of
+	// keys); the lines after it are the prefetcher's.
+	key      identity.Key
+	first    time.Time
+	last     time.Time
+	requests int
+	misses   int
+	sketches []distinct // lifetime distinct records, per entity (nil until the first record)
 	// the most distinct records seen in each window, per entity
 	// (peak[ent*nw+wi]; nil until its first record): one allocation and
 	// one pointer per key, where a slice per entity was two of each on
 	// the peaks' path of every record line
 	peak      []uint32
-	hours     []hourCount // records served per hour, addresses and crews only
-	key       identity.Key
-	addr      string                    // only with Reveal: the address, or a crew's first
-	links     keySet                    // the other keys seen on its lines (not fingerprints)
 	lastLine  [identity.NumKinds]uint64 // the keys of the last line linked
-	people    keySet                    // addresses and /24s: the people seen behind them
-	crossings []crossing
+	exempt    bool                      // seen allowlisted: judged by its own budgets, not against people
 	outlier   bool
-	exempt    bool // seen allowlisted: judged by its own budgets, not against people
-	first     time.Time
-	last      time.Time
-	requests  int
-	misses    int
-	sketches  []distinct            // lifetime distinct records, per entity (nil until the first record)
-	exact     []map[uint64]struct{} // the same, exactly, with Options.Exact
+	hours     []hourCount           // records served per hour, addresses and crews only
+	links     keySet                // the other keys seen on its lines (not fingerprints)
+	people    keySet                // addresses and /24s: the people seen behind them
+	exact     []map[uint64]struct{} // the same as sketches, exactly, with Options.Exact
+	addr      string                // only with Reveal: the address, or a crew's first
+	crossings []crossing
 	detected  time.Time
 	rule      string
 	action    string
