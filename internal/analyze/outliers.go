@@ -144,9 +144,18 @@ func (a *Analyzer) flagOutliers() {
 	group := func(kind identity.Kind, ent, wi int) int { return (int(kind)*ne+ent)*nw + wi }
 	pop := make([][]float64, int(identity.NumKinds)*ne*nw)
 	thresholds := make([]float64, len(pop))
+	// A key's peak past the floor, in a group: no threshold is below the
+	// floor, so only these are judged, without a second walk of every key.
+	type candidate struct {
+		ac      *actor
+		ent, wi int
+	}
+	var cands []candidate
+	floor := float64(a.o.OutlierFloor)
 	for round := range 2 {
 		flagged := false
 		tails = tails[:0]
+		cands = cands[:0]
 		tied := a.tied()
 		for g := range pop {
 			pop[g] = pop[g][:0]
@@ -161,7 +170,11 @@ func (a *Analyzer) flagOutliers() {
 				for _, wi := range a.reportWins {
 					if i := ent*nw + wi; ac.peak[i] > 0 {
 						g := group(ac.key.Kind, ent, wi)
-						pop[g] = append(pop[g], outlierValue(ac, i))
+						v := outlierValue(ac, i)
+						pop[g] = append(pop[g], v)
+						if v > floor {
+							cands = append(cands, candidate{ac, ent, wi})
+						}
 					}
 				}
 			}
@@ -200,24 +213,20 @@ func (a *Analyzer) flagOutliers() {
 				}
 			}
 		}
-		for _, ac := range a.actors {
-			// A key tied to a suspect is in that suspect's row already
-			// (its /24, the address its account used): outliers are for
-			// what nothing else found.
-			if tied[ac.key] || ac.peak == nil || ac.key.Kind == identity.Fingerprint || ac.exempt {
+		// A key tied to a suspect is in that suspect's row already (its
+		// /24, the address its account used): outliers are for what
+		// nothing else found. The candidates are untied; a key's come in
+		// the order of its entities and windows, and the first it passes
+		// flags it.
+		for _, c := range cands {
+			ac := c.ac
+			if !ac.detected.IsZero() {
 				continue
 			}
-			for ent := range a.entities {
-				for _, wi := range a.reportWins {
-					if !ac.detected.IsZero() {
-						continue
-					}
-					thr := thresholds[group(ac.key.Kind, ent, wi)]
-					if v := outlierValue(ac, ent*nw+wi); v > thr {
-						a.flagOutlier(ac, ent, wi, thr*float64(ac.peakPer()))
-						flagged = true
-					}
-				}
+			thr := thresholds[group(ac.key.Kind, c.ent, c.wi)]
+			if v := outlierValue(ac, c.ent*nw+c.wi); v > thr {
+				a.flagOutlier(ac, c.ent, c.wi, thr*float64(ac.peakPer()))
+				flagged = true
 			}
 		}
 		// With no outlier the first round tied no key: the second would
