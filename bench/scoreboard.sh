@@ -4,7 +4,8 @@
 # simulated time (leakguard bench), then live over loopback HTTP (leakguard
 # demo: 3,000 people, 270 behind each carrier-NAT address and 300 in an
 # office /24, 90 s).
-# Then the same live run where the TLS edge passes each client's JA4.
+# Then the same, simulated and live, where the TLS edge passes each client's
+# JA4.
 #   bench/scoreboard.sh [days] [live-seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ $lg bench --days "$days" 2>/dev/null
 echo
 echo "## simulated, budgets-only baseline (300 users/h per address, no detection, no default policy)"
 $lg bench --days "$days" --baseline 2>/dev/null
+echo
+echo "## simulated, routes-only config, where the TLS edge passes each client's JA4 (people's browser builds theirs, each campaign a TLS client of its own), ${days} day(s) per scenario"
+$lg bench --days "$days" --edge-ja4 2>/dev/null
 echo
 echo "## live over loopback, routes-only config, ${live}s, 3,000 people: 2,700 shoppers on 10 NAT addresses, an office /24 of 300 shoppers and 10 clerks"
 $lg demo --duration "${live}s" --every 1h --shoppers 3000 --nats 10 | sed -n '/^final/,$p'

@@ -24,6 +24,7 @@ type BenchCommand struct {
 	Baseline   bool
 	Days       int // override every scenario's length (0: as defined)
 	Shoppers   int
+	EdgeJA4    bool
 	Workers    int
 	CPUProfile string
 	Decisions  string // a file for every decision, as JSON lines
@@ -44,6 +45,7 @@ func (c *BenchCommand) ParseFlags(args []string) error {
 	fs.IntVar(&c.Days, "days", 0, "run every scenario for this many simulated days instead of its own length")
 	fs.IntVar(&c.Shoppers, "shoppers", sim.DefaultPopulation().Shoppers, "legitimate shoppers")
 	fs.IntVar(&c.Workers, "workers", 2, "scenarios run at once")
+	fs.BoolVar(&c.EdgeJA4, "edge-ja4", false, "the shop's TLS edge passes each client's JA4 (as demo --edge-ja4): people's browser builds have theirs, each campaign's TLS client its own")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&c.Decisions, "decisions", "", "write every decision (each scenario's, in simulated time) to this file as JSON lines")
 	fs.Usage = func() {
@@ -73,7 +75,7 @@ func (c *BenchCommand) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	o := sim.BenchOptions{Seed: c.Seed, Scenario: c.Scenario, Days: c.Days, Shoppers: c.Shoppers, Workers: c.Workers,
+	o := sim.BenchOptions{Seed: c.Seed, Scenario: c.Scenario, Days: c.Days, Shoppers: c.Shoppers, Workers: c.Workers, EdgeJA4: c.EdgeJA4,
 		Done: func(r sim.ScenarioReport) {
 			if !c.JSON {
 				fmt.Fprintf(c.Stderr, "bench: %-13s %3d simulated days, %9d requests in %5.1fs\n", r.Name, r.Days, r.Requests, r.WallSeconds)

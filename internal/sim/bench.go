@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/human"
+	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/stack"
 )
@@ -70,6 +72,10 @@ type BenchOptions struct {
 	Days     int    // every scenario's length; 0: as the scenario defines it
 	Shoppers int
 	Workers  int // scenarios run at once
+	// EdgeJA4: the shop's TLS edge passes each client's JA4 (demo
+	// --edge-ja4): every actor's fingerprint holds its TLS client's,
+	// people's that of their browser build, each campaign's its own.
+	EdgeJA4 bool
 	// OnDecision, if set, sees every decision, its route prefixed with the
 	// scenario's name (scenarios share one clock, so the route says which
 	// world decided it). Scenarios run concurrently: it must be safe for
@@ -194,6 +200,17 @@ func runScenario(cfg *config.Config, world *World, sc Scenario, o BenchOptions) 
 	pop.Partner = pop.Partner && !sc.NoPartner
 	sources, legit := Legit(&w, pop, o.Seed, end)
 	camp, cst := sc.Campaign(&w, o.Seed, end)
+	if o.EdgeJA4 {
+		for i, s := range sources {
+			sources[i] = tlsClient{s, 0}
+		}
+		if camp != nil {
+			// each campaign a TLS client of its own, as in the demo
+			h := fnv.New64a()
+			h.Write([]byte(sc.Name))
+			camp = tlsClient{camp, h.Sum64() | 1}
+		}
+	}
 	if camp != nil {
 		sources = append(sources, camp)
 	}
@@ -255,4 +272,22 @@ func (r *BenchReport) WriteTable(w io.Writer) {
 // ValidScenario reports whether name is "all" or a scenario's name.
 func ValidScenario(name string) bool {
 	return name == "all" || slices.Contains(ScenarioNames(), name)
+}
+
+// tlsClient is a source whose clients' fingerprints hold their TLS
+// client's (BenchOptions.EdgeJA4): ja4 joins each fingerprint, or, when
+// 0, the fingerprint already is the TLS client's (a person's browser
+// build has one).
+type tlsClient struct {
+	Source
+	ja4 uint64
+}
+
+func (c tlsClient) Next() (Request, bool) {
+	r, ok := c.Source.Next()
+	r.Actor.TLS = true
+	if fp := &r.Actor.Keys[identity.Fingerprint]; c.ja4 != 0 && fp.Hash != 0 {
+		fp.Hash = mix(fp.Hash ^ c.ja4)
+	}
+	return r, ok
 }
