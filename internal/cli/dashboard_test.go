@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,22 +12,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "chromium not found: apt-get install chromium"
-	if os.Getenv("LEAKGUARD_REQUIRE_SERVERS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+	"github.com/leakguard/leakguard/internal/testserver"
+)
 
 var blockRe = regexp.MustCompile(`(?:block|challenge) ((ip|crew):[0-9a-f]{16}) by`)
 
@@ -36,7 +22,7 @@ var blockRe = regexp.MustCompile(`(?:block|challenge) ((ip|crew):[0-9a-f]{16}) b
 // demo signs in with the token, sees a scraper blocked among the top
 // actors, unblocks it, and sees the unblock recorded.
 func TestDashboardInBrowser(t *testing.T) {
-	chromium := chromiumPath(t)
+	chromium := testserver.Chromium(t)
 	d := &DemoCommand{Duration: 2 * time.Minute, Every: time.Hour, Seed: 1, Shoppers: 30, NATs: 2, Think: time.Second,
 		ScraperRate: 80, Stdout: io.Discard, Stderr: io.Discard, Ready: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -95,7 +93,7 @@ func TestServerReadsEachConnectionsJA4(t *testing.T) {
 // browser's headers one by one has the browser's header shape, so without
 // TLS both are one fingerprint; their handshakes differ.
 func TestTLSFingerprintSplitsAScriptFromChromium(t *testing.T) {
-	chromium := chromiumPath(t)
+	chromium := testserver.Chromium(t)
 	h := &seen{}
 	url := serveTLS(t, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -152,19 +150,4 @@ func TestTLSFingerprintSplitsAScriptFromChromium(t *testing.T) {
 	if plain(browser) != plain(script) {
 		t.Errorf("the script's header shape differs from Chromium's: the test copies headers badly")
 	}
-}
-
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "chromium not found: apt-get install chromium"
-	if os.Getenv("LEAKGUARD_REQUIRE_SERVERS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
 }

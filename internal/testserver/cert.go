@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -51,4 +52,17 @@ func Cert(t testing.TB) (certFile, keyFile string, cert tls.Certificate) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile, cert
+}
+
+// Chromium returns the path of a Chromium (or Chrome) binary for tests
+// that drive a real browser, skipping the test without one (failing it
+// under LEAKGUARD_REQUIRE_SERVERS=1).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return require(t, "chromium", "chromium")
 }
