@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -117,6 +118,13 @@ type Analyzer struct {
 	outliersDone bool
 	tails        []OutlierTail
 	allWinsIdx   []int
+
+	// tpart of tparts: the analyzer's stage of a sharded replay (tally.go)
+	// runs on tparts goroutines, each an Analyzer holding the keys of
+	// memory.Partition modulo tparts equal to tpart; pairs is the exact
+	// sets' entries of all of them
+	tpart, tparts int
+	pairsAll      *atomic.Int64
 
 	// stage is the first stage's buffer for the chunk it is replaying,
 	// while a pipelined replay runs (decisions go there).
@@ -268,9 +276,14 @@ func (a *Analyzer) before(ac *actor, i int) uint64 {
 }
 
 // own reports whether this replay holds key k: always, unless it is one
-// shard pass of several (Options.Parts).
+// shard pass of several (Options.Parts) or one goroutine of a sharded
+// analyzer's stage.
 func (a *Analyzer) own(k identity.Key) bool {
-	return a.o.Parts == 0 || memory.Partition(k)%a.o.Parts == a.o.Part
+	if a.o.Parts == 0 && a.tparts == 0 {
+		return true
+	}
+	p := memory.Partition(k)
+	return (a.o.Parts == 0 || p%a.o.Parts == a.o.Part) && (a.tparts == 0 || p%a.tparts == a.tpart)
 }
 
 // exact reports whether counts are exact sets.
@@ -548,8 +561,15 @@ func (a *Analyzer) addExact(ac *actor, recs []records.Found) {
 		n := len(m)
 		m[r.Hash] = struct{}{}
 		a.pairs += len(m) - n
+		if a.pairsAll != nil {
+			a.pairsAll.Add(int64(len(m) - n))
+		}
 	}
-	if a.pairs > a.o.ExactLimit {
+	// A sharded stage gives up when all its goroutines' keys hold more
+	// than the limit, as the one-goroutine replay does; whenever each
+	// notices, the report is the same: once given up, every count in it
+	// is the sketches' (counts, tally.go's join).
+	if a.pairs > a.o.ExactLimit || a.pairsAll != nil && a.pairsAll.Load() > int64(a.o.ExactLimit) {
 		a.inexact = true // the sketches carry on; free the sets
 		for _, x := range a.actors {
 			x.exact = nil

@@ -570,16 +570,16 @@ func TestAnalyzeStagedReplayIsExact(t *testing.T) {
 	// (an account's decision carries it; a crew's risk band rests on it).
 	enum := writeEnumerationLog(t, dir)
 	var plain result
-	run := func(serial, noCapture bool, workers, shards int) (string, string) {
+	run := func(serial, noCapture bool, workers, shards int, oneTally bool) (string, string) {
 		r := campaignReplay(t, cfg, cl)
 		r.inputs = append(r.inputs, enum)
 		r.opts = analyze.Options{Reveal: true, Suggest: true}
-		r.html, r.noCapture, r.read = true, noCapture, analyze.ReadOptions{Serial: serial, Workers: workers, Shards: shards}
+		r.html, r.noCapture, r.read = true, noCapture, analyze.ReadOptions{Serial: serial, Workers: workers, Shards: shards, OneTally: oneTally}
 		res := r.mustRun(t)
 		plain = res
 		return res.json, res.html
 	}
-	want, wantHTML := run(true, true, 1, 0)
+	want, wantHTML := run(true, true, 1, 0, false)
 	wantText := plain.text
 	for _, s := range []string{`"suspect": true`, `"rule": "user/ip/1h"`, `"rule": "user/account/1d"`, `"rule": "user/crew/1h"`, `"rule": "risk>=`, `"enumeration"`, `"records_before_detection"`, `"suggested_budgets"`, `"revealed"`} {
 		if !strings.Contains(want, s) {
@@ -587,20 +587,23 @@ func TestAnalyzeStagedReplayIsExact(t *testing.T) {
 		}
 	}
 	// shards 0 is the default, one engine goroutine per worker: at one
-	// worker, the two-stage replay; at more, the sharded one.
+	// worker, the two-stage replay; at more, the sharded one, with the
+	// analyzer's stage on as many goroutines (tally.go) unless oneTally.
 	for _, v := range []struct {
 		serial, noCapture bool
 		workers, shards   int
-	}{{true, false, 1, 0}, {false, true, 1, 0}, {false, false, 1, 0}, {false, false, 2, 1},
-		{false, false, 2, 0}, {false, true, 2, 0}, {false, false, 5, 3}} {
-		got, gotHTML := run(v.serial, v.noCapture, v.workers, v.shards)
+		oneTally          bool
+	}{{true, false, 1, 0, false}, {false, true, 1, 0, false}, {false, false, 1, 0, false}, {false, false, 2, 1, false},
+		{false, false, 2, 0, false}, {false, true, 2, 0, false}, {false, false, 5, 3, false},
+		{false, false, 2, 0, true}, {false, false, 5, 3, true}} {
+		got, gotHTML := run(v.serial, v.noCapture, v.workers, v.shards, v.oneTally)
 		if got != want || gotHTML != wantHTML {
 			i := 0
 			for i < len(got) && i < len(want) && got[i] == want[i] {
 				i++
 			}
-			t.Errorf("serial=%v noCapture=%v workers=%d shards=%d: the report differs from the plain replay's at byte %d: %.200q vs %.200q",
-				v.serial, v.noCapture, v.workers, v.shards, i, got[min(i, len(got)):], want[min(i, len(want)):])
+			t.Errorf("serial=%v noCapture=%v workers=%d shards=%d oneTally=%v: the report differs from the plain replay's at byte %d: %.200q vs %.200q",
+				v.serial, v.noCapture, v.workers, v.shards, v.oneTally, i, got[min(i, len(got)):], want[min(i, len(want)):])
 		}
 	}
 
@@ -623,6 +626,13 @@ func TestAnalyzeStagedReplayIsExact(t *testing.T) {
 	if !ref.report.ExactAbandoned {
 		t.Fatal("exact counts not given up at 200,000 pairs")
 	}
+	// ... and the analyzer's stage on two goroutines, adding to one count
+	// of pairs, gives the one-goroutine replay's report.
+	r.read = analyze.ReadOptions{Serial: true, Workers: 1}
+	if serial := r.mustRun(t); serial.json != ref.json || serial.text != ref.text {
+		t.Errorf("exact given up: the replay on 2 workers differs from the serial one:\n%.600s\nvs\n%.600s", ref.json, serial.json)
+	}
+	r.read = analyze.ReadOptions{Workers: 2}
 	shardsMatch(t, "exact given up", r, ref, 2)
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/detect"
@@ -129,8 +130,11 @@ type ReadOptions struct {
 	Serial bool
 	// Shards is how many goroutines run the engine's stage, each for the
 	// keys of its partitions (shard.go); default Workers. Below 2, one
-	// goroutine runs it for every key.
-	Shards int
+	// goroutine runs it for every key. The analyzer's stage runs on as
+	// many (tally.go), unless OneTally keeps it on one: the same report
+	// (tested), for comparison.
+	Shards   int
+	OneTally bool
 }
 
 const (
@@ -154,7 +158,9 @@ type chunk struct {
 	stage stageBuf    // the replay's first stage's decisions and bounds, for the second
 	sh    shardBuf    // the same, in a sharded replay
 	pool  chan *chunk // where it goes back when replayed
-	pos   int64       // input bytes read when the chunk was cut
+	// the analyzer's goroutines yet to tally it, in a sharded replay
+	tallying atomic.Int32
+	pos      int64 // input bytes read when the chunk was cut
 }
 
 type span struct {
@@ -376,10 +382,39 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 		}()
 	}
 	// The second stage: the analyzer's own totals, a chunk behind the
-	// first, on a goroutine of its own (Serial: on this one, line by line).
+	// first, on a goroutine of its own (Serial: on this one, line by line),
+	// or, sharded, on one for each engine goroutine's partitions, each
+	// holding their keys (tally.go).
 	var tallies chan *chunk
 	tallied := make(chan struct{})
-	if !o.Serial {
+	var subs []*Analyzer
+	var toTally []chan *chunk
+	if sharded && !o.OneTally {
+		subs = a.split(shards)
+		var tallying sync.WaitGroup
+		for _, s := range subs {
+			q := make(chan *chunk, inflight)
+			toTally = append(toTally, q)
+			tallying.Add(1)
+			go func() {
+				defer tallying.Done()
+				for c := range q {
+					c.sh.metered.Wait()
+					s.tallySharded(c)
+					if c.tallying.Add(-1) == 0 {
+						c.pool <- c
+					}
+				}
+			}()
+		}
+		defer func() {
+			for _, q := range toTally {
+				close(q)
+			}
+			tallying.Wait()
+			a.join(subs)
+		}()
+	} else if !o.Serial {
 		tallies = make(chan *chunk, inflight)
 		go func() {
 			defer close(tallied)
@@ -475,6 +510,13 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 				toAddr[w] <- c
 				toOthers[w] <- c
 			}
+		}
+		if subs != nil {
+			c.tallying.Store(int32(len(subs)))
+			for _, q := range toTally {
+				q <- c
+			}
+			continue
 		}
 		tallies <- c
 	}
