@@ -438,10 +438,19 @@ func TestAnalyzeFoldsIdleKeys(t *testing.T) {
 	logPath := filepath.Join(dir, "access.log")
 	os.WriteFile(logPath, []byte(b.String()), 0o600)
 	cfg := writeConfig(t, dir, fmt.Sprintf(analyzeConfig, filepath.Join(dir, "state")))
-	run := func(maxKeys int) analyze.Report {
-		return replay{config: cfg, inputs: []string{logPath}, html: true, opts: analyze.Options{Suggest: true, MaxKeys: maxKeys}}.mustRun(t).report
+	run := func(maxKeys, workers int) analyze.Report {
+		return replay{config: cfg, inputs: []string{logPath}, html: true, opts: analyze.Options{Suggest: true, MaxKeys: maxKeys},
+			read: analyze.ReadOptions{Workers: workers}}.mustRun(t).report
 	}
-	free, bounded := run(1_000_000), run(1000)
+	// At 2 workers the analyzer's stage is sharded (tally.go): each
+	// goroutine folds its own keys past its share of MaxKeys.
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { foldsIdleKeys(t, run, workers) })
+	}
+}
+
+func foldsIdleKeys(t *testing.T, run func(maxKeys, workers int) analyze.Report, workers int) {
+	free, bounded := run(1_000_000, workers), run(1000, workers)
 	if free.FoldedKeys != 0 || bounded.FoldedKeys < free.Actors/2 || math.Abs(float64(bounded.Actors-free.Actors)) > 0.02*float64(free.Actors) {
 		t.Fatalf("folded %d of %d keys (unbounded: %d of %d)", bounded.FoldedKeys, bounded.Actors, free.FoldedKeys, free.Actors)
 	}
