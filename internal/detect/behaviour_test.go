@@ -210,3 +210,36 @@ func (b *Behaviour) signalsOf(k identity.Key, now int64, record bool, low int) S
 	s, _ := b.signals(k, origin{}, now, record, false, low)
 	return s
 }
+
+// A record nobody was shown reads as cold however busy the platform: just
+// before the sketch halves, with a million (record, address) pairs served
+// since the last halving, records never served still read as shown to at
+// most one address (1,000 of 1,000 here). At 65,536 counters a row, counts
+// stood near 16 everywhere by then and none did (0 of 1,000), so a
+// session swarm's profiles, random and never shown to anyone, were not
+// cold: with the edge's JA4 logged, 0 of its 2,500 addresses flagged in a
+// two-day log replay (TestAnalyzeLoggedJA4FlagsTheSessionSwarm), 2,499
+// now.
+func TestAnUnshownRecordStaysColdOnABusyPlatform(t *testing.T) {
+	b := NewBehaviour(1 << 10)
+	for i := range uint64(halveEvery - 1) {
+		b.bump(mix(i ^ 0x5eed))
+	}
+	cold := 0
+	for i := range uint64(1000) {
+		if b.estimate(mix(i|1<<40)) <= b.ColdMax { // never served: the served are under 2^20
+			cold++
+		}
+	}
+	t.Logf("%d of 1,000 records never served read as cold", cold)
+	if cold < 900 {
+		t.Errorf("%d of 1,000 records never served read as cold after %d served, want 900 or more", cold, halveEvery-1)
+	}
+	// and one shown to many addresses is not
+	for range 5 {
+		b.bump(0xabcdef)
+	}
+	if b.estimate(0xabcdef) <= b.ColdMax {
+		t.Errorf("a record shown five times reads as cold")
+	}
+}

@@ -25,17 +25,17 @@ import (
 //	magic [8]byte, version uint16, rows uint16, width uint32, seenBits uint32,
 //	savedAt int64 (unix ns), inserted, recent, recentCold, paced,
 //	pacedCold, everServed uint64,
-//	body: DEFLATE of the sketch (rows*width uint16) then seen (seenBits/64 uint64),
+//	body: DEFLATE of the sketch (rows*width bytes) then seen (seenBits/64 uint64),
 //	SHA-256 of everything before it.
 //
 // The body is compressed because a small shop's sketch is mostly zeros:
-// the raw arrays are 1.5 MiB whatever was served, written every minute.
+// the raw arrays are 5 MiB whatever was served, written every minute.
 const (
 	snapMagic   = "LGPOPSK\x00"
-	snapVersion = 1
+	snapVersion = 2 // 2: byte counters, 2^20 wide
 	snapHeader  = 8 + 2 + 2 + 4 + 4 + 8 + 6*8
 	snapSum     = sha256.Size
-	snapRaw     = cmsRows*cmsWidth*2 + seenBits/8
+	snapRaw     = cmsRows*cmsWidth + seenBits/8
 )
 
 // SnapshotMaxAge: Restore refuses a snapshot saved longer ago than this.
@@ -57,11 +57,11 @@ var (
 )
 
 // Snapshot returns what b has learnt of popularity, for Restore in a later
-// process. It holds the sketch's lock only while copying its arrays (1.5
+// process. It holds the sketch's lock only while copying its arrays (5
 // MiB, a memory copy), not while encoding or compressing them: Served
 // waits on that lock.
 func (b *Behaviour) Snapshot() []byte {
-	cms := new([cmsRows][cmsWidth]uint16)
+	cms := new([cmsRows][cmsWidth]uint8)
 	seen := make([]uint64, seenBits/64)
 	var counters [6]uint64
 	b.cmsMu.Lock()
@@ -79,9 +79,7 @@ func (b *Behaviour) Snapshot() []byte {
 
 	raw := make([]byte, 0, snapRaw)
 	for r := range cms {
-		for _, c := range cms[r] {
-			raw = binary.LittleEndian.AppendUint16(raw, c)
-		}
+		raw = append(raw, cms[r][:]...)
 	}
 	for _, w := range seen {
 		raw = binary.LittleEndian.AppendUint64(raw, w)
@@ -152,7 +150,7 @@ func (b *Behaviour) Restore(p []byte, now time.Time) error {
 		c[i] = binary.LittleEndian.Uint64(p[28+8*i:])
 	}
 	inserted, recent, recentCold, paced, pacedCold, everServed := c[0], c[1], c[2], c[3], c[4], c[5]
-	if inserted >= 1<<20 || recentCold > recent || pacedCold > paced {
+	if inserted >= halveEvery || recentCold > recent || pacedCold > paced {
 		return fmt.Errorf("%w: counters out of range", ErrSnapshotCorrupt)
 	}
 
@@ -164,13 +162,10 @@ func (b *Behaviour) Restore(p []byte, now time.Time) error {
 	if n, err := zr.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		return fmt.Errorf("%w: sketch longer than its dimensions", ErrSnapshotCorrupt)
 	}
-	var cms [cmsRows][cmsWidth]uint16
+	cms := new([cmsRows][cmsWidth]uint8)
 	off := 0
 	for r := range cms {
-		for j := range cms[r] {
-			cms[r][j] = binary.LittleEndian.Uint16(raw[off:])
-			off += 2
-		}
+		off += copy(cms[r][:], raw[off:])
 	}
 	seen := make([]uint64, seenBits/64)
 	for i := range seen {
@@ -179,7 +174,7 @@ func (b *Behaviour) Restore(p []byte, now time.Time) error {
 	}
 
 	b.cmsMu.Lock()
-	b.cms = cms
+	b.cms = *cms
 	b.seen = seen
 	b.inserted = inserted
 	b.recent.Store(recent)
