@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Proxy throughput on this machine, in one run: the shop directly, a tuned plain
 # Go httputil.ReverseProxy, leakguard (body inspection and PII scan on), and
-# nginx proxy_pass, all in front of the same upstream, driven by wrk.
+# nginx proxy_pass, all in front of the same upstream, driven by wrk; then
+# leakguard and nginx each terminating TLS (a self-signed certificate), where
+# leakguard reads every connection's JA4 and young sessions are followed by it.
 # Usage: bench/proxy.sh [seconds per run, default 10] [connections, default 64]
 # Needs: go, wrk, nginx (apt-get install wrk nginx-light). Writes bench/out/proxy.md.
 set -euo pipefail
@@ -10,8 +12,8 @@ secs=${1:-10}
 conns=${2:-64}
 out=bench/out
 mkdir -p "$out"
-for t in wrk nginx; do
-  command -v $t >/dev/null || { echo "bench/proxy.sh needs $t: apt-get install wrk nginx-light" >&2; exit 2; }
+for t in wrk nginx openssl; do
+  command -v $t >/dev/null || { echo "bench/proxy.sh needs $t: apt-get install wrk nginx-light openssl" >&2; exit 2; }
 done
 go build -o "$out/leakguard" ./cmd/leakguard
 go build -o "$out/plainproxy" ./bench/plainproxy
@@ -24,6 +26,16 @@ trap cleanup EXIT
 "$out/plainproxy" --listen 127.0.0.1:18081 --upstream http://127.0.0.1:19000 2>"$out/plain.log" & pids+=($!)
 LEAKGUARD_ADMIN_TOKEN=bench-token-0123456789 LEAKGUARD_SECRET=bench-secret-0123456789 \
   "$out/leakguard" proxy --config bench/leakguard-bench.yaml 2>"$out/leakguard.log" & pids+=($!)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$out/tls.key" -out "$out/tls.crt" 2>/dev/null
+# the same config terminating TLS; no trusted proxy, so the connection's JA4
+# is the client's (a trusted peer's handshake would be ignored)
+sed -e 's/^listen: .*/listen: 127.0.0.1:18443/' -e 's/^admin: .*/admin: {listen: "off"}/' \
+  -e 's/trusted_proxies: .*/trusted_proxies: []/' -e 's#bench/out/state#bench/out/state-tls#' \
+  -e 's#bench/out/decisions.jsonl#bench/out/decisions-tls.jsonl#' bench/leakguard-bench.yaml > "$out/leakguard-tls.yaml"
+echo "tls: {cert_file: $out/tls.crt, key_file: $out/tls.key}" >> "$out/leakguard-tls.yaml"
+LEAKGUARD_SECRET=bench-secret-0123456789 \
+  "$out/leakguard" proxy --config "$out/leakguard-tls.yaml" 2>"$out/leakguard-tls.log" & pids+=($!)
 cat > "$out/nginx.conf" <<NGX
 worker_processes auto;
 pid $PWD/$out/nginx.pid;
@@ -42,19 +54,30 @@ http {
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     }
   }
+  server {
+    listen 127.0.0.1:18444 ssl;
+    ssl_certificate $PWD/$out/tls.crt;
+    ssl_certificate_key $PWD/$out/tls.key;
+    location / {
+      proxy_pass http://shop;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
 }
 NGX
 nginx -c "$PWD/$out/nginx.conf" -p "$PWD/$out" & pids+=($!)
 
-for port in 19000 18081 18080 18082; do
+for url in http://127.0.0.1:19000 http://127.0.0.1:18081 http://127.0.0.1:18080 http://127.0.0.1:18082 https://127.0.0.1:18443 https://127.0.0.1:18444; do
   for i in $(seq 1 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/api/users/1" && break
+    curl -kfsS -o /dev/null "$url/api/users/1" && break
     sleep 0.1
   done
 done
 
-run() { # name port
-  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/proxy.lua "http://127.0.0.1:$2" > "$out/wrk-$1.txt"
+run() { # name port [scheme]
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/proxy.lua "${3:-http}://127.0.0.1:$2" > "$out/wrk-$1.txt"
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' "$out/wrk-$1.txt")
   p50=$(awk '$1=="50%" {print $2}' "$out/wrk-$1.txt")
@@ -66,6 +89,8 @@ results=$( {
   run plain-go-proxy 18081
   run leakguard 18080
   run nginx 18082
+  run leakguard-tls 18443 https
+  run nginx-tls 18444 https
 } )
 plain=$(echo "$results" | awk '$1=="plain-go-proxy" {print $2}')
 {
@@ -75,5 +100,5 @@ plain=$(echo "$results" | awk '$1=="plain-go-proxy" {print $2}')
     printf '| %s | %.0f | %s | %s | %.2f |\n' "$name" "$rps" "$p50" "$p99" "$(echo "$rps / $plain" | bc -l)"
   done
   echo
-  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores, $(date -u +%Y-%m-%d); leakguard: body inspection + PII scan on, shadow mode."
+  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD); leakguard: body inspection + PII scan on, shadow mode; -tls: terminating TLS (ECDSA P-256, keep-alive connections), leakguard reading each connection's JA4."
 } | tee "$out/proxy.md"
