@@ -81,7 +81,7 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.IntVar(&c.MaxKeys, "max-keys", 1_000_000, "actor keys held in full (about 600 bytes each); past it, keys never suspected and idle longer than the longest budget window are folded into the totals (budget suggestions, timeline, key count) and not listed")
 	fs.StringVar(&c.Since, "since", "", "replay only lines from this time on: RFC 3339 (2026-01-02T15:04:05Z) or a date (2026-01-02, UTC)")
 	fs.StringVar(&c.Until, "until", "", "replay only lines before this time (same forms as --since)")
-	fs.IntVar(&c.Workers, "workers", 0, "goroutines parsing lines in parallel (default: one per core); at 2 or more the engine's stage runs on as many more, each for its keys, with the same report")
+	fs.IntVar(&c.Workers, "workers", 0, "goroutines parsing lines in parallel (default: one per core); at 2 or more the engine's stage and the analyzer's run on as many more each, each for its keys, with the same report")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write a heap profile at the end of the run to this file (for leakguard's developers)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for leakguard's developers)")
 	fs.StringVar(&c.Shard, "shard", "", "i/N: one shard pass of a log cut in N (N at most 64) by key: replay the whole log, hold the keys of part i, and write them with --partial, for --merge (docs/analyze.md, Past one machine)")
