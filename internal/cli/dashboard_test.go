@@ -119,12 +119,18 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(row)),
 		chromedp.Click(chromedp.CSS(row+" button.details")),
 		chromedp.WaitVisible(chromedp.CSS("#detail-decisions li")),
-		chromedp.Click(chromedp.CSS(row+" button.unblock")),
 	); err != nil {
-		t.Fatalf("unblock %s: %v\n%s", key, err, dump())
+		t.Fatalf("details of %s: %v\n%s", key, err, dump())
 	}
-	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`document.getElementById("decisions").textContent.includes("operator unblock `+key+`")`,
-		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+	// The table is redrawn every few seconds: a click that lands on the
+	// row just replaced is lost (seen under -race in CI), so click the
+	// row's current button until the unblock shows.
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`(() => {
+		if (document.getElementById("decisions").textContent.includes("operator unblock `+key+`")) return true;
+		const b = document.querySelector('`+row+` button.unblock');
+		if (b) b.click();
+		return false;
+	})()`, chromedp.WithPollingInterval(2*time.Second), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		t.Fatalf("the unblock of %s does not show: %v\n%s", key, err, dump())
 	}
 	// The page shows keys and counts, never the shop's personal data.
