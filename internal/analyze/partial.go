@@ -839,17 +839,7 @@ func (a *Analyzer) Merge(ps []*Partial) error {
 		if err := a.keys.Merge(p.keys); err != nil {
 			return err
 		}
-		for g, h := range p.fPeaks {
-			if a.foldedPeaks[g] == nil {
-				a.foldedPeaks[g] = map[uint32]int{}
-			}
-			for v, n := range h {
-				a.foldedPeaks[g][v] += n
-			}
-		}
-		for h, n := range p.fHours {
-			a.foldedHours[h] += n
-		}
+		a.addFolded(p.fPeaks, p.fHours)
 		if a.raw != nil {
 			maps.Copy(a.raw, p.raw)
 		}

@@ -79,17 +79,7 @@ func (a *Analyzer) join(subs []*Analyzer) {
 		a.nextFold += s.nextFold
 		a.inexact = a.inexact || s.inexact
 		_ = a.keys.Merge(s.keys) // both precision 14: no error
-		for g, h := range s.foldedPeaks {
-			if a.foldedPeaks[g] == nil {
-				a.foldedPeaks[g] = map[uint32]int{}
-			}
-			for v, c := range h {
-				a.foldedPeaks[g][v] += c
-			}
-		}
-		for h, c := range s.foldedHours {
-			a.foldedHours[h] += c
-		}
+		a.addFolded(s.foldedPeaks, s.foldedHours)
 		if a.raw != nil {
 			maps.Copy(a.raw, s.raw)
 		}
@@ -104,5 +94,21 @@ func (a *Analyzer) join(subs []*Analyzer) {
 		for _, ac := range a.actors {
 			ac.exact = nil
 		}
+	}
+}
+
+// addFolded adds another analyzer's folded keys' peaks and hours (a shard
+// pass's, a goroutine's) to a's.
+func (a *Analyzer) addFolded(peaks map[peakGroup]map[uint32]int, hours map[int32]uint32) {
+	for g, h := range peaks {
+		if a.foldedPeaks[g] == nil {
+			a.foldedPeaks[g] = map[uint32]int{}
+		}
+		for v, n := range h {
+			a.foldedPeaks[g][v] += n
+		}
+	}
+	for h, n := range hours {
+		a.foldedHours[h] += n
 	}
 }
