@@ -853,13 +853,6 @@ func (a *Analyzer) Merge(ps []*Partial) error {
 	}
 	// The single replay gave up exact counts once all its keys held more
 	// pairs than the limit; the sum of the passes' is that total.
-	if a.o.Exact && a.pairs > a.o.ExactLimit {
-		a.inexact = true
-	}
-	if a.inexact {
-		for _, ac := range a.actors {
-			ac.exact = nil
-		}
-	}
+	a.settleExact()
 	return nil
 }

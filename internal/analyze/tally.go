@@ -87,6 +87,13 @@ func (a *Analyzer) join(subs []*Analyzer) {
 		s.actors = nil
 	}
 	a.actors = actors
+	a.settleExact()
+}
+
+// settleExact gives up exact counts once the keys joined hold more pairs
+// than --exact's limit (the single replay gave them up at that total), or
+// if any part had: every count is then the sketches' estimate.
+func (a *Analyzer) settleExact() {
 	if a.o.Exact && a.pairs > a.o.ExactLimit {
 		a.inexact = true
 	}
