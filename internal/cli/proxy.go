@@ -225,6 +225,12 @@ func (c *ProxyCommand) Open() error {
 	if s := cfg.Identity.Session; s.Header == "" && s.Cookie == "" && s.JWTClaim == "" {
 		c.log.Warn("identity.session is not set: requests are not told apart by session, so the people behind a carrier NAT count as one and a residential swarm's lack of a session is not seen; name the session cookie (identity.session: {cookie: NAME})")
 	}
+	if tlsCfg == nil && cfg.Identity.TLSFingerprintHeader == "" && cfg.Follow.TLSVar == "" {
+		// Not a warning: most deployments start so. But a swarm with a
+		// session per address is held only by its TLS client, and the
+		// setting is easy to miss.
+		c.log.Info("no client TLS fingerprint (JA4): a script sending a browser's headers shares that browser's fingerprint, and a swarm with a session per address is not held; terminate TLS here (tls: {cert_file, key_file}) or name the header your edge passes it in (identity.tls_fingerprint_header): docs/integrations/tls-fingerprints.md")
+	}
 	return nil
 }
 

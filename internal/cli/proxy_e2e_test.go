@@ -606,8 +606,13 @@ func TestProxyHoldsASessionSwarmByItsTLSFingerprint(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := writeEnforcing(t, t.TempDir(), tt.identity, "{}", "{route: 'GET /api/users/{id}', entity: user}")
-			c, _, stop := serveConfigEnv(t, cfg, &syncBuffer{}, func(string) string { return "" })
+			var stderr syncBuffer
+			c, _, stop := serveConfigEnv(t, cfg, &stderr, func(string) string { return "" })
 			defer stop()
+			// Without a JA4 the proxy says at start where one would come from.
+			if hint := strings.Contains(stderr.String(), "no client TLS fingerprint (JA4)"); hint == tt.held {
+				t.Errorf("%s: the start's hint about a TLS fingerprint: %v, want %v", tt.name, hint, !tt.held)
+			}
 			client := &http.Client{Timeout: 5 * time.Second}
 			rng := rand.New(rand.NewPCG(9, 9))
 			taken, refused := 0, 0
