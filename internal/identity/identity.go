@@ -191,10 +191,12 @@ func ConnFingerprint(req *http.Request) string {
 // client behind it; and from anyone else the header is the client's own
 // claim, and a script would claim a browser's.
 func (r *Resolver) tlsFingerprint(req *http.Request) string {
-	peer, ok := parseHostAddr(req.RemoteAddr)
-	trusted := ok && r.trusted(peer)
-	if !trusted {
-		return ConnFingerprint(req)
+	conn := ConnFingerprint(req)
+	if conn == "" && r.opt.TLSFingerprintHeader == "" {
+		return "" // most deployments: nothing to weigh, no address to parse
+	}
+	if peer, ok := parseHostAddr(req.RemoteAddr); !ok || !r.trusted(peer) {
+		return conn
 	}
 	if r.opt.TLSFingerprintHeader == "" {
 		return ""
