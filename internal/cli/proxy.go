@@ -392,8 +392,8 @@ func (c *ProxyCommand) calibrate(ctx context.Context) {
 // popularityEvery: how often the proxy keeps what its behaviour tracker
 // learnt of popularity. A crash loses at most this much of it, which a
 // busy shop relearns in seconds and a quiet one misses little of; each
-// keep costs a snapshot (about 20 ms of CPU for a busy shop's, up to a
-// megabyte written).
+// keep costs a snapshot (about 55 ms of CPU for a busy shop's, up to two
+// megabytes written).
 const popularityEvery = time.Minute
 
 // keepPopularity keeps the tracker's popularity every every until ctx is
