@@ -599,3 +599,44 @@ func TestPeoplesShareIsOfWhatTheyAreShownLately(t *testing.T) {
 		t.Fatalf("people's cold share %.2f after the start, %.2f after %d warm responses: want about 1, then under 0.25", before, got, 3000)
 	}
 }
+
+// Clerks look customers up through the API from a console (a session
+// that never loads an asset), every 10 to 40 s, each lookup a profile
+// with its phone and email nobody else was shown: three cold records.
+// After four lookups they swept the tail, and were in the crew of every
+// account sweeping through the API from sessions without assets; when a
+// scraper's accounts (red team, 300 accounts at 10.5-14 s) got that crew
+// blocked, the demo's clerks were refused with it. At a clerk's pace a
+// signed-up session is not in a crew for the lack of assets; an account
+// with no session at all (an account farm's script) still is.
+func TestAClerkIsNotInTheCrewOfAPISweepers(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		session  bool
+		wantCrew bool
+	}{
+		{"a clerk's console session", true, false},
+		{"an account farm's sessionless script", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			clerk := h.member(500)
+			if !tt.session {
+				clerk.Keys[identity.Session] = identity.Key{}
+			}
+			var s Signals
+			for i := range 20 {
+				at := epoch + int64(time.Duration(i)*25*time.Second)
+				s = h.d.Assess(&clerk, Traits{Kind: Record, UA: UABrowser, At: at, IDLow: -1})
+				h.d.Served(&clerk, append(append(rec(h.next), rec(h.next+1)...), rec(h.next+2)...))
+				h.next += 3
+			}
+			if s&ColdSweep == 0 {
+				t.Fatalf("twenty lookups of the tail without cold_sweep (%s): the test would prove nothing", s)
+			}
+			if got := clerk.Keys[identity.Crew].Hash != 0; got != tt.wantCrew {
+				t.Errorf("in a crew: %v, want %v (signals %s)", got, tt.wantCrew, s)
+			}
+		})
+	}
+}
