@@ -31,6 +31,8 @@ func campaignScores() []*Score {
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
 		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
 		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
+		{Name: "paced-pages", Desc: "red team: 60-150 sessions, each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
+		{Name: "console-crew", Desc: "red team: 150-300 accounts, ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 	}
 }
@@ -122,8 +124,64 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 		})
 	})
 
+	// Two classes a red team (a helper reading only the README and docs)
+	// found taking over 10,000 records in 90 s, never refused.
+	for range 60 + rng.IntN(91) {
+		ip := fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("pp-%x", rng.Uint64())}
+		seed := rng.Uint64()
+		run(func() { t.pacedPages(ctx, rand.New(rand.NewPCG(seed, 10)), ip, sid) })
+	}
+	var consoleIP string
+	for i := range 150 + rng.IntN(151) {
+		if i%10 == 0 {
+			consoleIP = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		}
+		ip, seed := consoleIP, rng.Uint64()
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc%d-%x", i, rng.Uint64())}
+		account := fmt.Sprintf("console-%d", i)
+		run(func() { t.consoleMember(ctx, rand.New(rand.NewPCG(seed, 11)), ip, sid, account) })
+	}
+
 	harvest := 20 + rng.Float64()*20
 	run(func() { t.partner(ctx, harvest) })
+}
+
+// pacedPages is one session of a red team's class: every item as a
+// browser shows it (page, stylesheet, script, reviews) at a person's
+// pace, but items at random, from an address of its own.
+func (t *Traffic) pacedPages(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie) {
+	s := t.score("paced-pages")
+	if !sleep(ctx, time.Duration(rng.Int64N(int64(5*time.Second)))) {
+		return
+	}
+	for ctx.Err() == nil {
+		item := 1 + rng.IntN(t.o.Items)
+		t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, "", nil)
+		t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, "", nil)
+		t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)
+		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, "", reviewers)
+		if !sleep(ctx, time.Duration(float64(2500*time.Millisecond)+rng.Float64()*float64(2500*time.Millisecond))) {
+			return
+		}
+	}
+}
+
+// consoleMember is one account of a red team's class: a session that
+// loads a script once, then calls the API at a clerk's pace, a random
+// item's reviews each time.
+func (t *Traffic) consoleMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string) {
+	s := t.score("console-crew")
+	if !sleep(ctx, time.Duration(rng.Int64N(int64(12*time.Second)))) {
+		return
+	}
+	t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
+	for ctx.Err() == nil {
+		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+rng.IntN(t.o.Items)), ip, browserUA, sid, account, reviewers)
+		if !sleep(ctx, time.Duration(float64(10500*time.Millisecond)+rng.Float64()*float64(3500*time.Millisecond))) {
+			return
+		}
+	}
 }
 
 // userIDs returns the reviewers' ids in a reviews page.
