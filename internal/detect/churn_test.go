@@ -298,3 +298,45 @@ func TestNewVisitorsOfOneTLSFingerprintAreNotASwarm(t *testing.T) {
 		d.Served(&a, rec(uint64(i*7%500))) // popular: people were shown it
 	}
 }
+
+// Many sessions started at once on one address, each at a person's pace
+// with the pages around its calls (a red team's hundred, 2.5-5 s an
+// item): the address's young sessions together sweep, and each was in
+// the crew, blocked at 8 s with 95 records taken. At 30 s each session
+// was past its youth and no longer the crew's: 4,934 records in 90 s. A
+// session found sweeping with its address's young sessions stays the
+// crew's.
+func TestChurnersSessionsStayTheCrewsPastTheirYouth(t *testing.T) {
+	h := newCrewHarness()
+	const n = 40
+	sessions := make([]identity.Actor, n)
+	for i := range sessions {
+		sessions[i] = actor(0xc0ffee01, mix(0x5e5+uint64(i)), 0xf1)
+	}
+	item := func(a *identity.Actor, at time.Duration) {
+		h.d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at)})
+		h.d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+300*time.Millisecond), IDLow: -1})
+		var recs []records.Found
+		for range 4 {
+			recs = append(recs, rec(h.next)...)
+			h.next++
+		}
+		h.d.Served(a, recs)
+	}
+	// An item every 4 s each, the sessions a tenth of a second apart.
+	for round := range 20 {
+		for i := range sessions {
+			item(&sessions[i], time.Duration(round)*4*time.Second+time.Duration(i)*100*time.Millisecond)
+		}
+		if round == 5 {
+			if sessions[n-1].Keys[identity.Crew] != crewKey(&sessions[n-1], ColdSweep) {
+				t.Fatalf("at %d s the sessions are not the sweepers' crew: the test would prove nothing", round*4)
+			}
+		}
+	}
+	for i, a := range sessions { // 80 s on: every session past its youth
+		if a.Keys[identity.Crew] != crewKey(&a, ColdSweep) {
+			t.Fatalf("session %d left the crew past its youth (crew %v)", i, a.Keys[identity.Crew])
+		}
+	}
+}
