@@ -73,11 +73,11 @@ type Memory struct {
 
 type shard struct {
 	mu sync.Mutex
-	// m finds an actor by its key's hash: a 64-bit key takes the map's
-	// fast path (a 16-byte identity.Key was hashed with AES and compared
-	// field by field on every lookup, several per request). Keys of other
-	// kinds with the same hash chain through alias.
-	m         map[uint64]*actor
+	// m finds an actor by its key's hash (a 16-byte identity.Key was
+	// hashed with AES and compared field by field on every lookup, several
+	// per request, in a Go map). Keys of other kinds with the same hash
+	// chain through alias.
+	m         table
 	n         int    // actors held
 	head      *actor // most recently seen, once linked
 	tail      *actor
@@ -248,7 +248,6 @@ func New(o Options) *Memory {
 		m.widths = append(m.widths, width)
 	}
 	for i := range m.shards {
-		m.shards[i].m = make(map[uint64]*actor)
 		m.shards[i].dirty = make(map[identity.Key]struct{})
 	}
 	return m
@@ -602,11 +601,11 @@ func (s *shard) link() {
 	}
 	s.linked = true
 	all := make([]*actor, 0, s.n)
-	for _, a := range s.m {
+	s.m.all(func(a *actor) {
 		for ; a != nil; a = a.alias {
 			all = append(all, a)
 		}
-	}
+	})
 	slices.SortFunc(all, func(x, y *actor) int { return cmp.Compare(y.seen, x.seen) })
 	s.head, s.tail = nil, nil
 	for i, a := range all {
@@ -626,7 +625,7 @@ func (s *shard) find(k identity.Key) *actor {
 	if a := s.last; a != nil && a.key == k {
 		return a
 	}
-	a := s.m[k.Hash]
+	a := s.m.get(k.Hash)
 	for a != nil && a.key != k {
 		a = a.alias
 	}
@@ -637,8 +636,8 @@ func (s *shard) find(k identity.Key) *actor {
 }
 
 func (s *shard) put(a *actor) {
-	a.alias = s.m[a.key.Hash]
-	s.m[a.key.Hash] = a
+	a.alias = s.m.get(a.key.Hash)
+	s.m.set(a.key.Hash, a)
 	s.n++
 }
 
@@ -647,11 +646,11 @@ func (s *shard) remove(a *actor) {
 		s.last = nil
 	}
 	h := a.key.Hash
-	if p := s.m[h]; p == a {
+	if p := s.m.get(h); p == a {
 		if a.alias == nil {
-			delete(s.m, h)
+			s.m.del(h)
 		} else {
-			s.m[h] = a.alias
+			s.m.set(h, a.alias)
 		}
 	} else {
 		for p.alias != a {
