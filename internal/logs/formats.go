@@ -193,11 +193,13 @@ func (f *NginxFormat) set(e *Entry, name string, v []byte) error {
 		}
 		e.Time = time.Unix(0, int64(sec*1e9)).UTC()
 	case "request":
-		parts := bytes.SplitN(v, []byte(" "), 3)
-		if len(parts) == 3 {
-			e.Method, e.Target, e.Proto = parts[0], parts[1], parts[2]
-		} else {
-			e.Target = v
+		// bytes.SplitN(v, " ", 3) without its slice of parts: method,
+		// target and the rest, when there are two spaces.
+		e.Target = v
+		if i := bytes.IndexByte(v, ' '); i >= 0 {
+			if j := bytes.IndexByte(v[i+1:], ' '); j >= 0 {
+				e.Method, e.Target, e.Proto = v[:i:i], v[i+1:i+1+j:i+1+j], v[i+2+j:]
+			}
 		}
 	case "request_method":
 		e.Method = v

@@ -13,6 +13,7 @@
 package memory
 
 import (
+	"cmp"
 	"math/bits"
 	"slices"
 	"sync"
@@ -72,13 +73,13 @@ type Memory struct {
 
 type shard struct {
 	mu sync.Mutex
-	// m finds an actor by its key's hash: a 64-bit key takes the map's
-	// fast path (a 16-byte identity.Key was hashed with AES and compared
-	// field by field on every lookup, several per request). Keys of other
-	// kinds with the same hash chain through alias.
-	m         map[uint64]*actor
+	// m finds an actor by its key's hash (a 16-byte identity.Key was
+	// hashed with AES and compared field by field on every lookup, several
+	// per request, in a Go map). Keys of other kinds with the same hash
+	// chain through alias.
+	m         table
 	n         int    // actors held
-	head      *actor // most recently seen
+	head      *actor // most recently seen, once linked
 	tail      *actor
 	last      *actor // the last found
 	evictions uint64
@@ -86,6 +87,15 @@ type shard struct {
 	spill     []Saved                   // evicted while dirty
 	spillAt   int                       // the oldest in spill, once it is full
 	dropped   uint64
+	// linked: the actors are in a list, most recently seen first, kept on
+	// every get. Until the shard first fills (and in a replay whose keys
+	// all fit, never) each get only stamps the actor with seen, the next
+	// tick of the shard's clock: moving it to the front would write to
+	// its two neighbours, two cache misses on every call. The list is made
+	// from the stamps when it is first needed (an eviction, Each), in the
+	// order the moves would have left it.
+	linked bool
+	clock  uint64
 }
 
 type actor struct {
@@ -93,6 +103,7 @@ type actor struct {
 	prev, next *actor
 	alias      *actor // the next actor whose key has the same hash
 	last       int64
+	seen       uint64 // the shard's clock at the last get
 	traffic    []ring // per window: requests and misses
 	ents       []*distinct
 }
@@ -237,7 +248,6 @@ func New(o Options) *Memory {
 		m.widths = append(m.widths, width)
 	}
 	for i := range m.shards {
-		m.shards[i].m = make(map[uint64]*actor)
 		m.shards[i].dirty = make(map[identity.Key]struct{})
 	}
 	return m
@@ -251,7 +261,7 @@ func New(o Options) *Memory {
 // TestActorBytesMatchesTheHeap.
 func ActorBytes(windows, entities int) int {
 	const (
-		actorStruct = 96  // key, list links, last seen, two slice headers
+		actorStruct = 112 // key, list links, last seen and its stamp, two slice headers
 		ringBytes   = 208 // per window: Buckets+1 epochs, requests, misses
 		oneEntity   = 208 // a distinct (72, in an 80-byte class) and an exact list grown to 8 entries (128)
 		mapEntries  = 96  // its entries in the shard's map and dirty set, at load
@@ -482,6 +492,7 @@ func (m *Memory) Each(now int64, wi int, fn func(ActorCount)) {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
+		s.link()
 		// Not ordered by time: replayed events can arrive out of order.
 		for a := s.head; a != nil; a = a.next {
 			if a.last < since {
@@ -508,6 +519,9 @@ func (s *shard) get(k identity.Key, create bool, m *Memory) *actor {
 			return nil
 		}
 		var old *actor
+		if s.n >= m.shardCap && !s.linked {
+			s.link()
+		}
 		if s.n >= m.shardCap && s.tail != nil {
 			old = s.tail
 			s.unlink(old)
@@ -532,9 +546,17 @@ func (s *shard) get(k identity.Key, create bool, m *Memory) *actor {
 			a = &actor{key: k, traffic: make([]ring, len(m.windows)), ents: make([]*distinct, m.entities)}
 		}
 		s.put(a)
-	} else if s.head == a {
-		return a
+		s.clock++
+		a.seen = s.clock
+		if !s.linked {
+			return a
+		}
 	} else {
+		s.clock++
+		a.seen = s.clock
+		if !s.linked || s.head == a {
+			return a
+		}
 		s.unlink(a)
 	}
 	a.next = s.head
@@ -570,13 +592,40 @@ func (a *actor) recycle(k identity.Key) *actor {
 	return a
 }
 
+// link makes the recency list from the actors' stamps, once: most
+// recently seen first, as moving each to the front on every get would
+// have left it.
+func (s *shard) link() {
+	if s.linked {
+		return
+	}
+	s.linked = true
+	all := make([]*actor, 0, s.n)
+	s.m.all(func(a *actor) {
+		for ; a != nil; a = a.alias {
+			all = append(all, a)
+		}
+	})
+	slices.SortFunc(all, func(x, y *actor) int { return cmp.Compare(y.seen, x.seen) })
+	s.head, s.tail = nil, nil
+	for i, a := range all {
+		a.prev, a.next = nil, nil
+		if i > 0 {
+			a.prev, all[i-1].next = all[i-1], a
+		}
+	}
+	if len(all) > 0 {
+		s.head, s.tail = all[0], all[len(all)-1]
+	}
+}
+
 func (s *shard) find(k identity.Key) *actor {
 	// The engine asks for a key's bounds (Admit) and then meters it
 	// (Observe): the second finds it here without the map.
 	if a := s.last; a != nil && a.key == k {
 		return a
 	}
-	a := s.m[k.Hash]
+	a := s.m.get(k.Hash)
 	for a != nil && a.key != k {
 		a = a.alias
 	}
@@ -587,8 +636,8 @@ func (s *shard) find(k identity.Key) *actor {
 }
 
 func (s *shard) put(a *actor) {
-	a.alias = s.m[a.key.Hash]
-	s.m[a.key.Hash] = a
+	a.alias = s.m.get(a.key.Hash)
+	s.m.set(a.key.Hash, a)
 	s.n++
 }
 
@@ -597,11 +646,11 @@ func (s *shard) remove(a *actor) {
 		s.last = nil
 	}
 	h := a.key.Hash
-	if p := s.m[h]; p == a {
+	if p := s.m.get(h); p == a {
 		if a.alias == nil {
-			delete(s.m, h)
+			s.m.del(h)
 		} else {
-			s.m[h] = a.alias
+			s.m.set(h, a.alias)
 		}
 	} else {
 		for p.alias != a {

@@ -146,7 +146,7 @@ func TestEach(t *testing.T) {
 // chain's own test): each is found, and any can go.
 func TestKeysSharingAHash(t *testing.T) {
 	for _, gone := range []int{0, 1, 2} {
-		s := &shard{m: map[uint64]*actor{}}
+		s := &shard{}
 		var as []*actor
 		for kind := range identity.Kind(3) {
 			a := &actor{key: identity.Key{Kind: kind, Hash: 7}}
@@ -161,8 +161,8 @@ func TestKeysSharingAHash(t *testing.T) {
 				t.Fatalf("removed key %d: key %d found as %v", gone, i, got)
 			}
 		}
-		if s.n != 3 || len(s.m) != 2 {
-			t.Fatalf("removed key %d: %d actors over %d hashes, want 3 over 2", gone, s.n, len(s.m))
+		if s.n != 3 || s.m.len() != 2 {
+			t.Fatalf("removed key %d: %d actors over %d hashes, want 3 over 2", gone, s.n, s.m.len())
 		}
 	}
 }
