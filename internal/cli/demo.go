@@ -57,8 +57,10 @@ Starts a synthetic shop, leakguard in front of it (a routes-only config: the
 default policy, enforced), and live traffic over 127.0.0.1: shoppers behind
 shared NAT addresses, and scrapers of every class that got through before: a
 naive profile scraper, a review sweeper, a fast browser-like session, an
-account crew, one that loads pages around its calls, a residential swarm
-and an allowlisted partner that turns into a harvester. Prints what each took, and whether any shopper was refused.
+account crew, one that loads pages around its calls, a residential swarm,
+an allowlisted partner that turns into a harvester, and two classes a red
+team wrote from the docs that are not caught yet (paced-pages,
+console-crew). Prints what each took, and whether any shopper was refused.
 
 `)
 		fs.PrintDefaults()
