@@ -115,16 +115,18 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("no sanctioned %s among the top actors: %v\n%s", kind, err, dump())
 	}
 	row := `tr[data-key="` + key + `"]`
-	if err := chromedp.Do(tctx,
-		chromedp.WaitVisible(chromedp.CSS(row)),
-		chromedp.Click(chromedp.CSS(row+" button.details")),
-		chromedp.WaitVisible(chromedp.CSS("#detail-decisions li")),
-	); err != nil {
+	// The table is redrawn every few seconds: a click that lands on the
+	// row just replaced is lost (seen under -race in CI, for the details
+	// and for the unblock), so click the row's current button until what
+	// it opens shows.
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`(() => {
+		if (document.querySelector("#detail-decisions li")) return true;
+		const b = document.querySelector('`+row+` button.details');
+		if (b) b.click();
+		return false;
+	})()`, chromedp.WithPollingInterval(2*time.Second), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		t.Fatalf("details of %s: %v\n%s", key, err, dump())
 	}
-	// The table is redrawn every few seconds: a click that lands on the
-	// row just replaced is lost (seen under -race in CI), so click the
-	// row's current button until the unblock shows.
 	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`(() => {
 		if (document.getElementById("decisions").textContent.includes("operator unblock `+key+`")) return true;
 		const b = document.querySelector('`+row+` button.unblock');
