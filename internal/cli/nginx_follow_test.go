@@ -43,6 +43,32 @@ func nginxFollowConf(t *testing.T, app, auth, syslog string, port int) string {
 	})
 }
 
+// serveFollowing runs leakguard proxy on config text cfg, as a user
+// would, until the test ends.
+func serveFollowing(t *testing.T, cfg string) *ProxyCommand {
+	t.Helper()
+	cfgPath := filepath.Join(t.TempDir(), "leakguard.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lg := &ProxyCommand{Stdout: io.Discard, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+	if err := lg.ParseFlags([]string{"--config", cfgPath}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lg.Open(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- lg.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		lg.Close()
+	})
+	return lg
+}
+
 // fromAddr is an HTTP client whose connections come from a loopback
 // address of its own: nginx logs it as $remote_addr, the client address
 // the log is metered by, as a real client's would be.
@@ -64,23 +90,7 @@ func TestNginxSyslogFollow(t *testing.T) {
 	app := httptest.NewServer(shop.New(7, 5000, 1000).Handler())
 	defer app.Close()
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "leakguard.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(followConfig, app.URL, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state"))), 0o600)
-	lg := &ProxyCommand{Stdout: io.Discard, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
-	if err := lg.ParseFlags([]string{"--config", cfgPath}); err != nil {
-		t.Fatal(err)
-	}
-	if err := lg.Open(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- lg.Serve(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		lg.Close()
-	}()
+	lg := serveFollowing(t, fmt.Sprintf(followConfig, app.URL, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state")))
 	authURL, err := url.Parse(lg.AuthURL())
 	if err != nil || lg.AuthURL() == "off" || lg.FollowAddr() == "off" {
 		t.Fatalf("auth endpoint %q, follow %q: %v", lg.AuthURL(), lg.FollowAddr(), err)
@@ -244,23 +254,7 @@ func TestNginxFollowHoldsASessionSwarmByItsLoggedJA4(t *testing.T) {
 			app := httptest.NewServer(shop.New(7, 5000, 1000).Handler())
 			defer app.Close()
 			dir := t.TempDir()
-			cfgPath := filepath.Join(dir, "leakguard.yaml")
-			os.WriteFile(cfgPath, []byte(fmt.Sprintf(swarmFollowConfig, app.URL, tt.tlsVar, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state"))), 0o600)
-			lg := &ProxyCommand{Stdout: io.Discard, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
-			if err := lg.ParseFlags([]string{"--config", cfgPath}); err != nil {
-				t.Fatal(err)
-			}
-			if err := lg.Open(); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- lg.Serve(ctx) }()
-			defer func() {
-				cancel()
-				<-done
-				lg.Close()
-			}()
+			lg := serveFollowing(t, fmt.Sprintf(swarmFollowConfig, app.URL, tt.tlsVar, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state")))
 			authURL, err := url.Parse(lg.AuthURL())
 			if err != nil {
 				t.Fatal(err)
