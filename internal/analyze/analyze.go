@@ -428,7 +428,7 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas m
 			}
 		}
 		ev.tr = detect.Traits{Kind: detect.KindOf(ev.route != "", method, view(path), ""), UA: ua,
-			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow()}
+			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow(), Route: m.Route() + 1}
 	}
 	return recs
 }

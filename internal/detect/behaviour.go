@@ -78,7 +78,14 @@ type Behaviour struct {
 	// many were mostly cold: what people are shown, which a fast crew
 	// cannot dilute
 	paced, pacedCold atomic.Uint64
-	everServed       atomic.Uint64
+	// halvings of paced and pacedCold, so that a key's part in them is
+	// halved with them (addrState.lent)
+	pacedHalvings atomic.Uint32
+	// arrivals: keys making their first record call, per minute of
+	// event time, for the last arrivalSlots minutes: how many keys a
+	// cohort's members started among (cohorts)
+	arrivals   [arrivalSlots]arrivalCount
+	everServed atomic.Uint64
 }
 
 const (
@@ -108,8 +115,21 @@ type addrState struct {
 	// draws (one tail item's reviewers are all cold together), its
 	// response is
 	served, coldServed uint16
-	lastLow            int16  // low 8 bits of the last record id requested, -1 none
-	run                uint16 // consecutive near-sequential ids
+	// expCold: the cold share people were being shown when each of
+	// those responses was served, summed (halved with served): what
+	// the key's responses are weighed against for cohorts. Just after a
+	// start everything is cold for everyone, and a shopper whose first
+	// responses were was, against people's share a minute on, colder
+	// than people (37 requests of shoppers refused in a live run).
+	expCold float32
+	// lent, lentCold: the responses this key added to people's (paced)
+	// counts, and how many were mostly cold, as of lentAt halvings of
+	// those counts: taken back when the key turns out to be shown the
+	// tail almost only (Behaviour.Served)
+	lent, lentCold uint16
+	lentAt         uint32
+	lastLow        int16  // low 8 bits of the last record id requested, -1 none
+	run            uint16 // consecutive near-sequential ids
 	// record requests, and page or asset loads (halved past 256): a
 	// browser loads pages around the API calls it makes
 	apiCalls, pageLoads uint16
@@ -180,6 +200,13 @@ type evidence struct {
 	swarm bool
 	// enlisted: recruited within the last recruitKeep (Behaviour.enlist).
 	enlisted bool
+	// alone: with two responses or more, colder than people's beyond
+	// chance on its own, at any pace, pages or none: what a cohort's
+	// members show (cohorts).
+	alone bool
+	// pace: the mean interval of the key's record calls (ns; +Inf for
+	// fewer than RapidMin/3 intervals).
+	pace float64
 	// churn: a young session's record request on an address whose young
 	// sessions together sweep: cold and rapid on the full evidence, with
 	// responses colder than people's beyond chance. A scraper that makes
@@ -358,7 +385,7 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		// after a start, when everything was cold) says nothing of it
 		// now. A heavy shopper whose session had opened at midnight
 		// was, at 20:00, colder than people by its morning.
-		st.recs, st.cold, st.served, st.coldServed = 0, 0, 0, 0
+		st.recs, st.cold, st.served, st.coldServed, st.expCold = 0, 0, 0, 0, 0
 	}
 	switch {
 	case record:
@@ -384,6 +411,7 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		st.lastAt = now
 		if st.firstAt == 0 {
 			st.firstAt = now
+			b.arrive(now)
 		}
 		if low >= 0 {
 			// ids walked in order, up or down, in steps of 1 to 3
@@ -431,6 +459,16 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		}
 	}
 	ev.brisk = ev.early&APIHeavy != 0 && pace < float64(b.BriskInterval)
+	ev.pace = pace
+	if record && st.served >= 2 && b.warm() {
+		// Against what people were being shown when each of the key's
+		// responses was served (Behaviour.expected): before people are
+		// measured that is taken to be unmeasuredColdShare, and a key
+		// needs over forty responses, every one cold.
+		people, _ := b.people()
+		people = max(people, float64(st.expCold)/float64(st.served))
+		ev.alone = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
+	}
 	// Cold by the response, not the record: a review's authors review
 	// other items too, and a crew's records warmed past the early
 	// ColdSweep's 80% while each of its responses stayed mostly cold.
@@ -453,6 +491,49 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		ev.apiAlone = ev.apiSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 	}
 	return s, ev
+}
+
+// expected is the share of people's responses that are mostly cold now,
+// as a response is weighed against for cohorts: unmeasuredColdShare until
+// it is measured, and everything before the sketch is warm.
+func (b *Behaviour) expected() float64 {
+	people, measured := b.people()
+	switch {
+	case !b.warm():
+		return 1
+	case !measured:
+		return unmeasuredColdShare
+	}
+	return people
+}
+
+const arrivalSlots = 128 // two hours
+
+type arrivalCount struct {
+	minute atomic.Int64
+	n      atomic.Uint64
+}
+
+// arrive counts a key's first record call at now.
+func (b *Behaviour) arrive(now int64) {
+	m := now / 60e9
+	a := &b.arrivals[uint64(m)%arrivalSlots]
+	if old := a.minute.Load(); old != m && a.minute.CompareAndSwap(old, m) {
+		a.n.Store(0)
+	}
+	a.n.Add(1)
+}
+
+// arrived returns how many keys made their first record call in the
+// minutes from from to to (ns), as far as the last arrivalSlots minutes
+// are kept.
+func (b *Behaviour) arrived(from, to int64) (n uint64) {
+	for m := from / 60e9; m <= to/60e9; m++ {
+		if a := &b.arrivals[uint64(m)%arrivalSlots]; a.minute.Load() == m {
+			n += a.n.Load()
+		}
+	}
+	return n
 }
 
 // visitGap: a key's record calls this far apart (ns) are two visits.
@@ -479,6 +560,7 @@ func (b *Behaviour) halvePaced() {
 	if n := b.paced.Load(); n >= pacedWindow {
 		b.pacedCold.Store(b.pacedCold.Load() / 2) // the part first: a share read meanwhile stays at most 1
 		b.paced.Store(n / 2)
+		b.pacedHalvings.Add(1)
 	}
 	b.cmsMu.Unlock()
 }
@@ -588,6 +670,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		for _, c := range [...]*atomic.Uint64{&b.recent, &b.recentCold, &b.paced, &b.pacedCold} {
 			c.Store(c.Load() / 2)
 		}
+		b.pacedHalvings.Add(1)
 	}
 	b.cmsMu.Unlock()
 	b.recent.Add(uint64(len(recs)))
@@ -599,7 +682,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	_, st := b.state(k, true)
-	mostlyCold := st.took(uint32(len(recs)), cold)
+	mostlyCold := st.took(uint32(len(recs)), cold, b.expected())
 	addr := o.youngOn()
 	young := b.young(k, addr, st, st.lastAt)
 	// At a person's pace: two intervals at least, averaging a person's,
@@ -613,7 +696,26 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	// left a share of none, against which a shopper who opened three
 	// tail items was a sweeper.
 	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval) && 2*st.pageLoads >= st.apiCalls
+	// Nor is a key shown the tail almost only, and what it added is
+	// taken back: an operation at a person's pace that loads the pages
+	// around its calls (red team, paced-pages) is most of the paced
+	// responses in a shop at night, and in a log replay its sessions and
+	// the other campaigns' held people's share at 0.8 where people's own
+	// was under half.
+	var back, backCold uint64
+	halvings := b.pacedHalvings.Load()
+	st.ageLent(halvings)
+	if paced && st.served >= trimMin && 10*uint32(st.coldServed) >= 9*uint32(st.served) {
+		paced = false
+		back, backCold = uint64(st.lent), uint64(st.lentCold)
+		st.lent, st.lentCold = 0, 0
+	} else if paced {
+		st.lent, st.lentCold = sat16(st.lent, 1), sat16(st.lentCold, mostlyCold)
+	}
 	sh.mu.Unlock()
+	if back > 0 {
+		b.takeBack(back, backCold)
+	}
 	if paced {
 		n := b.paced.Add(1) // the whole before its part, as Snapshot reads them
 		b.pacedCold.Add(uint64(mostlyCold))
@@ -627,15 +729,51 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 			ysh := &b.shards[yk.Hash>>58]
 			ysh.mu.Lock()
 			_, yst := b.state(yk, true)
-			yst.took(uint32(len(recs)), cold)
+			yst.took(uint32(len(recs)), cold, 0)
 			ysh.mu.Unlock()
 		}
 	}
 }
 
-// took notes a response of n records, cold of them cold, and returns 1
-// if it was mostly cold.
-func (st *addrState) took(n, cold uint32) (mostlyCold uint16) {
+// trimMin: responses a key needs before it is found shown the tail almost
+// only, and left out of people's share.
+const trimMin = 8
+
+// ageLent halves the key's part in people's counts as often as those
+// were halved since it was last brought up to date.
+func (st *addrState) ageLent(halvings uint32) {
+	if d := halvings - st.lentAt; d > 0 {
+		if d >= 16 {
+			st.lent, st.lentCold = 0, 0
+		} else {
+			st.lent, st.lentCold = st.lent>>d, st.lentCold>>d
+		}
+		st.lentAt = halvings
+	}
+}
+
+// takeBack removes n responses, cold of them mostly cold, from people's
+// counts.
+func (b *Behaviour) takeBack(n, cold uint64) {
+	b.cmsMu.Lock()
+	p, c := b.paced.Load(), b.pacedCold.Load()
+	p -= min(p, n)
+	b.pacedCold.Store(min(c-min(c, cold), p)) // the part first, as halvePaced
+	b.paced.Store(p)
+	b.cmsMu.Unlock()
+}
+
+func sat16(x, d uint16) uint16 {
+	if x > math.MaxUint16-d {
+		return math.MaxUint16
+	}
+	return x + d
+}
+
+// took notes a response of n records, cold of them cold, when people were
+// being shown mostly cold responses at the share exp, and returns 1 if it
+// was mostly cold.
+func (st *addrState) took(n, cold uint32, exp float64) (mostlyCold uint16) {
 	st.recs += n
 	st.cold += cold
 	if st.recs > 256 {
@@ -646,8 +784,9 @@ func (st *addrState) took(n, cold uint32) (mostlyCold uint16) {
 	}
 	st.served++
 	st.coldServed += mostlyCold
+	st.expCold += float32(exp)
 	if st.served > 256 {
-		st.served, st.coldServed = st.served/2, st.coldServed/2
+		st.served, st.coldServed, st.expCold = st.served/2, st.coldServed/2, st.expCold/2
 	}
 	return mostlyCold
 }

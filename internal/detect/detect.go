@@ -105,6 +105,9 @@ type Traits struct {
 	Lookup uint64
 	// App: the User-Agent is one of the operator's apps (Detector.App).
 	App bool
+	// Route names the record route (its index plus one; 0: none or
+	// unknown): one behaviour of a cohort's keys is one route's.
+	Route int
 }
 
 // Options configure a Detector.
@@ -139,6 +142,7 @@ type Detector struct {
 	// crewSanctioned reports a crew sanctioned at now (nil: none known).
 	crewSanctioned func(now int64, crew identity.Key) bool
 	recruits       recruits
+	cohorts        cohorts
 	shards         [64]sessionShard
 	shardCap       int
 	apiClients     bool
@@ -302,6 +306,18 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 				ev.enlisted = true
 			}
 		}
+		// An operation at a person's pace, each member convincing only
+		// as a tail reader, is a cohort of them starting at once
+		// (cohorts); recruited, a member stays the crew's for an hour,
+		// and for as long after as it shows the same.
+		if ev.alone && t.Route != 0 && d.cohorts.join(cohortSig(t.Route, ev), behaviourKey(a).Hash, a.Keys[identity.Net].Hash, t.At, ev.firstAt,
+			d.behaviour.arrived(ev.firstAt-recruitWindow, ev.firstAt+recruitWindow)) {
+			if !ev.enlisted {
+				s |= ev.early
+				ev.enlisted = true
+			}
+			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
+		}
 		// A recruit stays the crew's for an hour, on calls that show
 		// less (an asset just loaded, records someone else read: a crew
 		// that has taken much of the catalogue has warmed it), and for
@@ -338,6 +354,16 @@ func crewKey(a *identity.Actor, sig Signals) identity.Key {
 		return identity.Key{}
 	}
 	return identity.Key{Kind: identity.Crew, Hash: mix(base ^ uint64(sig)<<48)}
+}
+
+// cohortSig is the behaviour a cohort's keys share: the record route,
+// whether pages are loaded around the calls, and the pace band.
+func cohortSig(route int, ev evidence) uint64 {
+	pages := uint64(1)
+	if ev.early&APIHeavy != 0 {
+		pages = 0
+	}
+	return mix(uint64(route)<<8 | pages<<4 | paceBand(ev.pace))
 }
 
 // sweepCrew is the base of the sweepers' crew key, in place of a

@@ -257,7 +257,7 @@ func (f *Follower) meter(e *logs.Entry, now time.Time, recs []records.Found) ([]
 	var traits *detect.Traits
 	if f.o.Detector != nil {
 		traits = &detect.Traits{Kind: detect.KindOf(route != "", method, view(path), ""), UA: f.o.UA.Classify(view(e.UserAgent)),
-			Addr: addr, NoSessions: !f.o.Sessions, At: now.UnixNano(), IDLow: m.IDLow(), App: f.o.Detector.App(view(e.UserAgent))}
+			Addr: addr, NoSessions: !f.o.Sessions, At: now.UnixNano(), IDLow: m.IDLow(), Route: m.Route() + 1, App: f.o.Detector.App(view(e.UserAgent))}
 	}
 	pipe := pipeline.Pipeline{Detector: f.o.Detector, Engine: f.o.Engine}
 	v := pipe.Admit(now, &act, traits, route, false)

@@ -289,7 +289,7 @@ func (p *Proxy) admit(now time.Time, r *http.Request, x *exchange, stripped, ass
 		// Without a session source every request lacks a session, and
 		// anonymous people of one browser build were one crew.
 		traits = &detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(), NoSessions: !p.o.Resolver.SeesSessions(),
-			IDLow: x.match.IDLow(), MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match),
+			IDLow: x.match.IDLow(), Route: x.match.Route() + 1, MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match),
 			App: p.o.Detector.App(r.UserAgent())}
 	}
 	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)

@@ -158,6 +158,9 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 			recRoute = route
 		}
 		tr := detect.Traits{Kind: kind, UA: r.UA, Addr: r.Addr(), At: r.At.UnixNano(), IDLow: low, Lookup: lookup}
+		if kind == detect.Record {
+			tr.Route = int(r.Route) + 1
+		}
 		if v := pipe.Admit(r.At, &r.Actor, &tr, recRoute, false); v.Enforced() || v.Decoyed() {
 			out.Refused = true // a decoyed scraper takes no real records
 		} else {

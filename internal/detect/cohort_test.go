@@ -1,0 +1,193 @@
+package detect
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// reader is a session without an account on /24 net, at a person's pace.
+func reader(i, net uint64) identity.Actor {
+	a := actor(mix(0x7ead0000+i), mix(0x5e5510+i), 0xf1)
+	a.Keys[identity.Net] = identity.Key{Kind: identity.Net, Hash: net}
+	return a
+}
+
+// read has the reader load an item's page at at, then ask for its
+// reviews (route 1) 400 ms later, served four records, cold unless
+// popular; it returns the record call's signals.
+func (h *crewHarness) read(a *identity.Actor, at time.Duration, pages, popular bool) Signals {
+	if pages {
+		h.d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+	}
+	s := h.d.Assess(a, Traits{Kind: Record, UA: UABrowser, Addr: netip.MustParseAddr("45.10.1.10"), At: epoch + int64(at+400*time.Millisecond), IDLow: -1, Route: 1})
+	for range 4 {
+		if popular {
+			h.d.Served(a, rec(h.next%h.d.behaviour.ColdWarmup))
+		} else {
+			h.d.Served(a, rec(h.next))
+		}
+		h.next++
+	}
+	return s
+}
+
+// The red team's paced pages (2026-12-01): sessions each on an address of
+// their own, each item's page before its reviews at a person's pace,
+// random items; 15,826 records live in 90 s, never refused, and in a log
+// replay 3 of 600 addresses flagged. Each reads like a collector of the
+// obscure; two dozen that started within a minute of one another on as
+// many networks are one operation.
+func TestPacedPagesCohortIsRecruited(t *testing.T) {
+	h := newCrewHarness()
+	members := make([]identity.Actor, cohortQuorum+5)
+	for i := range members {
+		members[i] = reader(uint64(i), uint64(i))
+	}
+	for item := range 8 {
+		for i := range members {
+			h.read(&members[i], time.Duration(item)*4*time.Second+time.Duration(i)*100*time.Millisecond, true, false)
+		}
+	}
+	crew := crewKey(&members[0], ColdSweep)
+	for i, m := range members {
+		if m.Keys[identity.Crew] != crew {
+			t.Fatalf("member %d after eight items: crew %v, want the sweepers' %v", i, m.Keys[identity.Crew], crew)
+		}
+	}
+	// One who started with them and shows the same later joins them.
+	late := reader(99, 99)
+	for item := range 8 {
+		h.read(&late, 30*time.Second+time.Duration(item)*4*time.Second, true, false)
+	}
+	if late.Keys[identity.Crew] != crew {
+		t.Fatalf("a member that started with the cohort in crew %v, want %v", late.Keys[identity.Crew], crew)
+	}
+	// A tail reader who arrives ten minutes on is not of it.
+	person := reader(100, 100)
+	for item := range 12 {
+		h.read(&person, 10*time.Minute+time.Duration(item)*4*time.Second, true, false)
+		if c := person.Keys[identity.Crew]; c.Hash != 0 {
+			t.Fatalf("a tail reader arriving ten minutes after the cohort in crew %v at item %d", c, item)
+		}
+	}
+}
+
+func TestCohortMustNotTrip(t *testing.T) {
+	tests := []struct {
+		name    string
+		members int
+		nets    int           // /24s they are on
+		apart   time.Duration // between their starts
+		popular bool          // shown records many have been shown
+		crowd   int           // keys arriving with them, each reading popular records
+	}{
+		{"fewer than the quorum", cohortQuorum - 1, cohortQuorum, 100 * time.Millisecond, false, 0},
+		{"an office's or a carrier NAT's few /24s", 3 * cohortQuorum, cohortNets - 1, 100 * time.Millisecond, false, 0},
+		{"tail readers arriving one every five seconds", 3 * cohortQuorum, 3 * cohortQuorum, 5 * time.Second, false, 0},
+		{"people shown popular records, starting together", 3 * cohortQuorum, 3 * cohortQuorum, 100 * time.Millisecond, true, 0},
+		{"tail readers among a crowd arriving at once", 3 * cohortQuorum, 3 * cohortQuorum, 10 * time.Millisecond, false, 100 * 3 * cohortQuorum},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			for i := range tt.crowd {
+				a := reader(1e6+uint64(i), 1e6+uint64(i))
+				h.read(&a, time.Duration(i)*time.Millisecond/10, true, true)
+			}
+			members := make([]identity.Actor, tt.members)
+			for i := range members {
+				members[i] = reader(uint64(i), uint64(i%tt.nets))
+			}
+			for item := range 12 {
+				for i := range members {
+					h.read(&members[i], time.Duration(i)*tt.apart+time.Duration(item)*4*time.Second, true, tt.popular)
+					if c := members[i].Keys[identity.Crew]; c.Hash != 0 {
+						t.Fatalf("member %d, item %d: in crew %v", i, item, c)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A carrier NAT's shoppers all start with a proxy just started, when
+// everything anyone is shown is cold. Weighed against people's share a
+// minute later, the first responses of shoppers who drew a few tail
+// items made them colder than people beyond chance, and 37 requests of
+// shoppers were refused beside a red team's cohort in a live run. Each
+// response is weighed against what people were being shown when it was
+// served.
+func TestAloneIsWeighedAgainstWhatPeopleWereShownThen(t *testing.T) {
+	b := NewBehaviour(1 << 10)
+	shopper := identity.Key{Kind: identity.Session, Hash: 1}
+	at := epoch
+	call := func(recs []records.Found) evidence {
+		b.signals(shopper, origin{}, at, false, true, -1)
+		at += 400e6
+		_, ev := b.signals(shopper, origin{}, at, true, false, -1)
+		b.Served(shopper, origin{}, recs)
+		at += 5e9
+		return ev
+	}
+	// Its first dozen items before the sketch is warm: all cold.
+	for i := range 12 {
+		call(rec(1e9 + uint64(i)))
+	}
+	people(b, 6) // then people are measured, shown popular records
+	if ev := call(rec(0)); ev.alone {
+		t.Fatal("a shopper whose only cold responses came before the sketch was warm is colder than people alone")
+	}
+	// The same four cold responses served now are beyond chance.
+	fresh := identity.Key{Kind: identity.Session, Hash: 2}
+	shopper = fresh
+	var ev evidence
+	for i := range 10 {
+		ev = call(rec(2e9 + uint64(i)))
+	}
+	if !ev.alone {
+		t.Fatal("ten cold responses against people shown popular ones are not beyond chance")
+	}
+}
+
+// In a log replay the red team's paced pages and the other campaigns at a
+// person's pace held people's share of cold responses at 0.8, where
+// people's own was under half: no key was colder than people. A key shown
+// the tail almost only is left out of people's share, and what it added
+// is taken back.
+func TestPeoplesShareLeavesOutKeysShownTheTailOnly(t *testing.T) {
+	b := NewBehaviour(1 << 12)
+	people(b, 6)
+	before := b.PacedColdShare()
+	at := epoch
+	for item := range 20 {
+		for i := range 200 {
+			k := identity.Key{Kind: identity.Session, Hash: mix(0xc0de + uint64(i))}
+			b.signals(k, origin{}, at, false, true, -1)
+			b.signals(k, origin{}, at+400e6, true, false, -1)
+			b.Served(k, origin{}, rec(1e9+uint64(item*1000+i)))
+		}
+		at += 4e9
+	}
+	if got := b.PacedColdShare(); got > before+0.05 {
+		t.Fatalf("people's cold share %.2f after 200 paced keys shown only the tail, %.2f before", got, before)
+	}
+}
+
+func TestBeyondRate(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		rate float64
+		want bool
+	}{
+		{20, 0, true}, {20, 1, true}, {8, 1, true}, {7, 1, false},
+		{20, 5, true}, {20, 10, false}, {60, 30, true}, {40, 30, false},
+	} {
+		if got := beyondRate(tt.n, tt.rate); got != tt.want {
+			t.Errorf("beyondRate(%d, %v) = %v, want %v", tt.n, tt.rate, got, tt.want)
+		}
+	}
+}
