@@ -59,8 +59,9 @@ shared NAT addresses, and scrapers of every class that got through before: a
 naive profile scraper, a review sweeper, a fast browser-like session, an
 account crew, one that loads pages around its calls, a residential swarm,
 an allowlisted partner that turns into a harvester, and two classes a red
-team wrote from the docs that are not caught yet (paced-pages,
-console-crew). Prints what each took, and whether any shopper was refused.
+team wrote from the docs that this demo's small shop does not catch yet
+(paced-pages, console-crew: log replay does). Prints what each took, and
+whether any shopper was refused.
 
 `)
 		fs.PrintDefaults()
