@@ -340,3 +340,25 @@ func TestChurnersSessionsStayTheCrewsPastTheirYouth(t *testing.T) {
 		}
 	}
 }
+
+// A session is young (young_session: nobody yet behind its address, for
+// per-person budgets) for its first half minute of record calls, and a
+// signed-up account's never is.
+func TestYoungSessionIsTheFirstHalfMinute(t *testing.T) {
+	d := New(Options{Behaviour: NewBehaviour(1 << 10)})
+	a := actor(mix(0x51), mix(0x52), 0xf1)
+	acct := actor(mix(0x51), mix(0x53), 0xf1)
+	acct.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: 0xacc}
+	for _, tt := range []struct {
+		at    time.Duration
+		young bool
+	}{{0, true}, {10 * time.Second, true}, {29 * time.Second, true}, {31 * time.Second, false}, {5 * time.Minute, false}} {
+		s := d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(tt.at), IDLow: -1})
+		if got := s&YoungSession != 0; got != tt.young {
+			t.Errorf("session %v after its first record call: young_session %v, want %v", tt.at, got, tt.young)
+		}
+		if s := d.Assess(&acct, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(tt.at), IDLow: -1}); s&YoungSession != 0 {
+			t.Errorf("an account's session %v on: young_session", tt.at)
+		}
+	}
+}

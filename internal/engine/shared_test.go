@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/detect"
+	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
+	"github.com/leakguard/leakguard/internal/records"
+)
+
+// natEngine is riskEngine's risk bands with a per-person address budget of
+// 50 users an hour, so that the people behind an address are counted.
+func natEngine(t *testing.T) (*Engine, *[]Decision) {
+	t.Helper()
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 2, ExactUpTo: 128, MaxActors: 100000})
+	b := userBudget(identity.IP, 50, Block)
+	b.PerPerson = true
+	var got []Decision
+	e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{b}, People: 1,
+		Risk: Risk{
+			Weights:         map[detect.Signals]int{detect.AutomationUA: 5, detect.Sessionless: 1, detect.Enumeration: 10, detect.SequentialIDs: 10},
+			Bands:           []Band{{Min: 5, Action: Challenge, For: 10 * time.Minute}, {Min: 10, Action: Block, For: time.Hour}},
+			EnumMinRequests: 20, EnumMissRatio: 0.5,
+		},
+		OnDecision: func(d Decision) { got = append(got, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, &got
+}
+
+// personBehind is person i behind address ip: a session past its youth.
+func personBehind(ip, i uint64) *identity.Actor {
+	a := actor(ip, 0)
+	a.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: 7000 + i}
+	return a
+}
+
+// A red team enumerating user ids from a carrier-NAT address (2026-12-02)
+// got the address blocked, and 22,272 requests of the 270 shoppers behind
+// it refused: the address's misses were the enumerator's, the enumeration
+// signal (weight 10: a block) was the address's, and so was the sanction.
+// On an address people share, the address's misses are held only against
+// requests without a session or account of their own, and a risk's
+// sanction goes on the request's crew, session or account.
+func TestAnEnumeratorBehindANATDoesNotBringItsPeopleDown(t *testing.T) {
+	const nat, route = 77, "GET /u/{id}"
+	e, _ := natEngine(t)
+	now := t0
+	rec := uint64(1)
+	for i := range uint64(30) {
+		now = now.Add(100 * time.Millisecond)
+		e.Observe(now, personBehind(nat, i), Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}})
+		rec++
+	}
+	// The enumerator: its own session on the NAT address, and without one
+	// (a crew key, as the detector gives sessionless requests).
+	withSession := personBehind(nat, 999)
+	sessionless := actor(nat, 0)
+	sessionless.Keys[identity.Crew] = identity.Key{Kind: identity.Crew, Hash: 0xc4e3}
+	for i := range 200 {
+		now = now.Add(100 * time.Millisecond)
+		who := withSession
+		if i%2 == 1 {
+			who = sessionless
+		}
+		e.Observe(now, who, Exchange{Route: route, Miss: true})
+	}
+	for i := range uint64(30) {
+		if v := e.Admit(now, personBehind(nat, i), route, 0, false); v.Enforced() {
+			t.Fatalf("shopper %d behind the enumerator's address: %s by %s on %v, signals %s", i, v.Action, v.Rule, v.Key, v.Signals)
+		}
+	}
+	v := e.Admit(now, sessionless, route, detect.Sessionless, false)
+	if v.Action != Block || v.Key.Kind != identity.Crew {
+		t.Fatalf("the sessionless enumerator: %s on %v, signals %s; want a block on its crew", v.Action, v.Key, v.Signals)
+	}
+	for i := range uint64(30) {
+		if v := e.Admit(now, personBehind(nat, i), route, 0, false); v.Enforced() {
+			t.Fatalf("shopper %d after the enumerator's crew was blocked: %s on %v", i, v.Action, v.Key)
+		}
+	}
+	// A session of its own that earns a block on other evidence is
+	// blocked itself, not the address.
+	walker := personBehind(nat, 998)
+	if v := e.Admit(now, walker, route, detect.SequentialIDs, false); v.Action != Block || v.Key != walker.Keys[identity.Session] {
+		t.Fatalf("a session walking ids behind the NAT: %s on %v; want a block on its session", v.Action, v.Key)
+	}
+	for i := range uint64(30) {
+		if v := e.Admit(now, personBehind(nat, i), route, 0, false); v.Enforced() {
+			t.Fatalf("shopper %d after a session behind the address was blocked: %s on %v", i, v.Action, v.Key)
+		}
+	}
+	// Alone on its address, an enumerator with a session is the address.
+	lone := personBehind(78, 1)
+	for range 40 {
+		now = now.Add(100 * time.Millisecond)
+		e.Observe(now, lone, Exchange{Route: route, Miss: true})
+	}
+	if v := e.Admit(now, lone, route, 0, false); v.Action != Block || v.Key.Kind != identity.IP {
+		t.Fatalf("a lone enumerator with a session: %s on %v, signals %s; want a block on its address", v.Action, v.Key, v.Signals)
+	}
+}
+
+// A session in its first half minute of record calls is nobody behind its
+// address (young_session): an address that makes a fresh session every few
+// calls (cookie-churn: 5.7 million records in a simulated day when each
+// was a person) meets the plain limit from its first call.
+func TestAChurnersSessionsAreNobody(t *testing.T) {
+	e, _ := natEngine(t)
+	a := actor(79, 0)
+	served := 0
+	for i := range 2000 {
+		a.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: uint64(9000 + i/3)}
+		now := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		if v := e.Admit(now, a, "GET /u/{id}", detect.YoungSession, false); v.Enforced() {
+			break
+		}
+		e.Observe(now, a, Exchange{Records: []records.Found{{Entity: 0, Hash: uint64(i) + 1}}, Signals: detect.YoungSession})
+		served++
+	}
+	if served != 50 {
+		t.Fatalf("a churning address served %d, want the plain 50", served)
+	}
+}
+
+// Before 2026-12-02 an address whose sessions did not outlive their youth
+// (session_churn) met the plain limit: a red team on a carrier-NAT address
+// making fresh sessions faster than its shoppers made calls brought it to
+// 300 an hour, and 18,804 requests of the shoppers were refused. The
+// churner's sessions are nobody; the shoppers are still people.
+func TestAChurnerBehindANATDoesNotBringItsPeopleDown(t *testing.T) {
+	const nat, route = 80, "GET /u/{id}"
+	e, _ := natEngine(t)
+	now := t0
+	rec := uint64(1)
+	for i := range uint64(100) {
+		for range 10 {
+			now = now.Add(10 * time.Millisecond)
+			e.Observe(now, personBehind(nat, i), Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}})
+			rec++
+		}
+	}
+	churner := actor(nat, 0)
+	const churn = detect.YoungSession | detect.SessionChurn
+	for i := range 2000 {
+		churner.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: uint64(90000 + i/3)}
+		now = now.Add(10 * time.Millisecond)
+		e.Observe(now, churner, Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}, Signals: churn})
+		rec++
+	}
+	for i := range uint64(100) {
+		if v := e.Admit(now, personBehind(nat, i), route, detect.SessionChurn, false); v.Enforced() {
+			t.Fatalf("shopper %d behind a churner: %s by %s on %v", i, v.Action, v.Rule, v.Key)
+		}
+	}
+}
