@@ -201,8 +201,9 @@ func TestShoppersBehindANATAtAStartAreNotAChurner(t *testing.T) {
 
 // A churner that mixes in popular records is not a sweep, but its sessions
 // still do not outlive their youth: a minute on, its calls carry
-// session_churn, and its address loses the per-person budget its sessions
-// bought (the engine's TestSessionChurnGetsNoPerPersonBudget).
+// session_churn, for the decision log and rules (its sessions, each young,
+// are nobody for per-person budgets: the engine's
+// TestAChurnersSessionsAreNobody).
 func TestChurnerOnPopularRecordsShowsSessionChurn(t *testing.T) {
 	h := newCrewHarness()
 	at := time.Duration(0)
