@@ -237,9 +237,6 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	young := b.young(k, addr, st, now)
 	older := !young && record && k.Kind == identity.Session && addr != 0
 	s, ev = b.note(st, now, record, page, low)
-	if young {
-		s |= YoungSession
-	}
 	sh.mu.Unlock()
 	keys, n := youngOf(addr, o)
 	for i, yk := range keys[:n] {

@@ -201,9 +201,8 @@ func TestShoppersBehindANATAtAStartAreNotAChurner(t *testing.T) {
 
 // A churner that mixes in popular records is not a sweep, but its sessions
 // still do not outlive their youth: a minute on, its calls carry
-// session_churn, for the decision log and rules (its sessions, each young,
-// are nobody for per-person budgets: the engine's
-// TestAChurnersSessionsAreNobody).
+// session_churn, and its address loses the per-person budget its sessions
+// bought (the engine's TestSessionChurnGetsNoPerPersonBudget).
 func TestChurnerOnPopularRecordsShowsSessionChurn(t *testing.T) {
 	h := newCrewHarness()
 	at := time.Duration(0)
@@ -338,28 +337,6 @@ func TestChurnersSessionsStayTheCrewsPastTheirYouth(t *testing.T) {
 	for i, a := range sessions { // 80 s on: every session past its youth
 		if a.Keys[identity.Crew] != crewKey(&a, ColdSweep) {
 			t.Fatalf("session %d left the crew past its youth (crew %v)", i, a.Keys[identity.Crew])
-		}
-	}
-}
-
-// A session is young (young_session: nobody yet behind its address, for
-// per-person budgets) for its first half minute of record calls, and a
-// signed-up account's never is.
-func TestYoungSessionIsTheFirstHalfMinute(t *testing.T) {
-	d := New(Options{Behaviour: NewBehaviour(1 << 10)})
-	a := actor(mix(0x51), mix(0x52), 0xf1)
-	acct := actor(mix(0x51), mix(0x53), 0xf1)
-	acct.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: 0xacc}
-	for _, tt := range []struct {
-		at    time.Duration
-		young bool
-	}{{0, true}, {10 * time.Second, true}, {29 * time.Second, true}, {31 * time.Second, false}, {5 * time.Minute, false}} {
-		s := d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(tt.at), IDLow: -1})
-		if got := s&YoungSession != 0; got != tt.young {
-			t.Errorf("session %v after its first record call: young_session %v, want %v", tt.at, got, tt.young)
-		}
-		if s := d.Assess(&acct, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(tt.at), IDLow: -1}); s&YoungSession != 0 {
-			t.Errorf("an account's session %v on: young_session", tt.at)
 		}
 	}
 }

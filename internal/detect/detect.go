@@ -50,11 +50,10 @@ const (
 	Rapid                              // the address's record requests come faster than a person reads
 	APIHeavy                           // record requests with hardly a page or asset loaded around them
 	SessionChurn                       // the address's sessions do not outlive their first half minute
-	YoungSession                       // a session in its first half minute of record calls: not yet a person behind its address
 	numSignals     = iota
 )
 
-var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy", "session_churn", "young_session"}
+var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy", "session_churn"}
 
 // SignalNames are the signal names, as the config and decision log spell them.
 func SignalNames() []string { return signalNames[:] }

@@ -407,6 +407,43 @@ func TestPerPersonBudgetSparesNATNotScraper(t *testing.T) {
 	}
 }
 
+// An address that makes a fresh session every few calls, each loading a
+// script, was as many people as it made sessions (cookie-churn: 5.7
+// million records in a simulated day). Once its sessions are seen not to
+// outlive their first minute (session_churn), it meets the plain limit,
+// however many it made before.
+func TestSessionChurnGetsNoPerPersonBudget(t *testing.T) {
+	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 3, ExactUpTo: 128, MaxActors: 100000})
+	b := userBudget(identity.IP, 50, Block)
+	b.PerPerson = true
+	e, err := New(m, Options{Entities: []string{"user", "phone"}, Budgets: []Budget{b}, People: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := actor(79, 0)
+	served, rec := 0, uint64(1)
+	for i := range 2000 {
+		a.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: uint64(9000 + i/3)}
+		now := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		var sig detect.Signals
+		if i >= 1200 { // two minutes on
+			sig = detect.SessionChurn
+		}
+		if v := e.Admit(now, a, "GET /u/{id}", sig, false); v.Enforced() {
+			if i < 1200 {
+				t.Fatalf("refused at call %d, before its sessions were seen to churn: the test would prove nothing", i)
+			}
+			break
+		}
+		e.Observe(now, a, Exchange{Records: []records.Found{{Entity: 0, Hash: rec}}, Signals: sig})
+		rec++
+		served++
+	}
+	if served != 1200 {
+		t.Fatalf("a churning address served %d, want its 1,200 before session_churn and none after", served)
+	}
+}
+
 // Allowlisted actors skip signals and the budgets for everyone else, and
 // meet budgets of their own: a partner that turns into a harvester is
 // stopped. (Before, detect.allow exempted it from everything.)

@@ -425,6 +425,20 @@ var scenarios = []Scenario{
 			c.interval = 12250 * time.Millisecond / time.Duration(n)
 			return c
 		}},
+	// A class a second red team found (2026-12-02): the paced pages hidden
+	// among a carrier NAT's people (35,139 records live in 90 s).
+	{Name: "nat-pages", Desc: "red team: 150-300 sessions on the carrier NATs' addresses, browser headers, each item's page before its reviews every 2.2-3 s, random items", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n := 150 + rng.IntN(151)
+			c := &campaign{fp: fpBrowser, jitter: 0.15, shuffle: true}
+			for i := range n {
+				c.ips = append(c.ips, NATAddress(i%DefaultPopulation().NATs))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			c.interval = 2600 * time.Millisecond / time.Duration(2*n) // an item (page, reviews) every ~2.6 s each
+			c.fetch = pageThenReviews(n)
+			return c
+		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			rate := 10 + rng.Float64()*20
