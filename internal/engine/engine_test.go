@@ -248,17 +248,22 @@ func riskEngine(t *testing.T) (*Engine, *[]Decision) {
 	t.Helper()
 	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 10000})
 	var got []Decision
-	e, err := New(m, Options{Entities: []string{"user"},
-		Risk: Risk{
-			Weights:         map[detect.Signals]int{detect.AutomationUA: 5, detect.Sessionless: 1, detect.Enumeration: 10},
-			Bands:           []Band{{Min: 5, Action: Challenge, For: 10 * time.Minute}, {Min: 10, Action: Block, For: time.Hour}},
-			EnumMinRequests: 20, EnumMissRatio: 0.5,
-		},
+	e, err := New(m, Options{Entities: []string{"user"}, Risk: testRisk(),
 		OnDecision: func(d Decision) { got = append(got, d) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e, &got
+}
+
+// testRisk is a challenge at 5 and a block at 10, automation_ua 5,
+// sessionless 1, enumeration 10 (20 requests, half misses).
+func testRisk() Risk {
+	return Risk{
+		Weights:         map[detect.Signals]int{detect.AutomationUA: 5, detect.Sessionless: 1, detect.Enumeration: 10},
+		Bands:           []Band{{Min: 5, Action: Challenge, For: 10 * time.Minute}, {Min: 10, Action: Block, For: time.Hour}},
+		EnumMinRequests: 20, EnumMissRatio: 0.5,
+	}
 }
 
 func TestRiskBands(t *testing.T) {

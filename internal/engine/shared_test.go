@@ -10,20 +10,18 @@ import (
 	"github.com/leakguard/leakguard/internal/records"
 )
 
-// natEngine is riskEngine's risk bands with a per-person address budget of
-// 50 users an hour, so that the people behind an address are counted.
+// natEngine is testRisk with sequential_ids weighing a block, and a
+// per-person address budget of 50 users an hour, so that the people
+// behind an address are counted.
 func natEngine(t *testing.T) (*Engine, *[]Decision) {
 	t.Helper()
 	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 2, ExactUpTo: 128, MaxActors: 100000})
 	b := userBudget(identity.IP, 50, Block)
 	b.PerPerson = true
+	risk := testRisk()
+	risk.Weights[detect.SequentialIDs] = 10
 	var got []Decision
-	e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{b}, People: 1,
-		Risk: Risk{
-			Weights:         map[detect.Signals]int{detect.AutomationUA: 5, detect.Sessionless: 1, detect.Enumeration: 10, detect.SequentialIDs: 10},
-			Bands:           []Band{{Min: 5, Action: Challenge, For: 10 * time.Minute}, {Min: 10, Action: Block, For: time.Hour}},
-			EnumMinRequests: 20, EnumMissRatio: 0.5,
-		},
+	e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{b}, People: 1, Risk: risk,
 		OnDecision: func(d Decision) { got = append(got, d) }})
 	if err != nil {
 		t.Fatal(err)
