@@ -259,11 +259,10 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			// A record call of a session past its youth, on an address
 			// (a fingerprint) whose young sessions are followed.
 			if _, yst := b.state(yk, false); yst != nil {
+				// Not session_churn: that holds the young sessions, and
+				// this is a person's (engine.youngOnly).
 				if yst.older < math.MaxUint16 {
 					yst.older++
-				}
-				if i == 0 && yst.ephemeral(now) {
-					s |= SessionChurn
 				}
 			}
 		}

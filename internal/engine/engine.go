@@ -9,6 +9,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -353,7 +354,7 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 	nw := len(e.windows)
 	active := e.sanctions.active(k, t)
 	for _, s := range active {
-		if s.action == Challenge && passed {
+		if s.action == Challenge && passed || s.young && sig&detect.SessionChurn == 0 {
 			continue
 		}
 		// An exempt actor answers only to its own budgets; a sanction
@@ -362,9 +363,10 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 			continue
 		}
 		if s.action > v.Action {
-			*v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: e.budgets[s.budget].ID, Key: k}
+			*v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: e.ruleID(s.budget, s.young), Key: k}
 		}
 	}
+	churn := sig&detect.SessionChurn != 0
 	// The bounds of every budget checked below, in one call: the
 	// same values Bound gives, as long as no Count on that entity and
 	// window replaced the bound with an estimate meanwhile (counted).
@@ -372,7 +374,7 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 	if bounds != nil {
 		for _, bi := range e.byKind[kind] {
 			b := &e.budgets[bi]
-			if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
+			if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi, churn) {
 				continue
 			}
 			if i := b.ent*nw + b.wi; i < 64 && i < len(bounds) {
@@ -385,7 +387,7 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 	}
 	for _, bi := range e.byKind[kind] {
 		b := &e.budgets[bi]
-		if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi) {
+		if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi, churn) {
 			continue
 		}
 		// The bound against the written limit first: limit() may
@@ -411,7 +413,7 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 		if c := e.meter.Count(t, k, b.ent, b.wi); c >= limit {
 			s := e.trip(now, a, k, bi, c, route, sig, 0, decide)
 			if s.action > v.Action {
-				*v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: b.ID, Key: k}
+				*v = Verdict{Action: s.action, RetryAfter: time.Duration(s.until - t), Rule: e.ruleID(bi, s.young), Key: k}
 			}
 		}
 	}
@@ -491,7 +493,7 @@ func (e *Engine) observeKey(now time.Time, t int64, a *identity.Actor, kind iden
 		if !looked {
 			active, looked = e.sanctions.active(k, t), true
 		}
-		if sanctioned(active, bi) {
+		if sanctioned(active, bi, x.Signals&detect.SessionChurn != 0) {
 			continue
 		}
 		// The bound reached the limit: now it is worth an estimate.
@@ -585,14 +587,13 @@ func (e *Engine) ObserveKey(now time.Time, a *identity.Actor, kind identity.Kind
 
 // limit is budget b's limit on key k at t, for a request with signals
 // sig: per-person budgets on address and network keys multiply it by the
-// people seen behind the key, but for an address whose sessions do not
-// outlive their youth (session_churn): a scraper that makes a fresh
-// session every few calls would be as many people. (A red team on a
-// carrier-NAT address making fresh sessions faster than its 270 shoppers
-// made calls brought it down to 300 an hour with it, 2026-12-02; counting
-// a session as a person only past its youth instead let a burst of fresh
-// sessions at night bring the NAT's /24 down: sim nat-pages, 38 people
-// refused. Not fixed yet.)
+// people seen behind the key, but for the young sessions of an address
+// whose sessions do not outlive their youth (session_churn): a scraper
+// that makes a fresh session every few calls would be as many people.
+// Their trips hold those young sessions only (youngOnly). Counting a
+// session as a person only past its youth, everywhere, let a burst of
+// fresh sessions at night bring a carrier NAT's /24 down instead (sim
+// nat-pages, 38 people refused, 2026-12-02).
 func (e *Engine) limit(t int64, k identity.Key, bi int, sig detect.Signals) uint64 {
 	b := &e.budgets[bi]
 	lim := max(b.Limit, e.learned[bi].Load())
@@ -601,6 +602,33 @@ func (e *Engine) limit(t int64, k identity.Key, bi int, sig detect.Signals) uint
 	}
 	n := min(max(e.meter.Count(t, k, e.people, b.wi), 1), MaxPeople)
 	return lim * n
+}
+
+// youngOnly reports whether budget bi's trip on key k, by a request with
+// signals sig, holds only the young sessions of the address: k is an
+// address whose sessions do not outlive their youth, and the request is
+// one of those sessions'. Such a request meets the plain limit (limit),
+// and the sanction must not fall on the people behind the address: a
+// red team churning sessions on a carrier-NAT address, out-calling its
+// 270 shoppers, had the address blocked with them, 18,804 of their
+// requests refused (2026-12-02; TestAChurnerOnANATDoesNotBringItsPeopleDown).
+// Its fresh sessions are refused while the address stays over the plain
+// limit; people's sessions past their youth are not.
+func (e *Engine) youngOnly(k identity.Key, bi int, sig detect.Signals) bool {
+	return k.Kind == identity.IP && sig&detect.SessionChurn != 0 && e.budgets[bi].PerPerson && e.people >= 0
+}
+
+// youngSuffix marks the rule of a sanction on an address's young sessions
+// only (youngOnly), in decisions and in sanctions persisted or shared.
+const youngSuffix = "/young-sessions"
+
+// ruleID is budget bi's ID as a sanction's rule: with youngSuffix when the
+// sanction holds the address's young sessions only.
+func (e *Engine) ruleID(bi int, young bool) string {
+	if young {
+		return e.budgets[bi].ID + youngSuffix
+	}
+	return e.budgets[bi].ID
 }
 
 // person is who a request shows to be behind its address, for per-person
@@ -617,8 +645,11 @@ func person(a *identity.Actor, sig detect.Signals) uint64 {
 	if h := a.Keys[identity.Account].Hash; h != 0 {
 		return h ^ uint64(identity.Account)<<56
 	}
-	if sig&detect.NoAssets != 0 {
-		return 0 // a session that never loaded a page may be made up
+	if sig&(detect.NoAssets|detect.SessionChurn) != 0 {
+		// A session that never loaded a page may be made up, and so may
+		// the young sessions of an address whose sessions never outlive
+		// their youth.
+		return 0
 	}
 	kinds := [...]identity.Kind{identity.Session, identity.Fingerprint}
 	if sig&detect.Sessionless != 0 {
@@ -741,7 +772,7 @@ func (e *Engine) sanction(now time.Time, a *identity.Actor, route string, r *Sco
 	if k.Hash == 0 {
 		return Verdict{Score: r.Score}
 	}
-	if !sanctioned(e.sanctions.active(k, now.UnixNano()), r.bi) {
+	if !sanctioned(e.sanctions.active(k, now.UnixNano()), r.bi, false) {
 		e.trip(now, a, k, r.bi, uint64(r.Score), route, r.Signals, r.Score, decide)
 	}
 	return Verdict{Action: r.act, RetryAfter: e.budgets[r.bi].BlockFor, Rule: e.budgets[r.bi].ID, Key: k, Score: r.Score}
@@ -768,10 +799,10 @@ func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, 
 		width := max(int64(e.meter.Resolution(b.wi)), 1)
 		until = (t/width + 1) * width
 	}
-	s := sanction{budget: bi, action: b.Action, until: until}
+	s := sanction{budget: bi, action: b.Action, until: until, young: e.youngOnly(k, bi, sig) && score == 0}
 	e.sanctions.add(k, s)
 	decide(Decision{
-		Time: now, Rule: b.ID, Action: b.Action, Shadow: e.shadow.Load(),
+		Time: now, Rule: e.ruleID(bi, s.young), Action: b.Action, Shadow: e.shadow.Load(),
 		Key: k, Actor: *a, Route: route, Entity: b.Entity,
 		Count: count, Limit: b.Limit, Window: b.Window, Until: time.Unix(0, until),
 		Signals: sig, Score: score,
@@ -806,8 +837,9 @@ func (e *Engine) Impose(now int64, s Sanction) bool {
 		return false
 	}
 	for bi := range e.budgets {
-		if e.budgets[bi].ID == s.Rule {
-			e.sanctions.add(s.Key, sanction{budget: bi, action: s.Action, until: s.Until})
+		id, young := strings.CutSuffix(s.Rule, youngSuffix)
+		if e.budgets[bi].ID == id {
+			e.sanctions.add(s.Key, sanction{budget: bi, action: s.Action, until: s.Until, young: young})
 			return true
 		}
 	}
@@ -822,7 +854,7 @@ func (e *Engine) EachSanction(now int64, fn func(Sanction)) {
 		for k, list := range sh.m {
 			for _, x := range list {
 				if x.until > now {
-					fn(Sanction{Key: k, Rule: e.budgets[x.budget].ID, Action: x.action, Until: x.until})
+					fn(Sanction{Key: k, Rule: e.ruleID(x.budget, x.young), Action: x.action, Until: x.until})
 				}
 			}
 		}
@@ -833,6 +865,6 @@ func (e *Engine) EachSanction(now int64, fn func(Sanction)) {
 // EachSanctionOf calls fn for every sanction on key k in force at now.
 func (e *Engine) EachSanctionOf(now int64, k identity.Key, fn func(Sanction)) {
 	for _, x := range e.sanctions.active(k, now) {
-		fn(Sanction{Key: k, Rule: e.budgets[x.budget].ID, Action: x.action, Until: x.until})
+		fn(Sanction{Key: k, Rule: e.ruleID(x.budget, x.young), Action: x.action, Until: x.until})
 	}
 }

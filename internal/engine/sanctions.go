@@ -11,6 +11,10 @@ type sanction struct {
 	budget int
 	action Action
 	until  int64 // unix ns, event time
+	// young: the sanction holds only the young sessions of an address
+	// whose sessions do not outlive their youth (session_churn), not
+	// the people behind it (Engine.youngOnly).
+	young bool
 }
 
 const (
@@ -143,7 +147,7 @@ func (s *sanctions) add(k identity.Key, x sanction) {
 	// copy-on-write: readers hold the old slice without a lock
 	list := append([]sanction(nil), sh.m[k]...)
 	for i := range list {
-		if list[i].budget == x.budget {
+		if list[i].budget == x.budget && list[i].young == x.young {
 			list[i] = x
 			sh.m[k] = list
 			return
@@ -172,9 +176,9 @@ func (s *sanctions) len() int {
 	return n
 }
 
-func sanctioned(list []sanction, budget int) bool {
+func sanctioned(list []sanction, budget int, churn bool) bool {
 	for _, x := range list {
-		if x.budget == budget {
+		if x.budget == budget && (!x.young || churn) {
 			return true
 		}
 	}

@@ -101,3 +101,57 @@ func TestAnEnumeratorBehindANATDoesNotBringItsPeopleDown(t *testing.T) {
 		t.Fatalf("a lone enumerator with a session: %s on %v, signals %s; want a block on its address", v.Action, v.Key, v.Signals)
 	}
 }
+
+// A red team churning sessions on a carrier-NAT address (2026-12-02), its
+// fresh sessions out-calling the 270 shoppers behind it, got the address
+// session_churn, then the plain limit and a block on the address: 18,804
+// shopper requests refused. The plain limit now holds the address's young
+// sessions only, and so does its sanction.
+func TestAChurnerOnANATDoesNotBringItsPeopleDown(t *testing.T) {
+	const nat, route = 77, "GET /u/{id}"
+	e, got := natEngine(t)
+	now := t0
+	rec := uint64(1)
+	for i := range uint64(30) {
+		now = now.Add(100 * time.Millisecond)
+		e.Observe(now, personBehind(nat, i), Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}})
+		rec++
+	}
+	served := 0
+	for i := range 600 {
+		now = now.Add(100 * time.Millisecond)
+		churner := personBehind(nat, 5000+uint64(i/3))
+		if v := e.Admit(now, churner, route, detect.SessionChurn, false); v.Enforced() {
+			continue
+		}
+		e.Observe(now, churner, Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}, Signals: detect.SessionChurn})
+		rec++
+		served++
+	}
+	// The address's plain limit (50) less its people's 30 records.
+	if served > 20 {
+		t.Fatalf("the churner's young sessions were served %d records, want 20 at most", served)
+	}
+	for i := range uint64(30) {
+		if v := e.Admit(now, personBehind(nat, i), route, 0, false); v.Enforced() {
+			t.Fatalf("shopper %d behind the churner's address: %s by %s on %v", i, v.Action, v.Rule, v.Key)
+		}
+	}
+	if len(*got) != 1 || (*got)[0].Rule != "b"+youngSuffix || (*got)[0].Key.Kind != identity.IP {
+		t.Fatalf("decisions %+v, want one, on the address's young sessions", *got)
+	}
+	// The sanction, persisted and restored (or shared with another
+	// node), still holds the young sessions only.
+	var held []Sanction
+	e.EachSanction(now.UnixNano(), func(s Sanction) { held = append(held, s) })
+	other, _ := natEngine(t)
+	if len(held) != 1 || !other.Impose(now.UnixNano(), held[0]) {
+		t.Fatalf("sanctions %+v: not one that another engine takes", held)
+	}
+	if v := other.Admit(now, personBehind(nat, 3), route, 0, false); v.Enforced() {
+		t.Fatalf("restored: a shopper behind the address %s by %s", v.Action, v.Rule)
+	}
+	if v := other.Admit(now, personBehind(nat, 9999), route, detect.SessionChurn, false); v.Action != Block || v.Rule != "b"+youngSuffix {
+		t.Fatalf("restored: a fresh churner session %s by %q, want a block by the young sessions' rule", v.Action, v.Rule)
+	}
+}
