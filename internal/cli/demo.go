@@ -58,10 +58,11 @@ default policy, enforced), and live traffic over 127.0.0.1: shoppers behind
 shared NAT addresses, and scrapers of every class that got through before: a
 naive profile scraper, a review sweeper, a fast browser-like session, an
 account crew, one that loads pages around its calls, a residential swarm,
-an allowlisted partner that turns into a harvester, and two classes a red
-team wrote from the docs that this demo's small shop does not catch yet
-(paced-pages, console-crew: log replay does). Prints what each took, and
-whether any shopper was refused.
+an allowlisted partner that turns into a harvester, a session churner on
+an office address people use (office-churn: the office must not be refused
+with it), and two classes a red team wrote from the docs that this demo's
+small shop does not catch yet (paced-pages, console-crew: log replay does).
+Prints what each took, and whether any shopper was refused.
 
 `)
 		fs.PrintDefaults()

@@ -31,6 +31,7 @@ func campaignScores() []*Score {
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
 		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
 		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
+		{Name: "office-churn", Desc: "red team: the churner of a reader of the docs on an address of the office, among the people behind it: 10-30 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
 		{Name: "paced-pages", Desc: "red team: 60-150 sessions (fewer among fewer than 3,000 people), each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
@@ -149,6 +150,23 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 
 	harvest := 20 + rng.Float64()*20
 	run(func() { t.partner(ctx, harvest) })
+
+	// The second red team's churner among people (on a carrier NAT's
+	// address there, where it out-called 270 shoppers): here on an
+	// office address, which one or two of the office's shoppers use, so
+	// that a churner at 10-30 req/s out-calls them.
+	offRate, offAssets, offPopular := 10+rng.Float64()*20, 1+rng.IntN(2), 30+rng.IntN(31)
+	offEvery := offAssets + 2 + rng.IntN(3)
+	offIP := fmt.Sprintf("192.0.2.%d", 1+rng.IntN(max(1, min(100, t.o.Shoppers/10))))
+	offRng := rand.New(rand.NewPCG(rng.Uint64(), 12))
+	run(func() {
+		t.cookieChurn(ctx, t.score("office-churn"), offRng, offRate, offEvery, offAssets, offIP, func() int {
+			if offRng.IntN(100) < offPopular {
+				return zipf.Sample(offRng)
+			}
+			return 1 + offRng.IntN(t.o.Items)
+		})
+	})
 }
 
 // pacedPages is one session of a red team's class: every item as a

@@ -439,6 +439,22 @@ var scenarios = []Scenario{
 			c.fetch = pageThenReviews(n)
 			return c
 		}},
+	// The second red team's churner on a carrier NAT's address: its fresh
+	// sessions out-called the people behind it, and the address's block
+	// refused 18,804 of their requests live.
+	{Name: "nat-churn", Desc: "red team: the cookie churner on a carrier NAT's address, from noon, among the people behind it: 10-30 req/s of reviews, a fresh session cookie for every 2-4, each loading 1-2 scripts first, 30-60% of its items popular ones", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			rate := 10 + rng.Float64()*20
+			assets, popular := 1+rng.IntN(2), 30+rng.IntN(31)
+			return &campaign{ips: []uint32{NATAddress(rng.IntN(DefaultPopulation().NATs))}, fp: fpBrowser, jitter: 0.3,
+				churn: assets + 2 + rng.IntN(3), churnAssets: assets, seed: rng.Uint64(), startAfter: 12 * time.Hour,
+				interval: time.Duration(float64(time.Second) / rate), fetch: func(c *campaign) Request {
+					if c.rng.IntN(100) < popular {
+						return Request{Route: RouteReviews, ID: c.w.Zipf.Sample(c.rng)}
+					}
+					return reviewsAtRandom(c)
+				}}
+		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			rate := 10 + rng.Float64()*20
