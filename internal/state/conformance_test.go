@@ -88,18 +88,21 @@ func conformance(t *testing.T, newBackend func(t *testing.T) backend) {
 		a := engine.Sanction{Key: k1, Rule: "user/ip/24h", Action: engine.Block, Until: now.Add(time.Hour).UnixNano()}
 		b := engine.Sanction{Key: k1, Rule: "risk>=5", Action: engine.Challenge, Until: now.Add(2 * time.Hour).UnixNano()}
 		c := engine.Sanction{Key: k2, Rule: "user/account/24h", Action: engine.Throttle, Until: now.Add(time.Hour).UnixNano()}
-		for _, x := range []engine.Sanction{a, b, c} {
+		// The same budget on the same address, holding its young
+		// sessions only (engine.youngOnly): a sanction of its own.
+		young := engine.Sanction{Key: k1, Rule: "user/ip/24h/young-sessions", Action: engine.Block, Until: now.Add(time.Hour).UnixNano()}
+		for _, x := range []engine.Sanction{a, b, c, young} {
 			s.Impose(x)
 		}
 		mustFlush(t, s)
-		if got := sanctions(t, s, now); !equalSanctions(got, []engine.Sanction{a, b, c}) {
-			t.Fatalf("kept %+v, want the three imposed", got)
+		if got := sanctions(t, s, now); !equalSanctions(got, []engine.Sanction{a, b, c, young}) {
+			t.Fatalf("kept %+v, want the four imposed", got)
 		}
 		// Imposed again, a sanction replaces itself: no duplicate.
 		s.Impose(a)
 		mustFlush(t, s)
-		if got := sanctions(t, s, now); len(got) != 3 {
-			t.Fatalf("re-imposed: %d sanctions, want 3", len(got))
+		if got := sanctions(t, s, now); len(got) != 4 {
+			t.Fatalf("re-imposed: %d sanctions, want 4", len(got))
 		}
 		if got := sanctions(t, s, now.Add(90*time.Minute)); !equalSanctions(got, []engine.Sanction{b}) {
 			t.Fatalf("90 minutes on: %+v, want only the 2-hour one", got)
