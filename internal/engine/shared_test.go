@@ -36,6 +36,19 @@ func personBehind(ip, i uint64) *identity.Actor {
 	return a
 }
 
+// thirtyPeopleBehind has persons 0-29 behind address nat served a
+// record each on route, from t0, and returns the time after and the next
+// record's hash.
+func thirtyPeopleBehind(e *Engine, nat uint64, route string) (now time.Time, rec uint64) {
+	now, rec = t0, 1
+	for i := range uint64(30) {
+		now = now.Add(100 * time.Millisecond)
+		e.Observe(now, personBehind(nat, i), Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}})
+		rec++
+	}
+	return now, rec
+}
+
 // A red team enumerating user ids from a carrier-NAT address (2026-12-02)
 // got the address blocked, and 22,272 requests of the 270 shoppers behind
 // it refused: the address's misses were the enumerator's, the enumeration
@@ -46,13 +59,7 @@ func personBehind(ip, i uint64) *identity.Actor {
 func TestAnEnumeratorBehindANATDoesNotBringItsPeopleDown(t *testing.T) {
 	const nat, route = 77, "GET /u/{id}"
 	e, _ := natEngine(t)
-	now := t0
-	rec := uint64(1)
-	for i := range uint64(30) {
-		now = now.Add(100 * time.Millisecond)
-		e.Observe(now, personBehind(nat, i), Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}})
-		rec++
-	}
+	now, _ := thirtyPeopleBehind(e, nat, route)
 	// The enumerator: its own session on the NAT address, and without one
 	// (a crew key, as the detector gives sessionless requests).
 	withSession := personBehind(nat, 999)
@@ -110,13 +117,7 @@ func TestAnEnumeratorBehindANATDoesNotBringItsPeopleDown(t *testing.T) {
 func TestAChurnerOnANATDoesNotBringItsPeopleDown(t *testing.T) {
 	const nat, route = 77, "GET /u/{id}"
 	e, got := natEngine(t)
-	now := t0
-	rec := uint64(1)
-	for i := range uint64(30) {
-		now = now.Add(100 * time.Millisecond)
-		e.Observe(now, personBehind(nat, i), Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}})
-		rec++
-	}
+	now, rec := thirtyPeopleBehind(e, nat, route)
 	served := 0
 	for i := range 600 {
 		now = now.Add(100 * time.Millisecond)
