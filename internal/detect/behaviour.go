@@ -238,7 +238,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	older := !young && record && k.Kind == identity.Session && addr != 0
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
-	keys, n := youngOf(addr, o)
+	keys, n, churnOf := youngOf(addr, o)
 	for i, yk := range keys[:n] {
 		// One lock at a time: the address's state may be in another shard.
 		ysh := &b.shards[yk.Hash>>58]
@@ -252,7 +252,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			}
 			// session_churn is the address's: a fingerprint's sessions
 			// are many people's.
-			if i == 0 && yst.ephemeral(now) {
+			if i == churnOf && yst.ephemeral(now) {
 				s |= SessionChurn
 			}
 		case older:
@@ -363,17 +363,23 @@ func youngFPKey(fp uint64) identity.Key {
 }
 
 // youngOf returns the keys of the young-session states a request of
-// origin o on address addr counts towards: its address's, and its TLS
-// fingerprint's.
-func youngOf(addr uint64, o origin) (keys [2]identity.Key, n int) {
+// origin o on address addr counts towards: its address's, its TLS
+// fingerprint's, and those of its TLS fingerprint on its address; and
+// which of them says whether the address's sessions outlive their youth
+// (session_churn): where the TLS fingerprint is known, its sessions' on
+// the address. A churner's TLS client is its own, and the people who
+// arrive on a carrier-NAT address while it churns there come with their
+// browsers': with the address's state they met its plain limit with the
+// churner's sessions for their first half minute (sim nat-churn).
+func youngOf(addr uint64, o origin) (keys [3]identity.Key, n, churnOf int) {
 	if addr == 0 {
-		return keys, 0
+		return keys, 0, -1
 	}
-	keys[0], n = youngKey(addr), 1
+	keys[0], n, churnOf = youngKey(addr), 1, 0
 	if o.fp != 0 {
-		keys[1], n = youngFPKey(o.fp), 2
+		keys[1], keys[2], n, churnOf = youngFPKey(o.fp), youngKey(addr^mix(o.fp)), 3, 2
 	}
-	return keys, n
+	return keys, n, churnOf
 }
 
 // note adds a request at now to key state st and returns its signals.
@@ -723,7 +729,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		}
 	}
 	if young {
-		keys, n := youngOf(addr, o)
+		keys, n, _ := youngOf(addr, o)
 		for _, yk := range keys[:n] {
 			ysh := &b.shards[yk.Hash>>58]
 			ysh.mu.Lock()

@@ -340,3 +340,50 @@ func TestChurnersSessionsStayTheCrewsPastTheirYouth(t *testing.T) {
 		}
 	}
 }
+
+// Where the fingerprint holds the client's TLS fingerprint, whether an
+// address's sessions outlive their youth is asked of each TLS client's
+// sessions there: someone arriving with a browser on a carrier-NAT address
+// where a script churns sessions is not one of its young sessions (sim
+// nat-churn with the edge's JA4: 64 people refused, then none). On the
+// header shape alone it is the address's, newcomers included.
+func TestANewcomerBesideAChurnerOfAnotherTLSClient(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		tls            bool
+		newcomerFP     uint64
+		wantNewcomerSC bool
+	}{
+		{"a browser, TLS fingerprints", true, 0xc40e, false},
+		{"the churner's TLS client", true, 0xbad, true},
+		{"header shape only", false, 0xc40e, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			at := time.Duration(0)
+			churned := false
+			for s := range 800 {
+				a := actor(0xc0ffee03, mix(0xc4ab+uint64(s)), 0xbad)
+				a.TLS = tt.tls
+				h.d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
+				at += 100 * time.Millisecond
+				for range 2 {
+					sig := h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+					at += 100 * time.Millisecond
+					churned = churned || sig&SessionChurn != 0
+					h.d.Served(&a, rec(uint64(s)%500))
+				}
+			}
+			if !churned {
+				t.Fatal("the churner's sessions never showed session_churn: the test would prove nothing")
+			}
+			newcomer := actor(0xc0ffee03, mix(0x9e3c0e), tt.newcomerFP)
+			newcomer.TLS = tt.tls
+			h.d.Assess(&newcomer, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at)})
+			sig := h.d.Assess(&newcomer, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+time.Second), IDLow: -1})
+			if got := sig&SessionChurn != 0; got != tt.wantNewcomerSC {
+				t.Fatalf("newcomer's session_churn %v, want %v", got, tt.wantNewcomerSC)
+			}
+		})
+	}
+}
