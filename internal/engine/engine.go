@@ -469,6 +469,9 @@ func (e *Engine) Observe(now time.Time, a *identity.Actor, x Exchange) {
 // other key's state.
 func (e *Engine) observeKey(now time.Time, t int64, a *identity.Actor, kind identity.Kind, k identity.Key, recs []records.Found, x *Exchange, exempt bool, counts []uint64, decide func(Decision)) (touched, counted uint64) {
 	touched = e.meter.Observe(t, k, recs, x.Miss, counts)
+	if kind == identity.IP && e.people >= 0 && e.risk.EnumMinRequests > 0 && person(a, x.Signals) == 0 {
+		e.meter.Observe(t, nobodyKey(k), nil, x.Miss, nil)
+	}
 	if touched == 0 {
 		return 0, 0
 	}
@@ -604,6 +607,12 @@ func (e *Engine) limit(t int64, k identity.Key, bi int, sig detect.Signals) uint
 	return lim * n
 }
 
+// nobodyKey is the meter's key for the traffic of the requests on address
+// ip that show nobody behind it (person), for the enumeration signal.
+func nobodyKey(ip identity.Key) identity.Key {
+	return identity.Key{Kind: identity.IP, Hash: ip.Hash ^ 0x6e6f626f6479a5a5}
+}
+
 // youngOnly reports whether budget bi's trip on key k, by a request with
 // signals sig, holds only the young sessions of the address: k is an
 // address whose sessions do not outlive their youth, and the request is
@@ -685,7 +694,9 @@ type Scored struct {
 	ok      bool // the engine has bands or rules: there was something to assess
 	bi      int  // the budget index of the band or rule applied, -1 none
 	act     Action
-	shared  bool // people are behind the address (Engine.shared)
+	// shared: people are behind the address (Engine.people: two or
+	// more, or one beside a request that shows nobody)
+	shared bool
 }
 
 // score is assess without its sanction: it reads the address key's
@@ -706,9 +717,27 @@ func (e *Engine) score(now time.Time, a *identity.Actor, route string, sig detec
 	// team enumerating from a carrier-NAT address got it blocked with
 	// the 270 shoppers behind it, whose requests carried the address's
 	// enumeration (TestAnEnumeratorBehindANATDoesNotBringItsPeopleDown).
-	shared := ip.Hash != 0 && e.shared(t, ip)
+	//
+	// And the misses of requests that show nobody behind the address
+	// (nobodyKey: made-up sessions, automation) are held against those
+	// only, and people's against people: a red team asking for missing
+	// profiles with browser headers and a made-up session from the
+	// address of a clerk, or of an office's lone shopper, had the address
+	// blocked and the clerk or shopper refused (2026-12-02), as only
+	// addresses with two people behind them were spared.
+	ereq, emiss := req, miss
+	nobody := person(a, sig) == 0
+	if tm, ok := e.meter.(trafficMeter); ok && ip.Hash != 0 && e.people >= 0 && req > 0 {
+		nreq, nmiss := tm.Traffic(t, nobodyKey(ip), e.risk.Window)
+		if nobody {
+			ereq, emiss = nreq, nmiss
+		} else {
+			ereq, emiss = req-min(nreq, req), miss-min(nmiss, miss)
+		}
+	}
+	n := e.peopleBehind(t, ip)
 	own := a.Keys[identity.Session].Hash != 0 || a.Keys[identity.Account].Hash != 0
-	if e.risk.EnumMinRequests > 0 && req >= e.risk.EnumMinRequests && float64(miss) >= e.risk.EnumMissRatio*float64(req) && !(shared && own) {
+	if e.risk.EnumMinRequests > 0 && ereq >= e.risk.EnumMinRequests && float64(emiss) >= e.risk.EnumMissRatio*float64(ereq) && (nobody || !(n >= 2 && own)) {
 		sig |= detect.Enumeration
 	}
 	score := 0
@@ -732,14 +761,19 @@ func (e *Engine) score(now time.Time, a *identity.Actor, route string, sig detec
 			}
 		}
 	}
+	// A request that shows nobody beside one person is not that person.
+	shared := n >= 2 || n == 1 && nobody
 	return Scored{Signals: sig, Score: score, ok: true, bi: bi, act: act, shared: shared}
 }
 
-// shared reports whether people are behind address ip at t: two or more
-// in the risk window (accounts, sessions past their youth, the devices
-// of an API without sessions: person).
-func (e *Engine) shared(t int64, ip identity.Key) bool {
-	return e.people >= 0 && e.meter.Count(t, ip, e.people, e.risk.Window) >= 2
+// peopleBehind is how many people are behind address ip at t, in the risk
+// window (accounts, sessions that loaded a page, the devices of an API
+// without sessions: person).
+func (e *Engine) peopleBehind(t int64, ip identity.Key) uint64 {
+	if e.people < 0 || ip.Hash == 0 {
+		return 0
+	}
+	return e.meter.Count(t, ip, e.people, e.risk.Window)
 }
 
 // riskKey is the key a risk's sanction goes on: the crew key when there is

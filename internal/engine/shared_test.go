@@ -156,3 +156,47 @@ func TestAChurnerOnANATDoesNotBringItsPeopleDown(t *testing.T) {
 		t.Fatalf("restored: a fresh churner session %s by %q, want a block by the young sessions' rule", v.Action, v.Rule)
 	}
 }
+
+// A red team asking for missing profiles with browser headers and a
+// made-up session that never loaded a page, from the address of a clerk or
+// of an office's lone shopper (2026-12-02), had the address blocked by the
+// enumeration signal and the clerk or shopper refused: only addresses with
+// two people behind them were spared. The misses of requests that show
+// nobody behind the address are now held against those only, and a
+// sanction of theirs beside one person goes on their own key.
+func TestAFakeSessionEnumeratorBesideOnePersonDoesNotBringThemDown(t *testing.T) {
+	const route = "GET /u/{id}"
+	clerk := personBehind(80, 1)
+	clerk.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: 0xc1e4c}
+	for _, tt := range []struct {
+		name   string
+		person *identity.Actor
+		sig    detect.Signals // the person's
+	}{
+		{"a clerk's console", clerk, detect.NoAssets},
+		{"an office's lone shopper", personBehind(81, 2), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := natEngine(t)
+			ip := tt.person.Keys[identity.IP].Hash
+			now := t0
+			for i := range uint64(5) {
+				now = now.Add(time.Second)
+				e.Observe(now, tt.person, Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: 100 + i}}, Signals: tt.sig})
+			}
+			enumerator := actor(ip, 0)
+			enumerator.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: 0xfa4e}
+			for range 200 {
+				now = now.Add(100 * time.Millisecond)
+				e.Observe(now, enumerator, Exchange{Route: route, Miss: true, Signals: detect.NoAssets})
+			}
+			v := e.Admit(now, enumerator, route, detect.NoAssets, false)
+			if v.Action != Block || v.Key != enumerator.Keys[identity.Session] || v.Signals&detect.Enumeration == 0 {
+				t.Fatalf("the enumerator: %s on %v, signals %s; want a block on its session for enumeration", v.Action, v.Key, v.Signals)
+			}
+			if v := e.Admit(now, tt.person, route, tt.sig, false); v.Enforced() {
+				t.Fatalf("the person beside it: %s by %s on %v, signals %s", v.Action, v.Rule, v.Key, v.Signals)
+			}
+		})
+	}
+}
