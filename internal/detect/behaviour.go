@@ -138,6 +138,13 @@ type addrState struct {
 	older   uint16
 	lookups uint16 // recent lookups, and how many were of values never served
 	unshown uint16
+	// on an address's young sessions' state: its sessions that made a
+	// first record call, and those of them that made one past their
+	// youth too (halved together past 256)
+	born, grown uint16
+	// hasGrown: on a session's state, it has made a record call past
+	// its youth (counted in its address's grown)
+	hasGrown bool
 	// enlisted: until then (ns) the key is a recruited member of the
 	// sweepers' crew, whatever one call shows: a member at a person's
 	// pace shows the early evidence on some calls and not the next (an
@@ -236,6 +243,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	addr := o.youngOn()
 	young := b.young(k, addr, st, now)
 	older := !young && record && k.Kind == identity.Session && addr != 0
+	born := young && record && st.firstAt == 0
+	grew := older && !st.hasGrown
+	st.hasGrown = st.hasGrown || older
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
 	keys, n, churnOf := youngOf(addr, o)
@@ -246,6 +256,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		switch {
 		case young:
 			_, yst := b.state(yk, true)
+			if born {
+				yst.bear()
+			}
 			ys, _ := b.note(yst, now, record, page, -1)
 			if record && b.churning(yst, ys, now) {
 				ev.churn, ev.swarm = true, ev.swarm || i == 1
@@ -264,6 +277,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 				if yst.older < math.MaxUint16 {
 					yst.older++
 				}
+				if grew && yst.grown < yst.born {
+					yst.grown++
+				}
 			}
 		}
 		ysh.mu.Unlock()
@@ -278,8 +294,25 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 // but a minute on most of their calls come from sessions past their
 // youth; a scraper that makes a fresh session every few calls
 // never has one.
+//
+// Or, counted by sessions, 31 in 32 never made a record call past their
+// youth: a third red team kept 15% of a churner's calls on four long-lived
+// sessions and took 26,890 records in 90 s unrefused (2026-12-02). A shop's
+// visitors who leave within half a minute are many, but not 31 in 32.
 func (st *addrState) ephemeral(now int64) bool {
-	return st.firstAt != 0 && now-st.firstAt > 2*youngFor && st.apiCalls >= 20 && 10*uint32(st.older) < uint32(st.apiCalls)
+	if st.firstAt == 0 || now-st.firstAt <= 2*youngFor {
+		return false
+	}
+	return st.apiCalls >= 20 && 10*uint32(st.older) < uint32(st.apiCalls) || st.born >= 64 && 32*uint32(st.grown) < uint32(st.born)
+}
+
+// bear counts a young session's first record call on the young sessions'
+// state st.
+func (st *addrState) bear() {
+	st.born++
+	if st.born > 256 {
+		st.born, st.grown = st.born/2, st.grown/2
+	}
 }
 
 // churning reports whether the young sessions of an address together
