@@ -80,7 +80,9 @@ func (c *Capture) begin(now int64) {
 
 func (c *Capture) Observe(now int64, k identity.Key, recs []records.Found, miss bool, counts []uint64) uint64 {
 	touched := c.Meter.Observe(now, k, recs, miss, counts)
-	if !c.off && k.Kind < identity.NumKinds && now == c.now {
+	// Without counts (the engine's traffic-only keys, engine.nobodyKey)
+	// there are no bounds to keep, and the line's key's must stay.
+	if !c.off && counts != nil && k.Kind < identity.NumKinds && now == c.now {
 		l := &c.line[k.Kind]
 		l.key, l.touched, l.dirty = k, touched, 0
 		l.counts = append(l.counts[:0], counts...)

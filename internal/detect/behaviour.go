@@ -248,7 +248,8 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	st.hasGrown = st.hasGrown || older
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
-	keys, n, churnOf := youngOf(addr, o)
+	keys, n := youngOf(addr, o)
+	var addrEph, ownEph, ownGrown bool
 	for i, yk := range keys[:n] {
 		// One lock at a time: the address's state may be in another shard.
 		ysh := &b.shards[yk.Hash>>58]
@@ -263,10 +264,11 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			if record && b.churning(yst, ys, now) {
 				ev.churn, ev.swarm = true, ev.swarm || i == 1
 			}
-			// session_churn is the address's: a fingerprint's sessions
-			// are many people's.
-			if i == churnOf && yst.ephemeral(now) {
-				s |= SessionChurn
+			switch i {
+			case 0:
+				addrEph = yst.ephemeral(now)
+			case 2:
+				ownEph, ownGrown = yst.ephemeral(now), yst.older > 0
 			}
 		case older:
 			// A record call of a session past its youth, on an address
@@ -283,6 +285,18 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			}
 		}
 		ysh.mu.Unlock()
+	}
+	// session_churn is the address's (a fingerprint's sessions are many
+	// people's), or, where the TLS fingerprint is known, its TLS
+	// client's there, whose sessions calling past their youth clear it
+	// of the address's: a churner's TLS client is its own, and people who
+	// arrive on a carrier-NAT address while it churns there came with
+	// their browsers' (sim nat-churn: without this, 64 people refused for
+	// their first half minute). A client it has not seen there yet is
+	// not cleared: a churner that gives each batch of sessions another
+	// User-Agent has a new fingerprint each time.
+	if ownEph || addrEph && !(n == 3 && ownGrown) {
+		s |= SessionChurn
 	}
 	return s, ev
 }
@@ -396,23 +410,18 @@ func youngFPKey(fp uint64) identity.Key {
 }
 
 // youngOf returns the keys of the young-session states a request of
-// origin o on address addr counts towards: its address's, its TLS
-// fingerprint's, and those of its TLS fingerprint on its address; and
-// which of them says whether the address's sessions outlive their youth
-// (session_churn): where the TLS fingerprint is known, its sessions' on
-// the address. A churner's TLS client is its own, and the people who
-// arrive on a carrier-NAT address while it churns there come with their
-// browsers': with the address's state they met its plain limit with the
-// churner's sessions for their first half minute (sim nat-churn).
-func youngOf(addr uint64, o origin) (keys [3]identity.Key, n, churnOf int) {
+// origin o on address addr counts towards: its address's, and where the
+// fingerprint holds the TLS fingerprint, its fingerprint's (a swarm's)
+// and its fingerprint's on the address (session_churn).
+func youngOf(addr uint64, o origin) (keys [3]identity.Key, n int) {
 	if addr == 0 {
-		return keys, 0, -1
+		return keys, 0
 	}
-	keys[0], n, churnOf = youngKey(addr), 1, 0
+	keys[0], n = youngKey(addr), 1
 	if o.fp != 0 {
-		keys[1], keys[2], n, churnOf = youngFPKey(o.fp), youngKey(addr^mix(o.fp)), 3, 2
+		keys[1], keys[2], n = youngFPKey(o.fp), youngKey(addr^mix(o.fp)), 3
 	}
-	return keys, n, churnOf
+	return keys, n
 }
 
 // note adds a request at now to key state st and returns its signals.
@@ -762,7 +771,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		}
 	}
 	if young {
-		keys, n, _ := youngOf(addr, o)
+		keys, n := youngOf(addr, o)
 		for _, yk := range keys[:n] {
 			ysh := &b.shards[yk.Hash>>58]
 			ysh.mu.Lock()

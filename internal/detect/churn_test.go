@@ -343,27 +343,50 @@ func TestChurnersSessionsStayTheCrewsPastTheirYouth(t *testing.T) {
 
 // Where the fingerprint holds the client's TLS fingerprint, whether an
 // address's sessions outlive their youth is asked of each TLS client's
-// sessions there: someone arriving with a browser on a carrier-NAT address
-// where a script churns sessions is not one of its young sessions (sim
-// nat-churn with the edge's JA4: 64 people refused, then none). On the
+// sessions there too: someone arriving with a browser on a carrier-NAT
+// address where a script churns sessions, a browser whose sessions there
+// do outlive their youth, is not one of its young sessions (sim nat-churn
+// with the edge's JA4: 64 people refused, then none). A client not seen
+// there before is not cleared: a churner that gives each batch of
+// sessions another User-Agent has a new fingerprint each time. On the
 // header shape alone it is the address's, newcomers included.
 func TestANewcomerBesideAChurnerOfAnotherTLSClient(t *testing.T) {
 	for _, tt := range []struct {
 		name           string
 		tls            bool
+		rotate         bool // the churner's fingerprint changes every ten sessions
 		newcomerFP     uint64
 		wantNewcomerSC bool
 	}{
-		{"a browser, TLS fingerprints", true, 0xc40e, false},
-		{"the churner's TLS client", true, 0xbad, true},
-		{"header shape only", false, 0xc40e, true},
+		{"a browser people there use, TLS fingerprints", true, false, 0xc40e, false},
+		{"a browser not seen there", true, false, 0xc40f, true},
+		{"the churner's TLS client", true, false, 0xbad, true},
+		{"the churner's next batch, its User-Agent rotated", true, true, 0xbad0 + 1000, true},
+		{"header shape only", false, false, 0xc40e, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newCrewHarness()
 			at := time.Duration(0)
+			people := make([]identity.Actor, 3)
+			for i := range people {
+				people[i] = actor(0xc0ffee03, mix(0x9e09+uint64(i)), 0xc40e)
+				people[i].TLS = tt.tls
+			}
+			person := func(i int) {
+				h.d.Assess(&people[i], Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
+				h.d.Assess(&people[i], Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+				h.d.Served(&people[i], rec(7))
+			}
+			for i := range people {
+				person(i)
+			}
 			churned := false
 			for s := range 800 {
-				a := actor(0xc0ffee03, mix(0xc4ab+uint64(s)), 0xbad)
+				fp := uint64(0xbad)
+				if tt.rotate && s >= 10 {
+					fp = 0xbad0 + uint64(s/10)
+				}
+				a := actor(0xc0ffee03, mix(0xc4ab+uint64(s)), fp)
 				a.TLS = tt.tls
 				h.d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
 				at += 100 * time.Millisecond
@@ -372,6 +395,11 @@ func TestANewcomerBesideAChurnerOfAnotherTLSClient(t *testing.T) {
 					at += 100 * time.Millisecond
 					churned = churned || sig&SessionChurn != 0
 					h.d.Served(&a, rec(uint64(s)%500))
+				}
+				if s%100 == 99 { // the people go on, past their youth
+					for i := range people {
+						person(i)
+					}
 				}
 			}
 			if !churned {

@@ -608,9 +608,15 @@ func (e *Engine) limit(t int64, k identity.Key, bi int, sig detect.Signals) uint
 }
 
 // nobodyKey is the meter's key for the traffic of the requests on address
-// ip that show nobody behind it (person), for the enumeration signal.
+// ip that show nobody behind it (person), for the enumeration signal. It
+// falls in ip's meter shard and replay partition (both take the top bits
+// of the key's hash times the golden ratio: the product's lowest bit is
+// flipped and multiplied back), so that a sharded replay meters it on the
+// goroutine of ip's, in line order, and the meter evicts it beside ip.
 func nobodyKey(ip identity.Key) identity.Key {
-	return identity.Key{Kind: identity.IP, Hash: ip.Hash ^ 0x6e6f626f6479a5a5}
+	const golden, goldenInverse = 0x9e3779b97f4a7c15, 0xf1de83e19937733d
+	k := uint64(identity.IP)
+	return identity.Key{Kind: identity.IP, Hash: (((ip.Hash^k)*golden)^1)*goldenInverse ^ k}
 }
 
 // youngOnly reports whether budget bi's trip on key k, by a request with
@@ -821,19 +827,20 @@ type trafficMeter interface {
 func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, count uint64, route string, sig detect.Signals, score int, decide func(Decision)) sanction {
 	b := &e.budgets[bi]
 	t := now.UnixNano()
+	young := e.youngOnly(k, bi, sig) && score == 0
 	var until int64
 	switch {
 	case b.Action == Block, b.Action == Decoy, b.Action == Challenge, b.ent < 0:
 		// A repeat offender waits longer each time: a scraper that resumes
 		// the moment its block ends takes a budget an hour otherwise.
-		until = t + int64(b.BlockFor)<<e.sanctions.strike(k, bi, t)
+		until = t + int64(b.BlockFor)<<e.sanctions.strike(k, bi, young, t)
 	default:
 		// Throttle (and re-log) until the oldest bucket leaves the window,
 		// the first moment the count can fall.
 		width := max(int64(e.meter.Resolution(b.wi)), 1)
 		until = (t/width + 1) * width
 	}
-	s := sanction{budget: bi, action: b.Action, until: until, young: e.youngOnly(k, bi, sig) && score == 0}
+	s := sanction{budget: bi, action: b.Action, until: until, young: young}
 	e.sanctions.add(k, s)
 	decide(Decision{
 		Time: now, Rule: e.ruleID(bi, s.young), Action: b.Action, Shadow: e.shadow.Load(),

@@ -37,6 +37,10 @@ type sanctions struct {
 type strikeKey struct {
 	k      identity.Key
 	budget int
+	// young: a sanction on the address's young sessions only counts its
+	// own strikes, not the address's: a churner that resumes as each ends
+	// must not lengthen a later block of the people behind the address.
+	young bool
 }
 
 type strike struct {
@@ -62,11 +66,11 @@ func (s *sanctions) init() {
 // strike counts a sanction by budget on k at t and returns by how much its
 // duration doubles: 0 for a first offence, 1 for a second within
 // strikeMemory, and so on up to maxStrikeShift.
-func (s *sanctions) strike(k identity.Key, budget int, t int64) int {
+func (s *sanctions) strike(k identity.Key, budget int, young bool, t int64) int {
 	sh := &s.shards[s.shard(k)%sanctionShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sk := strikeKey{k, budget}
+	sk := strikeKey{k, budget, young}
 	st, ok := sh.strikes[sk]
 	if !ok && len(sh.strikes) >= sanctionShardCap {
 		for victim := range sh.strikes { // forget at random rather than grow

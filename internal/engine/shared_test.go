@@ -200,3 +200,16 @@ func TestAFakeSessionEnumeratorBesideOnePersonDoesNotBringThemDown(t *testing.T)
 		})
 	}
 }
+
+// The traffic of the requests on an address that show nobody is metered
+// beside the address's own: in its meter shard and replay partition, or a
+// sharded replay would meter it on another goroutine, out of line order.
+func TestNobodyKeyFallsBesideItsAddress(t *testing.T) {
+	for i := range uint64(10000) {
+		ip := identity.Key{Kind: identity.IP, Hash: i * 0x9e3779b97f4a7c15}
+		nk := nobodyKey(ip)
+		if nk == ip || memory.Partition(nk) != memory.Partition(ip) {
+			t.Fatalf("address %v: nobody's key %v, partition %d against %d", ip, nk, memory.Partition(nk), memory.Partition(ip))
+		}
+	}
+}
