@@ -117,12 +117,7 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 	mixRng := rand.New(rand.NewPCG(rng.Uint64(), 9))
 	zipf := shop.NewZipf(t.o.Items, 1.1) // the shoppers' popularity
 	run(func() {
-		t.cookieChurn(ctx, t.score("churn-mixed"), mixRng, mixRate, mixEvery, mixAssets, mixIP, func() int {
-			if mixRng.IntN(100) < mixPopular {
-				return zipf.Sample(mixRng)
-			}
-			return 1 + mixRng.IntN(t.o.Items)
-		})
+		t.cookieChurn(ctx, t.score("churn-mixed"), mixRng, mixRate, mixEvery, mixAssets, mixIP, t.mixedItems(mixRng, zipf, mixPopular))
 	})
 
 	// Two classes a red team (a helper reading only the README and docs)
@@ -160,13 +155,19 @@ func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.R
 	offIP := fmt.Sprintf("192.0.2.%d", 1+rng.IntN(max(1, min(100, t.o.Shoppers/10))))
 	offRng := rand.New(rand.NewPCG(rng.Uint64(), 12))
 	run(func() {
-		t.cookieChurn(ctx, t.score("office-churn"), offRng, offRate, offEvery, offAssets, offIP, func() int {
-			if offRng.IntN(100) < offPopular {
-				return zipf.Sample(offRng)
-			}
-			return 1 + offRng.IntN(t.o.Items)
-		})
+		t.cookieChurn(ctx, t.score("office-churn"), offRng, offRate, offEvery, offAssets, offIP, t.mixedItems(offRng, zipf, offPopular))
 	})
+}
+
+// mixedItems draws a popular item (the shoppers' popularity, zipf)
+// popular% of the time, a random one otherwise: a churner's dilution.
+func (t *Traffic) mixedItems(rng *rand.Rand, zipf *shop.Zipf, popular int) func() int {
+	return func() int {
+		if rng.IntN(100) < popular {
+			return zipf.Sample(rng)
+		}
+		return 1 + rng.IntN(t.o.Items)
+	}
 }
 
 // pacedPages is one session of a red team's class: every item as a

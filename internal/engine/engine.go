@@ -733,7 +733,9 @@ func (e *Engine) score(now time.Time, a *identity.Actor, route string, sig detec
 	// addresses with two people behind them were spared.
 	ereq, emiss := req, miss
 	nobody := person(a, sig) == 0
-	if tm, ok := e.meter.(trafficMeter); ok && ip.Hash != 0 && e.people >= 0 && req > 0 {
+	// Split only where the address has enough requests to show it: a
+	// second meter lookup on every record request otherwise.
+	if tm, ok := e.meter.(trafficMeter); ok && ip.Hash != 0 && e.people >= 0 && e.risk.EnumMinRequests > 0 && req >= e.risk.EnumMinRequests {
 		nreq, nmiss := tm.Traffic(t, nobodyKey(ip), e.risk.Window)
 		if nobody {
 			ereq, emiss = nreq, nmiss

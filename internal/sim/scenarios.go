@@ -366,12 +366,7 @@ var scenarios = []Scenario{
 			if rng.IntN(2) == 1 {
 				dilute := rng.IntN(61)
 				c.startAfter = 12 * time.Hour
-				c.fetch = func(c *campaign) Request {
-					if c.rng.IntN(100) < dilute {
-						return Request{Route: RouteReviews, ID: c.w.Zipf.Sample(c.rng)}
-					}
-					return reviewsAtRandom(c)
-				}
+				c.fetch = reviewsDiluted(dilute)
 			}
 			return c
 		}},
@@ -448,12 +443,7 @@ var scenarios = []Scenario{
 			assets, popular := 1+rng.IntN(2), 30+rng.IntN(31)
 			return &campaign{ips: []uint32{NATAddress(rng.IntN(DefaultPopulation().NATs))}, fp: fpBrowser, jitter: 0.3,
 				churn: assets + 2 + rng.IntN(3), churnAssets: assets, seed: rng.Uint64(), startAfter: 12 * time.Hour,
-				interval: time.Duration(float64(time.Second) / rate), fetch: func(c *campaign) Request {
-					if c.rng.IntN(100) < popular {
-						return Request{Route: RouteReviews, ID: c.w.Zipf.Sample(c.rng)}
-					}
-					return reviewsAtRandom(c)
-				}}
+				interval: time.Duration(float64(time.Second) / rate), fetch: reviewsDiluted(popular)}
 		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
@@ -475,4 +465,16 @@ func (sc Scenario) Campaign(w *World, seed uint64, end time.Time) (Source, *Camp
 	c := sc.make(w, st, rng, end)
 	c.w, c.st, c.rng, c.now, c.end = w, st, rng, Start.Add(c.startAfter), end
 	return c, st
+}
+
+// reviewsDiluted asks for a popular item's reviews popular% of the time,
+// a random item's otherwise: a churner's dilution, so that fewer of its
+// responses are cold.
+func reviewsDiluted(popular int) func(*campaign) Request {
+	return func(c *campaign) Request {
+		if c.rng.IntN(100) < popular {
+			return Request{Route: RouteReviews, ID: c.w.Zipf.Sample(c.rng)}
+		}
+		return reviewsAtRandom(c)
+	}
 }
