@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/shop"
@@ -47,11 +46,8 @@ func (t *Traffic) score(name string) *Score {
 	panic("demo: no score " + name)
 }
 
-func (t *Traffic) campaigns(ctx context.Context, wg *sync.WaitGroup, rng *rand.Rand) {
-	run := func(fn func()) {
-		wg.Add(1)
-		go func() { defer wg.Done(); fn() }()
-	}
+// campaigns starts each class's goroutines with run.
+func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Rand) {
 	fastRate := 10 + rng.Float64()*20
 	fastIP := fmt.Sprintf("198.18.%d.%d", 40+rng.IntN(50), 1+rng.IntN(250))
 	fastSID := &http.Cookie{Name: "sid", Value: fmt.Sprintf("f-%x", rng.Uint64())}
