@@ -186,10 +186,11 @@ type evidence struct {
 	// than people's beyond chance (a crew that loads pages around its
 	// calls).
 	colder bool
-	// apiSweep: through the API on the early evidence, not rapid, with
+	// apiSweep: through the API on the early evidence, at any pace, with
 	// two responses or more, so cold that five such keys together are
 	// beyond chance (a crew keeping each member under Rapid, a swarm of
-	// sessions that each load an asset first). Evidence when brisk, or
+	// sessions that each load an asset first, a fast crew on a shop
+	// whose records others were shown too). Evidence when brisk, or
 	// without an account (Detector.Assess).
 	apiSweep bool
 	// apiAlone: apiSweep with responses colder than people's beyond
@@ -519,7 +520,10 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 	// Cold by the response, not the record: a review's authors review
 	// other items too, and a crew's records warmed past the early
 	// ColdSweep's 80% while each of its responses stayed mostly cold.
-	if ev.early&(APIHeavy|Rapid) == APIHeavy && st.served >= 2 && b.warm() {
+	// Fast or not: on a shop that has been running, what a crew asks for
+	// at random was shown to others too, and a fast one never reached
+	// the sweep's 80% (TestAFastAPICrewOnAWarmShopIsRecruited).
+	if ev.early&APIHeavy != 0 && st.served >= 2 && b.warm() {
 		people, measured := b.people()
 		if !measured {
 			// Before people are measured (a proxy just started, a shop

@@ -132,6 +132,42 @@ func TestAccountCrewStartingTogetherIsRecruitedEarly(t *testing.T) {
 	}
 }
 
+// On a shop that has been running, records a crew asks for at random
+// have been shown to others too: the demo's account crew, starting 30 s
+// after the shoppers, found half its responses cold, never the 80% of
+// cold records a sweep needs, and took 7,768 profiles, held only by each
+// account's budget (797 starting with the proxy, when everything was
+// cold). Against people, whose responses were under a fifth cold, half is
+// beyond chance for a quorum of lookalikes however fast they call.
+func TestAFastAPICrewOnAWarmShopIsRecruited(t *testing.T) {
+	h := newCrewHarness()
+	members := make([]identity.Actor, recruitQuorum)
+	for i := range members {
+		members[i] = h.member(uint64(i))
+	}
+	warm := uint64(0) // the warm-up's records, each served six times already
+	joinedAt := -1
+	for call := range 16 {
+		for i := range members {
+			at := time.Duration(call)*600*time.Millisecond + time.Duration(i)*time.Millisecond
+			if call%2 == 1 { // every other response shows records others were shown
+				cold := h.next
+				h.next, warm = warm, warm+4
+				h.call(&members[i], Record, at)
+				h.next = cold
+				continue
+			}
+			h.call(&members[i], Record, at)
+		}
+		if joinedAt < 0 && members[recruitQuorum-1].Keys[identity.Crew] == crewKey(&members[0], ColdSweep) {
+			joinedAt = call + 1
+		}
+	}
+	if joinedAt < 0 || joinedAt > 10 {
+		t.Fatalf("a fast crew half of whose responses are cold joined at call %d, want by call 10", joinedAt)
+	}
+}
+
 func TestEarlyRecruitingMustNotTrip(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -143,6 +179,7 @@ func TestEarlyRecruitingMustNotTrip(t *testing.T) {
 		{"fewer lookalikes than the quorum", recruitQuorum - 1, false, 500 * time.Millisecond, false},
 		{"people shown popular records", 3 * recruitQuorum, true, 500 * time.Millisecond, true},
 		{"app users at a person's pace shown popular records", 3 * recruitQuorum, false, 5 * time.Second, true},
+		{"app users faster than a person reads shown popular records", 3 * recruitQuorum, false, 500 * time.Millisecond, true},
 		{"people loading pages at a person's pace on the tail", 3 * recruitQuorum, true, 5 * time.Second, false},
 		{"clerks looking customers up", 3 * recruitQuorum, false, 30 * time.Second, false},
 	}
