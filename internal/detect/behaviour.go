@@ -47,8 +47,25 @@ type Behaviour struct {
 	shards   [64]behShard
 	shardCap int
 	// ColdMax: a record served to this many addresses or fewer before is
-	// cold.
+	// cold, at the least (coldMax).
 	ColdMax uint16
+	// coldMax: a record served to this many addresses or fewer before is
+	// cold (cmsMu): ColdMax, raised while people at a person's pace are
+	// shown records that few were shown for more than coldTarget of
+	// theirs (coldHist). On a busy platform's catalogue most records
+	// were shown to nobody in the sketch's memory, and ColdMax tells the
+	// tail from what people see; on a small shop that many browse (the
+	// demo's: 50,000 users, 3,000 shoppers) everything has been shown to
+	// two or more within a minute, and a crew asking for records at
+	// random, starting once the shop was warm, found half its responses
+	// cold against people's tenth: several times the calls' evidence it
+	// needed at the start, and thousands of records more.
+	coldMax uint16
+	// coldHist: how many addresses the records served to keys at a
+	// person's pace had been shown to before, up to coldHistLen-1 or more,
+	// halved every coldHistEvery (coldMax is set from it then).
+	coldHist  [coldHistLen]atomic.Uint32
+	coldHistN atomic.Uint32
 	// ColdMin and ColdShare: an address with at least ColdMin recent
 	// records, at least ColdRatio of them cold, is sweeping.
 	ColdMin   uint32
@@ -96,6 +113,11 @@ const (
 	halveEvery = 1 << 20
 	cmsWidth   = halveEvery
 	ivSlots    = 16
+	// coldTarget: at most this share of people's records is cold, unless
+	// that is so at ColdMax already (coldMax).
+	coldTarget    = 0.2
+	coldHistLen   = 16
+	coldHistEvery = 4096
 )
 
 type behShard struct {
@@ -155,7 +177,7 @@ type addrState struct {
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
 // forgotten past that).
 func NewBehaviour(addrs int) *Behaviour {
-	b := &Behaviour{seen: make([]uint64, seenBits/64), shardCap: max(addrs/64, 16), ColdMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20}
+	b := &Behaviour{seen: make([]uint64, seenBits/64), shardCap: max(addrs/64, 16), ColdMax: 1, coldMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20}
 	for i := range b.shards {
 		b.shards[i].m = map[uint64]*addrState{}
 	}
@@ -697,7 +719,9 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		return
 	}
 	cold := uint32(0)
+	var shown [coldHistLen]uint16 // how many records were shown to how many addresses before
 	b.cmsMu.Lock()
+	coldMax := max(b.coldMax, b.ColdMax)
 	for _, r := range recs {
 		var before uint16
 		if b.firstTo(r.Hash, o.addr) {
@@ -705,13 +729,20 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		} else {
 			before = b.estimate(r.Hash)
 		}
-		if before <= b.ColdMax {
+		if before <= coldMax {
 			cold++
 		}
+		shown[min(before, coldHistLen-1)]++
 	}
 	b.inserted += uint64(len(recs))
 	if b.inserted >= halveEvery {
 		b.inserted = 0
+		// Popularity halves: what people were shown is measured anew.
+		b.coldMax = b.ColdMax
+		for i := range b.coldHist {
+			b.coldHist[i].Store(0)
+		}
+		b.coldHistN.Store(0)
 		clear(b.seen)
 		for i := range b.cms {
 			for j := range b.cms[i] {
@@ -773,6 +804,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		if n >= pacedWindow {
 			b.halvePaced()
 		}
+		b.notePeopleShown(&shown, len(recs))
 	}
 	if young {
 		keys, n := youngOf(addr, o)
@@ -784,6 +816,49 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 			ysh.mu.Unlock()
 		}
 	}
+}
+
+// notePeopleShown counts, of n records served to a key at a person's
+// pace, how many were shown to how many addresses before, and every
+// coldHistEvery records sets coldMax from the counts and halves them.
+func (b *Behaviour) notePeopleShown(shown *[coldHistLen]uint16, n int) {
+	for v, c := range shown {
+		if c > 0 {
+			b.coldHist[v].Add(uint32(c))
+		}
+	}
+	if b.coldHistN.Add(uint32(n)) < coldHistEvery {
+		return
+	}
+	b.cmsMu.Lock()
+	defer b.cmsMu.Unlock()
+	if b.coldHistN.Load() < coldHistEvery { // another caller got here first
+		return
+	}
+	var h [coldHistLen]uint32
+	var total uint32
+	for v := range h {
+		h[v] = b.coldHist[v].Load()
+		total += h[v]
+		b.coldHist[v].Store(h[v] / 2)
+	}
+	b.coldHistN.Store(0)
+	b.coldMax = coldMaxFor(&h, total, b.ColdMax)
+}
+
+// coldMaxFor is the largest number of addresses shown a record before
+// that at most coldTarget of people's records (h, of total) had been
+// shown to, and least, least.
+func coldMaxFor(h *[coldHistLen]uint32, total uint32, least uint16) uint16 {
+	limit, cum := coldTarget*float64(total), uint32(0)
+	for v := range coldHistLen - 1 {
+		cum += h[v]
+		if float64(cum) > limit {
+			break
+		}
+		least = max(least, uint16(v))
+	}
+	return least
 }
 
 // trimMin: responses a key needs before it is found shown the tail almost
