@@ -50,22 +50,25 @@ type Behaviour struct {
 	// cold, at the least (coldMax).
 	ColdMax uint16
 	// coldMax: a record served to this many addresses or fewer before is
-	// cold (cmsMu): ColdMax, raised while people at a person's pace are
-	// shown records that few were shown for more than coldTarget of
-	// theirs (coldHist). On a busy platform's catalogue most records
-	// were shown to nobody in the sketch's memory, and ColdMax tells the
-	// tail from what people see; on a small shop that many browse (the
-	// demo's: 50,000 users, 3,000 shoppers) everything has been shown to
-	// two or more within a minute, and a crew asking for records at
-	// random, starting once the shop was warm, found half its responses
-	// cold against people's tenth: several times the calls' evidence it
-	// needed at the start, and thousands of records more.
+	// cold (cmsMu): ColdMax, raised while more than coldTarget of people's
+	// records would be cold at it (coldHist). On a busy
+	// platform's catalogue most records were shown to nobody in the
+	// sketch's memory, and ColdMax tells the tail from what people see; on
+	// a small shop that many browse (the demo's: 50,000 users, 3,000
+	// shoppers) everything has been shown to two or more within a minute,
+	// and a crew asking for records at random, starting once the shop was
+	// warm, found half its responses cold against people's tenth: several
+	// times the calls' evidence it needed at the start, and thousands of
+	// records more.
 	coldMax uint16
-	// coldHist: how many addresses the records served to keys at a
-	// person's pace had been shown to before, up to coldHistLen-1 or more,
-	// halved every coldHistEvery (coldMax is set from it then).
-	coldHist  [coldHistLen]atomic.Uint32
-	coldHistN atomic.Uint32
+	// coldHist (cmsMu): of the records of responses to keys at a person's
+	// pace (their 8th to 72nd response: no key sets the measure alone, and
+	// one shown the tail only is left out first, as from people's share;
+	// sixteen records a response at most), how many had been shown to how
+	// many addresses before, up to coldHistLen-1 or more; coldHistN
+	// records since coldMax was last set from it.
+	coldHist  [coldHistLen]uint32
+	coldHistN uint32
 	// ColdMin and ColdShare: an address with at least ColdMin recent
 	// records, at least ColdRatio of them cold, is sweeping.
 	ColdMin   uint32
@@ -719,7 +722,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		return
 	}
 	cold := uint32(0)
-	var shown [coldHistLen]uint16 // how many records were shown to how many addresses before
+	var shown [coldHistLen]uint32 // how many records were shown to how many addresses before
 	b.cmsMu.Lock()
 	coldMax := max(b.coldMax, b.ColdMax)
 	for _, r := range recs {
@@ -737,12 +740,12 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	b.inserted += uint64(len(recs))
 	if b.inserted >= halveEvery {
 		b.inserted = 0
-		// Popularity halves: what people were shown is measured anew.
-		b.coldMax = b.ColdMax
-		for i := range b.coldHist {
-			b.coldHist[i].Store(0)
+		// Popularity halves, and with it what people were shown.
+		b.coldMax = max(b.ColdMax, b.coldMax/2)
+		for v := 1; v < coldHistLen; v++ {
+			b.coldHist[v/2] += b.coldHist[v]
+			b.coldHist[v] = 0
 		}
-		b.coldHistN.Store(0)
 		clear(b.seen)
 		for i := range b.cms {
 			for j := range b.cms[i] {
@@ -794,6 +797,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	} else if paced {
 		st.lent, st.lentCold = sat16(st.lent, 1), sat16(st.lentCold, mostlyCold)
 	}
+	served := st.served
 	sh.mu.Unlock()
 	if back > 0 {
 		b.takeBack(back, backCold)
@@ -804,7 +808,9 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		if n >= pacedWindow {
 			b.halvePaced()
 		}
-		b.notePeopleShown(&shown, len(recs))
+		if served >= trimMin && served < trimMin+64 {
+			b.notePeopleShown(&shown, len(recs))
+		}
 	}
 	if young {
 		keys, n := youngOf(addr, o)
@@ -818,37 +824,46 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	}
 }
 
-// notePeopleShown counts, of n records served to a key at a person's
-// pace, how many were shown to how many addresses before, and every
+// notePeopleShown counts the records of a response to a key at a person's
+// pace, shown[v] of its n records shown to v addresses before (sixteen at
+// most, in proportion: no response sets the measure alone), and every
 // coldHistEvery records sets coldMax from the counts and halves them.
-func (b *Behaviour) notePeopleShown(shown *[coldHistLen]uint16, n int) {
-	for v, c := range shown {
-		if c > 0 {
-			b.coldHist[v].Add(uint32(c))
-		}
-	}
-	if b.coldHistN.Add(uint32(n)) < coldHistEvery {
-		return
-	}
+func (b *Behaviour) notePeopleShown(shown *[coldHistLen]uint32, n int) {
 	b.cmsMu.Lock()
 	defer b.cmsMu.Unlock()
-	if b.coldHistN.Load() < coldHistEvery { // another caller got here first
+	for v, c := range shown {
+		if n > maxShownPerResponse {
+			c = c * maxShownPerResponse / uint32(n)
+		}
+		b.coldHist[v] += c
+	}
+	if b.coldHistN += uint32(min(n, maxShownPerResponse)); b.coldHistN < coldHistEvery {
 		return
 	}
-	var h [coldHistLen]uint32
 	var total uint32
-	for v := range h {
-		h[v] = b.coldHist[v].Load()
-		total += h[v]
-		b.coldHist[v].Store(h[v] / 2)
+	for _, c := range b.coldHist {
+		total += c
 	}
-	b.coldHistN.Store(0)
-	b.coldMax = coldMaxFor(&h, total, b.ColdMax)
+	// At most doubling at a time: a measure that moved far since the
+	// last is checked again before it is trusted.
+	b.coldMax = min(coldMaxFor(&b.coldHist, total, b.ColdMax), 2*b.coldMax+1)
+	for v := range b.coldHist {
+		b.coldHist[v] /= 2
+	}
+	b.coldHistN = 0
 }
 
-// coldMaxFor is the largest number of addresses shown a record before
-// that at most coldTarget of people's records (h, of total) had been
-// shown to, and least, least.
+// maxShownPerResponse: a response's records counted in coldHist at most.
+const maxShownPerResponse = 16
+
+// coldMaxFor is the cold threshold for people's records counted in h (of
+// total) by how many addresses each had been shown to before: the largest
+// count at which at most coldTarget of them are cold, and least if that
+// is less. Only counts at which people's records are seen (a hundredth of
+// them at least) are taken: where people are shown records that ten
+// addresses had been shown and records that two had, and hardly any
+// between, the tail is what two had been shown, not nine; taking nine
+// made cold what a person opening middling items is shown.
 func coldMaxFor(h *[coldHistLen]uint32, total uint32, least uint16) uint16 {
 	limit, cum := coldTarget*float64(total), uint32(0)
 	for v := range coldHistLen - 1 {
@@ -856,7 +871,9 @@ func coldMaxFor(h *[coldHistLen]uint32, total uint32, least uint16) uint16 {
 		if float64(cum) > limit {
 			break
 		}
-		least = max(least, uint16(v))
+		if h[v] > 0 && 100*h[v] >= total {
+			least = max(least, uint16(v))
+		}
 	}
 	return least
 }

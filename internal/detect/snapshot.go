@@ -24,7 +24,8 @@ import (
 //
 //	magic [8]byte, version uint16, rows uint16, width uint32, seenBits uint32,
 //	savedAt int64 (unix ns), inserted, recent, recentCold, paced,
-//	pacedCold, everServed uint64,
+//	pacedCold, everServed uint64, coldMax uint16, 0 uint16, coldHistN uint32,
+//	coldHist [coldHistLen]uint32,
 //	body: DEFLATE of the sketch (rows*width bytes) then seen (seenBits/64 uint64),
 //	SHA-256 of everything before it.
 //
@@ -32,8 +33,9 @@ import (
 // the raw arrays are 5 MiB whatever was served, written every minute.
 const (
 	snapMagic   = "LGPOPSK\x00"
-	snapVersion = 2 // 2: byte counters, 2^20 wide
-	snapHeader  = 8 + 2 + 2 + 4 + 4 + 8 + 6*8
+	snapVersion = 3 // 2: byte counters, 2^20 wide; 3: the cold threshold people set
+	snapHeader  = 8 + 2 + 2 + 4 + 4 + 8 + 6*8 + snapCold
+	snapCold    = 2 + 2 + 4 + 4*coldHistLen
 	snapSum     = sha256.Size
 	snapRaw     = cmsRows*cmsWidth + seenBits/8
 )
@@ -73,6 +75,7 @@ func (b *Behaviour) Snapshot() []byte {
 	counters[4] = b.pacedCold.Load()
 	counters[3] = b.paced.Load()
 	counters[0] = b.inserted
+	coldMax, coldHistN, coldHist := b.coldMax, b.coldHistN, b.coldHist
 	*cms = b.cms
 	copy(seen, b.seen)
 	b.cmsMu.Unlock()
@@ -94,6 +97,14 @@ func (b *Behaviour) Snapshot() []byte {
 	binary.LittleEndian.PutUint64(out[20:], uint64(time.Now().UnixNano()))
 	for i, c := range counters {
 		binary.LittleEndian.PutUint64(out[28+8*i:], c)
+	}
+	// The threshold people's responses set, and their counts: without
+	// them a restarted proxy judged keys at ColdMax against people's
+	// share measured at the threshold before.
+	binary.LittleEndian.PutUint16(out[76:], coldMax)
+	binary.LittleEndian.PutUint32(out[80:], coldHistN)
+	for v, c := range coldHist {
+		binary.LittleEndian.PutUint32(out[84+4*v:], c)
 	}
 	buf := bytes.NewBuffer(out)
 	// BestSpeed: a busy shop's sketch hardly compresses at any level, and
@@ -153,6 +164,14 @@ func (b *Behaviour) Restore(p []byte, now time.Time) error {
 	if inserted >= halveEvery || recentCold > recent || pacedCold > paced {
 		return fmt.Errorf("%w: counters out of range", ErrSnapshotCorrupt)
 	}
+	coldMax, coldHistN := binary.LittleEndian.Uint16(p[76:]), binary.LittleEndian.Uint32(p[80:])
+	var coldHist [coldHistLen]uint32
+	for v := range coldHist {
+		coldHist[v] = binary.LittleEndian.Uint32(p[84+4*v:])
+	}
+	if coldMax >= coldHistLen-1 || coldHistN >= coldHistEvery {
+		return fmt.Errorf("%w: cold threshold out of range", ErrSnapshotCorrupt)
+	}
 
 	raw := make([]byte, snapRaw)
 	zr := flate.NewReader(bytes.NewReader(body[snapHeader:]))
@@ -182,6 +201,7 @@ func (b *Behaviour) Restore(p []byte, now time.Time) error {
 	b.paced.Store(paced)
 	b.pacedCold.Store(pacedCold)
 	b.everServed.Store(everServed)
+	b.coldMax, b.coldHistN, b.coldHist = max(coldMax, b.ColdMax), coldHistN, coldHist
 	b.cmsMu.Unlock()
 	return nil
 }

@@ -65,6 +65,12 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if want < 2 {
 		t.Fatalf("the popular record was shown to %d addresses", want)
 	}
+	// what people's responses set the cold threshold to (a small shop
+	// that many browse), and the counts it is set from
+	saved.cmsMu.Lock()
+	saved.coldMax, saved.coldHistN = 4, 17
+	saved.coldHist[4], saved.coldHist[coldHistLen-1] = 300, 900
+	saved.cmsMu.Unlock()
 	p := saved.Snapshot()
 	t.Logf("snapshot: %d bytes (%d raw); %+v", len(p), snapRaw, saved.Popularity())
 
@@ -84,6 +90,12 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if restored.PacedColdShare() != saved.PacedColdShare() || restored.ColdShare() != saved.ColdShare() || restored.inserted != saved.inserted {
 		t.Fatalf("shares %v %v, inserted %d; saved %v %v, %d", restored.PacedColdShare(), restored.ColdShare(), restored.inserted,
 			saved.PacedColdShare(), saved.ColdShare(), saved.inserted)
+	}
+	// Without them a restarted proxy judged keys at ColdMax against
+	// people's share measured at 4 (a review, 2026-12-02).
+	if restored.coldMax != saved.coldMax || restored.coldHistN != saved.coldHistN || restored.coldHist != saved.coldHist {
+		t.Fatalf("restored cold threshold %d (%d, %v), saved %d (%d, %v)", restored.coldMax, restored.coldHistN, restored.coldHist,
+			saved.coldMax, saved.coldHistN, saved.coldHist)
 	}
 	if restored.Popularity() != saved.Popularity() {
 		t.Fatalf("restored %+v, saved %+v", restored.Popularity(), saved.Popularity())
@@ -139,6 +151,7 @@ func TestSnapshotRefusals(t *testing.T) {
 		{"other width", snapReseal(edit(func(p []byte) { binary.LittleEndian.PutUint32(p[12:], cmsWidth/2) })), now, ErrSnapshotMismatch},
 		{"other rows", snapReseal(edit(func(p []byte) { binary.LittleEndian.PutUint16(p[10:], cmsRows+1) })), now, ErrSnapshotMismatch},
 		{"counters out of range", snapReseal(edit(func(p []byte) { binary.LittleEndian.PutUint64(p[28+8*4:], 1<<40) })), now, ErrSnapshotCorrupt},
+		{"cold threshold out of range", snapReseal(edit(func(p []byte) { binary.LittleEndian.PutUint16(p[76:], coldHistLen) })), now, ErrSnapshotCorrupt},
 		{"stale", good, now.Add(SnapshotMaxAge + time.Minute), ErrStale},
 		{"from the future", good, now.Add(-SnapshotMaxAge - time.Minute), ErrStale},
 	} {
