@@ -76,6 +76,36 @@ func TestPacedPagesCohortIsRecruited(t *testing.T) {
 	}
 }
 
+// A crowd arriving on another route says nothing of how many tail readers
+// start by chance on this one: counted over every route, the demo's swarms
+// (thousands of new addresses a minute on the profiles route) held the red
+// team's paced-pages cohort on the reviews route under chance, and it took
+// 15,850 records live, never refused. (On its own route the crowd still
+// counts: TestCohortMustNotTrip.)
+func TestACohortIsNotHiddenByACrowdOnAnotherRoute(t *testing.T) {
+	h := newCrewHarness()
+	for i := range 100 * 3 * cohortQuorum { // a swarm's addresses, one profile each
+		a := reader(1e6+uint64(i), 1e6+uint64(i))
+		h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(time.Duration(i)*time.Millisecond/10), IDLow: -1, Route: 2})
+		h.d.Served(&a, rec(uint64(i)%h.d.behaviour.ColdWarmup))
+	}
+	members := make([]identity.Actor, 3*cohortQuorum)
+	for i := range members {
+		members[i] = reader(uint64(i), uint64(i))
+	}
+	for item := range 12 {
+		for i := range members {
+			h.read(&members[i], time.Duration(i)*10*time.Millisecond+time.Duration(item)*4*time.Second, true, false)
+		}
+	}
+	crew := crewKey(&members[0], ColdSweep)
+	for i, m := range members {
+		if m.Keys[identity.Crew] != crew {
+			t.Fatalf("member %d after twelve items: crew %v, want the sweepers' %v", i, m.Keys[identity.Crew], crew)
+		}
+	}
+}
+
 func TestCohortMustNotTrip(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -236,6 +236,9 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
 		}
 	}
+	if t.Kind == Record && ev.firstAt == t.At && d.behaviour != nil {
+		d.behaviour.arrive(t.Route, t.At) // its first record call
+	}
 	a.Keys[identity.Crew] = identity.Key{}
 	// A fast cold sweep is a scraper's behaviour too, with browser
 	// headers and a loaded session: the accounts of one operation
@@ -311,7 +314,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// (cohorts); recruited, a member stays the crew's for an hour,
 		// and for as long after as it shows the same.
 		if ev.alone && t.Route != 0 && d.cohorts.join(cohortSig(t.Route, ev), behaviourKey(a).Hash, a.Keys[identity.Net].Hash, t.At, ev.firstAt,
-			d.behaviour.arrived(ev.firstAt-recruitWindow, ev.firstAt+recruitWindow)) {
+			d.behaviour.arrived(t.Route, ev.firstAt-recruitWindow, ev.firstAt+recruitWindow)) {
 			if !ev.enlisted {
 				s |= ev.early
 				ev.enlisted = true
