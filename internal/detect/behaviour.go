@@ -233,6 +233,10 @@ type evidence struct {
 	// firstAt: the key's first record request (ns): whether it started
 	// with a crew (recruits.join).
 	firstAt int64
+	// first: this is the key's first record request (arrivals). Not
+	// firstAt equal to the request's time: in a log, a scraper's calls in
+	// its first second all are.
+	first bool
 	// swarm: churn is of the young sessions of the request's TLS
 	// fingerprint, each on an address of its own.
 	swarm bool
@@ -489,6 +493,7 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		st.lastAt = now
 		if st.firstAt == 0 {
 			st.firstAt = now
+			ev.first = true
 		}
 		if low >= 0 {
 			// ids walked in order, up or down, in steps of 1 to 3

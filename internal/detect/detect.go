@@ -236,8 +236,8 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
 		}
 	}
-	if t.Kind == Record && ev.firstAt == t.At && d.behaviour != nil {
-		d.behaviour.arrive(t.Route, t.At) // its first record call
+	if ev.first {
+		d.behaviour.arrive(t.Route, t.At)
 	}
 	a.Keys[identity.Crew] = identity.Key{}
 	// A fast cold sweep is a scraper's behaviour too, with browser
