@@ -175,7 +175,9 @@ func (f *NginxFormat) set(e *Entry, name string, v []byte) error {
 	case "remote_user":
 		e.User = v
 	case "time_local":
-		t, err := time.Parse("02/Jan/2006:15:04:05 -0700", string(v))
+		// By position, as the combined format's: time.Parse was a
+		// twentieth of analyze's CPU on an API's log.
+		t, err := parseTime(v)
 		if err != nil {
 			return &ParseError{Field: "time_local"}
 		}
