@@ -175,6 +175,9 @@ type addrState struct {
 	// hasGrown: on a session's state, it has made a record call past
 	// its youth (counted in its address's grown)
 	hasGrown bool
+	// arrived: counted in the arrivals (at its arrivalCalls-th record
+	// call)
+	arrived bool
 	// enlisted: until then (ns) the key is a recruited member of the
 	// sweepers' crew, whatever one call shows: a member at a person's
 	// pace shows the early evidence on some calls and not the next (an
@@ -233,10 +236,9 @@ type evidence struct {
 	// firstAt: the key's first record request (ns): whether it started
 	// with a crew (recruits.join).
 	firstAt int64
-	// first: this is the key's first record request (arrivals). Not
-	// firstAt equal to the request's time: in a log, a scraper's calls in
-	// its first second all are.
-	first bool
+	// arrived: the key is to be counted in the arrivals now, at its
+	// arrivalCalls-th record request, as of its first (firstAt).
+	arrived bool
 	// swarm: churn is of the young sessions of the request's TLS
 	// fingerprint, each on an address of its own.
 	swarm bool
@@ -493,7 +495,10 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		st.lastAt = now
 		if st.firstAt == 0 {
 			st.firstAt = now
-			ev.first = true
+		}
+		if !st.arrived && st.apiCalls >= arrivalCalls {
+			st.arrived = true
+			ev.arrived = true
 		}
 		if low >= 0 {
 			// ids walked in order, up or down, in steps of 1 to 3
@@ -595,6 +600,13 @@ func (b *Behaviour) expected() float64 {
 const (
 	arrivalSlots  = 128 // two hours
 	arrivalRoutes = 8
+	// arrivalCalls: a key counts among the arrivals once it has made this
+	// many record calls (as of its first): the keys that could have shown
+	// a tail reader's evidence, which takes about a dozen responses. A
+	// red team counted at its first call hid a paced cohort behind 130
+	// throwaway sessions a second, each one reviews call on the cohort's
+	// route (10,594 records in 90 s, never refused; 2026-12-02).
+	arrivalCalls = trimMin
 )
 
 type arrivalCount struct {

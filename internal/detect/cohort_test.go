@@ -84,10 +84,12 @@ func TestPacedPagesCohortIsRecruited(t *testing.T) {
 // counts: TestCohortMustNotTrip.)
 func TestACohortIsNotHiddenByACrowdOnAnotherRoute(t *testing.T) {
 	h := newCrewHarness()
-	for i := range 100 * 3 * cohortQuorum { // a swarm's addresses, one profile each
+	for i := range 100 * 3 * cohortQuorum { // a swarm's addresses, a few profiles each
 		a := reader(1e6+uint64(i), 1e6+uint64(i))
-		h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(time.Duration(i)*time.Millisecond/10), IDLow: -1, Route: 2})
-		h.d.Served(&a, rec(uint64(i)%h.d.behaviour.ColdWarmup))
+		for c := range arrivalCalls {
+			h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(time.Duration(i)*time.Millisecond/10+time.Duration(c)*time.Second), IDLow: -1, Route: 2})
+			h.d.Served(&a, rec(uint64(i+c)%h.d.behaviour.ColdWarmup))
+		}
 	}
 	members := make([]identity.Actor, 3*cohortQuorum)
 	for i := range members {
@@ -102,6 +104,34 @@ func TestACohortIsNotHiddenByACrowdOnAnotherRoute(t *testing.T) {
 	for i, m := range members {
 		if m.Keys[identity.Crew] != crew {
 			t.Fatalf("member %d after twelve items: crew %v, want the sweepers' %v", i, m.Keys[identity.Crew], crew)
+		}
+	}
+}
+
+// A red team hid a paced cohort behind throwaway sessions, 130 a second,
+// each one reviews call on the cohort's own route: counted as arrivals at
+// their first call they held the cohort under chance (10,594 records in
+// 90 s live, never refused). A key counts among the arrivals once it has
+// made arrivalCalls record calls.
+func TestThrowawayKeysDoNotHideACohort(t *testing.T) {
+	h := newCrewHarness()
+	for i := range 100 * 3 * cohortQuorum {
+		a := reader(1e6+uint64(i), 1e6+uint64(i))
+		h.read(&a, time.Duration(i)*time.Millisecond/10, false, true)
+	}
+	members := make([]identity.Actor, 3*cohortQuorum)
+	for i := range members {
+		members[i] = reader(uint64(i), uint64(i))
+	}
+	for item := range 12 {
+		for i := range members {
+			h.read(&members[i], time.Duration(i)*10*time.Millisecond+time.Duration(item)*4*time.Second, true, false)
+		}
+	}
+	crew := crewKey(&members[0], ColdSweep)
+	for i, m := range members {
+		if m.Keys[identity.Crew] != crew {
+			t.Fatalf("member %d after twelve items among throwaway keys: crew %v, want the sweepers' %v", i, m.Keys[identity.Crew], crew)
 		}
 	}
 }
@@ -124,9 +154,11 @@ func TestCohortMustNotTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newCrewHarness()
-			for i := range tt.crowd {
+			for i := range tt.crowd { // each a visit of a few pages
 				a := reader(1e6+uint64(i), 1e6+uint64(i))
-				h.read(&a, time.Duration(i)*time.Millisecond/10, true, true)
+				for c := range arrivalCalls {
+					h.read(&a, time.Duration(i)*time.Millisecond/10+time.Duration(c)*4*time.Second, true, true)
+				}
 			}
 			members := make([]identity.Actor, tt.members)
 			for i := range members {

@@ -236,8 +236,8 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
 		}
 	}
-	if ev.first {
-		d.behaviour.arrive(t.Route, t.At)
+	if ev.arrived {
+		d.behaviour.arrive(t.Route, ev.firstAt)
 	}
 	a.Keys[identity.Crew] = identity.Key{}
 	// A fast cold sweep is a scraper's behaviour too, with browser
