@@ -91,21 +91,7 @@ func TestACohortIsNotHiddenByACrowdOnAnotherRoute(t *testing.T) {
 			h.d.Served(&a, rec(uint64(i+c)%h.d.behaviour.ColdWarmup))
 		}
 	}
-	members := make([]identity.Actor, 3*cohortQuorum)
-	for i := range members {
-		members[i] = reader(uint64(i), uint64(i))
-	}
-	for item := range 12 {
-		for i := range members {
-			h.read(&members[i], time.Duration(i)*10*time.Millisecond+time.Duration(item)*4*time.Second, true, false)
-		}
-	}
-	crew := crewKey(&members[0], ColdSweep)
-	for i, m := range members {
-		if m.Keys[identity.Crew] != crew {
-			t.Fatalf("member %d after twelve items: crew %v, want the sweepers' %v", i, m.Keys[identity.Crew], crew)
-		}
-	}
+	pacedCohortIsRecruited(t, h, "")
 }
 
 // A red team hid a paced cohort behind throwaway sessions, 130 a second,
@@ -119,6 +105,14 @@ func TestThrowawayKeysDoNotHideACohort(t *testing.T) {
 		a := reader(1e6+uint64(i), 1e6+uint64(i))
 		h.read(&a, time.Duration(i)*time.Millisecond/10, false, true)
 	}
+	pacedCohortIsRecruited(t, h, " among throwaway keys")
+}
+
+// pacedCohortIsRecruited has 3×cohortQuorum paced readers, each on a /24
+// of its own, start within a second and read twelve tail items, and fails
+// t unless every one is then in the sweepers' crew.
+func pacedCohortIsRecruited(t *testing.T, h *crewHarness, among string) {
+	t.Helper()
 	members := make([]identity.Actor, 3*cohortQuorum)
 	for i := range members {
 		members[i] = reader(uint64(i), uint64(i))
@@ -131,7 +125,7 @@ func TestThrowawayKeysDoNotHideACohort(t *testing.T) {
 	crew := crewKey(&members[0], ColdSweep)
 	for i, m := range members {
 		if m.Keys[identity.Crew] != crew {
-			t.Fatalf("member %d after twelve items among throwaway keys: crew %v, want the sweepers' %v", i, m.Keys[identity.Crew], crew)
+			t.Fatalf("member %d after twelve items%s: crew %v, want the sweepers' %v", i, among, m.Keys[identity.Crew], crew)
 		}
 	}
 }
