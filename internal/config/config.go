@@ -198,7 +198,9 @@ type Budget struct {
 	// the key, so shoppers sharing a carrier NAT are not one actor.
 	PerPerson bool `yaml:"per_person,omitempty"`
 	// Learn: the proxy may raise the limit (up to ten times) to three
-	// times the legitimate tail of what keys of this kind take.
+	// times the legitimate tail of what keys of this kind take (per
+	// person: the limit follows what the session budget of the same
+	// entity and window learnt).
 	Learn bool `yaml:"learn,omitempty"`
 	// Allowlisted: the budget applies to allowlisted actors (detect.allow,
 	// allow_accounts, verified search bots) alone; others skip it.

@@ -32,8 +32,8 @@ func defaultBudgets(entity string) []Budget {
 		{Name: name("session", hour), Entity: entity, Per: "session", Window: hour, Learn: true, Limit: 300, Action: "block", BlockFor: hour},
 		{Name: name("account", hour), Entity: entity, Per: "account", Window: hour, Learn: true, Limit: 500, Action: "block", BlockFor: hour},
 		{Name: name("account", day), Entity: entity, Per: "account", Window: day, Learn: true, Limit: 2000, Action: "block", BlockFor: day},
-		{Name: name("ip", hour), Entity: entity, Per: "ip", Window: hour, Limit: 300, PerPerson: true, Action: "block", BlockFor: hour},
-		{Name: name("net", hour), Entity: entity, Per: "net", Window: hour, Limit: 300, PerPerson: true, Action: "block", BlockFor: hour},
+		{Name: name("ip", hour), Entity: entity, Per: "ip", Window: hour, Learn: true, Limit: 300, PerPerson: true, Action: "block", BlockFor: hour},
+		{Name: name("net", hour), Entity: entity, Per: "net", Window: hour, Learn: true, Limit: 300, PerPerson: true, Action: "block", BlockFor: hour},
 		{Name: "allowlisted/" + name("ip", tenMin)[len("default/"):], Entity: entity, Per: "ip", Window: tenMin, Limit: 400, Allowlisted: true, Action: "block", BlockFor: hour},
 		{Name: "allowlisted/" + name("account", tenMin)[len("default/"):], Entity: entity, Per: "account", Window: tenMin, Limit: 400, Allowlisted: true, Action: "block", BlockFor: hour},
 	}

@@ -110,11 +110,16 @@ func robustTail(xs []uint64) (tail uint64, n int, ok bool) {
 	return xs[min(len(xs)-1, len(xs)*999/1000)], len(xs), true
 }
 
-// Learned returns the limits learning has set, by budget.
+// Learned returns the limits learning has set, by budget: a per-person
+// budget's is the one per person it follows (limit).
 func (e *Engine) Learned() map[string]uint64 {
 	out := map[string]uint64{}
 	for bi := range e.budgets {
-		if l := e.learned[bi].Load(); l > e.budgets[bi].Limit {
+		l := e.learned[bi].Load()
+		if f := e.budgets[bi].follows; f >= 0 {
+			l = e.learned[f].Load()
+		}
+		if l > e.budgets[bi].Limit {
 			out[e.budgets[bi].ID] = l
 		}
 	}

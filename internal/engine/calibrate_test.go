@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/records"
@@ -111,5 +112,77 @@ func TestFlagOutliersWithNoBudget(t *testing.T) {
 	}
 	if n := e.FlagOutliers(t0.Add(2*time.Minute), 0, each, seen); n != 0 {
 		t.Fatalf("reported again: %d", n)
+	}
+}
+
+// A learning per-person address budget follows what its entity's session
+// budget learnt: a person alone on an address (an office's shopper) was
+// refused by the address's written 300 while the sessions' limit had been
+// learnt above it (the demo's office, 2026-12-02). An address whose
+// sessions churn still meets the written limit, and a per-person budget
+// not marked learn keeps it.
+func TestPerPersonLimitFollowsTheSessionsLearntLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		learn      bool
+		sig        detect.Signals
+		want       uint64 // about
+		wantLearnt bool   // want is the sessions' learnt limit
+	}{
+		{"a reader alone on an address", true, 0, 0, true},
+		{"an address whose sessions churn", true, detect.SessionChurn, 300, false},
+		{"a per-person budget that does not learn", false, 0, 300, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 2, ExactUpTo: 16, MaxActors: 100000})
+			sb := Budget{ID: "default/user/session/1h", Entity: "user", Per: identity.Session, Window: time.Hour, Limit: 300, Action: Block, BlockFor: time.Hour, Learn: true}
+			ib := Budget{ID: "default/user/ip/1h", Entity: "user", Per: identity.IP, Window: time.Hour, Limit: 300, Action: Block, BlockFor: time.Hour, PerPerson: true, Learn: tt.learn}
+			e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{sb, ib}, People: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := uint64(1)
+			for p := range 300 { // people's sessions, the heaviest 280
+				a := actor(uint64(p+1), 0)
+				a.Keys[identity.Session] = identity.Key{Kind: identity.Session, Hash: uint64(p + 1)}
+				recs := make([]records.Found, 1+p*280/300)
+				for i := range recs {
+					recs[i] = records.Found{Entity: 0, Hash: rec}
+					rec++
+				}
+				e.Observe(t0, a, Exchange{Records: recs})
+			}
+			now := t0.Add(time.Minute)
+			cal := e.Calibrate(now, func(wi int, fn func(identity.Key, []uint64)) {
+				m.Each(now.UnixNano(), wi, func(ac memory.ActorCount) { fn(ac.Key, ac.Records) })
+			})
+			if len(cal) != 1 || cal[0].Learnt < 760 || cal[0].Learnt > 920 {
+				t.Fatalf("calibrations %+v: want the session limit learnt at about 3 × 280", cal)
+			}
+			want := tt.want
+			if tt.wantLearnt {
+				want = cal[0].Learnt
+			}
+			// what the admin API shows as learnt
+			if got, ok := e.Learned()[ib.ID]; ok != tt.learn || ok && got != cal[0].Learnt {
+				t.Errorf("Learned() says %d for %s (%v), want %d if it learns", got, ib.ID, ok, cal[0].Learnt)
+			}
+			// a signed-in reader without a session: only the address's
+			// budget applies to it
+			a := actor(5000, 5000)
+			served := 0
+			for i := range 2000 {
+				at := now.Add(time.Duration(i) * time.Second)
+				if v := e.Admit(at, a, "GET /u/{id}", tt.sig, false); v.Enforced() {
+					break
+				}
+				e.Observe(at, a, Exchange{Records: []records.Found{{Entity: 0, Hash: rec}}, Signals: tt.sig})
+				rec++
+				served++
+			}
+			if served < int(want)*95/100 || served > int(want)*105/100 {
+				t.Errorf("served %d, want about %d", served, want)
+			}
+		})
 	}
 }

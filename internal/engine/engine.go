@@ -86,7 +86,9 @@ type Budget struct {
 	// browsers), so a carrier NAT's hundreds of shoppers are not one actor.
 	PerPerson bool
 	// Learn: Calibrate may raise Limit (up to LearnMax times) above the
-	// legitimate tail of what keys of this kind take.
+	// legitimate tail of what keys of this kind take. A per-person budget
+	// follows instead what the session budget of its entity and window
+	// learnt: a person behind an address may take what a session may.
 	Learn bool
 	// Allowlisted: the budget is for allowlisted actors (and verified
 	// search bots) alone; every other budget skips them. Nothing is
@@ -94,6 +96,9 @@ type Budget struct {
 	Allowlisted bool
 
 	ent, wi int
+	// follows is the session budget a learning per-person budget takes
+	// its learnt limit from, or -1.
+	follows int
 }
 
 // MaxPeople caps the people a per-person budget multiplies by.
@@ -294,6 +299,18 @@ func New(m Meter, o Options) (*Engine, error) {
 	}
 	e.countsLen = metered * len(e.windows)
 	e.learned = make([]atomic.Uint64, len(e.budgets))
+	for bi := range e.budgets {
+		b := &e.budgets[bi]
+		b.follows = -1
+		if !b.PerPerson || !b.Learn || b.Allowlisted || e.people < 0 {
+			continue
+		}
+		for si, sb := range e.budgets {
+			if sb.Per == identity.Session && sb.Learn && !sb.Allowlisted && !sb.PerPerson && sb.ent == b.ent && sb.wi == b.wi {
+				b.follows = si
+			}
+		}
+	}
 	e.pool.New = func() any { s := make([]uint64, e.countsLen); return &s }
 	e.recPool.New = func() any { s := make([]records.Found, 0, 16); return &s }
 	e.sanctions.init()
@@ -602,6 +619,15 @@ func (e *Engine) limit(t int64, k identity.Key, bi int, sig detect.Signals) uint
 	lim := max(b.Limit, e.learned[bi].Load())
 	if !b.PerPerson || e.people < 0 || (k.Kind != identity.IP && k.Kind != identity.Net) || k.Kind == identity.IP && sig&detect.SessionChurn != 0 {
 		return lim
+	}
+	if b.follows >= 0 {
+		// A person behind the address may take what a session may. Not
+		// learnt from the addresses themselves: there are far fewer of
+		// them than sessions, so their 99.9th percentile is their top
+		// few, and an unsanctioned scraper's address among them set it
+		// (a live demo, 2026-12-02: 525 a person, against people's
+		// sessions' 276).
+		lim = max(lim, e.learned[b.follows].Load())
 	}
 	n := min(max(e.meter.Count(t, k, e.people, b.wi), 1), MaxPeople)
 	return lim * n
