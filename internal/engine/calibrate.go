@@ -94,8 +94,15 @@ func (e *Engine) Calibrate(now time.Time, each CountsFunc) []Calibration {
 	return out
 }
 
+// learnTopKeys: the tail is never above the learnTopKeys-th highest take.
+// On a platform of a few thousand sessions the 99.9th percentile is the
+// top four, and four keys kept just under a limit tripled it at each
+// calibration for everyone: a handful must not move the limit.
+const learnTopKeys = 10
+
 // robustTail is the 99.9th percentile of xs once values above a hundred
-// times the 90th are set aside, and how many values it read.
+// times the 90th are set aside, but not above the learnTopKeys-th highest,
+// and how many values it read.
 func robustTail(xs []uint64) (tail uint64, n int, ok bool) {
 	if len(xs) < LearnMinKeys {
 		return 0, len(xs), false
@@ -107,7 +114,7 @@ func robustTail(xs []uint64) (tail uint64, n int, ok bool) {
 		cut--
 	}
 	xs = xs[:cut]
-	return xs[min(len(xs)-1, len(xs)*999/1000)], len(xs), true
+	return xs[max(0, min(len(xs)*999/1000, len(xs)-learnTopKeys))], len(xs), true
 }
 
 // Learned returns the limits learning has set, by budget: a per-person
