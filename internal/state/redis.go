@@ -296,7 +296,12 @@ func popularityKey(prefix string) string {
 
 // Learnt implements State.
 func (r *Redis) Learnt(ctx context.Context) (map[string]uint64, error) {
-	m, err := r.client.HGetAll(ctx, redismeter.LearntKey(r.o.Prefix)).Result()
+	return learntIn(ctx, r.client, r.o.Prefix)
+}
+
+// learntIn reads the learnt limits a fleet keeps in Redis under prefix.
+func learntIn(ctx context.Context, client goredis.UniversalClient, prefix string) (map[string]uint64, error) {
+	m, err := client.HGetAll(ctx, redismeter.LearntKey(prefix)).Result()
 	if err != nil {
 		return nil, err
 	}

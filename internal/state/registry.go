@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/config"
@@ -49,3 +50,32 @@ func OpenRegistry(ctx context.Context, cfg *config.Config, dir string) (*Registr
 
 // Close releases the file or the connection.
 func (r *Registry) Close() error { return r.close() }
+
+// ReadLearnt returns the learnt limits cfg's proxy keeps, by budget id,
+// and where they were read: its Redis when it is in a fleet and dir is
+// empty, else the state.db in dir (default state.dir), read-only (a
+// running proxy holds that file: read a stopped proxy's, or a copy).
+func ReadLearnt(ctx context.Context, cfg *config.Config, dir string) (map[string]uint64, string, error) {
+	if cfg.State.Redis != "" && dir == "" {
+		client, err := RedisClient(cfg.State.Redis)
+		if err != nil {
+			return nil, "", fmt.Errorf("state.redis: %w", err)
+		}
+		defer client.Close()
+		learnt, err := learntIn(ctx, client, "")
+		if err != nil {
+			return nil, "", fmt.Errorf("state.redis: %w", err)
+		}
+		return learnt, "the fleet's Redis (" + redismeter.LearntKey("") + ")", nil
+	}
+	if dir == "" {
+		dir = cfg.State.Dir
+	}
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	defer st.Close()
+	learnt, err := st.Learnt()
+	return learnt, filepath.Join(dir, "state.db"), err
+}
