@@ -112,4 +112,17 @@ func TestPolicyFreezesTheLearntLimits(t *testing.T) {
 	if err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "learnt limits") {
 		t.Errorf("a state directory without state.db: %v", err)
 	}
+	// a running proxy holds its state.db: the error says what to do
+	st, _, err = store.Open(stateDir, store.Meta{Windows: []time.Duration{time.Hour}, Entities: []string{"user"}}, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c = &PolicyCommand{Stdout: &out, Stderr: &out}
+	if err := c.ParseFlags([]string{"--config", cfgPath, "--learnt"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "in use by a running proxy") || !strings.Contains(err.Error(), "--state") {
+		t.Errorf("a state.db held by a proxy: %v", err)
+	}
 }

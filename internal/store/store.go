@@ -634,7 +634,7 @@ func OpenReadOnly(dir string) (*Store, error) {
 	db, err := bolt.Open(p, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("%s is in use by a running proxy: stop it, or trace a copy of the state directory", p)
+			return nil, fmt.Errorf("%s is in use by a running proxy: stop it, or give a copy of the state directory (--state)", p)
 		}
 		return nil, err
 	}
