@@ -107,7 +107,7 @@ func freezeLearnt(budgets []config.Budget, learnt map[string]uint64) int {
 		}
 		b.Learn = false
 		if v, ok := learnt[b.Name]; ok && b.Limit > 0 && v > uint64(b.Limit) {
-			b.Limit = int64(min(v, engine.LearnMax*uint64(b.Limit)))
+			b.Limit = int64(engine.LearntWithin(uint64(b.Limit), v))
 			n++
 		}
 	}

@@ -76,7 +76,7 @@ func (e *Engine) Calibrate(now time.Time, each CountsFunc) []Calibration {
 			c := Calibration{Budget: b.ID, Per: b.Per.String(), Window: b.Window, Keys: len(takes[i]), Limit: b.Limit, Learnt: max(b.Limit, e.learned[bi].Load())}
 			if tail, n, ok := robustTail(takes[i]); ok {
 				c.Tail, c.Keys = tail, n
-				c.Learnt = min(max(b.Limit, learnHeadroom*tail), LearnMax*b.Limit)
+				c.Learnt = LearntWithin(b.Limit, learnHeadroom*tail)
 				e.learned[bi].Store(c.Learnt)
 			}
 			out = append(out, c)
@@ -92,6 +92,14 @@ func (e *Engine) Calibrate(now time.Time, each CountsFunc) []Calibration {
 		return 0
 	})
 	return out
+}
+
+// LearntWithin is learnt limit v kept within the bounds of a budget
+// written at limit: never below it, never above LearnMax times it. The
+// same bounds hold for what calibration sets, what a restart restores and
+// what `leakguard policy --learnt` freezes.
+func LearntWithin(limit, v uint64) uint64 {
+	return min(max(limit, v), LearnMax*limit)
 }
 
 // learnTopKeys: the tail is never above the learnTopKeys-th highest take.

@@ -13,7 +13,7 @@ func (e *Engine) Restore(learnt map[string]uint64) int {
 		if !ok || !b.Learn || b.ent < 0 || b.Allowlisted || b.PerPerson {
 			continue
 		}
-		e.learned[bi].Store(min(max(b.Limit, v), LearnMax*b.Limit))
+		e.learned[bi].Store(LearntWithin(b.Limit, v))
 		n++
 	}
 	return n
