@@ -26,6 +26,9 @@ func FromConfig(cfg *config.Config, h *keyed.Hasher, getenv func(string) string,
 	opts.Fleet = func(local *memory.Memory, _ []string) engine.Meter {
 		// In every replay, sharded or not, so that all evict alike.
 		local.SeparateAddresses()
+		if risk, err := stack.Risk(cfg); err == nil { // else Build fails
+			local.AddressTrafficOnly(risk.Window)
+		}
 		if plain {
 			return local
 		}

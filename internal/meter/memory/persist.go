@@ -199,11 +199,14 @@ func (m *Memory) decode(k identity.Key, data []byte) (*actor, error) {
 		return nil, errCorrupt
 	}
 	a := &actor{key: k, last: r.varint()}
-	if nw := r.uvarint(); nw != uint64(len(m.windows)) {
+	nw := r.uvarint()
+	if nw != uint64(m.ringCount(k)) && nw != 0 {
 		return nil, errCorrupt
 	}
-	a.traffic = make([]ring, len(m.windows))
-	for wi := range a.traffic {
+	// Stored without rings (AddressTrafficOnly): counted from now on if
+	// this meter counts them.
+	a.traffic = m.ringsFor(k)
+	for wi := range int(nw) {
 		tr := &a.traffic[wi]
 		for i := range tr.epoch {
 			tr.epoch[i] = r.varint()
