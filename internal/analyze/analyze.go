@@ -158,21 +158,31 @@ type actor struct {
 	last     time.Time
 	requests int
 	misses   int
-	sketches []distinct // lifetime distinct records, per entity (nil until the first record)
+	// lifetime distinct records, per entity up to the last seen (nil
+	// until the first record): most keys take one entity of the
+	// catalog's several, PII detectors included
+	sketches []distinct
 	// the most distinct records seen in each window, per entity
 	// (peak[ent*nw+wi]; nil until its first record): one allocation and
 	// one pointer per key, where a slice per entity was two of each on
 	// the peaks' path of every record line
 	peak      []uint32
-	lastLine  [identity.NumKinds]uint64 // the keys of the last line linked
+	lastLine  uint64 // a hash of the keys of the last line linked (lineHash)
 	exempt    bool                      // seen allowlisted: judged by its own budgets, not against people
 	outlier   bool
 	hours     []hourCount           // records served per hour, addresses and crews only
 	links     keySet                // the other keys seen on its lines (not fingerprints)
-	people    keySet                // addresses and /24s: the people seen behind them
+	people    *keySet               // addresses and /24s: the people seen behind them
 	exact     []map[uint64]struct{} // the same as sketches, exactly, with Options.Exact
 	addr      string                // only with Reveal: the address, or a crew's first
 	crossings []crossing
+	// what the report says of a suspect; nil for nearly every key, whose
+	// row it would have made 136 bytes heavier
+	*finding
+}
+
+// finding is a key's first decision, the engine's or the outlier pass's.
+type finding struct {
 	detected  time.Time
 	rule      string
 	action    string
@@ -183,6 +193,9 @@ type actor struct {
 	// are abandoned later, every count of the report is an estimate
 	beforeEst []uint64
 }
+
+// suspect reports whether a key was found (stopped, or an outlier).
+func (ac *actor) suspect() bool { return ac.finding != nil }
 
 // New returns an Analyzer. Wire its OnDecision into the engine's options.
 func New(o Options) *Analyzer {
@@ -238,12 +251,12 @@ type decision struct {
 
 func (a *Analyzer) decide(d decision) {
 	ac := a.actor(d.key)
-	if !ac.detected.IsZero() {
+	if ac.suspect() {
 		return
 	}
-	ac.detected, ac.rule, ac.action, ac.atCount = d.t, d.rule, d.action, d.count
-	ac.signals = d.signals.Names()
-	ac.beforeCnt, ac.beforeEst = a.counts(ac)
+	f := &finding{detected: d.t, rule: d.rule, action: d.action, atCount: d.count, signals: d.signals.Names()}
+	f.beforeCnt, f.beforeEst = a.counts(ac)
+	ac.finding = f
 }
 
 // counts is an actor's distinct records per entity, and the sketches'
@@ -259,7 +272,7 @@ func (a *Analyzer) counts(ac *actor) (cnt, est []uint64) {
 	if a.exact() && ac.exact != nil {
 		est = make([]uint64, len(a.entities))
 		for i := range est {
-			if ac.sketches != nil {
+			if i < len(ac.sketches) {
 				est[i] = uint64(ac.sketches[i].count())
 			}
 		}
@@ -294,7 +307,7 @@ func (a *Analyzer) count(ac *actor, i int) int {
 	if a.exact() && ac.exact != nil && ac.exact[i] != nil {
 		return len(ac.exact[i])
 	}
-	if ac.sketches == nil {
+	if i >= len(ac.sketches) {
 		return 0
 	}
 	return ac.sketches[i].count()
@@ -525,10 +538,10 @@ func (a *Analyzer) tally(ev *event, decs []decision, bnd []uint32, pos int) int 
 		if ev.miss {
 			ac.misses++
 		}
-		if len(recs) > 0 && ac.sketches == nil {
-			ac.sketches = make([]distinct, len(a.entities))
-		}
 		for _, r := range recs {
+			if r.Entity >= len(ac.sketches) {
+				ac.sketches = append(ac.sketches, make([]distinct, r.Entity+1-len(ac.sketches))...)
+			}
 			ac.sketches[r.Entity].add(r.Hash)
 		}
 		if a.exact() && len(recs) > 0 {
@@ -587,7 +600,7 @@ func (a *Analyzer) fold(now time.Time) {
 		if len(a.actors) <= target {
 			break
 		}
-		if !ac.detected.IsZero() || ac.last.After(cutoff) || ac.crossings != nil {
+		if ac.suspect() || ac.last.After(cutoff) || ac.crossings != nil {
 			continue // a key past the outlier floor may yet be found an outlier
 		}
 		for i, v := range ac.peak {
@@ -898,7 +911,7 @@ func (a *Analyzer) Timelines(top []ActorReport) Timeline {
 			continue
 		}
 		m := oth
-		if !ac.detected.IsZero() {
+		if ac.suspect() {
 			m = sus
 		}
 		for _, hc := range ac.hours {
@@ -1088,7 +1101,7 @@ func (a *Analyzer) Report(top int) Report {
 	var rows []ActorReport
 	var best []ranked // the top non-suspects, unordered
 	for _, ac := range a.actors {
-		if ac.detected.IsZero() {
+		if !ac.suspect() {
 			if total := a.total(ac); total > 0 {
 				best = keepTop(best, ranked{ac, total}, top)
 			}

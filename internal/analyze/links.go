@@ -90,10 +90,7 @@ func (s *keySet) each(f func(identity.Key)) {
 // crew key), as the engine's per-person budgets count them.
 func (a *Analyzer) link(act *identity.Actor, acs *[identity.NumKinds]*actor) {
 	person := act.Keys[identity.Crew].Hash == 0
-	var line [identity.NumKinds]uint64
-	for kind, k := range act.Keys {
-		line[kind] = k.Hash
-	}
+	line := lineHash(act)
 	for kind, k := range act.Keys {
 		ac := acs[kind]
 		if k.Hash == 0 || !linked(kind) || ac == nil { // nil: another shard pass's key
@@ -114,6 +111,9 @@ func (a *Analyzer) link(act *identity.Actor, acs *[identity.NumKinds]*actor) {
 		if person && (kind == int(identity.IP) || kind == int(identity.Net)) {
 			for _, pk := range []identity.Kind{identity.Account, identity.Session, identity.Fingerprint} {
 				if o := act.Keys[pk]; o.Hash != 0 {
+					if ac.people == nil {
+						ac.people = &keySet{}
+					}
 					ac.people.add(o)
 				}
 			}
@@ -123,7 +123,24 @@ func (a *Analyzer) link(act *identity.Actor, acs *[identity.NumKinds]*actor) {
 
 // persons is the people seen behind an address or /24 (at least one).
 func (ac *actor) persons() int {
+	if ac.people == nil {
+		return 1
+	}
 	return max(1, int(ac.people.n[identity.Account]), int(ac.people.n[identity.Session]), int(ac.people.n[identity.Fingerprint]))
+}
+
+// lineHash mixes the keys of a line into one word, which each key keeps
+// of the last line it linked: the keys themselves were 48 bytes a key, on
+// logs of millions of keys. The key hashes are keyed, so lines cannot be
+// made to collide; by chance, two lines do one time in 2^64, and then a
+// link is missed.
+func lineHash(act *identity.Actor) uint64 {
+	h := uint64(0x243f6a8885a308d3)
+	for _, k := range act.Keys {
+		h = (h ^ k.Hash) * 0x9e3779b97f4a7c15
+		h ^= h >> 29
+	}
+	return h
 }
 
 // remember keeps the raw value of a line's address, account and session,

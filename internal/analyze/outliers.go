@@ -97,7 +97,7 @@ func outlierValue(ac *actor, i int) float64 {
 func (a *Analyzer) tied() map[identity.Key]bool {
 	out := map[identity.Key]bool{}
 	for _, ac := range a.actors {
-		if ac.detected.IsZero() {
+		if !ac.suspect() {
 			continue
 		}
 		out[ac.key] = true
@@ -220,7 +220,7 @@ func (a *Analyzer) flagOutliers() {
 		// flags it.
 		for _, c := range cands {
 			ac := c.ac
-			if !ac.detected.IsZero() {
+			if ac.suspect() {
 				continue
 			}
 			thr := thresholds[group(ac.key.Kind, c.ent, c.wi)]
@@ -279,22 +279,21 @@ func (a *Analyzer) flagOutlier(ac *actor, ent, wi int, raw float64) {
 		}
 	}
 	ac.outlier = true
-	ac.rule = fmt.Sprintf("outlier/%s/%s/%s", a.entities[ent], ac.key.Kind, human.Window(a.o.Meter.Windows()[wi]))
-	ac.action = "report"
-	ac.atCount = uint64(ac.peak[ent*a.nw+wi])
-	ac.detected = ac.last
+	f := &finding{rule: fmt.Sprintf("outlier/%s/%s/%s", a.entities[ent], ac.key.Kind, human.Window(a.o.Meter.Windows()[wi])),
+		action: "report", atCount: uint64(ac.peak[ent*a.nw+wi]), detected: ac.last}
 	if at != nil {
-		ac.detected = at.at
+		f.detected = at.at
 	}
-	ac.beforeCnt, ac.beforeEst = make([]uint64, len(a.entities)), nil
-	for i := range ac.beforeCnt {
+	f.beforeCnt = make([]uint64, len(a.entities))
+	for i := range f.beforeCnt {
 		switch {
 		case at != nil && a.inexact && at.beforeEst != nil:
-			ac.beforeCnt[i] = uint64(at.beforeEst[i])
+			f.beforeCnt[i] = uint64(at.beforeEst[i])
 		case at != nil && at.before != nil:
-			ac.beforeCnt[i] = uint64(at.before[i])
+			f.beforeCnt[i] = uint64(at.before[i])
 		default:
-			ac.beforeCnt[i] = uint64(a.count(ac, i))
+			f.beforeCnt[i] = uint64(a.count(ac, i))
 		}
 	}
+	ac.finding = f
 }

@@ -42,7 +42,8 @@ import (
 //	         folded peaks (count; kind, entity, window, count; value, keys),
 //	         folded hours (count; hour signed, records),
 //	         raw values (count; key, string)
-//	actors   count; each actor (writeActor)
+//	actors   count; each actor (encoder.actor; its records per entity up
+//	         to the last it took, not every entity)
 //	sha256   of every byte before it (32 bytes)
 //
 // A string or bytes is its length then its bytes; a key its kind (1 byte)
@@ -214,7 +215,11 @@ func (e *encoder) actor(ac *actor) {
 	for _, k := range links {
 		e.key(k)
 	}
-	for _, n := range ac.people.n {
+	var people [identity.NumKinds]uint32
+	if ac.people != nil {
+		people = ac.people.n
+	}
+	for _, n := range people {
 		e.uint(uint64(n))
 	}
 	e.uint(uint64(len(ac.crossings)))
@@ -252,13 +257,17 @@ func (e *encoder) actor(ac *actor) {
 			e.u64(h)
 		}
 	}
-	e.time(ac.detected)
-	e.str(ac.rule)
-	e.str(ac.action)
-	e.strs(ac.signals)
-	e.uint(ac.atCount)
-	e.u64s(ac.beforeCnt)
-	e.u64s(ac.beforeEst)
+	f := ac.finding
+	if f == nil {
+		f = &finding{}
+	}
+	e.time(f.detected)
+	e.str(f.rule)
+	e.str(f.action)
+	e.strs(f.signals)
+	e.uint(f.atCount)
+	e.u64s(f.beforeCnt)
+	e.u64s(f.beforeEst)
 }
 
 // encoder writes a partial file, hashing what it writes.
@@ -487,8 +496,12 @@ func (d *decoder) actor(p *Partial) (*actor, error) {
 			ac.links.add(k)
 		}
 	}
-	for i := range ac.people.n {
-		ac.people.n[i] = d.u32()
+	var people [identity.NumKinds]uint32
+	for i := range people {
+		people[i] = d.u32()
+	}
+	if people != ([identity.NumKinds]uint32{}) {
+		ac.people = &keySet{n: people}
 	}
 	for n := d.uint(); n > 0 && d.err == nil; n-- {
 		c := crossing{ent: uint8(d.uint()), wi: uint8(d.uint()), level: int8(d.int())}
@@ -501,8 +514,8 @@ func (d *decoder) actor(p *Partial) (*actor, error) {
 		ac.crossings = append(ac.crossings, c)
 	}
 	if n := d.int(); n > 0 {
-		if n != p.entities {
-			return nil, fmt.Errorf("key %s: records of %d entities, want %d", ac.key, n, p.entities)
+		if n > p.entities {
+			return nil, fmt.Errorf("key %s: records of %d entities, want at most %d", ac.key, n, p.entities)
 		}
 		ac.sketches = make([]distinct, n)
 		for i := range ac.sketches {
@@ -540,22 +553,27 @@ func (d *decoder) actor(p *Partial) (*actor, error) {
 			ac.exact[i] = m
 		}
 	}
-	ac.detected = d.time()
-	ac.rule, ac.action = d.str(), d.str()
+	f := &finding{detected: d.time()}
+	f.rule, f.action = d.str(), d.str()
 	for n := d.uint(); n > 0 && d.err == nil; n-- {
-		ac.signals = append(ac.signals, d.str())
+		f.signals = append(f.signals, d.str())
 	}
-	ac.atCount = d.uint()
-	ac.beforeCnt, ac.beforeEst = d.u64s(p.entities), d.u64s(p.entities)
+	f.atCount = d.uint()
+	f.beforeCnt, f.beforeEst = d.u64s(p.entities), d.u64s(p.entities)
 	if d.err == nil {
 		switch {
 		case ac.key.Kind >= identity.NumKinds || ac.key.Hash == 0:
 			return nil, fmt.Errorf("a key of kind %d", ac.key.Kind)
-		case !ac.detected.IsZero() && len(ac.beforeCnt) != p.entities,
-			ac.beforeCnt != nil && len(ac.beforeCnt) != p.entities,
-			ac.beforeEst != nil && len(ac.beforeEst) != p.entities:
-			return nil, fmt.Errorf("key %s: records before detection of %d entities, want %d", ac.key, len(ac.beforeCnt), p.entities)
+		case !f.detected.IsZero() && len(f.beforeCnt) != p.entities,
+			f.beforeCnt != nil && len(f.beforeCnt) != p.entities,
+			f.beforeEst != nil && len(f.beforeEst) != p.entities:
+			return nil, fmt.Errorf("key %s: records before detection of %d entities, want %d", ac.key, len(f.beforeCnt), p.entities)
+		case f.detected.IsZero() && (f.rule != "" || f.action != "" || f.signals != nil || f.atCount != 0 || f.beforeCnt != nil || f.beforeEst != nil):
+			return nil, fmt.Errorf("key %s: a finding without its time", ac.key)
 		}
+	}
+	if !f.detected.IsZero() {
+		ac.finding = f
 	}
 	return ac, nil
 }
