@@ -168,7 +168,7 @@ type actor struct {
 	// the peaks' path of every record line
 	peak      []uint32
 	lastLine  uint64 // a hash of the keys of the last line linked (lineHash)
-	exempt    bool                      // seen allowlisted: judged by its own budgets, not against people
+	exempt    bool   // seen allowlisted: judged by its own budgets, not against people
 	outlier   bool
 	hours     []hourCount           // records served per hour, addresses and crews only
 	links     keySet                // the other keys seen on its lines (not fingerprints)
