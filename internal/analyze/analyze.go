@@ -162,10 +162,10 @@ type actor struct {
 	// until the first record): most keys take one entity of the
 	// catalog's several, PII detectors included
 	sketches []distinct
-	// the most distinct records seen in each window, per entity
-	// (peak[ent*nw+wi]; nil until its first record): one allocation and
-	// one pointer per key, where a slice per entity was two of each on
-	// the peaks' path of every record line
+	// the most distinct records seen in each window, per entity up to the
+	// last it took (peak[ent*nw+wi]; nil until its first record): one
+	// allocation and one pointer per key, where a slice per entity was
+	// two of each on the peaks' path of every record line
 	peak      []uint32
 	lastLine  uint64 // a hash of the keys of the last line linked (lineHash)
 	exempt    bool   // seen allowlisted: judged by its own budgets, not against people
@@ -767,8 +767,9 @@ func (a *Analyzer) peaks(t time.Time, act *identity.Actor, acs *[identity.NumKin
 		if ac == nil || ac.key != k { // folded meanwhile (never: fold runs first), or a test's own call
 			ac = a.actor(k)
 		}
-		if ac.peak == nil {
-			ac.peak = make([]uint32, len(a.entities)*nw)
+		// Entities up to the last the key took, not every entity.
+		if need := min(bits.Len64(ents), len(a.entities)) * nw; len(ac.peak) < need {
+			ac.peak = append(ac.peak, make([]uint32, need-len(ac.peak))...)
 		}
 		for ent := range a.entities {
 			if ents&(1<<ent) == 0 {

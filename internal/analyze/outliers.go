@@ -168,7 +168,7 @@ func (a *Analyzer) flagOutliers() {
 			}
 			for ent := range a.entities {
 				for _, wi := range a.reportWins {
-					if i := ent*nw + wi; ac.peak[i] > 0 {
+					if i := ent*nw + wi; i < len(ac.peak) && ac.peak[i] > 0 {
 						g := group(ac.key.Kind, ent, wi)
 						v := outlierValue(ac, i)
 						pop[g] = append(pop[g], v)

@@ -42,8 +42,8 @@ import (
 //	         folded peaks (count; kind, entity, window, count; value, keys),
 //	         folded hours (count; hour signed, records),
 //	         raw values (count; key, string)
-//	actors   count; each actor (encoder.actor; its records per entity up
-//	         to the last it took, not every entity)
+//	actors   count; each actor (encoder.actor; its peaks and records per
+//	         entity up to the last it took, not every entity)
 //	sha256   of every byte before it (32 bytes)
 //
 // A string or bytes is its length then its bytes; a key its kind (1 byte)
@@ -475,8 +475,8 @@ func (d *decoder) actor(p *Partial) (*actor, error) {
 	ac.first, ac.last = d.time(), d.time()
 	ac.requests, ac.misses = d.int(), d.int()
 	if n := d.int(); n > 0 {
-		if n != p.entities {
-			return nil, fmt.Errorf("key %s: peaks of %d entities, want %d", ac.key, n, p.entities)
+		if n > p.entities {
+			return nil, fmt.Errorf("key %s: peaks of %d entities, want at most %d", ac.key, n, p.entities)
 		}
 		ac.peak = make([]uint32, n*p.windows)
 		for ent := range n {
