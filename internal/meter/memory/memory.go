@@ -108,7 +108,7 @@ type actor struct {
 	last       int64
 	seen       uint64 // the shard's clock at the last get
 	traffic    []ring // per window: requests and misses
-	ents       []*distinct
+	ents       []*distinct // per entity, up to the last the key took
 }
 
 // ring counts requests and misses per bucket.
@@ -259,7 +259,8 @@ func New(o Options) *Memory {
 
 // ActorBytes estimates the heap one light actor key holds (a few records,
 // no sketch) with this many windows and entities, persisted: the actor,
-// its request ring per window, its entity slots, one entity's exact list,
+// its request ring per window, its entity slots (at most every entity's:
+// slots go up to the last entity taken), one entity's exact list,
 // and its entries in the shard's map and dirty set. Calibrated against
 // BenchmarkBytesPerActor, which measures it, and pinned by
 // TestActorBytesMatchesTheHeap.
@@ -396,6 +397,11 @@ func (m *Memory) Observe(now int64, k identity.Key, recs []records.Found, miss b
 	for _, rec := range recs {
 		if rec.Entity < 0 || rec.Entity >= m.entities {
 			continue
+		}
+		if rec.Entity >= len(a.ents) {
+			// Up to the last entity the key took: most take one of the
+			// catalog's several (PII detectors and people included).
+			a.ents = append(a.ents, make([]*distinct, rec.Entity+1-len(a.ents))...)
 		}
 		d := a.ents[rec.Entity]
 		if d == nil {
@@ -593,7 +599,7 @@ func (s *shard) get(k identity.Key, create bool, m *Memory) *actor {
 		case old != nil:
 			a = old.recycle(k, m)
 		default:
-			a = &actor{key: k, traffic: m.ringsFor(k), ents: make([]*distinct, m.entities)}
+			a = &actor{key: k, traffic: m.ringsFor(k)}
 		}
 		s.put(a)
 		s.clock++

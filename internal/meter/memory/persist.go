@@ -218,7 +218,7 @@ func (m *Memory) decode(k identity.Key, data []byte) (*actor, error) {
 	if ne > uint64(m.entities) {
 		return nil, errCorrupt
 	}
-	a.ents = make([]*distinct, m.entities)
+	a.ents = make([]*distinct, ne)
 	for ent := 0; ent < int(ne) && r.err == nil; ent++ {
 		switch r.byte1() {
 		case 0:
