@@ -106,8 +106,8 @@ type actor struct {
 	prev, next *actor
 	alias      *actor // the next actor whose key has the same hash
 	last       int64
-	seen       uint64 // the shard's clock at the last get
-	traffic    []ring // per window: requests and misses
+	seen       uint64      // the shard's clock at the last get
+	traffic    []ring      // per window: requests and misses
 	ents       []*distinct // per entity, up to the last the key took
 }
 
