@@ -6,6 +6,7 @@ package analyze
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"maps"
 	"math"
@@ -596,13 +597,28 @@ func (a *Analyzer) addExact(ac *actor, recs []records.Found) {
 func (a *Analyzer) fold(now time.Time) {
 	target := a.o.MaxKeys * 9 / 10
 	cutoff := now.Add(-a.o.Idle)
+	// The longest idle go first, then by key: taken in the map's order,
+	// which keys were folded changed from run to run, and with them the
+	// report (a folded key seen again starts afresh). The price is a sort
+	// of at most MaxKeys idle keys once per tenth of MaxKeys new keys,
+	// next to the walk of every key that was already done.
+	type idleKey struct {
+		last int64
+		id   uint64
+	}
+	var idle []idleKey
 	for id, ac := range a.actors {
-		if len(a.actors) <= target {
-			break
-		}
 		if ac.suspect() || ac.last.After(cutoff) || ac.crossings != nil {
 			continue // a key past the outlier floor may yet be found an outlier
 		}
+		idle = append(idle, idleKey{ac.last.UnixNano(), id})
+	}
+	slices.SortFunc(idle, func(x, y idleKey) int { return cmp.Or(cmp.Compare(x.last, y.last), cmp.Compare(x.id, y.id)) })
+	for _, k := range idle {
+		if len(a.actors) <= target {
+			break
+		}
+		id, ac := k.id, a.actors[k.id]
 		for i, v := range ac.peak {
 			if v > 0 && ac.key.Kind != identity.Crew {
 				g := peakGroup{ac.key.Kind, i / a.nw, i % a.nw}
