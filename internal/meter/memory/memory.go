@@ -107,7 +107,7 @@ type actor struct {
 	alias      *actor // the next actor whose key has the same hash
 	last       int64
 	seen       uint64      // the shard's clock at the last get
-	traffic    []ring      // per window: requests and misses
+	traffic    []ring      // per window: requests and misses (AddressTrafficOnly: one or none)
 	ents       []*distinct // per entity, up to the last the key took
 }
 
