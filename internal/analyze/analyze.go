@@ -605,20 +605,21 @@ func (a *Analyzer) fold(now time.Time) {
 	type idleKey struct {
 		last int64
 		id   uint64
+		ac   *actor
 	}
 	var idle []idleKey
 	for id, ac := range a.actors {
 		if ac.suspect() || ac.last.After(cutoff) || ac.crossings != nil {
 			continue // a key past the outlier floor may yet be found an outlier
 		}
-		idle = append(idle, idleKey{ac.last.UnixNano(), id})
+		idle = append(idle, idleKey{ac.last.UnixNano(), id, ac})
 	}
 	slices.SortFunc(idle, func(x, y idleKey) int { return cmp.Or(cmp.Compare(x.last, y.last), cmp.Compare(x.id, y.id)) })
 	for _, k := range idle {
 		if len(a.actors) <= target {
 			break
 		}
-		id, ac := k.id, a.actors[k.id]
+		id, ac := k.id, k.ac
 		for i, v := range ac.peak {
 			if v > 0 && ac.key.Kind != identity.Crew {
 				g := peakGroup{ac.key.Kind, i / a.nw, i % a.nw}
