@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kamstrup/intmap"
+
 	"github.com/leakguard/leakguard/internal/identity"
 )
 
@@ -13,45 +15,34 @@ import (
 // people, so a scraper's fingerprint says nothing of anyone else behind it.
 func linked(k int) bool { return k != int(identity.Fingerprint) }
 
-// linkSmall is how many keys a set holds in a list before it becomes a
-// map: most keys meet one or two others (a person's address, account and
-// session), and a map costs hundreds of bytes.
+// linkSmall is how many keys a set holds in a list before it becomes
+// sets per kind: most keys meet one or two others (a person's address,
+// account and session), and a set costs hundreds of bytes.
 const linkSmall = 12
 
 // keySet is a set of keys, at most maxMembers of each kind (a crew of a
 // million rotating addresses keeps the first 10,000).
 type keySet struct {
 	small []identity.Key
-	// set holds each key as actorID, its kind beside it (same size as a
-	// map of keys): a word takes the map's fast path, where a Key was
-	// hashed as a struct field by field on every add.
-	set map[uint64]identity.Kind
+	// big holds, past linkSmall, each kind's key hashes in a flat
+	// open-addressing set (8 bytes a key at most 7/10 full): a Go map of
+	// the keys, or of a word per key with its kind beside it, took twice
+	// that, and links were an eighth of a 38M-line replay's heap.
+	big *[identity.NumKinds]*intmap.Set[uint64]
 	n   [identity.NumKinds]uint32
-}
-
-// actorIDInverse undoes actorID's multiplication (its factor is odd):
-// Hash = (id - Kind) * actorIDInverse.
-var actorIDInverse = func() uint64 {
-	const c = 0x9e3779b97f4a7c15
-	x := uint64(c) // Newton's iteration doubles the correct low bits
-	for range 6 {
-		x *= 2 - c*x
-	}
-	return x
-}()
-
-func keyOfID(id uint64, kind identity.Kind) identity.Key {
-	return identity.Key{Kind: kind, Hash: (id - uint64(kind)) * actorIDInverse}
 }
 
 func (s *keySet) add(k identity.Key) {
 	if s.n[k.Kind] >= maxMembers {
 		return
 	}
-	if s.set != nil {
-		id := actorID(k)
-		if _, ok := s.set[id]; !ok {
-			s.set[id] = k.Kind
+	if s.big != nil {
+		set := s.big[k.Kind]
+		if set == nil {
+			set = intmap.NewSet[uint64](linkSmall)
+			s.big[k.Kind] = set
+		}
+		if set.Add(k.Hash) {
 			s.n[k.Kind]++
 		}
 		return
@@ -67,11 +58,13 @@ func (s *keySet) add(k identity.Key) {
 		s.small = append(s.small, k)
 		return
 	}
-	s.set = make(map[uint64]identity.Kind, 2*linkSmall)
-	for _, x := range s.small {
-		s.set[actorID(x)] = x.Kind
+	s.big = new([identity.NumKinds]*intmap.Set[uint64])
+	for _, x := range append(s.small, k) {
+		if s.big[x.Kind] == nil {
+			s.big[x.Kind] = intmap.NewSet[uint64](linkSmall)
+		}
+		s.big[x.Kind].Add(x.Hash)
 	}
-	s.set[actorID(k)] = k.Kind
 	s.small = nil
 }
 
@@ -79,8 +72,17 @@ func (s *keySet) each(f func(identity.Key)) {
 	for _, k := range s.small {
 		f(k)
 	}
-	for id, kind := range s.set {
-		f(keyOfID(id, kind))
+	if s.big == nil {
+		return
+	}
+	for kind, set := range s.big {
+		if set == nil {
+			continue
+		}
+		set.ForEach(func(h uint64) bool {
+			f(identity.Key{Kind: identity.Kind(kind), Hash: h})
+			return true
+		})
 	}
 }
 
