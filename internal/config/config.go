@@ -364,6 +364,14 @@ type Limits struct {
 	// wait unaccepted, so a flood cannot take the descriptors the admin
 	// listener (not capped) needs.
 	MaxConns int `yaml:"max_conns"`
+	// InFlightPerKey and InFlightPerAddress cap the record requests a
+	// session or account, and an address, has in flight at once (-1: no
+	// cap): budgets are checked on arrival and records counted once
+	// served, so without a cap every open connection is served on the
+	// same count. InFlightWait bounds a request's wait for a slot.
+	InFlightPerKey     int      `yaml:"in_flight_per_key"`
+	InFlightPerAddress int      `yaml:"in_flight_per_address"`
+	InFlightWait       Duration `yaml:"in_flight_wait"`
 }
 
 type LogConf struct {
@@ -503,6 +511,9 @@ func (c *Config) applyDefaults() {
 	defDur(&c.Limits.UpstreamTimeout, 30*time.Second)
 	defInt(&c.Limits.MaxIdleConns, 512)
 	defInt(&c.Limits.MaxConns, 10000)
+	defInt(&c.Limits.InFlightPerKey, 8)
+	defInt(&c.Limits.InFlightPerAddress, 64)
+	defDur(&c.Limits.InFlightWait, 30*time.Second)
 	defDur(&c.Limits.UpstreamBodyTimeout, 5*time.Minute)
 	if c.Limits.MaxUpstreamBodyBytes == 0 {
 		c.Limits.MaxUpstreamBodyBytes = 1 << 30
@@ -892,6 +903,15 @@ func (c *Config) validate(proxying bool) error {
 	}
 	if c.Limits.MaxConns < 1 {
 		add("limits.max_conns", "want a positive number of connections, got %d", c.Limits.MaxConns)
+	}
+	if c.Limits.InFlightPerKey < -1 {
+		add("limits.in_flight_per_key", "want a positive number of requests, or -1 for no cap, got %d", c.Limits.InFlightPerKey)
+	}
+	if c.Limits.InFlightPerAddress < -1 {
+		add("limits.in_flight_per_address", "want a positive number of requests, or -1 for no cap, got %d", c.Limits.InFlightPerAddress)
+	}
+	if c.Limits.InFlightWait < 0 {
+		add("limits.in_flight_wait", "must not be negative, got %s", c.Limits.InFlightWait)
 	}
 	for i, w := range c.Meter.ReportWindows {
 		if w.D() < time.Second || w.D() > 366*24*time.Hour {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -611,4 +612,95 @@ func TestEvasionNginxBrotli(t *testing.T) {
 			t.Errorf("nginx, Accept-Encoding %s: %d of 15 pages served, plain pages get %d", enc, got, want)
 		}
 	}
+}
+
+// slowReviews serves review pages after a delay, as a busy API does: the
+// time in which every request already admitted is served on one count.
+func slowReviews(t *testing.T, delay time.Duration) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+		n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(reviewPage(n))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// concurrently sends n requests made by mk at once and returns how many
+// were answered 2xx, and how many 429 "in flight".
+func (f *budgetFixture) concurrently(t *testing.T, n int, mk func(i int) *http.Request) (ok, inFlight int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	tr := &http.Transport{DisableCompression: true, MaxConnsPerHost: n, MaxIdleConnsPerHost: n}
+	defer tr.CloseIdleConnections()
+	for i := 1; i <= n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := tr.RoundTrip(mk(i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case resp.StatusCode/100 == 2:
+				ok++
+			case strings.Contains(string(body), "in flight"):
+				inFlight++
+			}
+		}()
+	}
+	wg.Wait()
+	return ok, inFlight
+}
+
+// One address with hundreds of connections open at once on a review
+// route took 1,600 reviewers against a budget of 300 (a red team,
+// 2026-12-02): the budget is checked as a request arrives, its records
+// counted once it is served, and every request in between was served on
+// the same count. A key's requests past its cap in flight now wait for
+// its earlier ones to be metered.
+func TestEvasionConcurrentRequests(t *testing.T) {
+	up := slowReviews(t, 30*time.Millisecond)
+	pages := reviewerBudget / reviewsAPage
+	for _, tc := range []struct {
+		name    string
+		cap     int
+		maxPage int // pages served at most
+	}{
+		{"cap of 4", 4, pages + 4},
+		{"default cap", 0, pages + DefaultInFlightPerAddress},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := budgetProxy(t, up.URL, func(_ *records.Spec, o *Options) { o.InFlightPerAddress = tc.cap })
+			ok, inFlight := f.concurrently(t, 200, func(i int) *http.Request {
+				return req("GET", f.front.URL+"/api/items/7/reviews?page="+strconv.Itoa(i))
+			})
+			if ok > tc.maxPage || ok < pages {
+				t.Errorf("200 pages at once from one address: %d served, want %d to %d (the budget's %d pages and the cap's)", ok, pages, tc.maxPage, pages)
+			}
+			if inFlight > 0 {
+				t.Errorf("%d requests refused for waiting, within limits.in_flight_wait", inFlight)
+			}
+		})
+	}
+	// Within its budget nobody is refused: requests past the cap wait.
+	t.Run("within the budget", func(t *testing.T) {
+		f := budgetProxy(t, up.URL, func(_ *records.Spec, o *Options) { o.InFlightPerAddress = 4 })
+		ok, _ := f.concurrently(t, 40, func(int) *http.Request {
+			return req("GET", f.front.URL+"/api/items/7/reviews?page=1")
+		})
+		if ok != 40 {
+			t.Errorf("40 requests for one page at once: %d served, want all", ok)
+		}
+		if w := testutil.ToFloat64(f.metrics.inFlightWaits); w < 1 {
+			t.Errorf("in-flight waits %v: the cap of 4 never made a request wait", w)
+		}
+	})
 }

@@ -21,6 +21,9 @@ type Metrics struct {
 	upstreamEr prometheus.Counter
 	cut        *prometheus.CounterVec
 	latency    prometheus.Histogram
+	// inFlightWaits counts record requests that waited for a slot of
+	// their address, session or account.
+	inFlightWaits prometheus.Counter
 
 	recordsBy []prometheus.Counter // by entity index
 	outcome   map[string]prometheus.Counter
@@ -45,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer, entities []string) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leakguard_requests_total",
-			Help: "Requests by outcome: allowed, throttled, blocked, or would_throttle/would_block in shadow mode.",
+			Help: "Requests by outcome: allowed, throttled, blocked, or would_throttle/would_block in shadow mode; state_unavailable (state.fail: closed) and in_flight (waited past limits.in_flight_wait) were answered 503 and 429.",
 		}, []string{"outcome"}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leakguard_records_served_total",
@@ -72,6 +75,10 @@ func NewMetrics(reg prometheus.Registerer, entities []string) *Metrics {
 			Help:    "Time spent in identity, records and engine per request, excluding the upstream.",
 			Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
 		}),
+		inFlightWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leakguard_in_flight_waits_total",
+			Help: "Record requests that waited for another of their address's, session's or account's to be metered (limits.in_flight_per_key, in_flight_per_address).",
+		}),
 		outcome:  map[string]prometheus.Counter{},
 		entities: entities,
 		byAction: map[string]uint64{},
@@ -80,11 +87,11 @@ func NewMetrics(reg prometheus.Registerer, entities []string) *Metrics {
 			Help: "Personal records served on requests that carried scraper signals (the dashboard's timeline).",
 		}),
 	}
-	reg.MustRegister(m.requests, m.records, m.decisions, m.skipped, m.cut, m.upstreamEr, m.latency, m.suspect)
+	reg.MustRegister(m.requests, m.records, m.decisions, m.skipped, m.cut, m.upstreamEr, m.latency, m.suspect, m.inFlightWaits)
 	for _, e := range entities {
 		m.recordsBy = append(m.recordsBy, m.records.WithLabelValues(e))
 	}
-	for _, o := range []string{"allowed", "throttled", "challenged", "decoyed", "blocked", "would_throttle", "would_challenge", "would_decoy", "would_block", "state_unavailable"} {
+	for _, o := range []string{"allowed", "throttled", "challenged", "decoyed", "blocked", "would_throttle", "would_challenge", "would_decoy", "would_block", "state_unavailable", "in_flight"} {
 		m.outcome[o] = m.requests.WithLabelValues(o)
 	}
 	for _, r := range []string{skipOversized, skipEncoding, skipMalformed, skipIncomplete, skipNotJSON} {

@@ -74,6 +74,13 @@ type Options struct {
 	// sanctions, budgets already exceeded and challenge passes alone, and
 	// neither assesses signals nor meters, so no request counts twice.
 	LogMetered bool
+	// InFlightPerKey and InFlightPerAddress cap the record requests a
+	// session or account, and an address, has in flight at once; past
+	// them a request waits up to InFlightWait for one of the key's own to
+	// be metered (defaults 8, 64 and 30 s; negative: no cap).
+	InFlightPerKey     int
+	InFlightPerAddress int
+	InFlightWait       time.Duration
 }
 
 // Defaults of the body bounds.
@@ -81,6 +88,9 @@ const (
 	DefaultUpstreamBodyTimeout  = 5 * time.Minute
 	DefaultMaxUpstreamBodyBytes = 1 << 30
 	DefaultMaxDecodedBodyBytes  = 1 << 30
+	DefaultInFlightPerKey       = 8
+	DefaultInFlightPerAddress   = 64
+	DefaultInFlightWait         = 30 * time.Second
 )
 
 // Sprinkle is one route's canary sprinkle: gjson path of the array, and
@@ -98,6 +108,7 @@ type Proxy struct {
 	pool    sync.Pool
 	dec     decoders
 	scratch bufferPool
+	flight  *inFlight
 }
 
 type ctxKey struct{}
@@ -167,7 +178,13 @@ func New(o Options) *Proxy {
 	if o.MaxDecodedBodyBytes <= 0 {
 		o.MaxDecodedBodyBytes = DefaultMaxDecodedBodyBytes
 	}
-	p := &Proxy{o: o, pipe: pipeline.Pipeline{Detector: o.Detector, Engine: o.Engine}, scratch: newBufferPool()}
+	o.InFlightPerKey = orDefault(o.InFlightPerKey, DefaultInFlightPerKey)
+	o.InFlightPerAddress = orDefault(o.InFlightPerAddress, DefaultInFlightPerAddress)
+	if o.InFlightWait <= 0 {
+		o.InFlightWait = DefaultInFlightWait
+	}
+	p := &Proxy{o: o, pipe: pipeline.Pipeline{Detector: o.Detector, Engine: o.Engine}, scratch: newBufferPool(),
+		flight: newInFlight(o.InFlightPerKey, o.InFlightPerAddress, o.InFlightWait)}
 	p.pool.New = func() any { return &exchange{} }
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -207,9 +224,19 @@ func New(o Options) *Proxy {
 	return p
 }
 
+// orDefault is n, def for 0, and 0 (none) for a negative n.
+func orDefault(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
+}
+
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	now := p.o.Now()
 	x := p.pool.Get().(*exchange)
 	x.actor = p.o.Resolver.Identify(r)
 	if p.o.Challenger != nil && r.URL.Path == ChallengePath && r.Method == http.MethodPost {
@@ -218,7 +245,27 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.release(x)
 		return
 	}
-	route, v, unavailable := p.admit(now, r, x, p.o.StripMethodOverrides, true)
+	route := p.route(r, x, p.o.StripMethodOverrides)
+	if route != "" {
+		done, waited, err := p.flight.acquire(r.Context(), &x.actor)
+		if waited {
+			p.o.Metrics.inFlightWaits.Inc()
+		}
+		if err != nil {
+			p.release(x)
+			if errors.Is(err, errInFlight) {
+				p.o.Metrics.outcome["in_flight"].Inc()
+				w.Header().Set("Retry-After", "1")
+				http.Error(w, `{"error":"too many requests in flight"}`, http.StatusTooManyRequests)
+			}
+			return
+		}
+		// Runs after the deferred metering below: the slot frees once
+		// this request's records are counted.
+		defer done()
+	}
+	now := p.o.Now() // after any wait: the request is admitted now
+	v, unavailable := p.decide(now, r, x, route, true)
 	if unavailable {
 		p.release(x)
 		p.o.Metrics.outcome["state_unavailable"].Inc()
@@ -271,16 +318,28 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // closed), before the engine is asked. assess false leaves the detector
 // out: another source (the edge's log) gives it each request once.
 func (p *Proxy) admit(now time.Time, r *http.Request, x *exchange, stripped, assess bool) (route string, v engine.Verdict, unavailable bool) {
+	route = p.route(r, x, stripped)
+	v, unavailable = p.decide(now, r, x, route, assess)
+	return route, v, unavailable
+}
+
+// route matches r's record route, setting x.match: the name, or "".
+func (p *Proxy) route(r *http.Request, x *exchange, stripped bool) string {
 	x.match = p.o.Catalog.Match(r.Method, r.URL.Path)
 	if ov := overrideMethod(r); ov != "" && !stripped && !x.match.Matched() {
 		// An upstream that honours the override serves that method.
 		x.match = p.o.Catalog.Match(ov, r.URL.Path)
 	}
 	if x.match.Matched() {
-		route = p.o.Catalog.RouteName(x.match.Route())
+		return p.o.Catalog.RouteName(x.match.Route())
 	}
+	return ""
+}
+
+// decide is admit past the route's match.
+func (p *Proxy) decide(now time.Time, r *http.Request, x *exchange, route string, assess bool) (v engine.Verdict, unavailable bool) {
 	if route != "" && p.o.FailClosed != nil && p.o.FailClosed() {
-		return route, v, true
+		return v, true
 	}
 	var traits *detect.Traits
 	if p.o.Detector != nil && assess {
@@ -295,7 +354,7 @@ func (p *Proxy) admit(now time.Time, r *http.Request, x *exchange, stripped, ass
 	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)
 	v = p.pipe.Admit(now, &x.actor, traits, route, passed)
 	x.signals = v.Signals
-	return route, v, false
+	return v, false
 }
 
 func (p *Proxy) lookupHash(r *http.Request, m *records.Match) uint64 {

@@ -292,5 +292,6 @@ func (st *Stack) ProxyOptions(cfg *config.Config, h *keyed.Hasher, m *proxy.Metr
 
 		UpstreamBodyTimeout: cfg.Limits.UpstreamBodyTimeout.D(), MaxUpstreamBodyBytes: cfg.Limits.MaxUpstreamBodyBytes,
 		MaxDecodedBodyBytes: cfg.Limits.MaxDecodedBodyBytes, StripMethodOverrides: cfg.Inspect.MethodOverrides == "strip",
+		InFlightPerKey: cfg.Limits.InFlightPerKey, InFlightPerAddress: cfg.Limits.InFlightPerAddress, InFlightWait: cfg.Limits.InFlightWait.D(),
 	}
 }
