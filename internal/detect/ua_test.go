@@ -3,6 +3,7 @@ package detect
 import (
 	"bufio"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -77,4 +78,24 @@ func BenchmarkClassifyUncached(b *testing.B) {
 		clear(c.cache)
 		c.Classify(ua)
 	}
+}
+
+// BenchmarkUAClassifierBuild times NewUAClassifier and reports the heap a
+// built classifier keeps (after GC), which every process pays once.
+func BenchmarkUAClassifierBuild(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	kept, _ := NewUAClassifier()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(kept)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := NewUAClassifier(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(after.HeapAlloc)-float64(before.HeapAlloc), "retained-B")
 }
