@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	ahocorasick "github.com/BobuSumisu/aho-corasick"
+	"github.com/coregx/ahocorasick"
 	"github.com/dchest/siphash"
 )
 
@@ -44,8 +44,8 @@ var (
 // whatever the number of patterns. The 25 true regular expressions share
 // one small RE2 expression. Verdicts are cached by a hash of the string.
 type UAClassifier struct {
-	trie     *ahocorasick.Trie
-	isSearch []bool    // by trie pattern index
+	ac       *ahocorasick.Automaton
+	isSearch []bool    // by automaton pattern ID
 	prefixes []prefix  // ^-anchored literals
 	regexps  []pattern // the few true regular expressions, each on its own (an alternation of them is 50x slower in RE2)
 	mu       sync.Mutex
@@ -114,11 +114,18 @@ func NewUAClassifier() (*UAClassifier, error) {
 	}
 	c := &UAClassifier{cache: make(map[uint64]UAClass)}
 	var lits []string
+	litIndex := map[string]int{}
 	add := func(p string, search bool) {
 		if lit, anchored, ok := literal(p); ok {
 			if anchored {
 				c.prefixes = append(c.prefixes, prefix{lit, search})
+			} else if i, dup := litIndex[lit]; dup {
+				// A literal in both lists (or twice in one) is one
+				// pattern; its last occurrence decides whether it is a
+				// search bot's, as it did with the automaton used before.
+				c.isSearch[i] = search
 			} else if lit != "" {
+				litIndex[lit] = len(lits)
 				lits = append(lits, lit)
 				c.isSearch = append(c.isSearch, search)
 			}
@@ -145,21 +152,24 @@ func NewUAClassifier() (*UAClassifier, error) {
 			add(regexp.QuoteMeta(line), false)
 		}
 	}
-	c.trie = ahocorasick.NewTrieBuilder().AddStrings(lits).Build()
+	ac, err := ahocorasick.NewBuilder().AddStrings(lits).Build()
+	if err != nil {
+		return nil, fmt.Errorf("user-agent literals: %w", err)
+	}
+	c.ac = ac
 	return c, nil
 }
 
 func (c *UAClassifier) classify(ua string) UAClass {
 	lower := strings.ToLower(ua)
 	search, auto := false, false
-	c.trie.Walk([]byte(lower), func(end, n, pattern int64) bool {
-		if c.isSearch[pattern] {
+	for _, m := range c.ac.FindAllOverlapping([]byte(lower)) {
+		if c.isSearch[m.PatternID] {
 			search = true
-			return false
+			break
 		}
 		auto = true
-		return true
-	})
+	}
 	for _, p := range c.prefixes {
 		if strings.HasPrefix(lower, p.s) {
 			search = search || p.search
