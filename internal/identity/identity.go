@@ -340,6 +340,20 @@ func (r *Resolver) fingerprint(req *http.Request) (h uint64, tls bool) {
 		if n < len(names) {
 			names[n] = name
 			n++
+			continue
+		}
+		// Past 32 names the smallest are kept, whatever order the map
+		// gives them in: keeping the first met made every request of a
+		// client that sends more (an edge adding its own) a fingerprint
+		// of its own.
+		top := 0
+		for i := range names {
+			if names[i] > names[top] {
+				top = i
+			}
+		}
+		if name < names[top] {
+			names[top] = name
 		}
 	}
 	slices.Sort(names[:n])

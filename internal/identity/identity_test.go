@@ -2,6 +2,7 @@ package identity
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -139,6 +140,24 @@ func TestFingerprint(t *testing.T) {
 	extra := r.Identify(req("1.1.1.1:1", append(chrome, "X-Requested-With", "python")...)).Keys[Fingerprint]
 	if curl == base || extra == base {
 		t.Error("different header shapes share a fingerprint")
+	}
+}
+
+// A client that sends more than 32 header names (an edge that adds its
+// own) has one fingerprint: the names kept used to be the first 32 of
+// Go's map order, a different set on each request (a red team,
+// 2026-12-02).
+func TestFingerprintOfManyHeaderNamesIsStable(t *testing.T) {
+	r := resolver(Options{})
+	hdr := []string{"User-Agent", "Mozilla/5.0 Chrome/120", "Accept", "text/html"}
+	for i := range 40 {
+		hdr = append(hdr, fmt.Sprintf("X-Edge-%02d", i), "1")
+	}
+	want := r.Identify(req("1.1.1.1:1", hdr...)).Keys[Fingerprint]
+	for range 50 {
+		if got := r.Identify(req("1.1.1.1:1", hdr...)).Keys[Fingerprint]; got != want {
+			t.Fatal("the same 42 header names gave two fingerprints")
+		}
 	}
 }
 
