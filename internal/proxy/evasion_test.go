@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -703,4 +705,86 @@ func TestEvasionConcurrentRequests(t *testing.T) {
 			t.Errorf("in-flight waits %v: the cap of 4 never made a request wait", w)
 		}
 	})
+}
+
+// An upstream that served its review pages as a download, with no
+// Content-Type or under an unregistered JSON type had them passed on
+// unread: 4,800 phone numbers against a budget of 300 (a red team,
+// 2026-12-02). On a record route the body is read whatever its type says,
+// but for media nothing can read.
+func TestEvasionContentTypes(t *testing.T) {
+	pagesAs := func(ct string) int {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+			if ct == "" {
+				w.Header()["Content-Type"] = nil // no type, and none sniffed
+			} else {
+				w.Header().Set("Content-Type", ct)
+			}
+			w.Write(reviewPage(n))
+		}))
+		defer up.Close()
+		f := budgetProxy(t, up.URL)
+		return f.served(t, 15, func(i int) *http.Request {
+			return req("GET", f.front.URL+"/api/items/7/reviews?page="+strconv.Itoa(i))
+		})
+	}
+	want := pagesAs("application/json")
+	if want >= 15 || want < reviewerBudget/reviewsAPage-1 {
+		t.Fatalf("JSON pages: %d of 15 served; the budget does not hold to begin with", want)
+	}
+	for _, ct := range []string{"", "application/octet-stream", "application/x-json", "text/plain; charset=utf-8", "text/javascript", "application/vnd.shop.reviews+json", "application/vnd.shop.reviews"} {
+		if got := pagesAs(ct); got != want {
+			t.Errorf("Content-Type %q: %d of 15 pages served, JSON pages get %d", ct, got, want)
+		}
+	}
+	// what no JSONPath reads is passed on unread, as before
+	if got := pagesAs("image/png"); got != 15 {
+		t.Errorf("Content-Type image/png: %d of 15 served, want all (media is not read)", got)
+	}
+}
+
+// A WebSocket (any 101 Switching Protocols) was answered 502: the
+// upstream's body was wrapped for reading before its status was looked at,
+// and ReverseProxy needs it as it came to copy both ways (a red team,
+// 2026-12-02).
+func TestUpgradeIsPassedThrough(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "want an upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("echo: " + line)
+		rw.Flush()
+	}))
+	defer up.Close()
+	f := budgetProxy(t, up.URL)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "GET /live HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade answered %s, want 101", resp.Status)
+	}
+	fmt.Fprintf(conn, "hello\n")
+	if got, _ := br.ReadString('\n'); got != "echo: hello\n" {
+		t.Errorf("over the upgraded connection: %q, want the upstream's echo", got)
+	}
 }

@@ -414,6 +414,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	x.status = resp.StatusCode
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// An upgraded connection (WebSocket) is the client's and the
+		// upstream's from here: ReverseProxy needs the body as it came
+		// to copy both ways, and nothing in it is read or metered.
+		return nil
+	}
 	x.cut = &cutState{}
 	if resp.ContentLength > p.o.MaxUpstreamBodyBytes {
 		x.cut.set(cutSize)
