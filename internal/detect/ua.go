@@ -149,7 +149,10 @@ func NewUAClassifier() (*UAClassifier, error) {
 	sc := bufio.NewScanner(bytes.NewReader(badUAs))
 	for sc.Scan() {
 		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
-			add(regexp.QuoteMeta(line), false)
+			// The list escapes its spaces ("Black\ Hole"), as the nginx
+			// map it comes from needs; taken as written, 56 of its
+			// names could only match a backslash no User-Agent has.
+			add(regexp.QuoteMeta(strings.ReplaceAll(line, `\ `, " ")), false)
 		}
 	}
 	ac, err := ahocorasick.NewBuilder().AddStrings(lits).Build()

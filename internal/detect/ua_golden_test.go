@@ -53,6 +53,7 @@ func uaCorpus(t testing.TB) []string {
 	sc := bufio.NewScanner(bytes.NewReader(badUAs))
 	for sc.Scan() {
 		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+			line = strings.ReplaceAll(line, `\ `, " ") // the list's escaped spaces are spaces
 			texts = append(texts, line)
 			otherTexts = append(otherTexts, line)
 		}
