@@ -527,7 +527,7 @@ func (a *Analyzer) tally(ev *event, decs []decision, bnd []uint32, pos int) int 
 		if ac.first.IsZero() {
 			ac.first = ev.t
 			if a.o.Reveal && kind == int(identity.IP) {
-				ac.addr = ev.addr.String()
+				ac.addr = identity.HostString(ev.addr)
 			}
 		}
 		if kind == int(identity.Crew) && a.o.Reveal && ac.addr == "" {

@@ -156,7 +156,7 @@ func (a *Analyzer) remember(ev *event) {
 		kind identity.Kind
 		val  func() string
 	}{
-		{identity.IP, ev.addr.String},
+		{identity.IP, func() string { return identity.HostString(ev.addr) }},
 		{identity.Account, func() string { return ev.account }},
 		{identity.Session, func() string { return ev.session }},
 	} {

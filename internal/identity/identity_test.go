@@ -297,3 +297,35 @@ func TestIdentifyLineWithALoggedJA4(t *testing.T) {
 		t.Errorf("a JA4 without a User-Agent: %+v", a)
 	}
 }
+
+// An IPv6 host picks its addresses from a /64 of its own: a scraper that
+// took a fresh one for every few calls was a fresh address each time, and
+// took 47,559 records in a minute where one address was blocked at once
+// (a red team, 2026-12-02). The ip key of an IPv6 address is its /64.
+func TestIPv6AddressKeyIsItsSlash64(t *testing.T) {
+	r := resolver(Options{})
+	key := func(remote string) Actor { return r.Identify(req(remote)) }
+	a, b := key("[2001:db8:aa:1::1]:1"), key("[2001:db8:aa:1:dead:beef:1:2]:1")
+	if a.Keys[IP] != b.Keys[IP] {
+		t.Error("two addresses of one /64 are two ip keys")
+	}
+	c := key("[2001:db8:aa:2::1]:1")
+	if c.Keys[IP] == a.Keys[IP] {
+		t.Error("two /64s share an ip key")
+	}
+	if c.Keys[Net] != a.Keys[Net] {
+		t.Error("two /64s of one /48 are two net keys")
+	}
+	if key("1.2.3.4:1").Keys[IP] == key("1.2.3.5:1").Keys[IP] {
+		t.Error("two IPv4 addresses share an ip key")
+	}
+	if key("[::ffff:1.2.3.4]:1").Keys[IP] != key("1.2.3.4:1").Keys[IP] {
+		t.Error("an IPv4-mapped address is not its IPv4 address")
+	}
+	if got := HostString(netip.MustParseAddr("2001:db8:aa:1:dead:beef:1:2")); got != "2001:db8:aa:1::/64" {
+		t.Errorf("HostString = %q", got)
+	}
+	if got := HostString(netip.MustParseAddr("::ffff:1.2.3.4")); got != "1.2.3.4" {
+		t.Errorf("HostString = %q", got)
+	}
+}
