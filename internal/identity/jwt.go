@@ -88,7 +88,7 @@ func (v *JWTVerifier) claim(tok, claim string) (string, time.Time, bool) {
 // are cached by token hash (bounded; cleared when full) so a token's
 // signature is checked once, not on every request.
 func (r *Resolver) verifiedAccount(v *JWTVerifier, auth, claim string) uint64 {
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	tok, ok := bearer(auth)
 	if !ok || len(tok) > 8192 {
 		return 0
 	}

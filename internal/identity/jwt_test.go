@@ -81,3 +81,38 @@ func TestJWTPublicKey(t *testing.T) {
 		t.Error("short HMAC secret accepted")
 	}
 }
+
+// A token sent as "bearer <t>" or "Bearer  <t>" reaches the upstream,
+// which accepts it as most libraries do, and was read as no account at
+// all: a scraper kept its access and lost its account key, the one budget
+// that held it (a red team, 2026-12-02, 46,354 records in a minute against
+// 524).
+func TestBearerSchemeSpellings(t *testing.T) {
+	secret := []byte("jwt-shared-secret-0123456789")
+	v, err := NewHMACVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	v.now = func() time.Time { return now }
+	tok := signed(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "alice", "exp": now.Add(time.Hour).Unix()})[len("Bearer "):]
+	for _, r := range []*Resolver{
+		resolver(Options{Account: Source{JWTClaim: "sub", JWT: v}}),
+		resolver(Options{Account: Source{JWTClaim: "sub"}}), // claims read unverified
+	} {
+		want := accountOf(r, "Bearer "+tok)
+		if want.Hash == 0 {
+			t.Fatal("a valid token gave no account")
+		}
+		for _, auth := range []string{"bearer " + tok, "BEARER " + tok, "Bearer  " + tok, " Bearer " + tok + " ", "bEaReR \t" + tok} {
+			if got := accountOf(r, auth); got != want {
+				t.Errorf("Authorization %q: account %v, want %v", auth[:10], got, want)
+			}
+		}
+		for _, auth := range []string{"Basic " + tok, "Bearer", "Bearer ", "Bearer" + tok, tok} {
+			if got := accountOf(r, auth); got.Hash != 0 {
+				t.Errorf("Authorization %q: account %v, want none", auth[:min(len(auth), 10)], got)
+			}
+		}
+	}
+}
