@@ -269,6 +269,62 @@ func parseHostAddr(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// Forward makes the identity a request carries to the upstream (h, its
+// header going out) the one leakguard metered. A name sent twice is read
+// by Go as its first value, and by some frameworks as its last (Django
+// keeps the last cookie of a name): "Cookie: sid=<fresh>; sid=<real>"
+// would be metered as a fresh session on every request while the upstream
+// served the real one's login (a red team, 2026-12-02, from the code). The
+// later values of the account and session sources go: a header's, a
+// cookie's, and Authorization's for a JWT claim.
+func (r *Resolver) Forward(h http.Header) {
+	for _, s := range [...]Source{r.opt.Account, r.opt.Session} {
+		switch {
+		case s.Header != "":
+			firstOnly(h, s.Header)
+		case s.Cookie != "":
+			firstCookie(h, s.Cookie)
+		case s.JWTClaim != "":
+			firstOnly(h, "Authorization")
+		}
+	}
+}
+
+func firstOnly(h http.Header, name string) {
+	if vs := h.Values(name); len(vs) > 1 {
+		h.Set(name, vs[0])
+	}
+}
+
+// firstCookie drops every cookie called name but the one Go reads
+// (Request.Cookie), leaving the rest of each Cookie line as it was.
+func firstCookie(h http.Header, name string) {
+	req := &http.Request{Header: h}
+	if len(req.CookiesNamed(name)) < 2 {
+		return
+	}
+	first, _ := req.Cookie(name)
+	kept := false
+	var lines []string
+	for _, line := range h.Values("Cookie") {
+		var parts []string
+		for _, part := range strings.Split(line, ";") {
+			n, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if strings.TrimSpace(n) == name {
+				if kept || strings.Trim(strings.TrimSpace(v), `"`) != first.Value {
+					continue
+				}
+				kept = true
+			}
+			parts = append(parts, part)
+		}
+		if len(parts) > 0 {
+			lines = append(lines, strings.TrimSpace(strings.Join(parts, ";")))
+		}
+	}
+	h["Cookie"] = lines
+}
+
 func (r *Resolver) value(req *http.Request, s Source) string {
 	switch {
 	case s.Header != "":

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/leakguard/leakguard/internal/keyed"
@@ -327,5 +328,34 @@ func TestIPv6AddressKeyIsItsSlash64(t *testing.T) {
 	}
 	if got := HostString(netip.MustParseAddr("::ffff:1.2.3.4")); got != "1.2.3.4" {
 		t.Errorf("HostString = %q", got)
+	}
+}
+
+// What goes upstream carries the identity leakguard metered: a cookie or
+// header sent twice would be read by Go as its first value and by some
+// frameworks as their last, so a scraper could be metered as a fresh
+// session per request while the upstream served a real one's login.
+func TestForwardKeepsTheIdentityMetered(t *testing.T) {
+	r := resolver(Options{Session: Source{Cookie: "sid"}, Account: Source{Header: "X-Account"}})
+	in := req("1.1.1.1:1", "Cookie", `a=1; sid=fresh; b="2"`, "Cookie", `sid=real; c=3`, "X-Account", "mallory", "X-Account", "alice")
+	want := r.Identify(in)
+	h := in.Header.Clone()
+	r.Forward(h)
+	if got := h.Values("Cookie"); !slices.Equal(got, []string{`a=1; sid=fresh; b="2"`, `c=3`}) {
+		t.Errorf("Cookie going upstream: %q", got)
+	}
+	if got := h.Values("X-Account"); !slices.Equal(got, []string{"mallory"}) {
+		t.Errorf("X-Account going upstream: %q", got)
+	}
+	out := req("1.1.1.1:1")
+	out.Header = h
+	if got := r.Identify(out); got != want {
+		t.Errorf("what goes upstream identifies as %v, metered as %v", got, want)
+	}
+	// one of each: left as it came
+	one := http.Header{"Cookie": {"sid=x; a=1", "b=2"}, "X-Account": {"alice"}}
+	r.Forward(one)
+	if !slices.Equal(one["Cookie"], []string{"sid=x; a=1", "b=2"}) || !slices.Equal(one["X-Account"], []string{"alice"}) {
+		t.Errorf("a request with one of each was changed: %v", one)
 	}
 }

@@ -209,6 +209,7 @@ func New(o Options) *Proxy {
 			if o.StripMethodOverrides {
 				stripOverrides(pr.Out)
 			}
+			o.Resolver.Forward(pr.Out.Header)
 			// The body timer cancels the upstream request to cut a body
 			// whose reads would otherwise block for as long as it drips.
 			ctx, cancel := context.WithCancel(pr.Out.Context())
