@@ -20,6 +20,20 @@ func signed(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaim
 	return "Bearer " + s
 }
 
+// hmacVerifier is a verifier of HS256 tokens signed with secret, at a
+// fixed time now.
+func hmacVerifier(t *testing.T) (secret []byte, v *JWTVerifier, now time.Time) {
+	t.Helper()
+	secret = []byte("jwt-shared-secret-0123456789")
+	v, err := NewHMACVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	v.now = func() time.Time { return now }
+	return secret, v, now
+}
+
 func accountOf(r *Resolver, auth string) Key {
 	req := req("203.0.113.1:1", "Authorization", auth)
 	return r.Identify(req).Keys[Account]
@@ -28,13 +42,7 @@ func accountOf(r *Resolver, auth string) Key {
 // Regression: with verification on, a forged token must not name an account —
 // else anyone could get a victim's account blocked by scraping in its name.
 func TestJWTVerificationRejectsForgedTokens(t *testing.T) {
-	secret := []byte("jwt-shared-secret-0123456789")
-	v, err := NewHMACVerifier(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	v.now = func() time.Time { return now }
+	secret, v, now := hmacVerifier(t)
 	r := resolver(Options{Account: Source{JWTClaim: "sub", JWT: v}})
 	good := signed(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "victim", "exp": now.Add(time.Hour).Unix()})
 	victim := accountOf(r, good)
@@ -88,13 +96,7 @@ func TestJWTPublicKey(t *testing.T) {
 // that held it (a red team, 2026-12-02, 46,354 records in a minute against
 // 524).
 func TestBearerSchemeSpellings(t *testing.T) {
-	secret := []byte("jwt-shared-secret-0123456789")
-	v, err := NewHMACVerifier(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	v.now = func() time.Time { return now }
+	secret, v, now := hmacVerifier(t)
 	tok := signed(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "alice", "exp": now.Add(time.Hour).Unix()})[len("Bearer "):]
 	for _, r := range []*Resolver{
 		resolver(Options{Account: Source{JWTClaim: "sub", JWT: v}}),
