@@ -150,7 +150,47 @@ func (p *JSONPath) Each(doc []byte, fn func(value string)) {
 // EachSpan is Each that also says where each scalar's text is in doc:
 // doc[start:end] (string contents without quotes). Values whose position
 // gjson cannot give, or strings with escapes, come with start -1.
+//
+// An NDJSON body (a first line that is a document of its own, and more
+// lines after it) is read line by line, as the streaming path reads it:
+// gjson alone reads its first document, and a page of ten lines counted
+// one line's records (a red team, 2026-12-02).
 func (p *JSONPath) EachSpan(doc []byte, fn func(value string, start, end int)) {
+	if !ndjson(doc) {
+		p.eachSpan(doc, fn)
+		return
+	}
+	for off := 0; off < len(doc); {
+		line := doc[off:]
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i+1]
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			base := off
+			p.eachSpan(line, func(v string, start, end int) {
+				if start >= 0 {
+					start, end = start+base, end+base
+				}
+				fn(v, start, end)
+			})
+		}
+		off += len(line)
+	}
+}
+
+// ndjson reports whether doc is newline-delimited JSON: its first line a
+// valid document, and more than white space after it. A document printed
+// over several lines opens with a line that is not one ("{").
+func ndjson(doc []byte) bool {
+	i := bytes.IndexByte(doc, '\n')
+	if i < 0 || len(bytes.TrimSpace(doc[i+1:])) == 0 {
+		return false
+	}
+	first := bytes.TrimSpace(doc[:i])
+	return len(first) > 0 && (first[0] == '{' || first[0] == '[') && gjson.ValidBytes(first)
+}
+
+func (p *JSONPath) eachSpan(doc []byte, fn func(value string, start, end int)) {
 	var root gjson.Result
 	if p.segs[0] == "" {
 		root = gjson.ParseBytes(doc)

@@ -77,17 +77,29 @@ func FuzzJSONPath(f *testing.F) {
 	f.Add("$.reviews[*].user.id", `{"reviews":[{"user":{"id":1}}]}`)
 	f.Add("$[*]", `[1,2,[3,[4]]]`)
 	f.Add("$['x'][0]", `{"x":["a"]}`)
+	f.Add("$.id", "{\"id\":1}\n{\"id\":\"b\"}\n")
 	f.Fuzz(func(t *testing.T, path, doc string) {
 		p, err := ParseJSONPath(path)
 		if err != nil {
 			return
 		}
-		if !gjson.Valid(doc) {
-			return
+		// any body, broken ones too, gives no empty identifier; in a
+		// valid document, or NDJSON of valid lines, every span is where
+		// its value is (gjson's positions in broken JSON are not)
+		b := []byte(doc)
+		valid := gjson.Valid(doc)
+		if !valid && ndjson(b) {
+			valid = true
+			for _, line := range strings.Split(doc, "\n") {
+				valid = valid && (strings.TrimSpace(line) == "" || gjson.Valid(line))
+			}
 		}
-		p.Each([]byte(doc), func(v string) {
+		p.EachSpan(b, func(v string, start, end int) {
 			if v == "" {
 				t.Fatalf("empty identifier from %q on %q", path, doc)
+			}
+			if valid && start >= 0 && (start > end || end > len(b) || string(b[start:end]) != v) {
+				t.Fatalf("%q on %q: span [%d,%d) for %q", path, doc, start, end, v)
 			}
 		})
 	})
@@ -260,4 +272,40 @@ func sortFound(f []Found) {
 		}
 		return cmp.Compare(a.Hash, b.Hash)
 	})
+}
+
+// An NDJSON page under max_body_bytes was read as gjson reads it, its
+// first document only: one line of ten counted (a red team, 2026-12-02).
+// Each reads every line, as the streaming path does, with spans into the
+// whole body; a document printed over several lines is one document.
+func TestEachSpanReadsNDJSON(t *testing.T) {
+	p, err := ParseJSONPath("$.reviews[*].user.id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"ndjson", "{\"reviews\":[{\"user\":{\"id\":1}},{\"user\":{\"id\":\"u-2\"}}]}\n\n{\"reviews\":[{\"user\":{\"id\":3}}]}\r\n{\"reviews\":[{\"user\":{\"id\":\"u-4\"}}]}", []string{"1", "u-2", "3", "u-4"}},
+		{"ndjson, trailing newline", "{\"reviews\":[{\"user\":{\"id\":1}}]}\n{\"reviews\":[{\"user\":{\"id\":2}}]}\n", []string{"1", "2"}},
+		{"one document, one trailing newline", "{\"reviews\":[{\"user\":{\"id\":1}}]}\n", []string{"1"}},
+		{"one document over several lines", "{\n  \"reviews\": [\n    {\"user\": {\"id\": 1}},\n    {\"user\": {\"id\": 2}}\n  ]\n}\n", []string{"1", "2"}},
+	} {
+		doc := []byte(tc.doc)
+		var got []string
+		p.EachSpan(doc, func(v string, start, end int) {
+			if start >= 0 && string(doc[start:end]) != v {
+				t.Errorf("%s: span of %q holds %q", tc.name, v, doc[start:end])
+			}
+			got = append(got, v)
+		})
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+		want, _ := streamAll(t, "$.reviews[*].user.id", tc.doc, 7)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: Each %q, the streaming path %q", tc.name, got, want)
+		}
+	}
 }
