@@ -37,12 +37,7 @@ func (s *keySet) add(k identity.Key) {
 		return
 	}
 	if s.big != nil {
-		set := s.big[k.Kind]
-		if set == nil {
-			set = intmap.NewSet[uint64](linkSmall)
-			s.big[k.Kind] = set
-		}
-		if set.Add(k.Hash) {
+		if s.addBig(k) {
 			s.n[k.Kind]++
 		}
 		return
@@ -60,12 +55,19 @@ func (s *keySet) add(k identity.Key) {
 	}
 	s.big = new([identity.NumKinds]*intmap.Set[uint64])
 	for _, x := range append(s.small, k) {
-		if s.big[x.Kind] == nil {
-			s.big[x.Kind] = intmap.NewSet[uint64](linkSmall)
-		}
-		s.big[x.Kind].Add(x.Hash)
+		s.addBig(x)
 	}
 	s.small = nil
+}
+
+// addBig adds k to its kind's set, and reports whether it was new.
+func (s *keySet) addBig(k identity.Key) bool {
+	set := s.big[k.Kind]
+	if set == nil {
+		set = intmap.NewSet[uint64](linkSmall)
+		s.big[k.Kind] = set
+	}
+	return set.Add(k.Hash)
 }
 
 func (s *keySet) each(f func(identity.Key)) {

@@ -299,11 +299,20 @@ func firstOnly(h http.Header, name string) {
 // firstCookie drops every cookie called name but the one Go reads
 // (Request.Cookie), leaving the rest of each Cookie line as it was.
 func firstCookie(h http.Header, name string) {
-	req := &http.Request{Header: h}
-	if len(req.CookiesNamed(name)) < 2 {
+	// Every proxied request passes here: parse only where the name is
+	// written twice.
+	n := 0
+	for _, line := range h.Values("Cookie") {
+		n += strings.Count(line, name)
+	}
+	if n < 2 {
 		return
 	}
-	first, _ := req.Cookie(name)
+	cs := (&http.Request{Header: h}).CookiesNamed(name)
+	if len(cs) < 2 {
+		return
+	}
+	first := cs[0]
 	kept := false
 	var lines []string
 	for _, line := range h.Values("Cookie") {
@@ -479,7 +488,6 @@ func (r *Resolver) IdentifyLine(addr netip.Addr, userAgent, tls []byte) Actor {
 
 // addrKeys sets the ip and net keys of an address.
 func (r *Resolver) addrKeys(a *Actor, addr netip.Addr) {
-	addr = addr.Unmap().WithZone("")
 	b := Host(addr).Addr().As16()
 	a.Keys[IP] = Key{IP, nz(r.h.Sum64(domIP, b[:]))}
 	bits := r.opt.IPv6Prefix

@@ -290,16 +290,13 @@ func (c *Catalog) BodyWant(m *Match, contentType string) (json, scan bool) {
 			json = true
 		}
 	}
-	if json && !JSONLike(contentType) && Opaque(contentType) {
-		json = false
-	}
-	if c.scanner != nil {
-		switch {
-		case m.n > 0:
-			scan = TextLike(contentType) || !Opaque(contentType)
-		case c.scanAll:
-			scan = TextLike(contentType)
-		}
+	switch {
+	case m.n > 0:
+		opaque := Opaque(contentType)
+		json = json && !opaque
+		scan = c.scanner != nil && !opaque
+	case c.scanAll:
+		scan = c.scanner != nil && TextLike(contentType)
 	}
 	return json, scan
 }
