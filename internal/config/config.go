@@ -237,6 +237,11 @@ type Detect struct {
 	// or no_assets; the web's still are, unlike with api_clients, which
 	// spares every client.
 	AppUserAgents []string `yaml:"app_user_agents"`
+	// SurgeBirths: more sessions than this making their first record call
+	// on one network within 10 s (and ten times its rate of the last
+	// hour) is a surge, whose young sessions are nobody behind the
+	// network (-1: off).
+	SurgeBirths int `yaml:"surge_births"`
 }
 
 // Risk weighs the detector's signals on record routes and maps the score
@@ -511,6 +516,7 @@ func (c *Config) applyDefaults() {
 	defDur(&c.Limits.UpstreamTimeout, 30*time.Second)
 	defInt(&c.Limits.MaxIdleConns, 512)
 	defInt(&c.Limits.MaxConns, 10000)
+	defInt(&c.Detect.SurgeBirths, 100)
 	defInt(&c.Limits.InFlightPerKey, 8)
 	defInt(&c.Limits.InFlightPerAddress, 64)
 	defDur(&c.Limits.InFlightWait, 30*time.Second)
@@ -803,6 +809,9 @@ func (c *Config) validate(proxying bool) error {
 		if len(p) < 4 || strings.HasPrefix("Mozilla/", p) || strings.HasPrefix(p, "Mozilla/") {
 			add(fmt.Sprintf("detect.app_user_agents[%d]", i), "%q would match browsers: give your app's own User-Agent prefix (4 characters or more, not Mozilla/)", p)
 		}
+	}
+	if c.Detect.SurgeBirths < -1 {
+		add("detect.surge_births", "want a positive number of sessions, or -1 for off, got %d", c.Detect.SurgeBirths)
 	}
 	switch t := c.TLS; {
 	case (t.CertFile == "") != (t.KeyFile == ""):

@@ -111,6 +111,16 @@ type Behaviour struct {
 	// cohort on the reviews route under chance: 15,850 records live.
 	arrivals   [arrivalRoutes][arrivalSlots]arrivalCount
 	everServed atomic.Uint64
+	// SurgeBirths and SurgeRatio: more sessions than SurgeBirths making
+	// a first record call on one network within surgeSpan, and than
+	// SurgeRatio times as many as the network's rate in the last hour,
+	// is a surge (SurgeBirths 0: never; surge).
+	SurgeBirths int
+	SurgeRatio  float64
+	// startAt: the event time of the first young session's record
+	// request (surgeQuiet)
+	startAt atomic.Int64
+	surges  [64]surgeShard
 }
 
 const (
@@ -188,7 +198,7 @@ type addrState struct {
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
 // forgotten past that).
 func NewBehaviour(addrs int) *Behaviour {
-	b := &Behaviour{seen: make([]uint64, seenBits/64), shardCap: max(addrs/64, 16), ColdMax: 1, coldMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20}
+	b := &Behaviour{seen: make([]uint64, seenBits/64), shardCap: max(addrs/64, 16), ColdMax: 1, coldMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20, SurgeBirths: 100, SurgeRatio: 10}
 	for i := range b.shards {
 		b.shards[i].m = map[uint64]*addrState{}
 	}
@@ -335,7 +345,104 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	if ownEph || addrEph && !(n == 3 && ownGrown) {
 		s |= SessionChurn
 	}
+	if young && record && o.net != 0 && b.surge(o.net, now, born) {
+		s |= SessionChurn
+	}
 	return s, ev
+}
+
+// Surges: people arrive on a running proxy as they wake up; a scraper
+// that makes a fresh session for every few calls, each on the next
+// address of its /24 and each loading a script first, arrives by the
+// hundred a second (a sixth red team: 47,433 records in 30 s, never
+// refused, 2026-12-02). Each of its sessions is a person by every measure
+// of its first half minute, so the /24's per-person budget grew with
+// every cycle, and session_churn, which waits a minute for an address's
+// sessions to die young, came too late. While a network (/24, /48) has
+// more young sessions making a first record call in the last surgeSpan
+// than SurgeBirths, and than SurgeRatio times its own rate over the last
+// hour (a busy carrier NAT's /24 has people arriving every second), its
+// young sessions show session_churn: they are nobody behind the network,
+// meet the plain limit on it and on their address, and a trip holds the
+// young sessions only. A proxy's first minute is spared (surgeQuiet):
+// when it starts or restarts, everyone already about arrives at once.
+const (
+	surgeSpan  = int64(10e9)
+	surgeHour  = int64(3600e9)
+	surgeQuiet = int64(60e9)
+)
+
+// surgeState: the first record calls of a network's young sessions in
+// the surgeSpan numbered at (since the epoch) and in the one before, and
+// in the hour numbered hour and the one before.
+type surgeState struct {
+	at, hour           int32
+	now, prev          uint16
+	thisHour, lastHour uint32
+}
+
+type surgeShard struct {
+	mu    sync.Mutex
+	m     map[uint64]surgeState
+	round uint8 // thin's
+}
+
+// surge notes a young session's record request on network net at now
+// (born: its first), and reports whether the network's sessions are
+// being born faster than people arrive.
+func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
+	start := b.startAt.Load()
+	if start == 0 {
+		b.startAt.CompareAndSwap(0, now)
+		start = b.startAt.Load()
+	}
+	sh := &b.surges[net>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st, ok := sh.m[net]
+	if !ok && !born {
+		return false
+	}
+	span, hour := int32(now/surgeSpan), int32(now/surgeHour)
+	switch span {
+	case st.at:
+	case st.at + 1:
+		st.prev, st.now = st.now, 0
+	default:
+		st.prev, st.now = 0, 0
+	}
+	switch hour {
+	case st.hour:
+	case st.hour + 1:
+		st.lastHour, st.thisHour = st.thisHour, 0
+	default:
+		st.lastHour, st.thisHour = 0, 0
+	}
+	st.at, st.hour = span, hour
+	if born {
+		st.now = min(st.now+1, math.MaxUint16)
+		st.thisHour++
+	}
+	if !ok {
+		if sh.m == nil {
+			sh.m = map[uint64]surgeState{}
+		}
+		if len(sh.m) >= b.shardCap {
+			thin(sh.m, &sh.round)
+		}
+	}
+	sh.m[net] = st
+	if now-start <= surgeQuiet || b.SurgeBirths == 0 {
+		return false
+	}
+	// The births of the last surgeSpan (this span's, and the part of the
+	// last one's not yet a span ago), against those of the hour before
+	// them, as many spans' worth as the proxy has run of it: a network
+	// new to a running proxy had none.
+	recent := float64(st.now) + float64(st.prev)*float64(surgeSpan-now%surgeSpan)/float64(surgeSpan)
+	hourly := float64(st.thisHour) + float64(st.lastHour)*float64(surgeHour-now%surgeHour)/float64(surgeHour)
+	before := max(hourly-recent, 0) * float64(surgeSpan) / float64(min(now-start, surgeHour))
+	return recent > float64(b.SurgeBirths) && recent > b.SurgeRatio*before
 }
 
 // ephemeral reports, of an address's young sessions' state st, whether
@@ -424,6 +531,9 @@ type origin struct {
 	// (identity.Actor.TLS; 0 otherwise): its young sessions are
 	// followed together too.
 	fp uint64
+	// net: the client network's key (hash; 0: unknown), whose young
+	// sessions are counted for surges.
+	net uint64
 }
 
 // youngOn is the address whose young sessions the request counts towards

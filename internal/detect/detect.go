@@ -49,7 +49,7 @@ const (
 	UnshownLookups                     // the address looks up values the platform never served to anyone
 	Rapid                              // the address's record requests come faster than a person reads
 	APIHeavy                           // record requests with hardly a page or asset loaded around them
-	SessionChurn                       // the address's sessions do not outlive their first half minute
+	SessionChurn                       // the address's sessions do not outlive their first half minute, or its network's are born in a surge
 	numSignals     = iota
 )
 
@@ -415,7 +415,7 @@ func behaviourKey(a *identity.Actor) identity.Key {
 // originOf is where a's request came from, for the history kept beyond
 // its behaviour key.
 func (d *Detector) originOf(a *identity.Actor) origin {
-	o := origin{addr: a.Keys[identity.IP].Hash, account: a.Keys[identity.Account].Hash != 0}
+	o := origin{addr: a.Keys[identity.IP].Hash, account: a.Keys[identity.Account].Hash != 0, net: a.Keys[identity.Net].Hash}
 	// A fingerprint that holds the client's TLS fingerprint
 	// (identity.Actor.TLS: the proxy terminated TLS, the edge passed it,
 	// or the log recorded it) is a TLS library's: a script sending a

@@ -15,8 +15,14 @@ import (
 // behind an address are counted.
 func natEngine(t *testing.T) (*Engine, *[]Decision) {
 	t.Helper()
+	return natEngineOn(t, identity.IP)
+}
+
+// natEngineOn is natEngine with its per-person budget on keys of kind.
+func natEngineOn(t *testing.T, kind identity.Kind) (*Engine, *[]Decision) {
+	t.Helper()
 	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 2, ExactUpTo: 128, MaxActors: 100000})
-	b := userBudget(identity.IP, 50, Block)
+	b := userBudget(kind, 50, Block)
 	b.PerPerson = true
 	risk := testRisk()
 	risk.Weights[detect.SequentialIDs] = 10
@@ -154,6 +160,52 @@ func TestAChurnerOnANATDoesNotBringItsPeopleDown(t *testing.T) {
 	}
 	if v := other.Admit(now, personBehind(nat, 9999), route, detect.SessionChurn, false); v.Action != Block || v.Rule != "b"+youngSuffix {
 		t.Fatalf("restored: a fresh churner session %s by %q, want a block by the young sessions' rule", v.Action, v.Rule)
+	}
+}
+
+// A sixth red team churned sessions over the 254 addresses of one /24,
+// a fresh address and session for every three calls, at 2,400 requests a
+// second (2026-12-02): 47,433 records in 30 s, each session a person
+// behind the /24. Sessions born by the hundred a second on one network
+// carry session_churn (detect's TestSessionsBornByTheHundredOnOneNetwork),
+// and on the network, as on an address, they then meet the plain limit
+// and a sanction that holds the network's young sessions only.
+func TestEvasionChurnOverOneSlash24(t *testing.T) {
+	const route = "GET /u/{id}"
+	e, got := natEngineOn(t, identity.Net)
+	onNet := func(host, session uint64) *identity.Actor {
+		a := personBehind(0x0a0b0c00|host, session)
+		a.Keys[identity.Net] = identity.Key{Kind: identity.Net, Hash: 0x0a0b0c}
+		return a
+	}
+	now, rec := t0, uint64(1)
+	for i := range uint64(30) { // thirty people on the /24's first addresses
+		now = now.Add(100 * time.Millisecond)
+		e.Observe(now, onNet(1+i%3, i), Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}})
+		rec++
+	}
+	served := 0
+	for i := range 600 {
+		now = now.Add(10 * time.Millisecond)
+		churner := onNet(10+uint64(i/3)%244, 5000+uint64(i/3))
+		if v := e.Admit(now, churner, route, detect.SessionChurn, false); v.Enforced() {
+			continue
+		}
+		e.Observe(now, churner, Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}, Signals: detect.SessionChurn})
+		rec++
+		served++
+	}
+	// The network's plain limit (50) less its people's 30 records.
+	if served > 20 {
+		t.Fatalf("the churner's young sessions were served %d records, want 20 at most", served)
+	}
+	for i := range uint64(30) {
+		if v := e.Admit(now, onNet(1+i%3, i), route, 0, false); v.Enforced() {
+			t.Fatalf("person %d on the churner's /24: %s by %s on %v", i, v.Action, v.Rule, v.Key)
+		}
+	}
+	if len(*got) != 1 || (*got)[0].Rule != "b"+youngSuffix || (*got)[0].Key.Kind != identity.Net {
+		t.Fatalf("decisions %+v, want one, on the network's young sessions", *got)
 	}
 }
 

@@ -106,3 +106,19 @@ func TestBenchEdgeJA4HoldsTheSessionSwarm(t *testing.T) {
 		t.Errorf("with the edge's JA4 the swarm took %d, on the header shape %d: want under half", taken[true], taken[false])
 	}
 }
+
+// The sixth red team's churner over one /24 (net-churn) on a running
+// proxy (seed 1 starts it at noon, about 1,500 requests a second for ten
+// minutes): its sessions are born faster than people arrive, and are
+// nobody behind the /24 within a second. Without the surge rule
+// (detect.surge_births: -1) it took 72,828 (2026-12-02).
+func TestBenchNetChurnOnARunningProxy(t *testing.T) {
+	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "net-churn", Days: 1, Shoppers: 2000, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := rep.Scenarios[0]
+	if sc.Campaign.RecordsTaken > 2000 || sc.Legit.ActorsRefused != 0 {
+		t.Fatalf("net-churn took %d records, %d legitimate actors refused; want at most 2,000 and none", sc.Campaign.RecordsTaken, sc.Legit.ActorsRefused)
+	}
+}

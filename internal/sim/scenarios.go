@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -97,6 +98,12 @@ type campaign struct {
 	// churnAssets requests are page assets (0: the sessions above).
 	churn, churnAssets int
 	seed               uint64 // churn's sessions
+	// churnAddresses: each of churn's sessions on the next address (in
+	// turn), rather than the request
+	churnAddresses bool
+	// runFor: the campaign stops this long after it starts (0: at the
+	// end of the run)
+	runFor time.Duration
 	// startAfter: the campaign starts this long after the shop opens
 	// (at midnight), when people have warmed what is popular.
 	startAfter time.Duration
@@ -115,10 +122,13 @@ func (c *campaign) Next() (Request, bool) {
 		iv = time.Duration(float64(iv) * (1 - c.jitter + 2*c.jitter*c.rng.Float64()))
 	}
 	c.now = c.now.Add(iv)
-	if c.now.After(c.end) || (c.perAddress > 0 && c.n >= c.perAddress*len(c.ips)) {
+	if c.now.After(c.end) || (c.perAddress > 0 && c.n >= c.perAddress*len(c.ips)) || c.runFor > 0 && c.now.Sub(Start) > c.startAfter+c.runFor {
 		return Request{}, false
 	}
 	i := c.n % len(c.ips) // round robin over its addresses
+	if c.churnAddresses {
+		i = c.n / c.churn % len(c.ips)
+	}
 	if c.shuffle {
 		i = c.rng.IntN(len(c.ips))
 	}
@@ -444,6 +454,23 @@ var scenarios = []Scenario{
 			return &campaign{ips: []uint32{NATAddress(rng.IntN(DefaultPopulation().NATs))}, fp: fpBrowser, jitter: 0.3,
 				churn: assets + 2 + rng.IntN(3), churnAssets: assets, seed: rng.Uint64(), startAfter: 12 * time.Hour,
 				interval: time.Duration(float64(time.Second) / rate), fetch: reviewsDiluted(popular)}
+		}},
+	// The sixth red team's churner (2026-12-02): the cookie churner over
+	// the 254 addresses of one /24, a fresh address with each session;
+	// live, 47,433 records in 30 s, never refused.
+	{Name: "net-churn", Desc: "red team: a fresh session for every 3-5 requests (1-2 scripts, then reviews of random items), each on the next of the 254 addresses of one /24, 50-2,400 requests a second for ten minutes, from midnight or from noon",
+		Days: 1, make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			rate := 50 * math.Pow(48, rng.Float64()) // 50 to 2,400, as many slow as fast
+			assets := 1 + rng.IntN(2)
+			c := &campaign{fp: fpBrowser, jitter: 0.3, churn: assets + 2 + rng.IntN(2), churnAssets: assets, churnAddresses: true, seed: rng.Uint64(),
+				interval: time.Duration(float64(time.Second) / rate), runFor: 10 * time.Minute, fetch: reviewsAtRandom}
+			for h := range 254 {
+				c.ips = append(c.ips, ip4(203, 0, 113, 1+h))
+			}
+			if rng.IntN(2) == 1 {
+				c.startAfter = 12 * time.Hour
+			}
+			return c
 		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {

@@ -134,6 +134,7 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 		return nil, err
 	}
 	st.Behaviour = detect.NewBehaviour(cfg.Meter.MaxActors)
+	st.Behaviour.SurgeBirths = max(cfg.Detect.SurgeBirths, 0)
 	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, st.Behaviour, opts.Resolver, !opts.NoBotDNS); err != nil {
 		return nil, err
 	}
