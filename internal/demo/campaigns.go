@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/shop"
@@ -34,6 +36,7 @@ func campaignScores() []*Score {
 		{Name: "paced-pages", Desc: "red team: 60-150 sessions (fewer among fewer than 3,000 people), each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
+		{Name: "net-churn", Desc: "red team: a fresh session for every cycle (1-2 scripts, then 2-3 reviews calls of random items), each on the next of the 254 addresses of one /24, 150-400 req/s, from the proxy's 65th second"},
 	}
 }
 
@@ -153,6 +156,50 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	run(func() {
 		t.cookieChurn(ctx, t.score("office-churn"), offRng, offRate, offEvery, offAssets, offIP, t.mixedItems(offRng, zipf, offPopular))
 	})
+
+	// The sixth red team's churner over the 254 addresses of one /24 (it
+	// took 47,433 records in 30 s at 2,400 requests a second), here at
+	// what the demo's machine has to spare. It starts once the proxy has
+	// run past its first minute, which a surge of arrivals is forgiven
+	// (everyone already about arrives at once when a proxy starts).
+	netRate, netAssets, netCalls := 150+rng.Float64()*250, 1+rng.IntN(2), 2+rng.IntN(2)
+	netPrefix, netSeed := fmt.Sprintf("198.19.%d", 1+rng.IntN(250)), rng.Uint64()
+	run(func() { t.netChurn(ctx, rand.New(rand.NewPCG(netSeed, 13)), netRate, netAssets, netCalls, netPrefix) })
+}
+
+// netChurnAt: net-churn starts this long after the proxy.
+const netChurnAt = 65 * time.Second
+
+// netChurn is the sixth red team's churner: eight goroutines making, in
+// all, rate requests a second in cycles of a fresh session on the next
+// address of the /24 prefix: assets scripts, then calls reviews of
+// random items.
+func (t *Traffic) netChurn(ctx context.Context, rng *rand.Rand, rate float64, assets, calls int, prefix string) {
+	s := t.score("net-churn")
+	if !sleep(ctx, max(0, netChurnAt-t.o.ScrapersAfter)) {
+		return
+	}
+	const workers = 8
+	var next atomic.Uint64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wrng := rand.New(rand.NewPCG(rng.Uint64(), uint64(w)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			paced(ctx, rate/workers/float64(assets+calls), func(int) {
+				ip := fmt.Sprintf("%s.%d", prefix, 1+next.Add(1)%254)
+				sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("nc-%x", wrng.Uint64())}
+				for range assets {
+					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)
+				}
+				for range calls {
+					t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+wrng.IntN(t.o.Items)), ip, browserUA, sid, "", reviewers)
+				}
+			})
+		}()
+	}
+	wg.Wait()
 }
 
 // mixedItems draws a popular item (the shoppers' popularity, zipf)
