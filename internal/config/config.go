@@ -516,7 +516,7 @@ func (c *Config) applyDefaults() {
 	defDur(&c.Limits.UpstreamTimeout, 30*time.Second)
 	defInt(&c.Limits.MaxIdleConns, 512)
 	defInt(&c.Limits.MaxConns, 10000)
-	defInt(&c.Detect.SurgeBirths, 100)
+	defInt(&c.Detect.SurgeBirths, 50)
 	defInt(&c.Limits.InFlightPerKey, 8)
 	defInt(&c.Limits.InFlightPerAddress, 64)
 	defDur(&c.Limits.InFlightWait, 30*time.Second)

@@ -198,7 +198,7 @@ type addrState struct {
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
 // forgotten past that).
 func NewBehaviour(addrs int) *Behaviour {
-	b := &Behaviour{seen: make([]uint64, seenBits/64), shardCap: max(addrs/64, 16), ColdMax: 1, coldMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20, SurgeBirths: 100, SurgeRatio: 10}
+	b := &Behaviour{seen: make([]uint64, seenBits/64), shardCap: max(addrs/64, 16), ColdMax: 1, coldMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20, SurgeBirths: 50, SurgeRatio: 10}
 	for i := range b.shards {
 		b.shards[i].m = map[uint64]*addrState{}
 	}

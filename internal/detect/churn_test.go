@@ -499,7 +499,7 @@ func TestSessionsBornByTheHundredOnOneNetwork(t *testing.T) {
 	}{
 		{"the churner on a proxy up 70 s", 0, 70 * time.Second, 600, true, time.Second / 4},
 		{"the churner in a proxy's first minute", 0, 0, 600, true, 0},
-		{"people arriving eight a second", 0, 70 * time.Second, 8, true, 0},
+		{"people reading the long tail arriving four a second", 0, 70 * time.Second, 4, true, 0},
 		{"a crowd arriving a hundred a second, reading what people read", 0, 70 * time.Second, 100, false, 0},
 		{"a busy network's people arriving six times as fast", 10, 5 * time.Minute, 60, true, 0},
 		{"the churner on a busy network", 10, 5 * time.Minute, 600, true, 2 * time.Second},
