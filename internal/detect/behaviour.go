@@ -406,22 +406,8 @@ func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 	if !ok && !born {
 		return false
 	}
-	span, hour := int32(now/surgeSpan), int32(now/surgeHour)
-	switch span {
-	case st.at:
-	case st.at + 1:
-		st.prev, st.now = st.now, 0
-	default:
-		st.prev, st.now = 0, 0
-	}
-	switch hour {
-	case st.hour:
-	case st.hour + 1:
-		st.lastHour, st.thisHour = st.thisHour, 0
-	default:
-		st.lastHour, st.thisHour = 0, 0
-	}
-	st.at, st.hour = span, hour
+	roll(&st.at, int32(now/surgeSpan), &st.now, &st.prev)
+	roll(&st.hour, int32(now/surgeHour), &st.thisHour, &st.lastHour)
 	if born {
 		st.now = min(st.now+1, math.MaxUint16)
 	}
@@ -458,6 +444,19 @@ func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 	}
 	sh.m[net] = st
 	return held
+}
+
+// roll moves the counts of period *at (this, and last of the one before)
+// on to period cur.
+func roll[T uint16 | uint32](at *int32, cur int32, this, last *T) {
+	switch cur {
+	case *at:
+	case *at + 1:
+		*last, *this = *this, 0
+	default:
+		*last, *this = 0, 0
+	}
+	*at = cur
 }
 
 // surgeServed notes a response to a young session on network net,

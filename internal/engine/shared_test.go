@@ -124,17 +124,7 @@ func TestAChurnerOnANATDoesNotBringItsPeopleDown(t *testing.T) {
 	const nat, route = 77, "GET /u/{id}"
 	e, got := natEngine(t)
 	now, rec := thirtyPeopleBehind(e, nat, route)
-	served := 0
-	for i := range 600 {
-		now = now.Add(100 * time.Millisecond)
-		churner := personBehind(nat, 5000+uint64(i/3))
-		if v := e.Admit(now, churner, route, detect.SessionChurn, false); v.Enforced() {
-			continue
-		}
-		e.Observe(now, churner, Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}, Signals: detect.SessionChurn})
-		rec++
-		served++
-	}
+	served, now := churnYoung(e, route, now, 100*time.Millisecond, rec, func(i uint64) *identity.Actor { return personBehind(nat, 5000+i/3) })
 	// The address's plain limit (50) less its people's 30 records.
 	if served > 20 {
 		t.Fatalf("the churner's young sessions were served %d records, want 20 at most", served)
@@ -163,6 +153,23 @@ func TestAChurnerOnANATDoesNotBringItsPeopleDown(t *testing.T) {
 	}
 }
 
+// churnYoung has 600 young sessions' requests (churner(i), session_churn
+// on each), every step from now, ask for a new record each from rec on,
+// and returns how many were served, and the time after.
+func churnYoung(e *Engine, route string, now time.Time, step time.Duration, rec uint64, churner func(i uint64) *identity.Actor) (served int, after time.Time) {
+	for i := range uint64(600) {
+		now = now.Add(step)
+		a := churner(i)
+		if v := e.Admit(now, a, route, detect.SessionChurn, false); v.Enforced() {
+			continue
+		}
+		e.Observe(now, a, Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}, Signals: detect.SessionChurn})
+		rec++
+		served++
+	}
+	return served, now
+}
+
 // A sixth red team churned sessions over the 254 addresses of one /24,
 // a fresh address and session for every three calls, at 2,400 requests a
 // second (2026-12-02): 47,433 records in 30 s, each session a person
@@ -184,17 +191,7 @@ func TestEvasionChurnOverOneSlash24(t *testing.T) {
 		e.Observe(now, onNet(1+i%3, i), Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}})
 		rec++
 	}
-	served := 0
-	for i := range 600 {
-		now = now.Add(10 * time.Millisecond)
-		churner := onNet(10+uint64(i/3)%244, 5000+uint64(i/3))
-		if v := e.Admit(now, churner, route, detect.SessionChurn, false); v.Enforced() {
-			continue
-		}
-		e.Observe(now, churner, Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}, Signals: detect.SessionChurn})
-		rec++
-		served++
-	}
+	served, now := churnYoung(e, route, now, 10*time.Millisecond, rec, func(i uint64) *identity.Actor { return onNet(10+i/3%244, 5000+i/3) })
 	// The network's plain limit (50) less its people's 30 records.
 	if served > 20 {
 		t.Fatalf("the churner's young sessions were served %d records, want 20 at most", served)
