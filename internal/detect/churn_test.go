@@ -496,13 +496,17 @@ func TestSessionsBornByTheHundredOnOneNetwork(t *testing.T) {
 		perSecond int           // sessions born on the network then
 		cold      bool          // shown records nobody was
 		within    time.Duration // their calls carry session_churn this soon (0: never)
+		noCookie  bool          // no session: a fresh User-Agent each cycle
 	}{
-		{"the churner on a proxy up 70 s", 0, 70 * time.Second, 600, true, time.Second / 4},
-		{"the churner in a proxy's first minute", 0, 0, 600, true, 0},
-		{"people reading the long tail arriving four a second", 0, 70 * time.Second, 4, true, 0},
-		{"a crowd arriving a hundred a second, reading what people read", 0, 70 * time.Second, 100, false, 0},
-		{"a busy network's people arriving six times as fast", 10, 5 * time.Minute, 60, true, 0},
-		{"the churner on a busy network", 10, 5 * time.Minute, 600, true, 2 * time.Second},
+		{"the churner on a proxy up 70 s", 0, 70 * time.Second, 600, true, time.Second / 4, false},
+		{"the churner in a proxy's first minute", 0, 0, 600, true, 0, false},
+		{"people reading the long tail arriving four a second", 0, 70 * time.Second, 4, true, 0, false},
+		{"a crowd arriving a hundred a second, reading what people read", 0, 70 * time.Second, 100, false, 0, false},
+		{"a busy network's people arriving six times as fast", 10, 5 * time.Minute, 60, true, 0, false},
+		{"the churner on a busy network", 10, 5 * time.Minute, 600, true, 2 * time.Second, false},
+		// A seventh red team's: 47,547 records in 60 s, never refused.
+		{"the churner without a cookie, a fresh User-Agent each cycle", 0, 70 * time.Second, 600, true, time.Second / 4, true},
+		{"people without cookies reading what people read", 0, 70 * time.Second, 100, false, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,6 +547,9 @@ func TestSessionsBornByTheHundredOnOneNetwork(t *testing.T) {
 			for i := range 60 * tt.perSecond {
 				at := tt.after + time.Duration(i)*step
 				a := actor(0x0a0b0c01+uint64(i%254), mix(0xc4a9+uint64(i)), 0xf1)
+				if tt.noCookie {
+					a = actor(0x0a0b0c01+uint64(i%254), 0, mix(0xf1+uint64(i)))
+				}
 				d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
 				for c := range 3 {
 					switch s := record(&a, at+time.Duration(c)*step/4, tt.cold); {

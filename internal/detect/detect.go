@@ -230,7 +230,11 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			low = -1
 		}
 		var hist Signals
-		hist, ev = d.behaviour.signals(behaviourKey(a), d.originOf(a), t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
+		o := d.originOf(a)
+		if s&Sessionless == 0 {
+			o.client = 0
+		}
+		hist, ev = d.behaviour.signals(behaviourKey(a), o, t.At, t.Kind == Record, t.Kind == Page || t.Kind == Asset, low)
 		s |= hist
 		if t.Lookup != 0 {
 			s |= d.behaviour.lookup(behaviourKey(a), t.Lookup)
@@ -426,6 +430,9 @@ func (d *Detector) originOf(a *identity.Actor) origin {
 	// build.
 	if a.TLS {
 		o.fp = a.Keys[identity.Fingerprint].Hash
+	}
+	if a.Keys[identity.Session].Hash == 0 && !o.account {
+		o.client = a.Keys[identity.Fingerprint].Hash
 	}
 	return o
 }
