@@ -497,16 +497,20 @@ func TestSessionsBornByTheHundredOnOneNetwork(t *testing.T) {
 		cold      bool          // shown records nobody was
 		within    time.Duration // their calls carry session_churn this soon (0: never)
 		noCookie  bool          // no session: a fresh User-Agent each cycle
+		late      bool          // each session or client calls again 31 s after its cycle
 	}{
-		{"the churner on a proxy up 70 s", 0, 70 * time.Second, 600, true, time.Second / 4, false},
-		{"the churner in a proxy's first minute", 0, 0, 600, true, 0, false},
-		{"people reading the long tail arriving four a second", 0, 70 * time.Second, 4, true, 0, false},
-		{"a crowd arriving a hundred a second, reading what people read", 0, 70 * time.Second, 100, false, 0, false},
-		{"a busy network's people arriving six times as fast", 10, 5 * time.Minute, 60, true, 0, false},
-		{"the churner on a busy network", 10, 5 * time.Minute, 600, true, 2 * time.Second, false},
+		{"the churner on a proxy up 70 s", 0, 70 * time.Second, 600, true, time.Second / 4, false, false},
+		{"the churner in a proxy's first minute", 0, 0, 600, true, 0, false, false},
+		{"people reading the long tail arriving four a second", 0, 70 * time.Second, 4, true, 0, false, false},
+		{"a crowd arriving a hundred a second, reading what people read", 0, 70 * time.Second, 100, false, 0, false, false},
+		{"a busy network's people arriving six times as fast", 10, 5 * time.Minute, 60, true, 0, false, false},
+		{"the churner on a busy network", 10, 5 * time.Minute, 600, true, 2 * time.Second, false, false},
 		// A seventh red team's: 47,547 records in 60 s, never refused.
-		{"the churner without a cookie, a fresh User-Agent each cycle", 0, 70 * time.Second, 600, true, time.Second / 4, true},
-		{"people without cookies reading what people read", 0, 70 * time.Second, 100, false, 0, true},
+		{"the churner without a cookie, a fresh User-Agent each cycle", 0, 70 * time.Second, 600, true, time.Second / 4, true, false},
+		{"people without cookies reading what people read", 0, 70 * time.Second, 100, false, 0, true, false},
+		// A seventh red team's: 37,800 records with the late calls.
+		{"the churner, each session calling again past its youth", 0, 70 * time.Second, 600, true, time.Second / 4, false, true},
+		{"the churner without a cookie, each client calling again past its youth", 0, 70 * time.Second, 600, true, time.Second / 4, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -546,9 +550,19 @@ func TestSessionsBornByTheHundredOnOneNetwork(t *testing.T) {
 			step := time.Second / time.Duration(tt.perSecond)
 			for i := range 60 * tt.perSecond {
 				at := tt.after + time.Duration(i)*step
-				a := actor(0x0a0b0c01+uint64(i%254), mix(0xc4a9+uint64(i)), 0xf1)
-				if tt.noCookie {
-					a = actor(0x0a0b0c01+uint64(i%254), 0, mix(0xf1+uint64(i)))
+				churner := func(i int) identity.Actor {
+					if tt.noCookie {
+						return actor(0x0a0b0c01+uint64(i%254), 0, mix(0xf1+uint64(i)))
+					}
+					return actor(0x0a0b0c01+uint64(i%254), mix(0xc4a9+uint64(i)), 0xf1)
+				}
+				a := churner(i)
+				if j := i - 31*tt.perSecond; tt.late && j >= 0 {
+					late := churner(j)
+					born := time.Duration(j) * step
+					if s := record(&late, at, tt.cold); s&SessionChurn == 0 && first >= 0 && born > first {
+						t.Fatalf("a late call at %v of a cycle held at %v, without session_churn: %s", at-tt.after, born, s)
+					}
 				}
 				d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
 				for c := range 3 {
