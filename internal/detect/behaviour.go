@@ -294,7 +294,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	}
 	addr := o.youngOn()
 	young := b.young(k, addr, st, now)
-	older := !young && record && k.Kind == identity.Session && addr != 0
+	// A session held in a surge is not a person when it outlives its
+	// youth either (peopled).
+	older := !young && record && k.Kind == identity.Session && addr != 0 && !st.surged
 	born := young && record && st.firstAt == 0
 	grew := older && !st.hasGrown
 	st.hasGrown = st.hasGrown || older
@@ -354,8 +356,11 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// A session or client held in a surge in its youth stays held while
 	// the surge lasts: a seventh red team gave each session one more
 	// call past its youth, and took 37,800 records with those (2026-12-02).
+	// Not on an address whose sessions outlive their youth: people
+	// arriving on the carrier NAT's other addresses while a churner ran
+	// on one were held with it (sim nat-churn, 225 people refused).
 	switch {
-	case young && record && o.net != 0 && b.surge(o.net, now, born):
+	case young && record && o.net != 0 && b.surge(o.net, now, born) && !b.peopled(addr):
 		s |= SessionChurn
 		if !surged {
 			sh.mu.Lock()
@@ -366,7 +371,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		s |= SessionChurn
 	}
 	if record && o.client != 0 && o.net != 0 {
-		if c, born := b.client(o.addr, o.client, now, true, false); (now-c.first < youngFor || c.surged) && b.surge(o.net, now, born) {
+		if c, born := b.client(o.addr, o.client, now, true, false); (now-c.first < youngFor || c.surged) && b.surge(o.net, now, born) && (c.surged || !b.peopled(o.addr)) {
 			s |= SessionChurn
 			if !c.surged {
 				b.client(o.addr, o.client, now, false, true)
@@ -374,6 +379,21 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		}
 	}
 	return s, ev
+}
+
+// peopled reports whether address addr has people behind it: of its
+// sessions that made a record call, one in eight or more made one past
+// their youth too (a surge's not counted).
+func (b *Behaviour) peopled(addr uint64) bool {
+	if addr == 0 {
+		return false
+	}
+	yk := youngKey(addr)
+	sh := &b.shards[yk.Hash>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	_, st := b.state(yk, false)
+	return st != nil && st.grown > 0 && 8*uint32(st.grown) >= uint32(st.born)
 }
 
 // Surges: people arrive on a running proxy as they wake up; a scraper

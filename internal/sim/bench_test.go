@@ -122,3 +122,18 @@ func TestBenchNetChurnOnARunningProxy(t *testing.T) {
 		t.Fatalf("net-churn took %d records, %d legitimate actors refused; want at most 2,000 and none", sc.Campaign.RecordsTaken, sc.Legit.ActorsRefused)
 	}
 }
+
+// A surge on the carrier NATs' /24 (the churner on one of its addresses)
+// held the people arriving on its other addresses too: 225 people refused
+// (cc6a644). An address whose sessions outlive their youth is not held by
+// its network's surge; the churner's own address still holds its
+// newcomers in their first half minute (64).
+func TestBenchNATChurnHoldsOnlyItsOwnAddress(t *testing.T) {
+	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "nat-churn", Days: 1, Shoppers: 2000, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rep.Scenarios[0].Legit.ActorsRefused; n > 64 {
+		t.Fatalf("nat-churn: %d legitimate actors refused, want at most 64", n)
+	}
+}
