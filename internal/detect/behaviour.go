@@ -121,8 +121,8 @@ type Behaviour struct {
 	// request (surgeQuiet)
 	startAt atomic.Int64
 	surges  [64]table[surgeState]
-	// clients: when each client without a session or account (origin.
-	// client) first made a record call on each address (ns), for surges
+	// clients: each client without a session or account (origin.
+	// client) on each address that made a record call, for surges
 	clients [64]table[clientState]
 }
 
@@ -449,7 +449,8 @@ func (t *table[V]) put(k uint64, v V, max int) {
 
 // surge notes a young session's record request on network net at now
 // (born: its first), and reports whether the network's sessions are
-// being born faster than people arrive.
+// being born faster than people arrive, and shown colder records than
+// people are.
 func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 	start := b.startAt.Load()
 	if start == 0 {
