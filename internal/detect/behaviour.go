@@ -358,9 +358,11 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// call past its youth, and took 37,800 records with those (2026-12-02).
 	// Not on an address whose sessions outlive their youth: people
 	// arriving on the carrier NAT's other addresses while a churner ran
-	// on one were held with it (sim nat-churn, 225 people refused).
+	// on one were held with it (sim nat-churn, 225 people refused). Nor
+	// for a TLS client whose sessions there do, as for session_churn
+	// (with the edge's JA4, 27 people on the churner's address).
 	switch {
-	case young && record && o.net != 0 && b.surge(o.net, now, born) && !b.peopled(addr):
+	case young && record && o.net != 0 && b.surge(o.net, now, born) && !b.peopled(addr) && !(n == 3 && ownGrown):
 		s |= SessionChurn
 		if !surged {
 			sh.mu.Lock()
