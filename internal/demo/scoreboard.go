@@ -19,6 +19,8 @@ func PrintScoreboard(w io.Writer, scores []*Score, elapsed time.Duration) {
 			} else {
 				status = fmt.Sprintf("contained at %s after %d records", at.Round(100*time.Millisecond), s.BeforeRefuse.Load())
 			}
+		} else if !s.Legit && s.Requests.Load() == 0 {
+			status = "not started" // net-churn, in a demo shorter than its start
 		} else if !s.Legit {
 			status = "still scraping"
 		}
