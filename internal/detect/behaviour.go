@@ -44,7 +44,7 @@ type Behaviour struct {
 	// does not warm it (cookie-churn took the whole catalogue within the
 	// hour, and with it every cold share).
 	seen     []uint64
-	shards   [64]behShard
+	shards   [64]table[*addrState]
 	shardCap int
 	// ColdMax: a record served to this many addresses or fewer before is
 	// cold, at the least (coldMax).
@@ -123,7 +123,8 @@ type Behaviour struct {
 	surges  [64]table[surgeState]
 	// clients: each client without a session or account (origin.
 	// client) on each address that made a record call, for surges
-	clients [64]table[clientState]
+	clients   [64]table[clientState]
+	anyClient atomic.Bool // clients has had one
 }
 
 const (
@@ -140,12 +141,6 @@ const (
 	coldHistLen   = 16
 	coldHistEvery = 4096
 )
-
-type behShard struct {
-	mu    sync.Mutex
-	m     map[uint64]*addrState
-	round uint8 // thin's
-}
 
 type addrState struct {
 	lastAt     int64
@@ -210,15 +205,12 @@ func NewBehaviour(addrs int) *Behaviour {
 	return b
 }
 
-func (b *Behaviour) state(k identity.Key, create bool) (*behShard, *addrState) {
+func (b *Behaviour) state(k identity.Key, create bool) (*table[*addrState], *addrState) {
 	sh := &b.shards[k.Hash>>58]
 	st := sh.m[k.Hash]
 	if st == nil && create {
-		if len(sh.m) >= b.shardCap {
-			thin(sh.m, &sh.round) // forget a quarter rather than grow
-		}
 		st = &addrState{lastLow: -1}
-		sh.m[k.Hash] = st
+		sh.put(k.Hash, st, b.shardCap)
 	}
 	return sh, st
 }
@@ -304,7 +296,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
 	keys, n := youngOf(addr, o)
-	var addrEph, ownEph, ownGrown bool
+	var addrEph, addrPeopled, ownEph, ownGrown bool
 	for i, yk := range keys[:n] {
 		// One lock at a time: the address's state may be in another shard.
 		ysh := &b.shards[yk.Hash>>58]
@@ -321,7 +313,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			}
 			switch i {
 			case 0:
-				addrEph = yst.ephemeral(now)
+				addrEph, addrPeopled = yst.ephemeral(now), yst.peopled()
 			case 2:
 				ownEph, ownGrown = yst.ephemeral(now), yst.older > 0
 			}
@@ -362,7 +354,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// for a TLS client whose sessions there do, as for session_churn
 	// (with the edge's JA4, 27 people on the churner's address).
 	switch {
-	case young && record && o.net != 0 && b.surge(o.net, now, born) && !b.peopled(addr) && !(n == 3 && ownGrown):
+	case young && record && o.net != 0 && b.surge(o.net, now, born) && !addrPeopled && !(n == 3 && ownGrown):
 		s |= SessionChurn
 		if !surged {
 			sh.mu.Lock()
@@ -373,19 +365,18 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		s |= SessionChurn
 	}
 	if record && o.client != 0 && o.net != 0 {
-		if c, born := b.client(o.addr, o.client, now, true, false); (now-c.first < youngFor || c.surged) && b.surge(o.net, now, born) && (c.surged || !b.peopled(o.addr)) {
+		if c, born := b.client(o.addr, o.client, now); (now-c.first < youngFor || c.surged) && b.surge(o.net, now, born) && (c.surged || !b.peopled(o.addr)) {
 			s |= SessionChurn
 			if !c.surged {
-				b.client(o.addr, o.client, now, false, true)
+				b.clientSurged(o.addr, o.client)
 			}
 		}
 	}
 	return s, ev
 }
 
-// peopled reports whether address addr has people behind it: of its
-// sessions that made a record call, one in eight or more made one past
-// their youth too (a surge's not counted).
+// peopled reports whether address addr has people behind it (its young
+// sessions' state's peopled).
 func (b *Behaviour) peopled(addr uint64) bool {
 	if addr == 0 {
 		return false
@@ -395,7 +386,15 @@ func (b *Behaviour) peopled(addr uint64) bool {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	_, st := b.state(yk, false)
-	return st != nil && st.grown > 0 && 8*uint32(st.grown) >= uint32(st.born)
+	return st != nil && st.peopled()
+}
+
+// peopled reports, of an address's young sessions' state st, whether
+// the address has people behind it: of its sessions that made a record
+// call, one in eight or more made one past their youth too (a surge's
+// not counted).
+func (st *addrState) peopled() bool {
+	return st.grown > 0 && 8*uint32(st.grown) >= uint32(st.born)
 }
 
 // Surges: people arrive on a running proxy as they wake up; a scraper
@@ -431,7 +430,8 @@ type surgeState struct {
 	served, coldServed uint16
 }
 
-// table is a shard of a map kept within shardCap entries (thin).
+// table is a shard of a map kept within shardCap entries: past it, a
+// quarter is forgotten rather than grow (thin).
 type table[V any] struct {
 	mu    sync.Mutex
 	m     map[uint64]V
@@ -499,32 +499,53 @@ func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 }
 
 // client notes a record request at now of a client without a session or
-// account (its fingerprint fp) on address addr, when create (or that it
-// was held in a surge, when surged), and returns its state there and
-// whether this is its first record call there. Such a client is a person
-// behind the address by its fingerprint, and a fresh User-Agent for each
-// few calls made a seventh red team as many people over one /24: 47,547
-// records in 60 s, never refused (2026-12-02).
-func (b *Behaviour) client(addr, fp uint64, now int64, create, surged bool) (c clientState, born bool) {
-	k := mix(addr ^ mix(fp^0x51e55c11e47))
+// account (its fingerprint fp) on address addr, and returns its state
+// there and whether this is its first record call there. Such a client
+// is a person behind the address by its fingerprint, and a fresh
+// User-Agent for each few calls made a seventh red team as many people
+// over one /24: 47,547 records in 60 s, never refused (2026-12-02).
+func (b *Behaviour) client(addr, fp uint64, now int64) (c clientState, born bool) {
+	k := clientKey(addr, fp)
+	sh := &b.clients[k>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if c, ok := sh.m[k]; ok {
+		return c, false
+	}
+	c = clientState{first: now}
+	sh.put(k, c, b.shardCap)
+	b.anyClient.Store(true)
+	return c, true
+}
+
+// clientAt returns the state of client fp on address addr, if it made a
+// record call there (client).
+func (b *Behaviour) clientAt(addr, fp uint64) (clientState, bool) {
+	if !b.anyClient.Load() { // a log replay's, without sessions: never
+		return clientState{}, false
+	}
+	k := clientKey(addr, fp)
 	sh := &b.clients[k>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	c, ok := sh.m[k]
-	switch {
-	case ok && surged:
+	return c, ok
+}
+
+// clientSurged notes that client fp on address addr was held in a surge
+// in its youth.
+func (b *Behaviour) clientSurged(addr, fp uint64) {
+	k := clientKey(addr, fp)
+	sh := &b.clients[k>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if c, ok := sh.m[k]; ok {
 		c.surged = true
 		sh.m[k] = c
-		return c, false
-	case ok:
-		return c, false
-	case !create:
-		return clientState{first: math.MinInt64 / 2}, false
 	}
-	c = clientState{first: now}
-	sh.put(k, c, b.shardCap)
-	return c, true
 }
+
+func clientKey(addr, fp uint64) uint64 { return mix(addr ^ mix(fp^0x51e55c11e47)) }
 
 // clientState: when a client without a session or account first made a
 // record call on an address (ns), and whether it was held in a surge in
@@ -1085,7 +1106,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		}
 	}
 	if o.client != 0 && o.net != 0 {
-		if c, _ := b.client(o.addr, o.client, last, false, false); last-c.first < youngFor || c.surged {
+		if c, ok := b.clientAt(o.addr, o.client); ok && (last-c.first < youngFor || c.surged) {
 			b.surgeServed(o.net, mostlyCold)
 		}
 	}
