@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -595,6 +596,94 @@ func TestSessionsBornByTheHundredOnOneNetwork(t *testing.T) {
 				// Counted in the network's rate, the surge was its own
 				// rate 15 s on (live, 42,000 records in the next 15 s).
 				t.Fatalf("a young session's call without session_churn at %v into the surge, after it from %v", last, first)
+			case tt.within == 0 && first >= 0:
+				t.Fatalf("session_churn at %v into the births, want none", first)
+			}
+		})
+	}
+}
+
+// A seventh red team spread the churner over ten /24s, each under the
+// fifty new sessions in 10 s that make one network's surge, and took
+// 44,361 records in 90 s, never refused (2026-12-02); the simulator's
+// over 133 /24s took 1,302,250 in ten minutes (2026-12-03).
+func TestEvasionChurnSpreadOverManyNetworks(t *testing.T) {
+	const (
+		tailNew    = iota // records nobody was shown
+		tailWarmed        // 3,000 records nobody else reads, warmed by the churner itself
+		popular           // what people read
+	)
+	tests := []struct {
+		name      string
+		nets      int // the /24s its sessions are spread over, in turn
+		perSecond int // sessions born a second on them all
+		reads     int
+		within    time.Duration // their calls carry session_churn this soon (0: never)
+	}{
+		{"the churner over sixty /24s, forty sessions on each in 10 s", 60, 240, tailNew, time.Second},
+		{"the churner over sixty /24s, reading a tail it warms itself", 60, 240, tailWarmed, time.Second},
+		{"the churner over twenty /24s, eight sessions on each in 10 s", 20, 16, tailNew, 7 * time.Second},
+		{"people arriving from everywhere, one to a /24, reading the tail", 600, 60, tailNew, 0},
+		{"people arriving three to a /24 in 10 s, reading what people read", 40, 12, popular, 0},
+		{"the churner over sixty /24s, reading what people read", 60, 240, popular, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := New(Options{Behaviour: NewBehaviour(1 << 16)})
+			people(d.behaviour, 6) // records 0-499 popular
+			next := uint64(1 << 32)
+			rng := rand.New(rand.NewPCG(1, 2))
+			record := func(a *identity.Actor, at time.Duration, reads int) Signals {
+				s := d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+				var recs []records.Found
+				for range 2 {
+					switch reads {
+					case tailNew:
+						recs = append(recs, rec(next)...)
+						next++
+					case tailWarmed:
+						recs = append(recs, rec(10_000+rng.Uint64N(3000))...)
+					default:
+						recs = append(recs, rec(rng.Uint64N(500))...)
+					}
+				}
+				d.Served(a, recs)
+				return s
+			}
+			elder := actor(0x0a0b0cff, 0xe1de4, 0xf1) // a person since the start
+			record(&elder, 0, popular)
+			first, last := time.Duration(-1), time.Duration(-1)
+			step := time.Second / time.Duration(tt.perSecond)
+			const after = 70 * time.Second
+			for i := range 60 * tt.perSecond {
+				at := after + time.Duration(i)*step
+				ip := uint64(0x0b000000) + uint64(i%tt.nets)<<8 + 1 + uint64(i/tt.nets%254)
+				a := actor(ip, mix(0x5b4ead+uint64(i)), 0xf1)
+				d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at)})
+				for c := range 2 {
+					switch s := record(&a, at+time.Duration(c)*step/4, tt.reads); {
+					case s&SessionChurn == 0:
+						last = at - after
+					case first < 0:
+						first = at - after
+					}
+				}
+				if i%tt.perSecond == 0 {
+					if s := record(&elder, at, popular); s&SessionChurn != 0 {
+						t.Fatalf("a session past its youth at %v: %s", at, s)
+					}
+					// people on a /24 of their own, one a second
+					newcomer := actor(0x0a0b0d02, mix(0x9e3+uint64(i)), 0xf1)
+					if s := record(&newcomer, at, popular); s&SessionChurn != 0 {
+						t.Fatalf("a newcomer reading what people read on another /24 at %v: %s", at, s)
+					}
+				}
+			}
+			switch {
+			case tt.within > 0 && (first < 0 || first > tt.within):
+				t.Fatalf("the young sessions' first session_churn at %v, want within %v", first, tt.within)
+			case tt.within > 0 && last > tt.within:
+				t.Fatalf("a young session's call without session_churn at %v, after it from %v", last, first)
 			case tt.within == 0 && first >= 0:
 				t.Fatalf("session_churn at %v into the births, want none", first)
 			}

@@ -288,6 +288,12 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		s |= ColdSweep
 		sig = ColdSweep | sig&AutomationUA
 		d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
+	case ev.surge:
+		// The young sessions held in surges are one crew wherever they
+		// are: each network's plain limit alone let a churner spread
+		// over 257 /24s take 154,441 records in ten simulated minutes
+		// (2026-12-03).
+		sig = SessionChurn | sig&AutomationUA
 	case t.Kind == Record:
 		// A crew recruits its lookalikes early (see recruits): a quorum
 		// of them sweeping the tail through the API, fast or at a
@@ -354,8 +360,11 @@ func crewKey(a *identity.Actor, sig Signals) identity.Key {
 	if base == 0 {
 		base = a.Keys[identity.Net].Hash
 	}
-	if sig&ColdSweep != 0 {
+	switch {
+	case sig&ColdSweep != 0:
 		base = sweepCrew
+	case sig&SessionChurn != 0:
+		base = surgeCrew
 	}
 	if base == 0 {
 		return identity.Key{}
@@ -376,6 +385,10 @@ func cohortSig(route int, ev evidence) uint64 {
 // sweepCrew is the base of the sweepers' crew key, in place of a
 // fingerprint.
 const sweepCrew = 0x5ee9c4e3a11d0b17
+
+// surgeCrew is the base of the crew key of the young sessions held in
+// surges.
+const surgeCrew = 0x5e7c4e5a11ce0b1d
 
 // App reports whether ua is one of the operator's apps
 // (Options.AppUserAgents), by prefix.

@@ -472,6 +472,36 @@ var scenarios = []Scenario{
 			}
 			return c
 		}},
+	// The seventh red team's answer to surges (2026-12-02): net-churn
+	// spread over many /24s in random /16s, each kept under the fifty new
+	// sessions in 10 s that make one network's surge; live, 44,361
+	// records in 90 s over ten /24s, never refused.
+	{Name: "spread-churn", Desc: "red team: net-churn spread over /24s in random /16s, each given 3-45 new sessions per 10 s (the next session on the next /24, the next address in it), 50-2,400 requests a second for ten minutes, from noon",
+		Days: 1, make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			rate := 50 * math.Pow(48, rng.Float64())
+			assets := 1 + rng.IntN(2)
+			c := &campaign{fp: fpBrowser, jitter: 0.3, churn: assets + 2 + rng.IntN(2), churnAssets: assets, churnAddresses: true, seed: rng.Uint64(),
+				interval: time.Duration(float64(time.Second) / rate), runFor: 10 * time.Minute, startAfter: 12 * time.Hour, fetch: reviewsAtRandom}
+			perNet := 3 + rng.Float64()*42 // new sessions per 10 s on each /24
+			nets := max(1, int(math.Ceil(rate*10/float64(c.churn)/perNet)))
+			bases := make([]uint32, nets)
+			seen := map[uint32]bool{}
+			for i := range bases {
+				for {
+					b := ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 0)
+					if !seen[b] {
+						seen[b], bases[i] = true, b
+						break
+					}
+				}
+			}
+			for h := range 254 {
+				for _, b := range bases {
+					c.ips = append(c.ips, b|uint32(1+h))
+				}
+			}
+			return c
+		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			rate := 10 + rng.Float64()*20
