@@ -380,16 +380,74 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		s |= SessionChurn
 		ev.surge = true
 	}
+	// So is the network's, for newcomers on addresses that have not
+	// shown people (peopled): a churner that keeps each /24 under a
+	// surge, or reads what people read, makes a call or two on each
+	// address in a minute, too few for the address's to show (a seventh
+	// red team: 15,283 records in 90 s just under a surge, 38,654 reading
+	// popular items; 2026-12-02).
+	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && young && !addrPeopled && !(n == 3 && ownGrown) {
+		s |= SessionChurn
+		ev.surge = true
+	}
 	if record && o.client != 0 && o.net != 0 {
-		if c, born := b.client(o.addr, o.client, now); (now-c.first < youngFor || c.surged) && b.surge(o.net, now, born) && (c.surged || !b.peopled(o.addr)) {
+		c, born := b.client(o.addr, o.client, now)
+		young := now-c.first < youngFor
+		held := (young || c.surged) && b.surge(o.net, now, born)
+		grew := !young && !c.grown
+		if young || grew {
+			held = b.netChurn(o.net, now, born, grew) && young || held
+		}
+		held = held && (c.surged || !b.peopled(o.addr))
+		if held {
 			s |= SessionChurn
 			ev.surge = true
-			if !c.surged {
-				b.clientSurged(o.addr, o.client)
-			}
+		}
+		if held && !c.surged || grew {
+			b.markClient(o.addr, o.client, held, grew)
 		}
 	}
 	return s, ev
+}
+
+// netChurn notes a young session's record call on network net at now
+// (born: its first), or a session's first past its youth (grew), and
+// reports whether the network's sessions do not outlive their youth: of
+// those born a youth ago or more, 64 or more (halved past 256), 31 in 32
+// never called past it (as an address's, addrState.ephemeral). Sessions
+// younger than that have not had the time: a crowd arriving on a network
+// people have used for hours is all young.
+func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool) bool {
+	sh := &b.surges[net>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st, ok := sh.m[net]
+	if !ok {
+		return false
+	}
+	cur := max(int32(now/youngFor), st.youthAt) // events a little out of order stay in the period
+	switch st.youthAt {
+	case cur:
+	case cur - 1:
+		st.mature += st.youthPrev
+		st.youthPrev, st.youthNow = st.youthNow, 0
+	default:
+		st.mature += st.youthPrev + st.youthNow
+		st.youthPrev, st.youthNow = 0, 0
+	}
+	st.youthAt = cur
+	switch {
+	case grew:
+		// counted when it grows, which is before its birth is mature
+		st.grown = min(st.grown+1, st.mature+st.youthPrev+st.youthNow)
+	case born:
+		st.youthNow++
+	}
+	if st.mature > 256 {
+		st.mature, st.grown = st.mature/2, st.grown/2
+	}
+	sh.m[net] = st
+	return !grew && st.mature >= 64 && 32*uint32(st.grown) < uint32(st.mature)
 }
 
 // peopled reports whether address addr has people behind it (its young
@@ -448,6 +506,11 @@ type surgeState struct {
 	// the responses to the network's young sessions, and how many were
 	// mostly cold (halved past 256)
 	served, coldServed uint16
+	// youthNow and youthPrev: its sessions born (first record call) in
+	// the youngFor numbered youthAt and the one before; mature: those
+	// born before, and grown: how many of those called past their youth
+	youthAt                            int32
+	youthNow, youthPrev, mature, grown uint16
 	// rising: at its last young session's record call, the network was
 	// rising (surge); what is shown there does not make records popular
 	rising bool
@@ -612,15 +675,16 @@ func (b *Behaviour) clientAt(addr, fp uint64) (clientState, bool) {
 	return c, ok
 }
 
-// clientSurged notes that client fp on address addr was held in a surge
-// in its youth.
-func (b *Behaviour) clientSurged(addr, fp uint64) {
+// markClient notes that client fp on address addr was held in a surge
+// in its youth (surged), or called past its youth (grown).
+func (b *Behaviour) markClient(addr, fp uint64, surged, grown bool) {
 	k := clientKey(addr, fp)
 	sh := &b.clients[k>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if c, ok := sh.m[k]; ok {
-		c.surged = true
+		c.surged = c.surged || surged
+		c.grown = c.grown || grown
 		sh.m[k] = c
 	}
 }
@@ -633,11 +697,15 @@ func clientKey(addr, fp uint64) uint64 { return mix(addr ^ mix(fp^0x51e55c11e47)
 type clientState struct {
 	first  int64
 	surged bool
+	grown  bool // it called past its youth
 }
 
 // roll moves the counts of period *at (this, and last of the one before)
 // on to period cur.
 func roll[T uint16 | uint32](at *int32, cur int32, this, last *T) {
+	// An event a little out of order (a proxy's goroutines, a log's
+	// lines) stays in the period.
+	cur = max(cur, *at)
 	switch cur {
 	case *at:
 	case *at + 1:
