@@ -502,6 +502,23 @@ var scenarios = []Scenario{
 			}
 			return c
 		}},
+	// The seventh red team's other answers to surges (2026-12-02): the
+	// churner on one /24 just under fifty new sessions in 10 s (15,283
+	// records in 90 s under a surge of 100), or reading what people read
+	// (38,654 in 90 s).
+	{Name: "quiet-churn", Desc: "red team: net-churn on one /24 kept under a surge, 20-49 new sessions in 10 s, 30-100% of its items popular ones, for an hour from noon",
+		Days: 1, make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			assets := 1 + rng.IntN(2)
+			churn := assets + 2 + rng.IntN(2)
+			births := 2 + rng.Float64()*2.9 // a second
+			c := &campaign{fp: fpBrowser, jitter: 0.3, churn: churn, churnAssets: assets, churnAddresses: true, seed: rng.Uint64(),
+				interval: time.Duration(float64(time.Second) / (births * float64(churn))), runFor: time.Hour, startAfter: 12 * time.Hour,
+				fetch: reviewsDiluted(30 + rng.IntN(71))}
+			for h := range 254 {
+				c.ips = append(c.ips, ip4(203, 0, 114, 1+h))
+			}
+			return c
+		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			rate := 10 + rng.Float64()*20
