@@ -399,6 +399,27 @@ func writeMoreCampaigns(cl *campaignLog, rng *rand.Rand, start time.Time, add fu
 			add(at, ip, fmt.Sprintf("/api/users/%d", 1+rng.IntN(3_000_000)), safari, account, sess)
 		}
 	}
+	// (i) a sixth red team's churner over one /24, and (j) a seventh's
+	// over forty, each /24 under fifty new sessions in 10 s: for five
+	// minutes, 200 requests a second, a fresh session every four on the
+	// next address (of the next /24) that loads a script first. At
+	// 5e9e0bc neither was named (0 of 254 and 0 of 10,160 addresses):
+	// the one /24's young sessions were sanctioned on its net key only,
+	// and the forty never surged.
+	for c, nets := range []int{1, 40} {
+		name := []string{"net-churn", "spread-churn"}[c]
+		at := start.Add(time.Duration(32+c) * time.Hour)
+		for n := range 60_000 {
+			cycle := n / 4
+			ip := fmt.Sprintf("%d.%d.%d.%d", 90+c, cycle%nets, 7, 1+cycle/nets%254)
+			cl.ips[ip] = name
+			path := fmt.Sprintf("/api/users/%d", 1+rng.IntN(3_000_000))
+			if n%4 == 0 {
+				path = "/static/app.js"
+			}
+			add(at.Add(time.Duration(n)*5*time.Millisecond), ip, path, chrome, "-", fmt.Sprintf("%s-%d", name, cycle))
+		}
+	}
 }
 
 // writeSanctioningConfig writes, in dir, a config whose budgets sanction
@@ -568,8 +589,9 @@ func TestAnalyzeCampaignsRoutesOnly(t *testing.T) {
 }
 
 // The log replay against the classes of readers of the docs, with the
-// routes-only config: the cookie churner, the page crew and a red team's
-// paced pages and console crew are flagged (each a cohort of tail readers
+// routes-only config: the cookie churner, the page crew, a red team's
+// paced pages and console crew, and the churners over one /24 and over
+// forty are flagged (each a cohort of tail readers
 // that started together; before cohorts, 3 of 600 and, counting only
 // the accounts' own keys, 0 of 200), and no legitimate address or account
 // is. The session swarm is not
@@ -586,7 +608,7 @@ func TestAnalyzeMoreCampaignsRoutesOnly(t *testing.T) {
 	dir := t.TempDir()
 	cl := writeCampaignLogOf(t, dir, true)
 	found, actors := flaggedActors(t, cl, analyzeCampaigns(t, dir, cl, "", analyze.Options{Reveal: true}))
-	for _, c := range []string{"account-crew", "swarm", "python", "cookie-churn", "page-crew", "paced-pages", "console-crew"} {
+	for _, c := range []string{"account-crew", "swarm", "python", "cookie-churn", "page-crew", "paced-pages", "console-crew", "net-churn", "spread-churn"} {
 		t.Logf("%s: %d of %d actors flagged", c, found[c], actors[c])
 		if found[c]*10 < actors[c]*9 {
 			t.Errorf("%s: %d of %d actors flagged, want at least 90%%", c, found[c], actors[c])
