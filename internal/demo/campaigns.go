@@ -37,6 +37,7 @@ func campaignScores() []*Score {
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 		{Name: "net-churn", Desc: "red team: a fresh session for every cycle (1-2 scripts, then 2-3 reviews calls of random items), each on the next of the 254 addresses of one /24, 150-400 req/s, from the proxy's 65th second"},
+		{Name: "spread-churn", Desc: "red team: net-churn over 30 /24s in random /16s, each cycle on the next /24 (under fifty new sessions in 10 s on each), 150-400 req/s, from the proxy's 65th second"},
 	}
 }
 
@@ -164,18 +165,33 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	// (everyone already about arrives at once when a proxy starts).
 	netRate, netAssets, netCalls := 150+rng.Float64()*250, 1+rng.IntN(2), 2+rng.IntN(2)
 	netPrefix, netSeed := fmt.Sprintf("198.19.%d", 1+rng.IntN(250)), rng.Uint64()
-	run(func() { t.netChurn(ctx, rand.New(rand.NewPCG(netSeed, 13)), netRate, netAssets, netCalls, netPrefix) })
+	run(func() {
+		t.netChurn(ctx, t.score("net-churn"), rand.New(rand.NewPCG(netSeed, 13)), netRate, netAssets, netCalls, []string{netPrefix})
+	})
+	// A seventh red team's: the same churner over /24s in random /16s,
+	// each under fifty new sessions in 10 s.
+	spreadRate, spreadAssets, spreadCalls := 150+rng.Float64()*250, 1+rng.IntN(2), 2+rng.IntN(2)
+	spreadSeed := rng.Uint64()
+	var spreadPrefixes []string
+	for i := range spreadNets {
+		spreadPrefixes = append(spreadPrefixes, fmt.Sprintf("%d.%d.%d", 24+rng.IntN(70), rng.IntN(256), 3*i+1))
+	}
+	run(func() {
+		t.netChurn(ctx, t.score("spread-churn"), rand.New(rand.NewPCG(spreadSeed, 14)), spreadRate, spreadAssets, spreadCalls, spreadPrefixes)
+	})
 }
+
+// spreadNets: the /24s spread-churn's sessions are spread over.
+const spreadNets = 30
 
 // netChurnAt: net-churn starts this long after the proxy.
 const netChurnAt = 65 * time.Second
 
 // netChurn is the sixth red team's churner: eight goroutines making, in
 // all, rate requests a second in cycles of a fresh session on the next
-// address of the /24 prefix: assets scripts, then calls reviews of
-// random items.
-func (t *Traffic) netChurn(ctx context.Context, rng *rand.Rand, rate float64, assets, calls int, prefix string) {
-	s := t.score("net-churn")
+// /24 of prefixes and the next address in it: assets scripts, then calls
+// reviews of random items.
+func (t *Traffic) netChurn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, assets, calls int, prefixes []string) {
 	if !sleep(ctx, max(0, netChurnAt-t.o.ScrapersAfter)) {
 		return
 	}
@@ -188,7 +204,8 @@ func (t *Traffic) netChurn(ctx context.Context, rng *rand.Rand, rate float64, as
 		go func() {
 			defer wg.Done()
 			paced(ctx, rate/workers/float64(assets+calls), func(int) {
-				ip := fmt.Sprintf("%s.%d", prefix, 1+next.Add(1)%254)
+				n := next.Add(1)
+				ip := fmt.Sprintf("%s.%d", prefixes[n%uint64(len(prefixes))], 1+n/uint64(len(prefixes))%254)
 				sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("nc-%x", wrng.Uint64())}
 				for range assets {
 					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)

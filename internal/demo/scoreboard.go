@@ -20,7 +20,7 @@ func PrintScoreboard(w io.Writer, scores []*Score, elapsed time.Duration) {
 				status = fmt.Sprintf("contained at %s after %d records", at.Round(100*time.Millisecond), s.BeforeRefuse.Load())
 			}
 		} else if !s.Legit && s.Requests.Load() == 0 {
-			status = "not started" // net-churn, in a demo shorter than its start
+			status = "not started" // net-churn and spread-churn, in a demo shorter than their start
 		} else if !s.Legit {
 			status = "still scraping"
 		}
