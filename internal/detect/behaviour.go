@@ -386,7 +386,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// address in a minute, too few for the address's to show (a seventh
 	// red team: 15,283 records in 90 s just under a surge, 38,654 reading
 	// popular items; 2026-12-02).
-	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && young && !addrPeopled && !(n == 3 && ownGrown) {
+	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && !addrPeopled && !(n == 3 && ownGrown) {
 		s |= SessionChurn
 		ev.surge = true
 	}
@@ -396,7 +396,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		held := (young || c.surged) && b.surge(o.net, now, born)
 		grew := !young && !c.grown
 		if young || grew {
-			held = b.netChurn(o.net, now, born, grew) && young || held
+			held = b.netChurn(o.net, now, born, grew) || held
 		}
 		held = held && (c.surged || !b.peopled(o.addr))
 		if held {
@@ -412,7 +412,8 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 
 // netChurn notes a young session's record call on network net at now
 // (born: its first), or a session's first past its youth (grew), and
-// reports whether the network's sessions do not outlive their youth: of
+// reports, for the young one, whether the network's sessions do not
+// outlive their youth: of
 // those born a youth ago or more, 64 or more (halved past 256), 31 in 32
 // never called past it (as an address's, addrState.ephemeral). Sessions
 // younger than that have not had the time: a crowd arriving on a network
@@ -616,6 +617,10 @@ func (b *Behaviour) rise(now int64, born bool) float64 {
 	r := &b.rising
 	r.Lock()
 	defer r.Unlock()
+	if cur := int32(now / surgeSpan); cur > r.at+1 {
+		// an earlier surge's responses are not this one's
+		r.served, r.coldServed = 0, 0
+	}
 	roll(&r.at, int32(now/surgeSpan), &r.now, &r.prev)
 	if born {
 		r.now++
