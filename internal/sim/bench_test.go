@@ -112,16 +112,7 @@ func TestBenchEdgeJA4HoldsTheSessionSwarm(t *testing.T) {
 // minutes): its sessions are born faster than people arrive, and are
 // nobody behind the /24 within a second. Without the surge rule
 // (detect.surge_births: -1) it took 72,828 (2026-12-02).
-func TestBenchNetChurnOnARunningProxy(t *testing.T) {
-	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "net-churn", Days: 1, Shoppers: 2000, Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := rep.Scenarios[0]
-	if sc.Campaign.RecordsTaken > 2000 || sc.Legit.ActorsRefused != 0 {
-		t.Fatalf("net-churn took %d records, %d legitimate actors refused; want at most 2,000 and none", sc.Campaign.RecordsTaken, sc.Legit.ActorsRefused)
-	}
-}
+func TestBenchNetChurnOnARunningProxy(t *testing.T) { churnerHeld(t, "net-churn", 2000) }
 
 // The churner spread over /24s in random /16s, each under the fifty new
 // sessions in 10 s of one network's surge (seed 1: about 1,150 requests a
@@ -131,30 +122,26 @@ func TestBenchNetChurnOnARunningProxy(t *testing.T) {
 // in surges were one crew; 17,314 while each network's coldness was
 // weighed alone, and 9,971 while a network rose at eight new sessions
 // rather than three (2026-12-03).
-func TestBenchSpreadChurnOnARunningProxy(t *testing.T) {
-	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "spread-churn", Days: 1, Shoppers: 2000, Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := rep.Scenarios[0]
-	if sc.Campaign.RecordsTaken > 6000 || sc.Legit.ActorsRefused != 0 {
-		t.Fatalf("spread-churn took %d records, %d legitimate actors refused; want at most 6,000 and none", sc.Campaign.RecordsTaken, sc.Legit.ActorsRefused)
-	}
-}
+func TestBenchSpreadChurnOnARunningProxy(t *testing.T) { churnerHeld(t, "spread-churn", 6000) }
 
 // The churner on one /24 under a surge, reading popular items as much as
 // the tail (seed 1, for an hour from noon):
 // its addresses each make a call or two a minute, too few for theirs to
 // show, and it took 26,342 records before the network's sessions that do
 // not outlive their youth were held (2026-12-03).
-func TestBenchQuietChurnUnderASurge(t *testing.T) {
-	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "quiet-churn", Days: 1, Shoppers: 2000, Workers: 1})
+func TestBenchQuietChurnUnderASurge(t *testing.T) { churnerHeld(t, "quiet-churn", 6000) }
+
+// churnerHeld runs scenario with seed 1 among 2,000 shoppers and fails
+// if it took more than most records, or any legitimate actor was refused.
+func churnerHeld(t *testing.T, scenario string, most int) {
+	t.Helper()
+	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: scenario, Days: 1, Shoppers: 2000, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc := rep.Scenarios[0]
-	if sc.Campaign.RecordsTaken > 6000 || sc.Legit.ActorsRefused != 0 {
-		t.Fatalf("quiet-churn took %d records, %d legitimate actors refused; want at most 6,000 and none", sc.Campaign.RecordsTaken, sc.Legit.ActorsRefused)
+	if sc.Campaign.RecordsTaken > most || sc.Legit.ActorsRefused != 0 {
+		t.Fatalf("%s took %d records, %d legitimate actors refused; want at most %d and none", scenario, sc.Campaign.RecordsTaken, sc.Legit.ActorsRefused, most)
 	}
 }
 
