@@ -23,12 +23,15 @@ type DemoCommand struct {
 	Every    time.Duration
 	// ScrapersAfter: shoppers alone this long first (demo.Options).
 	ScrapersAfter time.Duration
-	Seed          uint64
-	Shoppers      int
-	NATs          int
-	Think         time.Duration
-	ScraperRate   float64
-	StateDir      string
+	// ChurnersAt: net-churn and spread-churn start this long after the
+	// proxy (demo.Options).
+	ChurnersAt  time.Duration
+	Seed        uint64
+	Shoppers    int
+	NATs        int
+	Think       time.Duration
+	ScraperRate float64
+	StateDir    string
 	// EdgeJA4: the shop's TLS edge passes each client's JA4, and the
 	// config names it (identity.tls_fingerprint_header).
 	EdgeJA4 bool
@@ -46,6 +49,7 @@ func (c *DemoCommand) ParseFlags(args []string) error {
 	fs.DurationVar(&c.Duration, "duration", time.Minute, "how long to run")
 	fs.DurationVar(&c.Every, "every", 5*time.Second, "how often to print the scoreboard")
 	fs.DurationVar(&c.ScrapersAfter, "scrapers-after", 0, "shoppers alone this long before the scrapers start, as on a proxy that has been running (its popularity sketch and its measure of people warm); part of --duration")
+	fs.DurationVar(&c.ChurnersAt, "churners-at", 65*time.Second, "net-churn and spread-churn start this long after the proxy (not before --scrapers-after): by default past the proxy's first minute, which spares a surge of arrivals; 0 starts them with the proxy, the case a proxy deployed during an attack meets")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed for the shop's data and the traffic")
 	fs.IntVar(&c.Shoppers, "shoppers", 200, "legitimate shoppers")
 	fs.IntVar(&c.NATs, "nats", 4, "carrier-NAT addresses the shoppers share")
@@ -79,6 +83,8 @@ minute). Prints what each took, and whether any shopper was refused.
 		return errors.New("--duration, --every and --think must be positive")
 	case c.ScrapersAfter < 0 || c.ScrapersAfter >= c.Duration:
 		return errors.New("--scrapers-after: want 0 ≤ scrapers-after < duration")
+	case c.ChurnersAt < 0:
+		return errors.New("--churners-at: want ≥ 0")
 	case c.Shoppers < 1 || c.NATs < 1 || c.NATs > c.Shoppers:
 		return errors.New("want --shoppers ≥ 1 and 1 ≤ --nats ≤ --shoppers")
 	case c.ScraperRate <= 0 || c.ScraperRate > 1000:
@@ -134,7 +140,7 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	c.Traffic = demo.New(demo.Options{
 		Base: "http://" + c.Proxy.Addr(), Seed: c.Seed, Users: demo.ShopUsers, Items: demo.ShopItems,
 		Shoppers: c.Shoppers, NATs: c.NATs, ThinkTime: c.Think, ScraperRate: c.ScraperRate,
-		PartnerSyncFor: (c.Duration - c.ScrapersAfter) / 3, EdgeJA4: c.EdgeJA4, ScrapersAfter: c.ScrapersAfter,
+		PartnerSyncFor: (c.Duration - c.ScrapersAfter) / 3, EdgeJA4: c.EdgeJA4, ScrapersAfter: c.ScrapersAfter, ChurnersAt: c.ChurnersAt,
 	})
 	tctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()

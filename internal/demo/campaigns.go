@@ -184,15 +184,12 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 // spreadNets: the /24s spread-churn's sessions are spread over.
 const spreadNets = 30
 
-// netChurnAt: net-churn starts this long after the proxy.
-const netChurnAt = 65 * time.Second
-
 // netChurn is the sixth red team's churner: eight goroutines making, in
 // all, rate requests a second in cycles of a fresh session on the next
 // /24 of prefixes and the next address in it: assets scripts, then calls
 // reviews of random items.
 func (t *Traffic) netChurn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, assets, calls int, prefixes []string) {
-	if !sleep(ctx, max(0, netChurnAt-t.o.ScrapersAfter)) {
+	if !sleep(ctx, max(0, t.o.ChurnersAt-t.o.ScrapersAfter)) {
 		return
 	}
 	const workers = 8

@@ -64,6 +64,10 @@ type Options struct {
 	// account crew took 797 profiles starting with the proxy and 7,768
 	// starting 30 s later.
 	ScrapersAfter time.Duration
+	// ChurnersAt: net-churn and spread-churn start this long after the
+	// proxy (and not before the other scrapers): past its first minute,
+	// which spares a surge, by default (cli: 65 s).
+	ChurnersAt time.Duration
 	// EdgeJA4: every client sends its JA4 in JA4Header, as a TLS edge
 	// would pass it: people's browsers Chrome's, each scraper class (the
 	// partner's integration too) a TLS client of its own.
