@@ -309,6 +309,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	born := young && record && st.firstAt == 0
 	grew := older && !st.hasGrown
 	st.hasGrown = st.hasGrown || older
+	bornAt := st.firstAt
 	surged := st.surged
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
@@ -389,7 +390,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// address in a minute, too few for the address's to show (a seventh
 	// red team: 15,283 records in 90 s just under a surge, 38,654 reading
 	// popular items; 2026-12-02).
-	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && !addrPeopled && !(n == 3 && ownGrown) {
+	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew, bornAt) && !addrPeopled && !(n == 3 && ownGrown) {
 		s |= SessionChurn
 		ev.surge = true
 	}
@@ -399,7 +400,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		held := (young || c.surged) && b.surge(o.net, now, born)
 		grew := !young && !c.grown
 		if young || grew {
-			held = b.netChurn(o.net, now, born, grew) || held
+			held = b.netChurn(o.net, now, born, grew, c.first) || held
 		}
 		held = held && (c.surged || !b.peopled(o.addr))
 		if held {
@@ -420,14 +421,21 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 // those born a youth ago or more, 64 or more (halved past 256), 31 in 32
 // never called past it (as an address's, addrState.ephemeral). Sessions
 // younger than that have not had the time: a crowd arriving on a network
-// people have used for hours is all young.
-func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool) bool {
+// people have used for hours is all young. Nor can a shorter youth tell
+// sooner: people on a busy network who call every 40 s were held at 15 s
+// with one of 5 s (2026-12-03). A session born at bornAt in the proxy's
+// first minute counts towards the network's rate when it grows (surge).
+func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool, bornAt int64) bool {
 	sh := &b.surges[net>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	st, ok := sh.m[net]
 	if !ok {
 		return false
+	}
+	if start := b.startAt.Load(); grew && start != 0 && bornAt-start <= surgeQuiet && !st.rising {
+		roll(&st.hour, int32(now/surgeHour), &st.thisHour, &st.lastHour)
+		st.thisHour++
 	}
 	cur := max(int32(now/youngFor), st.youthAt) // events a little out of order stay in the period
 	switch st.youthAt {
@@ -568,8 +576,19 @@ func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 	if born {
 		st.now = min(st.now+1, math.MaxUint16)
 	}
-	surging, exp := false, b.expected()
-	if now-start > surgeQuiet && b.SurgeBirths > 0 {
+	surging, alone, exp := false, false, b.expected()
+	_, measured := b.people()
+	if quiet := now-start <= surgeQuiet; quiet && measured && b.SurgeBirths > 0 {
+		// In the first minute a network surges on its own births, and
+		// is held on what it alone is shown, once people are measured
+		// (at once on a restart that kept the popularity, state): a
+		// churner started with the proxy took 38,016 records in 90 s,
+		// refused from 65 s (an eighth red team), and in the simulator
+		// 14,041-188,020, all in its first minute (2026-12-03). Its
+		// births still make its rate, and it does not rise: everyone
+		// about arrives then, and a NAT's people read what people read.
+		alone = spanned(float64(st.now), float64(st.prev), now, surgeSpan) > float64(b.SurgeBirths)
+	} else if !quiet && b.SurgeBirths > 0 {
 		// The births of the last surgeSpan (this span's, and the part
 		// of the last one's not yet a span ago), against those of the
 		// hour before them, as many spans' worth as the proxy has run
@@ -598,12 +617,22 @@ func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 	// arriving twenty a second on a /24 new to the proxy, reading
 	// popular items, were all refused in their first half minute
 	// without this (2026-12-02).
-	held := surging && (colderThanPeople(uint32(st.coldServed), uint32(st.served), exp) || b.risingColder(exp))
+	colder := colderThanPeople(uint32(st.coldServed), uint32(st.served), exp)
+	// Alone, in the first minute, only if colder than half way from
+	// people's to all cold: an office /24's people arriving at the start
+	// beside a churner on one of its addresses were held with it (648 of
+	// their requests refused, live, 2026-12-03).
+	held := surging && (colder || b.risingColder(exp)) || alone && colderThanPeople(uint32(st.coldServed), uint32(st.served), (1+exp)/2)
 	// A rising network's births are not its rate: counted in, the red
 	// team's churner was its own rate 15 s on, and took 42,000 records
 	// in the next 15 s (2026-12-02); an eighth's, kept under a surge on
 	// each /24 in turn, was its own rate on each within 25 s (2026-12-03).
-	if born && !st.rising {
+	// Nor are the births of the proxy's first minute, until they grow
+	// (netChurn): everyone about arrives then, and a churner already
+	// running was its own rate from then on (the seventh red team's
+	// spread over 30 /24s took 104,901 records in 90 s, never refused;
+	// live, 2026-12-03).
+	if born && !st.rising && now-start > surgeQuiet {
 		st.thisHour++
 	}
 	sh.put(net, st, b.shardCap)
