@@ -390,7 +390,19 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// address in a minute, too few for the address's to show (a seventh
 	// red team: 15,283 records in 90 s just under a surge, 38,654 reading
 	// popular items; 2026-12-02).
-	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew, bornAt) && !addrPeopled && !(n == 3 && ownGrown) {
+	// Held, a session stays held past its youth while its network's
+	// sessions do not outlive theirs, as in a surge: an eighth red team's
+	// sessions that called again past their youth took the more for it.
+	switch {
+	case o.net != 0 && addr != 0 && record && (young || older) && b.netChurn(o.net, now, born, grew, young, bornAt) && !addrPeopled && !(n == 3 && ownGrown):
+		s |= SessionChurn
+		ev.surge = true
+		if !surged {
+			sh.mu.Lock()
+			st.surged = true
+			sh.mu.Unlock()
+		}
+	case surged && !young && record && o.net != 0 && b.netChurning(o.net):
 		s |= SessionChurn
 		ev.surge = true
 	}
@@ -399,8 +411,10 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		young := now-c.first < youngFor
 		held := (young || c.surged) && b.surge(o.net, now, born)
 		grew := !young && !c.grown
-		if young || grew {
-			held = b.netChurn(o.net, now, born, grew, c.first) || held
+		if young || !c.surged {
+			held = b.netChurn(o.net, now, born, grew, young, c.first) || held
+		} else {
+			held = held || b.netChurning(o.net)
 		}
 		held = held && (c.surged || !b.peopled(o.addr))
 		if held {
@@ -425,7 +439,18 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 // sooner: people on a busy network who call every 40 s were held at 15 s
 // with one of 5 s (2026-12-03). A session born at bornAt in the proxy's
 // first minute counts towards the network's rate when it grows (surge).
-func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool, bornAt int64) bool {
+//
+// Or, of the record calls of its sessions born a minute or more ago
+// (cohortCalls), four in five made in their youth (calls: 128 or more,
+// halved past 4,096): an eighth red team had one session in eight call twice more
+// past its youth, so that its network's sessions outlived their youth by
+// the count of sessions (25,979 records in 90 s, never refused; the
+// simulator's linger-churn 123,346-6,555,118 in ten minutes, seeds 1-12,
+// 2026-12-03).
+// Sessions born later have not made their calls past it yet: a crowd of
+// people new to a network, each calling at 0, 10, 20 and 40 s, was held
+// at 50 s counting those.
+func (b *Behaviour) netChurn(net uint64, now int64, born, grew, young bool, bornAt int64) bool {
 	sh := &b.surges[net>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -448,6 +473,7 @@ func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool, bornAt int6
 		st.youthPrev, st.youthNow = 0, 0
 	}
 	st.youthAt = cur
+	st.calls.note(cur, bornAt/youngFor, born, young)
 	switch {
 	case grew:
 		// counted when it grows, which is before its birth is mature
@@ -459,7 +485,74 @@ func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool, bornAt int6
 		st.mature, st.grown = st.mature/2, st.grown/2
 	}
 	sh.m[net] = st
-	return !grew && st.mature >= 64 && 32*uint32(st.grown) < uint32(st.mature)
+	return young && st.churning()
+}
+
+// netChurning reports whether network net's sessions do not outlive
+// their youth (netChurn).
+func (b *Behaviour) netChurning(net uint64) bool {
+	if net == 0 {
+		return false
+	}
+	sh := &b.surges[net>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st := sh.m[net]
+	return st.churning()
+}
+
+// churning: of the network's sessions, 64 or more mature and 31 in 32 of
+// them never called past their youth, or their calls mostly young
+// (cohortCalls).
+func (st *surgeState) churning() bool {
+	return st.mature >= 64 && (32*uint32(st.grown) < uint32(st.mature) || st.calls.young())
+}
+
+// cohortCalls counts the record calls of a network's sessions by the
+// youth (youngFor) they were born in: slot d of born those born d youths
+// before the one numbered at, and mature those born before all three
+// (60 s or more ago: a person's call 40 s into a visit is made by then).
+type cohortCalls struct {
+	at                       int32
+	born                     [3]struct{ young, older uint16 }
+	matureYoung, matureOlder uint32
+}
+
+// note moves c on to youth cur, and notes a call in or past its youth
+// (young) by a session born in youth bornIn (born: this is its first).
+func (c *cohortCalls) note(cur int32, bornIn int64, born, young bool) {
+	for ; c.at < cur; c.at++ {
+		c.matureYoung += uint32(c.born[2].young)
+		c.matureOlder += uint32(c.born[2].older)
+		copy(c.born[1:], c.born[:2])
+		c.born[0] = struct{ young, older uint16 }{}
+		if c.at < cur-3 {
+			c.at = cur - 3 // a network quiet for long: the ring is empty
+		}
+	}
+	for c.matureYoung+c.matureOlder > 4096 {
+		c.matureYoung, c.matureOlder = c.matureYoung/2, c.matureOlder/2
+	}
+	d := int64(c.at) - bornIn
+	if born || d < 0 {
+		d = 0
+	}
+	switch {
+	case d >= 3 && young:
+		c.matureYoung++
+	case d >= 3:
+		c.matureOlder++
+	case young:
+		c.born[d].young = min(c.born[d].young+1, math.MaxUint16-1)
+	default:
+		c.born[d].older = min(c.born[d].older+1, math.MaxUint16-1)
+	}
+}
+
+// young reports whether the mature sessions made 128 calls or more, four
+// in five in their youth.
+func (c *cohortCalls) young() bool {
+	return c.matureYoung+c.matureOlder >= 128 && 4*c.matureOlder < c.matureYoung
 }
 
 // peopled reports whether address addr has people behind it (its young
@@ -479,9 +572,11 @@ func (b *Behaviour) peopled(addr uint64) bool {
 // peopled reports, of an address's young sessions' state st, whether
 // the address has people behind it: of its sessions that made a record
 // call, one in eight or more made one past their youth too (a surge's
-// not counted).
+// not counted), and half as many of its calls were made past their youth
+// as in it: one in eight sessions of an eighth red team's churner called
+// twice more past their youth, and made its addresses peopled.
 func (st *addrState) peopled() bool {
-	return st.grown > 0 && 8*uint32(st.grown) >= uint32(st.born)
+	return st.grown > 0 && 8*uint32(st.grown) >= uint32(st.born) && 2*uint32(st.older) >= uint32(st.apiCalls)
 }
 
 // Surges: people arrive on a running proxy as they wake up; a scraper
@@ -530,6 +625,8 @@ type surgeState struct {
 	// born before, and grown: how many of those called past their youth
 	youthAt                            int32
 	youthNow, youthPrev, mature, grown uint16
+	// calls: its sessions' record calls, in their youth and past it
+	calls cohortCalls
 	// rising: at its last young session's record call, the network was
 	// rising (surge); what is shown there does not make records popular
 	rising bool

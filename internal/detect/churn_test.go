@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"cmp"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -791,6 +793,70 @@ func TestAnOfficeAtAStartBesideAChurnerIsNotHeld(t *testing.T) {
 			if held != tt.held {
 				t.Fatalf("the churner held within 20 s: %v, want %v", held, tt.held)
 			}
+		})
+	}
+}
+
+// An eighth red team's churner over twenty /24s read the items shoppers
+// read, one session in eight calling twice more past its youth: its
+// networks' sessions outlived their youth by the count of sessions (one
+// in 32 will do), so it took 25,979 records in 90 s, never refused
+// (2026-12-03). By the count of its mature sessions' calls, four in five
+// made in their youth, its networks' are not people's; and a session held
+// in its youth stays held past it.
+func TestEvasionChurnWithLingerers(t *testing.T) {
+	tests := []struct {
+		name   string
+		visit  []time.Duration // each session's record calls, from its first
+		every  int             // one session in every calls again ...
+		late   []time.Duration // ... at these, from its first
+		within time.Duration   // every call carries session_churn from this on (0: none ever)
+	}{
+		{"the churner, one session in eight calling twice more 32 s on", []time.Duration{0, time.Second / 10}, 8, []time.Duration{32 * time.Second, 33 * time.Second}, 150 * time.Second},
+		{"the churner, one session in six calling once more 35 s on", []time.Duration{0, time.Second / 10}, 6, []time.Duration{35 * time.Second}, 150 * time.Second},
+		{"people whose visits last 40 s, a call every 10 s", []time.Duration{0, 10 * time.Second, 20 * time.Second, 40 * time.Second}, 0, nil, 0},
+		{"people whose visits last 35 s, three calls in their first 10 s", []time.Duration{0, 5 * time.Second, 10 * time.Second, 35 * time.Second}, 0, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := New(Options{Behaviour: NewBehaviour(1 << 16)})
+			people(d.behaviour, 6) // records 0-499 popular
+			rng := rand.New(rand.NewPCG(5, 6))
+			type call struct {
+				at time.Duration
+				i  int
+			}
+			var calls []call
+			const perSecond, nets, run = 100, 19, 240 * time.Second // 19: one in eight sessions on every /24
+			const after = 70 * time.Second
+			for i := range int(run/time.Second) * perSecond {
+				born := after + time.Duration(i)*time.Second/perSecond
+				for _, v := range tt.visit {
+					calls = append(calls, call{born + v, i})
+				}
+				if tt.every > 0 && i%tt.every == 0 {
+					for _, v := range tt.late {
+						calls = append(calls, call{born + v, i})
+					}
+				}
+			}
+			slices.SortStableFunc(calls, func(a, b call) int { return cmp.Compare(a.at, b.at) })
+			first, last := time.Duration(-1), time.Duration(-1)
+			for _, c := range calls {
+				if c.at > after+run {
+					break
+				}
+				a := actor(0x0b000000+uint64(c.i%nets)<<8+1+uint64(c.i/nets%254), mix(0x11a6e+uint64(c.i)), 0xf1)
+				s := d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(c.at), IDLow: -1})
+				d.Served(&a, append(rec(rng.Uint64N(500)), rec(rng.Uint64N(500))...))
+				switch {
+				case s&SessionChurn == 0:
+					last = c.at - after
+				case first < 0:
+					first = c.at - after
+				}
+			}
+			heldWithin(t, first, last, tt.within)
 		})
 	}
 }
