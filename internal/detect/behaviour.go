@@ -371,40 +371,36 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// on one were held with it (sim nat-churn, 225 people refused). Nor
 	// for a TLS client whose sessions there do, as for session_churn
 	// (with the edge's JA4, 27 people on the churner's address).
+	var held, stays bool
 	switch {
 	case young && record && o.net != 0 && b.surge(o.net, now, born) && !addrPeopled && !(n == 3 && ownGrown):
-		s |= SessionChurn
-		ev.surge = true
-		if !surged {
-			sh.mu.Lock()
-			st.surged = true
-			sh.mu.Unlock()
-		}
+		held = true
 	case surged && record && o.net != 0 && b.surge(o.net, now, false):
-		s |= SessionChurn
-		ev.surge = true
+		stays = true
 	}
 	// So is the network's, for newcomers on addresses that have not
 	// shown people (peopled): a churner that keeps each /24 under a
 	// surge, or reads what people read, makes a call or two on each
 	// address in a minute, too few for the address's to show (a seventh
 	// red team: 15,283 records in 90 s just under a surge, 38,654 reading
-	// popular items; 2026-12-02).
-	// Held, a session stays held past its youth while its network's
-	// sessions do not outlive theirs, as in a surge: an eighth red team's
-	// sessions that called again past their youth took the more for it.
+	// popular items; 2026-12-02). Held, a session stays held past its
+	// youth while its network's sessions do not outlive theirs, as in a
+	// surge: an eighth red team's sessions that called again past their
+	// youth took the more for it.
 	switch {
 	case o.net != 0 && addr != 0 && record && (young || older) && b.netChurn(o.net, now, born, grew, young, bornAt) && !addrPeopled && !(n == 3 && ownGrown):
-		s |= SessionChurn
-		ev.surge = true
-		if !surged {
-			sh.mu.Lock()
-			st.surged = true
-			sh.mu.Unlock()
-		}
+		held = true
 	case surged && !young && record && o.net != 0 && b.netChurning(o.net):
+		stays = true
+	}
+	if held || stays {
 		s |= SessionChurn
 		ev.surge = true
+	}
+	if held && !surged {
+		sh.mu.Lock()
+		st.surged = true
+		sh.mu.Unlock()
 	}
 	if record && o.client != 0 && o.net != 0 {
 		c, born := b.client(o.addr, o.client, now)

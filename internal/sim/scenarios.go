@@ -210,6 +210,30 @@ func (c *campaign) Done(r Request, o Outcome) {
 	c.st.done(r, o, attempted)
 }
 
+// spreadAddresses returns the addresses of nets /24s in random /16s, each
+// address of the first /24 and then of the next in turn, so that a
+// churner's next session is on the next /24.
+func spreadAddresses(rng *rand.Rand, nets int) []uint32 {
+	bases := make([]uint32, nets)
+	seen := map[uint32]bool{}
+	for i := range bases {
+		for {
+			b := ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 0)
+			if !seen[b] {
+				seen[b], bases[i] = true, b
+				break
+			}
+		}
+	}
+	ips := make([]uint32, 0, 254*nets)
+	for h := range 254 {
+		for _, b := range bases {
+			ips = append(ips, b|uint32(1+h))
+		}
+	}
+	return ips
+}
+
 // fetchers
 func profilesInOrder(c *campaign) Request {
 	return Request{Route: RouteProfile, ID: c.n%c.w.Shop.Users + 1}
@@ -516,22 +540,7 @@ var scenarios = []Scenario{
 				interval: time.Duration(float64(time.Second) / rate), runFor: 10 * time.Minute, startAfter: 12 * time.Hour, fetch: reviewsAtRandom}
 			perNet := 3 + rng.Float64()*42 // new sessions per 10 s on each /24
 			nets := max(1, int(math.Ceil(rate*10/float64(c.churn)/perNet)))
-			bases := make([]uint32, nets)
-			seen := map[uint32]bool{}
-			for i := range bases {
-				for {
-					b := ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 0)
-					if !seen[b] {
-						seen[b], bases[i] = true, b
-						break
-					}
-				}
-			}
-			for h := range 254 {
-				for _, b := range bases {
-					c.ips = append(c.ips, b|uint32(1+h))
-				}
-			}
+			c.ips = spreadAddresses(rng, nets)
 			return c
 		}},
 	// The seventh red team's other answers to surges (2026-12-02): the
@@ -561,22 +570,7 @@ var scenarios = []Scenario{
 			c := &campaign{fp: fpBrowser, jitter: 0.3, churn: assets + 2 + rng.IntN(2), churnAssets: assets, churnAddresses: true, seed: rng.Uint64(),
 				interval: time.Duration(float64(time.Second) / rate), runFor: 10 * time.Minute, startAfter: 12 * time.Hour, fetch: reviewsDiluted(100),
 				lingerEvery: 4 + rng.IntN(9), lingerCalls: 1 + rng.IntN(3), lingerAfter: 31*time.Second + time.Duration(rng.IntN(10))*time.Second}
-			bases := make([]uint32, 10+rng.IntN(31))
-			seen := map[uint32]bool{}
-			for i := range bases {
-				for {
-					b := ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 0)
-					if !seen[b] {
-						seen[b], bases[i] = true, b
-						break
-					}
-				}
-			}
-			for h := range 254 {
-				for _, b := range bases {
-					c.ips = append(c.ips, b|uint32(1+h))
-				}
-			}
+			c.ips = spreadAddresses(rng, 10+rng.IntN(31))
 			return c
 		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
