@@ -309,7 +309,6 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	born := young && record && st.firstAt == 0
 	grew := older && !st.hasGrown
 	st.hasGrown = st.hasGrown || older
-	bornAt := st.firstAt
 	surged := st.surged
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
@@ -371,46 +370,36 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// on one were held with it (sim nat-churn, 225 people refused). Nor
 	// for a TLS client whose sessions there do, as for session_churn
 	// (with the edge's JA4, 27 people on the churner's address).
-	var held, stays bool
 	switch {
 	case young && record && o.net != 0 && b.surge(o.net, now, born) && !addrPeopled && !(n == 3 && ownGrown):
-		held = true
+		s |= SessionChurn
+		ev.surge = true
+		if !surged {
+			sh.mu.Lock()
+			st.surged = true
+			sh.mu.Unlock()
+		}
 	case surged && record && o.net != 0 && b.surge(o.net, now, false):
-		stays = true
+		s |= SessionChurn
+		ev.surge = true
 	}
 	// So is the network's, for newcomers on addresses that have not
 	// shown people (peopled): a churner that keeps each /24 under a
 	// surge, or reads what people read, makes a call or two on each
 	// address in a minute, too few for the address's to show (a seventh
 	// red team: 15,283 records in 90 s just under a surge, 38,654 reading
-	// popular items; 2026-12-02). Held, a session stays held past its
-	// youth while its network's sessions do not outlive theirs, as in a
-	// surge: an eighth red team's sessions that called again past their
-	// youth took the more for it.
-	switch {
-	case o.net != 0 && addr != 0 && record && (young || older) && b.netChurn(o.net, now, born, grew, young, bornAt) && !addrPeopled && !(n == 3 && ownGrown):
-		held = true
-	case surged && !young && record && o.net != 0 && b.netChurning(o.net):
-		stays = true
-	}
-	if held || stays {
+	// popular items; 2026-12-02).
+	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && !addrPeopled && !(n == 3 && ownGrown) {
 		s |= SessionChurn
 		ev.surge = true
-	}
-	if held && !surged {
-		sh.mu.Lock()
-		st.surged = true
-		sh.mu.Unlock()
 	}
 	if record && o.client != 0 && o.net != 0 {
 		c, born := b.client(o.addr, o.client, now)
 		young := now-c.first < youngFor
 		held := (young || c.surged) && b.surge(o.net, now, born)
 		grew := !young && !c.grown
-		if young || !c.surged {
-			held = b.netChurn(o.net, now, born, grew, young, c.first) || held
-		} else {
-			held = held || b.netChurning(o.net)
+		if young || grew {
+			held = b.netChurn(o.net, now, born, grew) || held
 		}
 		held = held && (c.surged || !b.peopled(o.addr))
 		if held {
@@ -431,32 +420,14 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 // those born a youth ago or more, 64 or more (halved past 256), 31 in 32
 // never called past it (as an address's, addrState.ephemeral). Sessions
 // younger than that have not had the time: a crowd arriving on a network
-// people have used for hours is all young. Nor can a shorter youth tell
-// sooner: people on a busy network who call every 40 s were held at 15 s
-// with one of 5 s (2026-12-03). A session born at bornAt in the proxy's
-// first minute counts towards the network's rate when it grows (surge).
-//
-// Or, of the record calls of its sessions born a minute or more ago
-// (cohortCalls), four in five made in their youth (calls: 128 or more,
-// halved past 4,096): an eighth red team had one session in eight call twice more
-// past its youth, so that its network's sessions outlived their youth by
-// the count of sessions (25,979 records in 90 s, never refused; the
-// simulator's linger-churn 123,346-6,555,118 in ten minutes, seeds 1-12,
-// 2026-12-03).
-// Sessions born later have not made their calls past it yet: a crowd of
-// people new to a network, each calling at 0, 10, 20 and 40 s, was held
-// at 50 s counting those.
-func (b *Behaviour) netChurn(net uint64, now int64, born, grew, young bool, bornAt int64) bool {
+// people have used for hours is all young.
+func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool) bool {
 	sh := &b.surges[net>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	st, ok := sh.m[net]
 	if !ok {
 		return false
-	}
-	if start := b.startAt.Load(); grew && start != 0 && bornAt-start <= surgeQuiet && !st.rising {
-		roll(&st.hour, int32(now/surgeHour), &st.thisHour, &st.lastHour)
-		st.thisHour++
 	}
 	cur := max(int32(now/youngFor), st.youthAt) // events a little out of order stay in the period
 	switch st.youthAt {
@@ -469,7 +440,6 @@ func (b *Behaviour) netChurn(net uint64, now int64, born, grew, young bool, born
 		st.youthPrev, st.youthNow = 0, 0
 	}
 	st.youthAt = cur
-	st.calls.note(cur, bornAt/youngFor, born, young)
 	switch {
 	case grew:
 		// counted when it grows, which is before its birth is mature
@@ -481,74 +451,7 @@ func (b *Behaviour) netChurn(net uint64, now int64, born, grew, young bool, born
 		st.mature, st.grown = st.mature/2, st.grown/2
 	}
 	sh.m[net] = st
-	return young && st.churning()
-}
-
-// netChurning reports whether network net's sessions do not outlive
-// their youth (netChurn).
-func (b *Behaviour) netChurning(net uint64) bool {
-	if net == 0 {
-		return false
-	}
-	sh := &b.surges[net>>58]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	st := sh.m[net]
-	return st.churning()
-}
-
-// churning: of the network's sessions, 64 or more mature and 31 in 32 of
-// them never called past their youth, or their calls mostly young
-// (cohortCalls).
-func (st *surgeState) churning() bool {
-	return st.mature >= 64 && (32*uint32(st.grown) < uint32(st.mature) || st.calls.young())
-}
-
-// cohortCalls counts the record calls of a network's sessions by the
-// youth (youngFor) they were born in: slot d of born those born d youths
-// before the one numbered at, and mature those born before all three
-// (60 s or more ago: a person's call 40 s into a visit is made by then).
-type cohortCalls struct {
-	at                       int32
-	born                     [3]struct{ young, older uint16 }
-	matureYoung, matureOlder uint32
-}
-
-// note moves c on to youth cur, and notes a call in or past its youth
-// (young) by a session born in youth bornIn (born: this is its first).
-func (c *cohortCalls) note(cur int32, bornIn int64, born, young bool) {
-	for ; c.at < cur; c.at++ {
-		c.matureYoung += uint32(c.born[2].young)
-		c.matureOlder += uint32(c.born[2].older)
-		copy(c.born[1:], c.born[:2])
-		c.born[0] = struct{ young, older uint16 }{}
-		if c.at < cur-3 {
-			c.at = cur - 3 // a network quiet for long: the ring is empty
-		}
-	}
-	for c.matureYoung+c.matureOlder > 4096 {
-		c.matureYoung, c.matureOlder = c.matureYoung/2, c.matureOlder/2
-	}
-	d := int64(c.at) - bornIn
-	if born || d < 0 {
-		d = 0
-	}
-	switch {
-	case d >= 3 && young:
-		c.matureYoung++
-	case d >= 3:
-		c.matureOlder++
-	case young:
-		c.born[d].young = min(c.born[d].young+1, math.MaxUint16-1)
-	default:
-		c.born[d].older = min(c.born[d].older+1, math.MaxUint16-1)
-	}
-}
-
-// young reports whether the mature sessions made 128 calls or more, four
-// in five in their youth.
-func (c *cohortCalls) young() bool {
-	return c.matureYoung+c.matureOlder >= 128 && 4*c.matureOlder < c.matureYoung
+	return !grew && st.mature >= 64 && 32*uint32(st.grown) < uint32(st.mature)
 }
 
 // peopled reports whether address addr has people behind it (its young
@@ -568,11 +471,9 @@ func (b *Behaviour) peopled(addr uint64) bool {
 // peopled reports, of an address's young sessions' state st, whether
 // the address has people behind it: of its sessions that made a record
 // call, one in eight or more made one past their youth too (a surge's
-// not counted), and half as many of its calls were made past their youth
-// as in it: one in eight sessions of an eighth red team's churner called
-// twice more past their youth, and made its addresses peopled.
+// not counted).
 func (st *addrState) peopled() bool {
-	return st.grown > 0 && 8*uint32(st.grown) >= uint32(st.born) && 2*uint32(st.older) >= uint32(st.apiCalls)
+	return st.grown > 0 && 8*uint32(st.grown) >= uint32(st.born)
 }
 
 // Surges: people arrive on a running proxy as they wake up; a scraper
@@ -621,8 +522,6 @@ type surgeState struct {
 	// born before, and grown: how many of those called past their youth
 	youthAt                            int32
 	youthNow, youthPrev, mature, grown uint16
-	// calls: its sessions' record calls, in their youth and past it
-	calls cohortCalls
 	// rising: at its last young session's record call, the network was
 	// rising (surge); what is shown there does not make records popular
 	rising bool
@@ -669,19 +568,8 @@ func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 	if born {
 		st.now = min(st.now+1, math.MaxUint16)
 	}
-	surging, alone, exp := false, false, b.expected()
-	_, measured := b.people()
-	if quiet := now-start <= surgeQuiet; quiet && measured && b.SurgeBirths > 0 {
-		// In the first minute a network surges on its own births, and
-		// is held on what it alone is shown, once people are measured
-		// (at once on a restart that kept the popularity, state): a
-		// churner started with the proxy took 38,016 records in 90 s,
-		// refused from 65 s (an eighth red team), and in the simulator
-		// 14,041-188,020, all in its first minute (2026-12-03). Its
-		// births still make its rate, and it does not rise: everyone
-		// about arrives then, and a NAT's people read what people read.
-		alone = spanned(float64(st.now), float64(st.prev), now, surgeSpan) > float64(b.SurgeBirths)
-	} else if !quiet && b.SurgeBirths > 0 {
+	surging, exp := false, b.expected()
+	if now-start > surgeQuiet && b.SurgeBirths > 0 {
 		// The births of the last surgeSpan (this span's, and the part
 		// of the last one's not yet a span ago), against those of the
 		// hour before them, as many spans' worth as the proxy has run
@@ -710,22 +598,12 @@ func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 	// arriving twenty a second on a /24 new to the proxy, reading
 	// popular items, were all refused in their first half minute
 	// without this (2026-12-02).
-	colder := colderThanPeople(uint32(st.coldServed), uint32(st.served), exp)
-	// Alone, in the first minute, only if colder than half way from
-	// people's to all cold: an office /24's people arriving at the start
-	// beside a churner on one of its addresses were held with it (648 of
-	// their requests refused, live, 2026-12-03).
-	held := surging && (colder || b.risingColder(exp)) || alone && colderThanPeople(uint32(st.coldServed), uint32(st.served), (1+exp)/2)
+	held := surging && (colderThanPeople(uint32(st.coldServed), uint32(st.served), exp) || b.risingColder(exp))
 	// A rising network's births are not its rate: counted in, the red
 	// team's churner was its own rate 15 s on, and took 42,000 records
 	// in the next 15 s (2026-12-02); an eighth's, kept under a surge on
 	// each /24 in turn, was its own rate on each within 25 s (2026-12-03).
-	// Nor are the births of the proxy's first minute, until they grow
-	// (netChurn): everyone about arrives then, and a churner already
-	// running was its own rate from then on (the seventh red team's
-	// spread over 30 /24s took 104,901 records in 90 s, never refused;
-	// live, 2026-12-03).
-	if born && !st.rising && now-start > surgeQuiet {
+	if born && !st.rising {
 		st.thisHour++
 	}
 	sh.put(net, st, b.shardCap)
