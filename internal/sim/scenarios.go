@@ -136,7 +136,7 @@ func (c *campaign) Next() (Request, bool) {
 		ipKeys(&r.Actor, c.ips[l.ip])
 		setKey(&r.Actor, identity.Session, l.session)
 		setKey(&r.Actor, identity.Fingerprint, c.fp)
-		r.At, r.IP = c.now, c.ips[l.ip]
+		r.At, r.IP, r.UA = c.now, c.ips[l.ip], c.ua // the churn's own client, as its cycle's
 		if l.calls--; l.calls == 0 {
 			c.lingering = c.lingering[1:]
 		}
