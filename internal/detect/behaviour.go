@@ -187,16 +187,16 @@ type addrState struct {
 	// browser loads pages around the API calls it makes
 	apiCalls, pageLoads uint16
 	// on an address's young sessions' state (youngKey): record calls of
-	// its sessions past their youth (halved with apiCalls)
+	// its sessions that stayed (staysFor; halved with apiCalls)
 	older   uint16
 	lookups uint16 // recent lookups, and how many were of values never served
 	unshown uint16
 	// on an address's young sessions' state: its sessions that made a
-	// first record call, and those of them that made one past their
-	// youth too (halved together past 256)
+	// first record call, and those of them that stayed (staysFor;
+	// halved together past 256)
 	born, grown uint16
-	// hasGrown: on a session's state, it has made a record call past
-	// its youth (counted in its address's grown)
+	// hasGrown: on a session's state, it has stayed (staysFor; counted
+	// in its address's grown)
 	hasGrown bool
 	// arrived: counted in the arrivals (at its arrivalCalls-th record
 	// call)
@@ -303,12 +303,13 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	}
 	addr := o.youngOn()
 	young := b.young(k, addr, st, now)
-	// A session held in a surge is not a person when it outlives its
-	// youth either (peopled).
-	older := !young && record && k.Kind == identity.Session && addr != 0 && !st.surged
+	// A session stays (stayed) when it makes a record call staysFor or
+	// more after its first. A session held in a surge is not a person
+	// when it stays either (peopled).
+	stayed := record && k.Kind == identity.Session && addr != 0 && !st.surged && st.firstAt != 0 && now-st.firstAt >= staysFor
 	born := young && record && st.firstAt == 0
-	grew := older && !st.hasGrown
-	st.hasGrown = st.hasGrown || older
+	grew := stayed && !st.hasGrown
+	st.hasGrown = st.hasGrown || stayed
 	surged := st.surged
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
@@ -318,9 +319,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		// One lock at a time: the address's state may be in another shard.
 		ysh := &b.shards[yk.Hash>>58]
 		ysh.mu.Lock()
-		switch {
-		case young:
-			_, yst := b.state(yk, true)
+		var yst *addrState
+		if young {
+			_, yst = b.state(yk, true)
 			if born {
 				yst.bear()
 			}
@@ -328,31 +329,32 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			if record && b.churning(yst, ys, now) {
 				ev.churn, ev.swarm = true, ev.swarm || i == 1
 			}
+		} else if stayed {
+			// A record call of a session past its youth, on an address
+			// (a fingerprint) whose young sessions are followed.
+			_, yst = b.state(yk, false)
+		}
+		if stayed && yst != nil {
+			if yst.older < math.MaxUint16 {
+				yst.older++
+			}
+			if grew && yst.grown < yst.born {
+				yst.grown++
+			}
+		}
+		if young {
 			switch i {
 			case 0:
 				addrEph, addrPeopled = yst.ephemeral(now), yst.peopled()
 			case 2:
 				ownEph, ownGrown = yst.ephemeral(now), yst.older > 0
 			}
-		case older:
-			// A record call of a session past its youth, on an address
-			// (a fingerprint) whose young sessions are followed.
-			if _, yst := b.state(yk, false); yst != nil {
-				// Not session_churn: that holds the young sessions, and
-				// this is a person's (engine.youngOnly).
-				if yst.older < math.MaxUint16 {
-					yst.older++
-				}
-				if grew && yst.grown < yst.born {
-					yst.grown++
-				}
-			}
 		}
 		ysh.mu.Unlock()
 	}
 	// session_churn is the address's (a fingerprint's sessions are many
 	// people's), or, where the TLS fingerprint is known, its TLS
-	// client's there, whose sessions calling past their youth clear it
+	// client's there, whose sessions that stayed (staysFor) clear it
 	// of the address's: a churner's TLS client is its own, and people who
 	// arrive on a carrier-NAT address while it churns there came with
 	// their browsers' (sim nat-churn: without this, 64 people refused for
@@ -414,11 +416,11 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 }
 
 // netChurn notes a young session's record call on network net at now
-// (born: its first), or a session's first past its youth (grew), and
-// reports, for the young one, whether the network's sessions do not
-// outlive their youth: of
-// those born a youth ago or more, 64 or more (halved past 256), 31 in 32
-// never called past it (as an address's, addrState.ephemeral). Sessions
+// (born: its first), or a session's first since it stayed (grew,
+// staysFor), and reports, for the young one, whether the network's
+// sessions do not outlive their youth: of those born a youth ago or more,
+// 64 or more (halved past 256), 31 in 32 never stayed (as an address's,
+// addrState.ephemeral). Sessions
 // younger than that have not had the time: a crowd arriving on a network
 // people have used for hours is all young.
 func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool) bool {
@@ -470,8 +472,7 @@ func (b *Behaviour) peopled(addr uint64) bool {
 
 // peopled reports, of an address's young sessions' state st, whether
 // the address has people behind it: of its sessions that made a record
-// call, one in eight or more made one past their youth too (a surge's
-// not counted).
+// call, one in eight or more stayed (staysFor; a surge's not counted).
 func (st *addrState) peopled() bool {
 	return st.grown > 0 && 8*uint32(st.grown) >= uint32(st.born)
 }
@@ -519,7 +520,7 @@ type surgeState struct {
 	served, coldServed uint16
 	// youthNow and youthPrev: its sessions born (first record call) in
 	// the youngFor numbered youthAt and the one before; mature: those
-	// born before, and grown: how many of those called past their youth
+	// born before, and grown: how many of those stayed (staysFor)
 	youthAt                            int32
 	youthNow, youthPrev, mature, grown uint16
 	// rising: at its last young session's record call, the network was
@@ -765,16 +766,15 @@ func (b *Behaviour) surgeServed(net uint64, mostlyCold uint16) {
 
 // ephemeral reports, of an address's young sessions' state st, whether
 // the address's sessions do not outlive their youth: for over a minute,
-// at least twenty record calls, nine in ten of them from sessions under
-// half a minute old. A carrier NAT's shoppers are all young at a start,
-// but a minute on most of their calls come from sessions past their
-// youth; a scraper that makes a fresh session every few calls
-// never has one.
+// at least twenty record calls, nine in ten of them from sessions that
+// never stayed (staysFor). A carrier NAT's shoppers are all young at a
+// start, but a minute on most of their calls come from sessions that
+// stayed; a scraper that makes a fresh session every few calls never has
+// one.
 //
-// Or, counted by sessions, 31 in 32 never made a record call past their
-// youth: a third red team kept 15% of a churner's calls on four long-lived
+// Or, counted by sessions, 31 in 32 never stayed: a third red team kept 15% of a churner's calls on four long-lived
 // sessions and took 26,890 records in 90 s unrefused (2026-12-02). A shop's
-// visitors who leave within half a minute are many, but not 31 in 32.
+// visitors who leave within five seconds are many, but not 31 in 32.
 func (st *addrState) ephemeral(now int64) bool {
 	if st.firstAt == 0 || now-st.firstAt <= 2*youngFor {
 		return false
@@ -828,6 +828,16 @@ func (b *Behaviour) churning(st *addrState, s Signals, now int64) bool {
 // shorter a session's youth, the sooner an address whose sessions never
 // outlive it is seen (session_churn, ephemeral).
 const youngFor = int64(30e9)
+
+// staysFor: a session that makes a record call this long or more after
+// its first stays (it grew, and its calls count as those of sessions that
+// outlive their youth). Not youngFor: people who leave within half a
+// minute are many, and a ninth red team's people behind a carrier NAT,
+// whose visits lasted 10-35 s, were all refused as a churner from 60 s
+// (2026-12-03). A churner's sessions live a second; one whose sessions
+// stay five seconds or more meets the surge of its network's births
+// (surge) and the cold sweeps instead.
+const staysFor = int64(5e9)
 
 // young reports whether a request of key k (state st) at now is a young
 // session's on address addr: its first record request under youngFor ago,

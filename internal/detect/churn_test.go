@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"cmp"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -712,5 +714,70 @@ func heldWithin(t *testing.T, first, last, want time.Duration) {
 		t.Fatalf("a young session's call without session_churn at %v into the births, after it from %v", last, first)
 	case want == 0 && first >= 0:
 		t.Fatalf("session_churn at %v into the births, want none", first)
+	}
+}
+
+// A ninth red team (2026-12-03) put people alone behind a carrier NAT,
+// three addresses of one /24, whose visits last 10-35 s: a page, then a
+// record call every 3-8 s, each after the item's page. No session lived
+// past its half-minute youth, and every one of the 153 was refused from
+// 60 s, pages and stylesheets too: the addresses' sessions "did not
+// outlive their youth". People who leave within half a minute are people;
+// a churner's sessions live a second.
+func TestShortVisitsBehindACarrierNATAreNotChurn(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		measured bool
+	}{
+		{"people measured", true},
+		{"people not measured yet", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			if !tt.measured {
+				h = newUnmeasuredHarness(1 << 16)
+			}
+			type event struct {
+				at     time.Duration
+				person int
+				kind   Kind
+			}
+			rng := rand.New(rand.NewPCG(9, 3))
+			var events []event
+			var people []identity.Actor
+			// A person arrives every 0.4-1.2 s for five minutes.
+			for at := time.Duration(0); at < 5*time.Minute; at += 400*time.Millisecond + time.Duration(rng.IntN(800))*time.Millisecond {
+				p := len(people)
+				people = append(people, actor(0x64400101+uint64(rng.IntN(3)), mix(0x5107+uint64(p)), 1+uint64(rng.IntN(12))))
+				end := at + 10*time.Second + time.Duration(rng.IntN(25))*time.Second
+				for t := at; t < end; t += 3*time.Second + time.Duration(rng.IntN(5))*time.Second {
+					events = append(events, event{t, p, Page}, event{t + 100*time.Millisecond, p, Asset}, event{t + 400*time.Millisecond, p, Record})
+				}
+			}
+			slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
+			refused := 0
+			for _, e := range events {
+				a := &people[e.person]
+				s := h.d.Assess(a, Traits{Kind: e.kind, UA: UABrowser, At: epoch + int64(e.at), IDLow: -1})
+				if s&SessionChurn != 0 || a.Keys[identity.Crew] == crewKey(a, ColdSweep) {
+					if refused == 0 {
+						t.Errorf("person %d at %v: signals %s, crew %v", e.person, e.at, s, a.Keys[identity.Crew])
+					}
+					refused++
+				}
+				if e.kind == Record {
+					// what people read: popular items mostly, now and then one nobody has
+					id := uint64(rng.IntN(500))
+					if rng.IntN(4) == 0 {
+						id = h.next
+						h.next++
+					}
+					h.d.Served(a, rec(id))
+				}
+			}
+			if refused > 0 {
+				t.Fatalf("%d of %d requests of %d people held", refused, len(events), len(people))
+			}
+		})
 	}
 }
