@@ -371,7 +371,11 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 	nw := len(e.windows)
 	active := e.sanctions.active(k, t)
 	for _, s := range active {
-		if s.action == Challenge && passed || s.young && sig&detect.SessionChurn == 0 {
+		// A sanction on an address's young sessions refuses their record
+		// calls only: a ninth red team's people behind a carrier NAT,
+		// held as its young sessions, lost pages and stylesheets too
+		// (2026-12-03).
+		if s.action == Challenge && passed || s.young && (sig&detect.SessionChurn == 0 || route == "") {
 			continue
 		}
 		// An exempt actor answers only to its own budgets; a sanction

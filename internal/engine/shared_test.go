@@ -137,6 +137,15 @@ func TestAChurnerOnANATDoesNotBringItsPeopleDown(t *testing.T) {
 	if len(*got) != 1 || (*got)[0].Rule != "b"+youngSuffix || (*got)[0].Key.Kind != identity.IP {
 		t.Fatalf("decisions %+v, want one, on the address's young sessions", *got)
 	}
+	// The young sessions' record calls only: when session_churn falls
+	// on people, they still load the shop's pages (a ninth red team's
+	// people behind a NAT lost pages and stylesheets too, 2026-12-03).
+	if v := e.Admit(now, personBehind(nat, 9998), "", detect.SessionChurn, false); v.Enforced() {
+		t.Fatalf("a young session's page load behind the held address: %s by %s", v.Action, v.Rule)
+	}
+	if v := e.Admit(now, personBehind(nat, 9998), route, detect.SessionChurn, false); v.Action != Block {
+		t.Fatalf("a young session's record call behind the held address: %s, want a block", v.Action)
+	}
 	// The sanction, persisted and restored (or shared with another
 	// node), still holds the young sessions only.
 	var held []Sanction
