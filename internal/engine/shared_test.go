@@ -271,3 +271,26 @@ func TestNobodyKeyFallsBesideItsAddress(t *testing.T) {
 		}
 	}
 }
+
+// A ninth red team's people behind a carrier NAT, nineteen visits in
+// twenty a page, a stylesheet and one record call (2026-12-03): when the
+// address began to show session_churn, its young sessions met the plain
+// limit, which the people's records were already over, and the budget
+// tripped on the next request, a stylesheet, which was refused. A
+// young-sessions limit trips on record calls only.
+func TestAPageLoadDoesNotTripTheYoungSessionsLimit(t *testing.T) {
+	const nat, route = 77, "GET /u/{id}"
+	e, got := natEngine(t)
+	now, rec := thirtyPeopleBehind(e, nat, route)
+	for i := range uint64(60) {
+		now = now.Add(100 * time.Millisecond)
+		e.Observe(now, personBehind(nat, i%30), Exchange{Route: route, Records: []records.Found{{Entity: 0, Hash: rec}}})
+		rec++
+	}
+	if v := e.Admit(now, personBehind(nat, 5000), "", detect.SessionChurn, false); v.Enforced() || len(*got) != 0 {
+		t.Fatalf("a young session's page load over the plain limit: %s by %s, decisions %+v", v.Action, v.Rule, *got)
+	}
+	if v := e.Admit(now, personBehind(nat, 5000), route, detect.SessionChurn, false); v.Action != Block || v.Rule != "b"+youngSuffix {
+		t.Fatalf("a young session's record call over the plain limit: %s by %q, want a block by the young sessions' rule", v.Action, v.Rule)
+	}
+}
