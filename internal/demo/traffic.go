@@ -239,19 +239,39 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // shopper browses like a person: popular items (Zipf), the page's assets,
-// the reviews, human pauses, a session cookie, now and then their own profile.
+// the reviews, human pauses, a session cookie, now and then their own
+// profile. A visit is 3-17 items, or for a third of them (shortVisits)
+// 1-4 items 3-8 s apart; then someone else behind the same address
+// arrives with a session of their own. Until 2026-12-03 each shopper kept
+// one session for the whole demo, and people behind a NAT whose visits
+// last 10-35 s, whom the proxy refused all of (a ninth red team), were
+// never among the demo's.
 func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip string, n int, z *shop.Zipf) {
-	me := rng.IntN(t.o.Users) + 1
-	sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%x", n, rng.Uint64())}
-	account := ""
-	if n%3 == 0 { // a third are signed in
-		account = fmt.Sprintf("shopper-%d", n)
-	}
+	const shortVisits = 0.35
+	var me, left int
+	var sid *http.Cookie
+	var account string
+	short := false
 	// stagger arrivals
 	if !sleep(ctx, time.Duration(rng.Int64N(int64(t.o.ThinkTime)+1))) {
 		return
 	}
-	for ctx.Err() == nil {
+	for visit := 0; ctx.Err() == nil; {
+		if left == 0 {
+			me = rng.IntN(t.o.Users) + 1
+			sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%d-%x", n, visit, rng.Uint64())}
+			account = ""
+			if (n+visit)%3 == 0 { // a third are signed in
+				account = fmt.Sprintf("shopper-%d-%d", n, visit)
+			}
+			short = rng.Float64() < shortVisits
+			left = 3 + rng.IntN(15)
+			if short {
+				left = 1 + rng.IntN(4)
+			}
+			visit++
+		}
+		left--
 		item := z.Sample(rng)
 		t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
 		t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
@@ -261,6 +281,9 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 			t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", me), ip, browserUA, sid, account, one)
 		}
 		think := time.Duration(float64(t.o.ThinkTime) * (0.5 + rng.ExpFloat64()))
+		if short {
+			think = 3*time.Second + time.Duration(rng.Int64N(int64(5*time.Second)))
+		}
 		if !sleep(ctx, think) {
 			return
 		}
