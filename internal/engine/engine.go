@@ -388,16 +388,24 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 		}
 	}
 	churn := sig&detect.SessionChurn != 0
+	// checked reports whether budget bi can trip on this request. Not
+	// a young-sessions limit on a page or asset: its sanction would
+	// refuse record calls only, and the next one trips it
+	// (TestAPageLoadDoesNotTripTheYoungSessionsLimit).
+	checked := func(bi int) bool {
+		b := &e.budgets[bi]
+		return b.Action >= Throttle && b.Allowlisted == exempt && !sanctioned(active, bi, churn) && (route != "" || !e.youngOnly(k, bi, sig))
+	}
 	// The bounds of every budget checked below, in one call: the
 	// same values Bound gives, as long as no Count on that entity and
 	// window replaced the bound with an estimate meanwhile (counted).
 	var want, counted uint64
 	if bounds != nil {
 		for _, bi := range e.byKind[kind] {
-			b := &e.budgets[bi]
-			if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi, churn) || route == "" && e.youngOnly(k, bi, sig) {
+			if !checked(bi) {
 				continue
 			}
+			b := &e.budgets[bi]
 			if i := b.ent*nw + b.wi; i < 64 && i < len(bounds) {
 				want |= 1 << i
 			}
@@ -407,15 +415,10 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 		}
 	}
 	for _, bi := range e.byKind[kind] {
+		if !checked(bi) {
+			continue
+		}
 		b := &e.budgets[bi]
-		if b.Action < Throttle || b.Allowlisted != exempt || sanctioned(active, bi, churn) {
-			continue
-		}
-		if route == "" && e.youngOnly(k, bi, sig) {
-			// Its sanction would refuse record calls only; the next
-			// one trips it (TestAPageLoadDoesNotTripTheYoungSessionsLimit).
-			continue
-		}
 		// The bound against the written limit first: limit() may
 		// count the people behind an address, and every learnt or
 		// per-person limit is at least the written one.
