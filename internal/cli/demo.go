@@ -41,6 +41,11 @@ type DemoCommand struct {
 	Proxy          *ProxyCommand
 	// Ready, if set, is closed once the proxy serves (tests).
 	Ready chan struct{}
+	// Enough, if set, is asked every quarter second while the traffic
+	// runs and ends it early once true: a test sized by what the
+	// classes did, not by the clock, so that a loaded machine runs it
+	// longer instead of failing it (tests).
+	Enough func(scores []*demo.Score, elapsed time.Duration) bool
 }
 
 func (c *DemoCommand) ParseFlags(args []string) error {
@@ -144,6 +149,23 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	})
 	tctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()
+	if c.Enough != nil {
+		go func(start time.Time) {
+			tick := time.NewTicker(250 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tctx.Done():
+					return
+				case <-tick.C:
+					if c.Enough(c.Traffic.Scores, time.Since(start)) {
+						cancel()
+						return
+					}
+				}
+			}
+		}(time.Now())
+	}
 	c.Traffic.RunPrinting(tctx, c.Stdout, c.Every)
 	return nil
 }
