@@ -198,6 +198,12 @@ type addrState struct {
 	// hasGrown: on a session's state, it has stayed (staysFor; counted
 	// in its address's grown)
 	hasGrown bool
+	// page: on a session's state, the item of the last HTML page it
+	// loaded (origin.pathID; 0: none); paged: its first record call was
+	// about that item (an item's page, then its reviews), as a
+	// browser's is. See pagedKey.
+	page  uint16
+	paged bool
 	// arrived: counted in the arrivals (at its arrivalCalls-th record
 	// call)
 	arrived bool
@@ -308,14 +314,27 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// when it stays either (peopled).
 	stayed := record && k.Kind == identity.Session && addr != 0 && !st.surged && st.firstAt != 0 && now-st.firstAt >= staysFor
 	born := young && record && st.firstAt == 0
+	if o.page {
+		st.page = uint16(o.pathID)
+	}
+	if born {
+		st.paged = o.pathID != 0 && uint16(o.pathID) == st.page
+	}
+	// Before its first record call a session that loaded an item's page
+	// is counted with the paged ones.
+	paged := st.paged || st.firstAt == 0 && !record && st.page != 0
 	grew := stayed && !st.hasGrown
 	st.hasGrown = st.hasGrown || stayed
 	surged := st.surged
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
-	keys, n := youngOf(addr, o)
+	keys, n := youngOf(addr, o, paged)
 	var addrEph, addrPeopled, ownEph, ownGrown bool
+	var churned [len(keys)]bool
 	for i, yk := range keys[:n] {
+		if yk.Hash == 0 {
+			continue
+		}
 		// One lock at a time: the address's state may be in another shard.
 		ysh := &b.shards[yk.Hash>>58]
 		ysh.mu.Lock()
@@ -326,9 +345,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 				yst.bear()
 			}
 			ys, _ := b.note(yst, now, record, page, -1)
-			if record && b.churning(yst, ys, now) {
-				ev.churn, ev.swarm = true, ev.swarm || i == 1
-			}
+			churned[i] = record && b.churning(yst, ys, now)
 		} else if stayed {
 			// A record call of a session past its youth, on an address
 			// (a fingerprint) whose young sessions are followed.
@@ -351,6 +368,18 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			}
 		}
 		ysh.mu.Unlock()
+	}
+	// The young sessions of the address sweeping together enlist a young
+	// session there in their crew, but not a paged one (youngOf), nor
+	// one of a TLS client whose sessions there outlived their youth:
+	// those are enlisted by their own sweeping together. An office
+	// shopper on a churner's address was enlisted with it on the first
+	// call of a visit, and challenged for the rest of it (the live demo,
+	// 2026-12-03). A TLS client's sessions there may be new because the
+	// churner gave its next batch another User-Agent; the paged ones
+	// there are one state whatever it does.
+	if churned[1] || churned[2] || churned[0] && !(n == 3 && (ownGrown || o.fp == 0)) {
+		ev.churn, ev.swarm = true, churned[1]
 	}
 	// session_churn is the address's (a fingerprint's sessions are many
 	// people's), or, where the TLS fingerprint is known, its TLS
@@ -862,6 +891,10 @@ type origin struct {
 	// net: the client network's key (hash; 0: unknown), whose young
 	// sessions are counted for surges.
 	net uint64
+	// page: the request is for an HTML page; pathID: the item its
+	// path is about (Traits.PathID; 0: none).
+	page   bool
+	pathID int
 	// client: a request without a session or account that shows the
 	// sessionless signal: its fingerprint, a person behind the address
 	// (0: otherwise), whose first calls there are counted for surges as
@@ -889,17 +922,37 @@ func youngFPKey(fp uint64) identity.Key {
 	return identity.Key{Kind: identity.Fingerprint, Hash: mix(fp ^ 0x5a4e3f1b9c2d7e61)}
 }
 
+// pagedKey is the state of the paged young sessions of address addr
+// together: those whose first record call asked for the id of the page
+// they had loaded just before (addrState.paged). Where no TLS
+// fingerprint tells a churner's client from people's browsers, this is
+// what tells its sessions from people's on their address: office
+// people who shared the address of a churner that loads a script and
+// calls the API lost their first calls of each visit with its young
+// sessions (the live demo: 3 to 12 of the office's requests, 2026-12-03).
+// A churner that loads each item's page first joins the paged ones,
+// and they are judged as the address's are: churning when they do not
+// outlive their youth.
+func pagedKey(addr uint64) identity.Key {
+	return identity.Key{Kind: identity.IP, Hash: mix(addr ^ 0x9a6ed5e55101a6e5)}
+}
+
 // youngOf returns the keys of the young-session states a request of
 // origin o on address addr counts towards: its address's, and where the
 // fingerprint holds the TLS fingerprint, its fingerprint's (a swarm's)
-// and its fingerprint's on the address (session_churn).
-func youngOf(addr uint64, o origin) (keys [3]identity.Key, n int) {
+// and its fingerprint's on the address (session_churn); else, for a
+// paged session (pagedKey), the address's paged sessions in that last
+// place (keys[1] is then zero).
+func youngOf(addr uint64, o origin, paged bool) (keys [3]identity.Key, n int) {
 	if addr == 0 {
 		return keys, 0
 	}
 	keys[0], n = youngKey(addr), 1
-	if o.fp != 0 {
+	switch {
+	case o.fp != 0:
 		keys[1], keys[2], n = youngFPKey(o.fp), youngKey(addr^mix(o.fp)), 3
+	case paged:
+		keys[2], n = pagedKey(addr), 3
 	}
 	return keys, n
 }
@@ -1241,7 +1294,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	_, st := b.state(k, true)
 	mostlyCold := st.took(uint32(len(recs)), cold, b.expected())
 	addr := o.youngOn()
-	young := b.young(k, addr, st, st.lastAt)
+	young, paged := b.young(k, addr, st, st.lastAt), st.paged
 	// At a person's pace: two intervals at least, averaging a person's,
 	// with a page or asset for every two calls at least. A key too new
 	// to tell is left out, so a crew's first calls, before it is rapid,
@@ -1285,8 +1338,11 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		}
 	}
 	if young {
-		keys, n := youngOf(addr, o)
+		keys, n := youngOf(addr, o, paged)
 		for _, yk := range keys[:n] {
+			if yk.Hash == 0 {
+				continue
+			}
 			ysh := &b.shards[yk.Hash>>58]
 			ysh.mu.Lock()
 			_, yst := b.state(yk, true)

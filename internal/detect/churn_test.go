@@ -781,3 +781,146 @@ func TestShortVisitsBehindACarrierNATAreNotChurn(t *testing.T) {
 		})
 	}
 }
+
+// People who share a churner's address, where no TLS fingerprint tells
+// its client from their browsers: the live demo's office shoppers on
+// office-churn's address lost the first calls of each visit with its
+// young sessions (3 to 12 requests, 2026-12-03), and the simulator's
+// nat-churn 66 people. A session whose first record call asks for the
+// item of the page it loaded is judged with the address's other such
+// sessions (pagedKey); a churner that loads each item's page first is
+// judged so too, and is held.
+func TestAPersonOnAChurnersAddressWhoLoadsTheItemsPage(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		churnerPages  bool // the churner loads each item's page before asking for its reviews
+		peoplePaged   bool // the people there load an item's page, then ask for its reviews
+		newcomerMatch bool // the newcomer asks for the reviews of the item whose page it loaded
+		wantSC        bool
+	}{
+		{"the item of its page, people paged there", false, true, true, false},
+		{"another item than its page's", false, true, false, true},
+		{"the item of its page, no paged session stayed there yet", false, false, true, true},
+		{"the churner loads each item's page first", true, true, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			at := time.Duration(0)
+			people := make([]identity.Actor, 3)
+			for i := range people {
+				people[i] = actor(0xc0ffee05, mix(0x9e19+uint64(i)), 0xf00d)
+			}
+			person := func(i int) {
+				item := 40 + i
+				page := 0
+				if tt.peoplePaged {
+					page = item
+				}
+				h.d.Assess(&people[i], Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: page})
+				h.d.Assess(&people[i], Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+				h.d.Assess(&people[i], Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: item})
+				h.d.Served(&people[i], rec(7))
+			}
+			for i := range people {
+				person(i)
+			}
+			churned := false
+			for s := range 800 {
+				a := actor(0xc0ffee05, mix(0xc4ad+uint64(s)), 0xf00d)
+				item := s % 500
+				if tt.churnerPages {
+					h.d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: 1 + item&0xff})
+				}
+				h.d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+				at += 100 * time.Millisecond
+				for c := range 2 {
+					if c == 1 {
+						item = (item + 250) % 500
+					}
+					sig := h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: 1 + item&0xff})
+					at += 100 * time.Millisecond
+					churned = churned || sig&SessionChurn != 0
+					h.d.Served(&a, rec(uint64(item)))
+				}
+				if s%100 == 99 { // the people go on, past their youth
+					for i := range people {
+						person(i)
+					}
+				}
+			}
+			if !churned {
+				t.Fatal("the churner's sessions never showed session_churn: the test would prove nothing")
+			}
+			newcomer := actor(0xc0ffee05, mix(0x9e3c1e), 0xf00d)
+			h.d.Assess(&newcomer, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: 123})
+			h.d.Assess(&newcomer, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at+100*time.Millisecond), IDLow: -1})
+			item := 123
+			if !tt.newcomerMatch {
+				item = 124
+			}
+			sig := h.d.Assess(&newcomer, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+time.Second), IDLow: -1, PathID: item})
+			if got := sig&SessionChurn != 0; got != tt.wantSC {
+				t.Fatalf("newcomer's session_churn %v, want %v", got, tt.wantSC)
+			}
+		})
+	}
+}
+
+func TestPathID(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/items/1234", 1 + 1234&0xff},
+		{"/items/1234/", 1 + 1234&0xff},
+		{"/api/items/1234/reviews", 1 + 1234&0xff},
+		{"/api/users/7", 8},
+		{"/api/shops/3/items/0/reviews", 1},
+		{"/items/12a", 0},
+		{"/items/", 0},
+		{"/", 0},
+		{"", 0},
+		{"12", 13},
+		{"/items/1234567890123456789", 0},
+	} {
+		if got := PathID(tt.path); got != tt.want {
+			t.Errorf("PathID(%q) = %d, want %d", tt.path, got, tt.want)
+		}
+	}
+}
+
+// The sweepers' crew of an address's young sessions (TestCookieChurnIsOneSweep)
+// took a person there with it: the live demo's office shopper on
+// office-churn's address was enlisted on the first call of a visit and
+// challenged for the rest of it (2026-12-03). A session that asks about the
+// item of the page it loaded is enlisted by the paged sessions' own sweep
+// only.
+func TestAPagedNewcomerOnASweepersAddressIsNotEnlisted(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		page, item   int // the newcomer's page and what its call is about (PathID)
+		wantEnlisted bool
+	}{
+		{"asks about its page's item", 10, 10, false},
+		{"asks about another item", 10, 11, true},
+		{"loaded no item's page", 0, 10, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			got := churn(h, 100, 2, 0, false, 1)
+			if got < 0 {
+				t.Fatal("the churner never joined the sweepers' crew: the test would prove nothing")
+			}
+			// just after the churner's call that joined (an asset and two
+			// calls a session, 50 ms apart)
+			at := time.Duration(got*3) * 50 * time.Millisecond
+			newcomer := actor(0xc0ffee01, mix(0x9e3c2e), 0xf1)
+			h.d.Assess(&newcomer, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: tt.page})
+			h.d.Assess(&newcomer, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at+100*time.Millisecond), IDLow: -1})
+			h.d.Assess(&newcomer, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+300*time.Millisecond), IDLow: -1, PathID: tt.item})
+			if got := newcomer.Keys[identity.Crew] == crewKey(&newcomer, ColdSweep); got != tt.wantEnlisted {
+				t.Fatalf("newcomer in the sweepers' crew: %v, want %v", got, tt.wantEnlisted)
+			}
+		})
+	}
+}

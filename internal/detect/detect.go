@@ -97,6 +97,9 @@ type Traits struct {
 	At int64
 	// IDLow is the low 8 bits of the record id in the path (-1: none).
 	IDLow int
+	// PathID names the item the path is about (PathID; 0: none): an
+	// item's page and the API calls it makes for that item share it.
+	PathID int
 	// MissingBrowserHeaders: the UA claims a browser but the request lacks
 	// Accept-Language, which every browser sends.
 	MissingBrowserHeaders bool
@@ -231,6 +234,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		}
 		var hist Signals
 		o := d.originOf(a)
+		o.page, o.pathID = t.Kind == Page, t.PathID
 		if s&Sessionless == 0 {
 			o.client = 0
 		}
@@ -596,6 +600,30 @@ func mix(x uint64) uint64 {
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
+}
+
+// PathID names the item a path is about: one plus the low 8 bits of its
+// last all-digit segment (/items/1234 and /api/items/1234/reviews: 1 +
+// 1234&0xff), or 0 for none. A browser loads an item's page, then asks
+// the API about that item; only 8 bits are kept, as for IDLow.
+func PathID(path string) int {
+	for len(path) > 0 {
+		i := strings.LastIndexByte(path, '/')
+		seg := path[i+1:]
+		path = path[:max(i, 0)]
+		if len(seg) == 0 || len(seg) > 18 {
+			continue
+		}
+		n, digits := 0, true
+		for j := 0; j < len(seg) && digits; j++ {
+			digits = seg[j] >= '0' && seg[j] <= '9'
+			n = n*10 + int(seg[j]-'0')
+		}
+		if digits {
+			return 1 + n&0xff
+		}
+	}
+	return 0
 }
 
 // KindOf classifies a request the proxy sees: record routes are decided by

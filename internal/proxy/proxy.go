@@ -346,10 +346,11 @@ func (p *Proxy) decide(now time.Time, r *http.Request, x *exchange, route string
 	if p.o.Detector != nil && assess {
 		addr, _ := p.o.Resolver.ClientAddr(r)
 		kind := detect.KindOf(route != "", r.Method, r.URL.Path, r.Header.Get("Accept"))
+
 		// Without a session source every request lacks a session, and
 		// anonymous people of one browser build were one crew.
 		traits = &detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(), NoSessions: !p.o.Resolver.SeesSessions(),
-			IDLow: x.match.IDLow(), Route: x.match.Route() + 1, MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match),
+			IDLow: x.match.IDLow(), PathID: detect.PathID(r.URL.Path), Route: x.match.Route() + 1, MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match),
 			App: p.o.Detector.App(r.UserAgent())}
 	}
 	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)

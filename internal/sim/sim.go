@@ -146,6 +146,10 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 		if r.Route == RouteProfile {
 			low = r.ID & 0xff
 		}
+		var pathID int
+		if r.Route == RouteProfile || r.Route == RouteReviews || r.Route == RoutePage {
+			pathID = 1 + r.ID&0xff // as the proxy reads /api/users/{id}, /api/items/{id}/reviews and /items/{id}
+		}
 		var lookup uint64
 		if r.Route == RouteLookup {
 			lookup = mix(uint64(r.ID) ^ 0x9404e) // the number asked for: a user's phone record when it is a hit
@@ -157,7 +161,7 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 		if kind == detect.Record {
 			recRoute = route
 		}
-		tr := detect.Traits{Kind: kind, UA: r.UA, Addr: r.Addr(), At: r.At.UnixNano(), IDLow: low, Lookup: lookup}
+		tr := detect.Traits{Kind: kind, UA: r.UA, Addr: r.Addr(), At: r.At.UnixNano(), IDLow: low, PathID: pathID, Lookup: lookup}
 		if kind == detect.Record {
 			tr.Route = int(r.Route) + 1
 		}
