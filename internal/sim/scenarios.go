@@ -511,6 +511,18 @@ var scenarios = []Scenario{
 				churn: assets + 2 + rng.IntN(3), churnAssets: assets, seed: rng.Uint64(), startAfter: 12 * time.Hour,
 				interval: time.Duration(float64(time.Second) / rate), fetch: reviewsDiluted(popular)}
 		}},
+	// nat-churn as a reader of the docs runs it once people's sessions
+	// that ask about the item of the page they loaded are judged apart
+	// from the address's other young sessions (2026-12-03): each session
+	// loads an item's page before asking for its reviews.
+	{Name: "paged-churn", Desc: "red team: nat-churn that loads each item's page before its reviews: on a carrier NAT's address, from noon, among the people behind it, 10-30 req/s, a fresh session cookie every 1-2 items, each loading 1-2 scripts first, 30-60% of its items popular ones", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			rate := 10 + rng.Float64()*20
+			assets, popular := 1+rng.IntN(2), 30+rng.IntN(31)
+			return &campaign{ips: []uint32{NATAddress(rng.IntN(DefaultPopulation().NATs))}, fp: fpBrowser, jitter: 0.3,
+				churn: assets + 2*(1+rng.IntN(2)), churnAssets: assets, seed: rng.Uint64(), startAfter: 12 * time.Hour,
+				interval: time.Duration(float64(time.Second) / rate), fetch: pagedDiluted(popular)}
+		}},
 	// The sixth red team's churner (2026-12-02): the cookie churner over
 	// the 254 addresses of one /24, a fresh address with each session;
 	// live, 47,433 records in 30 s, never refused.
@@ -598,6 +610,21 @@ func (sc Scenario) Campaign(w *World, seed uint64, end time.Time) (Source, *Camp
 // reviewsDiluted asks for a popular item's reviews popular% of the time,
 // a random item's otherwise: a churner's dilution, so that fewer of its
 // responses are cold.
+// pagedDiluted is reviewsDiluted with each item's page loaded before its
+// reviews: a page, then its reviews, in turn.
+func pagedDiluted(popular int) func(*campaign) Request {
+	next, item := reviewsDiluted(popular), 0
+	return func(c *campaign) Request {
+		if item == 0 {
+			item = next(c).ID
+			return Request{Route: RoutePage, ID: item}
+		}
+		r := Request{Route: RouteReviews, ID: item}
+		item = 0
+		return r
+	}
+}
+
 func reviewsDiluted(popular int) func(*campaign) Request {
 	return func(c *campaign) Request {
 		if c.rng.IntN(100) < popular {
