@@ -33,6 +33,7 @@ func campaignScores() []*Score {
 		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
 		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
 		{Name: "office-churn", Desc: "red team: the churner of a reader of the docs on an address of the office, among the people behind it: 10-30 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
+		{Name: "office-paged", Desc: "red team: office-churn as a reader of the docs runs it once sessions that ask about their page's item are judged apart: each item's page before its reviews, a fresh session every 1-2 items, on another address of the office"},
 		{Name: "paced-pages", Desc: "red team: 60-150 sessions (fewer among fewer than 3,000 people), each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
@@ -152,10 +153,25 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	// that a churner at 10-30 req/s out-calls them.
 	offRate, offAssets, offPopular := 10+rng.Float64()*20, 1+rng.IntN(2), 30+rng.IntN(31)
 	offEvery := offAssets + 2 + rng.IntN(3)
-	offIP := fmt.Sprintf("192.0.2.%d", 1+rng.IntN(max(1, min(100, t.o.Shoppers/10))))
+	offN := max(1, min(100, t.o.Shoppers/10))
+	offAt := 1 + rng.IntN(offN)
+	offIP := fmt.Sprintf("192.0.2.%d", offAt)
 	offRng := rand.New(rand.NewPCG(rng.Uint64(), 12))
 	run(func() {
 		t.cookieChurn(ctx, t.score("office-churn"), offRng, offRate, offEvery, offAssets, offIP, t.mixedItems(offRng, zipf, offPopular))
+	})
+
+	// office-churn once the sessions that ask about their page's item
+	// are judged apart from the address's other young sessions
+	// (detect.pagedKey): each item's page first, on another office
+	// address that one or two of the office's shoppers use.
+	// Drawn apart, so that the other classes are what they were.
+	pagedRng := rand.New(rand.NewPCG(t.o.Seed, 14))
+	pagedRate, pagedAssets, pagedPopular := 10+pagedRng.Float64()*20, 1+pagedRng.IntN(2), 30+pagedRng.IntN(31)
+	pagedEvery := pagedAssets + 2*(1+pagedRng.IntN(2))
+	pagedIP := fmt.Sprintf("192.0.2.%d", offAt%offN+1)
+	run(func() {
+		t.churn(ctx, t.score("office-paged"), pagedRng, pagedRate, pagedEvery, pagedAssets, pagedIP, t.mixedItems(pagedRng, zipf, pagedPopular), true)
 	})
 
 	// The sixth red team's churner over the 254 addresses of one /24 (it
@@ -391,7 +407,15 @@ func (t *Traffic) sessionSwarm(ctx context.Context, rng *rand.Rand, ips []string
 // a person behind the address and none lives long enough to show
 // anything; item picks the items whose reviews it takes.
 func (t *Traffic) cookieChurn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, every, assets int, ip string, item func() int) {
+	t.churn(ctx, s, rng, rate, every, assets, ip, item, false)
+}
+
+// churn is cookieChurn, and with pages, each item's page before its
+// reviews (every - assets even, so that each session's first call is
+// about the page it loaded).
+func (t *Traffic) churn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, every, assets int, ip string, item func() int, pages bool) {
 	var sid *http.Cookie
+	page := 0
 	paced(ctx, rate, func(n int) {
 		if (n-1)%every == 0 {
 			sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc-%x", rng.Uint64())}
@@ -400,7 +424,16 @@ func (t *Traffic) cookieChurn(ctx context.Context, s *Score, rng *rand.Rand, rat
 			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)
 			return
 		}
-		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item()), ip, browserUA, sid, "", reviewers)
+		if pages && page == 0 {
+			page = item()
+			t.fetch(ctx, s, fmt.Sprintf("/items/%d", page), ip, browserUA, sid, "", nil)
+			return
+		}
+		id := item()
+		if pages {
+			id, page = page, 0
+		}
+		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", id), ip, browserUA, sid, "", reviewers)
 	})
 }
 

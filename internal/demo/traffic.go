@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,7 +178,13 @@ func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cook
 	req.Header.Set("X-Forwarded-For", ip)
 	req.Header.Set("User-Agent", ua)
 	if ua == browserUA {
-		req.Header.Set("Accept", "application/json, text/plain, */*")
+		// A browser navigates to an item's page with text/html and calls
+		// the API from it with JSON.
+		accept := "application/json, text/plain, */*"
+		if strings.HasPrefix(path, "/items/") {
+			accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+		}
+		req.Header.Set("Accept", accept)
 		req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9")
 		req.Header.Set("Accept-Encoding", "gzip")
 	}
