@@ -34,6 +34,7 @@ func campaignScores() []*Score {
 		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
 		{Name: "office-churn", Desc: "red team: the churner of a reader of the docs on an address of the office, among the people behind it: 10-30 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
 		{Name: "office-paged", Desc: "red team: office-churn as a reader of the docs runs it once sessions that ask about their page's item are judged apart: each item's page before its reviews, a fresh session every 1-2 items, on another address of the office"},
+		{Name: "nat-churn", Desc: "red team: the churner of a reader of the docs on a carrier-NAT address, among the hundreds of people behind it: 20-50 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
 		{Name: "paced-pages", Desc: "red team: 60-150 sessions (fewer among fewer than 3,000 people), each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
@@ -172,6 +173,18 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	pagedIP := fmt.Sprintf("192.0.2.%d", offAt%offN+1)
 	run(func() {
 		t.churn(ctx, t.score("office-paged"), pagedRng, pagedRate, pagedEvery, pagedAssets, pagedIP, t.mixedItems(pagedRng, zipf, pagedPopular), true)
+	})
+
+	// A tenth red team's churner on a busy carrier-NAT address, among
+	// hundreds of people whose sessions outlive their youth: never
+	// refused at 20-50 sessions a second in its harness (2026-12-03).
+	natRng := rand.New(rand.NewPCG(t.o.Seed, 15))
+	natRate, natAssets, natPopular := 20+natRng.Float64()*30, 1+natRng.IntN(2), 30+natRng.IntN(31)
+	natEvery := natAssets + 2 + natRng.IntN(3)
+	natK := natRng.IntN(t.o.NATs)
+	natIP := fmt.Sprintf("100.64.%d.%d", natK/250, natK%250+1)
+	run(func() {
+		t.cookieChurn(ctx, t.score("nat-churn"), natRng, natRate, natEvery, natAssets, natIP, t.mixedItems(natRng, zipf, natPopular))
 	})
 
 	// The sixth red team's churner over the 254 addresses of one /24 (it
