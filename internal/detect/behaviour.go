@@ -121,6 +121,11 @@ type Behaviour struct {
 	// request (surgeQuiet)
 	startAt atomic.Int64
 	surges  [64]table[surgeState]
+	// pagesSeen: an HTML page was loaded (none are in access logs);
+	// pageless: each address's pageless young sessions' births
+	// (pagelessBirths)
+	pagesSeen atomic.Bool
+	pageless  [64]table[surgeState]
 	// rising: the first record calls of young sessions, in the
 	// surgeSpan numbered at and the one before, on networks rising at
 	// the time (surge)
@@ -204,6 +209,10 @@ type addrState struct {
 	// browser's is. See pagedKey.
 	page  uint16
 	paged bool
+	// sawPage: on a session's state, it loaded an HTML page; pageless:
+	// it loaded a script or stylesheet but no page before its first
+	// record call, which no browser does (see pagelessKey)
+	sawPage, pageless bool
 	// arrived: counted in the arrivals (at its arrivalCalls-th record
 	// call)
 	arrived bool
@@ -315,11 +324,16 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	stayed := record && k.Kind == identity.Session && addr != 0 && !st.surged && st.firstAt != 0 && now-st.firstAt >= staysFor
 	born := young && record && st.firstAt == 0
 	if o.page {
-		st.page = uint16(o.pathID)
+		st.page, st.sawPage = uint16(o.pathID), true
+		if !b.pagesSeen.Load() {
+			b.pagesSeen.Store(true)
+		}
 	}
 	if born {
 		st.paged = o.pathID != 0 && uint16(o.pathID) == st.page
+		st.pageless = !st.sawPage && st.pageLoads > 0
 	}
+	pageless := st.pageless && b.pagesSeen.Load()
 	// Before its first record call a session that loaded an item's page
 	// is counted with the paged ones.
 	paged := st.paged || st.firstAt == 0 && !record && st.page != 0
@@ -328,10 +342,11 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	surged := st.surged
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
-	keys, n := youngOf(addr, o, paged)
-	var addrEph, addrPeopled, ownEph, ownGrown bool
+	keys := youngOf(addr, o, paged, pageless)
+	own := keys[2].Hash != 0
+	var addrEph, addrPeopled, ownEph, ownGrown, pagelessEph bool
 	var churned [len(keys)]bool
-	for i, yk := range keys[:n] {
+	for i, yk := range keys {
 		if yk.Hash == 0 {
 			continue
 		}
@@ -365,6 +380,8 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 				addrEph, addrPeopled = yst.ephemeral(now), yst.peopled()
 			case 2:
 				ownEph, ownGrown = yst.ephemeral(now), yst.older > 0
+			case 3:
+				pagelessEph = yst.ephemeral(now)
 			}
 		}
 		ysh.mu.Unlock()
@@ -378,7 +395,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// 2026-12-03). A TLS client's sessions there may be new because the
 	// churner gave its next batch another User-Agent; the paged ones
 	// there are one state whatever it does.
-	if churned[1] || churned[2] || churned[0] && !(n == 3 && (ownGrown || o.fp == 0)) {
+	if churned[1] || churned[2] || churned[0] && !(own && (ownGrown || o.fp == 0)) {
 		ev.churn, ev.swarm = true, churned[1]
 	}
 	// session_churn is the address's (a fingerprint's sessions are many
@@ -390,8 +407,19 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// their first half minute). A client it has not seen there yet is
 	// not cleared: a churner that gives each batch of sessions another
 	// User-Agent has a new fingerprint each time.
-	if ownEph || addrEph && !(n == 3 && ownGrown) {
+	if ownEph || addrEph && !(own && ownGrown) {
 		s |= SessionChurn
+	}
+	// The pageless young sessions (pagelessKey) of an address whose
+	// paged ones are peopled are held while more than surgeFloor are
+	// born in a surgeSpan and they die young (ephemeral), or from their
+	// first minute while more than pagelessBusy are: a person whose
+	// page came from the browser's cache now and then is not a trickle
+	// of sessions that die young.
+	if young && record && keys[3].Hash != 0 && b.peopledState(pagedKey(addr)) {
+		if births := b.pagelessBirths(keys[3].Hash, now, born); births > pagelessBusy || births > surgeFloor && pagelessEph {
+			s |= SessionChurn
+		}
 	}
 	// A session or client held in a surge in its youth stays held while
 	// the surge lasts: a seventh red team gave each session one more
@@ -402,7 +430,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// for a TLS client whose sessions there do, as for session_churn
 	// (with the edge's JA4, 27 people on the churner's address).
 	switch {
-	case young && record && o.net != 0 && b.surge(o.net, now, born) && !addrPeopled && !(n == 3 && ownGrown):
+	case young && record && o.net != 0 && b.surge(o.net, now, born) && !addrPeopled && !(own && ownGrown):
 		s |= SessionChurn
 		ev.surge = true
 		if !surged {
@@ -420,7 +448,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// address in a minute, too few for the address's to show (a seventh
 	// red team: 15,283 records in 90 s just under a surge, 38,654 reading
 	// popular items; 2026-12-02).
-	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && !addrPeopled && !(n == 3 && ownGrown) {
+	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && !addrPeopled && !(own && ownGrown) {
 		s |= SessionChurn
 		ev.surge = true
 	}
@@ -483,6 +511,40 @@ func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool) bool {
 	}
 	sh.m[net] = st
 	return !grew && st.mature >= 64 && 32*uint32(st.grown) < uint32(st.mature)
+}
+
+// peopledState reports whether the young-session state k exists and is
+// peopled.
+func (b *Behaviour) peopledState(k identity.Key) bool {
+	sh := &b.shards[k.Hash>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	_, st := b.state(k, false)
+	return st != nil && st.peopled()
+}
+
+// pagelessBusy: more pageless sessions than this born on one address in
+// the last surgeSpan are held before they are seen to die young, which
+// takes a minute.
+const pagelessBusy = 20
+
+// pagelessBirths notes a pageless young session's record call at now on
+// its address (k: the address's pagelessKey; born: its first) and
+// returns how many such sessions were born there in the last surgeSpan.
+func (b *Behaviour) pagelessBirths(k uint64, now int64, born bool) float64 {
+	sh := &b.pageless[k>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st, ok := sh.m[k]
+	if !ok && !born {
+		return 0
+	}
+	roll(&st.at, int32(now/surgeSpan), &st.now, &st.prev)
+	if born {
+		st.now = min(st.now+1, math.MaxUint16)
+	}
+	sh.put(k, st, b.shardCap)
+	return spanned(float64(st.now), float64(st.prev), now, surgeSpan)
 }
 
 // peopled reports whether address addr has people behind it (its young
@@ -937,24 +999,41 @@ func pagedKey(addr uint64) identity.Key {
 	return identity.Key{Kind: identity.IP, Hash: mix(addr ^ 0x9a6ed5e55101a6e5)}
 }
 
+// pagelessKey is the state of the young sessions of address addr that
+// loaded a script or stylesheet but no page before their first record
+// call (addrState.pageless), where no TLS fingerprint is known: a
+// browser loads the page that names its scripts first, and a churner
+// that loads a script to look like one does not. They are judged apart
+// from the address's other young sessions where its paged sessions are
+// peopled (the proxy sees pages there): among hundreds of people behind
+// a carrier NAT, whose sessions outlive their youth, a churner's never
+// made the address's young sessions look like churn (live nat-churn:
+// 13,616 records in 90 s, never refused, 2026-12-03).
+func pagelessKey(addr uint64) identity.Key {
+	return identity.Key{Kind: identity.IP, Hash: mix(addr ^ 0x0b9a6ed5e55101a6)}
+}
+
 // youngOf returns the keys of the young-session states a request of
-// origin o on address addr counts towards: its address's, and where the
-// fingerprint holds the TLS fingerprint, its fingerprint's (a swarm's)
-// and its fingerprint's on the address (session_churn); else, for a
-// paged session (pagedKey), the address's paged sessions in that last
-// place (keys[1] is then zero).
-func youngOf(addr uint64, o origin, paged bool) (keys [3]identity.Key, n int) {
+// origin o on address addr counts towards: its address's (keys[0]), and
+// where the fingerprint holds the TLS fingerprint, its fingerprint's (a
+// swarm's, keys[1]) and its fingerprint's on the address (session_churn,
+// keys[2]); else the address's paged sessions' (pagedKey, keys[2]) for a
+// paged session, or its pageless ones' (pagelessKey, keys[3]) for a
+// pageless one. Keys not used are zero.
+func youngOf(addr uint64, o origin, paged, pageless bool) (keys [4]identity.Key) {
 	if addr == 0 {
-		return keys, 0
+		return keys
 	}
-	keys[0], n = youngKey(addr), 1
+	keys[0] = youngKey(addr)
 	switch {
 	case o.fp != 0:
-		keys[1], keys[2], n = youngFPKey(o.fp), youngKey(addr^mix(o.fp)), 3
+		keys[1], keys[2] = youngFPKey(o.fp), youngKey(addr^mix(o.fp))
 	case paged:
-		keys[2], n = pagedKey(addr), 3
+		keys[2] = pagedKey(addr)
+	case pageless:
+		keys[3] = pagelessKey(addr)
 	}
-	return keys, n
+	return keys
 }
 
 // note adds a request at now to key state st and returns its signals.
@@ -1294,7 +1373,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	_, st := b.state(k, true)
 	mostlyCold := st.took(uint32(len(recs)), cold, b.expected())
 	addr := o.youngOn()
-	young, paged := b.young(k, addr, st, st.lastAt), st.paged
+	young, paged, pageless := b.young(k, addr, st, st.lastAt), st.paged, st.pageless && b.pagesSeen.Load()
 	// At a person's pace: two intervals at least, averaging a person's,
 	// with a page or asset for every two calls at least. A key too new
 	// to tell is left out, so a crew's first calls, before it is rapid,
@@ -1338,8 +1417,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		}
 	}
 	if young {
-		keys, n := youngOf(addr, o, paged)
-		for _, yk := range keys[:n] {
+		for _, yk := range youngOf(addr, o, paged, pageless) {
 			if yk.Hash == 0 {
 				continue
 			}

@@ -924,3 +924,87 @@ func TestAPagedNewcomerOnASweepersAddressIsNotEnlisted(t *testing.T) {
 		})
 	}
 }
+
+// A churner that loads a script, then calls the API, on a carrier-NAT
+// address among hundreds of people whose sessions outlive their youth:
+// the address's young sessions never looked like churn, and live it took
+// 13,616 records in 90 s, never refused (nat-churn, 2026-12-03). No
+// browser loads a script before the page that names it: where the proxy
+// sees pages (people's paged sessions there stay), the address's pageless
+// sessions are judged apart.
+func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		pages     bool          // people's page loads are seen (a proxy; an access log has none)
+		churnEach time.Duration // a pageless session born this often
+		wantHeld  bool
+	}{
+		{"a churner, pages seen", true, 150 * time.Millisecond, true},
+		{"a churner, no pages seen (an access log)", false, 150 * time.Millisecond, false},
+		{"a pageless person every 15 s, pages seen", true, 15 * time.Second, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Room for every session: one forgotten and seen again would
+			// have loaded no page.
+			b := NewBehaviour(1 << 16)
+			h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
+			people(b, 6)
+			type event struct {
+				at     time.Duration
+				a      *identity.Actor
+				kind   Kind
+				item   int
+				person bool
+			}
+			rng := rand.New(rand.NewPCG(11, 5))
+			var events []event
+			const addr = 0x64400109
+			// People arrive every 0.3-0.9 s for four minutes; each loads an
+			// item's page, a script, asks for its reviews, and reads on
+			// every 3-8 s for 20-60 s.
+			for at := time.Duration(0); at < 4*time.Minute; at += 300*time.Millisecond + time.Duration(rng.IntN(600))*time.Millisecond {
+				a := actor(addr, mix(0x5108+uint64(len(events))), 0xf1)
+				end := at + 20*time.Second + time.Duration(rng.IntN(40))*time.Second
+				for t := at; t < end; t += 3*time.Second + time.Duration(rng.IntN(5))*time.Second {
+					item := 1 + rng.IntN(200)
+					page := Page
+					if !tt.pages {
+						page = Other
+					}
+					events = append(events, event{t, &a, page, item, true}, event{t + 100*time.Millisecond, &a, Asset, 0, true}, event{t + 400*time.Millisecond, &a, Record, item, true})
+				}
+			}
+			// From the second minute, pageless sessions: a script, then
+			// two calls 50 ms apart.
+			for at, s := 2*time.Minute, 0; at < 4*time.Minute; at, s = at+tt.churnEach, s+1 {
+				a := actor(addr, mix(0xc4af+uint64(s)), 0xf1)
+				events = append(events, event{at, &a, Asset, 0, false}, event{at + 50*time.Millisecond, &a, Record, 1 + rng.IntN(500), false}, event{at + 100*time.Millisecond, &a, Record, 1 + rng.IntN(500), false})
+			}
+			slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
+			var held, peopleHeld int
+			for _, e := range events {
+				pathID := 0
+				if e.item != 0 {
+					pathID = 1 + e.item&0xff
+				}
+				s := h.d.Assess(e.a, Traits{Kind: e.kind, UA: UABrowser, At: epoch + int64(e.at), IDLow: -1, PathID: pathID})
+				if e.kind == Record {
+					if s&SessionChurn != 0 {
+						if e.person {
+							peopleHeld++
+						} else {
+							held++
+						}
+					}
+					h.d.Served(e.a, rec(uint64(e.item%300)))
+				}
+			}
+			if peopleHeld > 0 {
+				t.Errorf("%d of people's record calls showed session_churn", peopleHeld)
+			}
+			if got := held > 0; got != tt.wantHeld {
+				t.Errorf("%d of the pageless sessions' record calls showed session_churn, want held %v", held, tt.wantHeld)
+			}
+		})
+	}
+}
