@@ -35,6 +35,7 @@ func campaignScores() []*Score {
 		{Name: "office-churn", Desc: "red team: the churner of a reader of the docs on an address of the office, among the people behind it: 10-30 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
 		{Name: "office-paged", Desc: "red team: office-churn as a reader of the docs runs it once sessions that ask about their page's item are judged apart: each item's page before its reviews, a fresh session every 1-2 items, on another address of the office"},
 		{Name: "nat-churn", Desc: "red team: the churner of a reader of the docs on a carrier-NAT address, among the hundreds of people behind it: 20-50 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
+		{Name: "nat-landing", Desc: "red team: nat-churn as a reader of the docs runs it once sessions that load a script but no page are judged apart: each session loads the home page, then 1-2 scripts, then 2-4 calls, on another carrier-NAT address"},
 		{Name: "paced-pages", Desc: "red team: 60-150 sessions (fewer among fewer than 3,000 people), each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
@@ -172,7 +173,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	pagedEvery := pagedAssets + 2*(1+pagedRng.IntN(2))
 	pagedIP := fmt.Sprintf("192.0.2.%d", offAt%offN+1)
 	run(func() {
-		t.churn(ctx, t.score("office-paged"), pagedRng, pagedRate, pagedEvery, pagedAssets, pagedIP, t.mixedItems(pagedRng, zipf, pagedPopular), true)
+		t.churn(ctx, t.score("office-paged"), pagedRng, pagedRate, pagedEvery, pagedAssets, pagedIP, t.mixedItems(pagedRng, zipf, pagedPopular), churnItemPages)
 	})
 
 	// A tenth red team's churner on a busy carrier-NAT address, among
@@ -185,6 +186,16 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	natIP := fmt.Sprintf("100.64.%d.%d", natK/250, natK%250+1)
 	run(func() {
 		t.cookieChurn(ctx, t.score("nat-churn"), natRng, natRate, natEvery, natAssets, natIP, t.mixedItems(natRng, zipf, natPopular))
+	})
+	// nat-churn once script-only sessions are judged apart
+	// (detect.pagelessKey): the home page first, on the next NAT address.
+	landRng := rand.New(rand.NewPCG(t.o.Seed, 16))
+	landRate, landAssets, landPopular := 20+landRng.Float64()*30, 1+landRng.IntN(2), 30+landRng.IntN(31)
+	landEvery := 1 + landAssets + 2 + landRng.IntN(3)
+	landK := (natK + 1) % t.o.NATs
+	landIP := fmt.Sprintf("100.64.%d.%d", landK/250, landK%250+1)
+	run(func() {
+		t.churn(ctx, t.score("nat-landing"), landRng, landRate, landEvery, landAssets, landIP, t.mixedItems(landRng, zipf, landPopular), churnLanding)
 	})
 
 	// The sixth red team's churner over the 254 addresses of one /24 (it
@@ -420,18 +431,35 @@ func (t *Traffic) sessionSwarm(ctx context.Context, rng *rand.Rand, ips []string
 // a person behind the address and none lives long enough to show
 // anything; item picks the items whose reviews it takes.
 func (t *Traffic) cookieChurn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, every, assets int, ip string, item func() int) {
-	t.churn(ctx, s, rng, rate, every, assets, ip, item, false)
+	t.churn(ctx, s, rng, rate, every, assets, ip, item, churnScripts)
 }
 
-// churn is cookieChurn, and with pages, each item's page before its
-// reviews (every - assets even, so that each session's first call is
-// about the page it loaded).
-func (t *Traffic) churn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, every, assets int, ip string, item func() int, pages bool) {
+// churnPages is what a churner's session loads besides its calls.
+type churnPages int
+
+const (
+	churnScripts   churnPages = iota // scripts only
+	churnItemPages                   // scripts, then each item's page before its reviews
+	churnLanding                     // the home page, then scripts
+)
+
+// churn is cookieChurn, with the pages of mode: for churnItemPages,
+// every - assets is even, so that each session's first call is about the
+// page it loaded; for churnLanding, the first of every is the home page.
+func (t *Traffic) churn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, every, assets int, ip string, item func() int, mode churnPages) {
 	var sid *http.Cookie
 	page := 0
+	pages := mode == churnItemPages
 	paced(ctx, rate, func(n int) {
 		if (n-1)%every == 0 {
 			sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc-%x", rng.Uint64())}
+		}
+		if mode == churnLanding {
+			if (n-1)%every == 0 {
+				t.fetch(ctx, s, "/", ip, browserUA, sid, "", nil)
+				return
+			}
+			n--
 		}
 		if (n-1)%every < assets {
 			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)

@@ -181,7 +181,7 @@ func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cook
 		// A browser navigates to an item's page with text/html and calls
 		// the API from it with JSON.
 		accept := "application/json, text/plain, */*"
-		if strings.HasPrefix(path, "/items/") {
+		if path == "/" || strings.HasPrefix(path, "/items/") {
 			accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 		}
 		req.Header.Set("Accept", accept)
