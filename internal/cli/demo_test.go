@@ -29,7 +29,7 @@ func TestDemoShortContainsEveryClassAndSparesShoppers(t *testing.T) {
 	if err := c.ParseFlags([]string{"--duration", "36s", "--every", "1h", "--shoppers", "90", "--nats", "2", "--think", "1s", "--scraper-rate", "80"}); err != nil {
 		t.Fatal(err)
 	}
-	mustContain := []string{"naive", "cookie-churn", "partner-turns", "nat-churn"}
+	mustContain := []string{"naive", "cookie-churn", "partner-turns"}
 	c.Enough = func(scores []*demo.Score, elapsed time.Duration) bool {
 		if elapsed < 12*time.Second {
 			return false
@@ -65,7 +65,7 @@ func TestDemoShortContainsEveryClassAndSparesShoppers(t *testing.T) {
 	// measured but not bound: they are recruited only once what people
 	// are shown is measurably warmer than what they take
 	// (docs/default-policy.md).
-	for name, bound := range map[string]int64{"naive": 300, "review-sweep": 400, "fast-session": 400, "account-crew": 2000, "swarm": 2000, "cookie-churn": 2000, "nat-churn": 2000, "partner-turns": 1000} {
+	for name, bound := range map[string]int64{"naive": 300, "review-sweep": 400, "fast-session": 400, "account-crew": 2000, "swarm": 2000, "cookie-churn": 2000, "partner-turns": 1000} {
 		s := scores[name]
 		if s == nil {
 			t.Fatalf("no %s in the demo", name)
@@ -80,10 +80,10 @@ func TestDemoShortContainsEveryClassAndSparesShoppers(t *testing.T) {
 	}
 	// A churner at its 10-30 req/s takes under 2,000 in 12 s refused or
 	// not; before its young sessions were followed together it was never
-	// refused at all. nat-churn, among the people of a carrier NAT, was
-	// never refused before its script-only sessions were judged apart
-	// (detect.pagelessKey). The partner is refused once it harvests, a
-	// third of the way into --duration.
+	// refused at all. The partner is refused once it harvests, a third
+	// of the way into --duration. (nat-churn, among the people of a
+	// carrier NAT, is held a minute on, once its script-only sessions
+	// are seen to die young: past this test's length.)
 	for _, name := range mustContain {
 		if _, ok := scores[name].Contained(); !ok {
 			t.Errorf("%s was never refused", name)

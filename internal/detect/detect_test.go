@@ -97,6 +97,10 @@ func TestKindOf(t *testing.T) {
 		{false, "GET", "/static/app.CSS", "*/*", Asset},
 		{false, "GET", "/v1.2/users", "*/*", Other},
 		{false, "POST", "/login", "text/html", Other},
+		// a red team's churner: its script asked for as a page, and a
+		// HEAD of the item's page for lineage (2026-12-03)
+		{false, "GET", "/static/app.js", "text/html,application/xhtml+xml", Asset},
+		{false, "HEAD", "/items/1", "text/html,application/xhtml+xml", Other},
 	} {
 		if got := KindOf(tc.record, tc.method, tc.path, tc.accept); got != tc.want {
 			t.Errorf("KindOf(%v %s %s %q) = %d, want %d", tc.record, tc.method, tc.path, tc.accept, got, tc.want)
