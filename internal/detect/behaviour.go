@@ -536,26 +536,26 @@ func (b *Behaviour) pagelessBirths(k uint64, now int64, born bool) float64 {
 	if !ok && !born {
 		return 0
 	}
+	recent := st.births(now, born)
+	sh.put(k, st, b.shardCap)
+	return recent
+}
+
+// births counts a birth at now (born) in st's surgeSpans and returns the
+// births of the last surgeSpan: this span's, and the part of the last
+// one's not yet a span ago.
+func (st *surgeState) births(now int64, born bool) float64 {
 	roll(&st.at, int32(now/surgeSpan), &st.now, &st.prev)
 	if born {
 		st.now = min(st.now+1, math.MaxUint16)
 	}
-	sh.put(k, st, b.shardCap)
 	return spanned(float64(st.now), float64(st.prev), now, surgeSpan)
 }
 
 // peopled reports whether address addr has people behind it (its young
 // sessions' state's peopled).
 func (b *Behaviour) peopled(addr uint64) bool {
-	if addr == 0 {
-		return false
-	}
-	yk := youngKey(addr)
-	sh := &b.shards[yk.Hash>>58]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	_, st := b.state(yk, false)
-	return st != nil && st.peopled()
+	return addr != 0 && b.peopledState(youngKey(addr))
 }
 
 // peopled reports, of an address's young sessions' state st, whether
@@ -652,18 +652,13 @@ func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 	if !ok && !born {
 		return false
 	}
-	roll(&st.at, int32(now/surgeSpan), &st.now, &st.prev)
 	roll(&st.hour, int32(now/surgeHour), &st.thisHour, &st.lastHour)
-	if born {
-		st.now = min(st.now+1, math.MaxUint16)
-	}
+	recent := st.births(now, born)
 	surging, exp := false, b.expected()
 	if now-start > surgeQuiet && b.SurgeBirths > 0 {
-		// The births of the last surgeSpan (this span's, and the part
-		// of the last one's not yet a span ago), against those of the
-		// hour before them, as many spans' worth as the proxy has run
-		// of it: a network new to a running proxy had none.
-		recent := spanned(float64(st.now), float64(st.prev), now, surgeSpan)
+		// The births of the last surgeSpan (recent), against those of
+		// the hour before them, as many spans' worth as the proxy has
+		// run of it: a network new to a running proxy had none.
 		hourly := spanned(float64(st.thisHour), float64(st.lastHour), now, surgeHour)
 		before := max(hourly-recent, 0) * float64(surgeSpan) / float64(min(now-start, surgeHour))
 		// A network rises with more than surgeFloor births, and surges
