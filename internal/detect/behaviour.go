@@ -299,6 +299,28 @@ type evidence struct {
 	surge bool
 }
 
+// servedPage notes on st (a behaviour key's, its shard locked) that it
+// was served the page about item pathID.
+func (b *Behaviour) servedPage(st *addrState, pathID int) {
+	st.page, st.sawPage = uint16(pathID), true
+	if !b.pagesSeen.Load() {
+		b.pagesSeen.Store(true)
+	}
+}
+
+// pageServed is Detector.PageServed on key k.
+func (b *Behaviour) pageServed(k identity.Key, pathID int) {
+	if k.Hash == 0 {
+		return
+	}
+	sh := &b.shards[k.Hash>>58]
+	sh.mu.Lock()
+	if _, st := b.state(k, true); st != nil {
+		b.servedPage(st, pathID)
+	}
+	sh.mu.Unlock()
+}
+
 // signals returns the history signals of key k (a request's behaviour
 // key) at now, and notes a record request at now when record is true,
 // with what the key shows towards a crew, and towards its address's young
@@ -324,10 +346,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	stayed := record && k.Kind == identity.Session && addr != 0 && !st.surged && st.firstAt != 0 && now-st.firstAt >= staysFor
 	born := young && record && st.firstAt == 0
 	if o.page {
-		st.page, st.sawPage = uint16(o.pathID), true
-		if !b.pagesSeen.Load() {
-			b.pagesSeen.Store(true)
-		}
+		b.servedPage(st, o.pathID)
 	}
 	if born {
 		st.paged = o.pathID != 0 && uint16(o.pathID) == st.page

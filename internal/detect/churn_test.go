@@ -939,15 +939,19 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		tls       bool          // the edge passes TLS fingerprints: the churner's client is its own
 		churnEach time.Duration // a pageless session born this often (0: none)
 		cached    int           // percent of people's visits whose page came from the browser's cache (pageless)
+		missing   bool          // the churner GETs its item's page, which is not there (a 404), before its calls
 		wantHeld  bool          // within 90 s of its first
 	}{
-		{"a churner, pages seen", true, false, 150 * time.Millisecond, 0, true},
-		{"a churner, pages seen, TLS fingerprints", true, true, 150 * time.Millisecond, 0, true},
-		{"a churner, no pages seen (an access log)", false, false, 150 * time.Millisecond, 0, false},
-		{"a pageless person every 15 s, pages seen", true, false, 15 * time.Second, 0, false},
+		{"a churner, pages seen", true, false, 150 * time.Millisecond, 0, false, true},
+		{"a churner, pages seen, TLS fingerprints", true, true, 150 * time.Millisecond, 0, false, true},
+		{"a churner, no pages seen (an access log)", false, false, 150 * time.Millisecond, 0, false, false},
+		{"a pageless person every 15 s, pages seen", true, false, 15 * time.Second, 0, false, false},
 		// a red team's harness: 316 of 389 such visits refused while
 		// more than 20 pageless births in 10 s held them (2026-12-03)
-		{"half the people's pages from the cache, a busy address", true, false, 0, 50, false},
+		{"half the people's pages from the cache, a busy address", true, false, 0, 50, false, false},
+		// the red team's harness: 18,826 records, never refused, while
+		// a page counted when asked for
+		{"a churner GETs a 404 page of its item before its calls", true, false, 150 * time.Millisecond, 0, true, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Room for every session: one forgotten and seen again would
@@ -991,7 +995,11 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 			for at, s := 2*time.Minute, 0; tt.churnEach > 0 && at < 4*time.Minute; at, s = at+tt.churnEach, s+1 {
 				a := actor(addr, mix(0xc4af+uint64(s)), 0xbad)
 				a.TLS = tt.tls
-				events = append(events, event{at, &a, Asset, 0, false}, event{at + 50*time.Millisecond, &a, Record, 1 + rng.IntN(500), false}, event{at + 100*time.Millisecond, &a, Record, 1 + rng.IntN(500), false})
+				item := 1 + rng.IntN(500)
+				if tt.missing {
+					events = append(events, event{at - 20*time.Millisecond, &a, Page, item, false})
+				}
+				events = append(events, event{at, &a, Asset, 0, false}, event{at + 50*time.Millisecond, &a, Record, item, false}, event{at + 100*time.Millisecond, &a, Record, 1 + rng.IntN(500), false})
 			}
 			slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
 			var held, peopleHeld int
@@ -1000,7 +1008,12 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				if e.item != 0 {
 					pathID = 1 + e.item&0xff
 				}
-				s := h.d.Assess(e.a, Traits{Kind: e.kind, UA: UABrowser, At: epoch + int64(e.at), IDLow: -1, PathID: pathID})
+				// As a proxy asks: a page counts once the upstream served
+				// it, and the churner's are not there.
+				s := h.d.Assess(e.a, Traits{Kind: e.kind, UA: UABrowser, At: epoch + int64(e.at), IDLow: -1, PathID: pathID, Unserved: e.kind == Page})
+				if e.kind == Page && e.person {
+					h.d.PageServed(e.a, pathID)
+				}
 				if e.kind == Record {
 					if s&SessionChurn != 0 {
 						if e.person {

@@ -100,6 +100,11 @@ type Traits struct {
 	// PathID names the item the path is about (PathID; 0: none): an
 	// item's page and the API calls it makes for that item share it.
 	PathID int
+	// Unserved: a page whose answer is still to come (a proxy asks
+	// before the upstream answers). It counts as the session's page (its
+	// lineage, a page seen) only once PageServed says it was served: a
+	// GET of a page that is not there (404) is no page a person read.
+	Unserved bool
 	// MissingBrowserHeaders: the UA claims a browser but the request lacks
 	// Accept-Language, which every browser sends.
 	MissingBrowserHeaders bool
@@ -234,7 +239,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		}
 		var hist Signals
 		o := d.originOf(a)
-		o.page, o.pathID = t.Kind == Page, t.PathID
+		o.page, o.pathID = t.Kind == Page && !t.Unserved, t.PathID
 		if s&Sessionless == 0 {
 			o.client = 0
 		}
@@ -416,6 +421,14 @@ func (d *Detector) SetCrewSanctioned(fn func(now int64, crew identity.Key) bool)
 func (d *Detector) Served(a *identity.Actor, recs []records.Found) {
 	if d.behaviour != nil {
 		d.behaviour.Served(behaviourKey(a), d.originOf(a), recs)
+	}
+}
+
+// PageServed notes that a's page about item pathID (Traits.PathID),
+// assessed Unserved, was served (a 2xx or 304).
+func (d *Detector) PageServed(a *identity.Actor, pathID int) {
+	if d.behaviour != nil {
+		d.behaviour.pageServed(behaviourKey(a), pathID)
 	}
 }
 

@@ -135,9 +135,16 @@ type exchange struct {
 	timer     *time.Timer
 	cancel    context.CancelFunc
 	signals   detect.Signals
-	decoy     bool
-	decoyKey  identity.Key
-	sprinkle  string // gjson path of the array to sprinkle a canary into
+	// forward: the request goes on to the upstream, whose answer this
+	// proxy sees (not an auth_request's); page: an HTML page that counts
+	// for the detector once served (detect.Traits.Unserved), about the
+	// item pathID
+	forward  bool
+	page     bool
+	pathID   int
+	decoy    bool
+	decoyKey identity.Key
+	sprinkle string // gjson path of the array to sprinkle a canary into
 }
 
 // NewTransport returns an upstream transport tuned for a proxy: Go's default
@@ -266,6 +273,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer done()
 	}
 	now := p.o.Now() // after any wait: the request is admitted now
+	x.forward = true
 	v, unavailable := p.decide(now, r, x, route, true)
 	if unavailable {
 		p.release(x)
@@ -349,8 +357,9 @@ func (p *Proxy) decide(now time.Time, r *http.Request, x *exchange, route string
 
 		// Without a session source every request lacks a session, and
 		// anonymous people of one browser build were one crew.
+		x.page, x.pathID = kind == detect.Page && x.forward, detect.PathID(r.URL.Path)
 		traits = &detect.Traits{Kind: kind, UA: p.o.UA.Classify(r.UserAgent()), Addr: addr, At: now.UnixNano(), NoSessions: !p.o.Resolver.SeesSessions(),
-			IDLow: x.match.IDLow(), PathID: detect.PathID(r.URL.Path), Route: x.match.Route() + 1, MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match),
+			IDLow: x.match.IDLow(), PathID: x.pathID, Unserved: x.page, Route: x.match.Route() + 1, MissingBrowserHeaders: r.Header.Get("Accept-Language") == "", Lookup: p.lookupHash(r, &x.match),
 			App: p.o.Detector.App(r.UserAgent())}
 	}
 	passed := p.o.Challenger != nil && p.o.Challenger.Passed(r, &x.actor)
@@ -416,6 +425,11 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	x.status = resp.StatusCode
+	if x.page && (resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotModified) {
+		// Before a byte of it reaches the client, which then asks
+		// about the page's item.
+		p.o.Detector.PageServed(&x.actor, x.pathID)
+	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// An upgraded connection (WebSocket) is the client's and the
 		// upstream's from here: ReverseProxy needs the body as it came
