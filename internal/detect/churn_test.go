@@ -2,6 +2,7 @@ package detect
 
 import (
 	"cmp"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -169,6 +170,15 @@ func TestCookieChurnWithPagesBeforePeopleAreMeasured(t *testing.T) {
 // page a second (as the short demo's do), so that they are not people at
 // a person's pace, and people's share is not measured.
 func TestShoppersBehindANATAtAStartAreNotAChurner(t *testing.T) {
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("half the pages cached %v", cached), func(t *testing.T) { shoppersAtAStart(t, cached) })
+	}
+}
+
+// shoppersAtAStart is TestShoppersBehindANATAtAStartAreNotAChurner, with
+// half the shoppers' pages from the browser's cache (cached): their
+// sessions are pageless, and judged apart.
+func shoppersAtAStart(t *testing.T, cached bool) {
 	h := &crewHarness{d: New(Options{Behaviour: NewBehaviour(1 << 16)}), next: 1 << 32}
 	for i := range h.d.behaviour.ColdWarmup {
 		h.d.behaviour.Served(identity.Key{Kind: identity.IP, Hash: 77}, origin{}, rec(i))
@@ -187,7 +197,9 @@ func TestShoppersBehindANATAtAStartAreNotAChurner(t *testing.T) {
 				a.Keys[identity.Session].Hash = mix(a.Keys[identity.Session].Hash)
 			}
 			at := time.Duration(tick)*time.Second + time.Duration(i)*10*time.Millisecond
-			h.d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at)})
+			if !cached || i%2 == 0 {
+				h.d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at)})
+			}
 			h.d.Assess(a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at+100*time.Millisecond)})
 			s := h.d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+300*time.Millisecond), IDLow: -1})
 			if a.Keys[identity.Crew] == crewKey(a, ColdSweep) || s&SessionChurn != 0 {
@@ -940,18 +952,25 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		churnEach time.Duration // a pageless session born this often (0: none)
 		cached    int           // percent of people's visits whose page came from the browser's cache (pageless)
 		missing   bool          // the churner GETs its item's page, which is not there (a 404), before its calls
+		landers   int           // percent of people's visits that land on the home page, whose widget calls about an item; nine in ten leave then
 		wantHeld  bool          // within 90 s of its first
 	}{
-		{"a churner, pages seen", true, false, 150 * time.Millisecond, 0, false, true},
-		{"a churner, pages seen, TLS fingerprints", true, true, 150 * time.Millisecond, 0, false, true},
-		{"a churner, no pages seen (an access log)", false, false, 150 * time.Millisecond, 0, false, false},
-		{"a pageless person every 15 s, pages seen", true, false, 15 * time.Second, 0, false, false},
+		{name: "a churner, pages seen", pages: true, churnEach: 150 * time.Millisecond, wantHeld: true},
+		{name: "a churner, pages seen, TLS fingerprints", pages: true, tls: true, churnEach: 150 * time.Millisecond, wantHeld: true},
+		{name: "a churner, no pages seen (an access log)", churnEach: 150 * time.Millisecond},
+		{name: "a pageless person every 15 s, pages seen", pages: true, churnEach: 15 * time.Second},
 		// a red team's harness: 316 of 389 such visits refused while
 		// more than 20 pageless births in 10 s held them (2026-12-03)
-		{"half the people's pages from the cache, a busy address", true, false, 0, 50, false, false},
+		{name: "half the people's pages from the cache, a busy address", pages: true, cached: 50},
+		// a home page whose widget calls a record route: the visits that
+		// land there are not paged, and most leave at once. Judging
+		// every unpaged session with the pageless ones held 35 of their
+		// calls (and held the live nat-landing, the churner that loads the
+		// home page first, at 60 s: 7,341 records, 2026-12-03)
+		{name: "a third of the people land on the home page, nine in ten of them leave", pages: true, landers: 33},
 		// the red team's harness: 18,826 records, never refused, while
 		// a page counted when asked for
-		{"a churner GETs a 404 page of its item before its calls", true, false, 150 * time.Millisecond, 0, true, true},
+		{name: "a churner GETs a 404 page of its item before its calls", pages: true, churnEach: 150 * time.Millisecond, missing: true, wantHeld: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Room for every session: one forgotten and seen again would
@@ -981,7 +1000,15 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				a.TLS = tt.tls
 				cached := rng.IntN(100) < tt.cached
 				end := at + 20*time.Second + time.Duration(rng.IntN(40))*time.Second
-				for t := at; t < end; t += 3*time.Second + time.Duration(rng.IntN(5))*time.Second {
+				first := at
+				if rng.IntN(100) < tt.landers {
+					events = append(events, event{at, &a, Page, 0, true}, event{at + 100*time.Millisecond, &a, Asset, 0, true}, event{at + 400*time.Millisecond, &a, Record, 1 + rng.IntN(200), true})
+					if rng.IntN(10) > 0 {
+						continue
+					}
+					first += 3 * time.Second
+				}
+				for t := first; t < end; t += 3*time.Second + time.Duration(rng.IntN(5))*time.Second {
 					item := 1 + rng.IntN(200)
 					page := Page
 					if !tt.pages || cached {
