@@ -1134,8 +1134,12 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		ev.early |= APIHeavy
 	}
 	// People's share is read only for a key that shows evidence: most
-	// requests show none.
-	if s&(ColdSweep|Rapid) == ColdSweep|Rapid {
+	// requests show none. Cold by the response too (below): a live crew
+	// that loads each item's page and script before its reviews had a
+	// quarter of its members under the record's 80% for their first
+	// minute, each taking its address's budget (live page-crew: 10,319
+	// to 12,898 records in 90 s, 2026-12-03).
+	if s&Rapid != 0 && (s&ColdSweep != 0 || uint32(st.served) >= b.ColdMin) {
 		if people, measured := b.people(); measured {
 			ev.colder = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 		}

@@ -319,7 +319,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// a clerk looks a customer up every minute or two, and a swarm's
 		// sessions each make a handful of calls.
 		atPace := ev.brisk || a.Keys[identity.Account].Hash == 0
-		if ev.early == sweep || ev.apiSweep && atPace || s&(ColdSweep|Rapid) == ColdSweep|Rapid && ev.colder {
+		if ev.early == sweep || ev.apiSweep && atPace || ev.colder {
 			crew := crewKey(a, ColdSweep|sig&AutomationUA)
 			alone := ev.early == sweep || ev.colder || ev.apiAlone && atPace
 			if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At, ev.firstAt, alone) ||

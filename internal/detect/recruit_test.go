@@ -430,6 +430,45 @@ func TestColderThanPeople(t *testing.T) {
 // recruited into the crew and challenged with it (one refusal among
 // 249,540 shopper requests in the live scoreboard); counted by the
 // response, it is a person's luck.
+// A member of a crew that loads each item's page before its reviews,
+// whose responses hold some reviewers people were shown too: under the
+// record's 80% (no cold_sweep) while most of each response is cold. Live,
+// a quarter of page-crew's members were so for their first minute, each
+// taking its address's budget beside a sanctioned crew (10,319 to 12,898
+// records in 90 s, 2026-12-03). Cold by the response, it joins the crew.
+func TestAPageLoadingLookalikeWithWarmReviewersJoinsASanctionedCrew(t *testing.T) {
+	h := newCrewHarness()
+	m := h.member(1)
+	h.sanctioned = crewKey(&m, ColdSweep)
+	warm := uint64(0) // the warm-up's records, each served six times already
+	joined := -1
+	for item := range 30 {
+		at := time.Duration(item) * time.Second
+		h.call(&m, Page, at)
+		s := h.d.Assess(&m, Traits{Kind: Record, UA: UABrowser, Addr: netip.MustParseAddr("45.10.1.10"), At: epoch + int64(at+400*time.Millisecond), IDLow: -1})
+		if s&ColdSweep != 0 && joined < 0 {
+			t.Fatalf("item %d: cold_sweep on 60%% cold records: the test would prove nothing", item)
+		}
+		var recs []records.Found
+		for j := range 10 {
+			if j < 6 {
+				recs = append(recs, rec(h.next)...)
+				h.next++
+			} else {
+				recs = append(recs, rec(warm)...)
+				warm++
+			}
+		}
+		h.d.Served(&m, recs)
+		if joined < 0 && m.Keys[identity.Crew] == h.sanctioned {
+			joined = item
+		}
+	}
+	if joined < 0 || joined > 20 {
+		t.Fatalf("joined the sanctioned crew at item %d, want by item 20", joined)
+	}
+}
+
 func TestShopperOnATailItemIsNotRecruitedBesideACrew(t *testing.T) {
 	h := newCrewHarness()
 	crew := make([]identity.Actor, recruitQuorum)
