@@ -343,10 +343,13 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// A recruit stays the crew's for an hour, on calls that show
 		// less (an asset just loaded, records someone else read: a crew
 		// that has taken much of the catalogue has warmed it), and for
-		// as long after as it calls the API at its pace.
+		// as long after as it calls the API at its pace or shows the
+		// colder responses it was recruited on (live page-crew's members
+		// went back to their own budgets when their evidence wavered:
+		// 60 of 627 calls allowed after a first refusal, 2026-12-03).
 		if ev.enlisted {
 			sig = ColdSweep | sig&AutomationUA
-			if ev.early&APIHeavy != 0 && atPace {
+			if ev.early&APIHeavy != 0 && atPace || ev.colder {
 				d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
 			}
 		}

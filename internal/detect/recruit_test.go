@@ -467,6 +467,20 @@ func TestAPageLoadingLookalikeWithWarmReviewersJoinsASanctionedCrew(t *testing.T
 	if joined < 0 || joined > 20 {
 		t.Fatalf("joined the sanctioned crew at item %d, want by item 20", joined)
 	}
+	// A recruit stays the crew's on calls that show less: live, members
+	// went back and forth between the crew and their own budgets as
+	// their evidence came and went (60 of 627 calls allowed after a first
+	// refusal). Here a member slows to a person's pace on popular items.
+	for item := range 10 {
+		at := 30*time.Second + time.Duration(item)*5*time.Second
+		h.call(&m, Page, at)
+		h.d.Assess(&m, Traits{Kind: Record, UA: UABrowser, Addr: netip.MustParseAddr("45.10.1.10"), At: epoch + int64(at+400*time.Millisecond), IDLow: -1})
+		if m.Keys[identity.Crew] != h.sanctioned {
+			t.Fatalf("slowed on popular items, it left the crew at item %d: crew %v", item, m.Keys[identity.Crew])
+		}
+		h.d.Served(&m, rec(warm))
+		warm++
+	}
 }
 
 func TestShopperOnATailItemIsNotRecruitedBesideACrew(t *testing.T) {
