@@ -352,8 +352,8 @@ func (c *ProxyCommand) warnClients(ctx context.Context, every time.Duration) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	var pageless, sessionless bool
-	for !pageless || !sessionless {
+	var pageless, sessionless, noPages bool
+	for !pageless || !sessionless || !noPages {
 		select {
 		case <-ctx.Done():
 			return
@@ -364,6 +364,10 @@ func (c *ProxyCommand) warnClients(ctx context.Context, every time.Duration) {
 			pageless = true
 			c.log.Warn("most record calls come from sessions that never loaded a page or an asset through leakguard: if pages and assets are served from elsewhere, set detect.api_clients: true; if it is your app, name its User-Agent in detect.app_user_agents; or no_assets makes one crew of each browser build's people",
 				"record_calls", n.Sessions, "pageless", n.Pageless)
+		} else if !noPages && n.Sessions >= clientsMinCalls && n.Pages == 0 {
+			noPages = true
+			c.log.Info("no HTML page has been served through leakguard (a GET with an HTML Accept, answered 2xx or 304): the rules on a session's page lineage (paged and pageless sessions) stay off; they need the pages to come through it",
+				"record_calls", n.Sessions)
 		} else if !sessionless && all >= clientsMinCalls && 2*n.Sessionless >= all {
 			sessionless = true
 			c.log.Warn("half the record calls carry no session (identity.session): if your app calls the API without it, name its User-Agent in detect.app_user_agents (or set detect.api_clients: true, which spares the website's clients too), or sessionless makes one crew of each app build's people",

@@ -590,6 +590,46 @@ func TestProxySparesPeopleItCannotTellFromASwarm(t *testing.T) {
 	}
 }
 
+// A page counts for the detector once the shop served it: a red team's
+// churner that asked for a page that is not there (a 404) before each
+// call was a paged session, and took 18,826 records (2026-12-03). Where
+// no page is served through the proxy, it says that the rules on a
+// session's page lineage stay off.
+func TestProxyCountsAPageOnceTheShopServedIt(t *testing.T) {
+	cfg := writeEnforcing(t, t.TempDir(), "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{}", "{route: 'GET /api/items/{id}/reviews', entity: user, body: '$.reviews[*].user.id'}")
+	var stderr syncBuffer
+	c, _, stop := serveConfigEnv(t, cfg, &stderr, func(string) string { return "" })
+	defer stop()
+	client := &http.Client{Timeout: 5 * time.Second}
+	page := []string{"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+		"Accept-Language", "en", "Accept", "text/html,application/xhtml+xml,*/*;q=0.8"}
+	// The shop has 1,000 items: item 5,000's page is not there.
+	for p := range clientsMinCalls {
+		who := append([]string{"X-Forwarded-For", fmt.Sprintf("10.%d.%d.7", p/200, p%200), "Cookie", fmt.Sprintf("sid=s%d", p)}, page...)
+		if code, _ := get(t, client, fmt.Sprintf("http://%s/items/%d", c.Addr(), 5000+p), who...); code != http.StatusNotFound {
+			t.Fatalf("the missing page answered %d", code)
+		}
+		who[len(who)-1] = "application/json"
+		get(t, client, fmt.Sprintf("http://%s/api/items/%d/reviews", c.Addr(), 1+p%1000), who...)
+	}
+	if n := c.detector.Clients(); n.Pages != 0 || n.Sessions < clientsMinCalls {
+		t.Fatalf("after %d missing pages: %d pages counted, %d record calls", clientsMinCalls, n.Pages, n.Sessions)
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	c.warnClients(wctx, 10*time.Millisecond)
+	cancel()
+	if !strings.Contains(stderr.String(), "no HTML page has been served") {
+		t.Errorf("no word that page lineage is off in the log:\n%s", stderr.String())
+	}
+	who := append([]string{"X-Forwarded-For", "10.9.9.9", "Cookie", "sid=person"}, page...)
+	if code, _ := get(t, client, fmt.Sprintf("http://%s/items/5", c.Addr()), who...); code != http.StatusOK {
+		t.Fatalf("item 5's page answered %d", code)
+	}
+	if n := c.detector.Clients(); n.Pages != 1 {
+		t.Errorf("after a page served: %d pages counted, want 1", n.Pages)
+	}
+}
+
 // The session swarm through the proxy: 900 addresses in random /16s, each
 // a session of its own that loads a script, then asks for two profiles,
 // with a browser's headers. On the header shape it is never refused: each

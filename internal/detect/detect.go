@@ -155,6 +155,8 @@ type Detector struct {
 	shardCap       int
 	apiClients     bool
 	appUAs         []string
+	// pages: HTML pages served (Clients)
+	pages atomic.Uint64
 }
 
 type sessionShard struct {
@@ -232,6 +234,9 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		s |= HeaderMismatch
 	}
 	var ev evidence
+	if t.Kind == Page && !t.Unserved {
+		d.pages.Add(1)
+	}
 	if d.behaviour != nil {
 		low := t.IDLow
 		if t.Kind != Record {
@@ -430,6 +435,7 @@ func (d *Detector) Served(a *identity.Actor, recs []records.Found) {
 // PageServed notes that a's page about item pathID (Traits.PathID),
 // assessed Unserved, was served (a 2xx or 304).
 func (d *Detector) PageServed(a *identity.Actor, pathID int) {
+	d.pages.Add(1)
 	if d.behaviour != nil {
 		d.behaviour.pageServed(behaviourKey(a), pathID)
 	}
@@ -476,6 +482,9 @@ type ClientCalls struct {
 	Sessions    uint64 // from a session
 	Pageless    uint64 // of those, from a session that never loaded a page or asset
 	Sessionless uint64 // without a session
+	// Pages counts the HTML pages served (Traits.Unserved ones once
+	// PageServed): none, and no session is paged or pageless.
+	Pages uint64
 }
 
 // Clients counts the record calls so far. Where most sessions never load a
@@ -492,6 +501,7 @@ func (d *Detector) Clients() ClientCalls {
 		c.Sessions, c.Pageless, c.Sessionless = c.Sessions+sh.calls, c.Pageless+sh.pageless, c.Sessionless+sh.sessionless
 		sh.mu.Unlock()
 	}
+	c.Pages = d.pages.Load()
 	return c
 }
 
