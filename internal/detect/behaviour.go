@@ -252,9 +252,9 @@ type evidence struct {
 	// the records, Rapid on a third of the intervals, APIHeavy on three
 	// calls and four for every page or asset.
 	early Signals
-	// colder: cold and rapid on the full evidence, with responses colder
-	// than people's beyond chance (a crew that loads pages around its
-	// calls).
+	// colder: rapid on the full evidence, with cold_sweep or ColdMin
+	// responses, and responses colder than people's beyond chance (a
+	// crew that loads pages around its calls).
 	colder bool
 	// apiSweep: through the API on the early evidence, at any pace, with
 	// two responses or more, so cold that five such keys together are

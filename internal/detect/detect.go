@@ -311,9 +311,10 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	case t.Kind == Record:
 		// A crew recruits its lookalikes early (see recruits): a quorum
 		// of them sweeping the tail through the API, fast or at a
-		// person's pace, or (on the full cold and rapid evidence)
-		// loading the pages around their calls as a crew that read these
-		// docs would; past the quorum's first minute, and into a
+		// person's pace, or (rapid on the full evidence, responses
+		// colder than people's) loading the pages around their calls
+		// as a crew that read these docs would; past the quorum's
+		// first minute, and into a
 		// sanctioned crew, only those convincing alone. All but the
 		// fast API sweep need responses colder than people's beyond
 		// chance: fast shoppers are rapid too, and while most of what
