@@ -234,7 +234,10 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		s |= HeaderMismatch
 	}
 	var ev evidence
-	if t.Kind == Page && !t.Unserved {
+	// A page a proxy has yet to see answered counts once PageServed
+	// says it was served.
+	page := t.Kind == Page && !t.Unserved
+	if page {
 		d.pages.Add(1)
 	}
 	if d.behaviour != nil {
@@ -244,7 +247,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		}
 		var hist Signals
 		o := d.originOf(a)
-		o.page, o.pathID = t.Kind == Page && !t.Unserved, t.PathID
+		o.page, o.pathID = page, t.PathID
 		if s&Sessionless == 0 {
 			o.client = 0
 		}
