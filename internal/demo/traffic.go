@@ -254,7 +254,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // last 10-35 s, whom the proxy refused all of (a ninth red team), were
 // never among the demo's.
 func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip string, n int, z *shop.Zipf) {
-	const shortVisits = 0.35
+	const shortVisits, landers = 0.35, 0.3
 	var me, left int
 	var sid *http.Cookie
 	var account string
@@ -277,6 +277,24 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 				left = 1 + rng.IntN(4)
 			}
 			visit++
+			// Some visits land on the home page, whose widget asks about
+			// a recommended item (no page of its own), and half of those
+			// leave at once: people a churner landing there looks like.
+			if rng.Float64() < landers {
+				t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
+				t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
+				t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
+				t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", z.Sample(rng)), ip, browserUA, sid, account, reviewers)
+				if rng.IntN(2) == 0 {
+					left = 0
+				}
+				if !sleep(ctx, 3*time.Second+time.Duration(rng.Int64N(int64(5*time.Second)))) {
+					return
+				}
+				if left == 0 {
+					continue
+				}
+			}
 		}
 		left--
 		item := z.Sample(rng)

@@ -244,7 +244,7 @@ func (s *Shop) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><html><head><title>shop</title><link rel="stylesheet" href="/static/app.css"></head><body><h1>Synthetic shop</h1><p>%d users, %d items. All data is made up.</p><a href="/items/1">first item</a></body></html>`, s.Users, s.Items)
+		fmt.Fprintf(w, `<!doctype html><html><head><title>shop</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js"></script></head><body><h1>Synthetic shop</h1><p>%d users, %d items. All data is made up.</p><a href="/items/1">first item</a><div id="reviews" data-src="/api/items/1/reviews"></div></body></html>`, s.Users, s.Items)
 	})
 	return mux
 }
