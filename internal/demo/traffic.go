@@ -254,22 +254,30 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // last 10-35 s, whom the proxy refused all of (a ninth red team), were
 // never among the demo's.
 func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip string, n int, z *shop.Zipf) {
-	const shortVisits, landers = 0.35, 0.3
+	// A tenth of the return visits have their pages from the browser's
+	// cache: only the scripts and the API reach the proxy, as a pageless
+	// scraper's do.
+	const shortVisits, landers, cachedPages = 0.35, 0.3, 0.1
 	var me, left int
 	var sid *http.Cookie
 	var account string
-	short := false
+	short, cached := false, false
 	// stagger arrivals
 	if !sleep(ctx, time.Duration(rng.Int64N(int64(t.o.ThinkTime)+1))) {
 		return
 	}
 	for visit := 0; ctx.Err() == nil; {
 		if left == 0 {
-			me = rng.IntN(t.o.Users) + 1
-			sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%d-%x", n, visit, rng.Uint64())}
-			account = ""
-			if (n+visit)%3 == 0 { // a third are signed in
-				account = fmt.Sprintf("shopper-%d-%d", n, visit)
+			// A page from the browser's cache is a browser's that was
+			// here before, with its cookie.
+			cached = visit > 0 && rng.Float64() < cachedPages
+			if !cached {
+				me = rng.IntN(t.o.Users) + 1
+				sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%d-%x", n, visit, rng.Uint64())}
+				account = ""
+				if (n+visit)%3 == 0 { // a third are signed in
+					account = fmt.Sprintf("shopper-%d-%d", n, visit)
+				}
 			}
 			short = rng.Float64() < shortVisits
 			left = 3 + rng.IntN(15)
@@ -281,7 +289,9 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 			// a recommended item (no page of its own), and half of those
 			// leave at once: people a churner landing there looks like.
 			if rng.Float64() < landers {
-				t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
+				if !cached {
+					t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
+				}
 				t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
 				t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 				t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", z.Sample(rng)), ip, browserUA, sid, account, reviewers)
@@ -298,7 +308,9 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 		}
 		left--
 		item := z.Sample(rng)
-		t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
+		if !cached {
+			t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
+		}
 		t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
 		t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, account, reviewers)
