@@ -571,6 +571,25 @@ func (st *surgeState) births(now int64, born bool) float64 {
 	return spanned(float64(st.now), float64(st.prev), now, surgeSpan)
 }
 
+// sharedBirths: an address with people behind it (peopled) whose young
+// sessions made this many first record calls or more is shared: a
+// carrier NAT's, an office's. One member of an operation, a session of
+// its own, is one birth.
+const sharedBirths = 8
+
+// shared reports whether address addr is shared by people (sharedBirths).
+func (b *Behaviour) shared(addr uint64) bool {
+	if addr == 0 {
+		return false
+	}
+	k := youngKey(addr)
+	sh := &b.shards[k.Hash>>58]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	_, st := b.state(k, false)
+	return st != nil && st.born >= sharedBirths && st.peopled()
+}
+
 // peopled reports whether address addr has people behind it (its young
 // sessions' state's peopled).
 func (b *Behaviour) peopled(addr uint64) bool {

@@ -247,3 +247,38 @@ func TestBeyondRate(t *testing.T) {
 		}
 	}
 }
+
+// A shopper behind a carrier NAT who reads the tail at a paced cohort's
+// pace, and started within its minute, was recruited with it and
+// refused (the live demo, 2026-12-03). The cohort's members are each on
+// an address of their own; the people behind a shared address are not
+// among them.
+func TestATailReaderBehindACarrierNATDoesNotJoinACohort(t *testing.T) {
+	h := newCrewHarness()
+	const nat = 0x64400001
+	// The NAT's people: sessions that stay, for a minute before.
+	for i := range 3 * sharedBirths {
+		p := actor(nat, mix(0x9a7e+uint64(i)), 0xf1)
+		for c := range 2 {
+			h.read(&p, time.Duration(i)*time.Second+time.Duration(c)*6*time.Second-time.Minute, true, true)
+		}
+	}
+	members := make([]identity.Actor, cohortQuorum+5)
+	for i := range members {
+		members[i] = reader(uint64(i), uint64(i))
+	}
+	shopper := actor(nat, mix(0x5b0b5), 0xf1)
+	shopper.Keys[identity.Net] = identity.Key{Kind: identity.Net, Hash: nat >> 8}
+	for item := range 12 {
+		for i := range members {
+			h.read(&members[i], time.Duration(item)*4*time.Second+time.Duration(i)*100*time.Millisecond, true, false)
+		}
+		h.read(&shopper, time.Duration(item)*4*time.Second+3*time.Second, true, false)
+	}
+	if crew := crewKey(&members[0], ColdSweep); members[0].Keys[identity.Crew] != crew {
+		t.Fatal("the cohort was not recruited: the test would prove nothing")
+	}
+	if c := shopper.Keys[identity.Crew]; c.Hash != 0 {
+		t.Fatalf("the shopper behind the NAT is in crew %v", c)
+	}
+}

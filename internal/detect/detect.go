@@ -341,7 +341,14 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// as a tail reader, is a cohort of them starting at once
 		// (cohorts); recruited, a member stays the crew's for an hour,
 		// and for as long after as it shows the same.
-		if ev.alone && t.Route != 0 && d.cohorts.join(cohortSig(t.Route, ev), behaviourKey(a).Hash, a.Keys[identity.Net].Hash, t.At, ev.firstAt,
+		// Not the people behind a shared address (a carrier NAT's, an
+		// office's): a shopper behind a carrier NAT reading the tail at
+		// a paced cohort's pace, who started within its minute, was
+		// recruited with it, and refused (the live demo, once its
+		// return visits' pages came from the browser's cache, 6 requests
+		// in three runs of eight, 2026-12-03). A cohort's members are
+		// each nobody else's address.
+		if ev.alone && t.Route != 0 && !d.behaviour.shared(a.Keys[identity.IP].Hash) && d.cohorts.join(cohortSig(t.Route, ev), behaviourKey(a).Hash, a.Keys[identity.Net].Hash, t.At, ev.firstAt,
 			d.behaviour.arrived(t.Route, ev.firstAt-recruitWindow, ev.firstAt+recruitWindow)) {
 			if !ev.enlisted {
 				s |= ev.early
