@@ -634,8 +634,8 @@ func TestProxyCountsAPageOnceTheShopServedIt(t *testing.T) {
 // a session of its own that loads a script, then asks for two profiles,
 // with a browser's headers. On the header shape it is never refused: each
 // address shows nothing, and its fingerprint is every such browser's (no
-// page is served here, so its pageless sessions are not followed together
-// by their header shape: detect.pagelessFPKey).
+// page is served here, so its pageless sessions are not followed
+// together: detect.pagelessPool).
 // Where the TLS edge passes the client's JA4 (the script's own), the
 // swarm's young sessions together are one sweep, held to the crew's 500.
 func TestProxyHoldsASessionSwarmByItsTLSFingerprint(t *testing.T) {

@@ -218,7 +218,7 @@ type addrState struct {
 	arrived bool
 	// surged: on a session's state, held in a surge in its youth (surge)
 	surged bool
-	// fresh: on a pageless header shape's (pagelessFPKey), served since
+	// fresh: on the pageless sessions' pool (pagelessPool), served since
 	// it was last weighed: what a hold keeps from being served does not
 	// renew it
 	fresh bool
@@ -421,14 +421,14 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	if churned[1] || churned[2] || churned[0] && !(own && (ownGrown || o.fp == 0)) {
 		ev.churn, ev.swarm = true, churned[1]
 	}
-	// The pageless sessions of one header shape on addresses that have
-	// not shown people, sweeping together: a swarm that gives each
-	// address a session loading a script before its few calls (see
-	// pagelessFPKey). Young or not: its members call once in every
-	// cycle over its addresses, each call but the first past its youth.
-	// Held as a surge's are, in one crew, while they sweep: a person
-	// among them is not enlisted for an hour.
-	if record && pageless && addr != 0 && o.fp == 0 && o.hfp != 0 && !b.peopledState(pagedKey(addr)) && b.pagelessSweep(o.hfp, now) {
+	// The pageless sessions on addresses that have not shown people,
+	// sweeping together: a swarm that gives each address a session
+	// loading a script before its few calls (see pagelessPool). Young or
+	// not: its members call once in every cycle over its addresses, each
+	// call but the first past its youth. Held as a surge's are, in one
+	// crew, while they sweep: a person among them is not enlisted for an
+	// hour.
+	if record && pageless && addr != 0 && o.fp == 0 && !b.peopledState(pagedKey(addr)) && b.pagelessSweep(now) {
 		s |= SessionChurn
 		ev.surge = true
 	}
@@ -995,9 +995,6 @@ type origin struct {
 	// (identity.Actor.TLS; 0 otherwise): its young sessions are
 	// followed together too.
 	fp uint64
-	// hfp: otherwise, its header shape's (0: none): its pageless
-	// sessions are followed together (pagelessFPKey).
-	hfp uint64
 	// net: the client network's key (hash; 0: unknown), whose young
 	// sessions are counted for surges.
 	net uint64
@@ -1061,28 +1058,31 @@ func pagelessKey(addr uint64) identity.Key {
 	return identity.Key{Kind: identity.IP, Hash: mix(addr ^ 0x0b9a6ed5e55101a6)}
 }
 
-// pagelessFPKey is the state of the pageless sessions (see pagelessKey)
-// of header shape hfp together, wherever they are, where no
-// TLS fingerprint is known: a residential swarm that gives each of its
-// thousands of addresses a session loading a script before its five to
-// ten profile calls showed nothing on any address or in any session,
-// and took every profile it asked for (live session-swarm: 2,008 in
-// 90 s at 50 requests a second, 7,104 at 200; the simulator's: 10,225 of
-// 10,225 in a day, 2026-12-03). A header shape is every visitor of a
-// browser build, but its pageless sessions are few: a browser loads the
+// pagelessPool is the state of the pageless sessions (see pagelessKey)
+// on addresses whose paged sessions have not shown people (a carrier
+// NAT's and an office's have), all together, where no TLS fingerprint is
+// known: a residential swarm that gives each of its thousands of
+// addresses a session loading a script before its five to ten profile
+// calls showed nothing on any address or in any session, and took every
+// profile it asked for (live session-swarm: 2,008 in 90 s at 50 requests
+// a second, 7,104 at 200; the simulator's: 10,225 of 10,225 in a day,
+// 2026-12-03). People's sessions are seldom pageless: a browser loads the
 // page that names a script first, and one whose page came from its cache
-// was here before, with its session. They are held while they sweep as
-// an address's young sessions do (churning: cold and rapid together,
-// colder than people beyond chance), on addresses whose paged sessions
-// have not shown people (a carrier NAT's and an office's have; a swarm
-// member's session that calls again stays, so its address would be
-// peopled by the address's measure).
-func pagelessFPKey(hfp uint64) identity.Key {
-	return identity.Key{Kind: identity.Fingerprint, Hash: mix(hfp ^ 0x9a6e1e55f00d5eed)}
+// was here before, with its session. They are held while they sweep as an
+// address's young sessions do (churning: cold and rapid together, colder
+// than people beyond chance). All together, not by header shape: a swarm
+// that gives each member its own browser build's User-Agent would be as
+// many pools of a few members, none sweeping (fp-crew's evasion). Where
+// the TLS fingerprint is known, its young sessions are followed instead
+// (youngFPKey). A session on an address whose only session it is stays
+// when it calls again, so its address would be peopled by the address's
+// measure: the paged sessions' is asked.
+func pagelessPool() identity.Key {
+	return identity.Key{Kind: identity.Fingerprint, Hash: mix(0x9a6e1e55f00d5eed)}
 }
 
-// pagelessSweep notes a pageless session's record call at now on the
-// state of header shape hfp's (pagelessFPKey) and reports whether they
+// pagelessSweep notes a pageless session's record call at now on their
+// pool (pagelessPool) and reports whether they
 // sweep together (as an address's young sessions churn, once people are
 // measured: before, everything is cold for everyone), or did within
 // youngFor of a response: the calls held are not served, and what the
@@ -1090,8 +1090,8 @@ func pagelessFPKey(hfp uint64) identity.Key {
 // few seconds (a test's swarm took a fifth of its calls so). Only a
 // response renews it: the calls it holds leave it as it was. The state's
 // enlisted is until when its sessions are held.
-func (b *Behaviour) pagelessSweep(hfp uint64, now int64) bool {
-	k := pagelessFPKey(hfp)
+func (b *Behaviour) pagelessSweep(now int64) bool {
+	k := pagelessPool()
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -1529,8 +1529,8 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 			b.notePeopleShown(&shown, len(recs))
 		}
 	}
-	if pageless && addr != 0 && o.fp == 0 && o.hfp != 0 && !b.peopledState(pagedKey(addr)) {
-		fk := pagelessFPKey(o.hfp)
+	if pageless && addr != 0 && o.fp == 0 && !b.peopledState(pagedKey(addr)) {
+		fk := pagelessPool()
 		fsh := &b.shards[fk.Hash>>58]
 		fsh.mu.Lock()
 		_, fst := b.state(fk, true)

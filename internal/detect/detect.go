@@ -480,8 +480,6 @@ func (d *Detector) originOf(a *identity.Actor) origin {
 	// build.
 	if a.TLS {
 		o.fp = a.Keys[identity.Fingerprint].Hash
-	} else {
-		o.hfp = a.Keys[identity.Fingerprint].Hash
 	}
 	if a.Keys[identity.Session].Hash == 0 && !o.account {
 		o.client = a.Keys[identity.Fingerprint].Hash

@@ -738,9 +738,10 @@ func TestAClerkIsNotInTheCrewOfAPISweepers(t *testing.T) {
 // address or in any session, and where no TLS fingerprint is known it
 // took every profile it asked for (live session-swarm: 2,008 in 90 s at
 // 50 requests a second, 7,104 at 200; the simulator's 10,225 of 10,225
-// in a day, 2026-12-03). Its pageless sessions of one header shape,
-// together, sweep the tail; people's pageless sessions (a page from a
-// CDN, its script through the proxy) read what people read. The price:
+// in a day, 2026-12-03). Its pageless sessions together sweep the tail,
+// whatever User-Agent each member sends; people's pageless sessions (a
+// page from a CDN, its script through the proxy) read what people read.
+// The price:
 // such people on addresses whose paged sessions have shown no people are
 // held with a swarm while it sweeps (priced, the last row: logged, not
 // asserted).
@@ -751,8 +752,10 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 		nat           bool // the people are behind a carrier NAT whose paged sessions stay
 		wantHeld      bool
 		price         bool // people may be held with the swarm
+		builds        bool // each member sends its own browser build's User-Agent
 	}{
 		{name: "the swarm", swarm: true, wantHeld: true},
+		{name: "the swarm, each member its own browser build", swarm: true, builds: true, wantHeld: true},
 		{name: "people whose pages come from a CDN, each on an address of its own", people: true},
 		{name: "the swarm, among people whose pages come from a CDN behind a carrier NAT", swarm: true, people: true, nat: true, wantHeld: true},
 		{name: "the swarm, among people whose pages come from a CDN, each on an address of its own", swarm: true, people: true, wantHeld: true, price: true},
@@ -784,7 +787,11 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 			const members, rate = 2000, 50 // a second
 			swarm := make([]identity.Actor, members)
 			for i := range swarm {
-				swarm[i] = actor(mix(0x5a3000+uint64(i))&0xffffffff, mix(0x5e3300+uint64(i)), 0xf1)
+				fp := uint64(0xf1)
+				if tt.builds {
+					fp = mix(0xb0b + uint64(i))
+				}
+				swarm[i] = actor(mix(0x5a3000+uint64(i))&0xffffffff, mix(0x5e3300+uint64(i)), fp)
 			}
 			if tt.swarm {
 				// Every member's script first, then a profile each in turn,
