@@ -363,6 +363,15 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	grew := stayed && !st.hasGrown
 	st.hasGrown = st.hasGrown || stayed
 	surged := st.surged
+	// The scripts a pageless session loads count on the pool with its
+	// calls: those before its first call when it is born, as one.
+	var poolLoads uint16
+	switch {
+	case born:
+		poolLoads = st.pageLoads
+	case page && !record:
+		poolLoads = 1
+	}
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
 	keys := youngOf(addr, o, paged, pageless)
@@ -428,7 +437,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// call but the first past its youth. Held as a surge's are, in one
 	// crew, while they sweep: a person among them is not enlisted for an
 	// hour.
-	if record && pageless && addr != 0 && o.fp == 0 && !b.peopledState(pagedKey(addr)) && b.pagelessSweep(now) {
+	if pageless && addr != 0 && o.fp == 0 && (record || poolLoads > 0) && !b.peopledState(pagedKey(addr)) && b.pagelessSweep(now, record, poolLoads) && record {
 		s |= SessionChurn
 		ev.surge = true
 	}
@@ -1081,8 +1090,9 @@ func pagelessPool() identity.Key {
 	return identity.Key{Kind: identity.Fingerprint, Hash: mix(0x9a6e1e55f00d5eed)}
 }
 
-// pagelessSweep notes a pageless session's record call at now on their
-// pool (pagelessPool) and reports whether they
+// pagelessSweep notes a pageless session's record call at now (record),
+// or loads of its scripts, on their pool (pagelessPool), and reports
+// whether they
 // sweep together (as an address's young sessions churn, once people are
 // measured: before, everything is cold for everyone), or did within
 // youngFor of a response: the calls held are not served, and what the
@@ -1090,27 +1100,35 @@ func pagelessPool() identity.Key {
 // few seconds (a test's swarm took a fifth of its calls so). Only a
 // response renews it: the calls it holds leave it as it was. The state's
 // enlisted is until when its sessions are held.
-func (b *Behaviour) pagelessSweep(now int64) bool {
+func (b *Behaviour) pagelessSweep(now int64, record bool, loads uint16) bool {
 	k := pagelessPool()
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	_, st := b.state(k, true)
+	st.pageLoads = sat16(st.pageLoads, loads)
+	if !record {
+		return now < st.enlisted
+	}
 	s, _ := b.note(st, now, true, false, -1)
-	if st.fresh && s&Rapid != 0 && b.warm() && uint32(st.served) >= b.ColdMin && float64(st.coldServed) >= b.ColdRatio*float64(st.served) && b.colderState(st) {
-		st.enlisted = now + youngFor
+	if st.fresh && s&Rapid != 0 && b.warm() && uint32(st.served) >= b.ColdMin && float64(st.coldServed) >= b.ColdRatio*float64(st.served) {
+		// Before people are measured (a proxy just started, a shop at
+		// night), as for an address's young sessions: only sessions
+		// that make half as many calls again as they load scripts, and
+		// against people at their worst. A carrier NAT's shoppers whose
+		// pages come from the cache load a script before each call.
+		people, measured := b.people()
+		if !measured && 2*uint32(st.apiCalls) <= 3*uint32(st.pageLoads) {
+			people = 1
+		} else if !measured {
+			people = unmeasuredColdShare
+		}
+		if colderThanPeople(uint32(st.coldServed), uint32(st.served), people) {
+			st.enlisted = now + youngFor
+		}
 	}
 	st.fresh = false
 	return now < st.enlisted
-}
-
-// colderState reports whether what the sessions of state st (its shard
-// locked) were shown is colder than what people are, beyond chance;
-// never before people are measured: at a start everything is cold for
-// everyone.
-func (b *Behaviour) colderState(st *addrState) bool {
-	people, measured := b.people()
-	return measured && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 }
 
 // youngOf returns the keys of the young-session states a request of

@@ -753,8 +753,11 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 		wantHeld      bool
 		price         bool // people may be held with the swarm
 		builds        bool // each member sends its own browser build's User-Agent
+		night         bool // nobody at a person's pace yet: people's share is not measured
 	}{
 		{name: "the swarm", swarm: true, wantHeld: true},
+		// the simulator's swarm at night took 10,225 of 10,225 (2026-12-03)
+		{name: "the swarm, before people are measured", swarm: true, night: true, wantHeld: true},
 		{name: "the swarm, each member its own browser build", swarm: true, builds: true, wantHeld: true},
 		{name: "people whose pages come from a CDN, each on an address of its own", people: true},
 		{name: "the swarm, among people whose pages come from a CDN behind a carrier NAT", swarm: true, people: true, nat: true, wantHeld: true},
@@ -764,7 +767,13 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 			// Room for every member's session and address.
 			b := NewBehaviour(1 << 16)
 			h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
-			people(b, 6)
+			if tt.night {
+				for i := range b.ColdWarmup {
+					b.Served(identity.Key{Kind: identity.IP, Hash: 77}, origin{}, rec(i))
+				}
+			} else {
+				people(b, 6)
+			}
 			// Pages are seen: people on a carrier NAT load theirs, and
 			// call about them again 10 s on (they stay).
 			const nat = 0x64400001
@@ -850,7 +859,14 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 			if tt.swarm {
 				t.Logf("the swarm took %d of %d profiles", taken, members*5)
 			}
-			if held := tt.swarm && taken < members; held != tt.wantHeld {
+			// Held: under a profile a member. Before people are
+			// measured the pool must first make half as many calls
+			// again as it loaded scripts: its members' second calls.
+			most := members
+			if tt.night {
+				most = 3 * members / 2
+			}
+			if held := tt.swarm && taken < most; held != tt.wantHeld {
 				t.Errorf("the swarm took %d profiles of %d, want held %v", taken, members*5, tt.wantHeld)
 			}
 		})
