@@ -84,26 +84,28 @@ func TestValidScenario(t *testing.T) {
 	}
 }
 
-// Where the TLS edge passes each client's JA4 (bench --edge-ja4), the
-// session swarm's TLS client is its own, and its young sessions together
-// are a sweep: a simulated day takes 2,037 of its 10,225 profiles (seed 1),
-// against all of them on the header shape, with no shopper refused.
-func TestBenchEdgeJA4HoldsTheSessionSwarm(t *testing.T) {
-	taken := map[bool]int{}
+// The session swarm (each of its addresses a session that loads a script
+// before its profile calls) in a simulated day, seed 1: where the TLS edge
+// passes each client's JA4 (bench --edge-ja4), its young sessions of one
+// TLS client together are a sweep; on the header shape, its pageless
+// sessions together are (detect.pagelessPool; it took all 10,225 before,
+// 2026-12-03). Either way under three in ten of its profiles, with no
+// shopper refused: 2,037 and 2,624, as people are measured only hours
+// into the shop's night.
+func TestBenchHoldsTheSessionSwarm(t *testing.T) {
 	for _, ja4 := range []bool{false, true} {
 		rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "session-swarm", Days: 1, Shoppers: 2000, Workers: 1, EdgeJA4: ja4})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sc := rep.Scenarios[0]
-		taken[ja4] = sc.Campaign.RecordsTaken
 		if sc.Legit.ActorsRefused != 0 {
 			t.Errorf("edge JA4 %v: %d legitimate actors refused", ja4, sc.Legit.ActorsRefused)
 		}
-	}
-	t.Logf("session swarm: %d profiles taken on the header shape, %d with the edge's JA4", taken[false], taken[true])
-	if taken[true]*2 > taken[false] {
-		t.Errorf("with the edge's JA4 the swarm took %d, on the header shape %d: want under half", taken[true], taken[false])
+		t.Logf("edge JA4 %v: the session swarm took %d of %d profiles", ja4, sc.Campaign.RecordsTaken, sc.Campaign.RecordsUnprotected)
+		if 10*sc.Campaign.RecordsTaken > 3*sc.Campaign.RecordsUnprotected {
+			t.Errorf("edge JA4 %v: the swarm took %d of %d profiles, want under three in ten", ja4, sc.Campaign.RecordsTaken, sc.Campaign.RecordsUnprotected)
+		}
 	}
 }
 
