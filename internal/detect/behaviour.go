@@ -561,11 +561,17 @@ func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool) bool {
 // peopledState reports whether the young-session state k exists and is
 // peopled.
 func (b *Behaviour) peopledState(k identity.Key) bool {
+	return b.stateIs(k, (*addrState).peopled)
+}
+
+// stateIs reports whether state k exists and is holds of it, under its
+// shard's lock.
+func (b *Behaviour) stateIs(k identity.Key, is func(*addrState) bool) bool {
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	_, st := b.state(k, false)
-	return st != nil && st.peopled()
+	return st != nil && is(st)
 }
 
 // pagelessBirths notes a pageless young session's record call at now on
@@ -603,15 +609,7 @@ const sharedBirths = 8
 
 // shared reports whether address addr is shared by people (sharedBirths).
 func (b *Behaviour) shared(addr uint64) bool {
-	if addr == 0 {
-		return false
-	}
-	k := youngKey(addr)
-	sh := &b.shards[k.Hash>>58]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	_, st := b.state(k, false)
-	return st != nil && st.born >= sharedBirths && st.peopled()
+	return addr != 0 && b.stateIs(youngKey(addr), func(st *addrState) bool { return st.born >= sharedBirths && st.peopled() })
 }
 
 // peopled reports whether address addr has people behind it (its young
@@ -951,13 +949,20 @@ func (st *addrState) bear() {
 // their calls, and a minute on most of their calls are from sessions past
 // their youth.
 func (b *Behaviour) churning(st *addrState, s Signals, now int64) bool {
+	return b.sweeping(st, s, now, true)
+}
+
+// sweeping is churning; dying says whether, before people are measured,
+// sessions that do not outlive their youth (ephemeral) sweep too, not
+// only those heavy on the API.
+func (b *Behaviour) sweeping(st *addrState, s Signals, now int64, dying bool) bool {
 	if s&Rapid == 0 || !b.warm() || uint32(st.served) < b.ColdMin || float64(st.coldServed) < b.ColdRatio*float64(st.served) {
 		return false
 	}
 	people, measured := b.people()
 	if !measured {
 		apiHeavy := 2*uint32(st.apiCalls) > 3*uint32(st.pageLoads)
-		if !apiHeavy && !st.ephemeral(now) {
+		if !apiHeavy && !(dying && st.ephemeral(now)) {
 			return false
 		}
 		// Outright, not at least: at night in a shop just started,
@@ -1092,9 +1097,8 @@ func pagelessPool() identity.Key {
 
 // pagelessSweep notes a pageless session's record call at now (record),
 // or loads of its scripts, on their pool (pagelessPool), and reports
-// whether they
-// sweep together (as an address's young sessions churn, once people are
-// measured: before, everything is cold for everyone), or did within
+// whether they sweep together (sweeping, as an address's young sessions
+// churn), or did within
 // youngFor of a response: the calls held are not served, and what the
 // people among them are shown meanwhile would let the sweep go on every
 // few seconds (a test's swarm took a fifth of its calls so). Only a
@@ -1111,21 +1115,13 @@ func (b *Behaviour) pagelessSweep(now int64, record bool, loads uint16) bool {
 		return now < st.enlisted
 	}
 	s, _ := b.note(st, now, true, false, -1)
-	if st.fresh && s&Rapid != 0 && b.warm() && uint32(st.served) >= b.ColdMin && float64(st.coldServed) >= b.ColdRatio*float64(st.served) {
-		// Before people are measured (a proxy just started, a shop at
-		// night), as for an address's young sessions: only sessions
-		// that make half as many calls again as they load scripts, and
-		// against people at their worst. A carrier NAT's shoppers whose
-		// pages come from the cache load a script before each call.
-		people, measured := b.people()
-		if !measured && 2*uint32(st.apiCalls) <= 3*uint32(st.pageLoads) {
-			people = 1
-		} else if !measured {
-			people = unmeasuredColdShare
-		}
-		if colderThanPeople(uint32(st.coldServed), uint32(st.served), people) {
-			st.enlisted = now + youngFor
-		}
+	// Before people are measured (a proxy just started, a shop at
+	// night), only while its sessions make half as many calls again as
+	// they load scripts: the pool does not follow whether its sessions
+	// die young, and a carrier NAT's shoppers whose pages come from the
+	// cache load a script before each call.
+	if st.fresh && b.sweeping(st, s, now, false) {
+		st.enlisted = now + youngFor
 	}
 	st.fresh = false
 	return now < st.enlisted
