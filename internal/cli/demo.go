@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/demo"
@@ -35,6 +37,8 @@ type DemoCommand struct {
 	// EdgeJA4: the shop's TLS edge passes each client's JA4, and the
 	// config names it (identity.tls_fingerprint_header).
 	EdgeJA4 bool
+	// Classes: the scraper classes that run (demo.Options.Classes).
+	Classes []string
 
 	Stdout, Stderr io.Writer
 	Traffic        *demo.Traffic // after Run: the scores
@@ -62,6 +66,17 @@ func (c *DemoCommand) ParseFlags(args []string) error {
 	fs.Float64Var(&c.ScraperRate, "scraper-rate", 40, "each scraper's requests per second")
 	fs.StringVar(&c.StateDir, "state", "", "state directory (default: a temporary one, removed at exit)")
 	fs.BoolVar(&c.EdgeJA4, "edge-ja4", false, "the shop's TLS edge passes each client's JA4 in X-JA4 and the config names it (identity.tls_fingerprint_header): people's browsers send Chrome's, the scrapers their HTTP libraries'")
+	fs.Func("classes", "comma-separated scraper classes to run, the people beside them (default: every one; "+strings.Join(demo.Classes(), ", ")+")", func(v string) error {
+		c.Classes = nil
+		for _, name := range strings.Split(v, ",") {
+			name = strings.TrimSpace(name)
+			if !slices.Contains(demo.Classes(), name) {
+				return fmt.Errorf("no class %q; the classes: %s", name, strings.Join(demo.Classes(), ", "))
+			}
+			c.Classes = append(c.Classes, name)
+		}
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: leakguard demo [flags]
 
@@ -146,6 +161,7 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 		Base: "http://" + c.Proxy.Addr(), Seed: c.Seed, Users: demo.ShopUsers, Items: demo.ShopItems,
 		Shoppers: c.Shoppers, NATs: c.NATs, ThinkTime: c.Think, ScraperRate: c.ScraperRate,
 		PartnerSyncFor: (c.Duration - c.ScrapersAfter) / 3, EdgeJA4: c.EdgeJA4, ScrapersAfter: c.ScrapersAfter, ChurnersAt: c.ChurnersAt,
+		Classes: c.Classes,
 	})
 	tctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()

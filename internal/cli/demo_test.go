@@ -98,7 +98,7 @@ func TestDemoShortContainsEveryClassAndSparesShoppers(t *testing.T) {
 }
 
 func TestDemoFlagErrors(t *testing.T) {
-	for _, args := range [][]string{{"--duration", "0s"}, {"--nats", "0"}, {"--scraper-rate", "-1"}, {"--shoppers", "2", "--nats", "5"}, {"--duration", "10s", "--scrapers-after", "10s"}, {"--scrapers-after", "-1s"}} {
+	for _, args := range [][]string{{"--duration", "0s"}, {"--nats", "0"}, {"--scraper-rate", "-1"}, {"--shoppers", "2", "--nats", "5"}, {"--duration", "10s", "--scrapers-after", "10s"}, {"--scrapers-after", "-1s"}, {"--classes", "swarm,nope"}} {
 		c := &DemoCommand{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
 		if err := c.ParseFlags(args); err == nil {
 			t.Errorf("%v accepted", args)

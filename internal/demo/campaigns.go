@@ -54,12 +54,12 @@ func (t *Traffic) score(name string) *Score {
 }
 
 // campaigns starts each class's goroutines with run.
-func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Rand) {
+func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func()), rng *rand.Rand) {
 	fastRate := 10 + rng.Float64()*20
 	fastIP := fmt.Sprintf("198.18.%d.%d", 40+rng.IntN(50), 1+rng.IntN(250))
 	fastSID := &http.Cookie{Name: "sid", Value: fmt.Sprintf("f-%x", rng.Uint64())}
 	fastRng := rand.New(rand.NewPCG(rng.Uint64(), 1)) // drawn here: rng is this goroutine's
-	run(func() { t.fastSession(ctx, fastRng, fastRate, fastIP, fastSID) })
+	run("fast-session", func() { t.fastSession(ctx, fastRng, fastRate, fastIP, fastSID) })
 
 	members, nets := 24+rng.IntN(25), 3+rng.IntN(4)
 	for i := range members {
@@ -67,7 +67,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("c%d-%x", i, rng.Uint64())}
 		account, seed := fmt.Sprintf("crew-%d", i), rng.Uint64()
 		assetEvery := 8 + rng.IntN(8)
-		run(func() { t.crewMember(ctx, rand.New(rand.NewPCG(seed, 2)), ip, sid, account, assetEvery) })
+		run("account-crew", func() { t.crewMember(ctx, rand.New(rand.NewPCG(seed, 2)), ip, sid, account, assetEvery) })
 	}
 
 	members, nets = 24+rng.IntN(25), 3+rng.IntN(4)
@@ -75,7 +75,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 		ip := fmt.Sprintf("46.%d.%d.%d", 10+i%nets*7, 3*(i%nets)+1, 10+i)
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("p%d-%x", i, rng.Uint64())}
 		account, seed := fmt.Sprintf("page-crew-%d", i), rng.Uint64()
-		run(func() { t.pageCrewMember(ctx, rand.New(rand.NewPCG(seed, 4)), ip, sid, account) })
+		run("page-crew", func() { t.pageCrewMember(ctx, rand.New(rand.NewPCG(seed, 4)), ip, sid, account) })
 	}
 
 	members, nets = 80+rng.IntN(121), 8+rng.IntN(13)
@@ -85,7 +85,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("w%d-%x", i, rng.Uint64())}
 		account, seed := fmt.Sprintf("slow-crew-%d", i), rng.Uint64()
 		assetEvery := 8 + rng.IntN(8)
-		run(func() { t.slowCrewMember(ctx, rand.New(rand.NewPCG(seed, 5)), ip, sid, account, assetEvery, each) })
+		run("slow-crew", func() { t.slowCrewMember(ctx, rand.New(rand.NewPCG(seed, 5)), ip, sid, account, assetEvery, each) })
 	}
 
 	n, per := 1000+rng.IntN(2001), 5+rng.IntN(6)
@@ -94,7 +94,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 		ips[i] = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
 	}
 	swarmSeed := rng.Uint64()
-	run(func() { t.swarm(ctx, rand.New(rand.NewPCG(swarmSeed, 3)), ips, per) })
+	run("swarm", func() { t.swarm(ctx, rand.New(rand.NewPCG(swarmSeed, 3)), ips, per) })
 
 	// new variables: the swarm's goroutine holds n and per
 	sn, sper := 1000+rng.IntN(2001), 5+rng.IntN(6)
@@ -105,13 +105,13 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 		sids[i] = &http.Cookie{Name: "sid", Value: fmt.Sprintf("ss%d-%x", i, rng.Uint64())}
 	}
 	sessionSwarmSeed := rng.Uint64()
-	run(func() { t.sessionSwarm(ctx, rand.New(rand.NewPCG(sessionSwarmSeed, 7)), sips, sids, sper) })
+	run("session-swarm", func() { t.sessionSwarm(ctx, rand.New(rand.NewPCG(sessionSwarmSeed, 7)), sips, sids, sper) })
 
 	churnRate, churnAssets := 10+rng.Float64()*20, 1+rng.IntN(2)
 	churnEvery := churnAssets + 2 + rng.IntN(3)
 	churnIP := fmt.Sprintf("198.18.%d.%d", 100+rng.IntN(50), 1+rng.IntN(250))
 	churnRng := rand.New(rand.NewPCG(rng.Uint64(), 8))
-	run(func() {
+	run("cookie-churn", func() {
 		t.cookieChurn(ctx, t.score("cookie-churn"), churnRng, churnRate, churnEvery, churnAssets, churnIP, func() int { return 1 + churnRng.IntN(t.o.Items) })
 	})
 	mixRate, mixAssets, mixPopular := 10+rng.Float64()*20, 1+rng.IntN(2), 30+rng.IntN(31)
@@ -119,7 +119,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	mixIP := fmt.Sprintf("198.18.%d.%d", 150+rng.IntN(50), 1+rng.IntN(250))
 	mixRng := rand.New(rand.NewPCG(rng.Uint64(), 9))
 	zipf := shop.NewZipf(t.o.Items, 1.1) // the shoppers' popularity
-	run(func() {
+	run("churn-mixed", func() {
 		t.cookieChurn(ctx, t.score("churn-mixed"), mixRng, mixRate, mixEvery, mixAssets, mixIP, t.mixedItems(mixRng, zipf, mixPopular))
 	})
 
@@ -133,7 +133,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 		ip := fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("pp-%x", rng.Uint64())}
 		seed := rng.Uint64()
-		run(func() { t.pacedPages(ctx, rand.New(rand.NewPCG(seed, 10)), ip, sid) })
+		run("paced-pages", func() { t.pacedPages(ctx, rand.New(rand.NewPCG(seed, 10)), ip, sid) })
 	}
 	var consoleIP string
 	for i := range max(10, int(float64(150+rng.IntN(151))*scale)) {
@@ -143,11 +143,11 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 		ip, seed := consoleIP, rng.Uint64()
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc%d-%x", i, rng.Uint64())}
 		account := fmt.Sprintf("console-%d", i)
-		run(func() { t.consoleMember(ctx, rand.New(rand.NewPCG(seed, 11)), ip, sid, account) })
+		run("console-crew", func() { t.consoleMember(ctx, rand.New(rand.NewPCG(seed, 11)), ip, sid, account) })
 	}
 
 	harvest := 20 + rng.Float64()*20
-	run(func() { t.partner(ctx, harvest) })
+	run("partner-turns", func() { t.partner(ctx, harvest) })
 
 	// The second red team's churner among people (on a carrier NAT's
 	// address there, where it out-called 270 shoppers): here on an
@@ -159,7 +159,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	offAt := 1 + rng.IntN(offN)
 	offIP := fmt.Sprintf("192.0.2.%d", offAt)
 	offRng := rand.New(rand.NewPCG(rng.Uint64(), 12))
-	run(func() {
+	run("office-churn", func() {
 		t.cookieChurn(ctx, t.score("office-churn"), offRng, offRate, offEvery, offAssets, offIP, t.mixedItems(offRng, zipf, offPopular))
 	})
 
@@ -172,7 +172,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	pagedRate, pagedAssets, pagedPopular := 10+pagedRng.Float64()*20, 1+pagedRng.IntN(2), 30+pagedRng.IntN(31)
 	pagedEvery := pagedAssets + 2*(1+pagedRng.IntN(2))
 	pagedIP := fmt.Sprintf("192.0.2.%d", offAt%offN+1)
-	run(func() {
+	run("office-paged", func() {
 		t.churn(ctx, t.score("office-paged"), pagedRng, pagedRate, pagedEvery, pagedAssets, pagedIP, t.mixedItems(pagedRng, zipf, pagedPopular), churnItemPages)
 	})
 
@@ -184,7 +184,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	natEvery := natAssets + 2 + natRng.IntN(3)
 	natK := natRng.IntN(t.o.NATs)
 	natIP := fmt.Sprintf("100.64.%d.%d", natK/250, natK%250+1)
-	run(func() {
+	run("nat-churn", func() {
 		t.cookieChurn(ctx, t.score("nat-churn"), natRng, natRate, natEvery, natAssets, natIP, t.mixedItems(natRng, zipf, natPopular))
 	})
 	// nat-churn once script-only sessions are judged apart
@@ -194,7 +194,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	landEvery := 1 + landAssets + 2 + landRng.IntN(3)
 	landK := (natK + 1) % t.o.NATs
 	landIP := fmt.Sprintf("100.64.%d.%d", landK/250, landK%250+1)
-	run(func() {
+	run("nat-landing", func() {
 		t.churn(ctx, t.score("nat-landing"), landRng, landRate, landEvery, landAssets, landIP, t.mixedItems(landRng, zipf, landPopular), churnLanding)
 	})
 
@@ -205,7 +205,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	// (everyone already about arrives at once when a proxy starts).
 	netRate, netAssets, netCalls := 150+rng.Float64()*250, 1+rng.IntN(2), 2+rng.IntN(2)
 	netPrefix, netSeed := fmt.Sprintf("198.19.%d", 1+rng.IntN(250)), rng.Uint64()
-	run(func() {
+	run("net-churn", func() {
 		t.netChurn(ctx, t.score("net-churn"), rand.New(rand.NewPCG(netSeed, 13)), netRate, netAssets, netCalls, []string{netPrefix})
 	})
 	// A seventh red team's: the same churner over /24s in random /16s,
@@ -216,7 +216,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(func()), rng *rand.Ran
 	for i := range spreadNets {
 		spreadPrefixes = append(spreadPrefixes, fmt.Sprintf("%d.%d.%d", 24+rng.IntN(70), rng.IntN(256), 3*i+1))
 	}
-	run(func() {
+	run("spread-churn", func() {
 		t.netChurn(ctx, t.score("spread-churn"), rand.New(rand.NewPCG(spreadSeed, 14)), spreadRate, spreadAssets, spreadCalls, spreadPrefixes)
 	})
 }

@@ -3,6 +3,9 @@ package demo
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,5 +34,29 @@ func TestRunPrintingEndsWithTheScoreboard(t *testing.T) {
 	tr.RunPrinting(ctx, &out, time.Hour)
 	if !strings.Contains(out.String(), "final after") || !strings.Contains(out.String(), "shoppers") {
 		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// One class alone: the people and it, no other class's goroutines or
+// scores.
+func TestClassesRunsOnlyThoseNamed(t *testing.T) {
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer shop.Close()
+	tr := New(Options{Base: shop.URL, Seed: 1, Users: 10, Items: 10, Shoppers: 1, NATs: 1, ThinkTime: time.Hour, ScraperRate: 50, Classes: []string{"naive"}})
+	var names []string
+	for _, s := range tr.Scores {
+		names = append(names, s.Name)
+	}
+	if want := []string{"shoppers", "office", "naive"}; !slices.Equal(names, want) {
+		t.Errorf("scores %v, want %v", names, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	tr.Run(ctx)
+	if tr.Scores[2].Requests.Load() == 0 {
+		t.Error("naive made no requests")
+	}
+	if all := Classes(); len(all) < 19 || all[0] != "naive" {
+		t.Errorf("Classes() = %v", all)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,11 @@ type Options struct {
 	// would pass it: people's browsers Chrome's, each scraper class (the
 	// partner's integration too) a TLS client of its own.
 	EdgeJA4 bool
+	// Classes: the scraper classes that run (nil: every one; Classes
+	// names them). The people always do. One class alone shows what it
+	// takes without the others': a rule that holds what many sessions
+	// do together may be held sooner beside another class.
+	Classes []string
 }
 
 // JA4Header is where the demo's clients put their JA4 (Options.EdgeJA4).
@@ -113,7 +119,33 @@ func New(o Options) *Traffic {
 		{Name: "review-sweep", Desc: fmt.Sprintf("1 address, every item's reviews in order, %.0f req/s, browser UA", o.ScraperRate)},
 	}
 	t.Scores = append(t.Scores, campaignScores()...)
+	if o.Classes != nil {
+		keep := t.Scores[:0]
+		for _, s := range t.Scores {
+			if s.Legit || t.runs(s.Name) {
+				keep = append(keep, s)
+			}
+		}
+		t.Scores = keep
+	}
 	return t
+}
+
+// runs reports whether scraper class name runs (Options.Classes).
+func (t *Traffic) runs(name string) bool {
+	return t.o.Classes == nil || slices.Contains(t.o.Classes, name)
+}
+
+// Classes returns the names of the scraper classes, in the scoreboard's
+// order.
+func Classes() []string {
+	var names []string
+	for _, s := range New(Options{}).Scores {
+		if !s.Legit {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
 
 // Run starts every source and returns when ctx ends and they have stopped.
@@ -142,7 +174,10 @@ func (t *Traffic) Run(ctx context.Context) {
 			t.clerk(ctx, rand.New(rand.NewPCG(seed, 6)), fmt.Sprintf("192.0.2.%d", 240+i), i)
 		}()
 	}
-	run := func(fn func()) {
+	run := func(class string, fn func()) {
+		if !t.runs(class) {
+			return
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -151,8 +186,8 @@ func (t *Traffic) Run(ctx context.Context) {
 			}
 		}()
 	}
-	run(func() { t.naive(ctx) })
-	run(func() { t.sweep(ctx) })
+	run("naive", func() { t.naive(ctx) })
+	run("review-sweep", func() { t.sweep(ctx) })
 	t.campaigns(ctx, run, rand.New(rand.NewPCG(t.o.Seed, 0xca3))) // the classes that got through before
 	wg.Wait()
 }
