@@ -441,8 +441,8 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas m
 				uas[fp] = ua
 			}
 		}
-		ev.tr = detect.Traits{Kind: detect.KindOf(ev.route != "", method, view(path), ""), UA: ua,
-			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow(), Route: m.Route() + 1}
+		ev.tr = detect.Traits{Kind: detect.KindOfLogged(ev.route != "", method, view(path), e.Status), UA: ua,
+			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow(), Route: m.Route() + 1, PathID: detect.PathID(view(path))}
 	}
 	return recs
 }

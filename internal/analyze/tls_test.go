@@ -65,11 +65,11 @@ func withJA4(t *testing.T, cl campaignLog) campaignLog {
 }
 
 // The session swarm (2,500 addresses, each a session that loads a script,
-// then 5-10 profiles) is not flagged in log replay on the User-Agent alone:
-// its sessions would be every new visitor of Chrome. Where the edge logs
-// each client's JA4 (--tls-var), the swarm's TLS client is its own, its
-// young sessions are followed together, and they are flagged; no shopper,
-// carrier NAT or office address is.
+// then 5-10 profiles): where the edge logs each client's JA4 (--tls-var),
+// the swarm's TLS client is its own, its young sessions are followed
+// together, and they are flagged; no shopper, carrier NAT or office
+// address is. (Without it, the pageless pool flags them:
+// TestAnalyzeMoreCampaignsRoutesOnly.)
 func TestAnalyzeLoggedJA4FlagsTheSessionSwarm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 2-day log")

@@ -121,7 +121,8 @@ type Behaviour struct {
 	// request (surgeQuiet)
 	startAt atomic.Int64
 	surges  [64]table[surgeState]
-	// pagesSeen: an HTML page was loaded (none are in access logs);
+	// pagesSeen: an HTML page was loaded (in an access log, a GET answered
+	// for a page's path: KindOfLogged);
 	// pageless: each address's pageless young sessions' births
 	// (pagelessBirths)
 	pagesSeen atomic.Bool
@@ -301,6 +302,8 @@ type evidence struct {
 	churn bool
 	// surge: held in a surge (SessionChurn by its network's).
 	surge bool
+	// pooled: held with the pageless pool's sweep (pagelessPool).
+	pooled bool
 }
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
@@ -444,7 +447,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// hour.
 	if pageless && o.addr != 0 && o.fp == 0 && (record || poolLoads > 0) && !b.peopledState(pagedKey(o.addr)) && b.pagelessSweep(now, record, poolLoads) && record {
 		s |= SessionChurn
-		ev.surge = true
+		ev.pooled = true
 	}
 	// session_churn is the address's (a fingerprint's sessions are many
 	// people's), or, where the TLS fingerprint is known, its TLS

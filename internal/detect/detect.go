@@ -311,6 +311,12 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// over 257 /24s take 154,441 records in ten simulated minutes
 		// (2026-12-03).
 		sig = SessionChurn | sig&AutomationUA
+	case ev.pooled:
+		// The pool's sessions are one crew of their own, apart from the
+		// surges': in a log replay one crew of both had more addresses
+		// (spread-churn's and the session swarm's) than a report
+		// reveals, and a third of spread-churn's went unnamed.
+		sig = SessionChurn | sig&AutomationUA
 	case t.Kind == Record:
 		// A crew recruits its lookalikes early (see recruits): a quorum
 		// of them sweeping the tail through the API, fast or at a
@@ -372,6 +378,9 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	}
 	if sig != 0 && t.Kind == Record {
 		a.Keys[identity.Crew] = crewKey(a, sig)
+		if ev.pooled && !ev.churn && !ev.surge {
+			a.Keys[identity.Crew] = identity.Key{Kind: identity.Crew, Hash: mix(poolCrew ^ uint64(sig)<<48)}
+		}
 	}
 	return s
 }
@@ -413,6 +422,10 @@ func cohortSig(route int, ev evidence) uint64 {
 // sweepCrew is the base of the sweepers' crew key, in place of a
 // fingerprint.
 const sweepCrew = 0x5ee9c4e3a11d0b17
+
+// poolCrew is the base of the crew key of the pageless pool's sessions
+// held while it sweeps.
+const poolCrew = 0x9a6e1e55c4e3a11d
 
 // surgeCrew is the base of the crew key of the young sessions held in
 // surges.
@@ -686,4 +699,31 @@ func KindOf(record bool, method, path, accept string) Kind {
 		return Page
 	}
 	return Other
+}
+
+// KindOfLogged classifies a request an access log recorded: no Accept
+// header is logged, so a page is a GET answered 2xx or 304 for a path a
+// browser navigates to: no extension but .html or .htm, and no "api"
+// segment (an API the record routes do not name is not a page). Without
+// it a log replay saw no pages, and the rules that follow which sessions
+// load them (the pageless pool, a page's lineage) were off there: the
+// session swarm took its profiles unflagged in replay as live until
+// 2026-12-03.
+func KindOfLogged(record bool, method, path string, status int) Kind {
+	k := KindOf(record, method, path, "")
+	if k != Other || method != "GET" || !(status >= 200 && status <= 299 || status == 304) {
+		return k
+	}
+	last := path[strings.LastIndexByte(path, '/')+1:]
+	if i := strings.LastIndexByte(last, '.'); i >= 0 {
+		if ext := strings.ToLower(last[i+1:]); ext != "html" && ext != "htm" {
+			return Other
+		}
+	}
+	for seg := range strings.SplitSeq(path, "/") {
+		if strings.EqualFold(seg, "api") {
+			return Other
+		}
+	}
+	return Page
 }

@@ -108,6 +108,37 @@ func TestKindOf(t *testing.T) {
 	}
 }
 
+// A log has no Accept header: a page is a GET answered 2xx or 304 for a
+// path a browser navigates to.
+func TestKindOfLogged(t *testing.T) {
+	for _, tc := range []struct {
+		record       bool
+		method, path string
+		status       int
+		want         Kind
+	}{
+		{true, "GET", "/api/users/1", 200, Record},
+		{false, "GET", "/items/1", 200, Page},
+		{false, "GET", "/items/1", 304, Page},
+		{false, "GET", "/", 200, Page},
+		{false, "GET", "/help/faq.html", 200, Page},
+		{false, "GET", "/static/app.js", 200, Asset},
+		// a 404 of the item's page is no page (a red team's churner, 2026-12-03)
+		{false, "GET", "/items/999999", 404, Other},
+		{false, "GET", "/items/1", 302, Other},
+		{false, "HEAD", "/items/1", 200, Other},
+		{false, "POST", "/login", 200, Other},
+		// an API the record routes do not name, and data files
+		{false, "GET", "/api/cart", 200, Other},
+		{false, "GET", "/v2/API/items", 200, Other},
+		{false, "GET", "/feed.json", 200, Other},
+	} {
+		if got := KindOfLogged(tc.record, tc.method, tc.path, tc.status); got != tc.want {
+			t.Errorf("KindOfLogged(%v %s %s %d) = %d, want %d", tc.record, tc.method, tc.path, tc.status, got, tc.want)
+		}
+	}
+}
+
 type fakeDNS struct {
 	ptr map[string][]string
 	a   map[string][]string
