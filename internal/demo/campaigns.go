@@ -38,6 +38,7 @@ func campaignScores() []*Score {
 		{Name: "nat-landing", Desc: "red team: nat-churn as a reader of the docs runs it once sessions that load a script but no page are judged apart: each session loads the home page, then 1-2 scripts, then 2-4 calls, on another carrier-NAT address"},
 		{Name: "paced-pages", Desc: "red team: 60-150 sessions (fewer among fewer than 3,000 people), each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
+		{Name: "console-landing", Desc: "console-crew as a reader of the docs runs it once sessions that load a script and no page are pooled: each session loads the home page first"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 		{Name: "net-churn", Desc: "red team: a fresh session for every cycle (1-2 scripts, then 2-3 reviews calls of random items), each on the next of the 254 addresses of one /24, 150-400 req/s, from the proxy's 65th second"},
 		{Name: "spread-churn", Desc: "red team: net-churn over 30 /24s in random /16s, each cycle on the next /24 (under fifty new sessions in 10 s on each), 150-400 req/s, from the proxy's 65th second"},
@@ -143,7 +144,21 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 		ip, seed := consoleIP, rng.Uint64()
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc%d-%x", i, rng.Uint64())}
 		account := fmt.Sprintf("console-%d", i)
-		run("console-crew", func() { t.consoleMember(ctx, rand.New(rand.NewPCG(seed, 11)), ip, sid, account) })
+		run("console-crew", func() { t.consoleMember(ctx, rand.New(rand.NewPCG(seed, 11)), ip, sid, account, false) })
+	}
+
+	// console-crew once pageless sessions are pooled (detect.pagelessPool):
+	// the home page first. Drawn apart, so that the other classes are
+	// what they were.
+	landingRng := rand.New(rand.NewPCG(t.o.Seed, 17))
+	for i := range max(10, int(float64(150+landingRng.IntN(151))*scale)) {
+		if i%10 == 0 {
+			consoleIP = fmt.Sprintf("%d.%d.%d.%d", 24+landingRng.IntN(170), landingRng.IntN(256), landingRng.IntN(256), 1+landingRng.IntN(254))
+		}
+		ip, seed := consoleIP, landingRng.Uint64()
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("cl%d-%x", i, landingRng.Uint64())}
+		account := fmt.Sprintf("console-landing-%d", i)
+		run("console-landing", func() { t.consoleMember(ctx, rand.New(rand.NewPCG(seed, 18)), ip, sid, account, true) })
 	}
 
 	harvest := 20 + rng.Float64()*20
@@ -288,12 +303,18 @@ func (t *Traffic) pacedPages(ctx context.Context, rng *rand.Rand, ip string, sid
 }
 
 // consoleMember is one account of a red team's class: a session that
-// loads a script once, then calls the API at a clerk's pace, a random
-// item's reviews each time.
-func (t *Traffic) consoleMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string) {
+// loads a script once (the home page first, landing), then calls the API
+// at a clerk's pace, a random item's reviews each time.
+func (t *Traffic) consoleMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string, landing bool) {
 	s := t.score("console-crew")
+	if landing {
+		s = t.score("console-landing")
+	}
 	if !sleep(ctx, time.Duration(rng.Int64N(int64(12*time.Second)))) {
 		return
+	}
+	if landing {
+		t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
 	}
 	t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 	for ctx.Err() == nil {
