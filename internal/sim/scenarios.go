@@ -108,6 +108,11 @@ type campaign struct {
 	lingerEvery, lingerCalls int
 	lingerAfter              time.Duration
 	lingering                []linger // due in order
+	// landing: each member's first request is the home page, its second
+	// a page asset, before any call (its session is then unpaged, as
+	// people who land on the home page are).
+	landing bool
+	landed  []uint8 // by member: requests of the landing made
 	// runFor: the campaign stops this long after it starts (0: at the
 	// end of the run)
 	runFor time.Duration
@@ -162,9 +167,19 @@ func (c *campaign) Next() (Request, bool) {
 	}
 	c.member = i
 	var r Request
-	if c.assetEvery > 0 && (c.n/len(c.ips))%c.assetEvery == 0 || c.churn > 0 && c.n%c.churn < c.churnAssets {
+	if c.landing && c.landed == nil {
+		c.landed = make([]uint8, len(c.ips))
+	}
+	switch {
+	case c.landing && c.landed[i] == 0:
+		r = Request{Route: RoutePage, ID: homePage}
+		c.landed[i]++
+	case c.landing && c.landed[i] == 1:
 		r = Request{Route: RouteAsset}
-	} else {
+		c.landed[i]++
+	case c.assetEvery > 0 && (c.n/len(c.ips))%c.assetEvery == 0 || c.churn > 0 && c.n%c.churn < c.churnAssets:
+		r = Request{Route: RouteAsset}
+	default:
 		r = c.fetch(c)
 	}
 	c.n++
@@ -481,6 +496,22 @@ var scenarios = []Scenario{
 				}
 				c.ips = append(c.ips, ip)
 				c.accounts = append(c.accounts, 8_900_000+uint64(i))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			c.interval = 12250 * time.Millisecond / time.Duration(n)
+			return c
+		}},
+	{Name: "console-landing", Desc: "console-crew as a reader of the docs runs it once pageless sessions are pooled: each session loads the home page, then a script, then its calls", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n := 150 + rng.IntN(151)
+			c := &campaign{fp: fpBrowser, jitter: 0.15, shuffle: true, landing: true, fetch: reviewsAtRandom}
+			var ip uint32
+			for i := range n {
+				if i%10 == 0 {
+					ip = ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+				}
+				c.ips = append(c.ips, ip)
+				c.accounts = append(c.accounts, 8_950_000+uint64(i))
 				c.sessions = append(c.sessions, rng.Uint64()|1)
 			}
 			c.interval = 12250 * time.Millisecond / time.Duration(n)

@@ -23,12 +23,16 @@ var Start = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 
 // Route kinds a simulated request can take.
 const (
-	RoutePage    = iota // an item's HTML page: no records
+	RoutePage    = iota // an item's HTML page (ID homePage: the home page): no records
 	RouteAsset          // a static asset
 	RouteReviews        // an item's reviews: reviewer ids and phones
 	RouteProfile        // a user's profile: the user and their phone
 	RouteLookup         // contact lookup by phone: a user, or a miss
 )
+
+// homePage is the ID of a RoutePage request for the home page, which is
+// about no item (items are numbered from 1).
+const homePage = 0
 
 var routeNames = [...]string{"GET /items/{id}", "GET /static/{file}", "GET /api/items/{id}/reviews", "GET /api/users/{id}", "GET /api/lookup"}
 
@@ -147,7 +151,7 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 			low = r.ID & 0xff
 		}
 		var pathID int
-		if r.Route == RouteProfile || r.Route == RouteReviews || r.Route == RoutePage {
+		if r.Route == RouteProfile || r.Route == RouteReviews || r.Route == RoutePage && r.ID != homePage {
 			pathID = 1 + r.ID&0xff // as the proxy reads /api/users/{id}, /api/items/{id}/reviews and /items/{id}
 		}
 		var lookup uint64
