@@ -896,8 +896,14 @@ func TestAConsoleCrewOfPagelessAccountsIsHeld(t *testing.T) {
 		crew        bool
 		clerkPage   bool // the clerks' console page and script come through the proxy
 		clerkScript bool // only the clerks' script does (the price: held while the crew sweeps)
+		tls         bool // the edge passes TLS fingerprints (the crew's its own)
 	}{
 		{name: "the crew", crew: true},
+		// a signed-in session's young calls are followed neither by its
+		// address nor by its TLS fingerprint: with the edge's JA4 the
+		// live console-crew took 11,478 (2026-12-03)
+		{name: "the crew, TLS fingerprints known", crew: true, tls: true},
+		{name: "the crew among clerks whose consoles call the API only, TLS fingerprints known", crew: true, tls: true},
 		{name: "the crew among clerks whose consoles call the API only", crew: true},
 		{name: "the crew among clerks whose console page comes through the proxy", crew: true, clerkPage: true},
 		{name: "clerks whose console page comes through the proxy", clerkPage: true},
@@ -926,6 +932,10 @@ func TestAConsoleCrewOfPagelessAccountsIsHeld(t *testing.T) {
 			for i := range crew {
 				crew[i] = actor(mix(0xc0c000+uint64(i/10))&0xffffffff, mix(0xc0c5e5+uint64(i)), 0xf1)
 				crew[i].Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(0xc0cacc + uint64(i))}
+				if tt.tls {
+					crew[i].Keys[identity.Fingerprint] = identity.Key{Kind: identity.Fingerprint, Hash: 0xc0c7}
+					crew[i].TLS = true
+				}
 				if !tt.crew {
 					continue
 				}
@@ -942,6 +952,7 @@ func TestAConsoleCrewOfPagelessAccountsIsHeld(t *testing.T) {
 			for i := range clerks {
 				clerks[i] = actor(mix(0xc1e800+uint64(i))&0xffffffff, mix(0xc1e85e+uint64(i)), 0xf1)
 				clerks[i].Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(0xc1eacc + uint64(i))}
+				clerks[i].TLS = tt.tls
 				at := 50*time.Second + time.Duration(i)*time.Second
 				if tt.clerkPage {
 					events = append(events, event{at, &clerks[i], Page, true})
