@@ -484,8 +484,16 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	if c.Risk.Weights == nil {
+		// rapid: a session that loaded no page, faster than a person
+		// reads and shown the tail (no_assets, cold_sweep) is the issue's
+		// fast session; at 4 it was challenged only while its intervals
+		// were machine-regular, and one with a jitter, or slowed by a
+		// loaded machine, took its session's budget (~550 records,
+		// 2026-12-03). A clerk is not rapid; a person who loads pages
+		// has no no_assets.
 		c.Risk.Weights = map[string]int{"automation_ua": 5, "unverified_bot": 5, "enumeration": 10, "sessionless": 1, "no_assets": 1,
-			"cold_sweep": 3, "machine_timing": 2, "sequential_ids": 3, "header_mismatch": 2, "unshown_lookups": 3}
+			"cold_sweep": 3, "machine_timing": 2, "sequential_ids": 3, "header_mismatch": 2, "unshown_lookups": 3,
+			"rapid": 1}
 	}
 	if c.Risk.Bands == nil {
 		c.Risk.Bands = []RiskBand{

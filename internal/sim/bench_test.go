@@ -109,6 +109,14 @@ func TestBenchHoldsTheSessionSwarm(t *testing.T) {
 	}
 }
 
+// The single fast session (one session, a browser's headers, no
+// page, 10-30 requests a second of reviews and their reviewers'
+// profiles), its intervals drawn at random: no_assets and cold_sweep
+// weighed 4, under the challenge's 5, and it took 1,214 records, its
+// session's budget (2026-12-03); live, only machine-regular intervals
+// had it challenged at once. rapid weighs 1 since.
+func TestBenchFastSessionWithAJitter(t *testing.T) { churnerHeld(t, "fast-session", 400) }
+
 // The sixth red team's churner over one /24 (net-churn) on a running
 // proxy (seed 1 starts it at noon, about 1,500 requests a second for ten
 // minutes): its sessions are born faster than people arrive, and are
