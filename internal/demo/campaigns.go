@@ -136,30 +136,11 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 		seed := rng.Uint64()
 		run("paced-pages", func() { t.pacedPages(ctx, rand.New(rand.NewPCG(seed, 10)), ip, sid) })
 	}
-	var consoleIP string
-	for i := range max(10, int(float64(150+rng.IntN(151))*scale)) {
-		if i%10 == 0 {
-			consoleIP = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
-		}
-		ip, seed := consoleIP, rng.Uint64()
-		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc%d-%x", i, rng.Uint64())}
-		account := fmt.Sprintf("console-%d", i)
-		run("console-crew", func() { t.consoleMember(ctx, rand.New(rand.NewPCG(seed, 11)), ip, sid, account, false) })
-	}
-
+	t.consoleCrew(ctx, run, rng, scale, false)
 	// console-crew once pageless sessions are pooled (detect.pagelessPool):
 	// the home page first. Drawn apart, so that the other classes are
 	// what they were.
-	landingRng := rand.New(rand.NewPCG(t.o.Seed, 17))
-	for i := range max(10, int(float64(150+landingRng.IntN(151))*scale)) {
-		if i%10 == 0 {
-			consoleIP = fmt.Sprintf("%d.%d.%d.%d", 24+landingRng.IntN(170), landingRng.IntN(256), landingRng.IntN(256), 1+landingRng.IntN(254))
-		}
-		ip, seed := consoleIP, landingRng.Uint64()
-		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("cl%d-%x", i, landingRng.Uint64())}
-		account := fmt.Sprintf("console-landing-%d", i)
-		run("console-landing", func() { t.consoleMember(ctx, rand.New(rand.NewPCG(seed, 18)), ip, sid, account, true) })
-	}
+	t.consoleCrew(ctx, run, rand.New(rand.NewPCG(t.o.Seed, 17)), scale, true)
 
 	harvest := 20 + rng.Float64()*20
 	run("partner-turns", func() { t.partner(ctx, harvest) })
@@ -299,6 +280,26 @@ func (t *Traffic) pacedPages(ctx context.Context, rng *rand.Rand, ip string, sid
 		if !sleep(ctx, time.Duration(float64(2500*time.Millisecond)+rng.Float64()*float64(2500*time.Millisecond))) {
 			return
 		}
+	}
+}
+
+// consoleCrew starts console-crew's members, drawn from rng, a share
+// scale of 150-300 (ten at least); landing: console-landing's, each
+// loading the home page first.
+func (t *Traffic) consoleCrew(ctx context.Context, run func(string, func()), rng *rand.Rand, scale float64, landing bool) {
+	class, sids, accounts, stream := "console-crew", "cc", "console-", uint64(11)
+	if landing {
+		class, sids, accounts, stream = "console-landing", "cl", "console-landing-", 18
+	}
+	var consoleIP string
+	for i := range max(10, int(float64(150+rng.IntN(151))*scale)) {
+		if i%10 == 0 {
+			consoleIP = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		}
+		ip, seed := consoleIP, rng.Uint64()
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("%s%d-%x", sids, i, rng.Uint64())}
+		account := fmt.Sprintf("%s%d", accounts, i)
+		run(class, func() { t.consoleMember(ctx, rand.New(rand.NewPCG(seed, stream)), ip, sid, account, landing) })
 	}
 }
 

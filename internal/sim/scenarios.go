@@ -487,35 +487,11 @@ var scenarios = []Scenario{
 		}},
 	{Name: "console-crew", Desc: "red team: 150-300 accounts, ten to an address, each a session that loads a script once and then a random item's reviews through the API every 10.5-14 s (a clerk's pace)", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			n := 150 + rng.IntN(151)
-			c := &campaign{fp: fpBrowser, jitter: 0.15, shuffle: true, assetEvery: 1 << 20, fetch: reviewsAtRandom}
-			var ip uint32
-			for i := range n {
-				if i%10 == 0 {
-					ip = ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
-				}
-				c.ips = append(c.ips, ip)
-				c.accounts = append(c.accounts, 8_900_000+uint64(i))
-				c.sessions = append(c.sessions, rng.Uint64()|1)
-			}
-			c.interval = 12250 * time.Millisecond / time.Duration(n)
-			return c
+			return consoleCrew(rng, false)
 		}},
 	{Name: "console-landing", Desc: "console-crew as a reader of the docs runs it once pageless sessions are pooled: each session loads the home page, then a script, then its calls", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			n := 150 + rng.IntN(151)
-			c := &campaign{fp: fpBrowser, jitter: 0.15, shuffle: true, landing: true, fetch: reviewsAtRandom}
-			var ip uint32
-			for i := range n {
-				if i%10 == 0 {
-					ip = ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
-				}
-				c.ips = append(c.ips, ip)
-				c.accounts = append(c.accounts, 8_950_000+uint64(i))
-				c.sessions = append(c.sessions, rng.Uint64()|1)
-			}
-			c.interval = 12250 * time.Millisecond / time.Duration(n)
-			return c
+			return consoleCrew(rng, true)
 		}},
 	// A class a second red team found (2026-12-02): the paced pages hidden
 	// among a carrier NAT's people (35,139 records live in 90 s).
@@ -663,4 +639,30 @@ func reviewsDiluted(popular int) func(*campaign) Request {
 		}
 		return reviewsAtRandom(c)
 	}
+}
+
+// consoleCrew is console-crew's campaign: 150-300 accounts, ten to an
+// address, each a session that loads a script once, then a random item's
+// reviews every 10.5-14 s; landing: console-landing's, each session
+// loading the home page first.
+func consoleCrew(rng *rand.Rand, landing bool) *campaign {
+	n := 150 + rng.IntN(151)
+	c := &campaign{fp: fpBrowser, jitter: 0.15, shuffle: true, landing: landing, fetch: reviewsAtRandom}
+	accounts := uint64(8_900_000)
+	if landing {
+		accounts = 8_950_000
+	} else {
+		c.assetEvery = 1 << 20
+	}
+	var ip uint32
+	for i := range n {
+		if i%10 == 0 {
+			ip = ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		}
+		c.ips = append(c.ips, ip)
+		c.accounts = append(c.accounts, accounts+uint64(i))
+		c.sessions = append(c.sessions, rng.Uint64()|1)
+	}
+	c.interval = 12250 * time.Millisecond / time.Duration(n)
+	return c
 }
