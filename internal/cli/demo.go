@@ -66,12 +66,13 @@ func (c *DemoCommand) ParseFlags(args []string) error {
 	fs.Float64Var(&c.ScraperRate, "scraper-rate", 40, "each scraper's requests per second")
 	fs.StringVar(&c.StateDir, "state", "", "state directory (default: a temporary one, removed at exit)")
 	fs.BoolVar(&c.EdgeJA4, "edge-ja4", false, "the shop's TLS edge passes each client's JA4 in X-JA4 and the config names it (identity.tls_fingerprint_header): people's browsers send Chrome's, the scrapers their HTTP libraries'")
-	fs.Func("classes", "comma-separated scraper classes to run, the people beside them (default: every one; "+strings.Join(demo.Classes(), ", ")+")", func(v string) error {
+	classes := demo.Classes()
+	fs.Func("classes", "comma-separated scraper classes to run, the people beside them (default: every one; "+strings.Join(classes, ", ")+")", func(v string) error {
 		c.Classes = nil
 		for _, name := range strings.Split(v, ",") {
 			name = strings.TrimSpace(name)
-			if !slices.Contains(demo.Classes(), name) {
-				return fmt.Errorf("no class %q; the classes: %s", name, strings.Join(demo.Classes(), ", "))
+			if !slices.Contains(classes, name) {
+				return fmt.Errorf("no class %q; the classes: %s", name, strings.Join(classes, ", "))
 			}
 			c.Classes = append(c.Classes, name)
 		}

@@ -577,8 +577,8 @@ func (b *Behaviour) peopledState(k identity.Key) bool {
 	return b.stateIs(k, (*addrState).peopled)
 }
 
-// stateIs reports whether state k exists and is holds of it, under its
-// shard's lock.
+// stateIs reports whether state k exists and is(state) holds (asked
+// under its shard's lock).
 func (b *Behaviour) stateIs(k identity.Key, is func(*addrState) bool) bool {
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
@@ -1118,14 +1118,13 @@ func pagelessKey(addr uint64) identity.Key {
 // many pools of a few members, none sweeping (fp-crew's evasion). Where
 // the TLS fingerprint is known, its young sessions are followed instead
 // (youngFPKey), but for signed-in sessions (origin.pooled). Signed in or
-// not: crews of accounts, each session loading
-// a script before its calls at a clerk's pace or a person's, showed
-// nothing per member in 90 s (live console-crew: 11,480 records;
-// slow-crew: 4,392; 2026-12-03), and a clerk's console calls the API
-// without a script, or loads its page first. A session on an address
-// whose only session it is stays
-// when it calls again, so its address would be peopled by the address's
-// measure: the paged sessions' is asked.
+// not: crews of accounts, each session loading a script before its calls
+// at a clerk's pace or a person's, showed nothing per member in 90 s
+// (live console-crew: 11,480 records; slow-crew: 4,392; 2026-12-03), and
+// a clerk's console calls the API without a script, or loads its page
+// first. A session on an address whose only session it is stays when it
+// calls again, so its address would be peopled by the address's measure:
+// the paged sessions' is asked.
 func pagelessPool() identity.Key {
 	return identity.Key{Kind: identity.Fingerprint, Hash: mix(0x9a6e1e55f00d5eed)}
 }
@@ -1133,8 +1132,8 @@ func pagelessPool() identity.Key {
 // pagelessSweep notes a pageless session's record call at now (record),
 // or loads of its scripts, on their pool (pagelessPool), and reports
 // whether they sweep together (sweeping, as an address's young sessions
-// churn), or did within
-// youngFor of a response: the calls held are not served, and what the
+// churn), or did within youngFor of a response: the calls held are not
+// served, and what the
 // people among them are shown meanwhile would let the sweep go on every
 // few seconds (a test's swarm took a fifth of its calls so). Only a
 // response renews it: the calls it holds leave it as it was. The state's

@@ -265,6 +265,8 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	// headers and a loaded session: the accounts of one operation
 	// sweeping the long tail from many addresses share a crew budget.
 	sig := s & (Sessionless | NoAssets | AutomationUA)
+	// crew: the crew's base when it is not the one crewKey picks.
+	var crew uint64
 	if a.Keys[identity.Account].Hash != 0 {
 		// A signed-up account calling the API without page loads is a
 		// staff console or an app as often as a scraper; it meets its
@@ -376,10 +378,16 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			}
 		}
 	}
+	// The pool's crew, whatever else the call shows, but a churner's or
+	// a surge's.
+	if ev.pooled && !ev.churn && !ev.surge {
+		crew = poolCrew
+	}
 	if sig != 0 && t.Kind == Record {
-		a.Keys[identity.Crew] = crewKey(a, sig)
-		if ev.pooled && !ev.churn && !ev.surge {
-			a.Keys[identity.Crew] = identity.Key{Kind: identity.Crew, Hash: mix(poolCrew ^ uint64(sig)<<48)}
+		if crew != 0 {
+			a.Keys[identity.Crew] = crewOf(crew, sig)
+		} else {
+			a.Keys[identity.Crew] = crewKey(a, sig)
 		}
 	}
 	return s
@@ -403,6 +411,12 @@ func crewKey(a *identity.Actor, sig Signals) identity.Key {
 	case sig&SessionChurn != 0:
 		base = surgeCrew
 	}
+	return crewOf(base, sig)
+}
+
+// crewOf is the crew key of base (a fingerprint, a /24 or a crew's own
+// base) for the signals sig; the zero key without a base.
+func crewOf(base uint64, sig Signals) identity.Key {
 	if base == 0 {
 		return identity.Key{}
 	}
