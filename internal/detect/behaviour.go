@@ -370,6 +370,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	paged := st.paged || st.firstAt == 0 && !record && st.page != 0
 	grew := stayed && !st.hasGrown
 	st.hasGrown = st.hasGrown || stayed
+	hasGrown := st.hasGrown
 	surged := st.surged
 	// The scripts a pageless session loads count on the pool with its
 	// calls: those before its first call when it is born, as one.
@@ -462,8 +463,14 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// their browsers' (sim nat-churn: without this, 64 people refused for
 	// their first half minute). A client it has not seen there yet is
 	// not cleared: a churner that gives each batch of sessions another
-	// User-Agent has a new fingerprint each time.
-	if ownEph || addrEph && !(own && ownGrown) {
+	// User-Agent has a new fingerprint each time. Nor a session that has
+	// stayed: what the address's churn says is about its newcomers, and
+	// an office shopper whose visit was under way when a churner there
+	// was judged lost the rest of it (live office-paged, 12 of the 18
+	// office requests refused, 2026-12-03). A churner whose sessions stay
+	// is not ephemeral anyway; its young sessions sweeping together
+	// enlist it (churned, above).
+	if (ownEph || addrEph && !(own && ownGrown)) && !hasGrown {
 		s |= SessionChurn
 	}
 	// The pageless young sessions (pagelessKey) of an address whose

@@ -1071,3 +1071,78 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		})
 	}
 }
+
+// A person whose visit began before a churner on their address made its
+// paged young sessions die young: the live demo's office shopper was
+// refused every call of the rest of a visit already under way (6 of the
+// 18 office requests refused beside office-paged, 2026-12-03). A session
+// that has stayed is past what the address's churn says of its newcomers.
+func TestAPersonMidVisitWhenAChurnerStartsOnTheirAddressIsNotHeld(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		stayed bool // the person called again staysFor after their visit's first call, before the check
+		wantSC bool
+	}{
+		{"a visit under way, past its first seconds", true, false},
+		{"a visit's first call: a person and a churner's session look the same", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			at := time.Duration(0)
+			people := make([]identity.Actor, 3)
+			for i := range people {
+				people[i] = actor(0xc0ffee05, mix(0x9e19+uint64(i)), 0xf00d)
+			}
+			call := func(a *identity.Actor, item int) Signals {
+				h.d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: item})
+				h.d.Assess(a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+				sig := h.d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: item})
+				h.d.Served(a, rec(uint64(item)))
+				return sig
+			}
+			for i := range people {
+				call(&people[i], 40+i)
+			}
+			visitor := actor(0xc0ffee05, mix(0x715170), 0xf00d)
+			churned := false
+			var sig Signals
+			for s := range 800 {
+				a := actor(0xc0ffee05, mix(0xc4ad+uint64(s)), 0xf00d)
+				item := s % 500
+				h.d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: 1 + item&0xff})
+				h.d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+				at += 100 * time.Millisecond
+				for c := range 2 {
+					if c == 1 {
+						item = (item + 250) % 500
+					}
+					churned = churned || h.d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: 1 + item&0xff})&SessionChurn != 0
+					at += 100 * time.Millisecond
+					h.d.Served(&a, rec(uint64(item)))
+				}
+				if s%100 == 99 { // the people go on, past their youth
+					for i := range people {
+						call(&people[i], 40+i)
+					}
+				}
+				// The visitor's calls (0.3 s a churner's session), all
+				// within its youth: its first at 40 s, while the address's
+				// paged sessions are not yet judged (ephemeral), its next
+				// 7.5 s on, its last at 67 s, once they are.
+				switch {
+				case s == 135 && tt.stayed, s == 160 && tt.stayed:
+					call(&visitor, 123+s)
+				case s == 225:
+					sig = call(&visitor, 200)
+				}
+
+			}
+			if !churned {
+				t.Fatal("the churner's sessions never showed session_churn: the test would prove nothing")
+			}
+			if got := sig&SessionChurn != 0; got != tt.wantSC {
+				t.Fatalf("the visitor's session_churn %v, want %v (%v)", got, tt.wantSC, sig)
+			}
+		})
+	}
+}
