@@ -480,8 +480,11 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// a CDN are pageless too, and a red team's harness had 316 of 389
 	// such visits refused on a busy carrier NAT, and 40 of 40 people
 	// who opened cached pages at once (a push notification), when more
-	// than 20 born in 10 s held them (2026-12-03).
-	if young && record && pageless && addr != 0 && b.peopledState(pagedKey(addr)) {
+	// than 20 born in 10 s held them (2026-12-03). Not a session that
+	// has stayed, as for session_churn above: people whose cached pages
+	// had them pageless were held for the rest of their youth (44 of a
+	// test's 61 people's calls held).
+	if young && record && pageless && addr != 0 && !hasGrown && b.peopledState(pagedKey(addr)) {
 		if b.pagelessBirths(keys[3].Hash, now, born) > surgeFloor && pagelessEph {
 			s |= SessionChurn
 		}
