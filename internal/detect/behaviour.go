@@ -273,6 +273,12 @@ type evidence struct {
 	// quorum (a lone app user, or a clerk looking customers up, on the
 	// tail while a crew is about).
 	apiAlone bool
+	// pagedSweep: rapid on the early evidence, with four responses or
+	// more, so cold that five such keys together are beyond chance,
+	// whatever pages it loads: a member of a crew that loads the page
+	// around each call, on the evidence a quorum of them shows at once
+	// (Detector.Assess joins them by their /24).
+	pagedSweep bool
 	// brisk: through the API (early) at under BriskInterval.
 	brisk bool
 	// firstAt: the key's first record request (ns): whether it started
@@ -1326,8 +1332,20 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		ev.apiSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
 		ev.apiAlone = ev.apiSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 	}
+	if record && ev.early&Rapid != 0 && st.served >= pagedSweepMin && b.warm() {
+		people, measured := b.people()
+		if !measured {
+			people = unmeasuredColdShare // as for apiSweep: about nine responses each
+		}
+		ev.pagedSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
+	}
 	return s, ev
 }
+
+// pagedSweepMin: the responses a key needs for pagedSweep. Four, not
+// the two of apiSweep: people load pages too, and a person who opens a
+// handful of items in tabs at once is rapid on three calls.
+const pagedSweepMin = 4
 
 // expected is the share of people's responses that are mostly cold now,
 // as a response is weighed against for cohorts: unmeasuredColdShare until

@@ -345,6 +345,23 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 				ev.enlisted = true
 			}
 		}
+		// A crew that loads the page around each call, rapid: each member
+		// is colder than people beyond chance only after a dozen or more
+		// responses (the chance a person's are as cold is read off
+		// people's share, half of them mostly cold just after a start),
+		// and forty members starting at once took that forty times
+		// before any was held (live page-crew: 4,461 records in 90 s,
+		// every member first held at its 13th to 19th call, 2026-12-03).
+		// Together they are a crew on the early evidence, as an API
+		// crew's quorum is, but five on one /24, each on an address of
+		// its own that no people share, started within a minute: five
+		// people there reading the tail that fast at once are not.
+		if !ev.enlisted && ev.pagedSweep && a.Keys[identity.Net].Hash != 0 && !d.behaviour.shared(a.Keys[identity.IP].Hash) &&
+			d.recruits.join(crewOf(a.Keys[identity.Net].Hash^pagedCrew, ColdSweep).Hash, behaviourKey(a).Hash, t.At, ev.firstAt, false) {
+			s |= ev.early
+			ev.enlisted = true
+			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
+		}
 		// An operation at a person's pace, each member convincing only
 		// as a tail reader, is a cohort of them starting at once
 		// (cohorts); recruited, a member stays the crew's for an hour,
@@ -440,6 +457,10 @@ const sweepCrew = 0x5ee9c4e3a11d0b17
 // poolCrew is the base of the crew key of the pageless pool's sessions
 // held while it sweeps.
 const poolCrew = 0x9a6e1e55c4e3a11d
+
+// pagedCrew salts the /24 of a crew recruited on pagedSweep, apart from
+// the /24's other crews.
+const pagedCrew = 0x9a6edc4e3a11d5e5
 
 // surgeCrew is the base of the crew key of the young sessions held in
 // surges.

@@ -1010,3 +1010,74 @@ func TestAConsoleCrewOfPagelessAccountsIsHeld(t *testing.T) {
 		})
 	}
 }
+
+// A crew that loads each item's page before its reviews, rapid, on a
+// shop where half of what people are shown is cold (a proxy a minute or
+// two old): each member is colder than people beyond chance only after
+// fourteen cold responses, and live the forty members of page-crew took
+// 4,461 records in 90 s, each first held at its 13th to 19th call
+// (2026-12-03). Five of them on one /24 together are a crew after four.
+func TestAPageCrewOnA24IsRecruitedOnTheEarlyEvidence(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		ownNets  bool // each member on a /24 of its own
+		popular  bool // the items are the ones people read
+		wantCrew bool // in the sweepers' crew by the sixth item
+	}{
+		{name: "ten members on one /24", wantCrew: true},
+		// what is left: the crew spread thin is held on each member's
+		// own evidence
+		{name: "ten members, each on a /24 of its own", ownNets: true},
+		{name: "ten people on one /24 opening popular items in tabs", popular: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBehaviour(1 << 10)
+			h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
+			people(b, 4) // each record served four times: half of what people are shown is cold
+			if share := b.PacedColdShare(); share < 0.4 {
+				t.Fatalf("people's cold share %.2f: the test would prove nothing", share)
+			}
+			members := make([]identity.Actor, 10)
+			for i := range members {
+				ip := uint64(0x2d0a0300 + 10 + i)
+				if tt.ownNets {
+					ip = uint64(0x2d0a0300+i<<8) + 10
+				}
+				members[i] = actor(ip, mix(0x9a6e+uint64(i)), 0xf1)
+				members[i].Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(0xacc9 + uint64(i))}
+			}
+			want := crewKey(&members[0], ColdSweep)
+			recruited := 0
+			popular := uint64(0) // the warm-up's records, each served four times already
+			for item := range 6 {
+				for i := range members {
+					at := epoch + int64(time.Duration(item)*time.Second+time.Duration(i)*time.Millisecond)
+					h.d.Assess(&members[i], Traits{Kind: Page, UA: UABrowser, At: at, IDLow: -1})
+					h.d.Assess(&members[i], Traits{Kind: Record, UA: UABrowser, At: at + int64(400*time.Millisecond), IDLow: -1})
+					var recs []records.Found
+					for range 4 {
+						if tt.popular {
+							recs = append(recs, rec(popular)...)
+							popular++
+						} else {
+							recs = append(recs, rec(h.next)...)
+							h.next++
+						}
+					}
+					h.d.Served(&members[i], recs)
+				}
+			}
+			for i := range members {
+				if members[i].Keys[identity.Crew] == want {
+					recruited++
+				}
+			}
+			if got := recruited > 0; got != tt.wantCrew {
+				t.Fatalf("%d of %d in the crew after six items, want in it %v", recruited, len(members), tt.wantCrew)
+			}
+			if tt.wantCrew && recruited < len(members) {
+				t.Fatalf("%d of %d in the crew after six items, want every one", recruited, len(members))
+			}
+		})
+	}
+}
