@@ -307,10 +307,11 @@ func (t *Traffic) consoleCrew(ctx context.Context, run func(string, func()), rng
 // loads a script once (the home page first, landing), then calls the API
 // at a clerk's pace, a random item's reviews each time.
 func (t *Traffic) consoleMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string, landing bool) {
-	s := t.score("console-crew")
+	class := "console-crew"
 	if landing {
-		s = t.score("console-landing")
+		class = "console-landing"
 	}
+	s := t.score(class)
 	if !sleep(ctx, time.Duration(rng.Int64N(int64(12*time.Second)))) {
 		return
 	}

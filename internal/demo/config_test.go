@@ -60,3 +60,25 @@ func TestClassesRunsOnlyThoseNamed(t *testing.T) {
 		t.Errorf("Classes() = %v", all)
 	}
 }
+
+// Each class runs alone (demo --classes X), as bench/alone.sh runs it:
+// console-landing alone panicked at its members' start, asking for
+// console-crew's score, which only ran beside it (2026-12-04).
+func TestEachClassRunsAlone(t *testing.T) {
+	for _, class := range Classes() {
+		t.Run(class, func(t *testing.T) {
+			t.Parallel()
+			tr := New(Options{Base: "http://127.0.0.1:9", Seed: 1, Users: 10, Items: 10, Shoppers: 1, NATs: 1, ThinkTime: time.Hour, ScraperRate: 1, Classes: []string{class}})
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			tr.Run(ctx)
+			var names []string
+			for _, s := range tr.Scores {
+				names = append(names, s.Name)
+			}
+			if !slices.Contains(names, class) || len(names) != 3 {
+				t.Errorf("scores %v, want the people's and %s", names, class)
+			}
+		})
+	}
+}
