@@ -127,6 +127,11 @@ type Behaviour struct {
 	// (pagelessBirths)
 	pagesSeen atomic.Bool
 	pageless  [64]table[surgeState]
+	// firstPaged, firstUnpaged: sessions that loaded a page before their
+	// first record call, by whether that call was about the page's item
+	// (halved together past landedWindow): whether this shop's browsers
+	// load an item's page before asking about it (landed).
+	firstPaged, firstUnpaged atomic.Uint64
 	// rising: the first record calls of young sessions, in the
 	// surgeSpan numbered at and the one before, on networks rising at
 	// the time (surge)
@@ -214,6 +219,11 @@ type addrState struct {
 	// it loaded a script or stylesheet but no page before its first
 	// record call, which no browser does (see pagelessKey)
 	sawPage, pageless bool
+	// loadedSince: on a session's state, it loaded a page or asset since
+	// its first record call; unpagedTwice: it landed on a page and its
+	// first two record calls were about other items, with nothing loaded
+	// between them (landed)
+	loadedSince, unpagedTwice bool
 	// arrived: counted in the arrivals (at its arrivalCalls-th record
 	// call)
 	arrived bool
@@ -321,6 +331,36 @@ func (b *Behaviour) servedPage(st *addrState, pathID int) {
 	}
 }
 
+// landedWindow: the sessions' first record calls counted for itemsPaged
+// (halved past it).
+const landedWindow = 1 << 14
+
+// countFirst counts the first record call of a session that loaded a
+// page, paged or not (itemsPaged).
+func (b *Behaviour) countFirst(paged bool) {
+	if paged {
+		b.firstPaged.Add(1)
+	} else {
+		b.firstUnpaged.Add(1)
+	}
+	if b.firstPaged.Load()+b.firstUnpaged.Load() > landedWindow {
+		b.cmsMu.Lock()
+		if p, u := b.firstPaged.Load(), b.firstUnpaged.Load(); p+u > landedWindow {
+			b.firstPaged.Store(p / 2)
+			b.firstUnpaged.Store(u / 2)
+		}
+		b.cmsMu.Unlock()
+	}
+}
+
+// itemsPaged reports whether most sessions that loaded a page first
+// asked about its item (sixteen at least): the shop's items have pages
+// that its browsers load before asking about them.
+func (b *Behaviour) itemsPaged() bool {
+	p := b.firstPaged.Load()
+	return p >= 16 && p >= b.firstUnpaged.Load()
+}
+
 // pageServed is Detector.PageServed on key k.
 func (b *Behaviour) pageServed(k identity.Key, pathID int) {
 	if k.Hash == 0 {
@@ -369,6 +409,38 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	if first {
 		st.paged = o.pathID != 0 && uint16(o.pathID) == st.page
 		st.pageless = !st.sawPage && st.pageLoads > 0
+		if st.sawPage {
+			b.countFirst(st.paged)
+		}
+	}
+	// A session that landed on a page and asked about another item than
+	// the page's, then asks about another again having loaded nothing
+	// since, reads as pageless from then on (landed): on a shop whose
+	// items have pages a browser loads an item's page before it asks
+	// about the item, and people who land on the home page, whose widget
+	// asks about a recommended item, open an item's page next or leave.
+	// A crew of accounts at a clerk's pace that loaded the home page
+	// before its script and calls, and a churner on a carrier NAT's
+	// address whose sessions did, were neither pageless nor paged (live,
+	// 10,696 and 14,769 records in 90 s, never refused, 2026-12-03).
+	// Nothing loaded between the calls: a person coming back with the
+	// item's page from the browser's cache loads its scripts again, and
+	// an office shopper who did, after a landing visit of one call, was
+	// held with the crew (live, 2026-12-04). Not on a shop whose sessions
+	// mostly ask about other items than their first page's (a
+	// single-page app), where people all do this (itemsPaged); and judged
+	// when that is known, not only at the second call: a crew that starts
+	// with the proxy makes its second calls before people have shown it.
+	if record && !first && k.Kind == identity.Session && o.addr != 0 && st.firstAt != 0 && st.apiCalls == 1 &&
+		st.sawPage && !st.paged && !st.pageless && !st.loadedSince && !(o.pathID != 0 && uint16(o.pathID) == st.page) {
+		st.unpagedTwice = true
+	}
+	landed := record && st.unpagedTwice && !st.pageless && b.itemsPaged()
+	if landed {
+		st.pageless = true
+	}
+	if page && !record && st.firstAt != 0 {
+		st.loadedSince = true
 	}
 	pageless := st.pageless && b.pagesSeen.Load()
 	// Before its first record call a session that loaded an item's page
@@ -382,7 +454,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// calls: those before its first call when it is born, as one.
 	var poolLoads uint16
 	switch {
-	case first:
+	case first, landed:
 		poolLoads = st.pageLoads
 	case page && !record:
 		poolLoads = 1
@@ -403,7 +475,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		var yst *addrState
 		if young {
 			_, yst = b.state(yk, true)
-			if born {
+			if born || landed && i == 3 {
 				yst.bear()
 			}
 			ys, _ := b.note(yst, now, record, page, -1)
@@ -491,7 +563,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// had them pageless were held for the rest of their youth (44 of a
 	// test's 61 people's calls held).
 	if young && record && pageless && addr != 0 && !hasGrown && b.peopledState(pagedKey(addr)) {
-		if b.pagelessBirths(keys[3].Hash, now, born) > surgeFloor && pagelessEph {
+		if b.pagelessBirths(keys[3].Hash, now, born || landed) > surgeFloor && pagelessEph {
 			s |= SessionChurn
 		}
 	}
