@@ -132,8 +132,19 @@ type shopper struct {
 	// shortVisits: the share of its visits that are short; short: this one is
 	shortVisits float64
 	short       bool
-	pending     []Request
+	// landing: this session lands on the home page first (landers)
+	landing bool
+	pending []Request
 }
+
+// landers: the share of the shoppers' sessions that land on the home
+// page, whose widget asks about a popular item, before their first item's
+// page, as three in ten of the live demo's visits do. Drawn from the
+// session, not the shopper's generator, so that the rest of the day is
+// as it was. The simulator's people never landed until 2026-12-04, when a
+// rule was written for sessions that land and never open an item's page:
+// what it could hold among people was not measured here.
+const landers = 3
 
 func (s *shopper) actor() identity.Actor {
 	var a identity.Actor
@@ -155,6 +166,7 @@ func (s *shopper) Next() (Request, bool) {
 		s.now = s.now.Add(expDur(s.rng, 12*time.Hour))
 		s.pagesLeft = 3 + s.rng.IntN(15)
 		s.session = s.rng.Uint64() | 1
+		s.landing = mix(s.session^0x1a4d)%10 < landers
 		s.sessionRefused = false
 		s.st.Sessions++
 		s.short = s.shortVisits > 0 && s.rng.Float64() < s.shortVisits
@@ -172,6 +184,12 @@ func (s *shopper) Next() (Request, bool) {
 	s.pagesLeft--
 	a := s.actor()
 	item := s.w.Zipf.Sample(s.rng)
+	land := s.now
+	if s.landing {
+		// The home page, its asset and its widget's call, 4 s before the
+		// first item's page.
+		s.now = s.now.Add(4 * time.Second)
+	}
 	at := s.now
 	s.pending = append(s.pending[:0],
 		Request{At: at.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset, IP: s.ip},
@@ -179,7 +197,17 @@ func (s *shopper) Next() (Request, bool) {
 	if s.rng.IntN(10) == 0 {
 		s.pending = append(s.pending, Request{At: at.Add(2 * time.Second), Actor: a, Route: RouteProfile, ID: s.me, IP: s.ip})
 	}
-	return Request{At: at, Actor: a, Route: RoutePage, ID: item, IP: s.ip}, true
+	page := Request{At: at, Actor: a, Route: RoutePage, ID: item, IP: s.ip}
+	if s.landing {
+		s.landing = false
+		widget := s.w.Zipf.Sample(rand.New(rand.NewPCG(s.session, 0x1a4d)))
+		s.pending = append([]Request{
+			{At: land.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset, IP: s.ip},
+			{At: land.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: widget, IP: s.ip},
+			page}, s.pending...)
+		return Request{At: land, Actor: a, Route: RoutePage, ID: homePage, IP: s.ip}, true
+	}
+	return page, true
 }
 
 func (s *shopper) Done(r Request, o Outcome) { s.st.done(s.id, s.account, r, o, &s.sessionRefused) }
