@@ -446,6 +446,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// Before its first record call a session that loaded an item's page
 	// is counted with the paged ones.
 	paged := st.paged || st.firstAt == 0 && !record && st.page != 0
+	// landing: it loaded a page and is neither paged nor pageless: a
+	// person who landed on the home page, so far
+	landing := st.sawPage && !paged && !st.pageless
 	grew := stayed && !st.hasGrown
 	st.hasGrown = st.hasGrown || stayed
 	hasGrown := st.hasGrown
@@ -548,7 +551,18 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// office requests refused, 2026-12-03). A churner whose sessions stay
 	// is not ephemeral anyway; its young sessions sweeping together
 	// enlist it (churned, above).
-	if (ownEph || addrEph && !(own && ownGrown)) && !hasGrown {
+	//
+	// Nor a session that landed on a page and has not read as pageless
+	// since (landed), on an address whose paged sessions are peopled:
+	// its first call is a person's who landed on the home page, and
+	// what a churner landing there does next (pageless, held with the
+	// address's pageless sessions) tells it apart. Nor is it held by its
+	// network's churn or surge below: the simulator's people landing on a
+	// carrier NAT's address beside nat-churn and paged-churn had their
+	// visits held there (24 people, seed 1, once they landed, 2026-12-04),
+	// as paged people, whose own sessions there stay, are not.
+	lander := landing && addr != 0 && b.peopledState(pagedKey(addr))
+	if (ownEph || addrEph && !(own && ownGrown) && !lander) && !hasGrown {
 		s |= SessionChurn
 	}
 	// The pageless young sessions (pagelessKey) of an address whose
@@ -576,7 +590,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// for a TLS client whose sessions there do, as for session_churn
 	// (with the edge's JA4, 27 people on the churner's address).
 	switch {
-	case young && record && o.net != 0 && b.surge(o.net, now, born) && !addrPeopled && !(own && ownGrown):
+	case young && record && o.net != 0 && b.surge(o.net, now, born) && !addrPeopled && !(own && ownGrown) && !lander:
 		s |= SessionChurn
 		ev.surge = true
 		if !surged {
@@ -594,7 +608,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// address in a minute, too few for the address's to show (a seventh
 	// red team: 15,283 records in 90 s just under a surge, 38,654 reading
 	// popular items; 2026-12-02).
-	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && !addrPeopled && !(own && ownGrown) {
+	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && !addrPeopled && !(own && ownGrown) && !lander {
 		s |= SessionChurn
 		ev.surge = true
 	}
