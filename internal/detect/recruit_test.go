@@ -755,6 +755,7 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 		builds        bool // each member sends its own browser build's User-Agent
 		accounts      bool // each member is signed in with an account of its own
 		night         bool // nobody at a person's pace yet: people's share is not measured
+		tls           bool // the fingerprint is the TLS client's (the edge's JA4)
 	}{
 		{name: "the swarm", swarm: true, wantHeld: true},
 		// the simulator's swarm at night took 10,225 of 10,225 (2026-12-03)
@@ -764,7 +765,13 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 		// (origin.youngOn), and the pool left them out with them: the
 		// live console-crew took 11,480 in 90 s, slow-crew 4,392
 		{name: "the swarm, each member signed in", swarm: true, accounts: true, wantHeld: true},
+		// where the TLS fingerprint is known the pool left its sessions
+		// to their fingerprint's young sessions, which a swarm giving
+		// each member a TLS client of its own splits into as many: 6,004
+		// of its 10,000 profiles taken (2026-12-04)
+		{name: "the swarm, each member its own TLS client", swarm: true, builds: true, tls: true, wantHeld: true},
 		{name: "people whose pages come from a CDN, each on an address of its own", people: true},
+		{name: "people whose pages come from a CDN, each on an address of its own, TLS fingerprints", people: true, tls: true},
 		{name: "the swarm, among people whose pages come from a CDN behind a carrier NAT", swarm: true, people: true, nat: true, wantHeld: true},
 		{name: "the swarm, among people whose pages come from a CDN, each on an address of its own", swarm: true, people: true, wantHeld: true, price: true},
 	} {
@@ -806,6 +813,7 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 					fp = mix(0xb0b + uint64(i))
 				}
 				swarm[i] = actor(mix(0x5a3000+uint64(i))&0xffffffff, mix(0x5e3300+uint64(i)), fp)
+				swarm[i].TLS = tt.tls
 				if tt.accounts {
 					swarm[i].Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(0xacc5a3 + uint64(i))}
 				}
@@ -831,6 +839,7 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 						addr = nat
 					}
 					p := actor(addr, mix(0x7e5500+uint64(i)), 0xf1)
+					p.TLS = tt.tls
 					pa := &p
 					at := time.Duration(i) * time.Second
 					events = append(events, event{at, pa, Asset, true})
