@@ -548,7 +548,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// enlist it (churned, above).
 	//
 	// Nor a session that landed on a page and has not read as pageless
-	// since (landed), on an address whose paged sessions are peopled:
+	// since (lander), on an address whose paged sessions are peopled:
 	// its first call is a person's who landed on the home page, and
 	// what a churner landing there does next (pageless, held with the
 	// address's pageless sessions) tells it apart. Nor is it held by its

@@ -812,9 +812,10 @@ func TestAPersonOnAChurnersAddressWhoLoadsTheItemsPage(t *testing.T) {
 	}{
 		{"the item of its page, people paged there", false, true, true, false},
 		// a person who landed on the home page, whose widget asks about
-		// an item: held, the simulator's people landing on nat-churn's
-		// address lost their visits (24 people, 2026-12-04); a churner
-		// doing so is judged at its second call (it reads as pageless)
+		// an item: until 2026-12-04 held, and the simulator's people
+		// landing on nat-churn's address lost their visits (24 people);
+		// a churner doing so is judged at its second call (it reads as
+		// pageless)
 		{"another item than its page's", false, true, false, false},
 		{"the item of its page, no paged session stayed there yet", false, false, true, true},
 		{"the churner loads each item's page first", true, true, true, true},
