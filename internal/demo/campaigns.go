@@ -36,6 +36,7 @@ func campaignScores() []*Score {
 		{Name: "office-paged", Desc: "red team: office-churn as a reader of the docs runs it once sessions that ask about their page's item are judged apart: each item's page before its reviews, a fresh session every 1-2 items, on another address of the office"},
 		{Name: "nat-churn", Desc: "red team: the churner of a reader of the docs on a carrier-NAT address, among the hundreds of people behind it: 20-50 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
 		{Name: "nat-landing", Desc: "red team: nat-churn as a reader of the docs runs it once sessions that load a script but no page are judged apart: each session loads the home page, then 1-2 scripts, then 2-4 calls, on another carrier-NAT address"},
+		{Name: "nat-once", Desc: "red team: nat-landing as a reader of the docs runs it once a landing session's second call is judged: each session loads the home page, then 1-2 scripts, then one call, on a third carrier-NAT address"},
 		{Name: "paced-pages", Desc: "red team: 60-150 sessions (fewer among fewer than 3,000 people), each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "console-landing", Desc: "console-crew as a reader of the docs runs it once sessions that load a script and no page are pooled: each session loads the home page first"},
@@ -192,6 +193,19 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	landIP := fmt.Sprintf("100.64.%d.%d", landK/250, landK%250+1)
 	run("nat-landing", func() {
 		t.churn(ctx, t.score("nat-landing"), landRng, landRate, landEvery, landAssets, landIP, t.mixedItems(landRng, zipf, landPopular), churnLanding)
+	})
+
+	// nat-landing once a landing session's second call reads as pageless
+	// (46c3ee9) and a landing session's first call on a peopled address
+	// is spared the address's churn (2716c07): one call per session, as
+	// the people who land on the home page and leave make, on the next
+	// NAT address but one.
+	onceRng := rand.New(rand.NewPCG(t.o.Seed, 17))
+	onceRate, onceAssets, oncePopular := 20+onceRng.Float64()*30, 1+onceRng.IntN(2), 30+onceRng.IntN(31)
+	onceK := (natK + 2) % t.o.NATs
+	onceIP := fmt.Sprintf("100.64.%d.%d", onceK/250, onceK%250+1)
+	run("nat-once", func() {
+		t.churn(ctx, t.score("nat-once"), onceRng, onceRate, 1+onceAssets+1, onceAssets, onceIP, t.mixedItems(onceRng, zipf, oncePopular), churnLanding)
 	})
 
 	// The sixth red team's churner over the 254 addresses of one /24 (it
