@@ -958,6 +958,7 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		cached    int           // percent of people's visits whose page came from the browser's cache (pageless)
 		missing   bool          // the churner GETs its item's page, which is not there (a 404), before its calls
 		landers   int           // percent of people's visits that land on the home page, whose widget calls about an item; nine in ten leave then
+		lands     bool          // the churner's sessions land on the home page, load a script and make one call
 		wantHeld  bool          // within 90 s of its first
 		// people's visits' first seconds may be held: a pageless
 		// person's and a churner's session look the same there; but
@@ -983,6 +984,11 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		// people whose visits were under way when the churner was judged
 		// were held for the rest of their youth
 		{name: "a churner, a tenth of people's pages from the cache", pages: true, churnEach: 150 * time.Millisecond, cached: 10, wantHeld: true, firstSeconds: true},
+		// Its TLS client's own sessions there die young: judged after a
+		// minute, live nat-once took 7,883 records with the edge's JA4
+		// (2026-12-04). Without the TLS fingerprint its one call is a
+		// lander's, as people's who land and leave.
+		{name: "a churner that lands on the home page and makes one call, TLS fingerprints", pages: true, tls: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, wantHeld: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Room for every session: one forgotten and seen again would
@@ -1038,6 +1044,10 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				if tt.missing {
 					events = append(events, event{at - 20*time.Millisecond, &a, Page, item, false})
 				}
+				if tt.lands {
+					events = append(events, event{at - 20*time.Millisecond, &a, Page, 0, false}, event{at, &a, Asset, 0, false}, event{at + 50*time.Millisecond, &a, Record, item, false})
+					continue
+				}
 				events = append(events, event{at, &a, Asset, 0, false}, event{at + 50*time.Millisecond, &a, Record, item, false}, event{at + 100*time.Millisecond, &a, Record, 1 + rng.IntN(500), false})
 			}
 			slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
@@ -1052,7 +1062,7 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				// As a proxy asks: a page counts once the upstream served
 				// it, and the churner's are not there.
 				s := h.d.Assess(e.a, Traits{Kind: e.kind, UA: UABrowser, At: epoch + int64(e.at), IDLow: -1, PathID: pathID, Unserved: e.kind == Page})
-				if e.kind == Page && e.person {
+				if e.kind == Page && (e.person || e.item == 0) { // the home page is there
 					h.d.PageServed(e.a, pathID)
 				}
 				if e.kind == Record {
