@@ -393,6 +393,17 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	}
 	addr := o.youngOn()
 	young := b.young(k, addr, st, now)
+	// A session held in a surge (surged) that goes on as a browser does,
+	// asking about the item of the page it has just loaded, staysFor or
+	// more after its first call, is let go: people whose first calls on
+	// a paged churner's carrier-NAT address were held in its network's
+	// surge were held for as long as the surge lasted, every call of
+	// their visits (sim paged-churn, 279 calls past their first 5 s,
+	// 2026-12-04). A churner's session that calls again past its youth
+	// without its page stays held.
+	if st.surged && record && o.pathID != 0 && uint16(o.pathID) == st.page && st.loadedSince && st.firstAt != 0 && now-st.firstAt >= staysFor {
+		st.surged = false
+	}
 	// A session stays (stayed) when it makes a record call staysFor or
 	// more after its first. A session held in a surge is not a person
 	// when it stays either (peopled).
@@ -596,7 +607,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// for a TLS client whose sessions there do, as for session_churn
 	// (with the edge's JA4, 27 people on the churner's address).
 	switch {
-	case young && record && o.net != 0 && b.surge(o.net, now, born) && !addrPeopled && !(own && ownGrown) && !lander:
+	case young && record && !hasGrown && o.net != 0 && b.surge(o.net, now, born) && !addrPeopled && !(own && ownGrown) && !lander:
 		s |= SessionChurn
 		ev.surge = true
 		if !surged {
@@ -614,7 +625,10 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// address in a minute, too few for the address's to show (a seventh
 	// red team: 15,283 records in 90 s just under a surge, 38,654 reading
 	// popular items; 2026-12-02).
-	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && !addrPeopled && !(own && ownGrown) && !lander {
+	// Nor a session that has stayed, which is no newcomer: people who
+	// landed on a landing churner's address went on being held past
+	// their visit's first seconds (sim nat-once, 11 calls, 2026-12-04).
+	if o.net != 0 && addr != 0 && record && (young || grew) && b.netChurn(o.net, now, born, grew) && !hasGrown && !addrPeopled && !(own && ownGrown) && !lander {
 		s |= SessionChurn
 		ev.surge = true
 	}

@@ -54,12 +54,15 @@ type CampaignReport struct {
 // refused, and how many records a logged-in account reads a day (the
 // percentiles say where a per-account budget would start to hurt).
 type LegitReport struct {
-	Actors                  int     `json:"actors"`
-	ActorsRefused           int     `json:"actors_refused"`
-	Sessions                int     `json:"sessions"`
-	SessionsRefused         int     `json:"sessions_refused"`
-	Requests                int     `json:"requests"`
-	RequestsRefused         int     `json:"requests_refused"`
+	Actors          int `json:"actors"`
+	ActorsRefused   int `json:"actors_refused"`
+	Sessions        int `json:"sessions"`
+	SessionsRefused int `json:"sessions_refused"`
+	Requests        int `json:"requests"`
+	RequestsRefused int `json:"requests_refused"`
+	// RequestsRefusedLate: of those, people's past their visit's first
+	// 5 s, and any of staff's or the partner's (LegitStats.RefusedLate)
+	RequestsRefusedLate     int     `json:"requests_refused_late"`
 	AccountRecordsPerDayP50 float64 `json:"account_records_per_day_p50"`
 	AccountRecordsPerDayP99 float64 `json:"account_records_per_day_p99"`
 	AccountRecordsPerDayMax float64 `json:"account_records_per_day_max"`
@@ -227,7 +230,7 @@ func runScenario(cfg *config.Config, world *World, sc Scenario, o BenchOptions) 
 	per := legit.AccountRecordsPerDay()
 	sort.Float64s(per)
 	out.Legit = LegitReport{Actors: legit.Actors, ActorsRefused: legit.ActorsRefused, Sessions: legit.Sessions,
-		SessionsRefused: legit.SessionsRefused, Requests: legit.Requests, RequestsRefused: legit.Refused,
+		SessionsRefused: legit.SessionsRefused, Requests: legit.Requests, RequestsRefused: legit.Refused, RequestsRefusedLate: legit.RefusedLate,
 		AccountRecordsPerDayP50: percentile(per, 0.5), AccountRecordsPerDayP99: percentile(per, 0.99), AccountRecordsPerDayMax: percentile(per, 1)}
 	out.WallSeconds = time.Since(began).Seconds()
 	return out, nil

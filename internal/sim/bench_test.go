@@ -163,6 +163,14 @@ func churnerHeld(t *testing.T, scenario string, most int) {
 // short) until page lineage (98f0166), and people who land on the home
 // page there, whose widget's call is neither paged nor pageless, until
 // 2716c07 (24 people, with paged-churn). With the edge's JA4 too.
+//
+// Without it, people who arrive on the address of a churner whose
+// sessions look like their visits' first seconds (an item's page, then
+// its reviews; or the home page, then its widget's call) lose those
+// calls while it runs: nothing in them differs. But no more: held in the
+// surge of the churner's network for as long as it lasted, they lost 402
+// calls, 279 of them past their visit's first 5 s (paged-churn, once its
+// sessions were what it describes, 2026-12-04).
 func TestBenchNATChurnHoldsOnlyItsOwnAddress(t *testing.T) {
 	for _, sc := range []string{"nat-churn", "paged-churn"} {
 		for _, ja4 := range []bool{false, true} {
@@ -170,8 +178,16 @@ func TestBenchNATChurnHoldsOnlyItsOwnAddress(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := rep.Scenarios[0].Legit.ActorsRefused; n > 0 {
-				t.Errorf("%s, edge JA4 %v: %d legitimate actors refused, want none", sc, ja4, n)
+			l := rep.Scenarios[0].Legit
+			switch {
+			case ja4 || sc == "nat-churn":
+				if l.ActorsRefused > 0 {
+					t.Errorf("%s, edge JA4 %v: %d legitimate actors refused, want none", sc, ja4, l.ActorsRefused)
+				}
+			case l.RequestsRefusedLate > 0 || l.RequestsRefused > 2*l.SessionsRefused:
+				t.Errorf("%s: %d legitimate requests refused in %d sessions, %d past their first 5 s; want two a session at most, none past", sc, l.RequestsRefused, l.SessionsRefused, l.RequestsRefusedLate)
+			default:
+				t.Logf("%s: %d legitimate requests refused in %d sessions", sc, l.RequestsRefused, l.SessionsRefused)
 			}
 		}
 	}

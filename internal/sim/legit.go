@@ -16,7 +16,13 @@ type LegitStats struct {
 	SessionsRefused int
 	Requests        int
 	Refused         int
-	Records         int
+	// RefusedLate: of Refused, a shopper's calls staysFor (5 s) or more
+	// into their session, and any of staff's, a crawler's or the
+	// partner's: a person who arrives on a churner's address while it
+	// runs may lose the first call or two of a visit, which look like
+	// the churner's sessions' (first call, then gone), but not the rest
+	RefusedLate int
+	Records     int
 	// per logged-in account: user records received, and days active
 	accountRecords map[uint64]int
 	accountDays    map[uint64]map[int]bool
@@ -129,6 +135,7 @@ type shopper struct {
 	now, end             time.Time
 	pagesLeft            int
 	sessionRefused       bool
+	began                time.Time // the session's first record call
 	// shortVisits: the share of its visits that are short; short: this one is
 	shortVisits float64
 	short       bool
@@ -165,6 +172,7 @@ func (s *shopper) Next() (Request, bool) {
 	if s.pagesLeft == 0 {
 		// a new session, on average twice a day
 		s.now = s.now.Add(expDur(s.rng, 12*time.Hour))
+		s.began = time.Time{}
 		s.pagesLeft = 3 + s.rng.IntN(15)
 		s.session = s.rng.Uint64() | 1
 		s.landing = mix(s.session^0x1a4d)%10 < landers
@@ -214,12 +222,20 @@ func (s *shopper) Next() (Request, bool) {
 	return page, true
 }
 
-func (s *shopper) Done(r Request, o Outcome) { s.st.done(s.id, s.account, r, o, &s.sessionRefused) }
+func (s *shopper) Done(r Request, o Outcome) {
+	if s.began.IsZero() && routeKinds[r.Route] == detect.Record {
+		s.began = r.At
+	}
+	s.st.done(s.id, s.account, r, o, &s.sessionRefused, !s.began.IsZero() && r.At.Sub(s.began) >= 5*time.Second)
+}
 
-func (st *LegitStats) done(id int, account uint64, r Request, o Outcome, sessionRefused *bool) {
+func (st *LegitStats) done(id int, account uint64, r Request, o Outcome, sessionRefused *bool, late bool) {
 	st.Requests++
 	if o.Refused {
 		st.Refused++
+		if late {
+			st.RefusedLate++
+		}
 		if !*sessionRefused {
 			*sessionRefused = true
 			st.SessionsRefused++
@@ -281,7 +297,7 @@ func (g *agent) Next() (Request, bool) {
 	return Request{At: g.now, Actor: a, Route: RouteProfile, ID: 1 + g.rng.IntN(g.w.Shop.Users), IP: officeCS}, true
 }
 
-func (g *agent) Done(r Request, o Outcome) { g.st.done(g.id, g.account, r, o, &g.sessionRefused) }
+func (g *agent) Done(r Request, o Outcome) { g.st.done(g.id, g.account, r, o, &g.sessionRefused, true) }
 
 // crawler is a search engine's verified crawler on item pages: lots of
 // requests, no personal records.
@@ -311,7 +327,7 @@ func (c *crawler) Next() (Request, bool) {
 	return Request{At: c.now, Actor: a, Route: RoutePage, ID: 1 + c.rng.IntN(1000), IP: ip, UA: detect.UASearchBot}, true
 }
 
-func (c *crawler) Done(r Request, o Outcome) { c.st.done(c.id, 0, r, o, &c.sessionRefused) }
+func (c *crawler) Done(r Request, o Outcome) { c.st.done(c.id, 0, r, o, &c.sessionRefused, true) }
 
 // partner is an integration the platform signed up: from one address with
 // its own account, it syncs 1,000 customer profiles an hour, around the clock.
@@ -342,4 +358,6 @@ func (p *partner) Next() (Request, bool) {
 	return Request{At: p.now, Actor: a, Route: RouteProfile, ID: p.n%p.w.Shop.Users + 1, IP: PartnerAddress, UA: detect.UAOther}, true
 }
 
-func (p *partner) Done(r Request, o Outcome) { p.st.done(p.id, 9_500_000, r, o, &p.sessionRefused) }
+func (p *partner) Done(r Request, o Outcome) {
+	p.st.done(p.id, 9_500_000, r, o, &p.sessionRefused, true)
+}

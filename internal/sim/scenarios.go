@@ -166,6 +166,16 @@ func (c *campaign) Next() (Request, bool) {
 		i = c.rng.IntN(len(c.ips))
 	}
 	c.member = i
+	// pos: the request's place in its churn cycle (churn), which names
+	// its session. Until 2026-12-04 the session was named after the
+	// count had moved on, so each of a churner's sessions began with the
+	// last call of the cycle before, ahead of its scripts, and on the
+	// address before (net-churn, spread-churn): none was the session of
+	// scripts then calls its scenario describes.
+	pos, cycle := 0, uint64(0)
+	if c.churn > 0 {
+		pos, cycle = c.n%c.churn, uint64(c.n/c.churn)
+	}
 	var r Request
 	if c.landing && c.landed == nil {
 		c.landed = make([]uint8, len(c.ips))
@@ -177,7 +187,7 @@ func (c *campaign) Next() (Request, bool) {
 	case c.landing && c.landed[i] == 1:
 		r = Request{Route: RouteAsset}
 		c.landed[i]++
-	case c.assetEvery > 0 && (c.n/len(c.ips))%c.assetEvery == 0 || c.churn > 0 && c.n%c.churn < c.churnAssets:
+	case c.assetEvery > 0 && (c.n/len(c.ips))%c.assetEvery == 0 || c.churn > 0 && pos < c.churnAssets:
 		r = Request{Route: RouteAsset}
 	default:
 		r = c.fetch(c)
@@ -191,9 +201,8 @@ func (c *campaign) Next() (Request, bool) {
 		setKey(&r.Actor, identity.Session, c.sessions[i])
 	}
 	if c.churn > 0 {
-		cycle := uint64(c.n / c.churn)
 		setKey(&r.Actor, identity.Session, mix(c.seed^cycle)|1)
-		if c.lingerEvery > 0 && cycle%uint64(c.lingerEvery) == 0 && c.n%c.churn == 0 {
+		if c.lingerEvery > 0 && cycle%uint64(c.lingerEvery) == 0 && pos == c.churn-1 {
 			c.lingering = append(c.lingering, linger{at: c.now.Add(c.lingerAfter), session: mix(c.seed^cycle) | 1, ip: i, calls: c.lingerCalls})
 		}
 	}

@@ -155,3 +155,61 @@ func TestDeterministic(t *testing.T) {
 		t.Fatalf("same seed, different results: %d/%d vs %d/%d", a1, b1, a2, b2)
 	}
 }
+
+// TestAChurnersSessionsLoadTheirScriptsFirst pins the churn scenarios'
+// sessions to what their descriptions say: each loads its scripts before
+// any call, all on one address. Until
+// 2026-12-04 each session began with the cycle before's last call, on
+// the address before.
+func TestAChurnersSessionsLoadTheirScriptsFirst(t *testing.T) {
+	w := NewWorld(1, 50000, 20000)
+	checked := 0
+	for _, sc := range Scenarios() {
+		if sc.make == nil {
+			continue
+		}
+		src, _ := sc.Campaign(w, 1, Start.Add(48*time.Hour))
+		c := src.(*campaign)
+		if c.churn == 0 {
+			continue
+		}
+		checked++
+		t.Run(sc.Name, func(t *testing.T) {
+			type seen struct {
+				n  int
+				ip uint32
+			}
+			sessions := map[uint64]*seen{}
+			for range 40 * c.churn {
+				r, ok := c.Next()
+				if !ok {
+					t.Fatal("the campaign ended")
+				}
+				sid := r.Actor.Keys[identity.Session].Hash
+				s := sessions[sid]
+				if s == nil {
+					s = &seen{ip: r.IP}
+					sessions[sid] = s
+				}
+				if s.ip != r.IP {
+					t.Fatalf("session %x on %08x, then on %08x", sid, s.ip, r.IP)
+				}
+				if s.n > 0 && s.n >= c.churn {
+					continue // a lingerer's late calls
+				}
+				want := -1 // a call
+				switch {
+				case s.n < c.churnAssets:
+					want = RouteAsset
+				}
+				if want >= 0 && r.Route != want || want < 0 && (r.Route == RouteAsset || r.Route == RoutePage && r.ID == homePage) {
+					t.Fatalf("session %x's request %d: route %d, want %d (%d assets, a cycle of %d)", sid, s.n, r.Route, want, c.churnAssets, c.churn)
+				}
+				s.n++
+			}
+		})
+	}
+	if checked < 6 {
+		t.Fatalf("%d churn scenarios checked", checked)
+	}
+}
