@@ -475,9 +475,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	}
 	s, ev = b.note(st, now, record, page, low)
 	sh.mu.Unlock()
-	keys := youngOf(addr, o, paged, pageless)
+	keys := youngOf(addr, o, paged, pageless, landing)
 	own := keys[2].Hash != 0
-	var addrEph, addrPeopled, ownEph, ownGrown, pagelessEph bool
+	var addrEph, addrPeopled, ownEph, ownGrown, pagelessEph, landingEph bool
 	var churned [len(keys)]bool
 	for i, yk := range keys {
 		if yk.Hash == 0 {
@@ -526,6 +526,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 				}
 			case 3:
 				pagelessEph = pageless && yst.ephemeralAfter(now, pagelessJudgedAfter)
+				landingEph = landing && yst.ephemeralAfter(now, pagelessJudgedAfter)
 			}
 		}
 		ysh.mu.Unlock()
@@ -578,7 +579,16 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// carrier NAT's address beside nat-churn and paged-churn had their
 	// visits held there (24 people, seed 1, once they landed, 2026-12-04),
 	// as paged people, whose own sessions there stay, are not.
-	lander := landing && addr != 0 && b.peopledState(pagedKey(addr))
+	//
+	// Not while the address's landing sessions die young (landingEph):
+	// a churner whose sessions land on the home page took their first
+	// calls thus spared all day in the simulator (nat-landing 1,350,993
+	// records, nat-once 1,887,884 with one call each, 2026-12-04). And
+	// where the address's landing sessions are peopled though its paged
+	// ones are not: people who landed on the home page of a paged
+	// churner's address were held in its network's surge, and for as
+	// long as the surge lasted (sim paged-churn, 100 people, 2026-12-04).
+	lander := landing && addr != 0 && !landingEph && (b.peopledState(pagedKey(addr)) || b.peopledState(landingKey(addr)))
 	if (ownEph || addrEph && !(own && ownGrown) && !lander) && !hasGrown {
 		s |= SessionChurn
 	}
@@ -1243,6 +1253,15 @@ func pagelessKey(addr uint64) identity.Key {
 	return identity.Key{Kind: identity.IP, Hash: mix(addr ^ 0x0b9a6ed5e55101a6)}
 }
 
+// landingKey is the state of the young sessions of address addr that
+// loaded a page before their first record call, neither about that
+// page's item (pagedKey) nor, since, read as pageless (landed): people
+// who land on the home page, whose widget asks about an item, and
+// churners that land there too.
+func landingKey(addr uint64) identity.Key {
+	return identity.Key{Kind: identity.IP, Hash: mix(addr ^ 0x1a4d1a4de55101a6)}
+}
+
 // pagelessPool is the state of the pageless sessions (see pagelessKey)
 // on addresses whose paged sessions have not shown people (a carrier
 // NAT's and an office's have), all together, where no TLS fingerprint is
@@ -1310,7 +1329,7 @@ func (b *Behaviour) pagelessSweep(now int64, record bool, loads uint16) bool {
 // paged session (keys[3] with the TLS fingerprint); and its pageless
 // ones' (pagelessKey, keys[3]) for a pageless one. Keys not used are
 // zero.
-func youngOf(addr uint64, o origin, paged, pageless bool) (keys [4]identity.Key) {
+func youngOf(addr uint64, o origin, paged, pageless, landing bool) (keys [4]identity.Key) {
 	if addr == 0 {
 		return keys
 	}
@@ -1330,6 +1349,8 @@ func youngOf(addr uint64, o origin, paged, pageless bool) (keys [4]identity.Key)
 		keys[3] = pagelessKey(addr)
 	case paged && o.fp != 0:
 		keys[3] = pagedKey(addr)
+	case landing:
+		keys[3] = landingKey(addr)
 	}
 	return keys
 }
@@ -1688,6 +1709,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	mostlyCold := st.took(uint32(len(recs)), cold, b.expected())
 	addr := o.youngOn()
 	young, paged, pageless := b.young(k, addr, st, st.lastAt), st.paged, st.pageless && b.pagesSeen.Load()
+	landing := st.sawPage && !st.paged && !st.pageless
 	// At a person's pace: two intervals at least, averaging a person's,
 	// with a page or asset for every two calls at least. A key too new
 	// to tell is left out, so a crew's first calls, before it is rapid,
@@ -1740,7 +1762,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		fsh.mu.Unlock()
 	}
 	if young {
-		for _, yk := range youngOf(addr, o, paged, pageless) {
+		for _, yk := range youngOf(addr, o, paged, pageless, landing) {
 			if yk.Hash == 0 {
 				continue
 			}

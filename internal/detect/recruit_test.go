@@ -20,7 +20,10 @@ type crewHarness struct {
 }
 
 func newCrewHarness() *crewHarness {
-	b := NewBehaviour(1 << 10)
+	// Room for every key: past it the oldest are forgotten, and a reader
+	// forgotten and seen again arrives anew (2,048 since each landing
+	// session's address has a state for its landing sessions, landingKey).
+	b := NewBehaviour(1 << 11)
 	h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
 	people(b, 6) // each record served six times: popular, and most of what people are shown is warm
 	h.d.SetCrewSanctioned(func(_ int64, crew identity.Key) bool { return crew == h.sanctioned })

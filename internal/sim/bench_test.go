@@ -172,7 +172,7 @@ func churnerHeld(t *testing.T, scenario string, most int) {
 // calls, 279 of them past their visit's first 5 s (paged-churn, once its
 // sessions were what it describes, 2026-12-04).
 func TestBenchNATChurnHoldsOnlyItsOwnAddress(t *testing.T) {
-	for _, sc := range []string{"nat-churn", "paged-churn"} {
+	for _, sc := range []string{"nat-churn", "paged-churn", "nat-once"} {
 		for _, ja4 := range []bool{false, true} {
 			rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: sc, Days: 1, Shoppers: 2000, Workers: 1, EdgeJA4: ja4})
 			if err != nil {

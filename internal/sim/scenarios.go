@@ -97,7 +97,10 @@ type campaign struct {
 	// churn: a fresh session cookie every churn requests, whose first
 	// churnAssets requests are page assets (0: the sessions above).
 	churn, churnAssets int
-	seed               uint64 // churn's sessions
+	// churnLands: each of churn's sessions loads the home page before its
+	// assets, as people who land there do
+	churnLands bool
+	seed       uint64 // churn's sessions
 	// churnAddresses: each of churn's sessions on the next address (in
 	// turn), rather than the request
 	churnAddresses bool
@@ -187,7 +190,9 @@ func (c *campaign) Next() (Request, bool) {
 	case c.landing && c.landed[i] == 1:
 		r = Request{Route: RouteAsset}
 		c.landed[i]++
-	case c.assetEvery > 0 && (c.n/len(c.ips))%c.assetEvery == 0 || c.churn > 0 && pos < c.churnAssets:
+	case c.churn > 0 && c.churnLands && pos == 0:
+		r = Request{Route: RoutePage, ID: homePage}
+	case c.assetEvery > 0 && (c.n/len(c.ips))%c.assetEvery == 0 || c.churn > 0 && pos < c.churnAssets+c.lands():
 		r = Request{Route: RouteAsset}
 	default:
 		r = c.fetch(c)
@@ -217,6 +222,14 @@ func (c *campaign) Next() (Request, bool) {
 		r.UA = detect.UAAutomation
 	}
 	return r, true
+}
+
+// lands is 1 when each churn session's first request is the home page.
+func (c *campaign) lands() int {
+	if c.churnLands {
+		return 1
+	}
+	return 0
 }
 
 func (c *campaign) Done(r Request, o Outcome) {
@@ -539,6 +552,20 @@ var scenarios = []Scenario{
 				churn: assets + 2*(1+rng.IntN(2)), churnAssets: assets, seed: rng.Uint64(), startAfter: 12 * time.Hour,
 				interval: time.Duration(float64(time.Second) / rate), fetch: pagedDiluted(popular)}
 		}},
+	// nat-churn as a reader of the docs runs it once sessions that load a
+	// script and no page are judged apart (2026-12-03): each session
+	// loads the home page first, as people who land there do.
+	{Name: "nat-landing", Desc: "red team: nat-churn that lands on the home page: on a carrier NAT's address, from noon, among the people behind it, 10-30 req/s, a fresh session cookie for each home page, 1-2 scripts and 2-4 calls, 30-60% of its items popular ones", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return natLanding(rng, 2+rng.IntN(3))
+		}},
+	// nat-landing once a landing session's second call is judged
+	// (2026-12-04): one call per session, as the people who land on the
+	// home page and leave make.
+	{Name: "nat-once", Desc: "red team: nat-landing with one call per session: on a carrier NAT's address, from noon, among the people behind it, 10-30 req/s, a fresh session cookie for each home page, 1-2 scripts and one call, 30-60% of its items popular ones", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return natLanding(rng, 1)
+		}},
 	// The sixth red team's churner (2026-12-02): the cookie churner over
 	// the 254 addresses of one /24, a fresh address with each session;
 	// live, 47,433 records in 30 s, never refused.
@@ -621,6 +648,17 @@ func (sc Scenario) Campaign(w *World, seed uint64, end time.Time) (Source, *Camp
 	c := sc.make(w, st, rng, end)
 	c.w, c.st, c.rng, c.now, c.end = w, st, rng, Start.Add(c.startAfter), end
 	return c, st
+}
+
+// natLanding is the cookie churner on a carrier NAT's address whose
+// sessions land on the home page, then load scripts, then make calls
+// calls.
+func natLanding(rng *rand.Rand, calls int) *campaign {
+	rate := 10 + rng.Float64()*20
+	assets, popular := 1+rng.IntN(2), 30+rng.IntN(31)
+	return &campaign{ips: []uint32{NATAddress(rng.IntN(DefaultPopulation().NATs))}, fp: fpBrowser, jitter: 0.3,
+		churn: 1 + assets + calls, churnAssets: assets, churnLands: true, seed: rng.Uint64(), startAfter: 12 * time.Hour,
+		interval: time.Duration(float64(time.Second) / rate), fetch: reviewsDiluted(popular)}
 }
 
 // reviewsDiluted asks for a popular item's reviews popular% of the time,

@@ -157,8 +157,8 @@ func TestDeterministic(t *testing.T) {
 }
 
 // TestAChurnersSessionsLoadTheirScriptsFirst pins the churn scenarios'
-// sessions to what their descriptions say: each loads its scripts before
-// any call, all on one address. Until
+// sessions to what their descriptions say: each loads the home page (if
+// it lands) and its scripts before any call, all on one address. Until
 // 2026-12-04 each session began with the cycle before's last call, on
 // the address before.
 func TestAChurnersSessionsLoadTheirScriptsFirst(t *testing.T) {
@@ -199,7 +199,9 @@ func TestAChurnersSessionsLoadTheirScriptsFirst(t *testing.T) {
 				}
 				want := -1 // a call
 				switch {
-				case s.n < c.churnAssets:
+				case c.churnLands && s.n == 0:
+					want = RoutePage
+				case s.n < c.churnAssets+c.lands():
 					want = RouteAsset
 				}
 				if want >= 0 && r.Route != want || want < 0 && (r.Route == RouteAsset || r.Route == RoutePage && r.ID == homePage) {
@@ -209,7 +211,7 @@ func TestAChurnersSessionsLoadTheirScriptsFirst(t *testing.T) {
 			}
 		})
 	}
-	if checked < 6 {
+	if checked < 8 {
 		t.Fatalf("%d churn scenarios checked", checked)
 	}
 }
