@@ -47,7 +47,9 @@ type CampaignReport struct {
 	TimeToContainmentSeconds float64 `json:"time_to_containment_seconds,omitempty"`
 	RecordsBeforeContainment int     `json:"records_before_containment"`
 	RecordsTaken             int     `json:"records_taken"`
-	RecordsUnprotected       int     `json:"records_unprotected"`
+	// DistinctTaken: the people among RecordsTaken, each once
+	DistinctTaken      int `json:"distinct_taken"`
+	RecordsUnprotected int `json:"records_unprotected"`
 }
 
 // LegitReport is the false-positive side: who of the legitimate traffic was
@@ -222,7 +224,7 @@ func runScenario(cfg *config.Config, world *World, sc Scenario, o BenchOptions) 
 	if cst != nil {
 		at, before, ok := cst.Containment()
 		out.Campaign = &CampaignReport{Requests: cst.Requests, Refused: cst.Refused, Contained: ok,
-			RecordsBeforeContainment: before, RecordsTaken: cst.Records, RecordsUnprotected: cst.Attempted}
+			RecordsBeforeContainment: before, RecordsTaken: cst.Records, DistinctTaken: cst.Distinct, RecordsUnprotected: cst.Attempted}
 		if ok {
 			out.Campaign.TimeToContainmentSeconds = at.Seconds()
 		}
@@ -251,24 +253,24 @@ func percentile(sorted []float64, p float64) float64 {
 func (r *BenchReport) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "policy: %d budgets in force, e.g. %s\n\n", len(r.Policy), strings.Join(r.Policy[:min(2, len(r.Policy))], "; "))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tdays\tcontained after\trecords before\trecords taken\tunprotected\tlegit sessions refused\tlegit actors refused\t")
+	fmt.Fprintln(tw, "scenario\tdays\tcontained after\trecords before\trecords taken\tpeople\tunprotected\tlegit sessions refused\tlegit actors refused\t")
 	count := func(n int) string { return human.Count(int64(n)) }
 	for _, s := range r.Scenarios {
-		contained, before, taken, unprot := "—", "—", "—", "—"
+		contained, before, taken, people, unprot := "—", "—", "—", "—", "—"
 		if cp := s.Campaign; cp != nil {
 			contained = "never"
 			if cp.Contained {
 				contained = human.Span(time.Duration(cp.TimeToContainmentSeconds * float64(time.Second)))
 			}
-			before, taken, unprot = count(cp.RecordsBeforeContainment), count(cp.RecordsTaken), count(cp.RecordsUnprotected)
+			before, taken, people, unprot = count(cp.RecordsBeforeContainment), count(cp.RecordsTaken), count(cp.DistinctTaken), count(cp.RecordsUnprotected)
 			if !cp.Contained {
 				before = "—"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s of %s\t%s of %s\t\n", s.Name, s.Days, contained, before, taken, unprot,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s of %s\t%s of %s\t\n", s.Name, s.Days, contained, before, taken, people, unprot,
 			count(s.Legit.SessionsRefused), count(s.Legit.Sessions), count(s.Legit.ActorsRefused), count(s.Legit.Actors))
 	}
-	fmt.Fprintln(tw, "Taobao 2019-20 (real)\t240\tnever\t—\t1,100,000,000\t1,100,000,000\t—\t—\t")
+	fmt.Fprintln(tw, "Taobao 2019-20 (real)\t240\tnever\t—\t1,100,000,000\t—\t1,100,000,000\t—\t—\t")
 	tw.Flush()
 }
 

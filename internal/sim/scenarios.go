@@ -12,10 +12,15 @@ import (
 
 // CampaignStats is the scraper side of the scoreboard.
 type CampaignStats struct {
-	Requests  int
-	Refused   int
-	Records   int // user records taken
-	Attempted int // user records its requests asked for: what it would have taken unprotected
+	Requests int
+	Refused  int
+	Records  int // user records taken
+	// Distinct: the people among them, each once (a record served again
+	// exposes no one new: a churner reading what shoppers read is served
+	// the same reviewers over and over)
+	Distinct  int
+	taken     []uint64 // by user id: taken (Distinct)
+	Attempted int      // user records its requests asked for: what it would have taken unprotected
 	hours     []hourStat
 }
 
@@ -38,6 +43,20 @@ func (s *CampaignStats) Containment() (at time.Duration, before int, ok bool) {
 		}
 	}
 	return 0, cum, false
+}
+
+// took notes that user id was served to the campaign.
+func (s *CampaignStats) took(id int) {
+	if id < 0 {
+		return
+	}
+	for len(s.taken) <= id/64 {
+		s.taken = append(s.taken, 0)
+	}
+	if w, bit := &s.taken[id/64], uint64(1)<<(id%64); *w&bit == 0 {
+		*w |= bit
+		s.Distinct++
+	}
 }
 
 func (s *CampaignStats) done(r Request, o Outcome, attempted int) {
@@ -237,12 +256,20 @@ func (c *campaign) Done(r Request, o Outcome) {
 	switch r.Route {
 	case RouteReviews:
 		attempted = len(c.w.reviewers[r.ID])
+		if !o.Refused {
+			for _, u := range c.w.reviewers[r.ID] {
+				c.st.took(int(u))
+			}
+		}
 	case RouteProfile:
 		attempted = 1
 	case RouteLookup:
 		if r.Hit {
 			attempted = 1
 		}
+	}
+	if attempted == 1 && !o.Refused {
+		c.st.took(r.ID)
 	}
 	c.st.done(r, o, attempted)
 }

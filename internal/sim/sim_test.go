@@ -215,3 +215,40 @@ func TestAChurnersSessionsLoadTheirScriptsFirst(t *testing.T) {
 		t.Fatalf("%d churn scenarios checked", checked)
 	}
 }
+
+// A record served again exposes no one new: a churner reading what
+// shoppers read is served the same reviewers over and over, and its
+// records taken (1,655,392 in linger-churn's day) are not the people it
+// took (43,984 of 50,000).
+func TestAPersonServedTwiceIsTakenOnce(t *testing.T) {
+	item := 0
+	for i := 1; i < len(world.reviewers); i++ {
+		if len(world.reviewers[i]) >= 2 {
+			item = i
+			break
+		}
+	}
+	n := len(world.reviewers[item])
+	c := &campaign{w: world, st: &CampaignStats{}}
+	for _, tt := range []struct {
+		r       Request
+		refused bool
+	}{
+		{Request{Route: RouteReviews, ID: item}, false},
+		{Request{Route: RouteReviews, ID: item}, false},
+		{Request{Route: RouteReviews, ID: item + 1}, true},
+		{Request{Route: RouteProfile, ID: int(world.reviewers[item][0])}, false},
+		{Request{Route: RouteProfile, ID: 49_999}, false},
+		{Request{Route: RouteLookup, ID: 49_998}, false}, // a miss
+	} {
+		tt.r.At = Start
+		o := Outcome{Refused: tt.refused}
+		if !tt.refused {
+			o.Records = len(world.records(&tt.r, nil))
+		}
+		c.Done(tt.r, o)
+	}
+	if c.st.Records != 2*n+2 || c.st.Distinct != n+1 {
+		t.Fatalf("records taken %d, people %d; want %d and %d", c.st.Records, c.st.Distinct, 2*n+2, n+1)
+	}
+}
