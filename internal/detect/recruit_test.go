@@ -937,16 +937,21 @@ func TestAConsoleCrewOfPagelessAccountsIsHeld(t *testing.T) {
 			h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
 			people(b, 6)
 			// Pages are seen: people load theirs, then call about them,
-			// more of them than the crew's members (a shop's items have
-			// pages: Behaviour.itemsPaged).
-			for i := range 400 {
-				if tt.late {
-					break
+			// more of them than the crew's members, and stay for another
+			// item (a shop's items have pages: Behaviour.itemsPaged,
+			// which counts sessions that stay).
+			for c, at := range []int64{0, 46e9} {
+				for i := range 400 {
+					if tt.late {
+						break
+					}
+					p := actor(mix(0x9a9e00+uint64(i))&0xffffffff, mix(0x9a9e+uint64(i)), 0xf1)
+					item := 1 + (i+c)%20
+					step := int64(1e8) >> (2 * c) // the second items over 10 s
+					h.d.Assess(&p, Traits{Kind: Page, UA: UABrowser, At: epoch + at + int64(i)*step, IDLow: -1, PathID: item})
+					h.d.Assess(&p, Traits{Kind: Record, UA: UABrowser, At: epoch + at + int64(i)*step + 3e6, IDLow: -1, PathID: item})
+					h.d.Served(&p, rec(uint64(item-1)))
 				}
-				p := actor(mix(0x9a9e00+uint64(i))&0xffffffff, mix(0x9a9e+uint64(i)), 0xf1)
-				h.d.Assess(&p, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(i)*1e8, IDLow: -1, PathID: 1 + i%20})
-				h.d.Assess(&p, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(i)*1e8 + 3e7, IDLow: -1, PathID: 1 + i%20})
-				h.d.Served(&p, rec(uint64(i%20)))
 			}
 			type event struct {
 				at    time.Duration
@@ -1033,8 +1038,9 @@ func TestAConsoleCrewOfPagelessAccountsIsHeld(t *testing.T) {
 				for i := range 400 {
 					p := actor(mix(0x9a9e00+uint64(i))&0xffffffff, mix(0x9a9e+uint64(i)), 0xf1)
 					at := 85*time.Second + time.Duration(i)*10*time.Millisecond
-					events = append(events, event{at, &p, Page, true}, event{at + 5*time.Millisecond, &p, Record, true})
-					pathIDs[&p] = []int{1 + i%20, 1 + i%20}
+					events = append(events, event{at, &p, Page, true}, event{at + 5*time.Millisecond, &p, Record, true},
+						event{at + 6*time.Second, &p, Page, true}, event{at + 6*time.Second + 5*time.Millisecond, &p, Record, true})
+					pathIDs[&p] = []int{1 + i%20, 1 + i%20, 1 + (i+1)%20, 1 + (i+1)%20}
 				}
 			}
 			slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
