@@ -460,6 +460,12 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		st.unpagedTwice = true
 	}
 	landed := record && st.unpagedTwice && !st.pageless && b.itemsPaged()
+	// Nor does a session that reads as landed stay: its stays are no
+	// person's, and a churner that gave one landing session in six a
+	// second call 6 s on made its address's sessions outlive their
+	// youth, and took 2,034,446 records in a simulated day, never held
+	// (2026-12-04).
+	stayed = stayed && !st.unpagedTwice
 	if landed {
 		st.pageless = true
 	}

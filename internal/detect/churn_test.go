@@ -961,6 +961,7 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		lands     bool          // the churner's sessions land on the home page, load a script and make one call
 		quiet     bool          // people arrive every 3-9 s, not every 0.3-0.9 s: the churner's sessions are most of the address's
 		within    time.Duration // the churner held this soon after it starts at the latest (0: pagelessJudgedAfter + 5 s)
+		lingers   int           // one churner session in lingers calls again 6 s on, nothing loaded between (0: none)
 		wantHeld  bool          // within 90 s of its first
 		// people's visits' first seconds may be held: a pageless
 		// person's and a churner's session look the same there; but
@@ -999,6 +1000,11 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		// its sessions make, but no call of their visits past their first
 		// seconds.
 		{name: "a churner that lands on the home page and makes one call, a quiet address", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, quiet: true, wantHeld: true, firstSeconds: true, within: time.Minute},
+		// One session in six calling again 6 s on made the address's
+		// sessions outlive their youth, and its own were spared: the
+		// simulator's took 2,034,446 records in a day, never held
+		// (2026-12-04).
+		{name: "that churner, one session in six calling again 6 s on", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, lingers: 6, quiet: true, wantHeld: true, firstSeconds: true, within: time.Minute},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Room for every session: one forgotten and seen again would
@@ -1059,6 +1065,9 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				}
 				if tt.lands {
 					events = append(events, event{at - 20*time.Millisecond, &a, Page, 0, false}, event{at, &a, Asset, 0, false}, event{at + 50*time.Millisecond, &a, Record, item, false})
+					if tt.lingers > 0 && s%tt.lingers == 0 {
+						events = append(events, event{at + 6*time.Second, &a, Record, 1 + rng.IntN(500), false})
+					}
 					continue
 				}
 				events = append(events, event{at, &a, Asset, 0, false}, event{at + 50*time.Millisecond, &a, Record, item, false}, event{at + 100*time.Millisecond, &a, Record, 1 + rng.IntN(500), false})

@@ -593,6 +593,15 @@ var scenarios = []Scenario{
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return natLanding(rng, 1)
 		}},
+	// nat-once as a reader of the docs runs it once an address's landing
+	// sessions that die young are no longer spared its churn: one session
+	// in six calls again 6 s on, so that they outlive their youth.
+	{Name: "nat-once-linger", Desc: "red team: nat-once with one session in six calling once more 6 s on, nothing loaded between", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			c := natLanding(rng, 1)
+			c.lingerEvery, c.lingerCalls, c.lingerAfter = 6, 1, 6*time.Second
+			return c
+		}},
 	// The sixth red team's churner (2026-12-02): the cookie churner over
 	// the 254 addresses of one /24, a fresh address with each session;
 	// live, 47,433 records in 30 s, never refused.
