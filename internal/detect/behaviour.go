@@ -496,7 +496,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	sh.mu.Unlock()
 	keys := youngOf(addr, o, paged, pageless, landing)
 	own := keys[2].Hash != 0
-	var addrEph, addrPeopled, ownEph, ownGrown, pagelessEph, landingEph bool
+	var addrEph, addrPeopled, ownEph, ownGrown, pagelessEph, landingEph, landingPeopled bool
 	var churned [len(keys)]bool
 	for i, yk := range keys {
 		if yk.Hash == 0 {
@@ -546,6 +546,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			case 3:
 				pagelessEph = pageless && yst.ephemeralAfter(now, pagelessJudgedAfter)
 				landingEph = landing && yst.ephemeralAfter(now, pagelessJudgedAfter)
+				landingPeopled = landing && yst.peopled()
 			}
 		}
 		ysh.mu.Unlock()
@@ -607,7 +608,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// ones are not: people who landed on the home page of a paged
 	// churner's address were held in its network's surge (sim
 	// paged-churn: 100 sessions refused, 72 with this, 2026-12-04).
-	lander := landing && addr != 0 && !landingEph && (b.peopledState(pagedKey(addr)) || b.peopledState(landingKey(addr)))
+	lander := landing && addr != 0 && !landingEph && (landingPeopled || b.peopledState(pagedKey(addr)))
 	if (ownEph || addrEph && !(own && ownGrown) && !lander) && !hasGrown {
 		s |= SessionChurn
 	}

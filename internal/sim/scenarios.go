@@ -253,24 +253,12 @@ func (c *campaign) lands() int {
 
 func (c *campaign) Done(r Request, o Outcome) {
 	attempted := 0
-	switch r.Route {
-	case RouteReviews:
-		attempted = len(c.w.reviewers[r.ID])
+	c.w.users(&r, func(uid int) {
+		attempted++
 		if !o.Refused {
-			for _, u := range c.w.reviewers[r.ID] {
-				c.st.took(int(u))
-			}
+			c.st.took(uid)
 		}
-	case RouteProfile:
-		attempted = 1
-	case RouteLookup:
-		if r.Hit {
-			attempted = 1
-		}
-	}
-	if attempted == 1 && !o.Refused {
-		c.st.took(r.ID)
-	}
+	})
 	c.st.done(r, o, attempted)
 }
 

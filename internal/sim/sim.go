@@ -88,27 +88,31 @@ func mix(x uint64) uint64 {
 // records appends what a request is served, as the proxy's catalog would
 // find it: users by id, and their phones by the PII scan.
 func (w *World) records(r *Request, out []records.Found) []records.Found {
-	add := func(uid int) {
+	w.users(r, func(uid int) {
 		if w.User >= 0 {
 			out = append(out, records.Found{Entity: w.User, Hash: mix(uint64(uid) ^ 0x05e7)})
 		}
 		if w.Phone >= 0 {
 			out = append(out, records.Found{Entity: w.Phone, Hash: mix(uint64(uid) ^ 0x9404e)})
 		}
-	}
+	})
+	return out
+}
+
+// users calls fn with the id of each user a request is served.
+func (w *World) users(r *Request, fn func(uid int)) {
 	switch r.Route {
 	case RouteReviews:
 		for _, u := range w.reviewers[r.ID] {
-			add(int(u))
+			fn(int(u))
 		}
 	case RouteProfile:
-		add(r.ID)
+		fn(r.ID)
 	case RouteLookup:
 		if r.Hit {
-			add(r.ID)
+			fn(r.ID)
 		}
 	}
-	return out
 }
 
 // Outcome tells a source what became of its request.
