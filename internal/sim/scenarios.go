@@ -129,7 +129,11 @@ type campaign struct {
 	// and its addresses are peopled)
 	lingerEvery, lingerCalls int
 	lingerAfter              time.Duration
-	lingering                []linger // due in order
+	// lingerAssets: a lingerer loads this many scripts before each late
+	// call, so that it has loaded something since its first call and
+	// does not read as landed
+	lingerAssets int
+	lingering    []linger // due in order
 	// landing: each member's first request is the home page, its second
 	// a page asset, before any call (its session is then unpaged, as
 	// people who land on the home page are).
@@ -153,18 +157,27 @@ type linger struct {
 	session uint64
 	ip      int
 	calls   int
+	assets  int // scripts still to load before the next late call
 }
 
 func (c *campaign) Next() (Request, bool) {
 	if len(c.lingering) > 0 && !c.lingering[0].at.After(c.now) {
 		l := &c.lingering[0]
 		c.member = l.ip
-		r := c.fetch(c)
+		var r Request
+		if l.assets > 0 {
+			r = Request{Route: RouteAsset}
+			l.assets--
+		} else {
+			r = c.fetch(c)
+			l.assets = c.lingerAssets
+			l.calls--
+		}
 		ipKeys(&r.Actor, c.ips[l.ip])
 		setKey(&r.Actor, identity.Session, l.session)
 		setKey(&r.Actor, identity.Fingerprint, c.fp)
 		r.At, r.IP, r.UA = c.now, c.ips[l.ip], c.ua // the churn's own client, as its cycle's
-		if l.calls--; l.calls == 0 {
+		if l.calls == 0 {
 			c.lingering = c.lingering[1:]
 		}
 		return r, true
@@ -227,7 +240,7 @@ func (c *campaign) Next() (Request, bool) {
 	if c.churn > 0 {
 		setKey(&r.Actor, identity.Session, mix(c.seed^cycle)|1)
 		if c.lingerEvery > 0 && cycle%uint64(c.lingerEvery) == 0 && pos == c.churn-1 {
-			c.lingering = append(c.lingering, linger{at: c.now.Add(c.lingerAfter), session: mix(c.seed^cycle) | 1, ip: i, calls: c.lingerCalls})
+			c.lingering = append(c.lingering, linger{at: c.now.Add(c.lingerAfter), session: mix(c.seed^cycle) | 1, ip: i, calls: c.lingerCalls, assets: c.lingerAssets})
 		}
 	}
 	fp := c.fp
@@ -588,6 +601,17 @@ var scenarios = []Scenario{
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			c := natLanding(rng, 1)
 			c.lingerEvery, c.lingerCalls, c.lingerAfter = 6, 1, 6*time.Second
+			return c
+		}},
+	// nat-once-linger as a reader of the docs runs it once a landing
+	// session's second call with nothing loaded since is judged
+	// (2026-12-04): its lingerers load a script first, at paces and
+	// shares of its own.
+	{Name: "nat-once-stay", Desc: "red team: nat-once with one session in 3-9 calling 1-2 times more 6-30 s on, each late call after a script", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			c := natLanding(rng, 1)
+			c.lingerEvery, c.lingerCalls, c.lingerAssets = 3+rng.IntN(7), 1+rng.IntN(2), 1
+			c.lingerAfter = 6*time.Second + time.Duration(rng.IntN(25))*time.Second
 			return c
 		}},
 	// The sixth red team's churner (2026-12-02): the cookie churner over
