@@ -962,7 +962,13 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		quiet     bool          // people arrive every 3-9 s, not every 0.3-0.9 s: the churner's sessions are most of the address's
 		within    time.Duration // the churner held this soon after it starts at the latest (0: pagelessJudgedAfter + 5 s)
 		lingers   int           // one churner session in lingers calls again 6 s on, nothing loaded between (0: none)
-		wantHeld  bool          // within 90 s of its first
+		// the lingerers load a script before their late call, and make
+		// it lingerAfter on (0: 6 s); lateHeld: the late calls of the
+		// sessions held at their first call are held
+		lingerLoads bool
+		lingerAfter time.Duration
+		lateHeld    bool
+		wantHeld    bool // within 90 s of its first
 		// people's visits' first seconds may be held: a pageless
 		// person's and a churner's session look the same there; but
 		// never a visit's calls once it has stayed
@@ -1005,6 +1011,13 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		// simulator's took 2,034,446 records in a day, never held
 		// (2026-12-04).
 		{name: "that churner, one session in six calling again 6 s on", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, lingers: 6, quiet: true, wantHeld: true, firstSeconds: true, within: time.Minute},
+		// Its lingerers loading a script first do not read as landed,
+		// and stayed: the simulator's took 1,856,482 to 3,193,297
+		// records in a day (three seeds), never held (2026-12-04).
+		{name: "that churner, one session in three calling again 6 s on after a script", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, lingers: 3, lingerLoads: true, quiet: true, wantHeld: true, lateHeld: true, firstSeconds: true, within: time.Minute},
+		// Past their youth, the held sessions' late calls were served:
+		// 284,653 records (nat-once-stay, seed 1, 30 s on).
+		{name: "that churner, one session in three calling again 31 s on after a script", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, lingers: 3, lingerLoads: true, lingerAfter: 31 * time.Second, quiet: true, wantHeld: true, lateHeld: true, firstSeconds: true, within: time.Minute},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Room for every session: one forgotten and seen again would
@@ -1018,6 +1031,7 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				kind   Kind
 				item   int
 				person bool
+				late   bool // a lingerer's late call
 			}
 			rng := rand.New(rand.NewPCG(11, 5))
 			var events []event
@@ -1039,7 +1053,7 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				end := at + 20*time.Second + time.Duration(rng.IntN(40))*time.Second
 				first := at
 				if rng.IntN(100) < tt.landers {
-					events = append(events, event{at, &a, Page, 0, true}, event{at + 100*time.Millisecond, &a, Asset, 0, true}, event{at + 400*time.Millisecond, &a, Record, 1 + rng.IntN(200), true})
+					events = append(events, event{at, &a, Page, 0, true, false}, event{at + 100*time.Millisecond, &a, Asset, 0, true, false}, event{at + 400*time.Millisecond, &a, Record, 1 + rng.IntN(200), true, false})
 					if rng.IntN(10) > 0 {
 						continue
 					}
@@ -1051,7 +1065,7 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 					if !tt.pages || cached {
 						page = Other
 					}
-					events = append(events, event{t, &a, page, item, true}, event{t + 100*time.Millisecond, &a, Asset, 0, true}, event{t + 400*time.Millisecond, &a, Record, item, true})
+					events = append(events, event{t, &a, page, item, true, false}, event{t + 100*time.Millisecond, &a, Asset, 0, true, false}, event{t + 400*time.Millisecond, &a, Record, item, true, false})
 				}
 			}
 			// From the second minute, pageless sessions: a script, then
@@ -1061,21 +1075,26 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				a.TLS = tt.tls
 				item := 1 + rng.IntN(500)
 				if tt.missing {
-					events = append(events, event{at - 20*time.Millisecond, &a, Page, item, false})
+					events = append(events, event{at - 20*time.Millisecond, &a, Page, item, false, false})
 				}
 				if tt.lands {
-					events = append(events, event{at - 20*time.Millisecond, &a, Page, 0, false}, event{at, &a, Asset, 0, false}, event{at + 50*time.Millisecond, &a, Record, item, false})
+					events = append(events, event{at - 20*time.Millisecond, &a, Page, 0, false, false}, event{at, &a, Asset, 0, false, false}, event{at + 50*time.Millisecond, &a, Record, item, false, false})
 					if tt.lingers > 0 && s%tt.lingers == 0 {
-						events = append(events, event{at + 6*time.Second, &a, Record, 1 + rng.IntN(500), false})
+						after := cmp.Or(tt.lingerAfter, 6*time.Second)
+						if tt.lingerLoads {
+							events = append(events, event{at: at + after - 100*time.Millisecond, a: &a, kind: Asset})
+						}
+						events = append(events, event{at: at + after, a: &a, kind: Record, item: 1 + rng.IntN(500), late: true})
 					}
 					continue
 				}
-				events = append(events, event{at, &a, Asset, 0, false}, event{at + 50*time.Millisecond, &a, Record, item, false}, event{at + 100*time.Millisecond, &a, Record, 1 + rng.IntN(500), false})
+				events = append(events, event{at, &a, Asset, 0, false, false}, event{at + 50*time.Millisecond, &a, Record, item, false, false}, event{at + 100*time.Millisecond, &a, Record, 1 + rng.IntN(500), false, false})
 			}
 			slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
-			var held, peopleHeld, stayedHeld int
+			var held, peopleHeld, stayedHeld, lateServed int
 			firstHeld := time.Duration(-1)
 			firstCall := map[*identity.Actor]time.Duration{}
+			heldFirst := map[*identity.Actor]bool{}
 			for _, e := range events {
 				pathID := 0
 				if e.item != 0 {
@@ -1090,6 +1109,13 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				if e.kind == Record {
 					if _, ok := firstCall[e.a]; !ok {
 						firstCall[e.a] = e.at
+					}
+					// the late calls of sessions held at their first
+					if e.late && s&SessionChurn == 0 && heldFirst[e.a] {
+						lateServed++
+					}
+					if firstCall[e.a] == e.at && s&SessionChurn != 0 {
+						heldFirst[e.a] = true
 					}
 					if s&SessionChurn != 0 {
 						if e.person {
@@ -1114,6 +1140,9 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				t.Errorf("%d of people's record calls showed session_churn", peopleHeld)
 			default:
 				t.Logf("%d of people's record calls showed session_churn", peopleHeld)
+			}
+			if tt.lateHeld && lateServed > 0 {
+				t.Errorf("%d of the late calls of lingerers held at their first did not show session_churn", lateServed)
 			}
 			if got := held > 0; got != tt.wantHeld {
 				t.Errorf("%d of the pageless sessions' record calls showed session_churn, want held %v", held, tt.wantHeld)
