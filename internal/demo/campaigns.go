@@ -37,6 +37,7 @@ func campaignScores() []*Score {
 		{Name: "nat-churn", Desc: "red team: the churner of a reader of the docs on a carrier-NAT address, among the hundreds of people behind it: 20-50 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
 		{Name: "nat-landing", Desc: "red team: nat-churn as a reader of the docs runs it once sessions that load a script but no page are judged apart: each session loads the home page, then 1-2 scripts, then 2-4 calls, on another carrier-NAT address"},
 		{Name: "nat-once", Desc: "red team: nat-landing as a reader of the docs runs it once a landing session's second call is judged: each session loads the home page, then 1-2 scripts, then one call, on a third carrier-NAT address"},
+		{Name: "nat-stay", Desc: "red team: nat-once as a reader of the docs runs it once a landing session's second call with nothing loaded since is judged: one session in 3-9 loads a script and calls again 6-30 s on, on a fourth carrier-NAT address"},
 		{Name: "paced-pages", Desc: "red team: 60-150 sessions (fewer among fewer than 3,000 people), each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "console-landing", Desc: "console-crew as a reader of the docs runs it once sessions that load a script and no page are pooled: each session loads the home page first"},
@@ -170,7 +171,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	pagedEvery := pagedAssets + 2*(1+pagedRng.IntN(2))
 	pagedIP := fmt.Sprintf("192.0.2.%d", offAt%offN+1)
 	run("office-paged", func() {
-		t.churn(ctx, t.score("office-paged"), pagedRng, pagedRate, pagedEvery, pagedAssets, pagedIP, t.mixedItems(pagedRng, zipf, pagedPopular), churnItemPages)
+		t.churn(ctx, t.score("office-paged"), pagedRng, pagedRate, pagedEvery, pagedAssets, pagedIP, t.mixedItems(pagedRng, zipf, pagedPopular), churnItemPages, nil)
 	})
 
 	// A tenth red team's churner on a busy carrier-NAT address, among
@@ -192,7 +193,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	landK := (natK + 1) % t.o.NATs
 	landIP := fmt.Sprintf("100.64.%d.%d", landK/250, landK%250+1)
 	run("nat-landing", func() {
-		t.churn(ctx, t.score("nat-landing"), landRng, landRate, landEvery, landAssets, landIP, t.mixedItems(landRng, zipf, landPopular), churnLanding)
+		t.churn(ctx, t.score("nat-landing"), landRng, landRate, landEvery, landAssets, landIP, t.mixedItems(landRng, zipf, landPopular), churnLanding, nil)
 	})
 
 	// nat-landing once a landing session's second call reads as pageless
@@ -205,7 +206,21 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	onceK := (natK + 2) % t.o.NATs
 	onceIP := fmt.Sprintf("100.64.%d.%d", onceK/250, onceK%250+1)
 	run("nat-once", func() {
-		t.churn(ctx, t.score("nat-once"), onceRng, onceRate, 1+onceAssets+1, onceAssets, onceIP, t.mixedItems(onceRng, zipf, oncePopular), churnLanding)
+		t.churn(ctx, t.score("nat-once"), onceRng, onceRate, 1+onceAssets+1, onceAssets, onceIP, t.mixedItems(onceRng, zipf, oncePopular), churnLanding, nil)
+	})
+
+	// nat-once as a reader of the docs runs it once a landing session
+	// whose second call comes with nothing loaded since no longer stays
+	// (3f6b6e2): one session in 3-9 loads a script and calls again 6-30 s
+	// on, so that the address's sessions outlive their youth; on the
+	// fourth NAT address.
+	stayRng := rand.New(rand.NewPCG(t.o.Seed, 18))
+	stayRate, stayAssets, stayPopular := 20+stayRng.Float64()*30, 1+stayRng.IntN(2), 30+stayRng.IntN(31)
+	stay := &lingering{every: 3 + stayRng.IntN(7), assets: 1, after: 6*time.Second + time.Duration(stayRng.IntN(25))*time.Second}
+	stayK := (natK + 3) % t.o.NATs
+	stayIP := fmt.Sprintf("100.64.%d.%d", stayK/250, stayK%250+1)
+	run("nat-stay", func() {
+		t.churn(ctx, t.score("nat-stay"), stayRng, stayRate, 1+stayAssets+1, stayAssets, stayIP, t.mixedItems(stayRng, zipf, stayPopular), churnLanding, stay)
 	})
 
 	// The sixth red team's churner over the 254 addresses of one /24 (it
@@ -468,7 +483,7 @@ func (t *Traffic) sessionSwarm(ctx context.Context, rng *rand.Rand, ips []string
 // a person behind the address and none lives long enough to show
 // anything; item picks the items whose reviews it takes.
 func (t *Traffic) cookieChurn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, every, assets int, ip string, item func() int) {
-	t.churn(ctx, s, rng, rate, every, assets, ip, item, churnScripts)
+	t.churn(ctx, s, rng, rate, every, assets, ip, item, churnScripts, nil)
 }
 
 // churnPages is what a churner's session loads besides its calls.
@@ -480,14 +495,37 @@ const (
 	churnLanding                     // the home page, then scripts
 )
 
+// lingering: one of a churner's sessions in every calls once more after
+// its cycle, having loaded assets scripts first.
+type lingering struct {
+	every, assets int
+	after         time.Duration
+}
+
 // churn is cookieChurn, with the pages of mode: for churnItemPages,
 // every - assets is even, so that each session's first call is about the
 // page it loaded; for churnLanding, the first of every is the home page.
-func (t *Traffic) churn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, every, assets int, ip string, item func() int, mode churnPages) {
+// stay, when not nil, has some of its sessions call again later.
+func (t *Traffic) churn(ctx context.Context, s *Score, rng *rand.Rand, rate float64, every, assets int, ip string, item func() int, mode churnPages, stay *lingering) {
 	var sid *http.Cookie
 	page := 0
 	pages := mode == churnItemPages
+	var late sync.WaitGroup
+	defer late.Wait()
 	paced(ctx, rate, func(n int) {
+		if stay != nil && n%every == 0 && (n/every)%stay.every == 0 {
+			// the session's last request: it comes back
+			sid, id := sid, item()
+			late.Go(func() {
+				if !sleep(ctx, stay.after) {
+					return
+				}
+				for range stay.assets {
+					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)
+				}
+				t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", id), ip, browserUA, sid, "", reviewers)
+			})
+		}
 		if (n-1)%every == 0 {
 			sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc-%x", rng.Uint64())}
 		}
