@@ -131,8 +131,10 @@ type campaign struct {
 	lingerAfter              time.Duration
 	// lingerAssets: a lingerer loads this many scripts before each late
 	// call, so that it has loaded something since its first call and
-	// does not read as landed
+	// does not read as landed; lingerPage: the page of the item it asks
+	// about before those
 	lingerAssets int
+	lingerPage   bool
 	lingering    []linger // due in order
 	// landing: each member's first request is the home page, its second
 	// a page asset, before any call (its session is then unpaged, as
@@ -157,27 +159,31 @@ type linger struct {
 	session uint64
 	ip      int
 	calls   int
-	assets  int // scripts still to load before the next late call
+	pending []Request // the late call under way: its page, scripts, then the call
 }
 
 func (c *campaign) Next() (Request, bool) {
 	if len(c.lingering) > 0 && !c.lingering[0].at.After(c.now) {
 		l := &c.lingering[0]
 		c.member = l.ip
-		var r Request
-		if l.assets > 0 {
-			r = Request{Route: RouteAsset}
-			l.assets--
-		} else {
-			r = c.fetch(c)
-			l.assets = c.lingerAssets
+		if len(l.pending) == 0 {
+			call := c.fetch(c)
+			if c.lingerPage {
+				l.pending = append(l.pending, Request{Route: RoutePage, ID: call.ID})
+			}
+			for range c.lingerAssets {
+				l.pending = append(l.pending, Request{Route: RouteAsset})
+			}
+			l.pending = append(l.pending, call)
 			l.calls--
 		}
+		r := l.pending[0]
+		l.pending = l.pending[1:]
 		ipKeys(&r.Actor, c.ips[l.ip])
 		setKey(&r.Actor, identity.Session, l.session)
 		setKey(&r.Actor, identity.Fingerprint, c.fp)
 		r.At, r.IP, r.UA = c.now, c.ips[l.ip], c.ua // the churn's own client, as its cycle's
-		if l.calls == 0 {
+		if l.calls == 0 && len(l.pending) == 0 {
 			c.lingering = c.lingering[1:]
 		}
 		return r, true
@@ -240,7 +246,7 @@ func (c *campaign) Next() (Request, bool) {
 	if c.churn > 0 {
 		setKey(&r.Actor, identity.Session, mix(c.seed^cycle)|1)
 		if c.lingerEvery > 0 && cycle%uint64(c.lingerEvery) == 0 && pos == c.churn-1 {
-			c.lingering = append(c.lingering, linger{at: c.now.Add(c.lingerAfter), session: mix(c.seed^cycle) | 1, ip: i, calls: c.lingerCalls, assets: c.lingerAssets})
+			c.lingering = append(c.lingering, linger{at: c.now.Add(c.lingerAfter), session: mix(c.seed^cycle) | 1, ip: i, calls: c.lingerCalls})
 		}
 	}
 	fp := c.fp
@@ -611,6 +617,16 @@ var scenarios = []Scenario{
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			c := natLanding(rng, 1)
 			c.lingerEvery, c.lingerCalls, c.lingerAssets = 3+rng.IntN(7), 1+rng.IntN(2), 1
+			c.lingerAfter = 6*time.Second + time.Duration(rng.IntN(25))*time.Second
+			return c
+		}},
+	// nat-once-stay as a reader of the docs runs it once a stay without
+	// a page since is judged (2026-12-04): its lingerers open an item's
+	// page and load a script before asking about that item.
+	{Name: "nat-once-pages", Desc: "red team: nat-once-stay whose lingerers open the page of the item they then ask about, and load a script, before each late call", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			c := natLanding(rng, 1)
+			c.lingerEvery, c.lingerCalls, c.lingerAssets, c.lingerPage = 3+rng.IntN(7), 1+rng.IntN(2), 1, true
 			c.lingerAfter = 6*time.Second + time.Duration(rng.IntN(25))*time.Second
 			return c
 		}},
