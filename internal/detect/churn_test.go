@@ -968,7 +968,10 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		lingerLoads bool
 		lingerAfter time.Duration
 		lateHeld    bool
-		wantHeld    bool // within 90 s of its first
+		// spa: a single-page app: people land on the home page and open
+		// items through its script, no item's page loaded
+		spa      bool
+		wantHeld bool // within 90 s of its first
 		// people's visits' first seconds may be held: a pageless
 		// person's and a churner's session look the same there; but
 		// never a visit's calls once it has stayed
@@ -1017,6 +1020,9 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		{name: "that churner, one session in three calling again 6 s on after a script", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, lingers: 3, lingerLoads: true, quiet: true, wantHeld: true, lateHeld: true, firstSeconds: true, within: time.Minute},
 		// Past their youth, the held sessions' late calls were served:
 		// 284,653 records (nat-once-stay, seed 1, 30 s on).
+		// Its people stay with no page since their first call: a rule
+		// for such stays is off there.
+		{name: "a single-page app: people land on the home page, then call on without pages", pages: true, spa: true},
 		{name: "that churner, one session in three calling again 31 s on after a script", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, lingers: 3, lingerLoads: true, lingerAfter: 31 * time.Second, quiet: true, wantHeld: true, lateHeld: true, firstSeconds: true, within: time.Minute},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1052,6 +1058,13 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				cached := rng.IntN(100) < tt.cached
 				end := at + 20*time.Second + time.Duration(rng.IntN(40))*time.Second
 				first := at
+				if tt.spa {
+					events = append(events, event{at, &a, Page, 0, true, false}, event{at + 100*time.Millisecond, &a, Asset, 0, true, false})
+					for t := at + 400*time.Millisecond; t < end; t += 3*time.Second + time.Duration(rng.IntN(5))*time.Second {
+						events = append(events, event{t, &a, Record, 1 + rng.IntN(200), true, false})
+					}
+					continue
+				}
 				if rng.IntN(100) < tt.landers {
 					events = append(events, event{at, &a, Page, 0, true, false}, event{at + 100*time.Millisecond, &a, Asset, 0, true, false}, event{at + 400*time.Millisecond, &a, Record, 1 + rng.IntN(200), true, false})
 					if rng.IntN(10) > 0 {
