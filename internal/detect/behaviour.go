@@ -446,10 +446,15 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// as landed: console-landing took 459 records never refused where it
 	// took 98, nat-landing 9,364 where it took 5,593 (2026-12-04).
 	//
-	// An unpaged one only once the session has loaded a page since: a
-	// churner whose landing sessions, one in three, loaded a script and
-	// called again 6 s on taught it so, with those alone (2026-12-04).
-	if record && !first && st.uncounted && st.firstAt != 0 && now-st.firstAt >= staysFor && (st.paged || st.pageSince) {
+	// An unpaged one only once the session has loaded a page since, or
+	// at its fourth call: a churner whose landing sessions, one in
+	// three, loaded a script and called again 6 s on taught it so with
+	// those alone (2026-12-04); but a single-page app's people never load
+	// a page since, and without their votes the paged sessions of the
+	// scrapers that load items' pages made the shop read as paged, and
+	// its people pageless: live with --spa, 21,420 of 112,005 shoppers'
+	// requests refused (18,047 before either, 2026-12-04).
+	if record && !first && st.uncounted && st.firstAt != 0 && now-st.firstAt >= staysFor && (st.paged || st.pageSince || st.apiCalls >= 3) {
 		st.uncounted = false
 		b.countFirst(st.paged)
 	}
