@@ -39,6 +39,8 @@ type DemoCommand struct {
 	EdgeJA4 bool
 	// Classes: the scraper classes that run (demo.Options.Classes).
 	Classes []string
+	// SPA: the shop is a single-page app (demo.Options.SPA).
+	SPA bool
 
 	Stdout, Stderr io.Writer
 	Traffic        *demo.Traffic // after Run: the scores
@@ -66,6 +68,7 @@ func (c *DemoCommand) ParseFlags(args []string) error {
 	fs.Float64Var(&c.ScraperRate, "scraper-rate", 40, "each scraper's requests per second")
 	fs.StringVar(&c.StateDir, "state", "", "state directory (default: a temporary one, removed at exit)")
 	fs.BoolVar(&c.EdgeJA4, "edge-ja4", false, "the shop's TLS edge passes each client's JA4 in X-JA4 and the config names it (identity.tls_fingerprint_header): people's browsers send Chrome's, the scrapers their HTTP libraries'")
+	fs.BoolVar(&c.SPA, "spa", false, "the shop is a single-page app: people load the home page and its scripts once a visit, then call the API for each item with no page of its own")
 	classes := demo.Classes()
 	fs.Func("classes", "comma-separated scraper classes to run, the people beside them (default: every one; "+strings.Join(classes, ", ")+")", func(v string) error {
 		c.Classes = nil
@@ -161,7 +164,7 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	c.Traffic = demo.New(demo.Options{
 		Base: "http://" + c.Proxy.Addr(), Seed: c.Seed, Users: demo.ShopUsers, Items: demo.ShopItems,
 		Shoppers: c.Shoppers, NATs: c.NATs, ThinkTime: c.Think, ScraperRate: c.ScraperRate,
-		PartnerSyncFor: (c.Duration - c.ScrapersAfter) / 3, EdgeJA4: c.EdgeJA4, ScrapersAfter: c.ScrapersAfter, ChurnersAt: c.ChurnersAt,
+		PartnerSyncFor: (c.Duration - c.ScrapersAfter) / 3, EdgeJA4: c.EdgeJA4, SPA: c.SPA, ScrapersAfter: c.ScrapersAfter, ChurnersAt: c.ChurnersAt,
 		Classes: c.Classes,
 	})
 	tctx, cancel := context.WithTimeout(ctx, c.Duration)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,5 +81,40 @@ func TestEachClassRunsAlone(t *testing.T) {
 				t.Errorf("scores %v, want the people's and %s", names, class)
 			}
 		})
+	}
+}
+
+// A single-page app's people load the home page and its scripts, then
+// call the API about items with no item's page; the default shop's load
+// each item's page first.
+func TestSPAPeopleLoadNoItemPages(t *testing.T) {
+	for _, spa := range []bool{false, true} {
+		var mu sync.Mutex
+		paths := map[string]int{}
+		shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c, err := r.Cookie("sid"); err != nil || !strings.HasPrefix(c.Value, "s") || strings.HasPrefix(c.Value, "staff") {
+				return // not a shopper's
+			}
+			p := r.URL.Path
+			switch {
+			case strings.HasPrefix(p, "/items/"):
+				p = "/items/"
+			case strings.HasPrefix(p, "/api/"):
+				p = "/api/"
+			}
+			mu.Lock()
+			paths[p]++
+			mu.Unlock()
+		}))
+		tr := New(Options{Base: shop.URL, Seed: 1, Users: 10, Items: 10, Shoppers: 20, NATs: 1, ThinkTime: 10 * time.Millisecond, ScraperRate: 1, SPA: spa, Classes: []string{"naive"}})
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		tr.Run(ctx)
+		cancel()
+		shop.Close()
+		mu.Lock()
+		if got := paths["/items/"] > 0; got == spa || paths["/"] == 0 || paths["/api/"] == 0 {
+			t.Errorf("spa %v: requests by path %v", spa, paths)
+		}
+		mu.Unlock()
 	}
 }

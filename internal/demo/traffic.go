@@ -70,6 +70,11 @@ type Options struct {
 	// proxy (and not before the other scrapers): past its first minute,
 	// which spares a surge, by default (cli: 65 s).
 	ChurnersAt time.Duration
+	// SPA: the shop is a single-page app: people load the home page and
+	// its scripts once a visit, then ask the API about each item with no
+	// page of its own loaded (the rules on a session's pages must leave
+	// them alone).
+	SPA bool
 	// EdgeJA4: every client sends its JA4 in JA4Header, as a TLS edge
 	// would pass it: people's browsers Chrome's, each scraper class (the
 	// partner's integration too) a TLS client of its own.
@@ -320,15 +325,26 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 				left = 1 + rng.IntN(4)
 			}
 			visit++
+			if t.o.SPA {
+				// the app: once a visit, from the browser's cache on a
+				// cached one
+				if !cached {
+					t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
+					t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
+					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
+				}
+			}
 			// Some visits land on the home page, whose widget asks about
 			// a recommended item (no page of its own), and half of those
 			// leave at once: people a churner landing there looks like.
 			if rng.Float64() < landers {
-				if !cached {
+				if !cached && !t.o.SPA {
 					t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
 				}
-				t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
-				t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
+				if !t.o.SPA {
+					t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
+					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
+				}
 				t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", z.Sample(rng)), ip, browserUA, sid, account, reviewers)
 				if rng.IntN(2) == 0 {
 					left = 0
@@ -343,11 +359,13 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 		}
 		left--
 		item := z.Sample(rng)
-		if !cached {
-			t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
+		if !t.o.SPA {
+			if !cached {
+				t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
+			}
+			t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
+			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 		}
-		t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
-		t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, account, reviewers)
 		if rng.IntN(10) == 0 {
 			t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", me), ip, browserUA, sid, account, one)
