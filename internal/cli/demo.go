@@ -39,8 +39,9 @@ type DemoCommand struct {
 	EdgeJA4 bool
 	// Classes: the scraper classes that run (demo.Options.Classes).
 	Classes []string
-	// SPA: the shop is a single-page app (demo.Options.SPA).
-	SPA bool
+	// SPA: the shop is a single-page app (demo.Options.SPA); SPAConfig:
+	// and its config says so (detect.single_page_app).
+	SPA, SPAConfig bool
 
 	Stdout, Stderr io.Writer
 	Traffic        *demo.Traffic // after Run: the scores
@@ -69,6 +70,7 @@ func (c *DemoCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.StateDir, "state", "", "state directory (default: a temporary one, removed at exit)")
 	fs.BoolVar(&c.EdgeJA4, "edge-ja4", false, "the shop's TLS edge passes each client's JA4 in X-JA4 and the config names it (identity.tls_fingerprint_header): people's browsers send Chrome's, the scrapers their HTTP libraries'")
 	fs.BoolVar(&c.SPA, "spa", false, "the shop is a single-page app: people load the home page and its scripts once a visit, then call the API for each item with no page of its own")
+	fs.BoolVar(&c.SPAConfig, "spa-config", false, "the config says the shop is a single-page app (detect.single_page_app), as its operator would")
 	classes := demo.Classes()
 	fs.Func("classes", "comma-separated scraper classes to run, the people beside them (default: every one; "+strings.Join(classes, ", ")+")", func(v string) error {
 		c.Classes = nil
@@ -135,6 +137,7 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	defer shopSrv.Close()
 
 	cfg := demo.Config("http://"+ln.Addr().String(), c.StateDir)
+	cfg.Detect.SinglePageApp = c.SPAConfig
 	if c.EdgeJA4 {
 		cfg.Identity.TLSFingerprintHeader = demo.JA4Header
 	}

@@ -242,6 +242,11 @@ type Detect struct {
 	// hour) is a surge, whose young sessions are nobody behind the
 	// network (-1: off).
 	SurgeBirths int `yaml:"surge_births"`
+	// SinglePageApp: the shop is a single-page app: its people load a
+	// page and its scripts, then call the record routes about items with
+	// no page of their own. Whether items have pages is otherwise voted
+	// by the sessions that stay, scrapers' too.
+	SinglePageApp bool `yaml:"single_page_app"`
 }
 
 // Risk weighs the detector's signals on record routes and maps the score

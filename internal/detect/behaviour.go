@@ -117,6 +117,11 @@ type Behaviour struct {
 	// is a surge (SurgeBirths 0: never; surge).
 	SurgeBirths int
 	SurgeRatio  float64
+	// SinglePageApp: the operator says the shop is a single-page app
+	// (config detect.single_page_app): its items have no pages
+	// (itemsPaged), and a session that loaded its page calls the API
+	// with nothing around as people do (no early api_heavy evidence).
+	SinglePageApp bool
 	// startAt: the event time of the first young session's record
 	// request (surgeQuiet)
 	startAt atomic.Int64
@@ -373,6 +378,9 @@ func (b *Behaviour) countFirst(paged bool) {
 // asked about its item (sixteen at least): the shop's items have pages
 // that its browsers load before asking about them.
 func (b *Behaviour) itemsPaged() bool {
+	if b.SinglePageApp {
+		return false
+	}
 	p := b.firstPaged.Load()
 	return p >= 16 && p >= b.firstUnpaged.Load()
 }
@@ -1533,7 +1541,15 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 	if pace < float64(b.RapidInterval) {
 		ev.early |= Rapid
 	}
-	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads {
+	// Not for a session that loaded a page of a shop that is a
+	// single-page app (SinglePageApp): its people call the API with
+	// nothing loaded around, and were recruited into the crews sweeping
+	// beside them (live demo --spa: 1,288 shoppers' requests challenged,
+	// none with this, 2026-12-04). Not where the shop is merely not
+	// known to have item pages: a crew that loads the home page before
+	// its calls votes as a single-page app's people do (sim
+	// console-landing: 278,353 records where 46,966).
+	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads && !(b.SinglePageApp && st.sawPage) {
 		ev.early |= APIHeavy
 	}
 	// People's share is read only for a key that shows evidence: most

@@ -397,3 +397,30 @@ func TestColdMaxFor(t *testing.T) {
 		})
 	}
 }
+
+// The operator's word that the shop is a single-page app: its items have
+// no pages whatever the sessions that stay vote (a crew can vote either
+// way), and a session that loaded its page and calls on with nothing
+// loaded around shows no early api_heavy: live, demo --spa had 1,288
+// shoppers' requests challenged in the crews sweeping beside them
+// (2026-12-04).
+func TestASinglePageAppsPeopleAreNotAPIHeavy(t *testing.T) {
+	for _, spa := range []bool{false, true} {
+		b := NewBehaviour(1 << 10)
+		b.SinglePageApp = spa
+		b.firstPaged.Store(100)
+		if got := b.itemsPaged(); got == spa {
+			t.Errorf("single-page app %v: items paged %v", spa, got)
+		}
+		k := identity.Key{Kind: identity.Session, Hash: 7}
+		o := origin{addr: 9}
+		b.pageServed(k, 0) // the app's page
+		var ev evidence
+		for c := range 4 {
+			_, ev = b.signals(k, o, epoch+int64(c)*5e9, true, false, -1)
+		}
+		if got := ev.early&APIHeavy != 0; got == spa {
+			t.Errorf("single-page app %v: early api_heavy %v after four calls", spa, got)
+		}
+	}
+}
