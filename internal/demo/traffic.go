@@ -325,23 +325,21 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 				left = 1 + rng.IntN(4)
 			}
 			visit++
-			if t.o.SPA {
-				// the app: once a visit, from the browser's cache on a
-				// cached one
-				if !cached {
-					t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
-					t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
-					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
-				}
+			if t.o.SPA && !cached {
+				// the app, once a visit (from the browser's cache on a
+				// cached one)
+				t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
+				t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
+				t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 			}
 			// Some visits land on the home page, whose widget asks about
 			// a recommended item (no page of its own), and half of those
 			// leave at once: people a churner landing there looks like.
 			if rng.Float64() < landers {
-				if !cached && !t.o.SPA {
-					t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
-				}
 				if !t.o.SPA {
+					if !cached {
+						t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
+					}
 					t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
 					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 				}

@@ -615,20 +615,14 @@ var scenarios = []Scenario{
 	// shares of its own.
 	{Name: "nat-once-stay", Desc: "red team: nat-once with one session in 3-9 calling 1-2 times more 6-30 s on, each late call after a script", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			c := natLanding(rng, 1)
-			c.lingerEvery, c.lingerCalls, c.lingerAssets = 3+rng.IntN(7), 1+rng.IntN(2), 1
-			c.lingerAfter = 6*time.Second + time.Duration(rng.IntN(25))*time.Second
-			return c
+			return natStay(rng, false)
 		}},
 	// nat-once-stay as a reader of the docs runs it once a stay without
 	// a page since is judged (2026-12-04): its lingerers open an item's
 	// page and load a script before asking about that item.
 	{Name: "nat-once-pages", Desc: "red team: nat-once-stay whose lingerers open the page of the item they then ask about, and load a script, before each late call", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			c := natLanding(rng, 1)
-			c.lingerEvery, c.lingerCalls, c.lingerAssets, c.lingerPage = 3+rng.IntN(7), 1+rng.IntN(2), 1, true
-			c.lingerAfter = 6*time.Second + time.Duration(rng.IntN(25))*time.Second
-			return c
+			return natStay(rng, true)
 		}},
 	// The sixth red team's churner (2026-12-02): the cookie churner over
 	// the 254 addresses of one /24, a fresh address with each session;
@@ -717,6 +711,16 @@ func (sc Scenario) Campaign(w *World, seed uint64, end time.Time) (Source, *Camp
 // natLanding is the cookie churner on a carrier NAT's address whose
 // sessions land on the home page, then load scripts, then make calls
 // calls.
+// natStay is nat-once with one session in 3-9 calling 1-2 times more
+// 6-30 s on, each late call after a script, and after the page of the
+// item it asks about when page is true.
+func natStay(rng *rand.Rand, page bool) *campaign {
+	c := natLanding(rng, 1)
+	c.lingerEvery, c.lingerCalls, c.lingerAssets, c.lingerPage = 3+rng.IntN(7), 1+rng.IntN(2), 1, page
+	c.lingerAfter = 6*time.Second + time.Duration(rng.IntN(25))*time.Second
+	return c
+}
+
 func natLanding(rng *rand.Rand, calls int) *campaign {
 	rate := 10 + rng.Float64()*20
 	assets, popular := 1+rng.IntN(2), 30+rng.IntN(31)
