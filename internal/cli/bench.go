@@ -25,6 +25,8 @@ type BenchCommand struct {
 	Days       int // override every scenario's length (0: as defined)
 	Shoppers   int
 	EdgeJA4    bool
+	SPA        bool
+	SPAConfig  bool
 	Workers    int
 	CPUProfile string
 	Decisions  string // a file for every decision, as JSON lines
@@ -46,6 +48,8 @@ func (c *BenchCommand) ParseFlags(args []string) error {
 	fs.IntVar(&c.Shoppers, "shoppers", sim.DefaultPopulation().Shoppers, "legitimate shoppers")
 	fs.IntVar(&c.Workers, "workers", 2, "scenarios run at once")
 	fs.BoolVar(&c.EdgeJA4, "edge-ja4", false, "the shop's TLS edge passes each client's JA4 (as demo --edge-ja4): people's browser builds have theirs, each campaign's TLS client its own")
+	fs.BoolVar(&c.SPA, "spa", false, "the shop is a single-page app (as demo --spa): people load the home page and its script once a visit, then call the API for each item without its page")
+	fs.BoolVar(&c.SPAConfig, "spa-config", false, "set detect.single_page_app in the policy measured: the operator says the shop is a single-page app")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&c.Decisions, "decisions", "", "write every decision (each scenario's, in simulated time) to this file as JSON lines")
 	fs.Usage = func() {
@@ -75,7 +79,10 @@ func (c *BenchCommand) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	o := sim.BenchOptions{Seed: c.Seed, Scenario: c.Scenario, Days: c.Days, Shoppers: c.Shoppers, Workers: c.Workers, EdgeJA4: c.EdgeJA4,
+	if c.SPAConfig {
+		cfg.Detect.SinglePageApp = true
+	}
+	o := sim.BenchOptions{Seed: c.Seed, Scenario: c.Scenario, Days: c.Days, Shoppers: c.Shoppers, Workers: c.Workers, EdgeJA4: c.EdgeJA4, SPA: c.SPA,
 		Done: func(r sim.ScenarioReport) {
 			if !c.JSON {
 				fmt.Fprintf(c.Stderr, "bench: %-13s %3d simulated days, %9d requests in %5.1fs\n", r.Name, r.Days, r.Requests, r.WallSeconds)

@@ -81,6 +81,9 @@ type BenchOptions struct {
 	// --edge-ja4): every actor's fingerprint holds its TLS client's,
 	// people's that of their browser build, each campaign's its own.
 	EdgeJA4 bool
+	// SPA: the shop is a single-page app (Population.SPA); the policy's
+	// detect.single_page_app says whether the operator told the proxy.
+	SPA bool
 	// OnDecision, if set, sees every decision, its route prefixed with the
 	// scenario's name (scenarios share one clock, so the route says which
 	// world decided it). Scenarios run concurrently: it must be safe for
@@ -203,6 +206,7 @@ func runScenario(cfg *config.Config, world *World, sc Scenario, o BenchOptions) 
 	pop := DefaultPopulation()
 	pop.Shoppers = o.Shoppers
 	pop.Partner = pop.Partner && !sc.NoPartner
+	pop.SPA = o.SPA
 	sources, legit := Legit(&w, pop, o.Seed, end)
 	camp, cst := sc.Campaign(&w, o.Seed, end)
 	if o.EdgeJA4 {

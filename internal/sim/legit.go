@@ -58,6 +58,11 @@ type Population struct {
 	Agents      int  // customer-service staff in one office, viewing many profiles
 	Crawler     bool // a search engine crawler on item pages
 	Partner     bool // a partner integration syncing profiles (to be allowlisted)
+	// SPA: the shop is a single-page app: each visit loads the home page
+	// and its script once, then calls the API for each item with no
+	// item page (as demo --spa). Until 2026-12-05 no simulated person
+	// did, and live such people were refused by the thousand.
+	SPA bool
 }
 
 // DefaultPopulation is 2,000 shoppers, 30% behind 4 carrier NAT addresses
@@ -92,7 +97,7 @@ func Legit(w *World, p Population, seed uint64, end time.Time) ([]Source, *Legit
 	nat := int(float64(p.Shoppers) * p.NATShare)
 	office := int(float64(p.Shoppers) * p.OfficeShr)
 	for i := 0; i < p.Shoppers; i++ {
-		s := &shopper{w: w, st: st, id: i, end: end, rng: rand.New(rand.NewPCG(rng.Uint64(), uint64(i))), shortVisits: p.ShortVisits}
+		s := &shopper{w: w, st: st, id: i, end: end, rng: rand.New(rand.NewPCG(rng.Uint64(), uint64(i))), shortVisits: p.ShortVisits, spa: p.SPA}
 		switch {
 		case i < nat:
 			s.ip = NATAddress(i % p.NATs)
@@ -141,7 +146,10 @@ type shopper struct {
 	short       bool
 	// landing: this session lands on the home page first (landers)
 	landing bool
-	pending []Request
+	// spa: the shop is a single-page app (Population.SPA); app: this
+	// session has yet to load it
+	spa, app bool
+	pending  []Request
 }
 
 // landers: the share of the shoppers' sessions that land on the home
@@ -176,6 +184,7 @@ func (s *shopper) Next() (Request, bool) {
 		s.pagesLeft = 3 + s.rng.IntN(15)
 		s.session = s.rng.Uint64() | 1
 		s.landing = mix(s.session^0x1a4d)%10 < landers
+		s.app = s.spa
 		s.sessionRefused = false
 		s.st.Sessions++
 		s.short = s.shortVisits > 0 && s.rng.Float64() < s.shortVisits
@@ -196,6 +205,9 @@ func (s *shopper) Next() (Request, bool) {
 	landing, land := s.landing, s.now
 	s.landing = false
 	s.pending = s.pending[:0]
+	if s.spa {
+		return s.appNext(a, item, landing)
+	}
 	if landing {
 		// The home page's asset and its widget's call, 4 s before the
 		// first item's page.
@@ -220,6 +232,30 @@ func (s *shopper) Next() (Request, bool) {
 		return Request{At: land, Actor: a, Route: RoutePage, ID: homePage, IP: s.ip}, true
 	}
 	return page, true
+}
+
+// appNext is Next on a single-page app: the app's page and script once
+// a visit (its widget's call if the visit lands on it), then each item
+// by its API call alone.
+func (s *shopper) appNext(a identity.Actor, item int, landing bool) (Request, bool) {
+	first := Request{At: s.now, Actor: a, Route: RouteReviews, ID: item, IP: s.ip}
+	if s.app {
+		s.app = false
+		app := Request{At: s.now, Actor: a, Route: RoutePage, ID: homePage, IP: s.ip}
+		s.pending = append(s.pending, Request{At: s.now.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset, IP: s.ip})
+		if landing {
+			widget := s.w.Zipf.Sample(rand.New(rand.NewPCG(s.session, 0x1a4d)))
+			s.pending = append(s.pending, Request{At: s.now.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: widget, IP: s.ip})
+		}
+		s.now = s.now.Add(4 * time.Second)
+		first.At = s.now
+		s.pending = append(s.pending, first)
+		first = app
+	}
+	if s.rng.IntN(10) == 0 {
+		s.pending = append(s.pending, Request{At: s.now.Add(2 * time.Second), Actor: a, Route: RouteProfile, ID: s.me, IP: s.ip})
+	}
+	return first, true
 }
 
 func (s *shopper) Done(r Request, o Outcome) {

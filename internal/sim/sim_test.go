@@ -252,3 +252,43 @@ func TestAPersonServedTwiceIsTakenOnce(t *testing.T) {
 		t.Fatalf("records taken %d, people %d; want %d and %d", c.st.Records, c.st.Distinct, 2*n+2, n+1)
 	}
 }
+
+// A single-page app's people (Population.SPA) load the app's page, the
+// home page, and its script at the start of each visit, and never an
+// item's page: each of their item calls is the API's alone.
+func TestASinglePageAppsShoppersLoadTheAppOnceAVisit(t *testing.T) {
+	p := DefaultPopulation()
+	p.Shoppers, p.Agents, p.Crawler, p.Partner, p.SPA = 200, 0, false, false, true
+	sources, _ := Legit(world, p, 1, Start.Add(24*time.Hour))
+	var visits, calls int
+	for _, src := range sources {
+		var last uint64
+		for {
+			r, ok := src.Next()
+			if !ok {
+				break
+			}
+			src.Done(r, Outcome{})
+			s := r.Actor.Keys[identity.Session].Hash
+			if r.Route == RoutePage && r.ID != homePage {
+				t.Fatalf("an item's page (item %d) on a single-page app", r.ID)
+			}
+			if s != last {
+				if r.Route != RoutePage {
+					t.Fatalf("a visit began with route %d at %s, not the app's page (session %x, last %x)", r.Route, r.At, s, last)
+				}
+				visits++
+				last = s
+			} else if r.Route == RoutePage {
+				t.Fatal("the app's page loaded twice in a visit")
+			}
+			if r.Route == RouteReviews {
+				calls++
+			}
+		}
+	}
+	if visits < 100 || calls < 3*visits {
+		t.Errorf("%d visits with %d item calls: want a hundred at least, with a few calls each", visits, calls)
+	}
+	t.Logf("%d visits, %d item calls", visits, calls)
+}
