@@ -408,7 +408,9 @@ func TestASinglePageAppsPeopleAreNotAPIHeavy(t *testing.T) {
 	for _, spa := range []bool{false, true} {
 		b := NewBehaviour(1 << 10)
 		b.SinglePageApp = spa
-		b.firstPaged.Store(100)
+		for n := range 16 {
+			b.countFirst(uint64(1+n), true)
+		}
 		if got := b.itemsPaged(); got == spa {
 			t.Errorf("single-page app %v: items paged %v", spa, got)
 		}

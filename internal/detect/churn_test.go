@@ -1031,6 +1031,11 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 			b := NewBehaviour(1 << 16)
 			h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
 			people(b, 6)
+			// The shop's people on other networks have shown whether its
+			// items have pages (itemsPaged is voted by network).
+			for n := range 32 {
+				b.countFirst(mix(0xe15e+uint64(n)), !tt.spa)
+			}
 			type event struct {
 				at     time.Duration
 				a      *identity.Actor
@@ -1257,27 +1262,72 @@ func TestAPersonMidVisitWhenAChurnerStartsOnTheirAddressIsNotHeld(t *testing.T) 
 // made most of the first calls of the live demo's small shop, which then
 // read as one whose items have no pages (itemsPaged), and no landing
 // session read as landed: console-landing took 459 records never refused
-// where it took 98 (2026-12-04). Only sessions that stay count.
+// where it took 98 (2026-12-04). Only sessions that stay count (and a
+// network votes once).
 func TestALandingChurnerDoesNotTeachThatItemsHaveNoPages(t *testing.T) {
 	b := NewBehaviour(1 << 16)
 	const addr = 0x64400109
-	for i := range 40 { // people: an item's page, its reviews, the next 6 s on
+	for i := range 40 { // people on 40 networks: an item's page, its reviews, the next 6 s on
 		k := identity.Key{Kind: identity.Session, Hash: mix(0x9e09 + uint64(i))}
+		o := origin{addr: addr + uint64(i)<<8, net: mix(0x9e7 + uint64(i))}
 		at := epoch + int64(i)*int64(time.Second)
 		for c := range 3 {
 			item := 1 + (i+c)%200
 			now := at + int64(c)*6e9
-			b.signals(k, origin{addr: addr, page: true, pathID: item}, now, false, true, -1)
-			b.signals(k, origin{addr: addr, pathID: item}, now+4e8, true, false, -1)
+			o.page, o.pathID = true, item
+			b.signals(k, o, now, false, true, -1)
+			o.page = false
+			b.signals(k, o, now+4e8, true, false, -1)
 		}
 	}
-	for i := range 2000 { // the churner: the home page, one call
+	for i := range 2000 { // the churner on 40 networks too: the home page, one call
 		k := identity.Key{Kind: identity.Session, Hash: mix(0xc4a1 + uint64(i))}
+		o := origin{addr: addr + 1 + uint64(i%40)<<8, net: mix(0xc4a + uint64(i%40))}
 		at := epoch + int64(i)*int64(50*time.Millisecond)
-		b.signals(k, origin{addr: addr + 1, page: true}, at, false, true, -1)
-		b.signals(k, origin{addr: addr + 1, pathID: 1 + i%200}, at+2e7, true, false, -1)
+		o.page = true
+		b.signals(k, o, at, false, true, -1)
+		o.page, o.pathID = false, 1+i%200
+		b.signals(k, o, at+2e7, true, false, -1)
 	}
 	if !b.itemsPaged() {
 		t.Fatalf("items read as pageless: %d paged first calls, %d not", b.firstPaged.Load(), b.firstUnpaged.Load())
+	}
+}
+
+// A network's sessions are one voice on whether the items have pages,
+// however many: a churner on a carrier NAT's address whose lingerers
+// opened an item's page before calling about it again voted a
+// single-page app's shop as one whose items have pages with those alone,
+// and the shop's people, who call on without pages, read as landed (sim
+// --spa nat-once-pages: 381 of their calls past their first 5 s refused,
+// 2026-12-04).
+func TestAChurnersAddressIsOneVoiceOnWhetherItemsHavePages(t *testing.T) {
+	b := NewBehaviour(1 << 16)
+	for i := range 400 { // people, four to a network: the app's page, then four calls 5 s apart
+		k := identity.Key{Kind: identity.Session, Hash: mix(0x59a + uint64(i))}
+		o := origin{addr: 0x0a000001 + uint64(i)<<8, net: mix(0x59b + uint64(i/4))}
+		at := epoch + int64(i)*int64(time.Second)
+		o.page = true
+		b.signals(k, o, at, false, true, -1)
+		o.page = false
+		for c := range 4 {
+			o.pathID = 1 + (i+c)%200
+			b.signals(k, o, at+int64(c+1)*5e9, true, false, -1)
+		}
+	}
+	const nat = 0x64400104
+	for i := range 2000 { // the churner's lingerers: each an item's page, then its call, and again 6 s on
+		k := identity.Key{Kind: identity.Session, Hash: mix(0x1a9e + uint64(i))}
+		o := origin{addr: nat, net: mix(nat >> 8)}
+		at := epoch + int64(i)*int64(50*time.Millisecond)
+		for c := range 2 {
+			o.page, o.pathID = true, 1+(i+c)%200
+			b.signals(k, o, at+int64(c)*6e9, false, true, -1)
+			o.page = false
+			b.signals(k, o, at+int64(c)*6e9+2e7, true, false, -1)
+		}
+	}
+	if b.itemsPaged() {
+		t.Fatalf("items read as paged: %d votes so, %d not", b.firstPaged.Load(), b.firstUnpaged.Load())
 	}
 }

@@ -306,7 +306,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// turned 30 s old (4,934 in 90 s).
 		s |= ColdSweep
 		sig = ColdSweep | sig&AutomationUA
-		d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
+		d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, true)
 	case ev.surge:
 		// The young sessions held in surges are one crew wherever they
 		// are: each network's plain limit alone let a churner spread
@@ -360,7 +360,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			d.recruits.join(crewOf(a.Keys[identity.Net].Hash^pagedCrew, ColdSweep).Hash, behaviourKey(a).Hash, t.At, ev.firstAt, false) {
 			s |= ev.early
 			ev.enlisted = true
-			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
+			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, false)
 		}
 		// An operation at a person's pace, each member convincing only
 		// as a tail reader, is a cohort of them starting at once
@@ -379,7 +379,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 				s |= ev.early
 				ev.enlisted = true
 			}
-			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
+			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, false)
 		}
 		// A recruit stays the crew's for an hour, on calls that show
 		// less (an asset just loaded, records someone else read: a crew
@@ -391,7 +391,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		if ev.enlisted {
 			sig = ColdSweep | sig&AutomationUA
 			if ev.early&APIHeavy != 0 && atPace || ev.colder {
-				d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep)
+				d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, false)
 			}
 		}
 	}
