@@ -1939,7 +1939,16 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	// ones). Leaving out people whose responses are mostly cold instead
 	// left a share of none, against which a shopper who opened three
 	// tail items was a sweeper.
-	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval) && 2*st.pageLoads >= st.apiCalls
+	//
+	// On a shop not known to have item pages, a key that loaded the
+	// app's page is at a person's pace with no more loads: a single-page
+	// app's people call the API with nothing loaded around, and were
+	// never what people are shown. People's share was then the few
+	// paged keys', and people, colder than that, were recruited into
+	// crews of their own browser build (live demo --spa: 911 of the
+	// 930 shoppers' requests challenged so, 2026-12-04).
+	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval) &&
+		(2*st.pageLoads >= st.apiCalls || st.sawPage && !st.pageless && !b.itemsPaged())
 	// Nor is a key shown the tail almost only, and what it added is
 	// taken back: an operation at a person's pace that loads the pages
 	// around its calls (red team, paced-pages) is most of the paced

@@ -426,3 +426,35 @@ func TestASinglePageAppsPeopleAreNotAPIHeavy(t *testing.T) {
 		}
 	}
 }
+
+// A single-page app's people load the app's page once and call the API
+// with nothing loaded around: until 2026-12-04 they were never at a
+// person's pace (a page or asset for every two calls), people's share
+// was only the few paged keys', and people, colder than that, were
+// recruited into crews of their own browser build (live demo --spa: 911
+// of 930 shoppers' requests challenged so). On a shop not known to have
+// item pages they are what people are shown.
+func TestASinglePageAppsPeopleAreWhatPeopleAreShown(t *testing.T) {
+	for _, paged := range []bool{false, true} {
+		b := NewBehaviour(1 << 12)
+		if paged { // the shop's people elsewhere load items' pages, far more of them
+			for n := range 1000 {
+				b.countFirst(uint64(1+n), true)
+			}
+		}
+		for i := range 200 {
+			k := identity.Key{Kind: identity.Session, Hash: mix(uint64(i) + 1<<44)}
+			o := origin{addr: mix(uint64(i) + 1<<45)}
+			o.page = true
+			b.signals(k, o, epoch-1e9, false, true, -1) // the app's page
+			o.page = false
+			for c := range 5 {
+				b.signals(k, o, epoch+int64(c)*5e9, true, false, -1)
+				b.Served(k, o, rec(uint64(c))) // popular: every person is shown it
+			}
+		}
+		if _, measured := b.people(); measured == paged {
+			t.Errorf("items paged %v: people's share measured %v after 200 people of a single-page app", paged, measured)
+		}
+	}
+}
