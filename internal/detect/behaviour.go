@@ -485,7 +485,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// sessions, 2026-12-04). Shown nothing colder: a crew's sessions
 	// reading the tail at a person's pace on one address were let go so
 	// at their third call (TestChurnersSessionsStayTheCrewsPastTheirYouth).
-	appGoesOn := !b.itemsPaged() && st.sawPage && !st.pageless && st.apiCalls >= 1 && b.asWarm(st)
+	appGoesOn := (st.surged || st.byChurn) && b.appSession(st) && st.apiCalls >= 1 && b.asWarm(st)
 	goesOn := o.pathID != 0 && uint16(o.pathID) == st.page && st.loadedSince || appGoesOn
 	if st.surged && record && goesOn && st.firstAt != 0 && now-st.firstAt >= staysFor {
 		st.surged = false
@@ -596,7 +596,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// loaded the app's page and stayed, shown records no colder than
 	// people's: a person's visit, as far as one session can tell there
 	// (see the address's churn below)
-	goneOn := hasGrown && !b.itemsPaged() && st.sawPage && !st.pageless && b.asWarm(st)
+	goneOn := hasGrown && b.appSession(st) && b.asWarm(st)
 	// The scripts a pageless session loads count on the pool with its
 	// calls: those before its first call when it is born, as one.
 	var poolLoads uint16
@@ -1656,9 +1656,7 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		// responses was served (Behaviour.expected): before people are
 		// measured that is taken to be unmeasuredColdShare, and a key
 		// needs over forty responses, every one cold.
-		people, _ := b.people()
-		people = max(people, float64(st.expCold)/float64(st.served))
-		ev.alone = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
+		ev.alone = colderThanPeople(uint32(st.coldServed), uint32(st.served), b.peopleFor(st))
 	}
 	// Cold by the response, not the record: a review's authors review
 	// other items too, and a crew's records warmed past the early
@@ -1804,11 +1802,22 @@ func (b *Behaviour) enlist(k identity.Key, until int64, churn bool) {
 // the tail is not either for its first eight responses or so. A key
 // refused from its first call has been shown nothing.
 func (b *Behaviour) asWarm(st *addrState) bool {
-	if st.served == 0 {
-		return true
-	}
+	return st.served == 0 || float64(st.coldServed) <= b.peopleFor(st)*float64(st.served)
+}
+
+// peopleFor is people's cold share to weigh key state st's responses
+// against: at least what people were being shown when each was served
+// (st.served > 0).
+func (b *Behaviour) peopleFor(st *addrState) float64 {
 	people, _ := b.people()
-	return float64(st.coldServed) <= max(people, float64(st.expCold)/float64(st.served))*float64(st.served)
+	return max(people, float64(st.expCold)/float64(st.served))
+}
+
+// appSession reports whether key state st is a session that loaded a
+// page (the app's) and did not read as pageless, on a shop not known to
+// have item pages: a single-page app's person, as far as its loads tell.
+func (b *Behaviour) appSession(st *addrState) bool {
+	return st.sawPage && !st.pageless && !b.itemsPaged()
 }
 
 // minPaced: responses to people at a person's pace before their cold share
@@ -1948,7 +1957,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	// crews of their own browser build (live demo --spa: 911 of the
 	// 930 shoppers' requests challenged so, 2026-12-04).
 	paced := st.n >= 2 && mean(st.iv[:st.n]) >= float64(b.RapidInterval) &&
-		(2*st.pageLoads >= st.apiCalls || st.sawPage && !st.pageless && !b.itemsPaged())
+		(2*st.pageLoads >= st.apiCalls || b.appSession(st))
 	// Nor is a key shown the tail almost only, and what it added is
 	// taken back: an operation at a person's pace that loads the pages
 	// around its calls (red team, paced-pages) is most of the paced
