@@ -43,6 +43,7 @@ func campaignScores() []*Score {
 		{Name: "console-landing", Desc: "console-crew as a reader of the docs runs it once sessions that load a script and no page are pooled: each session loads the home page first"},
 		{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~3 profiles/s, then harvests at 20-40 req/s"},
 		{Name: "net-churn", Desc: "red team: a fresh session for every cycle (1-2 scripts, then 2-3 reviews calls of random items), each on the next of the 254 addresses of one /24, 150-400 req/s, from the proxy's 65th second"},
+		{Name: "landing-crowd", Desc: "red team: sessions over 300-1,000 /24s in random /16s, each on an address of its own, as people who land on the home page: the page, a script and a call, then 2-3 calls more 6-20 s on, each after a script; 2-8 new sessions a second (fewer among fewer than 3,000 people), 30-60% of its items popular ones"},
 		{Name: "spread-churn", Desc: "red team: net-churn over 30 /24s in random /16s, each cycle on the next /24 (under fifty new sessions in 10 s on each), 150-400 req/s, from the proxy's 65th second"},
 	}
 }
@@ -243,6 +244,53 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	}
 	run("spread-churn", func() {
 		t.netChurn(ctx, t.score("spread-churn"), rand.New(rand.NewPCG(spreadSeed, 14)), spreadRate, spreadAssets, spreadCalls, spreadPrefixes)
+	})
+
+	// The crowd stop 44 left unmeasured (2026-12-04): residential
+	// proxies' addresses, one session each, each a person landing on the
+	// home page as far as its requests tell.
+	crowdRng := rand.New(rand.NewPCG(t.o.Seed, 19))
+	crowd := landingCrowd{births: max(0.5, (2+crowdRng.Float64()*6)*scale), calls: 2 + crowdRng.IntN(2),
+		after: 6*time.Second + time.Duration(crowdRng.IntN(15))*time.Second, item: t.mixedItems(crowdRng, zipf, 30+crowdRng.IntN(31))}
+	for range 300 + crowdRng.IntN(701) {
+		crowd.nets = append(crowd.nets, fmt.Sprintf("%d.%d.%d", 24+crowdRng.IntN(170), crowdRng.IntN(256), crowdRng.IntN(256)))
+	}
+	run("landing-crowd", func() { t.landingCrowd(ctx, crowdRng, crowd) })
+}
+
+// landingCrowd is a crowd of sessions on residential proxies' addresses,
+// a fresh one each (the next /24 of nets, the next address in it), each
+// landing on the home page: the page, a script and a call, then calls
+// more, each after a script, after apart. births: new sessions a second.
+type landingCrowd struct {
+	births float64
+	calls  int
+	after  time.Duration
+	nets   []string
+	item   func() int
+}
+
+func (t *Traffic) landingCrowd(ctx context.Context, rng *rand.Rand, c landingCrowd) {
+	s := t.score("landing-crowd")
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	paced(ctx, c.births, func(n int) {
+		ip := fmt.Sprintf("%s.%d", c.nets[n%len(c.nets)], 1+n/len(c.nets)%254)
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("lc-%x", rng.Uint64())}
+		items := make([]int, 1+c.calls)
+		for i := range items {
+			items[i] = c.item()
+		}
+		wg.Go(func() {
+			t.fetch(ctx, s, "/", ip, browserUA, sid, "", nil)
+			for i, id := range items {
+				if i > 0 && !sleep(ctx, c.after) {
+					return
+				}
+				t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, "", nil)
+				t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", id), ip, browserUA, sid, "", reviewers)
+			}
+		})
 	})
 }
 

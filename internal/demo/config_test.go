@@ -118,3 +118,50 @@ func TestSPAPeopleLoadNoItemPages(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// The landing crowd's sessions are each on an address of its own and
+// each lands as a person does: the home page, a script and a call, then
+// each later call after a script.
+func TestALandingCrowdsSessionsLandEachOnItsOwnAddress(t *testing.T) {
+	var mu sync.Mutex
+	paths := map[string][]string{} // by session
+	addrs := map[string]string{}   // session by address
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("sid")
+		if err != nil || !strings.HasPrefix(c.Value, "lc-") {
+			return
+		}
+		p := r.URL.Path
+		if strings.HasPrefix(p, "/api/") {
+			p = "/api/"
+		}
+		ip := r.Header.Get("X-Forwarded-For")
+		mu.Lock()
+		defer mu.Unlock()
+		paths[c.Value] = append(paths[c.Value], p)
+		if s, ok := addrs[ip]; ok && s != c.Value {
+			t.Errorf("address %s has sessions %s and %s", ip, s, c.Value)
+		}
+		addrs[ip] = c.Value
+	}))
+	defer shop.Close()
+	tr := New(Options{Base: shop.URL, Seed: 1, Users: 10, Items: 10, Shoppers: 3000, NATs: 1, ThinkTime: time.Hour, ScraperRate: 1, Classes: []string{"landing-crowd"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	tr.Run(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) < 2 {
+		t.Fatalf("%d sessions in 1.5 s", len(paths))
+	}
+	for sid, ps := range paths {
+		if len(ps) < 3 || ps[0] != "/" || ps[1] != "/static/app.js" || ps[2] != "/api/" {
+			t.Errorf("session %s: %v", sid, ps)
+		}
+		for i := 3; i+1 < len(ps); i += 2 {
+			if ps[i] != "/static/app.js" || ps[i+1] != "/api/" {
+				t.Errorf("session %s: %v", sid, ps)
+			}
+		}
+	}
+}

@@ -686,6 +686,19 @@ var scenarios = []Scenario{
 			c.ips = spreadAddresses(rng, 10+rng.IntN(31))
 			return c
 		}},
+	// The crowd stop 44 left unmeasured (2026-12-04): residential
+	// proxies' addresses, one session each, each a person landing on the
+	// home page as far as its requests tell. Its sessions that stay also
+	// vote that the shop's items have no pages (itemsPaged).
+	{Name: "landing-crowd", Desc: "red team: sessions over 500-2,000 /24s in random /16s, each on an address of its own, as people who land on the home page: the page, a script and a call, then 2-3 calls more 6-20 s on, each after a script; 0.3-3 new sessions a second from midnight, 30-60% of its items popular ones",
+		Days: 1, make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			births := 0.3 * math.Pow(10, rng.Float64()) // a second
+			c := &campaign{fp: fpBrowser, jitter: 0.3, churn: 3, churnAssets: 1, churnLands: true, churnAddresses: true, seed: rng.Uint64(),
+				interval: time.Duration(float64(time.Second) / (births * 3)), fetch: reviewsDiluted(30 + rng.IntN(31)),
+				lingerEvery: 1, lingerCalls: 2 + rng.IntN(2), lingerAssets: 1, lingerAfter: 6*time.Second + time.Duration(rng.IntN(15))*time.Second}
+			c.ips = spreadAddresses(rng, 500+rng.IntN(1501))
+			return c
+		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			rate := 10 + rng.Float64()*20
