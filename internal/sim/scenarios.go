@@ -22,6 +22,10 @@ type CampaignStats struct {
 	taken     []uint64 // by user id: taken (Distinct)
 	Attempted int      // user records its requests asked for: what it would have taken unprotected
 	hours     []hourStat
+	// Crowd: its requests that carried stranger_crowd, the first at
+	// crowdFrom
+	Crowd     int
+	crowdFrom time.Time
 }
 
 type hourStat struct {
@@ -66,6 +70,12 @@ func (s *CampaignStats) done(r Request, o Outcome, attempted int) {
 	}
 	hs := &s.hours[h]
 	s.Requests++
+	if o.Crowd {
+		s.Crowd++
+		if s.crowdFrom.IsZero() {
+			s.crowdFrom = r.At
+		}
+	}
 	record := r.Route != RoutePage && r.Route != RouteAsset
 	if record {
 		hs.req++
@@ -690,13 +700,16 @@ var scenarios = []Scenario{
 	// proxies' addresses, one session each, each a person landing on the
 	// home page as far as its requests tell. Its sessions that stay also
 	// vote that the shop's items have no pages (itemsPaged).
-	{Name: "landing-crowd", Desc: "red team: sessions over 500-2,000 /24s in random /16s, each on an address of its own, as people who land on the home page: the page, a script and a call, then 2-3 calls more 6-20 s on, each after a script; 0.3-3 new sessions a second from midnight, 30-60% of its items popular ones",
+	{Name: "landing-crowd", Desc: "red team: sessions over 500-2,000 /24s in random /16s, each on an address of its own, as people who land on the home page: the page, a script and a call, then 2-3 calls more 6-20 s on, each after a script; 0.3-3 new sessions a second from midnight or from noon, 30-60% of its items popular ones",
 		Days: 1, make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			births := 0.3 * math.Pow(10, rng.Float64()) // a second
 			c := &campaign{fp: fpBrowser, jitter: 0.3, churn: 3, churnAssets: 1, churnLands: true, churnAddresses: true, seed: rng.Uint64(),
 				interval: time.Duration(float64(time.Second) / (births * 3)), fetch: reviewsDiluted(30 + rng.IntN(31)),
 				lingerEvery: 1, lingerCalls: 2 + rng.IntN(2), lingerAssets: 1, lingerAfter: 6*time.Second + time.Duration(rng.IntN(15))*time.Second}
 			c.ips = spreadAddresses(rng, 500+rng.IntN(1501))
+			if rng.IntN(2) == 1 {
+				c.startAfter = 12 * time.Hour
+			}
 			return c
 		}},
 	{Name: "partner-turns", Desc: "the allowlisted partner: syncs ~1,000 profiles/h for 1-3 h, then harvests at 10-30 req/s", Days: 1, NoPartner: true,
