@@ -339,7 +339,7 @@ var arrayPathRe = regexp.MustCompile(`^\$(\.[A-Za-z0-9_-]+)+$`)
 func (s Sprinkle) GJSONPath() string { return strings.TrimPrefix(s.Array, "$.") }
 
 // signalNames are the signals risk.weights may name.
-var signalNames = []string{"automation_ua", "unverified_bot", "sessionless", "no_assets", "enumeration", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy", "session_churn"}
+var signalNames = []string{"automation_ua", "unverified_bot", "sessionless", "no_assets", "enumeration", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy", "session_churn", "stranger_crowd"}
 
 type MeterConf struct {
 	// MaxActors bounds how many actor keys are held; the least recently seen are evicted.

@@ -101,6 +101,10 @@ type Behaviour struct {
 	// halvings of paced and pacedCold, so that a key's part in them is
 	// halved with them (addrState.lent)
 	pacedHalvings atomic.Uint32
+	// strangers: the responses to sessions that were the first on their
+	// address (addrState.stranger), and regulars: to the other keys at a
+	// person's pace (StrangersColder)
+	strangers, regulars coldCount
 	// arrivals: behaviour keys making their first record call, per record
 	// route (modulo arrivalRoutes) and minute of event time, for the last
 	// arrivalSlots minutes: how many keys a cohort's members started
@@ -221,6 +225,10 @@ type addrState struct {
 	// first record call, and those of them that stayed (staysFor;
 	// halved together past 256)
 	born, grown uint16
+	// stranger: on a session's state, it was the first session on its
+	// address that the proxy knows of, without an account
+	// (Behaviour.StrangersColder)
+	stranger bool
 	// hasGrown: on a session's state, it has stayed (staysFor; counted
 	// in its address's grown)
 	hasGrown bool
@@ -348,6 +356,10 @@ type evidence struct {
 	surge bool
 	// pooled: held with the pageless pool's sweep (pagelessPool).
 	pooled bool
+	// crowd: a stranger's (addrState.stranger) record request, shown
+	// colder records than people so far (asWarm), while strangers are
+	// shown colder records than regulars (StrangersColder).
+	crowd bool
 }
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
@@ -607,11 +619,13 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		poolLoads = 1
 	}
 	s, ev = b.note(st, now, record, page, low)
+	ev.crowd = record && st.stranger && !b.asWarm(st)
 	sh.mu.Unlock()
 	keys := youngOf(addr, o, paged, pageless, landing)
 	own := keys[2].Hash != 0
 	var addrEph, addrPeopled, ownEph, ownGrown, pagelessEph, landingEph, landingPeopled bool
 	var churned [len(keys)]bool
+	stranger := false
 	// A landing session's stay counts where its address's landing
 	// sessions' stays have had pages (admit). Only on a shop whose items
 	// have pages: a single-page app's people load one page, then call on
@@ -635,6 +649,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		var yst *addrState
 		if young {
 			_, yst = b.state(yk, true)
+			stranger = stranger || i == 0 && born && yst.born == 0
 			if born || landed && i == 3 {
 				yst.bear()
 			}
@@ -678,6 +693,12 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		}
 		ysh.mu.Unlock()
 	}
+	if stranger {
+		sh.mu.Lock()
+		st.stranger = true
+		sh.mu.Unlock()
+	}
+	ev.crowd = ev.crowd && b.StrangersColder()
 	// Nor has the session stayed, when its stay counted nowhere: a
 	// lingerer of a churner whose sessions stay weakly is no person
 	// whose visit went on.
@@ -1692,6 +1713,98 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 	return s, ev
 }
 
+// Strangers: a crowd of sessions on residential proxies' addresses, one
+// session to an address, each as a person who lands on the home page
+// (the page, a script and a call, then two or three calls more, each
+// after a script), shows nothing in any one session: three or four
+// responses, half of them mostly cold where people's are a fifth, are
+// within a person's chance (sim landing-crowd: every person of the
+// shop's 50,000 taken in a simulated day, 54,721 to 5,296,623 records
+// at 0.02 to 2.4 new sessions a second; live 10,085 in 90 s; never
+// refused, 2026-12-04). Together they are plain: the sessions that were
+// the first on their address are shown colder records than people who
+// came back are, and a crowd cannot come back without keeping its
+// addresses. Which of them is the crowd's, one session cannot tell: at
+// that crowd's least, holding those shown colder records than people
+// would have refused 951 requests of people on addresses new to the
+// proxy for 2,351 of the crowd's 6,892. So the many are reported
+// (StrangersColder, the stranger_crowd signal), and held only where
+// the operator weighs stranger_crowd.
+//
+// strangersWindow: the strangers' responses counted at a time (halved
+// past it); strangersMin: before that many, no measure.
+const (
+	strangersWindow = 2000
+	strangersMin    = 200
+)
+
+// coldCount counts responses, how many of them were mostly cold and, for
+// strangers', the share of regulars' that were when each was served (in
+// millionths), halved together past a window.
+type coldCount struct{ n, cold, exp atomic.Uint64 }
+
+func (c *coldCount) add(mostlyCold uint16, exp float64, window uint64) {
+	if c.n.Add(1) > window {
+		c.n.Store(c.n.Load() / 2)
+		c.cold.Store(c.cold.Load() / 2)
+		c.exp.Store(c.exp.Load() / 2)
+	}
+	c.cold.Add(uint64(mostlyCold))
+	c.exp.Add(uint64(exp * 1e6))
+}
+
+func (c *coldCount) load() (n, cold uint64, exp float64) {
+	return c.n.Load(), c.cold.Load(), float64(c.exp.Load()) / 1e6
+}
+
+// Strangers is what the proxy sees of the sessions that were the first
+// on their address (Behaviour.StrangersColder).
+type Strangers struct {
+	// Share and Regulars: the share of recent responses that were mostly
+	// cold, to strangers and to the other keys at a person's pace
+	Share, Regulars float64
+	// Colder: strangers are shown colder records than regulars, beyond
+	// chance and by half again at least
+	Colder bool
+}
+
+// Strangers returns what b sees of strangers now.
+func (b *Behaviour) Strangers() Strangers {
+	sn, sc, exp := b.strangers.load()
+	rn, rc, _ := b.regulars.load()
+	var st Strangers
+	if rn > 0 {
+		st.Regulars = float64(min(rc, rn)) / float64(rn)
+	}
+	if sn == 0 {
+		return st
+	}
+	sc = min(sc, sn) // halved apart under a race
+	st.Share = float64(sc) / float64(sn)
+	p := exp / float64(sn)
+	st.Colder = sn >= strangersMin && st.Share >= 1.5*p && colderThanPeople(uint32(sc), uint32(sn), p)
+	return st
+}
+
+// regularsShare is regulars' share of mostly cold responses, once they
+// have minPaced.
+func (b *Behaviour) regularsShare() (share float64, measured bool) {
+	rn, rc, _ := b.regulars.load()
+	if rn < minPaced {
+		return 0, false
+	}
+	return float64(min(rc, rn)) / float64(rn), true
+}
+
+// StrangersColder reports whether the sessions that were the first on
+// their address without an account (strangers) are shown colder records
+// than the other keys at a person's pace (regulars), beyond chance and by
+// half again at least: a crowd on addresses of its own is about. By half
+// again: over thousands of responses a share a few points above
+// people's is beyond chance, and people new to a shop read a little
+// differently from those who came back.
+func (b *Behaviour) StrangersColder() bool { return b.Strangers().Colder }
+
 // pagedSweepMin: the responses a key needs for pagedSweep. Four, not
 // the two of apiSweep: people load pages too, and a person who opens a
 // handful of items in tabs at once is rapid on three calls.
@@ -1889,7 +2002,11 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	// churner spread over 257 /24s read the whole catalogue, which was
 	// warm to it from then on, and it took 5,121,932 records in ten
 	// simulated minutes, never refused (2026-12-03).
-	counts := !b.netRising(o.net)
+	// Nor, while strangers are shown colder records than regulars, what
+	// a stranger is: a crowd that read the catalogue a hundred times over
+	// in a day warmed it, and strangers read as colder for 16 minutes of
+	// its twelve hours (sim landing-crowd, seed 1, 2026-12-04).
+	counts := !b.netRising(o.net) && !(b.StrangersColder() && b.stateIs(k, func(st *addrState) bool { return st.stranger }))
 	b.cmsMu.Lock()
 	coldMax := max(b.coldMax, b.ColdMax)
 	for _, r := range recs {
@@ -1974,8 +2091,20 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	} else if paced {
 		st.lent, st.lentCold = sat16(st.lent, 1), sat16(st.lentCold, mostlyCold)
 	}
-	served, last := st.served, st.lastAt
+	served, last, stranger := st.served, st.lastAt, st.stranger
 	sh.mu.Unlock()
+	if stranger {
+		// Against regulars' share as each response is served: strangers
+		// are many at a start and at night, when more is cold for
+		// everyone, and over a day people's first visits were a third
+		// colder than regulars' last responses (sim legit-only, seeds
+		// 1-3: 1.40-1.49 times, 2026-12-04).
+		if exp, measured := b.regularsShare(); measured {
+			b.strangers.add(mostlyCold, exp, strangersWindow)
+		}
+	} else if paced {
+		b.regulars.add(mostlyCold, 0, pacedWindow)
+	}
 	if back > 0 {
 		b.takeBack(back, backCold)
 	}

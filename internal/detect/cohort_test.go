@@ -282,3 +282,50 @@ func TestATailReaderBehindACarrierNATDoesNotJoinACohort(t *testing.T) {
 		t.Fatalf("the shopper behind the NAT is in crew %v", c)
 	}
 }
+
+// A crowd on residential proxies' addresses, one session each, each as a
+// person who lands on the home page, shows nothing in any one session
+// (sim landing-crowd: every person of the shop taken in a day, never
+// refused, 2026-12-04). Together its sessions, each the first on its
+// address, are shown colder records than regulars are: strangers who
+// read what people read are not, a crowd is, and a regular who reads
+// the tail meanwhile carries nothing.
+func TestACrowdOfStrangersIsSeen(t *testing.T) {
+	h := newCrewHarness()
+	visit := func(i uint64, at time.Duration, popular bool) (s Signals) {
+		a := actor(mix(0xc40d0000+i), mix(0xc40d5e55+i), 0xf1)
+		h.d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+		for c := range 3 {
+			s |= h.read(&a, at+time.Duration(c)*6*time.Second, false, popular)
+		}
+		return s
+	}
+	at := time.Duration(0)
+	for i := range uint64(300) {
+		if s := visit(i, at, true); s&StrangerCrowd != 0 {
+			t.Fatalf("stranger %d, reading what people read: %v", i, s)
+		}
+		at += 2 * time.Second
+	}
+	if st := h.d.Strangers(); st.Colder {
+		t.Fatalf("strangers reading what people read: %+v", st)
+	}
+	crowd := 0
+	for i := range uint64(300) {
+		if visit(1000+i, at, false)&StrangerCrowd != 0 {
+			crowd++
+		}
+		at += 2 * time.Second
+	}
+	st := h.d.Strangers()
+	if !st.Colder || crowd < 200 {
+		t.Errorf("a crowd of strangers on the tail: %+v, %d of its 300 sessions carried stranger_crowd", st, crowd)
+	}
+	// a regular: the session of an address seen before
+	regular := actor(mix(0xc40d0000+5), mix(0x4e6a1a4), 0xf1)
+	for c := range 3 {
+		if s := h.read(&regular, at+time.Duration(c)*6*time.Second, true, false); s&StrangerCrowd != 0 {
+			t.Errorf("a regular on the tail while a crowd is about: %v", s)
+		}
+	}
+}

@@ -50,10 +50,11 @@ const (
 	Rapid                              // the address's record requests come faster than a person reads
 	APIHeavy                           // record requests with hardly a page or asset loaded around them
 	SessionChurn                       // the address's sessions do not outlive their first half minute, or its network's are born in a surge
+	StrangerCrowd                      // a session first on its address, shown colder records than people, while such sessions together are (Behaviour.StrangersColder)
 	numSignals     = iota
 )
 
-var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy", "session_churn"}
+var signalNames = [numSignals]string{"automation_ua", "unverified_bot", "verified_bot", "sessionless", "no_assets", "enumeration", "allowlisted", "cold_sweep", "machine_timing", "sequential_ids", "header_mismatch", "unshown_lookups", "rapid", "api_heavy", "session_churn", "stranger_crowd"}
 
 // SignalNames are the signal names, as the config and decision log spell them.
 func SignalNames() []string { return signalNames[:] }
@@ -259,6 +260,9 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	}
 	if ev.arrived {
 		d.behaviour.arrive(t.Route, ev.firstAt)
+	}
+	if ev.crowd && t.Kind == Record {
+		s |= StrangerCrowd
 	}
 	a.Keys[identity.Crew] = identity.Key{}
 	// A fast cold sweep is a scraper's behaviour too, with browser
@@ -571,6 +575,14 @@ func (d *Detector) ColdShare() float64 {
 		return 0
 	}
 	return d.behaviour.ColdShare()
+}
+
+// Strangers is Behaviour.Strangers (zero without behaviour signals).
+func (d *Detector) Strangers() Strangers {
+	if d.behaviour == nil {
+		return Strangers{}
+	}
+	return d.behaviour.Strangers()
 }
 
 // AddAllow adds an allowlist prefix at run time (the dashboard's control).

@@ -28,4 +28,18 @@ func RegisterGauges(reg prometheus.Registerer, m *memory.Memory, eng *engine.Eng
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_records_cold_share",
 		Help: "Share of recently served records that hardly anyone had been served before: a sweep spread over many actors raises it."},
 		d.ColdShare))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_strangers_cold_share",
+		Help: "Share of recent responses to sessions that were the first on their address (strangers, no account) that were mostly records hardly anyone had been served."},
+		func() float64 { return d.Strangers().Share }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_regulars_cold_share",
+		Help: "The same share for the other keys at a person's pace (regulars): what strangers are weighed against."},
+		func() float64 { return d.Strangers().Regulars }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_strangers_colder",
+		Help: "1 while strangers are shown colder records than regulars, beyond chance and by half again at least: a crowd on addresses of its own, one session each, is likely harvesting (their requests carry stranger_crowd)."},
+		func() float64 {
+			if d.Strangers().Colder {
+				return 1
+			}
+			return 0
+		}))
 }

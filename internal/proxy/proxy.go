@@ -545,7 +545,7 @@ var sprinkleSeq atomic.Uint64
 
 // suspectSignals mark a request as a suspected scraper's for the timeline.
 const suspectSignals = detect.AutomationUA | detect.UnverifiedBot | detect.Sessionless | detect.NoAssets | detect.Enumeration |
-	detect.ColdSweep | detect.MachineTiming | detect.SequentialIDs | detect.HeaderMismatch | detect.UnshownLookups
+	detect.ColdSweep | detect.MachineTiming | detect.SequentialIDs | detect.HeaderMismatch | detect.UnshownLookups | detect.StrangerCrowd
 
 // sprinkle adds a canary element to the response, and inspects the real
 // body for records as usual (it is read whole here, so nothing is teed).

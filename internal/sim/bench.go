@@ -37,6 +37,10 @@ type ScenarioReport struct {
 	WallSeconds float64         `json:"wall_seconds"`
 	Campaign    *CampaignReport `json:"campaign,omitempty"`
 	Legit       LegitReport     `json:"legit"`
+	// StrangersColderMinutes: the simulated minutes during which the
+	// sessions first on their address were shown colder records than
+	// regulars (leakguard_strangers_colder): a crowd was seen
+	StrangersColderMinutes int `json:"strangers_colder_minutes"`
 }
 
 // CampaignReport is what the scraping campaign took, and when it was contained.
@@ -50,6 +54,11 @@ type CampaignReport struct {
 	// DistinctTaken: the people among RecordsTaken, each once
 	DistinctTaken      int `json:"distinct_taken"`
 	RecordsUnprotected int `json:"records_unprotected"`
+	// StrangerCrowdRequests: its requests that carried stranger_crowd
+	// (a crowd of strangers about: reported, held only where weighed),
+	// the first StrangerCrowdFromSeconds into the run
+	StrangerCrowdRequests    int     `json:"stranger_crowd_requests"`
+	StrangerCrowdFromSeconds float64 `json:"stranger_crowd_from_seconds,omitempty"`
 }
 
 // LegitReport is the false-positive side: who of the legitimate traffic was
@@ -68,6 +77,9 @@ type LegitReport struct {
 	AccountRecordsPerDayP50 float64 `json:"account_records_per_day_p50"`
 	AccountRecordsPerDayP99 float64 `json:"account_records_per_day_p99"`
 	AccountRecordsPerDayMax float64 `json:"account_records_per_day_max"`
+	// StrangerCrowdRequests: legitimate requests that carried
+	// stranger_crowd (CampaignReport.StrangerCrowdRequests)
+	StrangerCrowdRequests int `json:"stranger_crowd_requests"`
 }
 
 // BenchOptions say which scenarios run, how long, and among how many shoppers.
@@ -223,8 +235,8 @@ func runScenario(cfg *config.Config, world *World, sc Scenario, o BenchOptions) 
 	if camp != nil {
 		sources = append(sources, camp)
 	}
-	n := Run(&w, st.Engine, st.Detector, sources, end)
-	out := ScenarioReport{Name: sc.Name, Description: sc.Desc, Days: days, Requests: n}
+	rs := Run(&w, st.Engine, st.Detector, sources, end)
+	out := ScenarioReport{Name: sc.Name, Description: sc.Desc, Days: days, Requests: rs.Requests, StrangersColderMinutes: int(rs.StrangersColder / time.Minute)}
 	if cst != nil {
 		at, before, ok := cst.Containment()
 		out.Campaign = &CampaignReport{Requests: cst.Requests, Refused: cst.Refused, Contained: ok,
@@ -232,12 +244,16 @@ func runScenario(cfg *config.Config, world *World, sc Scenario, o BenchOptions) 
 		if ok {
 			out.Campaign.TimeToContainmentSeconds = at.Seconds()
 		}
+		out.Campaign.StrangerCrowdRequests = cst.Crowd
+		if !cst.crowdFrom.IsZero() {
+			out.Campaign.StrangerCrowdFromSeconds = cst.crowdFrom.Sub(Start).Seconds()
+		}
 	}
 	per := legit.AccountRecordsPerDay()
 	sort.Float64s(per)
 	out.Legit = LegitReport{Actors: legit.Actors, ActorsRefused: legit.ActorsRefused, Sessions: legit.Sessions,
 		SessionsRefused: legit.SessionsRefused, Requests: legit.Requests, RequestsRefused: legit.Refused, RequestsRefusedLate: legit.RefusedLate,
-		AccountRecordsPerDayP50: percentile(per, 0.5), AccountRecordsPerDayP99: percentile(per, 0.99), AccountRecordsPerDayMax: percentile(per, 1)}
+		AccountRecordsPerDayP50: percentile(per, 0.5), AccountRecordsPerDayP99: percentile(per, 0.99), AccountRecordsPerDayMax: percentile(per, 1), StrangerCrowdRequests: legit.Crowd}
 	out.WallSeconds = time.Since(began).Seconds()
 	return out, nil
 }

@@ -240,3 +240,34 @@ func TestBenchASinglePageAppsPeopleBesideChurners(t *testing.T) {
 		}
 	}
 }
+
+// A crowd on residential proxies' addresses, one session each, each
+// landing as a person does, shows nothing in any one session; together
+// its sessions, each the first on its address, are shown colder records
+// than people who came back are, and that is seen (StrangersColder) for
+// as long as it runs: seed 1 starts it at noon. Before its reads stopped
+// warming the catalogue while it was seen, it was seen for 16 of its
+// 720 minutes (2026-12-04). People alone are never seen so. Nothing is
+// refused for it by default (stranger_crowd weighs 0).
+func TestBenchALandingCrowdIsSeenNotHeld(t *testing.T) {
+	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "landing-crowd", Days: 1, Shoppers: 2000, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := rep.Scenarios[0]
+	t.Logf("landing-crowd: seen for %d minutes from %.0f s; took %d records; %d of its and %d people's requests carried stranger_crowd",
+		sc.StrangersColderMinutes, sc.Campaign.StrangerCrowdFromSeconds, sc.Campaign.RecordsTaken, sc.Campaign.StrangerCrowdRequests, sc.Legit.StrangerCrowdRequests)
+	if sc.StrangersColderMinutes < 600 || sc.Campaign.StrangerCrowdFromSeconds > 12.5*3600 {
+		t.Errorf("the crowd (from noon) seen for %d minutes from %.0f s, want 600 or more from before 12:30", sc.StrangersColderMinutes, sc.Campaign.StrangerCrowdFromSeconds)
+	}
+	if sc.Legit.RequestsRefused != 0 || sc.Campaign.Refused != 0 {
+		t.Errorf("refused %d people's and %d of the crowd's requests, want none: stranger_crowd weighs 0 by default", sc.Legit.RequestsRefused, sc.Campaign.Refused)
+	}
+	rep, err = Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "legit-only", Days: 1, Shoppers: 2000, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := rep.Scenarios[0]; sc.StrangersColderMinutes != 0 || sc.Legit.StrangerCrowdRequests != 0 {
+		t.Errorf("people alone: strangers seen colder for %d minutes, %d requests carried stranger_crowd", sc.StrangersColderMinutes, sc.Legit.StrangerCrowdRequests)
+	}
+}

@@ -23,6 +23,8 @@ type LegitStats struct {
 	// the churner's sessions' (first call, then gone), but not the rest
 	RefusedLate int
 	Records     int
+	// Crowd: requests that carried stranger_crowd
+	Crowd int
 	// per logged-in account: user records received, and days active
 	accountRecords map[uint64]int
 	accountDays    map[uint64]map[int]bool
@@ -267,6 +269,9 @@ func (s *shopper) Done(r Request, o Outcome) {
 
 func (st *LegitStats) done(id int, account uint64, r Request, o Outcome, sessionRefused *bool, late bool) {
 	st.Requests++
+	if o.Crowd {
+		st.Crowd++
+	}
 	if o.Refused {
 		st.Refused++
 		if late {

@@ -119,6 +119,9 @@ func (w *World) users(r *Request, fn func(uid int)) {
 type Outcome struct {
 	Refused bool
 	Records int
+	// Crowd: the request carried stranger_crowd (reported, not held
+	// unless weighed)
+	Crowd bool
 }
 
 // Source is a stream of requests in time order.
@@ -131,7 +134,15 @@ type Source interface {
 
 // Run feeds every source's requests, merged in time order, through the
 // detector and the engine, and reports outcomes back. It stops at until.
-func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until time.Time) (requests int) {
+// RunStats is what Run saw besides each source's outcomes.
+type RunStats struct {
+	Requests int
+	// StrangersColder: the simulated time the detector said strangers
+	// were shown colder records than regulars (sampled each minute)
+	StrangersColder time.Duration
+}
+
+func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until time.Time) (rs RunStats) {
 	pipe := pipeline.Pipeline{Detector: d, Engine: e}
 	h := &queue{}
 	for i, s := range sources {
@@ -140,13 +151,20 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 		}
 	}
 	var recs []records.Found
+	var nextLook time.Time
 	for h.Len() > 0 {
 		it := heap.Pop(h).(item)
 		r := it.req
 		if r.At.After(until) {
 			continue
 		}
-		requests++
+		rs.Requests++
+		if !r.At.Before(nextLook) {
+			nextLook = r.At.Add(time.Minute)
+			if d.Strangers().Colder {
+				rs.StrangersColder += time.Minute
+			}
+		}
 		var out Outcome
 		route := routeNames[r.Route]
 		kind := routeKinds[r.Route]
@@ -173,7 +191,9 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 		if kind == detect.Record {
 			tr.Route = int(r.Route) + 1
 		}
-		if v := pipe.Admit(r.At, &r.Actor, &tr, recRoute, false); v.Enforced() || v.Decoyed() {
+		v := pipe.Admit(r.At, &r.Actor, &tr, recRoute, false)
+		out.Crowd = v.Signals&detect.StrangerCrowd != 0
+		if v.Enforced() || v.Decoyed() {
 			out.Refused = true // a decoyed scraper takes no real records
 		} else {
 			recs = w.records(&r, recs[:0])
@@ -187,7 +207,7 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 			heap.Push(h, item{next, it.src})
 		}
 	}
-	return requests
+	return rs
 }
 
 // countUsers counts the user records served: each person once per response.
