@@ -1718,18 +1718,21 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 // (the page, a script and a call, then two or three calls more, each
 // after a script), shows nothing in any one session: three or four
 // responses, half of them mostly cold where people's are a fifth, are
-// within a person's chance (sim landing-crowd: every person of the
-// shop's 50,000 taken in a simulated day, 54,721 to 5,296,623 records
-// at 0.02 to 2.4 new sessions a second; live 10,085 in 90 s; never
-// refused, 2026-12-04). Together they are plain: the sessions that were
-// the first on their address are shown colder records than people who
-// came back are, and a crowd cannot come back without keeping its
-// addresses. Which of them is the crowd's, one session cannot tell: at
-// that crowd's least, holding those shown colder records than people
-// would have refused 951 requests of people on addresses new to the
-// proxy for 2,351 of the crowd's 6,892. So the many are reported
-// (StrangersColder, the stranger_crowd signal), and held only where
-// the operator weighs stranger_crowd.
+// within a person's chance (sim landing-crowd: nearly every person of
+// the shop's 50,000 taken in a simulated day, 54,721 to 5,296,623
+// records at 0.02 to 2.4 new sessions a second; live 10,085 in 90 s;
+// never refused, 2026-12-04). Together they are plain: the sessions
+// that were the first on their address are shown colder records than
+// people who came back are, and a crowd cannot come back without
+// keeping its addresses. Which of them is the crowd's, one session
+// cannot tell. Holding, while strangers are colder, those shown colder
+// records than people would have refused 951 requests of people new to
+// the shop for 2,351 of the crowd's 6,892 (a debug build, 0.02 new
+// sessions a second); challenging them (stranger_crowd weighed 5) cost
+// people 2,644 and 4,235 requests, and the crowd kept 40% and 68% of
+// its take (seeds 1, 2). So the many are reported (StrangersColder, the
+// stranger_crowd signal), and held only where the operator weighs
+// stranger_crowd.
 //
 // strangersWindow: the strangers' responses counted at a time (halved
 // past it); strangersMin: before that many, no measure.
