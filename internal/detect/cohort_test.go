@@ -292,10 +292,11 @@ func TestATailReaderBehindACarrierNATDoesNotJoinACohort(t *testing.T) {
 // the tail meanwhile carries nothing.
 func TestACrowdOfStrangersIsSeen(t *testing.T) {
 	h := newCrewHarness()
+	calls := 3
 	visit := func(i uint64, at time.Duration, popular bool) (s Signals) {
 		a := actor(mix(0xc40d0000+i), mix(0xc40d5e55+i), 0xf1)
 		h.d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
-		for c := range 3 {
+		for c := range calls {
 			s |= h.read(&a, at+time.Duration(c)*6*time.Second, false, popular)
 		}
 		return s
@@ -321,8 +322,22 @@ func TestACrowdOfStrangersIsSeen(t *testing.T) {
 	if !st.Colder || crowd < 200 {
 		t.Errorf("a crowd of strangers on the tail: %+v, %d of its 300 sessions carried stranger_crowd", st, crowd)
 	}
-	// a regular: the session of an address seen before
-	regular := actor(mix(0xc40d0000+5), mix(0x4e6a1a4), 0xf1)
+	// nor do its sessions vote on whether the shop's items have pages
+	// meanwhile (a session votes once it stays, at its fourth call with
+	// no page since): a crowd of them would have the shop read as having
+	// none
+	calls = 4
+	votes := h.d.behaviour.firstUnpaged.Load()
+	for i := range uint64(100) {
+		visit(2000+i, at, false)
+		at += 2 * time.Second
+	}
+	if got := h.d.behaviour.firstUnpaged.Load(); got != votes {
+		t.Errorf("the crowd's sessions cast %d votes that items have no pages while it was seen", got-votes)
+	}
+	// a regular: a new session of an address seen before (lately: the
+	// harness forgets the oldest keys)
+	regular := actor(mix(0xc40d0000+2099), mix(0x4e6a1a4), 0xf1)
 	for c := range 3 {
 		if s := h.read(&regular, at+time.Duration(c)*6*time.Second, true, false); s&StrangerCrowd != 0 {
 			t.Errorf("a regular on the tail while a crowd is about: %v", s)

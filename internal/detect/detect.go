@@ -577,6 +577,9 @@ func (d *Detector) ColdShare() float64 {
 	return d.behaviour.ColdShare()
 }
 
+// ItemsPaged is Behaviour.ItemsPaged (false without behaviour signals).
+func (d *Detector) ItemsPaged() bool { return d.behaviour != nil && d.behaviour.ItemsPaged() }
+
 // Strangers is Behaviour.Strangers (zero without behaviour signals).
 func (d *Detector) Strangers() Strangers {
 	if d.behaviour == nil {

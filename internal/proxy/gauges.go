@@ -28,6 +28,14 @@ func RegisterGauges(reg prometheus.Registerer, m *memory.Memory, eng *engine.Eng
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_records_cold_share",
 		Help: "Share of recently served records that hardly anyone had been served before: a sweep spread over many actors raises it."},
 		d.ColdShare))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_items_paged",
+		Help: "1 while the shop reads as one whose items have pages that browsers load before asking about them (the rules on page lineage apply); 0 as a single-page app, or not yet known (detect.single_page_app says so for good)."},
+		func() float64 {
+			if d.ItemsPaged() {
+				return 1
+			}
+			return 0
+		}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_strangers_cold_share",
 		Help: "Share of recent responses to sessions that were the first on their address (strangers, no account) that were mostly records hardly anyone had been served."},
 		func() float64 { return d.Strangers().Share }))

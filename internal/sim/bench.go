@@ -41,6 +41,9 @@ type ScenarioReport struct {
 	// sessions first on their address were shown colder records than
 	// regulars (leakguard_strangers_colder): a crowd was seen
 	StrangersColderMinutes int `json:"strangers_colder_minutes"`
+	// ItemsPagedMinutes: the simulated minutes during which the shop read
+	// as one whose items have pages (leakguard_items_paged)
+	ItemsPagedMinutes int `json:"items_paged_minutes"`
 }
 
 // CampaignReport is what the scraping campaign took, and when it was contained.
@@ -236,7 +239,7 @@ func runScenario(cfg *config.Config, world *World, sc Scenario, o BenchOptions) 
 		sources = append(sources, camp)
 	}
 	rs := Run(&w, st.Engine, st.Detector, sources, end)
-	out := ScenarioReport{Name: sc.Name, Description: sc.Desc, Days: days, Requests: rs.Requests, StrangersColderMinutes: int(rs.StrangersColder / time.Minute)}
+	out := ScenarioReport{Name: sc.Name, Description: sc.Desc, Days: days, Requests: rs.Requests, StrangersColderMinutes: int(rs.StrangersColder / time.Minute), ItemsPagedMinutes: int(rs.ItemsPaged / time.Minute)}
 	if cst != nil {
 		at, before, ok := cst.Containment()
 		out.Campaign = &CampaignReport{Requests: cst.Requests, Refused: cst.Refused, Contained: ok,

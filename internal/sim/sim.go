@@ -140,6 +140,9 @@ type RunStats struct {
 	// StrangersColder: the simulated time the detector said strangers
 	// were shown colder records than regulars (sampled each minute)
 	StrangersColder time.Duration
+	// ItemsPaged: the simulated time the shop read as one whose items
+	// have pages (sampled each minute)
+	ItemsPaged time.Duration
 }
 
 func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until time.Time) (rs RunStats) {
@@ -163,6 +166,9 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 			nextLook = r.At.Add(time.Minute)
 			if d.Strangers().Colder {
 				rs.StrangersColder += time.Minute
+			}
+			if d.ItemsPaged() {
+				rs.ItemsPaged += time.Minute
 			}
 		}
 		var out Outcome
