@@ -247,6 +247,12 @@ type Detect struct {
 	// no page of their own. Whether items have pages is otherwise voted
 	// by the sessions that stay, scrapers' too.
 	SinglePageApp bool `yaml:"single_page_app"`
+	// ItemPages: the shop's items have pages that its browsers load
+	// before asking the record routes about them, whatever the sessions
+	// vote: a crowd landing on the home page from addresses of its own,
+	// calling on without an item's page, votes otherwise until it is
+	// seen.
+	ItemPages bool `yaml:"item_pages"`
 }
 
 // Risk weighs the detector's signals on record routes and maps the score
@@ -822,6 +828,9 @@ func (c *Config) validate(proxying bool) error {
 		if len(p) < 4 || strings.HasPrefix("Mozilla/", p) || strings.HasPrefix(p, "Mozilla/") {
 			add(fmt.Sprintf("detect.app_user_agents[%d]", i), "%q would match browsers: give your app's own User-Agent prefix (4 characters or more, not Mozilla/)", p)
 		}
+	}
+	if c.Detect.SinglePageApp && c.Detect.ItemPages {
+		add("detect.item_pages", "a single-page app's items have no pages: set detect.single_page_app or detect.item_pages, not both")
 	}
 	if c.Detect.SurgeBirths < -1 {
 		add("detect.surge_births", "want a positive number of sessions, or -1 for off, got %d", c.Detect.SurgeBirths)

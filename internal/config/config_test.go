@@ -60,6 +60,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad trusted proxy", "upstream: http://x\nidentity:\n  trusted_proxies: [10.0.0.0/33]\n", "identity.trusted_proxies[0]"},
 		{"app User-Agent that matches browsers", "upstream: http://x\ndetect:\n  app_user_agents: [ShopApp/, Mozilla/5.0]\n", "c.yaml:3: detect.app_user_agents[1]: \"Mozilla/5.0\" would match browsers"},
 		{"app User-Agent too short", "upstream: http://x\ndetect:\n  app_user_agents: [Sh]\n", "detect.app_user_agents[0]"},
+		{"a single-page app whose items have pages", "upstream: http://x\ndetect:\n  single_page_app: true\n  item_pages: true\n", "c.yaml:4: detect.item_pages: a single-page app's items have no pages"},
 		{"surge births below -1", "upstream: http://x\ndetect:\n  surge_births: -5\n", "c.yaml:3: detect.surge_births: want a positive number of sessions, or -1 for off, got -5"},
 		{"TLS fingerprint header without the edge trusted", "upstream: http://x\nidentity:\n  tls_fingerprint_header: X-JA4\n", "c.yaml:3: identity.tls_fingerprint_header: needs identity.trusted_proxies"},
 		{"TLS fingerprint header not a name", "upstream: http://x\nidentity:\n  trusted_proxies: [10.0.0.0/8]\n  tls_fingerprint_header: 'X JA4'\n", "c.yaml:4: identity.tls_fingerprint_header: \"X JA4\" is not a header name"},

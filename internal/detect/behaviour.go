@@ -126,6 +126,9 @@ type Behaviour struct {
 	// (itemsPaged), and a session that loaded its page calls the API
 	// with nothing around as people do (no early api_heavy evidence).
 	SinglePageApp bool
+	// ItemPages: the operator says the shop's items have pages (config
+	// detect.item_pages): itemsPaged whatever the sessions vote.
+	ItemPages bool
 	// startAt: the event time of the first young session's record
 	// request (surgeQuiet)
 	startAt atomic.Int64
@@ -442,6 +445,9 @@ type netVote struct{ paged, unpaged uint16 }
 // have pages its people vote so but for their cached visits, and a crew
 // that asks about no page's item has to outvote a third of them.
 func (b *Behaviour) itemsPaged() bool {
+	if b.ItemPages {
+		return true
+	}
 	p := b.firstPaged.Load()
 	return !b.SinglePageApp && p >= 16 && p >= 3*b.firstUnpaged.Load()
 }

@@ -1331,3 +1331,30 @@ func TestAChurnersAddressIsOneVoiceOnWhetherItemsHavePages(t *testing.T) {
 		t.Fatalf("items read as paged: %d votes so, %d not", b.firstPaged.Load(), b.firstUnpaged.Load())
 	}
 }
+
+// The operator says the shop's items have pages (detect.item_pages): a
+// crowd landing on the home page and calling on without an item's page,
+// whose sessions outvote people's, does not make it read as a
+// single-page app, as it did until it was seen (sim landing-crowd seed 2:
+// all day, 2026-12-05).
+func TestTheOperatorSaysItemsHavePages(t *testing.T) {
+	for _, said := range []bool{false, true} {
+		b := NewBehaviour(1 << 16)
+		b.ItemPages = said
+		for i := range 400 { // the crowd: the home page, then four calls 5 s apart, each on an address of its own
+			k := identity.Key{Kind: identity.Session, Hash: mix(0xc40d + uint64(i))}
+			o := origin{addr: 0x0b000001 + uint64(i)<<8, net: mix(0xc40e + uint64(i))}
+			at := epoch + int64(i)*int64(time.Second)
+			o.page = true
+			b.signals(k, o, at, false, true, -1)
+			o.page = false
+			for c := range 4 {
+				o.pathID = 1 + (i+c)%200
+				b.signals(k, o, at+int64(c+1)*5e9, true, false, -1)
+			}
+		}
+		if got := b.itemsPaged(); got != said {
+			t.Errorf("detect.item_pages %v: items read as paged %v (%d votes so, %d not)", said, got, b.firstPaged.Load(), b.firstUnpaged.Load())
+		}
+	}
+}

@@ -136,6 +136,7 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 	st.Behaviour = detect.NewBehaviour(cfg.Meter.MaxActors)
 	st.Behaviour.SurgeBirths = max(cfg.Detect.SurgeBirths, 0)
 	st.Behaviour.SinglePageApp = cfg.Detect.SinglePageApp
+	st.Behaviour.ItemPages = cfg.Detect.ItemPages
 	if st.Detector, st.UA, err = Detector(cfg, st.Resolver, st.Behaviour, opts.Resolver, !opts.NoBotDNS); err != nil {
 		return nil, err
 	}
