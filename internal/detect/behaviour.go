@@ -1774,7 +1774,17 @@ func (c *coldCount) add(mostlyCold uint16, exp float64, window uint64) {
 }
 
 func (c *coldCount) load() (n, cold uint64, exp float64) {
-	return c.n.Load(), c.cold.Load(), float64(c.exp.Load()) / 1e6
+	n, cold = c.n.Load(), c.cold.Load()
+	return n, min(cold, n), float64(c.exp.Load()) / 1e6 // halved apart under a race
+}
+
+// share is the share of the responses that were mostly cold (0: none).
+func (c *coldCount) share() (n uint64, share float64) {
+	n, cold, _ := c.load()
+	if n == 0 {
+		return 0, 0
+	}
+	return n, float64(cold) / float64(n)
 }
 
 // Strangers is what the proxy sees of the sessions that were the first
@@ -1791,15 +1801,11 @@ type Strangers struct {
 // Strangers returns what b sees of strangers now.
 func (b *Behaviour) Strangers() Strangers {
 	sn, sc, exp := b.strangers.load()
-	rn, rc, _ := b.regulars.load()
 	var st Strangers
-	if rn > 0 {
-		st.Regulars = float64(min(rc, rn)) / float64(rn)
-	}
+	_, st.Regulars = b.regulars.share()
 	if sn == 0 {
 		return st
 	}
-	sc = min(sc, sn) // halved apart under a race
 	st.Share = float64(sc) / float64(sn)
 	p := exp / float64(sn)
 	st.Colder = sn >= strangersMin && st.Share >= 1.5*p && colderThanPeople(uint32(sc), uint32(sn), p)
@@ -1809,11 +1815,8 @@ func (b *Behaviour) Strangers() Strangers {
 // regularsShare is regulars' share of mostly cold responses, once they
 // have minPaced.
 func (b *Behaviour) regularsShare() (share float64, measured bool) {
-	rn, rc, _ := b.regulars.load()
-	if rn < minPaced {
-		return 0, false
-	}
-	return float64(min(rc, rn)) / float64(rn), true
+	rn, share := b.regulars.share()
+	return share, rn >= minPaced
 }
 
 // StrangersColder reports whether the sessions that were the first on

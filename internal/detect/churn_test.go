@@ -1303,18 +1303,10 @@ func TestALandingChurnerDoesNotTeachThatItemsHaveNoPages(t *testing.T) {
 // 2026-12-04).
 func TestAChurnersAddressIsOneVoiceOnWhetherItemsHavePages(t *testing.T) {
 	b := NewBehaviour(1 << 16)
-	for i := range 400 { // people, four to a network: the app's page, then four calls 5 s apart
-		k := identity.Key{Kind: identity.Session, Hash: mix(0x59a + uint64(i))}
-		o := origin{addr: 0x0a000001 + uint64(i)<<8, net: mix(0x59b + uint64(i/4))}
-		at := epoch + int64(i)*int64(time.Second)
-		o.page = true
-		b.signals(k, o, at, false, true, -1)
-		o.page = false
-		for c := range 4 {
-			o.pathID = 1 + (i+c)%200
-			b.signals(k, o, at+int64(c+1)*5e9, true, false, -1)
-		}
-	}
+	// people, four to a network
+	appVisits(b, 0x59a, func(i int) origin {
+		return origin{addr: 0x0a000001 + uint64(i)<<8, net: mix(0x59b + uint64(i/4))}
+	})
 	const nat = 0x64400104
 	for i := range 2000 { // the churner's lingerers: each an item's page, then its call, and again 6 s on
 		k := identity.Key{Kind: identity.Session, Hash: mix(0x1a9e + uint64(i))}
@@ -1341,20 +1333,30 @@ func TestTheOperatorSaysItemsHavePages(t *testing.T) {
 	for _, said := range []bool{false, true} {
 		b := NewBehaviour(1 << 16)
 		b.ItemPages = said
-		for i := range 400 { // the crowd: the home page, then four calls 5 s apart, each on an address of its own
-			k := identity.Key{Kind: identity.Session, Hash: mix(0xc40d + uint64(i))}
-			o := origin{addr: 0x0b000001 + uint64(i)<<8, net: mix(0xc40e + uint64(i))}
-			at := epoch + int64(i)*int64(time.Second)
-			o.page = true
-			b.signals(k, o, at, false, true, -1)
-			o.page = false
-			for c := range 4 {
-				o.pathID = 1 + (i+c)%200
-				b.signals(k, o, at+int64(c+1)*5e9, true, false, -1)
-			}
-		}
+		// the crowd, each on an address of its own
+		appVisits(b, 0xc40d, func(i int) origin {
+			return origin{addr: 0x0b000001 + uint64(i)<<8, net: mix(0xc40e + uint64(i))}
+		})
 		if got := b.itemsPaged(); got != said {
 			t.Errorf("detect.item_pages %v: items read as paged %v (%d votes so, %d not)", said, got, b.firstPaged.Load(), b.firstUnpaged.Load())
+		}
+	}
+}
+
+// appVisits has 400 sessions (keys from seed), one a second, each on
+// where(i), load a page (the app's, the home page), then make four record
+// calls 5 s apart about no page's item.
+func appVisits(b *Behaviour, seed uint64, where func(i int) origin) {
+	for i := range 400 {
+		k := identity.Key{Kind: identity.Session, Hash: mix(seed + uint64(i))}
+		o := where(i)
+		at := epoch + int64(i)*int64(time.Second)
+		o.page = true
+		b.signals(k, o, at, false, true, -1)
+		o.page = false
+		for c := range 4 {
+			o.pathID = 1 + (i+c)%200
+			b.signals(k, o, at+int64(c+1)*5e9, true, false, -1)
 		}
 	}
 }
