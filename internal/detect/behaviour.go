@@ -1719,6 +1719,17 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		}
 		ev.apiSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
 		ev.apiAlone = ev.apiSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
+		// A single-page app's person at a person's pace calls the API
+		// with nothing around, as a crew does, and one a little colder
+		// than people is beyond chance by the quorum's measure: those
+		// who started within a minute of a crew were recruited into it
+		// and refused with it (live demo --spa: 404 shoppers' requests
+		// and 33 office ones refused, every one recruited so,
+		// 2026-12-05). There it takes the member's own evidence, or a
+		// crew's pace.
+		if b.appSession(st) && ev.early&Rapid == 0 {
+			ev.apiSweep = ev.apiAlone
+		}
 	}
 	if record && ev.early&Rapid != 0 && st.served >= pagedSweepMin && b.warm() {
 		people, measured := b.people()
