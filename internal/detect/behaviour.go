@@ -314,8 +314,9 @@ type evidence struct {
 	// two responses or more, so cold that five such keys together are
 	// beyond chance (a crew keeping each member under Rapid, a swarm of
 	// sessions that each load an asset first, a fast crew on a shop
-	// whose records others were shown too). Evidence when brisk, or
-	// without an account (Detector.Assess).
+	// whose records others were shown too); for a single-page app's
+	// session (appSession) at a person's pace, only with apiAlone.
+	// Evidence when brisk, or without an account (Detector.Assess).
 	apiSweep bool
 	// apiAlone: apiSweep with responses colder than people's beyond
 	// chance on its own: what a lookalike needs to join a crew past its
@@ -1726,7 +1727,11 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		// and refused with it (live demo --spa: 404 shoppers' requests
 		// and 33 office ones refused, every one recruited so,
 		// 2026-12-05). There it takes the member's own evidence, or a
-		// crew's pace.
+		// crew's pace. What it costs: a crew of signed-in sessions at a
+		// clerk's pace that loads the home page, started with the proxy
+		// before people's votes say items have pages, is held by its
+		// sessions' budgets at an hour, not as a crew at two minutes
+		// (sim console-landing: 102,477 records where 44,405).
 		if b.appSession(st) && ev.early&Rapid == 0 {
 			ev.apiSweep = ev.apiAlone
 		}
