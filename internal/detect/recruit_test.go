@@ -1226,3 +1226,37 @@ func TestASinglePageAppsPersonIsNotRecruitedBesideACrew(t *testing.T) {
 		t.Fatalf("the crew was not recruited (%v): the test would prove nothing", crew[0].Keys[identity.Crew])
 	}
 }
+
+// A crew at a person's pace whose sessions each load the home page and a
+// script before their calls, started with the proxy (nobody at a person's
+// pace measured yet, and no votes that the shop's items have pages): its
+// sessions are a single-page app's people's as far as their loads tell.
+// On the quorum's evidence against people at their worst it is recruited
+// by each member's twelfth call; on its members' own evidence only it
+// takes forty-odd calls each, and was held by its sessions' budgets at an hour
+// instead (sim console-landing: 102,477 records where 44,405, 2026-12-05).
+func TestALandingCrewAtAPersonsPaceIsRecruitedByQuorum(t *testing.T) {
+	h := newUnmeasuredHarness(1 << 10)
+	members := make([]identity.Actor, 3*recruitQuorum)
+	for i := range members {
+		members[i] = h.member(uint64(i))
+		h.call(&members[i], Page, time.Duration(i)*100*time.Millisecond)
+		h.call(&members[i], Asset, time.Duration(i)*100*time.Millisecond+300*time.Millisecond)
+	}
+	const by = 12
+	joinedAt := -1
+	for call := range by + 2 {
+		for i := range members {
+			at := time.Second + time.Duration(call)*4*time.Second + time.Duration(i)*100*time.Millisecond + time.Duration(call%3)*300*time.Millisecond
+			h.d.Assess(&members[i], Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+			h.d.Served(&members[i], rec(h.next)) // one response a call, of records nobody else was shown
+			h.next++
+		}
+		if joinedAt < 0 && members[len(members)-1].Keys[identity.Crew] == crewKey(&members[0], ColdSweep) {
+			joinedAt = call + 1
+		}
+	}
+	if joinedAt < 0 || joinedAt > by {
+		t.Fatalf("a landing crew at a person's pace joined at call %d, want by call %d", joinedAt, by)
+	}
+}
