@@ -1184,10 +1184,11 @@ func TestAPageCrewOnA24IsRecruitedOnTheEarlyEvidence(t *testing.T) {
 // A single-page app's person loads the home page and its script, then
 // calls the API for each item at a person's pace, with nothing around: as
 // a crew does. One who reads mostly the tail is, by the quorum's measure,
-// colder than people beyond chance after eight calls, and every such person who
-// started within a minute of a crew was recruited into it and refused
-// with it (live demo --spa: 404 shoppers' requests, 2026-12-05). The crew
-// is still recruited; the person would need evidence of its own.
+// colder than people's share beyond chance by its tenth call, and every
+// such person who started within a minute of a crew was recruited into it
+// and refused with it (live demo --spa: 404 shoppers' requests,
+// 2026-12-05). The crew is still recruited; the person would need
+// responses nearly all cold, or colder than people's on its own.
 func TestASinglePageAppsPersonIsNotRecruitedBesideACrew(t *testing.T) {
 	h := newCrewHarness()
 	crew := make([]identity.Actor, recruitQuorum)
