@@ -315,8 +315,8 @@ type evidence struct {
 	// beyond chance (a crew keeping each member under Rapid, a swarm of
 	// sessions that each load an asset first, a fast crew on a shop
 	// whose records others were shown too); for a single-page app's
-	// session (appSession) at a person's pace, against people's share
-	// at its worst (unmeasuredColdShare), or with apiAlone.
+	// session (appSession), against people's share at its worst
+	// (unmeasuredColdShare), or with apiAlone.
 	// Evidence when brisk, or without an account (Detector.Assess).
 	apiSweep bool
 	// apiAlone: apiSweep with responses colder than people's beyond
@@ -1721,23 +1721,23 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		}
 		ev.apiSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
 		ev.apiAlone = ev.apiSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
-		// A single-page app's person at a person's pace calls the API
-		// with nothing around, as a crew does, and people differ: one
-		// a little colder than people's share is beyond chance by the
-		// quorum's measure, and those who started within a minute of a
-		// crew were recruited into it and refused with it (live demo
-		// --spa: 404 shoppers' requests and 33 office ones refused,
-		// every one recruited so, 2026-12-05; the recruited people's
-		// share 0.55-0.8, people's 0.24). There the quorum weighs it
-		// against people at their worst short of everything, as before
-		// people are measured, or it takes its own evidence, or a
-		// crew's pace. Not its own evidence alone: a crew of signed-in
-		// sessions at a clerk's pace that loads the home page, started
-		// with the proxy before people's votes say items have pages,
-		// was then held by its sessions' budgets at an hour, not as a
-		// crew at two minutes (sim console-landing: 102,477 records
-		// where 44,405).
-		if b.appSession(st) && ev.early&Rapid == 0 {
+		// A single-page app's person calls the API with nothing around,
+		// as a crew does, and people differ: one a little colder than
+		// people's share is beyond chance by the quorum's measure, and
+		// those who started within a minute of a crew were recruited
+		// into it and refused with it (live demo --spa: 404 shoppers'
+		// requests and 33 office ones refused, every one recruited so,
+		// 2026-12-05; the recruited people's share 0.55-0.8, people's
+		// 0.24). Not only at a person's pace: a shopper flipping items
+		// every 1.9 s is rapid (seed 3: 16 requests). There the quorum
+		// weighs it against people at their worst short of everything,
+		// as before people are measured, or it takes its own evidence.
+		// Not its own evidence alone: a crew of signed-in sessions at a
+		// clerk's pace that loads the home page, started with the proxy
+		// before people's votes say items have pages, was then held by
+		// its sessions' budgets at an hour, not as a crew at two
+		// minutes (sim console-landing: 102,477 records where 44,405).
+		if b.appSession(st) {
 			ev.apiSweep = ev.apiAlone || colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), max(people, unmeasuredColdShare))
 		}
 	}

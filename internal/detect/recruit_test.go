@@ -2,6 +2,7 @@ package detect
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -1182,49 +1183,55 @@ func TestAPageCrewOnA24IsRecruitedOnTheEarlyEvidence(t *testing.T) {
 }
 
 // A single-page app's person loads the home page and its script, then
-// calls the API for each item at a person's pace, with nothing around: as
-// a crew does. One who reads mostly the tail is, by the quorum's measure,
-// colder than people's share beyond chance by its tenth call, and every
-// such person who started within a minute of a crew was recruited into it
-// and refused with it (live demo --spa: 404 shoppers' requests,
-// 2026-12-05). The crew is still recruited; the person would need
-// responses nearly all cold, or colder than people's on its own.
+// calls the API for each item with nothing around: as a crew does. One
+// who reads mostly the tail is, by the quorum's measure, colder than
+// people's share beyond chance by its tenth call, and every such person
+// who started within a minute of a crew was recruited into it and refused
+// with it (live demo --spa: 404 shoppers' requests, 2026-12-05), at a
+// person's pace or flipping items faster than a person reads (seed 3: 16
+// requests after the first fix, which spared only the first). The crew is
+// still recruited; the person would need responses nearly all cold, or
+// colder than people's on its own.
 func TestASinglePageAppsPersonIsNotRecruitedBesideACrew(t *testing.T) {
-	h := newCrewHarness()
-	crew := make([]identity.Actor, recruitQuorum)
-	for i := range crew {
-		crew[i] = h.member(uint64(i))
-	}
-	person := actor(mix(0x64400001), mix(0x5e5510), 0xf1) // no account, as most shoppers
-	h.call(&person, Page, 0)                              // the app's page
-	h.call(&person, Asset, 300*time.Millisecond)          // and its script
-	want := crewKey(&crew[0], ColdSweep)
-	popular := uint64(0)
-	for call := range 60 {
-		at := time.Duration(call) * time.Second
-		for i := range crew {
-			h.call(&crew[i], Record, at+time.Duration(i)*time.Millisecond)
-		}
-		if call%3 != 0 {
-			continue
-		}
-		// About every 3 s an item: two in three of the tail, its
-		// reviewers nobody else was shown; the rest popular.
-		jitter := time.Duration(call%7) * 100 * time.Millisecond
-		s := h.d.Assess(&person, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+jitter), IDLow: -1})
-		if call%9 != 0 {
-			h.d.Served(&person, rec(h.next))
-			h.next++
-		} else {
-			h.d.Served(&person, rec(popular))
-			popular++
-		}
-		if person.Keys[identity.Crew] == want {
-			t.Fatalf("call %d: the app's person was recruited into the crew, signals %s; people's cold share %.2f", call, s, h.d.behaviour.PacedColdShare())
-		}
-	}
-	if crew[0].Keys[identity.Crew] != want {
-		t.Fatalf("the crew was not recruited (%v): the test would prove nothing", crew[0].Keys[identity.Crew])
+	for _, every := range []int{3, 1} { // an item every 3 s, or every second
+		t.Run(fmt.Sprintf("an item every %d s", every), func(t *testing.T) {
+			h := newCrewHarness()
+			crew := make([]identity.Actor, recruitQuorum)
+			for i := range crew {
+				crew[i] = h.member(uint64(i))
+			}
+			person := actor(mix(0x64400001), mix(0x5e5510), 0xf1) // no account, as most shoppers
+			h.call(&person, Page, 0)                              // the app's page
+			h.call(&person, Asset, 300*time.Millisecond)          // and its script
+			want := crewKey(&crew[0], ColdSweep)
+			popular := uint64(0)
+			for call := range 20 * every { // twenty items: fewer than its own evidence needs
+				at := time.Duration(call) * time.Second
+				for i := range crew {
+					h.call(&crew[i], Record, at+time.Duration(i)*time.Millisecond)
+				}
+				if call%every != 0 {
+					continue
+				}
+				// Two items in three of the tail, their reviewers
+				// nobody else was shown; the rest popular.
+				jitter := time.Duration(call%7) * 100 * time.Millisecond
+				s := h.d.Assess(&person, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+jitter), IDLow: -1})
+				if (call/every)%3 != 0 {
+					h.d.Served(&person, rec(h.next))
+					h.next++
+				} else {
+					h.d.Served(&person, rec(popular))
+					popular++
+				}
+				if person.Keys[identity.Crew] == want {
+					t.Fatalf("call %d: the app's person was recruited into the crew, signals %s; people's cold share %.2f", call, s, h.d.behaviour.PacedColdShare())
+				}
+			}
+			if crew[0].Keys[identity.Crew] != want {
+				t.Fatalf("the crew was not recruited (%v): the test would prove nothing", crew[0].Keys[identity.Crew])
+			}
+		})
 	}
 }
 
