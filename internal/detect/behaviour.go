@@ -316,8 +316,8 @@ type evidence struct {
 	// sessions that each load an asset first, a fast crew on a shop
 	// whose records others were shown too); for a single-page app's
 	// session (appSession), against people's share at its worst
-	// (unmeasuredColdShare), or with apiAlone.
-	// Evidence when brisk, or without an account (Detector.Assess).
+	// (unmeasuredColdShare), or with apiAlone. Evidence when brisk, or
+	// without an account (Detector.Assess).
 	apiSweep bool
 	// apiAlone: apiSweep with responses colder than people's beyond
 	// chance on its own: what a lookalike needs to join a crew past its
@@ -1719,8 +1719,6 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 			// records).
 			people = unmeasuredColdShare
 		}
-		ev.apiSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
-		ev.apiAlone = ev.apiSweep && colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
 		// A single-page app's person calls the API with nothing around,
 		// as a crew does, and people differ: one a little colder than
 		// people's share is beyond chance by the quorum's measure, and
@@ -1737,9 +1735,13 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		// before people's votes say items have pages, was then held by
 		// its sessions' budgets at an hour, not as a crew at two
 		// minutes (sim console-landing: 102,477 records where 44,405).
+		quorumAgainst := people
 		if b.appSession(st) {
-			ev.apiSweep = ev.apiAlone || colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), max(people, unmeasuredColdShare))
+			quorumAgainst = max(people, unmeasuredColdShare)
 		}
+		// Its own evidence implies the quorum's at the same share.
+		ev.apiAlone = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
+		ev.apiSweep = ev.apiAlone || colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), quorumAgainst)
 	}
 	if record && ev.early&Rapid != 0 && st.served >= pagedSweepMin && b.warm() {
 		people, measured := b.people()
