@@ -330,6 +330,10 @@ type evidence struct {
 	// around each call, on the evidence a quorum of them shows at once
 	// (Detector.Assess joins them by their /24).
 	pagedSweep bool
+	// pagedWeighed: pagedSweep was weighed (rapid on the early evidence,
+	// with four responses or more), whether or not it held: the keys of
+	// a /24 a quorum's members are counted among (recruits.beyondChance).
+	pagedWeighed bool
 	// brisk: through the API (early) at under BriskInterval.
 	brisk bool
 	// firstAt: the key's first record request (ns): whether it started
@@ -1749,6 +1753,7 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 			people = unmeasuredColdShare // as for apiSweep: about nine responses each
 		}
 		ev.pagedSweep = colderThanPeople(recruitQuorum*uint32(st.coldServed), recruitQuorum*uint32(st.served), people)
+		ev.pagedWeighed = true
 	}
 	return s, ev
 }

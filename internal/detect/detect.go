@@ -360,11 +360,17 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// crew's quorum is, but five on one /24, each on an address of
 		// its own that no people share, started within a minute: five
 		// people there reading the tail that fast at once are not.
-		if !ev.enlisted && ev.pagedSweep && a.Keys[identity.Net].Hash != 0 && !d.behaviour.shared(a.Keys[identity.IP].Hash) &&
-			d.recruits.join(crewOf(a.Keys[identity.Net].Hash^pagedCrew, ColdSweep).Hash, behaviourKey(a).Hash, t.At, ev.firstAt, false) {
-			s |= ev.early
-			ev.enlisted = true
-			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, false)
+		// Five beyond chance among the /24's keys weighed so in the
+		// minute, not five at all: an office's people clicking through
+		// a page a second are each as cold as that about one time in six
+		// (recruits.beyondChance).
+		if !ev.enlisted && ev.pagedWeighed && a.Keys[identity.Net].Hash != 0 && !d.behaviour.shared(a.Keys[identity.IP].Hash) {
+			crew, member := crewOf(a.Keys[identity.Net].Hash^pagedCrew, ColdSweep).Hash, behaviourKey(a).Hash
+			if d.recruits.beyondChance(crew, member, t.At, ev.pagedSweep) && ev.pagedSweep && d.recruits.join(crew, member, t.At, ev.firstAt, false) {
+				s |= ev.early
+				ev.enlisted = true
+				d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, false)
+			}
 		}
 		// An operation at a person's pace, each member convincing only
 		// as a tail reader, is a cohort of them starting at once

@@ -1,6 +1,9 @@
 package detect
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // Recruiting: the members of an account crew start together, each with
 // its own account, session and address, and each looks like a sweeper
@@ -24,6 +27,103 @@ type recruits struct {
 	mu    sync.Mutex
 	m     map[uint64]*recruit
 	round uint8 // thin's
+	// weighed: per crew recruited on a /24 (pagedCrew), the keys weighed
+	// for it in the last recruitWindow (beyondChance)
+	weighed map[uint64]*weighed
+	wround  uint8
+}
+
+// weighed is the keys of a /24 weighed for its paged crew: when each was
+// last, and whether it showed the crew's evidence in the window.
+type weighed struct {
+	keys map[uint64]weighedKey
+}
+
+type weighedKey struct {
+	at     int64
+	showed bool
+}
+
+// weighedCap bounds the keys followed per /24: past it the window's
+// oldest go, and an office's hundreds of people still count as hundreds.
+// weighedNets bounds the /24s followed (a quarter forgotten past it):
+// some 12 MB at most.
+const (
+	weighedCap  = 256
+	weighedNets = 1024
+)
+
+// quorumChance is the chance that one person's key shows a quorum's
+// evidence (the ×recruitQuorum test of pagedSweep): that test is the
+// Chernoff bound at colderEvidence for five such keys, each at most
+// e^(-colderEvidence/recruitQuorum), 0.16.
+var quorumChance = math.Exp(-colderEvidence / recruitQuorum)
+
+// beyondChance notes that member, a key of the /24 of crew weighed for
+// the crew's evidence at now, showed it or not (showed), and reports
+// whether the crew has its quorum already, or the keys that showed it
+// among those weighed in the last recruitWindow are beyond a person's
+// chance (quorumChance), as five of five are. Five such keys on a /24
+// whose addresses are each no people's are a crew starting (page-crew);
+// thirty of two hundred in an office whose people click through a page a
+// second are the office (live, demo --think 1s: 157 office requests
+// refused as a crew's, 2026-12-05).
+func (r *recruits) beyondChance(crew, member uint64, now int64, showed bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.m[crew]; c != nil && c.n >= recruitQuorum && now-c.since <= recruitKeep {
+		return true
+	}
+	if r.weighed == nil {
+		r.weighed = map[uint64]*weighed{}
+	}
+	w := r.weighed[crew]
+	if w == nil {
+		if len(r.weighed) >= weighedNets {
+			thin(r.weighed, &r.wround)
+		}
+		w = &weighed{keys: map[uint64]weighedKey{}}
+		r.weighed[crew] = w
+	}
+	k := w.keys[member]
+	k.showed = showed || k.showed && now-k.at <= recruitWindow
+	k.at = now
+	w.keys[member] = k
+	var n, shown uint32
+	oldest, oldestAt := uint64(0), now
+	for m, wk := range w.keys {
+		if now-wk.at > recruitWindow {
+			delete(w.keys, m)
+			continue
+		}
+		n++
+		if wk.showed {
+			shown++
+		}
+		if wk.at < oldestAt {
+			oldest, oldestAt = m, wk.at
+		}
+	}
+	if len(w.keys) > weighedCap {
+		delete(w.keys, oldest)
+	}
+	return shown >= recruitQuorum && beyond(shown, n, quorumChance)
+}
+
+// beyond reports whether k of n keys showing what each would by chance
+// with probability p is at least as unlikely as colderEvidence allows
+// (colderThanPeople, with room for rounding: five of five at
+// quorumChance sit on the bound itself).
+func beyond(k, n uint32, p float64) bool {
+	if n == 0 || float64(k) <= p*float64(n) {
+		return false
+	}
+	q := float64(k) / float64(n)
+	kl := q * math.Log(q/p)
+	if q < 1 {
+		kl += (1 - q) * math.Log((1-q)/(1-p))
+	}
+	return float64(n)*kl >= colderEvidence*(1-1e-9)
 }
 
 type recruit struct {

@@ -1182,6 +1182,63 @@ func TestAPageCrewOnA24IsRecruitedOnTheEarlyEvidence(t *testing.T) {
 	}
 }
 
+// An office's people who click through a page a second are rapid, and
+// where half of what people are shown is cold one in ten or so shows a
+// quorum member's evidence by chance (all four of its first responses
+// cold, or six of six). Five of them in a minute on the office's /24,
+// each on an address no other people had shown yet, were recruited as a
+// page crew, and the office's people were refused with it (live demo
+// --think 1s: 157 office requests, 2026-12-05). Among a hundred and
+// twenty that is chance; ten of ten on a /24 is a crew
+// (TestAPageCrewOnA24IsRecruitedOnTheEarlyEvidence).
+func TestAnOfficeClickingFastIsNotAPageCrew(t *testing.T) {
+	b := NewBehaviour(1 << 10)
+	h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
+	people(b, 4) // half of what people are shown is cold
+	const n = 120
+	office := make([]identity.Actor, n)
+	for i := range office {
+		office[i] = actor(uint64(0xc0000200+1+i), mix(0x0ff1ce+uint64(i)), 0xf1)
+	}
+	crew := crewOf(office[0].Keys[identity.Net].Hash^pagedCrew, ColdSweep) // the /24's, as weighed
+	sweepers := crewKey(&office[0], ColdSweep)                             // the crew a recruit is metered in
+	popular := uint64(0)                                                   // the warm-up's records, each served four times already
+	for item := range 8 {
+		for i := range office {
+			at := epoch + int64(time.Duration(item)*time.Second+time.Duration(i)*7*time.Millisecond)
+			h.d.Assess(&office[i], Traits{Kind: Page, UA: UABrowser, At: at, IDLow: -1})
+			s := h.d.Assess(&office[i], Traits{Kind: Record, UA: UABrowser, At: at + int64(400*time.Millisecond), IDLow: -1})
+			if office[i].Keys[identity.Crew] == sweepers {
+				t.Fatalf("item %d: person %d recruited as the office /24's page crew, signals %s", item, i, s)
+			}
+			// Each response as cold as people's are: half of them.
+			cold := mix(uint64(i)<<8|uint64(item))&1 == 0
+			var recs []records.Found
+			for range 4 {
+				if cold {
+					recs = append(recs, rec(h.next)...)
+					h.next++
+				} else {
+					recs = append(recs, rec(popular%uint64(b.ColdWarmup))...)
+					popular++
+				}
+			}
+			h.d.Served(&office[i], recs)
+		}
+	}
+	// A quorum showed the evidence, many times over.
+	shown := 0
+	for _, k := range h.d.recruits.weighed[crew.Hash].keys {
+		if k.showed {
+			shown++
+		}
+	}
+	if shown < 2*recruitQuorum {
+		t.Fatalf("%d people showed a quorum member's evidence in the last minute: the test would prove nothing", shown)
+	}
+	t.Logf("%d of %d people showed a quorum member's evidence in the last minute", shown, n)
+}
+
 // A single-page app's person loads the home page and its script, then
 // calls the API for each item with nothing around: as a crew does. One
 // who reads mostly the tail is, by the quorum's measure, colder than
@@ -1266,5 +1323,28 @@ func TestALandingCrewAtAPersonsPaceIsRecruitedByQuorum(t *testing.T) {
 	}
 	if joinedAt < 0 || joinedAt > by {
 		t.Fatalf("a landing crew at a person's pace joined at call %d, want by call %d", joinedAt, by)
+	}
+}
+
+// How many of a /24's keys weighed in a minute must show a quorum
+// member's evidence for the /24 to hold a crew: five of five sit on the
+// bound itself, and the office of demo --think 1s, 31 of 194 at its
+// worst minute, is chance.
+func TestAQuorumIsBeyondChanceAmongItsNeighbours(t *testing.T) {
+	for _, tt := range []struct {
+		shown, weighed uint32
+		want           bool
+	}{
+		{5, 5, true},
+		{5, 6, false},
+		{7, 8, true},
+		{12, 16, true},
+		{10, 120, false},
+		{31, 194, false},
+		{0, 0, false},
+	} {
+		if got := beyond(tt.shown, tt.weighed, quorumChance); got != tt.want {
+			t.Errorf("%d of %d: beyond chance %v, want %v", tt.shown, tt.weighed, got, tt.want)
+		}
 	}
 }
