@@ -2011,11 +2011,20 @@ func colderThanPeople(cold, recs uint32, p float64) bool {
 	if p <= 0 {
 		return true
 	}
-	kl := q * math.Log(q/p)
+	return float64(recs)*bernoulliKL(q, p) >= colderEvidence
+}
+
+// bernoulliKL is KL(q ‖ p) of two Bernoulli distributions, for 0 < p < 1:
+// how fast the chance of seeing a share q where each is p falls with n.
+func bernoulliKL(q, p float64) float64 {
+	kl := 0.0
+	if q > 0 {
+		kl = q * math.Log(q/p)
+	}
 	if q < 1 {
 		kl += (1 - q) * math.Log((1-q)/(1-p))
 	}
-	return float64(recs)*kl >= colderEvidence
+	return kl
 }
 
 func mean(xs []int64) float64 {

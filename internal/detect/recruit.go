@@ -118,12 +118,7 @@ func beyond(k, n uint32, p float64) bool {
 	if n == 0 || float64(k) <= p*float64(n) {
 		return false
 	}
-	q := float64(k) / float64(n)
-	kl := q * math.Log(q/p)
-	if q < 1 {
-		kl += (1 - q) * math.Log((1-q)/(1-p))
-	}
-	return float64(n)*kl >= colderEvidence*(1-1e-9)
+	return float64(n)*bernoulliKL(float64(k)/float64(n), p) >= colderEvidence*(1-1e-9)
 }
 
 type recruit struct {
