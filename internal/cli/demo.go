@@ -93,10 +93,10 @@ naive profile scraper, a review sweeper, a fast browser-like session, an
 account crew, one that loads pages around its calls, a residential swarm,
 an allowlisted partner that turns into a harvester, a session churner on
 an office address people use (office-churn: the office must not be refused
-with it), and two classes a red team wrote from the docs (paced-pages,
-console-crew) that a short run does not catch (log replay does; with
---shoppers 3000 --scrapers-after 30s paced-pages is held in its first
-minute). Prints what each took, and whether any shopper was refused.
+with it), and the classes red teams wrote from the docs (churners among a
+carrier NAT's people, crews at a person's pace, a crowd on addresses of its
+own; --classes lists them, and some are not held: see the README). Prints
+what each took, and whether any shopper was refused.
 
 `)
 		fs.PrintDefaults()
