@@ -88,8 +88,9 @@ func TestScannerCacheKeepsNoRawNumbers(t *testing.T) {
 
 func TestScannerCacheIsBounded(t *testing.T) {
 	s, _ := newTestScanner()
+	s.cacheCap = 256
 	var b strings.Builder
-	for i := 0; i < 16*phoneCacheShardCap+5000; i++ {
+	for i := 0; i < 16*s.cacheCap+5000; i++ {
 		fmt.Fprintf(&b, "139%08d ", i)
 	}
 	n := 0
@@ -98,8 +99,8 @@ func TestScannerCacheIsBounded(t *testing.T) {
 		t.Fatal("no phones found")
 	}
 	for i := range s.cache {
-		if len(s.cache[i].m) > phoneCacheShardCap {
-			t.Fatalf("shard %d holds %d > %d", i, len(s.cache[i].m), phoneCacheShardCap)
+		if len(s.cache[i].m) > s.cacheCap {
+			t.Fatalf("shard %d holds %d > %d", i, len(s.cache[i].m), s.cacheCap)
 		}
 	}
 }
