@@ -1202,13 +1202,7 @@ func TestACachedReturnAfterLandingIsNoChurn(t *testing.T) {
 			for n := range 32 {
 				b.countFirst(mix(0xe15e+uint64(n)), true) // the shop's items have pages
 			}
-			type event struct {
-				at   time.Duration
-				a    *identity.Actor
-				kind Kind
-				item int
-			}
-			var events []event
+			var events []visitEvent
 			sessions := 0
 			session := func() *identity.Actor {
 				sessions++
@@ -1220,14 +1214,14 @@ func TestACachedReturnAfterLandingIsNoChurn(t *testing.T) {
 			call := func(at time.Duration, a *identity.Actor, page bool) {
 				item++
 				if page {
-					events = append(events, event{at, a, Page, item})
+					events = append(events, visitEvent{at, a, Page, item})
 				}
-				events = append(events, event{at + 50*time.Millisecond, a, Asset, 0}, event{at + 300*time.Millisecond, a, Record, item})
+				events = append(events, visitEvent{at + 50*time.Millisecond, a, Asset, 0}, visitEvent{at + 300*time.Millisecond, a, Record, item})
 			}
 			for at := time.Duration(0); at < 2*time.Minute; at += 25 * time.Second {
 				// one lands and leaves, and comes back from the cache
 				a := session()
-				events = append(events, event{at, a, Page, 0}, event{at + 50*time.Millisecond, a, Asset, 0}, event{at + 300*time.Millisecond, a, Record, 9000 + item})
+				events = append(events, visitEvent{at, a, Page, 0}, visitEvent{at + 50*time.Millisecond, a, Asset, 0}, visitEvent{at + 300*time.Millisecond, a, Record, 9000 + item})
 				for i := range 12 {
 					call(at+6*time.Second+time.Duration(i)*1100*time.Millisecond, a, false)
 				}
@@ -1237,27 +1231,7 @@ func TestACachedReturnAfterLandingIsNoChurn(t *testing.T) {
 					call(at+time.Second+time.Duration(i)*1100*time.Millisecond, o, true)
 				}
 			}
-			slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
-			held := 0
-			for _, e := range events {
-				pathID := 0
-				if e.item != 0 {
-					pathID = 1 + e.item&0xff
-				}
-				s := d.Assess(e.a, Traits{Kind: e.kind, UA: UABrowser, At: epoch + int64(e.at), IDLow: -1, PathID: pathID})
-				if e.kind == Page {
-					d.PageServed(e.a, pathID)
-				}
-				if e.kind == Record {
-					if s&SessionChurn != 0 {
-						if held == 0 {
-							t.Errorf("a person's call at %v showed %s", e.at, s)
-						}
-						held++
-					}
-					d.Served(e.a, rec(uint64(e.item%300)))
-				}
-			}
+			held := heldCalls(t, d, events)
 			if held > 0 {
 				t.Errorf("%d of people's record calls showed session_churn", held)
 			}
@@ -1283,13 +1257,7 @@ func TestPeopleWhoClickFastAreNoChurn(t *testing.T) {
 			for n := range 32 {
 				b.countFirst(mix(0xe15e+uint64(n)), true) // the shop's items have pages
 			}
-			type event struct {
-				at   time.Duration
-				a    *identity.Actor
-				kind Kind
-				item int
-			}
-			var events []event
+			var events []visitEvent
 			rng := rand.New(rand.NewPCG(13, 1))
 			item := func() int { return 1 + rng.IntN(300) }
 			sessions := 0
@@ -1315,9 +1283,9 @@ func TestPeopleWhoClickFastAreNoChurn(t *testing.T) {
 						visit++
 						if rng.IntN(10) < 3 { // lands on the home page, whose widget calls about an item
 							if !cached {
-								events = append(events, event{at, a, Page, 0})
+								events = append(events, visitEvent{at, a, Page, 0})
 							}
-							events = append(events, event{at + 50*time.Millisecond, a, Asset, 0}, event{at + 300*time.Millisecond, a, Record, item()})
+							events = append(events, visitEvent{at + 50*time.Millisecond, a, Asset, 0}, visitEvent{at + 300*time.Millisecond, a, Record, item()})
 							if rng.IntN(2) == 0 {
 								left = 0
 							}
@@ -1330,9 +1298,9 @@ func TestPeopleWhoClickFastAreNoChurn(t *testing.T) {
 					left--
 					i := item()
 					if !cached {
-						events = append(events, event{at, a, Page, i})
+						events = append(events, visitEvent{at, a, Page, i})
 					}
-					events = append(events, event{at + 50*time.Millisecond, a, Asset, 0}, event{at + 300*time.Millisecond, a, Record, i})
+					events = append(events, visitEvent{at + 50*time.Millisecond, a, Asset, 0}, visitEvent{at + 300*time.Millisecond, a, Record, i})
 					if short {
 						at += 3*time.Second + time.Duration(rng.IntN(5000))*time.Millisecond
 					} else {
@@ -1340,32 +1308,49 @@ func TestPeopleWhoClickFastAreNoChurn(t *testing.T) {
 					}
 				}
 			}
-			slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
-			held := 0
-			for _, e := range events {
-				pathID := 0
-				if e.item != 0 {
-					pathID = 1 + e.item&0xff
-				}
-				s := d.Assess(e.a, Traits{Kind: e.kind, UA: UABrowser, At: epoch + int64(e.at), IDLow: -1, PathID: pathID})
-				if e.kind == Page {
-					d.PageServed(e.a, pathID)
-				}
-				if e.kind == Record {
-					if s&SessionChurn != 0 {
-						if held == 0 {
-							t.Errorf("a person's call at %v showed %s", e.at, s)
-						}
-						held++
-					}
-					d.Served(e.a, rec(uint64(e.item)))
-				}
-			}
+			held := heldCalls(t, d, events)
 			if held > 0 {
 				t.Errorf("%d of people's record calls showed session_churn (%d sessions)", held, sessions)
 			}
 		})
 	}
+}
+
+// visitEvent is a request of a person's visit, at a time of the test.
+type visitEvent struct {
+	at   time.Duration
+	a    *identity.Actor
+	kind Kind
+	item int // its item (0: the home page, an asset)
+}
+
+// heldCalls assesses events in order of time, as a proxy does (a page
+// counts once served), and returns how many record calls showed
+// session_churn; the first is reported.
+func heldCalls(t *testing.T, d *Detector, events []visitEvent) int {
+	t.Helper()
+	slices.SortStableFunc(events, func(a, b visitEvent) int { return cmp.Compare(a.at, b.at) })
+	held := 0
+	for _, e := range events {
+		pathID := 0
+		if e.item != 0 {
+			pathID = 1 + e.item&0xff
+		}
+		s := d.Assess(e.a, Traits{Kind: e.kind, UA: UABrowser, At: epoch + int64(e.at), IDLow: -1, PathID: pathID})
+		if e.kind == Page {
+			d.PageServed(e.a, pathID)
+		}
+		if e.kind == Record {
+			if s&SessionChurn != 0 {
+				if held == 0 {
+					t.Errorf("a person's call at %v showed %s", e.at, s)
+				}
+				held++
+			}
+			d.Served(e.a, rec(uint64(e.item%300)))
+		}
+	}
+	return held
 }
 
 // A person whose visit began before a churner on their address made its
