@@ -1192,16 +1192,12 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 // sessions that never stayed, and the address's young sessions, or its
 // TLS client's there, were judged to die young beside the other person's
 // quick visits: live, with the edge's JA4, 6 office requests refused
-// from 27 s, before any scraper (seed 13, think 1 s, 2026-12-05).
+// from 27 s, before any scraper (seed 13, think 1 s, 2026-12-05). A
+// handful of sessions is no evidence either way (peopleDieYoung).
 func TestACachedReturnAfterLandingIsNoChurn(t *testing.T) {
 	for _, tls := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tls %v", tls), func(t *testing.T) {
-			b := NewBehaviour(1 << 12)
-			d := New(Options{Behaviour: b})
-			people(b, 6)
-			for n := range 32 {
-				b.countFirst(mix(0xe15e+uint64(n)), true) // the shop's items have pages
-			}
+			d := pagedShop(1 << 12)
 			var events []visitEvent
 			sessions := 0
 			session := func() *identity.Actor {
@@ -1251,12 +1247,7 @@ func TestACachedReturnAfterLandingIsNoChurn(t *testing.T) {
 func TestPeopleWhoClickFastAreNoChurn(t *testing.T) {
 	for _, tls := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tls %v", tls), func(t *testing.T) {
-			b := NewBehaviour(1 << 16)
-			d := New(Options{Behaviour: b})
-			people(b, 6)
-			for n := range 32 {
-				b.countFirst(mix(0xe15e+uint64(n)), true) // the shop's items have pages
-			}
+			d := pagedShop(1 << 16)
 			var events []visitEvent
 			rng := rand.New(rand.NewPCG(13, 1))
 			item := func() int { return 1 + rng.IntN(300) }
@@ -1314,6 +1305,17 @@ func TestPeopleWhoClickFastAreNoChurn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pagedShop returns a detector, following size keys, of a shop whose
+// people are measured and whose items have pages (voted by 32 networks).
+func pagedShop(size int) *Detector {
+	b := NewBehaviour(size)
+	people(b, 6)
+	for n := range 32 {
+		b.countFirst(mix(0xe15e+uint64(n)), true)
+	}
+	return New(Options{Behaviour: b})
 }
 
 // visitEvent is a request of a person's visit, at a time of the test.
