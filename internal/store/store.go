@@ -11,6 +11,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -364,20 +365,49 @@ type Batch struct {
 	Now       time.Time
 }
 
+// inKeyOrder returns actors sorted by their keys as stored, with only the
+// last of those that share a key (the newest: a retried flush comes before
+// what was drained since). In key order each put walks down to a page the
+// last one just read: a busy proxy's flush is tens of thousands of actors
+// keyed by hashes, spread over every page of the file
+// (BenchmarkFlushOfManyActors).
+func inKeyOrder(actors []memory.Saved) []memory.Saved {
+	out := slices.Clone(actors)
+	slices.SortStableFunc(out, func(a, b memory.Saved) int {
+		if c := cmp.Compare(a.Key.Kind, b.Key.Kind); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key.Hash, b.Key.Hash)
+	})
+	w := 0
+	for i := range out {
+		if i+1 < len(out) && out[i+1].Key == out[i].Key {
+			continue
+		}
+		out[w] = out[i]
+		w++
+	}
+	return out[:w]
+}
+
 // Write commits a batch in one transaction.
 func (s *Store) Write(b Batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	n, cn, cl := s.actors, s.canaries, s.canaryLevel
 	var trimmed int
+	actors := inKeyOrder(b.Actors)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		ab, idx := tx.Bucket(bucketActors), tx.Bucket(bucketByLast)
-		for _, a := range b.Actors {
+		// The index's old entries and new ones, each changed in its own
+		// order afterwards: a page of bbolt's takes a key in the middle by
+		// moving those after it, and a flush's new entries all go to the
+		// index's last pages (one of 35,000 keys took 0.76 s of its 2 s).
+		stale := make([][]byte, 0, len(actors))
+		for _, a := range actors {
 			k := keyBytes(a.Key)
 			if old := ab.Get(k); len(old) >= 8 {
-				if err := idx.Delete(lastKey(int64(binary.BigEndian.Uint64(old)), k)); err != nil {
-					return err
-				}
+				stale = append(stale, lastKey(int64(binary.BigEndian.Uint64(old)), k))
 			} else if old == nil {
 				s.actors++
 			}
@@ -387,7 +417,20 @@ func (s *Store) Write(b Batch) error {
 			if err := ab.Put(k, v); err != nil {
 				return err
 			}
-			if err := idx.Put(lastKey(a.Last, k), nil); err != nil {
+		}
+		slices.SortFunc(stale, bytes.Compare)
+		for _, k := range stale {
+			if err := idx.Delete(k); err != nil {
+				return err
+			}
+		}
+		fresh := make([][]byte, len(actors))
+		for i, a := range actors {
+			fresh[i] = lastKey(a.Last, keyBytes(a.Key))
+		}
+		slices.SortFunc(fresh, bytes.Compare)
+		for _, k := range fresh {
+			if err := idx.Put(k, nil); err != nil {
 				return err
 			}
 		}

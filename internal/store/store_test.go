@@ -129,3 +129,31 @@ func TestStoreKeepsRunTimeAllowlist(t *testing.T) {
 		t.Fatalf("allows after restart: %v %v", names, err)
 	}
 }
+
+// A flush in key order keeps, of the states one key has in a batch, the
+// last: a retried flush's come before those drained since.
+func TestInKeyOrderKeepsTheNewestOfAKey(t *testing.T) {
+	var in []memory.Saved
+	for i := range 200 {
+		k := identity.Key{Kind: identity.Kind(i % 3), Hash: uint64(i % 7)}
+		in = append(in, memory.Saved{Key: k, Last: int64(i)})
+	}
+	out := inKeyOrder(in)
+	if len(out) != 21 {
+		t.Fatalf("%d states, want one for each of the 21 keys", len(out))
+	}
+	for i, s := range out {
+		if i > 0 && (s.Key.Kind < out[i-1].Key.Kind || s.Key.Kind == out[i-1].Key.Kind && s.Key.Hash <= out[i-1].Key.Hash) {
+			t.Fatalf("out of key order at %d: %v after %v", i, s.Key, out[i-1].Key)
+		}
+		newest := int64(-1)
+		for j, x := range in {
+			if x.Key == s.Key {
+				newest = int64(j)
+			}
+		}
+		if s.Last != newest {
+			t.Errorf("%v: state %d kept, want the newest, %d", s.Key, s.Last, newest)
+		}
+	}
+}
