@@ -6,12 +6,12 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/coregx/ahocorasick"
-	"github.com/dchest/siphash"
 )
 
 // UAClass is what a User-Agent claims to be.
@@ -51,6 +51,7 @@ type UAClassifier struct {
 	regexps  []pattern // the few true regular expressions, each on its own (an alternation of them is 50x slower in RE2)
 	mu       sync.Mutex
 	cache    map[uint64]UAClass
+	seed     maphash.Seed
 }
 
 type prefix struct {
@@ -113,7 +114,7 @@ func NewUAClassifier() (*UAClassifier, error) {
 	if err := json.Unmarshal(crawlerJSON, &entries); err != nil {
 		return nil, fmt.Errorf("crawler-user-agents.json: %w", err)
 	}
-	c := &UAClassifier{cache: make(map[uint64]UAClass)}
+	c := &UAClassifier{cache: make(map[uint64]UAClass), seed: maphash.MakeSeed()}
 	var lits []string
 	litIndex := map[string]int{}
 	add := func(p string, search bool) {
@@ -208,7 +209,9 @@ func (c *UAClassifier) Classify(ua string) UAClass {
 	if len(ua) > 512 {
 		ua = ua[:512]
 	}
-	h := siphash.Hash(0x6c67, 0x7561, []byte(ua))
+	// maphash, seeded per process: no copy of the string, and nobody
+	// outside can make two User-Agents share a verdict.
+	h := maphash.String(c.seed, ua)
 	c.mu.Lock()
 	v, ok := c.cache[h]
 	c.mu.Unlock()

@@ -227,11 +227,15 @@ func (r *Resolver) ClientAddr(req *http.Request) (netip.Addr, bool) {
 	if !r.trusted(peer) {
 		return peer, true
 	}
-	xff := req.Header.Values("X-Forwarded-For")
+	xff := req.Header["X-Forwarded-For"]
 	for i := len(xff) - 1; i >= 0; i-- {
-		parts := strings.Split(xff[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			a, ok := parseHostAddr(strings.TrimSpace(parts[j]))
+		// From the right, hop by hop, without splitting: this runs twice
+		// on every request behind a load balancer.
+		for rest := xff[i]; ; {
+			j := strings.LastIndexByte(rest, ',')
+			hop := strings.TrimSpace(rest[j+1:])
+			rest = rest[:max(j, 0)]
+			a, ok := parseForwarded(hop)
 			if !ok {
 				// garbage in the chain: stop believing it, use the last good hop
 				return peer, true
@@ -240,9 +244,21 @@ func (r *Resolver) ClientAddr(req *http.Request) (netip.Addr, bool) {
 				return a, true
 			}
 			peer = a
+			if j < 0 {
+				break
+			}
 		}
 	}
 	return peer, true
+}
+
+// parseForwarded is parseHostAddr for a hop of X-Forwarded-For: an address
+// most often, without a port (tried first, sparing a failed parse's error).
+func parseForwarded(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	return parseHostAddr(s)
 }
 
 func (r *Resolver) trusted(a netip.Addr) bool {

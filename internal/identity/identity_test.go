@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/leakguard/leakguard/internal/keyed"
@@ -185,7 +186,38 @@ func FuzzIdentify(f *testing.F) {
 		if a.Has(IP) != a.Has(Net) {
 			t.Fatal("ip key without net key or the reverse")
 		}
+		got, ok := r.ClientAddr(rq)
+		if want, wok := clientAddrBySplit(r, rq); got != want || ok != wok {
+			t.Fatalf("ClientAddr = %v, %v; splitting the chain gives %v, %v", got, ok, want, wok)
+		}
 	})
+}
+
+// clientAddrBySplit is ClientAddr as first written, splitting each
+// X-Forwarded-For at its commas: the hop-by-hop walk must agree with it.
+func clientAddrBySplit(r *Resolver, req *http.Request) (netip.Addr, bool) {
+	peer, ok := parseHostAddr(req.RemoteAddr)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	if !r.trusted(peer) {
+		return peer, true
+	}
+	xff := req.Header.Values("X-Forwarded-For")
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := strings.Split(xff[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, ok := parseHostAddr(strings.TrimSpace(parts[j]))
+			if !ok {
+				return peer, true
+			}
+			if !r.trusted(a) {
+				return a, true
+			}
+			peer = a
+		}
+	}
+	return peer, true
 }
 
 // A log line and a live request from one address get the same ip and net

@@ -63,6 +63,9 @@ func (c *Challenger) Seed(a *identity.Actor) string {
 
 // Passed reports whether the request carries a valid pass for its actor.
 func (c *Challenger) Passed(r *http.Request, a *identity.Actor) bool {
+	if !hasCookie(r, passCookie) {
+		return false // without parsing every cookie of every request
+	}
 	ck, err := r.Cookie(passCookie)
 	if err != nil {
 		return false
@@ -167,4 +170,15 @@ func (c *Challenger) Issue(w http.ResponseWriter, r *http.Request, a *identity.A
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusTooManyRequests)
 	fmt.Fprintf(w, `{"error":"challenge","pow":"sha256","difficulty":%d,"seed":%q,"submit":%q}`+"\n", c.Difficulty, seed, ChallengePath)
+}
+
+// hasCookie reports whether r may carry cookie name: false only when no
+// Cookie header holds name followed by "=".
+func hasCookie(r *http.Request, name string) bool {
+	for _, v := range r.Header["Cookie"] {
+		if strings.Contains(v, name+"=") {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,159 @@
+package stack_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/proxy"
+	"github.com/leakguard/leakguard/internal/shop"
+	"github.com/leakguard/leakguard/internal/stack"
+)
+
+// shopAnswers answers every request from the synthetic shop's answers,
+// taken once: the benchmark measures the proxy, not the shop.
+type shopAnswers map[string][]byte
+
+func (a shopAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	b, ok := a[r.URL.Path]
+	ct := "application/json"
+	switch {
+	case !ok:
+		b = []byte("{}")
+	case r.URL.Path == "/static/app.js":
+		ct = "application/javascript"
+	case !bytes.HasPrefix([]byte(r.URL.Path), []byte("/api/")):
+		ct = "text/html; charset=utf-8"
+	}
+	return &http.Response{StatusCode: 200, ProtoMajor: 1, ProtoMinor: 1, Request: r, ContentLength: int64(len(b)),
+		Header: http.Header{"Content-Type": {ct}, "Content-Length": {strconv.Itoa(len(b))}}, Body: io.NopCloser(bytes.NewReader(b))}, nil
+}
+
+// BenchmarkDefaultPolicyPeople is the proxy as `leakguard proxy` builds
+// it from the README's minimal config (the record routes and the session
+// cookie, no budgets: the default policy and the whole detector), with
+// requests as bench/people.lua makes them: 20,000 people, 30% behind 4
+// carrier-NAT addresses, each item's page, its script, then its reviews,
+// a session a visit of 30 requests. State in memory only (the embedded
+// store's flush is BenchmarkFlushOfManyActors). Its ns/op is the CPU of
+// one request on one core, next to BenchmarkOverheadPlainReverseProxy's.
+func BenchmarkDefaultPolicyPeople(b *testing.B) {
+	cfg, err := config.Decode("bench", []byte(fmt.Sprintf(`upstream: http://upstream.invalid
+mode: shadow
+identity:
+  trusted_proxies: [127.0.0.1/32]
+  session: {cookie: sid}
+records:
+  - route: GET /api/users/{id}
+    entity: user
+  - route: GET /api/items/{id}/reviews
+    entity: user
+    body: $.reviews[*].user.id
+log: {decisions: %q}
+state: {dir: %q, persist: false}
+`, os.DevNull, b.TempDir())))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cfg.ValidateOffline(); err != nil {
+		b.Fatal(err)
+	}
+	h, _, _, err := stack.Hasher(cfg, func(string) string { return "bench-secret-0123456789" })
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := stack.Build(cfg, h, nil, nil, stack.Options{NoBotDNS: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Engine.SetShadow(true)
+	sh := shop.New(1, 50000, 1000).Handler()
+	answers := shopAnswers{}
+	for _, p := range []string{"/static/app.js"} {
+		answers[p] = get(sh, p)
+	}
+	for i := 1; i <= 1000; i++ {
+		answers["/items/"+strconv.Itoa(i)] = get(sh, "/items/"+strconv.Itoa(i))
+		answers["/api/items/"+strconv.Itoa(i)+"/reviews"] = get(sh, "/api/items/"+strconv.Itoa(i)+"/reviews")
+	}
+	for i := 1; i <= 50000; i++ {
+		answers["/api/users/"+strconv.Itoa(i)] = get(sh, "/api/users/"+strconv.Itoa(i))
+	}
+	opts := st.ProxyOptions(cfg, h, proxy.NewMetrics(prometheus.NewRegistry(), st.Catalog.Entities()), nil)
+	opts.Upstream, _ = url.Parse("http://upstream.invalid")
+	opts.Transport = answers
+	p := proxy.New(opts)
+
+	reqs := peopleRequests(20000, 60000)
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		clear(w.h)
+		p.ServeHTTP(w, reqs[i%len(reqs)])
+	}
+}
+
+// peopleRequests is n requests of as many people as bench/people.lua's.
+func peopleRequests(people, n int) []*http.Request {
+	rng := rand.New(rand.NewPCG(1, 2))
+	step, visit, item := make([]int, people), make([]int, people), make([]int, people)
+	reqs := make([]*http.Request, n)
+	for i := range reqs {
+		p := rng.IntN(people)
+		s := step[p]
+		step[p]++
+		if s%30 == 0 {
+			visit[p]++
+		}
+		k := s % 3
+		if k == 0 {
+			item[p] = max(1, int(math.Pow(1000, rng.Float64())))
+		}
+		path, accept := "/api/items/"+strconv.Itoa(item[p])+"/reviews", "application/json"
+		switch {
+		case k == 0:
+			path, accept = "/items/"+strconv.Itoa(item[p]), "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+		case k == 1:
+			path, accept = "/static/app.js", "*/*"
+		case s%30 == 29:
+			path = "/api/users/" + strconv.Itoa(1+p%50000)
+		}
+		r := httptest.NewRequest("GET", path, nil)
+		r.RemoteAddr = "127.0.0.1:40000"
+		addr := fmt.Sprintf("10.%d.%d.%d", p>>16, p>>8&255, p&255)
+		if p%10 < 3 {
+			addr = fmt.Sprintf("100.64.0.%d", 1+p%4)
+		}
+		r.Header.Set("X-Forwarded-For", addr)
+		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+		r.Header.Set("Accept-Language", "en-US,en;q=0.9")
+		r.Header.Set("Accept", accept)
+		r.Header.Set("Cookie", "sid=p"+strconv.Itoa(p)+"-"+strconv.Itoa(visit[p]))
+		reqs[i] = r
+	}
+	return reqs
+}
+
+func get(h http.Handler, path string) []byte {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	return rec.Body.Bytes()
+}
+
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
