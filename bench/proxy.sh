@@ -3,7 +3,11 @@
 # Go httputil.ReverseProxy, leakguard (body inspection and PII scan on), and
 # nginx proxy_pass, all in front of the same upstream, driven by wrk; then
 # leakguard and nginx each terminating TLS (a self-signed certificate), where
-# leakguard reads every connection's JA4 and young sessions are followed by it.
+# leakguard reads every connection's JA4 and young sessions are followed by it;
+# then, with requests as people make them (bench/people.lua: 20,000 people,
+# sessions, pages and scripts around the calls), the plain Go proxy and
+# leakguard with a routes-only config (bench/leakguard-default.yaml: the
+# default policy and the whole detector), as a new user runs it.
 # Usage: bench/proxy.sh [seconds per run, default 10] [connections, default 64]
 # Needs: go, wrk, nginx (apt-get install wrk nginx-light). Writes bench/out/proxy.md.
 set -euo pipefail
@@ -26,6 +30,8 @@ trap cleanup EXIT
 "$out/plainproxy" --listen 127.0.0.1:18081 --upstream http://127.0.0.1:19000 2>"$out/plain.log" & pids+=($!)
 LEAKGUARD_ADMIN_TOKEN=bench-token-0123456789 LEAKGUARD_SECRET=bench-secret-0123456789 \
   "$out/leakguard" proxy --config bench/leakguard-bench.yaml 2>"$out/leakguard.log" & pids+=($!)
+LEAKGUARD_SECRET=bench-secret-0123456789 \
+  "$out/leakguard" proxy --config bench/leakguard-default.yaml 2>"$out/leakguard-default.log" & pids+=($!)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$out/tls.key" -out "$out/tls.crt" 2>/dev/null
 # the same config terminating TLS; no trusted proxy, so the connection's JA4
@@ -69,15 +75,15 @@ http {
 NGX
 nginx -c "$PWD/$out/nginx.conf" -p "$PWD/$out" & pids+=($!)
 
-for url in http://127.0.0.1:19000 http://127.0.0.1:18081 http://127.0.0.1:18080 http://127.0.0.1:18082 https://127.0.0.1:18443 https://127.0.0.1:18444; do
+for url in http://127.0.0.1:19000 http://127.0.0.1:18081 http://127.0.0.1:18080 http://127.0.0.1:18082 http://127.0.0.1:18083 https://127.0.0.1:18443 https://127.0.0.1:18444; do
   for i in $(seq 1 100); do
     curl -kfsS -o /dev/null "$url/api/users/1" && break
     sleep 0.1
   done
 done
 
-run() { # name port [scheme]
-  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/proxy.lua "${3:-http}://127.0.0.1:$2" > "$out/wrk-$1.txt"
+run() { # name port [scheme [script]]
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s "${4:-bench/proxy.lua}" "${3:-http}://127.0.0.1:$2" > "$out/wrk-$1.txt"
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' "$out/wrk-$1.txt")
   p50=$(awk '$1=="50%" {print $2}' "$out/wrk-$1.txt")
@@ -91,14 +97,19 @@ results=$( {
   run nginx 18082
   run leakguard-tls 18443 https
   run nginx-tls 18444 https
+  run plain-go-proxy-people 18081 http bench/people.lua
+  run leakguard-default 18083 http bench/people.lua
 } )
 plain=$(echo "$results" | awk '$1=="plain-go-proxy" {print $2}')
+people=$(echo "$results" | awk '$1=="plain-go-proxy-people" {print $2}')
 {
   echo "| target | req/s | p50 | p99 | vs plain Go proxy |"
   echo "|---|---:|---:|---:|---:|"
   echo "$results" | while read -r name rps p50 p99; do
-    printf '| %s | %.0f | %s | %s | %.2f |\n' "$name" "$rps" "$p50" "$p99" "$(echo "$rps / $plain" | bc -l)"
+    base=$plain
+    case $name in *-people|leakguard-default) base=$people ;; esac
+    printf '| %s | %.0f | %s | %s | %.2f |\n' "$name" "$rps" "$p50" "$p99" "$(echo "$rps / $base" | bc -l)"
   done
   echo
-  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD); leakguard: body inspection + PII scan on, shadow mode; -tls: terminating TLS (ECDSA P-256, keep-alive connections), leakguard reading each connection's JA4."
+  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD); leakguard: body inspection + PII scan on, shadow mode; -tls: terminating TLS (ECDSA P-256, keep-alive connections), leakguard reading each connection's JA4; -people and leakguard-default: bench/people.lua (20,000 people with sessions, pages and scripts), leakguard-default with a routes-only config (the default policy, the whole detector), each against plain-go-proxy-people."
 } | tee "$out/proxy.md"
