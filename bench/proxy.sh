@@ -7,7 +7,8 @@
 # then, with requests as people make them (bench/people.lua: 20,000 people,
 # sessions, pages and scripts around the calls), the plain Go proxy and
 # leakguard with a routes-only config (bench/leakguard-default.yaml: the
-# default policy and the whole detector), as a new user runs it.
+# default policy and the whole detector), as a new user runs it, and the
+# same without the embedded store (state.persist: false).
 # Usage: bench/proxy.sh [seconds per run, default 10] [connections, default 64]
 # Needs: go, wrk, nginx (apt-get install wrk nginx-light). Writes bench/out/proxy.md.
 set -euo pipefail
@@ -32,6 +33,11 @@ LEAKGUARD_ADMIN_TOKEN=bench-token-0123456789 LEAKGUARD_SECRET=bench-secret-01234
   "$out/leakguard" proxy --config bench/leakguard-bench.yaml 2>"$out/leakguard.log" & pids+=($!)
 LEAKGUARD_SECRET=bench-secret-0123456789 \
   "$out/leakguard" proxy --config bench/leakguard-default.yaml 2>"$out/leakguard-default.log" & pids+=($!)
+# the same without the embedded store: what writing state to disk costs
+sed -e 's/^listen: .*/listen: 127.0.0.1:18084/' -e 's#^  dir: .*#  dir: bench/out/state-nostate\n  persist: false#' \
+  -e 's#bench/out/decisions-default.jsonl#bench/out/decisions-nostate.jsonl#' bench/leakguard-default.yaml > "$out/leakguard-nostate.yaml"
+LEAKGUARD_SECRET=bench-secret-0123456789 \
+  "$out/leakguard" proxy --config "$out/leakguard-nostate.yaml" 2>"$out/leakguard-nostate.log" & pids+=($!)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$out/tls.key" -out "$out/tls.crt" 2>/dev/null
 # the same config terminating TLS; no trusted proxy, so the connection's JA4
@@ -75,7 +81,7 @@ http {
 NGX
 nginx -c "$PWD/$out/nginx.conf" -p "$PWD/$out" & pids+=($!)
 
-for url in http://127.0.0.1:19000 http://127.0.0.1:18081 http://127.0.0.1:18080 http://127.0.0.1:18082 http://127.0.0.1:18083 https://127.0.0.1:18443 https://127.0.0.1:18444; do
+for url in http://127.0.0.1:19000 http://127.0.0.1:18081 http://127.0.0.1:18080 http://127.0.0.1:18082 http://127.0.0.1:18083 http://127.0.0.1:18084 https://127.0.0.1:18443 https://127.0.0.1:18444; do
   for i in $(seq 1 100); do
     curl -kfsS -o /dev/null "$url/api/users/1" && break
     sleep 0.1
@@ -99,6 +105,7 @@ results=$( {
   run nginx-tls 18444 https
   run plain-go-proxy-people 18081 http bench/people.lua
   run leakguard-default 18083 http bench/people.lua
+  run leakguard-default-nostate 18084 http bench/people.lua
 } )
 plain=$(echo "$results" | awk '$1=="plain-go-proxy" {print $2}')
 people=$(echo "$results" | awk '$1=="plain-go-proxy-people" {print $2}')
@@ -107,9 +114,9 @@ people=$(echo "$results" | awk '$1=="plain-go-proxy-people" {print $2}')
   echo "|---|---:|---:|---:|---:|"
   echo "$results" | while read -r name rps p50 p99; do
     base=$plain
-    case $name in *-people|leakguard-default) base=$people ;; esac
+    case $name in *-people|leakguard-default*) base=$people ;; esac
     printf '| %s | %.0f | %s | %s | %.2f |\n' "$name" "$rps" "$p50" "$p99" "$(echo "$rps / $base" | bc -l)"
   done
   echo
-  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD); leakguard: body inspection + PII scan on, shadow mode; -tls: terminating TLS (ECDSA P-256, keep-alive connections), leakguard reading each connection's JA4; -people and leakguard-default: bench/people.lua (20,000 people with sessions, pages and scripts), leakguard-default with a routes-only config (the default policy, the whole detector), each against plain-go-proxy-people."
+  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD); leakguard: body inspection + PII scan on, shadow mode; -tls: terminating TLS (ECDSA P-256, keep-alive connections), leakguard reading each connection's JA4; -people and leakguard-default: bench/people.lua (20,000 people with sessions, pages and scripts), leakguard-default with a routes-only config (the default policy, the whole detector; -nostate: state.persist false), each against plain-go-proxy-people."
 } | tee "$out/proxy.md"

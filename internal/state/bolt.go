@@ -305,6 +305,11 @@ func (b *Bolt) Register(reg prometheus.Registerer) {
 	gauge("leakguard_state_last_flush_timestamp_seconds", "When state was last written to disk.", func() float64 {
 		return float64(y.Stats().LastFlush.UnixNano()) / 1e9
 	})
+	// A flush that nears the interval is a disk (or a load) the syncer
+	// cannot keep up with: the next flush starts as soon as it ends.
+	gauge("leakguard_state_last_flush_duration_seconds", "How long the last flush to the embedded store took, draining the meter's changed actors included (state.flush_interval is the time between flushes).", func() float64 {
+		return y.Stats().LastDuration.Seconds()
+	})
 }
 
 // Close implements State: a final flush, then the file is released.
