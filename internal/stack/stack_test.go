@@ -7,6 +7,7 @@ import (
 
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/stack"
 )
 
@@ -22,21 +23,7 @@ func TestTLSFingerprintHeaderReachesTheResolver(t *testing.T) {
 		{"not set", "identity:\n  trusted_proxies: [10.0.0.0/8]\n", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Decode("test", []byte(fmt.Sprintf("upstream: http://127.0.0.1:1\nrecords:\n  - {route: 'GET /api/users/{id}', entity: user}\nstate: {dir: %q}\n%s", t.TempDir(), tt.identity)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cfg.ValidateOffline(); err != nil {
-				t.Fatal(err)
-			}
-			h, _, _, err := stack.Hasher(cfg, func(string) string { return "" })
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := stack.Build(cfg, h, nil, nil, stack.Options{NoBotDNS: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, _, st := build(t, fmt.Sprintf("upstream: http://127.0.0.1:1\nrecords:\n  - {route: 'GET /api/users/{id}', entity: user}\nstate: {dir: %q}\n%s", t.TempDir(), tt.identity))
 			fp := func(ja4 string) identity.Key {
 				r := httptest.NewRequest("GET", "/api/users/1", nil)
 				r.RemoteAddr = "10.0.0.5:4000"
@@ -49,4 +36,25 @@ func TestTLSFingerprintHeaderReachesTheResolver(t *testing.T) {
 			}
 		})
 	}
+}
+
+// build is the stack `leakguard proxy` builds from config text, offline.
+func build(t testing.TB, text string) (*config.Config, *keyed.Hasher, *stack.Stack) {
+	t.Helper()
+	cfg, err := config.Decode("test", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.ValidateOffline(); err != nil {
+		t.Fatal(err)
+	}
+	h, _, _, err := stack.Hasher(cfg, func(string) string { return "test-secret-0123456789" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Build(cfg, h, nil, nil, stack.Options{NoBotDNS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, h, st
 }
