@@ -2,13 +2,21 @@
 # Proxy throughput and latency by state backend, in one run: memory only
 # (state.persist: false), the embedded bbolt store (the default), and Redis
 # shared state, in front of the same shop, driven by wrk from 100,000 client
-# addresses.
-# Usage: bench/state.sh [seconds per run, default 10] [connections, default 64]
+# addresses; or, with "default" as the third argument, with the README's
+# routes-only config (bench/leakguard-default.yaml: the default policy, the
+# whole detector) and requests as people make them (bench/people.lua).
+# Usage: bench/state.sh [seconds per run, default 10] [connections, default 64] [bench|default]
 # Needs: go, wrk, redis-server. Writes bench/out/state.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-64}
+mode=${3:-bench}
+case $mode in
+  bench) base=bench/leakguard-bench.yaml lua=bench/state.lua who="100,000 client addresses; body inspection + PII scan on" ;;
+  default) base=bench/leakguard-default.yaml lua=bench/people.lua who="bench/people.lua's 20,000 people; the routes-only config (the default policy)" ;;
+  *) echo "bench/state.sh: the third argument is bench or default" >&2; exit 2 ;;
+esac
 out=bench/out
 mkdir -p "$out"
 for t in wrk redis-server; do
@@ -28,14 +36,14 @@ wait_up http://127.0.0.1:19000/api/users/1
 
 run() { # name state-yaml
   local cfg="$out/state-$1.yaml"
-  sed '/^state:/,$d' bench/leakguard-bench.yaml > "$cfg"
+  sed -e '/^state:/,$d' -e 's/^listen: .*/listen: 127.0.0.1:18080/' -e 's/^admin: .*/admin: {listen: 127.0.0.1:19090}/' "$base" > "$cfg"
   printf 'state:\n%s\n' "$2" >> "$cfg"
   rm -rf "$out/state-$1"
   LEAKGUARD_ADMIN_TOKEN=bench-token-0123456789 LEAKGUARD_SECRET=bench-secret-0123456789 \
     "$out/leakguard" proxy --config "$cfg" 2>"$out/leakguard-$1.log" &
   local pid=$!
   wait_up http://127.0.0.1:18080/api/users/1
-  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/state.lua "http://127.0.0.1:18080" > "$out/wrk-state-$1.txt"
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:18080" > "$out/wrk-state-$1.txt"
   local rps p50 p99 rss
   rps=$(awk '/Requests\/sec/ {print $2}' "$out/wrk-state-$1.txt")
   p50=$(awk '$1=="50%" {print $2}' "$out/wrk-state-$1.txt")
@@ -59,5 +67,5 @@ mem=$(echo "$results" | awk -F'|' '$1=="memory" {print $2}')
     printf '| %s | %.0f | %s | %s | %s | %.2f |\n' "$name" "$rps" "$p50" "$p99" "$rss" "$(echo "$rps / $mem" | bc -l)"
   done
   echo
-  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores (wrk, proxy, shop and Redis share them), $(date -u +%Y-%m-%d); 100,000 client addresses; body inspection + PII scan on, shadow mode."
+  echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores (wrk, proxy, shop and Redis share them), $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD); $who, shadow mode."
 } | tee "$out/state.md"

@@ -61,7 +61,18 @@ type Key struct {
 }
 
 // String renders a key for logs and the admin API: "ip:9f2c0a1b33d4e5f6".
-func (k Key) String() string { return fmt.Sprintf("%s:%016x", k.Kind, k.Hash) }
+func (k Key) String() string { return string(k.Append(make([]byte, 0, 24))) }
+
+// Append appends k.String() to b: the fleet's Redis keys are built from it
+// on the request path.
+func (k Key) Append(b []byte) []byte {
+	b = append(b, k.Kind.String()...)
+	b = append(b, ':')
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, "0123456789abcdef"[k.Hash>>uint(shift)&15])
+	}
+	return b
+}
 
 // ParseKey is the inverse of Key.String.
 func ParseKey(s string) (Key, error) {

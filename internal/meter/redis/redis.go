@@ -580,8 +580,9 @@ func (m *Meter) consultTimeout() time.Duration { return 500 * time.Millisecond }
 func (m *Meter) windowKeys(k identity.Key, ent, wi int, now int64) []string {
 	cur := now / m.widths[wi]
 	keys := make([]string, 0, memory.Buckets+1)
+	base := m.bucketBase(k, ent, wi)
 	for e := cur - memory.Buckets; e <= cur; e++ {
-		keys = append(keys, m.bucketKey(k, ent, wi, e))
+		keys = append(keys, string(strconv.AppendInt(base, e, 10)))
 	}
 	return keys
 }
@@ -647,7 +648,24 @@ func (m *Meter) Count(now int64, k identity.Key, ent, wi int) uint64 {
 // bucketKey is one time bucket of one actor key's records of one entity in
 // one window. The {...} hash tag keeps an actor key's buckets on one slot.
 func (m *Meter) bucketKey(k identity.Key, ent, wi int, epoch int64) string {
-	return fmt.Sprintf("%s{%s}:%s:%s:%d", m.o.Prefix, k, m.o.Entities[ent], m.names[wi], epoch)
+	return string(strconv.AppendInt(m.bucketBase(k, ent, wi), epoch, 10))
+}
+
+// bucketBase is bucketKey without its epoch: "<prefix>{<key>}:<entity>:<window>:".
+// Built by appending, not formatting: a key near a budget reads 13 buckets
+// of every entity and window before each of its requests, and fmt.Sprintf
+// took 28% of the fleet proxy's CPU under 20,000 people (bench/state.sh 15
+// 64 default, 2026-12-05).
+func (m *Meter) bucketBase(k identity.Key, ent, wi int) []byte {
+	b := make([]byte, 0, len(m.o.Prefix)+len(m.o.Entities[ent])+len(m.names[wi])+48)
+	b = append(b, m.o.Prefix...)
+	b = append(b, '{')
+	b = k.Append(b)
+	b = append(b, "}:"...)
+	b = append(b, m.o.Entities[ent]...)
+	b = append(b, ':')
+	b = append(b, m.names[wi]...)
+	return append(b, ':')
 }
 
 // Flush sends buffered records and refreshes the view of every actor key

@@ -1,11 +1,13 @@
 package redis
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/meter/memory"
 )
 
 func TestSanctionMessages(t *testing.T) {
@@ -46,4 +48,30 @@ func FuzzDecodeSanction(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The fleet's keys are what every proxy of it, of any version, reads and
+// writes: built by appending, they must be what fmt made of them.
+func TestBucketKeysAreAsFormatted(t *testing.T) {
+	m := New(Options{Local: memory.New(memory.Options{Windows: []time.Duration{time.Hour, 24 * time.Hour}, Entities: 2}), Entities: []string{"user", "phone"}, Prefix: "lg:"})
+	for _, k := range []identity.Key{{Kind: identity.IP, Hash: 0}, {Kind: identity.Crew, Hash: 1}, {Kind: identity.Session, Hash: 0x9f2c0a1b33d4e5f6}, {Kind: identity.Fingerprint, Hash: ^uint64(0)}} {
+		if got, want := k.String(), fmt.Sprintf("%s:%016x", k.Kind, k.Hash); got != want {
+			t.Errorf("key %q, formatted %q", got, want)
+		}
+		for ent := range 2 {
+			for wi := range 2 {
+				for _, epoch := range []int64{0, 7, 493_776, -3} {
+					want := fmt.Sprintf("%s{%s}:%s:%s:%d", "lg:", fmt.Sprintf("%s:%016x", k.Kind, k.Hash), m.o.Entities[ent], m.names[wi], epoch)
+					if got := m.bucketKey(k, ent, wi, epoch); got != want {
+						t.Errorf("bucket %q, formatted %q", got, want)
+					}
+				}
+				now := int64(1_800_000_000) * 1e9
+				ks := m.windowKeys(k, ent, wi, now)
+				if len(ks) != memory.Buckets+1 || ks[len(ks)-1] != m.bucketKey(k, ent, wi, now/m.widths[wi]) {
+					t.Errorf("window keys %v", ks)
+				}
+			}
+		}
+	}
 }
