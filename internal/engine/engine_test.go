@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -559,5 +561,64 @@ func TestBoundsOnceDecideAsBoundEach(t *testing.T) {
 		if v1[i] != v2[i] {
 			t.Fatalf("request %d: %+v with Bounds, %+v with Bound each", i, v1[i], v2[i])
 		}
+	}
+}
+
+// limitsHeard is a meter that hears the limits (meter/redis does).
+type limitsHeard struct {
+	*memory.Memory
+	heard map[string]uint64 // the lowest limit heard at the last admission, by entity and window
+	at    int64
+}
+
+func (l *limitsHeard) Limiting(now int64, k identity.Key, ent, wi int, limit uint64) {
+	if now != l.at {
+		l.heard, l.at = map[string]uint64{}, now
+	}
+	key := fmt.Sprint(ent, "/", wi)
+	if have, ok := l.heard[key]; !ok || limit < have {
+		l.heard[key] = limit
+	}
+}
+
+// A fleet reads a key's count from Redis before each of its requests only
+// while the key is near a limit: the engine tells it the limits that hold
+// the key, the written one under it, none for a budget that is not the
+// key's (an allowlisted partner's), and the one worked out over it.
+func TestTheMeterHearsTheLimitsThatHoldAKey(t *testing.T) {
+	m := &limitsHeard{Memory: memory.New(memory.Options{Windows: []time.Duration{time.Hour, 10 * time.Minute}, Entities: 1, ExactUpTo: 128, MaxActors: 1000})}
+	e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{
+		{ID: "ip", Entity: "user", Per: identity.IP, Window: time.Hour, Limit: 10, Action: Block, Learn: true},
+		{ID: "partner", Entity: "user", Per: identity.IP, Window: 10 * time.Minute, Limit: 4, Action: Block, Allowlisted: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &identity.Actor{}
+	a.Keys[identity.IP] = identity.Key{Kind: identity.IP, Hash: 7}
+	now := t0
+	admit := func() map[string]uint64 {
+		now = now.Add(time.Second)
+		e.Admit(now, a, "GET /u/{id}", 0, false)
+		return m.heard
+	}
+	if h := admit(); h["0/0"] != 10 || h["0/1"] != math.MaxUint64 {
+		t.Fatalf("heard %v, want the written 10 for the hour and none for the partner's 10 minutes", h)
+	}
+	for i := range 8 {
+		e.Observe(now, a, Exchange{Route: "GET /u/{id}", Records: []records.Found{{Entity: 0, Hash: uint64(i + 1)}}})
+	}
+	if h := admit(); h["0/0"] != 10 {
+		t.Fatalf("heard %v at 8 records, want the hour's 10", h)
+	}
+	// Its traffic's limit learnt at 30: the key at 12 is held to 30.
+	if e.Restore(map[string]uint64{"ip": 30}) != 1 {
+		t.Fatal("the learnt limit was not restored")
+	}
+	for i := range 4 {
+		e.Observe(now, a, Exchange{Route: "GET /u/{id}", Records: []records.Found{{Entity: 0, Hash: uint64(i + 100)}}})
+	}
+	if h := admit(); h["0/0"] != 30 {
+		t.Fatalf("heard %v at 12 records of a learnt 30, want 30", h)
 	}
 }

@@ -153,6 +153,11 @@ type view struct {
 	// seq orders the exchanges' reads of a near key: a reply older than
 	// the one applied may not lower remote.
 	seq uint64
+	// limit is the lowest limit the engine held the key to at admission
+	// limitAt (Limiting): a busy address's is its people's, above the
+	// written limit the key would otherwise be near.
+	limit   uint64
+	limitAt int64
 }
 
 type pend struct {
@@ -259,6 +264,7 @@ func (m *Meter) nearView(k identity.Key, ent, wi int, v *view, local uint64) boo
 	if lim == 0 {
 		return false
 	}
+	lim = max(lim, v.limit)
 	thr := uint64(float64(lim) * m.o.Near)
 	return local >= thr || v.remote+uint64(m.members.Load())*v.since >= thr
 }
@@ -532,6 +538,40 @@ func (m *Meter) exchange(now int64, k identity.Key, own []records.Found, want []
 	return true
 }
 
+// Limiting implements the engine's limitsMeter: the lowest of the limits
+// an admission holds k's records of ent in window wi to.
+func (m *Meter) Limiting(now int64, k identity.Key, ent, wi int, limit uint64) {
+	if ent < 0 || ent >= len(m.o.Entities) || wi < 0 || wi >= len(m.widths) {
+		return
+	}
+	s := m.shard(k)
+	s.mu.Lock()
+	if v := s.views[vkey{k, ent, wi}]; v != nil && (v.limitAt != now || limit < v.limit) {
+		v.limit, v.limitAt = limit, now
+	}
+	s.mu.Unlock()
+}
+
+// far reports whether none of a near key's views is near its limit any
+// more, now that the engine has said what it holds the key to: a busy
+// address whose people's limit is far above its written one. Its records
+// go by the flush again, and its requests no longer wait on Redis. s.mu
+// must be held.
+func (m *Meter) far(s *shard, k identity.Key) bool {
+	for ent := range m.o.Entities {
+		for wi := range m.widths {
+			v := s.views[vkey{k, ent, wi}]
+			if v == nil || m.limit(k.Kind, ent, wi) == 0 {
+				continue // no budget holds the key there
+			}
+			if v.limit == 0 || m.nearView(k, ent, wi, v, 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // consult reads a near key's fleet count before a request is admitted:
 // once per admission (the engine asks every budget of a key with the same
 // now), one round trip for all its entities and windows.
@@ -542,6 +582,11 @@ func (m *Meter) consult(now int64, k identity.Key) {
 	s := m.shard(k)
 	s.mu.Lock()
 	if s.near[k].until <= now {
+		s.mu.Unlock()
+		return
+	}
+	if m.far(s, k) {
+		delete(s.near, k)
 		s.mu.Unlock()
 		return
 	}
