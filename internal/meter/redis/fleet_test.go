@@ -180,3 +180,30 @@ func TestABusyAddressDoesNotWaitOnRedis(t *testing.T) {
 		t.Error("the address of thirty people, at 2,500 of their 3,000, did not read the fleet's count first")
 	}
 }
+
+// A flush of more records than one pipeline carries sends them in several,
+// and every count it reads back is after them all: in one pipeline, a busy
+// proxy's flush overran the client's write timeout and Redis was taken for
+// down, flush after flush (bench/state.sh 15 64 default, 2026-12-05).
+func TestALargeFlushGoesInSeveralPipelinesAndCountsThemAll(t *testing.T) {
+	a, b := fleetOfTwo(t)
+	now := time.Unix(1_800_000_000, 0).UnixNano()
+	const keys = 2 * flushCmds
+	for i := range keys {
+		serve(a, now, identity.Key{Kind: identity.IP, Hash: uint64(i + 1)}, i, i+1)
+	}
+	flush(t, a, now)
+	serve(b, now, identity.Key{Kind: identity.IP, Hash: 1}, 1_000_000, 1_000_001)
+	flush(t, b, now)
+	for i := 1; i < keys; i++ {
+		if got := a.fleet(identity.Key{Kind: identity.IP, Hash: uint64(i + 1)}, 0, 0); got != 1 {
+			t.Fatalf("key %d counts %d in the fleet after its flush, want 1", i+1, got)
+		}
+	}
+	if got := b.fleet(identity.Key{Kind: identity.IP, Hash: 1}, 0, 0); got != 2 {
+		t.Errorf("the key both served counts %d in the fleet, want 2", got)
+	}
+	if !a.Up() || !b.Up() {
+		t.Error("a proxy took Redis for down")
+	}
+}

@@ -713,6 +713,10 @@ func (m *Meter) bucketBase(k identity.Key, ent, wi int) []byte {
 	return append(b, ':')
 }
 
+// flushCmds bounds a flush's pipelines: each is written and answered
+// within the client's timeouts however many records the flush carries.
+const flushCmds = 2048
+
 // Flush sends buffered records and refreshes the view of every actor key
 // seen since the last flush.
 func (m *Meter) Flush(ctx context.Context, now int64) error {
@@ -777,14 +781,28 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 			}
 		}
 	}
+	// Sent in pipelines of flushCmds commands, one after the other, the
+	// counts after every write: in one pipeline, a busy proxy's flush did
+	// not fit in the client's 1 s write timeout while Redis shared its
+	// cores, and every flush after it, larger by the records it carried
+	// back, failed too: the fleet counted on local state for good (20,000
+	// people, bench/state.sh 15 64 default, 2026-12-05).
 	pipe := m.o.Client.Pipeline()
+	var err error
+	send := func() {
+		if err == nil && pipe.Len() >= flushCmds {
+			_, err = pipe.Exec(ctx)
+		}
+	}
 	for _, g := range order {
 		pipe.PFAdd(ctx, g.key, g.elems...)
 		pipe.PExpireAt(ctx, g.key, time.Unix(0, g.until))
+		send()
 	}
 	counts := make([]*goredis.IntCmd, len(snaps))
 	for i, vk := range snaps {
 		counts[i] = pipe.PFCount(ctx, m.windowKeys(vk.key, vk.ent, vk.wi, now)...)
+		send()
 	}
 	// Every flush says this proxy is alive and learns how many are.
 	wall := time.Now()
@@ -792,7 +810,9 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 	pipe.ZRemRangeByScore(ctx, m.membersKey(), "-inf", strconv.FormatInt(wall.Add(-m.memberTTL()).UnixMilli(), 10))
 	pipe.PExpire(ctx, m.membersKey(), m.memberTTL())
 	members := pipe.ZCard(ctx, m.membersKey())
-	_, err := pipe.Exec(ctx)
+	if err == nil {
+		_, err = pipe.Exec(ctx)
+	}
 	if err != nil {
 		m.requeue(taken)
 		m.markDown(err)
