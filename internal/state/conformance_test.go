@@ -175,6 +175,31 @@ func conformance(t *testing.T, newBackend func(t *testing.T) backend) {
 		}
 	})
 
+	t.Run("a flood's canaries in one interval, every one kept", func(t *testing.T) {
+		// More than one of the fleet's pipelines carries (2,048 commands):
+		// in one, a flush this size overran the client's timeout.
+		s := newBackend(t).open(t)
+		xs := make([]canary.Issued, 5000)
+		keys := make([]records.Found, len(xs))
+		for i := range xs {
+			xs[i] = canary.Issued{Kind: records.Phone, Hash: uint64(i+1) * 0x9e3779b97f4a7c15, At: now.UnixNano()}
+			xs[i].Actor.Keys[identity.IP] = identity.Key{Kind: identity.IP, Hash: uint64(i%7 + 1)}
+			keys[i] = records.Found{Entity: int(records.Phone), Hash: xs[i].Hash}
+		}
+		if err := s.Issue(ctx, xs); err != nil {
+			t.Fatal(err)
+		}
+		got, found, err := s.Lookup(ctx, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range xs {
+			if !found[i] || got[i] != xs[i] {
+				t.Fatalf("canary %d of 5,000: found %v, %+v", i, found[i], got[i])
+			}
+		}
+	})
+
 	t.Run("canary registry bounded, every recipient still traceable", func(t *testing.T) {
 		b := newBackend(t)
 		s := b.open(t)

@@ -1365,6 +1365,18 @@ func (c *Canaries) Issue(ctx context.Context, xs []canary.Issued) error {
 	pipe := c.Client.Pipeline()
 	levelCmd := pipe.Get(ctx, c.levelKey())
 	var added []*goredis.IntCmd
+	// In pipelines of flushCmds, as the meter's flush: a proxy serving
+	// decoys under a flood issues more canaries an interval than one
+	// pipeline writes within the client's timeout, and the ones kept for
+	// the next try make the next larger.
+	var err error
+	send := func(force bool) {
+		if err == nil && (force || pipe.Len() >= flushCmds) {
+			if _, err = pipe.Exec(ctx); errors.Is(err, goredis.Nil) {
+				err = nil // the level's key before any thinning
+			}
+		}
+	}
 	for _, x := range xs {
 		if !store.KeepsCanary(level, x.Hash) {
 			continue
@@ -1376,13 +1388,22 @@ func (c *Canaries) Issue(ctx context.Context, xs []canary.Issued) error {
 			}
 		}
 		added = append(added, pipe.HSet(ctx, c.key(x.Hash), canaryField(x.Kind, x.Hash), v))
+		send(false)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		return err
-	}
+	send(true)
+	// The fields new to the registry, of the pipelines that were written
+	// (on a retry, those are not new).
 	var n int64
 	for _, a := range added {
-		n += a.Val()
+		if a.Err() == nil {
+			n += a.Val()
+		}
+	}
+	if err != nil {
+		if n > 0 {
+			c.Client.IncrBy(ctx, c.sizeKey(), n)
+		}
+		return err
 	}
 	size, err := c.Client.IncrBy(ctx, c.sizeKey(), n).Result()
 	if err != nil {
