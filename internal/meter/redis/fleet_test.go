@@ -207,3 +207,25 @@ func TestALargeFlushGoesInSeveralPipelinesAndCountsThemAll(t *testing.T) {
 		t.Error("a proxy took Redis for down")
 	}
 }
+
+// A key another proxy found near stays near here, though this proxy's view
+// of it, a flush old, says it is far: a proxy serving a tenth of a key's
+// requests took the announcement back at its next request, and served it
+// unread by the fleet until its next flush.
+func TestANearKeyHeardFromAnotherProxyStaysNear(t *testing.T) {
+	a, _ := fleetOfTwo(t) // 100 per address
+	now := time.Unix(1_800_000_000, 0).UnixNano()
+	k := identity.Key{Kind: identity.IP, Hash: 9}
+	serve(a, now, k, 0, 10) // a's tenth
+	flush(t, a, now)        // its view: 10 of the fleet's, far from 100
+	a.heardNear(k, now)     // the proxy serving the rest finds it near
+	now++
+	before := a.Stats().Consults
+	a.Bound(now, k, 0, 0)
+	a.Limiting(now, k, 0, 0, 100)
+	now++
+	a.Bound(now, k, 0, 0)
+	if n := a.Stats().Consults - before; n != 2 {
+		t.Errorf("the key announced near read the fleet's count before %d of 2 requests here", n)
+	}
+}

@@ -192,6 +192,10 @@ type nearKey struct {
 	// wire, served before it was near or while Redis was down. The next
 	// exchange writes them with its own, so the count it reads has them.
 	backlog bool
+	// heard: another proxy found the key near. This one's view of it may
+	// be a flush older than that proxy's (a proxy that serves a tenth of a
+	// key's requests), so its view does not make it far again (far).
+	heard bool
 }
 
 // New returns a fleet meter over a local one. Call Run to flush.
@@ -585,7 +589,7 @@ func (m *Meter) consult(now int64, k identity.Key) {
 		s.mu.Unlock()
 		return
 	}
-	if m.far(s, k) {
+	if !s.near[k].heard && m.far(s, k) {
 		delete(s.near, k)
 		s.mu.Unlock()
 		return
@@ -646,7 +650,7 @@ func (m *Meter) heardNear(k identity.Key, now int64) {
 	// Bounded like the views: past it, a key counts on the flushed view.
 	if ok || len(s.near) < m.o.MaxViews/len(m.shards) {
 		nk.until = m.nearUntil(now)
-		nk.backlog = true
+		nk.backlog, nk.heard = true, true
 		s.near[k] = nk
 	}
 	s.mu.Unlock()
