@@ -57,6 +57,7 @@ type Options struct {
 type Memory struct {
 	windows   []time.Duration
 	widths    []int64 // bucket width per window, ns
+	grain     int64   // divides every width: times are stored to it (see appendEncoded)
 	entities  int
 	exactUpTo int
 	shardCap  int
@@ -250,11 +251,20 @@ func New(o Options) *Memory {
 			width = 1
 		}
 		m.widths = append(m.widths, width)
+		m.grain = gcd(m.grain, width)
 	}
+	m.grain = max(m.grain, 1)
 	for i := range m.shards {
 		m.shards[i].dirty = make(map[identity.Key]struct{})
 	}
 	return m
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // ActorBytes estimates the heap one light actor key holds (a few records,
