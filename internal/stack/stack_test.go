@@ -41,6 +41,11 @@ func TestTLSFingerprintHeaderReachesTheResolver(t *testing.T) {
 // build is the stack `leakguard proxy` builds from config text, offline.
 func build(t testing.TB, text string) (*config.Config, *keyed.Hasher, *stack.Stack) {
 	t.Helper()
+	return buildWith(t, text, stack.Options{NoBotDNS: true})
+}
+
+func buildWith(t testing.TB, text string, o stack.Options) (*config.Config, *keyed.Hasher, *stack.Stack) {
+	t.Helper()
 	cfg, err := config.Decode("test", []byte(text))
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +57,7 @@ func build(t testing.TB, text string) (*config.Config, *keyed.Hasher, *stack.Sta
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := stack.Build(cfg, h, nil, nil, stack.Options{NoBotDNS: true})
+	st, err := stack.Build(cfg, h, nil, nil, o)
 	if err != nil {
 		t.Fatal(err)
 	}
