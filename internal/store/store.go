@@ -226,7 +226,14 @@ func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
 }
 
 func openBolt(path, dir string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	// The file is mapped 1 GiB at once (address space, not memory: pages
+	// are read in as used, and the file grows only as written). bbolt maps
+	// it anew each time it outgrows the map, doubling: a flush that grows
+	// the file then copies every page it has read out of the old map
+	// first, and every request that loads an actor waits for it.
+	// In a profile of BenchmarkDefaultPolicyPeopleStored (ten flushes of a
+	// new file) the remaps took 0.33 s of the flushes' 1.99 s.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, InitialMmapSize: 1 << 30})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%s is locked: is another leakguard running with state.dir %s?", path, dir)
