@@ -166,6 +166,9 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range saved {
 		f.Add(s.Data)
 	}
+	for _, data := range versionOne(f) { // as files written before encoding 2 hold them
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := m.decode(alice, b)
 		if err == nil {

@@ -3,6 +3,7 @@ package memory
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -115,9 +116,10 @@ func TestAReloadedMeterCountsAsTheOriginalAtEveryMoment(t *testing.T) {
 	sameCounts(t, a, b, now)
 }
 
-// State written before encodingVersion 2 (testdata/actors-v1.bin, drained
-// at 0659c2d from observeForReload's traffic) is read after an upgrade.
-func TestStateFromVersionOneIsRead(t *testing.T) {
+// versionOne is the state of observeForReload's keys as 0659c2d drained
+// it, in encodingVersion 1 (testdata/actors-v1.bin).
+func versionOne(t testing.TB) map[identity.Key][]byte {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "actors-v1.bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -132,14 +134,18 @@ func TestStateFromVersionOneIsRead(t *testing.T) {
 		binary.Read(r, binary.LittleEndian, &k.Hash)
 		binary.Read(r, binary.LittleEndian, &n)
 		data := make([]byte, n)
-		if _, err := r.Read(data); err != nil {
-			t.Fatal(err)
-		}
-		if data[0] != 1 {
-			t.Fatalf("%v is stored in version %d, want 1", k, data[0])
+		if _, err := io.ReadFull(r, data); err != nil || n == 0 || data[0] != 1 {
+			t.Fatalf("testdata/actors-v1.bin: %v is not a version 1 state (%v)", k, err)
 		}
 		stored[k] = data
 	}
+	return stored
+}
+
+// State written before encodingVersion 2 is read after an upgrade, and
+// counts as it did.
+func TestStateFromVersionOneIsRead(t *testing.T) {
+	stored := versionOne(t)
 	if len(stored) != len(reloadKeys) {
 		t.Fatalf("%d actors in the file, want %d", len(stored), len(reloadKeys))
 	}
