@@ -23,6 +23,11 @@ done
 go build -o "$out/leakguard" ./cmd/leakguard
 go build -o "$out/plainproxy" ./bench/plainproxy
 
+# Every run starts from no state: a state file left by the run before
+# holds its actors (the same people, with their records) and its shadow
+# sanctions, and made the next run's figures depend on how many ran before.
+rm -rf "$out/state" "$out/state-default" "$out/state-nostate" "$out/state-tls"
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
