@@ -229,3 +229,68 @@ func TestANearKeyHeardFromAnotherProxyStaysNear(t *testing.T) {
 		t.Errorf("the key announced near read the fleet's count before %d of 2 requests here", n)
 	}
 }
+
+// A flush puts each record in the bucket of the window its time falls in,
+// with the bucket kept until it leaves the window, and a record served in
+// two buckets in both: a record in a wrong bucket counts in the fleet for
+// longer or shorter than its window, which no count read at once shows.
+func TestAFlushPutsEachRecordInItsBucket(t *testing.T) {
+	a, _ := fleetOfTwo(t) // one window of an hour: buckets of 5 minutes
+	width := int64(time.Hour) / memory.Buckets
+	start := time.Unix(1_800_000_000, 0).UnixNano() + 7*int64(time.Second)
+	keys := []identity.Key{{Kind: identity.IP, Hash: 3}, {Kind: identity.Session, Hash: 3}}
+	want := map[identity.Key]map[int64]map[uint64]bool{}
+	counts := make([]uint64, 1)
+	at := start
+	for i := range 40 {
+		at = start + int64(i)*int64(100*time.Second) // 40 records over 65 minutes, 2 or 3 a bucket
+		for j, k := range keys {
+			h := uint64(i%30+j*1000)*0x9e3779b97f4a7c15 + 1 // ten of them again, buckets later
+			a.Observe(at, k, []records.Found{{Entity: 0, Hash: h}}, false, counts)
+			if want[k] == nil {
+				want[k] = map[int64]map[uint64]bool{}
+			}
+			if want[k][at/width] == nil {
+				want[k][at/width] = map[uint64]bool{}
+			}
+			want[k][at/width][h] = true
+		}
+	}
+	flush(t, a, at)
+	ctx := context.Background()
+	for _, k := range keys {
+		if len(want[k]) < 13 {
+			t.Fatalf("the records span %d buckets; the test wants more than a window's", len(want[k]))
+		}
+		for epoch, hs := range want[k] {
+			key := a.bucketKey(k, 0, 0, epoch)
+			n, err := a.o.Client.PFCount(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != int64(len(hs)) {
+				t.Errorf("%v bucket %d holds %d records, want %d", k, epoch-start/width, n, len(hs))
+			}
+			until, err := a.o.Client.PExpireTime(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := until.Milliseconds(), (epoch+memory.Buckets+2)*width/int64(time.Millisecond); got != want {
+				t.Errorf("%v bucket %d expires at %d ms, want %d", k, epoch-start/width, got, want)
+			}
+		}
+		// The fleet's count at the last record: the window's buckets only.
+		inWindow := map[uint64]bool{}
+		for epoch, hs := range want[k] {
+			if epoch > at/width-memory.Buckets-1 {
+				for h := range hs {
+					inWindow[h] = true
+				}
+			}
+		}
+		// (a sketch's estimate: one either way)
+		if got := int(a.fleet(k, 0, 0)); got < len(inWindow)-1 || got > len(inWindow)+1 {
+			t.Errorf("%v counts %d in the fleet, want %d (its window's records)", k, got, len(inWindow))
+		}
+	}
+}
