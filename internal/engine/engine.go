@@ -35,7 +35,8 @@ type Meter interface {
 }
 
 // boundsMeter is a meter that answers several of a key's bounds at once
-// (meter/memory): Admit asks it once per key instead of once per budget.
+// (meter/memory, meter/redis): Admit asks it once per key instead of once
+// per budget.
 type boundsMeter interface {
 	// Bounds writes Bound(now, k, i/windows, i%windows) to dst[i] for
 	// every bit i of want.

@@ -294,3 +294,73 @@ func TestAFlushPutsEachRecordInItsBucket(t *testing.T) {
 		}
 	}
 }
+
+// Bounds, the engine's question for all of a key's budgets at once, gives
+// what Bound gives for each: the fleet's count where it is higher than
+// this proxy's, for every entity and window, near or not.
+func TestBoundsAreTheBoundsOneByOne(t *testing.T) {
+	srv := testserver.Redis(t)
+	windows := []time.Duration{time.Hour, 24 * time.Hour}
+	mk := func(id string) *Meter {
+		c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+		t.Cleanup(func() { c.Close() })
+		m := New(Options{
+			Client:   c,
+			Local:    memory.New(memory.Options{Windows: windows, Entities: 2, ExactUpTo: 1024, MaxActors: 1000}),
+			Entities: []string{"user", "phone"},
+			Interval: time.Hour,
+			ID:       id,
+		})
+		m.SetLimits([]Limit{{Kind: identity.IP, Ent: 0, Window: 0, Limit: 100}, {Kind: identity.IP, Ent: 1, Window: 1, Limit: 1000}})
+		return m
+	}
+	a, b := mk("a"), mk("b")
+	now := time.Unix(1_800_000_000, 0).UnixNano()
+	counts := make([]uint64, 4)
+	far, near := identity.Key{Kind: identity.IP, Hash: 1}, identity.Key{Kind: identity.IP, Hash: 2}
+	for i := range 95 {
+		for _, k := range []identity.Key{far, near} {
+			m := a
+			if i%3 == 0 {
+				m = b
+			}
+			n := 1
+			if k == far {
+				n = i % 2 // far: fewer records, phones only on odd calls
+			}
+			recs := []records.Found{{Entity: 0, Hash: uint64(i)*0x9e3779b97f4a7c15 + uint64(k.Hash)}}
+			if n > 0 {
+				recs = append(recs, records.Found{Entity: 1, Hash: uint64(i) + 7})
+			}
+			m.Observe(now, k, recs, false, counts)
+		}
+	}
+	flush(t, b, now)
+	flush(t, a, now)
+	for i := 200; i < 210; i++ { // b's since its flush, and near
+		b.Observe(now, near, []records.Found{{Entity: 0, Hash: uint64(i)*0x9e3779b97f4a7c15 + 2}}, false, counts)
+	}
+	for _, m := range []*Meter{a, b} {
+		for _, k := range []identity.Key{far, near} {
+			now++
+			for want := uint64(1); want < 16; want++ {
+				dst := make([]uint64, 4)
+				m.Bounds(now, k, want, dst)
+				for i := range 4 {
+					if want&(1<<i) == 0 {
+						if dst[i] != 0 {
+							t.Errorf("%s %v: bit %d not asked for, written %d", m.o.ID, k, i, dst[i])
+						}
+						continue
+					}
+					if one := m.Bound(now, k, i/2, i%2); dst[i] != one {
+						t.Errorf("%s %v entity %d window %d: Bounds %d, Bound %d", m.o.ID, k, i/2, i%2, dst[i], one)
+					}
+				}
+			}
+		}
+	}
+	if a.fleet(near, 0, 0) <= a.local.Bound(now, near, 0, 0) {
+		t.Error("the test does not exercise a fleet's count above a proxy's own")
+	}
+}

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -701,6 +702,26 @@ func (m *Meter) Traffic(now int64, k identity.Key, wi int) (req, miss uint64) {
 func (m *Meter) Bound(now int64, k identity.Key, ent, wi int) uint64 {
 	m.consult(now, k)
 	return max(m.local.Bound(now, k, ent, wi), m.fleet(k, ent, wi))
+}
+
+// Bounds answers Bound for every bit i of want (entity i/windows, window
+// i%windows) at once, as the engine asks for all of a key's budgets: one
+// read of a near key's fleet count, the local bounds in one call, the
+// views under one lock. Asked one by one, each took the shard's lock
+// twice (a tenth of the fleet proxy's CPU under 20,000 people).
+func (m *Meter) Bounds(now int64, k identity.Key, want uint64, dst []uint64) {
+	m.consult(now, k)
+	m.local.Bounds(now, k, want, dst)
+	nw := len(m.widths)
+	s := m.shard(k)
+	s.mu.Lock()
+	for ; want != 0; want &= want - 1 {
+		i := bits.TrailingZeros64(want)
+		if v := s.views[vkey{k, i / nw, i % nw}]; v != nil {
+			dst[i] = max(dst[i], v.remote+v.since)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // Count implements engine.Meter.
