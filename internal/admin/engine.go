@@ -47,7 +47,7 @@ func DetailOf(m *memory.Memory, eng *engine.Engine, entities []string, k identit
 		d.Requests[name], d.Misses[name] = m.Traffic(at, k, wi)
 	}
 	eng.EachSanctionOf(at, k, func(x engine.Sanction) {
-		d.Sanctions = append(d.Sanctions, map[string]any{"rule": x.Rule, "action": x.Action.String(), "until": time.Unix(0, x.Until).UTC()})
+		d.Sanctions = append(d.Sanctions, map[string]any{"rule": x.Rule, "action": x.Action.String(), "shadow": x.Shadow, "until": time.Unix(0, x.Until).UTC()})
 	})
 	return d
 }

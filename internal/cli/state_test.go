@@ -222,6 +222,51 @@ func TestBudgetSurvivesRestart(t *testing.T) {
 	})
 }
 
+// Shadow first, then enforce, as the README says: run in shadow, read the
+// decision log, tune the budgets, restart with --mode enforce. The blocks
+// the shadow run only logged are not enforced after the restart; each
+// actor is judged again by the tuned config. Before, an actor over the
+// shadow run's limit stayed refused for the block's duration, with no
+// decision logged (found trying the README's commands, 2026-12-05).
+func TestShadowBlocksAreNotEnforcedAfterTheSwitch(t *testing.T) {
+	up := upstreamShop(t)
+	state := fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir())
+	cfg := writeStateConfig(t, up.URL, state)
+	write := func(mode string, limit int) {
+		text := strings.Replace(stateConfig, "mode: enforce", "mode: "+mode, 1)
+		text = strings.Replace(text, "limit: 300", fmt.Sprintf("limit: %d", limit), 1)
+		os.WriteFile(cfg, []byte(fmt.Sprintf(text, up.URL, filepath.Join(filepath.Dir(cfg), "decisions.jsonl"), state)), 0o600)
+	}
+	write("shadow", 300)
+	_, base, stop := serveConfig(t, cfg, io.Discard)
+	if n := crawl(t, base, "203.0.113.9", 0, 400); n != 400 {
+		t.Fatalf("shadow mode served %d of 400", n)
+	}
+	stop()
+	decisions, _ := os.ReadFile(filepath.Join(filepath.Dir(cfg), "decisions.jsonl"))
+	if !strings.Contains(string(decisions), `"would":"would have blocked"`) {
+		t.Fatalf("the shadow run logged no would-be block:\n%s", decisions)
+	}
+	// The operator finds 300 too low for this client, and enforces 1,000.
+	write("enforce", 1000)
+	_, base, stop = serveConfig(t, cfg, io.Discard)
+	if n := crawl(t, base, "203.0.113.9", 400, 100); n != 100 {
+		t.Errorf("after the switch, the client at 400 of its 1,000 was served %d of 100: held by the shadow run's block", n)
+	}
+	stop()
+	// Left at 300, the same client is refused at once, and the block logged.
+	write("enforce", 300)
+	_, base, stop = serveConfig(t, cfg, io.Discard)
+	if n := crawl(t, base, "203.0.113.9", 500, 5); n != 0 {
+		t.Errorf("over its 300 in enforce mode, served %d", n)
+	}
+	stop()
+	decisions, _ = os.ReadFile(filepath.Join(filepath.Dir(cfg), "decisions.jsonl"))
+	if !regexp.MustCompile(`"action":"block","shadow":false`).Match(decisions) {
+		t.Errorf("the enforced block was not logged:\n%s", decisions)
+	}
+}
+
 // Two proxies sharing one Redis meet one budget; a dead Redis keeps traffic
 // flowing and the proxies recover when it returns.
 func TestFleetSharesBudgetThroughRedis(t *testing.T) {

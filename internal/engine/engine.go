@@ -387,7 +387,7 @@ func (e *Engine) Admit(now time.Time, a *identity.Actor, route string, sig detec
 // different goroutines (AdmitKey).
 func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identity.Kind, k identity.Key, route string, sig detect.Signals, passed, exempt bool, bounds []uint64, v *Verdict, decide func(Decision)) {
 	nw := len(e.windows)
-	active := e.sanctions.active(k, t)
+	active := e.active(k, t)
 	for _, s := range active {
 		// A sanction on an address's young sessions refuses their record
 		// calls only: a ninth red team's people behind a carrier NAT,
@@ -553,7 +553,7 @@ func (e *Engine) observeKey(now time.Time, t int64, a *identity.Actor, kind iden
 			continue
 		}
 		if !looked {
-			active, looked = e.sanctions.active(k, t), true
+			active, looked = e.active(k, t), true
 		}
 		if sanctioned(active, bi, x.Signals&detect.SessionChurn != 0) {
 			continue
@@ -886,7 +886,7 @@ func (e *Engine) sanction(now time.Time, a *identity.Actor, route string, r *Sco
 	if k.Hash == 0 {
 		return Verdict{Score: r.Score}
 	}
-	if !sanctioned(e.sanctions.active(k, now.UnixNano()), r.bi, false) {
+	if !sanctioned(e.active(k, now.UnixNano()), r.bi, false) {
 		e.trip(now, a, k, r.bi, uint64(r.Score), route, r.Signals, r.Score, decide)
 	}
 	return Verdict{Action: r.act, RetryAfter: e.budgets[r.bi].BlockFor, Rule: e.budgets[r.bi].ID, Key: k, Score: r.Score}
@@ -914,10 +914,10 @@ func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, 
 		width := max(int64(e.meter.Resolution(b.wi)), 1)
 		until = (t/width + 1) * width
 	}
-	s := sanction{budget: bi, action: b.Action, until: until, young: young}
+	s := sanction{budget: bi, action: b.Action, until: until, young: young, shadow: e.shadow.Load()}
 	e.sanctions.add(k, s)
 	decide(Decision{
-		Time: now, Rule: e.ruleID(bi, s.young), Action: b.Action, Shadow: e.shadow.Load(),
+		Time: now, Rule: e.ruleID(bi, s.young), Action: b.Action, Shadow: s.shadow,
 		Key: k, Actor: *a, Route: route, Entity: b.Entity,
 		Count: count, Limit: b.Limit, Window: b.Window, Until: time.Unix(0, until),
 		Signals: sig, Score: score,
@@ -937,11 +937,41 @@ type Sanction struct {
 	Rule   string // the budget's ID
 	Action Action
 	Until  int64 // unix ns, event time
+	// Shadow: decided in shadow mode. An enforcing engine does not hold a
+	// key to it, and judges the key again.
+	Shadow bool
 }
 
 // Sanction returns the sanction a decision installed.
 func (d Decision) Sanction() Sanction {
-	return Sanction{Key: d.Key, Rule: d.Rule, Action: d.Action, Until: d.Until.UnixNano()}
+	return Sanction{Key: d.Key, Rule: d.Rule, Action: d.Action, Until: d.Until.UnixNano(), Shadow: d.Shadow}
+}
+
+// shadowPrefix marks a sanction decided in shadow mode where sanctions are
+// stored or shared as text (state.db, Redis): a version that does not know
+// it reads an action it lacks, and ignores the sanction.
+const shadowPrefix = "shadow-"
+
+// ActionName is x's action as stored or shared: its name, marked if x was
+// decided in shadow mode (ParseSanctionAction reads it).
+func (x Sanction) ActionName() string {
+	if x.Shadow {
+		return shadowPrefix + x.Action.String()
+	}
+	return x.Action.String()
+}
+
+// ParseSanctionAction reads what ActionName wrote.
+func ParseSanctionAction(s string) (a Action, shadow bool, err error) {
+	s, shadow = strings.CutPrefix(s, shadowPrefix)
+	a, err = ParseAction(s)
+	return a, shadow, err
+}
+
+// active is k's sanctions in force at t: in enforce mode, without those
+// decided in shadow mode.
+func (e *Engine) active(k identity.Key, t int64) []sanction {
+	return e.sanctions.active(k, t, !e.shadow.Load())
 }
 
 // Impose installs a sanction decided elsewhere (restored from disk, or
@@ -954,7 +984,7 @@ func (e *Engine) Impose(now int64, s Sanction) bool {
 	for bi := range e.budgets {
 		id, young := strings.CutSuffix(s.Rule, youngSuffix)
 		if e.budgets[bi].ID == id {
-			e.sanctions.add(s.Key, sanction{budget: bi, action: s.Action, until: s.Until, young: young})
+			e.sanctions.add(s.Key, sanction{budget: bi, action: s.Action, until: s.Until, young: young, shadow: s.Shadow})
 			return true
 		}
 	}
@@ -969,7 +999,7 @@ func (e *Engine) EachSanction(now int64, fn func(Sanction)) {
 		for k, list := range sh.m {
 			for _, x := range list {
 				if x.until > now {
-					fn(Sanction{Key: k, Rule: e.ruleID(x.budget, x.young), Action: x.action, Until: x.until})
+					fn(Sanction{Key: k, Rule: e.ruleID(x.budget, x.young), Action: x.action, Until: x.until, Shadow: x.shadow})
 				}
 			}
 		}
@@ -979,7 +1009,7 @@ func (e *Engine) EachSanction(now int64, fn func(Sanction)) {
 
 // EachSanctionOf calls fn for every sanction on key k in force at now.
 func (e *Engine) EachSanctionOf(now int64, k identity.Key, fn func(Sanction)) {
-	for _, x := range e.sanctions.active(k, now) {
-		fn(Sanction{Key: k, Rule: e.ruleID(x.budget, x.young), Action: x.action, Until: x.until})
+	for _, x := range e.active(k, now) {
+		fn(Sanction{Key: k, Rule: e.ruleID(x.budget, x.young), Action: x.action, Until: x.until, Shadow: x.shadow})
 	}
 }

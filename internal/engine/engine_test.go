@@ -132,6 +132,66 @@ func TestShadowDecidesButNeverEnforces(t *testing.T) {
 	if v := h.e.Admit(t0.Add(201*time.Second), a, "", 0, false); !v.Enforced() {
 		t.Fatalf("after switching to enforce: %+v", v)
 	}
+	// judged again, and the refusal logged: not the shadow run's sanction
+	if len(h.decisions) != 2 || h.decisions[1].Shadow || h.decisions[1].Action != Block {
+		t.Fatalf("decisions %+v; want the would-be block, then a block", h.decisions)
+	}
+}
+
+// A sanction decided in shadow mode, restored from state.db or heard from
+// a fleet, is not enforced by an engine that enforces: the key is judged
+// again. A README user who ran shadow first, read the log, fixed what was
+// wrong and restarted with --mode enforce had every actor the shadow run
+// would have blocked refused, with no decision logged, until the shadow
+// sanction's end (2026-12-05, found trying the README's commands).
+func TestAShadowSanctionIsNotEnforcedAfterTheSwitch(t *testing.T) {
+	h := newHarness(t, false, userBudget(identity.IP, 50, Block))
+	judged, decided := actor(1, 0), actor(2, 0)
+	until := t0.Add(time.Hour).UnixNano()
+	for _, x := range []Sanction{
+		{Key: judged.Keys[identity.IP], Rule: h.e.budgets[0].ID, Action: Block, Until: until, Shadow: true},
+		{Key: decided.Keys[identity.IP], Rule: h.e.budgets[0].ID, Action: Block, Until: until},
+	} {
+		if !h.e.Impose(t0.UnixNano(), x) {
+			t.Fatalf("%+v not imposed", x)
+		}
+	}
+	if v := h.e.Admit(t0.Add(time.Second), judged, "", 0, false); v.Action != Allow {
+		t.Errorf("a key under its limit, sanctioned only in shadow mode: %+v", v)
+	}
+	if v := h.e.Admit(t0.Add(time.Second), decided, "", 0, false); !v.Enforced() {
+		t.Errorf("a key sanctioned in enforce mode: %+v", v)
+	}
+	n := 0
+	h.e.EachSanction(t0.Add(time.Second).UnixNano(), func(x Sanction) {
+		if x.Shadow {
+			t.Errorf("the shadow sanction is still kept: %+v", x)
+		}
+		n++
+	})
+	if n != 1 {
+		t.Errorf("%d sanctions in force, want 1", n)
+	}
+	// In shadow mode it is a sanction like any other: logged, not enforced.
+	h.e.SetShadow(true)
+	h.e.Impose(t0.UnixNano(), Sanction{Key: judged.Keys[identity.IP], Rule: h.e.budgets[0].ID, Action: Block, Until: until, Shadow: true})
+	if v := h.e.Admit(t0.Add(2*time.Second), judged, "", 0, false); v.Action != Block || !v.Shadow {
+		t.Errorf("in shadow mode: %+v, want a would-be block", v)
+	}
+}
+
+// Stored and shared as text, a sanction says whether it was decided in
+// shadow mode, and a version that does not know the mark ignores it.
+func TestSanctionActionNames(t *testing.T) {
+	for _, x := range []Sanction{{Action: Block}, {Action: Challenge, Shadow: true}, {Action: Throttle, Shadow: true}} {
+		a, shadow, err := ParseSanctionAction(x.ActionName())
+		if err != nil || a != x.Action || shadow != x.Shadow {
+			t.Errorf("%+v: %q reads back as %v %v %v", x, x.ActionName(), a, shadow, err)
+		}
+	}
+	if _, err := ParseAction((Sanction{Action: Block, Shadow: true}).ActionName()); err == nil {
+		t.Error("a shadow sanction's action reads as an action where the mark is not known")
+	}
 }
 
 func TestLogOnlyLogs(t *testing.T) {

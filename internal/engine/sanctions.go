@@ -15,6 +15,12 @@ type sanction struct {
 	// whose sessions do not outlive their youth (session_churn), not
 	// the people behind it (Engine.youngOnly).
 	young bool
+	// shadow: decided in shadow mode, so only ever logged. An enforcing
+	// engine drops it and judges the key again: an operator who read the
+	// shadow log, fixed what was wrong and switched to enforce had every
+	// actor the shadow run would have blocked blocked, with no decision
+	// logged, for as long as the shadow sanction lasted.
+	shadow bool
 }
 
 const (
@@ -95,7 +101,7 @@ func (s *sanctions) shard(k identity.Key) int {
 }
 
 // active returns the sanctions on k still in force at t. The slice must not be modified.
-func (s *sanctions) active(k identity.Key, t int64) []sanction {
+func (s *sanctions) active(k identity.Key, t int64, enforcing bool) []sanction {
 	sh := &s.shards[s.shard(k)%sanctionShards]
 	sh.mu.RLock()
 	list := sh.m[k]
@@ -104,21 +110,22 @@ func (s *sanctions) active(k identity.Key, t int64) []sanction {
 		return nil
 	}
 	for _, x := range list {
-		if x.until <= t {
-			return s.expire(k, t)
+		if x.until <= t || x.shadow && enforcing {
+			return s.expire(k, t, enforcing)
 		}
 	}
 	return list
 }
 
-// expire drops k's expired sanctions and returns what is left.
-func (s *sanctions) expire(k identity.Key, t int64) []sanction {
+// expire drops k's expired sanctions, and those decided in shadow mode if
+// enforcing, and returns what is left.
+func (s *sanctions) expire(k identity.Key, t int64, enforcing bool) []sanction {
 	sh := &s.shards[s.shard(k)%sanctionShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	var keep []sanction
 	for _, x := range sh.m[k] {
-		if x.until > t {
+		if x.until > t && !(x.shadow && enforcing) {
 			keep = append(keep, x)
 		}
 	}

@@ -86,7 +86,8 @@ func conformance(t *testing.T, newBackend func(t *testing.T) backend) {
 	t.Run("sanctions set, expire and lift", func(t *testing.T) {
 		s := newBackend(t).open(t)
 		a := engine.Sanction{Key: k1, Rule: "user/ip/24h", Action: engine.Block, Until: now.Add(time.Hour).UnixNano()}
-		b := engine.Sanction{Key: k1, Rule: "risk>=5", Action: engine.Challenge, Until: now.Add(2 * time.Hour).UnixNano()}
+		// decided in shadow mode: kept as such, so an enforcing proxy judges the key again
+		b := engine.Sanction{Key: k1, Rule: "risk>=5", Action: engine.Challenge, Until: now.Add(2 * time.Hour).UnixNano(), Shadow: true}
 		c := engine.Sanction{Key: k2, Rule: "user/account/24h", Action: engine.Throttle, Until: now.Add(time.Hour).UnixNano()}
 		// The same budget on the same address, holding its young
 		// sessions only (engine.youngOnly): a sanction of its own.

@@ -464,7 +464,7 @@ func (s *Store) Write(b Batch) error {
 		for _, x := range b.Sanctions {
 			// until, then the action by name: numbering may change, names do not
 			v := binary.BigEndian.AppendUint64(nil, uint64(x.Until))
-			v = append(v, x.Action.String()...)
+			v = append(v, x.ActionName()...)
 			if err := sb.Put(append(keyBytes(x.Key), x.Rule...), v); err != nil {
 				return err
 			}
@@ -737,11 +737,11 @@ func (s *Store) Sanctions(now int64) ([]engine.Sanction, error) {
 			if !ok || len(v) < 9 {
 				return nil
 			}
-			act, err := engine.ParseAction(string(v[8:]))
+			act, shadow, err := engine.ParseSanctionAction(string(v[8:]))
 			if err != nil {
 				return nil // written by a version with actions this one lacks
 			}
-			x := engine.Sanction{Key: key, Rule: string(k[9:]), Action: act, Until: int64(binary.BigEndian.Uint64(v[:8]))}
+			x := engine.Sanction{Key: key, Rule: string(k[9:]), Action: act, Until: int64(binary.BigEndian.Uint64(v[:8])), Shadow: shadow}
 			if x.Until > now {
 				out = append(out, x)
 			}

@@ -1216,7 +1216,7 @@ func (s *Sanctions) prefix() string {
 }
 
 func encodeSanction(x engine.Sanction) string {
-	return fmt.Sprintf("%s %s %d %s", x.Key, x.Action, x.Until, x.Rule)
+	return fmt.Sprintf("%s %s %d %s", x.Key, x.ActionName(), x.Until, x.Rule)
 }
 
 func decodeSanction(msg string) (x engine.Sanction, unblock bool, ok bool) {
@@ -1232,12 +1232,12 @@ func decodeSanction(msg string) (x engine.Sanction, unblock bool, ok bool) {
 	if err != nil {
 		return x, false, false
 	}
-	a, err1 := engine.ParseAction(f[1])
+	a, shadow, err1 := engine.ParseSanctionAction(f[1])
 	u, err2 := strconv.ParseInt(f[2], 10, 64)
 	if err1 != nil || err2 != nil {
 		return x, false, false
 	}
-	return engine.Sanction{Key: k, Action: a, Until: u, Rule: f[3]}, false, true
+	return engine.Sanction{Key: k, Action: a, Until: u, Rule: f[3], Shadow: shadow}, false, true
 }
 
 // Publish shares a sanction this proxy installed.

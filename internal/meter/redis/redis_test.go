@@ -12,9 +12,13 @@ import (
 
 func TestSanctionMessages(t *testing.T) {
 	x := engine.Sanction{Key: identity.Key{Kind: identity.Crew, Hash: 0xabc}, Rule: "risk>=5", Action: engine.Challenge, Until: 1_800_000_000_000_000_000}
-	got, unblock, ok := decodeSanction(encodeSanction(x))
-	if !ok || unblock || got != x {
-		t.Fatalf("round trip: %+v %v %v", got, unblock, ok)
+	shadow := x
+	shadow.Shadow = true // decided in shadow mode: an enforcing proxy judges the key again
+	for _, x := range []engine.Sanction{x, shadow} {
+		got, unblock, ok := decodeSanction(encodeSanction(x))
+		if !ok || unblock || got != x {
+			t.Fatalf("round trip: %+v %v %v", got, unblock, ok)
+		}
 	}
 	k, unblock, ok := decodeSanction("unblock ip:00000000000000ff")
 	if !ok || !unblock || k.Key != (identity.Key{Kind: identity.IP, Hash: 255}) {
@@ -40,6 +44,7 @@ func TestWindowName(t *testing.T) {
 func FuzzDecodeSanction(f *testing.F) {
 	f.Add("ip:00000000000000ff block 1800000000000000000 user/ip/1h")
 	f.Add("unblock crew:0000000000000abc")
+	f.Add("net:00000000000000ff shadow-challenge 1800000000000000000 risk>=5")
 	f.Fuzz(func(t *testing.T, msg string) {
 		x, unblock, ok := decodeSanction(msg)
 		if ok && !unblock {
