@@ -63,7 +63,7 @@ func (e *Engine) Calibrate(now time.Time, each CountsFunc) []Calibration {
 					continue
 				}
 				if !looked {
-					active, looked = e.active(k, t), true
+					active, looked = e.sanctions.active(k, t, false), true // one judged in shadow mode is a suspect too
 				}
 				if len(active) > 0 {
 					return // a suspect is never a legitimate example
@@ -179,7 +179,7 @@ func (e *Engine) FlagOutliers(now time.Time, wi int, each CountsFunc, seen func(
 		for ent, takes := range byKind[kind] {
 			var legit []uint64
 			for _, x := range takes {
-				if len(e.active(x.k, t)) == 0 {
+				if len(e.sanctions.active(x.k, t, false)) == 0 { // with those judged in shadow mode
 					legit = append(legit, x.n)
 				}
 			}

@@ -23,13 +23,19 @@ func TestCalibrateLearnsTheLegitimateTail(t *testing.T) {
 		scrapers         int
 		underLimit       int // keys at 299, just under the written 300
 		want             uint64
+		shadow           bool // the scrapers judged in shadow mode, calibrated in enforce
 	}{
-		{"heavy readers", 1000, 280, 0, 0, 840},              // 3 × their tail (~280)
-		{"heavy readers and scrapers", 1000, 280, 5, 0, 840}, // the scrapers change nothing
-		{"light readers", 1000, 50, 0, 0, 300},               // never below the written limit
-		{"light readers and a handful under the limit", 1000, 50, 0, 9, 300},
-		{"light readers and many under the limit", 1000, 50, 0, 30, 897}, // more than a handful are a tail
-		{"too few keys", 100, 280, 0, 0, 300},
+		{"heavy readers", 1000, 280, 0, 0, 840, false},              // 3 × their tail (~280)
+		{"heavy readers and scrapers", 1000, 280, 5, 0, 840, false}, // the scrapers change nothing
+		// thirty keys over the limit are a tail of their own, unless known
+		// as suspects: sanctioned, here in shadow mode, then calibrated in
+		// enforce mode (the sanction does not hold them then, but they stay
+		// suspects)
+		{"heavy readers and a crew judged in shadow mode", 1000, 280, 30, 0, 840, true},
+		{"light readers", 1000, 50, 0, 0, 300, false}, // never below the written limit
+		{"light readers and a handful under the limit", 1000, 50, 0, 9, 300, false},
+		{"light readers and many under the limit", 1000, 50, 0, 30, 897, false}, // more than a handful are a tail
+		{"too few keys", 100, 280, 0, 0, 300, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 16, MaxActors: 100000})
@@ -51,9 +57,15 @@ func TestCalibrateLearnsTheLegitimateTail(t *testing.T) {
 			for p := range tt.people {
 				take(uint64(p+1), 1+p*tt.heaviest/tt.people)
 			}
+			e.SetShadow(tt.shadow)
 			for s := range tt.scrapers {
-				take(uint64(1_000_000+s), 100_000)
+				if tt.shadow {
+					take(uint64(1_000_000+s), 2_000)
+				} else {
+					take(uint64(1_000_000+s), 100_000)
+				}
 			}
+			e.SetShadow(false)
 			for s := range tt.underLimit {
 				take(uint64(2_000_000+s), 299)
 			}
