@@ -249,11 +249,15 @@ func TestShadowBlocksAreNotEnforcedAfterTheSwitch(t *testing.T) {
 	}
 	// The operator finds 300 too low for this client, and enforces 1,000.
 	write("enforce", 1000)
-	_, base, stop = serveConfig(t, cfg, io.Discard)
+	stderr := &syncBuffer{}
+	_, base, stop = serveConfig(t, cfg, stderr)
 	if n := crawl(t, base, "203.0.113.9", 400, 100); n != 100 {
 		t.Errorf("after the switch, the client at 400 of its 1,000 was served %d of 100: held by the shadow run's block", n)
 	}
 	stop()
+	if !strings.Contains(stderr.String(), "sanctions_in_force=0") || !strings.Contains(stderr.String(), "shadow_sanctions_not_enforced=1") {
+		t.Errorf("the recovery line does not say the shadow run's block is not enforced:\n%s", stderr)
+	}
 	// Left at 300, the same client is refused at once, and the block logged.
 	write("enforce", 300)
 	_, base, stop = serveConfig(t, cfg, io.Discard)

@@ -117,13 +117,17 @@ func (b *Bolt) Open(env Env) error {
 	b.mu.Lock()
 	b.store, b.syncer = s, y
 	b.mu.Unlock()
-	restored, allows, err := restore(context.Background(), b, env)
+	restored, shadowed, allows, err := restore(context.Background(), b, env)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	now := env.now()
 	attrs := []any{"file", rec.Path, "actors", rec.Actors, "sanctions_in_force", restored, "allowlisted_at_run_time", allows,
 		"flush_interval", b.o.Interval.String()}
+	if shadowed > 0 {
+		// blocks a shadow run logged: this enforcing proxy judges those keys again
+		attrs = append(attrs, "shadow_sanctions_not_enforced", shadowed)
+	}
 	if !rec.LastFlush.IsZero() {
 		attrs = append(attrs, "last_flush", rec.LastFlush.UTC().Format(time.RFC3339), "last_flush_age", now.Sub(rec.LastFlush).Round(time.Second).String())
 	}

@@ -157,26 +157,32 @@ func (e *Env) log() *slog.Logger {
 }
 
 // restore imposes kept sanctions and applies kept allowlist entries, for
-// the backends that have no subscription doing it.
-func restore(ctx context.Context, s State, env Env) (sanctions, allows int, err error) {
+// the backends that have no subscription doing it. shadowed counts the
+// sanctions decided in shadow mode that an enforcing engine keeps but does
+// not hold keys to (it judges them again).
+func restore(ctx context.Context, s State, env Env) (sanctions, shadowed, allows int, err error) {
 	now := env.now().UnixNano()
 	xs, err := s.Sanctions(ctx, now)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	for _, x := range xs {
-		if env.Engine != nil && env.Engine.Impose(now, x) {
+		switch {
+		case env.Engine == nil || !env.Engine.Impose(now, x):
+		case x.Shadow && !env.Engine.Shadow():
+			shadowed++ // kept, not enforced: each key is judged again
+		default:
 			sanctions++
 		}
 	}
 	ps, err := s.Allows(ctx)
 	if err != nil {
-		return sanctions, 0, err
+		return sanctions, shadowed, 0, err
 	}
 	for _, p := range ps {
 		if env.Allow != nil {
 			env.Allow(p)
 		}
 	}
-	return sanctions, len(ps), nil
+	return sanctions, shadowed, len(ps), nil
 }
