@@ -230,44 +230,59 @@ func TestBudgetSurvivesRestart(t *testing.T) {
 // decision logged (found trying the README's commands, 2026-12-05).
 func TestShadowBlocksAreNotEnforcedAfterTheSwitch(t *testing.T) {
 	up := upstreamShop(t)
-	state := fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir())
-	cfg := writeStateConfig(t, up.URL, state)
-	write := func(mode string, limit int) {
-		text := strings.Replace(stateConfig, "mode: enforce", "mode: "+mode, 1)
-		text = strings.Replace(text, "limit: 300", fmt.Sprintf("limit: %d", limit), 1)
-		os.WriteFile(cfg, []byte(fmt.Sprintf(text, up.URL, filepath.Join(filepath.Dir(cfg), "decisions.jsonl"), state)), 0o600)
-	}
-	write("shadow", 300)
-	_, base, stop := serveConfig(t, cfg, io.Discard)
-	if n := crawl(t, base, "203.0.113.9", 0, 400); n != 400 {
-		t.Fatalf("shadow mode served %d of 400", n)
-	}
-	stop()
-	decisions, _ := os.ReadFile(filepath.Join(filepath.Dir(cfg), "decisions.jsonl"))
-	if !strings.Contains(string(decisions), `"would":"would have blocked"`) {
-		t.Fatalf("the shadow run logged no would-be block:\n%s", decisions)
-	}
-	// The operator finds 300 too low for this client, and enforces 1,000.
-	write("enforce", 1000)
-	stderr := &syncBuffer{}
-	_, base, stop = serveConfig(t, cfg, stderr)
-	if n := crawl(t, base, "203.0.113.9", 400, 100); n != 100 {
-		t.Errorf("after the switch, the client at 400 of its 1,000 was served %d of 100: held by the shadow run's block", n)
-	}
-	stop()
-	if !strings.Contains(stderr.String(), "sanctions_in_force=0") || !strings.Contains(stderr.String(), "shadow_sanctions_not_enforced=1") {
-		t.Errorf("the recovery line does not say the shadow run's block is not enforced:\n%s", stderr)
-	}
-	// Left at 300, the same client is refused at once, and the block logged.
-	write("enforce", 300)
-	_, base, stop = serveConfig(t, cfg, io.Discard)
-	if n := crawl(t, base, "203.0.113.9", 500, 5); n != 0 {
-		t.Errorf("over its 300 in enforce mode, served %d", n)
-	}
-	stop()
-	decisions, _ = os.ReadFile(filepath.Join(filepath.Dir(cfg), "decisions.jsonl"))
-	if !regexp.MustCompile(`"action":"block","shadow":false`).Match(decisions) {
-		t.Errorf("the enforced block was not logged:\n%s", decisions)
+	for _, backend := range []string{"embedded", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			state := fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir())
+			if backend == "redis" {
+				state = fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", testserver.Redis(t).Addr)
+			}
+			cfg := writeStateConfig(t, up.URL, state)
+			write := func(mode string, limit int) {
+				text := strings.Replace(stateConfig, "mode: enforce", "mode: "+mode, 1)
+				text = strings.Replace(text, "limit: 300", fmt.Sprintf("limit: %d", limit), 1)
+				os.WriteFile(cfg, []byte(fmt.Sprintf(text, up.URL, filepath.Join(filepath.Dir(cfg), "decisions.jsonl"), state)), 0o600)
+			}
+			write("shadow", 300)
+			_, base, stop := serveConfig(t, cfg, io.Discard)
+			if n := crawl(t, base, "203.0.113.9", 0, 400); n != 400 {
+				t.Fatalf("shadow mode served %d of 400", n)
+			}
+			stop()
+			decisions, _ := os.ReadFile(filepath.Join(filepath.Dir(cfg), "decisions.jsonl"))
+			if !strings.Contains(string(decisions), `"would":"would have blocked"`) {
+				t.Fatalf("the shadow run logged no would-be block:\n%s", decisions)
+			}
+			// The operator finds 300 too low for this client, and enforces 1,000.
+			write("enforce", 1000)
+			stderr := &syncBuffer{}
+			_, base, stop = serveConfig(t, cfg, stderr)
+			if n := crawl(t, base, "203.0.113.9", 400, 100); n != 100 {
+				t.Errorf("after the switch, the client at 400 of its 1,000 was served %d of 100: held by the shadow run's block", n)
+			}
+			stop()
+			if !strings.Contains(stderr.String(), "shadow_sanctions_not_enforced=1") {
+				t.Errorf("the start-up log does not say the shadow run's block is not enforced:\n%s", stderr)
+			}
+			if backend == "embedded" && !strings.Contains(stderr.String(), "sanctions_in_force=0") {
+				t.Errorf("the recovery line counts the shadow run's block as in force:\n%s", stderr)
+			}
+			// Left at 300, the same client is refused, and the block logged:
+			// at once on the embedded store, and from the first flush on in a
+			// fleet (a proxy just started knows the fleet's count of a key
+			// from its first flush: the staleness bound).
+			write("enforce", 300)
+			_, base, stop = serveConfig(t, cfg, io.Discard)
+			crawl(t, base, "203.0.113.9", 500, 1)
+			time.Sleep(300 * time.Millisecond)
+			if n := crawl(t, base, "203.0.113.9", 501, 5); n != 0 {
+				t.Errorf("over its 300 in enforce mode, served %d", n)
+			}
+			stop()
+			decisions, _ = os.ReadFile(filepath.Join(filepath.Dir(cfg), "decisions.jsonl"))
+			if !regexp.MustCompile(`"action":"block","shadow":false`).Match(decisions) {
+				t.Errorf("the enforced block was not logged:\n%s", decisions)
+			}
+		})
 	}
 }
 

@@ -131,9 +131,10 @@ func (r *Redis) Open(env Env) error {
 		r.fleet.Join(lctx) // unreachable now: Load says so below
 	}
 	now := env.now().UnixNano()
+	shadowed := 0
 	n, err := r.sanctions.Load(lctx, 1_000_000, func(x engine.Sanction) {
-		if env.Engine != nil {
-			env.Engine.Impose(now, x)
+		if env.Engine != nil && env.Engine.Impose(now, x) && x.Shadow && !env.Engine.Shadow() {
+			shadowed++ // a proxy in shadow mode decided it: this one judges the key itself
 		}
 	})
 	if err == nil {
@@ -144,8 +145,11 @@ func (r *Redis) Open(env Env) error {
 	if err != nil {
 		r.log.Error("state: redis unreachable at start; counting on local state until it is back", "redis", redactURL(r.o.URL), "fail", r.o.Fail, "err", err)
 	} else {
-		r.log.Info("state: sharing counts and blocks through redis", "redis", redactURL(r.o.URL), "sanctions_loaded", n,
-			"staleness_bound", r.o.Interval.String(), "fail", r.o.Fail)
+		attrs := []any{"redis", redactURL(r.o.URL), "sanctions_loaded", n, "staleness_bound", r.o.Interval.String(), "fail", r.o.Fail}
+		if shadowed > 0 {
+			attrs = append(attrs, "shadow_sanctions_not_enforced", shadowed)
+		}
+		r.log.Info("state: sharing counts and blocks through redis", attrs...)
 	}
 	r.wg.Add(3)
 	go func() { defer r.wg.Done(); r.resyncAllows(ctx) }()
