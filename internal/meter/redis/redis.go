@@ -160,6 +160,20 @@ type view struct {
 	// written limit the key would otherwise be near.
 	limit   uint64
 	limitAt int64
+	touched bool // in its shard's touched list
+}
+
+// touch lists v for the next flush to read back, once. s.mu must be held.
+func (s *shard) touch(vk vkey, v *view) {
+	if !v.touched {
+		v.touched = true
+		s.touched = append(s.touched, touchedView{vk, v})
+	}
+}
+
+type touchedView struct {
+	vk vkey
+	v  *view
 }
 
 type pend struct {
@@ -172,7 +186,10 @@ type pend struct {
 type shard struct {
 	mu      sync.Mutex
 	pending []pend
-	touched map[vkey]struct{}
+	// touched is the views served since the last flush (each marked
+	// touched), which the flush reads back: a list and a mark, where a set
+	// cost an insert per view on every request.
+	touched []touchedView
 	views   map[vkey]*view
 	// near holds keys found near a budget (here or by another proxy): they
 	// are metered through Redis.
@@ -229,7 +246,6 @@ func New(o Options) *Meter {
 		m.names = append(m.names, windowName(w))
 	}
 	for i := range m.shards {
-		m.shards[i].touched = map[vkey]struct{}{}
 		m.shards[i].views = map[vkey]*view{}
 		m.shards[i].near = map[identity.Key]nearKey{}
 		m.shards[i].confirmed = map[identity.Key]struct{}{}
@@ -327,7 +343,7 @@ func (m *Meter) Observe(now int64, k identity.Key, recs []records.Found, miss bo
 			}
 			v.since += n
 			v.seen = now
-			s.touched[vk] = struct{}{}
+			s.touch(vk, v)
 			local := counts[ent*nw+wi]
 			if b := v.remote + v.since; b > counts[ent*nw+wi] {
 				counts[ent*nw+wi] = b
@@ -770,10 +786,12 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 		taken[i], s.pending = s.pending, nil
 		s.inflight, s.inflightGen = taken[i], m.flushGen
 		clear(s.confirmed)
-		for vk := range s.touched {
-			snaps = append(snaps, vk)
+		for _, t := range s.touched {
+			snaps = append(snaps, t.vk)
+			t.v.touched = false
 		}
 		clear(s.touched)
+		s.touched = s.touched[:0]
 		s.mu.Unlock()
 	}
 	// Each shard's records in runs, one per key and entity, in time order:
@@ -988,7 +1006,10 @@ func (m *Meter) requeue(taken [16][]pend) {
 		// The views of these keys must be refreshed once Redis is back.
 		for _, p := range s.pending {
 			for wi := range m.widths {
-				s.touched[vkey{p.key, p.ent, wi}] = struct{}{}
+				vk := vkey{p.key, p.ent, wi}
+				if v := s.views[vk]; v != nil {
+					s.touch(vk, v)
+				}
 			}
 		}
 		s.mu.Unlock()
@@ -1030,7 +1051,7 @@ func (m *Meter) expireViews(now int64) {
 				continue
 			}
 			if over > 0 && v.since == 0 {
-				if _, busy := s.touched[vk]; !busy {
+				if !v.touched {
 					delete(s.views, vk)
 					over--
 				}
