@@ -364,3 +364,46 @@ func TestBoundsAreTheBoundsOneByOne(t *testing.T) {
 		t.Error("the test does not exercise a fleet's count above a proxy's own")
 	}
 }
+
+// The views of a flood of fresh keys stay under MaxViews once a flush is
+// answered, the ones in use kept; and a key not seen for its longest
+// window is forgotten.
+func TestViewsStayUnderMaxViews(t *testing.T) {
+	srv := testserver.Redis(t)
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { c.Close() })
+	windows := []time.Duration{time.Minute, time.Hour}
+	m := New(Options{
+		Client:   c,
+		Local:    memory.New(memory.Options{Windows: windows, Entities: 2, ExactUpTo: 64, MaxActors: 100_000}),
+		Entities: []string{"user", "phone"},
+		Interval: time.Hour,
+		ID:       "a",
+		MaxViews: 16 * 50, // 50 a shard
+	})
+	now := time.Unix(1_800_000_000, 0).UnixNano()
+	counts := make([]uint64, 4)
+	for i := range 5_000 {
+		m.Observe(now, identity.Key{Kind: identity.IP, Hash: uint64(i + 1)}, []records.Found{{Entity: i % 2, Hash: uint64(i)}}, false, counts)
+	}
+	if n := m.Views(); n != 5_000*len(windows) {
+		t.Fatalf("%d views before the flush, want one a key's entity and window: %d", n, 5_000*len(windows))
+	}
+	flush(t, m, now)
+	if n := m.Views(); n > 16*50 || n < 16*40 {
+		t.Errorf("%d views after the flush, want at most MaxViews (800), and most of them kept", n)
+	}
+	keep := identity.Key{Kind: identity.IP, Hash: 1_000_000}
+	m.Observe(now, keep, []records.Found{{Entity: 0, Hash: 42}}, false, counts) // served since: kept
+	for i := range 2_000 {
+		m.Observe(now, identity.Key{Kind: identity.IP, Hash: uint64(10_000 + i)}, []records.Found{{Entity: 0, Hash: uint64(i)}}, false, counts)
+	}
+	flush(t, m, now)
+	if got := m.Count(now, keep, 0, 1); got != 1 {
+		t.Errorf("the key in use counts %d, want 1", got)
+	}
+	flush(t, m, now+int64(2*time.Hour)) // past the longest window and a bucket
+	if n := m.Views(); n != 0 {
+		t.Errorf("%d views two hours on, want none", n)
+	}
+}

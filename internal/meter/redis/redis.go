@@ -163,6 +163,36 @@ type view struct {
 	touched bool // in its shard's touched list
 }
 
+// viewsOf is k's views by entity*windows+window, made if mk (and nil
+// otherwise when k has none). s.mu must be held.
+func (m *Meter) viewsOf(s *shard, k identity.Key, mk bool) []*view {
+	kv := s.views[k]
+	if kv == nil && mk {
+		kv = make([]*view, len(m.o.Entities)*len(m.widths))
+		s.views[k] = kv
+	}
+	return kv
+}
+
+// viewOf is one view, nil if k has none there. s.mu must be held.
+func (m *Meter) viewOf(s *shard, vk vkey) *view {
+	kv := s.views[vk.key]
+	if kv == nil || vk.ent < 0 || vk.ent >= len(m.o.Entities) || vk.wi < 0 || vk.wi >= len(m.widths) {
+		return nil
+	}
+	return kv[vk.ent*len(m.widths)+vk.wi]
+}
+
+// viewIn is kv's view i, made (seen at now) if there is none. s.mu must
+// be held.
+func (s *shard) viewIn(kv []*view, i int, now int64) *view {
+	if kv[i] == nil {
+		kv[i] = &view{seen: now}
+		s.nviews++
+	}
+	return kv[i]
+}
+
 // touch lists v for the next flush to read back, once. s.mu must be held.
 func (s *shard) touch(vk vkey, v *view) {
 	if !v.touched {
@@ -190,7 +220,13 @@ type shard struct {
 	// touched), which the flush reads back: a list and a mark, where a set
 	// cost an insert per view on every request.
 	touched []touchedView
-	views   map[vkey]*view
+	// views holds each key's views by entity*windows+window: a key's
+	// views are read together (a request's every budget, its entities in
+	// each window), and one lookup finds them all, where one lookup a view
+	// keyed by key, entity and window was the fleet proxy's most common
+	// cost. nviews counts them, for MaxViews.
+	views  map[identity.Key][]*view
+	nviews int
 	// near holds keys found near a budget (here or by another proxy): they
 	// are metered through Redis.
 	near map[identity.Key]nearKey
@@ -246,7 +282,7 @@ func New(o Options) *Meter {
 		m.names = append(m.names, windowName(w))
 	}
 	for i := range m.shards {
-		m.shards[i].views = map[vkey]*view{}
+		m.shards[i].views = map[identity.Key][]*view{}
 		m.shards[i].near = map[identity.Key]nearKey{}
 		m.shards[i].confirmed = map[identity.Key]struct{}{}
 	}
@@ -334,13 +370,10 @@ func (m *Meter) Observe(now int64, k identity.Key, recs []records.Found, miss bo
 				n++
 			}
 		}
+		kv := m.viewsOf(s, k, true)
 		for wi := 0; wi < nw; wi++ {
 			vk := vkey{k, ent, wi}
-			v := s.views[vk]
-			if v == nil {
-				v = &view{}
-				s.views[vk] = v
-			}
+			v := s.viewIn(kv, ent*nw+wi, now)
 			v.since += n
 			v.seen = now
 			s.touch(vk, v)
@@ -533,17 +566,13 @@ func (m *Meter) exchange(now int64, k identity.Key, own []records.Found, want []
 			continue
 		}
 		for wi := 0; wi < nw; wi++ {
-			if v := s.views[vkey{k, ent, wi}]; v != nil {
+			if v := m.viewOf(s, vkey{k, ent, wi}); v != nil {
 				v.since -= min(v.since, done[ent])
 			}
 		}
 	}
 	for i, vk := range reads {
-		v := s.views[vk]
-		if v == nil {
-			v = &view{seen: now}
-			s.views[vk] = v
-		}
+		v := s.viewIn(m.viewsOf(s, vk.key, true), vk.ent*nw+vk.wi, now)
 		r := uint64(cmds[i].Val())
 		if seq > v.seq {
 			v.remote, v.seq = r, seq
@@ -568,7 +597,7 @@ func (m *Meter) Limiting(now int64, k identity.Key, ent, wi int, limit uint64) {
 	}
 	s := m.shard(k)
 	s.mu.Lock()
-	if v := s.views[vkey{k, ent, wi}]; v != nil && (v.limitAt != now || limit < v.limit) {
+	if v := m.viewOf(s, vkey{k, ent, wi}); v != nil && (v.limitAt != now || limit < v.limit) {
 		v.limit, v.limitAt = limit, now
 	}
 	s.mu.Unlock()
@@ -580,9 +609,13 @@ func (m *Meter) Limiting(now int64, k identity.Key, ent, wi int, limit uint64) {
 // go by the flush again, and its requests no longer wait on Redis. s.mu
 // must be held.
 func (m *Meter) far(s *shard, k identity.Key) bool {
+	kv := s.views[k]
 	for ent := range m.o.Entities {
 		for wi := range m.widths {
-			v := s.views[vkey{k, ent, wi}]
+			var v *view
+			if kv != nil {
+				v = kv[ent*len(m.widths)+wi]
+			}
 			if v == nil || m.limit(k.Kind, ent, wi) == 0 {
 				continue // no budget holds the key there
 			}
@@ -613,17 +646,14 @@ func (m *Meter) consult(now int64, k identity.Key) {
 		return
 	}
 	var vks []vkey
+	kv := m.viewsOf(s, k, true)
 	for ent := range m.o.Entities {
 		for wi := range m.widths {
 			if m.limit(k.Kind, ent, wi) == 0 {
 				continue
 			}
 			vk := vkey{k, ent, wi}
-			v := s.views[vk]
-			if v == nil {
-				v = &view{seen: now}
-				s.views[vk] = v
-			}
+			v := s.viewIn(kv, ent*len(m.widths)+wi, now)
 			if v.read != now {
 				v.read = now
 				vks = append(vks, vk)
@@ -699,7 +729,7 @@ func (m *Meter) fleet(k identity.Key, ent, wi int) uint64 {
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v := s.views[vkey{k, ent, wi}]; v != nil {
+	if v := m.viewOf(s, vkey{k, ent, wi}); v != nil {
 		return v.remote + v.since
 	}
 	return 0
@@ -731,10 +761,13 @@ func (m *Meter) Bounds(now int64, k identity.Key, want uint64, dst []uint64) {
 	nw := len(m.widths)
 	s := m.shard(k)
 	s.mu.Lock()
-	for ; want != 0; want &= want - 1 {
+	kv := s.views[k]
+	for ; want != 0 && kv != nil; want &= want - 1 {
 		i := bits.TrailingZeros64(want)
-		if v := s.views[vkey{k, i / nw, i % nw}]; v != nil {
-			dst[i] = max(dst[i], v.remote+v.since)
+		if i/nw < len(m.o.Entities) && i%nw < nw {
+			if v := kv[i]; v != nil {
+				dst[i] = max(dst[i], v.remote+v.since)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -912,14 +945,14 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 				continue
 			}
 			for wi := range m.widths {
-				if v := s.views[vkey{r[0].key, r[0].ent, wi}]; v != nil {
+				if v := m.viewOf(s, vkey{r[0].key, r[0].ent, wi}); v != nil {
 					v.since -= min(v.since, uint64(len(r)))
 				}
 			}
 		}
 		for _, i := range bySnap[j] {
 			vk := snaps[i]
-			v := s.views[vk]
+			v := m.viewOf(s, vk)
 			if v == nil {
 				continue
 			}
@@ -1007,7 +1040,7 @@ func (m *Meter) requeue(taken [16][]pend) {
 		for _, p := range s.pending {
 			for wi := range m.widths {
 				vk := vkey{p.key, p.ent, wi}
-				if v := s.views[vk]; v != nil {
+				if v := m.viewOf(s, vk); v != nil {
 					s.touch(vk, v)
 				}
 			}
@@ -1038,23 +1071,28 @@ func (m *Meter) expireViews(now int64) {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		over := len(s.views) - limit
+		over := s.nviews - limit
 		for k, nk := range s.near {
 			if nk.until <= now {
 				delete(s.near, k)
 			}
 		}
-		for vk, v := range s.views {
-			if v.seen < horizon {
-				delete(s.views, vk)
-				over--
-				continue
-			}
-			if over > 0 && v.since == 0 {
-				if !v.touched {
-					delete(s.views, vk)
+		for k, kv := range s.views {
+			left := 0
+			for j, v := range kv {
+				switch {
+				case v == nil:
+					continue
+				case v.seen < horizon, over > 0 && v.since == 0 && !v.touched:
+					kv[j] = nil
+					s.nviews--
 					over--
+				default:
+					left++
 				}
+			}
+			if left == 0 {
+				delete(s.views, k)
 			}
 		}
 		s.mu.Unlock()
@@ -1067,7 +1105,7 @@ func (m *Meter) Views() int {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		n += len(s.views)
+		n += s.nviews
 		s.mu.Unlock()
 	}
 	return n
