@@ -758,16 +758,13 @@ func (m *Meter) Bound(now int64, k identity.Key, ent, wi int) uint64 {
 func (m *Meter) Bounds(now int64, k identity.Key, want uint64, dst []uint64) {
 	m.consult(now, k)
 	m.local.Bounds(now, k, want, dst)
-	nw := len(m.widths)
 	s := m.shard(k)
 	s.mu.Lock()
 	kv := s.views[k]
-	for ; want != 0 && kv != nil; want &= want - 1 {
-		i := bits.TrailingZeros64(want)
-		if i/nw < len(m.o.Entities) && i%nw < nw {
-			if v := kv[i]; v != nil {
-				dst[i] = max(dst[i], v.remote+v.since)
-			}
+	for ; want != 0; want &= want - 1 {
+		// kv is laid out as the bits are: entity*windows+window
+		if i := bits.TrailingZeros64(want); i < len(kv) && kv[i] != nil {
+			dst[i] = max(dst[i], kv[i].remote+kv[i].since)
 		}
 	}
 	s.mu.Unlock()
@@ -882,13 +879,14 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 				hashes[i] = string(b[:])
 			}
 			for wi, width := range m.widths {
+				base := m.bucketBase(k, ent, wi) // each bucket's key is it and the epoch
 				for i := 0; i < len(r); {
 					epoch := r[i].at / width
 					j := i + 1
 					for j < len(r) && r[j].at/width == epoch {
 						j++
 					}
-					key := m.bucketKey(k, ent, wi, epoch)
+					key := string(strconv.AppendInt(base, epoch, 10))
 					pipe.PFAdd(ctx, key, hashes[i:j]...)
 					// A bucket matters until it leaves the window: Buckets+1 widths.
 					pipe.PExpireAt(ctx, key, time.Unix(0, (epoch+memory.Buckets+2)*width))
@@ -944,8 +942,12 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 			if _, done := s.confirmed[r[0].key]; done {
 				continue
 			}
-			for wi := range m.widths {
-				if v := m.viewOf(s, vkey{r[0].key, r[0].ent, wi}); v != nil {
+			kv, ent := s.views[r[0].key], r[0].ent
+			if kv == nil || ent < 0 || ent >= len(m.o.Entities) {
+				continue
+			}
+			for _, v := range kv[ent*len(m.widths) : (ent+1)*len(m.widths)] {
+				if v != nil {
 					v.since -= min(v.since, uint64(len(r)))
 				}
 			}
