@@ -96,6 +96,34 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// The flush interval's default follows what it costs and buys: on local
+// disk only a crash's loss (each flush rewrites every changed actor), in a
+// fleet also the other proxies' staleness.
+func TestFlushIntervalDefaultsToTheStateKept(t *testing.T) {
+	tests := []struct {
+		name, state string
+		want        time.Duration
+	}{
+		{"local disk", "", 10 * time.Second},
+		{"local disk, dir named", "state: {dir: ./s}\n", 10 * time.Second},
+		{"fleet", "state: {redis: 'redis://127.0.0.1:6379/0'}\n", 2 * time.Second},
+		{"fleet, short form", "state: redis://127.0.0.1:6379/0\n", 2 * time.Second},
+		{"written", "state: {dir: ./s, flush_interval: 3s}\n", 3 * time.Second},
+		{"written, fleet", "state: {redis: 'redis://127.0.0.1:6379/0', flush_interval: 500ms}\n", 500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("c.yaml", []byte("upstream: http://127.0.0.1:9\n"+tt.state))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.State.FlushInterval.D(); got != tt.want {
+				t.Errorf("flush_interval %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseDuration(t *testing.T) {
 	tests := []struct {
 		in   string
