@@ -20,7 +20,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,9 +137,12 @@ type Recovered struct {
 	Compacted string
 }
 
-// Open opens (creating if needed) dir/state.db.
-func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
-	rec := Recovered{Path: filepath.Join(dir, "state.db")}
+// Open opens (creating if needed) dir/state.db. A damaged file (cut
+// short, or pages that are not what they should be) is an error that says
+// so, before the proxy serves: read as it is, bbolt would crash the
+// process, at start or at some later flush.
+func Open(dir string, meta Meta, o Options) (s *Store, rec Recovered, err error) {
+	rec = Recovered{Path: filepath.Join(dir, "state.db")}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, rec, err
 	}
@@ -146,12 +152,30 @@ func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
 	if o.MinCompact <= 0 {
 		o.MinCompact = 8 << 20
 	}
+	err = guard(rec.Path, func() error {
+		s, err = open(dir, meta, o, &rec)
+		return err
+	})
+	return s, rec, err
+}
+
+func open(dir string, meta Meta, o Options, rec *Recovered) (*Store, error) {
 	db, err := openBolt(rec.Path, dir)
 	if err != nil {
-		return nil, rec, err
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			db.Close() // unlocked for the next open; guard reports the panic
+			panic(r)
+		}
+	}()
+	if err := check(db, rec.Path); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if db, rec.Compacted, err = compactIfSparse(db, rec.Path, dir, o); err != nil {
-		return nil, rec, err
+		return nil, err
 	}
 	if o.MaxCanaries <= 0 {
 		o.MaxCanaries = DefaultMaxCanaries
@@ -220,9 +244,55 @@ func Open(dir string, meta Meta, o Options) (*Store, Recovered, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, rec, fmt.Errorf("%s: %w", rec.Path, err)
+		return nil, fmt.Errorf("%s: %w", rec.Path, err)
 	}
-	return s, rec, nil
+	return s, nil
+}
+
+// guard runs fn, turning a fault on the mapped file (one cut short: a read
+// past its end is a SIGBUS, fatal in Go unless asked otherwise) and a
+// panic of bbolt's (its assertions on a page) into an error naming path.
+func guard(path string, fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			cause := fmt.Errorf("%v", r)
+			if re, ok := r.(runtime.Error); ok && strings.Contains(re.Error(), "invalid memory address") {
+				cause = fmt.Errorf("a read of its pages faulted: cut short? (%w)", re)
+			}
+			err = damaged(path, cause)
+		}
+	}()
+	return fn()
+}
+
+func damaged(path string, cause error) error {
+	return fmt.Errorf("%s is damaged (%w): move it aside (the proxy then starts with no stored counts or blocks) or put back a copy", path, cause)
+}
+
+// check reads every page of db's file once: a damaged page fails the
+// start, not a flush minutes later (whose panic no one could recover).
+// The file's size is checked first, so that no page read is past its end.
+func check(db *bolt.DB, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	return db.View(func(tx *bolt.Tx) error {
+		if fi.Size() < tx.Size() {
+			return damaged(path, fmt.Errorf("%d bytes, where its pages take %d", fi.Size(), tx.Size()))
+		}
+		var first error
+		for err := range tx.Check() { // drained: the check reads the transaction until it is done
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return damaged(path, first)
+		}
+		return nil
+	})
 }
 
 func openBolt(path, dir string) (*bolt.DB, error) {
@@ -682,7 +752,18 @@ func OpenReadOnly(dir string) (*Store, error) {
 	if _, err := os.Stat(p); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(p, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
+	var db *bolt.DB
+	err := guard(p, func() (err error) {
+		db, err = bolt.Open(p, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		if err := check(db, p); err != nil {
+			db.Close()
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%s is in use by a running proxy: stop it, or give a copy of the state directory (--state)", p)
