@@ -470,6 +470,7 @@ func (r *Redis) Register(reg prometheus.Registerer) {
 	counter("leakguard_state_redis_flushed_records_total", "Records sent to Redis.", func() float64 { return float64(f.Stats().Flushed) })
 	counter("leakguard_state_redis_dropped_records_total", "Records dropped while Redis was unreachable, past the buffer.", func() float64 { return float64(f.Stats().Dropped) })
 	counter("leakguard_state_redis_failures_total", "Failed exchanges with Redis.", func() float64 { return float64(f.Stats().Failures) })
+	counter("leakguard_state_redis_key_errors_total", "Commands Redis refused for their key alone (a fleet key holding something other than a HyperLogLog): their records are dropped, Redis is not taken for down.", func() float64 { return float64(f.Stats().KeyErrors) })
 	gauge("leakguard_state_redis_fleet_members", "Proxies that flushed to the fleet's Redis lately.", func() float64 { return float64(f.Stats().Members) })
 	counter("leakguard_state_redis_write_through_total", "Requests of keys near a budget whose records were written to Redis as served.", func() float64 { return float64(f.Stats().Throughs) })
 	counter("leakguard_state_redis_consults_total", "Admissions of keys near a budget that read the fleet's count first.", func() float64 { return float64(f.Stats().Consults) })

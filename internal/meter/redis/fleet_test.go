@@ -407,3 +407,48 @@ func TestViewsStayUnderMaxViews(t *testing.T) {
 		t.Errorf("%d views two hours on, want none", n)
 	}
 }
+
+// A key of the fleet's that holds something other than a HyperLogLog
+// (written by hand, by another program sharing the prefix, or corrupted)
+// is refused by Redis for that key alone. It had the fleet taken for down:
+// every flush failed on it and put its records back, and under
+// state.fail: closed every record request of every client was answered
+// 503 until the key expired (found by a probe, 2026-12-05).
+func TestABadKeyDoesNotTakeTheFleetDown(t *testing.T) {
+	a, b := fleetOfTwo(t)
+	ctx := context.Background()
+	now := time.Now().UnixNano()
+	bad, good := identity.Key{Kind: identity.IP, Hash: 0xbad}, identity.Key{Kind: identity.IP, Hash: 0x600d}
+	serve(a, now, bad, 0, 10)
+	flush(t, a, now)
+	key := a.bucketKey(bad, 0, 0, now/a.widths[0])
+	if n := a.o.Client.Exists(ctx, key).Val(); n != 1 {
+		t.Fatalf("the bucket %s is not in Redis", key)
+	}
+	if err := a.o.Client.Set(ctx, key, "not a hyperloglog", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	serve(a, now, bad, 10, 20)
+	serve(a, now, good, 0, 40)
+	flush(t, a, now)
+	if !a.Up() {
+		t.Fatal("one bad key took Redis for down")
+	}
+	if got := a.o.Client.PFCount(ctx, a.bucketKey(good, 0, 0, now/a.widths[0])).Val(); got != 40 {
+		t.Errorf("the good key's bucket counts %d in Redis, want its 40 records", got)
+	}
+	if a.Stats().KeyErrors == 0 {
+		t.Error("the refused commands were not counted")
+	}
+	// Near its budget, the key's records are written as served: the same.
+	serve(a, now, bad, 20, 120)
+	if a.o.Client.Exists(ctx, key).Val() != 1 || !a.Up() {
+		t.Fatal("the bad key's write through took Redis for down")
+	}
+	// The other proxy reads the bad key's window and keeps counting.
+	serve(b, now, bad, 0, 5)
+	flush(t, b, now)
+	if !b.Up() {
+		t.Fatal("reading a bad key's window took Redis for down")
+	}
+}

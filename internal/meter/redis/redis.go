@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/bits"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -97,12 +98,15 @@ type Meter struct {
 	names  []string // window names: "1h", "1d"
 	shards [16]shard
 
-	up        atomic.Bool
-	dropped   atomic.Uint64
-	flushed   atomic.Uint64
-	failures  atomic.Uint64
-	lastFlush atomic.Int64
-	pendingN  atomic.Int64
+	up       atomic.Bool
+	dropped  atomic.Uint64
+	flushed  atomic.Uint64
+	failures atomic.Uint64
+	// keyErrors counts commands Redis refused for their key alone
+	// (keyError); badKeyLog is when the last was logged, unix ns.
+	keyErrors, badKeyLog atomic.Int64
+	lastFlush            atomic.Int64
+	pendingN             atomic.Int64
 
 	// limits maps (kind, entity, window) to the lowest limit of a budget
 	// there; set once before serving.
@@ -524,7 +528,7 @@ func (m *Meter) exchange(now int64, k identity.Key, own []records.Found, want []
 	if announce {
 		pipe.Publish(ctx, m.nearChannel(), m.o.ID+" "+k.String())
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := m.refused(pipe.Exec(ctx)); err != nil {
 		m.markDown(err)
 		if len(drained) > 0 || copies != nil {
 			s.mu.Lock()
@@ -863,7 +867,7 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 	var err error
 	send := func() {
 		if err == nil && pipe.Len() >= flushCmds {
-			_, err = pipe.Exec(ctx)
+			err = m.refused(pipe.Exec(ctx))
 		}
 	}
 	for _, rs := range runs {
@@ -908,7 +912,7 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 	pipe.PExpire(ctx, m.membersKey(), m.memberTTL())
 	members := pipe.ZCard(ctx, m.membersKey())
 	if err == nil {
-		_, err = pipe.Exec(ctx)
+		err = m.refused(pipe.Exec(ctx))
 	}
 	if err != nil {
 		m.requeue(taken)
@@ -957,6 +961,9 @@ func (m *Meter) Flush(ctx context.Context, now int64) error {
 			v := m.viewOf(s, vk)
 			if v == nil {
 				continue
+			}
+			if counts[i].Err() != nil {
+				continue // a key of the window refused (keyError): the last count stands
 			}
 			r := uint64(counts[i].Val())
 			if s.near[vk.key].until > now {
@@ -1051,6 +1058,54 @@ func (m *Meter) requeue(taken [16][]pend) {
 	}
 }
 
+// keyError reports whether Redis refused a command for its key alone: a
+// key of the fleet's that holds something other than a HyperLogLog
+// (WRONGTYPE), or a corrupted one (INVALIDOBJ). Anything else, a network
+// error or a server that cannot serve (LOADING, READONLY, OOM, ...), is
+// Redis down.
+func keyError(err error) bool {
+	var re goredis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "WRONGTYPE ") || strings.HasPrefix(msg, "INVALIDOBJ ")
+}
+
+// refused is the error of a pipeline's Exec that makes Redis down: nil
+// when every command that failed was refused for its key alone, which
+// are counted and logged at most once a minute. One bad key had the
+// fleet taken for down, with every record request answered 503 under
+// state.fail: closed, until the key expired (found by a probe,
+// 2026-12-05: TestABadKeyDoesNotTakeTheFleetDown).
+func (m *Meter) refused(cmds []goredis.Cmder, err error) error {
+	if err == nil {
+		return nil
+	}
+	var bad int64
+	var first error
+	for _, c := range cmds {
+		switch e := c.Err(); {
+		case e == nil:
+		case keyError(e):
+			bad++
+			if first == nil {
+				first = fmt.Errorf("%s: %w", c.Args()[1], e)
+			}
+		default:
+			return e
+		}
+	}
+	if bad == 0 {
+		return err
+	}
+	m.keyErrors.Add(bad)
+	if now, last := time.Now().UnixNano(), m.badKeyLog.Load(); now-last > int64(time.Minute) && m.badKeyLog.CompareAndSwap(last, now) && m.o.Log != nil {
+		m.o.Log.Warn("state: redis refused commands on keys of the fleet's that hold something else; their records are dropped until the keys expire with their bucket", "commands", bad, "first", first)
+	}
+	return nil
+}
+
 func (m *Meter) markDown(err error) {
 	m.failures.Add(1)
 	if m.up.Swap(false) && m.o.Log != nil {
@@ -1117,8 +1172,10 @@ func (m *Meter) Views() int {
 type Stats struct {
 	Up                         bool
 	Flushed, Dropped, Failures uint64
-	Pending                    int64
-	LastFlush                  time.Time
+	// KeyErrors are commands refused for their key alone (keyError).
+	KeyErrors uint64
+	Pending   int64
+	LastFlush time.Time
 	// Members is the proxies in the fleet; Throughs and Consults the round
 	// trips of keys near a budget (records written through, counts read
 	// before admitting).
@@ -1128,7 +1185,7 @@ type Stats struct {
 
 // Stats returns the counters.
 func (m *Meter) Stats() Stats {
-	return Stats{Up: m.up.Load(), Flushed: m.flushed.Load(), Dropped: m.dropped.Load(), Failures: m.failures.Load(),
+	return Stats{Up: m.up.Load(), Flushed: m.flushed.Load(), Dropped: m.dropped.Load(), Failures: m.failures.Load(), KeyErrors: uint64(m.keyErrors.Load()),
 		Pending: m.pendingN.Load(), LastFlush: time.Unix(0, m.lastFlush.Load()),
 		Members: m.Members(), Throughs: m.throughs.Load(), Consults: m.consults.Load()}
 }
@@ -1140,7 +1197,7 @@ func (m *Meter) Run(ctx context.Context, now func() time.Time) {
 	defer t.Stop()
 	sub := m.o.Client.Subscribe(ctx, m.nearChannel())
 	defer sub.Close()
-	heard := sub.Channel()
+	heard := messages(ctx, sub, m.o.Log)
 	for {
 		select {
 		case msg, ok := <-heard:
@@ -1375,12 +1432,70 @@ func (s *Sanctions) Load(ctx context.Context, max int, impose func(engine.Sancti
 	return n, err
 }
 
+// subscription is what messages needs of a *goredis.PubSub.
+type subscription interface {
+	ReceiveTimeout(ctx context.Context, timeout time.Duration) (any, error)
+	Ping(ctx context.Context, payload ...string) error
+}
+
+// messages delivers sub's messages, as sub.Channel() does, but reads them
+// on a goroutine of ours: go-redis panics on a reply of the wrong shape (a
+// nested array where a channel's name should be), and on its own
+// goroutine that panic took the proxy down (found by a probe, 2026-12-05:
+// TestAMalformedMessageDoesNotTakeTheProxyDown). Such a reply is logged
+// and skipped. As sub.Channel() does, a minute's silence sends a PING, and
+// a PING that cannot be written makes go-redis reconnect; an error waits a
+// second before the next read, so that a Redis down is not a busy loop.
+// The channel closes when ctx is done and the caller closes sub.
+func messages(ctx context.Context, sub subscription, log *slog.Logger) <-chan *goredis.Message {
+	ch := make(chan *goredis.Message)
+	go func() {
+		defer close(ch)
+		for ctx.Err() == nil {
+			v, err := receive(ctx, sub)
+			var ne net.Error
+			switch {
+			case errors.As(err, &ne) && ne.Timeout():
+				sub.Ping(ctx)
+				continue
+			case err != nil:
+				if errors.Is(err, errMalformed) && log != nil {
+					log.Warn("state: ignored a malformed message from redis", "err", err)
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+				continue
+			}
+			if msg, ok := v.(*goredis.Message); ok {
+				select {
+				case ch <- msg:
+				case <-ctx.Done():
+				}
+			}
+		}
+	}()
+	return ch
+}
+
+var errMalformed = errors.New("malformed reply")
+
+func receive(ctx context.Context, sub subscription) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("%w: %v", errMalformed, r)
+		}
+	}()
+	return sub.ReceiveTimeout(ctx, time.Minute)
+}
+
 // Subscribe applies other proxies' sanctions and unblocks until ctx is
 // done. go-redis re-subscribes by itself after a lost connection.
 func (s *Sanctions) Subscribe(ctx context.Context, impose func(engine.Sanction), unblock func(identity.Key)) {
 	sub := s.Client.Subscribe(ctx, s.channel())
 	defer sub.Close()
-	ch := sub.Channel()
+	ch := messages(ctx, sub, s.Log)
 	for {
 		select {
 		case <-ctx.Done():
