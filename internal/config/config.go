@@ -71,6 +71,9 @@ type Config struct {
 	// where each field was found, for error messages; nil when built in code.
 	file string
 	root *yaml.Node
+	// decodeErrs are the values the YAML had of the wrong type, reported
+	// by Validate with every other problem.
+	decodeErrs []*FieldError
 
 	// what Validate parsed, kept so that building from the config parses
 	// nothing twice (nil when built in code and not validated)
@@ -429,7 +432,7 @@ func (s *State) UnmarshalYAML(n *yaml.Node) error {
 		switch k := n.Content[i]; k.Value {
 		case "dir", "persist", "flush_interval", "redis", "fail":
 		default:
-			return fmt.Errorf("line %d: field %s not found in state (want dir, persist, flush_interval, redis, fail)", k.Line, k.Value)
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: field %s not found in state (want dir, persist, flush_interval, redis, fail)", k.Line, k.Value)}}
 		}
 	}
 	type plain State
@@ -618,14 +621,25 @@ func Decode(name string, data []byte) (*Config, error) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
 		msg = strings.TrimPrefix(msg, "yaml: ")
 		var lines []string
+		var te *yaml.TypeError
 		for _, l := range strings.Split(msg, "\n") {
 			l = strings.TrimSpace(l)
 			if l == "" {
 				continue
 			}
 			lines = append(lines, yamlLineRe.ReplaceAllString(l, name+":$1: "))
+			// A value of the wrong type (or an unknown field): the rest
+			// of the file is decoded, and Validate reports these with
+			// every other problem. Returned at once, they hid the rest,
+			// which the next run then found one by one.
+			if m := yamlLineRe.FindStringSubmatch(l); m != nil && errors.As(err, &te) {
+				n, _ := strconv.Atoi(m[1])
+				c.decodeErrs = append(c.decodeErrs, &FieldError{File: name, Line: n, Msg: yamlLineRe.ReplaceAllString(l, "")})
+			}
 		}
-		return nil, errors.New(strings.Join(lines, "\n"))
+		if te == nil || len(c.decodeErrs) != len(lines) {
+			return nil, errors.New(strings.Join(lines, "\n"))
+		}
 	}
 	c.root = &root
 	c.applyDefaults()
@@ -642,6 +656,8 @@ type FieldError struct {
 
 func (e *FieldError) Error() string {
 	switch {
+	case e.File != "" && e.Line > 0 && e.Path == "":
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 	case e.File != "" && e.Line > 0:
 		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Path, e.Msg)
 	case e.File != "":
@@ -669,8 +685,17 @@ func LoadOffline(path string) (*Config, error) {
 
 func (c *Config) validate(proxying bool) error {
 	var errs []error
+	decoded := map[int]bool{}
+	for _, e := range c.decodeErrs {
+		errs = append(errs, e)
+		decoded[e.Line] = true
+	}
 	add := func(path, format string, args ...any) {
-		errs = append(errs, &FieldError{File: c.file, Line: c.lineOf(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+		line := c.lineOf(path)
+		if line > 0 && decoded[line] {
+			return // the value's type is wrong, reported above
+		}
+		errs = append(errs, &FieldError{File: c.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	if _, err := netip.ParseAddrPort(c.Listen); err != nil {
 		if _, _, err2 := splitHostPort(c.Listen); err2 != nil {
@@ -940,6 +965,23 @@ func (c *Config) validate(proxying bool) error {
 			add(p, "duplicate budget %q; give one a name:", b.ID())
 		}
 		seen[b.ID()] = true
+	}
+	// Each goes to net/http, which reads a negative one as no limit at
+	// all: a slowloris client held, an upstream waited on forever, any
+	// header size taken (found by a probe, 2026-12-05).
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"read_header_timeout", c.Limits.ReadHeaderTimeout}, {"read_timeout", c.Limits.ReadTimeout}, {"idle_timeout", c.Limits.IdleTimeout}, {"upstream_timeout", c.Limits.UpstreamTimeout}} {
+		if d.v < 0 {
+			add("limits."+d.key, "must not be negative (it would be no limit at all), got %s", d.v)
+		}
+	}
+	if c.Limits.MaxHeaderBytes < 0 {
+		add("limits.max_header_bytes", "must not be negative (it would be no limit at all), got %d", c.Limits.MaxHeaderBytes)
+	}
+	if c.Limits.MaxIdleConns < 0 {
+		add("limits.upstream_idle_conns", "must not be negative, got %d", c.Limits.MaxIdleConns)
 	}
 	if c.Limits.MaxConns < 1 {
 		add("limits.max_conns", "want a positive number of connections, got %d", c.Limits.MaxConns)

@@ -68,6 +68,12 @@ func TestParseErrors(t *testing.T) {
 		{"TLS certificate without its key", "upstream: http://x\ntls:\n  cert_file: c.pem\n", "c.yaml:2: tls: give both cert_file and key_file"},
 		{"TLS certificate not there", "upstream: http://x\ntls: {cert_file: testdata/none.pem, key_file: testdata/none.key}\n", "c.yaml:2: tls.cert_file: open testdata/none.pem"},
 		{"followed log's TLS variable not logged", "upstream: http://x\nfollow:\n  syslog: 127.0.0.1:5140\n  format: nginx\n  log_format: '$remote_addr [$time_local] \"$request\" $status'\n  tls_var: ssl_ja4\n", "c.yaml:2: follow: the TLS fingerprint variable $ssl_ja4 is not in the log_format"},
+		{"negative read timeout", "upstream: http://x\nlimits:\n  read_timeout: -1s\n", "c.yaml:3: limits.read_timeout: must not be negative"},
+		{"negative read header timeout", "upstream: http://x\nlimits:\n  read_header_timeout: -1s\n", "c.yaml:3: limits.read_header_timeout: must not be negative"},
+		{"negative idle timeout", "upstream: http://x\nlimits:\n  idle_timeout: -5s\n", "c.yaml:3: limits.idle_timeout: must not be negative"},
+		{"negative upstream timeout", "upstream: http://x\nlimits:\n  upstream_timeout: -1s\n", "c.yaml:3: limits.upstream_timeout: must not be negative"},
+		{"negative header bytes", "upstream: http://x\nlimits:\n  max_header_bytes: -5\n", "c.yaml:3: limits.max_header_bytes: must not be negative"},
+		{"negative idle conns", "upstream: http://x\nlimits:\n  upstream_idle_conns: -1\n", "c.yaml:3: limits.upstream_idle_conns: must not be negative"},
 		{"duplicate budget", "upstream: http://x\nrecords:\n - {route: 'GET /u/{id}', entity: user}\nbudgets:\n - {entity: user, per: ip, window: 1h, limit: 5}\n - {entity: user, per: ip, window: 1h, limit: 9}\n", "duplicate budget"},
 	}
 	for _, tt := range tests {
@@ -75,6 +81,41 @@ func TestParseErrors(t *testing.T) {
 			_, err := Parse("c.yaml", []byte(tt.yaml))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// A value of the wrong type hid every other problem of the file: fixed,
+// the next run found the next (found by a probe, 2026-12-05).
+func TestEveryProblemIsReportedBesideAValueOfTheWrongType(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"a duration that is not one", "upstream: http://x\nrecords:\n  - {route: 'GET /a/{id}', entity: user}\nbudgets:\n  - {entity: user, per: ip, window: 1h, limit: 0}\n  - {entity: user, per: ip, window: abc, limit: 5}\nmode: sideways\n",
+			[]string{"c.yaml:5: budgets[0].limit: want a positive number", "c.yaml:6: invalid duration \"abc\"", "c.yaml:7: mode: want shadow or enforce"}},
+		{"a number that is not one", "upstream: http://x\nlimits:\n  max_conns: many\nmode: sideways\n",
+			[]string{"c.yaml:3: cannot unmarshal !!str `many` into int", "c.yaml:4: mode: want shadow or enforce"}},
+		{"a field of state that is not one", "upstream: http://x\nstate:\n  flush: 1s\nmode: sideways\n",
+			[]string{"c.yaml:3: field flush not found in state", "c.yaml:4: mode: want shadow or enforce"}},
+		{"an unknown field", "upstream: http://x\nmeter:\n  windows: [1h]\nmode: sideways\n",
+			[]string{"c.yaml:3: field windows not found", "c.yaml:4: mode: want shadow or enforce"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := strings.Split(err.Error(), "\n")
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d problems, want %d:\n%v", len(got), len(tt.want), err)
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("problem %d: %q, want it to contain %q", i+1, got[i], w)
+				}
 			}
 		})
 	}

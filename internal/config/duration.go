@@ -53,12 +53,14 @@ func ParseDuration(s string) (time.Duration, error) {
 }
 
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	// A *yaml.TypeError, not another error: the decoder then goes on with
+	// the rest of the file, so that Validate can report every problem.
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a duration such as 1h or 30d", n.Line)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: expected a duration such as 1h or 30d", n.Line)}}
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %v", n.Line, err)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*d = Duration(v)
 	return nil
