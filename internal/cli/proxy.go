@@ -169,6 +169,13 @@ func (c *ProxyCommand) Open() error {
 	if c.decisions, c.closeLog, err = decisionlog.Open(cfg.Log.Decisions, c.Stdout, c.Stderr); err != nil {
 		return err
 	}
+	c.decisions.Failing = func(err error, lost uint64) {
+		if err != nil {
+			c.log.Error("decision log: a line could not be written; decisions are still made and counted (leakguard_decisions_total), and lines lost are counted (leakguard_decision_lines_lost_total)", "dest", cfg.Log.Decisions, "err", err)
+		} else {
+			c.log.Info("decision log: writing again", "dest", cfg.Log.Decisions, "lines_lost", lost)
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -177,6 +184,8 @@ func (c *ProxyCommand) Open() error {
 	proxy.RegisterGauges(reg, stk.meter, stk.engine, stk.detector)
 	c.detector = stk.detector
 	c.state.Register(reg)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "leakguard_decision_lines_lost_total", Help: "Decision log lines that could not be written (a full disk, a closed pipe)."},
+		func() float64 { return float64(c.decisions.Lost()) }))
 
 	up, _ := url.Parse(cfg.Upstream)
 	opts := stk.built.ProxyOptions(cfg, h, metrics, c.state.Ledger())

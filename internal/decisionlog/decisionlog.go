@@ -22,6 +22,12 @@ type Log struct {
 	w   io.Writer
 	now func() time.Time
 	err error
+	// failed counts the lines that could not be written.
+	failed uint64
+	// Failing, if set, is told when writes start failing (err set) and
+	// when they work again (err nil): a full disk lost every decision
+	// line with no word anywhere (found by a probe, 2026-12-05).
+	Failing func(err error, lost uint64)
 }
 
 func New(w io.Writer, now func() time.Time) *Log {
@@ -100,12 +106,30 @@ func (l *Log) write(v any) {
 	b := buf.Bytes()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, err := l.w.Write(b); err != nil {
+	_, err := l.w.Write(b)
+	switch {
+	case err != nil:
+		l.failed++
+		if l.err == nil && l.Failing != nil {
+			l.Failing(err, l.failed)
+		}
 		l.err = err
+	case l.err != nil:
+		l.err = nil
+		if l.Failing != nil {
+			l.Failing(nil, l.failed)
+		}
 	}
 }
 
-// Err returns the last write error, if any.
+// Lost is how many lines could not be written.
+func (l *Log) Lost() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+// Err returns the last write's error, if it failed.
 func (l *Log) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

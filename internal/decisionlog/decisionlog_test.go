@@ -2,8 +2,10 @@ package decisionlog
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,5 +42,45 @@ func TestDecisionLineGolden(t *testing.T) {
 	}
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Fatalf("decision lines changed:\n%s\nwant:\n%s", buf.Bytes(), want)
+	}
+}
+
+type flakyWriter struct{ fail bool }
+
+func (w *flakyWriter) Write(b []byte) (int, error) {
+	if w.fail {
+		return 0, errors.New("no space left on device")
+	}
+	return len(b), nil
+}
+
+// A decision log on a full disk lost every line, said nothing and counted
+// nothing, while the decisions metric went on counting them (found by a
+// probe, 2026-12-05). The owner is told once when writes fail and once
+// when they work again, and the lines lost are counted.
+func TestLinesThatCannotBeWrittenAreToldAndCounted(t *testing.T) {
+	w := &flakyWriter{}
+	l := New(w, nil)
+	type told struct {
+		failing bool
+		lost    uint64
+	}
+	var got []told
+	l.Failing = func(err error, lost uint64) { got = append(got, told{err != nil, lost}) }
+	l.Operator("one")
+	w.fail = true
+	l.Operator("two")
+	l.Operator("three")
+	if l.Err() == nil {
+		t.Error("Err is nil while writes fail")
+	}
+	w.fail = false
+	l.Operator("four")
+	if l.Err() != nil {
+		t.Errorf("Err = %v once writes work again", l.Err())
+	}
+	want := []told{{true, 1}, {false, 2}}
+	if !slices.Equal(got, want) || l.Lost() != 2 {
+		t.Errorf("told %v, lost %d; want %v, 2", got, l.Lost(), want)
 	}
 }
