@@ -301,24 +301,14 @@ func (c *AnalyzeCommand) report(a *analyze.Analyzer) error {
 		}
 	}
 	if c.JSONOut != "" {
-		var w io.Writer = c.Stdout
-		if c.JSONOut != "-" {
-			f, err := os.OpenFile(c.JSONOut, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			w = f
-		}
-		if err := c.Report.WriteJSON(w); err != nil {
+		if err := writeOut(c.JSONOut, c.Stdout, c.Report.WriteJSON); err != nil {
 			return err
 		}
 		if c.JSONOut == "-" {
 			return nil
 		}
 	}
-	c.Report.WriteText(c.Stdout)
-	return nil
+	return writeReport(c.Stdout, c.Report.WriteText)
 }
 
 func parseWhen(s string, t *time.Time) bool {

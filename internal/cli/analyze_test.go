@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/analyze"
+	"github.com/leakguard/leakguard/internal/store"
 )
 
 // What analyze finds is tested in internal/analyze, on the Analyzer
@@ -340,5 +342,33 @@ func TestAnalyzeShardsAndMerge(t *testing.T) {
 	os.WriteFile(parts[1], full[:len(full)/2], 0o600)
 	if _, _, _, err := runAnalyzeCommand(t, "", append([]string{"--config", cfg, "--merge"}, parts...)...); err == nil || !strings.Contains(err.Error(), parts[1]+": not a usable partial state: cut short") {
 		t.Errorf("--merge of a file cut short: %v", err)
+	}
+}
+
+type fullDisk struct{}
+
+func (fullDisk) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// A report that could not be written (stdout to a full disk, a closed
+// pipe) was lost while analyze and canary trace exited 0 (found by a
+// probe, 2026-12-05).
+func TestAReportThatCannotBeWrittenFailsTheCommand(t *testing.T) {
+	dir, cfg, log, _ := analyzeFixture(t)
+	dump := filepath.Join(dir, "dump.csv")
+	os.WriteFile(dump, []byte("id,phone\n1,13800138000\n"), 0o600)
+	s, _, err := store.Open(filepath.Join(dir, "state"), store.Meta{}, store.Options{}) // a stopped proxy's, with no canary
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, args := range [][]string{
+		{"analyze", "--config", cfg, log},
+		{"canary", "trace", "--config", cfg, dump},
+	} {
+		var errb bytes.Buffer
+		code := Main(context.Background(), args, fullDisk{}, &errb)
+		if code == 0 || !strings.Contains(errb.String(), "writing the report: no space left on device") {
+			t.Errorf("%v: exit %d with stdout failing; stderr: %s", args, code, errb.String())
+		}
 	}
 }

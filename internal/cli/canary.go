@@ -122,7 +122,9 @@ func (c *CanaryCommand) Run(ctx context.Context) error {
 	case c.Registry < 0:
 		where = "registry: redis"
 	}
-	r.WriteText(c.Stdout, len(c.Inputs), time.Since(start), where)
+	if err := writeReport(c.Stdout, func(w io.Writer) { r.WriteText(w, len(c.Inputs), time.Since(start), where) }); err != nil {
+		return err
+	}
 	if c.JSONOut != "" {
 		return writeOut(c.JSONOut, c.Stdout, func(w io.Writer) error {
 			e := json.NewEncoder(w)
