@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -205,8 +206,7 @@ func (c *ProxyCommand) Open() error {
 	l := cfg.Limits
 	limits := proxy.Limits{MaxConns: l.MaxConns, ReadHeaderTimeout: l.ReadHeaderTimeout.D(), ReadTimeout: l.ReadTimeout.D(),
 		IdleTimeout: l.IdleTimeout.D(), MaxHeaderBytes: l.MaxHeaderBytes,
-		// at debug: a client's broken connection is not the operator's concern
-		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
+		ErrorLog: log.New(serverLog{c.log}, "", 0)}
 	var tlsCfg *tls.Config
 	if t := cfg.TLS; t.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
@@ -469,4 +469,21 @@ func levelOf(s string) slog.Level {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(s))
 	return l
+}
+
+// serverLog is net/http's error log: a client's broken connection at
+// debug, which is not the operator's concern, but a handler's panic at
+// error. All at debug, an upstream's status net/http would not write
+// dropped clients' connections with no word at the default level (found by
+// a probe, 2026-12-05).
+type serverLog struct{ log *slog.Logger }
+
+func (s serverLog) Write(b []byte) (int, error) {
+	msg := strings.TrimSpace(string(b))
+	level := slog.LevelDebug
+	if strings.HasPrefix(msg, "http: panic serving") {
+		level = slog.LevelError
+	}
+	s.log.Log(context.Background(), level, msg)
+	return len(b), nil
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -116,6 +117,7 @@ type ctxKey struct{}
 // exchange is one request's state, pooled.
 type exchange struct {
 	actor    identity.Actor
+	client   *clientBody // the request's body, if it has one
 	match    records.Match
 	status   int
 	json     bool
@@ -244,8 +246,20 @@ func orDefault(n, def int) int {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect || r.Method == "PRI" {
+		// Not a request for the upstream: CONNECT asks for a tunnel, PRI
+		// is an HTTP/2 preface on an HTTP/1 connection. Forwarded, they
+		// reached it as "CONNECT /" and "PRI /%2A" (found by a probe).
+		w.Header().Set("Connection", "close")
+		http.Error(w, `{"error":"method not allowed"}`, http.StatusMethodNotAllowed)
+		return
+	}
 	start := time.Now()
 	x := p.pool.Get().(*exchange)
+	if r.Body != nil && r.Body != http.NoBody {
+		x.client = &clientBody{ReadCloser: r.Body}
+		r.Body = x.client
+	}
 	x.actor = p.o.Resolver.Identify(r)
 	if p.o.Challenger != nil && r.URL.Path == ChallengePath && r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, 4096)
@@ -420,6 +434,11 @@ func deny(w http.ResponseWriter, v engine.Verdict) {
 // modifyResponse bounds the upstream body and, where records may be in
 // it, puts the inspector between upstream and client.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
+	if resp.StatusCode < 100 || resp.StatusCode > 999 {
+		// net/http panics writing it: the client's connection was dropped
+		// with no answer, and the panic logged at debug (found by a probe).
+		return fmt.Errorf("upstream answered status %d, which is not an HTTP status", resp.StatusCode)
+	}
 	x, _ := resp.Request.Context().Value(ctxKey{}).(*exchange)
 	if x == nil {
 		return nil
@@ -635,6 +654,19 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	x, _ := r.Context().Value(ctxKey{}).(*exchange)
+	if x != nil && x.client != nil && x.client.failed() != nil {
+		// The client's body broke off or was malformed (a bad chunk
+		// size): its fault, not the upstream's. Answered 502 and counted
+		// as an upstream error, any client could raise that alert.
+		p.o.Log.Debug("client's request body unreadable; answered 400", "method", r.Method, "error", x.client.failed())
+		if x != nil {
+			x.status = http.StatusBadRequest
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"bad request body"}`+"\n")
+		return
+	}
 	if x != nil && x.cut != nil && x.cut.reason.Load() != cutNone {
 		// refused for a limit or a coding: the upstream answered
 		p.o.Log.Warn("upstream body refused; answered 502", "method", r.Method, "error", err)
@@ -652,6 +684,31 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadGateway)
 	io.WriteString(w, `{"error":"bad gateway"}`+"\n")
+}
+
+// clientBody is a request's body as the client sends it, keeping the
+// error that ended it, if any, so that errorHandler can tell a client's
+// broken body from an upstream's failure.
+// The transport reads it on a goroutine of its own.
+type clientBody struct {
+	io.ReadCloser
+	err atomic.Pointer[error]
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+// failed is the error that ended the body early, or nil.
+func (b *clientBody) failed() error {
+	if e := b.err.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // bufferPool lends ReverseProxy its copy buffers.
