@@ -1249,6 +1249,9 @@ func LearntKey(prefix string) string {
 	return prefix + "learnt"
 }
 
+// prefixOf is s's first n bytes, or s.
+func prefixOf(s string, n int) string { return s[:min(n, len(s))] }
+
 // ErrSecretMismatch is returned by CheckSecret when a proxy's hashing
 // secret is not the fleet's.
 var ErrSecretMismatch = errors.New("hashing secret differs from the fleet's")
@@ -1268,9 +1271,10 @@ func CheckSecret(ctx context.Context, c goredis.UniversalClient, prefix, fingerp
 		return err
 	}
 	if have != fingerprint {
-		return fmt.Errorf("%w: the fleet's fingerprint in redis key %s is %.8s…, this proxy's is %.8s…; "+
+		// %q: the key's value is whatever Redis holds, not always ours.
+		return fmt.Errorf("%w: the fleet's fingerprint in redis key %s is %q…, this proxy's is %q…; "+
 			"give every proxy the same secret (secret.env or secret.file), or, to change the fleet's secret, stop every proxy and delete that key",
-			ErrSecretMismatch, key, have, fingerprint)
+			ErrSecretMismatch, key, prefixOf(have, 8), prefixOf(fingerprint, 8))
 	}
 	return nil
 }
