@@ -281,13 +281,16 @@ func appendValue(row []audit.KV, name string, v any) []audit.KV {
 	}
 }
 
+// firstLine is err on one line. pgx puts the cause on the lines after
+// "failed to connect to ...:", so the lines are joined, not cut at the
+// first (which ended in a bare colon), and the whole is bounded.
 func firstLine(err error) string {
 	if err == nil {
 		return ""
 	}
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > 400 {
+		s = s[:400] + "…"
 	}
 	return s
 }

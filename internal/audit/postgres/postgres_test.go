@@ -126,4 +126,9 @@ func TestPostgresUnreachable(t *testing.T) {
 	if f.Status != audit.Error || f.Error == "" {
 		t.Fatalf("finding: %+v", f)
 	}
+	// pgx puts the cause after a line ending in a colon, which was all
+	// the report showed (found by a probe, 2026-12-05).
+	if strings.HasSuffix(f.Error, ":") || !strings.Contains(f.Error, "refused") {
+		t.Errorf("the error does not say why: %q", f.Error)
+	}
 }
