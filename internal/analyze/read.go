@@ -3,6 +3,7 @@ package analyze
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -117,6 +118,10 @@ type Progress struct {
 type ReadOptions struct {
 	// Strict makes the first malformed line an error instead of a count.
 	Strict bool
+	// CutShort, if set, is told of an input that ended early (a .gz cut
+	// off or damaged), at the line where it ends: the lines before are
+	// replayed, and the cut counts as a malformed line.
+	CutShort func(name string, line int, err *CutShortError)
 	// Progress is called about every ProgressEvery, and once at the end.
 	Progress      func(Progress)
 	ProgressEvery time.Duration // default 2s
@@ -164,9 +169,15 @@ type chunk struct {
 }
 
 type span struct {
-	start, end int32 // start < 0: a line too long to keep
+	start, end int32 // start < 0: a line too long to keep (spanLong), or the input's cut (spanCut)
 	line       int
+	err        error // spanCut: why the input ended early
 }
+
+const (
+	spanLong = -1
+	spanCut  = -2
+)
 
 // Read parses every input, oldest first, into the analyzer. Workers parse
 // and prepare lines in parallel, a chunk at a time; this goroutine replays
@@ -286,6 +297,8 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 					c.evs = append(c.evs, event{line: sp.line})
 					ev := &c.evs[len(c.evs)-1]
 					switch {
+					case sp.start == spanCut:
+						ev.err = sp.err
 					case sp.start < 0:
 						ev.err = errLongLine
 					case len(bytes.TrimSpace(c.buf[sp.start:sp.end])) == 0:
@@ -452,6 +465,9 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 				if o.Strict {
 					return fmt.Errorf("%s:%d: %v (--strict)", c.name, ev.line, ev.err)
 				}
+				if cut := (*CutShortError)(nil); o.CutShort != nil && errors.As(ev.err, &cut) {
+					o.CutShort(c.name, ev.line, cut)
+				}
 			case o.Serial:
 				a.apply(ev)
 			case pass != nil:
@@ -548,6 +564,23 @@ func (a *Analyzer) tallyChunk(c *chunk) {
 	}
 }
 
+// CutShortError is the malformed line an input cut short ends with.
+type CutShortError struct{ Err error }
+
+func (e *CutShortError) Error() string {
+	return fmt.Sprintf("the input ends here, cut short (%v): what follows in it is not read", e.Err)
+}
+
+func (e *CutShortError) Unwrap() error { return e.Err }
+
+// cutShort reports whether err ends an input early in a way that leaves
+// what was read before it good: a compressed stream cut off or damaged
+// past that point.
+func cutShort(err error) bool {
+	var corrupt flate.CorruptInputError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt)
+}
+
 // readInput cuts one input into chunks of lines from pool, sending each to
 // feed (its place in the replay's order) and to work (the parse workers).
 // base is the size of the inputs before it, for progress.
@@ -598,7 +631,7 @@ func (a *Analyzer) readInput(in Input, base int64, pool chan *chunk, feed, work 
 				_, err = br.ReadSlice('\n')
 			}
 			lineNo++
-			c.lines = append(c.lines, span{start: -1, line: lineNo})
+			c.lines = append(c.lines, span{start: spanLong, line: lineNo})
 		} else if len(line) > 0 {
 			lineNo++
 			start := len(c.buf)
@@ -606,6 +639,17 @@ func (a *Analyzer) readInput(in Input, base int64, pool chan *chunk, feed, work 
 			c.lines = append(c.lines, span{start: int32(start), end: int32(len(c.buf)), line: lineNo})
 		}
 		if err != nil && err != io.EOF {
+			if cutShort(err) {
+				// A .gz cut short (rotated or copied while written), or
+				// one whose end is damaged: what came before is the log,
+				// counted and replayed; the cut is a malformed line of
+				// its own, in the report, and an error under --strict.
+				// It failed the whole replay, losing every input's lines
+				// with one word (2026-12-05).
+				c.lines = append(c.lines, span{start: spanCut, line: lineNo + 1, err: &CutShortError{Err: err}})
+				send(c)
+				return
+			}
 			c.err = fmt.Errorf("%s: %w", name, err)
 			send(c)
 			return

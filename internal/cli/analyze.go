@@ -231,7 +231,10 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})
 	}
-	if err := a.Read(inputs, parser, analyze.ReadOptions{Strict: c.Strict, Workers: c.Workers, Progress: analyze.ProgressPrinter(c.Stderr, c.tty()), ProgressEvery: c.progressEvery()}); err != nil {
+	cut := func(name string, line int, err *analyze.CutShortError) {
+		fmt.Fprintf(c.Stderr, "leakguard analyze: %s:%d: cut short (%v): the lines before are in the report, the rest of this input is not\n", name, line, err.Err)
+	}
+	if err := a.Read(inputs, parser, analyze.ReadOptions{Strict: c.Strict, Workers: c.Workers, Progress: analyze.ProgressPrinter(c.Stderr, c.tty()), ProgressEvery: c.progressEvery(), CutShort: cut}); err != nil {
 		return err
 	}
 	if c.Shard != "" {
