@@ -6,15 +6,19 @@ package redis
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/leakguard/leakguard/internal/audit"
+	"github.com/leakguard/leakguard/internal/resplimit"
 )
 
 // Prober probes Redis targets.
@@ -32,7 +36,21 @@ var fixes = []string{
 	"Use TLS (tls-port) when clients reach it across a network.",
 }
 
-func (p *Prober) client(t audit.Target, db int, user, pass string) *goredis.Client {
+// limits bound the replies the probe reads, so that a server run by a
+// stranger cannot take the audit down with a reply header (go-redis
+// allocates what one announces). The probe reads INFO (kilobytes), SCAN
+// pages of about 1,000 keys, 64 KiB of a string (GETRANGE) and pages of
+// Sample elements of hashes, lists, sets, sorted sets and streams. Redis
+// answers an HSCAN or SSCAN of a small hash or set whole, whatever COUNT,
+// but "small" is 128 fields or 512 integers unless reconfigured: 100,000
+// elements leave room for a server configured far past that, and 16 MiB
+// for long keys and values (of which the probe keeps 64 KiB). The deepest
+// reply it reads is XRANGE's: entries of an ID and fields, 3 levels.
+// What one header can make a probe allocate is so about 18 MiB a
+// connection, and a probe has at most two at once.
+var limits = resplimit.Limits{MaxBulk: 16 << 20, MaxElems: 100_000, MaxDepth: 8, Name: "the audit"}
+
+func (p *Prober) client(t audit.Target, db int, user, pass string, seen *refusals) *goredis.Client {
 	o := &goredis.Options{
 		Addr: t.Host, DB: db, Username: user, Password: pass,
 		DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
@@ -43,7 +61,92 @@ func (p *Prober) client(t audit.Target, db int, user, pass string) *goredis.Clie
 	if t.TLS {
 		o.TLSConfig = &tls.Config{InsecureSkipVerify: true, ServerName: hostOnly(t.Host)}
 	}
+	// A Dialer of our own replaces go-redis's, which is the one that does
+	// TLS: it wraps that one.
+	o.Dialer = seen.dialer(resplimit.Dialer(limits, goredis.NewDialer(o)))
 	return goredis.NewClient(o)
+}
+
+// refusals remember the replies a probe's connections refused for being
+// beyond its limits. go-redis reports one as a broken connection on the
+// command that read it, which the inventory skips as it skips any failed
+// command; the finding says so once.
+type refusals struct {
+	mu    sync.Mutex
+	first error
+	n     int
+}
+
+func (r *refusals) dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &noting{Conn: c, r: r}, nil
+	}
+}
+
+func (r *refusals) note(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.first == nil {
+		r.first = err
+	}
+	r.n++
+}
+
+func (r *refusals) said() (n int, first error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n, r.first
+}
+
+// noting is a connection that tells refusals of the resplimit.Error its
+// Read returns, once: later reads repeat it.
+type noting struct {
+	net.Conn
+	r     *refusals
+	noted bool
+}
+
+func (c *noting) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.noted && beyond(err) {
+		c.noted = true
+		c.r.note(err)
+	}
+	return n, err
+}
+
+// beyond tells a reply refused for being beyond limits.
+func beyond(err error) bool {
+	var e *resplimit.Error
+	return errors.As(err, &e)
+}
+
+// refused is why a command failed, if a reply beyond limits is: go-redis
+// may report instead what it made of the bytes before the refused ones
+// (say "can't parse reply" of a nested array's first header), as the
+// connection passes those on.
+func (r *refusals) refused(err error) error {
+	if err == nil || beyond(err) {
+		return err
+	}
+	if _, first := r.said(); first != nil {
+		return first
+	}
+	return err
+}
+
+// unreadable makes f an Error: the server answered cmd as no Redis would,
+// so what it holds and whether a stranger can read it cannot be told.
+func unreadable(f audit.Finding, cmd string, err error) audit.Finding {
+	if f.Status == audit.Exposed {
+		f.Notes = append(f.Notes, "it answered PING without authentication first: if it is a Redis server, a stranger can reach it")
+	}
+	f.Status, f.Access, f.Error = audit.Error, "", cmd+": "+firstLine(err.Error())
+	return f
 }
 
 func hostOnly(hp string) string {
@@ -55,19 +158,34 @@ func hostOnly(hp string) string {
 
 // Probe implements audit.Prober.
 func (p *Prober) Probe(ctx context.Context, t audit.Target, cl *audit.Classifier) (f audit.Finding) {
-	defer func() { f.SetFix(fixes[:2], fixes[2]) }()
+	seen := &refusals{}
+	defer func() {
+		if n, err := seen.said(); err != nil && f.Status != audit.Error {
+			more := ""
+			if n > 1 {
+				more = fmt.Sprintf(" (and %d more replies refused)", n-1)
+			}
+			f.Notes = append(f.Notes, "the inventory is partial: "+firstLine(err.Error())+more)
+		}
+		f.SetFix(fixes[:2], fixes[2])
+	}()
 	f.TLS = "no"
 	if t.TLS {
 		f.TLS = "yes"
 	}
-	c := p.client(t, 0, "", "")
+	c := p.client(t, 0, "", "", seen)
 	defer c.Close()
-	err := c.Ping(ctx).Err()
+	err := seen.refused(c.Ping(ctx).Err())
 	user, pass := "", ""
 	switch {
+	case beyond(err):
+		return unreadable(f, "PING", err)
 	case err == nil:
 		f.Status = audit.Exposed
-		who, _ := c.Do(ctx, "ACL", "WHOAMI").Text()
+		who, err := c.Do(ctx, "ACL", "WHOAMI").Text()
+		if err := seen.refused(err); beyond(err) {
+			return unreadable(f, "ACL WHOAMI", err)
+		}
 		if who != "" {
 			f.Access = fmt.Sprintf("no authentication: a stranger is ACL user %q, which has no password", who)
 		} else {
@@ -81,8 +199,10 @@ func (p *Prober) Probe(ctx context.Context, t audit.Target, cl *audit.Classifier
 		}
 		user, pass = t.User, t.Password
 		c.Close()
-		c = p.client(t, 0, user, pass)
-		if err := c.Ping(ctx).Err(); err != nil {
+		c = p.client(t, 0, user, pass, seen)
+		if err := seen.refused(c.Ping(ctx).Err()); beyond(err) {
+			return f // noted as partial
+		} else if err != nil {
 			f.Notes = append(f.Notes, "the given credentials were refused too: "+firstLine(err.Error()))
 			return f
 		}
@@ -92,7 +212,12 @@ func (p *Prober) Probe(ctx context.Context, t audit.Target, cl *audit.Classifier
 		return f
 	}
 	info, err := c.Info(ctx, "server", "keyspace").Result()
-	if err != nil {
+	switch err = seen.refused(err); {
+	case beyond(err) && !f.WithCredentials:
+		return unreadable(f, "INFO", err)
+	case beyond(err):
+		return f // noted as partial
+	case err != nil:
 		f.Notes = append(f.Notes, "INFO refused: "+firstLine(err.Error()))
 		return f
 	}
@@ -106,7 +231,7 @@ func (p *Prober) Probe(ctx context.Context, t audit.Target, cl *audit.Classifier
 			f.Truncated = f.Truncated || len(f.Collections) >= t.MaxCollections
 			break
 		}
-		dc := p.client(t, db.n, user, pass)
+		dc := p.client(t, db.n, user, pass, seen)
 		cols, trunc := p.inventory(ctx, dc, db, t, cl, t.MaxCollections-len(f.Collections))
 		dc.Close()
 		f.Collections = append(f.Collections, cols...)
