@@ -21,6 +21,7 @@ import (
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	redismeter "github.com/leakguard/leakguard/internal/meter/redis"
 	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/resplimit"
 )
 
 var _ State = (*Redis)(nil)
@@ -492,6 +493,7 @@ func (r *Redis) Close() error {
 
 // RedisClient connects to one Redis, or to a Redis Cluster when the URL
 // names more nodes: redis://node1:7000?addr=node2:7001&addr=node3:7002.
+// Its connections refuse replies beyond replyLimits.
 func RedisClient(raw string) (goredis.UniversalClient, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -505,6 +507,10 @@ func RedisClient(raw string) (goredis.UniversalClient, error) {
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second, time.Second
 		opts.MaxRetries = -1 // a flush that fails is retried on the next tick, with its records
 		opts.DisableIdentity = true
+		// The dialer go-redis gives each node (which does TLS) from
+		// these, wrapped.
+		dial := goredis.NewDialer(&goredis.Options{DialTimeout: opts.DialTimeout, TLSConfig: opts.TLSConfig})
+		opts.Dialer = resplimit.Dialer(replyLimits(), dial)
 		return goredis.NewClusterClient(opts), nil
 	}
 	opts, err := goredis.ParseURL(raw)
@@ -514,7 +520,22 @@ func RedisClient(raw string) (goredis.UniversalClient, error) {
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second, time.Second
 	opts.MaxRetries = -1
 	opts.DisableIdentity = true
+	opts.Dialer = resplimit.Dialer(replyLimits(), goredis.NewDialer(opts)) // go-redis's does TLS
 	return goredis.NewClient(opts), nil
+}
+
+// replyLimits bound the fleet's replies: go-redis allocates what a reply
+// header announces, and a Redis that is not what it seems (or a broken
+// one) would otherwise take every proxy of the fleet down with one line.
+// The largest value the fleet reads back is the popularity snapshot
+// (detect's 5 MiB of sketch, DEFLATEd); the rest are short strings,
+// counts, SCAN pages of about 1,000 keys, the allowlist's set and the
+// learnt limits' hash (one field a budget). 64 MiB a string and a million
+// elements open at once leave more than ten times the room, and bound
+// what one header can make a connection allocate to under 100 MiB. The
+// deepest replies are CLUSTER SLOTS' and HELLO's, 4 levels.
+func replyLimits() resplimit.Limits {
+	return resplimit.Limits{MaxBulk: 64 << 20, MaxElems: 1_000_000, MaxDepth: 16, Name: "the fleet client"}
 }
 
 func redactURL(raw string) string {

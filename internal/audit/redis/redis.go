@@ -36,7 +36,7 @@ var fixes = []string{
 	"Use TLS (tls-port) when clients reach it across a network.",
 }
 
-// limits bound the replies the probe reads, so that a server run by a
+// replyLimits bound the replies the probe reads, so that a server run by a
 // stranger cannot take the audit down with a reply header (go-redis
 // allocates what one announces). The probe reads INFO (kilobytes), SCAN
 // pages of about 1,000 keys, 64 KiB of a string (GETRANGE) and pages of
@@ -48,7 +48,9 @@ var fixes = []string{
 // reply it reads is XRANGE's: entries of an ID and fields, 3 levels.
 // What one header can make a probe allocate is so about 18 MiB a
 // connection, and a probe has at most two at once.
-var limits = resplimit.Limits{MaxBulk: 16 << 20, MaxElems: 100_000, MaxDepth: 8, Name: "the audit"}
+func replyLimits() resplimit.Limits {
+	return resplimit.Limits{MaxBulk: 16 << 20, MaxElems: 100_000, MaxDepth: 8, Name: "the audit"}
+}
 
 func (p *Prober) client(t audit.Target, db int, user, pass string, seen *refusals) *goredis.Client {
 	o := &goredis.Options{
@@ -63,7 +65,7 @@ func (p *Prober) client(t audit.Target, db int, user, pass string, seen *refusal
 	}
 	// A Dialer of our own replaces go-redis's, which is the one that does
 	// TLS: it wraps that one.
-	o.Dialer = seen.dialer(resplimit.Dialer(limits, goredis.NewDialer(o)))
+	o.Dialer = seen.dialer(resplimit.Dialer(replyLimits(), goredis.NewDialer(o)))
 	return goredis.NewClient(o)
 }
 
