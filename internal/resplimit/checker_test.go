@@ -3,6 +3,7 @@ package resplimit
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -275,4 +276,33 @@ func (c *chunked) Read(p []byte) (int, error) {
 	n := copy(p[:min(len(p), c.chunk)], c.data)
 	c.data = c.data[n:]
 	return n, nil
+}
+
+// BenchmarkCheck: what the checker adds to a read, on the fleet's replies:
+// a flush pipeline's integers, a SCAN page, a popularity snapshot.
+func BenchmarkCheck(b *testing.B) {
+	var scan strings.Builder
+	scan.WriteString("*2\r\n$4\r\n1234\r\n*1000\r\n")
+	for i := range 1000 {
+		k := fmt.Sprintf("lg:{ip:%016x}:sanction:enumeration", i)
+		fmt.Fprintf(&scan, "$%d\r\n%s\r\n", len(k), k)
+	}
+	for _, s := range []struct{ name, stream string }{
+		{"pipeline", strings.Repeat(":1\r\n", 2048)},
+		{"scan", scan.String()},
+		{"snapshot", "$5242880\r\n" + strings.Repeat("x", 5<<20) + "\r\n"},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			data := []byte(s.stream)
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				c := NewChecker(Limits{})
+				for i := 0; i < len(data); i += 32 << 10 { // go-redis's reads
+					if _, err := c.Check(data[i:min(i+32<<10, len(data))]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
 }
