@@ -204,7 +204,7 @@ func (c *Checker) bound() error {
 		return c.failErr(Elems, "announced %s of %s, beyond %s's bound of %s", c.what(), c.count(), c.who(), group(c.l.MaxElems))
 	case len(c.stack) >= c.l.MaxDepth:
 		return c.failErr(Depth, "nests aggregates deeper than %s's bound of %d", c.who(), c.l.MaxDepth)
-	case c.open+elems > c.l.MaxElems:
+	case elems > c.l.MaxElems-c.open: // c.open+elems, without overflow
 		return c.failErr(Elems, "announced %s of %s inside aggregates of %s more, beyond %s's bound of %s elements open at once",
 			c.what(), c.count(), group(c.open), c.who(), group(c.l.MaxElems))
 	}

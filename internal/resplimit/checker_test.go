@@ -230,6 +230,22 @@ func TestPayloadPassesThrough(t *testing.T) {
 	}
 }
 
+// Refused hears of a connection's refusal once, however often it is read.
+func TestRefusedToldOnce(t *testing.T) {
+	var told []*Error
+	l := audit
+	l.Refused = func(e *Error) { told = append(told, e) }
+	c := Wrap(&chunked{data: []byte("+OK\r\n$2000000000\r\n"), chunk: 3}, l)
+	got, err := io.ReadAll(c)
+	c.Read(make([]byte, 10))
+	if string(got) != "+OK\r\n$2000000000" || len(told) != 1 || told[0] != err {
+		t.Fatalf("read %q, %v; told %v", got, err, told)
+	}
+	if _, err := io.ReadAll(Wrap(&chunked{data: []byte("+OK\r\n"), chunk: 3}, l)); err != nil || len(told) != 1 {
+		t.Fatalf("a valid stream: %v, told %v", err, told)
+	}
+}
+
 func TestWrapKeepsTheSocket(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

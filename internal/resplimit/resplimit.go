@@ -41,6 +41,10 @@ type Limits struct {
 	// Name says whose bounds these are in error messages, e.g. "the
 	// audit": "... beyond the audit's bound of 100,000".
 	Name string
+	// Refused, if set, is told of each connection's refusal once, when
+	// its Read first returns it: go-redis reports it only to the command
+	// that was reading, which a caller may not check.
+	Refused func(*Error)
 }
 
 // Defaults for the fields of Limits left zero. DefaultMaxBulk is Redis's
@@ -71,7 +75,7 @@ func (l Limits) normal() Limits {
 // Wrap returns c with its reads checked against l. Once a read broke a
 // bound, every later one fails with the same *Error.
 func Wrap(c net.Conn, l Limits) net.Conn {
-	w := &conn{Conn: c, ch: NewChecker(l)}
+	w := &conn{Conn: c, ch: NewChecker(l), refused: l.Refused}
 	if _, ok := c.(syscall.Conn); ok {
 		return &sysConn{w}
 	}
@@ -93,7 +97,8 @@ func Dialer(l Limits, dial func(ctx context.Context, network, addr string) (net.
 
 type conn struct {
 	net.Conn
-	ch *Checker
+	ch      *Checker
+	refused func(*Error)
 }
 
 // Read passes on what the connection read up to the first byte that
@@ -104,6 +109,9 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	if k, cerr := c.ch.Check(p[:n]); cerr != nil {
+		if c.refused != nil {
+			c.refused(c.ch.err)
+		}
 		return k, cerr
 	}
 	return n, err

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,7 +64,9 @@ func (p *Prober) client(t audit.Target, db int, user, pass string, seen *refusal
 	}
 	// A Dialer of our own replaces go-redis's, which is the one that does
 	// TLS: it wraps that one.
-	o.Dialer = seen.dialer(resplimit.Dialer(replyLimits(), goredis.NewDialer(o)))
+	l := replyLimits()
+	l.Refused = seen.note
+	o.Dialer = resplimit.Dialer(l, goredis.NewDialer(o))
 	return goredis.NewClient(o)
 }
 
@@ -75,21 +76,11 @@ func (p *Prober) client(t audit.Target, db int, user, pass string, seen *refusal
 // command; the finding says so once.
 type refusals struct {
 	mu    sync.Mutex
-	first error
+	first *resplimit.Error
 	n     int
 }
 
-func (r *refusals) dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &noting{Conn: c, r: r}, nil
-	}
-}
-
-func (r *refusals) note(err error) {
+func (r *refusals) note(err *resplimit.Error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.first == nil {
@@ -101,24 +92,10 @@ func (r *refusals) note(err error) {
 func (r *refusals) said() (n int, first error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.n, r.first
-}
-
-// noting is a connection that tells refusals of the resplimit.Error its
-// Read returns, once: later reads repeat it.
-type noting struct {
-	net.Conn
-	r     *refusals
-	noted bool
-}
-
-func (c *noting) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if !c.noted && beyond(err) {
-		c.noted = true
-		c.r.note(err)
+	if r.first == nil {
+		return 0, nil // not a nil *resplimit.Error in an error
 	}
-	return n, err
+	return r.n, r.first
 }
 
 // beyond tells a reply refused for being beyond limits.
