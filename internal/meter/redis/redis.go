@@ -1090,7 +1090,10 @@ func (m *Meter) refused(cmds []goredis.Cmder, err error) error {
 		case keyError(e):
 			bad++
 			if first == nil {
-				first = fmt.Errorf("%s: %w", c.Args()[1], e)
+				first = e
+				if args := c.Args(); len(args) > 1 {
+					first = fmt.Errorf("%v: %w", args[1], e)
+				}
 			}
 		default:
 			return e
