@@ -57,7 +57,32 @@ type Scanner struct {
 	// test that fills every shard (libphonenumber's parse, a few hundred
 	// µs a number under the race detector, made the full size 40 s).
 	cacheCap int
+	// maxChecks is a body's allowance of libphonenumber validations
+	// (MaxPhoneChecks; smaller in tests).
+	maxChecks int
 }
+
+// MaxPhoneChecks bounds the phone numbers one body sends to
+// libphonenumber when it is scanned with an allowance (phoneChecks): at
+// 20-25µs a number, a 10 MB page of distinct numbers cost 3.8 s of CPU,
+// and a body may decode to limits.max_decoded_body_bytes (1 GiB). 1024
+// numbers are about 25 ms; a page of people rarely shows more.
+const MaxPhoneChecks = 1024
+
+// phoneChecks is one body's allowance of phone validations. Past it a
+// candidate is settled without libphonenumber: a verdict already cached
+// holds; a number in a plain form (+CC..., and a CN mobile 1[3-9]
+// followed by 9 digits when CN is a region) counts unvalidated, hashed
+// as its E.164 form, which is what validation gives a valid one (the
+// Lenient rule), so a body carrying more numbers than the allowance still
+// counts them; any other (a fixed line, another region's national form)
+// is not counted, and is counted in unchecked.
+type phoneChecks struct {
+	left      int
+	unchecked int
+}
+
+func (s *Scanner) newChecks() phoneChecks { return phoneChecks{left: s.maxChecks} }
 
 // Lenient makes the scanner skip libphonenumber's validation for numbers
 // whose E.164 form is plain (+CC..., and CN mobiles 1xxxxxxxxxx): it still
@@ -78,7 +103,7 @@ const phoneCacheShardCap = 8192
 // numbers written with + and a country code are recognised for any region.
 // domains gives the hash domain of each kind's records.
 func NewScanner(kinds []Kind, regions []string, h *keyed.Hasher, domains [numKinds]uint64) *Scanner {
-	s := &Scanner{regions: regions, h: h, domains: domains, cacheCap: phoneCacheShardCap}
+	s := &Scanner{regions: regions, h: h, domains: domains, cacheCap: phoneCacheShardCap, maxChecks: MaxPhoneChecks}
 	for _, k := range kinds {
 		s.on[k] = true
 	}
@@ -100,6 +125,14 @@ func (s *Scanner) Scan(b []byte, fn func(k Kind, hash uint64)) {
 
 // ScanSpans is Scan that also says where each value is: b[start:end].
 func (s *Scanner) ScanSpans(b []byte, fn func(k Kind, hash uint64, start, end int)) {
+	s.scan(b, nil, fn)
+}
+
+// scan is ScanSpans; with an allowance, at most checks.left phone numbers
+// go to libphonenumber (phoneChecks says what becomes of the rest).
+// Scan and ScanSpans validate every number: decoys and canaries must
+// find each value, and a tracer must hash it as served.
+func (s *Scanner) scan(b []byte, checks *phoneChecks, fn func(k Kind, hash uint64, start, end int)) {
 	var digits [24]byte
 	for i := 0; i < len(b); {
 		c := b[i]
@@ -183,7 +216,7 @@ func (s *Scanner) ScanSpans(b []byte, fn func(k Kind, hash uint64, start, end in
 				}
 			}
 			if s.on[Phone] {
-				if h, ok := s.phone(d, plus); ok {
+				if h, ok := s.phone(d, plus, checks); ok {
 					fn(Phone, h, st, end)
 				}
 			}
@@ -195,30 +228,77 @@ func (s *Scanner) ScanSpans(b []byte, fn func(k Kind, hash uint64, start, end in
 
 // phone validates a digit run as a phone number and returns its record hash
 // (of the E.164 form, so every way of writing a number is one record).
-func (s *Scanner) phone(d []byte, plus bool) (uint64, bool) {
+// c, if not nil, is the body's allowance of validations.
+func (s *Scanner) phone(d []byte, plus bool, c *phoneChecks) (uint64, bool) {
 	if s.lenient {
-		var buf [24]byte
-		switch {
-		case plus && len(d) >= 8 && len(d) <= 15:
-			return s.h.Sum64(s.domains[Phone], append(append(buf[:0], '+'), d...)), true
-		case !plus && len(d) == 11 && d[0] == '1' && d[1] >= '3' && slices.Contains(s.regions, "CN"):
-			return s.h.Sum64(s.domains[Phone], append(append(buf[:0], "+86"...), d...)), true
+		if h, ok := s.plainPhone(d, plus); ok {
+			return h, true
 		}
 	}
+	if plus && (len(d) < 8 || len(d) > 15) {
+		return 0, false
+	}
+	if c != nil && c.left <= 0 {
+		return s.uncheckedPhone(d, plus, c)
+	}
 	if plus {
-		if len(d) < 8 || len(d) > 15 {
-			return 0, false
-		}
-		return s.cachedPhone(d, "+", "ZZ")
+		return s.cachedPhone(d, "+", "ZZ", c)
 	}
 	for _, region := range s.regions {
 		if !plausibleNational(region, d) {
 			continue
 		}
-		if h, ok := s.cachedPhone(d, "", region); ok {
+		if h, ok := s.cachedPhone(d, "", region, c); ok {
 			return h, true
 		}
 	}
+	return 0, false
+}
+
+// plainPhone hashes a number whose E.164 form is plain (+CC..., a CN
+// mobile) as validation would hash it if valid, without validating it.
+func (s *Scanner) plainPhone(d []byte, plus bool) (uint64, bool) {
+	var buf [24]byte
+	switch {
+	case plus && len(d) >= 8 && len(d) <= 15:
+		return s.h.Sum64(s.domains[Phone], append(append(buf[:0], '+'), d...)), true
+	case !plus && len(d) == 11 && d[0] == '1' && d[1] >= '3' && slices.Contains(s.regions, "CN"):
+		return s.h.Sum64(s.domains[Phone], append(append(buf[:0], "+86"...), d...)), true
+	}
+	return 0, false
+}
+
+// uncheckedPhone settles a candidate past the body's allowance (see
+// phoneChecks) without libphonenumber.
+func (s *Scanner) uncheckedPhone(d []byte, plus bool, c *phoneChecks) (uint64, bool) {
+	if plus {
+		if rh, hit := s.cacheGet(s.cacheKey(d, "+", "ZZ")); hit {
+			return rh, rh != 0
+		}
+		return s.plainPhone(d, true)
+	}
+	unknown, cnUnknown := false, false
+	for _, region := range s.regions {
+		if !plausibleNational(region, d) {
+			continue
+		}
+		rh, hit := s.cacheGet(s.cacheKey(d, "", region))
+		switch {
+		case hit && rh != 0:
+			return rh, true
+		case !hit:
+			unknown, cnUnknown = true, cnUnknown || region == "CN"
+		}
+	}
+	if !unknown {
+		return 0, false // no candidate, or known to be no number
+	}
+	if cnUnknown {
+		if h, ok := s.plainPhone(d, false); ok {
+			return h, true
+		}
+	}
+	c.unchecked++
 	return 0, false
 }
 
@@ -232,18 +312,33 @@ func plausibleNational(region string, d []byte) bool {
 	return len(d) >= 9 && len(d) <= 12
 }
 
-func (s *Scanner) cachedPhone(d []byte, prefix, region string) (uint64, bool) {
+// cacheKey is the phone cache's key of a candidate in a region: a
+// keyed hash, so the cache holds no raw number.
+func (s *Scanner) cacheKey(d []byte, prefix, region string) uint64 {
 	var buf [40]byte
 	key := append(append(append(buf[:0], region...), prefix...), d...)
-	ch := s.h.Sum64(0x70686f6e65, key) // "phone": the cache's own domain
+	return s.h.Sum64(0x70686f6e65, key) // "phone": the cache's own domain
+}
+
+// cacheGet returns a cached verdict: the record hash, 0 if invalid.
+func (s *Scanner) cacheGet(ch uint64) (uint64, bool) {
 	sh := &s.cache[ch&15]
 	sh.mu.Lock()
 	rh, hit := sh.m[ch]
 	sh.mu.Unlock()
-	if hit {
+	return rh, hit
+}
+
+func (s *Scanner) cachedPhone(d []byte, prefix, region string, c *phoneChecks) (uint64, bool) {
+	ch := s.cacheKey(d, prefix, region)
+	if rh, hit := s.cacheGet(ch); hit {
 		return rh, rh != 0
 	}
-	num, err := phonenumbers.Parse(string(key[len(region):]), region)
+	if c != nil {
+		c.left--
+	}
+	var rh uint64
+	num, err := phonenumbers.Parse(prefix+string(d), region)
 	if err == nil && phonenumbers.IsValidNumber(num) {
 		e164 := phonenumbers.Format(num, phonenumbers.E164)
 		rh = s.h.String(s.domains[Phone], e164)
@@ -251,6 +346,7 @@ func (s *Scanner) cachedPhone(d []byte, prefix, region string) (uint64, bool) {
 			rh = 1
 		}
 	}
+	sh := &s.cache[ch&15]
 	sh.mu.Lock()
 	if len(sh.m) >= s.cacheCap {
 		clear(sh.m) // bounded: start over rather than grow
