@@ -319,6 +319,8 @@ type body struct {
 	scratch []byte
 	ended   bool // the coded stream ended; any trailing bytes pass as they are
 	err     error
+
+	pii *records.PIIStream // the personal-data scan of a streamed body
 }
 
 // recorder is what the decoders read: the upstream's bytes, also kept
@@ -338,7 +340,7 @@ func (b *body) Read(p []byte) (int, error) {
 		// Identity: inspect in place, no copies.
 		n, err := b.up.Read(p)
 		if b.inspect {
-			b.x.feed(b.p, p[:n])
+			b.feed(p[:n])
 		}
 		if err == io.EOF {
 			b.x.complete = true
@@ -386,7 +388,7 @@ func (b *body) step() {
 	n, err := b.dec.Read(b.scratch)
 	if n > 0 {
 		if b.inspect {
-			b.x.feed(b.p, b.scratch[:n])
+			b.feed(b.scratch[:n])
 		}
 		if b.decode {
 			b.pending = append(b.pending, b.scratch[:n]...)
@@ -407,6 +409,10 @@ func (b *body) fail(err error) {
 	b.err = err
 }
 
+// skipPhonesUnchecked counts a streamed body with phone candidates past
+// its allowance of validations that were not counted (records.PIIStream).
+const skipPhonesUnchecked = "phones_unchecked"
+
 func (b *body) Close() error {
 	for _, c := range b.closers {
 		c()
@@ -416,26 +422,55 @@ func (b *body) Close() error {
 		b.p.scratch.Put(b.scratch)
 		b.scratch = nil
 	}
+	if b.pii != nil {
+		// Before the exchange is observed: ReverseProxy closes the body
+		// before it returns, whether the copy ended or failed.
+		if b.pii.Close() > 0 {
+			b.p.o.Metrics.skipped.WithLabelValues(skipPhonesUnchecked).Inc()
+		}
+		b.pii = nil
+	}
 	return b.up.Close()
 }
 
 // feed inspects the next piece of a decoded body. Up to MaxBodyBytes it is
 // kept whole (one gjson pass at the end, the fast path); past that it is
 // inspected as it streams.
-func (x *exchange) feed(p *Proxy, b []byte) {
-	if len(b) == 0 {
+func (b *body) feed(piece []byte) {
+	if len(piece) == 0 {
 		return
 	}
+	x := b.x
 	if x.stream == nil {
-		if int64(len(x.buf)+len(b)) <= p.o.MaxBodyBytes {
-			x.buf = append(x.buf, b...)
+		if int64(len(x.buf)+len(piece)) <= b.p.o.MaxBodyBytes {
+			x.buf = append(x.buf, piece...)
 			return
 		}
-		x.stream = p.o.Catalog.BodyStream(&x.match, x.json, x.scan, x.addStreamed)
-		x.stream.Write(x.buf)
-		x.buf = x.buf[:0]
+		b.stream()
 	}
-	x.stream.Write(b)
+	x.stream.Write(piece)
+	if b.pii != nil {
+		b.pii.Write(piece)
+	}
+}
+
+// stream moves the body to the streaming path: what was kept is
+// inspected first.
+func (b *body) stream() {
+	x, cat := b.x, b.p.o.Catalog
+	x.stream = cat.BodyStream(&x.match, x.json, false, x.addStreamed)
+	if x.scan {
+		// The personal-data scan streams apart, with one allowance of
+		// phone validations for the whole body.
+		b.pii = cat.PIIStream(x.addStreamed)
+	}
+	if len(x.buf) > 0 {
+		x.stream.Write(x.buf)
+		if b.pii != nil {
+			b.pii.Write(x.buf)
+		}
+	}
+	x.buf = x.buf[:0]
 }
 
 // addStreamed keeps a streamed body's records, repeats folded away now and
