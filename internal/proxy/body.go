@@ -241,10 +241,12 @@ func (c *capped) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// decoders pools the decoders that are costly to make.
+// decoders pools the decoders that are costly to make, and counts the
+// decoded bytes held whole for inspection (held.go).
 type decoders struct {
 	gzip sync.Pool
 	zstd sync.Pool
+	held heldBudget
 }
 
 // zstdWindow bounds a zstd frame's window, the memory a stream may claim.
@@ -320,7 +322,8 @@ type body struct {
 	ended   bool // the coded stream ended; any trailing bytes pass as they are
 	err     error
 
-	pii *records.PIIStream // the personal-data scan of a streamed body
+	held int64              // capacity of x.buf counted in the proxy's heldBudget
+	pii  *records.PIIStream // the personal-data scan of a streamed body
 }
 
 // recorder is what the decoders read: the upstream's bytes, also kept
@@ -430,19 +433,24 @@ func (b *body) Close() error {
 		}
 		b.pii = nil
 	}
+	// x.buf is read once more when the exchange is observed, which follows
+	// at once and waits on no client.
+	b.p.dec.held.give(b.held)
+	b.held = 0
 	return b.up.Close()
 }
 
 // feed inspects the next piece of a decoded body. Up to MaxBodyBytes it is
-// kept whole (one gjson pass at the end, the fast path); past that it is
-// inspected as it streams.
+// kept whole (one gjson pass at the end, the fast path) while the proxy's
+// held budget has room; past that, or without room, it is inspected as it
+// streams.
 func (b *body) feed(piece []byte) {
 	if len(piece) == 0 {
 		return
 	}
 	x := b.x
 	if x.stream == nil {
-		if int64(len(x.buf)+len(piece)) <= b.p.o.MaxBodyBytes {
+		if n := len(x.buf) + len(piece); int64(n) <= b.p.o.MaxBodyBytes && b.hold(n) {
 			x.buf = append(x.buf, piece...)
 			return
 		}
@@ -454,8 +462,31 @@ func (b *body) feed(piece []byte) {
 	}
 }
 
-// stream moves the body to the streaming path: what was kept is
-// inspected first.
+// hold makes room for n bytes in x.buf, its whole capacity counted in the
+// held budget; false when the budget has no room for it.
+func (b *body) hold(n int) bool {
+	x := b.x
+	c := cap(x.buf)
+	if n > c {
+		c = int(min(int64(max(n, 2*c, 4096)), b.p.o.MaxBodyBytes))
+	}
+	if int64(c) > b.held {
+		if !b.p.dec.held.take(int64(c)-b.held, !x.match.Matched()) {
+			b.p.dec.held.full.Add(1)
+			return false
+		}
+		b.held = int64(c)
+	}
+	if c > cap(x.buf) {
+		buf := make([]byte, len(x.buf), c)
+		copy(buf, x.buf)
+		x.buf = buf
+	}
+	return true
+}
+
+// stream moves the body to the streaming path: what was kept is inspected
+// and let go.
 func (b *body) stream() {
 	x, cat := b.x, b.p.o.Catalog
 	x.stream = cat.BodyStream(&x.match, x.json, false, x.addStreamed)
@@ -470,7 +501,9 @@ func (b *body) stream() {
 			b.pii.Write(x.buf)
 		}
 	}
-	x.buf = x.buf[:0]
+	x.buf = nil
+	b.p.dec.held.give(b.held)
+	b.held = 0
 }
 
 // addStreamed keeps a streamed body's records, repeats folded away now and

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +47,122 @@ func scanAllProxy(t *testing.T, up string, maxBody int64, log *slog.Logger) (*Pr
 	u, _ := url.Parse(up)
 	return New(Options{Upstream: u, Resolver: identity.NewResolver(identity.Options{}, h), Catalog: cat, Engine: eng,
 		Metrics: met, MaxBodyBytes: maxBody, Log: log}), met
+}
+
+// Bodies kept whole for inspection are bounded in sum, whatever the number
+// of responses in flight: past the bound a body is inspected as it streams
+// and finds the same records. Off the record routes a body may take only
+// half the bound; the record routes keep the rest.
+func TestHeldBodyBytesAreBounded(t *testing.T) {
+	const (
+		n     = 12
+		part  = 192 << 10 // held whole, a body takes 256 KiB of buffer
+		bound = 1 << 20
+	)
+	release := make(chan struct{})
+	var once sync.Once
+	releaseAll := func() { once.Do(func() { close(release) }) }
+	pad := strings.Repeat("x", part)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := r.URL.Query().Get("i")
+		w.Header().Set("Content-Type", "application/json")
+		// A phone before the wait and one after: the first is read before
+		// the body moves to the streaming path, the second after.
+		fmt.Fprintf(w, `{"a":"1390000%04s","pad":"%s`, i, pad)
+		w.(http.Flusher).Flush()
+		<-release
+		fmt.Fprintf(w, `","b":"1380000%04s"}`, i)
+	}))
+	defer up.Close()
+	p, met := scanAllProxy(t, up.URL, 1<<20, nil)
+	p.dec.held.max = bound
+	front := httptest.NewServer(p)
+	defer front.Close()
+
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	var stopOnce sync.Once
+	defer stopOnce.Do(func() { close(stop) })
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			peak.Store(max(peak.Load(), p.dec.held.n.Load()))
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	defer func() {
+		releaseAll() // on a failure too: the upstream waits for it
+		wg.Wait()
+	}()
+	bodies := make([][]byte, n+1)
+	first := make(chan struct{}, n+1) // a client has what was sent before the wait, so the proxy has read it
+	get := func(i int, path string) {
+		defer wg.Done()
+		resp, err := client.RoundTrip(req("GET", fmt.Sprintf("%s%s?i=%d", front.URL, path, i)))
+		if err != nil {
+			t.Error(err)
+			first <- struct{}{}
+			return
+		}
+		head := make([]byte, len(`{"a":"13900000000","pad":"`)+part)
+		_, err = io.ReadFull(resp.Body, head)
+		first <- struct{}{}
+		rest, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			bodies[i] = append(head, rest...)
+		}
+	}
+	for i := range n {
+		wg.Add(1)
+		go get(i, "/static/page")
+	}
+	for range n {
+		<-first
+	}
+	offRoute := p.dec.held.n.Load()
+	if offRoute > bound/2 {
+		t.Errorf("off the record routes %d bytes held by %d bodies, over half the bound of %d", offRoute, n, bound)
+	}
+	// At most bound/2 / 256 KiB = 2 are held whole; the others went on as
+	// they streamed.
+	if full := p.dec.held.full.Load(); full < n-2 {
+		t.Errorf("%d bodies moved to the streaming path, want %d at least", full, n-2)
+	}
+	// A record route's body still fits whole beside them.
+	full := p.dec.held.full.Load()
+	wg.Add(1)
+	go get(n, "/r/page")
+	<-first
+	if held := p.dec.held.n.Load(); held <= offRoute {
+		t.Errorf("the record route's body was not held whole: %d bytes held, %d before it", held, offRoute)
+	}
+	releaseAll()
+	wg.Wait()
+	stopOnce.Do(func() { close(stop) })
+	<-sampled
+
+	if got := peak.Load(); got > bound {
+		t.Errorf("%d bytes held at the peak, over the bound of %d", got, bound)
+	}
+	if p.dec.held.full.Load() != full {
+		t.Errorf("the record route's body was moved off the whole-body path")
+	}
+	for i, b := range bodies {
+		want := fmt.Sprintf(`{"a":"1390000%04d","pad":"%s","b":"1380000%04d"}`, i, pad, i)
+		if string(b) != want {
+			t.Errorf("body %d: %d bytes, want %d", i, len(b), len(want))
+		}
+	}
+	waitFor(t, "every body let go", func() bool { return p.dec.held.n.Load() == 0 })
+	// Both phones of every body count, streamed or not.
+	waitCounterFn(t, func() float64 { return testutil.ToFloat64(met.recordsBy[1]) }, 2*(n+1))
 }
 
 // A streamed body sends at most its allowance of phone numbers to
@@ -90,4 +208,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+func waitCounterFn(t *testing.T, v func() float64, want float64) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("a count of %v", want), func() bool { return v() == want })
 }
