@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -322,8 +323,9 @@ type body struct {
 	ended   bool // the coded stream ended; any trailing bytes pass as they are
 	err     error
 
-	held int64              // capacity of x.buf counted in the proxy's heldBudget
-	pii  *records.PIIStream // the personal-data scan of a streamed body
+	held  int64              // capacity of x.buf counted in the proxy's heldBudget
+	pii   *records.PIIStream // the personal-data scan of a streamed body
+	upErr bool               // reading the upstream failed (not io.EOF)
 }
 
 // recorder is what the decoders read: the upstream's bytes, also kept
@@ -334,6 +336,9 @@ func (r recorder) Read(p []byte) (int, error) {
 	n, err := r.b.up.Read(p)
 	if !r.b.decode {
 		r.b.pending = append(r.b.pending, p[:n]...)
+	}
+	if err != nil && err != io.EOF {
+		r.b.upErr = true
 	}
 	return n, err
 }
@@ -406,11 +411,21 @@ func (b *body) step() {
 }
 
 func (b *body) fail(err error) {
-	if b.x.cut.reason.Load() == cutNone && !errors.Is(err, errBodyDecoded) {
-		b.x.broken = true // not cut by a limit: the coded stream is broken
+	// Cut by a limit, or by the upstream (a connection closed before the
+	// Content-Length): incomplete; else the coded stream is broken.
+	if b.x.cut.reason.Load() == cutNone && !errors.Is(err, errBodyDecoded) && !b.upErr {
+		b.x.broken = true
+		// ReverseProxy logs it as a read error during the body copy.
+		err = fmt.Errorf("%w: %w", errBodyBroken, err)
 	}
 	b.err = err
 }
+
+// errBodyBroken heads the error of an upstream body that does not decode
+// as its Content-Encoding says. The status is sent by then (ReverseProxy
+// writes it before reading the body), so the client's connection is
+// aborted: see docs/matching-and-bodies.md#upstream-body-limits.
+var errBodyBroken = errors.New("upstream body does not decode as its Content-Encoding says; client connection aborted")
 
 // skipPhonesUnchecked counts a streamed body with phone candidates past
 // its allowance of validations that were not counted (records.PIIStream).

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -163,6 +164,100 @@ func TestHeldBodyBytesAreBounded(t *testing.T) {
 	waitFor(t, "every body let go", func() bool { return p.dec.held.n.Load() == 0 })
 	// Both phones of every body count, streamed or not.
 	waitCounterFn(t, func() float64 { return testutil.ToFloat64(met.recordsBy[1]) }, 2*(n+1))
+}
+
+// A small body that breaks (a coding that will not decode, fewer bytes than
+// its Content-Length) cannot be answered 502: ReverseProxy has written the
+// status before it reads the body. The connection is aborted; a client
+// sent the bytes as they came (with their Content-Length) gets no response
+// at all, and none gets a complete one. The log says why, and the body is
+// counted as malformed, or incomplete when the upstream cut it short,
+// coded or not.
+func TestBrokenSmallBodiesAbortTheConnection(t *testing.T) {
+	page := []byte(reviews)
+	garbage := []byte(`this is not compressed at all {"reviews":[{"user":{"id":3}}]}`)
+	truncated := encode("gzip", page)
+	truncated = truncated[:len(truncated)-10]
+	for _, tc := range []struct {
+		name, enc string
+		body      []byte
+		short     bool // fewer bytes than the Content-Length, then the upstream hangs up
+	}{
+		{"truncated-gzip", "gzip", truncated, false},
+		{"garbage-gzip", "gzip", garbage, false},
+		{"garbage-br", "br", garbage, false},
+		{"garbage-zstd", "zstd", garbage, false},
+		{"garbage-deflate", "deflate", garbage, false},
+		{"short-content-length", "", page, true},
+		{"short-content-length-gzip", "gzip", encode("gzip", page), true},
+	} {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if tc.enc != "" {
+				w.Header().Set("Content-Encoding", tc.enc)
+			}
+			if !tc.short {
+				w.Write(tc.body)
+				return
+			}
+			w.Header().Set("Content-Length", "1000")
+			w.Write(tc.body)
+			w.(http.Flusher).Flush()
+			c, _, _ := w.(http.Hijacker).Hijack()
+			c.Close()
+		}))
+		for _, asIs := range []bool{true, false} {
+			name := tc.name + "/decoded"
+			ae := "identity"
+			if asIs {
+				name = tc.name + "/as-is"
+				if tc.enc != "" {
+					ae = tc.enc
+				}
+			} else if tc.enc == "" {
+				continue
+			}
+			t.Run(name, func(t *testing.T) {
+				var log bytes.Buffer
+				var mu sync.Mutex
+				p, met := scanAllProxy(t, up.URL, 64<<10, slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil)))
+				front := httptest.NewServer(p)
+				defer front.Close()
+				resp, err := client.RoundTrip(req("GET", front.URL+"/r/x", "Accept-Encoding", ae))
+				if err == nil {
+					b, rerr := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if asIs {
+						t.Errorf("got %s and %d bytes (read: %v); want no response at all", resp.Status, len(b), rerr)
+					} else if rerr == nil {
+						t.Errorf("got %s and %d bytes as a complete response", resp.Status, len(b))
+					}
+				}
+				reason, cause := skipMalformed, "does not decode as its Content-Encoding says"
+				if tc.short {
+					reason, cause = skipIncomplete, "unexpected EOF"
+				}
+				waitCounter(t, met.skipped.WithLabelValues(reason), 1)
+				mu.Lock()
+				defer mu.Unlock()
+				if !strings.Contains(log.String(), cause) {
+					t.Errorf("log does not say %q:\n%s", cause, log.String())
+				}
+			})
+		}
+		up.Close()
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // A streamed body sends at most its allowance of phone numbers to
