@@ -194,6 +194,7 @@ func (c *ProxyCommand) Open() error {
 	opts.Transport = proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns)
 	opts.LogMetered = cfg.Follow.Syslog != "off" // so the auth endpoint does not meter what the log will
 	handler := proxy.New(opts)
+	handler.RegisterHeld(reg)
 	if c.follower, err = follow.FromConfig(cfg.Follow, follow.Options{Resolver: stk.resolver, Catalog: stk.catalog, Engine: stk.engine,
 		Detector: stk.detector, UA: stk.ua, Served: metrics.Served, Registerer: reg, Log: c.log}); err != nil {
 		return err

@@ -278,19 +278,25 @@ func TestStreamedBodyPhoneAllowance(t *testing.T) {
 		io.WriteString(w, page)
 	}))
 	defer up.Close()
-	p, met := scanAllProxy(t, up.URL, 16<<10, nil)
-	front := httptest.NewServer(p)
-	defer front.Close()
-	resp, err := client.RoundTrip(req("GET", front.URL+"/r/x"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	waitCounter(t, met.skipped.WithLabelValues(skipPhonesUnchecked), 1)
-	// The allowance (1024) covers the first 512 records' two numbers.
-	if got, want := testutil.ToFloat64(met.recordsBy[1]), float64(n+records.MaxPhoneChecks/2); got != want {
-		t.Errorf("%v phones counted, want every mobile and the first %d fixed lines: %v", got, records.MaxPhoneChecks/2, want)
+	// Streamed (the page is past max_body_bytes), and kept whole.
+	for _, max := range []int64{16 << 10, 1 << 20} {
+		p, met := scanAllProxy(t, up.URL, max, nil)
+		front := httptest.NewServer(p)
+		defer front.Close()
+		resp, err := client.RoundTrip(req("GET", front.URL+"/r/x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if max < int64(len(page)) {
+			waitCounter(t, met.skipped.WithLabelValues(skipPhonesUnchecked), 1)
+		}
+		// The allowance (1024) covers the first 512 records' two numbers:
+		// every mobile counts, and the first 512 fixed lines.
+		want := float64(n + records.MaxPhoneChecks/2)
+		waitFor(t, fmt.Sprintf("max_body_bytes %d: %v phones counted (%v now)", max, want, testutil.ToFloat64(met.recordsBy[1])),
+			func() bool { return testutil.ToFloat64(met.recordsBy[1]) == want })
 	}
 }
 

@@ -94,7 +94,7 @@ func NewMetrics(reg prometheus.Registerer, entities []string) *Metrics {
 	for _, o := range []string{"allowed", "throttled", "challenged", "decoyed", "blocked", "would_throttle", "would_challenge", "would_decoy", "would_block", "state_unavailable", "in_flight"} {
 		m.outcome[o] = m.requests.WithLabelValues(o)
 	}
-	for _, r := range []string{skipOversized, skipEncoding, skipMalformed, skipIncomplete, skipNotJSON} {
+	for _, r := range []string{skipOversized, skipEncoding, skipMalformed, skipIncomplete, skipNotJSON, skipPhonesUnchecked} {
 		m.skipped.WithLabelValues(r)
 	}
 	for _, r := range cutReasons[1:] {
