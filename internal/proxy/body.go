@@ -504,7 +504,7 @@ func (b *body) hold(n int) bool {
 // and let go.
 func (b *body) stream() {
 	x, cat := b.x, b.p.o.Catalog
-	x.stream = cat.BodyStream(&x.match, x.json, false, x.addStreamed)
+	x.stream = cat.BodyStream(&x.match, x.json, x.addStreamed)
 	if x.scan {
 		// The personal-data scan streams apart, with one allowance of
 		// phone validations for the whole body.

@@ -248,13 +248,16 @@ func TestBodyStreamMatchesBodyRecords(t *testing.T) {
 	sortFound(want)
 	for _, n := range []int{1, 5, 13, 4096, len(doc)} {
 		var got []Found
-		s := c.BodyStream(&m, true, true, func(f Found) { got = append(got, f) })
+		emit := func(f Found) { got = append(got, f) }
+		s, pii := c.BodyStream(&m, true, emit), c.PIIStream(emit)
 		for i := 0; i < len(doc); i += n {
 			s.Write(doc[i:min(i+n, len(doc))])
+			pii.Write(doc[i:min(i+n, len(doc))])
 		}
 		if s.Close() != BodyOK {
 			t.Errorf("pieces of %d: malformed", n)
 		}
+		pii.Close()
 		sortFound(got)
 		if !slices.Equal(got, want) {
 			t.Errorf("pieces of %d: %d records, want %d", n, len(got), len(want))

@@ -1,7 +1,7 @@
 package records
 
 // PIIStream scans a body for personal data as it streams past, as
-// BodyStream does when asked to scan, with one allowance of phone
+// BodyRecords scans a whole body, with one allowance of phone
 // validations for the whole body (MaxPhoneChecks; see phoneChecks): a
 // page of a million distinct numbers costs what a page of a thousand
 // does in libphonenumber, and the rest of it no more than the scan.
@@ -36,7 +36,7 @@ func (p *PIIStream) Write(b []byte) {
 		p.work = append(p.work, b[:i]...)
 		if i == len(b) {
 			if len(p.work) >= maxCarry {
-				p.flush() // no separator for 64 KiB: cut anywhere, as BodyStream
+				p.flush() // no separator for 64 KiB: cut anywhere
 			}
 			return
 		}
