@@ -6,20 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/andybalholm/brotli"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/leakguard/leakguard/internal/engine"
-	"github.com/leakguard/leakguard/internal/identity"
-	"github.com/leakguard/leakguard/internal/keyed"
-	"github.com/leakguard/leakguard/internal/meter/memory"
-	"github.com/leakguard/leakguard/internal/records"
 )
 
 type fixture struct {
@@ -66,26 +57,7 @@ func upstream(t *testing.T) *httptest.Server {
 }
 
 func newFixture(t *testing.T, up string) *fixture {
-	h := keyed.New([]byte("proxy-test-secret-123"))
-	cat, err := records.NewCatalog(records.Spec{
-		Routes:       []records.RouteSpec{{Route: "GET /r/{kind}", Entity: "user", Body: "$.reviews[*].user.id"}},
-		PII:          []string{"phone"},
-		PhoneRegions: []string{"CN"},
-		ScanAll:      true,
-	}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: len(cat.Entities()), ExactUpTo: 64, MaxActors: 10000})
-	eng, err := engine.New(m, engine.Options{Entities: cat.Entities()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	met := NewMetrics(reg, cat.Entities())
-	u, _ := url.Parse(up)
-	p := New(Options{Upstream: u, Resolver: identity.NewResolver(identity.Options{}, h), Catalog: cat, Engine: eng,
-		Metrics: met, MaxBodyBytes: 64 << 10})
+	p, met := scanAllProxy(t, up, 64<<10, nil)
 	front := httptest.NewServer(p)
 	t.Cleanup(front.Close)
 	return &fixture{proxy: p, metrics: met, front: front}
