@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/engine"
@@ -77,21 +80,24 @@ func (p *Proxy) serveAuth(w http.ResponseWriter, r *http.Request) {
 }
 
 // original rebuilds the request the edge is asking about from the auth
-// request's headers; ok is false when the edge did not say which URI.
-func original(r *http.Request) (*http.Request, bool) {
+// request's headers; when it cannot, why says what the edge sent wrong.
+func original(r *http.Request) (o *http.Request, why string) {
 	uri := firstHeader(r.Header, originalURIHeaders)
-	if uri == "" || uri[0] != '/' {
-		return nil, false
+	if uri == "" {
+		return nil, "the edge sent no X-Original-URI or X-Forwarded-Uri"
+	}
+	if uri[0] != '/' {
+		return nil, "the edge's X-Original-URI or X-Forwarded-Uri is not a path starting with /"
 	}
 	u, err := url.ParseRequestURI(uri)
 	if err != nil {
-		return nil, false
+		return nil, "the edge's X-Original-URI or X-Forwarded-Uri is not a valid request URI"
 	}
 	method := strings.ToUpper(firstHeader(r.Header, originalMethodHeaders))
 	if method == "" {
 		method = r.Method
 	}
-	o := new(http.Request)
+	o = new(http.Request)
 	*o = *r
 	o.Method, o.URL, o.RequestURI = method, u, uri
 	// What the edge added to ask is not the client's: left in, it would
@@ -101,7 +107,7 @@ func original(r *http.Request) (*http.Request, bool) {
 		hdrRefusedStatus, hdrRefusedRetry, hdrRefusedChallenge} {
 		o.Header.Del(h)
 	}
-	return o, true
+	return o, ""
 }
 
 func firstHeader(h http.Header, names []string) string {
@@ -113,21 +119,51 @@ func firstHeader(h http.Header, names []string) string {
 	return ""
 }
 
-func noOriginal(w http.ResponseWriter) {
+func noOriginal(w http.ResponseWriter, why string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)
-	io.WriteString(w, `{"error":"the edge sent no X-Original-URI or X-Forwarded-Uri (a path starting with /)"}`+"\n")
+	b, _ := json.Marshal(map[string]string{"error": why})
+	w.Write(append(b, '\n'))
+}
+
+// warnOnce lets a warning through at most once a minute, and counts the
+// ones held back meanwhile: a client that can reach the auth endpoint
+// grew the log by 120 MB in 2 s with 60 KB URIs (found by a probe,
+// 2026-12-05).
+type warnOnce struct {
+	last, held atomic.Int64
+}
+
+// allow reports whether to log now, and how many were held back since
+// the last one logged.
+func (w *warnOnce) allow(now time.Time) (bool, int64) {
+	last := w.last.Load()
+	if now.UnixNano()-last < int64(time.Minute) || !w.last.CompareAndSwap(last, now.UnixNano()) {
+		w.held.Add(1)
+		return false, 0
+	}
+	return true, w.held.Swap(0)
+}
+
+// clip is at most n bytes of s, for a log line.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	now := p.o.Now()
-	o, ok := original(r)
-	if !ok {
+	o, why := original(r)
+	if o == nil {
 		// A misconfigured edge: refusing makes it show at once, where
 		// allowing would meter nothing and protect nothing.
-		p.o.Log.Warn("auth request without the original URI; answered 400", "uri", r.URL.RequestURI())
-		noOriginal(w)
+		if ok, held := p.badAuth.allow(time.Now()); ok {
+			p.o.Log.Warn("auth request without a usable original URI; answered 400 (said at most once a minute)", "why", why, "uri", clip(r.URL.RequestURI(), 256), "held_back", held)
+		}
+		noOriginal(w, why)
 		return
 	}
 	x := p.pool.Get().(*exchange)
@@ -169,16 +205,20 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 // what the auth endpoint answered (headers the edge copies from it). It
 // grants nothing: a forged header only earns its sender a refusal.
 func (p *Proxy) refused(w http.ResponseWriter, r *http.Request) {
-	o, ok := original(r)
-	if !ok {
-		noOriginal(w)
+	o, why := original(r)
+	if o == nil {
+		noOriginal(w, why)
 		return
 	}
+	const maxRetry = 366 * 24 * 3600
 	secs, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get(hdrRefusedRetry)), 10, 64)
-	if err != nil || secs < 1 {
+	switch {
+	case errors.Is(err, strconv.ErrRange) && secs > 0:
+		secs = maxRetry // past int64: the longest, not the shortest
+	case err != nil || secs < 1:
 		secs = 1
 	}
-	secs = min(secs, 366*24*3600)
+	secs = min(secs, maxRetry)
 	status := strings.TrimSpace(r.Header.Get(hdrRefusedStatus))
 	switch {
 	case r.Header.Get(hdrRefusedChallenge) != "" && p.o.Challenger != nil:

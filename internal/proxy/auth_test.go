@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,7 +173,14 @@ func TestAuthTrustsForwardedForOnlyFromTrustedProxies(t *testing.T) {
 func TestAuthWithoutOriginalURI(t *testing.T) {
 	au := httptest.NewServer(authStack(t, "http://127.0.0.1:1").Auth())
 	defer au.Close()
-	for _, uri := range []string{"", "api/users/1", "http://example.com/api/users/1"} {
+	// Each says what the edge sent wrong: one it could not parse was
+	// answered as one it never sent (found by a probe, 2026-12-05).
+	for uri, want := range map[string]string{
+		"":                               "sent no X-Original-URI",
+		"api/users/1":                    "not a path starting with /",
+		"http://example.com/api/users/1": "not a path starting with /",
+		"/api/users/%zz":                 "not a valid request URI",
+	} {
 		req, _ := http.NewRequest("GET", au.URL+AuthPath, nil)
 		if uri != "" {
 			req.Header.Set("X-Original-URI", uri)
@@ -181,9 +189,10 @@ func TestAuthWithoutOriginalURI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("X-Original-URI %q: status %d, want 400", uri, resp.StatusCode)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), want) {
+			t.Errorf("X-Original-URI %q: status %d %s, want 400 saying %q", uri, resp.StatusCode, body, want)
 		}
 	}
 	resp, err := http.Get(au.URL + "/api/users/1")
@@ -231,9 +240,35 @@ func TestAuthRefused(t *testing.T) {
 	if resp.StatusCode != 403 || resp.Header.Get("Retry-After") != "3600" {
 		t.Errorf("block: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+	// Past int64 is the longest wait, not the shortest (it was 1 s).
+	resp, _ = ask("Leakguard-Status", "403", "Leakguard-Retry-After", "99999999999999999999")
+	if resp.StatusCode != 403 || resp.Header.Get("Retry-After") != "31622400" {
+		t.Errorf("block for ever: %d Retry-After %q, want 31622400 (366 days)", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
 	for _, st := range []string{"", "200", "502"} {
 		if resp, _ := ask("Leakguard-Status", st); resp.StatusCode != 500 {
 			t.Errorf("status %q: %d, want 500", st, resp.StatusCode)
 		}
+	}
+}
+
+// A client that can reach the auth endpoint grew the log by 120 MB in 2 s,
+// a warning with a 60 KB URI for each request without a usable original
+// URI (found by a probe, 2026-12-05): at most one a minute now, with the
+// number held back, and the URI clipped.
+func TestAuthWarningsAreRateLimited(t *testing.T) {
+	var w warnOnce
+	t0 := time.Unix(1_800_000_000, 0)
+	var logged []int64
+	for i := range 120 {
+		if ok, held := w.allow(t0.Add(time.Duration(i) * time.Second)); ok {
+			logged = append(logged, held)
+		}
+	}
+	if !slices.Equal(logged, []int64{0, 59}) {
+		t.Errorf("logged with held back %v over two minutes of one a second, want [0 59]", logged)
+	}
+	if got := clip(strings.Repeat("x", 60<<10), 256); len(got) > 260 {
+		t.Errorf("a 60 KB URI clipped to %d bytes", len(got))
 	}
 }

@@ -128,10 +128,27 @@ func (c *Challenger) Submit(w http.ResponseWriter, r *http.Request, a *identity.
 	http.SetCookie(w, &http.Cookie{Name: passCookie, Value: pexp + "." + c.mac("pass", binding(a), pexp),
 		Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: int(passFor / time.Second)})
 	back := r.PostForm.Get("back")
-	if u, err := url.Parse(back); err != nil || back == "" || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
+	if !samePath(back) {
 		back = "/" // only same-site paths: no open redirect
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// samePath reports whether back is a path on this site, safe to redirect
+// to. Browsers read a backslash as a slash, so "/\evil.example/x" is
+// "//evil.example/x", another site (found by a probe, 2026-12-05); control
+// characters are dropped by them, so "/\t/evil.example" is too.
+func samePath(back string) bool {
+	if !strings.HasPrefix(back, "/") || strings.ContainsAny(back, "\\") {
+		return false
+	}
+	for _, c := range back {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(back)
+	return err == nil && u.Host == "" && u.Scheme == "" && !strings.HasPrefix(back, "//")
 }
 
 var challengePage = template.Must(template.New("c").Parse(`<!doctype html>

@@ -87,3 +87,28 @@ func TestWhatIsNotHTTPIsAnsweredNotForwarded(t *testing.T) {
 		})
 	}
 }
+
+// A solved challenge goes back to the page asked for, on this site only.
+// A backslash passed: browsers read "/\evil.example/x" as
+// "//evil.example/x" (found by a probe, 2026-12-05).
+func TestTheChallengeRedirectsOnlyToThisSite(t *testing.T) {
+	for back, want := range map[string]bool{
+		"/api/users/1?x=1":     true,
+		"/":                    true,
+		"/a/b#c":               true,
+		"":                     false,
+		"api/users/1":          false,
+		"//evil.example/x":     false,
+		"/\\evil.example/x":    false,
+		"/\\\\evil.example/x":  false,
+		"\\/evil.example/x":    false,
+		"/\t/evil.example/x":   false,
+		"/\n/evil.example/x":   false,
+		"https://evil.example": false,
+		"/%zz":                 false,
+	} {
+		if got := samePath(back); got != want {
+			t.Errorf("samePath(%q) = %v, want %v", back, got, want)
+		}
+	}
+}

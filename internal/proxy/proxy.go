@@ -110,6 +110,9 @@ type Proxy struct {
 	dec     decoders
 	scratch bufferPool
 	flight  *inFlight
+	// badAuth rate-limits the warning of auth requests the edge sent
+	// without a usable original URI.
+	badAuth warnOnce
 }
 
 type ctxKey struct{}
