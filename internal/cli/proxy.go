@@ -208,6 +208,11 @@ func (c *ProxyCommand) Open() error {
 	limits := proxy.Limits{MaxConns: l.MaxConns, ReadHeaderTimeout: l.ReadHeaderTimeout.D(), ReadTimeout: l.ReadTimeout.D(),
 		IdleTimeout: l.IdleTimeout.D(), MaxHeaderBytes: l.MaxHeaderBytes,
 		ErrorLog: log.New(serverLog{c.log}, "", 0)}
+	if fit := proxy.FitConns(l.MaxConns, authAddr != "", openFilesLimit()); fit < l.MaxConns {
+		c.log.Warn("limits.max_conns lowered to fit the process's open-file limit: a client's connection may take one to the upstream too, and past the limit every listener refuses, the admin's and /healthz's included; raise the service's LimitNOFILE (ulimit -n) or lower limits.max_conns",
+			"configured", l.MaxConns, "in_force", fit, "open_files", openFilesLimit())
+		limits.MaxConns = fit
+	}
 	var tlsCfg *tls.Config
 	if t := cfg.TLS; t.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)

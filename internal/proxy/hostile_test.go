@@ -112,3 +112,26 @@ func TestTheChallengeRedirectsOnlyToThisSite(t *testing.T) {
 		}
 	}
 }
+
+// The listeners' connections fit the open-file limit, with room left for
+// the admin listener: past it every accept fails, /healthz's too.
+func TestConnectionsFitTheOpenFileLimit(t *testing.T) {
+	tests := []struct {
+		max       int
+		auth      bool
+		openFiles uint64
+		want      int
+	}{
+		{10000, false, 0, 10000},       // unknown: as written
+		{10000, false, 1 << 20, 10000}, // room enough
+		{10000, false, 20000, 9488},    // the probe's machine: (20,000 - 1,024) / 2
+		{10000, true, 20000, 6325},     // and the auth listener's clients: / 3
+		{100, true, 20000, 100},        // a lower one stands
+		{10000, false, 1024, 16},       // no room at all: a floor, and the warning
+	}
+	for _, tt := range tests {
+		if got := FitConns(tt.max, tt.auth, tt.openFiles); got != tt.want {
+			t.Errorf("FitConns(%d, %v, %d) = %d, want %d", tt.max, tt.auth, tt.openFiles, got, tt.want)
+		}
+	}
+}

@@ -158,3 +158,27 @@ func IgnoreClosed(err error) error {
 	}
 	return err
 }
+
+// reservedFiles are the descriptors kept for what is not a client's
+// connection: the admin listener's connections, state.db, Redis's pool,
+// the logs, the listeners themselves.
+const reservedFiles = 1024
+
+// FitConns is maxConns, lowered if need be so that the listeners' client
+// connections fit the process's open-file limit (openFiles, 0 when
+// unknown): each client of the proxy's listener may hold a connection to
+// the upstream as well, and the auth listener (when on) takes as many
+// clients again. Past the limit every accept fails, the admin's and
+// /healthz's too: with 20,000 descriptors, 10,000 clients of a slow
+// upstream took them all (found by a probe, 2026-12-05).
+func FitConns(maxConns int, auth bool, openFiles uint64) int {
+	if openFiles == 0 {
+		return maxConns
+	}
+	per := uint64(2)
+	if auth {
+		per++
+	}
+	fit := (int64(openFiles) - reservedFiles) / int64(per)
+	return int(max(min(int64(maxConns), fit), 16))
+}
