@@ -61,6 +61,7 @@ type Memory struct {
 	entities  int
 	exactUpTo int
 	shardCap  int
+	spillCap  int // evicted actors waiting for a drain, per shard (spillCapOf)
 	persist   bool
 	load      func(identity.Key) []byte
 	corrupt   atomic.Uint64
@@ -241,6 +242,7 @@ func New(o Options) *Memory {
 		entities:   o.Entities,
 		exactUpTo:  o.ExactUpTo,
 		shardCap:   o.MaxActors / numShards,
+		spillCap:   spillCapOf(o.MaxActors / numShards),
 		persist:    o.Persist,
 		load:       o.Load,
 		trafficWin: -1,

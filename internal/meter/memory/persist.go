@@ -21,8 +21,14 @@ type Saved struct {
 // spillCap bounds, per shard, the evicted actors waiting for the next
 // drain. A flood of fresh keys between two drains beyond 256 × 256 = 65,536
 // keys loses the oldest spilled ones (counted in Spilled) rather than
-// growing memory.
+// growing memory. A meter held to fewer actors (meter.max_actors,
+// meter.max_bytes) spills as many as it holds at most, each encoded (a
+// third of its size in memory or less): with max_bytes at 1 MiB, 768
+// actors held and 65,536 spilled took 20 MB (found by a probe, 2026-12-05).
 const spillCap = 256
+
+// spillCapOf is a shard's spill bound for a shard of shardCap actors.
+func spillCapOf(shardCap int) int { return min(max(shardCap, 4), spillCap) }
 
 // Drain returns the state of every actor key changed since the last drain,
 // including keys evicted since, and how many evicted keys were dropped
@@ -69,13 +75,13 @@ func (s *shard) evicted(m *Memory, a *actor) {
 	}
 	delete(s.dirty, a.key)
 	sv := Saved{Key: a.key, Last: a.last, Data: m.encode(a)}
-	if len(s.spill) < spillCap {
+	if len(s.spill) < m.spillCap {
 		s.spill = append(s.spill, sv)
 		return
 	}
 	// Full: the oldest gives way, in place (a ring from spillAt).
 	s.spill[s.spillAt] = sv
-	s.spillAt = (s.spillAt + 1) % spillCap
+	s.spillAt = (s.spillAt + 1) % m.spillCap
 	s.dropped++
 }
 

@@ -73,7 +73,7 @@ func TestDrainAndLoadRoundTrip(t *testing.T) {
 func TestEvictedActorsAreSpilledBounded(t *testing.T) {
 	m := New(Options{Windows: []time.Duration{time.Hour}, Entities: 1, ExactUpTo: 16, MaxActors: numShards, Persist: true})
 	counts := make([]uint64, 1)
-	n := numShards * (spillCap + 10)
+	n := numShards * (m.spillCap + 10)
 	for i := 0; i < n; i++ {
 		m.Observe(t0, identity.Key{Kind: identity.IP, Hash: mix(uint64(i))}, recs(0, i, 1), false, counts)
 	}
@@ -84,7 +84,7 @@ func TestEvictedActorsAreSpilledBounded(t *testing.T) {
 	if uint64(len(saved))+dropped != uint64(n) {
 		t.Fatalf("saved %d + dropped %d != %d observed", len(saved), dropped, n)
 	}
-	if len(saved) > numShards*(spillCap+1) {
+	if len(saved) > numShards*(m.spillCap+1) {
 		t.Fatalf("%d saved: spill not bounded", len(saved))
 	}
 	// The newest evicted of each shard are kept, and drained oldest
@@ -101,7 +101,7 @@ func TestEvictedActorsAreSpilledBounded(t *testing.T) {
 	}
 	for s, keys := range byShard {
 		evicted := keys[:len(keys)-1]
-		want := append(slices.Clone(evicted[max(len(evicted)-spillCap, 0):]), keys[len(keys)-1])
+		want := append(slices.Clone(evicted[max(len(evicted)-m.spillCap, 0):]), keys[len(keys)-1])
 		if !slices.Equal(drained[s], want) {
 			t.Fatalf("a shard's %d keys drained as %d keys, not its newest evictions oldest first and its held key", len(keys), len(drained[s]))
 		}
@@ -175,4 +175,23 @@ func FuzzDecode(f *testing.F) {
 			m.encode(a)
 		}
 	})
+}
+
+// The spill holds as many actors as the meter does at most, up to 256 a
+// shard: held to 768 actors by meter.max_bytes, a meter spilled 65,536
+// encoded states, 20 MB (found by a probe, 2026-12-05).
+func TestTheSpillFollowsTheMetersBound(t *testing.T) {
+	for _, tt := range []struct {
+		o    Options
+		want int
+	}{
+		{Options{Entities: 2, MaxActors: 500_000}, 256},
+		{Options{Entities: 2, MaxActors: 20_000}, 78},
+		{Options{Entities: 2, MaxActors: 1_000_000, MaxBytes: 1 << 20}, 6}, // 1,536 actors in 1 MiB
+		{Options{Entities: 2, MaxActors: 256}, 4},
+	} {
+		if got := New(tt.o).spillCap; got != tt.want {
+			t.Errorf("%+v: %d spilled a shard, want %d", tt.o, got, tt.want)
+		}
+	}
 }
