@@ -121,8 +121,16 @@ func Handler(o Options) http.Handler {
 
 func (o Options) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who, ok := o.authed(r)
+		who, ok, wait := o.guarded(r)
+		if wait > 0 {
+			retryAfter(w, wait)
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many wrong tokens from this address: try again in " + wait.Round(time.Second).String()})
+			return
+		}
 		if !ok {
+			if who == "" {
+				dropStaleCookie(w, r)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="leakguard"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return

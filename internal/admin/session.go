@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -110,7 +111,9 @@ func (t *throttle) wait(addr string, now time.Time) time.Duration {
 	return 0
 }
 
-func (t *throttle) failed(addr string, now time.Time) {
+// failed counts a failure of addr and returns the wait it starts (0: none
+// yet).
+func (t *throttle) failed(addr string, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	f := t.m[addr]
@@ -126,7 +129,9 @@ func (t *throttle) failed(addr string, now time.Time) {
 	if f.n > freeLoginFailures {
 		d := firstLoginWait << min(f.n-freeLoginFailures-1, 20)
 		f.next = now.Add(min(d, maxLoginWait))
+		return f.next.Sub(now)
 	}
+	return 0
 }
 
 func (t *throttle) succeeded(addr string) {
@@ -153,11 +158,18 @@ func (t *throttle) evict(now time.Time) {
 	}
 }
 
+// clientAddr is what the throttle counts failures by: the client's
+// address, or for IPv6 its /64, which one client commonly holds whole
+// (counting each of its addresses apart would give it 2^64 fresh starts).
 func clientAddr(r *http.Request) string {
-	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return h
+	h := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
 	}
-	return r.RemoteAddr
+	if a, err := netip.ParseAddr(h); err == nil && a.Is6() && !a.Is4In6() {
+		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+	}
+	return h
 }
 
 type operatorKey struct{}

@@ -4,7 +4,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -160,5 +162,125 @@ func TestOperatorLinesNameWhoActed(t *testing.T) {
 	do(h, "POST", "/api/unblock?key=ip:00000000000000ff", map[string]string{"Authorization": "Bearer " + sessionTestToken}, "")
 	if len(log) != 3 || log[1].action != "mode" || log[1].attrs["by"] != session || log[2].action != "unblock" || log[2].attrs["by"] != "token" {
 		t.Fatalf("operator lines: %+v", log)
+	}
+}
+
+// Wrong bearer tokens from one address are throttled as wrong sign-ins
+// are, the right token included while the wait lasts, on /api, /debug and
+// /ui/ alike; another address with the right token is served, and asking
+// with no token at all is not counted.
+func TestBearerGuessesThrottledPerAddress(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var log []audited
+	h := sessionHandler(&now, &log)
+	const guesser, operator = "203.0.113.9:4000", "198.51.100.4:5000"
+	get := func(from, path, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", path, nil)
+		req.RemoteAddr = from
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	for i := 0; i < 10; i++ {
+		if w := get(guesser, "/api/mode", ""); w.Code != http.StatusUnauthorized {
+			t.Fatalf("no token %d: %d", i, w.Code)
+		}
+	}
+	for i := 0; i <= freeLoginFailures; i++ {
+		if w := get(guesser, "/api/mode", "wrong-guess-"+strings.Repeat("x", i)); w.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d, want 401", i+1, w.Code)
+		}
+	}
+	for _, path := range []string{"/api/mode", "/debug/pprof/", "/metrics", "/ui/"} {
+		for _, token := range []string{"another-guess", sessionTestToken} {
+			w := get(guesser, path, token)
+			if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" {
+				t.Fatalf("%s while throttled (token %q): %d Retry-After %q, want 429 after 1 s", path, token, w.Code, w.Header().Get("Retry-After"))
+			}
+		}
+		if w := get(operator, path, sessionTestToken); w.Code != http.StatusOK {
+			t.Fatalf("%s from another address with the token: %d", path, w.Code)
+		}
+	}
+	// The sign-in shares the count.
+	if w := login(h, guesser, sessionTestToken); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("sign-in while throttled: %d", w.Code)
+	}
+	// The wait doubles with each failure after it, and the token works
+	// once it is over.
+	now = now.Add(time.Second)
+	if w := get(guesser, "/api/mode", "wrong"); w.Code != http.StatusUnauthorized {
+		t.Fatalf("after the wait: %d", w.Code)
+	}
+	if w := get(guesser, "/api/mode", sessionTestToken); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "2" {
+		t.Fatalf("second wait: %d Retry-After %q, want 429 after 2 s", w.Code, w.Header().Get("Retry-After"))
+	}
+	now = now.Add(2 * time.Second)
+	if w := get(guesser, "/api/mode", sessionTestToken); w.Code != http.StatusOK {
+		t.Fatalf("the token after the wait: %d", w.Code)
+	}
+	n := 0
+	for _, l := range log {
+		if l.action == "admin_token_throttled" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d throttle starts logged, want 2", n)
+	}
+}
+
+// A wrong session cookie counts as a wrong token, and the answer tells the
+// browser to drop it.
+func TestWrongCookieThrottled(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var log []audited
+	h := sessionHandler(&now, &log)
+	const from = "203.0.113.9:4000"
+	var last *httptest.ResponseRecorder
+	for i := 0; i <= freeLoginFailures+1; i++ {
+		req := httptest.NewRequest("GET", "/api/mode", nil)
+		req.RemoteAddr = from
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: strings.Repeat("0", 63) + strconv.Itoa(i)})
+		last = httptest.NewRecorder()
+		h.ServeHTTP(last, req)
+		if i == 0 {
+			if ck := last.Result().Cookies(); last.Code != 401 || len(ck) != 1 || ck[0].Name != sessionCookie || ck[0].MaxAge >= 0 {
+				t.Fatalf("wrong cookie: %d, cookies %+v, want 401 dropping it", last.Code, ck)
+			}
+		}
+	}
+	if last.Code != http.StatusTooManyRequests {
+		t.Fatalf("wrong cookies: %d, want 429", last.Code)
+	}
+}
+
+// Failures from more addresses than the throttle keeps do not grow it
+// past its bound; IPv6 guesses count by /64.
+func TestThrottleBounded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	th := newThrottle()
+	for i := 0; i < maxThrottled+200; i++ {
+		th.failed(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String(), now)
+	}
+	if n := len(th.m); n > maxThrottled {
+		t.Fatalf("throttle holds %d addresses, bound %d", n, maxThrottled)
+	}
+	var log []audited
+	h := sessionHandler(&now, &log)
+	var code int
+	for i := 0; i <= freeLoginFailures+1; i++ {
+		req := httptest.NewRequest("GET", "/api/mode", nil)
+		req.RemoteAddr = "[2001:db8:1:2::" + strconv.Itoa(i+1) + "]:443"
+		req.Header.Set("Authorization", "Bearer wrong")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		code = w.Code
+	}
+	if code != http.StatusTooManyRequests {
+		t.Fatalf("guesses across one /64: %d, want 429", code)
 	}
 }
