@@ -89,6 +89,7 @@ type failures struct {
 	n    int
 	next time.Time // no attempt before
 	last time.Time
+	told bool // a refusal in this wait was said (logged) already
 }
 
 const (
@@ -103,12 +104,22 @@ func newThrottle() *throttle { return &throttle{m: map[string]*failures{}} }
 
 // wait returns how long addr must wait before its next attempt (0: now).
 func (t *throttle) wait(addr string, now time.Time) time.Duration {
+	d, _ := t.refuse(addr, now)
+	return d
+}
+
+// refuse is wait, and whether this is the wait's first refusal: the one
+// to log. A line for each, as there was, let a throttled address write
+// the decision log as fast as it could send.
+func (t *throttle) refuse(addr string, now time.Time) (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if f := t.m[addr]; f != nil && now.Before(f.next) {
-		return f.next.Sub(now)
+		first := !f.told
+		f.told = true
+		return f.next.Sub(now), first
 	}
-	return 0
+	return 0, false
 }
 
 // failed counts a failure of addr and returns the wait it starts (0: none
@@ -128,7 +139,7 @@ func (t *throttle) failed(addr string, now time.Time) time.Duration {
 	f.last = now
 	if f.n > freeLoginFailures {
 		d := firstLoginWait << min(f.n-freeLoginFailures-1, 20)
-		f.next = now.Add(min(d, maxLoginWait))
+		f.next, f.told = now.Add(min(d, maxLoginWait)), false
 		return f.next.Sub(now)
 	}
 	return 0

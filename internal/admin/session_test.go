@@ -284,3 +284,30 @@ func TestThrottleBounded(t *testing.T) {
 		t.Fatalf("guesses across one /64: %d, want 429", code)
 	}
 }
+
+// A throttled address's sign-ins are refused without a word each: one
+// line a wait. A line for every refusal let it write the decision log as
+// fast as it could send (found by a probe's rerun, 2026-12-05).
+func TestThrottledSignInsAreLoggedOnceAWait(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var log []audited
+	h := sessionHandler(&now, &log)
+	const guesser = "203.0.113.9:4000"
+	for range freeLoginFailures + 1 {
+		login(h, guesser, "wrong")
+	}
+	for range 500 {
+		if w := login(h, guesser, "wrong"); w.Code != http.StatusTooManyRequests {
+			t.Fatalf("while throttled: %d", w.Code)
+		}
+	}
+	throttled := 0
+	for _, l := range log {
+		if l.action == "dashboard_login_throttled" {
+			throttled++
+		}
+	}
+	if throttled != 1 {
+		t.Errorf("%d lines for 500 refusals in one wait, want 1", throttled)
+	}
+}

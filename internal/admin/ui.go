@@ -139,9 +139,12 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 
 func (o Options) login(w http.ResponseWriter, r *http.Request) {
 	addr, now := clientAddr(r), o.Now()
-	if wait := o.throttle.wait(addr, now); wait > 0 {
+	if wait, first := o.throttle.refuse(addr, now); wait > 0 {
 		// Refused before the token is even compared: guessing costs time.
-		o.Audit("dashboard_login_throttled", slog.String("retry_after", wait.Round(time.Second).String()))
+		// Logged once a wait.
+		if first {
+			o.Audit("dashboard_login_throttled", slog.String("retry_after", wait.Round(time.Second).String()))
+		}
 		retryAfter(w, wait)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusTooManyRequests)
