@@ -102,6 +102,12 @@ type Auth struct {
 type Follow struct {
 	// Syslog is the UDP address to receive on, or off (the default).
 	Syslog string `yaml:"syslog"`
+	// Senders are the addresses or CIDR prefixes that may send log lines
+	// (the edge's servers); datagrams from others are dropped and counted.
+	// Left out, the loopback addresses when Syslog listens on loopback,
+	// and required otherwise: anyone who can send to the port could have
+	// any address metered, and so blocked.
+	Senders []string `yaml:"senders"`
 	// Tag, if set, is the only syslog tag metered (nginx's tag=).
 	Tag string `yaml:"tag"`
 	// Format and its options are analyze's: combined (default), nginx
@@ -797,8 +803,21 @@ func (c *Config) validate(proxying bool) error {
 		add("auth.listen", "want host:port or off, got %q", c.Auth.Listen)
 	}
 	if f := c.Follow; f.Syslog != "off" {
-		if _, _, err := splitHostPort(f.Syslog); err != nil {
+		if host, _, err := splitHostPort(f.Syslog); err != nil {
 			add("follow.syslog", "want host:port or off, got %q", f.Syslog)
+		} else if len(f.Senders) == 0 {
+			// Without DNS: a host name other than localhost, or no host
+			// (every address), is taken as beyond loopback.
+			h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+			a, err := netip.ParseAddr(h)
+			if h != "localhost" && (err != nil || !a.Unmap().IsLoopback()) {
+				add("follow.senders", "required when follow.syslog listens beyond loopback: the addresses of the nginx servers that send their access log")
+			}
+		}
+		for i, s := range f.Senders {
+			if _, err := ParsePrefix(s); err != nil {
+				add(fmt.Sprintf("follow.senders[%d]", i), "%v", err)
+			}
 		}
 		before := len(errs)
 		switch f.Format {

@@ -18,6 +18,20 @@ func TestFollowValidation(t *testing.T) {
 		{"follow: {syslog: 127.0.0.1:5514, format: nginx}", "follow.log_format"},
 		{"follow: {syslog: 127.0.0.1:5514, format: json, fields: 'when=ts'}", "follow.fields"},
 		{"follow: {syslog: 127.0.0.1:5514, queue: -1}", "follow.queue"},
+		// Who may send lines: loopback alone by default, so a listener
+		// beyond loopback must name its senders.
+		{"follow: {syslog: '[::1]:5514'}", ""},
+		{"follow: {syslog: 'localhost:5514'}", ""},
+		{"follow: {syslog: 127.0.0.2:5514}", ""},
+		{"follow: {syslog: 0.0.0.0:5514}", "follow.senders: required when follow.syslog listens beyond loopback: the addresses of the nginx servers that send their access log"},
+		{"follow: {syslog: ':5514'}", "follow.senders: required"},
+		{"follow: {syslog: '[::]:5514'}", "follow.senders: required"},
+		{"follow: {syslog: 10.0.0.5:5514}", "follow.senders: required"},
+		{"follow: {syslog: edge.internal:5514}", "follow.senders: required"},
+		{"follow: {syslog: 0.0.0.0:5514, senders: [10.0.0.0/24, 192.0.2.7, '2001:db8::/32']}", ""},
+		{"follow: {syslog: 127.0.0.1:5514, senders: [127.0.0.1/32]}", ""},
+		{"follow: {syslog: 0.0.0.0:5514, senders: [10.0.0.0/33]}", "follow.senders[0]: want an address or CIDR prefix"},
+		{"follow: {syslog: 127.0.0.1:5514, senders: [10.0.0.1, nginx1]}", "follow.senders[1]: want an address or CIDR prefix"},
 	} {
 		cfg, err := Decode("t.yaml", []byte(base+c.yaml+"\n"))
 		if err != nil {

@@ -31,6 +31,12 @@ import (
 type Options struct {
 	// Addr is the UDP address to receive syslog on, e.g. 127.0.0.1:5514.
 	Addr string
+	// Senders are the prefixes datagrams may come from; others are
+	// dropped and counted (ForeignSender). Left empty, the loopback
+	// addresses, and Listen fails unless Addr is a loopback address:
+	// anyone who can send to the port could otherwise have any client
+	// address metered, and so blocked.
+	Senders []netip.Prefix
 	// Tag, if set, is the only syslog tag metered; other tags are counted
 	// and left alone (several logs may share the port).
 	Tag string
@@ -66,7 +72,13 @@ const (
 	Malformed = "malformed" // not a syslog message, or a line the format does not read
 	Dropped   = "dropped"   // the queue was full
 	OtherTag  = "other_tag" // a syslog tag other than Options.Tag
+	// ForeignSender: a datagram from an address not in Options.Senders,
+	// dropped unread.
+	ForeignSender = "foreign_sender"
 )
+
+// Loopback are the senders allowed when Options.Senders is empty.
+var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // Follower receives an access log over syslog and meters it.
 type Follower struct {
@@ -97,6 +109,12 @@ func Listen(o Options) (*Follower, error) {
 	if err != nil {
 		return nil, fmt.Errorf("follow: %w", err)
 	}
+	if len(o.Senders) == 0 {
+		if a, ok := netip.AddrFromSlice(ua.IP); !ok || !a.Unmap().IsLoopback() {
+			return nil, fmt.Errorf("follow: senders are required when listening beyond loopback (%s): anyone who can send to the port could have any address blocked", o.Addr)
+		}
+		o.Senders = Loopback
+	}
 	conn, err := net.ListenUDP("udp", ua)
 	if err != nil {
 		return nil, fmt.Errorf("follow: %w", err)
@@ -107,9 +125,9 @@ func Listen(o Options) (*Follower, error) {
 	f := &Follower{o: o, conn: conn, queue: make(chan []byte, o.Queue), by: map[string]prometheus.Counter{}}
 	f.lines = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "leakguard_follow_lines_total",
-		Help: "Access log lines received over syslog, by outcome: metered, malformed, dropped (queue full), other_tag.",
+		Help: "Access log lines received over syslog, by outcome: metered, malformed, dropped (queue full), other_tag, foreign_sender (a datagram from an address not in follow.senders).",
 	}, []string{"outcome"})
-	for _, o := range []string{Metered, Malformed, Dropped, OtherTag} {
+	for _, o := range []string{Metered, Malformed, Dropped, OtherTag, ForeignSender} {
 		f.by[o] = f.lines.WithLabelValues(o)
 	}
 	if o.Registerer != nil {
@@ -160,13 +178,25 @@ func (f *Follower) receive() {
 	defer f.wg.Done()
 	defer close(f.queue)
 	buf := make([]byte, 64<<10)
+	var warned time.Time // the last warning of a foreign sender
+	foreign := 0         // foreign datagrams since
 	for {
-		n, _, err := f.conn.ReadFromUDP(buf)
+		n, from, err := f.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			f.o.Log.Warn("follow: receiving", "error", err)
+			continue
+		}
+		if !f.sender(from.Addr()) {
+			// Unread: a forged line would meter any address it names.
+			f.by[ForeignSender].Inc()
+			foreign++
+			if now := f.o.Now(); warned.IsZero() || now.Sub(warned) >= time.Minute {
+				f.o.Log.Warn("follow: dropping datagrams from a sender not in follow.senders", "sender", from.Addr().Unmap(), "datagrams", foreign)
+				warned, foreign = now, 0
+			}
 			continue
 		}
 		select {
@@ -175,6 +205,17 @@ func (f *Follower) receive() {
 			f.by[Dropped].Inc()
 		}
 	}
+}
+
+// sender reports whether a datagram from a is read.
+func (f *Follower) sender(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range f.o.Senders {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // meterLoop meters lines one at a time, in the order received: the engine
