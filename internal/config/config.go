@@ -120,7 +120,7 @@ type Follow struct {
 	// fingerprint (JA4), with format nginx; with json, fields' tls=.
 	TLSVar string `yaml:"tls_var"`
 	Fields string `yaml:"fields"`
-	// Queue bounds the lines waiting to be metered (default 8192).
+	// Queue bounds the datagrams waiting to be metered (default 8192).
 	Queue int `yaml:"queue"`
 }
 

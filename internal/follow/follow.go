@@ -44,9 +44,9 @@ type Options struct {
 	// sessions, so a record line without one is sessionless.
 	Parser   logs.Parser
 	Sessions bool
-	// Queue bounds the lines received and not yet metered (default
-	// 8192): past it lines are dropped and counted, so a burst never
-	// holds the socket or memory.
+	// Queue bounds the datagrams received and not yet metered (default
+	// 8192; nginx sends a line each): past it they are dropped and their
+	// lines counted, so a burst never holds the socket or memory.
 	Queue int
 
 	Resolver *identity.Resolver
@@ -75,6 +75,8 @@ const (
 	// ForeignSender: a datagram from an address not in Options.Senders,
 	// dropped unread.
 	ForeignSender = "foreign_sender"
+	// Excess: a line of a datagram past its first MaxLines, not read.
+	Excess = "excess"
 )
 
 // Loopback are the senders allowed when Options.Senders is empty.
@@ -125,9 +127,9 @@ func Listen(o Options) (*Follower, error) {
 	f := &Follower{o: o, conn: conn, queue: make(chan []byte, o.Queue), by: map[string]prometheus.Counter{}}
 	f.lines = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "leakguard_follow_lines_total",
-		Help: "Access log lines received over syslog, by outcome: metered, malformed, dropped (queue full), other_tag, foreign_sender (a datagram from an address not in follow.senders).",
+		Help: "Access log lines received over syslog, by outcome: metered, malformed, dropped (queue full), other_tag, foreign_sender (a datagram from an address not in follow.senders), excess (a line past the 128th of one datagram).",
 	}, []string{"outcome"})
-	for _, o := range []string{Metered, Malformed, Dropped, OtherTag, ForeignSender} {
+	for _, o := range []string{Metered, Malformed, Dropped, OtherTag, ForeignSender, Excess} {
 		f.by[o] = f.lines.WithLabelValues(o)
 	}
 	if o.Registerer != nil {
@@ -202,7 +204,8 @@ func (f *Follower) receive() {
 		select {
 		case f.queue <- bytes.Clone(buf[:n]):
 		default:
-			f.by[Dropped].Inc()
+			// Each line of the datagram (up to MaxLines) is one dropped.
+			f.by[Dropped].Add(float64(min(1+bytes.Count(bytes.TrimRight(buf[:n], "\r\n\x00"), nl), MaxLines)))
 		}
 	}
 }
@@ -222,20 +225,45 @@ func (f *Follower) sender(a netip.Addr) bool {
 // and the detector see the log as analyze replays it.
 func (f *Follower) meterLoop() {
 	defer f.wg.Done()
+	var d Datagram
 	var s Syslog
 	var e logs.Entry
 	var recs []records.Found
 	for b := range f.queue {
-		recs = f.line(b, &s, &e, recs[:0])
+		recs = f.datagram(b, &d, &s, &e, recs)
 	}
 }
 
-// line meters one datagram and reports its outcome in the counters.
-func (f *Follower) line(b []byte, s *Syslog, e *logs.Entry, recs []records.Found) []records.Found {
-	if err := ParseSyslog(b, s); err != nil {
-		f.malformed(b, err)
-		return recs
+var nl = []byte{'\n'}
+
+// datagram meters each line of one datagram, in order, and reports their
+// outcomes in the counters.
+func (f *Follower) datagram(b []byte, d *Datagram, s *Syslog, e *logs.Entry, recs []records.Found) []records.Found {
+	d.Reset(b)
+	n := 0
+	for {
+		ok, err := d.Next(s)
+		if !ok {
+			break
+		}
+		n++
+		if err != nil {
+			f.malformed(s.Msg, err)
+			continue
+		}
+		recs = f.line(s, e, recs[:0])
 	}
+	if x := d.Excess(); x > 0 {
+		f.by[Excess].Add(float64(x))
+		f.o.Log.Debug("follow: lines past the bound of a datagram", "lines", x, "bound", MaxLines)
+	} else if n == 0 {
+		f.malformed(b, errNoPriority) // an empty datagram
+	}
+	return recs
+}
+
+// line meters one syslog message.
+func (f *Follower) line(s *Syslog, e *logs.Entry, recs []records.Found) []records.Found {
 	if f.o.Tag != "" && string(s.Tag) != f.o.Tag {
 		f.by[OtherTag].Inc()
 		return recs

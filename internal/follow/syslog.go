@@ -25,7 +25,8 @@ var (
 	errNoTag       = errors.New("syslog: no tag")
 )
 
-// ParseSyslog reads an RFC 3164 message. It checks the header's shape,
+// ParseSyslog reads one RFC 3164 message (a datagram may hold several:
+// Datagram). It checks the header's shape,
 // not its values (the time is the sender's clock, to the second, without
 // a year: leakguard meters in its own time).
 func ParseSyslog(b []byte, m *Syslog) error {
@@ -98,4 +99,82 @@ func isMonth(b []byte) bool {
 		return true
 	}
 	return false
+}
+
+// MaxLines bounds the messages read from one datagram; the lines past it
+// are counted (Excess), not read. nginx sends one line a datagram; a
+// shipper that batches lines sends a few.
+const MaxLines = 128
+
+// Datagram reads the messages of one datagram, a line each: senders that
+// batch lines put several in a datagram, separated by newlines, each with
+// its own header or only the first with one. Blank lines are skipped.
+type Datagram struct {
+	rest []byte
+	last Syslog // the header of the last line that had one
+	head bool   // last is set
+	n    int    // lines read
+}
+
+// Reset starts reading b.
+func (d *Datagram) Reset(b []byte) { *d = Datagram{rest: b} }
+
+// Next reads the next line into m, and reports false when no line is
+// left or MaxLines have been read. A line with an RFC 3164 header is read
+// as ParseSyslog reads it; a line without one is the message of the last
+// header before it in the datagram (its priority, host and tag). A line
+// that is neither is an error, with the line in m.Msg.
+func (d *Datagram) Next(m *Syslog) (ok bool, err error) {
+	for d.n < MaxLines {
+		line := d.line()
+		if line == nil {
+			return false, nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		d.n++
+		if err = ParseSyslog(line, m); err == nil {
+			d.last, d.head = *m, true
+			return true, nil
+		}
+		if d.head {
+			*m = d.last
+			m.Msg = line
+			return true, nil
+		}
+		*m = Syslog{Msg: line}
+		return true, err
+	}
+	return false, nil
+}
+
+// Excess is the number of lines past MaxLines, left unread (call it once
+// Next reports false).
+func (d *Datagram) Excess() int {
+	n := 0
+	for line := d.line(); line != nil; line = d.line() {
+		if len(line) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// line cuts the next line, without its \r or NULs, off the datagram: nil
+// at its end, empty for a blank line.
+func (d *Datagram) line() []byte {
+	if d.rest == nil {
+		return nil
+	}
+	line := d.rest
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line, d.rest = line[:i], d.rest[i+1:]
+	} else {
+		d.rest = nil
+	}
+	for len(line) > 0 && (line[len(line)-1] == '\r' || line[len(line)-1] == 0) {
+		line = line[:len(line)-1] // still not nil: a slice of the datagram
+	}
+	return line
 }
