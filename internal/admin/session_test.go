@@ -83,12 +83,7 @@ func TestLoginThrottledPerAddress(t *testing.T) {
 	if w := login(h, guesser, "wrong"); w.Code != http.StatusUnauthorized {
 		t.Fatalf("after a success: %d", w.Code)
 	}
-	throttled := 0
-	for _, l := range log {
-		if l.action == "dashboard_login_throttled" {
-			throttled++
-		}
-	}
+	throttled := countAudited(log, "dashboard_login_throttled")
 	if throttled != 3 {
 		t.Errorf("%d throttled sign-ins logged, want 3", throttled)
 	}
@@ -222,12 +217,7 @@ func TestBearerGuessesThrottledPerAddress(t *testing.T) {
 	if w := get(guesser, "/api/mode", sessionTestToken); w.Code != http.StatusOK {
 		t.Fatalf("the token after the wait: %d", w.Code)
 	}
-	n := 0
-	for _, l := range log {
-		if l.action == "admin_token_throttled" {
-			n++
-		}
-	}
+	n := countAudited(log, "admin_token_throttled")
 	if n != 2 {
 		t.Errorf("%d throttle starts logged, want 2", n)
 	}
@@ -301,13 +291,19 @@ func TestThrottledSignInsAreLoggedOnceAWait(t *testing.T) {
 			t.Fatalf("while throttled: %d", w.Code)
 		}
 	}
-	throttled := 0
-	for _, l := range log {
-		if l.action == "dashboard_login_throttled" {
-			throttled++
-		}
-	}
+	throttled := countAudited(log, "dashboard_login_throttled")
 	if throttled != 1 {
 		t.Errorf("%d lines for 500 refusals in one wait, want 1", throttled)
 	}
+}
+
+// countAudited is how many lines of log are of action.
+func countAudited(log []audited, action string) int {
+	n := 0
+	for _, l := range log {
+		if l.action == action {
+			n++
+		}
+	}
+	return n
 }
