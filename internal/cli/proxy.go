@@ -209,7 +209,13 @@ func (c *ProxyCommand) Open() error {
 		IdleTimeout: l.IdleTimeout.D(), MaxHeaderBytes: l.MaxHeaderBytes,
 		ErrorLog: log.New(serverLog{c.log}, "", 0)}
 	if fit := proxy.FitConns(l.MaxConns, authAddr != "", openFilesLimit()); fit < l.MaxConns {
-		c.log.Warn("limits.max_conns lowered to fit the process's open-file limit: a client's connection may take one to the upstream too, and past the limit every listener refuses, the admin's and /healthz's included; raise the service's LimitNOFILE (ulimit -n) or lower limits.max_conns",
+		// A warning when it halves the cap or more; a few percent off the
+		// default on a host of 20,000 descriptors is no news.
+		level := slog.LevelInfo
+		if fit < l.MaxConns/2 {
+			level = slog.LevelWarn
+		}
+		c.log.Log(context.Background(), level, "limits.max_conns lowered to fit the process's open-file limit: a client's connection may take one to the upstream too, and past the limit every listener refuses, the admin's and /healthz's included; raise the service's LimitNOFILE (ulimit -n) for more",
 			"configured", l.MaxConns, "in_force", fit, "open_files", openFilesLimit())
 		limits.MaxConns = fit
 	}
