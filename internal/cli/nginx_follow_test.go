@@ -86,17 +86,34 @@ func fromAddr(ip string) *http.Client {
 // and refused through auth_request once the log shows it took its
 // budget. Shoppers pass throughout; a client with an automation user
 // agent is challenged once its first line is read.
+//
+// Over UDP, and over a unix datagram socket (follow.syslog: unix:PATH),
+// which keeps out the local programs that could forge lines from any
+// loopback address.
 func TestNginxSyslogFollow(t *testing.T) {
+	t.Run("udp", func(t *testing.T) { nginxSyslogFollow(t, false) })
+	t.Run("unix socket", func(t *testing.T) { nginxSyslogFollow(t, true) })
+}
+
+func nginxSyslogFollow(t *testing.T, unix bool) {
 	app := httptest.NewServer(shop.New(7, 5000, 1000).Handler())
 	defer app.Close()
 	dir := t.TempDir()
-	lg := serveFollowing(t, fmt.Sprintf(followConfig, app.URL, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state")))
+	cfg := fmt.Sprintf(followConfig, app.URL, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state"))
+	if unix {
+		cfg = strings.Replace(cfg, "syslog: 127.0.0.1:0", "syslog: unix:"+filepath.Join(dir, "syslog.sock"), 1)
+	}
+	lg := serveFollowing(t, cfg)
 	authURL, err := url.Parse(lg.AuthURL())
 	if err != nil || lg.AuthURL() == "off" || lg.FollowAddr() == "off" {
 		t.Fatalf("auth endpoint %q, follow %q: %v", lg.AuthURL(), lg.FollowAddr(), err)
 	}
+	syslog := lg.FollowAddr()
+	if unix {
+		syslog = "unix:" + syslog
+	}
 	ng := testserver.NginxHTTP(t, func(port int) string {
-		return nginxFollowConf(t, strings.TrimPrefix(app.URL, "http://"), authURL.Host, lg.FollowAddr(), port)
+		return nginxFollowConf(t, strings.TrimPrefix(app.URL, "http://"), authURL.Host, syslog, port)
 	})
 	base := "http://" + ng.Addr
 	requests := 0 // served by nginx, so logged

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -803,8 +804,17 @@ func (c *Config) validate(proxying bool) error {
 		add("auth.listen", "want host:port or off, got %q", c.Auth.Listen)
 	}
 	if f := c.Follow; f.Syslog != "off" {
-		if host, _, err := splitHostPort(f.Syslog); err != nil {
-			add("follow.syslog", "want host:port or off, got %q", f.Syslog)
+		if path, ok := strings.CutPrefix(f.Syslog, "unix:"); ok {
+			// A unix datagram socket: who may send is who may write it
+			// (its mode and group), not an address.
+			if !filepath.IsAbs(path) {
+				add("follow.syslog", "want unix: and an absolute path, got %q", f.Syslog)
+			}
+			if len(f.Senders) > 0 {
+				add("follow.senders", "a unix socket has no sender addresses: its file's mode and group say who may send")
+			}
+		} else if host, _, err := splitHostPort(f.Syslog); err != nil {
+			add("follow.syslog", "want host:port, unix:/path or off, got %q", f.Syslog)
 		} else if len(f.Senders) == 0 {
 			// Without DNS: a host name other than localhost, or no host
 			// (every address), is taken as beyond loopback.

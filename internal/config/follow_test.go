@@ -32,6 +32,10 @@ func TestFollowValidation(t *testing.T) {
 		{"follow: {syslog: 127.0.0.1:5514, senders: [127.0.0.1/32]}", ""},
 		{"follow: {syslog: 0.0.0.0:5514, senders: [10.0.0.0/33]}", "follow.senders[0]: want an address or CIDR prefix"},
 		{"follow: {syslog: 127.0.0.1:5514, senders: [10.0.0.1, nginx1]}", "follow.senders[1]: want an address or CIDR prefix"},
+		// A unix datagram socket: its file's mode says who may send.
+		{"follow: {syslog: 'unix:/run/leakguard/syslog.sock'}", ""},
+		{"follow: {syslog: 'unix:run/syslog.sock'}", "follow.syslog: want unix: and an absolute path"},
+		{"follow: {syslog: 'unix:/run/leakguard/syslog.sock', senders: [127.0.0.1]}", "follow.senders: a unix socket has no sender addresses"},
 	} {
 		cfg, err := Decode("t.yaml", []byte(base+c.yaml+"\n"))
 		if err != nil {

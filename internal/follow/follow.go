@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -29,8 +31,17 @@ import (
 
 // Options configure a Follower.
 type Options struct {
-	// Addr is the UDP address to receive syslog on, e.g. 127.0.0.1:5514.
+	// Addr is the UDP address to receive syslog on, e.g. 127.0.0.1:5514,
+	// or unix: and the path of a unix datagram socket to make, e.g.
+	// unix:/run/leakguard/syslog.sock (nginx: syslog:server=unix:...).
+	// Who may send on a socket is who may write its file (SocketMode and
+	// its directory), so a local program cannot forge lines as it can
+	// from any loopback address.
 	Addr string
+	// SocketMode is the unix socket's file mode (default 0660: its owner
+	// and group; put nginx's user in leakguard's group, or the socket in
+	// a directory of nginx's group).
+	SocketMode os.FileMode
 	// Senders are the prefixes datagrams may come from; others are
 	// dropped and counted (ForeignSender). Left empty, the loopback
 	// addresses, and Listen fails unless Addr is a loopback address:
@@ -85,7 +96,7 @@ var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustPa
 // Follower receives an access log over syslog and meters it.
 type Follower struct {
 	o     Options
-	conn  *net.UDPConn
+	conn  net.PacketConn
 	queue chan []byte
 	lines *prometheus.CounterVec
 	by    map[string]prometheus.Counter
@@ -107,23 +118,10 @@ func Listen(o Options) (*Follower, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	ua, err := net.ResolveUDPAddr("udp", o.Addr)
+	conn, err := listenPacket(&o)
 	if err != nil {
 		return nil, fmt.Errorf("follow: %w", err)
 	}
-	if len(o.Senders) == 0 {
-		if a, ok := netip.AddrFromSlice(ua.IP); !ok || !a.Unmap().IsLoopback() {
-			return nil, fmt.Errorf("follow: senders are required when listening beyond loopback (%s): anyone who can send to the port could have any address blocked", o.Addr)
-		}
-		o.Senders = Loopback
-	}
-	conn, err := net.ListenUDP("udp", ua)
-	if err != nil {
-		return nil, fmt.Errorf("follow: %w", err)
-	}
-	// A larger socket buffer rides out bursts the kernel would otherwise
-	// drop unseen (capped by net.core.rmem_max; best effort).
-	_ = conn.SetReadBuffer(4 << 20)
 	f := &Follower{o: o, conn: conn, queue: make(chan []byte, o.Queue), by: map[string]prometheus.Counter{}}
 	f.lines = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "leakguard_follow_lines_total",
@@ -149,6 +147,53 @@ func Listen(o Options) (*Follower, error) {
 	return f, nil
 }
 
+// listenPacket binds o.Addr: a unix datagram socket for unix:PATH, else
+// UDP, where Senders must be known (and are loopback when left empty).
+func listenPacket(o *Options) (net.PacketConn, error) {
+	if path, ok := strings.CutPrefix(o.Addr, "unix:"); ok {
+		if len(o.Senders) > 0 {
+			return nil, errors.New("a unix socket has no sender addresses: its file's mode says who may send")
+		}
+		// A socket left by a run that did not close it; anything else
+		// at the path is not ours to remove.
+		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			os.Remove(path)
+		}
+		conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+		if err != nil {
+			return nil, err
+		}
+		mode := o.SocketMode
+		if mode == 0 {
+			mode = 0o660
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		_ = conn.SetReadBuffer(4 << 20)
+		return conn, nil
+	}
+	ua, err := net.ResolveUDPAddr("udp", o.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Senders) == 0 {
+		if a, ok := netip.AddrFromSlice(ua.IP); !ok || !a.Unmap().IsLoopback() {
+			return nil, fmt.Errorf("senders are required when listening beyond loopback (%s): anyone who can send to the port could have any address blocked", o.Addr)
+		}
+		o.Senders = Loopback
+	}
+	conn, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, err
+	}
+	// A larger socket buffer rides out bursts the kernel would otherwise
+	// drop unseen (capped by net.core.rmem_max; best effort).
+	_ = conn.SetReadBuffer(4 << 20)
+	return conn, nil
+}
+
 // Addr is the address the follower receives on.
 func (f *Follower) Addr() net.Addr { return f.conn.LocalAddr() }
 
@@ -171,6 +216,9 @@ func (f *Follower) Close() error {
 	f.once.Do(func() {
 		err = f.conn.Close()
 		f.wg.Wait()
+		if path, ok := strings.CutPrefix(f.o.Addr, "unix:"); ok {
+			os.Remove(path)
+		}
 	})
 	return err
 }
@@ -183,7 +231,7 @@ func (f *Follower) receive() {
 	var warned time.Time // the last warning of a foreign sender
 	foreign := 0         // foreign datagrams since
 	for {
-		n, from, err := f.conn.ReadFromUDPAddrPort(buf)
+		n, addr, err := f.conn.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -191,7 +239,12 @@ func (f *Follower) receive() {
 			f.o.Log.Warn("follow: receiving", "error", err)
 			continue
 		}
-		if !f.sender(from.Addr()) {
+		// On a unix socket its file's mode said who may send.
+		var from netip.AddrPort
+		if ua, ok := addr.(*net.UDPAddr); ok {
+			from = ua.AddrPort()
+		}
+		if f.o.Senders != nil && !f.sender(from.Addr()) {
 			// Unread: a forged line would meter any address it names.
 			f.by[ForeignSender].Inc()
 			foreign++
