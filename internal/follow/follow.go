@@ -90,8 +90,10 @@ const (
 	Excess = "excess"
 )
 
-// Loopback are the senders allowed when Options.Senders is empty.
-var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+// loopback are the senders allowed when Options.Senders is empty.
+func loopback() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
 
 // Follower receives an access log over syslog and meters it.
 type Follower struct {
@@ -182,7 +184,7 @@ func listenPacket(o *Options) (net.PacketConn, error) {
 		if a, ok := netip.AddrFromSlice(ua.IP); !ok || !a.Unmap().IsLoopback() {
 			return nil, fmt.Errorf("senders are required when listening beyond loopback (%s): anyone who can send to the port could have any address blocked", o.Addr)
 		}
-		o.Senders = Loopback
+		o.Senders = loopback()
 	}
 	conn, err := net.ListenUDP("udp", ua)
 	if err != nil {
