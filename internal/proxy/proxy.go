@@ -637,6 +637,9 @@ func (p *Proxy) observe(now time.Time, x *exchange, route string) {
 			p.o.Metrics.skipped.WithLabelValues(skipIncomplete).Inc()
 		case outcome == records.BodyMalformed:
 			p.o.Metrics.skipped.WithLabelValues(skipMalformed).Inc()
+		case outcome == records.BodyPhonesUnchecked:
+			// A streamed body's is counted as its scan closes (body.go).
+			p.o.Metrics.skipped.WithLabelValues(skipPhonesUnchecked).Inc()
 		}
 	}
 	if x.cut != nil {

@@ -317,6 +317,9 @@ type BodyOutcome uint8
 const (
 	BodyOK BodyOutcome = iota
 	BodyMalformed
+	// BodyPhonesUnchecked: read, but phone candidates past the body's
+	// allowance of validations were left uncounted (phoneChecks).
+	BodyPhonesUnchecked
 )
 
 // BodyRecords appends the records in a fully read body: JSONPath records of
@@ -349,6 +352,9 @@ func (c *Catalog) BodyRecords(m *Match, body []byte, json, scan bool, out []Foun
 		c.scanner.scan(body, &checks, func(k Kind, h uint64, _, _ int) {
 			out = append(out, Found{c.piiEnt[k], h})
 		})
+		if checks.unchecked > 0 && outcome == BodyOK {
+			outcome = BodyPhonesUnchecked
+		}
 	}
 	return out, outcome
 }
