@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -34,22 +35,27 @@ type Limits struct {
 	WriteTimeout   time.Duration
 	IdleTimeout    time.Duration
 	MaxHeaderBytes int
+	// ErrorLog, if set, gets the server's complaints (a handler's panic,
+	// a failed accept), as the proxy's listener's do.
+	ErrorLog *log.Logger
 }
 
 // DefaultLimits are the admin listener's limits; a zero field of the
 // Limits given to ListenLimited takes its value from here.
-var DefaultLimits = Limits{
-	MaxConns:          256,
-	MaxConnsPerAddr:   64,
-	ReadTimeout:       30 * time.Second,
-	ReadHeaderTimeout: 10 * time.Second,
-	WriteTimeout:      60 * time.Second,
-	IdleTimeout:       120 * time.Second,
-	MaxHeaderBytes:    64 << 10,
+func DefaultLimits() Limits {
+	return Limits{
+		MaxConns:          256,
+		MaxConnsPerAddr:   64,
+		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
+	d := DefaultLimits()
 	set := func(v *int, def int) {
 		if *v <= 0 {
 			*v = def
@@ -82,7 +88,7 @@ type Server struct {
 
 // Listen listens on addr for h under DefaultLimits. It does not serve yet.
 func Listen(addr string, h http.Handler) (*Server, error) {
-	return ListenLimited(addr, h, DefaultLimits)
+	return ListenLimited(addr, h, DefaultLimits())
 }
 
 // ListenLimited listens on addr for h under l (its zero fields taken from
@@ -98,7 +104,7 @@ func ListenLimited(addr string, h http.Handler, l Limits) (*Server, error) {
 	capped := netutil.LimitListener(&addrLimitListener{Listener: ln, max: l.MaxConnsPerAddr, n: map[string]int{}}, l.MaxConns)
 	return &Server{ln: capped, srv: &http.Server{Handler: h,
 		ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout, WriteTimeout: l.WriteTimeout,
-		IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes}}, nil
+		IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes, ErrorLog: l.ErrorLog}}, nil
 }
 
 // URL is the admin base URL.

@@ -234,7 +234,7 @@ func (c *ProxyCommand) Open() error {
 		if c.AdminToken, err = admin.LoadToken(c.Getenv(cfg.Admin.TokenEnv), cfg.Admin.TokenEnv, cfg.State.Dir, c.log); err != nil {
 			return err
 		}
-		if c.admin, err = admin.Listen(cfg.Admin.Listen, c.adminHandler(stk, reg, metrics)); err != nil {
+		if c.admin, err = admin.ListenLimited(cfg.Admin.Listen, c.adminHandler(stk, reg, metrics), admin.Limits{ErrorLog: log.New(serverLog{c.log}, "", 0)}); err != nil {
 			c.server.Close()
 			return fmt.Errorf("admin listen: %w", err)
 		}
