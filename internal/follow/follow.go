@@ -24,6 +24,7 @@ import (
 	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/lograte"
 	"github.com/leakguard/leakguard/internal/logs"
 	"github.com/leakguard/leakguard/internal/pipeline"
 	"github.com/leakguard/leakguard/internal/records"
@@ -104,6 +105,8 @@ type Follower struct {
 	by    map[string]prometheus.Counter
 	wg    sync.WaitGroup
 	once  sync.Once
+	// foreign: the warning of datagrams from senders not listed
+	foreign lograte.Limiter
 }
 
 // Listen binds the UDP socket and starts receiving and metering.
@@ -230,8 +233,6 @@ func (f *Follower) receive() {
 	defer f.wg.Done()
 	defer close(f.queue)
 	buf := make([]byte, 64<<10)
-	var warned time.Time // the last warning of a foreign sender
-	foreign := 0         // foreign datagrams since
 	for {
 		n, addr, err := f.conn.ReadFrom(buf)
 		if err != nil {
@@ -249,10 +250,8 @@ func (f *Follower) receive() {
 		if f.o.Senders != nil && !f.sender(from.Addr()) {
 			// Unread: a forged line would meter any address it names.
 			f.by[ForeignSender].Inc()
-			foreign++
-			if now := f.o.Now(); warned.IsZero() || now.Sub(warned) >= time.Minute {
-				f.o.Log.Warn("follow: dropping datagrams from a sender not in follow.senders", "sender", from.Addr().Unmap(), "datagrams", foreign)
-				warned, foreign = now, 0
+			if ok, held := f.foreign.Allow(f.o.Now()); ok {
+				f.o.Log.Warn("follow: dropping datagrams from a sender not in follow.senders", "sender", from.Addr().Unmap(), "datagrams", held+1)
 			}
 			continue
 		}

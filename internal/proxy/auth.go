@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/engine"
@@ -126,25 +125,6 @@ func noOriginal(w http.ResponseWriter, why string) {
 	w.Write(append(b, '\n'))
 }
 
-// warnOnce lets a warning through at most once a minute, and counts the
-// ones held back meanwhile: a client that can reach the auth endpoint
-// grew the log by 120 MB in 2 s with 60 KB URIs (found by a probe,
-// 2026-12-05).
-type warnOnce struct {
-	last, held atomic.Int64
-}
-
-// allow reports whether to log now, and how many were held back since
-// the last one logged.
-func (w *warnOnce) allow(now time.Time) (bool, int64) {
-	last := w.last.Load()
-	if now.UnixNano()-last < int64(time.Minute) || !w.last.CompareAndSwap(last, now.UnixNano()) {
-		w.held.Add(1)
-		return false, 0
-	}
-	return true, w.held.Swap(0)
-}
-
 // clip is at most n bytes of s, for a log line.
 func clip(s string, n int) string {
 	if len(s) <= n {
@@ -160,7 +140,7 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 	if o == nil {
 		// A misconfigured edge: refusing makes it show at once, where
 		// allowing would meter nothing and protect nothing.
-		if ok, held := p.badAuth.allow(time.Now()); ok {
+		if ok, held := p.badAuth.Allow(time.Now()); ok {
 			p.o.Log.Warn("auth request without a usable original URI; answered 400 (said at most once a minute)", "why", why, "uri", clip(r.URL.RequestURI(), 256), "held_back", held)
 		}
 		noOriginal(w, why)

@@ -19,6 +19,7 @@ import (
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/keyed"
+	"github.com/leakguard/leakguard/internal/lograte"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/records"
 )
@@ -257,11 +258,11 @@ func TestAuthRefused(t *testing.T) {
 // URI (found by a probe, 2026-12-05): at most one a minute now, with the
 // number held back, and the URI clipped.
 func TestAuthWarningsAreRateLimited(t *testing.T) {
-	var w warnOnce
+	var w lograte.Limiter // the auth endpoint's (Proxy.badAuth)
 	t0 := time.Unix(1_800_000_000, 0)
 	var logged []int64
 	for i := range 120 {
-		if ok, held := w.allow(t0.Add(time.Duration(i) * time.Second)); ok {
+		if ok, held := w.Allow(t0.Add(time.Duration(i) * time.Second)); ok {
 			logged = append(logged, held)
 		}
 	}

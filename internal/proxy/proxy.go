@@ -23,6 +23,7 @@ import (
 	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/lograte"
 	"github.com/leakguard/leakguard/internal/pipeline"
 	"github.com/leakguard/leakguard/internal/records"
 )
@@ -112,7 +113,7 @@ type Proxy struct {
 	flight  *inFlight
 	// badAuth rate-limits the warning of auth requests the edge sent
 	// without a usable original URI.
-	badAuth warnOnce
+	badAuth lograte.Limiter
 }
 
 type ctxKey struct{}

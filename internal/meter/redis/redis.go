@@ -49,6 +49,7 @@ import (
 	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/lograte"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/records"
 	"github.com/leakguard/leakguard/internal/store"
@@ -103,10 +104,11 @@ type Meter struct {
 	flushed  atomic.Uint64
 	failures atomic.Uint64
 	// keyErrors counts commands Redis refused for their key alone
-	// (keyError); badKeyLog is when the last was logged, unix ns.
-	keyErrors, badKeyLog atomic.Int64
-	lastFlush            atomic.Int64
-	pendingN             atomic.Int64
+	// (keyError); badKeyLog says when to warn of them.
+	keyErrors atomic.Int64
+	badKeyLog lograte.Limiter
+	lastFlush atomic.Int64
+	pendingN  atomic.Int64
 
 	// limits maps (kind, entity, window) to the lowest limit of a budget
 	// there; set once before serving.
@@ -1103,7 +1105,7 @@ func (m *Meter) refused(cmds []goredis.Cmder, err error) error {
 		return err
 	}
 	m.keyErrors.Add(bad)
-	if now, last := time.Now().UnixNano(), m.badKeyLog.Load(); now-last > int64(time.Minute) && m.badKeyLog.CompareAndSwap(last, now) && m.o.Log != nil {
+	if ok, _ := m.badKeyLog.Allow(time.Now()); ok && m.o.Log != nil {
 		m.o.Log.Warn("state: redis refused commands on keys of the fleet's that hold something else; their records are dropped until the keys expire with their bucket", "commands", bad, "first", first)
 	}
 	return nil
