@@ -643,6 +643,13 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	}
 	s, ev = b.note(st, now, record, page, low)
 	ev.crowd = record && st.stranger && !b.asWarm(st)
+	// pagedOn: a paged session that has stayed asks about the item of
+	// the page it has just loaded, shown nothing colder than people
+	// beyond chance: a person's visit going on, as far as one session
+	// can tell (see goesOnAmongChurn below).
+	pagedOn := record && hasGrown && st.paged && o.fp == 0 && o.pathID != 0 && uint16(o.pathID) == st.page && st.loadedSince &&
+		!colderThanPeople(uint32(st.coldServed), uint32(st.served), b.peopleFor(st))
+	byChurn := st.byChurn && st.enlisted > now
 	sh.mu.Unlock()
 	keys := youngOf(addr, o, paged, pageless, landing)
 	own := keys[2].Hash != 0
@@ -746,7 +753,26 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// carrier-NAT address were enlisted in their youth, and refused on
 	// its crew's budget all through it (sim --spa nat-once-linger: 122
 	// calls, 56 past their first 5 s, 2026-12-04).
-	if churned[1] || churned[2] || churned[0] && !(own && (ownGrown || o.fp == 0)) && !goneOn {
+	//
+	// Nor a paged session that has stayed and goes on as a person's
+	// (pagedOn) on an address whose paged sessions mostly die young: an
+	// office shopper on the address of a churner that loads each item's
+	// page first (office-paged) was enlisted with it mid-visit, 23 s
+	// into a session that had stayed at its 5th, and refused on its
+	// crew's block for the rest of the visit (live, 2026-12-05). One
+	// enlisted so at its first call, which looks like the churner's, is
+	// let go once it goes on so. Not where the paged sessions stay as
+	// people's do (peopled): a churner whose sessions all stay would be
+	// let go with them; the few of its sessions that stay where most
+	// die young go on at a session's pace, on a session's budget.
+	goesOnAmongChurn := pagedOn && !b.peopledState(pagedKey(addr))
+	if goesOnAmongChurn && byChurn {
+		sh.mu.Lock()
+		st.enlisted, st.byChurn = 0, false
+		sh.mu.Unlock()
+		ev.enlisted = false
+	}
+	if churned[1] || churned[2] && !goesOnAmongChurn || churned[0] && !(own && (ownGrown || o.fp == 0)) && !goneOn {
 		ev.churn, ev.swarm = true, churned[1]
 	}
 	// The pageless sessions on addresses that have not shown people,

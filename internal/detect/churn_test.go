@@ -1532,3 +1532,114 @@ func appVisits(b *Behaviour, seed uint64, where func(i int) origin) {
 		}
 	}
 }
+
+// An office shopper on the address of a churner that loads each item's
+// page before its call (the live demo's office-paged): the address's
+// paged sessions sweep together, and the shopper's session, 23 s into a
+// visit that had stayed at its fifth second, was enlisted with them and
+// refused on its crew's block for the rest of the visit (2026-12-05). A
+// visit that goes on as a person's (its page's item, past staysFor, shown
+// nothing colder than people) is let go, where the address's paged
+// sessions mostly die young; its first seconds look like the churner's.
+func TestAnOfficeShoppersVisitBesideAPagedChurnerGoesOn(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// the churner's sessions call about their page again this long
+		// after their first (0: never; they die young)
+		churnerStays time.Duration
+		// want the person's calls past its visit's first staysFor held;
+		// want the churner's calls past staysFor held
+		wantPersonHeld, wantLateChurnHeld bool
+	}{
+		{name: "the churner's sessions die young", wantPersonHeld: false},
+		// a churner that has its sessions go on as the person's do: the
+		// address's paged sessions stay as people's, and nothing tells
+		// the person's from its own
+		{name: "every session of the churner's goes on 6 s later", churnerStays: 6 * time.Second, wantPersonHeld: true, wantLateChurnHeld: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			const addr = 0xc0ffee07
+			type visit struct {
+				a       identity.Actor
+				first   time.Duration
+				started bool
+			}
+			visits := []*visit{
+				{a: actor(addr, mix(0x9e3d01), 0xf1), first: 0},
+				{a: actor(addr, mix(0x9e3d02), 0xf1), first: 25 * time.Second},
+			}
+			type late struct {
+				a    identity.Actor
+				at   time.Duration
+				item int
+			}
+			var lates []late
+			personHeld, personCalls, churnHeld, lateHeld, lateCalls := 0, 0, 0, 0, 0
+			call := func(a *identity.Actor, at time.Duration, item int, cold bool) bool {
+				h.d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: item})
+				h.d.Assess(a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at+20*time.Millisecond), IDLow: -1})
+				h.d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at+50*time.Millisecond), IDLow: -1, PathID: item})
+				held := a.Keys[identity.Crew] == crewKey(a, ColdSweep)
+				if !held {
+					id := uint64(item) % 500 // the warm-up's records: what people read
+					if cold {
+						id = h.next
+						h.next++
+					}
+					h.d.Served(a, rec(id))
+				}
+				return held
+			}
+			nextPerson := time.Duration(0)
+			for s, at := 0, time.Second; at < 60*time.Second; s++ {
+				a := actor(addr, mix(0xc4b1+uint64(s)), 0xf1)
+				for i := range 1 + s%2 {
+					item := 1 + (s*2+i)%250
+					if call(&a, at, item, true) {
+						churnHeld++
+					}
+					at += 150 * time.Millisecond
+					if tt.churnerStays > 0 && i == 0 {
+						lates = append(lates, late{a, at + tt.churnerStays, item})
+					}
+				}
+				for len(lates) > 0 && lates[0].at <= at {
+					l := lates[0]
+					lates = lates[1:]
+					lateCalls++
+					if call(&l.a, l.at, l.item, true) {
+						lateHeld++
+					}
+				}
+				if at < nextPerson {
+					continue
+				}
+				nextPerson = at + 2500*time.Millisecond
+				for _, v := range visits {
+					if at < v.first {
+						continue
+					}
+					if !v.started {
+						v.started, v.first = true, at
+					}
+					if call(&v.a, at, 1+s%7, false) && at-v.first >= time.Duration(staysFor) {
+						personHeld++
+					}
+					if at-v.first >= time.Duration(staysFor) {
+						personCalls++
+					}
+				}
+			}
+			if churnHeld == 0 {
+				t.Fatal("the churner was never held: the test would prove nothing")
+			}
+			if got := personHeld > 0; got != tt.wantPersonHeld {
+				t.Errorf("%d of the person's %d calls past its visits' first %v held, want held %v", personHeld, personCalls, time.Duration(staysFor), tt.wantPersonHeld)
+			}
+			if got := lateHeld > lateCalls/2; got != tt.wantLateChurnHeld {
+				t.Errorf("%d of the churner's %d late calls held, want most held %v", lateHeld, lateCalls, tt.wantLateChurnHeld)
+			}
+		})
+	}
+}
