@@ -82,6 +82,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 		o.Interval = 2 * time.Second
 	}
 	log := logOrDiscard(o.Log)
+	logRedisClientTo(log)
 	return &Redis{o: o, client: client, log: log,
 		sanctions: &redismeter.Sanctions{Client: client, Prefix: o.Prefix, Log: log},
 		canaries:  &redismeter.Canaries{Client: client, Prefix: o.Prefix, Max: o.MaxCanaries},
