@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/leakguard/leakguard/internal/canary"
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/identity"
 	"github.com/leakguard/leakguard/internal/keyed"
@@ -313,4 +314,67 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func waitCounterFn(t *testing.T, v func() float64, want float64) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("a count of %v", want), func() bool { return v() == want })
+}
+
+// A decoyed actor's responses and sprinkled ones are read whole to be
+// rewritten. They were held outside the held budget: each of a decoyed
+// scraper's connections that did not read kept up to max_body_bytes,
+// and sprinkles (a share of everyone's responses on their route) twice
+// that. Now they take room in the budget, as bodies off the record routes
+// (half of it); without room a decoy is refused and a sprinkle is left
+// out, its body inspected on the normal path.
+func TestDecoysAndSprinklesAreHeldWithinTheBudget(t *testing.T) {
+	const size = 192 << 10
+	p, _ := scanAllProxy(t, "http://127.0.0.1:1", 1<<20, nil)
+	p.dec.held.max = 512 << 10 // 256 KiB for what is rewritten
+	h := keyed.New([]byte("bounds-test-secret-123"))
+	p.o.Decoys = canary.NewMaker(h.Derive("decoys"), records.NewScanner([]records.Kind{records.Phone}, []string{"CN"}, h, [4]uint64{}))
+	page := func(n int, known bool) *http.Response {
+		body := fmt.Sprintf(`{"reviews":[{"user":{"id":1,"phone":"13900001111"}}],"pad":"%s"}`, strings.Repeat("x", n))
+		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: -1}
+		if known {
+			resp.ContentLength = int64(len(body))
+		}
+		return resp
+	}
+	for _, known := range []bool{true, false} {
+		t.Run(fmt.Sprintf("decoys, length known %v", known), func(t *testing.T) {
+			first, second := page(size, known), page(size, known)
+			if err := p.decoy(first, &exchange{}); err != nil || first.StatusCode != 200 {
+				t.Fatalf("the first decoy: %v, status %d", err, first.StatusCode)
+			}
+			if held := p.dec.held.n.Load(); held < size || held > 256<<10 {
+				t.Fatalf("%d bytes held for a decoy of %d bytes not yet sent", held, size)
+			}
+			if err := p.decoy(second, &exchange{}); err != nil || second.StatusCode != http.StatusForbidden {
+				t.Fatalf("a decoy without room: %v, status %d, want %d", err, second.StatusCode, http.StatusForbidden)
+			}
+			first.Body.Close()
+			second.Body.Close()
+			if held := p.dec.held.n.Load(); held != 0 {
+				t.Fatalf("%d bytes still held once both bodies were closed", held)
+			}
+		})
+	}
+	t.Run("sprinkles", func(t *testing.T) {
+		full := p.dec.held.full.Load()
+		first, second := page(100<<10, true), page(100<<10, true)
+		x1, x2 := &exchange{sprinkle: "reviews"}, &exchange{sprinkle: "reviews"}
+		if err := p.sprinkle(first, x1); err != nil || !x1.inspect {
+			t.Fatalf("the first sprinkle: %v, read whole %v", err, x1.inspect)
+		}
+		if held := p.dec.held.n.Load(); held < 200<<10 {
+			t.Fatalf("%d bytes held for a sprinkled body of 100 KiB, sent and inspected", held)
+		}
+		if err := p.sprinkle(second, x2); err != nil || x2.inspect {
+			t.Fatalf("a sprinkle without room: %v, read whole %v", err, x2.inspect)
+		}
+		if got := p.dec.held.full.Load() - full; got != 1 {
+			t.Fatalf("%d bodies counted as without room, want 1", got)
+		}
+		first.Body.Close()
+		if held := p.dec.held.n.Load(); held != 0 {
+			t.Fatalf("%d bytes still held once the body was closed", held)
+		}
+	})
 }

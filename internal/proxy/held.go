@@ -16,6 +16,9 @@ import (
 // four of the largest max_body_bytes allowed (64 MiB), at once; bodies of
 // a few KiB, the usual API page, fill it only by the ten thousand.
 //
+// Bodies read whole to be rewritten (decoys, sprinkles) count here too,
+// as bodies off the record routes (Proxy.readHeld).
+//
 // A body that finds no room is inspected as it streams, as a body larger
 // than max_body_bytes is: it finds the same records, in memory that does
 // not grow with the body. Off the record routes (pii.scan: all) a body may
@@ -69,9 +72,9 @@ func (h *heldBudget) give(n int64) {
 func (p *Proxy) RegisterHeld(reg prometheus.Registerer) {
 	held := &p.dec.held
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_inspect_held_bytes",
-		Help: "Decoded response body bytes held whole for inspection, over every response in flight (at most 256 MiB; half of it off the record routes)."},
+		Help: "Decoded response body bytes held whole for inspection or rewriting (decoys, canary sprinkles), over every response in flight (at most 256 MiB; half of it off the record routes and for rewriting)."},
 		func() float64 { return float64(held.n.Load()) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "leakguard_inspect_held_full_total",
-		Help: "Response bodies inspected as they streamed rather than whole because the bytes held for inspection were at their bound (nothing is left uninspected)."},
+		Help: "Response bodies inspected as they streamed rather than whole because the bytes held for inspection were at their bound (nothing is left uninspected); decoys refused and sprinkles left out for the same reason."},
 		func() float64 { return float64(held.full.Load()) }))
 }

@@ -522,11 +522,16 @@ func (p *Proxy) recode(resp *http.Response, x *exchange, inspect bool) error {
 
 // decoy replaces the personal data in a decoyed actor's response with
 // synthetic values derived for it. A body too large to rewrite, or encoded,
-// is refused rather than passed through.
+// is refused rather than passed through; so is one for which the bytes the
+// proxy holds whole (heldBudget) have no room: each decoyed response is
+// read whole, and a decoyed scraper's connections that do not read held
+// up to max_body_bytes each, outside any bound.
 func (p *Proxy) decoy(resp *http.Response, x *exchange) error {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, p.o.MaxBodyBytes+1))
+	body, reserve, room, err := p.readHeld(resp, 1)
 	resp.Body.Close()
-	if cs, known := parseContentEncoding(resp.Header.Values("Content-Encoding")); err != nil || int64(len(body)) > p.o.MaxBodyBytes || !known || len(cs) > 0 {
+	if cs, known := parseContentEncoding(resp.Header.Values("Content-Encoding")); !room || err != nil || int64(len(body)) > p.o.MaxBodyBytes || !known || len(cs) > 0 {
+		p.dec.held.give(reserve)
+		reserve = 0
 		body = []byte(`{"error":"forbidden"}` + "\n")
 		resp.StatusCode, resp.Status = http.StatusForbidden, "403 Forbidden"
 		resp.Header.Set("Content-Type", "application/json")
@@ -545,10 +550,74 @@ func (p *Proxy) decoy(resp *http.Response, x *exchange) error {
 		p.o.Metrics.outcome["decoyed"].Inc()
 		p.issue(x, body)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.Body = p.heldUntilClosed(bytes.NewReader(body), io.NopCloser(nil), reserve, int64(cap(body)))
 	resp.ContentLength = int64(len(body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	return nil
+}
+
+// readHeld reads resp's body whole, up to max_body_bytes and one byte
+// (a decoy's, a sprinkled one), taking room in the held budget as it
+// grows, copies times its size. As a body off the record routes, within
+// half the budget: what the proxy rewrites never moves the inspected
+// bodies off the faster whole-body path. Without room it stops and
+// reports false (counted in held.full) with what it has read; taken is
+// the room taken either way.
+func (p *Proxy) readHeld(resp *http.Response, copies int64) (buf []byte, taken int64, room bool, err error) {
+	limit := p.o.MaxBodyBytes + 1
+	c := int64(4096)
+	if resp.ContentLength >= 0 {
+		c = resp.ContentLength + 1 // the byte past it reads the end
+	}
+	c = min(c, limit)
+	for {
+		if int64(len(buf)) == c || buf == nil {
+			if int64(len(buf)) >= limit {
+				return buf, taken, true, nil
+			}
+			if buf != nil {
+				c = min(2*c, limit)
+			}
+			if !p.dec.held.take((c-int64(cap(buf)))*copies, true) {
+				p.dec.held.full.Add(1)
+				return buf, taken, false, nil
+			}
+			taken += (c - int64(cap(buf))) * copies
+			grown := make([]byte, len(buf), c)
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := resp.Body.Read(buf[len(buf):c])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, taken, true, nil
+		}
+		if err != nil {
+			return buf, taken, true, err
+		}
+	}
+}
+
+// heldUntilClosed is a body of bytes read whole, reserved in the held
+// budget: it keeps n of the reserve until the body is closed (ReverseProxy
+// closes it once the client has it, or is gone), and gives the rest back
+// now.
+func (p *Proxy) heldUntilClosed(r io.Reader, c io.Closer, reserve, n int64) io.ReadCloser {
+	n = min(n, reserve)
+	p.dec.held.give(reserve - n)
+	return &heldBody{Reader: r, c: c, give: func() { p.dec.held.give(n) }}
+}
+
+type heldBody struct {
+	io.Reader
+	c    io.Closer
+	once sync.Once
+	give func()
+}
+
+func (h *heldBody) Close() error {
+	h.once.Do(h.give)
+	return h.c.Close()
 }
 
 // issue records the canaries (personal values) in body as served to x's actor.
@@ -576,17 +645,19 @@ func (p *Proxy) sprinkle(resp *http.Response, x *exchange) error {
 	if cs, known := parseContentEncoding(resp.Header.Values("Content-Encoding")); !known || len(cs) > 0 || resp.ContentLength > p.o.MaxBodyBytes {
 		return nil // leave it alone: the normal path inspects (or skips) it
 	}
+	// Read whole, it is held twice (the body sent and the one inspected),
+	// within the held budget as the bodies kept whole for inspection are:
+	// sprinkles are a share of every client's responses on their route.
 	orig := resp.Body
-	body, err := io.ReadAll(io.LimitReader(orig, p.o.MaxBodyBytes+1))
+	body, reserve, room, err := p.readHeld(resp, 2)
 	if err != nil {
+		p.dec.held.give(reserve)
 		return err
 	}
-	if int64(len(body)) > p.o.MaxBodyBytes {
-		// Too large to rewrite: pass it on whole, read part and rest.
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(body), orig), orig}
+	if !room || int64(len(body)) > p.o.MaxBodyBytes {
+		// Too large to rewrite, or no room to: pass it on whole, read
+		// part and rest, inspected on the normal path.
+		resp.Body = p.heldUntilClosed(io.MultiReader(bytes.NewReader(body), orig), orig, reserve, int64(cap(body)))
 		return nil
 	}
 	orig.Close()
@@ -608,7 +679,15 @@ func (p *Proxy) sprinkle(resp *http.Response, x *exchange) error {
 		x.json, x.scan, x.inspect, x.complete = json, scan, json || scan, true
 		x.buf = append(x.buf[:0], body...)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(out))
+	// The body sent, and x.buf until the exchange is observed, which
+	// follows the close at once; the canary's few bytes past the reserve
+	// are counted whatever the room, so that they are given back as taken.
+	held := int64(len(out) + cap(x.buf))
+	if held > reserve {
+		p.dec.held.n.Add(held - reserve)
+		reserve = held
+	}
+	resp.Body = p.heldUntilClosed(bytes.NewReader(out), io.NopCloser(nil), reserve, held)
 	resp.ContentLength = int64(len(out))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
 	return nil
