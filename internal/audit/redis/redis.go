@@ -67,8 +67,19 @@ func (p *Prober) client(t audit.Target, db int, user, pass string, seen *refusal
 	l := replyLimits()
 	l.Refused = seen.note
 	o.Dialer = resplimit.Dialer(l, goredis.NewDialer(o))
+	// go-redis prints its complaints to stderr itself ("redis: ... failed
+	// to dial after 5 attempts"), between the audit's lines, when the
+	// finding says the same for the target. It has one logger a process,
+	// and the audit is a process of its own.
+	goredis.SetLogger(quiet{})
 	return goredis.NewClient(o)
 }
+
+// quiet is go-redis's logger in an audit: what it would say, the probe
+// returns as the target's error.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // refusals remember the replies a probe's connections refused for being
 // beyond its limits. go-redis reports one as a broken connection on the
