@@ -236,6 +236,31 @@ func (f *NginxFormat) set(e *Entry, name string, v []byte) error {
 	return nil
 }
 
+// albFormat is ALBFormat's parser: the load balancer logs its client as
+// address:port with an IPv6 address unbracketed
+// ("2600:1f18:4fe:d201::e2a6:50718"), which no address parser reads (or,
+// with a port of four digits or fewer, reads as another IPv6 address), so
+// the port is cut at the last colon.
+type albFormat struct{ *NginxFormat }
+
+func (f albFormat) Parse(line []byte, e *Entry) error {
+	if err := f.NginxFormat.Parse(line, e); err != nil {
+		return err
+	}
+	e.Addr = cutPort(e.Addr)
+	return nil
+}
+
+// cutPort returns a, logged as address:port (IPv6 with or without
+// brackets), without its port; a without a decimal port unchanged.
+func cutPort(a []byte) []byte {
+	i := bytes.LastIndexByte(a, ':')
+	if i <= 0 || !isDigits(a[i+1:]) || a[0] == '[' {
+		return a
+	}
+	return a[:i]
+}
+
 // JSONLines parses one JSON object a line, with a field mapping.
 type JSONLines struct {
 	Time, Addr, Method, Path, Status, UA, Account, Session, Request, TLS string
@@ -406,6 +431,9 @@ func ParserOf(spec Spec) (Parser, bool, error) {
 			if v.name != "" && !f.logs(v.name) {
 				return nil, false, fmt.Errorf("the %s variable $%s is not in the log_format", v.what, v.name)
 			}
+		}
+		if spec.Format == "alb" {
+			return albFormat{f}, f.Session != "", nil
 		}
 		return f, f.Session != "", nil
 	case "json":

@@ -221,3 +221,29 @@ func BenchmarkParseNginx(b *testing.B) {
 		}
 	}
 }
+
+// An ALB logs an IPv6 client as address:port without brackets: read as it
+// was, the address was malformed (a five-digit port) or, with a port of
+// four digits or fewer, another address for each connection.
+func TestALBIPv6ClientWithPort(t *testing.T) {
+	p, _, err := ParserOf(Spec{Format: "alb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := `h2 2026-12-05T10:00:01.361692Z app/my-lb/6378464905b0814a CLIENT 10.0.0.0:80 0.000 0.003 0.000 200 200 29 805 "GET https://api.example.com:443/api/users/2 HTTP/2.0" "okhttp/4.11.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:eu-west-1:xxx:targetgroup/ApiTa/4adf8897d8a3b7af "Root=1-64fe5754-33ecd7461b3736944677bb97" "api.example.com" "session-reused" 11 2026-12-05T10:00:01.358000Z "forward" "-" "-" "10.0.100.2:80" "200" "-" "-"`
+	for client, want := range map[string]string{
+		"2a02:a33c:4538:1:bcf4:5264:e01c:f215:50718": "2a02:a33c:4538:1:bcf4:5264:e01c:f215",
+		"2600:1f18:4fe:d201::e2a6:50718":             "2600:1f18:4fe:d201::e2a6",
+		"2600:1f18:4fe:d201::e2a6:2817":              "2600:1f18:4fe:d201::e2a6",
+		"[2600:1f18::1]:2817":                        "[2600:1f18::1]:2817", // bracketed: read as address:port downstream
+		"192.168.131.39:2817":                        "192.168.131.39",
+	} {
+		var e Entry
+		if err := p.Parse([]byte(strings.Replace(line, "CLIENT", client, 1)), &e); err != nil {
+			t.Fatalf("%s: %v", client, err)
+		}
+		if string(e.Addr) != want {
+			t.Errorf("%s: address %q, want %q", client, e.Addr, want)
+		}
+	}
+}
