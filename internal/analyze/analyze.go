@@ -432,7 +432,12 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas m
 	if a.o.Detector != nil {
 		fp := ev.act.Keys[identity.Fingerprint].Hash
 		ua, ok := uas[fp]
-		if !ok || fp == 0 {
+		if !e.Combined {
+			// The format logs no User-Agent (common, or a log_format or
+			// JSON line without one): nothing is known of the client's,
+			// where an empty one is automation's.
+			ua = detect.UAOther
+		} else if !ok || fp == 0 {
 			ua = a.o.UA.Classify(view(e.UserAgent))
 			if uas != nil && fp != 0 {
 				if len(uas) >= 1<<16 {

@@ -614,3 +614,43 @@ func TestAnalyzeRotatedFilesReadInParallel(t *testing.T) {
 		}
 	}
 }
+
+// A format that logs no User-Agent (Apache/nginx common, a log_format
+// without $http_user_agent, Traefik's JSON with its headers dropped, as
+// by default) says nothing of the client's. Every line was taken as one
+// sent without a User-Agent, automation: the 20 ordinary readers of this
+// log were one crew challenged on the first line, and the breach scope
+// every record read.
+func TestAnalyzeLogWithoutUserAgentsIsNotAllAutomation(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(analyzeConfig, filepath.Join(dir, "state")))
+	var common, nginx, traefik strings.Builder
+	start := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	for c := 0; c < 20; c++ {
+		for k := 0; k < 3; k++ {
+			at := start.Add(time.Duration(c*7+k*3) * time.Minute)
+			addr, id := fmt.Sprintf("198.51.100.%d", 10+c), 1000+c*3+k
+			fmt.Fprintf(&common, "%s - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 512\n", addr, at.Format("02/Jan/2006:15:04:05 -0700"), id)
+			fmt.Fprintf(&nginx, "%s [%s] \"GET /api/users/%d HTTP/1.1\" 200\n", addr, at.Format("02/Jan/2006:15:04:05 -0700"), id)
+			fmt.Fprintf(&traefik, `{"ClientHost":%q,"DownstreamStatus":200,"RequestMethod":"GET","RequestPath":"/api/users/%d","time":%q}`+"\n", addr, id, at.Format(time.RFC3339))
+		}
+	}
+	nf, err := logs.NewNginxFormat(`$remote_addr [$time_local] "$request" $status`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := logs.ParseJSONFields("addr=ClientHost,method=RequestMethod,path=RequestPath,status=DownstreamStatus,ua=request_User-Agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		log    string
+		parser logs.Parser
+	}{{"common", common.String(), nil}, {"log_format", nginx.String(), nf}, {"traefik", traefik.String(), tf}} {
+		r := replay{config: cfg, inputs: []string{"-"}, stdin: []byte(tc.log), parser: tc.parser}.mustRun(t).report
+		if r.Lines != 60 || r.Malformed != 0 || r.Suspects != 0 {
+			t.Errorf("%s: %d lines, %d malformed, %d suspects, want 60, 0, 0", tc.name, r.Lines, r.Malformed, r.Suspects)
+		}
+	}
+}

@@ -379,7 +379,11 @@ func (f *Follower) meter(e *logs.Entry, now time.Time, recs []records.Found) ([]
 	miss := m.Matched() && e.Status >= 400 && e.Status <= 499
 	var traits *detect.Traits
 	if f.o.Detector != nil {
-		traits = &detect.Traits{Kind: detect.KindOfLogged(route != "", method, view(path), e.Status), UA: f.o.UA.Classify(view(e.UserAgent)),
+		ua := detect.UAOther // a format that logs no User-Agent says nothing of it
+		if e.Combined {
+			ua = f.o.UA.Classify(view(e.UserAgent))
+		}
+		traits = &detect.Traits{Kind: detect.KindOfLogged(route != "", method, view(path), e.Status), UA: ua,
 			Addr: addr, NoSessions: !f.o.Sessions, At: now.UnixNano(), IDLow: m.IDLow(), Route: m.Route() + 1, App: f.o.Detector.App(view(e.UserAgent)), PathID: detect.PathID(view(path))}
 	}
 	pipe := pipeline.Pipeline{Detector: f.o.Detector, Engine: f.o.Engine}

@@ -25,8 +25,10 @@ type Entry struct {
 	Bytes     int64 // -1 when logged as "-"
 	Referer   []byte
 	UserAgent []byte
-	// Combined reports whether referer and user agent were present (combined
-	// format) rather than absent (common format).
+	// Combined reports whether the line logs the user agent (combined
+	// format, a log_format with $http_user_agent, a JSON line with the
+	// field) rather than not (common format): an empty one logged is no
+	// User-Agent sent, one not logged is unknown.
 	Combined bool
 	// Truncated reports a user agent cut off before its closing quote (the
 	// line's last field, so nothing after it is lost): seen in real logs.

@@ -35,6 +35,7 @@ type NginxFormat struct {
 	Account string // variable holding the account (e.g. http_x_account)
 	Session string // variable holding the session (e.g. cookie_sid)
 	TLS     string // variable holding the client's TLS fingerprint (e.g. http_x_ja4)
+	ua      bool   // the format logs $http_user_agent
 }
 
 type part struct {
@@ -96,6 +97,7 @@ func NewNginxFormat(format string) (*NginxFormat, error) {
 	for _, p := range f.parts {
 		have[p.name] = true
 	}
+	f.ua = have["http_user_agent"]
 	if !have["remote_addr"] && !have["http_x_forwarded_for"] {
 		return nil, errors.New("log format: needs $remote_addr (or $http_x_forwarded_for)")
 	}
@@ -137,7 +139,7 @@ func (f *NginxFormat) Parse(line []byte, e *Entry) error {
 	if len(e.Addr) == 0 || e.Time.IsZero() {
 		return &ParseError{Field: "remote_addr or time"}
 	}
-	e.Combined = true
+	e.Combined = f.ua
 	return nil
 }
 
@@ -330,7 +332,7 @@ func stripCRI(line []byte) []byte {
 
 // Parse implements Parser.
 func (j JSONLines) Parse(line []byte, e *Entry) error {
-	*e = Entry{Bytes: -1, Combined: true}
+	*e = Entry{Bytes: -1}
 	line = stripCRI(bytes.TrimSpace(line))
 	if !gjson.ValidBytes(line) {
 		return &ParseError{Field: "json"}
@@ -376,7 +378,8 @@ func (j JSONLines) Parse(line []byte, e *Entry) error {
 		}
 	}
 	e.Status = int(get(j.Status).Int())
-	e.UserAgent = []byte(get(j.UA).String())
+	ua := get(j.UA)
+	e.UserAgent, e.Combined = []byte(ua.String()), ua.Exists()
 	if v := get(j.Account).String(); v != "" {
 		e.Account = []byte(v)
 	}
