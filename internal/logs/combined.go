@@ -96,6 +96,7 @@ func ParseCombined(line []byte, e *Entry) error {
 		return &ParseError{"request", p}
 	}
 	splitRequest(req, e)
+	e.Target = Unescape(e.Target)
 	var f []byte
 	if f, p, ok = token(line, p); !ok || len(f) != 3 {
 		return &ParseError{"status", p}
@@ -123,8 +124,53 @@ func ParseCombined(line []byte, e *Entry) error {
 		}
 		return &ParseError{"user agent", p}
 	}
+	e.UserAgent = Unescape(e.UserAgent)
 	e.Combined = true
 	return nil
+}
+
+// Unescape returns a field as the client sent it, without the escapes
+// the server wrote it with: nginx's \xHH (for a quote, a backslash, and
+// bytes below 0x20 or above 0x7e: a raw UTF-8 path is all of them) and
+// Apache's \" and \\ besides. Left escaped, a path's backslashes were
+// taken for slashes when it was matched, and /api/users/\xE5\xBC\xA0
+// was no record. b itself when it has no backslash; a copy otherwise.
+func Unescape(b []byte) []byte {
+	i := bytes.IndexByte(b, '\\')
+	if i < 0 {
+		return b
+	}
+	out := append(make([]byte, 0, len(b)), b[:i]...)
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' || i+1 >= len(b) {
+			out = append(out, c)
+			continue
+		}
+		switch n := b[i+1]; {
+		case n == '"' || n == '\\':
+			out = append(out, n)
+			i++
+		case n == 'x' && i+3 < len(b) && unhex(b[i+2]) >= 0 && unhex(b[i+3]) >= 0:
+			out = append(out, byte(unhex(b[i+2])<<4|unhex(b[i+3])))
+			i += 3
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }
 
 func skipSpaces(b []byte, p int) int {

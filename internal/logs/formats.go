@@ -205,11 +205,12 @@ func (f *NginxFormat) set(e *Entry, name string, v []byte) error {
 				e.Method, e.Target, e.Proto = v[:i:i], v[i+1:i+1+j:i+1+j], v[i+2+j:]
 			}
 		}
+		e.Target = Unescape(e.Target)
 	case "request_method":
 		e.Method = v
 	case "request_uri", "uri":
 		if len(e.Target) == 0 {
-			e.Target = v
+			e.Target = Unescape(v)
 		}
 	case "status":
 		n, err := strconv.Atoi(string(v))
@@ -224,7 +225,7 @@ func (f *NginxFormat) set(e *Entry, name string, v []byte) error {
 	case "http_referer":
 		e.Referer = dash(v)
 	case "http_user_agent":
-		e.UserAgent = dash(v)
+		e.UserAgent = Unescape(dash(v))
 	}
 	if name == f.Account && f.Account != "" {
 		e.Account = dash(v)
