@@ -347,7 +347,15 @@ func (j JSONLines) Parse(line []byte, e *Entry) error {
 	if a := get(j.Addr); a.Exists() {
 		e.Addr = []byte(a.String())
 	}
-	switch t := get(j.Time); t.Type {
+	t := get(j.Time)
+	if t.Type == gjson.String {
+		// nginx's escape=json log_format quotes every value: "$msec" is
+		// "1796464803.123", a Unix time in a string.
+		if v, err := strconv.ParseFloat(t.Str, 64); err == nil {
+			t.Type, t.Num = gjson.Number, v
+		}
+	}
+	switch t.Type {
 	case gjson.Number:
 		v := t.Float()
 		switch {
@@ -380,7 +388,17 @@ func (j JSONLines) Parse(line []byte, e *Entry) error {
 	}
 	e.Status = int(get(j.Status).Int())
 	ua := get(j.UA)
-	e.UserAgent, e.Combined = []byte(ua.String()), ua.Exists()
+	logged := ua.Exists()
+	if ua.IsArray() {
+		// Caddy and Go servers log a header as a list: its first value.
+		ua = ua.Get("0")
+	} else if i := strings.LastIndexByte(j.UA, '.'); !logged && i > 0 {
+		// A header missing from a logged map of headers (Caddy's
+		// request.headers) was not sent; a field missing from the line
+		// (Traefik's request_User-Agent, dropped by default) is unknown.
+		logged = get(j.UA[:i]).IsObject()
+	}
+	e.UserAgent, e.Combined = []byte(ua.String()), logged
 	if v := get(j.Account).String(); v != "" {
 		e.Account = []byte(v)
 	}

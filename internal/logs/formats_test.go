@@ -247,3 +247,36 @@ func TestALBIPv6ClientWithPort(t *testing.T) {
 		}
 	}
 }
+
+// nginx's escape=json quotes every value ("msec":"1796464803.123"), and
+// Caddy logs each header as a list ({"User-Agent":["curl/8.4.0"]}). A
+// quoted Unix time made every line malformed; a list was taken as the
+// User-Agent `["curl/8.4.0"]`, and a browser's was no browser's.
+func TestJSONQuotedUnixTimeAndHeaderLists(t *testing.T) {
+	j, err := ParseJSONFields("time=msec,ua=http_user_agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e Entry
+	line := `{"msec":"1796464803.123","remote_addr":"203.0.113.7","request":"GET /api/users/1 HTTP/1.1","status":"200","http_user_agent":"Mozilla/5.0"}`
+	if err := j.Parse([]byte(line), &e); err != nil || e.Time.Sub(time.Unix(1796464803, 123e6)).Abs() > time.Microsecond || e.Status != 200 {
+		t.Fatalf("quoted msec: %v, %v, %d", err, e.Time, e.Status)
+	}
+	c, err := ParseJSONFields("time=ts,addr=request.client_ip,method=request.method,path=request.uri,ua=request.headers.User-Agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		headers, ua string
+		logged      bool
+	}{
+		{`{"User-Agent":["Mozilla/5.0 (X11)"],"Accept":["*/*"]}`, "Mozilla/5.0 (X11)", true},
+		{`{"Accept":["*/*"]}`, "", true}, // not sent
+		{`{"User-Agent":[]}`, "", true},
+	} {
+		line := `{"ts":1796464800.5,"request":{"client_ip":"203.0.113.7","method":"GET","uri":"/api/users/1","headers":` + tc.headers + `},"status":200}`
+		if err := c.Parse([]byte(line), &e); err != nil || string(e.UserAgent) != tc.ua || e.Combined != tc.logged {
+			t.Errorf("%s: %v, user agent %q logged %v; want %q %v", tc.headers, err, e.UserAgent, e.Combined, tc.ua, tc.logged)
+		}
+	}
+}
