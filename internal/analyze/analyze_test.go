@@ -656,3 +656,24 @@ func TestAnalyzeLogWithoutUserAgentsIsNotAllAutomation(t *testing.T) {
 		}
 	}
 }
+
+// Three inputs as real servers and tools leave them: a log saved with a
+// UTF-8 byte order mark, one truncated in place by logrotate's
+// copytruncate while nginx wrote on (NUL bytes before its next line), and
+// an empty file named .gz. The first two lost a line each as malformed,
+// the third ended the replay ("empty.log.gz: EOF").
+func TestAnalyzeBOMCopytruncateNULsAndAnEmptyGz(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(analyzeConfig, filepath.Join(dir, "state")))
+	line := func(sec, id int) string {
+		return fmt.Sprintf(`203.0.113.5 - - [05/Dec/2026:10:00:%02d +0000] "GET /api/users/%d HTTP/1.1" 200 1 "-" "Mozilla/5.0"`, sec, id) + "\n"
+	}
+	bom, nuls, empty := filepath.Join(dir, "bom.log"), filepath.Join(dir, "nuls.log"), filepath.Join(dir, "empty.log.gz")
+	os.WriteFile(bom, []byte("\xef\xbb\xbf"+line(0, 1)+line(1, 2)), 0o600)
+	os.WriteFile(nuls, []byte(strings.Repeat("\x00", 4096)+line(2, 3)+line(3, 4)), 0o600)
+	os.WriteFile(empty, nil, 0o600)
+	res := replay{config: cfg, inputs: []string{bom, nuls, empty}}.mustRun(t)
+	if r := res.report; r.Lines != 4 || r.Malformed != 0 || len(r.Top) == 0 || r.Top[0].Records["user"] != 4 {
+		t.Fatalf("lines %d, malformed %d %v, top %+v", r.Lines, r.Malformed, r.MalformedSample, r.Top)
+	}
+}

@@ -55,6 +55,12 @@ func open(in Input, n *int64) (io.ReadCloser, int64, error) {
 	}
 	if strings.HasSuffix(in.Name, ".gz") {
 		zr, err := gzip.NewReader(r)
+		if err == io.EOF && size == 0 {
+			// An empty file named .gz (logrotate's, when there was
+			// nothing to compress) is an empty log, not the end of the
+			// replay.
+			return f, 0, nil
+		}
 		if err != nil {
 			f.Close()
 			return nil, 0, fmt.Errorf("%s: %w", in.Name, err)
@@ -93,7 +99,7 @@ func firstTime(in Input, parser logs.Parser) time.Time {
 	var e logs.Entry
 	for i := 0; i < 100; i++ {
 		line, err := br.ReadSlice('\n')
-		if parser.Parse(line, &e) == nil {
+		if parser.Parse(lineOf(line, i+1), &e) == nil {
 			return e.Time
 		}
 		if err != nil {
@@ -101,6 +107,21 @@ func firstTime(in Input, parser logs.Parser) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// lineOf is line n of an input as the parsers read it: without the
+// UTF-8 byte order mark an editor or a Windows tool puts before the
+// first, and without the NUL bytes a log truncated in place while the
+// server writes on (logrotate's copytruncate) holds before the next line
+// it writes. Each made the line after it malformed.
+func lineOf(line []byte, n int) []byte {
+	if n == 1 {
+		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+	}
+	if len(line) > 0 && line[0] == 0 {
+		line = bytes.TrimLeft(line, "\x00")
+	}
+	return line
 }
 
 // Progress is where a long replay stands.
@@ -301,10 +322,10 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 						ev.err = sp.err
 					case sp.start < 0:
 						ev.err = errLongLine
-					case len(bytes.TrimSpace(c.buf[sp.start:sp.end])) == 0:
+					case len(bytes.TrimSpace(lineOf(c.buf[sp.start:sp.end], sp.line))) == 0:
 						ev.skip = true
 					default:
-						if err := parser.Parse(c.buf[sp.start:sp.end], &e); err != nil {
+						if err := parser.Parse(lineOf(c.buf[sp.start:sp.end], sp.line), &e); err != nil {
 							ev.err = err
 						} else {
 							c.recs = a.prepare(&e, ev, c.recs, uas)
