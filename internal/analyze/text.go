@@ -48,6 +48,14 @@ func ProgressPrinter(w io.Writer, tty bool) func(Progress) {
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "%d lines (%d malformed, %d with a truncated user agent) from %s to %s; %d actor keys\n",
 		r.Lines, r.Malformed, r.TruncatedUA, r.First.Format(time.RFC3339), r.Last.Format(time.RFC3339), r.Actors)
+	if r.Lines > 0 && r.Malformed == r.Lines {
+		// A log in another format than --format's: said, not a clean
+		// report of nobody.
+		fmt.Fprintf(w, "no line could be read: is --format (and --log-format or --fields) the log's? the first:\n")
+		for _, s := range r.MalformedSample[:min(3, len(r.MalformedSample))] {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
 	if r.FoldedKeys > 0 {
 		fmt.Fprintf(w, "%s keys never suspected were folded into the totals, idle past --max-keys\n", commas(r.FoldedKeys))
 	}

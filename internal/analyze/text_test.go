@@ -106,3 +106,15 @@ func TestProgressPrinter(t *testing.T) {
 		}
 	}
 }
+
+// A log read in another format than its own (a CloudFront log as
+// combined) was a clean report: "no actor would have tripped a budget",
+// with nothing but "4 malformed" of 4 to say why.
+func TestTextSaysWhenNoLineCouldBeRead(t *testing.T) {
+	r := analyze.Report{Lines: 4, Malformed: 4, MalformedSample: []string{"cf.log:1: malformed client address", "cf.log:2: malformed ident at byte 11"}}
+	var b strings.Builder
+	r.WriteText(&b)
+	if !strings.Contains(b.String(), "no line could be read: is --format") || !strings.Contains(b.String(), "  cf.log:2: malformed ident at byte 11\n") {
+		t.Fatalf("%s", b.String())
+	}
+}
