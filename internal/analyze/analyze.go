@@ -386,15 +386,10 @@ var (
 // classifier's cache costs a hash and a lock a line.
 func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas map[uint64]detect.UAClass) []records.Found {
 	ev.trunc = e.Truncated
-	addr, err := netip.ParseAddr(view(e.Addr))
-	if err != nil {
-		// Load balancers and Envoy log the client as address:port.
-		ap, perr := netip.ParseAddrPort(view(e.Addr))
-		if perr != nil {
-			ev.err = errBadAddr
-			return recs
-		}
-		addr = ap.Addr()
+	addr, ok := a.o.Resolver.LineAddr(view(e.Addr), view(e.ForwardedFor))
+	if !ok {
+		ev.err = errBadAddr
+		return recs
 	}
 	// The engine counts in unix nanoseconds: a year 1 or 9999 in a corrupt
 	// line would overflow them (and once crashed the meter).

@@ -677,3 +677,55 @@ func TestAnalyzeBOMCopytruncateNULsAndAnEmptyGz(t *testing.T) {
 		t.Fatalf("lines %d, malformed %d %v, top %+v", r.Lines, r.Malformed, r.MalformedSample, r.Top)
 	}
 }
+
+// Behind a load balancer nginx's default format logs the balancer as
+// $remote_addr and the client in "$http_x_forwarded_for". analyze took
+// $remote_addr alone, whatever identity.trusted_proxies said: 500 reads
+// of ten clients were one address's, and the balancer a suspect. A
+// format with only $http_x_forwarded_for took its left-most entry,
+// whatever the client sent: a scraper that sent a new one each line was
+// as many addresses, none over its budget (a helper's probe, 2026-12-05).
+// Both are read now as the proxy reads the request live.
+func TestAnalyzeBelievesForwardedForAsTheProxyDoes(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+upstream: http://127.0.0.1:1
+identity: {trusted_proxies: [10.0.0.0/8]}
+records:
+  - route: GET /api/users/{id}
+    entity: user
+budgets:
+  - {entity: user, per: ip, window: 1h, limit: 300, action: block}
+default_policy: false
+state: {dir: %s}
+`, filepath.Join(dir, "state")))
+	start := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	var people, scraper strings.Builder
+	for i := range 500 {
+		at := start.Add(time.Duration(i) * 5 * time.Second).Format("02/Jan/2006:15:04:05 -0700")
+		fmt.Fprintf(&people, "10.0.0.5 - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 612 \"-\" \"Mozilla/5.0\" \"198.51.100.%d\"\n", at, 1000+i, 1+i%10)
+		fmt.Fprintf(&scraper, "%d.%d.%d.%d, 192.0.2.99 [%s] \"GET /api/users/%d HTTP/1.1\" 200\n", 1+i%200, i%7, i%11, 1+i%250, at, 5000+i)
+	}
+	withLB, err := logs.NewNginxFormat(`$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xffOnly, err := logs.NewNginxFormat(`$http_x_forwarded_for [$time_local] "$request" $status`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		log          string
+		parser       logs.Parser
+		wantSuspects int
+	}{
+		{"ten people behind the balancer", people.String(), withLB, 0},
+		{"a scraper whose X-Forwarded-For is its own choice", scraper.String(), xffOnly, 1},
+	} {
+		r := replay{config: cfg, inputs: []string{"-"}, stdin: []byte(tc.log), parser: tc.parser}.mustRun(t).report
+		if r.Lines != 500 || r.Malformed != 0 || r.Suspects != tc.wantSuspects {
+			t.Errorf("%s: %d lines, %d malformed, %d suspects; want 500, 0, %d", tc.name, r.Lines, r.Malformed, r.Suspects, tc.wantSuspects)
+		}
+	}
+}

@@ -347,14 +347,9 @@ var errBadAddr = errors.New("malformed client address")
 // most formats, and the engine is shared with the auth endpoint, which
 // decides in the present.
 func (f *Follower) meter(e *logs.Entry, now time.Time, recs []records.Found) ([]records.Found, error) {
-	addr, err := netip.ParseAddr(view(e.Addr))
-	if err != nil {
-		// Load balancers and Envoy log the client as address:port.
-		ap, perr := netip.ParseAddrPort(view(e.Addr))
-		if perr != nil {
-			return recs, errBadAddr
-		}
-		addr = ap.Addr()
+	addr, ok := f.o.Resolver.LineAddr(view(e.Addr), view(e.ForwardedFor))
+	if !ok {
+		return recs, errBadAddr
 	}
 	act := f.o.Resolver.IdentifyLine(addr, e.UserAgent, e.TLS)
 	if len(e.Account) > 0 {

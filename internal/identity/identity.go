@@ -235,10 +235,54 @@ func (r *Resolver) ClientAddr(req *http.Request) (netip.Addr, bool) {
 	if !ok {
 		return netip.Addr{}, false
 	}
-	if !r.trusted(peer) {
-		return peer, true
+	return r.forwardedFrom(peer, req.Header["X-Forwarded-For"]), true
+}
+
+// LineAddr is ClientAddr for a request in an access log: remote is the
+// address that connected as logged ($remote_addr; address or
+// address:port; empty where the log does not say), xff the
+// X-Forwarded-For header it sent ($http_x_forwarded_for; empty where the
+// log does not say). A peer the log does not name is the server's own
+// load balancer, taken as trusted: the header's right-most entry is then
+// what the balancer saw, which the client cannot choose. False when the
+// logged address is malformed, or neither gives one.
+func (r *Resolver) LineAddr(remote, xff string) (netip.Addr, bool) {
+	var peer netip.Addr
+	if remote != "" {
+		a, err := netip.ParseAddr(remote)
+		if err != nil {
+			// Load balancers and Envoy log the client as address:port.
+			ap, perr := netip.ParseAddrPort(remote)
+			if perr != nil {
+				return netip.Addr{}, false
+			}
+			a = ap.Addr()
+		}
+		if xff == "" {
+			return a, true
+		}
+		peer = a.Unmap()
+	} else {
+		// The right-most hop stands for the balancer's peer.
+		j := strings.LastIndexByte(xff, ',')
+		a, ok := parseForwarded(strings.TrimSpace(xff[j+1:]))
+		if !ok {
+			return netip.Addr{}, false
+		}
+		if j < 0 || !r.trusted(a) {
+			return a, true
+		}
+		peer, xff = a, xff[:j]
 	}
-	xff := req.Header["X-Forwarded-For"]
+	return r.forwardedFrom(peer, []string{xff}), true
+}
+
+// forwardedFrom walks X-Forwarded-For (every header line of it) from the
+// right while the hop that handed the request on is a trusted proxy.
+func (r *Resolver) forwardedFrom(peer netip.Addr, xff []string) netip.Addr {
+	if !r.trusted(peer) {
+		return peer
+	}
 	for i := len(xff) - 1; i >= 0; i-- {
 		// From the right, hop by hop, without splitting: this runs twice
 		// on every request behind a load balancer.
@@ -249,10 +293,10 @@ func (r *Resolver) ClientAddr(req *http.Request) (netip.Addr, bool) {
 			a, ok := parseForwarded(hop)
 			if !ok {
 				// garbage in the chain: stop believing it, use the last good hop
-				return peer, true
+				return peer
 			}
 			if !r.trusted(a) {
-				return a, true
+				return a
 			}
 			peer = a
 			if j < 0 {
@@ -260,7 +304,7 @@ func (r *Resolver) ClientAddr(req *http.Request) (netip.Addr, bool) {
 			}
 		}
 	}
-	return peer, true
+	return peer
 }
 
 // parseForwarded is parseHostAddr for a hop of X-Forwarded-For: an address

@@ -55,6 +55,50 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
+// An access log's request is read as the proxy reads it live: behind a
+// load balancer nginx's default format logs $remote_addr (the balancer)
+// and "$http_x_forwarded_for". analyze took $remote_addr alone, and 500
+// reads of ten clients behind 10.0.0.5 were one address, the balancer's;
+// a format with only $http_x_forwarded_for took its left-most entry,
+// whatever the client sent (a helper's probe, 2026-12-05).
+func TestLineAddr(t *testing.T) {
+	lb := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tt := range []struct {
+		name        string
+		trusted     []netip.Prefix
+		remote, xff string
+		want        string // "" for malformed
+	}{
+		{"remote only", nil, "203.0.113.5", "", "203.0.113.5"},
+		{"remote with a port", nil, "203.0.113.5:4000", "", "203.0.113.5"},
+		{"XFF from an untrusted remote is ignored", nil, "203.0.113.5", "1.2.3.4", "203.0.113.5"},
+		{"XFF via a trusted balancer", lb, "10.0.0.5", "198.51.100.7", "198.51.100.7"},
+		{"spoofed left entries are ignored", lb, "10.0.0.5", "6.6.6.6, 198.51.100.7", "198.51.100.7"},
+		{"a chain of trusted proxies", lb, "10.0.0.5", "198.51.100.7, 10.2.2.2", "198.51.100.7"},
+		{"garbage stops the chain", lb, "10.0.0.5", "198.51.100.7, junk", "10.0.0.5"},
+		{"no remote: the right-most hop, not the client's claim", nil, "", "6.6.6.6, 198.51.100.7", "198.51.100.7"},
+		{"no remote, a trusted hop", lb, "", "6.6.6.6, 198.51.100.7, 10.2.2.2", "198.51.100.7"},
+		{"no remote, one hop", nil, "", "198.51.100.7", "198.51.100.7"},
+		{"no remote, garbage", nil, "", "junk", ""},
+		{"neither", nil, "", "", ""},
+		{"a malformed remote is not passed over for XFF", lb, "junk", "198.51.100.7", ""},
+		{"a v4-mapped trusted remote", lb, "::ffff:10.0.0.5", "198.51.100.7", "198.51.100.7"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := resolver(Options{TrustedProxies: tt.trusted}).LineAddr(tt.remote, tt.xff)
+			if tt.want == "" {
+				if ok {
+					t.Errorf("LineAddr = %v, want malformed", got)
+				}
+				return
+			}
+			if !ok || got.String() != tt.want {
+				t.Errorf("LineAddr = %v, %v; want %s", got, ok, tt.want)
+			}
+		})
+	}
+}
+
 // Regression: a client behind no proxy must not pick its identity (and so
 // escape its budget, or frame another address) by sending X-Forwarded-For.
 func TestXFFSpoofFromUntrustedPeerDoesNotChangeIPKey(t *testing.T) {

@@ -25,6 +25,10 @@ type Entry struct {
 	Bytes     int64 // -1 when logged as "-"
 	Referer   []byte
 	UserAgent []byte
+	// ForwardedFor is the X-Forwarded-For header the request came with
+	// ($http_x_forwarded_for), where the format logs it: believed hop by
+	// hop from the right as far as identity.trusted_proxies says.
+	ForwardedFor []byte
 	// Combined reports whether the line logs the user agent (combined
 	// format, a log_format with $http_user_agent, a JSON line with the
 	// field) rather than not (common format): an empty one logged is no

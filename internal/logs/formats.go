@@ -136,7 +136,7 @@ func (f *NginxFormat) Parse(line []byte, e *Entry) error {
 		}
 		p = end
 	}
-	if len(e.Addr) == 0 || e.Time.IsZero() {
+	if len(e.Addr) == 0 && len(e.ForwardedFor) == 0 || e.Time.IsZero() {
 		return &ParseError{Field: "remote_addr or time"}
 	}
 	e.Combined = f.ua
@@ -168,12 +168,10 @@ func (f *NginxFormat) set(e *Entry, name string, v []byte) error {
 	case "remote_addr":
 		e.Addr = v
 	case "http_x_forwarded_for":
-		if len(e.Addr) == 0 {
-			if i := bytes.IndexByte(v, ','); i >= 0 {
-				v = v[:i]
-			}
-			e.Addr = bytes.TrimSpace(v)
-		}
+		// Whom to believe in it is the config's (identity.trusted_proxies,
+		// identity.Resolver.LoggedClientAddr): its left-most entry, taken
+		// until 2026-12-05, is whatever the client sent.
+		e.ForwardedFor = dash(v)
 	case "remote_user":
 		e.User = v
 	case "time_local":
