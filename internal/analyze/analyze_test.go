@@ -700,10 +700,12 @@ default_policy: false
 state: {dir: %s}
 `, filepath.Join(dir, "state")))
 	start := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
-	var people, scraper strings.Builder
+	var people, scraper, caddy strings.Builder
 	for i := range 500 {
 		at := start.Add(time.Duration(i) * 5 * time.Second).Format("02/Jan/2006:15:04:05 -0700")
 		fmt.Fprintf(&people, "10.0.0.5 - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 612 \"-\" \"Mozilla/5.0\" \"198.51.100.%d\"\n", at, 1000+i, 1+i%10)
+		fmt.Fprintf(&caddy, `{"ts":%d,"request":{"remote_ip":"10.0.0.5","method":"GET","uri":"/api/users/%d","headers":{"User-Agent":["Mozilla/5.0"],"X-Forwarded-For":["6.6.6.%d, 198.51.100.%d"]}},"status":200}`+"\n",
+			start.Add(time.Duration(i)*5*time.Second).Unix(), 1000+i, i%250, 1+i%10)
 		fmt.Fprintf(&scraper, "%d.%d.%d.%d, 192.0.2.99 [%s] \"GET /api/users/%d HTTP/1.1\" 200\n", 1+i%200, i%7, i%11, 1+i%250, at, 5000+i)
 	}
 	withLB, err := logs.NewNginxFormat(`$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"`)
@@ -714,6 +716,10 @@ state: {dir: %s}
 	if err != nil {
 		t.Fatal(err)
 	}
+	caddyFields, err := logs.ParseJSONFields("time=ts,addr=request.remote_ip,method=request.method,path=request.uri,ua=request.headers.User-Agent,xff=request.headers.X-Forwarded-For")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name         string
 		log          string
@@ -721,6 +727,7 @@ state: {dir: %s}
 		wantSuspects int
 	}{
 		{"ten people behind the balancer", people.String(), withLB, 0},
+		{"ten people behind the balancer, a JSON log", caddy.String(), caddyFields, 0},
 		{"a scraper whose X-Forwarded-For is its own choice", scraper.String(), xffOnly, 1},
 	} {
 		r := replay{config: cfg, inputs: []string{"-"}, stdin: []byte(tc.log), parser: tc.parser}.mustRun(t).report

@@ -72,7 +72,7 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.AccountVar, "account-var", "", "with --format nginx: the variable that holds the account, e.g. http_x_account")
 	fs.StringVar(&c.SessionVar, "session-var", "", "with --format nginx: the variable that holds the session, e.g. cookie_sid")
 	fs.StringVar(&c.TLSVar, "tls-var", "", "with --format nginx: the variable in which the edge logs the client's TLS fingerprint (JA4), e.g. http_x_ja4: a script copying a browser's User-Agent is then told from it, and the young sessions of one JA4 are followed together")
-	fs.StringVar(&c.Fields, "fields", "", "with --format json: field paths, e.g. time=ts,addr=client.ip,method=method,path=uri,status=status,ua=headers.ua,account=user_id,session=sid,tls=ja4 (defaults: time, remote_addr, method, path, status, user_agent, request)")
+	fs.StringVar(&c.Fields, "fields", "", "with --format json: field paths, e.g. time=ts,addr=client.ip,method=method,path=uri,status=status,ua=headers.ua,account=user_id,session=sid,tls=ja4,xff=x_forwarded_for (defaults: time, remote_addr, method, path, status, user_agent, request)")
 	fs.StringVar(&c.JSONOut, "json", "", "also write the report as JSON to this file (- for stdout)")
 	fs.IntVar(&c.Top, "top", 20, "actors to list")
 	fs.BoolVar(&c.Reveal, "reveal", false, "show each suspect's raw addresses, accounts and sessions, and those seen on its requests (a crew's every address, up to 10,000 each); without it only keyed hashes are held")

@@ -264,7 +264,7 @@ func cutPort(a []byte) []byte {
 
 // JSONLines parses one JSON object a line, with a field mapping.
 type JSONLines struct {
-	Time, Addr, Method, Path, Status, UA, Account, Session, Request, TLS string
+	Time, Addr, Method, Path, Status, UA, Account, Session, Request, TLS, XFF string
 }
 
 // DefaultJSONFields are the names tried when a mapping names none (a
@@ -288,9 +288,9 @@ func ParseJSONFields(s string) (JSONLines, error) {
 			return j, fmt.Errorf("--fields: want name=path pairs, got %q", kv)
 		}
 		dst, ok := map[string]*string{"time": &j.Time, "addr": &j.Addr, "method": &j.Method, "path": &j.Path, "status": &j.Status,
-			"ua": &j.UA, "account": &j.Account, "session": &j.Session, "request": &j.Request, "tls": &j.TLS}[k]
+			"ua": &j.UA, "account": &j.Account, "session": &j.Session, "request": &j.Request, "tls": &j.TLS, "xff": &j.XFF}[k]
 		if !ok {
-			return j, fmt.Errorf("--fields: unknown field %q (want time, addr, method, path, status, ua, account, session, request, tls)", k)
+			return j, fmt.Errorf("--fields: unknown field %q (want time, addr, method, path, status, ua, account, session, request, tls, xff)", k)
 		}
 		*dst = v
 	}
@@ -344,6 +344,20 @@ func (j JSONLines) Parse(line []byte, e *Entry) error {
 	}
 	if a := get(j.Addr); a.Exists() {
 		e.Addr = []byte(a.String())
+	}
+	if j.XFF != "" {
+		// the X-Forwarded-For header as logged: believed as far as
+		// identity.trusted_proxies says (Entry.ForwardedFor)
+		if x := get(j.XFF); x.IsArray() {
+			// a header logged as a list (Caddy): one line of it each
+			var hops []string
+			for _, v := range x.Array() {
+				hops = append(hops, v.String())
+			}
+			e.ForwardedFor = []byte(strings.Join(hops, ", "))
+		} else if v := x.String(); v != "" && v != "-" {
+			e.ForwardedFor = []byte(v)
+		}
 	}
 	t := get(j.Time)
 	if t.Type == gjson.String {
@@ -406,7 +420,7 @@ func (j JSONLines) Parse(line []byte, e *Entry) error {
 	if v := get(j.TLS).String(); v != "" && v != "-" {
 		e.TLS = []byte(v)
 	}
-	if len(e.Addr) == 0 || e.Time.IsZero() || len(e.Target) == 0 {
+	if len(e.Addr) == 0 && len(e.ForwardedFor) == 0 || e.Time.IsZero() || len(e.Target) == 0 {
 		return &ParseError{Field: "addr, time or path"}
 	}
 	return nil
