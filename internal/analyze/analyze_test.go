@@ -736,3 +736,34 @@ state: {dir: %s}
 		}
 	}
 }
+
+// A compressed log piped in (zcat forgotten) or rotated without the .gz
+// name was read as text, every line malformed (a helper's probe,
+// 2026-12-05). Gzip is known by its first two bytes now, on stdin and in
+// a file of any name.
+func TestAnalyzeReadsGzipWhateverItsName(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(analyzeConfig, filepath.Join(dir, "state")))
+	var text strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&text, `203.0.113.5 - - [05/Dec/2026:10:00:%02d +0000] "GET /api/users/%d HTTP/1.1" 200 1 "-" "Mozilla/5.0"`+"\n", i, i+1)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(text.String()))
+	zw.Close()
+	rotated := filepath.Join(dir, "access.log.1")
+	if err := os.WriteFile(rotated, gz.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, rp := range map[string]replay{
+		"stdin":                {config: cfg, inputs: []string{"-"}, stdin: gz.Bytes()},
+		"a file not named .gz": {config: cfg, inputs: []string{rotated}},
+		"text on stdin":        {config: cfg, inputs: []string{"-"}, stdin: []byte(text.String())},
+	} {
+		r := rp.mustRun(t).report
+		if r.Lines != 3 || r.Malformed != 0 {
+			t.Errorf("%s: %d lines, %d malformed; want 3, 0", name, r.Lines, r.Malformed)
+		}
+	}
+}

@@ -39,7 +39,11 @@ func Open(in Input) (io.ReadCloser, error) {
 // not nil, for progress against the files' sizes.
 func open(in Input, n *int64) (io.ReadCloser, int64, error) {
 	if in.Name == "-" {
-		return io.NopCloser(in.Stdin), 0, nil
+		r, err := sniffGzip(in.Stdin)
+		if err != nil {
+			return nil, 0, fmt.Errorf("stdin: %w", err)
+		}
+		return io.NopCloser(r), 0, nil
 	}
 	f, err := os.Open(in.Name)
 	if err != nil {
@@ -53,7 +57,7 @@ func open(in Input, n *int64) (io.ReadCloser, int64, error) {
 	if n != nil {
 		r = &counter{r: f, n: n}
 	}
-	if strings.HasSuffix(in.Name, ".gz") {
+	if named := strings.HasSuffix(in.Name, ".gz"); named || startsGzip(f) {
 		zr, err := gzip.NewReader(r)
 		if err == io.EOF && size == 0 {
 			// An empty file named .gz (logrotate's, when there was
@@ -72,6 +76,27 @@ func open(in Input, n *int64) (io.ReadCloser, int64, error) {
 		io.Closer
 	}{r, f}, size, nil
 }
+
+// sniffGzip reads r as gzip when it starts as gzip does: a log piped in
+// compressed (zcat forgotten) or rotated without the .gz name was read
+// as text, every line of it malformed. No text log starts with 0x1f 0x8b.
+func sniffGzip(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if head, _ := br.Peek(2); !isGzip(head) {
+		return br, nil
+	}
+	return gzip.NewReader(br)
+}
+
+// startsGzip is sniffGzip for a file, read at its start without a buffer
+// between: most files are text, read a megabyte at a time.
+func startsGzip(f *os.File) bool {
+	var head [2]byte
+	n, _ := f.ReadAt(head[:], 0)
+	return isGzip(head[:n])
+}
+
+func isGzip(head []byte) bool { return len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b }
 
 type counter struct {
 	r io.Reader

@@ -90,7 +90,7 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.BoolVar(&c.Merge, "merge", false, "merge the partial states named as arguments (every pass of one --shard run, with the same --config) into the report")
 	fs.BoolVar(&c.Suggest, "suggest-budgets", false, "suggest budgets from the keys that belong to no suspect: the 99.99th percentile of their peak distinct records per key kind and window, +50%")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: leakguard analyze --config FILE [flags] LOG... (or - for stdin; .gz is read as gzip)\n       leakguard analyze --config FILE [flags] --shard i/N --partial FILE LOG...   (one shard pass of N)\n       leakguard analyze --config FILE [report flags] --merge PARTIAL...           (every pass's, into the report)\n\nReplays access logs through leakguard's engine in event time and reports who\ntook personal records, how many distinct ones, and when each would have been\nstopped.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: leakguard analyze --config FILE [flags] LOG... (or - for stdin; gzip, .gz or not, is read decompressed)\n       leakguard analyze --config FILE [flags] --shard i/N --partial FILE LOG...   (one shard pass of N)\n       leakguard analyze --config FILE [report flags] --merge PARTIAL...           (every pass's, into the report)\n\nReplays access logs through leakguard's engine in event time and reports who\ntook personal records, how many distinct ones, and when each would have been\nstopped.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
