@@ -336,6 +336,11 @@ func parseTime(b []byte) (time.Time, error) {
 		day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || zh > 14 || zm > 59 {
 		return time.Time{}, bad
 	}
+	if day > 28 && day > time.Date(year, mon+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		// 29/Feb/2026 or 31/Nov: time.Date would roll it into the next
+		// month, silently.
+		return time.Time{}, bad
+	}
 	off := (zh*60 + zm) * 60
 	if b[21] == '-' {
 		off = -off

@@ -41,6 +41,14 @@ func TestParseCombinedTable(t *testing.T) {
 		{"crlf", "1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1\r\n", "", func(e *Entry) bool { return e.Status == 200 }},
 		{"blank", "\n", "empty line", nil},
 		{"bad time", `1.2.3.4 - - [01/Foo/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1`, "time", nil},
+		// a day its month does not have: time.Date rolled it into the next
+		// month (29/Feb/2026 read as 1 March), silently
+		{"no 29 February in 2026", `1.2.3.4 - - [29/Feb/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 1`, "time", nil},
+		{"no 31 November", `1.2.3.4 - - [31/Nov/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 1`, "time", nil},
+		{"29 February in a leap year", `1.2.3.4 - - [29/Feb/2028:23:59:59 +0000] "GET / HTTP/1.1" 200 1`, "",
+			func(e *Entry) bool { return e.Time.Equal(time.Date(2028, 2, 29, 23, 59, 59, 0, time.UTC)) }},
+		{"31 December", `1.2.3.4 - - [31/Dec/2026:23:59:59 +0000] "GET / HTTP/1.1" 200 1`, "",
+			func(e *Entry) bool { return e.Time.Equal(time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)) }},
 		{"no time", `1.2.3.4 - - "GET / HTTP/1.1" 200 1`, "time", nil},
 		{"unterminated request", `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1 200 1`, "request", nil},
 		{"bad status", `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 2x0 1`, "status", nil},
