@@ -99,6 +99,23 @@ func TestLineAddr(t *testing.T) {
 	}
 }
 
+// LineAddr reads what an access log says of a client, which the client
+// partly wrote (X-Forwarded-For): never a panic, and an address when it
+// says yes.
+func FuzzLineAddr(f *testing.F) {
+	f.Add("10.0.0.5", "6.6.6.6, 198.51.100.7")
+	f.Add("", "198.51.100.7, 10.2.2.2")
+	f.Add("", ",,,")
+	f.Add("[2001:db8::1]:443", "[2001:db8::2]:1, junk")
+	f.Add("::ffff:10.0.0.5", "")
+	r := resolver(Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}})
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		if a, ok := r.LineAddr(remote, xff); ok && !a.IsValid() {
+			t.Fatalf("LineAddr(%q, %q) = %v, true", remote, xff, a)
+		}
+	})
+}
+
 // Regression: a client behind no proxy must not pick its identity (and so
 // escape its budget, or frame another address) by sending X-Forwarded-For.
 func TestXFFSpoofFromUntrustedPeerDoesNotChangeIPKey(t *testing.T) {

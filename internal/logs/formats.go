@@ -383,7 +383,7 @@ func (j JSONLines) Parse(line []byte, e *Entry) error {
 	case gjson.String:
 		for _, layout := range []string{time.RFC3339Nano, "02/Jan/2006:15:04:05 -0700", "2006-01-02 15:04:05"} {
 			if tt, err := time.Parse(layout, t.Str); err == nil {
-				e.Time = tt
+				e.Time = tt.UTC() // as every other format's: reports say UTC
 				break
 			}
 		}

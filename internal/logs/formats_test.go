@@ -86,12 +86,21 @@ func TestJSONLines(t *testing.T) {
 func FuzzNginxFormat(f *testing.F) {
 	f.Add(`203.0.113.9 - - [18/May/2015:12:00:01 +0000] "GET / HTTP/1.1" 200 312 "-" "ua" "a" s`)
 	f.Add(`"" [ ] "`)
+	f.Add(`10.0.0.5 "6.6.6.6, 198.51.100.7" [18/May/2015:12:00:01 +0000] "GET / HTTP/1.1" 200`)
+	f.Add(`"198.51.100.7" [18/May/2015:12:00:01 +0000] "GET / HTTP/1.1" 200`)
 	nf, _ := NewNginxFormat(nginxFmt)
 	nf.Account, nf.Session = "http_x_account", "cookie_sid"
+	xff, _ := NewNginxFormat(`$remote_addr "$http_x_forwarded_for" [$time_local] "$request" $status`)
+	xffOnly, _ := NewNginxFormat(`"$http_x_forwarded_for" [$time_local] "$request" $status`)
 	f.Fuzz(func(t *testing.T, line string) {
 		var e Entry
 		if nf.Parse([]byte(line), &e) == nil && (len(e.Addr) == 0 || e.Time.IsZero()) {
 			t.Fatalf("%q parsed without address or time", line)
+		}
+		for _, p := range []*NginxFormat{xff, xffOnly} {
+			if p.Parse([]byte(line), &e) == nil && (len(e.Addr) == 0 && len(e.ForwardedFor) == 0 || e.Time.IsZero()) {
+				t.Fatalf("%q parsed without address, X-Forwarded-For or time", line)
+			}
 		}
 	})
 }
