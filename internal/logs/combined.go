@@ -353,7 +353,7 @@ func parseTime(b []byte) (time.Time, error) {
 // forward proxies and AWS load balancers log it
 // ("https://example.com:443/a/b" is "/a/b"); other targets unchanged.
 func OriginForm(t []byte) []byte {
-	for _, scheme := range []string{"http://", "https://"} {
+	for _, scheme := range []string{"http://", "https://", "ws://", "wss://"} { // an ALB logs WebSocket upgrades so
 		if len(t) > len(scheme) && bytes.EqualFold(t[:len(scheme)], []byte(scheme)) {
 			rest := t[len(scheme):]
 			if i := bytes.IndexAny(rest, "/?"); i >= 0 {

@@ -228,6 +228,8 @@ func TestOriginForm(t *testing.T) {
 		{"HTTP://h/a", "/a"},
 		{"http://h", "/"},
 		{"http://h?x=1", "/?x=1"},
+		{"wss://api.example.com:443/api/users/7", "/api/users/7"}, // until 2026-12-05 left whole, no record
+		{"ws://h/a", "/a"},
 		{"http://", "http://"},
 		{"*", "*"},
 	} {
