@@ -81,7 +81,10 @@ func (p *Proxy) serveAuth(w http.ResponseWriter, r *http.Request) {
 // original rebuilds the request the edge is asking about from the auth
 // request's headers; when it cannot, why says what the edge sent wrong.
 func original(r *http.Request) (o *http.Request, why string) {
-	uri := firstHeader(r.Header, originalURIHeaders)
+	uri, agree := originalValue(r.Header, originalURIHeaders, false)
+	if !agree {
+		return nil, "X-Original-URI and X-Forwarded-Uri name different URIs: one was sent by the client"
+	}
 	if uri == "" {
 		return nil, "the edge sent no X-Original-URI or X-Forwarded-Uri"
 	}
@@ -92,7 +95,11 @@ func original(r *http.Request) (o *http.Request, why string) {
 	if err != nil {
 		return nil, "the edge's X-Original-URI or X-Forwarded-Uri is not a valid request URI"
 	}
-	method := strings.ToUpper(firstHeader(r.Header, originalMethodHeaders))
+	method, agree := originalValue(r.Header, originalMethodHeaders, true)
+	if !agree {
+		return nil, "X-Original-Method and X-Forwarded-Method name different methods: one was sent by the client"
+	}
+	method = strings.ToUpper(method)
 	if method == "" {
 		method = r.Method
 	}
@@ -109,13 +116,26 @@ func original(r *http.Request) (o *http.Request, why string) {
 	return o, ""
 }
 
-func firstHeader(h http.Header, names []string) string {
+// originalValue is the value the edge gives under names (nginx's header
+// or Traefik's), and whether every line of them agrees (fold: in any
+// case). Each edge sets its own and passes the client's other on:
+// Traefik copies every client header to its ForwardAuth request, so a
+// client's X-Original-URI came before Traefik's X-Forwarded-Uri, and the
+// endpoint was asked about any page the client named instead of the
+// record it was served. A disagreement is answered 400.
+func originalValue(h http.Header, names []string, fold bool) (v string, agree bool) {
 	for _, n := range names {
-		if v := strings.TrimSpace(h.Get(n)); v != "" {
-			return v
+		for _, s := range h.Values(n) {
+			switch s = strings.TrimSpace(s); {
+			case s == "":
+			case v == "":
+				v = s
+			case s != v && !(fold && strings.EqualFold(s, v)):
+				return "", false
+			}
 		}
 	}
-	return ""
+	return v, true
 }
 
 func noOriginal(w http.ResponseWriter, why string) {

@@ -273,3 +273,62 @@ func TestAuthWarningsAreRateLimited(t *testing.T) {
 		t.Errorf("a 60 KB URI clipped to %d bytes", len(got))
 	}
 }
+
+// Traefik copies every client header to its ForwardAuth request and sets
+// X-Forwarded-Method and -Uri; nginx's configuration sets X-Original-*
+// and passes the client's X-Forwarded-* on. A client's own X-Original-URI
+// came first behind Traefik: a scraper naming a page in it was asked
+// about that page, and served every record (8 of 8 against a budget of 5,
+// found by a probe, 2026-12-05). Headers that disagree are answered 400.
+func TestEvasionAuthForgedOriginalURI(t *testing.T) {
+	au := httptest.NewServer(authStack(t, "http://127.0.0.1:1", netip.MustParsePrefix("127.0.0.1/32")).Auth())
+	defer au.Close()
+	c := &http.Client{Timeout: 5 * time.Second}
+	for _, tc := range []struct {
+		name   string
+		edge   func(id int) []string // what the edge sets
+		forged []string              // what the client adds
+	}{
+		{"traefik, client's X-Original-URI", func(id int) []string {
+			return []string{"X-Forwarded-Method", "GET", "X-Forwarded-Uri", fmt.Sprintf("/api/users/%d", id)}
+		}, []string{"X-Original-URI", "/items/1", "X-Original-Method", "GET"}},
+		{"nginx, client's X-Forwarded-Uri", func(id int) []string {
+			return []string{"X-Original-Method", "GET", "X-Original-URI", fmt.Sprintf("/api/users/%d", id)}
+		}, []string{"X-Forwarded-Uri", "/items/1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			served := 0
+			for id := 1; id <= 8; id++ {
+				req, _ := http.NewRequest("GET", au.URL+AuthPath, nil)
+				kv := append(append([]string{"User-Agent", "Mozilla/5.0 Firefox/127.0", "X-Forwarded-For", "203.0.113.40"}, tc.edge(id)...), tc.forged...)
+				for i := 0; i+1 < len(kv); i += 2 {
+					req.Header.Set(kv[i], kv[i+1])
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					served++
+				}
+			}
+			if served > 5 {
+				t.Fatalf("%d of 8 users admitted against a budget of 5: the client's header was believed", served)
+			}
+		})
+	}
+	// A method the client names against the edge's is refused likewise.
+	req, _ := http.NewRequest("GET", au.URL+AuthPath, nil)
+	req.Header.Set("X-Forwarded-Method", "GET")
+	req.Header.Set("X-Forwarded-Uri", "/api/users/1")
+	req.Header.Set("X-Original-Method", "OPTIONS")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("X-Original-Method OPTIONS against X-Forwarded-Method GET: %d, want 400", resp.StatusCode)
+	}
+}
