@@ -361,6 +361,65 @@ func (r *Resolver) Forward(h http.Header) {
 	}
 }
 
+// MaxAlternates is how many later values of the account or session
+// source a request may carry (Alternates).
+const MaxAlternates = 4
+
+// Alternates are the actors req may be served as besides a, its actor
+// (Identify): a with its account or session key that of each later,
+// different value of its source. An edge that asks the auth endpoint
+// passes every value to the upstream, where the proxy forwards only the
+// first (Forward), and an upstream that reads the last would serve the
+// real session while a fresh first one was metered. ok is false past
+// MaxAlternates of them: no client sends that many but to evade.
+func (r *Resolver) Alternates(req *http.Request, a *Actor) (alts []Actor, ok bool) {
+	for _, k := range [...]Kind{Account, Session} {
+		src, dom := r.opt.Account, domAccount
+		if k == Session {
+			src, dom = r.opt.Session, domSession
+		}
+		var vals []string
+		switch {
+		case src.Header != "":
+			vals = req.Header.Values(src.Header)
+		case src.Cookie != "":
+			for _, c := range req.CookiesNamed(src.Cookie) {
+				vals = append(vals, c.Value)
+			}
+		case src.JWTClaim != "":
+			vals = req.Header.Values("Authorization")
+		}
+		if len(vals) < 2 {
+			continue
+		}
+		for _, v := range vals[1:] {
+			var h uint64
+			switch {
+			case src.JWTClaim != "" && src.JWT != nil:
+				h = r.verifiedAccount(src.JWT, v, src.JWTClaim)
+			case src.JWTClaim != "":
+				if c := jwtClaim(v, src.JWTClaim); c != "" {
+					h = nz(r.h.String(dom, c))
+				}
+			default:
+				if v = strings.TrimSpace(v); v != "" {
+					h = nz(r.h.String(dom, v))
+				}
+			}
+			if h == 0 || h == a.Keys[k].Hash || slices.ContainsFunc(alts, func(b Actor) bool { return b.Keys[k].Hash == h }) {
+				continue
+			}
+			if len(alts) == MaxAlternates {
+				return nil, false
+			}
+			alt := *a
+			alt.Keys[k] = Key{k, h}
+			alts = append(alts, alt)
+		}
+	}
+	return alts, true
+}
+
 func firstOnly(h http.Header, name string) {
 	if vs := h.Values(name); len(vs) > 1 {
 		h.Set(name, vs[0])

@@ -168,7 +168,35 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	x := p.pool.Get().(*exchange)
 	x.actor = p.o.Resolver.Identify(o)
+	alts, ok := p.o.Resolver.Alternates(o, &x.actor)
+	if !ok {
+		p.release(x)
+		deny(w, engine.Verdict{Action: engine.Block, RetryAfter: time.Second})
+		return
+	}
 	route, v, unavailable := p.admit(now, o, x, false, !p.o.LogMetered)
+	// The account or session sent again with another value: the edge
+	// passes them all on, and the upstream may read any one (the proxy
+	// forwards only the first). Each must be admitted, and each is metered.
+	var more []*exchange
+	for _, alt := range alts {
+		if unavailable || v.Enforced() || v.Decoyed() {
+			break
+		}
+		y := p.pool.Get().(*exchange)
+		y.actor = alt
+		_, v, _ = p.admit(now, o, y, false, false)
+		more = append(more, y)
+		if v.Enforced() || v.Decoyed() {
+			x, y = y, x // refused as the actor that was: its challenge, its verdict
+			more[len(more)-1] = y
+		}
+	}
+	defer func() {
+		for _, y := range more {
+			p.release(y)
+		}
+	}()
 	if unavailable {
 		p.release(x)
 		p.o.Metrics.outcome["state_unavailable"].Inc()
@@ -194,6 +222,13 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 		// Served as far as the endpoint can tell: the path's records count now.
 		x.status = http.StatusOK
 		p.observe(now, x, route)
+		for _, y := range more {
+			if route != "" {
+				recs := p.o.Catalog.PathRecords(&y.match, y.recs[:0])
+				y.recs = recs
+				p.pipe.Observe(now, &y.actor, engine.Exchange{Route: route, Records: recs, Signals: y.signals})
+			}
+		}
 	}
 	p.release(x)
 	p.o.Metrics.latency.Observe(time.Since(start).Seconds())

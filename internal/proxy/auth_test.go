@@ -29,6 +29,12 @@ import (
 // proxies whose X-Forwarded-For is believed.
 func authStack(t *testing.T, up string, trusted ...netip.Prefix) *Proxy {
 	t.Helper()
+	return authStackPer(t, up, identity.IP, identity.Options{TrustedProxies: trusted})
+}
+
+// authStackPer is authStack with its budget per key kind, and id's identity sources.
+func authStackPer(t *testing.T, up string, per identity.Kind, id identity.Options) *Proxy {
+	t.Helper()
 	h := keyed.New([]byte("auth-test-secret-0123456"))
 	cat, err := records.NewCatalog(records.Spec{Routes: []records.RouteSpec{{Route: "GET /api/users/{id}", Entity: "user"}}}, h)
 	if err != nil {
@@ -36,7 +42,7 @@ func authStack(t *testing.T, up string, trusted ...netip.Prefix) *Proxy {
 	}
 	m := memory.New(memory.Options{Windows: []time.Duration{time.Hour}, Entities: len(cat.Entities()), ExactUpTo: 64, MaxActors: 10000})
 	eng, err := engine.New(m, engine.Options{Entities: cat.Entities(),
-		Budgets: []engine.Budget{{ID: "users", Entity: "user", Per: identity.IP, Window: time.Hour, Limit: 5, Action: engine.Block, BlockFor: time.Hour}},
+		Budgets: []engine.Budget{{ID: "users", Entity: "user", Per: per, Window: time.Hour, Limit: 5, Action: engine.Block, BlockFor: time.Hour}},
 		Risk: engine.Risk{Weights: map[detect.Signals]int{detect.AutomationUA: 5},
 			Bands: []engine.Band{{Min: 5, Action: engine.Challenge, For: 10 * time.Minute}}}})
 	if err != nil {
@@ -47,7 +53,7 @@ func authStack(t *testing.T, up string, trusted ...netip.Prefix) *Proxy {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(up)
-	return New(Options{Upstream: u, Resolver: identity.NewResolver(identity.Options{TrustedProxies: trusted}, h), Catalog: cat, Engine: eng,
+	return New(Options{Upstream: u, Resolver: identity.NewResolver(id, h), Catalog: cat, Engine: eng,
 		Metrics: NewMetrics(prometheus.NewRegistry(), cat.Entities()), MaxBodyBytes: 64 << 10,
 		Detector: detect.New(detect.Options{Behaviour: detect.NewBehaviour(1000)}), UA: ua,
 		Challenger: &Challenger{Secret: []byte("challenge-secret"), Difficulty: 4}})
@@ -331,4 +337,72 @@ func TestEvasionAuthForgedOriginalURI(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("X-Original-Method OPTIONS against X-Forwarded-Method GET: %d, want 400", resp.StatusCode)
 	}
+}
+
+// The proxy forwards only the first value of the account or session
+// source, the one it metered (identity.Resolver.Forward); an edge asking
+// the auth endpoint passes them all, and an upstream that reads the last
+// (Django keeps the last cookie of a name) served the real session while
+// a fresh first one was metered: through nginx, 8 of 8 users against a
+// session budget of 5 (found by a probe, 2026-12-05). Every value is
+// admitted and metered now.
+func TestEvasionAuthIdentitySentTwice(t *testing.T) {
+	lo := netip.MustParsePrefix("127.0.0.1/32")
+	c := &http.Client{Timeout: 5 * time.Second}
+	ask := func(t *testing.T, au string, id int, kv ...string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", au+AuthPath, nil)
+		req.Header.Set("X-Original-Method", "GET")
+		req.Header.Set("X-Original-URI", fmt.Sprintf("/api/users/%d", id))
+		req.Header.Set("User-Agent", "Mozilla/5.0 Firefox/127.0")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", id)) // an address each
+		for i := 0; i+1 < len(kv); i += 2 {
+			req.Header.Add(kv[i], kv[i+1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		name string
+		per  identity.Kind
+		hdr  func(id int) []string
+	}{
+		{"one cookie line", identity.Session, func(id int) []string { return []string{"Cookie", fmt.Sprintf("sid=fresh%d; sid=real", id)} }},
+		{"two cookie lines", identity.Session, func(id int) []string {
+			return []string{"Cookie", fmt.Sprintf("sid=fresh%d", id), "Cookie", "sid=real"}
+		}},
+		{"empty first cookie", identity.Session, func(id int) []string { return []string{"Cookie", "sid=; sid=real"} }},
+		{"account header twice", identity.Account, func(id int) []string {
+			return []string{"X-Account", fmt.Sprintf("fresh%d", id), "X-Account", "real"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			au := httptest.NewServer(authStackPer(t, "http://127.0.0.1:1", tc.per,
+				identity.Options{TrustedProxies: []netip.Prefix{lo}, Account: identity.Source{Header: "X-Account"}, Session: identity.Source{Cookie: "sid"}}).Auth())
+			defer au.Close()
+			var codes []int
+			for id := 1; id <= 8; id++ {
+				codes = append(codes, ask(t, au.URL, id, tc.hdr(id)...))
+			}
+			if fmt.Sprint(codes) != "[200 200 200 200 200 403 403 403]" {
+				t.Fatalf("statuses %v, want the budget of 5 then 403: the later value was not metered", codes)
+			}
+		})
+	}
+	t.Run("past MaxAlternates", func(t *testing.T) {
+		au := httptest.NewServer(authStackPer(t, "http://127.0.0.1:1", identity.Session,
+			identity.Options{TrustedProxies: []netip.Prefix{lo}, Session: identity.Source{Cookie: "sid"}}).Auth())
+		defer au.Close()
+		var kv []string
+		for i := 0; i <= identity.MaxAlternates+1; i++ {
+			kv = append(kv, "Cookie", fmt.Sprintf("sid=s%d", i))
+		}
+		if code := ask(t, au.URL, 1, kv...); code != http.StatusForbidden {
+			t.Fatalf("%d values of the session: %d, want 403", identity.MaxAlternates+2, code)
+		}
+	})
 }
