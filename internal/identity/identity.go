@@ -575,11 +575,16 @@ func (r *Resolver) fingerprint(req *http.Request) (h uint64, tls bool) {
 
 // volatileHeader reports headers whose presence changes from request to
 // request of one client (a cookie once logged in, a body's length, a
-// conditional GET), so they must not split one client into many fingerprints.
+// conditional GET), so they must not split one client into many
+// fingerprints; and the hop-by-hop ones, which an edge does not pass on
+// (nginx drops Connection, Keep-Alive, TE, Upgrade and Expect; Traefik
+// the hop-by-hop list), so that a client reaching the auth endpoint
+// through an edge has the fingerprint it has through the proxy.
 func volatileHeader(name string) bool {
 	switch name {
 	case "Cookie", "Authorization", "Content-Length", "Content-Type", "Referer", "Origin",
-		"Cache-Control", "Pragma", "Range", "Forwarded", "X-Real-Ip", "Priority":
+		"Cache-Control", "Pragma", "Range", "Forwarded", "X-Real-Ip", "Priority",
+		"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Te", "Trailer", "Upgrade", "Expect":
 		return true
 	}
 	return strings.HasPrefix(name, "If-") || strings.HasPrefix(name, "X-Forwarded-") || strings.HasPrefix(name, "Sec-Fetch-")

@@ -206,6 +206,21 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
+// nginx and Traefik drop the hop-by-hop headers from what they pass to the
+// auth endpoint; the proxy saw them. A browser on HTTP/1.1 (Connection:
+// keep-alive) had one fingerprint through the proxy and another through
+// nginx's auth_request, its budgets and challenge pass split between the
+// two (found by a probe, 2026-12-05).
+func TestFingerprintSameThroughAnEdge(t *testing.T) {
+	r := resolver(Options{})
+	chrome := []string{"User-Agent", "Mozilla/5.0 Chrome/120", "Accept", "text/html", "Accept-Language", "en", "Upgrade-Insecure-Requests", "1"}
+	edge := r.Identify(req("1.1.1.1:1", chrome...)).Keys[Fingerprint]
+	direct := r.Identify(req("1.1.1.1:1", append(chrome, "Connection", "keep-alive", "Keep-Alive", "300", "Te", "trailers", "Upgrade", "h2c", "Expect", "100-continue")...)).Keys[Fingerprint]
+	if direct != edge {
+		t.Error("the hop-by-hop headers an edge drops changed the fingerprint")
+	}
+}
+
 // A client that sends more than 32 header names (an edge that adds its
 // own) has one fingerprint: the names kept used to be the first 32 of
 // Go's map order, a different set on each request (a red team,
