@@ -467,3 +467,24 @@ func TestForwardKeepsTheIdentityMetered(t *testing.T) {
 		t.Errorf("a request with one of each was changed: %v", one)
 	}
 }
+
+// Alternates: each later, different value of the account or session
+// source, as the key of an actor otherwise the request's own.
+func TestAlternates(t *testing.T) {
+	r := resolver(Options{Account: Source{JWTClaim: "sub"}, Session: Source{Cookie: "sid"}})
+	rq := req("1.1.1.1:1", "Authorization", unsignedJWT(`{"sub":"fresh"}`), "Authorization", unsignedJWT(`{"sub":"real"}`),
+		"Authorization", unsignedJWT(`{"sub":"fresh"}`), "Cookie", "sid=a; sid=b", "Cookie", "sid=a")
+	a := r.Identify(rq)
+	alts, ok := r.Alternates(rq, &a)
+	if !ok || len(alts) != 2 {
+		t.Fatalf("%d alternates (ok %v), want 2: account real, session b", len(alts), ok)
+	}
+	real := r.Identify(req("1.1.1.1:1", "Authorization", unsignedJWT(`{"sub":"real"}`), "Cookie", "sid=a"))
+	b := r.Identify(req("1.1.1.1:1", "Authorization", unsignedJWT(`{"sub":"fresh"}`), "Cookie", "sid=b"))
+	if alts[0] != real || alts[1] != b {
+		t.Errorf("alternates %v, want %v and %v", alts, real, b)
+	}
+	if alts, ok := r.Alternates(req("1.1.1.1:1", "Cookie", "sid=a"), &a); !ok || len(alts) != 0 {
+		t.Errorf("one value: %d alternates, ok %v", len(alts), ok)
+	}
+}
