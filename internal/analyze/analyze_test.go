@@ -321,10 +321,7 @@ func TestCrowdSecHubCases(t *testing.T) {
 	if _, err := os.Stat(hub); err != nil {
 		t.Skipf("shared data not present (%v)", err)
 	}
-	envoy, err := logs.ParseJSONFields("time=start_time,addr=downstream_remote_address,method=method,path=x-envoy-origin-path,status=response_code,ua=user-agent")
-	if err != nil {
-		t.Fatal(err)
-	}
+	envoy := jsonFields(t, "time=start_time,addr=downstream_remote_address,method=method,path=x-envoy-origin-path,status=response_code,ua=user-agent")
 	alb := nginxFormat(t, logs.ALBFormat, "", "")
 	cases := []struct {
 		name, log string
@@ -637,14 +634,8 @@ func TestAnalyzeLogWithoutUserAgentsIsNotAllAutomation(t *testing.T) {
 			fmt.Fprintf(&traefik, `{"ClientHost":%q,"DownstreamStatus":200,"RequestMethod":"GET","RequestPath":"/api/users/%d","time":%q}`+"\n", addr, id, at.Format(time.RFC3339))
 		}
 	}
-	nf, err := logs.NewNginxFormat(`$remote_addr [$time_local] "$request" $status`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tf, err := logs.ParseJSONFields("addr=ClientHost,method=RequestMethod,path=RequestPath,status=DownstreamStatus,ua=request_User-Agent")
-	if err != nil {
-		t.Fatal(err)
-	}
+	nf := nginxFormat(t, `$remote_addr [$time_local] "$request" $status`, "", "")
+	tf := jsonFields(t, "addr=ClientHost,method=RequestMethod,path=RequestPath,status=DownstreamStatus,ua=request_User-Agent")
 	for _, tc := range []struct {
 		name   string
 		log    string
@@ -708,18 +699,9 @@ state: {dir: %s}
 			start.Add(time.Duration(i)*5*time.Second).Unix(), 1000+i, i%250, 1+i%10)
 		fmt.Fprintf(&scraper, "%d.%d.%d.%d, 192.0.2.99 [%s] \"GET /api/users/%d HTTP/1.1\" 200\n", 1+i%200, i%7, i%11, 1+i%250, at, 5000+i)
 	}
-	withLB, err := logs.NewNginxFormat(`$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	xffOnly, err := logs.NewNginxFormat(`$http_x_forwarded_for [$time_local] "$request" $status`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caddyFields, err := logs.ParseJSONFields("time=ts,addr=request.remote_ip,method=request.method,path=request.uri,ua=request.headers.User-Agent,xff=request.headers.X-Forwarded-For")
-	if err != nil {
-		t.Fatal(err)
-	}
+	withLB := nginxFormat(t, `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"`, "", "")
+	xffOnly := nginxFormat(t, `$http_x_forwarded_for [$time_local] "$request" $status`, "", "")
+	caddyFields := jsonFields(t, "time=ts,addr=request.remote_ip,method=request.method,path=request.uri,ua=request.headers.User-Agent,xff=request.headers.X-Forwarded-For")
 	for _, tc := range []struct {
 		name         string
 		log          string

@@ -174,6 +174,17 @@ func nginxFormat(t testing.TB, format, account, session string) *logs.NginxForma
 	return f
 }
 
+// jsonFields is the reader for JSON lines with the field paths spec, as
+// --format json --fields gives it.
+func jsonFields(t testing.TB, spec string) logs.JSONLines {
+	t.Helper()
+	j, err := logs.ParseJSONFields(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
 // at parses an RFC 3339 time or a date, as --since and --until take them.
 func at(t testing.TB, s string) time.Time {
 	t.Helper()
