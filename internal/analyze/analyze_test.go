@@ -347,7 +347,9 @@ func TestCrowdSecHubCases(t *testing.T) {
 		// Error-log lines and a vhost-prefixed format are counted malformed.
 		// 116.203.1.1's one line is in common format: no User-Agent logged,
 		// not none sent (challenged as automation until 2026-12-05)
-		{"apache2-logs", "apache2-logs.log", logs.Combined{}, []string{"164.68.112.178"}, "challenge", 4},
+		// 93.43.209.58 logs "-" for its User-Agent: none sent, challenged
+		// as live (until 2026-12-05 some other client's in combined)
+		{"apache2-logs", "apache2-logs.log", logs.Combined{}, []string{"164.68.112.178", "93.43.209.58"}, "challenge", 4},
 		{"nginx_http-logs", "nginx_http-logs.log", logs.Combined{}, []string{"192.168.1.1"}, "challenge", 5},
 	}
 	dir := t.TempDir()

@@ -128,7 +128,9 @@ func ParseCombined(line []byte, e *Entry) error {
 		}
 		return &ParseError{"user agent", p}
 	}
-	e.UserAgent = Unescape(e.UserAgent)
+	// "-" is what nginx and Apache log for a request without a User-Agent,
+	// which live is automation's: none, as the nginx and alb formats read it.
+	e.UserAgent = dash(Unescape(e.UserAgent))
 	e.Combined = true
 	return nil
 }

@@ -30,6 +30,10 @@ func TestParseCombinedTable(t *testing.T) {
 			func(e *Entry) bool { return !e.Combined && e.Bytes == -1 && e.Status == 404 && string(e.Addr) == "::1" }},
 		{"escaped quote in UA", `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "a \"quoted\" ua"`, "",
 			func(e *Entry) bool { return string(e.UserAgent) == `a "quoted" ua` }}, // as sent, since 2026-12-05
+		// nginx and Apache log "-" for a request without a User-Agent: none
+		// sent, as the nginx format reads it (until 2026-12-05, "-")
+		{"no User-Agent sent", `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`, "",
+			func(e *Entry) bool { return e.Combined && len(e.UserAgent) == 0 }},
 		{"nginx hex escape", `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET /\x22 HTTP/1.1" 400 0 "-" "-"`, "",
 			func(e *Entry) bool { return string(e.Target) == `/"` }},
 		{"garbage request line", `1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "\x16\x03\x01" 400 0 "-" "-"`, "",
