@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/shop"
+	"github.com/leakguard/leakguard/internal/testserver"
 )
 
 // configChooser turns fuzz bytes into choices; past the end every choice
@@ -150,7 +151,7 @@ func FuzzValidConfigRuns(f *testing.F) {
 		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		stderr := &syncBuffer{}
+		stderr := &testserver.Buffer{}
 		p := &ProxyCommand{Stdout: io.Discard, Stderr: stderr, Getenv: testGetenv}
 		if err := p.ParseFlags([]string{"--config", path}); err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/testserver"
 )
 
 // Idle connections up to limits.max_conns fill the proxy listener; more
@@ -71,7 +73,7 @@ state: {dir: %s, persist: false}
 		c.Close()
 	}
 	idle = nil
-	waitFor(t, 5*time.Second, "the proxy to serve once the idle connections left", func() bool {
+	testserver.WaitFor(t, 5*time.Second, "the proxy to serve once the idle connections left", func() bool {
 		resp, err := quick.Get(base + "/static/app.js")
 		if err != nil {
 			return false

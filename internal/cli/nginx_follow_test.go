@@ -51,7 +51,7 @@ func serveFollowing(t *testing.T, cfg string) *ProxyCommand {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	lg := &ProxyCommand{Stdout: io.Discard, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+	lg := &ProxyCommand{Stdout: io.Discard, Stderr: &testserver.Buffer{}, Getenv: func(string) string { return "" }}
 	if err := lg.ParseFlags([]string{"--config", cfgPath}); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func startAuth(t *testing.T, upstream string) *ProxyCommand {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "leakguard.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(authConfig, upstream, filepath.Join(dir, "decisions.jsonl"), filepath.Join(dir, "state"))), 0o600)
-	cmd, _, _ := serveConfigEnv(t, cfg, &syncBuffer{}, func(string) string { return "" })
+	cmd, _, _ := serveConfigEnv(t, cfg, &testserver.Buffer{}, func(string) string { return "" })
 	return cmd
 }
 

@@ -22,7 +22,7 @@ func TestProxyKeepsPopularityAcrossARestart(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := writeStateConfig(t, up.URL, state)
-			first, base, stop := serveConfig(t, cfg, &syncBuffer{})
+			first, base, stop := serveConfig(t, cfg, &testserver.Buffer{})
 			if n := crawl(t, base, "203.0.113.9", 0, 40); n != 40 {
 				t.Fatalf("served %d of 40", n)
 			}
@@ -32,7 +32,7 @@ func TestProxyKeepsPopularityAcrossARestart(t *testing.T) {
 				t.Fatalf("the tracker saw %d records of 40 profiles", learnt.Served)
 			}
 
-			stderr := &syncBuffer{}
+			stderr := &testserver.Buffer{}
 			second, _, stop := serveConfig(t, cfg, stderr)
 			if got := second.behaviour.Popularity(); got != learnt {
 				t.Fatalf("restarted with %+v, want %+v\n%s", got, learnt, stderr)
@@ -62,7 +62,7 @@ func TestProxyKeepsPopularityAcrossARestart(t *testing.T) {
 func TestDemoStartsColdOnAStateDirReused(t *testing.T) {
 	dir := t.TempDir()
 	run := func(atReady func(c *DemoCommand)) *DemoCommand {
-		c := &DemoCommand{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Ready: make(chan struct{})}
+		c := &DemoCommand{Stdout: &testserver.Buffer{}, Stderr: &testserver.Buffer{}, Ready: make(chan struct{})}
 		if err := c.ParseFlags([]string{"--duration", "1s", "--every", "1h", "--shoppers", "20", "--nats", "2", "--think", "200ms", "--state", dir}); err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestDemoStartsColdOnAStateDirReused(t *testing.T) {
 // Close: a crash loses at most that much of it.
 func TestProxyKeepsPopularityAsItRuns(t *testing.T) {
 	cfg := writeStateConfig(t, upstreamShop(t).URL, fmt.Sprintf("  dir: %s", t.TempDir()))
-	c, base, _ := serveConfig(t, cfg, &syncBuffer{})
+	c, base, _ := serveConfig(t, cfg, &testserver.Buffer{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.keepPopularity(ctx, 20*time.Millisecond) }()
@@ -103,7 +103,7 @@ func TestProxyKeepsPopularityAsItRuns(t *testing.T) {
 	if n := crawl(t, base, "203.0.113.10", 0, 10); n != 10 {
 		t.Fatalf("served %d of 10", n)
 	}
-	waitFor(t, 5*time.Second, "the popularity kept while running", func() bool {
+	testserver.WaitFor(t, 5*time.Second, "the popularity kept while running", func() bool {
 		p, err := c.state.Popularity(ctx)
 		return err == nil && p != nil
 	})
@@ -113,7 +113,7 @@ func TestProxyKeepsPopularityAsItRuns(t *testing.T) {
 // would restore a snapshot: none is taken, not even at Close.
 func TestProxyWithoutPersistenceKeepsNoPopularity(t *testing.T) {
 	cfg := writeStateConfig(t, upstreamShop(t).URL, "  persist: false")
-	c, base, stop := serveConfig(t, cfg, &syncBuffer{})
+	c, base, stop := serveConfig(t, cfg, &testserver.Buffer{})
 	if n := crawl(t, base, "203.0.113.11", 0, 10); n != 10 {
 		t.Fatalf("served %d of 10", n)
 	}

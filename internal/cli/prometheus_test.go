@@ -264,7 +264,7 @@ func promRenderConfig(t *testing.T, example, rules, tokenFile string, targets []
 type promServer struct {
 	url  string
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *testserver.Buffer
 	done chan struct{}
 }
 
@@ -273,7 +273,7 @@ type promServer struct {
 func startPrometheus(t *testing.T, bin, config string) *promServer {
 	t.Helper()
 	port := testserver.FreePort(t)
-	p := &promServer{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
+	p := &promServer{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &testserver.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+t.TempDir(),
 		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port), "--log.level=warn")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

@@ -66,26 +66,9 @@ type running struct {
 	cmd       *ProxyCommand
 	base      string
 	decisions string
-	stderr    *syncBuffer
+	stderr    *testserver.Buffer
 	cancel    func()
 	done      chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startProxy runs `leakguard proxy --config` as a user would, in process.
@@ -95,7 +78,7 @@ func startProxy(t *testing.T, upstream, mode string) *running {
 	decisions := filepath.Join(dir, "decisions.jsonl")
 	cfg := filepath.Join(dir, "leakguard.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(e2eConfig, upstream, mode, decisions, filepath.Join(dir, "state"))), 0o600)
-	r := &running{decisions: decisions, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	r := &running{decisions: decisions, stderr: &testserver.Buffer{}, done: make(chan error, 1)}
 	r.cmd = &ProxyCommand{Stdout: io.Discard, Stderr: r.stderr, Getenv: func(k string) string {
 		if k == "LG_TEST_TOKEN" {
 			return testToken
@@ -547,7 +530,7 @@ func TestProxySparesPeopleItCannotTellFromASwarm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := writeEnforcing(t, dir, tt.identity, tt.detect, "{route: 'GET /api/items/{id}/reviews', entity: user, body: '$.reviews[*].user.id'}")
-			var stderr syncBuffer
+			var stderr testserver.Buffer
 			c, _, stop := serveConfigEnv(t, cfg, &stderr, func(string) string { return "" })
 			defer stop()
 			client := &http.Client{Timeout: 5 * time.Second}
@@ -597,7 +580,7 @@ func TestProxySparesPeopleItCannotTellFromASwarm(t *testing.T) {
 // session's page lineage stay off.
 func TestProxyCountsAPageOnceTheShopServedIt(t *testing.T) {
 	cfg := writeEnforcing(t, t.TempDir(), "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{}", "{route: 'GET /api/items/{id}/reviews', entity: user, body: '$.reviews[*].user.id'}")
-	var stderr syncBuffer
+	var stderr testserver.Buffer
 	c, _, stop := serveConfigEnv(t, cfg, &stderr, func(string) string { return "" })
 	defer stop()
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -648,7 +631,7 @@ func TestProxyHoldsASessionSwarmByItsTLSFingerprint(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := writeEnforcing(t, t.TempDir(), tt.identity, "{}", "{route: 'GET /api/users/{id}', entity: user}")
-			var stderr syncBuffer
+			var stderr testserver.Buffer
 			c, _, stop := serveConfigEnv(t, cfg, &stderr, func(string) string { return "" })
 			defer stop()
 			// Without a JA4 the proxy says at start where one would come from.
@@ -714,7 +697,7 @@ func TestProxyTerminatingTLSHoldsASessionSwarm(t *testing.T) {
 				fmt.Fprintf(f, "tls: {cert_file: %s, key_file: %s}\n", certFile, keyFile)
 				f.Close()
 			}
-			c, _, stop := serveConfigEnv(t, cfg, &syncBuffer{}, func(string) string { return "" })
+			c, _, stop := serveConfigEnv(t, cfg, &testserver.Buffer{}, func(string) string { return "" })
 			defer stop()
 			rng := rand.New(rand.NewPCG(9, 9))
 			taken, refused := 0, 0

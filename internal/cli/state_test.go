@@ -102,14 +102,14 @@ func crawl(t *testing.T, base, ip string, from, n int) int {
 type child struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *syncBuffer
+	stderr *testserver.Buffer
 }
 
 var listenRe = regexp.MustCompile(`proxy ready" listen=(\S+)`)
 
 func startChild(t *testing.T, cfg string) *child {
 	t.Helper()
-	c := &child{stderr: &syncBuffer{}}
+	c := &child{stderr: &testserver.Buffer{}}
 	c.cmd = exec.Command(os.Args[0], "proxy", "--config", cfg)
 	c.cmd.Env = append(os.Environ(), "LEAKGUARD_TEST_MAIN=1", "LG_TEST_SECRET="+testGetenv("LG_TEST_SECRET"))
 	pr, pw := io.Pipe()
@@ -144,8 +144,8 @@ func TestBudgetSurvivesRestart(t *testing.T) {
 	up := upstreamShop(t)
 	t.Run("graceful", func(t *testing.T) {
 		cfg := writeStateConfig(t, up.URL, fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir()))
-		open := func() (*ProxyCommand, string, *syncBuffer) {
-			stderr := &syncBuffer{}
+		open := func() (*ProxyCommand, string, *testserver.Buffer) {
+			stderr := &testserver.Buffer{}
 			c, _, _ := serveConfig(t, cfg, stderr)
 			return c, "http://" + c.Addr(), stderr
 		}
@@ -254,7 +254,7 @@ func TestShadowBlocksAreNotEnforcedAfterTheSwitch(t *testing.T) {
 			}
 			// The operator finds 300 too low for this client, and enforces 1,000.
 			write("enforce", 1000)
-			stderr := &syncBuffer{}
+			stderr := &testserver.Buffer{}
 			_, base, stop = serveConfig(t, cfg, stderr)
 			if n := crawl(t, base, "203.0.113.9", 400, 100); n != 100 {
 				t.Errorf("after the switch, the client at 400 of its 1,000 was served %d of 100: held by the shadow run's block", n)
@@ -296,7 +296,7 @@ func TestFleetSharesBudgetThroughRedis(t *testing.T) {
 	var bases [2]string
 	for i := range nodes {
 		cfg := writeStateConfig(t, up.URL, state)
-		c, _, _ := serveConfig(t, cfg, &syncBuffer{})
+		c, _, _ := serveConfig(t, cfg, &testserver.Buffer{})
 		nodes[i], bases[i] = c, "http://"+c.Addr()
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
@@ -336,11 +336,11 @@ func TestFleetSharesBudgetThroughRedis(t *testing.T) {
 	if n := crawl(t, bases[0], "198.51.100.10", 0, 50); n != 50 {
 		t.Fatalf("with redis down served %d of 50", n)
 	}
-	waitFor(t, 3*time.Second, "redis marked down", func() bool { return !fleetOf(nodes[0]).Up() })
+	testserver.WaitFor(t, 3*time.Second, "redis marked down", func() bool { return !fleetOf(nodes[0]).Up() })
 	// Redis returns (empty: it persisted nothing): the proxies resynchronise.
 	srv.Start()
-	waitFor(t, 5*time.Second, "redis marked up again", func() bool { return fleetOf(nodes[0]).Up() })
-	waitFor(t, 5*time.Second, "buffered records flushed", func() bool { return fleetOf(nodes[0]).Stats().Pending == 0 })
+	testserver.WaitFor(t, 5*time.Second, "redis marked up again", func() bool { return fleetOf(nodes[0]).Up() })
+	testserver.WaitFor(t, 5*time.Second, "buffered records flushed", func() bool { return fleetOf(nodes[0]).Stats().Pending == 0 })
 	// The records served while Redis was down count fleet-wide now. The
 	// other proxy learns an actor's fleet count within one flush interval
 	// of first seeing it (the documented staleness bound): one request,
@@ -358,14 +358,14 @@ func TestFleetFailClosed(t *testing.T) {
 	srv := testserver.Redis(t)
 	up := upstreamShop(t)
 	cfg := writeStateConfig(t, up.URL, fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms\n  fail: closed", srv.Addr))
-	c, _, _ := serveConfig(t, cfg, &syncBuffer{})
+	c, _, _ := serveConfig(t, cfg, &testserver.Buffer{})
 	base := "http://" + c.Addr()
 	hc := &http.Client{Timeout: 5 * time.Second}
 	if code, _ := get(t, hc, base+"/api/users/1"); code != 200 {
 		t.Fatalf("with redis up: %d", code)
 	}
 	srv.Stop()
-	waitFor(t, 3*time.Second, "redis marked down", func() bool { return !fleetOf(c).Up() })
+	testserver.WaitFor(t, 3*time.Second, "redis marked down", func() bool { return !fleetOf(c).Up() })
 	if code, _ := get(t, hc, base+"/api/users/2"); code != http.StatusServiceUnavailable {
 		t.Fatalf("record route with redis down and fail: closed: %d, want 503", code)
 	}
@@ -373,7 +373,7 @@ func TestFleetFailClosed(t *testing.T) {
 		t.Fatalf("non-record route with redis down: %d, want 200", code)
 	}
 	srv.Start()
-	waitFor(t, 5*time.Second, "redis marked up again", func() bool { return fleetOf(c).Up() })
+	testserver.WaitFor(t, 5*time.Second, "redis marked up again", func() bool { return fleetOf(c).Up() })
 	if code, _ := get(t, hc, base+"/api/users/3"); code != 200 {
 		t.Fatalf("after redis returned: %d", code)
 	}
@@ -409,17 +409,6 @@ func serveConfigEnv(t *testing.T, cfg string, stderr io.Writer, getenv func(stri
 	return c, "http://" + c.Addr(), stop
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // The fleet meter on a real Redis Cluster: an actor's keys share a hash
 // tag, so its multi-key PFCOUNT lands on one slot.
 func TestFleetOnRedisCluster(t *testing.T) {
@@ -429,7 +418,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	var bases [2]string
 	for i := range bases {
 		cfg := writeStateConfig(t, up.URL, fmt.Sprintf("  redis: %s\n  flush_interval: 50ms", url))
-		stderr := &syncBuffer{}
+		stderr := &testserver.Buffer{}
 		c, _, _ := serveConfig(t, cfg, stderr)
 		bases[i] = "http://" + c.Addr()
 		t.Cleanup(func() {
@@ -539,12 +528,12 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 	up := upstreamShop(t)
 	t.Run("embedded", func(t *testing.T) {
 		cfg := withAdmin(t, writeStateConfig(t, up.URL, fmt.Sprintf("  dir: %s\n  flush_interval: 100ms", t.TempDir())))
-		a, _, stop := serveConfig(t, cfg, &syncBuffer{})
+		a, _, stop := serveConfig(t, cfg, &testserver.Buffer{})
 		if note := allowAPI(t, a, "POST", "203.0.113.50"); !strings.Contains(note, "state.db") {
 			t.Errorf("note %q does not say it is kept", note)
 		}
 		stop()
-		b, base, stop := serveConfig(t, cfg, &syncBuffer{})
+		b, base, stop := serveConfig(t, cfg, &testserver.Buffer{})
 		if n := crawl(t, base, "203.0.113.50", 0, 400); n != 400 {
 			t.Fatalf("allowlisted partner served %d of 400 after a restart (budget 300)", n)
 		}
@@ -555,7 +544,7 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 		// records count against the budget again.
 		allowAPI(t, b, "DELETE", "203.0.113.50/32")
 		stop()
-		_, base, _ = serveConfig(t, cfg, &syncBuffer{})
+		_, base, _ = serveConfig(t, cfg, &testserver.Buffer{})
 		if n := crawl(t, base, "203.0.113.50", 400, 5); n != 0 {
 			t.Fatalf("removed from the allowlist, still served %d", n)
 		}
@@ -563,8 +552,8 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 	t.Run("fleet", func(t *testing.T) {
 		srv := testserver.Redis(t)
 		state := fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", srv.Addr)
-		a, _, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &syncBuffer{})
-		b, bBase, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &syncBuffer{})
+		a, _, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &testserver.Buffer{})
+		b, bBase, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &testserver.Buffer{})
 		if note := allowAPI(t, a, "POST", "203.0.113.60/32"); !strings.Contains(note, "fleet") {
 			t.Errorf("note %q does not say it is shared", note)
 		}
@@ -572,7 +561,7 @@ func TestRunTimeAllowlistIsKept(t *testing.T) {
 		if n := crawl(t, bBase, "203.0.113.60", 0, 350); n != 350 {
 			t.Fatalf("the other proxy served the allowlisted address %d of 350", n)
 		}
-		c, cBase, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &syncBuffer{})
+		c, cBase, _ := serveConfig(t, withAdmin(t, writeStateConfig(t, up.URL, state)), &testserver.Buffer{})
 		if n := crawl(t, cBase, "203.0.113.60", 350, 50); n != 50 {
 			t.Fatalf("a proxy started later served %d of 50", n)
 		}
@@ -612,7 +601,7 @@ func TestEnumerationFiresInFleetMode(t *testing.T) {
 			s := strings.Replace(string(b), "  bands: [] # the Go test client would be challenged as automation",
 				"  weights: {enumeration: 10}\n  bands: [{min: 10, action: block, for: 1h}]", 1)
 			os.WriteFile(cfg, []byte(s), 0o600)
-			_, base, stop := serveConfig(t, cfg, &syncBuffer{})
+			_, base, stop := serveConfig(t, cfg, &testserver.Buffer{})
 			hc := &http.Client{Timeout: 5 * time.Second}
 			refused := 0
 			for i := 0; i < 30; i++ {
@@ -646,9 +635,9 @@ func TestFleetMismatchedSecretRefusesToStart(t *testing.T) {
 	srv := testserver.Redis(t)
 	up := upstreamShop(t)
 	state := fmt.Sprintf("  redis: redis://%s/0\n  flush_interval: 50ms", srv.Addr)
-	serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+	serveConfig(t, writeStateConfig(t, up.URL, state), &testserver.Buffer{})
 	// Same secret: joins.
-	serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+	serveConfig(t, writeStateConfig(t, up.URL, state), &testserver.Buffer{})
 
 	other := &ProxyCommand{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
 		if k == "LG_TEST_SECRET" {
@@ -686,7 +675,7 @@ func TestFleetOvershootWithinTenPercent(t *testing.T) {
 	state := fmt.Sprintf("  redis: redis://%s/0", srv.Addr) // default flush_interval
 	var nodes [3]*ProxyCommand
 	for i := range nodes {
-		nodes[i], _, _ = serveConfig(t, writeStateConfig(t, up.URL, state), &syncBuffer{})
+		nodes[i], _, _ = serveConfig(t, writeStateConfig(t, up.URL, state), &testserver.Buffer{})
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
 	for _, tc := range []struct {

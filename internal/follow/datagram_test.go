@@ -5,10 +5,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/logs"
 	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/testserver"
 )
 
 // TestFollowDatagramLines: a datagram holding several messages, one a
@@ -58,7 +60,7 @@ func TestFollowDatagramLines(t *testing.T) {
 				Served: func([]records.Found, detect.Signals) { mu.Lock(); served++; mu.Unlock() }})
 			sender(t, "127.0.0.1", f)(c.datagram)
 			want := c.metered + c.malformed + c.other + c.excess
-			waitFor(t, "the lines", func() bool {
+			testserver.WaitFor(t, 10*time.Second, "the lines", func() bool {
 				return f.Count(Metered)+f.Count(Malformed)+f.Count(OtherTag)+f.Count(Excess) == want
 			})
 			if m, b, o, x := f.Count(Metered), f.Count(Malformed), f.Count(OtherTag), f.Count(Excess); m != c.metered || b != c.malformed || o != c.other || x != c.excess {

@@ -12,6 +12,7 @@ import (
 	"github.com/leakguard/leakguard/internal/engine"
 	"github.com/leakguard/leakguard/internal/logs"
 	"github.com/leakguard/leakguard/internal/stack"
+	"github.com/leakguard/leakguard/internal/testserver"
 )
 
 const followConfig = `
@@ -56,17 +57,6 @@ func send(t *testing.T, c net.Conn, msg string) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestFollowMeters: combined lines over syslog meter the scraper to its
 // budget (a block decision, exactly at the limit); malformed datagrams and
 // lines, and other tags, are counted and change nothing.
@@ -100,7 +90,7 @@ func TestFollowMeters(t *testing.T) {
 	send(t, c, `<190>Dec  1 08:40:05 web1 nginx: not an access log line`)
 	send(t, c, `<190>Dec  1 08:40:05 web1 other: `+line("203.0.113.5", 99, 200)[len("<190>Dec  1 08:40:05 web1 nginx: "):])
 	sent++
-	waitFor(t, "lines", func() bool {
+	testserver.WaitFor(t, 10*time.Second, "lines", func() bool {
 		return f.Count(Metered) == uint64(sent) && f.Count(Malformed) == 2 && f.Count(OtherTag) == 1
 	})
 	mu.Lock()
@@ -109,7 +99,7 @@ func TestFollowMeters(t *testing.T) {
 	}
 	mu.Unlock()
 	send(t, c, line("203.0.113.5", 20, 200))
-	waitFor(t, "the budget's decision", func() bool { mu.Lock(); defer mu.Unlock(); return len(decisions) == 1 })
+	testserver.WaitFor(t, 10*time.Second, "the budget's decision", func() bool { mu.Lock(); defer mu.Unlock(); return len(decisions) == 1 })
 	mu.Lock()
 	d := decisions[0]
 	mu.Unlock()
@@ -151,9 +141,9 @@ func TestFollowDropsWhenFull(t *testing.T) {
 		send(t, c, msg)
 		time.Sleep(time.Millisecond)
 	}
-	waitFor(t, "drops", func() bool { return f.Count(Dropped) == 15 })
+	testserver.WaitFor(t, 10*time.Second, "drops", func() bool { return f.Count(Dropped) == 15 })
 	close(p.release)
-	waitFor(t, "the queue to drain", func() bool { return f.Count(Metered) == 5 })
+	testserver.WaitFor(t, 10*time.Second, "the queue to drain", func() bool { return f.Count(Metered) == 5 })
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,19 +1,18 @@
 package follow
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/config"
 	"github.com/leakguard/leakguard/internal/logs"
+	"github.com/leakguard/leakguard/internal/testserver"
 )
 
 // The tests' sockets take ports of 29500-29999 only: next is the next one
@@ -68,19 +67,6 @@ func forged(id int) string {
 	return fmt.Sprintf(`<190>Dec  1 08:40:05 web1 nginx: 198.51.100.7 - - [01/Dec/2026:08:40:05 +0000] "GET /api/users/%d HTTP/1.1" 200 61 "-" "curl/8"`, id)
 }
 
-// lockedBuffer is a log destination the receiver and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // TestFollowSenders: lines are read from follow.senders alone (loopback
 // when left out); a datagram from anyone else is dropped unread, counted,
 // and warned of at most once a minute.
@@ -113,7 +99,7 @@ func TestFollowSenders(t *testing.T) {
 				}
 				sends[ip](forged(i + 1))
 			}
-			waitFor(t, "the datagrams", func() bool { return f.Count(Metered)+f.Count(ForeignSender) == uint64(len(c.from)) })
+			testserver.WaitFor(t, 10*time.Second, "the datagrams", func() bool { return f.Count(Metered)+f.Count(ForeignSender) == uint64(len(c.from)) })
 			if m, x := f.Count(Metered), f.Count(ForeignSender); m != c.metered || x != c.foreign {
 				t.Fatalf("metered %d, foreign_sender %d; want %d, %d", m, x, c.metered, c.foreign)
 			}
@@ -128,7 +114,7 @@ func TestFollowSenders(t *testing.T) {
 // minute, naming the sender and how many datagrams it sent since.
 func TestFollowForeignSenderWarns(t *testing.T) {
 	st := testStack(t, nil)
-	var logged lockedBuffer
+	var logged testserver.Buffer
 	var now atomic.Int64
 	now.Store(time.Date(2026, 12, 1, 8, 40, 0, 0, time.UTC).UnixNano())
 	f := listenTest(t, Options{Senders: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Parser: logs.Combined{},
@@ -138,14 +124,14 @@ func TestFollowForeignSenderWarns(t *testing.T) {
 	for i := range 5 {
 		send(forged(i))
 	}
-	waitFor(t, "five foreign datagrams", func() bool { return f.Count(ForeignSender) == 5 })
+	testserver.WaitFor(t, 10*time.Second, "five foreign datagrams", func() bool { return f.Count(ForeignSender) == 5 })
 	if n := strings.Count(logged.String(), "not in follow.senders"); n != 1 {
 		t.Fatalf("%d warnings for five datagrams in a second, want 1:\n%s", n, logged.String())
 	}
 	now.Add(int64(61 * time.Second))
 	send(forged(6))
 	send(forged(7))
-	waitFor(t, "seven foreign datagrams", func() bool { return f.Count(ForeignSender) == 7 })
+	testserver.WaitFor(t, 10*time.Second, "seven foreign datagrams", func() bool { return f.Count(ForeignSender) == 7 })
 	out := logged.String()
 	if n := strings.Count(out, "not in follow.senders"); n != 2 || !strings.Contains(out, "sender=127.0.0.2") || !strings.Contains(out, "datagrams=5") {
 		t.Fatalf("want a second warning a minute later, counting the five since the first:\n%s", out)

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/testserver"
 )
 
 // Any program on the proxy's host can send from a loopback address, so
@@ -51,7 +53,7 @@ func TestFollowOverAUnixSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the lines", func() bool { return f.Count(Metered) == 3 })
+	testserver.WaitFor(t, 10*time.Second, "the lines", func() bool { return f.Count(Metered) == 3 })
 	f.Close()
 	if _, err := os.Lstat(path); !os.IsNotExist(err) {
 		t.Errorf("the socket is left after Close: %v", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/leakguard/leakguard/internal/keyed"
 	"github.com/leakguard/leakguard/internal/meter/memory"
 	"github.com/leakguard/leakguard/internal/records"
+	"github.com/leakguard/leakguard/internal/testserver"
 )
 
 // scanAllProxy is a proxy with one record route (GET /r/{kind}, records
@@ -162,7 +163,7 @@ func TestHeldBodyBytesAreBounded(t *testing.T) {
 			t.Errorf("body %d: %d bytes, want %d", i, len(b), len(want))
 		}
 	}
-	waitFor(t, "every body let go", func() bool { return p.dec.held.n.Load() == 0 })
+	testserver.WaitFor(t, 10*time.Second, "every body let go", func() bool { return p.dec.held.n.Load() == 0 })
 	// Both phones of every body count, streamed or not.
 	waitCounterFn(t, func() float64 { return testutil.ToFloat64(met.recordsBy[1]) }, 2*(n+1))
 }
@@ -295,25 +296,14 @@ func TestStreamedBodyPhoneAllowance(t *testing.T) {
 		// The allowance (1024) covers the first 512 records' two numbers:
 		// every mobile counts, and the first 512 fixed lines.
 		want := float64(n + records.MaxPhoneChecks/2)
-		waitFor(t, fmt.Sprintf("max_body_bytes %d: %v phones counted (%v now)", max, want, testutil.ToFloat64(met.recordsBy[1])),
+		testserver.WaitFor(t, 10*time.Second, fmt.Sprintf("max_body_bytes %d: %v phones counted (%v now)", max, want, testutil.ToFloat64(met.recordsBy[1])),
 			func() bool { return testutil.ToFloat64(met.recordsBy[1]) == want })
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
 func waitCounterFn(t *testing.T, v func() float64, want float64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("a count of %v", want), func() bool { return v() == want })
+	testserver.WaitFor(t, 10*time.Second, fmt.Sprintf("a count of %v", want), func() bool { return v() == want })
 }
 
 // A decoyed actor's responses and sprinkled ones are read whole to be

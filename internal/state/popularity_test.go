@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -170,43 +169,12 @@ func popularPeople(t *testing.T, b *detect.Behaviour) {
 
 // popularityProxy opens s as a proxy's lifecycle does, logging to the
 // buffer returned.
-func popularityProxy(t *testing.T, s State) (*Lifecycle, *lockedBuffer) {
+func popularityProxy(t *testing.T, s State) (*Lifecycle, *testserver.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testserver.Buffer{}
 	l := &Lifecycle{State: s, log: slog.New(slog.NewTextHandler(logs, nil)), ledger: &canary.Ledger{}, fingerprint: testFingerprint}
 	if err := l.Open(nil, nil, []string{"user"}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return l, logs
-}
-
-// lockedBuffer is a log destination the state's goroutines may write to
-// while a test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-func (w *lockedBuffer) Len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Len()
-}
-
-func (w *lockedBuffer) Reset() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.b.Reset()
 }
