@@ -8,6 +8,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,6 +268,22 @@ func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cook
 
 func one([]byte) int { return 1 }
 
+// widgetItem is the item the home page's widget asks about (its
+// data-src), or else the fallback.
+func widgetItem(home []byte, fallback int) int {
+	const attr = `data-src="/api/items/`
+	i := bytes.Index(home, []byte(attr))
+	if i < 0 {
+		return fallback
+	}
+	rest := home[i+len(attr):]
+	j := bytes.IndexByte(rest, '/')
+	if id, err := strconv.Atoi(string(rest[:max(j, 0)])); err == nil && id > 0 {
+		return id
+	}
+	return fallback
+}
+
 func reviewers(b []byte) int {
 	var page struct {
 		Reviews []json.RawMessage `json:"reviews"`
@@ -333,17 +351,20 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 				t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 			}
 			// Some visits land on the home page, whose widget asks about
-			// a recommended item (no page of its own), and half of those
-			// leave at once: people a churner landing there looks like.
+			// the first item it recommends (no page of its own), and half
+			// of those leave at once: people a churner landing there
+			// looks like.
 			if rng.Float64() < landers {
+				widget := z.Sample(rng)
 				if !t.o.SPA {
 					if !cached {
-						t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
+						_, home := t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
+						widget = widgetItem(home, widget)
 					}
 					t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
 					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 				}
-				t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", z.Sample(rng)), ip, browserUA, sid, account, reviewers)
+				t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", widget), ip, browserUA, sid, account, reviewers)
 				if rng.IntN(2) == 0 {
 					left = 0
 				}

@@ -147,6 +147,12 @@ type Behaviour struct {
 	// People who land on the home page, whose widget asks about an item,
 	// and then open an item's page vote paged.
 	firstPaged, firstUnpaged atomic.Uint64
+	// firstNamed, firstUnnamed: of those, the ones that landed on a page
+	// that named items (Names) and whose first call was about an item
+	// other than the page's, by whether a page they loaded named it
+	// (counted and halved with them): whether this shop's people who
+	// land ask about what they were shown (itemsNamed).
+	firstNamed, firstUnnamed atomic.Uint64
 	// votes (cmsMu): each network's sessions' votes (countFirst)
 	votes map[uint64]netVote
 	// rising: the first record calls of young sessions, in the
@@ -254,6 +260,13 @@ type addrState struct {
 	// first two record calls were about other items, with nothing loaded
 	// between them (landed)
 	loadedSince, unpagedTwice bool
+	// named: on a session's state, the items the pages it loaded before
+	// its first record call named (Detector.PageNamed; nil: none, or its
+	// first call is made). lineage: its first call was judged against
+	// them (it landed on a page that named items and asked about another
+	// item than the page's); unnamed: none of them was the call's item.
+	named            *Names
+	lineage, unnamed bool
 	// pageSince: on a session's state, it loaded an HTML page since its
 	// first record call (a weak stay without, see admit)
 	pageSince bool
@@ -397,7 +410,11 @@ const landedWindow = 1 << 14
 // 5 s, 2026-12-04). Not one vote a network: the live demo's 3,000 people
 // are on two /24s, and the crews that load items' pages outvoted them
 // (demo --spa: 37,311 shoppers' requests refused).
-func (b *Behaviour) countFirst(net uint64, paged bool) {
+//
+// named is 1 or -1 for a session whose first call was judged against the
+// items its pages named (addrState.lineage), by whether it was one of
+// them; 0 otherwise (itemsNamed).
+func (b *Behaviour) countFirst(net uint64, paged bool, named int) {
 	b.cmsMu.Lock()
 	defer b.cmsMu.Unlock()
 	if b.votes == nil {
@@ -412,20 +429,31 @@ func (b *Behaviour) countFirst(net uint64, paged bool) {
 		v.unpaged++
 		b.firstUnpaged.Add(1)
 	}
+	switch {
+	case named > 0 && v.named < netVotes:
+		v.named++
+		b.firstNamed.Add(1)
+	case named < 0 && v.unnamed < netVotes:
+		v.unnamed++
+		b.firstUnnamed.Add(1)
+	}
 	b.votes[net] = v
 	if b.firstPaged.Load()+b.firstUnpaged.Load() > landedWindow {
-		var p, u uint64
+		var p, u, nm, un uint64
 		for n, v := range b.votes {
-			v.paged, v.unpaged = v.paged/2, v.unpaged/2
+			v.paged, v.unpaged, v.named, v.unnamed = v.paged/2, v.unpaged/2, v.named/2, v.unnamed/2
 			if v == (netVote{}) {
 				delete(b.votes, n)
 				continue
 			}
 			b.votes[n] = v
 			p, u = p+uint64(v.paged), u+uint64(v.unpaged)
+			nm, un = nm+uint64(v.named), un+uint64(v.unnamed)
 		}
 		b.firstPaged.Store(p)
 		b.firstUnpaged.Store(u)
+		b.firstNamed.Store(nm)
+		b.firstUnnamed.Store(un)
 	}
 }
 
@@ -436,8 +464,8 @@ func (b *Behaviour) countFirst(net uint64, paged bool) {
 // no pages: nat-landing took 12,281 records where 8,502 (2026-12-04).
 const netVotes = 1024
 
-// netVote is a network's sessions' votes on itemsPaged.
-type netVote struct{ paged, unpaged uint16 }
+// netVote is a network's sessions' votes on itemsPaged and itemsNamed.
+type netVote struct{ paged, unpaged, named, unnamed uint16 }
 
 // itemsPaged reports whether three in four at least of the sessions
 // that loaded a page and stayed (sixteen at least, netVotes at most of
@@ -458,6 +486,25 @@ func (b *Behaviour) itemsPaged() bool {
 	return !b.SinglePageApp && p >= 16 && p >= 3*b.firstUnpaged.Load()
 }
 
+// itemsNamed reports whether nine in ten at least of the sessions that
+// landed on a page naming items, asked first about another item than the
+// page's, and stayed (sixteen at least, counted as for itemsPaged) asked
+// about an item a page of theirs named: this shop's people who land ask
+// about what they were shown, and a landing session that asks about
+// something else is judged as pageless (strayed). Where the first call
+// is the person's own profile, or an item found through a response the
+// proxy does not read, people vote otherwise and the rule is off. Nine
+// in ten: a shop whose landers one in five ask about their own profile
+// first must not hold them with a churner.
+func (b *Behaviour) itemsNamed() bool {
+	n := b.firstNamed.Load()
+	return n >= 16 && n >= 9*b.firstUnnamed.Load()
+}
+
+// ItemsNamed reports whether the shop reads as one whose people who land
+// on a page ask first about an item it named (itemsNamed).
+func (b *Behaviour) ItemsNamed() bool { return b.itemsNamed() }
+
 // ItemsPaged reports whether the shop reads as one whose items have
 // pages that its browsers load before asking about them (itemsPaged):
 // the rules on a session's page lineage apply.
@@ -472,6 +519,26 @@ func (b *Behaviour) pageServed(k identity.Key, pathID int) {
 	sh.mu.Lock()
 	if _, st := b.state(k, true); st != nil {
 		b.servedPage(st, pathID)
+	}
+	sh.mu.Unlock()
+}
+
+// pageNamed is Detector.PageNamed on key k.
+func (b *Behaviour) pageNamed(k identity.Key, names *Names) {
+	if k.Hash == 0 || k.Kind != identity.Session || names.Empty() {
+		return
+	}
+	sh := &b.shards[k.Hash>>58]
+	sh.mu.Lock()
+	// Only before the session's first record call, the one judged
+	// against them (addrState.lineage).
+	if _, st := b.state(k, true); st != nil && st.firstAt == 0 {
+		if st.named == nil {
+			st.named = new(Names)
+		}
+		for i, w := range names {
+			st.named[i] |= w
+		}
 	}
 	sh.mu.Unlock()
 }
@@ -546,6 +613,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		st.paged = o.pathID != 0 && uint16(o.pathID) == st.page
 		st.pageless = !st.sawPage && st.pageLoads > 0
 		st.uncounted = st.sawPage
+		st.lineage = st.sawPage && !st.paged && o.pathID != 0 && st.named != nil
+		st.unnamed = st.lineage && !st.named.Has(o.pathID)
+		st.named = nil
 	}
 	// Counted once the session stays (staysFor): a churner whose sessions
 	// land on the home page, make a call and never stay made most of the
@@ -574,7 +644,14 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		if net == 0 {
 			net = o.addr
 		}
-		b.countFirst(net, st.paged || o.pathID != 0 && uint16(o.pathID) == st.page)
+		named := 0
+		if st.lineage {
+			named = 1
+			if st.unnamed {
+				named = -1
+			}
+		}
+		b.countFirst(net, st.paged || o.pathID != 0 && uint16(o.pathID) == st.page, named)
 	}
 	// A session that landed on a page and asked about another item than
 	// the page's, then asks about another again having loaded nothing
@@ -598,7 +675,15 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		st.sawPage && !st.paged && !st.pageless && !st.loadedSince && !(o.pathID != 0 && uint16(o.pathID) == st.page) {
 		st.unpagedTwice = true
 	}
-	landed := record && st.unpagedTwice && !st.pageless && b.itemsPaged()
+	// So does one that landed on a page and asks first about an item no
+	// page it loaded named (strayed), from that call, where people who
+	// land ask about what they were shown (itemsNamed): a churner whose
+	// sessions land on the home page and make one call each, about an
+	// item of its own choosing, was a person who lands and leaves on a
+	// busy carrier NAT's address, and was never held (live nat-once,
+	// 11,687 records in 90 s, 2026-12-05).
+	strayed := first && st.unnamed && !st.pageless && b.itemsPaged() && b.itemsNamed()
+	landed := record && (st.unpagedTwice && !st.pageless && b.itemsPaged() || strayed)
 	// Nor does a session that reads as landed stay: its stays are no
 	// person's, and a churner that gave one landing session in six a
 	// second call 6 s on made its address's sessions outlive their
@@ -608,7 +693,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// never stayed, and all of a busy address's were held as a churner
 	// (the row `a single-page app` of
 	// TestAPagelessChurnerAmongPagedPeopleIsHeld: 1,581 of 2,004 calls).
-	stayed = stayed && !(st.unpagedTwice && b.itemsPaged())
+	stayed = stayed && !((st.unpagedTwice || st.unnamed && b.itemsNamed()) && b.itemsPaged())
 	if landed {
 		st.pageless = true
 	}

@@ -409,7 +409,7 @@ func TestASinglePageAppsPeopleAreNotAPIHeavy(t *testing.T) {
 		b := NewBehaviour(1 << 10)
 		b.SinglePageApp = spa
 		for n := range 16 {
-			b.countFirst(uint64(1+n), true)
+			b.countFirst(uint64(1+n), true, 0)
 		}
 		if got := b.itemsPaged(); got == spa {
 			t.Errorf("single-page app %v: items paged %v", spa, got)
@@ -439,7 +439,7 @@ func TestASinglePageAppsPeopleAreWhatPeopleAreShown(t *testing.T) {
 		b := NewBehaviour(1 << 12)
 		if paged { // the shop's people elsewhere load items' pages, far more of them
 			for n := range 1000 {
-				b.countFirst(uint64(1+n), true)
+				b.countFirst(uint64(1+n), true, 0)
 			}
 		}
 		for i := range 200 {

@@ -970,8 +970,13 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		lateHeld    bool
 		// spa: a single-page app: people land on the home page and open
 		// items through its script, no item's page loaded
-		spa      bool
-		wantHeld bool // within 90 s of its first
+		spa bool
+		// named: the home page names items 1-24, and the landers'
+		// widget asks about one of them (the shop's people elsewhere
+		// voted so, itemsNamed); unnamedVotes: one in three of those
+		// people asked first about an item their page did not name
+		named, unnamedVotes bool
+		wantHeld            bool // within 90 s of its first
 		// people's visits' first seconds may be held: a pageless
 		// person's and a churner's session look the same there; but
 		// never a visit's calls once it has stayed
@@ -1024,6 +1029,16 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 		// for such stays is off there.
 		{name: "a single-page app: people land on the home page, then call on without pages", pages: true, spa: true},
 		{name: "that churner, one session in three calling again 31 s on after a script", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, lingers: 3, lingerLoads: true, lingerAfter: 31 * time.Second, quiet: true, wantHeld: true, lateHeld: true, firstSeconds: true, within: time.Minute},
+		// Id lineage: on a shop whose home page names the items its
+		// widget asks about, the churner's one call is about an item
+		// the page did not name (but by chance), and reads as pageless:
+		// live, nat-once took 11,687 records in 90 s, never refused,
+		// among the people who land on its busy address (2026-12-05).
+		{name: "a churner that lands on the home page and makes one call about an item it was not shown", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, named: true, wantHeld: true, firstSeconds: true},
+		{name: "a third of the people land on the home page and ask about an item it named", pages: true, landers: 33, named: true},
+		// Where people who land ask about other items than their page
+		// named, the rule is off.
+		{name: "that churner, where people who land ask about other items too", pages: true, landers: 33, churnEach: 150 * time.Millisecond, lands: true, named: true, unnamedVotes: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Room for every session: one forgotten and seen again would
@@ -1034,7 +1049,18 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 			// The shop's people on other networks have shown whether its
 			// items have pages (itemsPaged is voted by network).
 			for n := range 32 {
-				b.countFirst(mix(0xe15e+uint64(n)), !tt.spa)
+				named := 0
+				switch {
+				case tt.unnamedVotes && n%3 == 0:
+					named = -1
+				case tt.named:
+					named = 1
+				}
+				b.countFirst(mix(0xe15e+uint64(n)), !tt.spa, named)
+			}
+			var home Names
+			for item := 1; item <= 24; item++ {
+				home.Add(1 + item&0xff)
 			}
 			type event struct {
 				at     time.Duration
@@ -1071,7 +1097,11 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 					continue
 				}
 				if rng.IntN(100) < tt.landers {
-					events = append(events, event{at, &a, Page, 0, true, false}, event{at + 100*time.Millisecond, &a, Asset, 0, true, false}, event{at + 400*time.Millisecond, &a, Record, 1 + rng.IntN(200), true, false})
+					widget := 1 + rng.IntN(200)
+					if tt.named {
+						widget = 1 + rng.IntN(24)
+					}
+					events = append(events, event{at, &a, Page, 0, true, false}, event{at + 100*time.Millisecond, &a, Asset, 0, true, false}, event{at + 400*time.Millisecond, &a, Record, widget, true, false})
 					if rng.IntN(10) > 0 {
 						continue
 					}
@@ -1123,6 +1153,9 @@ func TestAPagelessChurnerAmongPagedPeopleIsHeld(t *testing.T) {
 				s := h.d.Assess(e.a, Traits{Kind: e.kind, UA: UABrowser, At: epoch + int64(e.at), IDLow: -1, PathID: pathID, Unserved: e.kind == Page})
 				if e.kind == Page && (e.person || e.item == 0) { // the home page is there
 					h.d.PageServed(e.a, pathID)
+					if tt.named && e.item == 0 {
+						h.d.PageNamed(e.a, &home)
+					}
 				}
 				if e.kind == Record {
 					if _, ok := firstCall[e.a]; !ok {
@@ -1313,7 +1346,7 @@ func pagedShop(size int) *Detector {
 	b := NewBehaviour(size)
 	people(b, 6)
 	for n := range 32 {
-		b.countFirst(mix(0xe15e+uint64(n)), true)
+		b.countFirst(mix(0xe15e+uint64(n)), true, 0)
 	}
 	return New(Options{Behaviour: b})
 }

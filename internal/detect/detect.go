@@ -510,6 +510,15 @@ func (d *Detector) PageServed(a *identity.Actor, pathID int) {
 	}
 }
 
+// PageNamed notes the items a's page (served: PageServed) named in its
+// links and attributes (NameScanner), against which its session's first
+// record call is judged (id lineage, Behaviour.ItemsNamed).
+func (d *Detector) PageNamed(a *identity.Actor, names *Names) {
+	if d.behaviour != nil {
+		d.behaviour.pageNamed(behaviourKey(a), names)
+	}
+}
+
 // behaviourKey is whose history the behaviour signals read: the session,
 // else the account, else the address. The most specific key: the hundreds
 // of shoppers behind a carrier NAT each keep their own pace and their own
@@ -585,6 +594,9 @@ func (d *Detector) ColdShare() float64 {
 
 // ItemsPaged is Behaviour.ItemsPaged (false without behaviour signals).
 func (d *Detector) ItemsPaged() bool { return d.behaviour != nil && d.behaviour.ItemsPaged() }
+
+// ItemsNamed is Behaviour.ItemsNamed (false without behaviour signals).
+func (d *Detector) ItemsNamed() bool { return d.behaviour != nil && d.behaviour.ItemsNamed() }
 
 // Strangers is Behaviour.Strangers (zero without behaviour signals).
 func (d *Detector) Strangers() Strangers {

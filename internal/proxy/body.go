@@ -350,6 +350,7 @@ func (b *body) Read(p []byte) (int, error) {
 		if b.inspect {
 			b.feed(p[:n])
 		}
+		b.see(p[:n], err != nil)
 		if err == io.EOF {
 			b.x.complete = true
 		}
@@ -383,6 +384,11 @@ func (b *body) step() {
 		b.dec = r
 		b.scratch = b.p.scratch.Get()
 	}
+	if !b.inspect && !b.decode && b.x.names == nil {
+		// Decoded only for the page's names, which are noted: the rest
+		// passes as it came (recorder keeps every byte read).
+		b.ended = true
+	}
 	if b.ended {
 		if b.decode {
 			b.err = io.EOF
@@ -402,11 +408,33 @@ func (b *body) step() {
 			b.pending = append(b.pending, b.scratch[:n]...)
 		}
 	}
+	b.see(b.scratch[:n], err != nil)
 	switch {
 	case err == io.EOF:
 		b.ended, b.x.complete = true, true
+	case err != nil && !b.inspect && !b.decode:
+		// A page decoded for its names alone that does not decode goes
+		// on as it came, as it would have without the scan: the client
+		// asked for its coding.
+		b.ended = true
 	case err != nil:
 		b.fail(err)
+	}
+}
+
+// see passes a piece of a served page to its scan for the items it names
+// (exchange.names), and notes them once the scan ends: at the page's end,
+// the scan's limit, or the body's Close, before the client has the page
+// whole and asks about one of them.
+func (b *body) see(piece []byte, end bool) {
+	s := b.x.names
+	if s == nil {
+		return
+	}
+	s.Write(piece)
+	if end || s.Done() {
+		b.x.names = nil
+		b.p.o.Detector.PageNamed(&b.x.actor, &s.Names)
 	}
 }
 
@@ -432,6 +460,7 @@ var errBodyBroken = errors.New("upstream body does not decode as its Content-Enc
 const skipPhonesUnchecked = "phones_unchecked"
 
 func (b *body) Close() error {
+	b.see(nil, true)
 	for _, c := range b.closers {
 		c()
 	}

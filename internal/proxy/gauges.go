@@ -26,6 +26,9 @@ func RegisterGauges(reg prometheus.Registerer, m *memory.Memory, eng *engine.Eng
 	reg.MustRegister(flagGauge(prometheus.GaugeOpts{Name: "leakguard_items_paged",
 		Help: "1 while the shop reads as one whose items have pages that browsers load before asking about them (the rules on page lineage apply); 0 as a single-page app, or not yet known (detect.single_page_app says so for good)."},
 		func() bool { return d.ItemsPaged() }))
+	reg.MustRegister(flagGauge(prometheus.GaugeOpts{Name: "leakguard_items_named",
+		Help: "1 while the shop's people who land on a page ask first about an item a page of theirs named (id lineage): a landing session that asks first about another is judged as one that loaded no page; 0 otherwise, or not yet known."},
+		func() bool { return d.ItemsNamed() }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leakguard_strangers_cold_share",
 		Help: "Share of recent responses to sessions that were the first on their address (strangers, no account) that were mostly records hardly anyone had been served."},
 		func() float64 { return d.Strangers().Share }))

@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,9 +146,12 @@ type exchange struct {
 	// proxy sees (not an auth_request's); page: an HTML page that counts
 	// for the detector once served (detect.Traits.Unserved), about the
 	// item pathID
-	forward  bool
-	page     bool
-	pathID   int
+	forward bool
+	page    bool
+	pathID  int
+	// names: the served page's scan for the items it names, until it is
+	// noted (body.see)
+	names    *detect.NameScanner
 	decoy    bool
 	decoyKey identity.Key
 	sprinkle string // gjson path of the array to sprinkle a canary into
@@ -452,6 +456,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		// Before a byte of it reaches the client, which then asks
 		// about the page's item.
 		p.o.Detector.PageServed(&x.actor, x.pathID)
+		if resp.StatusCode/100 == 2 && htmlType(resp.Header.Get("Content-Type")) {
+			x.names = new(detect.NameScanner)
+		}
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// An upgraded connection (WebSocket) is the client's and the
@@ -494,6 +501,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	return p.recode(resp, x, true)
 }
 
+// htmlType reports whether a Content-Type is an HTML page's.
+func htmlType(ct string) bool {
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	return strings.HasPrefix(ct, "text/html") || strings.HasPrefix(ct, "application/xhtml+xml")
+}
+
 // recode puts a body reader in place: inspecting, decoding for a client
 // that does not take the upstream's coding, or both. A coding the proxy
 // cannot decode is refused where the body needs inspecting or the client
@@ -508,7 +521,7 @@ func (p *Proxy) recode(resp *http.Response, x *exchange, inspect bool) error {
 		return nil
 	}
 	decode := !x.accept.acceptsAll(cs)
-	if !inspect && !decode {
+	if !inspect && !decode && x.names == nil {
 		return nil
 	}
 	if decode {

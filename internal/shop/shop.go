@@ -9,7 +9,10 @@ package shop
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -19,11 +22,30 @@ type Shop struct {
 	Seed  uint64
 	Users int
 	Items int
+	pop   *Zipf // the items' popularity: what the home page recommends
 }
 
 // New returns a shop with the given number of users and items.
 func New(seed uint64, users, items int) *Shop {
-	return &Shop{Seed: seed, Users: users, Items: items}
+	return &Shop{Seed: seed, Users: users, Items: items, pop: NewZipf(max(items, 1), 1.1)}
+}
+
+// Recommendations is how many items the home page recommends.
+const Recommendations = 12
+
+// Recommended is what the home page recommends to a visitor (a hash of
+// their session cookie; 0 for none): Recommendations items drawn by
+// popularity, as a shop's recommendations follow what people buy, each
+// visitor their own. Its widget shows the first one's reviews.
+func (s *Shop) Recommended(visitor uint64) []int {
+	rng := rand.New(rand.NewPCG(s.Seed, visitor))
+	ids := make([]int, 0, Recommendations)
+	for try := 0; len(ids) < min(Recommendations, s.Items) && try < 20*Recommendations; try++ {
+		if id := s.pop.Sample(rng); !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // User is a shop user.
@@ -243,8 +265,25 @@ func (s *Shop) Handler() http.Handler {
 		fmt.Fprintf(w, `<!doctype html><html><head><title>%s</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js"></script></head><body><h1>%s</h1><p>¥%s</p><div id="reviews" data-src="/api/items/%d/reviews"></div></body></html>`, it.Title, it.Title, it.Price, it.ID)
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		var visitor uint64
+		if c, err := r.Cookie("sid"); err == nil {
+			visitor = hashString(c.Value)
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><html><head><title>shop</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js"></script></head><body><h1>Synthetic shop</h1><p>%d users, %d items. All data is made up.</p><a href="/items/1">first item</a><div id="reviews" data-src="/api/items/1/reviews"></div></body></html>`, s.Users, s.Items)
+		var b strings.Builder
+		fmt.Fprintf(&b, `<!doctype html><html><head><title>shop</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js"></script></head><body><h1>Synthetic shop</h1><p>%d users, %d items. All data is made up.</p><h2>Recommended for you</h2><ul>`, s.Users, s.Items)
+		rec := s.Recommended(visitor)
+		for _, id := range rec {
+			if it, ok := s.Item(id); ok {
+				fmt.Fprintf(&b, `<li><a href="/items/%d">%s</a> ¥%s</li>`, id, it.Title, it.Price)
+			}
+		}
+		b.WriteString(`</ul>`)
+		if len(rec) > 0 {
+			fmt.Fprintf(&b, `<div id="reviews" data-src="/api/items/%d/reviews"></div>`, rec[0])
+		}
+		b.WriteString(`</body></html>`)
+		io.WriteString(w, b.String())
 	})
 	return mux
 }

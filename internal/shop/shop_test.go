@@ -2,7 +2,10 @@ package shop
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/nyaruka/phonenumbers"
@@ -61,5 +64,51 @@ func TestHandler(t *testing.T) {
 		if rec.Code != 404 {
 			t.Errorf("%s: %d, want 404", path, rec.Code)
 		}
+	}
+}
+
+// The home page recommends each visitor their own popular items, the
+// same on every load of their session, and its widget asks about the
+// first: what people who land there ask about.
+func TestHomePageRecommendsPopularItemsPerVisitor(t *testing.T) {
+	s := New(7, 1000, 2000)
+	home := func(sid string) string {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: "sid", Value: sid})
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		return w.Body.String()
+	}
+	a, b := home("alice"), home("bob")
+	if a != home("alice") {
+		t.Fatal("a visitor's recommendations change between loads")
+	}
+	if a == b {
+		t.Fatal("two visitors are recommended the same items")
+	}
+	rec := s.Recommended(hashString("alice"))
+	if len(rec) != Recommendations {
+		t.Fatalf("%d items recommended, want %d", len(rec), Recommendations)
+	}
+	for _, id := range rec {
+		if !strings.Contains(a, fmt.Sprintf(`href="/items/%d"`, id)) {
+			t.Fatalf("item %d recommended but not linked: %s", id, a)
+		}
+	}
+	if !strings.Contains(a, fmt.Sprintf(`data-src="/api/items/%d/reviews"`, rec[0])) {
+		t.Fatalf("the widget does not ask about the first recommended item %d", rec[0])
+	}
+	// By popularity: across visitors, most recommendations are among the
+	// hundred most popular of 2,000 items.
+	top := 0
+	for v := range uint64(200) {
+		for _, id := range s.Recommended(v) {
+			if id <= 100 {
+				top++
+			}
+		}
+	}
+	if top < 200*Recommendations/2 {
+		t.Fatalf("%d of %d recommendations among the 100 most popular items", top, 200*Recommendations)
 	}
 }
