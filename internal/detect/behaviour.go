@@ -644,8 +644,15 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		if net == 0 {
 			net = o.addr
 		}
+		// On lineage, only a session that has loaded a page since, as a
+		// person who landed and opens an item does: a crew of accounts
+		// at a clerk's pace that landed on the home page, then called the
+		// API about its customers, voted that people who land ask about
+		// what they were not shown, and a churner landing on a carrier
+		// NAT's address was held one call in three, not four in five
+		// (live console-landing beside nat-once, 2026-12-05).
 		named := 0
-		if st.lineage {
+		if st.lineage && st.pageSince {
 			named = 1
 			if st.unnamed {
 				named = -1
