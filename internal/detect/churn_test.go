@@ -1676,3 +1676,53 @@ func TestAnOfficeShoppersVisitBesideAPagedChurnerGoesOn(t *testing.T) {
 		})
 	}
 }
+
+// Whether the shop's people who land ask about what they were shown is
+// voted by landing sessions that went on to open a page, as people do:
+// a crew of accounts that land on the home page, then call the API about
+// customers at a clerk's pace with no page since (console-landing), voted
+// the rule off, and a churner landing on a carrier NAT's address beside
+// it was held one call in three, not four in five (live, 2026-12-05).
+func TestLandersWithoutAPageSinceDoNotVoteOnLineage(t *testing.T) {
+	d := pagedShop(1 << 12)
+	var home Names
+	for item := 1; item <= 12; item++ {
+		home.Add(1 + item)
+	}
+	at := epoch
+	land := func(a *identity.Actor, first int) {
+		d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: at, IDLow: -1, Unserved: true})
+		d.PageServed(a, 0)
+		d.PageNamed(a, &home)
+		d.Assess(a, Traits{Kind: Asset, UA: UABrowser, At: at + 1e8, IDLow: -1})
+		d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: at + 4e8, IDLow: -1, PathID: 1 + first})
+	}
+	// Twenty people on twenty networks land, ask about what the page
+	// recommended, and open an item's page 6 s on.
+	for n := range 20 {
+		a := actor(0x0a000001+uint64(n)<<8, mix(0x9e0+uint64(n)), 0xf1)
+		land(&a, 1+n%12)
+		item := 100 + n
+		d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: at + 6e9, IDLow: -1, PathID: 1 + item, Unserved: true})
+		d.PageServed(&a, 1+item)
+		d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + 64e8, IDLow: -1, PathID: 1 + item})
+		at += 1e9
+	}
+	if !d.ItemsNamed() {
+		t.Fatal("twenty people who land asked about what they were shown, and the rule is off")
+	}
+	// Forty accounts on forty networks land and call about customers
+	// every 10 s with no page since.
+	for n := range 40 {
+		a := actor(0x0b000001+uint64(n)<<8, mix(0xc0+uint64(n)), 0xf1)
+		a.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(0xacc + uint64(n))}
+		land(&a, 200)
+		for c := range 4 {
+			d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + int64(c+1)*10e9, IDLow: -1, PathID: 1 + 200 + c})
+		}
+		at += 1e9
+	}
+	if !d.ItemsNamed() {
+		t.Fatal("accounts that landed and called on without a page voted that people who land ask about what they were not shown")
+	}
+}
