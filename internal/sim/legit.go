@@ -155,7 +155,7 @@ type shopper struct {
 }
 
 // landers: the share of the shoppers' sessions that land on the home
-// page, whose widget asks about a popular item, before their first item's
+// page, whose widget asks about the first item it recommends them, before their first item's
 // page, as three in ten of the live demo's visits do. Drawn from the
 // session, not the shopper's generator, so that the rest of the day is
 // as it was. Until 2026-12-04 the simulator's people never landed, and a
@@ -213,7 +213,7 @@ func (s *shopper) Next() (Request, bool) {
 	if landing {
 		// The home page's asset and its widget's call, 4 s before the
 		// first item's page.
-		widget := s.w.Zipf.Sample(rand.New(rand.NewPCG(s.session, 0x1a4d)))
+		widget := s.w.Recommended(&a)[0]
 		s.pending = append(s.pending,
 			Request{At: land.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset, IP: s.ip},
 			Request{At: land.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: widget, IP: s.ip})
@@ -246,7 +246,7 @@ func (s *shopper) appNext(a identity.Actor, item int, landing bool) (Request, bo
 		app := Request{At: s.now, Actor: a, Route: RoutePage, ID: homePage, IP: s.ip}
 		s.pending = append(s.pending, Request{At: s.now.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset, IP: s.ip})
 		if landing {
-			widget := s.w.Zipf.Sample(rand.New(rand.NewPCG(s.session, 0x1a4d)))
+			widget := s.w.Recommended(&a)[0]
 			s.pending = append(s.pending, Request{At: s.now.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: widget, IP: s.ip})
 		}
 		s.now = s.now.Add(4 * time.Second)

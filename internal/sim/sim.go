@@ -99,6 +99,21 @@ func (w *World) records(r *Request, out []records.Found) []records.Found {
 	return out
 }
 
+// Recommended is what the home page recommends to a's session
+// (shop.Shop.Recommended, by its session's key), as the live shop does
+// by the session's cookie; its widget asks about the first.
+func (w *World) Recommended(a *identity.Actor) []int {
+	return w.Shop.Recommended(a.Keys[identity.Session].Hash)
+}
+
+// homeNames is the items the home page served to a names (detect.Names).
+func (w *World) homeNames(a *identity.Actor) (n detect.Names) {
+	for _, id := range w.Recommended(a) {
+		n.Add(1 + id&0xff) // as detect.PathID reads /items/{id}
+	}
+	return n
+}
+
 // users calls fn with the id of each user a request is served.
 func (w *World) users(r *Request, fn func(uid int)) {
 	switch r.Route {
@@ -201,6 +216,11 @@ func Run(w *World, e *engine.Engine, d *detect.Detector, sources []Source, until
 		out.Crowd = v.Signals&detect.StrangerCrowd != 0
 		if v.Enforced() || v.Decoyed() {
 			out.Refused = true // a decoyed scraper takes no real records
+		} else if r.Route == RoutePage && r.ID == homePage {
+			// What the proxy reads in the home page it serves: the items
+			// it recommends to the session (shop.Shop.Recommended).
+			names := w.homeNames(&r.Actor)
+			d.PageNamed(&r.Actor, &names)
 		} else {
 			recs = w.records(&r, recs[:0])
 			miss := r.Route == RouteLookup && !r.Hit
