@@ -742,8 +742,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	pagedOn := record && hasGrown && st.paged && o.fp == 0 && o.pathID != 0 && uint16(o.pathID) == st.page && st.loadedSince &&
 		!colderThanPeople(uint32(st.coldServed), uint32(st.served), b.peopleFor(st))
 	byChurn := st.byChurn && st.enlisted > now
+	strayedSt := st.unnamed && st.sawPage && !paged
 	sh.mu.Unlock()
-	keys := youngOf(addr, o, paged, pageless, landing)
+	keys := youngOf(addr, o, paged, pageless, landing, strayedSt)
 	own := keys[2].Hash != 0
 	var addrEph, addrPeopled, ownEph, ownGrown, pagelessEph, landingEph, landingPeopled bool
 	var churned [len(keys)]bool
@@ -1700,8 +1701,14 @@ func (b *Behaviour) pagelessSweep(now int64, record bool, loads uint16) bool {
 // paged session (keys[3] with the TLS fingerprint); its pageless
 // ones' (pagelessKey, keys[3]) for a pageless one, and its landing ones'
 // (landingKey, keys[3]) for one that landed on a page and is neither.
-// Keys not used are zero.
-func youngOf(addr uint64, o origin, paged, pageless, landing bool) (keys [4]identity.Key) {
+// A pageless one that landed on a page and asked first about an item it
+// was not shown (strayed) counts with the landing ones too (keys[4]):
+// their state is what the address's landing sessions do, named or not.
+// Without, a churner whose sessions land was judged on its calls that
+// named an item by chance, beside the people landing there, and those
+// were spared its address's churn (sim nat-once: 4,316 records where
+// 1,638, 2026-12-05). Keys not used are zero.
+func youngOf(addr uint64, o origin, paged, pageless, landing, strayed bool) (keys [5]identity.Key) {
 	if addr == 0 {
 		return keys
 	}
@@ -1723,6 +1730,9 @@ func youngOf(addr uint64, o origin, paged, pageless, landing bool) (keys [4]iden
 		keys[3] = pagedKey(addr)
 	case landing:
 		keys[3] = landingKey(addr)
+	}
+	if strayed && pageless {
+		keys[4] = landingKey(addr)
 	}
 	return keys
 }
@@ -2245,6 +2255,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	addr := o.youngOn()
 	young, paged, pageless := b.young(k, addr, st, st.lastAt), st.paged, st.pageless && b.pagesSeen.Load()
 	landing := st.sawPage && !st.paged && !st.pageless
+	strayed := st.sawPage && !st.paged && st.unnamed
 	// At a person's pace: two intervals at least, averaging a person's,
 	// with a page or asset for every two calls at least. A key too new
 	// to tell is left out, so a crew's first calls, before it is rapid,
@@ -2318,7 +2329,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		fsh.mu.Unlock()
 	}
 	if young {
-		for _, yk := range youngOf(addr, o, paged, pageless, landing) {
+		for _, yk := range youngOf(addr, o, paged, pageless, landing, strayed) {
 			if yk.Hash == 0 {
 				continue
 			}

@@ -351,6 +351,16 @@ func pageThenReviews(n int) func(c *campaign) Request {
 	}
 }
 
+// reviewsRecommended asks about one of the items the home page
+// recommended the churn session the request is of (World.Recommended): a
+// churner that follows what it was shown.
+func reviewsRecommended(c *campaign) Request {
+	var a identity.Actor
+	setKey(&a, identity.Session, mix(c.seed^uint64(c.n/c.churn))|1) // as Next names the session
+	rec := c.w.Recommended(&a)
+	return Request{Route: RouteReviews, ID: rec[c.rng.IntN(len(rec))]}
+}
+
 func reviewsAtRandom(c *campaign) Request {
 	return Request{Route: RouteReviews, ID: 1 + c.rng.IntN(c.w.Shop.Items)}
 }
@@ -609,6 +619,16 @@ var scenarios = []Scenario{
 	{Name: "nat-once", Desc: "red team: nat-landing with one call per session: on a carrier NAT's address, from noon, among the people behind it, 10-30 req/s, a fresh session cookie for each home page, 1-2 scripts and one call, 30-60% of its items popular ones", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return natLanding(rng, 1)
+		}},
+	// nat-once as a reader of the docs runs it once a landing session's
+	// first call is judged against what its pages named (id lineage,
+	// 2026-12-05): each call about an item the home page recommended the
+	// session, which is what people who land ask about.
+	{Name: "nat-named", Desc: "red team: nat-once whose one call per session asks about an item the home page recommended that session (one of twelve popular items)", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			c := natLanding(rng, 1)
+			c.fetch = reviewsRecommended
+			return c
 		}},
 	// nat-once as a reader of the docs runs it once an address's landing
 	// sessions that die young are no longer spared its churn: one session
