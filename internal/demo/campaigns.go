@@ -38,6 +38,7 @@ func campaignScores() []*Score {
 		{Name: "nat-landing", Desc: "red team: nat-churn as a reader of the docs runs it once sessions that load a script but no page are judged apart: each session loads the home page, then 1-2 scripts, then 2-4 calls, on another carrier-NAT address"},
 		{Name: "nat-once", Desc: "red team: nat-landing as a reader of the docs runs it once a landing session's second call is judged: each session loads the home page, then 1-2 scripts, then one call, on a third carrier-NAT address"},
 		{Name: "nat-stay", Desc: "red team: nat-once as a reader of the docs runs it once a landing session's second call with nothing loaded since is judged: one session in 3-9 loads a script and calls again 6-30 s on, on a fourth carrier-NAT address"},
+		{Name: "nat-named", Desc: "red team: nat-once as a reader of the docs runs it once a landing session's first call is judged against what its pages named: its one call is about one of the twelve items the home page recommended the session, on a fifth carrier-NAT address"},
 		{Name: "paced-pages", Desc: "red team: 60-150 sessions (fewer among fewer than 3,000 people), each on an address of its own in random /16s, no account, each item's page, stylesheet and script before its reviews, 2.5-5 s between items, random items"},
 		{Name: "console-crew", Desc: "red team: 150-300 accounts (fewer among fewer than 3,000 people), ten to an address, each a session that loads a script once, then a random item's reviews through the API every 10.5-14 s (a clerk's pace)"},
 		{Name: "console-landing", Desc: "console-crew as a reader of the docs runs it once sessions that load a script and no page are pooled: each session loads the home page first"},
@@ -208,6 +209,19 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	onceIP := fmt.Sprintf("100.64.%d.%d", onceK/250, onceK%250+1)
 	run("nat-once", func() {
 		t.churn(ctx, t.score("nat-once"), onceRng, onceRate, 1+onceAssets+1, onceAssets, onceIP, t.mixedItems(onceRng, zipf, oncePopular), churnLanding, nil)
+	})
+
+	// nat-once as a reader of the docs runs it once a landing session's
+	// first call is judged against the items its pages named (id
+	// lineage): its one call is about an item the home page recommended
+	// the session, on the fifth NAT address. Drawn apart, so that the
+	// other classes are what they were.
+	namedRng := rand.New(rand.NewPCG(t.o.Seed, 20))
+	namedRate, namedAssets := 20+namedRng.Float64()*30, 1+namedRng.IntN(2)
+	namedK := (natK + 4) % t.o.NATs
+	namedIP := fmt.Sprintf("100.64.%d.%d", namedK/250, namedK%250+1)
+	run("nat-named", func() {
+		t.churn(ctx, t.score("nat-named"), namedRng, namedRate, 1+namedAssets+1, namedAssets, namedIP, nil, churnNamed, nil)
 	})
 
 	// nat-once as a reader of the docs runs it once a landing session
@@ -541,6 +555,7 @@ const (
 	churnScripts   churnPages = iota // scripts only
 	churnItemPages                   // scripts, then each item's page before its reviews
 	churnLanding                     // the home page, then scripts
+	churnNamed                       // churnLanding, each call about an item the home page named
 )
 
 // lingering: one of a churner's sessions in every calls once more after
@@ -560,6 +575,7 @@ func (t *Traffic) churn(ctx context.Context, s *Score, rng *rand.Rand, rate floa
 	pages := mode == churnItemPages
 	var late sync.WaitGroup
 	defer late.Wait()
+	var named []int // what the session's home page recommended (churnNamed)
 	paced(ctx, rate, func(n int) {
 		if stay != nil && n%every == 0 && (n/every)%stay.every == 0 {
 			// the session's last request: it comes back
@@ -577,9 +593,10 @@ func (t *Traffic) churn(ctx context.Context, s *Score, rng *rand.Rand, rate floa
 		if (n-1)%every == 0 {
 			sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("cc-%x", rng.Uint64())}
 		}
-		if mode == churnLanding {
+		if mode == churnLanding || mode == churnNamed {
 			if (n-1)%every == 0 {
-				t.fetch(ctx, s, "/", ip, browserUA, sid, "", nil)
+				_, home := t.fetch(ctx, s, "/", ip, browserUA, sid, "", nil)
+				named = recommended(home, named[:0])
 				return
 			}
 			n--
@@ -593,7 +610,15 @@ func (t *Traffic) churn(ctx context.Context, s *Score, rng *rand.Rand, rate floa
 			t.fetch(ctx, s, fmt.Sprintf("/items/%d", page), ip, browserUA, sid, "", nil)
 			return
 		}
-		id := item()
+		var id int
+		switch {
+		case mode != churnNamed:
+			id = item()
+		case len(named) == 0:
+			return // its home page was refused
+		default:
+			id = named[rng.IntN(len(named))]
+		}
 		if pages {
 			id, page = page, 0
 		}

@@ -7,10 +7,13 @@ import (
 	"time"
 )
 
-// PrintScoreboard writes one line per traffic source.
+// PrintScoreboard writes one line per traffic source: its requests, those
+// refused, the records it received (a popular item's reviewers again with
+// each response), the distinct people among them, and when it was first
+// refused.
 func PrintScoreboard(w io.Writer, scores []*Score, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "t=%s\tsource\trequests\trefused\trecords taken\tstatus\n", elapsed.Round(time.Second))
+	fmt.Fprintf(tw, "t=%s\tsource\trequests\trefused\trecords taken\tpeople\tstatus\n", elapsed.Round(time.Second))
 	for _, s := range scores {
 		status := "not refused"
 		if at, ok := s.Contained(); ok {
@@ -24,7 +27,7 @@ func PrintScoreboard(w io.Writer, scores []*Score, elapsed time.Duration) {
 		} else if !s.Legit {
 			status = "still scraping"
 		}
-		fmt.Fprintf(tw, "\t%s\t%d\t%d\t%d\t%s\n", s.Name, s.Requests.Load(), s.Refused.Load(), s.Records.Load(), status)
+		fmt.Fprintf(tw, "\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Requests.Load(), s.Refused.Load(), s.Records.Load(), s.People(), status)
 	}
 	tw.Flush()
 }

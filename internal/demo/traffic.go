@@ -38,6 +38,32 @@ type Score struct {
 	FirstRefuse atomic.Int64 // ns since start of the first refusal, 0 if none
 	// records received before the first refusal
 	BeforeRefuse atomic.Int64
+
+	mu     sync.Mutex
+	people map[int32]struct{} // the users whose records were received
+}
+
+// People is the number of distinct users whose records the source
+// received: what issue 13's bounds count. Records counts a popular
+// item's reviewers again with each response.
+func (s *Score) People() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.people)
+}
+
+func (s *Score) took(ids []int32) {
+	if len(ids) == 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.people == nil {
+		s.people = map[int32]struct{}{}
+	}
+	for _, id := range ids {
+		s.people[id] = struct{}{}
+	}
+	s.mu.Unlock()
 }
 
 // Contained reports when the source was first refused, if it was.
@@ -202,14 +228,14 @@ func (t *Traffic) Run(ctx context.Context) {
 const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 // get fetches a path as a client and counts the records in the answer.
-func (t *Traffic) get(ctx context.Context, s *Score, path, ip, ua string, cookie *http.Cookie, countRecords func([]byte) int) (ok bool) {
+func (t *Traffic) get(ctx context.Context, s *Score, path, ip, ua string, cookie *http.Cookie, countRecords func([]byte) []int32) (ok bool) {
 	ok, _ = t.fetch(ctx, s, path, ip, ua, cookie, "", countRecords)
 	return ok
 }
 
 // fetch is get with an account header (X-Account, as the demo's identity
 // section reads it), returning the body of a 2xx.
-func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cookie *http.Cookie, account string, countRecords func([]byte) int) (ok bool, body []byte) {
+func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cookie *http.Cookie, account string, countRecords func([]byte) []int32) (ok bool, body []byte) {
 	req, err := http.NewRequestWithContext(ctx, "GET", t.o.Base+path, nil)
 	if err != nil {
 		return false, nil
@@ -255,7 +281,9 @@ func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cook
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		s.OK.Add(1)
 		if countRecords != nil {
-			n := int64(countRecords(body))
+			ids := countRecords(body)
+			n := int64(len(ids))
+			s.took(ids)
 			s.Records.Add(n)
 			if s.FirstRefuse.Load() == 0 {
 				s.BeforeRefuse.Add(n)
@@ -266,7 +294,32 @@ func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cook
 	return false, nil
 }
 
-func one([]byte) int { return 1 }
+// one is the user of a profile (or a lookup's answer).
+func one(b []byte) []int32 {
+	var u struct {
+		ID int32 `json:"id"`
+	}
+	if json.Unmarshal(b, &u) != nil || u.ID == 0 {
+		return nil
+	}
+	return []int32{u.ID}
+}
+
+// recommended appends to ids the items a home page links to.
+func recommended(home []byte, ids []int) []int {
+	const link = `href="/items/`
+	for {
+		i := bytes.Index(home, []byte(link))
+		if i < 0 {
+			return ids
+		}
+		home = home[i+len(link):]
+		j := bytes.IndexByte(home, '"')
+		if id, err := strconv.Atoi(string(home[:max(j, 0)])); err == nil && id > 0 {
+			ids = append(ids, id)
+		}
+	}
+}
 
 // widgetItem is the item the home page's widget asks about (its
 // data-src), or else the fallback.
@@ -284,14 +337,23 @@ func widgetItem(home []byte, fallback int) int {
 	return fallback
 }
 
-func reviewers(b []byte) int {
+// reviewers are the users of an item's reviews.
+func reviewers(b []byte) []int32 {
 	var page struct {
-		Reviews []json.RawMessage `json:"reviews"`
+		Reviews []struct {
+			User struct {
+				ID int32 `json:"id"`
+			} `json:"user"`
+		} `json:"reviews"`
 	}
 	if json.Unmarshal(b, &page) != nil {
-		return 0
+		return nil
 	}
-	return len(page.Reviews)
+	ids := make([]int32, len(page.Reviews))
+	for i, r := range page.Reviews {
+		ids[i] = r.User.ID
+	}
+	return ids
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
