@@ -71,26 +71,41 @@ func (s *NameScanner) Write(p []byte) (int, error) {
 		p = p[:max(room, 0)]
 	}
 	s.read += len(p)
-	for _, c := range p {
-		switch {
-		case s.quote == 0:
-			if c == '"' || c == '\'' {
-				s.quote, s.val, s.long = c, s.val[:0], false
+	for len(p) > 0 {
+		if s.quote == 0 {
+			i := bytes.IndexAny(p, `"'`)
+			if i < 0 {
+				break
 			}
-		case c == s.quote:
-			if !s.long {
-				s.name(s.val)
-			}
-			s.quote = 0
-		case c == '<' || c == '>' || c == '\n':
-			// An apostrophe in text opened no value: a path has none of
-			// these, and the tag that follows is read as it should be.
-			s.quote = 0
-		case len(s.val) < maxNameValue:
-			s.val = append(s.val, c)
-		default:
+			s.quote, s.val, s.long = p[i], s.val[:0], false
+			p = p[i+1:]
+			continue
+		}
+		// The value ends at its quote. An apostrophe in text opened none:
+		// a path has no '<', '>' or line break, and the tag that follows
+		// is read as it should be.
+		end := `"<>` + "\n"
+		if s.quote == '\'' {
+			end = `'<>` + "\n"
+		}
+		i := bytes.IndexAny(p, end)
+		part := p
+		if i >= 0 {
+			part = p[:i]
+		}
+		if !s.long && len(s.val)+len(part) <= maxNameValue {
+			s.val = append(s.val, part...)
+		} else {
 			s.long = true
 		}
+		if i < 0 {
+			break
+		}
+		if p[i] == s.quote && !s.long {
+			s.name(s.val)
+		}
+		s.quote = 0
+		p = p[i+1:]
 	}
 	return n, nil
 }
