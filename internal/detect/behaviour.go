@@ -691,6 +691,16 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// 11,687 records in 90 s, 2026-12-05).
 	strayed := first && st.unnamed && !st.pageless && b.itemsPaged() && b.itemsNamed()
 	landed := record && (st.unpagedTwice && !st.pageless && b.itemsPaged() || strayed)
+	// A session that strayed and goes on as a person's, asking about the
+	// item of a page it loaded since, is a lander again: a signed-in
+	// person whose page's account menu asks about them first is one
+	// (their own profile, which no page named), and those of the
+	// simulator's people were held with the crews for their visits
+	// (account-crew: 24 people, 97 calls past their first 5 s,
+	// 2026-12-05).
+	if record && !first && st.unnamed && st.pageless && st.pageSince && o.pathID != 0 && uint16(o.pathID) == st.page {
+		st.unnamed, st.pageless = false, false
+	}
 	// Nor does a session that reads as landed stay: its stays are no
 	// person's, and a churner that gave one landing session in six a
 	// second call 6 s on made its address's sessions outlive their

@@ -1726,3 +1726,43 @@ func TestLandersWithoutAPageSinceDoNotVoteOnLineage(t *testing.T) {
 		t.Fatal("accounts that landed and called on without a page voted that people who land ask about what they were not shown")
 	}
 }
+
+// A session that strayed (its first call about an item no page of its
+// named) and goes on as a person's, opening an item's page and asking
+// about it, is a lander again: a signed-in person whose page's account
+// menu asks about them first is one. Held as pageless for the rest of
+// their visits, the simulator's were held with the crews sweeping
+// through the API (account-crew: 24 people, 97 calls past their first
+// 5 s, 2026-12-05).
+func TestAStrayedSessionThatGoesOnIsALanderAgain(t *testing.T) {
+	b := NewBehaviour(1 << 12)
+	people(b, 6)
+	for n := range 32 {
+		b.countFirst(mix(0xe15e+uint64(n)), true, 1)
+	}
+	d := New(Options{Behaviour: b})
+	if !d.ItemsNamed() {
+		t.Fatal("the shop does not read as one whose landers ask about what they were shown")
+	}
+	var home Names
+	for item := 1; item <= 12; item++ {
+		home.Add(1 + item)
+	}
+	a := actor(0x0a000001, mix(0x5e55), 0xf1)
+	at := epoch
+	d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: at, IDLow: -1, Unserved: true})
+	d.PageServed(&a, 0)
+	d.PageNamed(&a, &home)
+	d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: at + 1e8, IDLow: -1})
+	d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + 4e8, IDLow: -1, PathID: 1 + 200}) // their profile
+	_, st := b.state(a.Keys[identity.Session], false)
+	if !st.pageless {
+		t.Fatal("a session whose first call strayed does not read as pageless")
+	}
+	d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: at + 4e9, IDLow: -1, PathID: 1 + 50, Unserved: true})
+	d.PageServed(&a, 1+50)
+	d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + 44e8, IDLow: -1, PathID: 1 + 50})
+	if st.pageless || st.unnamed {
+		t.Fatal("a session that strayed, then opened an item's page and asked about it, still reads as pageless")
+	}
+}
