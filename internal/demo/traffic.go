@@ -321,6 +321,14 @@ func recommended(home []byte, ids []int) []int {
 	}
 }
 
+// profileFirst reports whether a signed-in person who lands with session
+// sid asks about their own profile first: one in six.
+func profileFirst(sid string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(sid))
+	return h.Sum32()%6 == 0
+}
+
 // widgetItem is the item the home page's widget asks about (its
 // data-src), or else the fallback.
 func widgetItem(home []byte, fallback int) int {
@@ -426,7 +434,14 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 					t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
 					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 				}
-				t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", widget), ip, browserUA, sid, account, reviewers)
+				first := fmt.Sprintf("/api/items/%d/reviews", widget)
+				count := reviewers
+				if account != "" && !cached && profileFirst(sid.Value) {
+					// the page's account menu asks about the person
+					// first: an item no page named them
+					first, count = fmt.Sprintf("/api/users/%d", me), one
+				}
+				t.fetch(ctx, s, first, ip, browserUA, sid, account, count)
 				if rng.IntN(2) == 0 {
 					left = 0
 				}

@@ -164,6 +164,11 @@ type shopper struct {
 // nat-churn and paged-churn.
 const landers = 3
 
+// profileFirst: one in profileFirst of the signed-in people who land ask
+// first about their own profile (the page's account menu), an item no
+// page named them, rather than about what the page recommended.
+const profileFirst = 6
+
 func (s *shopper) actor() identity.Actor {
 	var a identity.Actor
 	ipKeys(&a, s.ip)
@@ -213,10 +218,13 @@ func (s *shopper) Next() (Request, bool) {
 	if landing {
 		// The home page's asset and its widget's call, 4 s before the
 		// first item's page.
-		widget := s.w.Recommended(&a)[0]
+		first := Request{At: land.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: s.w.Recommended(&a)[0], IP: s.ip}
+		if s.account != 0 && mix(s.session^0x9f1)%profileFirst == 0 {
+			// the page's account menu asks about the person first
+			first.Route, first.ID = RouteProfile, s.me
+		}
 		s.pending = append(s.pending,
-			Request{At: land.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset, IP: s.ip},
-			Request{At: land.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: widget, IP: s.ip})
+			Request{At: land.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset, IP: s.ip}, first)
 		s.now = s.now.Add(4 * time.Second)
 	}
 	at := s.now
@@ -246,7 +254,9 @@ func (s *shopper) appNext(a identity.Actor, item int, landing bool) (Request, bo
 		app := Request{At: s.now, Actor: a, Route: RoutePage, ID: homePage, IP: s.ip}
 		s.pending = append(s.pending, Request{At: s.now.Add(300 * time.Millisecond), Actor: a, Route: RouteAsset, IP: s.ip})
 		if landing {
-			widget := s.w.Recommended(&a)[0]
+			// A popular item, as the live demo's single-page app's people
+			// ask: its app's page is a shell, and lineage is off there.
+			widget := s.w.Zipf.Sample(rand.New(rand.NewPCG(s.session, 0x1a4d)))
 			s.pending = append(s.pending, Request{At: s.now.Add(600 * time.Millisecond), Actor: a, Route: RouteReviews, ID: widget, IP: s.ip})
 		}
 		s.now = s.now.Add(4 * time.Second)
