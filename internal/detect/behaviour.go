@@ -362,8 +362,11 @@ type evidence struct {
 	enlisted bool
 	// alone: with two responses or more, colder than people's beyond
 	// chance on its own, at any pace, pages or none: what a cohort's
-	// members show (cohorts).
+	// members who join it once it has formed show (cohorts).
 	alone bool
+	// tail: the same at cohortEvidence, what counts a key towards a
+	// cohort's quorum.
+	tail bool
 	// pace: the mean interval of the key's record calls (ns; +Inf for
 	// fewer than RapidMin/3 intervals).
 	pace float64
@@ -1850,7 +1853,9 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		// responses was served (Behaviour.expected): before people are
 		// measured that is taken to be unmeasuredColdShare, and a key
 		// needs over forty responses, every one cold.
-		ev.alone = colderThanPeople(uint32(st.coldServed), uint32(st.served), b.peopleFor(st))
+		people := b.peopleFor(st)
+		ev.alone = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
+		ev.tail = colderBy(uint32(st.coldServed), uint32(st.served), people, cohortEvidence)
 	}
 	// Cold by the response, not the record: a review's authors review
 	// other items too, and a crew's records warmed past the early
@@ -2151,6 +2156,12 @@ const colderEvidence = 9.21
 // exp(-n·KL(cold/n ‖ p)) under e^-colderEvidence. Just after start, when p
 // is near 1, no key is; on a warm platform a handful of responses tells.
 func colderThanPeople(cold, recs uint32, p float64) bool {
+	return colderBy(cold, recs, p, colderEvidence)
+}
+
+// colderBy is colderThanPeople where the chance for a person is under
+// e^-evidence.
+func colderBy(cold, recs uint32, p, evidence float64) bool {
 	if recs == 0 {
 		return false
 	}
@@ -2161,7 +2172,7 @@ func colderThanPeople(cold, recs uint32, p float64) bool {
 	if p <= 0 {
 		return true
 	}
-	return float64(recs)*bernoulliKL(q, p) >= colderEvidence
+	return float64(recs)*bernoulliKL(q, p) >= evidence
 }
 
 // bernoulliKL is KL(q ‖ p) of two Bernoulli distributions, for 0 < p < 1:

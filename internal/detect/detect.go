@@ -383,8 +383,8 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// return visits' pages came from the browser's cache, 6 requests
 		// in three runs of eight, 2026-12-03). A cohort's members are
 		// each nobody else's address.
-		if ev.alone && t.Route != 0 && !d.behaviour.shared(a.Keys[identity.IP].Hash) && d.cohorts.join(cohortSig(t.Route, ev), behaviourKey(a).Hash, a.Keys[identity.Net].Hash, t.At, ev.firstAt,
-			d.behaviour.arrived(t.Route, ev.firstAt-recruitWindow, ev.firstAt+recruitWindow)) {
+		if ev.tail && t.Route != 0 && !d.behaviour.shared(a.Keys[identity.IP].Hash) && d.cohorts.join(cohortSig(t.Route, ev), behaviourKey(a).Hash, a.Keys[identity.Net].Hash, t.At, ev.firstAt,
+			d.behaviour.arrived(t.Route, ev.firstAt-recruitWindow, ev.firstAt+recruitWindow), ev.alone) {
 			if !ev.enlisted {
 				s |= ev.early
 				ev.enlisted = true
