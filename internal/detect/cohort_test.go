@@ -389,18 +389,7 @@ func TestAPacedCohortIsRecruitedBeforeEachMemberConvincesAlone(t *testing.T) {
 // the stronger evidence recruits.
 func TestAPersonBesideAFormedCohortIsNotRecruitedOnTheWeakerEvidence(t *testing.T) {
 	h := newCrewHarness()
-	members := make([]identity.Actor, 3*cohortQuorum)
-	for i := range members {
-		members[i] = reader(uint64(i), uint64(i))
-	}
-	for item := range 12 {
-		for i := range members {
-			h.read(&members[i], time.Duration(i)*10*time.Millisecond+time.Duration(item)*4*time.Second, true, false)
-		}
-	}
-	if members[0].Keys[identity.Crew].Hash == 0 {
-		t.Fatal("the cohort was not recruited")
-	}
+	pacedCohortIsRecruited(t, h, "")
 	person := []identity.Actor{reader(1000, 1000)}
 	for item := range 8 {
 		if in := h.readTail(person, 30*time.Second, item, item+1); in != 0 {
