@@ -1853,9 +1853,8 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		// responses was served (Behaviour.expected): before people are
 		// measured that is taken to be unmeasuredColdShare, and a key
 		// needs over forty responses, every one cold.
-		people := b.peopleFor(st)
-		ev.alone = colderThanPeople(uint32(st.coldServed), uint32(st.served), people)
-		ev.tail = colderBy(uint32(st.coldServed), uint32(st.served), people, cohortEvidence)
+		e := coldEvidence(uint32(st.coldServed), uint32(st.served), b.peopleFor(st))
+		ev.alone, ev.tail = e >= colderEvidence, e >= cohortEvidence
 	}
 	// Cold by the response, not the record: a review's authors review
 	// other items too, and a crew's records warmed past the early
@@ -2156,23 +2155,24 @@ const colderEvidence = 9.21
 // exp(-n·KL(cold/n ‖ p)) under e^-colderEvidence. Just after start, when p
 // is near 1, no key is; on a warm platform a handful of responses tells.
 func colderThanPeople(cold, recs uint32, p float64) bool {
-	return colderBy(cold, recs, p, colderEvidence)
+	return coldEvidence(cold, recs, p) >= colderEvidence
 }
 
-// colderBy is colderThanPeople where the chance for a person is under
-// e^-evidence.
-func colderBy(cold, recs uint32, p, evidence float64) bool {
+// coldEvidence is how far beyond a person's chance cold of recs responses
+// being mostly cold is: n·KL(cold/n ‖ p), the chance being e^-evidence;
+// 0 when no colder than p, +Inf when p is 0 and any is cold.
+func coldEvidence(cold, recs uint32, p float64) float64 {
 	if recs == 0 {
-		return false
+		return 0
 	}
 	q := float64(cold) / float64(recs)
 	if q <= p {
-		return false
+		return 0
 	}
 	if p <= 0 {
-		return true
+		return math.Inf(1)
 	}
-	return float64(recs)*bernoulliKL(q, p) >= evidence
+	return float64(recs) * bernoulliKL(q, p)
 }
 
 // bernoulliKL is KL(q ‖ p) of two Bernoulli distributions, for 0 < p < 1:
