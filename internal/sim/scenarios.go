@@ -157,10 +157,14 @@ type campaign struct {
 	// startAfter: the campaign starts this long after the shop opens
 	// (at midnight), when people have warmed what is popular.
 	startAfter time.Duration
-	member     int // the address of the request being made (for fetch)
-	now, end   time.Time
-	n          int
-	fetch      func(c *campaign) Request // fills Route, ID, Hit
+	// stagger: member i starts i×stagger after the campaign does, and
+	// the campaign's pace grows with its members (interval is the pace
+	// of all of them)
+	stagger  time.Duration
+	member   int // the address of the request being made (for fetch)
+	now, end time.Time
+	n        int
+	fetch    func(c *campaign) Request // fills Route, ID, Hit
 }
 
 // linger: a churn session's late calls, from at.
@@ -198,7 +202,11 @@ func (c *campaign) Next() (Request, bool) {
 		}
 		return r, true
 	}
-	iv := c.interval
+	iv, active := c.interval, len(c.ips)
+	if c.stagger > 0 {
+		active = min(active, 1+int(c.now.Sub(Start.Add(c.startAfter))/c.stagger))
+		iv = iv * time.Duration(len(c.ips)) / time.Duration(active)
+	}
 	if c.slowFor > 0 && c.now.Sub(Start) < c.slowFor {
 		iv = c.slowInterval
 	}
@@ -209,12 +217,12 @@ func (c *campaign) Next() (Request, bool) {
 	if c.now.After(c.end) || (c.perAddress > 0 && c.n >= c.perAddress*len(c.ips)) || c.runFor > 0 && c.now.Sub(Start) > c.startAfter+c.runFor {
 		return Request{}, false
 	}
-	i := c.n % len(c.ips) // round robin over its addresses
+	i := c.n % active // round robin over its addresses
 	if c.churnAddresses {
 		i = c.n / c.churn % len(c.ips)
 	}
 	if c.shuffle {
-		i = c.rng.IntN(len(c.ips))
+		i = c.rng.IntN(active)
 	}
 	c.member = i
 	// pos: the request's place in its churn cycle (churn), which names
@@ -558,6 +566,21 @@ var scenarios = []Scenario{
 				c.sessions = append(c.sessions, rng.Uint64()|1)
 			}
 			c.interval = 3750 * time.Millisecond / time.Duration(2*n) // an item (page, reviews) every ~3.75 s each
+			c.fetch = pageThenReviews(n)
+			return c
+		}},
+	// What default-policy.md says a reader would do next (2026-12-06):
+	// start the members steadily, below a quorum a minute, so that the
+	// operation is its own hour-before baseline.
+	{Name: "paced-stagger", Desc: "paced-pages started steadily from noon: 200-400 sessions, one every 8-15 s, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items, until midnight", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n := 200 + rng.IntN(201)
+			c := &campaign{fp: fpBrowser, jitter: 0.35, shuffle: true, startAfter: 12 * time.Hour, stagger: 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))}
+			for range n {
+				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			c.interval = 3750 * time.Millisecond / time.Duration(2*n)
 			c.fetch = pageThenReviews(n)
 			return c
 		}},
