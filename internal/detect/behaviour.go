@@ -238,6 +238,10 @@ type addrState struct {
 	// address that the proxy knows of, without an account
 	// (Behaviour.StrangersColder)
 	stranger bool
+	// tail: its responses were, at its last record call, colder than a
+	// person's would be 1 time in 100 (evidence.tail): what it is shown
+	// does not make records popular (Served)
+	tail bool
 	// hasGrown: on a session's state, it has stayed (staysFor; counted
 	// in its address's grown)
 	hasGrown bool
@@ -1856,6 +1860,9 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 		e := coldEvidence(uint32(st.coldServed), uint32(st.served), b.peopleFor(st))
 		ev.alone, ev.tail = e >= colderEvidence, e >= cohortEvidence
 	}
+	if record {
+		st.tail = ev.tail
+	}
 	// Cold by the response, not the record: a review's authors review
 	// other items too, and a crew's records warmed past the early
 	// ColdSweep's 80% while each of its responses stayed mostly cold.
@@ -2227,7 +2234,8 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	// a stranger is: a crowd that read the catalogue a hundred times over
 	// in a day warmed it, and strangers read as colder for 16 minutes of
 	// its twelve hours (sim landing-crowd, seed 1, 2026-12-04).
-	counts := !b.netRising(o.net) && !(b.StrangersColder() && b.stateIs(k, func(st *addrState) bool { return st.stranger }))
+	strangers := b.StrangersColder()
+	counts := !b.netRising(o.net) && !b.stateIs(k, func(st *addrState) bool { return st.tail || strangers && st.stranger })
 	b.cmsMu.Lock()
 	coldMax := max(b.coldMax, b.ColdMax)
 	for _, r := range recs {

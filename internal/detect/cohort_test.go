@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -138,12 +140,16 @@ func TestCohortMustNotTrip(t *testing.T) {
 		apart   time.Duration // between their starts
 		popular bool          // shown records many have been shown
 		crowd   int           // keys arriving with them, each reading popular records
+		// crowdApart: between the crowd's arrivals (0: at once)
+		crowdApart time.Duration
 	}{
-		{"fewer than the quorum", cohortQuorum - 1, cohortQuorum, 100 * time.Millisecond, false, 0},
-		{"an office's or a carrier NAT's few /24s", 3 * cohortQuorum, cohortNets - 1, 100 * time.Millisecond, false, 0},
-		{"tail readers arriving one every five seconds", 3 * cohortQuorum, 3 * cohortQuorum, 5 * time.Second, false, 0},
-		{"people shown popular records, starting together", 3 * cohortQuorum, 3 * cohortQuorum, 100 * time.Millisecond, true, 0},
-		{"tail readers among a crowd arriving at once", 3 * cohortQuorum, 3 * cohortQuorum, 10 * time.Millisecond, false, 100 * 3 * cohortQuorum},
+		{"fewer than the quorum", cohortQuorum - 1, cohortQuorum, 100 * time.Millisecond, false, 0, 0},
+		{"an office's or a carrier NAT's few /24s", 3 * cohortQuorum, cohortNets - 1, 100 * time.Millisecond, false, 0, 0},
+		// Until 2026-12-06 these readers were alone here: an
+		// operation that starts its members so is a stream (stream).
+		{"tail readers arriving one every five seconds among a hundred times as many people", 3 * cohortQuorum, 3 * cohortQuorum, 5 * time.Second, false, 100 * 3 * cohortQuorum, 50 * time.Millisecond},
+		{"people shown popular records, starting together", 3 * cohortQuorum, 3 * cohortQuorum, 100 * time.Millisecond, true, 0, 0},
+		{"tail readers among a crowd arriving at once", 3 * cohortQuorum, 3 * cohortQuorum, 10 * time.Millisecond, false, 100 * 3 * cohortQuorum, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,7 +157,7 @@ func TestCohortMustNotTrip(t *testing.T) {
 			for i := range tt.crowd { // each a visit of a few pages
 				a := reader(1e6+uint64(i), 1e6+uint64(i))
 				for c := range arrivalCalls {
-					h.read(&a, time.Duration(i)*time.Millisecond/10+time.Duration(c)*4*time.Second, true, true)
+					h.read(&a, time.Duration(i)*max(tt.crowdApart, time.Millisecond/10)+time.Duration(c)*4*time.Second, true, true)
 				}
 			}
 			members := make([]identity.Actor, tt.members)
@@ -395,5 +401,81 @@ func TestAPersonBesideAFormedCohortIsNotRecruitedOnTheWeakerEvidence(t *testing.
 		if in := h.readTail(person, 30*time.Second, item, item+1); in != 0 {
 			t.Fatalf("a person who started 30 s after the cohort, every fourth item popular, in crew %v at item %d", person[0].Keys[identity.Crew], item)
 		}
+	}
+}
+
+// The reader of default-policy.md's list of what the cohort rule does
+// not catch starts its members steadily, one every 8-15 s, below a
+// quorum a minute: after an hour it is its own baseline (sim
+// paced-stagger: 301,043 records in an afternoon, 2026-12-06). Over half
+// an hour its members are dozens (cohort.stream), and those recruited
+// are not the baseline of those who follow: members that start two
+// hours on are recruited as the first were.
+func TestAStreamOfPacedMembersStartedSteadilyIsRecruited(t *testing.T) {
+	h := newCrewHarness()
+	const apart, items = 12 * time.Second, 8
+	members := make([]identity.Actor, int(2*time.Hour/apart))
+	type call struct {
+		at   time.Duration
+		i    int
+		item int
+	}
+	var calls []call
+	for i := range members {
+		members[i] = reader(uint64(i), uint64(i))
+		for item := range items {
+			calls = append(calls, call{time.Duration(i)*apart + time.Duration(item)*4*time.Second, i, item})
+		}
+	}
+	slices.SortFunc(calls, func(a, b call) int { return cmp.Compare(a.at, b.at) })
+	in := make([]bool, len(members))
+	for _, c := range calls {
+		h.read(&members[c.i], c.at, true, false)
+		in[c.i] = in[c.i] || members[c.i].Keys[identity.Crew].Hash != 0
+	}
+	for i := 3 * cohortQuorum; i < len(members); i++ {
+		if !in[i] {
+			t.Fatalf("member %d, started %v after the first, never in a crew in its %d items", i, time.Duration(i)*apart, items)
+		}
+	}
+}
+
+// What a key colder than people is shown does not make records popular:
+// what people are shown does. Counted, the tail that signed-in people
+// read (and the first members of a stream) warmed the random items a
+// stream of paced members asked for, so that most of its members were
+// never colder than people, and each was held only by its address's
+// budget, taken again every hour (sim paced-stagger, seed 1: 245,124
+// records with the stream rule alone, 209,853 counting only what
+// signed-in keys colder than people were shown, 54,586 counting none of
+// it; 2026-12-06).
+func TestWhatAKeyColderThanPeopleIsShownStaysCold(t *testing.T) {
+	b := NewBehaviour(1 << 10)
+	people(b, 6)
+	at := epoch
+	serve := func(k identity.Key, addr uint64, recs []records.Found) evidence {
+		o := origin{addr: addr}
+		b.signals(k, o, at, false, true, -1)
+		at += 400e6
+		_, ev := b.signals(k, o, at, true, false, -1)
+		b.Served(k, o, recs)
+		at += 4e9
+		return ev
+	}
+	reader, person := identity.Key{Kind: identity.Session, Hash: 1}, identity.Key{Kind: identity.Session, Hash: 2}
+	var ev evidence
+	for i := range 12 {
+		ev = serve(reader, 1, rec(1e9+uint64(i)))
+	}
+	if !ev.tail {
+		t.Fatal("twelve cold responses against people shown popular ones are not a tail reader's: the test would prove nothing")
+	}
+	serve(reader, 1, rec(2e9))
+	serve(person, 2, rec(2e9+1))
+	if got := b.estimate(mix(2e9)); got != 0 {
+		t.Errorf("a record shown to a key colder than people counted %d times", got)
+	}
+	if got := b.estimate(mix(2e9 + 1)); got != 1 {
+		t.Errorf("a record shown to a person counted %d times, want 1", got)
 	}
 }

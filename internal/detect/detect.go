@@ -384,7 +384,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// in three runs of eight, 2026-12-03). A cohort's members are
 		// each nobody else's address.
 		if ev.tail && t.Route != 0 && !d.behaviour.shared(a.Keys[identity.IP].Hash) && d.cohorts.join(cohortSig(t.Route, ev), behaviourKey(a).Hash, a.Keys[identity.Net].Hash, t.At, ev.firstAt,
-			d.behaviour.arrived(t.Route, ev.firstAt-recruitWindow, ev.firstAt+recruitWindow), ev.alone) {
+			func(from, to int64) uint64 { return d.behaviour.arrived(t.Route, from, to) }, ev.alone) {
 			if !ev.enlisted {
 				s |= ev.early
 				ev.enlisted = true
