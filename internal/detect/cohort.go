@@ -86,10 +86,11 @@ type cohortKey struct {
 }
 
 // join notes that member (a behaviour key on /24 net, whose first record
-// request was at first, among arrived keys making theirs within a minute
-// of it) shows cohort evidence towards cohort sig at now (evidence.tail;
-// alone: evidence.alone too), and reports whether it is the cohort's
-// recruit.
+// request was at first) shows cohort evidence towards cohort sig at now
+// (evidence.tail; alone: evidence.alone too), and reports whether it is
+// the cohort's or a stream's recruit. arrived counts the keys that made
+// their first record call on the route between two times (ns): only
+// where a quorum is weighed, so not on every call.
 func (c *cohorts) join(sig, member, net uint64, now, first int64, arrived func(from, to int64) uint64, alone bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
