@@ -160,7 +160,11 @@ type campaign struct {
 	// stagger: member i starts i×stagger after the campaign does, and
 	// the campaign's pace grows with its members (interval is the pace
 	// of all of them)
-	stagger  time.Duration
+	stagger time.Duration
+	// lifetime: with stagger, each member leaves this long after it
+	// started (0: it stays to the end), so that only the members of the
+	// last lifetime are active
+	lifetime time.Duration
 	member   int // the address of the request being made (for fetch)
 	now, end time.Time
 	n        int
@@ -202,10 +206,14 @@ func (c *campaign) Next() (Request, bool) {
 		}
 		return r, true
 	}
-	iv, active := c.interval, len(c.ips)
+	iv, first, active := c.interval, 0, len(c.ips)
 	if c.stagger > 0 {
-		active = min(active, 1+int(c.now.Sub(Start.Add(c.startAfter))/c.stagger))
-		iv = iv * time.Duration(len(c.ips)) / time.Duration(active)
+		since := c.now.Sub(Start.Add(c.startAfter))
+		active = min(active, 1+int(since/c.stagger))
+		if c.lifetime > 0 && since >= c.lifetime {
+			first = min(active-1, 1+int((since-c.lifetime)/c.stagger))
+		}
+		iv = iv * time.Duration(len(c.ips)) / time.Duration(active-first)
 	}
 	if c.slowFor > 0 && c.now.Sub(Start) < c.slowFor {
 		iv = c.slowInterval
@@ -217,12 +225,12 @@ func (c *campaign) Next() (Request, bool) {
 	if c.now.After(c.end) || (c.perAddress > 0 && c.n >= c.perAddress*len(c.ips)) || c.runFor > 0 && c.now.Sub(Start) > c.startAfter+c.runFor {
 		return Request{}, false
 	}
-	i := c.n % active // round robin over its addresses
+	i := first + c.n%(active-first) // round robin over its addresses
 	if c.churnAddresses {
 		i = c.n / c.churn % len(c.ips)
 	}
 	if c.shuffle {
-		i = c.rng.IntN(active)
+		i = first + c.rng.IntN(active-first)
 	}
 	c.member = i
 	// pos: the request's place in its churn cycle (churn), which names
@@ -581,6 +589,23 @@ var scenarios = []Scenario{
 				c.sessions = append(c.sessions, rng.Uint64()|1)
 			}
 			c.interval = 3750 * time.Millisecond / time.Duration(2*n)
+			c.fetch = pageThenReviews(n)
+			return c
+		}},
+	// What default-policy.md says a reader would do next (2026-12-06,
+	// after streams): keep each member for its first minutes only, before
+	// it shows anything, and start new ones as the old leave.
+	{Name: "paced-relay", Desc: "paced-stagger's members for their first 100-140 s only: one started every 8-15 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items, then gone", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			stagger := 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))
+			life := 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second)))
+			n := int(12*time.Hour/stagger) + 1
+			c := &campaign{fp: fpBrowser, jitter: 0.35, shuffle: true, startAfter: 12 * time.Hour, stagger: stagger, lifetime: life}
+			for range n {
+				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			c.interval = 3750 * time.Millisecond / time.Duration(2*n) // each member an item every ~3.75 s
 			c.fetch = pageThenReviews(n)
 			return c
 		}},
