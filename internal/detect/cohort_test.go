@@ -479,3 +479,56 @@ func TestWhatAKeyColderThanPeopleIsShownStaysCold(t *testing.T) {
 		t.Errorf("a record shown to a person counted %d times, want 1", got)
 	}
 }
+
+// A relay of brief members (sim paced-relay, 2026-12-06): one session
+// started every 8-15 s, each on an address of its own, each loading an
+// item's page before its reviews at a person's pace for two minutes, then
+// gone. Each is a stranger (the first on its address) at a person's pace,
+// and together they were most of the responses at a person's pace: the
+// share of people's that were mostly cold read 0.5-0.68 where the
+// regulars' was 0.2-0.3, and each member needed that much more to be
+// told from a person (632,752 records in an afternoon). A crowd of
+// strangers seen colder than regulars does not set what people are
+// shown; regulars' share does.
+func TestAStrangerCrowdDoesNotSetWhatPeopleAreShown(t *testing.T) {
+	h := newCrewHarness()
+	b := h.d.behaviour
+	at := time.Duration(0)
+	// Regulars: each address's second session, every fourth item cold.
+	for i := range uint64(100) {
+		first := actor(mix(0x4e90000+i), mix(0x4e95e55+i), 0xf1)
+		h.read(&first, at, true, true)
+		again := actor(mix(0x4e90000+i), mix(0x4e9a9a1+i), 0xf1)
+		for item := range 8 {
+			h.read(&again, at+time.Minute+time.Duration(item)*5*time.Second, true, item%4 != 0)
+		}
+		at += 2 * time.Second
+	}
+	at += 2 * time.Minute
+	regulars, measured := b.regularsShare()
+	if !measured || regulars < 0.1 || regulars > 0.3 {
+		t.Fatalf("regulars' share %.3f (measured %v), want about a quarter", regulars, measured)
+	}
+	if p, _ := b.people(); p != b.PacedColdShare() {
+		t.Errorf("people alone: people's share %.3f, paced %.3f, want the same", p, b.PacedColdShare())
+	}
+	// The relay: strangers on addresses of their own, every eighth item
+	// popular (under the nine in ten at which a key's responses are
+	// taken back from people's).
+	for i := range uint64(150) {
+		m := actor(mix(0x7e1a0000+i), mix(0x7e1a5e55+i), 0xf1)
+		for item := range 8 {
+			h.read(&m, at+time.Duration(item)*4*time.Second, true, (item+int(i))%8 == 0)
+		}
+		at += 10 * time.Second
+	}
+	if paced := b.PacedColdShare(); paced < 0.45 {
+		t.Fatalf("the relay moved the paced share to %.3f only: the test would prove nothing", paced)
+	}
+	if !b.StrangersColder() {
+		t.Fatalf("the relay's strangers not seen colder: %+v", b.Strangers())
+	}
+	if p, _ := b.people(); p > regulars+0.05 {
+		t.Errorf("people's share %.3f with a relay of strangers about (paced %.3f), want regulars' %.3f", p, b.PacedColdShare(), regulars)
+	}
+}
