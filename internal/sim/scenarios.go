@@ -165,7 +165,12 @@ type campaign struct {
 	// started (0: it stays to the end), so that only the members of the
 	// last lifetime are active
 	lifetime time.Duration
-	member   int // the address of the request being made (for fetch)
+	// warmup: each member first loads a popular item's page and its
+	// reviews in a throwaway session of its own, so that the session it
+	// then reads in is not the first on its address
+	warmup   bool
+	warmed   []int // by member: the warm-up's item, negated once done
+	member   int   // the address of the request being made (for fetch)
 	now, end time.Time
 	n        int
 	fetch    func(c *campaign) Request // fills Route, ID, Hit
@@ -247,7 +252,17 @@ func (c *campaign) Next() (Request, bool) {
 	if c.landing && c.landed == nil {
 		c.landed = make([]uint8, len(c.ips))
 	}
+	if c.warmup && c.warmed == nil {
+		c.warmed = make([]int, len(c.ips))
+	}
+	warm := c.warmup && c.warmed[i] >= 0
 	switch {
+	case warm && c.warmed[i] == 0:
+		c.warmed[i] = c.w.Zipf.Sample(c.rng)
+		r = Request{Route: RoutePage, ID: c.warmed[i]}
+	case warm:
+		r = Request{Route: RouteReviews, ID: c.warmed[i]}
+		c.warmed[i] = -1
 	case c.landing && c.landed[i] == 0:
 		r = Request{Route: RoutePage, ID: homePage}
 		c.landed[i]++
@@ -268,6 +283,9 @@ func (c *campaign) Next() (Request, bool) {
 	}
 	if c.sessions != nil {
 		setKey(&r.Actor, identity.Session, c.sessions[i])
+		if warm {
+			setKey(&r.Actor, identity.Session, mix(c.sessions[i]^0x3a3a)|1)
+		}
 	}
 	if c.churn > 0 {
 		setKey(&r.Actor, identity.Session, mix(c.seed^cycle)|1)
@@ -606,6 +624,34 @@ var scenarios = []Scenario{
 				c.sessions = append(c.sessions, rng.Uint64()|1)
 			}
 			c.interval = 3750 * time.Millisecond / time.Duration(2*n) // each member an item every ~3.75 s
+			c.fetch = pageThenReviews(n)
+			return c
+		}},
+	// And what it says of a stream: one that starts fewer than one member
+	// every 90 s never makes a quorum in half an hour.
+	{Name: "paced-trickle", Desc: "paced-stagger's members started one every 100-140 s from noon until midnight, slower than a stream's quorum: each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n := 200 + rng.IntN(201)
+			c := &campaign{fp: fpBrowser, jitter: 0.35, shuffle: true, startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second)))}
+			for range n {
+				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			c.interval = 3750 * time.Millisecond / time.Duration(2*n)
+			c.fetch = pageThenReviews(n)
+			return c
+		}},
+	// What a reader of 2026-12-06's strangers would do next: make each
+	// member a regular of its address before it reads.
+	{Name: "paced-regulars", Desc: "paced-trickle's members, each first loading a popular item's page and reviews in a throwaway session, so that the session it reads in is not the first on its address: one started every 100-140 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n := 200 + rng.IntN(201)
+			c := &campaign{fp: fpBrowser, jitter: 0.35, shuffle: true, startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second))), warmup: true}
+			for range n {
+				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			c.interval = 3750 * time.Millisecond / time.Duration(2*n)
 			c.fetch = pageThenReviews(n)
 			return c
 		}},
