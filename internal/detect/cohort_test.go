@@ -532,3 +532,55 @@ func TestAStrangerCrowdDoesNotSetWhatPeopleAreShown(t *testing.T) {
 		t.Errorf("people's share %.3f with a relay of strangers about (paced %.3f), want regulars' %.3f", p, b.PacedColdShare(), regulars)
 	}
 }
+
+// A stream that starts a member every 100-140 s never makes a quorum in
+// half an hour, and each member, on an address of its own, was held by
+// its own budgets only: 260,750 records in an afternoon (sim
+// paced-trickle, 2026-12-06), each member colder than people beyond a
+// person's chance for hours. While strangers are seen colder than
+// regulars, a stranger that convinces alone is the crowd's, recruited as
+// who joins a stream is; where they are not, a collector of the obscure
+// on an address of its own is left to its budgets.
+func TestAStrangerConvincingAloneBesideACrowdIsRecruited(t *testing.T) {
+	lone := func(crowd bool) (items int, recruited bool) {
+		h := newCrewHarness()
+		at := time.Duration(0)
+		for i := range uint64(100) {
+			first := actor(mix(0x4e90000+i), mix(0x4e95e55+i), 0xf1)
+			h.read(&first, at, true, true)
+			again := actor(mix(0x4e90000+i), mix(0x4e9a9a1+i), 0xf1)
+			for item := range 8 {
+				h.read(&again, at+time.Minute+time.Duration(item)*5*time.Second, true, item%4 != 0)
+			}
+			at += 2 * time.Second
+		}
+		if crowd {
+			for i := range uint64(150) {
+				m := actor(mix(0x7e1a0000+i), mix(0x7e1a5e55+i), 0xf1)
+				for item := range 8 {
+					h.read(&m, at+time.Duration(item)*4*time.Second, true, (item+int(i))%8 == 0)
+				}
+				at += 10 * time.Second
+			}
+			if !h.d.behaviour.StrangersColder() {
+				t.Fatal("the crowd's strangers not seen colder: the test would prove nothing")
+			}
+		}
+		// Two hours on: no cohort or stream of the crowd's goes on.
+		at += 2 * time.Hour
+		m := actor(mix(0x7e1c0000), mix(0x7e1c5e55), 0xf1)
+		for item := range 30 {
+			h.read(&m, at+time.Duration(item)*4*time.Second, true, false)
+			if m.Keys[identity.Crew].Hash != 0 {
+				return item + 1, true
+			}
+		}
+		return 30, false
+	}
+	if items, ok := lone(true); !ok || items > 12 {
+		t.Errorf("a stranger reading the tail while a crowd of strangers is about: recruited %v at its %dth item, want by its 12th", ok, items)
+	}
+	if _, ok := lone(false); ok {
+		t.Error("a stranger reading the tail alone, strangers not colder: recruited")
+	}
+}

@@ -324,3 +324,23 @@ func TestBenchARelayOfBriefMembersDoesNotSetPeoplesShare(t *testing.T) {
 		t.Errorf("%d legitimate actors refused beside paced-relay, want none", sc.Legit.ActorsRefused)
 	}
 }
+
+// A stream that starts a member every 100-140 s never makes a quorum in
+// half an hour: each member was held by its own budgets only, and took
+// them again every hour (261,888 records in the afternoon, 2026-12-06).
+// While strangers are seen colder, a stranger convincing alone is
+// recruited; nobody refused beside it.
+func TestBenchAStreamSlowerThanAQuorumIsHeld(t *testing.T) {
+	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "paced-trickle", Days: 1, Shoppers: 2000, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := rep.Scenarios[0]
+	t.Logf("paced-trickle: %d records, %d people", sc.Campaign.RecordsTaken, sc.Campaign.DistinctTaken)
+	if sc.Campaign.RecordsTaken > 60_000 {
+		t.Errorf("paced-trickle took %d records in its afternoon, want 60,000 at most", sc.Campaign.RecordsTaken)
+	}
+	if sc.Legit.ActorsRefused > 0 {
+		t.Errorf("%d legitimate actors refused beside paced-trickle, want none", sc.Legit.ActorsRefused)
+	}
+}
