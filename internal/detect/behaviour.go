@@ -105,6 +105,9 @@ type Behaviour struct {
 	// address (addrState.stranger), and regulars: to the other keys at a
 	// person's pace (StrangersColder)
 	strangers, regulars coldCount
+	// colderSince: since when strangers have been seen colder, as the
+	// strangers' calls that asked saw it (crowdSince; 0: not)
+	colderSince atomic.Int64
 	// arrivals: behaviour keys making their first record call, per record
 	// route (modulo arrivalRoutes) and minute of event time, for the last
 	// arrivalSlots minutes: how many keys a cohort's members started
@@ -389,6 +392,9 @@ type evidence struct {
 	// colder records than people so far (asWarm), while strangers are
 	// shown colder records than regulars (StrangersColder).
 	crowd bool
+	// crowdHeld: crowd, and strangers have been seen colder for
+	// crowdHeld
+	crowdHeld bool
 }
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
@@ -838,7 +844,11 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		st.stranger = true
 		sh.mu.Unlock()
 	}
-	ev.crowd = ev.crowd && b.StrangersColder()
+	if ev.crowd {
+		since := b.crowdSince(now)
+		ev.crowd = since != 0
+		ev.crowdHeld = since != 0 && now-since >= crowdHeld
+	}
 	// Nor has the session stayed, when its stay counted nowhere: a
 	// lingerer of a churner whose sessions stay weakly is no person
 	// whose visit went on.
@@ -2016,6 +2026,28 @@ func (b *Behaviour) regularsShare() (share float64, measured bool) {
 // people's is beyond chance, and people new to a shop read a little
 // differently from those who came back.
 func (b *Behaviour) StrangersColder() bool { return b.Strangers().Colder }
+
+// crowdHeld: how long strangers must have been seen colder before a
+// stranger convincing alone is taken for the crowd's (evidence.crowdHeld):
+// a quarter hour, as the alert LeakguardStrangersColder waits. A few tail
+// readers who are for minutes the only strangers about, or a burst of
+// them, make strangers colder too.
+const crowdHeld = streamWindow
+
+// crowdSince notes at now whether strangers are seen colder
+// (StrangersColder), and returns since when they have been, as far as the
+// strangers' calls that asked saw (0: they are not).
+func (b *Behaviour) crowdSince(now int64) int64 {
+	if !b.StrangersColder() {
+		b.colderSince.Store(0)
+		return 0
+	}
+	if since := b.colderSince.Load(); since != 0 {
+		return since
+	}
+	b.colderSince.CompareAndSwap(0, now)
+	return b.colderSince.Load()
+}
 
 // pagedSweepMin: the responses a key needs for pagedSweep. Four, not
 // the two of apiSweep: people load pages too, and a person who opens a

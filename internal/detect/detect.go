@@ -384,16 +384,16 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// in three runs of eight, 2026-12-03). A cohort's members are
 		// each nobody else's address.
 		// So is a stranger convincing alone (ev.alone) while strangers
-		// are seen colder than regulars (ev.crowd): the crowd's, as who
-		// joins a stream is. A stream that starts a member every 100-140
-		// s never makes a quorum in half an hour, and each member was
-		// held by its own budgets only, for hours colder than people
-		// beyond chance (sim paced-trickle: 260,750 records in an
-		// afternoon, 2026-12-06). Where strangers are not colder, a
-		// collector of the obscure on an address of its own is left to
-		// its budgets.
+		// have been seen colder than regulars for a quarter hour
+		// (ev.crowdHeld): the crowd's, as who joins a stream is. A
+		// stream that starts a member every 100-140 s never makes a
+		// quorum in half an hour, and each member was held by its own
+		// budgets only, for hours colder than people beyond chance (sim
+		// paced-trickle: 260,750 records in an afternoon, 2026-12-06).
+		// Where strangers are not colder, a collector of the obscure on
+		// an address of its own is left to its budgets.
 		if ev.tail && t.Route != 0 && !d.behaviour.shared(a.Keys[identity.IP].Hash) && (d.cohorts.join(cohortSig(t.Route, ev), behaviourKey(a).Hash, a.Keys[identity.Net].Hash, t.At, ev.firstAt,
-			func(from, to int64) uint64 { return d.behaviour.arrived(t.Route, from, to) }, ev.alone) || ev.alone && ev.crowd) {
+			func(from, to int64) uint64 { return d.behaviour.arrived(t.Route, from, to) }, ev.alone) || ev.alone && ev.crowdHeld) {
 			if !ev.enlisted {
 				s |= ev.early
 				ev.enlisted = true
