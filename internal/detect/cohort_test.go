@@ -493,18 +493,7 @@ func TestWhatAKeyColderThanPeopleIsShownStaysCold(t *testing.T) {
 func TestAStrangerCrowdDoesNotSetWhatPeopleAreShown(t *testing.T) {
 	h := newCrewHarness()
 	b := h.d.behaviour
-	at := time.Duration(0)
-	// Regulars: each address's second session, every fourth item cold.
-	for i := range uint64(100) {
-		first := actor(mix(0x4e90000+i), mix(0x4e95e55+i), 0xf1)
-		h.read(&first, at, true, true)
-		again := actor(mix(0x4e90000+i), mix(0x4e9a9a1+i), 0xf1)
-		for item := range 8 {
-			h.read(&again, at+time.Minute+time.Duration(item)*5*time.Second, true, item%4 != 0)
-		}
-		at += 2 * time.Second
-	}
-	at += 2 * time.Minute
+	at := h.regulars(0) + 2*time.Minute
 	regulars, measured := b.regularsShare()
 	if !measured || regulars < 0.1 || regulars > 0.3 {
 		t.Fatalf("regulars' share %.3f (measured %v), want about a quarter", regulars, measured)
@@ -512,16 +501,7 @@ func TestAStrangerCrowdDoesNotSetWhatPeopleAreShown(t *testing.T) {
 	if p, _ := b.people(); p != b.PacedColdShare() {
 		t.Errorf("people alone: people's share %.3f, paced %.3f, want the same", p, b.PacedColdShare())
 	}
-	// The relay: strangers on addresses of their own, every eighth item
-	// popular (under the nine in ten at which a key's responses are
-	// taken back from people's).
-	for i := range uint64(150) {
-		m := actor(mix(0x7e1a0000+i), mix(0x7e1a5e55+i), 0xf1)
-		for item := range 8 {
-			h.read(&m, at+time.Duration(item)*4*time.Second, true, (item+int(i))%8 == 0)
-		}
-		at += 10 * time.Second
-	}
+	at = h.strangerRelay(at)
 	if paced := b.PacedColdShare(); paced < 0.45 {
 		t.Fatalf("the relay moved the paced share to %.3f only: the test would prove nothing", paced)
 	}
@@ -544,24 +524,9 @@ func TestAStrangerCrowdDoesNotSetWhatPeopleAreShown(t *testing.T) {
 func TestAStrangerConvincingAloneBesideACrowdIsRecruited(t *testing.T) {
 	lone := func(crowd bool) (items int, recruited bool) {
 		h := newCrewHarness()
-		at := time.Duration(0)
-		for i := range uint64(100) {
-			first := actor(mix(0x4e90000+i), mix(0x4e95e55+i), 0xf1)
-			h.read(&first, at, true, true)
-			again := actor(mix(0x4e90000+i), mix(0x4e9a9a1+i), 0xf1)
-			for item := range 8 {
-				h.read(&again, at+time.Minute+time.Duration(item)*5*time.Second, true, item%4 != 0)
-			}
-			at += 2 * time.Second
-		}
+		at := h.regulars(0)
 		if crowd {
-			for i := range uint64(150) {
-				m := actor(mix(0x7e1a0000+i), mix(0x7e1a5e55+i), 0xf1)
-				for item := range 8 {
-					h.read(&m, at+time.Duration(item)*4*time.Second, true, (item+int(i))%8 == 0)
-				}
-				at += 10 * time.Second
-			}
+			at = h.strangerRelay(at)
 			if !h.d.behaviour.StrangersColder() {
 				t.Fatal("the crowd's strangers not seen colder: the test would prove nothing")
 			}
@@ -583,4 +548,36 @@ func TestAStrangerConvincingAloneBesideACrowdIsRecruited(t *testing.T) {
 	if _, ok := lone(false); ok {
 		t.Error("a stranger reading the tail alone, strangers not colder: recruited")
 	}
+}
+
+// regulars has 100 addresses each make a first session, one popular
+// item, and a second from at+1m, eight items 5 s apart, every fourth one
+// cold: regulars whose responses are a quarter mostly cold. It returns
+// when the last started.
+func (h *crewHarness) regulars(at time.Duration) time.Duration {
+	for i := range uint64(100) {
+		first := actor(mix(0x4e90000+i), mix(0x4e95e55+i), 0xf1)
+		h.read(&first, at, true, true)
+		again := actor(mix(0x4e90000+i), mix(0x4e9a9a1+i), 0xf1)
+		for item := range 8 {
+			h.read(&again, at+time.Minute+time.Duration(item)*5*time.Second, true, item%4 != 0)
+		}
+		at += 2 * time.Second
+	}
+	return at
+}
+
+// strangerRelay has 150 strangers on addresses of their own, one started
+// every 10 s from at, each read eight items 4 s apart, every eighth one
+// popular (under the nine in ten at which a key's responses are taken
+// back from people's), and returns when the next would start.
+func (h *crewHarness) strangerRelay(at time.Duration) time.Duration {
+	for i := range uint64(150) {
+		m := actor(mix(0x7e1a0000+i), mix(0x7e1a5e55+i), 0xf1)
+		for item := range 8 {
+			h.read(&m, at+time.Duration(item)*4*time.Second, true, (item+int(i))%8 == 0)
+		}
+		at += 10 * time.Second
+	}
+	return at
 }

@@ -282,65 +282,47 @@ func TestBenchALandingCrowdIsSeenNotHeld(t *testing.T) {
 	}
 }
 
-// A paced operation that starts its members steadily, below a cohort's
-// quorum a minute, was its own baseline after an hour, and people's own
-// tail reading warmed what its members asked for at random: 301,043
-// records, 46,318 people in the afternoon (2026-12-06). Held as a stream
-// since, no person refused beside it.
-func TestBenchAPacedOperationStartedSteadilyIsHeld(t *testing.T) {
-	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "paced-stagger", Days: 1, Shoppers: 2000, Workers: 1})
-	if err != nil {
-		t.Fatal(err)
+// Paced operations whose members each read like a person reading the
+// tail, started one after another from noon rather than together: each
+// row pins what its class takes in the afternoon, and that nobody is
+// refused beside it.
+func TestBenchPacedOperationsStartedOneByOne(t *testing.T) {
+	tests := []struct {
+		scenario string
+		most     int
+	}{
+		// Members started one every 8-15 s, below a cohort's quorum a
+		// minute: its own baseline after an hour, and people's own tail
+		// reading warmed what its members asked for at random (301,043
+		// records, 46,318 people, 2026-12-06). Held as a stream since.
+		{"paced-stagger", 100_000},
+		// The same, each member for its first two minutes only: its
+		// strangers at a person's pace set people's cold share at
+		// 0.5-0.68 where regulars' was 0.2-0.3, so that each member took
+		// twice what it needs to be told from a person (632,752). Not
+		// held: each member still takes about seven responses before it
+		// convinces alone.
+		{"paced-relay", 400_000},
+		// A member every 100-140 s, slower than a stream's quorum: each
+		// held by its own budgets only, and took them again every hour
+		// (261,888). Once strangers have been seen colder for a quarter
+		// hour, a stranger convincing alone is recruited.
+		{"paced-trickle", 60_000},
 	}
-	sc := rep.Scenarios[0]
-	t.Logf("paced-stagger: %d records, %d people", sc.Campaign.RecordsTaken, sc.Campaign.DistinctTaken)
-	if sc.Campaign.RecordsTaken > 100_000 {
-		t.Errorf("paced-stagger took %d records in its afternoon, want 100,000 at most", sc.Campaign.RecordsTaken)
-	}
-	if sc.Legit.ActorsRefused > 0 {
-		t.Errorf("%d legitimate actors refused beside paced-stagger, want none", sc.Legit.ActorsRefused)
-	}
-}
-
-// The same operation keeping each member for its first two minutes only,
-// before it shows a stream anything: its strangers at a person's pace
-// were most of the responses at that pace, and set people's cold share
-// at 0.5-0.68 where regulars' was 0.2-0.3, so that each member took twice
-// what it needs to be told from a person (632,752 records in the
-// afternoon, 2026-12-06). It is not held: each member still takes about
-// seven responses before it convinces alone. Pinned at what it takes
-// with people's share measured on regulars while strangers are colder.
-func TestBenchARelayOfBriefMembersDoesNotSetPeoplesShare(t *testing.T) {
-	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "paced-relay", Days: 1, Shoppers: 2000, Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := rep.Scenarios[0]
-	t.Logf("paced-relay: %d records, %d people", sc.Campaign.RecordsTaken, sc.Campaign.DistinctTaken)
-	if sc.Campaign.RecordsTaken > 400_000 {
-		t.Errorf("paced-relay took %d records in its afternoon, want 400,000 at most", sc.Campaign.RecordsTaken)
-	}
-	if sc.Legit.ActorsRefused > 0 {
-		t.Errorf("%d legitimate actors refused beside paced-relay, want none", sc.Legit.ActorsRefused)
-	}
-}
-
-// A stream that starts a member every 100-140 s never makes a quorum in
-// half an hour: each member was held by its own budgets only, and took
-// them again every hour (261,888 records in the afternoon, 2026-12-06).
-// While strangers are seen colder, a stranger convincing alone is
-// recruited; nobody refused beside it.
-func TestBenchAStreamSlowerThanAQuorumIsHeld(t *testing.T) {
-	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: "paced-trickle", Days: 1, Shoppers: 2000, Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := rep.Scenarios[0]
-	t.Logf("paced-trickle: %d records, %d people", sc.Campaign.RecordsTaken, sc.Campaign.DistinctTaken)
-	if sc.Campaign.RecordsTaken > 60_000 {
-		t.Errorf("paced-trickle took %d records in its afternoon, want 60,000 at most", sc.Campaign.RecordsTaken)
-	}
-	if sc.Legit.ActorsRefused > 0 {
-		t.Errorf("%d legitimate actors refused beside paced-trickle, want none", sc.Legit.ActorsRefused)
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: tt.scenario, Days: 1, Shoppers: 2000, Workers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := rep.Scenarios[0]
+			t.Logf("%s: %d records, %d people", tt.scenario, sc.Campaign.RecordsTaken, sc.Campaign.DistinctTaken)
+			if sc.Campaign.RecordsTaken > tt.most {
+				t.Errorf("%s took %d records in its afternoon, want %d at most", tt.scenario, sc.Campaign.RecordsTaken, tt.most)
+			}
+			if sc.Legit.ActorsRefused > 0 {
+				t.Errorf("%d legitimate actors refused beside %s, want none", sc.Legit.ActorsRefused, tt.scenario)
+			}
+		})
 	}
 }

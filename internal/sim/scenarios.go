@@ -385,6 +385,21 @@ func pageThenReviews(n int) func(c *campaign) Request {
 	}
 }
 
+// pacedMembers makes c paced-pages' n members: each a session on an
+// address of its own in a random /16, with a browser's headers, loading
+// an item's page before its reviews about every 3.75 s (2.5-5 s), random
+// items, each at an irregular pace of its own.
+func pacedMembers(rng *rand.Rand, n int, c *campaign) *campaign {
+	c.fp, c.jitter, c.shuffle = fpBrowser, 0.35, true
+	for range n {
+		c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
+		c.sessions = append(c.sessions, rng.Uint64()|1)
+	}
+	c.interval = 3750 * time.Millisecond / time.Duration(2*n) // the pace of all of them
+	c.fetch = pageThenReviews(n)
+	return c
+}
+
 // reviewsRecommended asks about one of the items the home page
 // recommended the churn session the request is of (World.Recommended): a
 // churner that follows what it was shown.
@@ -586,14 +601,7 @@ var scenarios = []Scenario{
 	{Name: "paced-pages", Desc: "red team: 60-150 sessions, each on an address of its own in random /16s, no account, each item's page before its reviews at a person's pace (2.5-5 s an item), random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			n := 60 + rng.IntN(91)
-			c := &campaign{fp: fpBrowser, jitter: 0.35, shuffle: true}
-			for range n {
-				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
-				c.sessions = append(c.sessions, rng.Uint64()|1)
-			}
-			c.interval = 3750 * time.Millisecond / time.Duration(2*n) // an item (page, reviews) every ~3.75 s each
-			c.fetch = pageThenReviews(n)
-			return c
+			return pacedMembers(rng, n, &campaign{})
 		}},
 	// What default-policy.md says a reader would do next (2026-12-06):
 	// start the members steadily, below a quorum a minute, so that the
@@ -601,14 +609,7 @@ var scenarios = []Scenario{
 	{Name: "paced-stagger", Desc: "paced-pages started steadily from noon: 200-400 sessions, one every 8-15 s, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items, until midnight", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			n := 200 + rng.IntN(201)
-			c := &campaign{fp: fpBrowser, jitter: 0.35, shuffle: true, startAfter: 12 * time.Hour, stagger: 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))}
-			for range n {
-				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
-				c.sessions = append(c.sessions, rng.Uint64()|1)
-			}
-			c.interval = 3750 * time.Millisecond / time.Duration(2*n)
-			c.fetch = pageThenReviews(n)
-			return c
+			return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))})
 		}},
 	// What default-policy.md says a reader would do next (2026-12-06,
 	// after streams): keep each member for its first minutes only, before
@@ -618,42 +619,21 @@ var scenarios = []Scenario{
 			stagger := 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))
 			life := 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second)))
 			n := int(12*time.Hour/stagger) + 1
-			c := &campaign{fp: fpBrowser, jitter: 0.35, shuffle: true, startAfter: 12 * time.Hour, stagger: stagger, lifetime: life}
-			for range n {
-				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
-				c.sessions = append(c.sessions, rng.Uint64()|1)
-			}
-			c.interval = 3750 * time.Millisecond / time.Duration(2*n) // each member an item every ~3.75 s
-			c.fetch = pageThenReviews(n)
-			return c
+			return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: stagger, lifetime: life})
 		}},
 	// And what it says of a stream: one that starts fewer than one member
 	// every 90 s never makes a quorum in half an hour.
 	{Name: "paced-trickle", Desc: "paced-stagger's members started one every 100-140 s from noon until midnight, slower than a stream's quorum: each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			n := 200 + rng.IntN(201)
-			c := &campaign{fp: fpBrowser, jitter: 0.35, shuffle: true, startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second)))}
-			for range n {
-				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
-				c.sessions = append(c.sessions, rng.Uint64()|1)
-			}
-			c.interval = 3750 * time.Millisecond / time.Duration(2*n)
-			c.fetch = pageThenReviews(n)
-			return c
+			return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second)))})
 		}},
 	// What a reader of 2026-12-06's strangers would do next: make each
 	// member a regular of its address before it reads.
 	{Name: "paced-regulars", Desc: "paced-trickle's members, each first loading a popular item's page and reviews in a throwaway session, so that the session it reads in is not the first on its address: one started every 100-140 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			n := 200 + rng.IntN(201)
-			c := &campaign{fp: fpBrowser, jitter: 0.35, shuffle: true, startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second))), warmup: true}
-			for range n {
-				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
-				c.sessions = append(c.sessions, rng.Uint64()|1)
-			}
-			c.interval = 3750 * time.Millisecond / time.Duration(2*n)
-			c.fetch = pageThenReviews(n)
-			return c
+			return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second))), warmup: true})
 		}},
 	{Name: "console-crew", Desc: "red team: 150-300 accounts, ten to an address, each a session that loads a script once and then a random item's reviews through the API every 10.5-14 s (a clerk's pace)", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
