@@ -400,6 +400,14 @@ func pacedMembers(rng *rand.Rand, n int, c *campaign) *campaign {
 	return c
 }
 
+// pacedTrickle is paced-trickle: 200-400 of pacedMembers' members, one
+// started every 100-140 s from noon; warmup: each first a regular of its
+// address (paced-regulars).
+func pacedTrickle(rng *rand.Rand, warmup bool) *campaign {
+	n := 200 + rng.IntN(201)
+	return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second))), warmup: warmup})
+}
+
 // reviewsRecommended asks about one of the items the home page
 // recommended the churn session the request is of (World.Recommended): a
 // churner that follows what it was shown.
@@ -625,15 +633,13 @@ var scenarios = []Scenario{
 	// every 90 s never makes a quorum in half an hour.
 	{Name: "paced-trickle", Desc: "paced-stagger's members started one every 100-140 s from noon until midnight, slower than a stream's quorum: each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			n := 200 + rng.IntN(201)
-			return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second)))})
+			return pacedTrickle(rng, false)
 		}},
 	// What a reader of 2026-12-06's strangers would do next: make each
 	// member a regular of its address before it reads.
 	{Name: "paced-regulars", Desc: "paced-trickle's members, each first loading a popular item's page and reviews in a throwaway session, so that the session it reads in is not the first on its address: one started every 100-140 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			n := 200 + rng.IntN(201)
-			return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second))), warmup: true})
+			return pacedTrickle(rng, true)
 		}},
 	{Name: "console-crew", Desc: "red team: 150-300 accounts, ten to an address, each a session that loads a script once and then a random item's reviews through the API every 10.5-14 s (a clerk's pace)", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
