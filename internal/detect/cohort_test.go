@@ -341,9 +341,10 @@ func TestACrowdOfStrangersIsSeen(t *testing.T) {
 	if got := h.d.behaviour.firstUnpaged.Load(); got != votes {
 		t.Errorf("the crowd's sessions cast %d votes that items have no pages while it was seen", got-votes)
 	}
-	// a regular: a new session of an address seen before (lately: the
-	// harness forgets the oldest keys)
+	// a regular: a new session of an address seen a quarter hour before
+	// (regularAfter; lately: the harness forgets the oldest keys)
 	regular := actor(mix(0xc40d0000+2099), mix(0x4e6a1a4), 0xf1)
+	at += time.Duration(regularAfter)
 	for c := range 3 {
 		if s := h.read(&regular, at+time.Duration(c)*6*time.Second, true, false); s&StrangerCrowd != 0 {
 			t.Errorf("a regular on the tail while a crowd is about: %v", s)
@@ -550,17 +551,47 @@ func TestAStrangerConvincingAloneBesideACrowdIsRecruited(t *testing.T) {
 	}
 }
 
-// regulars has 100 addresses each make a first session, one popular
-// item, and a second from at+1m, eight items 5 s apart, every fourth one
-// cold: regulars whose responses are a quarter mostly cold. It returns
-// when the last started.
+// A paced stream whose members each opened a popular item's page and
+// its reviews in a throwaway session first read as regulars of their
+// addresses, and neither stranger rule held them: 262,371 records in an
+// afternoon (sim paced-regulars, 2026-12-06). A session that comes
+// within a quarter hour of its address's first is a stranger too.
+func TestAThrowawaySessionDoesNotMakeARegular(t *testing.T) {
+	h := newCrewHarness()
+	at := h.strangerRelay(h.regulars(0)) + 2*time.Hour
+	if !h.d.behaviour.StrangersColder() {
+		t.Fatal("the crowd's strangers not seen colder: the test would prove nothing")
+	}
+	w := actor(mix(0x7e1d0000), mix(0x7e1d3a3a), 0xf1)
+	h.read(&w, at, true, true)
+	m := actor(mix(0x7e1d0000), mix(0x7e1d5e55), 0xf1)
+	for item := range 30 {
+		h.read(&m, at+5*time.Second+time.Duration(item)*4*time.Second, true, false)
+		if m.Keys[identity.Crew].Hash != 0 {
+			if item >= 12 {
+				t.Errorf("recruited at its %dth item, want by its 12th", item+1)
+			}
+			return
+		}
+	}
+	t.Error("a stranger reading the tail after a throwaway session on its address, while a crowd of strangers is about: not recruited")
+}
+
+// regulars has 100 addresses each make a first session from at, 2 s
+// apart, one popular item, and a second a quarter hour later
+// (regularAfter), eight items 5 s apart, every fourth one cold: regulars
+// whose responses are a quarter mostly cold. It returns when the last
+// started.
 func (h *crewHarness) regulars(at time.Duration) time.Duration {
 	for i := range uint64(100) {
 		first := actor(mix(0x4e90000+i), mix(0x4e95e55+i), 0xf1)
-		h.read(&first, at, true, true)
+		h.read(&first, at+time.Duration(i)*2*time.Second, true, true)
+	}
+	at += time.Duration(regularAfter) + time.Minute
+	for i := range uint64(100) {
 		again := actor(mix(0x4e90000+i), mix(0x4e9a9a1+i), 0xf1)
 		for item := range 8 {
-			h.read(&again, at+time.Minute+time.Duration(item)*5*time.Second, true, item%4 != 0)
+			h.read(&again, at+time.Duration(item)*5*time.Second, true, item%4 != 0)
 		}
 		at += 2 * time.Second
 	}
