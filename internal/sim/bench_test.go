@@ -308,6 +308,11 @@ func TestBenchPacedOperationsStartedOneByOne(t *testing.T) {
 		// (261,888). Once strangers have been seen colder for a quarter
 		// hour, a stranger convincing alone is recruited.
 		{"paced-trickle", 60_000},
+		// paced-trickle's members each a regular of its address first,
+		// by a throwaway session: neither stranger rule held them
+		// (262,371). A session within a quarter hour of its address's
+		// first is a stranger too.
+		{"paced-regulars", 60_000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {

@@ -168,12 +168,16 @@ type campaign struct {
 	// warmup: each member first loads a popular item's page and its
 	// reviews in a throwaway session of its own, so that the session it
 	// then reads in is not the first on its address
-	warmup   bool
-	warmed   []int // by member: the warm-up's item, negated once done
-	member   int   // the address of the request being made (for fetch)
-	now, end time.Time
-	n        int
-	fetch    func(c *campaign) Request // fills Route, ID, Hit
+	warmup bool
+	// warmAhead: with warmup and stagger, each member's throwaway session
+	// comes this long before the member starts, so that its address is
+	// that old when it reads (0: just before)
+	warmAhead time.Duration
+	warmed    []int // by member: the warm-up's item, negated once done
+	member    int   // the address of the request being made (for fetch)
+	now, end  time.Time
+	n         int
+	fetch     func(c *campaign) Request // fills Route, ID, Hit
 }
 
 // linger: a churn session's late calls, from at.
@@ -186,6 +190,9 @@ type linger struct {
 }
 
 func (c *campaign) Next() (Request, bool) {
+	if c.warmAhead > 0 && c.warmed == nil {
+		c.planWarmups()
+	}
 	if len(c.lingering) > 0 && !c.lingering[0].at.After(c.now) {
 		l := &c.lingering[0]
 		c.member = l.ip
@@ -214,6 +221,14 @@ func (c *campaign) Next() (Request, bool) {
 	iv, first, active := c.interval, 0, len(c.ips)
 	if c.stagger > 0 {
 		since := c.now.Sub(Start.Add(c.startAfter))
+		if since < 0 {
+			// before the first member: only warm-ups (warmAhead)
+			c.now = Start.Add(c.startAfter)
+			if len(c.lingering) > 0 && c.lingering[0].at.Before(c.now) {
+				c.now = c.lingering[0].at
+			}
+			return c.Next()
+		}
 		active = min(active, 1+int(since/c.stagger))
 		if c.lifetime > 0 && since >= c.lifetime {
 			first = min(active-1, 1+int((since-c.lifetime)/c.stagger))
@@ -255,7 +270,7 @@ func (c *campaign) Next() (Request, bool) {
 	if c.warmup && c.warmed == nil {
 		c.warmed = make([]int, len(c.ips))
 	}
-	warm := c.warmup && c.warmed[i] >= 0
+	warm := c.warmup && c.warmAhead == 0 && c.warmed[i] >= 0
 	switch {
 	case warm && c.warmed[i] == 0:
 		c.warmed[i] = c.w.Zipf.Sample(c.rng)
@@ -304,6 +319,21 @@ func (c *campaign) Next() (Request, bool) {
 		r.UA = detect.UAAutomation
 	}
 	return r, true
+}
+
+// planWarmups queues each member's throwaway session (a popular item's
+// page, then its reviews) warmAhead before the member starts.
+func (c *campaign) planWarmups() {
+	c.warmed = make([]int, len(c.ips))
+	for i := range c.ips {
+		item := c.w.Zipf.Sample(c.rng)
+		c.lingering = append(c.lingering, linger{
+			at:      Start.Add(c.startAfter + time.Duration(i)*c.stagger - c.warmAhead),
+			session: mix(c.sessions[i]^0x3a3a) | 1,
+			ip:      i,
+			pending: []Request{{Route: RoutePage, ID: item}, {Route: RouteReviews, ID: item}},
+		})
+	}
 }
 
 // lands is 1 when each churn session's first request is the home page.
@@ -402,10 +432,11 @@ func pacedMembers(rng *rand.Rand, n int, c *campaign) *campaign {
 
 // pacedTrickle is paced-trickle: 200-400 of pacedMembers' members, one
 // started every 100-140 s from noon; warmup: each first a regular of its
-// address (paced-regulars).
-func pacedTrickle(rng *rand.Rand, warmup bool) *campaign {
+// address (paced-regulars), its throwaway session ahead long before it
+// starts (paced-warmed).
+func pacedTrickle(rng *rand.Rand, warmup bool, ahead time.Duration) *campaign {
 	n := 200 + rng.IntN(201)
-	return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second))), warmup: warmup})
+	return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second))), warmup: warmup, warmAhead: ahead})
 }
 
 // reviewsRecommended asks about one of the items the home page
@@ -633,13 +664,19 @@ var scenarios = []Scenario{
 	// every 90 s never makes a quorum in half an hour.
 	{Name: "paced-trickle", Desc: "paced-stagger's members started one every 100-140 s from noon until midnight, slower than a stream's quorum: each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			return pacedTrickle(rng, false)
+			return pacedTrickle(rng, false, 0)
 		}},
 	// What a reader of 2026-12-06's strangers would do next: make each
 	// member a regular of its address before it reads.
 	{Name: "paced-regulars", Desc: "paced-trickle's members, each first loading a popular item's page and reviews in a throwaway session, so that the session it reads in is not the first on its address: one started every 100-140 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			return pacedTrickle(rng, true)
+			return pacedTrickle(rng, true, 0)
+		}},
+	// What a reader of regularAfter would do next: warm each address a
+	// quarter hour and more before its member reads there.
+	{Name: "paced-warmed", Desc: "paced-regulars whose members each open their popular item in the throwaway session 20 min before they start to read, so that their address is then a quarter hour old: one started every 100-140 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return pacedTrickle(rng, true, 20*time.Minute)
 		}},
 	{Name: "console-crew", Desc: "red team: 150-300 accounts, ten to an address, each a session that loads a script once and then a random item's reviews through the API every 10.5-14 s (a clerk's pace)", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
@@ -830,7 +867,7 @@ func (sc Scenario) Campaign(w *World, seed uint64, end time.Time) (Source, *Camp
 	st := &CampaignStats{}
 	rng := rand.New(rand.NewPCG(seed, 0xca))
 	c := sc.make(w, st, rng, end)
-	c.w, c.st, c.rng, c.now, c.end = w, st, rng, Start.Add(c.startAfter), end
+	c.w, c.st, c.rng, c.now, c.end = w, st, rng, Start.Add(c.startAfter-c.warmAhead), end
 	return c, st
 }
 
