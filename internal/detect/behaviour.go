@@ -239,7 +239,8 @@ type addrState struct {
 	born, grown uint16
 	// stranger: on a session's state, it was the first session on its
 	// address that the proxy knows of, or came within regularAfter of
-	// the first, without an account (Behaviour.StrangersColder)
+	// the first before any there stayed, without an account
+	// (Behaviour.StrangersColder)
 	stranger bool
 	// tail: its responses were, at its last record call, colder than a
 	// person's would be 1 time in 100 (evidence.tail): what it is shown
@@ -795,7 +796,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		var yst *addrState
 		if young {
 			_, yst = b.state(yk, true)
-			stranger = stranger || i == 0 && born && (yst.born == 0 || now-yst.firstAt < regularAfter)
+			stranger = stranger || i == 0 && born && (yst.born == 0 || now-yst.firstAt < regularAfter && yst.grown == 0)
 			if born || landed && i == 3 {
 				yst.bear()
 			}
@@ -2028,13 +2029,19 @@ func (b *Behaviour) regularsShare() (share float64, measured bool) {
 func (b *Behaviour) StrangersColder() bool { return b.Strangers().Colder }
 
 // regularAfter: a session born on an address whose first session came
-// less than this before it is a stranger too. The first on its address
-// alone was a throwaway session away: a paced stream whose members each
-// opened a popular item's page and its reviews before reading in a
-// session of their own was read as regulars, and made regulars colder
-// instead (sim paced-regulars: 262,371 records at seed 1, never held,
-// 2026-12-06). A quarter hour, as a stream's window: an operation must
-// hold each address that long before it reads there.
+// less than this before it, none there having stayed yet (staysFor), is
+// a stranger too. The first on its address alone was a throwaway
+// session away: a paced stream whose members each opened a popular
+// item's page and its reviews before reading in a session of their own
+// was read as regulars, and made regulars colder instead (sim
+// paced-regulars: 262,371 records at seed 1, never held, 2026-12-06). A
+// quarter hour, as a stream's window: an operation must hold each
+// address that long before it reads there, or stay there first. Not a
+// person's next visit after one that stayed: those, strangers too, made
+// strangers read as warm as regulars on a single-page app's shop at the
+// minute a crowd arrived, which then warmed what it read for seven hours
+// unseen (sim --spa paced-mixed, seed 1: 332,032 records, a person
+// refused; 228,073 before).
 const regularAfter = streamWindow
 
 // crowdHeld: how long strangers must have been seen colder before a
