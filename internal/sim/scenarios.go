@@ -173,6 +173,9 @@ type campaign struct {
 	// comes this long before the member starts, so that its address is
 	// that old when it reads (0: just before)
 	warmAhead time.Duration
+	// warmStays: with warmAhead, the throwaway session asks for the
+	// item's reviews again 6 s after its first call, so that it stayed
+	warmStays bool
 	warmed    []int // by member: the warm-up's item, negated once done
 	member    int   // the address of the request being made (for fetch)
 	now, end  time.Time
@@ -327,12 +330,17 @@ func (c *campaign) planWarmups() {
 	c.warmed = make([]int, len(c.ips))
 	for i := range c.ips {
 		item := c.w.Zipf.Sample(c.rng)
-		c.lingering = append(c.lingering, linger{
+		w := linger{
 			at:      Start.Add(c.startAfter + time.Duration(i)*c.stagger - c.warmAhead),
 			session: mix(c.sessions[i]^0x3a3a) | 1,
 			ip:      i,
 			pending: []Request{{Route: RoutePage, ID: item}, {Route: RouteReviews, ID: item}},
-		})
+		}
+		c.lingering = append(c.lingering, w)
+		if c.warmStays {
+			w.at, w.pending = w.at.Add(6*time.Second), []Request{{Route: RouteReviews, ID: item}}
+			c.lingering = append(c.lingering, w)
+		}
 	}
 }
 
@@ -400,13 +408,17 @@ func reviewsThenProfiles(c *campaign) Request {
 
 // reviewsAtRandom takes random items' reviews: the long tail nobody reads.
 // pageThenReviews has each of n members load a random item's page, and
-// ask for that item's reviews on its next request.
-func pageThenReviews(n int) func(c *campaign) Request {
+// ask for that item's reviews on its next request; popular in 100 of the
+// items are picked as people pick them instead.
+func pageThenReviews(n, popular int) func(c *campaign) Request {
 	item := make([]int, n)
 	return func(c *campaign) Request {
 		i := c.member
 		if item[i] == 0 {
 			item[i] = 1 + c.rng.IntN(c.w.Shop.Items)
+			if popular > 0 && c.rng.IntN(100) < popular {
+				item[i] = c.w.Zipf.Sample(c.rng)
+			}
 			return Request{Route: RoutePage, ID: item[i]}
 		}
 		r := Request{Route: RouteReviews, ID: item[i]}
@@ -426,7 +438,7 @@ func pacedMembers(rng *rand.Rand, n int, c *campaign) *campaign {
 		c.sessions = append(c.sessions, rng.Uint64()|1)
 	}
 	c.interval = 3750 * time.Millisecond / time.Duration(2*n) // the pace of all of them
-	c.fetch = pageThenReviews(n)
+	c.fetch = pageThenReviews(n, 0)
 	return c
 }
 
@@ -434,9 +446,9 @@ func pacedMembers(rng *rand.Rand, n int, c *campaign) *campaign {
 // started every 100-140 s from noon; warmup: each first a regular of its
 // address (paced-regulars), its throwaway session ahead long before it
 // starts (paced-warmed).
-func pacedTrickle(rng *rand.Rand, warmup bool, ahead time.Duration) *campaign {
+func pacedTrickle(rng *rand.Rand, warmup bool, ahead time.Duration, stays bool) *campaign {
 	n := 200 + rng.IntN(201)
-	return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second))), warmup: warmup, warmAhead: ahead})
+	return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 100*time.Second + time.Duration(rng.Int64N(int64(40*time.Second))), warmup: warmup, warmAhead: ahead, warmStays: stays})
 }
 
 // reviewsRecommended asks about one of the items the home page
@@ -573,7 +585,7 @@ var scenarios = []Scenario{
 				c.sessions = append(c.sessions, rng.Uint64()|1)
 			}
 			c.interval = time.Duration(float64(time.Second) / (2 * float64(n))) // ~2 req/s per member
-			c.fetch = pageThenReviews(n)
+			c.fetch = pageThenReviews(n, 0)
 			return c
 		}},
 	{Name: "fp-crew", Desc: "the account crew with a header fingerprint of its own per member (browser versions and languages varied): 24-48 accounts in 3-6 /24s, ~2 req/s each of random items' reviews", Days: 1,
@@ -660,23 +672,39 @@ var scenarios = []Scenario{
 			n := int(12*time.Hour/stagger) + 1
 			return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: stagger, lifetime: life})
 		}},
+	// What the last two notes said a reader would do next and nobody
+	// measured: mix popular items in, so that each member's responses
+	// are no colder than a person's.
+	{Name: "paced-mixed", Desc: "paced-stagger's members, every other item (at random) a popular one, picked as people pick them: one started every 8-15 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n := 200 + rng.IntN(201)
+			c := pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))})
+			c.fetch = pageThenReviews(n, 50)
+			return c
+		}},
 	// And what it says of a stream: one that starts fewer than one member
 	// every 90 s never makes a quorum in half an hour.
 	{Name: "paced-trickle", Desc: "paced-stagger's members started one every 100-140 s from noon until midnight, slower than a stream's quorum: each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			return pacedTrickle(rng, false, 0)
+			return pacedTrickle(rng, false, 0, false)
 		}},
 	// What a reader of 2026-12-06's strangers would do next: make each
 	// member a regular of its address before it reads.
 	{Name: "paced-regulars", Desc: "paced-trickle's members, each first loading a popular item's page and reviews in a throwaway session, so that the session it reads in is not the first on its address: one started every 100-140 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			return pacedTrickle(rng, true, 0)
+			return pacedTrickle(rng, true, 0, false)
+		}},
+	// What a reader of regularAfter would do next, cheaply: have the
+	// throwaway session stay.
+	{Name: "paced-stayed", Desc: "paced-regulars whose throwaway session asks for its popular item's reviews again 6 s after its first call, 10 s before its member starts to read, so that a session stayed on the address first: one started every 100-140 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return pacedTrickle(rng, true, 10*time.Second, true)
 		}},
 	// What a reader of regularAfter would do next: warm each address a
 	// quarter hour and more before its member reads there.
 	{Name: "paced-warmed", Desc: "paced-regulars whose members each open their popular item in the throwaway session 20 min before they start to read, so that their address is then a quarter hour old: one started every 100-140 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			return pacedTrickle(rng, true, 20*time.Minute)
+			return pacedTrickle(rng, true, 20*time.Minute, false)
 		}},
 	{Name: "console-crew", Desc: "red team: 150-300 accounts, ten to an address, each a session that loads a script once and then a random item's reviews through the API every 10.5-14 s (a clerk's pace)", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
@@ -697,7 +725,7 @@ var scenarios = []Scenario{
 				c.sessions = append(c.sessions, rng.Uint64()|1)
 			}
 			c.interval = 2600 * time.Millisecond / time.Duration(2*n) // an item (page, reviews) every ~2.6 s each
-			c.fetch = pageThenReviews(n)
+			c.fetch = pageThenReviews(n, 0)
 			return c
 		}},
 	// The second red team's churner on a carrier NAT's address: its fresh
