@@ -675,11 +675,11 @@ var scenarios = []Scenario{
 	// What the last two notes said a reader would do next and nobody
 	// measured: mix popular items in, so that each member's responses
 	// are no colder than a person's.
-	{Name: "paced-mixed", Desc: "paced-stagger's members, every other item (at random) a popular one, picked as people pick them: one started every 8-15 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s", Days: 1,
+	{Name: "paced-mixed", Desc: "paced-stagger's members, half to four in five of their items (the share drawn for the run) popular ones, picked as people pick them: one started every 8-15 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			n := 200 + rng.IntN(201)
 			c := pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))})
-			c.fetch = pageThenReviews(n, 50)
+			c.fetch = pageThenReviews(n, 50+rng.IntN(31))
 			return c
 		}},
 	// And what it says of a stream: one that starts fewer than one member
