@@ -555,7 +555,9 @@ func TestAStrangerConvincingAloneBesideACrowdIsRecruited(t *testing.T) {
 // its reviews in a throwaway session first read as regulars of their
 // addresses, and neither stranger rule held them: 262,371 records in an
 // afternoon (sim paced-regulars, 2026-12-06). A session that comes
-// within a quarter hour of its address's first is a stranger too.
+// within a quarter hour of its address's first, while no session there
+// has stayed, is a stranger too (one that stayed makes a regular again:
+// sim paced-stayed).
 func TestAThrowawaySessionDoesNotMakeARegular(t *testing.T) {
 	h := newCrewHarness()
 	at := h.strangerRelay(h.regulars(0)) + 2*time.Hour

@@ -311,7 +311,7 @@ func TestBenchPacedOperationsStartedOneByOne(t *testing.T) {
 		// paced-trickle's members each a regular of its address first,
 		// by a throwaway session: neither stranger rule held them
 		// (262,371). A session within a quarter hour of its address's
-		// first is a stranger too.
+		// first, while none there has stayed, is a stranger too.
 		{"paced-regulars", 60_000},
 	}
 	for _, tt := range tests {
