@@ -442,6 +442,19 @@ func pacedMembers(rng *rand.Rand, n int, c *campaign) *campaign {
 	return c
 }
 
+// pacedStagger is paced-stagger: 200-400 of pacedMembers' members, one
+// started every 8-15 s from noon; mixed: each picks half to four in five
+// of its items (the share drawn for the run) as people pick them
+// (paced-mixed).
+func pacedStagger(rng *rand.Rand, mixed bool) *campaign {
+	n := 200 + rng.IntN(201)
+	c := pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))})
+	if mixed {
+		c.fetch = pageThenReviews(n, 50+rng.IntN(31))
+	}
+	return c
+}
+
 // pacedTrickle is paced-trickle: 200-400 of pacedMembers' members, one
 // started every 100-140 s from noon; warmup: each first a regular of its
 // address (paced-regulars), its throwaway session ahead long before it
@@ -659,8 +672,7 @@ var scenarios = []Scenario{
 	// operation is its own hour-before baseline.
 	{Name: "paced-stagger", Desc: "paced-pages started steadily from noon: 200-400 sessions, one every 8-15 s, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s, random items, until midnight", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			n := 200 + rng.IntN(201)
-			return pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))})
+			return pacedStagger(rng, false)
 		}},
 	// What default-policy.md says a reader would do next (2026-12-06,
 	// after streams): keep each member for its first minutes only, before
@@ -677,10 +689,7 @@ var scenarios = []Scenario{
 	// are no colder than a person's.
 	{Name: "paced-mixed", Desc: "paced-stagger's members, half to four in five of their items (the share drawn for the run) popular ones, picked as people pick them: one started every 8-15 s from noon until midnight, each on an address of its own in random /16s, each item's page before its reviews every 2.5-5 s", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			n := 200 + rng.IntN(201)
-			c := pacedMembers(rng, n, &campaign{startAfter: 12 * time.Hour, stagger: 8*time.Second + time.Duration(rng.Int64N(int64(7*time.Second)))})
-			c.fetch = pageThenReviews(n, 50+rng.IntN(31))
-			return c
+			return pacedStagger(rng, true)
 		}},
 	// And what it says of a stream: one that starts fewer than one member
 	// every 90 s never makes a quorum in half an hour.
