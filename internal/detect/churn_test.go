@@ -1766,3 +1766,41 @@ func TestAStrayedSessionThatGoesOnIsALanderAgain(t *testing.T) {
 		t.Fatal("a session that strayed, then opened an item's page and asked about it, still reads as pageless")
 	}
 }
+
+// The record calls a home page makes as it loads (an account menu asking
+// about the signed-in person, a widget about a recommended item) are the
+// page's: an outside red team's log replay had its signed-in people do
+// so, and 261 of 2,668 were put in an account crew's pageless pool,
+// under the crew's day-long block (2026-12-06). The call past them, with
+// nothing loaded since and about another item than the page's, is the
+// session's own, and reads as pageless on a shop whose items have pages.
+func TestAHomePagesOwnCallsAreNotASessionGoingOnWithoutPages(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		calls    []time.Duration // after the page, each about another item
+		pageless bool
+	}{
+		{"an account menu and a widget", []time.Duration{2 * time.Second, 4 * time.Second}, false},
+		{"an account menu and two widgets", []time.Duration{time.Second, 1200 * time.Millisecond, 1400 * time.Millisecond}, false},
+		{"a widget, then a call of its own 10 s on", []time.Duration{time.Second, 11 * time.Second}, true},
+		{"four calls as the page loads", []time.Duration{time.Second, 1100 * time.Millisecond, 1200 * time.Millisecond, 1300 * time.Millisecond}, true},
+		{"three as it loads, a fourth 10 s on", []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 13 * time.Second}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := pagedShop(1 << 12)
+			b := d.behaviour
+			a := actor(0x0a000001, mix(0x5e55), 0xf1)
+			a.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(0xacc)}
+			d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: epoch, IDLow: -1, Unserved: true})
+			d.PageServed(&a, 0)
+			d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + 1e8, IDLow: -1})
+			for i, c := range tc.calls {
+				d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(c), IDLow: -1, PathID: 1 + 200 + i})
+			}
+			_, st := b.state(a.Keys[identity.Session], false)
+			if st.pageless != tc.pageless {
+				t.Fatalf("pageless %v, want %v", st.pageless, tc.pageless)
+			}
+		})
+	}
+}

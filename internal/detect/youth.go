@@ -19,6 +19,11 @@ const youngFor = int64(30e9)
 // (surge) and the cold sweeps instead.
 const staysFor = int64(5e9)
 
+// loadCalls: the record calls a page may make as it loads (within
+// staysFor of the first): an account menu and a widget or two. The call
+// after them is the first a session makes of its own (see unpagedTwice).
+const loadCalls = 3
+
 // pagelessJudgedAfter: an address's pageless young sessions are judged
 // to die young (ephemeral) once their first sessions have had the time
 // to stay: a person's next call comes 3-8 s after the last in the
