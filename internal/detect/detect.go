@@ -419,7 +419,11 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	if ev.pooled && !ev.churn && !ev.surge {
 		crew = poolCrew
 	}
-	if sig != 0 && t.Kind == Record {
+	// Not an exempt actor's (allowlisted, a verified bot): it meets no
+	// crew's budget, and a log replay's report would name it among the
+	// crew's members (an outside red team's clerks, allowlisted as the
+	// docs say, were listed in an account crew's, 2026-12-06).
+	if sig != 0 && t.Kind == Record && !s.Exempt() {
 		if crew != 0 {
 			a.Keys[identity.Crew] = crewOf(crew, sig)
 		} else {

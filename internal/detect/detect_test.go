@@ -67,10 +67,13 @@ func TestSignalsMustAndMustNotTrip(t *testing.T) {
 	if s := d.Assess(&c, auto); s != AutomationUA || c.Keys[identity.Crew].Hash != 0 {
 		t.Fatalf("automation page load: %s crew %v", s, c.Keys[identity.Crew])
 	}
-	// Allowlisted address.
+	// Allowlisted address: exempt, and in no crew, though its client is
+	// an automation one (a partner's integration; an outside red team's
+	// log replay listed the partner in a python scraper's crew, and its
+	// allowlisted clerks in an account crew's, 2026-12-06).
 	pt := actor(600, 0, 7)
-	if s := d.Assess(&pt, Traits{Kind: Record, UA: UAOther, Addr: netip.MustParseAddr("198.51.100.20")}); !s.Exempt() {
-		t.Fatalf("allowlisted partner: %s", s)
+	if s := d.Assess(&pt, Traits{Kind: Record, UA: UAAutomation, Addr: netip.MustParseAddr("198.51.100.20")}); !s.Exempt() || pt.Keys[identity.Crew].Hash != 0 {
+		t.Fatalf("allowlisted partner: %s crew %v", s, pt.Keys[identity.Crew])
 	}
 }
 
