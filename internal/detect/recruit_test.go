@@ -760,6 +760,7 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 		accounts      bool // each member is signed in with an account of its own
 		night         bool // nobody at a person's pace yet: people's share is not measured
 		tls           bool // the fingerprint is the TLS client's (the edge's JA4)
+		landing       bool // the people land on the home page, which asks about them and a recommended item as it loads
 	}{
 		{name: "the swarm", swarm: true, wantHeld: true},
 		// the simulator's swarm at night took 10,225 of 10,225 (2026-12-03)
@@ -778,6 +779,11 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 		{name: "people whose pages come from a CDN, each on an address of its own, TLS fingerprints", people: true, tls: true},
 		{name: "the swarm, among people whose pages come from a CDN behind a carrier NAT", swarm: true, people: true, nat: true, wantHeld: true},
 		{name: "the swarm, among people whose pages come from a CDN, each on an address of its own", swarm: true, people: true, wantHeld: true, price: true},
+		// An outside red team's log replay: its signed-in people's home
+		// page asked about them (their own profile) and a recommended
+		// item as it loaded, and 261 of 2,668 were held in an account
+		// farm's pool (2026-12-06).
+		{name: "the swarm, among people who land on a home page that makes two calls as it loads", swarm: true, people: true, landing: true, wantHeld: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Room for every member's session and address.
@@ -789,6 +795,12 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 				}
 			} else {
 				people(b, 6)
+			}
+			if tt.landing {
+				// The shop's people who land open an item's page next.
+				for n := range 32 {
+					b.countFirst(mix(0xe15e+uint64(n)), true, 0)
+				}
 			}
 			// Pages are seen: people on a carrier NAT load theirs, and
 			// call about them again 10 s on (they stay).
@@ -846,6 +858,10 @@ func TestASessionSwarmThatLoadsAScriptFirstIsHeld(t *testing.T) {
 					p.TLS = tt.tls
 					pa := &p
 					at := time.Duration(i) * time.Second
+					if tt.landing {
+						events = append(events, event{at, pa, Page, true}, event{at + time.Second, pa, Record, true}, event{at + 2*time.Second, pa, Record, true})
+						continue
+					}
 					events = append(events, event{at, pa, Asset, true})
 					for c := range 3 {
 						events = append(events, event{at + 300*time.Millisecond + time.Duration(c)*5*time.Second, pa, Record, true})
