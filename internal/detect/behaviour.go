@@ -287,6 +287,9 @@ type addrState struct {
 	// heldYoung: on a session's state, shown session_churn in its
 	// youth: young until it stays (young)
 	heldYoung bool
+	// app: it made a call as one of the operator's apps (origin.app):
+	// never api_heavy
+	app bool
 	// fresh: on the pageless sessions' pool (pagelessPool), served since
 	// it was last weighed: what a hold keeps from being served does not
 	// renew it
@@ -768,6 +771,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	case page && !record:
 		poolLoads = 1
 	}
+	st.app = st.app || o.app
 	s, ev = b.note(st, now, record, page, low)
 	ev.crowd = record && st.stranger && !b.asWarm(st)
 	// pagedOn: a paged session that has stayed asks about the item of
@@ -1193,7 +1197,12 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 	if int(st.n) >= b.RapidMin && mean(st.iv[:st.n]) < float64(b.RapidInterval) {
 		s |= Rapid
 	}
-	if st.apiCalls >= 8 && st.apiCalls >= 4*(st.pageLoads+1) {
+	// Not an app's (app): it loads no pages, which says nothing, as for
+	// no_assets. An outside red team's app users, two calls a screen,
+	// some of them long-tail items, were enlisted into the sweepers'
+	// crew while it was challenged: 17 to 28 of 131 to 268 each run
+	// (live, 2026-12-06).
+	if st.apiCalls >= 8 && st.apiCalls >= 4*(st.pageLoads+1) && !st.app {
 		s |= APIHeavy
 	}
 	if coldShare && st.recs >= (b.ColdMin+2)/3 {
@@ -1214,7 +1223,7 @@ func (b *Behaviour) note(st *addrState, now int64, record, page bool, low int) (
 	// known to have item pages: a crew that loads the home page before
 	// its calls votes as a single-page app's people do (sim
 	// console-landing: 278,353 records where 46,966).
-	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads && !(b.SinglePageApp && st.sawPage) {
+	if st.apiCalls >= 3 && st.apiCalls >= 4*st.pageLoads && !(b.SinglePageApp && st.sawPage) && !st.app {
 		ev.early |= APIHeavy
 	}
 	// People's share is read only for a key that shows evidence: most

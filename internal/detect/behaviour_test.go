@@ -458,3 +458,31 @@ func TestASinglePageAppsPeopleAreWhatPeopleAreShown(t *testing.T) {
 		}
 	}
 }
+
+// An app loads no pages: its calls are never api_heavy, as they are not
+// no_assets. An outside red team's app users (two calls a screen, some
+// of them long-tail items) were enlisted into the sweepers' crew while it
+// was challenged, 17 to 28 a run (live, 2026-12-06); the website's
+// sessions that call the same way still show it.
+func TestAnAppsCallsAreNotAPIHeavy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		app  bool
+	}{{"the operator's app", true}, {"a website session", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBehaviour(1 << 12)
+			people(b, 6)
+			d := New(Options{Behaviour: b})
+			a := actor(0x0a000001, mix(0xa99), 0xf1)
+			var s Signals
+			for i := range 24 {
+				at := epoch + int64(i/2)*3e9 + int64(i%2)*2e8 // two calls a screen, a screen every 3 s
+				s |= d.Assess(&a, Traits{Kind: Record, UA: UABrowser, App: tc.app, At: at, IDLow: -1, PathID: 1 + 7000 + i})
+				d.Served(&a, rec(uint64(1<<30+i)))
+			}
+			if got := s&APIHeavy != 0; got == tc.app {
+				t.Fatalf("api_heavy %v (signals %s)", got, s)
+			}
+		})
+	}
+}

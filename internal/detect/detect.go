@@ -248,7 +248,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		}
 		var hist Signals
 		o := d.originOf(a)
-		o.page, o.pathID = page, t.PathID
+		o.page, o.pathID, o.app = page, t.PathID, t.App
 		if s&Sessionless == 0 {
 			o.client = 0
 		}
