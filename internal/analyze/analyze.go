@@ -441,8 +441,12 @@ func (a *Analyzer) prepare(e *logs.Entry, ev *event, recs []records.Found, uas m
 				uas[fp] = ua
 			}
 		}
+		// App as the proxy and follow read it: until 2026-12-06 a replay
+		// took the operator's app's calls for a website's that loads no
+		// pages (sessionless, no_assets, api_heavy).
 		ev.tr = detect.Traits{Kind: detect.KindOfLogged(ev.route != "", method, view(path), e.Status), UA: ua,
-			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow(), Route: m.Route() + 1, PathID: detect.PathID(view(path))}
+			Addr: addr, NoSessions: !a.o.Sessions, At: e.Time.UnixNano(), IDLow: m.IDLow(), Route: m.Route() + 1, PathID: detect.PathID(view(path)),
+			App: a.o.Detector != nil && a.o.Detector.App(view(e.UserAgent))}
 	}
 	return recs
 }

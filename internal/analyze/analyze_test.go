@@ -751,3 +751,46 @@ func TestAnalyzeReadsGzipWhateverItsName(t *testing.T) {
 		}
 	}
 }
+
+// The operator's app (detect.app_user_agents) loads no pages, and the
+// proxy reads its calls so; a replay took them for a website's that
+// loads none (no_assets, api_heavy) until 2026-12-06. Thirty app users,
+// each an account and session on an address of its own, two calls a
+// screen on the long tail: a crew of sweepers only where the config does
+// not name the app.
+func TestAnalyzeReadsTheOperatorsAppAsTheProxyDoes(t *testing.T) {
+	start := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	var log strings.Builder
+	for u := range 30 {
+		for c := range 40 {
+			// A screen every 2-5 s, its two calls 0.2-0.5 s apart, ids
+			// scattered over the tail.
+			h := (u*131 + c*977) % 1000
+			at := start.Add(time.Duration(u)*700*time.Millisecond + time.Duration(c/2)*(2*time.Second+time.Duration(h*3)*time.Millisecond) + time.Duration(c%2)*time.Duration(200+h%300)*time.Millisecond)
+			fmt.Fprintf(&log, "198.51.%d.%d - - [%s] \"GET /api/users/%d HTTP/1.1\" 200 512 \"-\" \"ShopApp/3.2 (Android 14)\" app%d s%d\n",
+				10+u/10, 20+u, at.Format("02/Jan/2006:15:04:05 -0700"), 100_000+(u*7919+c*104729)%900_000, u, u)
+		}
+	}
+	nf := nginxFormat(t, `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $http_x_account $cookie_sid`, "http_x_account", "cookie_sid")
+	for _, tc := range []struct {
+		name   string
+		detect string
+		crew   bool
+	}{{"the app named", "detect: {app_user_agents: [ShopApp/]}", false}, {"the app not named", "", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := writeConfig(t, dir, fmt.Sprintf("upstream: http://127.0.0.1:1\nidentity: {session: {cookie: sid}, account: {header: X-Account}}\n%s\nrecords:\n  - route: GET /api/users/{id}\n    entity: user\nstate: {dir: %s}\n", tc.detect, filepath.Join(dir, "state")))
+			r := replay{config: cfg, inputs: []string{"-"}, stdin: []byte(log.String()), parser: nf}.mustRun(t).report
+			if r.Lines != 1200 || r.Malformed != 0 {
+				t.Fatalf("%d lines, %d malformed", r.Lines, r.Malformed)
+			}
+			crew := false
+			for _, a := range r.Top {
+				crew = crew || strings.HasPrefix(a.Key, "crew:")
+			}
+			if crew != tc.crew {
+				t.Errorf("the app's users in a crew: %v, want %v", crew, tc.crew)
+			}
+		})
+	}
+}
