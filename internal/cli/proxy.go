@@ -193,6 +193,9 @@ func (c *ProxyCommand) Open() error {
 	opts.Upstream, opts.Log, opts.FailClosed = up, c.log, c.state.FailClosed()
 	opts.Transport = proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns)
 	opts.LogMetered = cfg.Follow.Syslog != "off" // so the auth endpoint does not meter what the log will
+	opts.CrewRefused = func(now time.Time, a *identity.Actor, route string, v engine.Verdict) {
+		c.decisions.Refused(now, a, route, v, v.Shadow)
+	}
 	handler := proxy.New(opts)
 	handler.RegisterHeld(reg)
 	if c.follower, err = follow.FromConfig(cfg.Follow, follow.Options{Resolver: stk.resolver, Catalog: stk.catalog, Engine: stk.engine,

@@ -630,7 +630,8 @@ func TestProxyHoldsASessionSwarmByItsTLSFingerprint(t *testing.T) {
 		{"header shape only", "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := writeEnforcing(t, t.TempDir(), tt.identity, "{}", "{route: 'GET /api/users/{id}', entity: user}")
+			dir := t.TempDir()
+			cfg := writeEnforcing(t, dir, tt.identity, "{}", "{route: 'GET /api/users/{id}', entity: user}")
 			var stderr testserver.Buffer
 			c, _, stop := serveConfigEnv(t, cfg, &stderr, func(string) string { return "" })
 			defer stop()
@@ -664,6 +665,28 @@ func TestProxyHoldsASessionSwarmByItsTLSFingerprint(t *testing.T) {
 			// and the crew's budget is 500.
 			if tt.held && taken > 900 {
 				t.Fatalf("%s: the swarm took %d profiles, want at most 900 (the crew's 500 and the evidence before)", tt.name, taken)
+			}
+			// Each member refused under the crew's sanction has a line of
+			// its own, once (an outside red team's people refused under a
+			// crew had none, 2026-12-06).
+			members := map[string]int{}
+			for _, d := range readDecisions(t, filepath.Join(dir, "decisions.jsonl")) {
+				if d["msg"] != "refused" {
+					continue
+				}
+				keys, _ := d["keys"].(map[string]any)
+				if key, _ := d["key"].(string); !strings.HasPrefix(key, "crew:") || keys["session"] == nil {
+					t.Fatalf("a refused line names %v with keys %v, want a crew and the member's session", d["key"], keys)
+				}
+				members[keys["session"].(string)]++
+			}
+			for m, n := range members {
+				if n > 1 {
+					t.Fatalf("member %s refused under the crew written %d times, want once", m, n)
+				}
+			}
+			if got := len(members) > 0; got != tt.held {
+				t.Fatalf("%s: %d members written refused under a crew, want some: %v", tt.name, len(members), tt.held)
 			}
 		})
 	}

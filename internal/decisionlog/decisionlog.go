@@ -28,7 +28,18 @@ type Log struct {
 	// when they work again (err nil): a full disk lost every decision
 	// line with no word anywhere (found by a probe, 2026-12-05).
 	Failing func(err error, lost uint64)
+	// refused: until when each (crew, member) refusal has been written
+	// (Refused), at most maxRefused of them; perCrew: how many members of
+	// each crew have been written since the map was last cleared
+	refused map[[2]uint64]time.Time
+	perCrew map[uint64]int
 }
+
+// maxRefused bounds the members whose refusal under a crew is
+// remembered; past it they are forgotten, and written again once.
+// maxPerCrew bounds the members written of one crew meanwhile: a
+// churner making a fresh session each call is a member a request.
+const maxRefused, maxPerCrew = 1 << 16, 1000
 
 func New(w io.Writer, now func() time.Time) *Log {
 	if now == nil {
@@ -78,6 +89,41 @@ func LineOf(d engine.Decision) Line {
 		line.Would = "would have " + map[engine.Action]string{engine.Log: "logged", engine.Throttle: "throttled", engine.Challenge: "challenged", engine.Decoy: "decoyed", engine.Block: "blocked"}[d.Action]
 	}
 	return line
+}
+
+// Refused writes a line (msg "refused") the first time a request of a
+// member (its session, else its account, else its address) is refused
+// under the sanction on a crew key v.Key (in shadow mode: would be), and
+// again only after that sanction's end: who a crew's sanction holds
+// beside the request that tripped it, which has the decision line. At
+// most maxPerCrew members of a crew are written while remembered.
+func (l *Log) Refused(now time.Time, a *identity.Actor, route string, v engine.Verdict, shadow bool) {
+	member := a.Keys[identity.Session]
+	if member.Hash == 0 {
+		member = a.Keys[identity.Account]
+	}
+	if member.Hash == 0 {
+		member = a.Keys[identity.IP]
+	}
+	k := [2]uint64{v.Key.Hash, member.Hash ^ uint64(member.Kind)<<56}
+	until := now.Add(v.RetryAfter)
+	l.mu.Lock()
+	if l.refused == nil || len(l.refused) >= maxRefused {
+		l.refused, l.perCrew = map[[2]uint64]time.Time{}, map[uint64]int{}
+	}
+	if t, ok := l.refused[k]; ok && now.Before(t) || l.perCrew[v.Key.Hash] >= maxPerCrew {
+		l.mu.Unlock()
+		return
+	}
+	l.refused[k] = until
+	l.perCrew[v.Key.Hash]++
+	l.mu.Unlock()
+	line := Line{Time: now.UTC(), Msg: "refused", Rule: v.Rule, Action: v.Action.String(), Shadow: shadow,
+		Key: v.Key.String(), Keys: Keys(*a), Route: route, Until: until.UTC()}
+	if shadow {
+		line.Would = "would have " + map[engine.Action]string{engine.Throttle: "throttled", engine.Challenge: "challenged", engine.Decoy: "decoyed", engine.Block: "blocked"}[v.Action]
+	}
+	l.write(line)
 }
 
 // Operator writes an operator action (mode switch, unblock) so it is audited with the decisions.

@@ -208,6 +208,7 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) {
 		v.Action = engine.Block // an edge's responses cannot be rewritten
 	}
 	p.o.Metrics.verdict(v)
+	p.crewRefused(now, x, route, v)
 	if v.Enforced() {
 		p.o.Metrics.latency.Observe(time.Since(start).Seconds())
 		if v.Action == engine.Challenge && p.o.Challenger != nil {

@@ -44,6 +44,12 @@ type Options struct {
 	// 503: the shared state is unreachable and the operator chose
 	// "fail: closed" over serving records on local counts alone.
 	FailClosed func() bool
+	// CrewRefused, if set, is told of each request refused (or, in
+	// shadow mode, that would be) under a sanction on a crew key: the
+	// decision line names the crew and the request that tripped it, not
+	// who else it holds (an outside red team's people refused under the
+	// sweepers' crew had no line of their own, 40 of 42; 2026-12-06).
+	CrewRefused func(now time.Time, a *identity.Actor, route string, v engine.Verdict)
 	// Detector and UA turn what a request shows into signals; without
 	// them the engine sees none.
 	Detector *detect.Detector
@@ -314,6 +320,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.o.Metrics.verdict(v)
+	p.crewRefused(now, x, route, v)
 	if sp, ok := p.o.Sprinkle[route]; ok && !x.decoy && p.o.Decoys != nil && rand.Float64() < sp.Rate {
 		x.sprinkle = sp.Path
 	}
@@ -418,6 +425,14 @@ func (p *Proxy) release(x *exchange) {
 	}
 	*x = exchange{buf: buf, recs: recs, streamed: streamed}
 	p.pool.Put(x)
+}
+
+// crewRefused tells Options.CrewRefused of a refusal (or a would-be one)
+// under a crew's sanction.
+func (p *Proxy) crewRefused(now time.Time, x *exchange, route string, v engine.Verdict) {
+	if p.o.CrewRefused != nil && v.Action >= engine.Throttle && v.Key.Kind == identity.Crew {
+		p.o.CrewRefused(now, &x.actor, route, v)
+	}
 }
 
 func retrySecs(v engine.Verdict) int64 {
