@@ -194,7 +194,7 @@ func (c *ProxyCommand) Open() error {
 	opts.Transport = proxy.NewTransport(cfg.Limits.UpstreamTimeout.D(), cfg.Limits.MaxIdleConns)
 	opts.LogMetered = cfg.Follow.Syslog != "off" // so the auth endpoint does not meter what the log will
 	opts.CrewRefused = func(now time.Time, a *identity.Actor, route string, v engine.Verdict) {
-		c.decisions.Refused(now, a, route, v, v.Shadow)
+		c.decisions.Refused(now, a, route, v)
 	}
 	handler := proxy.New(opts)
 	handler.RegisterHeld(reg)

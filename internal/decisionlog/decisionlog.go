@@ -97,7 +97,7 @@ func LineOf(d engine.Decision) Line {
 // again only after that sanction's end: who a crew's sanction holds
 // beside the request that tripped it, which has the decision line. At
 // most maxPerCrew members of a crew are written while remembered.
-func (l *Log) Refused(now time.Time, a *identity.Actor, route string, v engine.Verdict, shadow bool) {
+func (l *Log) Refused(now time.Time, a *identity.Actor, route string, v engine.Verdict) {
 	member := a.Keys[identity.Session]
 	if member.Hash == 0 {
 		member = a.Keys[identity.Account]
@@ -118,9 +118,9 @@ func (l *Log) Refused(now time.Time, a *identity.Actor, route string, v engine.V
 	l.refused[k] = until
 	l.perCrew[v.Key.Hash]++
 	l.mu.Unlock()
-	line := Line{Time: now.UTC(), Msg: "refused", Rule: v.Rule, Action: v.Action.String(), Shadow: shadow,
+	line := Line{Time: now.UTC(), Msg: "refused", Rule: v.Rule, Action: v.Action.String(), Shadow: v.Shadow,
 		Key: v.Key.String(), Keys: Keys(*a), Route: route, Until: until.UTC()}
-	if shadow {
+	if v.Shadow {
 		line.Would = "would have " + map[engine.Action]string{engine.Throttle: "throttled", engine.Challenge: "challenged", engine.Decoy: "decoyed", engine.Block: "blocked"}[v.Action]
 	}
 	l.write(line)

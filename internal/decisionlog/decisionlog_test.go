@@ -40,7 +40,7 @@ func TestDecisionLineGolden(t *testing.T) {
 		if shadow {
 			k.Hash++
 		}
-		l.Refused(at, &a, "GET /api/users/{id}", engine.Verdict{Action: engine.Challenge, RetryAfter: 10 * time.Minute, Rule: "risk>=5", Key: k}, shadow)
+		l.Refused(at, &a, "GET /api/users/{id}", engine.Verdict{Action: engine.Challenge, Shadow: shadow, RetryAfter: 10 * time.Minute, Rule: "risk>=5", Key: k})
 	}
 	l.Operator("unblock")
 	golden := "testdata/decisions.golden.jsonl"
@@ -111,17 +111,17 @@ func TestRefusedUnderACrewOnceAMember(t *testing.T) {
 		return &a
 	}
 	lines := func() int { return bytes.Count(buf.Bytes(), []byte("\n")) }
-	l.Refused(at, member(0), "", v, false)
-	l.Refused(at.Add(time.Minute), member(0), "", v, false)
+	l.Refused(at, member(0), "", v)
+	l.Refused(at.Add(time.Minute), member(0), "", v)
 	if n := lines(); n != 1 {
 		t.Fatalf("%d lines for one member twice within the sanction, want 1", n)
 	}
-	l.Refused(at.Add(61*time.Minute), member(0), "", v, false)
+	l.Refused(at.Add(61*time.Minute), member(0), "", v)
 	if n := lines(); n != 2 {
 		t.Fatalf("%d lines once the sanction has ended and it is refused again, want 2", n)
 	}
 	for i := 1; i <= maxPerCrew+10; i++ {
-		l.Refused(at.Add(62*time.Minute), member(i), "", v, false)
+		l.Refused(at.Add(62*time.Minute), member(i), "", v)
 	}
 	if n := lines(); n != maxPerCrew {
 		t.Fatalf("%d lines for %d members of one crew, want %d", n, maxPerCrew+11, maxPerCrew)
