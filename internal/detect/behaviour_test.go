@@ -466,13 +466,21 @@ func TestASinglePageAppsPeopleAreWhatPeopleAreShown(t *testing.T) {
 // sessions that call the same way still show it.
 func TestAnAppsCallsAreNotAPIHeavy(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		app  bool
-	}{{"the operator's app", true}, {"a website session", false}} {
+		name            string
+		app, apiClients bool
+		heavy           bool
+	}{
+		{"the operator's app", true, false, false},
+		{"a website session", false, false, true},
+		// pages served from elsewhere: every session is an app's to the
+		// proxy (the red team's people with api_clients on were blocked
+		// for a day with a crew)
+		{"a website session, pages served elsewhere (api_clients)", false, true, false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := NewBehaviour(1 << 12)
 			people(b, 6)
-			d := New(Options{Behaviour: b})
+			d := New(Options{Behaviour: b, APIClients: tc.apiClients})
 			a := actor(0x0a000001, mix(0xa99), 0xf1)
 			var s Signals
 			for i := range 24 {
@@ -480,8 +488,8 @@ func TestAnAppsCallsAreNotAPIHeavy(t *testing.T) {
 				s |= d.Assess(&a, Traits{Kind: Record, UA: UABrowser, App: tc.app, At: at, IDLow: -1, PathID: 1 + 7000 + i})
 				d.Served(&a, rec(uint64(1<<30+i)))
 			}
-			if got := s&APIHeavy != 0; got == tc.app {
-				t.Fatalf("api_heavy %v (signals %s)", got, s)
+			if got := s&APIHeavy != 0; got != tc.heavy {
+				t.Fatalf("api_heavy %v, want %v (signals %s)", got, tc.heavy, s)
 			}
 		})
 	}

@@ -248,7 +248,11 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		}
 		var hist Signals
 		o := d.originOf(a)
-		o.page, o.pathID, o.app = page, t.PathID, t.App
+		// Where pages come from elsewhere (api_clients) every session
+		// is an app's to the proxy: an outside red team's people, with
+		// api_clients on, were one crew of sweepers blocked for a day
+		// within a minute (live, 2026-12-06).
+		o.page, o.pathID, o.app = page, t.PathID, t.App || d.apiClients
 		if s&Sessionless == 0 {
 			o.client = 0
 		}

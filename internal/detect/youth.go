@@ -119,7 +119,9 @@ type origin struct {
 	// addr: the client address's key (hash; 0: unknown). Popularity
 	// counts a record once per address.
 	addr uint64
-	// app: the request is one of the operator's apps' (Traits.App)
+	// app: the request is one of the operator's apps' (Traits.App), or
+	// every request is, to the proxy (Options.APIClients): no page of
+	// its is seen
 	app bool
 	// account: the request carries a signed-up account, which meets its
 	// own budgets however many sessions it makes: its sessions are not
