@@ -154,14 +154,23 @@ func TestALandingCrowdsSessionsLandEachOnItsOwnAddress(t *testing.T) {
 	if len(paths) < 2 {
 		t.Fatalf("%d sessions in 1.5 s", len(paths))
 	}
+	// A session the deadline cut short has only the first of its
+	// requests (a CI run at dd0f2f5 had one with its page alone): each is
+	// judged as far as it went, and at least one went on to its calls.
+	landed := 0
 	for sid, ps := range paths {
-		if len(ps) < 3 || ps[0] != "/" || ps[1] != "/static/app.js" || ps[2] != "/api/" {
+		want := []string{"/", "/static/app.js", "/api/"}
+		for i := 3; i < len(ps); i++ {
+			want = append(want, []string{"/static/app.js", "/api/"}[(i-3)%2])
+		}
+		if !slices.Equal(ps, want[:len(ps)]) {
 			t.Errorf("session %s: %v", sid, ps)
 		}
-		for i := 3; i+1 < len(ps); i += 2 {
-			if ps[i] != "/static/app.js" || ps[i+1] != "/api/" {
-				t.Errorf("session %s: %v", sid, ps)
-			}
+		if len(ps) >= 3 {
+			landed++
 		}
+	}
+	if landed == 0 {
+		t.Fatalf("no session of %d went past its landing in 1.5 s", len(paths))
 	}
 }
