@@ -86,9 +86,14 @@ func LineOf(d engine.Decision) Line {
 		line.Window = config.FormatDuration(d.Window)
 	}
 	if d.Shadow {
-		line.Would = "would have " + map[engine.Action]string{engine.Log: "logged", engine.Throttle: "throttled", engine.Challenge: "challenged", engine.Decoy: "decoyed", engine.Block: "blocked"}[d.Action]
+		line.Would = would(d.Action)
 	}
 	return line
+}
+
+// would is a shadow line's "would have ..." for action a.
+func would(a engine.Action) string {
+	return "would have " + map[engine.Action]string{engine.Log: "logged", engine.Throttle: "throttled", engine.Challenge: "challenged", engine.Decoy: "decoyed", engine.Block: "blocked"}[a]
 }
 
 // Refused writes a line (msg "refused") the first time a request of a
@@ -121,7 +126,7 @@ func (l *Log) Refused(now time.Time, a *identity.Actor, route string, v engine.V
 	line := Line{Time: now.UTC(), Msg: "refused", Rule: v.Rule, Action: v.Action.String(), Shadow: v.Shadow,
 		Key: v.Key.String(), Keys: Keys(*a), Route: route, Until: until.UTC()}
 	if v.Shadow {
-		line.Would = "would have " + map[engine.Action]string{engine.Throttle: "throttled", engine.Challenge: "challenged", engine.Decoy: "decoyed", engine.Block: "blocked"}[v.Action]
+		line.Would = would(v.Action)
 	}
 	l.write(line)
 }
