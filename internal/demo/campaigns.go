@@ -30,6 +30,7 @@ func campaignScores() []*Score {
 		{Name: "slow-crew", Desc: "the account crew at a person's pace: 80-200 accounts in 8-20 /24s, a call every 3-8 s each (never rapid), random items' reviews, an asset now and then"},
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
+		{Name: "build-swarm", Desc: "red team: the swarm over people's browser builds: 1,000-3,000 addresses in random /16s, each with one of 6-12 builds' headers (the shoppers' among them) and a made-up session cookie (or, in half the runs, none), nothing loaded, 5-10 profiles each"},
 		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
 		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
 		{Name: "office-churn", Desc: "red team: the churner of a reader of the docs on an address of the office, among the people behind it: 10-30 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
@@ -111,6 +112,21 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	}
 	sessionSwarmSeed := rng.Uint64()
 	run("session-swarm", func() { t.sessionSwarm(ctx, rand.New(rand.NewPCG(sessionSwarmSeed, 7)), sips, sids, sper) })
+
+	// Drawn from a source of its own, added later than the others: the
+	// classes drawn after it keep the parameters they had.
+	brng := rand.New(rand.NewPCG(t.o.Seed, 0xb5))
+	bn, bper, nbuilds, cookies := 1000+brng.IntN(2001), 5+brng.IntN(6), 6+brng.IntN(7), brng.IntN(2) == 0
+	bips, bbuilds, builds := make([]string, bn), make([]build, bn), browserBuilds()
+	var bsids []*http.Cookie
+	for i := range bips {
+		bips[i] = fmt.Sprintf("%d.%d.%d.%d", 24+brng.IntN(170), brng.IntN(256), brng.IntN(256), 1+brng.IntN(254))
+		bbuilds[i] = builds[brng.IntN(nbuilds)]
+		if cookies {
+			bsids = append(bsids, &http.Cookie{Name: "sid", Value: fmt.Sprintf("bs%d-%x", i, brng.Uint64())})
+		}
+	}
+	run("build-swarm", func() { t.buildSwarm(ctx, brng, bips, bbuilds, bsids, bper) })
 
 	churnRate, churnAssets := 10+rng.Float64()*20, 1+rng.IntN(2)
 	churnEvery := churnAssets + 2 + rng.IntN(3)
@@ -537,6 +553,24 @@ func (t *Traffic) sessionSwarm(ctx context.Context, rng *rand.Rand, ips []string
 			return
 		}
 		t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", 1+rng.IntN(t.o.Users)), ips[i], browserUA, sids[i], "", one)
+	})
+}
+
+// buildSwarm is the swarm with each address sending a browser build's
+// headers (builds), and a made-up session cookie each (sids; nil: none).
+func (t *Traffic) buildSwarm(ctx context.Context, rng *rand.Rand, ips []string, builds []build, sids []*http.Cookie, per int) {
+	s := t.score("build-swarm")
+	total := len(ips) * per
+	paced(ctx, 50, func(n int) {
+		if n > total {
+			return
+		}
+		i := (n - 1) % len(ips)
+		var sid *http.Cookie
+		if sids != nil {
+			sid = sids[i]
+		}
+		t.fetchAs(ctx, s, fmt.Sprintf("/api/users/%d", 1+rng.IntN(t.o.Users)), ips[i], builds[i], sid, "", one)
 	})
 }
 

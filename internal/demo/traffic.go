@@ -236,6 +236,39 @@ func (t *Traffic) get(ctx context.Context, s *Score, path, ip, ua string, cookie
 // fetch is get with an account header (X-Account, as the demo's identity
 // section reads it), returning the body of a 2xx.
 func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cookie *http.Cookie, account string, countRecords func([]byte) []int32) (ok bool, body []byte) {
+	b := build{ua: ua}
+	if ua == browserUA {
+		b.lang = "zh-CN,zh;q=0.9"
+	}
+	return t.fetchAs(ctx, s, path, ip, b, cookie, account, countRecords)
+}
+
+// build is a browser build's headers: its User-Agent and the language
+// its user set (empty: not a browser's; no Accept headers are sent).
+type build struct{ ua, lang string }
+
+// browserBuilds are builds people use (the shoppers' first), as a swarm
+// that copies them sends them.
+func browserBuilds() []build {
+	return []build{
+		{browserUA, "zh-CN,zh;q=0.9"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36", "en-US,en;q=0.9"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", "zh-CN,zh;q=0.9,en;q=0.8"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91", "zh-CN,zh;q=0.9,en;q=0.8,en-GB;q=0.7,en-US;q=0.6"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0", "zh-CN,zh;q=0.8,zh-TW;q=0.7,zh-HK;q=0.5,en-US;q=0.3,en;q=0.2"},
+		{"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", "en-US,en;q=0.5"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15", "zh-CN,zh-Hans;q=0.9"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1", "zh-CN,zh-Hans;q=0.9"},
+		{"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", "zh-CN,zh;q=0.9,en-US;q=0.8,en;q=0.7"},
+		{"Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36", "en-US,en;q=0.9"},
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36", "en-US,en;q=0.9"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 OPR/106.0.0.0", "zh-CN,zh;q=0.9"},
+	}
+}
+
+// fetchAs is fetch as browser build b.
+func (t *Traffic) fetchAs(ctx context.Context, s *Score, path, ip string, b build, cookie *http.Cookie, account string, countRecords func([]byte) []int32) (ok bool, body []byte) {
+	ua := b.ua
 	req, err := http.NewRequestWithContext(ctx, "GET", t.o.Base+path, nil)
 	if err != nil {
 		return false, nil
@@ -245,7 +278,7 @@ func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cook
 	}
 	req.Header.Set("X-Forwarded-For", ip)
 	req.Header.Set("User-Agent", ua)
-	if ua == browserUA {
+	if b.lang != "" {
 		// A browser navigates to an item's page with text/html and calls
 		// the API from it with JSON.
 		accept := "application/json, text/plain, */*"
@@ -253,7 +286,7 @@ func (t *Traffic) fetch(ctx context.Context, s *Score, path, ip, ua string, cook
 			accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 		}
 		req.Header.Set("Accept", accept)
-		req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9")
+		req.Header.Set("Accept-Language", b.lang)
 		req.Header.Set("Accept-Encoding", "gzip")
 	}
 	if cookie != nil {

@@ -659,6 +659,24 @@ var scenarios = []Scenario{
 			}
 			return c
 		}},
+	// A twelfth red team's swarm (2026-12-06): each address a browser
+	// build of people's own, and a made-up session cookie, so that each
+	// build's crew stays under its budget. Live it took 3,379 people in
+	// 87 s over nine builds, 4,006 on the reviews route.
+	{Name: "build-swarm", Desc: "the residential swarm spread over people's browser builds: 1,000-3,000 addresses in random /16s, each with one of 6-12 builds' headers and a made-up session cookie, nothing loaded, 5-10 profiles each by id, or (half the runs) random items' reviews", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			n, builds := 1000+rng.IntN(2001), 6+rng.IntN(7)
+			c := &campaign{startAfter: time.Hour, interval: 20 * time.Millisecond, jitter: 0.5, perAddress: 5 + rng.IntN(6), fetch: profilesAtRandom}
+			if rng.IntN(2) == 1 {
+				c.fetch = reviewsAtRandom
+			}
+			for range n {
+				c.ips = append(c.ips, ip4(24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)))
+				c.fps = append(c.fps, uint64(1+rng.IntN(builds))) // legit.go: people's builds are 1-12
+				c.sessions = append(c.sessions, rng.Uint64()|1)
+			}
+			return c
+		}},
 	// Two classes a red team (a helper reading only the README and docs,
 	// 2026-12-01) found that took over 10,000 records live in 90 s,
 	// never refused.
