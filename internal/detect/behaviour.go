@@ -135,7 +135,10 @@ type Behaviour struct {
 	// startAt: the event time of the first young session's record
 	// request (surgeQuiet)
 	startAt atomic.Int64
-	surges  [64]table[surgeState]
+	// firstCall: the event time of the first record call
+	// (pagelessStranger)
+	firstCall atomic.Int64
+	surges    [64]table[surgeState]
 	// pagesSeen: an HTML page was loaded (in an access log, a GET answered
 	// for a page's path: KindOfLogged);
 	// pageless: each address's pageless young sessions' births
@@ -400,6 +403,9 @@ type evidence struct {
 	// crowdHeld: crowd, and strangers have been seen colder for
 	// crowdHeld
 	crowdHeld bool
+	// stranger: the key's session was the first on its address
+	// (addrState.stranger)
+	stranger bool
 }
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
@@ -568,6 +574,9 @@ func (b *Behaviour) pageNamed(k identity.Key, names *Names) {
 func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bool, low int) (s Signals, ev evidence) {
 	if k.Hash == 0 {
 		return 0, ev
+	}
+	if record && b.firstCall.Load() == 0 {
+		b.firstCall.CompareAndSwap(0, now)
 	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
@@ -774,6 +783,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	st.app = st.app || o.app
 	s, ev = b.note(st, now, record, page, low)
 	ev.crowd = record && st.stranger && !b.asWarm(st)
+	ev.stranger = st.stranger
 	// pagedOn: a paged session that has stayed asks about the item of
 	// the page it has just loaded, shown nothing colder than people
 	// beyond chance: a person's visit going on, as far as one session
@@ -859,6 +869,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		sh.mu.Lock()
 		st.stranger = true
 		sh.mu.Unlock()
+		ev.stranger = true
 	}
 	if ev.crowd {
 		since := b.crowdSince(now)

@@ -428,9 +428,13 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	// crew's members (an outside red team's clerks, allowlisted as the
 	// docs say, were listed in an account crew's, 2026-12-06).
 	if sig != 0 && t.Kind == Record && !s.Exempt() {
-		if crew != 0 {
+		switch {
+		case crew != 0:
 			a.Keys[identity.Crew] = crewOf(crew, sig)
-		} else {
+		case sig&(ColdSweep|SessionChurn|AutomationUA) == 0 && sig&(Sessionless|NoAssets) != 0 && d.behaviour != nil &&
+			d.behaviour.pagelessStranger(t.At, ev.firstAt, ev.stranger, sig&Sessionless != 0, a.Keys[identity.IP].Hash):
+			a.Keys[identity.Crew] = crewOf(pagelessStrangerCrew, sig)
+		default:
 			a.Keys[identity.Crew] = crewKey(a, sig)
 		}
 	}
@@ -480,6 +484,11 @@ func cohortSig(route int, ev evidence) uint64 {
 // sweepCrew is the base of the sweepers' crew key, in place of a
 // fingerprint.
 const sweepCrew = 0x5ee9c4e3a11d0b17
+
+// pagelessStrangerCrew is the base of the crew key of pageless
+// strangers' calls (Behaviour.pagelessStranger), in place of a
+// fingerprint.
+const pagelessStrangerCrew = 0x57a9e1e55c4e3a11
 
 // poolCrew is the base of the crew key of the pageless pool's sessions
 // held while it sweeps.

@@ -547,8 +547,9 @@ func TestCrewAcrossFingerprintsIsOneCrew(t *testing.T) {
 			t.Fatalf("member %d (its own fingerprint) in crew %v, member 0 in %v", i, m.Keys[identity.Crew], crew)
 		}
 	}
-	// Crews that are not sweeps stay per fingerprint: two automation
-	// clients of different builds without sessions are two crews.
+	// Crews that are not sweeps (nor a browser's pageless strangers)
+	// stay per fingerprint: two automation clients of different builds
+	// without sessions are two crews.
 	a, b := actor(mix(1), 0, mix(0xa)), actor(mix(2), 0, mix(0xb))
 	h.d.Assess(&a, Traits{Kind: Record, UA: UAAutomation, At: epoch})
 	h.d.Assess(&b, Traits{Kind: Record, UA: UAAutomation, At: epoch})
