@@ -181,6 +181,10 @@ type campaign struct {
 	now, end  time.Time
 	n         int
 	fetch     func(c *campaign) Request // fills Route, ID, Hit
+	// plan: every request of the campaign, in time order, planned in
+	// advance (swarmPlan); pi: the next one
+	plan []Request
+	pi   int
 }
 
 // linger: a churn session's late calls, from at.
@@ -193,6 +197,9 @@ type linger struct {
 }
 
 func (c *campaign) Next() (Request, bool) {
+	if c.plan != nil {
+		return c.nextPlanned()
+	}
 	if c.warmAhead > 0 && c.warmed == nil {
 		c.planWarmups()
 	}
@@ -676,6 +683,25 @@ var scenarios = []Scenario{
 				c.sessions = append(c.sessions, rng.Uint64()|1)
 			}
 			return c
+		}},
+	// A thirteenth red team's swarms (2026-12-06, planned.go), after
+	// pageless strangers became one crew: it took 3,067 to 35,045 people
+	// with each address made known first, or with a dozen addresses
+	// whose sessions followed one another.
+	{Name: "warm-swarm", Desc: "red team: build-swarm whose addresses are each made known first: a throwaway session that loads nothing asks for the most popular item's reviews, again 6-8 s on, 10 s before a second session (a made-up cookie, nothing loaded) asks for 5-10 profiles by id 1.5-4.5 s apart; 1,000-3,000 addresses in random /16s, one every 0.6-1.8 s from 1 am, people's builds 1-12 at random", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
+				warm: warmStay, warmAhead: 10 * time.Second, warmItem: 1, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchProfiles})
+		}},
+	{Name: "warm-asset-swarm", Desc: "red team: warm-swarm whose throwaway session loads the popular item's page and a script before its two calls, as a person who stayed on the address", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
+				warm: warmAsset, warmAhead: 10 * time.Second, warmItem: 1, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchProfiles})
+		}},
+	{Name: "bare-few", Desc: "red team: 12 addresses in random /16s, one of people's builds 1-12 each, from 1 am 90 sessions on each, one after the other (a made-up cookie, nothing loaded, 3 profiles by id 1.5-4.5 s apart, the next 0.5-1.5 s on): an address's later sessions are no strangers", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return planned(w, rng, swarmPlan{n: 12, builds: 12, buildBase: 1, start: time.Hour, every: 100 * time.Millisecond,
+				sessions: 90, sessGap: time.Second, calls: 3, gap: 3 * time.Second, fetch: fetchProfiles})
 		}},
 	// Two classes a red team (a helper reading only the README and docs,
 	// 2026-12-01) found that took over 10,000 records live in 90 s,
