@@ -237,14 +237,19 @@ type addrState struct {
 	lookups                uint16 // recent lookups, and how many were of values never served
 	unshown                uint16
 	// on an address's young sessions' state: its sessions that made a
-	// first record call, and those of them that stayed (staysFor;
-	// halved together past 256)
-	born, grown uint16
+	// first record call, those of them that stayed (staysFor), and those
+	// that had loaded nothing before it (not an app's; halved together
+	// past 256)
+	born, grown, bare uint16
 	// stranger: on a session's state, it was the first session on its
 	// address that the proxy knows of, or came within regularAfter of
 	// the first before any there stayed, without an account
 	// (Behaviour.StrangersColder)
 	stranger bool
+	// bareBorn: on a session's state, most sessions on its address had
+	// made their first record call with nothing loaded when it made its
+	// own (addrState.bareAddr; pagelessStranger)
+	bareBorn bool
 	// tail: its responses were, at its last record call, colder than a
 	// person's would be 1 time in 100 (evidence.tail): what it is shown
 	// does not make records popular (Served)
@@ -404,8 +409,10 @@ type evidence struct {
 	// crowdHeld
 	crowdHeld bool
 	// stranger: the key's session was the first on its address
-	// (addrState.stranger)
-	stranger bool
+	// (addrState.stranger); bareAddr: most sessions on its address had
+	// made their first record call with nothing loaded when it made its
+	// own (addrState.bareBorn)
+	stranger, bareAddr bool
 }
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
@@ -783,7 +790,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	st.app = st.app || o.app
 	s, ev = b.note(st, now, record, page, low)
 	ev.crowd = record && st.stranger && !b.asWarm(st)
-	ev.stranger = st.stranger
+	ev.stranger, ev.bareAddr = st.stranger, st.bareBorn
 	// pagedOn: a paged session that has stayed asks about the item of
 	// the page it has just loaded, shown nothing colder than people
 	// beyond chance: a person's visit going on, as far as one session
@@ -797,7 +804,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	own := keys[2].Hash != 0
 	var addrEph, addrPeopled, ownEph, ownGrown, pagelessEph, landingEph, landingPeopled bool
 	var churned [len(keys)]bool
-	stranger := false
+	stranger, bareBorn := false, false
 	// A landing session's stay counts where its address's landing
 	// sessions' stays have had pages (admit). Only on a shop whose items
 	// have pages: a single-page app's people load one page, then call on
@@ -823,7 +830,10 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			_, yst = b.state(yk, true)
 			stranger = stranger || i == 0 && born && (yst.born == 0 || now-yst.firstAt < regularAfter && yst.grown == 0)
 			if born || landed && i == 3 {
-				yst.bear()
+				yst.bear(st.pageLoads == 0 && !st.app)
+			}
+			if i == 0 && born {
+				bareBorn = yst.bareAddr()
 			}
 			ys, _ := b.note(yst, now, record, page, -1)
 			churned[i] = record && b.churning(yst, ys, now)
@@ -865,11 +875,13 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		}
 		ysh.mu.Unlock()
 	}
-	if stranger {
+	if stranger || bareBorn {
 		sh.mu.Lock()
-		st.stranger = true
+		st.stranger = st.stranger || stranger
+		st.bareBorn = st.bareBorn || bareBorn
 		sh.mu.Unlock()
-		ev.stranger = true
+		ev.stranger = ev.stranger || stranger
+		ev.bareAddr = ev.bareAddr || bareBorn
 	}
 	if ev.crowd {
 		since := b.crowdSince(now)

@@ -432,7 +432,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		case crew != 0:
 			a.Keys[identity.Crew] = crewOf(crew, sig)
 		case sig&(ColdSweep|SessionChurn|AutomationUA) == 0 && sig&(Sessionless|NoAssets) != 0 && d.behaviour != nil &&
-			d.behaviour.pagelessStranger(t.At, ev.firstAt, ev.stranger, sig&Sessionless != 0, a.Keys[identity.IP].Hash):
+			d.behaviour.pagelessStranger(t.At, ev.firstAt, ev.stranger, ev.bareAddr, sig&Sessionless != 0, a.Keys[identity.IP].Hash):
 			a.Keys[identity.Crew] = crewOf(pagelessStrangerCrew, sig)
 		default:
 			a.Keys[identity.Crew] = crewKey(a, sig)

@@ -169,12 +169,25 @@ const pagelessStrangersAfter = int64(30 * time.Second)
 
 // pagelessStranger reports whether a pageless record call at now
 // (sessionless: without a session) of a key first seen calling at first
-// is a stranger's: its session was the first on its address (stranger),
-// or, without one, its address never had a session that called.
-func (b *Behaviour) pagelessStranger(now, first int64, stranger, sessionless bool, addr uint64) bool {
+// is a stranger's: its session was the first on its address (stranger)
+// or most sessions there had loaded nothing when they first called
+// (bare), or, without one, its address is bare (addrState.bareAddr).
+func (b *Behaviour) pagelessStranger(now, first int64, stranger, bare, sessionless bool, addr uint64) bool {
+	// Not where no page was ever seen: an access log of the API alone,
+	// or a shop whose pages come from elsewhere, has everyone pageless.
+	if !b.pagesSeen.Load() {
+		return false
+	}
 	if sessionless {
-		return addr != 0 && !b.stateIs(youngKey(addr), func(st *addrState) bool { return st.born > 0 })
+		if addr == 0 {
+			return false
+		}
+		sh := &b.shards[youngKey(addr).Hash>>58]
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		_, st := b.state(youngKey(addr), false)
+		return st.bareAddr()
 	}
 	start := b.firstCall.Load()
-	return stranger && start != 0 && first != 0 && (first-start >= pagelessStrangersAfter || now-first >= pagelessStrangersAfter)
+	return (stranger || bare) && start != 0 && first != 0 && (first-start >= pagelessStrangersAfter || now-first >= pagelessStrangersAfter)
 }

@@ -20,11 +20,13 @@ func TestASwarmOverManyBuildsIsOneCrewOfPagelessStrangers(t *testing.T) {
 		d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at, IDLow: -1, PathID: 1})
 		return a.Keys[identity.Crew]
 	}
-	start := func() *Detector {
+	start := func(pages bool) *Detector {
 		d := New(Options{Behaviour: NewBehaviour(1 << 12)})
 		// the proxy's first record call: a person's, page first
 		a := actor(0x0a000001, mix(1), 0xb1)
-		d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: epoch - 1e9, PathID: 1})
+		if pages {
+			d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: epoch - 1e9, PathID: 1})
+		}
 		d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch, IDLow: -1, PathID: 1})
 		return d
 	}
@@ -36,6 +38,10 @@ func TestASwarmOverManyBuildsIsOneCrewOfPagelessStrangers(t *testing.T) {
 		firstAt   func(i int) int64 // member i's first call (0: this one)
 		oneCrew   bool
 		knownAddr bool
+		noPages   bool // no page ever seen (an access log of the API alone)
+		// warmed: a session there earlier that loaded nothing and stayed,
+		// so that the member's session is not the first on its address
+		warmed bool
 	}{
 		{name: "made-up sessions", sessions: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, oneCrew: true},
 		{name: "no cookie", at: func(i int) int64 { return swarm + int64(i)*25e6 }, oneCrew: true},
@@ -49,9 +55,16 @@ func TestASwarmOverManyBuildsIsOneCrewOfPagelessStrangers(t *testing.T) {
 			firstAt: func(i int) int64 { return int64(i) * 1e8 }, at: func(i int) int64 { return 45e9 + int64(i)*1e8 }, oneCrew: true},
 		// an address where a session called before: people live there
 		{name: "pageless sessions on known addresses", sessions: true, knownAddr: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }},
+		// an address whose sessions load nothing is no one's home: a
+		// thirteenth red team warmed each address with a session that
+		// stayed, or kept a dozen addresses busy with one session after
+		// another (sim warm-swarm 5,679 people, bare-few 3,067)
+		{name: "sessions after one that stayed, nothing loaded", sessions: true, warmed: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, oneCrew: true},
+		// where no page was ever seen, everyone is pageless
+		{name: "no page ever seen", sessions: true, noPages: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := start()
+			d := start(!tc.noPages)
 			crews := map[identity.Key]int{}
 			for i := range 3 * builds {
 				ip, fp := uint64(0x30000000+i<<12+1), uint64(0xb0+i%builds)
@@ -66,6 +79,12 @@ func TestASwarmOverManyBuildsIsOneCrewOfPagelessStrangers(t *testing.T) {
 					d.Assess(&p, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(time.Minute) - 1e9, PathID: 1})
 					for c := range int64(3) {
 						d.Assess(&p, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(time.Minute) + c*4e9, IDLow: -1, PathID: 1})
+					}
+				}
+				if tc.warmed {
+					w := actor(ip, mix(uint64(i)+1<<52), fp)
+					for c := range int64(3) {
+						d.Assess(&w, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(time.Minute) + c*4e9, IDLow: -1, PathID: 1})
 					}
 				}
 				if tc.firstAt != nil {

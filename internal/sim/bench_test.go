@@ -150,6 +150,13 @@ func TestBenchQuietChurnUnderASurge(t *testing.T) { churnerHeld(t, "quiet-churn"
 // 6,029 at seeds 2 and 3, 2026-12-06). Its strangers are one crew now.
 func TestBenchBuildSwarm(t *testing.T) { churnerHeld(t, "build-swarm", 1000) }
 
+// A thirteenth red team's: a dozen addresses, one of people's builds
+// each, one session after another on each, nothing loaded. Past each
+// address's first session they were no strangers, and each build's
+// crew took its own 500: 3,188 records at seed 1 (2026-12-06). An
+// address whose sessions load nothing is no one's home.
+func TestBenchBareFew(t *testing.T) { churnerHeld(t, "bare-few", 1000) }
+
 func churnerHeld(t *testing.T, scenario string, most int) {
 	t.Helper()
 	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: scenario, Days: 1, Shoppers: 2000, Workers: 1})
