@@ -151,9 +151,13 @@ func (b *Behaviour) crowdSince(now int64) int64 {
 // 6,029 records in a day. People do not call the API from a session that
 // loaded nothing on an address the proxy never saw a session on, past
 // the tabs open when it started: so those calls are one crew, whatever
-// the build (pagelessStrangerCrew). Not an automation client's: its
-// headers name its operator's tool, and two tools are two operators as
-// often as not.
+// the build (pagelessStrangerCrew). Nor on an address whose sessions
+// mostly load nothing (addrState.bareAddr), past its first: a thirteenth
+// red team made each address known with a session that stayed, or kept a
+// dozen addresses busy one session after another, and each build's crew
+// took its own 500 again (sim warm-swarm 5,679 people, bare-few 3,067).
+// Not an automation client's: its headers name its operator's tool, and
+// two tools are two operators as often as not.
 //
 // pagelessStrangersAfter: a session whose first record call came this
 // soon after the proxy's first may be a person's tab that was open before
