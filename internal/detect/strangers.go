@@ -183,14 +183,8 @@ func (b *Behaviour) pagelessStranger(now, first int64, stranger, bare, sessionle
 		return false
 	}
 	if sessionless {
-		if addr == 0 {
-			return false
-		}
-		sh := &b.shards[youngKey(addr).Hash>>58]
-		sh.mu.Lock()
-		defer sh.mu.Unlock()
-		_, st := b.state(youngKey(addr), false)
-		return st.bareAddr()
+		// An address with no young sessions' state is bare too.
+		return addr != 0 && !b.stateIs(youngKey(addr), func(st *addrState) bool { return !st.bareAddr() })
 	}
 	start := b.firstCall.Load()
 	return (stranger || bare) && start != 0 && first != 0 && (first-start >= pagelessStrangersAfter || now-first >= pagelessStrangersAfter)
