@@ -31,6 +31,7 @@ func campaignScores() []*Score {
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
 		{Name: "build-swarm", Desc: "red team: the swarm over people's browser builds: 1,000-3,000 addresses in random /16s, each with one of 6-12 builds' headers (the shoppers' among them) and a made-up session cookie (or, in half the runs, none), nothing loaded, 5-10 profiles each"},
+		{Name: "warm-swarm", Desc: "red team: build-swarm whose every address is made a home first: a throwaway session loads a popular item's page and a script, asks for its reviews, and again 6-8 s on; 10 s after it a session with a made-up cookie loads a script (or, in half the runs, nothing) and reads 5-10 profiles 1-3 s apart; 5 addresses a second"},
 		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
 		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
 		{Name: "office-churn", Desc: "red team: the churner of a reader of the docs on an address of the office, among the people behind it: 10-30 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
@@ -127,6 +128,12 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 		}
 	}
 	run("build-swarm", func() { t.buildSwarm(ctx, brng, bips, bbuilds, bsids, bper) })
+
+	// Its own source too (added later still).
+	wrng := rand.New(rand.NewPCG(t.o.Seed, 0x3a))
+	wper, wbuilds, wscript := 5+wrng.IntN(6), 6+wrng.IntN(7), wrng.IntN(2) == 0
+	wseed := wrng.Uint64()
+	run("warm-swarm", func() { t.warmSwarm(ctx, rand.New(rand.NewPCG(wseed, 0x3b)), builds[:wbuilds], wscript, wper) })
 
 	churnRate, churnAssets := 10+rng.Float64()*20, 1+rng.IntN(2)
 	churnEvery := churnAssets + 2 + rng.IntN(3)
@@ -571,6 +578,45 @@ func (t *Traffic) buildSwarm(ctx context.Context, rng *rand.Rand, ips []string, 
 			sid = sids[i]
 		}
 		t.fetchAs(ctx, s, fmt.Sprintf("/api/users/%d", 1+rng.IntN(t.o.Users)), ips[i], builds[i], sid, "", one)
+	})
+}
+
+// warmSwarm is buildSwarm with each address made a home before its
+// reading session: a throwaway session there loads a popular item's page
+// and a script and asks for its reviews twice, 6-8 s apart (it stayed),
+// as a thirteenth red team planned it (sim warm-asset-swarm, 2026-12-06);
+// the reading session 10 s after it loads a script first when script.
+func (t *Traffic) warmSwarm(ctx context.Context, rng *rand.Rand, builds []build, script bool, per int) {
+	s := t.score("warm-swarm")
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	paced(ctx, 5, func(n int) {
+		ip := fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		b, item, seed := builds[rng.IntN(len(builds))], 1+rng.IntN(20), rng.Uint64()
+		warm := &http.Cookie{Name: "sid", Value: fmt.Sprintf("wh%d-%x", n, rng.Uint64())}
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("wr%d-%x", n, rng.Uint64())}
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, 0x3c))
+			t.fetchAs(ctx, s, fmt.Sprintf("/items/%d", item), ip, b, warm, "", nil)
+			t.fetchAs(ctx, s, "/static/app.js", ip, b, warm, "", nil)
+			t.fetchAs(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, b, warm, "", reviewers)
+			if !sleep(ctx, 6*time.Second+time.Duration(r.Int64N(int64(2*time.Second)))) {
+				return
+			}
+			t.fetchAs(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, b, warm, "", reviewers)
+			if !sleep(ctx, 3*time.Second) {
+				return
+			}
+			if script {
+				t.fetchAs(ctx, s, "/static/app.js", ip, b, sid, "", nil)
+			}
+			for range per {
+				t.fetchAs(ctx, s, fmt.Sprintf("/api/users/%d", 1+r.IntN(t.o.Users)), ip, b, sid, "", one)
+				if !sleep(ctx, time.Second+time.Duration(r.Int64N(int64(2*time.Second)))) {
+					return
+				}
+			}
+		})
 	})
 }
 
