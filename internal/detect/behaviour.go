@@ -237,19 +237,14 @@ type addrState struct {
 	lookups                uint16 // recent lookups, and how many were of values never served
 	unshown                uint16
 	// on an address's young sessions' state: its sessions that made a
-	// first record call, those of them that stayed (staysFor), and those
-	// that had loaded nothing before it (not an app's; halved together
-	// past 256)
-	born, grown, bare uint16
+	// first record call, and those of them that stayed (staysFor;
+	// halved together past 256)
+	born, grown uint16
 	// stranger: on a session's state, it was the first session on its
 	// address that the proxy knows of, or came within regularAfter of
 	// the first before any there stayed, without an account
 	// (Behaviour.StrangersColder)
 	stranger bool
-	// bareBorn: on a session's state, most sessions on its address had
-	// made their first record call with nothing loaded when it made its
-	// own (addrState.bareAddr; pagelessStranger)
-	bareBorn bool
 	// tail: its responses were, at its last record call, colder than a
 	// person's would be 1 time in 100 (evidence.tail): what it is shown
 	// does not make records popular (Served)
@@ -408,11 +403,9 @@ type evidence struct {
 	// crowdHeld: crowd, and strangers have been seen colder for
 	// crowdHeld
 	crowdHeld bool
-	// stranger: the key's session was the first on its address
-	// (addrState.stranger); bareAddr: most sessions on its address had
-	// made their first record call with nothing loaded when it made its
-	// own (addrState.bareBorn)
-	stranger, bareAddr bool
+	// unpaged: a record call of a session that has loaded no HTML page,
+	// not an app's (Behaviour.pagelessStranger)
+	unpaged bool
 }
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
@@ -790,7 +783,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	st.app = st.app || o.app
 	s, ev = b.note(st, now, record, page, low)
 	ev.crowd = record && st.stranger && !b.asWarm(st)
-	ev.stranger, ev.bareAddr = st.stranger, st.bareBorn
+	ev.unpaged = record && k.Kind == identity.Session && !st.sawPage && !st.app
 	// pagedOn: a paged session that has stayed asks about the item of
 	// the page it has just loaded, shown nothing colder than people
 	// beyond chance: a person's visit going on, as far as one session
@@ -804,7 +797,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	own := keys[2].Hash != 0
 	var addrEph, addrPeopled, ownEph, ownGrown, pagelessEph, landingEph, landingPeopled bool
 	var churned [len(keys)]bool
-	stranger, bareBorn := false, false
+	stranger := false
 	// A landing session's stay counts where its address's landing
 	// sessions' stays have had pages (admit). Only on a shop whose items
 	// have pages: a single-page app's people load one page, then call on
@@ -830,10 +823,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			_, yst = b.state(yk, true)
 			stranger = stranger || i == 0 && born && (yst.born == 0 || now-yst.firstAt < regularAfter && yst.grown == 0)
 			if born || landed && i == 3 {
-				yst.bear(st.pageLoads == 0 && !st.app)
-			}
-			if i == 0 && born {
-				bareBorn = yst.bareAddr()
+				yst.bear()
 			}
 			ys, _ := b.note(yst, now, record, page, -1)
 			churned[i] = record && b.churning(yst, ys, now)
@@ -875,13 +865,10 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		}
 		ysh.mu.Unlock()
 	}
-	if stranger || bareBorn {
+	if stranger {
 		sh.mu.Lock()
-		st.stranger = st.stranger || stranger
-		st.bareBorn = st.bareBorn || bareBorn
+		st.stranger = true
 		sh.mu.Unlock()
-		ev.stranger = ev.stranger || stranger
-		ev.bareAddr = ev.bareAddr || bareBorn
 	}
 	if ev.crowd {
 		since := b.crowdSince(now)

@@ -427,13 +427,20 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	// crew's budget, and a log replay's report would name it among the
 	// crew's members (an outside red team's clerks, allowlisted as the
 	// docs say, were listed in an account crew's, 2026-12-06).
-	if sig != 0 && t.Kind == Record && !s.Exempt() {
+	// A session that loaded a script but never a page shows no signal of
+	// its own here (the pageless pool holds it only while it sweeps, and
+	// not on an address its people have paged from): it is a pageless
+	// stranger as one that loaded nothing is, unless signed in (a clerk's
+	// console, an app; an account crew is judged on its sweep).
+	unpaged := ev.unpaged && a.Keys[identity.Account].Hash == 0
+	if (sig != 0 || unpaged) && t.Kind == Record && !s.Exempt() {
 		switch {
 		case crew != 0:
 			a.Keys[identity.Crew] = crewOf(crew, sig)
-		case sig&(ColdSweep|SessionChurn|AutomationUA) == 0 && sig&(Sessionless|NoAssets) != 0 && d.behaviour != nil &&
-			d.behaviour.pagelessStranger(t.At, ev.firstAt, ev.stranger, ev.bareAddr, sig&Sessionless != 0, a.Keys[identity.IP].Hash):
+		case sig&(ColdSweep|SessionChurn|AutomationUA) == 0 && (sig&(Sessionless|NoAssets) != 0 || unpaged) && d.behaviour != nil &&
+			d.behaviour.pagelessStranger(t.At, ev.firstAt, sig&Sessionless != 0, a.Keys[identity.IP].Hash):
 			a.Keys[identity.Crew] = crewOf(pagelessStrangerCrew, sig)
+		case sig == 0:
 		default:
 			a.Keys[identity.Crew] = crewKey(a, sig)
 		}

@@ -149,15 +149,18 @@ func (b *Behaviour) crowdSince(now int64) int64 {
 // was held at 87 s (2026-12-06); the demo's build-swarm 3,782 to 4,312 in
 // 90 s at seeds 1-3, two of them never refused; the simulator's 3,038 to
 // 6,029 records in a day. People do not call the API from a session that
-// loaded nothing on an address the proxy never saw a session on, past
-// the tabs open when it started: so those calls are one crew, whatever
-// the build (pagelessStrangerCrew). Nor on an address whose sessions
-// mostly load nothing (addrState.bareAddr), past its first: a thirteenth
-// red team made each address known with a session that stayed, or kept a
-// dozen addresses busy one session after another, and each build's crew
-// took its own 500 again (sim warm-swarm 5,679 people, bare-few 3,067).
-// Not an automation client's: its headers name its operator's tool, and
-// two tools are two operators as often as not.
+// has loaded no page, nor without the cookie their page set, past the
+// tabs open when the proxy started: so those calls are one crew, whatever
+// the build (pagelessStrangerCrew), wherever they come from. Until
+// 2026-12-06 only on an address the proxy knew no person on: a thirteenth
+// red team made each address a home first with a throwaway session that
+// loaded a page and a script and stayed (sim warm-asset-swarm: 5,679
+// people in a day, never held), and the same with a script loaded by
+// each reading session, or no cookie, took 9,214 and 5,688. A person's
+// session that has loaded no page is a tab from before the proxy, or one
+// whose state was forgotten (Behaviour's tables are bounded): its next
+// page load makes it paged. Not an automation client's: its headers name
+// its operator's tool, and two tools are two operators as often as not.
 //
 // pagelessStrangersAfter: a session whose first record call came this
 // soon after the proxy's first may be a person's tab that was open before
@@ -172,20 +175,17 @@ func (b *Behaviour) crowdSince(now int64) int64 {
 const pagelessStrangersAfter = int64(30 * time.Second)
 
 // pagelessStranger reports whether a pageless record call at now
-// (sessionless: without a session) of a key first seen calling at first
-// is a stranger's: its session was the first on its address (stranger)
-// or most sessions there had loaded nothing when they first called
-// (bare), or, without one, its address is bare (addrState.bareAddr).
-func (b *Behaviour) pagelessStranger(now, first int64, stranger, bare, sessionless bool, addr uint64) bool {
+// (sessionless: without a session, from address addr) of a key first seen
+// calling at first is a stranger's to the shop's pages.
+func (b *Behaviour) pagelessStranger(now, first int64, sessionless bool, addr uint64) bool {
 	// Not where no page was ever seen: an access log of the API alone,
 	// or a shop whose pages come from elsewhere, has everyone pageless.
 	if !b.pagesSeen.Load() {
 		return false
 	}
 	if sessionless {
-		// An address with no young sessions' state is bare too.
-		return addr != 0 && !b.stateIs(youngKey(addr), func(st *addrState) bool { return !st.bareAddr() })
+		return addr != 0
 	}
 	start := b.firstCall.Load()
-	return (stranger || bare) && start != 0 && first != 0 && (first-start >= pagelessStrangersAfter || now-first >= pagelessStrangersAfter)
+	return start != 0 && first != 0 && (first-start >= pagelessStrangersAfter || now-first >= pagelessStrangersAfter)
 }

@@ -10,13 +10,21 @@ import (
 // A swarm whose members each send one of the browser builds people use,
 // a made-up session cookie or none, loading nothing, was a crew per build,
 // each under the crew budget (an outside red team's over nine builds took
-// 3,379 people live, 2026-12-06). Its pageless strangers are one crew;
-// a pageless session on an address the proxy knows, and a tab open when
-// the proxy started, stay in their build's.
+// 3,379 people live, 2026-12-06). Its pageless strangers are one crew,
+// on addresses where people were too (a thirteenth red team's, warmed by
+// a session that loaded a page and a script: 5,679 people in a simulated
+// day); a tab open when the proxy started stays in its build's, and a
+// signed-in session in none.
 func TestASwarmOverManyBuildsIsOneCrewOfPagelessStrangers(t *testing.T) {
 	const builds = 9
-	crewOf := func(d *Detector, ip, session, fp uint64, at int64) identity.Key {
+	crewOf := func(d *Detector, ip, session, account, fp uint64, at int64, script bool) identity.Key {
 		a := actor(ip, session, fp)
+		if account != 0 {
+			a.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: account}
+		}
+		if script {
+			d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: at - 3e8})
+		}
 		d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at, IDLow: -1, PathID: 1})
 		return a.Keys[identity.Crew]
 	}
@@ -36,32 +44,37 @@ func TestASwarmOverManyBuildsIsOneCrewOfPagelessStrangers(t *testing.T) {
 		sessions  bool
 		at        func(i int) int64 // member i's call, from the proxy's first
 		firstAt   func(i int) int64 // member i's first call (0: this one)
-		oneCrew   bool
+		crews     int               // 1, builds, or none
 		knownAddr bool
+		script    bool // each session loads a script before its call
+		accounts  bool // each session signed in
 		noPages   bool // no page ever seen (an access log of the API alone)
 		// warmed: a session there earlier that loaded nothing and stayed,
 		// so that the member's session is not the first on its address
 		warmed bool
 	}{
-		{name: "made-up sessions", sessions: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, oneCrew: true},
-		{name: "no cookie", at: func(i int) int64 { return swarm + int64(i)*25e6 }, oneCrew: true},
+		{name: "made-up sessions", sessions: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, crews: 1},
+		{name: "no cookie", at: func(i int) int64 { return swarm + int64(i)*25e6 }, crews: 1},
 		// a tab open at the start, finishing its page: its build's crew
-		{name: "tabs open at the start", sessions: true, at: func(i int) int64 { return int64(i) * 1e8 }},
+		{name: "tabs open at the start", sessions: true, at: func(i int) int64 { return int64(i) * 1e8 }, crews: builds},
 		// a person's tab has its cookie: without one, one crew from the
 		// start (a one-build swarm started with the proxy was two)
-		{name: "no cookie, from the start", at: func(i int) int64 { return int64(i) * 1e8 }, oneCrew: true},
+		{name: "no cookie, from the start", at: func(i int) int64 { return int64(i) * 1e8 }, crews: 1},
 		// a swarm started before the proxy, calling on past that: one crew
 		{name: "a swarm from before the start, calling on", sessions: true,
-			firstAt: func(i int) int64 { return int64(i) * 1e8 }, at: func(i int) int64 { return 45e9 + int64(i)*1e8 }, oneCrew: true},
-		// an address where a session called before: people live there
-		{name: "pageless sessions on known addresses", sessions: true, knownAddr: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }},
-		// an address whose sessions load nothing is no one's home: a
-		// thirteenth red team warmed each address with a session that
-		// stayed, or kept a dozen addresses busy with one session after
-		// another (sim warm-swarm 5,679 people, bare-few 3,067)
-		{name: "sessions after one that stayed, nothing loaded", sessions: true, warmed: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, oneCrew: true},
+			firstAt: func(i int) int64 { return int64(i) * 1e8 }, at: func(i int) int64 { return 45e9 + int64(i)*1e8 }, crews: 1},
+		// an address where a person's visit loaded a page and stayed (a
+		// thirteenth red team's warm-up): its pageless sessions are no
+		// person's either (sim warm-asset-swarm: 5,679 people a day
+		// while they were their builds' crews)
+		{name: "pageless sessions where a person was", sessions: true, knownAddr: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, crews: 1},
+		{name: "sessions that loaded a script where a person was", sessions: true, knownAddr: true, script: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, crews: 1},
+		{name: "no cookie where a person was", knownAddr: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, crews: 1},
+		{name: "sessions after one that stayed, nothing loaded", sessions: true, warmed: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, crews: 1},
+		// a clerk's console, an app: signed in, judged on its sweep
+		{name: "signed in, a script loaded", sessions: true, accounts: true, script: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }},
 		// where no page was ever seen, everyone is pageless
-		{name: "no page ever seen", sessions: true, noPages: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }},
+		{name: "no page ever seen", sessions: true, noPages: true, at: func(i int) int64 { return swarm + int64(i)*25e6 }, crews: builds},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := start(!tc.noPages)
@@ -87,14 +100,18 @@ func TestASwarmOverManyBuildsIsOneCrewOfPagelessStrangers(t *testing.T) {
 						d.Assess(&w, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(time.Minute) + c*4e9, IDLow: -1, PathID: 1})
 					}
 				}
-				if tc.firstAt != nil {
-					crewOf(d, ip, session, fp, epoch+tc.firstAt(i))
+				var account uint64
+				if tc.accounts {
+					account = mix(uint64(i) + 1<<53)
 				}
-				crews[crewOf(d, ip, session, fp, epoch+tc.at(i))]++
+				if tc.firstAt != nil {
+					crewOf(d, ip, session, account, fp, epoch+tc.firstAt(i), tc.script)
+				}
+				crews[crewOf(d, ip, session, account, fp, epoch+tc.at(i), tc.script)]++
 			}
 			delete(crews, identity.Key{})
-			if tc.oneCrew && len(crews) != 1 || !tc.oneCrew && len(crews) != builds {
-				t.Fatalf("%d crews, want %d (%v)", len(crews), map[bool]int{true: 1, false: builds}[tc.oneCrew], crews)
+			if len(crews) != tc.crews {
+				t.Fatalf("%d crews, want %d (%v)", len(crews), tc.crews, crews)
 			}
 		})
 	}

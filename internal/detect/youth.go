@@ -107,21 +107,11 @@ func (st *addrState) admit(weak bool) bool {
 
 // bear counts a young session's first record call on the young sessions'
 // state st.
-func (st *addrState) bear(bare bool) {
+func (st *addrState) bear() {
 	st.born++
-	if bare {
-		st.bare++
-	}
 	if st.born > 256 {
-		st.born, st.grown, st.bare = st.born/2, st.grown/2, st.bare/2
+		st.born, st.grown = st.born/2, st.grown/2
 	}
-}
-
-// bareAddr reports, of an address's young sessions' state st, whether
-// most of its sessions made their first record call with nothing loaded,
-// or none has called: no place people browse from (pagelessStranger).
-func (st *addrState) bareAddr() bool {
-	return st == nil || st.born == 0 || 2*uint32(st.bare) > uint32(st.born)
 }
 
 // origin is where a request came from, beyond its behaviour key.
