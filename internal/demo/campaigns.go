@@ -31,7 +31,7 @@ func campaignScores() []*Score {
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
 		{Name: "build-swarm", Desc: "red team: the swarm over people's browser builds: 1,000-3,000 addresses in random /16s, each with one of 6-12 builds' headers (the shoppers' among them) and a made-up session cookie (or, in half the runs, none), nothing loaded, 5-10 profiles each"},
-		{Name: "warm-swarm", Desc: "red team: build-swarm whose every address is made a home first: a throwaway session loads a popular item's page and a script, asks for its reviews, and again 6-8 s on; 10 s after it a session with a made-up cookie loads a script (or, in half the runs, nothing) and reads 5-10 profiles 1-3 s apart; 5 addresses a second"},
+		{Name: "warm-swarm", Desc: "red team: build-swarm whose every address is made a home first: a throwaway session loads a popular item's page and a script, asks for its reviews, and again 6-8 s on; 10 s after it a session with a made-up cookie loads a script (or, in half the runs, nothing) and reads 5-10 profiles 1.5-4.5 s apart (a person's pace, as the simulator's class); 5 addresses a second"},
 		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
 		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
 		{Name: "office-churn", Desc: "red team: the churner of a reader of the docs on an address of the office, among the people behind it: 10-30 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
@@ -612,7 +612,7 @@ func (t *Traffic) warmSwarm(ctx context.Context, rng *rand.Rand, builds []build,
 			}
 			for range per {
 				t.fetchAs(ctx, s, fmt.Sprintf("/api/users/%d", 1+r.IntN(t.o.Users)), ip, b, sid, "", one)
-				if !sleep(ctx, time.Second+time.Duration(r.Int64N(int64(2*time.Second)))) {
+				if !sleep(ctx, 1500*time.Millisecond+time.Duration(r.Int64N(int64(3*time.Second)))) {
 					return
 				}
 			}
