@@ -423,16 +423,16 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	if ev.pooled && !ev.churn && !ev.surge {
 		crew = poolCrew
 	}
-	// Not an exempt actor's (allowlisted, a verified bot): it meets no
-	// crew's budget, and a log replay's report would name it among the
-	// crew's members (an outside red team's clerks, allowlisted as the
-	// docs say, were listed in an account crew's, 2026-12-06).
 	// A session that loaded a script but never a page shows no signal of
 	// its own here (the pageless pool holds it only while it sweeps, and
 	// not on an address its people have paged from): it is a pageless
 	// stranger as one that loaded nothing is, unless signed in (a clerk's
 	// console, an app; an account crew is judged on its sweep).
 	unpaged := ev.unpaged && a.Keys[identity.Account].Hash == 0
+	// Not an exempt actor's (allowlisted, a verified bot): it meets no
+	// crew's budget, and a log replay's report would name it among the
+	// crew's members (an outside red team's clerks, allowlisted as the
+	// docs say, were listed in an account crew's, 2026-12-06).
 	if (sig != 0 || unpaged) && t.Kind == Record && !s.Exempt() {
 		switch {
 		case crew != 0:
