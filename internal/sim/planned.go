@@ -58,7 +58,19 @@ type swarmPlan struct {
 	assets          int // scripts each reading session loads before its calls
 	fetch           int
 	popular         int // fetchDiluted's share of popular items, in 100
+	// page: what each reading session loads before its calls (a
+	// fourteenth red team's, 2026-12-06), and asks about first;
+	// account: each reading session signed in with a throwaway account
+	page    int
+	account bool
 }
+
+// Pages of the reading sessions.
+const (
+	pageNone    = iota
+	pagePopular // a popular item's page and a script, then its reviews
+	pageHome    // the home page and a script, then its widget's item's reviews
+)
 
 func (p swarmPlan) build(w *World, rng *rand.Rand) []Request {
 	var out []Request
@@ -135,12 +147,34 @@ func (p swarmPlan) build(w *World, rng *rand.Rand) []Request {
 			if !p.cookieless {
 				s = rng.Uint64() | 1
 			}
+			var account uint64
+			if p.account {
+				account = 20_000_000 + rng.Uint64N(1<<30)
+			}
+			read := func(t time.Time, r Request) {
+				add(t, s, r)
+				setKey(&out[len(out)-1].Actor, identity.Account, account)
+			}
 			for range p.assets {
-				add(t, s, Request{Route: RouteAsset})
+				read(t, Request{Route: RouteAsset})
 				t = t.Add(300 * time.Millisecond)
 			}
+			if p.page != pageNone {
+				item := w.Zipf.Sample(rng)
+				page := item
+				if p.page == pageHome {
+					var a identity.Actor
+					setKey(&a, identity.Session, s)
+					page, item = homePage, w.Recommended(&a)[0]
+				}
+				read(t, Request{Route: RoutePage, ID: page})
+				read(t.Add(300*time.Millisecond), Request{Route: RouteAsset})
+				t = t.Add(600 * time.Millisecond)
+				read(t, Request{Route: RouteReviews, ID: item})
+				t = t.Add(jit(p.gap))
+			}
 			for range p.calls {
-				add(t, s, call())
+				read(t, call())
 				t = t.Add(jit(p.gap))
 			}
 			t = t.Add(jit(p.sessGap))
