@@ -58,19 +58,12 @@ type swarmPlan struct {
 	assets          int // scripts each reading session loads before its calls
 	fetch           int
 	popular         int // fetchDiluted's share of popular items, in 100
-	// page: what each reading session loads before its calls (a
-	// fourteenth red team's, 2026-12-06), and asks about first;
-	// account: each reading session signed in with a throwaway account
-	page    int
-	account bool
+	// paged: each reading session loads a popular item's page and a
+	// script before its calls, and asks for that item's reviews first
+	// (a fourteenth red team's, 2026-12-06); account: each reading
+	// session signed in with a throwaway account
+	paged, account bool
 }
-
-// Pages of the reading sessions.
-const (
-	pageNone    = iota
-	pagePopular // a popular item's page and a script, then its reviews
-	pageHome    // the home page and a script, then its widget's item's reviews
-)
 
 func (p swarmPlan) build(w *World, rng *rand.Rand) []Request {
 	var out []Request
@@ -159,15 +152,9 @@ func (p swarmPlan) build(w *World, rng *rand.Rand) []Request {
 				read(t, Request{Route: RouteAsset})
 				t = t.Add(300 * time.Millisecond)
 			}
-			if p.page != pageNone {
+			if p.paged {
 				item := w.Zipf.Sample(rng)
-				page := item
-				if p.page == pageHome {
-					var a identity.Actor
-					setKey(&a, identity.Session, s)
-					page, item = homePage, w.Recommended(&a)[0]
-				}
-				read(t, Request{Route: RoutePage, ID: page})
+				read(t, Request{Route: RoutePage, ID: item})
 				read(t.Add(300*time.Millisecond), Request{Route: RouteAsset})
 				t = t.Add(600 * time.Millisecond)
 				read(t, Request{Route: RouteReviews, ID: item})

@@ -715,7 +715,7 @@ var scenarios = []Scenario{
 	{Name: "page-swarm", Desc: "red team: 1,000-3,000 addresses in random /16s, one of people's builds 1-12 each, from 1 am one every ~1.2 s; each a session (a made-up cookie) that loads a popular item's page and a script, asks for its reviews, then 5-10 profiles by id 1.5-4.5 s apart", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
-				page: pagePopular, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchProfiles})
+				paged: true, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchProfiles})
 		}},
 	{Name: "account-swarm", Desc: "red team: build-swarm's addresses, each a session signed in with a throwaway account, nothing loaded, 5-10 profiles by id 1.5-4.5 s apart", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
@@ -725,7 +725,7 @@ var scenarios = []Scenario{
 	{Name: "one-address-paged", Desc: "red team: one residential address, from 1 am 3,000 sessions one after the other (0.5-1.5 s between), each a popular item's page and a script, its reviews, then 3 profiles by id 1.5-4.5 s apart", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return planned(w, rng, swarmPlan{n: 1, builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
-				sessions: 3000, sessGap: time.Second, page: pagePopular, calls: 3, gap: 3 * time.Second, fetch: fetchProfiles})
+				sessions: 3000, sessGap: time.Second, paged: true, calls: 3, gap: 3 * time.Second, fetch: fetchProfiles})
 		}},
 	{Name: "bare-few", Desc: "red team: 12 addresses in random /16s, one of people's builds 1-12 each, from 1 am 90 sessions on each, one after the other (a made-up cookie, nothing loaded, 3 profiles by id 1.5-4.5 s apart, the next 0.5-1.5 s on): an address's later sessions are no strangers", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
