@@ -98,7 +98,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	n, per := 1000+rng.IntN(2001), 5+rng.IntN(6)
 	ips := make([]string, n)
 	for i := range ips {
-		ips[i] = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		ips[i] = residentialAddr(rng)
 	}
 	swarmSeed := rng.Uint64()
 	run("swarm", func() { t.swarm(ctx, rand.New(rand.NewPCG(swarmSeed, 3)), ips, per) })
@@ -108,7 +108,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	sips := make([]string, sn)
 	sids := make([]*http.Cookie, sn)
 	for i := range sips {
-		sips[i] = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		sips[i] = residentialAddr(rng)
 		sids[i] = &http.Cookie{Name: "sid", Value: fmt.Sprintf("ss%d-%x", i, rng.Uint64())}
 	}
 	sessionSwarmSeed := rng.Uint64()
@@ -121,7 +121,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	bips, bbuilds, builds := make([]string, bn), make([]build, bn), browserBuilds()
 	var bsids []*http.Cookie
 	for i := range bips {
-		bips[i] = fmt.Sprintf("%d.%d.%d.%d", 24+brng.IntN(170), brng.IntN(256), brng.IntN(256), 1+brng.IntN(254))
+		bips[i] = residentialAddr(brng)
 		bbuilds[i] = builds[brng.IntN(nbuilds)]
 		if cookies {
 			bsids = append(bsids, &http.Cookie{Name: "sid", Value: fmt.Sprintf("bs%d-%x", i, brng.Uint64())})
@@ -158,7 +158,7 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	// most of the load, and the other classes' pacing went with it.
 	scale := min(1, float64(t.o.Shoppers)/3000)
 	for range max(1, int(float64(60+rng.IntN(91))*scale)) {
-		ip := fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		ip := residentialAddr(rng)
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("pp-%x", rng.Uint64())}
 		seed := rng.Uint64()
 		run("paced-pages", func() { t.pacedPages(ctx, rand.New(rand.NewPCG(seed, 10)), ip, sid) })
@@ -408,7 +408,7 @@ func (t *Traffic) consoleCrew(ctx context.Context, run func(string, func()), rng
 	var consoleIP string
 	for i := range max(10, int(float64(150+rng.IntN(151))*scale)) {
 		if i%10 == 0 {
-			consoleIP = fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+			consoleIP = residentialAddr(rng)
 		}
 		ip, seed := consoleIP, rng.Uint64()
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("%s%d-%x", sids, i, rng.Uint64())}
@@ -591,7 +591,7 @@ func (t *Traffic) warmSwarm(ctx context.Context, rng *rand.Rand, builds []build,
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	paced(ctx, 5, func(n int) {
-		ip := fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+		ip := residentialAddr(rng)
 		b, item, seed := builds[rng.IntN(len(builds))], 1+rng.IntN(20), rng.Uint64()
 		warm := &http.Cookie{Name: "sid", Value: fmt.Sprintf("wh%d-%x", n, rng.Uint64())}
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("wr%d-%x", n, rng.Uint64())}
@@ -720,4 +720,10 @@ func (t *Traffic) partner(ctx context.Context, harvest float64) {
 	paced(sctx, 3, func(int) { next() })
 	cancel()
 	paced(ctx, harvest, func(int) { next() })
+}
+
+// residentialAddr is an address drawn at random from 24-193.x.x.x, as a
+// residential proxy's would be: most in /16s no other source uses.
+func residentialAddr(rng *rand.Rand) string {
+	return fmt.Sprintf("%d.%d.%d.%d", 24+rng.IntN(170), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
 }
