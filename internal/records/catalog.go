@@ -11,10 +11,32 @@ import (
 	"github.com/leakguard/leakguard/internal/keyed"
 )
 
-// Found is one record served: its entity and keyed hash.
+// Found is one record served: its entity and keyed hash, and for a
+// decimal id the item it names as a path would (Item).
 type Found struct {
 	Entity int
 	Hash   uint64
+	// Item: 1 + the id's low byte when the record's value is a decimal
+	// number, as detect.PathID reads a path's id; 0 otherwise. Not the
+	// value: 256 buckets, against which a session's later calls are
+	// judged as about what it was shown or not (id lineage).
+	Item uint16
+}
+
+// Item is what Found.Item holds for value v: 1 + its low byte when v is
+// a decimal number of 1 to 18 digits, else 0.
+func Item(v string) uint16 {
+	if len(v) == 0 || len(v) > 18 {
+		return 0
+	}
+	n := 0
+	for j := 0; j < len(v); j++ {
+		if v[j] < '0' || v[j] > '9' {
+			return 0
+		}
+		n = n*10 + int(v[j]-'0')
+	}
+	return uint16(1 + n&0xff)
 }
 
 // RouteSpec says where one configured route's records are.
@@ -189,7 +211,7 @@ func (c *Catalog) Match(method, path string) Match {
 			m.n++
 		}
 		if rt.param >= 0 && val != "" && int(m.np) < len(m.path) {
-			m.path[m.np] = Found{rt.entity, c.h.String(c.domains[rt.entity], val)}
+			m.path[m.np] = Found{rt.entity, c.h.String(c.domains[rt.entity], val), Item(val)}
 			m.np++
 			if m.low < 0 {
 				m.low = lowBits(val)
@@ -335,7 +357,7 @@ func (c *Catalog) BodyRecords(m *Match, body []byte, json, scan bool, out []Foun
 			}
 			dom := c.domains[rt.entity]
 			rt.body.Each(body, func(v string) {
-				out = append(out, Found{rt.entity, c.h.String(dom, v)})
+				out = append(out, Found{rt.entity, c.h.String(dom, v), Item(v)})
 			})
 		}
 		// Validate only when nothing was found: one pass in the common case,
@@ -350,7 +372,7 @@ func (c *Catalog) BodyRecords(m *Match, body []byte, json, scan bool, out []Foun
 		// and 30 s at the largest max_body_bytes (found by a probe).
 		checks := c.scanner.newChecks()
 		c.scanner.scan(body, &checks, func(k Kind, h uint64, _, _ int) {
-			out = append(out, Found{c.piiEnt[k], h})
+			out = append(out, Found{c.piiEnt[k], h, 0})
 		})
 		if checks.unchecked > 0 && outcome == BodyOK {
 			outcome = BodyPhonesUnchecked

@@ -587,7 +587,7 @@ func (c *Catalog) BodyStream(m *Match, json bool, emit func(Found)) *BodyStream 
 			ent, dom := rt.entity, c.domains[rt.entity]
 			b.json = append(b.json, rt.body.Stream(func(v string) {
 				b.found = true
-				emit(Found{ent, c.h.String(dom, v)})
+				emit(Found{ent, c.h.String(dom, v), Item(v)})
 			}))
 		}
 	}

@@ -75,7 +75,7 @@ func (p *PIIStream) scan(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	p.s.scan(b, &p.checks, func(k Kind, h uint64, _, _ int) { p.emit(Found{p.ent[k], h}) })
+	p.s.scan(b, &p.checks, func(k Kind, h uint64, _, _ int) { p.emit(Found{p.ent[k], h, 0}) })
 }
 
 // isSeparator is a byte lastSeparator cuts at.

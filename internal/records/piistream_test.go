@@ -43,7 +43,7 @@ func TestPIIStreamMatchesScan(t *testing.T) {
 	b.WriteString(strings.Repeat("x", 70<<10) + " 13912345678 " + strings.Repeat("y", 10)) // past maxCarry without a separator
 	doc := []byte(b.String())
 	var want []Found
-	c.scanner.Scan(doc, func(k Kind, h uint64) { want = append(want, Found{c.piiEnt[k], h}) })
+	c.scanner.Scan(doc, func(k Kind, h uint64) { want = append(want, Found{c.piiEnt[k], h, 0}) })
 	sortFound(want)
 	if len(want) < 1000 {
 		t.Fatalf("only %d values in the reference", len(want))
@@ -92,7 +92,7 @@ func TestPIIStreamPhoneAllowance(t *testing.T) {
 	// Every number validated: the reference.
 	ref := piiCatalog(t)
 	var want []Found
-	ref.scanner.Scan(doc, func(k Kind, h uint64) { want = append(want, Found{ref.piiEnt[k], h}) })
+	ref.scanner.Scan(doc, func(k Kind, h uint64) { want = append(want, Found{ref.piiEnt[k], h, 0}) })
 	sortFound(want)
 	if len(want) != 3*3*allowance { // mobiles, +86 mobiles, fixed lines; +999 is no country
 		t.Fatalf("reference found %d numbers, want %d", len(want), 9*allowance)
@@ -178,7 +178,7 @@ func FuzzPIIStream(f *testing.F) {
 			return
 		}
 		var want []Found
-		c.scanner.Scan(doc, func(k Kind, h uint64) { want = append(want, Found{c.piiEnt[k], h}) })
+		c.scanner.Scan(doc, func(k Kind, h uint64) { want = append(want, Found{c.piiEnt[k], h, 0}) })
 		sortFound(want)
 		got, _ := streamPII(c, doc, int(n%512)+1)
 		if !slices.Equal(got, want) {
