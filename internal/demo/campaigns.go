@@ -32,6 +32,7 @@ func campaignScores() []*Score {
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
 		{Name: "build-swarm", Desc: "red team: the swarm over people's browser builds: 1,000-3,000 addresses in random /16s, each with one of 6-12 builds' headers (the shoppers' among them) and a made-up session cookie (or, in half the runs, none), nothing loaded, 5-10 profiles each"},
 		{Name: "warm-swarm", Desc: "red team: build-swarm whose every address is made a home first: a throwaway session loads a popular item's page and a script, asks for its reviews, and again 6-8 s on; 10 s after it a session with a made-up cookie loads a script (or, in half the runs, nothing) and reads 5-10 profiles 1.5-4.5 s apart (a person's pace, as the simulator's class); 5 addresses a second"},
+		{Name: "page-swarm", Desc: "red team: build-swarm whose every reading session loads a popular item's page and a script and asks for its reviews first, as a person's visit does, then reads 5-10 profiles by id (or, in half the runs, random items' reviews) 1.5-4.5 s apart; 5 addresses a second"},
 		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
 		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
 		{Name: "office-churn", Desc: "red team: the churner of a reader of the docs on an address of the office, among the people behind it: 10-30 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
@@ -134,6 +135,12 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	wper, wbuilds, wscript := 5+wrng.IntN(6), 6+wrng.IntN(7), wrng.IntN(2) == 0
 	wseed := wrng.Uint64()
 	run("warm-swarm", func() { t.warmSwarm(ctx, rand.New(rand.NewPCG(wseed, 0x3b)), builds[:wbuilds], wscript, wper) })
+
+	// Its own source too (added later still).
+	prng := rand.New(rand.NewPCG(t.o.Seed, 0x9a))
+	pper, pbuilds, previews := 5+prng.IntN(6), 6+prng.IntN(7), prng.IntN(2) == 0
+	pseed := prng.Uint64()
+	run("page-swarm", func() { t.pageSwarm(ctx, rand.New(rand.NewPCG(pseed, 0x9b)), builds[:pbuilds], previews, pper) })
 
 	churnRate, churnAssets := 10+rng.Float64()*20, 1+rng.IntN(2)
 	churnEvery := churnAssets + 2 + rng.IntN(3)
@@ -614,6 +621,38 @@ func (t *Traffic) warmSwarm(ctx context.Context, rng *rand.Rand, builds []build,
 				t.fetchAs(ctx, s, fmt.Sprintf("/api/users/%d", 1+r.IntN(t.o.Users)), ip, b, sid, "", one)
 				if !sleep(ctx, 1500*time.Millisecond+time.Duration(r.Int64N(int64(3*time.Second)))) {
 					return
+				}
+			}
+		})
+	})
+}
+
+// pageSwarm is build-swarm whose reading sessions each open as a
+// person's visit does: a popular item's page and a script, then that
+// item's reviews; then per profiles by id (random items' reviews when
+// reviews) 1.5-4.5 s apart, none of them shown to the session, as a
+// fourteenth red team planned it (sim page-swarm, 2026-12-06).
+func (t *Traffic) pageSwarm(ctx context.Context, rng *rand.Rand, builds []build, reviews bool, per int) {
+	s := t.score("page-swarm")
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	paced(ctx, 5, func(n int) {
+		ip := residentialAddr(rng)
+		b, item, seed := builds[rng.IntN(len(builds))], 1+rng.IntN(20), rng.Uint64()
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("ps%d-%x", n, rng.Uint64())}
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, 0x9c))
+			t.fetchAs(ctx, s, fmt.Sprintf("/items/%d", item), ip, b, sid, "", nil)
+			t.fetchAs(ctx, s, "/static/app.js", ip, b, sid, "", nil)
+			t.fetchAs(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, b, sid, "", reviewers)
+			for range per {
+				if !sleep(ctx, 1500*time.Millisecond+time.Duration(r.Int64N(int64(3*time.Second)))) {
+					return
+				}
+				if reviews {
+					t.fetchAs(ctx, s, fmt.Sprintf("/api/items/%d/reviews", 1+r.IntN(t.o.Items)), ip, b, sid, "", reviewers)
+				} else {
+					t.fetchAs(ctx, s, fmt.Sprintf("/api/users/%d", 1+r.IntN(t.o.Users)), ip, b, sid, "", one)
 				}
 			}
 		})

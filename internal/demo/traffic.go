@@ -417,9 +417,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip string, n int, z *shop.Zipf) {
 	// A tenth of the return visits have their pages from the browser's
 	// cache: only the scripts and the API reach the proxy, as a pageless
-	// scraper's do.
+	// scraper's do. Pages the browser loaded before, with the cookie it
+	// still has (viewed): until 2026-12-06 a cached visit drew its items
+	// afresh, pages no browser could have had in its cache.
 	const shortVisits, landers, cachedPages = 0.35, 0.3, 0.1
 	var me, left int
+	var viewed []int
 	var sid *http.Cookie
 	var account string
 	short, cached := false, false
@@ -431,8 +434,9 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 		if left == 0 {
 			// A page from the browser's cache is a browser's that was
 			// here before, with its cookie.
-			cached = visit > 0 && rng.Float64() < cachedPages
+			cached = visit > 0 && rng.Float64() < cachedPages && len(viewed) > 0
 			if !cached {
+				viewed = viewed[:0]
 				me = rng.IntN(t.o.Users) + 1
 				sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%d-%x", n, visit, rng.Uint64())}
 				account = ""
@@ -488,6 +492,11 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 		}
 		left--
 		item := z.Sample(rng)
+		if cached {
+			item = viewed[rng.IntN(len(viewed))]
+		} else {
+			viewed = append(viewed, item)
+		}
 		if !t.o.SPA {
 			if !cached {
 				t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
@@ -495,9 +504,16 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 			t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
 			t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 		}
-		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, account, reviewers)
+		_, revs := t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, account, reviewers)
 		if rng.IntN(10) == 0 {
 			t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", me), ip, browserUA, sid, account, one)
+		}
+		// One item view in six opens a reviewer the reviews showed.
+		if rs := reviewers(revs); len(rs) > 0 && rng.IntN(6) == 0 {
+			if !sleep(ctx, time.Second+time.Duration(rng.Int64N(int64(2*time.Second)))) {
+				return
+			}
+			t.fetch(ctx, s, fmt.Sprintf("/api/users/%d", rs[rng.IntN(len(rs))]), ip, browserUA, sid, account, one)
 		}
 		think := time.Duration(float64(t.o.ThinkTime) * (0.5 + rng.ExpFloat64()))
 		if short {

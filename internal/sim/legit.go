@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/leakguard/leakguard/internal/detect"
@@ -164,6 +165,14 @@ type shopper struct {
 // nat-churn and paged-churn.
 const landers = 3
 
+// reviewerClicks: one in reviewerClicks of people's item views opens
+// the profile of a reviewer the item's reviews showed them, as the live
+// demo's shoppers do: a profile asked for that the session was shown
+// (id lineage past a session's first call). Drawn from the session and
+// the item, not the shopper's generator, so that the rest of the day is
+// as it was.
+const reviewerClicks = 6
+
 // profileFirst: one in profileFirst of the signed-in people who land ask
 // first about their own profile (the page's account menu), an item no
 // page named them, rather than about what the page recommended.
@@ -238,6 +247,12 @@ func (s *shopper) Next() (Request, bool) {
 	if s.rng.IntN(10) == 0 {
 		s.pending = append(s.pending, Request{At: at.Add(2 * time.Second), Actor: a, Route: RouteProfile, ID: s.me, IP: s.ip})
 	}
+	if rs := s.w.reviewers[item]; len(rs) > 0 {
+		if h := mix(s.session ^ uint64(item)<<20 ^ 0x7e71); h%reviewerClicks == 0 {
+			// a reviewer the reviews showed, 3 s on
+			s.pending = append(s.pending, Request{At: at.Add(3 * time.Second), Actor: a, Route: RouteProfile, ID: int(rs[(h>>8)%uint64(len(rs))]), IP: s.ip, Click: true})
+		}
+	}
 	if landing {
 		return Request{At: land, Actor: a, Route: RoutePage, ID: homePage, IP: s.ip}, true
 	}
@@ -271,6 +286,10 @@ func (s *shopper) appNext(a identity.Actor, item int, landing bool) (Request, bo
 }
 
 func (s *shopper) Done(r Request, o Outcome) {
+	if o.Refused && r.Route == RouteReviews {
+		// no reviewer to open
+		s.pending = slices.DeleteFunc(s.pending, func(p Request) bool { return p.Click })
+	}
 	if s.began.IsZero() && routeKinds[r.Route] == detect.Record {
 		s.began = r.At
 	}

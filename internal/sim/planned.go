@@ -63,6 +63,9 @@ type swarmPlan struct {
 	// (a fourteenth red team's, 2026-12-06); account: each reading
 	// session signed in with a throwaway account
 	paged, account bool
+	// repage: a paged session loads a popular item's page and a script
+	// again before every repage-th call after its first (0: never)
+	repage int
 }
 
 func (p swarmPlan) build(w *World, rng *rand.Rand) []Request {
@@ -160,7 +163,12 @@ func (p swarmPlan) build(w *World, rng *rand.Rand) []Request {
 				read(t, Request{Route: RouteReviews, ID: item})
 				t = t.Add(jit(p.gap))
 			}
-			for range p.calls {
+			for c := range p.calls {
+				if p.paged && p.repage > 0 && c > 0 && c%p.repage == 0 {
+					read(t, Request{Route: RoutePage, ID: w.Zipf.Sample(rng)})
+					read(t.Add(300*time.Millisecond), Request{Route: RouteAsset})
+					t = t.Add(600 * time.Millisecond)
+				}
 				read(t, call())
 				t = t.Add(jit(p.gap))
 			}

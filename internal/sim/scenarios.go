@@ -717,6 +717,16 @@ var scenarios = []Scenario{
 			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
 				paged: true, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchProfiles})
 		}},
+	{Name: "page-swarm-reviews", Desc: "red team: page-swarm whose sessions read 5-10 random items' reviews after the popular item's", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
+				paged: true, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchReviews})
+		}},
+	{Name: "repaged-swarm", Desc: "red team: page-swarm whose sessions read 30 profiles by id each, loading a popular item's page and a script again every 3 calls", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
+				paged: true, calls: 30, repage: 3, gap: 3 * time.Second, fetch: fetchProfiles})
+		}},
 	{Name: "account-swarm", Desc: "red team: build-swarm's addresses, each a session signed in with a throwaway account, nothing loaded, 5-10 profiles by id 1.5-4.5 s apart", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,

@@ -45,6 +45,9 @@ type Request struct {
 	Hit   bool // lookups: whether the number belongs to a user
 	IP    uint32
 	UA    detect.UAClass
+	// Click: a person opening what the response before it showed (a
+	// reviewer): not made when that response was refused
+	Click bool
 }
 
 var routeKinds = [...]detect.Kind{detect.Page, detect.Asset, detect.Record, detect.Record, detect.Record}
@@ -90,7 +93,7 @@ func mix(x uint64) uint64 {
 func (w *World) records(r *Request, out []records.Found) []records.Found {
 	w.users(r, func(uid int) {
 		if w.User >= 0 {
-			out = append(out, records.Found{Entity: w.User, Hash: mix(uint64(uid) ^ 0x05e7)})
+			out = append(out, records.Found{Entity: w.User, Hash: mix(uint64(uid) ^ 0x05e7), Item: uint16(1 + uid&0xff)})
 		}
 		if w.Phone >= 0 {
 			out = append(out, records.Found{Entity: w.Phone, Hash: mix(uint64(uid) ^ 0x9404e)})
