@@ -378,8 +378,8 @@ func (c *ProxyCommand) warnClients(ctx context.Context, every time.Duration) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	var pageless, sessionless, noPages bool
-	for !pageless || !sessionless || !noPages {
+	var pageless, sessionless, noPages, astray bool
+	for !pageless || !sessionless || !noPages || !astray {
 		select {
 		case <-ctx.Done():
 			return
@@ -394,6 +394,10 @@ func (c *ProxyCommand) warnClients(ctx context.Context, every time.Duration) {
 			noPages = true
 			c.log.Info("no HTML page has been served through leakguard (a GET with an HTML Accept, answered 2xx or 304): the rules on a session's page lineage (paged and pageless sessions) stay off; they need the pages to come through it",
 				"record_calls", n.Sessions)
+		} else if !astray && n.Later >= clientsMinCalls && 4*n.Astray >= n.Later {
+			astray = true
+			c.log.Warn("a quarter or more of the record calls of sessions that loaded a page are about items no page or record response had shown them: if your pages ask the API about ids leakguard does not read (a route not under records, a browser's local storage), set detect.single_page_app: true; else a session that does so mostly, two items or more, joins the strangers' crew, which meets a crew's budget for all of them",
+				"later_calls", n.Later, "astray", n.Astray)
 		} else if !sessionless && all >= clientsMinCalls && 4*n.Sessionless >= all {
 			sessionless = true
 			c.log.Warn("a quarter or more of the record calls carry no session (identity.session): if your app calls the API without it, name its User-Agent in detect.app_user_agents (or set detect.api_clients: true, which spares the website's clients too); else sessionless makes those calls one crew, which meets a crew's budget for all of them",

@@ -752,3 +752,72 @@ func TestProxyTerminatingTLSHoldsASessionSwarm(t *testing.T) {
 		})
 	}
 }
+
+// What a record response showed a session counts as shown through the
+// proxy: the reviewers in a reviews body (read as it streams) are what a
+// person opens next, and no call about them goes astray; profiles by id
+// that no page or response showed do (id lineage past a session's first
+// call, TestSessionsThatReadWhatTheyWereNotShownAreStrangers).
+func TestProxyKnowsWhatARecordResponseShowed(t *testing.T) {
+	routes := "{route: 'GET /api/items/{id}/reviews', entity: user, body: '$.reviews[*].user.id'}\n  - {route: 'GET /api/users/{id}', entity: user}"
+	cfg := writeEnforcing(t, t.TempDir(), "{trusted_proxies: [127.0.0.1/32], session: {cookie: sid}}", "{item_pages: true}", routes)
+	c, base, stop := serveConfigEnv(t, cfg, io.Discard, func(string) string { return "" })
+	defer stop()
+	client := &http.Client{Timeout: 5 * time.Second}
+	browser := func(sid, accept string) []string {
+		return []string{"X-Forwarded-For", "10.1.2.3", "Cookie", "sid=" + sid, "Accept", accept, "Accept-Language", "en",
+			"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"}
+	}
+	const html, api = "text/html,application/xhtml+xml,*/*;q=0.8", "application/json"
+	// visit loads item's page, asks for its reviews, and returns the
+	// reviewers they showed.
+	visit := func(sid string, item int) []int {
+		if code, _ := get(t, client, fmt.Sprintf("%s/items/%d", base, item), browser(sid, html)...); code != http.StatusOK {
+			t.Fatalf("item %d's page answered %d", item, code)
+		}
+		code, body := get(t, client, fmt.Sprintf("%s/api/items/%d/reviews", base, item), browser(sid, api)...)
+		if code != http.StatusOK {
+			t.Fatalf("item %d's reviews answered %d", item, code)
+		}
+		var page struct {
+			Reviews []struct {
+				User struct{ ID int } `json:"user"`
+			} `json:"reviews"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil || len(page.Reviews) < 3 {
+			t.Fatalf("item %d's reviews: %v, %d reviews", item, err, len(page.Reviews))
+		}
+		var ids []int
+		for _, r := range page.Reviews {
+			ids = append(ids, r.User.ID)
+		}
+		return ids
+	}
+	// the home page names items: the proxy reads what pages name
+	get(t, client, base+"/", browser("home", html)...)
+	shown := visit("person", 5)
+	for _, id := range shown[:3] {
+		get(t, client, fmt.Sprintf("%s/api/users/%d", base, id), browser("person", api)...)
+	}
+	if n := c.detector.Clients(); n.Later != 3 || n.Astray != 0 {
+		t.Fatalf("a person who opened three reviewers shown: %d later calls, %d astray; want 3 and 0", n.Later, n.Astray)
+	}
+	// ids whose items (their low bytes) none of the reviewers has
+	taken := map[int]bool{}
+	for _, id := range visit("scraper", 6) {
+		taken[id&0xff] = true
+	}
+	var unshown []int
+	for id := 1; len(unshown) < 3; id++ {
+		if !taken[id&0xff] && id&0xff != 6 {
+			unshown = append(unshown, id)
+		}
+	}
+	for _, id := range unshown {
+		get(t, client, fmt.Sprintf("%s/api/users/%d", base, id), browser("scraper", api)...)
+	}
+	// counted until the session is judged, at its second
+	if n := c.detector.Clients(); n.Later != 5 || n.Astray != 2 {
+		t.Fatalf("a session that asked for three profiles nobody showed it: %d later calls in all, %d astray; want 5 and 2", n.Later, n.Astray)
+	}
+}

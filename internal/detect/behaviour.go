@@ -144,6 +144,10 @@ type Behaviour struct {
 	// pageless: each address's pageless young sessions' births
 	// (pagelessBirths)
 	pagesSeen atomic.Bool
+	// namesRead: a page's names were read (PageNamed): the pages' bodies
+	// come through, and so do the record responses', which an access
+	// log has neither of (id lineage needs what a session was shown)
+	namesRead atomic.Bool
 	pageless  [64]table[surgeState]
 	// firstPaged, firstUnpaged: sessions that loaded a page before their
 	// first record call, by whether that call, or the one when they
@@ -159,6 +163,10 @@ type Behaviour struct {
 	// (counted and halved with them): whether this shop's people who
 	// land ask about what they were shown (itemsNamed).
 	firstNamed, firstUnnamed atomic.Uint64
+	// laterCalls, astrayCalls: the record calls past their first of
+	// sessions that loaded a page, and of those the ones about an item
+	// the session had not been shown (ClientCalls)
+	laterCalls, astrayCalls atomic.Uint64
 	// votes (cmsMu): each network's sessions' votes (countFirst)
 	votes map[uint64]netVote
 	// rising: the first record calls of young sessions, in the
@@ -279,6 +287,16 @@ type addrState struct {
 	// item than the page's); unnamed: none of them was the call's item.
 	named            *Names
 	lineage, unnamed bool
+	// shown: on a session's state, the items it was shown: its pages'
+	// own, what they named, and the records it was served (Found.Item;
+	// nil: none yet). later: its record calls past the first (at most
+	// 255); astray: of those, the ones about an item it had not been
+	// shown (each item once: what it was served is shown from then on).
+	// readsAstray: the astray calls are two or more, and most of its
+	// later ones (see ev.astray).
+	shown         *Names
+	later, astray uint8
+	readsAstray   bool
 	// pageSince: on a session's state, it loaded an HTML page since its
 	// first record call (a weak stay without, see admit)
 	pageSince bool
@@ -406,6 +424,11 @@ type evidence struct {
 	// unpaged: a record call of a session that has loaded no HTML page,
 	// not an app's (Behaviour.pagelessStranger)
 	unpaged bool
+	// astray: a record call of a session that loaded a page and reads
+	// what it was not shown (addrState.readsAstray), on a shop whose
+	// people ask about what its pages show them (itemsPaged,
+	// itemsNamed): a pageless stranger's as far as its reading goes
+	astray bool
 }
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
@@ -543,6 +566,9 @@ func (b *Behaviour) pageServed(k identity.Key, pathID int) {
 	sh.mu.Lock()
 	if _, st := b.state(k, true); st != nil {
 		b.servedPage(st, pathID)
+		if k.Kind == identity.Session {
+			st.show(pathID)
+		}
 	}
 	sh.mu.Unlock()
 }
@@ -552,19 +578,38 @@ func (b *Behaviour) pageNamed(k identity.Key, names *Names) {
 	if k.Hash == 0 || k.Kind != identity.Session || names.Empty() {
 		return
 	}
+	if !b.namesRead.Load() {
+		b.namesRead.Store(true)
+	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	// Only before the session's first record call, the one judged
 	// against them (addrState.lineage).
-	if _, st := b.state(k, true); st != nil && st.firstAt == 0 {
-		if st.named == nil {
-			st.named = new(Names)
+	if _, st := b.state(k, true); st != nil {
+		if st.firstAt == 0 {
+			if st.named == nil {
+				st.named = new(Names)
+			}
+			st.named.union(names)
 		}
-		for i, w := range names {
-			st.named[i] |= w
+		if st.shown == nil {
+			st.shown = new(Names)
 		}
+		st.shown.union(names)
 	}
 	sh.mu.Unlock()
+}
+
+// show notes on st (a session's, its shard locked) that it was shown
+// item pathID (addrState.shown).
+func (st *addrState) show(pathID int) {
+	if pathID == 0 {
+		return
+	}
+	if st.shown == nil {
+		st.shown = new(Names)
+	}
+	st.shown.Add(pathID)
 }
 
 // signals returns the history signals of key k (a request's behaviour
@@ -630,6 +675,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	born := young && record && st.firstAt == 0
 	if o.page {
 		b.servedPage(st, o.pathID)
+		if k.Kind == identity.Session {
+			st.show(o.pathID)
+		}
 	}
 	// A signed-in session is judged paged or pageless at its first
 	// record call too, though its calls are not its address's young
@@ -727,6 +775,28 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// busy carrier NAT's address, and was never held (live nat-once,
 	// 11,687 records in 90 s, 2026-12-05).
 	strayed := first && st.unnamed && !st.pageless && b.itemsPaged() && b.itemsNamed()
+	// Id lineage past the first call: a session that loaded a page and
+	// goes on asking mostly about what it was not shown, two items or
+	// more, reads as a pageless stranger from then on (ev.astray). A
+	// browser asks about what the page it loaded shows: the page's item,
+	// what the page names, the reviewers in the reviews it was served;
+	// a person's own profile, asked for once, is shown from then on. A
+	// swarm whose sessions each load a popular item's page and ask for
+	// its reviews, then read profiles by id, was a person to every rule
+	// (sim page-swarm: 13,631 people in a day, never held, 2026-12-06).
+	if record && !first && k.Kind == identity.Session && o.addr != 0 && st.sawPage && st.firstAt != 0 && !st.readsAstray {
+		if st.later < 255 {
+			st.later++
+		}
+		b.laterCalls.Add(1)
+		if o.pathID != 0 && !st.shown.Has(o.pathID) {
+			b.astrayCalls.Add(1)
+			st.astray++
+			st.show(o.pathID)
+		}
+		st.readsAstray = st.astray >= 2 && 2*int(st.astray) > int(st.later)
+	}
+	astray := record && st.readsAstray && b.itemsPaged() && b.namesRead.Load()
 	landed := record && (st.unpagedTwice && !st.pageless && b.itemsPaged() || strayed)
 	// A session that strayed and goes on as a person's, asking about the
 	// item of a page it loaded since, is a lander again: a signed-in
@@ -747,7 +817,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// never stayed, and all of a busy address's were held as a churner
 	// (the row `a single-page app` of
 	// TestAPagelessChurnerAmongPagedPeopleIsHeld: 1,581 of 2,004 calls).
-	stayed = stayed && !((st.unpagedTwice || st.unnamed && b.itemsNamed()) && b.itemsPaged())
+	stayed = stayed && !((st.unpagedTwice || st.unnamed && b.itemsNamed()) && b.itemsPaged()) && !astray
 	if landed {
 		st.pageless = true
 	}
@@ -784,6 +854,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	s, ev = b.note(st, now, record, page, low)
 	ev.crowd = record && st.stranger && !b.asWarm(st)
 	ev.unpaged = record && k.Kind == identity.Session && !st.sawPage && !st.app
+	ev.astray = astray && !st.app
 	// pagedOn: a paged session that has stayed asks about the item of
 	// the page it has just loaded, shown nothing colder than people
 	// beyond chance: a person's visit going on, as far as one session
@@ -1595,6 +1666,11 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	sh.mu.Lock()
 	_, st := b.state(k, true)
 	mostlyCold := st.took(uint32(len(recs)), cold, b.expected())
+	if k.Kind == identity.Session {
+		for _, r := range recs {
+			st.show(int(r.Item))
+		}
+	}
 	addr := o.youngOn()
 	young, paged, pageless := b.young(k, addr, st, st.lastAt), st.paged, st.pageless && b.pagesSeen.Load()
 	landing := st.sawPage && !st.paged && !st.pageless

@@ -428,7 +428,12 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	// not on an address its people have paged from): it is a pageless
 	// stranger as one that loaded nothing is, unless signed in (a clerk's
 	// console, an app; an account crew is judged on its sweep).
-	unpaged := ev.unpaged && a.Keys[identity.Account].Hash == 0
+	// So is a session that loaded a page and reads what it was not shown
+	// (ev.astray), unless its other signals make it a crew's already: a
+	// churner's sessions that each call again twice left their build's
+	// crew for the strangers', a budget more (sim nat-once-stay: 1,304
+	// people in a day where 1,155).
+	unpaged := (ev.unpaged || ev.astray && sig == 0) && a.Keys[identity.Account].Hash == 0
 	// Not an exempt actor's (allowlisted, a verified bot): it meets no
 	// crew's budget, and a log replay's report would name it among the
 	// crew's members (an outside red team's clerks, allowlisted as the
@@ -599,6 +604,11 @@ type ClientCalls struct {
 	// Pages counts the HTML pages served (Traits.Unserved ones once
 	// PageServed): none, and no session is paged or pageless.
 	Pages uint64
+	// Later: the calls past their first of sessions that loaded a page;
+	// Astray: of those, the ones about an item no page or response had
+	// shown the session (id lineage): where many are, the shop's pages
+	// ask about ids leakguard does not see (a route it does not read)
+	Later, Astray uint64
 }
 
 // Clients counts the record calls so far. Where most sessions never load a
@@ -616,6 +626,9 @@ func (d *Detector) Clients() ClientCalls {
 		sh.mu.Unlock()
 	}
 	c.Pages = d.pages.Load()
+	if d.behaviour != nil {
+		c.Later, c.Astray = d.behaviour.laterCalls.Load(), d.behaviour.astrayCalls.Load()
+	}
 	return c
 }
 
@@ -765,16 +778,8 @@ func PathID(path string) int {
 		i := strings.LastIndexByte(path, '/')
 		seg := path[i+1:]
 		path = path[:max(i, 0)]
-		if len(seg) == 0 || len(seg) > 18 {
-			continue
-		}
-		n, digits := 0, true
-		for j := 0; j < len(seg) && digits; j++ {
-			digits = seg[j] >= '0' && seg[j] <= '9'
-			n = n*10 + int(seg[j]-'0')
-		}
-		if digits {
-			return 1 + n&0xff
+		if it := records.Item(seg); it != 0 {
+			return int(it)
 		}
 	}
 	return 0

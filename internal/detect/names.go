@@ -20,12 +20,19 @@ func (n *Names) Add(pathID int) {
 	n[(pathID-1)>>6] |= 1 << ((pathID - 1) & 63)
 }
 
-// Has reports whether item pathID is in n.
+// Has reports whether item pathID is in n (none in a nil n).
 func (n *Names) Has(pathID int) bool {
-	if pathID < 1 || pathID > 256 {
+	if n == nil || pathID < 1 || pathID > 256 {
 		return false
 	}
 	return n[(pathID-1)>>6]&(1<<((pathID-1)&63)) != 0
+}
+
+// union adds o's items to n.
+func (n *Names) union(o *Names) {
+	for i, w := range o {
+		n[i] |= w
+	}
 }
 
 // Empty reports whether n names no item.

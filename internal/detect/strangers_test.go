@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/identity"
+	"github.com/leakguard/leakguard/internal/records"
 )
 
 // A swarm whose members each send one of the browser builds people use,
@@ -120,6 +121,82 @@ func TestASwarmOverManyBuildsIsOneCrewOfPagelessStrangers(t *testing.T) {
 			delete(crews, identity.Key{})
 			if len(crews) != tc.crews {
 				t.Fatalf("%d crews, want %d (%v)", len(crews), tc.crews, crews)
+			}
+		})
+	}
+}
+
+// A fourteenth red team's swarm made each reading session load a popular
+// item's page and ask for its reviews, as a person's visit does, and then
+// read profiles by id, which no page or response had shown it (sim
+// page-swarm: 13,631 people in a day, never held, 2026-12-06). A session
+// that loaded a page and asks mostly about what it was not shown, two
+// items or more, is a pageless stranger from then on; people ask about
+// the page's item, the reviewers its reviews showed, and their own
+// profile, again and again.
+func TestSessionsThatReadWhatTheyWereNotShownAreStrangers(t *testing.T) {
+	stranger := crewOf(pagelessStrangerCrew, 0)
+	const item, reviewer1, reviewer2, reviewer3 = 10, 300, 301, 302
+	reviewers := []records.Found{{Hash: 1, Item: 1 + reviewer1&0xff}, {Hash: 2, Item: 1 + reviewer2&0xff}, {Hash: 3, Item: 1 + reviewer3&0xff}}
+	for _, tc := range []struct {
+		name string
+		// calls: the ids asked for after the page's item's reviews (a
+		// profile each), 3 s apart
+		calls   []int
+		spa     bool // the shop's items have no pages
+		account bool
+		early   bool // the session's calls within the proxy's first 30 s
+		// log: no page's names read (an access log's replay, which has
+		// no response bodies either)
+		log bool
+		// strangerFrom: the first of calls that is the strangers' crew's
+		// (-1: none)
+		strangerFrom int
+	}{
+		{name: "profiles by id", calls: []int{7001, 7002, 7003, 7004}, strangerFrom: 1},
+		{name: "one profile by id, then what the reviews showed", calls: []int{7001, reviewer1, reviewer2, reviewer3}, strangerFrom: -1},
+		{name: "the reviewers shown", calls: []int{reviewer1, reviewer2, reviewer3, reviewer1}, strangerFrom: -1},
+		{name: "their own profile, again and again", calls: []int{7001, 7001, 7001, 7001}, strangerFrom: -1},
+		{name: "a single-page app's", spa: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
+		{name: "signed in", account: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
+		// a tab open at the start: its build's crew at most
+		{name: "in the proxy's first 30 s", early: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
+		// a log has no reviews' bodies: the reviewers a person opened
+		// were shown them, unseen
+		{name: "an access log's", log: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBehaviour(1 << 12)
+			b.ItemPages, b.SinglePageApp = !tc.spa, tc.spa
+			d := New(Options{Behaviour: b})
+			// the proxy's first record call: a person's, page first
+			p := actor(0x0a000001, mix(1), 0xb1)
+			d.Assess(&p, Traits{Kind: Page, UA: UABrowser, At: epoch - 1e9, PathID: 1})
+			if !tc.log {
+				var home Names
+				home.Add(1)
+				d.PageNamed(&p, &home)
+			}
+			d.Assess(&p, Traits{Kind: Record, UA: UABrowser, At: epoch, IDLow: -1, PathID: 1})
+			at := epoch + int64(2*time.Minute)
+			if tc.early {
+				at = epoch + 1e9
+			}
+			a := actor(0x30000001, mix(2), 0xb2)
+			if tc.account {
+				a.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(3)}
+			}
+			d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: at, PathID: 1 + item})
+			d.PageServed(&a, 1+item)
+			d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: at + 2e8})
+			d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + 6e8, IDLow: -1, PathID: 1 + item})
+			d.Served(&a, reviewers)
+			for i, id := range tc.calls {
+				d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + int64(i+1)*3e9, IDLow: id & 0xff, PathID: 1 + id&0xff})
+				if got := a.Keys[identity.Crew] == stranger; got != (tc.strangerFrom >= 0 && i >= tc.strangerFrom) {
+					t.Fatalf("call %d (id %d): the strangers' crew %v, want from call %d", i, id, got, tc.strangerFrom)
+				}
+				d.Served(&a, []records.Found{{Hash: uint64(id), Item: uint16(1 + id&0xff)}})
 			}
 		})
 	}

@@ -176,6 +176,29 @@ func TestBenchWarmedSwarms(t *testing.T) {
 	}
 }
 
+// A fourteenth red team's swarms whose sessions each load a popular
+// item's page and ask for its reviews, as a person's visit does, then
+// read what they were not shown: 13,631 (page-swarm), 36,964
+// (repaged-swarm, a popular page again every 3 calls) and 14,256 people
+// (one-address-paged, all from one address) in a day, never held, until
+// a session that reads mostly what it was not shown was a pageless
+// stranger (2026-12-06). Each session still takes its first such call:
+// the bounds are what is left, not a goal.
+func TestBenchSwarmsThatReadWhatTheyWereNotShown(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		most     int
+	}{{"page-swarm", 10_000}, {"repaged-swarm", 10_000}, {"one-address-paged", 2_000}} {
+		rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: tc.scenario, Days: 1, Shoppers: 2000, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc := rep.Scenarios[0]; sc.Campaign.DistinctTaken > tc.most || sc.Legit.ActorsRefused != 0 {
+			t.Errorf("%s took %d people, %d legitimate actors refused; want at most %d and none", tc.scenario, sc.Campaign.DistinctTaken, sc.Legit.ActorsRefused, tc.most)
+		}
+	}
+}
+
 func churnerHeld(t *testing.T, scenario string, most int) {
 	t.Helper()
 	rep, err := Bench(context.Background(), RoutesOnlyPolicy(), BenchOptions{Seed: 1, Scenario: scenario, Days: 1, Shoppers: 2000, Workers: 1})
