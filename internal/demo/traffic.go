@@ -422,7 +422,11 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 	// afresh, pages no browser could have had in its cache.
 	const shortVisits, landers, cachedPages = 0.35, 0.3, 0.1
 	var me, left int
+	// homeWidget: the item the home page's widget asked about when this
+	// cookie's browser last loaded it (0: it never did), what a cached
+	// home page asks about again
 	var viewed []int
+	var homeWidget int
 	var sid *http.Cookie
 	var account string
 	short, cached := false, false
@@ -436,7 +440,7 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 			// here before, with its cookie.
 			cached = visit > 0 && rng.Float64() < cachedPages && len(viewed) > 0
 			if !cached {
-				viewed = viewed[:0]
+				viewed, homeWidget = viewed[:0], 0
 				me = rng.IntN(t.o.Users) + 1
 				sid = &http.Cookie{Name: "sid", Value: fmt.Sprintf("s%d-%d-%x", n, visit, rng.Uint64())}
 				account = ""
@@ -461,13 +465,17 @@ func (t *Traffic) shopper(ctx context.Context, rng *rand.Rand, s *Score, ip stri
 			// the first item it recommends (no page of its own), and half
 			// of those leave at once: people a churner landing there
 			// looks like.
-			if rng.Float64() < landers {
+			// A cached visit lands only on a home page its browser loaded
+			// before: until 2026-12-06 its widget asked about an item of
+			// its own, which no page had shown the session.
+			if rng.Float64() < landers && !(cached && !t.o.SPA && homeWidget == 0) {
 				widget := z.Sample(rng)
 				if !t.o.SPA {
 					if !cached {
 						_, home := t.fetch(ctx, s, "/", ip, browserUA, sid, account, nil)
-						widget = widgetItem(home, widget)
+						homeWidget = widgetItem(home, widget)
 					}
+					widget = homeWidget
 					t.fetch(ctx, s, "/static/app.css", ip, browserUA, sid, account, nil)
 					t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
 				}
