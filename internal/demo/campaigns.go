@@ -604,9 +604,7 @@ func (t *Traffic) warmSwarm(ctx context.Context, rng *rand.Rand, builds []build,
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("wr%d-%x", n, rng.Uint64())}
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(seed, 0x3c))
-			t.fetchAs(ctx, s, fmt.Sprintf("/items/%d", item), ip, b, warm, "", nil)
-			t.fetchAs(ctx, s, "/static/app.js", ip, b, warm, "", nil)
-			t.fetchAs(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, b, warm, "", reviewers)
+			t.openItem(ctx, s, item, ip, b, warm)
 			if !sleep(ctx, 6*time.Second+time.Duration(r.Int64N(int64(2*time.Second)))) {
 				return
 			}
@@ -627,6 +625,14 @@ func (t *Traffic) warmSwarm(ctx context.Context, rng *rand.Rand, builds []build,
 	})
 }
 
+// openItem is a visit's first seconds as a browser of build b makes
+// them: item's page, a script, the item's reviews.
+func (t *Traffic) openItem(ctx context.Context, s *Score, item int, ip string, b build, sid *http.Cookie) {
+	t.fetchAs(ctx, s, fmt.Sprintf("/items/%d", item), ip, b, sid, "", nil)
+	t.fetchAs(ctx, s, "/static/app.js", ip, b, sid, "", nil)
+	t.fetchAs(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, b, sid, "", reviewers)
+}
+
 // pageSwarm is build-swarm whose reading sessions each open as a
 // person's visit does: a popular item's page and a script, then that
 // item's reviews; then per profiles by id (random items' reviews when
@@ -642,9 +648,7 @@ func (t *Traffic) pageSwarm(ctx context.Context, rng *rand.Rand, builds []build,
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("ps%d-%x", n, rng.Uint64())}
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(seed, 0x9c))
-			t.fetchAs(ctx, s, fmt.Sprintf("/items/%d", item), ip, b, sid, "", nil)
-			t.fetchAs(ctx, s, "/static/app.js", ip, b, sid, "", nil)
-			t.fetchAs(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, b, sid, "", reviewers)
+			t.openItem(ctx, s, item, ip, b, sid)
 			for range per {
 				if !sleep(ctx, 1500*time.Millisecond+time.Duration(r.Int64N(int64(3*time.Second)))) {
 					return
