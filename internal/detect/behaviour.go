@@ -433,8 +433,11 @@ type evidence struct {
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
 // was served the page about item pathID.
-func (b *Behaviour) servedPage(st *addrState, pathID int) {
+func (b *Behaviour) servedPage(st *addrState, kind identity.Kind, pathID int) {
 	st.page, st.sawPage = uint16(pathID), true
+	if kind == identity.Session {
+		st.show(pathID)
+	}
 	st.pageSince = st.pageSince || st.firstAt != 0
 	if !b.pagesSeen.Load() {
 		b.pagesSeen.Store(true)
@@ -565,10 +568,7 @@ func (b *Behaviour) pageServed(k identity.Key, pathID int) {
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	if _, st := b.state(k, true); st != nil {
-		b.servedPage(st, pathID)
-		if k.Kind == identity.Session {
-			st.show(pathID)
-		}
+		b.servedPage(st, k.Kind, pathID)
 	}
 	sh.mu.Unlock()
 }
@@ -592,10 +592,7 @@ func (b *Behaviour) pageNamed(k identity.Key, names *Names) {
 			}
 			st.named.union(names)
 		}
-		if st.shown == nil {
-			st.shown = new(Names)
-		}
-		st.shown.union(names)
+		st.showAll(names)
 	}
 	sh.mu.Unlock()
 }
@@ -603,13 +600,20 @@ func (b *Behaviour) pageNamed(k identity.Key, names *Names) {
 // show notes on st (a session's, its shard locked) that it was shown
 // item pathID (addrState.shown).
 func (st *addrState) show(pathID int) {
-	if pathID == 0 {
-		return
+	if pathID != 0 {
+		st.shownSet().Add(pathID)
 	}
+}
+
+// showAll notes on st that it was shown the items of names.
+func (st *addrState) showAll(names *Names) { st.shownSet().union(names) }
+
+// shownSet is st.shown, made when there is none yet.
+func (st *addrState) shownSet() *Names {
 	if st.shown == nil {
 		st.shown = new(Names)
 	}
-	st.shown.Add(pathID)
+	return st.shown
 }
 
 // signals returns the history signals of key k (a request's behaviour
@@ -674,10 +678,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	stayed := record && k.Kind == identity.Session && addr != 0 && !st.surged && st.firstAt != 0 && now-st.firstAt >= staysFor
 	born := young && record && st.firstAt == 0
 	if o.page {
-		b.servedPage(st, o.pathID)
-		if k.Kind == identity.Session {
-			st.show(o.pathID)
-		}
+		b.servedPage(st, k.Kind, o.pathID)
 	}
 	// A signed-in session is judged paged or pageless at its first
 	// record call too, though its calls are not its address's young
