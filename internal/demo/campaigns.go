@@ -595,14 +595,10 @@ func (t *Traffic) buildSwarm(ctx context.Context, rng *rand.Rand, ips []string, 
 // the reading session 10 s after it loads a script first when script.
 func (t *Traffic) warmSwarm(ctx context.Context, rng *rand.Rand, builds []build, script bool, per int) {
 	s := t.score("warm-swarm")
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	paced(ctx, 5, func(n int) {
-		ip := residentialAddr(rng)
-		b, item, seed := builds[rng.IntN(len(builds))], 1+rng.IntN(20), rng.Uint64()
+	t.addressSwarm(ctx, rng, builds, func(n int, ip string, b build, item int, seed uint64) func() {
 		warm := &http.Cookie{Name: "sid", Value: fmt.Sprintf("wh%d-%x", n, rng.Uint64())}
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("wr%d-%x", n, rng.Uint64())}
-		wg.Go(func() {
+		return func() {
 			r := rand.New(rand.NewPCG(seed, 0x3c))
 			t.openItem(ctx, s, item, ip, b, warm)
 			if !sleep(ctx, 6*time.Second+time.Duration(r.Int64N(int64(2*time.Second)))) {
@@ -621,7 +617,21 @@ func (t *Traffic) warmSwarm(ctx context.Context, rng *rand.Rand, builds []build,
 					return
 				}
 			}
-		})
+		}
+	})
+}
+
+// addressSwarm starts a member on a residential address of its own five
+// times a second until ctx ends, each with one of builds, a popular item
+// (1-20) and a seed of its own, drawn from rng in that order; member
+// draws what else it needs from rng and returns what runs on its own.
+func (t *Traffic) addressSwarm(ctx context.Context, rng *rand.Rand, builds []build, member func(n int, ip string, b build, item int, seed uint64) func()) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	paced(ctx, 5, func(n int) {
+		ip := residentialAddr(rng)
+		b, item, seed := builds[rng.IntN(len(builds))], 1+rng.IntN(20), rng.Uint64()
+		wg.Go(member(n, ip, b, item, seed))
 	})
 }
 
@@ -640,13 +650,9 @@ func (t *Traffic) openItem(ctx context.Context, s *Score, item int, ip string, b
 // fourteenth red team planned it (sim page-swarm, 2026-12-06).
 func (t *Traffic) pageSwarm(ctx context.Context, rng *rand.Rand, builds []build, reviews bool, per int) {
 	s := t.score("page-swarm")
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	paced(ctx, 5, func(n int) {
-		ip := residentialAddr(rng)
-		b, item, seed := builds[rng.IntN(len(builds))], 1+rng.IntN(20), rng.Uint64()
+	t.addressSwarm(ctx, rng, builds, func(n int, ip string, b build, item int, seed uint64) func() {
 		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("ps%d-%x", n, rng.Uint64())}
-		wg.Go(func() {
+		return func() {
 			r := rand.New(rand.NewPCG(seed, 0x9c))
 			t.openItem(ctx, s, item, ip, b, sid)
 			for range per {
@@ -659,7 +665,7 @@ func (t *Traffic) pageSwarm(ctx context.Context, rng *rand.Rand, builds []build,
 					t.fetchAs(ctx, s, fmt.Sprintf("/api/users/%d", 1+r.IntN(t.o.Users)), ip, b, sid, "", one)
 				}
 			}
-		})
+		}
 	})
 }
 
