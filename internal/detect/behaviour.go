@@ -268,8 +268,10 @@ type addrState struct {
 	paged bool
 	// sawPage: on a session's state, it loaded an HTML page; pageless:
 	// it loaded a script or stylesheet but no page before its first
-	// record call, which no browser does (see pagelessKey)
-	sawPage, pageless bool
+	// record call, which no browser does (see pagelessKey); began: it
+	// loaded a page before its first record call, a visit begun under the
+	// proxy, not a tab from before it (pagelessStranger)
+	sawPage, pageless, began bool
 	// uncounted: on a session's state, it loaded a page before its first
 	// record call and has not stayed yet, when that call counts towards
 	// itemsPaged (countFirst)
@@ -429,6 +431,9 @@ type evidence struct {
 	// people ask about what its pages show them (itemsPaged,
 	// itemsNamed): a pageless stranger's as far as its reading goes
 	astray bool
+	// began: the session loaded a page before its first record call
+	// (addrState.began)
+	began bool
 }
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
@@ -688,7 +693,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	if first {
 		st.paged = o.pathID != 0 && uint16(o.pathID) == st.page
 		st.pageless = !st.sawPage && st.pageLoads > 0
-		st.uncounted = st.sawPage
+		st.uncounted, st.began = st.sawPage, st.sawPage
 		st.lineage = st.sawPage && !st.paged && o.pathID != 0 && st.named != nil
 		st.unnamed = st.lineage && !st.named.Has(o.pathID)
 		st.named = nil
@@ -861,6 +866,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	ev.crowd = record && st.stranger && !b.asWarm(st)
 	ev.unpaged = record && k.Kind == identity.Session && !st.sawPage && !st.app
 	ev.astray = astray && !st.app
+	ev.began = st.began
 	// pagedOn: a paged session that has stayed asks about the item of
 	// the page it has just loaded, shown nothing colder than people
 	// beyond chance: a person's visit going on, as far as one session

@@ -443,7 +443,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		case crew != 0:
 			a.Keys[identity.Crew] = crewOf(crew, sig)
 		case sig&(ColdSweep|SessionChurn|AutomationUA) == 0 && (sig&(Sessionless|NoAssets) != 0 || unpaged) && d.behaviour != nil &&
-			d.behaviour.pagelessStranger(t.At, ev.firstAt, sig&Sessionless != 0, a.Keys[identity.IP].Hash):
+			d.behaviour.pagelessStranger(t.At, ev.firstAt, ev.began, sig&Sessionless != 0, a.Keys[identity.IP].Hash):
 			// One key whatever the signature: a swarm whose members in
 			// turn sent no cookie, loaded a script, or loaded nothing was
 			// three crews (sim: 1,493 people in a day where 511).

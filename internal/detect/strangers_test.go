@@ -146,6 +146,9 @@ func TestSessionsThatReadWhatTheyWereNotShownAreStrangers(t *testing.T) {
 		spa     bool // the shop's items have no pages
 		account bool
 		early   bool // the session's calls within the proxy's first 30 s
+		// tab: the session's first record call comes before its page, as
+		// a tab's open when the proxy started
+		tab bool
 		// log: no page's names read (an access log's replay, which has
 		// no response bodies either)
 		log bool
@@ -160,7 +163,9 @@ func TestSessionsThatReadWhatTheyWereNotShownAreStrangers(t *testing.T) {
 		{name: "a single-page app's", spa: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
 		{name: "signed in", account: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
 		// a tab open at the start: its build's crew at most
-		{name: "in the proxy's first 30 s", early: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
+		{name: "a tab open at the proxy's start", early: true, tab: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
+		// but a visit begun under the proxy was seen whole
+		{name: "a visit begun in the proxy's first 30 s", early: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: 1},
 		// a log has no reviews' bodies: the reviewers a person opened
 		// were shown them, unseen
 		{name: "an access log's", log: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
@@ -185,6 +190,9 @@ func TestSessionsThatReadWhatTheyWereNotShownAreStrangers(t *testing.T) {
 			a := actor(0x30000001, mix(2), 0xb2)
 			if tc.account {
 				a.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(3)}
+			}
+			if tc.tab {
+				d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at - 5e8, IDLow: -1, PathID: 50})
 			}
 			d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: at, PathID: 1 + item})
 			d.PageServed(&a, 1+item)
