@@ -252,7 +252,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// is an app's to the proxy: an outside red team's people, with
 		// api_clients on, were one crew of sweepers blocked for a day
 		// within a minute (live, 2026-12-06).
-		o.page, o.pathID, o.app = page, t.PathID, t.App || d.apiClients
+		o.page, o.pathID, o.route, o.app = page, t.PathID, t.Route, t.App || d.apiClients
 		if s&Sessionless == 0 {
 			o.client = 0
 		}

@@ -149,6 +149,9 @@ func TestSessionsThatReadWhatTheyWereNotShownAreStrangers(t *testing.T) {
 		// tab: the session's first record call comes before its page, as
 		// a tab's open when the proxy started
 		tab bool
+		// reviews: the calls are the ids' items' reviews, on the route the
+		// session asked its page's item's reviews on, not profiles
+		reviews bool
 		// log: no page's names read (an access log's replay, which has
 		// no response bodies either)
 		log bool
@@ -160,6 +163,9 @@ func TestSessionsThatReadWhatTheyWereNotShownAreStrangers(t *testing.T) {
 		{name: "one profile by id, then what the reviews showed", calls: []int{7001, reviewer1, reviewer2, reviewer3}, strangerFrom: -1},
 		{name: "the reviewers shown", calls: []int{reviewer1, reviewer2, reviewer3, reviewer1}, strangerFrom: -1},
 		{name: "their own profile, again and again", calls: []int{7001, 7001, 7001, 7001}, strangerFrom: -1},
+		// the page's route about items it did not show: from the first
+		{name: "other items' reviews", reviews: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: 0},
+		{name: "the page's item's reviews again, then another's", reviews: true, calls: []int{item, 7002, 7003, 7004}, strangerFrom: 1},
 		{name: "a single-page app's", spa: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
 		{name: "signed in", account: true, calls: []int{7001, 7002, 7003, 7004}, strangerFrom: -1},
 		// a tab open at the start: its build's crew at most
@@ -197,10 +203,15 @@ func TestSessionsThatReadWhatTheyWereNotShownAreStrangers(t *testing.T) {
 			d.Assess(&a, Traits{Kind: Page, UA: UABrowser, At: at, PathID: 1 + item})
 			d.PageServed(&a, 1+item)
 			d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: at + 2e8})
-			d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + 6e8, IDLow: -1, PathID: 1 + item})
+			const reviewsRoute, profilesRoute = 1, 2
+			d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + 6e8, IDLow: -1, PathID: 1 + item, Route: reviewsRoute})
 			d.Served(&a, reviewers)
 			for i, id := range tc.calls {
-				d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + int64(i+1)*3e9, IDLow: id & 0xff, PathID: 1 + id&0xff})
+				tr := Traits{Kind: Record, UA: UABrowser, At: at + int64(i+1)*3e9, IDLow: id & 0xff, PathID: 1 + id&0xff, Route: profilesRoute}
+				if tc.reviews {
+					tr.IDLow, tr.Route = -1, reviewsRoute
+				}
+				d.Assess(&a, tr)
 				if got := a.Keys[identity.Crew] == stranger; got != (tc.strangerFrom >= 0 && i >= tc.strangerFrom) {
 					t.Fatalf("call %d (id %d): the strangers' crew %v, want from call %d", i, id, got, tc.strangerFrom)
 				}

@@ -138,6 +138,8 @@ type origin struct {
 	// path is about (Traits.PathID; 0: none).
 	page   bool
 	pathID int
+	// route: the record route (Traits.Route; 0: none)
+	route int
 	// client: a request without a session or account that shows the
 	// sessionless signal: its fingerprint, a person behind the address
 	// (0: otherwise), whose first calls there are counted for surges as
