@@ -3,7 +3,9 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestWriteReplacesWholeAndPrivate(t *testing.T) {
@@ -26,5 +28,40 @@ func TestWriteReplacesWholeAndPrivate(t *testing.T) {
 	left, _ := os.ReadDir(filepath.Dir(path))
 	if len(left) != 1 {
 		t.Fatalf("%d files in the directory, want only the file (no temporary left)", len(left))
+	}
+}
+
+// `analyze --json /dev/null` renamed a private empty file over /dev/null,
+// and every program on the machine that wrote to it failed from then on
+// (2026-12-06). A path that is no regular file is written to as it is:
+// here a named pipe, which must still be one, its reader given the data.
+func TestWriteToAPipeOrDeviceLeavesItInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("no named pipe here: %v", err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(b)
+	}()
+	if err := Write(path, []byte("report\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != "report\n" {
+			t.Errorf("the pipe's reader got %q, want the data", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pipe's reader got nothing in 10 s")
+	}
+	st, err := os.Lstat(path)
+	if err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("%s is no longer a named pipe: %v %v", path, st.Mode(), err)
 	}
 }
