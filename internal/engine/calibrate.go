@@ -20,6 +20,21 @@ const (
 	learnHeadroom = 3
 )
 
+// CalibrationWait is how long after a calibration, up to running for
+// ran, the next one comes: every minute during the first every, then
+// every every. A proxy just started (or the demo) has its heaviest
+// readers at the written limits within minutes: the demo's shoppers, a
+// page every few seconds, passed 300 distinct reviewers a session in
+// under three minutes, and the first calibration came at five
+// (2026-12-02). Learning still only raises limits within their bounds.
+// The proxy waits so on its clock, a log's replay in the log's time.
+func CalibrationWait(ran, every time.Duration) time.Duration {
+	if ran < every {
+		return min(every, time.Minute)
+	}
+	return every
+}
+
 // Calibration is one budget's learned limit, as the decision log, the
 // admin API and `leakguard policy` show it.
 type Calibration struct {
@@ -92,6 +107,17 @@ func (e *Engine) Calibrate(now time.Time, each CountsFunc) []Calibration {
 		return 0
 	})
 	return out
+}
+
+// Learns reports whether a budget per key kind k learns (what Calibrate
+// reads of the keys of other kinds is nothing).
+func (e *Engine) Learns(k identity.Kind) bool {
+	for bi := range e.budgets {
+		if b := &e.budgets[bi]; b.Per == k && b.Learn && b.ent >= 0 && !b.Allowlisted && !b.PerPerson {
+			return true
+		}
+	}
+	return false
 }
 
 // LearntWithin is learnt limit v kept within the bounds of a budget

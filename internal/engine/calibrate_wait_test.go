@@ -1,4 +1,4 @@
-package proxy
+package engine
 
 import (
 	"testing"
@@ -20,8 +20,8 @@ func TestCalibratesEveryMinuteAtFirst(t *testing.T) {
 		{0, 10 * time.Second, 10 * time.Second}, // never slower than asked
 		{0, time.Hour, time.Minute},
 	} {
-		if got := calibrationWait(tt.ran, tt.every); got != tt.want {
-			t.Errorf("calibrationWait(%s, %s) = %s, want %s", tt.ran, tt.every, got, tt.want)
+		if got := CalibrationWait(tt.ran, tt.every); got != tt.want {
+			t.Errorf("CalibrationWait(%s, %s) = %s, want %s", tt.ran, tt.every, got, tt.want)
 		}
 	}
 }

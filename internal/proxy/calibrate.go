@@ -20,7 +20,7 @@ const maxOutliersReported = 100_000
 // (outliers), budget or none.
 func Calibrate(ctx context.Context, every time.Duration, m *memory.Memory, eng *engine.Engine, reportWindows []time.Duration, learnt func(engine.Calibration)) {
 	start := time.Now()
-	tick := time.NewTimer(calibrationWait(0, every))
+	tick := time.NewTimer(engine.CalibrationWait(0, every))
 	defer tick.Stop()
 	last := map[string]uint64{}
 	type outlier struct {
@@ -41,7 +41,7 @@ func Calibrate(ctx context.Context, every time.Duration, m *memory.Memory, eng *
 		case <-tick.C:
 		}
 		now := time.Now()
-		tick.Reset(calibrationWait(now.Sub(start), every))
+		tick.Reset(engine.CalibrationWait(now.Sub(start), every))
 		each := func(wi int, fn func(identity.Key, []uint64)) {
 			m.Each(now.UnixNano(), wi, func(ac memory.ActorCount) { fn(ac.Key, ac.Records) })
 		}
@@ -65,18 +65,4 @@ func Calibrate(ctx context.Context, every time.Duration, m *memory.Memory, eng *
 			}
 		}
 	}
-}
-
-// calibrationWait is how long after a calibration, up to running for
-// ran, the next one comes: every minute during the first every, then
-// every every. A proxy just started (or the demo) has its heaviest
-// readers at the written limits within minutes: the demo's shoppers, a
-// page every few seconds, passed 300 distinct reviewers a session in
-// under three minutes, and the first calibration came at five
-// (2026-12-02). Learning still only raises limits within their bounds.
-func calibrationWait(ran, every time.Duration) time.Duration {
-	if ran < every {
-		return min(every, time.Minute)
-	}
-	return every
 }

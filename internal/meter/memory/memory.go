@@ -555,15 +555,26 @@ type ActorCount struct {
 
 // Each calls fn for every actor key seen within window wi of now. fn must
 // not call back into the meter.
-func (m *Memory) Each(now int64, wi int, fn func(ActorCount)) {
+func (m *Memory) Each(now int64, wi int, fn func(ActorCount)) { m.EachOf(now, wi, nil, fn) }
+
+// EachOf is Each for the keys of the kinds keep keeps (nil: every kind),
+// counting no other: a replay that learns walks the keys of the kinds its
+// budgets learn for now and then, and counting every key each time made
+// it an eighth slower (2026-12-06).
+func (m *Memory) EachOf(now int64, wi int, keep func(identity.Kind) bool, fn func(ActorCount)) {
 	since := now - int64(m.windows[wi]) - m.widths[wi]
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
+		// A shard that was not linked goes back to stamps after the walk
+		// (linked): a replay that learns walks its keys now and then, and
+		// kept on every get from the first walk on, the list made
+		// `analyze` a fifth slower (2026-12-06).
+		wasLinked := s.linked
 		s.link()
 		// Not ordered by time: replayed events can arrive out of order.
 		for a := s.head; a != nil; a = a.next {
-			if a.last < since {
+			if a.last < since || keep != nil && !keep(a.key.Kind) {
 				continue
 			}
 			ac := ActorCount{Key: a.key, Records: make([]uint64, m.entities), LastSeen: a.last}
@@ -575,6 +586,7 @@ func (m *Memory) Each(now int64, wi int, fn func(ActorCount)) {
 			ac.Requests, ac.Misses = m.traffic(a, now, wi)
 			fn(ac)
 		}
+		s.linked = wasLinked
 		s.mu.Unlock()
 	}
 }
