@@ -73,6 +73,10 @@ type Options struct {
 	ReportWindows []time.Duration
 	OutlierFloor  int
 	OutlierFactor float64
+	// Learn lets the budgets marked learn: true learn from the log's
+	// traffic as the proxy's do from theirs, in the log's time (learner);
+	// not in a shard pass (Parts), which holds a part of the keys.
+	Learn bool
 	// Part and Parts, with Parts from 1 to 64, make the replay one shard
 	// pass of a log cut in Parts (partial.go): every line is read and
 	// goes through the detector and the engine's calls of every address
@@ -127,6 +131,9 @@ type Analyzer struct {
 	tpart, tparts int
 	pairsAll      *atomic.Int64
 
+	// learn: the budgets marked learn: true learn in the log's time (nil:
+	// they keep their written limits)
+	learn *learner
 	// stage is the first stage's buffer for the chunk it is replaying,
 	// while a pipelined replay runs (decisions go there).
 	stage  *stageBuf
@@ -1022,6 +1029,9 @@ type Report struct {
 	// OutlierTails: per key kind, entity and report window, the
 	// legitimate keys' tail and the take above which a key is an outlier.
 	OutlierTails []OutlierTail `json:"outlier_tails,omitempty"`
+	// Learnt: the budgets whose limits the replay learnt above their
+	// written ones (Options.Learn), as the last calibration left them.
+	Learnt []engine.Calibration `json:"learnt_limits,omitempty"`
 }
 
 // ActorReport is one actor key in the report.
@@ -1092,7 +1102,7 @@ func less(x, y ranked) bool {
 // Report builds the report with the top n actors by distinct records.
 func (a *Analyzer) Report(top int) Report {
 	a.flagOutliers()
-	r := Report{OutlierTails: a.tails, Lines: a.lines, Malformed: a.bad, MalformedSample: a.badLines, TruncatedUA: a.truncUA, OutOfOrder: a.outOfOrd, OutsideWindow: a.outside,
+	r := Report{OutlierTails: a.tails, Learnt: a.learn.moved(), Lines: a.lines, Malformed: a.bad, MalformedSample: a.badLines, TruncatedUA: a.truncUA, OutOfOrder: a.outOfOrd, OutsideWindow: a.outside,
 		First: a.first, Last: a.last, Actors: len(a.actors), FoldedKeys: a.folded, BreachScope: map[string]int{}, ErrorBound: 1.04 / 128}
 	if a.exact() {
 		r.ErrorBound, r.Exact = 0, true

@@ -515,6 +515,9 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 					o.CutShort(c.name, ev.line, cut)
 				}
 			case o.Serial:
+				if !a.outsideWindow(ev) && a.learn.due(ev.t.UnixNano()) {
+					a.learn.calibrate(ev.t.UnixNano())
+				}
 				a.apply(ev)
 			case pass != nil:
 				if !a.outsideWindow(ev) {
@@ -524,6 +527,10 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 			case sharded:
 				if !a.outsideWindow(ev) {
 					syn.cur, syn.line, syn.slots = c, i, &slots
+					if a.learn.due(ev.t.UnixNano()) {
+						syn.settle() // the engine as it stands after the line before
+						a.learn.calibrate(ev.t.UnixNano())
+					}
 					a.detect(ev, &slots) // the engine's goroutines do the rest
 					if syn.inline {
 						syn.catchUp(i+1, slots) // ... unless the detector asked the engine (syncer)
@@ -531,6 +538,9 @@ func (a *Analyzer) Read(inputs []Input, parser logs.Parser, o ReadOptions) error
 				}
 			case !a.outsideWindow(ev):
 				// the first stage: detector, engine and meter, in order
+				if a.learn.due(ev.t.UnixNano()) {
+					a.learn.calibrate(ev.t.UnixNano())
+				}
 				ev.decs[0] = len(st.decs)
 				a.stage = st
 				a.replay(ev, st)

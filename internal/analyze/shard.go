@@ -336,6 +336,15 @@ type syncer struct {
 // crewSanctioned answers the detector as the engine stands after the
 // line before the one being detected.
 func (s *syncer) crewSanctioned(now int64, crew identity.Key) bool {
+	s.settle()
+	return s.a.crewSanctioned(now, crew)
+}
+
+// settle brings the engine to where it stands after the line before the
+// one being detected: the goroutines finish every chunk handed to them,
+// and the current chunk's lines before it are replayed here, as the
+// rest of it will be.
+func (s *syncer) settle() {
 	if !s.inline {
 		if s.last != nil {
 			s.last.sh.metered.Wait()
@@ -353,7 +362,6 @@ func (s *syncer) crewSanctioned(now int64, crew identity.Key) bool {
 		s.inline, s.done = true, 0
 	}
 	s.catchUp(s.line, *s.slots)
-	return s.a.crewSanctioned(now, crew)
 }
 
 // catchUp replays the current chunk's lines up to (not including) upto

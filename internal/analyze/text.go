@@ -62,6 +62,9 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.OutsideWindow > 0 {
 		fmt.Fprintf(w, "%d lines outside --since/--until were read, not replayed\n", r.OutsideWindow)
 	}
+	for _, c := range r.Learnt {
+		fmt.Fprintf(w, "learnt from the log: %s %s (written %s; the tail of %s keys %s)\n", c.Budget, commas(int(c.Learnt)), commas(int(c.Limit)), commas(c.Keys), commas(int(c.Tail)))
+	}
 	var scope []string
 	for ent, n := range r.BreachScope {
 		scope = append(scope, fmt.Sprintf("%s %s", commas(n), ent))

@@ -31,6 +31,7 @@ type AnalyzeCommand struct {
 	Reveal     bool
 	Strict     bool
 	Suggest    bool
+	Learn      bool
 	HTMLOut    string
 	LogFormat  string // nginx log_format, for --format nginx
 	Fields     string // JSON field mapping, for --format json
@@ -88,6 +89,7 @@ func (c *AnalyzeCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.Shard, "shard", "", "i/N: one shard pass of a log cut in N (N at most 64) by key: replay the whole log, hold the keys of part i, and write them with --partial, for --merge (docs/analyze.md, Past one machine)")
 	fs.StringVar(&c.Partial, "partial", "", "with --shard: the file the pass's partial state is written to")
 	fs.BoolVar(&c.Merge, "merge", false, "merge the partial states named as arguments (every pass of one --shard run, with the same --config) into the report")
+	fs.BoolVar(&c.Learn, "learn", true, "let the budgets marked learn (the default policy's) learn from the log as the proxy would from the same traffic: every minute of the log's time at first, then every meter.calibrate_every; not in a --shard pass, which holds a part of the keys (docs/analyze.md)")
 	fs.BoolVar(&c.Suggest, "suggest-budgets", false, "suggest budgets from the keys that belong to no suspect: the 99.99th percentile of their peak distinct records per key kind and window, +50%")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: leakguard analyze --config FILE [flags] LOG... (or - for stdin; gzip, .gz or not, is read decompressed)\n       leakguard analyze --config FILE [flags] --shard i/N --partial FILE LOG...   (one shard pass of N)\n       leakguard analyze --config FILE [report flags] --merge PARTIAL...           (every pass's, into the report)\n\nReplays access logs through leakguard's engine in event time and reports who\ntook personal records, how many distinct ones, and when each would have been\nstopped.\n\n")
@@ -221,7 +223,7 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 	if c.Merge {
 		return c.merge(cfg, h, getenv, cfgHash)
 	}
-	a, err := analyze.FromConfig(cfg, h, getenv, analyze.Options{Reveal: c.Reveal, Sessions: sessions, Suggest: c.Suggest, Exact: c.Exact,
+	a, err := analyze.FromConfig(cfg, h, getenv, analyze.Options{Reveal: c.Reveal, Sessions: sessions, Suggest: c.Suggest, Exact: c.Exact, Learn: c.Learn && c.Shard == "",
 		Since: c.since, Until: c.until, MaxKeys: c.MaxKeys, Part: c.part, Parts: c.parts}, false)
 	if err != nil {
 		return err
