@@ -559,8 +559,8 @@ func (m *Memory) Each(now int64, wi int, fn func(ActorCount)) { m.EachOf(now, wi
 
 // EachOf is Each for the keys of the kinds keep keeps (nil: every kind),
 // counting no other: a replay that learns walks the keys of the kinds its
-// budgets learn for now and then, and counting every key each time made
-// it an eighth slower (2026-12-06).
+// budgets learn for now and then, and counting every other key too is
+// work for nothing (analyze's learner).
 func (m *Memory) EachOf(now int64, wi int, keep func(identity.Kind) bool, fn func(ActorCount)) {
 	since := now - int64(m.windows[wi]) - m.widths[wi]
 	for i := range m.shards {
@@ -568,8 +568,7 @@ func (m *Memory) EachOf(now int64, wi int, keep func(identity.Kind) bool, fn fun
 		s.mu.Lock()
 		// A shard that was not linked goes back to stamps after the walk
 		// (linked): a replay that learns walks its keys now and then, and
-		// kept on every get from the first walk on, the list made
-		// `analyze` a fifth slower (2026-12-06).
+		// the list would be kept on every get from the first walk on.
 		wasLinked := s.linked
 		s.link()
 		// Not ordered by time: replayed events can arrive out of order.
