@@ -445,7 +445,8 @@ func campaignReplay(t *testing.T, cfg string, cl campaignLog) replay {
 		parser: nginxFormat(t, campaignLogFormat, "http_x_account", "cookie_sid"), sessions: true}
 }
 
-// analyzeCampaigns replays the campaign log under policy with opts.
+// analyzeCampaigns replays the campaign log under policy with opts,
+// learning as `leakguard analyze` does unless told --learn=false.
 func analyzeCampaigns(t *testing.T, dir string, cl campaignLog, policy string, opts analyze.Options) analyze.Report {
 	t.Helper()
 	cfg := filepath.Join(dir, "lg.yaml")
@@ -459,6 +460,7 @@ state: {dir: %s}
 `, policy, filepath.Join(dir, "state"))), 0o600)
 	r := campaignReplay(t, cfg, cl)
 	r.opts = opts
+	r.opts.Learn = true
 	return r.mustRun(t).report
 }
 
