@@ -727,6 +727,14 @@ var scenarios = []Scenario{
 			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
 				paged: true, calls: 30, repage: 3, gap: 3 * time.Second, fetch: fetchProfiles})
 		}},
+	// What default-policy.md says a reader would do next (2026-12-06,
+	// night), once an astray call on the page's route was judged at once:
+	// one profile a session, on the profiles route, which passes.
+	{Name: "page-swarm-once", Desc: "page-swarm whose sessions each read one profile by id after the popular item's reviews, five sessions on each address one after the other (1 s apart)", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
+				sessions: 5, sessGap: time.Second, paged: true, calls: 1, gap: 3 * time.Second, fetch: fetchProfiles})
+		}},
 	{Name: "account-swarm", Desc: "red team: build-swarm's addresses, each a session signed in with a throwaway account, nothing loaded, 5-10 profiles by id 1.5-4.5 s apart", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
