@@ -62,7 +62,7 @@ func (e *Engine) Calibrate(now time.Time, each CountsFunc) []Calibration {
 	byWindow := map[int][]int{}
 	for bi := range e.budgets {
 		b := &e.budgets[bi]
-		if b.Learn && b.ent >= 0 && !b.Allowlisted && !b.PerPerson {
+		if b.learns() {
 			byWindow[b.wi] = append(byWindow[b.wi], bi)
 		}
 	}
@@ -113,12 +113,17 @@ func (e *Engine) Calibrate(now time.Time, each CountsFunc) []Calibration {
 // reads of the keys of other kinds is nothing).
 func (e *Engine) Learns(k identity.Kind) bool {
 	for bi := range e.budgets {
-		if b := &e.budgets[bi]; b.Per == k && b.Learn && b.ent >= 0 && !b.Allowlisted && !b.PerPerson {
+		if b := &e.budgets[bi]; b.Per == k && b.learns() {
 			return true
 		}
 	}
 	return false
 }
+
+// learns reports whether Calibrate learns b's limit from its own keys: a
+// per-person budget follows its session budget's, an allowlisted one is
+// its partner's own.
+func (b *Budget) learns() bool { return b.Learn && b.ent >= 0 && !b.Allowlisted && !b.PerPerson }
 
 // LearntWithin is learnt limit v kept within the bounds of a budget
 // written at limit: never below it, never above LearnMax times it. The
