@@ -33,6 +33,7 @@ func campaignScores() []*Score {
 		{Name: "build-swarm", Desc: "red team: the swarm over people's browser builds: 1,000-3,000 addresses in random /16s, each with one of 6-12 builds' headers (the shoppers' among them) and a made-up session cookie (or, in half the runs, none), nothing loaded, 5-10 profiles each"},
 		{Name: "warm-swarm", Desc: "red team: build-swarm whose every address is made a home first: a throwaway session loads a popular item's page and a script, asks for its reviews, and again 6-8 s on; 10 s after it a session with a made-up cookie loads a script (or, in half the runs, nothing) and reads 5-10 profiles 1.5-4.5 s apart (a person's pace, as the simulator's class); 5 addresses a second"},
 		{Name: "page-swarm", Desc: "red team: build-swarm whose every reading session loads a popular item's page and a script and asks for its reviews first, as a person's visit does, then reads 5-10 profiles by id (or, in half the runs, random items' reviews) 1.5-4.5 s apart; 5 addresses a second"},
+		{Name: "page-swarm-once", Desc: "page-swarm whose sessions each read one profile by id after the popular item's reviews, five sessions on each address one after the other (1 s apart); 5 addresses a second"},
 		{Name: "cookie-churn", Desc: "one address, browser headers, 10-30 req/s of random items' reviews, a fresh session cookie for every 2-4 of them, each loading 1-2 scripts first"},
 		{Name: "churn-mixed", Desc: "the cookie churner of a reader of the docs: 30-60% of its items popular ones, so that fewer of its responses are cold"},
 		{Name: "office-churn", Desc: "red team: the churner of a reader of the docs on an address of the office, among the people behind it: 10-30 req/s, a fresh session every 2-4 calls, each loading 1-2 scripts first, 30-60% of its items popular ones"},
@@ -141,6 +142,11 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	pper, pbuilds, previews := 5+prng.IntN(6), 6+prng.IntN(7), prng.IntN(2) == 0
 	pseed := prng.Uint64()
 	run("page-swarm", func() { t.pageSwarm(ctx, rand.New(rand.NewPCG(pseed, 0x9b)), builds[:pbuilds], previews, pper) })
+
+	// Its own source too (added later still).
+	orng := rand.New(rand.NewPCG(t.o.Seed, 0x9d))
+	obuilds, oseed := 6+orng.IntN(7), orng.Uint64()
+	run("page-swarm-once", func() { t.pageSwarmOnce(ctx, rand.New(rand.NewPCG(oseed, 0x9e)), builds[:obuilds]) })
 
 	churnRate, churnAssets := 10+rng.Float64()*20, 1+rng.IntN(2)
 	churnEvery := churnAssets + 2 + rng.IntN(3)
@@ -664,6 +670,31 @@ func (t *Traffic) pageSwarm(ctx context.Context, rng *rand.Rand, builds []build,
 				} else {
 					t.fetchAs(ctx, s, fmt.Sprintf("/api/users/%d", 1+r.IntN(t.o.Users)), ip, b, sid, "", one)
 				}
+			}
+		}
+	})
+}
+
+// pageSwarmOnce is page-swarm whose sessions each read one profile by
+// id after the popular item's reviews, five sessions on each address one
+// after the other, as a reader of the docs runs it once a second astray
+// call on the page's route is judged (sim page-swarm-once, 2026-12-06).
+func (t *Traffic) pageSwarmOnce(ctx context.Context, rng *rand.Rand, builds []build) {
+	s := t.score("page-swarm-once")
+	t.addressSwarm(ctx, rng, builds, func(n int, ip string, b build, item int, seed uint64) func() {
+		return func() {
+			r := rand.New(rand.NewPCG(seed, 0x9f))
+			for k := range 5 {
+				sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("po%d-%d-%x", n, k, r.Uint64())}
+				t.openItem(ctx, s, item, ip, b, sid)
+				if !sleep(ctx, 1500*time.Millisecond+time.Duration(r.Int64N(int64(3*time.Second)))) {
+					return
+				}
+				t.fetchAs(ctx, s, fmt.Sprintf("/api/users/%d", 1+r.IntN(t.o.Users)), ip, b, sid, "", one)
+				if !sleep(ctx, 500*time.Millisecond+time.Duration(r.Int64N(int64(time.Second)))) {
+					return
+				}
+				item = 1 + r.IntN(20)
 			}
 		}
 	})
