@@ -299,9 +299,19 @@ type addrState struct {
 	shown         *Names
 	later, astray uint8
 	readsAstray   bool
+	// strayed: on a session's state, it asked first about its page's
+	// item (paged), then went astray in its youth before it stayed, and
+	// is counted in its address's strays until it stays. strays,
+	// strayAt: on an address's young sessions' state, how many of its
+	// sessions did so one after the other (each first calling after the
+	// last one's astray call) and have not stayed since, and when the
+	// last did (see strayedAgain)
+	strayed bool
+	strays  uint8
 	// pageRoutes: on a session's state, the record routes it asked about
 	// the item of the page it had loaded (bit (route-1)%32)
 	pageRoutes uint32
+	strayAt    int64
 	// pageSince: on a session's state, it loaded an HTML page since its
 	// first record call (a weak stay without, see admit)
 	pageSince bool
@@ -320,14 +330,14 @@ type addrState struct {
 	// it was last weighed: what a hold keeps from being served does not
 	// renew it
 	fresh bool
+	// byChurn: enlisted because its address's young sessions swept
+	// together when it was young (see Detector's ev.churn)
+	byChurn bool
 	// enlisted: until then (ns) the key is a recruited member of the
 	// sweepers' crew, whatever one call shows: a member at a person's
 	// pace shows the early evidence on some calls and not the next (an
 	// asset loaded, a warm record), and went on outside its crew
 	enlisted int64
-	// byChurn: enlisted because its address's young sessions swept
-	// together when it was young (see Detector's ev.churn)
-	byChurn bool
 }
 
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
@@ -801,6 +811,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// swarm whose sessions each load a popular item's page and ask for
 	// its reviews, then read profiles by id, was a person to every rule
 	// (sim page-swarm: 13,631 people in a day, never held, 2026-12-06).
+	var firstStray bool
 	if record && !first && k.Kind == identity.Session && o.addr != 0 && st.sawPage && st.firstAt != 0 && !st.readsAstray {
 		if st.later < 255 {
 			st.later++
@@ -808,6 +819,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		b.laterCalls.Add(1)
 		if o.pathID != 0 && !st.shown.Has(o.pathID) {
 			b.astrayCalls.Add(1)
+			firstStray = st.astray == 0 && young && st.paged && !st.hasGrown
 			st.astray++
 			// On a route the session asked about its page's item, as
 			// the page does, it weighs two: a person's one astray call
@@ -866,6 +878,13 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	landing := st.sawPage && !paged && !st.pageless
 	weak := !st.pageSince
 	grew := stayed && !st.hasGrown
+	strayGrew := grew && st.strayed
+	if strayGrew {
+		st.strayed = false
+	}
+	if firstStray {
+		st.strayed = true
+	}
 	st.hasGrown = st.hasGrown || stayed
 	hasGrown := st.hasGrown
 	surged, heldYoung := st.surged, st.heldYoung
@@ -888,6 +907,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	ev.crowd = record && st.stranger && !b.asWarm(st)
 	ev.unpaged = record && k.Kind == identity.Session && !st.sawPage && !st.app
 	ev.astray = astray && !st.app
+	app := st.app
 	ev.began = st.began
 	// pagedOn: a paged session that has stayed asks about the item of
 	// the page it has just loaded, shown nothing colder than people
@@ -916,6 +936,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		}
 		lsh.mu.Unlock()
 	}
+	var strayedAgain bool
 	for i, yk := range keys {
 		if yk.Hash == 0 {
 			continue
@@ -930,12 +951,21 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			if born || landed && i == 3 {
 				yst.bear()
 			}
+			if i == 0 && record && !hasGrown {
+				strayedAgain = yst.strayedAgain(now, ev.firstAt)
+				if firstStray {
+					yst.strayOn(now, ev.firstAt)
+				}
+			}
 			ys, _ := b.note(yst, now, record, page, -1)
 			churned[i] = record && b.churning(yst, ys, now)
 		} else if stayed {
 			// A record call of a session past its youth, on an address
 			// (a fingerprint) whose young sessions are followed.
 			_, yst = b.state(yk, false)
+		}
+		if i == 0 && strayGrew && yst != nil && yst.strays > 0 {
+			yst.strays--
 		}
 		if counted && yst != nil {
 			if yst.older < math.MaxUint16 {
@@ -969,6 +999,9 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			}
 		}
 		ysh.mu.Unlock()
+	}
+	if strayedAgain && !app && b.itemsPaged() && b.namesRead.Load() {
+		ev.astray = true
 	}
 	if stranger {
 		sh.mu.Lock()
@@ -1883,6 +1916,13 @@ func (b *Behaviour) takeBack(n, cold uint64) {
 	b.pacedCold.Store(min(c-min(c, cold), p)) // the part first, as halvePaced
 	b.paced.Store(p)
 	b.cmsMu.Unlock()
+}
+
+func sat8(x, d uint8) uint8 {
+	if x > math.MaxUint8-d {
+		return math.MaxUint8
+	}
+	return x + d
 }
 
 func sat16(x, d uint16) uint16 {

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"cmp"
+	"slices"
 	"testing"
 	"time"
 
@@ -216,6 +218,149 @@ func TestSessionsThatReadWhatTheyWereNotShownAreStrangers(t *testing.T) {
 					t.Fatalf("call %d (id %d): the strangers' crew %v, want from call %d", i, id, got, tc.strangerFrom)
 				}
 				d.Served(&a, []records.Found{{Hash: uint64(id), Item: uint16(1 + id&0xff)}})
+			}
+		})
+	}
+}
+
+// A swarm whose sessions each open a popular item's page, ask for its
+// reviews, read one profile by id and leave, five on each address one
+// after the other, was a person to every rule (sim page-swarm-once:
+// 21,937 people in a day, never held, 2026-12-06). Once two sessions on
+// an address have strayed so one after the other and not stayed, and
+// they are most of those born there that never stayed, the young sessions
+// there are strangers.
+// People whose visits go on past their own profile, two people at once on
+// an address, the many people of a carrier NAT's address, a quarter hour
+// between strays, and signed-in sessions are not.
+func TestSessionsThatStrayOnceAndLeaveMakeTheirAddressStrangers(t *testing.T) {
+	stranger := crewOf(pagelessStrangerCrew, 0)
+	const reviewsRoute, profilesRoute = 1, 2
+	reviewers := []records.Found{{Hash: 1, Item: 1 + 300&0xff}, {Hash: 2, Item: 1 + 301&0xff}}
+	// visit is one session's requests: item's page and a script, its
+	// reviews, then a profile by id 3 s on (stray, 0: none) and, when
+	// stays, the item's reviews again 7 s on.
+	type visit struct {
+		addr, session uint64
+		at            int64
+		stray         int
+		stays, signed bool
+	}
+	type call struct {
+		at     int64
+		v      int // index in visits
+		kind   Kind
+		pathID int
+		route  int
+		served []records.Found
+	}
+	for _, tc := range []struct {
+		name   string
+		visits []visit
+		// want: the visits whose record calls are all the strangers'
+		// crew's; every other visit's are none
+		want []int
+	}{
+		{name: "five sessions on an address, one profile each", want: []int{2, 3, 4}, visits: func() (vs []visit) {
+			for k := range 5 {
+				vs = append(vs, visit{addr: 0x30000001, session: mix(uint64(100 + k)), at: int64(k) * 5e9, stray: 7001 + k})
+			}
+			return vs
+		}()},
+		{name: "signed in", visits: func() (vs []visit) {
+			for k := range 5 {
+				vs = append(vs, visit{addr: 0x30000001, session: mix(uint64(100 + k)), at: int64(k) * 5e9, stray: 7001 + k, signed: true})
+			}
+			return vs
+		}()},
+		{name: "visits that go on past their own profile", visits: func() (vs []visit) {
+			for k := range 5 {
+				vs = append(vs, visit{addr: 0x30000001, session: mix(uint64(100 + k)), at: int64(k) * 10e9, stray: 7001 + k, stays: true})
+			}
+			return vs
+		}()},
+		{name: "a quarter hour between them", visits: func() (vs []visit) {
+			for k := range 5 {
+				vs = append(vs, visit{addr: 0x30000001, session: mix(uint64(100 + k)), at: int64(k) * int64(16*time.Minute), stray: 7001 + k})
+			}
+			return vs
+		}()},
+		// two people on an office's address, the first leaving after
+		// their own profile while the other's visit has begun and done
+		// so too; then the first's next visit
+		{name: "two people at once on an address, then the next visit", visits: []visit{
+			{addr: 0xc0000201, session: mix(100), stray: 7001}, {addr: 0xc0000201, session: mix(101), at: 1e9, stray: 7002},
+			{addr: 0xc0000201, session: mix(102), at: 8e9}}},
+		// 40 people arriving at once, a fifth of them asking for their
+		// own profile before their next page
+		{name: "a carrier NAT's address at a start", visits: func() (vs []visit) {
+			for k := range 40 {
+				v := visit{addr: 0x64400001, session: mix(uint64(100 + k)), at: int64(k) * 5e8}
+				if k%5 == 0 {
+					v.stray = 7001 + k
+				}
+				vs = append(vs, v)
+			}
+			return vs
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBehaviour(1 << 12)
+			b.ItemPages = true
+			d := New(Options{Behaviour: b})
+			// the proxy's first record call: a person's, page first
+			p := actor(0x0a000001, mix(1), 0xb1)
+			d.Assess(&p, Traits{Kind: Page, UA: UABrowser, At: epoch - 1e9, PathID: 1})
+			var home Names
+			home.Add(1)
+			d.PageNamed(&p, &home)
+			d.Assess(&p, Traits{Kind: Record, UA: UABrowser, At: epoch, IDLow: -1, PathID: 1})
+			start := epoch + int64(2*time.Minute)
+			var calls []call
+			for i, v := range tc.visits {
+				item := 10 + i%3
+				at := start + v.at
+				calls = append(calls, call{at: at, v: i, kind: Page, pathID: 1 + item}, call{at: at + 2e8, v: i, kind: Asset},
+					call{at: at + 6e8, v: i, kind: Record, pathID: 1 + item, route: reviewsRoute, served: reviewers})
+				if v.stray != 0 {
+					calls = append(calls, call{at: at + 3e9, v: i, kind: Record, pathID: 1 + v.stray&0xff, route: profilesRoute,
+						served: []records.Found{{Hash: uint64(v.stray), Item: uint16(1 + v.stray&0xff)}}})
+				}
+				if v.stays {
+					calls = append(calls, call{at: at + 7e9, v: i, kind: Record, pathID: 1 + item, route: reviewsRoute, served: reviewers})
+				}
+			}
+			slices.SortStableFunc(calls, func(x, y call) int { return cmp.Compare(x.at, y.at) })
+			strangers := map[int]int{} // visit: its record calls in the strangers' crew
+			records := map[int]int{}
+			for _, c := range calls {
+				v := tc.visits[c.v]
+				a := actor(v.addr, v.session, 0xb2)
+				if v.signed {
+					a.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: v.session ^ 1}
+				}
+				tr := Traits{Kind: c.kind, UA: UABrowser, At: c.at, IDLow: -1, PathID: c.pathID, Route: c.route}
+				d.Assess(&a, tr)
+				if c.kind == Page {
+					d.PageServed(&a, c.pathID)
+				}
+				if c.kind != Record {
+					continue
+				}
+				records[c.v]++
+				if a.Keys[identity.Crew] == stranger {
+					strangers[c.v]++
+				}
+				d.Served(&a, c.served)
+			}
+			for i := range tc.visits {
+				want := 0
+				if slices.Contains(tc.want, i) {
+					want = records[i]
+				}
+				if strangers[i] != want {
+					t.Errorf("visit %d: %d of its %d record calls the strangers' crew's, want %d", i, strangers[i], records[i], want)
+				}
 			}
 		})
 	}
