@@ -66,6 +66,9 @@ type swarmPlan struct {
 	// repage: a paged session loads a popular item's page and a script
 	// again before every repage-th call after its first (0: never)
 	repage int
+	// stay: a paged session asks for its page's item's reviews again
+	// 5.5 s after its first call, before its other calls (it stays)
+	stay bool
 }
 
 func (p swarmPlan) build(w *World, rng *rand.Rand) []Request {
@@ -161,6 +164,10 @@ func (p swarmPlan) build(w *World, rng *rand.Rand) []Request {
 				read(t.Add(300*time.Millisecond), Request{Route: RouteAsset})
 				t = t.Add(600 * time.Millisecond)
 				read(t, Request{Route: RouteReviews, ID: item})
+				if p.stay {
+					t = t.Add(5500 * time.Millisecond)
+					read(t, Request{Route: RouteReviews, ID: item})
+				}
 				t = t.Add(jit(p.gap))
 			}
 			for c := range p.calls {

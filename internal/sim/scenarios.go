@@ -735,6 +735,15 @@ var scenarios = []Scenario{
 			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
 				sessions: 5, sessGap: time.Second, paged: true, calls: 1, gap: 3 * time.Second, fetch: fetchProfiles})
 		}},
+	// What default-policy.md says a reader does next, once an address's
+	// sessions that stray once and leave, one after the other, make its
+	// next young sessions strangers (2026-12-06, night): each session
+	// stays first, as a person's visit that ends on their own profile.
+	{Name: "page-swarm-once-stay", Desc: "page-swarm-once whose sessions each ask for the popular item's reviews again 5.5 s on (they stay) before their one profile", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
+				sessions: 5, sessGap: time.Second, paged: true, stay: true, calls: 1, gap: 3 * time.Second, fetch: fetchProfiles})
+		}},
 	{Name: "account-swarm", Desc: "red team: build-swarm's addresses, each a session signed in with a throwaway account, nothing loaded, 5-10 profiles by id 1.5-4.5 s apart", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
