@@ -289,6 +289,15 @@ type addrState struct {
 	// item than the page's); unnamed: none of them was the call's item.
 	named            *Names
 	lineage, unnamed bool
+	// strayed: on a session's state, it asked first about its page's
+	// item (paged), then went astray in its youth before it stayed, and
+	// is counted in its address's strays until it stays. strays,
+	// strayAt: on an address's young sessions' state, how many of its
+	// sessions did so one after the other (each first calling after the
+	// last one's astray call) and have not stayed since, and when the
+	// last did (see strayedAgain)
+	strayed bool
+	strays  uint8
 	// shown: on a session's state, the items it was shown: its pages'
 	// own, what they named, and the records it was served (Found.Item;
 	// nil: none yet). later: its record calls past the first (at most
@@ -299,19 +308,9 @@ type addrState struct {
 	shown         *Names
 	later, astray uint8
 	readsAstray   bool
-	// strayed: on a session's state, it asked first about its page's
-	// item (paged), then went astray in its youth before it stayed, and
-	// is counted in its address's strays until it stays. strays,
-	// strayAt: on an address's young sessions' state, how many of its
-	// sessions did so one after the other (each first calling after the
-	// last one's astray call) and have not stayed since, and when the
-	// last did (see strayedAgain)
-	strayed bool
-	strays  uint8
 	// pageRoutes: on a session's state, the record routes it asked about
 	// the item of the page it had loaded (bit (route-1)%32)
 	pageRoutes uint32
-	strayAt    int64
 	// pageSince: on a session's state, it loaded an HTML page since its
 	// first record call (a weak stay without, see admit)
 	pageSince bool
@@ -338,6 +337,7 @@ type addrState struct {
 	// pace shows the early evidence on some calls and not the next (an
 	// asset loaded, a warm record), and went on outside its crew
 	enlisted int64
+	strayAt  int64 // see strays
 }
 
 // NewBehaviour returns a tracker for up to addrs addresses (older ones are
