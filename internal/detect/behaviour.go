@@ -819,7 +819,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		b.laterCalls.Add(1)
 		if o.pathID != 0 && !st.shown.Has(o.pathID) {
 			b.astrayCalls.Add(1)
-			firstStray = st.astray == 0 && young && st.paged && !st.hasGrown
+			firstStray = st.astray == 0 && young && st.paged && !st.hasGrown && !stayed
 			st.astray++
 			// On a route the session asked about its page's item, as
 			// the page does, it weighs two: a person's one astray call
