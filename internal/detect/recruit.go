@@ -129,6 +129,37 @@ type recruit struct {
 	began   int64
 	members [recruitQuorum]uint64 // behaviour keys seen, until the quorum
 	n       int
+	// next: past the quorum, the lookalikes that started within the
+	// minute and are not the crew's yet, the first noted at nextSince;
+	// nextBegan: the latest first record request among them
+	next                 [recruitQuorum]uint64
+	nextN                int
+	nextSince, nextBegan int64
+}
+
+// again notes member, a lookalike that started (first) within the minute
+// and is not of the crew's start, and reports whether it makes a quorum
+// of such within a minute: the crew then starts again at now.
+func (c *recruit) again(member uint64, now, first int64) bool {
+	if now-c.nextSince > recruitWindow {
+		c.nextN = 0
+	}
+	for _, m := range c.next[:c.nextN] {
+		if m == member {
+			return false
+		}
+	}
+	if c.nextN == 0 {
+		c.nextSince, c.nextBegan = now, first
+	}
+	c.next[c.nextN] = member
+	c.nextN++
+	c.nextBegan = max(c.nextBegan, first)
+	if c.nextN < recruitQuorum {
+		return false
+	}
+	c.formed, c.began, c.nextN = now, c.nextBegan, 0
+	return true
 }
 
 // join notes that member (a behaviour key, whose first record request was
@@ -159,7 +190,23 @@ func (r *recruits) join(crew, member uint64, now, first int64, alone bool) bool 
 		}
 	}
 	if c.n >= recruitQuorum {
-		if alone || first >= c.began-recruitWindow && first-c.formed <= recruitWindow {
+		if first >= c.began-recruitWindow && first-c.formed <= recruitWindow {
+			c.since = now
+			return true
+		}
+		// Lookalikes that start within a minute of each other past the
+		// crew's first minute, a quorum of them, are the crew starting
+		// again, as its first five were: those that start beside them
+		// join on the quorum's evidence. A swarm that starts a member
+		// every second or so, each for a handful of calls, had only the
+		// few convincing alone recruited past its first minute (sim
+		// account-swarm at noon: 8,919 people in half an hour; live,
+		// 2,688 in the two minutes after its first, 2026-12-07).
+		if now-first <= recruitWindow && c.again(member, now, first) {
+			c.since = now
+			return true
+		}
+		if alone {
 			c.since = now
 			return true
 		}

@@ -1365,3 +1365,91 @@ func TestAQuorumIsBeyondChanceAmongItsNeighbours(t *testing.T) {
 		}
 	}
 }
+
+// A swarm that starts a member every second or so, each a throwaway
+// account that reads five profiles at a clerk's pace and leaves, is a
+// crew starting for as long as it runs, not only in its first minute:
+// five lookalikes that start within a minute of each other are a quorum
+// whenever they come. Past its first minute only the ones convincing
+// alone were held (sim account-swarm at noon: 8,919 people in half an
+// hour; live, 2,688 in the two minutes after its first, 2026-12-07).
+func TestAnAccountSwarmThatKeepsStartingMembersKeepsRecruitingThem(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		every time.Duration // a member starts this often
+		rapid int           // every rapid-th member convinces alone (0: none does)
+		want  bool
+	}{
+		{"a member every 1.2 s", 1200 * time.Millisecond, 0, true},
+		{"every tenth convincing alone", 1200 * time.Millisecond, 10, true},
+		// Three a minute, past the first: as many people reading the
+		// tail at the API might start beside a crew in an hour; a late
+		// lookalike needs its own evidence
+		// (TestLatePacedLookalikeNeedsItsOwnEvidence).
+		{"a member every 20 s", 20 * time.Second, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			type call struct {
+				at time.Duration
+				m  int
+				k  int
+			}
+			const members, per = 200, 5
+			swarm := make([]identity.Actor, members)
+			var calls []call
+			for i := range swarm {
+				swarm[i] = h.member(uint64(i))
+				start := time.Duration(i) * tt.every
+				if i < 30 { // the crew's start
+					start = time.Duration(i) * 1200 * time.Millisecond
+				}
+				for k := range per {
+					gap := time.Duration(2500+1000*(k%2)) * time.Millisecond
+					if tt.rapid > 0 && i%tt.rapid == tt.rapid-1 {
+						gap = 800 * time.Millisecond
+					}
+					calls = append(calls, call{start + time.Duration(k)*gap, i, k})
+				}
+			}
+			slices.SortFunc(calls, func(a, b call) int { return cmp.Compare(a.at, b.at) })
+			crew := crewKey(&swarm[0], ColdSweep)
+			joined := make([]int, members) // the call each member was first in the crew at (0: never)
+			for _, c := range calls {
+				m := &swarm[c.m]
+				h.d.Assess(m, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(c.at), IDLow: -1})
+				if joined[c.m] == 0 && m.Keys[identity.Crew] == crew {
+					joined[c.m] = c.k + 1
+				}
+				var recs []records.Found // a profile: three records nobody was shown
+				for range 3 {
+					recs = append(recs, rec(h.next)...)
+					h.next++
+				}
+				h.d.Served(m, recs)
+			}
+			// One that starts in the quorum's first minute.
+			if j := joined[20]; j == 0 || j > 3 {
+				t.Fatalf("a member starting 24 s in joined at call %d, want by the third: the test would prove nothing", j)
+			}
+			// Those that start past two minutes, long after the quorum's
+			// first minute, and do not convince alone.
+			late, held := 0, 0
+			for i := 30; i < members; i++ {
+				if time.Duration(i)*tt.every < 2*time.Minute {
+					continue
+				}
+				if tt.rapid > 0 && i%tt.rapid == tt.rapid-1 {
+					continue
+				}
+				late++
+				if joined[i] > 0 && joined[i] <= 3 {
+					held++
+				}
+			}
+			if got := held >= late*9/10; got != tt.want {
+				t.Fatalf("%d of %d late members joined by their third call; want nine in ten: %v", held, late, tt.want)
+			}
+		})
+	}
+}
