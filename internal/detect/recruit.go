@@ -201,7 +201,7 @@ func (r *recruits) join(crew, member uint64, now, first int64, alone bool) bool 
 		// every second or so, each for a handful of calls, had only the
 		// few convincing alone recruited past its first minute (sim
 		// account-swarm at noon: 8,919 people in half an hour; live,
-		// 2,688 in the two minutes after its first, 2026-12-07).
+		// 2,623 in the two minutes after its first, 2026-12-07).
 		if now-first <= recruitWindow && c.again(member, now, first) {
 			c.since = now
 			return true

@@ -1372,7 +1372,7 @@ func TestAQuorumIsBeyondChanceAmongItsNeighbours(t *testing.T) {
 // five lookalikes that start within a minute of each other are a quorum
 // whenever they come. Past its first minute only the ones convincing
 // alone were held (sim account-swarm at noon: 8,919 people in half an
-// hour; live, 2,688 in the two minutes after its first, 2026-12-07).
+// hour; live, 2,623 in the two minutes after its first, 2026-12-07).
 func TestAnAccountSwarmThatKeepsStartingMembersKeepsRecruitingThem(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
