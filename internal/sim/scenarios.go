@@ -746,24 +746,21 @@ var scenarios = []Scenario{
 		}},
 	{Name: "account-swarm", Desc: "red team: build-swarm's addresses, each a session signed in with a throwaway account, nothing loaded, 5-10 profiles by id 1.5-4.5 s apart", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: time.Hour, every: 1200 * time.Millisecond,
-				account: true, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchProfiles})
+			return accountSwarm(w, rng, time.Hour, 1200*time.Millisecond)
 		}},
 	// account-swarm on a shop that has run since midnight: at 1 am,
 	// people's responses are still seven in ten cold (the sketch is an
 	// hour old), and a member's five calls are no colder than that.
 	{Name: "account-swarm-noon", Desc: "account-swarm from noon", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: 12 * time.Hour, every: 1200 * time.Millisecond,
-				account: true, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchProfiles})
+			return accountSwarm(w, rng, 12*time.Hour, 1200*time.Millisecond)
 		}},
 	// What default-policy.md says passes, once five lookalikes starting
 	// within a minute are a crew starting whenever they come
 	// (2026-12-07): fewer than five a minute.
 	{Name: "account-swarm-trickle", Desc: "account-swarm from noon, an address every 20 s (±50%)", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			return planned(w, rng, swarmPlan{n: 1000 + rng.IntN(2001), builds: 12, buildBase: 1, buildsRandom: true, start: 12 * time.Hour, every: 20 * time.Second,
-				account: true, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchProfiles})
+			return accountSwarm(w, rng, 12*time.Hour, 20*time.Second)
 		}},
 	{Name: "one-address-paged", Desc: "red team: one residential address, from 1 am 3,000 sessions one after the other (0.5-1.5 s between), each a popular item's page and a script, its reviews, then 3 profiles by id 1.5-4.5 s apart", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
@@ -1096,4 +1093,12 @@ func consoleCrew(rng *rand.Rand, landing bool) *campaign {
 	}
 	c.interval = 12250 * time.Millisecond / time.Duration(n)
 	return c
+}
+
+// accountSwarm is account-swarm's plan, from start, an address every
+// every (±50%).
+func accountSwarm(w *World, rng *rand.Rand, start, every time.Duration) *campaign {
+	n := 1000 + rng.IntN(2001) // before calls, as the seeds have drawn them
+	return planned(w, rng, swarmPlan{n: n, builds: 12, buildBase: 1, buildsRandom: true, start: start, every: every,
+		account: true, calls: 5 + rng.IntN(6), gap: 3 * time.Second, fetch: fetchProfiles})
 }
