@@ -1453,3 +1453,57 @@ func TestAnAccountSwarmThatKeepsStartingMembersKeepsRecruitingThem(t *testing.T)
 		})
 	}
 }
+
+// A person back on a tail item's page from the browser's cache reloads
+// its reviews a second apart: the same reviewers every time, cold, since
+// nobody else opened that item. Counted each time, fifteen responses all
+// cold were a sweep's, and the person was recruited into the sanctioned
+// crew of a swarm started beside them (demo --think 1s, seed 6: 35
+// shoppers' requests refused with account-swarm alone, 2026-12-07). The
+// same response again is none the key takes; a new tail item each time
+// is.
+func TestAPersonReloadingATailItemIsNotRecruitedBesideACrew(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		reload bool
+		want   bool
+	}{
+		{"the same item's reviews again", true, false},
+		{"a new tail item's each time", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			p := h.member(100)
+			p.Keys[identity.Account] = identity.Key{}
+			h.sanctioned = crewKey(&p, ColdSweep)
+			h.d.Assess(&p, Traits{Kind: Page, UA: UABrowser, At: epoch, IDLow: -1})
+			first := h.next
+			for call := range 16 {
+				at := epoch + int64(time.Second) + int64(call)*int64(time.Second)
+				// the page's script and style, from the proxy; the page
+				// from the cache
+				h.d.Assess(&p, Traits{Kind: Asset, UA: UABrowser, At: at - 3e8, IDLow: -1})
+				h.d.Assess(&p, Traits{Kind: Asset, UA: UABrowser, At: at - 2e8, IDLow: -1})
+				s := h.d.Assess(&p, Traits{Kind: Record, UA: UABrowser, At: at, IDLow: -1})
+				if !tt.reload {
+					first = h.next
+				}
+				var recs []records.Found
+				for j := range uint64(5) { // five reviewers nobody else was shown
+					recs = append(recs, rec(first+j)...)
+				}
+				h.next = first + 5
+				h.d.Served(&p, recs)
+				if got := p.Keys[identity.Crew] == h.sanctioned; got {
+					if !tt.want {
+						t.Fatalf("call %d: recruited into the sanctioned crew, signals %s", call, s)
+					}
+					return
+				}
+			}
+			if tt.want {
+				t.Fatalf("never recruited into the sanctioned crew: the test would prove nothing")
+			}
+		})
+	}
+}
