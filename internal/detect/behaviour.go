@@ -1760,22 +1760,18 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	_, st := b.state(k, true)
 	// A response the key was served among its last is warm to it and
 	// to what it is followed with (its address's young sessions, the
-	// pageless pool, a surge): it takes nothing new. A person back on a
+	// pageless pool, a surge): it takes nothing new. People back on a
 	// tail item's page from the browser's cache, reloading its reviews
-	// a second apart, was as cold as a sweep, fifteen responses of five
-	// records, and was recruited into the sanctioned crew of a swarm
-	// started beside them (demo --think 1s, seed 6: 35 shoppers'
-	// requests refused with account-swarm alone, 2026-12-07); alone on
-	// an address, as its young sessions sweeping. A sweeper gains no
-	// more by asking again for what it was served than by asking for a
-	// popular item. Not left out: then people's warm reloads no longer
-	// counted for the addresses they share with a churner, held the
-	// longer (sim nat-once-linger, seed 3: a person's call past their
-	// visit's first 5 s). It is still what people are shown, as it was
-	// (shownCold): counted warm there too, people's share fell, and the
-	// people behind churners' addresses were held the longer for it (sim,
-	// seeds 1-3: ten more calls past a visit's first 5 s in six
-	// scenarios, five fewer in one).
+	// a second apart, were as cold as a sweep (15 responses of 15) and
+	// were recruited into the crew of a swarm started beside them (demo
+	// --think 1s, seed 6: 35 shoppers' requests refused, 2026-12-07). A
+	// sweeper gains no more by asking again for what it was served than
+	// by asking for a popular item. Warm, not left out: left out, people's
+	// warm reloads no longer counted for the addresses they share with a
+	// churner, held the longer (sim nat-once-linger, seed 3). Still what
+	// people are shown, as it was (shownCold): warm there too, people's
+	// share fell, and people behind churners' addresses were held the
+	// longer (sim, seeds 1-3: ten more calls past a visit's first 5 s).
 	var shownCold uint16
 	if 2*cold > uint32(len(recs)) {
 		shownCold = 1
