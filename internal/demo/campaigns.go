@@ -27,6 +27,7 @@ func campaignScores() []*Score {
 		{Name: "fast-session", Desc: "one session cookie, browser headers, 10-30 req/s: random items' reviews, then reviewers' profiles"},
 		{Name: "account-crew", Desc: "24-48 addresses in 3-6 /24s, an account and a session each, ~2 req/s each of random items' reviews, an asset now and then"},
 		{Name: "page-crew", Desc: "the account crew of a reader of the docs: 24-48 accounts, each loads an item's page and script before its reviews, ~1 item/s each"},
+		{Name: "page-crew-reload", Desc: "page-crew of a reader of the docs on reloads: 24-48 accounts, each asks for 30-70% of its items' reviews a second time, 0.2-0.8 s after the first"},
 		{Name: "slow-crew", Desc: "the account crew at a person's pace: 80-200 accounts in 8-20 /24s, a call every 3-8 s each (never rapid), random items' reviews, an asset now and then"},
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
@@ -157,6 +158,19 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 	arng := rand.New(rand.NewPCG(t.o.Seed, 0xa5))
 	aper, aseed := 5+arng.IntN(6), arng.Uint64()
 	run("account-swarm", func() { t.accountSwarm(ctx, rand.New(rand.NewPCG(aseed, 0xa6)), builds[:1], aper) })
+
+	// Its own source too: a response served again is no evidence of a
+	// key's (2026-12-07), and this crew asks for it to look warmer.
+	rrng := rand.New(rand.NewPCG(t.o.Seed, 0xc1))
+	rmembers, rnets, again := 24+rrng.IntN(25), 3+rrng.IntN(4), 30+rrng.IntN(41)
+	for i := range rmembers {
+		ip := fmt.Sprintf("43.%d.%d.%d", 10+i%rnets*7, 3*(i%rnets)+1, 10+i)
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("r%d-%x", i, rrng.Uint64())}
+		account, seed := fmt.Sprintf("reload-crew-%d", i), rrng.Uint64()
+		run("page-crew-reload", func() {
+			t.pageCrewMemberAgain(ctx, rand.New(rand.NewPCG(seed, 0xc2)), "page-crew-reload", ip, sid, account, again)
+		})
+	}
 
 	churnRate, churnAssets := 10+rng.Float64()*20, 1+rng.IntN(2)
 	churnEvery := churnAssets + 2 + rng.IntN(3)
@@ -542,12 +556,26 @@ func (t *Traffic) reviewSweep(ctx context.Context, s *Score, rng *rand.Rand, ip 
 // each item's page and script before the reviews, as a browser would, so
 // it is never api_heavy.
 func (t *Traffic) pageCrewMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string) {
-	s := t.score("page-crew")
+	t.pageCrewMemberAgain(ctx, rng, "page-crew", ip, sid, account, 0)
+}
+
+// pageCrewMemberAgain is pageCrewMember that asks for again in 100 of its
+// items' reviews a second time, 0.2-0.8 s after the first (scored as
+// class).
+func (t *Traffic) pageCrewMemberAgain(ctx context.Context, rng *rand.Rand, class, ip string, sid *http.Cookie, account string, again int) {
+	s := t.score(class)
 	for ctx.Err() == nil {
 		item := 1 + rng.IntN(t.o.Items)
 		t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
 		t.fetch(ctx, s, "/static/app.js", ip, browserUA, sid, account, nil)
-		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, account, reviewers)
+		reviews := fmt.Sprintf("/api/items/%d/reviews", item)
+		t.fetch(ctx, s, reviews, ip, browserUA, sid, account, reviewers)
+		if again > 0 && rng.IntN(100) < again {
+			if !sleep(ctx, time.Duration(float64(200*time.Millisecond)+rng.Float64()*float64(600*time.Millisecond))) {
+				return
+			}
+			t.fetch(ctx, s, reviews, ip, browserUA, sid, account, reviewers)
+		}
 		if !sleep(ctx, time.Duration(float64(500*time.Millisecond)+rng.Float64()*float64(time.Second))) {
 			return
 		}

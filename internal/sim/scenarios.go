@@ -434,6 +434,55 @@ func pageThenReviews(n, popular int) func(c *campaign) Request {
 	}
 }
 
+// twice has each of fetch's n members ask for pct in 100 of its records'
+// responses a second time, on its next request: what it is served again
+// takes nothing new, and is all it pays to look warmer (page-crew-reload,
+// cookie-churn-reload).
+func twice(n, pct int, fetch func(c *campaign) Request) func(c *campaign) Request {
+	again := make([]Request, n)
+	return func(c *campaign) Request {
+		i := c.member
+		if r := again[i]; r != (Request{}) {
+			again[i] = Request{}
+			return r
+		}
+		r := fetch(c)
+		if (r.Route == RouteReviews || r.Route == RouteProfile) && c.rng.IntN(100) < pct {
+			again[i] = r
+		}
+		return r
+	}
+}
+
+// pageCrew is page-crew's 24-48 members, accounts in 3-6 /24s at ~2
+// requests a second each, whose requests fetch(members) makes.
+func pageCrew(rng *rand.Rand, fetch func(n int) func(c *campaign) Request) *campaign {
+	n, nets := 24+rng.IntN(25), 3+rng.IntN(4)
+	c := &campaign{fp: fpBrowser, jitter: 0.6, shuffle: true}
+	for i := range n {
+		c.ips = append(c.ips, ip4(46, 10+i%nets*7, 3*(i%nets)+1, 10+i))
+		c.accounts = append(c.accounts, 8_600_000+uint64(i))
+		c.sessions = append(c.sessions, rng.Uint64()|1)
+	}
+	c.interval = time.Duration(float64(time.Second) / (2 * float64(n))) // ~2 req/s per member
+	c.fetch = fetch(n)
+	return c
+}
+
+// natPages is nat-pages' 150-300 sessions on the carrier NATs'
+// addresses, each an item's page before its reviews every ~2.6 s.
+func natPages(rng *rand.Rand) *campaign {
+	n := 150 + rng.IntN(151)
+	c := &campaign{fp: fpBrowser, jitter: 0.15, shuffle: true}
+	for i := range n {
+		c.ips = append(c.ips, NATAddress(i%DefaultPopulation().NATs))
+		c.sessions = append(c.sessions, rng.Uint64()|1)
+	}
+	c.interval = 2600 * time.Millisecond / time.Duration(2*n) // an item (page, reviews) every ~2.6 s each
+	c.fetch = pageThenReviews(n, 0)
+	return c
+}
+
 // pacedMembers makes c paced-pages' n members: each a session on an
 // address of its own in a random /16, with a browser's headers, loading
 // an item's page before its reviews about every 3.75 s (2.5-5 s), random
@@ -597,16 +646,14 @@ var scenarios = []Scenario{
 		}},
 	{Name: "page-crew", Desc: "the account crew of a reader of the docs: 24-48 accounts in 3-6 /24s, each loads an item's page before its reviews, ~1 item/s each", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			n, nets := 24+rng.IntN(25), 3+rng.IntN(4)
-			c := &campaign{fp: fpBrowser, jitter: 0.6, shuffle: true}
-			for i := range n {
-				c.ips = append(c.ips, ip4(46, 10+i%nets*7, 3*(i%nets)+1, 10+i))
-				c.accounts = append(c.accounts, 8_600_000+uint64(i))
-				c.sessions = append(c.sessions, rng.Uint64()|1)
-			}
-			c.interval = time.Duration(float64(time.Second) / (2 * float64(n))) // ~2 req/s per member
-			c.fetch = pageThenReviews(n, 0)
-			return c
+			return pageCrew(rng, func(n int) func(c *campaign) Request { return pageThenReviews(n, 0) })
+		}},
+	// A crew that read the docs on reloads (a response served again is
+	// warm: it takes nothing new, 2026-12-07) asks for some items' reviews
+	// twice, to look warmer at no cost to its budgets.
+	{Name: "page-crew-reload", Desc: "page-crew whose members ask for 30-70% of their items' reviews twice in a row", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return pageCrew(rng, func(n int) func(c *campaign) Request { return twice(n, 30+rng.IntN(41), pageThenReviews(n, 0)) })
 		}},
 	{Name: "fp-crew", Desc: "the account crew with a header fingerprint of its own per member (browser versions and languages varied): 24-48 accounts in 3-6 /24s, ~2 req/s each of random items' reviews", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
@@ -646,6 +693,15 @@ var scenarios = []Scenario{
 				c.fetch = reviewsDiluted(dilute)
 			}
 			return c
+		}},
+	// The churner that read the docs on reloads: its sessions' reloads
+	// are warm to its address's young sessions.
+	{Name: "cookie-churn-reload", Desc: "cookie-churn from midnight whose sessions ask for 50-100% of their items' reviews twice in a row", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			rate := 10 + rng.Float64()*20
+			assets := 1 + rng.IntN(2)
+			return &campaign{ips: []uint32{ip4(198, 18, 99, 7)}, fp: fpBrowser, jitter: 0.3, churn: assets + 2 + rng.IntN(3), churnAssets: assets, seed: rng.Uint64(),
+				interval: time.Duration(float64(time.Second) / rate), fetch: twice(1, 50+rng.IntN(51), reviewsAtRandom)}
 		}},
 	{Name: "residential-swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each by id, no cookie, one browser header set", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
@@ -840,14 +896,15 @@ var scenarios = []Scenario{
 	// among a carrier NAT's people (35,139 records live in 90 s).
 	{Name: "nat-pages", Desc: "red team: 150-300 sessions on the carrier NATs' addresses, browser headers, each item's page before its reviews every 2.2-3 s, random items", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
-			n := 150 + rng.IntN(151)
-			c := &campaign{fp: fpBrowser, jitter: 0.15, shuffle: true}
-			for i := range n {
-				c.ips = append(c.ips, NATAddress(i%DefaultPopulation().NATs))
-				c.sessions = append(c.sessions, rng.Uint64()|1)
-			}
-			c.interval = 2600 * time.Millisecond / time.Duration(2*n) // an item (page, reviews) every ~2.6 s each
-			c.fetch = pageThenReviews(n, 0)
+			return natPages(rng)
+		}},
+	// nat-pages as a reader of the docs on reloads runs it: a reload is
+	// warm to a key behind an address people share, as people's are
+	// (2026-12-07).
+	{Name: "nat-pages-reload", Desc: "nat-pages whose sessions ask for 30-70% of their items' reviews twice in a row", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			c := natPages(rng)
+			c.fetch = twice(len(c.ips), 30+rng.IntN(41), c.fetch)
 			return c
 		}},
 	// The second red team's churner on a carrier NAT's address: its fresh
