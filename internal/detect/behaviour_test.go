@@ -266,7 +266,10 @@ func TestColdIsTheTailOfWhatPeopleAreShown(t *testing.T) {
 			}
 			return recs
 		}
-		return append(append(rec(1), rec(2)...), rec(3)...) // what everyone is shown
+		// what everyone is shown, one of eight pages' records: the same
+		// response again is nothing new (servedAgain)
+		p := uint64(c % 8)
+		return append(append(rec(1+p), rec(9+p)...), rec(17+p)...)
 	})
 	if got := b.coldThreshold(); got != 3 {
 		t.Fatalf("cold is at most %d addresses shown before; people's tail records had been shown to three", got)

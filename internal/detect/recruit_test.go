@@ -1507,3 +1507,60 @@ func TestAPersonReloadingATailItemIsNotRecruitedBesideACrew(t *testing.T) {
 		})
 	}
 }
+
+// With a response served again no evidence of a key's, a person at a
+// page a second through tail items, each reloaded, is as cold as a page
+// crew's member beyond chance: the demo's people behind a carrier NAT
+// were recruited into the crew of page-crew-reload, 10 requests refused
+// in three live runs of five (demo --think 1s, seed 6, 2026-12-07).
+// Behind an address people share a reload is warm to the key, as people
+// reload; on an address of its own it is no evidence, or a crew would
+// reload to look warmer (sim page-crew-reload: 17,399 people, 3,650).
+func TestAPersonReloadingTailItemsBehindANATIsNotRecruitedBesideACrew(t *testing.T) {
+	const nat = 0x64400001
+	for _, tt := range []struct {
+		name string
+		ip   uint64
+		want bool
+	}{
+		{"behind a carrier NAT", nat, false},
+		{"on an address of its own", 0x2d0a0364, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			// The NAT's people: sessions that stay, for a minute before.
+			for i := range 3 * sharedBirths {
+				p := actor(nat, mix(0x9a7e+uint64(i)), 0xf1)
+				for c := range 2 {
+					h.read(&p, time.Duration(i)*time.Second+time.Duration(c)*6*time.Second-time.Minute, true, true)
+				}
+			}
+			p := actor(tt.ip, mix(0x5b0b5), 0xf1)
+			h.sanctioned = crewKey(&p, ColdSweep)
+			var recs []records.Found
+			for call := range 24 {
+				at := epoch + int64(call)*int64(time.Second)
+				h.d.Assess(&p, Traits{Kind: Page, UA: UABrowser, At: at, IDLow: -1})
+				h.d.Assess(&p, Traits{Kind: Asset, UA: UABrowser, At: at + 2e8, IDLow: -1})
+				h.d.Assess(&p, Traits{Kind: Record, UA: UABrowser, At: at + 4e8, IDLow: -1})
+				if call%2 == 0 { // a new tail item's five reviewers; then them again
+					recs = nil
+					for range 5 {
+						recs = append(recs, rec(h.next)...)
+						h.next++
+					}
+				}
+				h.d.Served(&p, recs)
+				if got := p.Keys[identity.Crew] == h.sanctioned; got {
+					if !tt.want {
+						t.Fatalf("call %d: recruited into the sanctioned crew", call)
+					}
+					return
+				}
+			}
+			if tt.want {
+				t.Fatalf("never recruited into the sanctioned crew: the test would prove nothing")
+			}
+		})
+	}
+}
