@@ -437,7 +437,7 @@ func pageThenReviews(n, popular int) func(c *campaign) Request {
 // twice has each of fetch's n members ask for pct in 100 of its records'
 // responses a second time, on its next request: what it is served again
 // takes nothing new, and is all it pays to look warmer (page-crew-reload,
-// cookie-churn-reload).
+// cookie-churn-reload, nat-pages-reload).
 func twice(n, pct int, fetch func(c *campaign) Request) func(c *campaign) Request {
 	again := make([]Request, n)
 	return func(c *campaign) Request {
