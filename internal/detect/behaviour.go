@@ -1772,8 +1772,8 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	// left out). Behind an address people share it is warm to the key
 	// still: left out there, a person at a page a second through tail
 	// items, each reloaded, was as cold as a page crew's member (live,
-	// page-crew-reload alone: 10 shoppers' requests refused in three
-	// runs of five), and not counting that coldness behind such an
+	// page-crew-reload alone: shoppers' requests refused in four runs
+	// of five, 2-10 each), and not counting that coldness behind such an
 	// address at all let nat-pages take all it asked for (sim: 34,611
 	// people → 46,092).
 	//

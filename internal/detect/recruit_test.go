@@ -1512,7 +1512,7 @@ func TestAPersonReloadingATailItemIsNotRecruitedBesideACrew(t *testing.T) {
 // page a second through tail items, each reloaded, is as cold as a page
 // crew's member beyond chance: the demo's people behind a carrier NAT
 // were recruited into the crew of page-crew-reload, 10 requests refused
-// in three live runs of five (demo --think 1s, seed 6, 2026-12-07).
+// in four live runs of five (demo --think 1s, seed 6, 2026-12-07).
 // Behind an address people share a reload is warm to the key, as people
 // reload; on an address of its own it is no evidence, or a crew would
 // reload to look warmer (sim page-crew-reload: 17,399 people, 3,650).
