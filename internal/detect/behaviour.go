@@ -1791,15 +1791,13 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	if 2*cold > uint32(len(recs)) {
 		shownCold = 1
 	}
+	again := st.servedAgain(respDigest(recs))
+	if again {
+		cold = 0
+	}
 	var mostlyCold uint16
-	switch {
-	case !st.servedAgain(respDigest(recs)):
+	if !again || onShared {
 		mostlyCold = st.took(uint32(len(recs)), cold, b.expected())
-	case onShared:
-		cold = 0
-		st.took(uint32(len(recs)), 0, b.expected())
-	default:
-		cold = 0
 	}
 	if k.Kind == identity.Session {
 		for _, r := range recs {
