@@ -1599,6 +1599,20 @@ func (b *Behaviour) enlist(k identity.Key, until int64, churn bool) {
 	sh.mu.Unlock()
 }
 
+// keep keeps key k, enlisted at now, in the sweepers' crew until until
+// (ns), enlisted as it was (by its address's churn or not).
+func (b *Behaviour) keep(k identity.Key, now, until int64) {
+	if k.Hash == 0 {
+		return
+	}
+	sh := &b.shards[k.Hash>>58]
+	sh.mu.Lock()
+	if _, st := b.state(k, true); st.enlisted > now && st.enlisted < until {
+		st.enlisted = until
+	}
+	sh.mu.Unlock()
+}
+
 // asWarm reports whether what key state st has been shown, if anything,
 // is no colder than what people were shown (Behaviour.expected) when it
 // was served: not merely not colder beyond chance, which a crew reading

@@ -413,8 +413,11 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// 60 of 627 calls allowed after a first refusal, 2026-12-03).
 		if ev.enlisted {
 			sig = ColdSweep | sig&AutomationUA
-			if ev.early&APIHeavy != 0 && atPace || ev.colder {
+			switch {
+			case ev.early&APIHeavy != 0 && atPace || ev.colder:
 				d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, false)
+			case d.crewSanctioned != nil && d.crewSanctioned(t.At, crewOrKey(a, crew, sig)):
+				d.behaviour.keep(behaviourKey(a), t.At, t.At+recruitKeep)
 			}
 		}
 	}
@@ -454,6 +457,15 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		}
 	}
 	return s
+}
+
+// crewOrKey is the crew Assess names for actor a: crew's, or crewKey's
+// when crew is 0.
+func crewOrKey(a *identity.Actor, crew uint64, sig Signals) identity.Key {
+	if crew != 0 {
+		return crewOf(crew, sig)
+	}
+	return crewKey(a, sig)
 }
 
 // crewKey is the crew of actor a for the scraper's signals sig: its

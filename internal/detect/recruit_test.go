@@ -1564,3 +1564,43 @@ func TestAPersonReloadingTailItemsBehindANATIsNotRecruitedBesideACrew(t *testing
 		})
 	}
 }
+
+// A member recruited early is the crew's for an hour, and for as long
+// after as it shows what it was recruited on; refused with its crew, it
+// is served nothing and shows nothing new. A page-loading crew on a
+// carrier NAT's addresses, recruited in its first seconds and blocked
+// with its crew, went back to its members' own budgets an hour on, each
+// taking a session's 300 before it was held again (sim nat-pages from
+// noon: 65,999 records in the afternoon, 7,125 in its first hour,
+// 2026-12-07). Refused with its sanctioned crew, a member stays its
+// crew's; not sanctioned, it is back on its own budgets.
+func TestAMemberRefusedWithItsSanctionedCrewStaysItsPastTheHour(t *testing.T) {
+	for _, sanctioned := range []bool{true, false} {
+		t.Run(fmt.Sprintf("sanctioned %v", sanctioned), func(t *testing.T) {
+			h := newCrewHarness()
+			members := make([]identity.Actor, 2*recruitQuorum)
+			for i := range members {
+				members[i] = h.member(uint64(i))
+			}
+			h.browse(members, 8, nil)
+			want := crewKey(&members[0], ColdSweep)
+			if sanctioned {
+				h.sanctioned = want
+			}
+			// an item every 2.6 s for 70 minutes, each call refused:
+			// nothing served
+			for item := range int(70 * time.Minute / (2600 * time.Millisecond)) {
+				at := epoch + int64(10*time.Second+time.Duration(item)*2600*time.Millisecond)
+				for i := range members {
+					h.d.Assess(&members[i], Traits{Kind: Page, UA: UABrowser, At: at + int64(i)*1e6, IDLow: -1})
+					h.d.Assess(&members[i], Traits{Kind: Record, UA: UABrowser, At: at + int64(i)*1e6 + 4e8, IDLow: -1})
+				}
+			}
+			for i, m := range members {
+				if got := m.Keys[identity.Crew] == want; got != sanctioned {
+					t.Fatalf("member %d after 70 minutes refused: in the crew %v, want %v", i, got, sanctioned)
+				}
+			}
+		})
+	}
+}
