@@ -177,10 +177,17 @@ type campaign struct {
 	// item's reviews again 6 s after its first call, so that it stayed
 	warmStays bool
 	warmed    []int // by member: the warm-up's item, negated once done
-	member    int   // the address of the request being made (for fetch)
-	now, end  time.Time
-	n         int
-	fetch     func(c *campaign) Request // fills Route, ID, Hit
+	// pauseFor: a member refused stops for a while drawn from pauseFor
+	// to twice it, then goes on in the same session; pausedUntil: by
+	// member
+	pauseFor    time.Duration
+	pausedUntil []time.Time
+	// freshWhenRefused: a member refused goes on in a fresh session
+	freshWhenRefused bool
+	member           int // the address of the request being made (for fetch)
+	now, end         time.Time
+	n                int
+	fetch            func(c *campaign) Request // fills Route, ID, Hit
 	// plan: every request of the campaign, in time order, planned in
 	// advance (swarmPlan); pi: the next one
 	plan []Request
@@ -197,8 +204,18 @@ type linger struct {
 }
 
 func (c *campaign) Next() (Request, bool) {
+	for {
+		if r, ok, paused := c.next(); !paused {
+			return r, ok
+		}
+	}
+}
+
+// next is Next; paused: the turn was a paused member's, and passed.
+func (c *campaign) next() (r Request, ok, paused bool) {
 	if c.plan != nil {
-		return c.nextPlanned()
+		r, ok = c.nextPlanned()
+		return r, ok, false
 	}
 	if c.warmAhead > 0 && c.warmed == nil {
 		c.planWarmups()
@@ -226,7 +243,7 @@ func (c *campaign) Next() (Request, bool) {
 		if l.calls == 0 && len(l.pending) == 0 {
 			c.lingering = c.lingering[1:]
 		}
-		return r, true
+		return r, true, false
 	}
 	iv, first, active := c.interval, 0, len(c.ips)
 	if c.stagger > 0 {
@@ -237,7 +254,8 @@ func (c *campaign) Next() (Request, bool) {
 			if len(c.lingering) > 0 && c.lingering[0].at.Before(c.now) {
 				c.now = c.lingering[0].at
 			}
-			return c.Next()
+			r, ok = c.Next()
+			return r, ok, false
 		}
 		active = min(active, 1+int(since/c.stagger))
 		if c.lifetime > 0 && since >= c.lifetime {
@@ -253,7 +271,7 @@ func (c *campaign) Next() (Request, bool) {
 	}
 	c.now = c.now.Add(iv)
 	if c.now.After(c.end) || (c.perAddress > 0 && c.n >= c.perAddress*len(c.ips)) || c.runFor > 0 && c.now.Sub(Start) > c.startAfter+c.runFor {
-		return Request{}, false
+		return Request{}, false, false
 	}
 	i := first + c.n%(active-first) // round robin over its addresses
 	if c.churnAddresses {
@@ -261,6 +279,10 @@ func (c *campaign) Next() (Request, bool) {
 	}
 	if c.shuffle {
 		i = first + c.rng.IntN(active-first)
+	}
+	if c.pausedUntil != nil && c.pausedUntil[i].After(c.now) {
+		// A paused member's turn passes: the others keep their pace.
+		return Request{}, false, true
 	}
 	c.member = i
 	// pos: the request's place in its churn cycle (churn), which names
@@ -273,7 +295,6 @@ func (c *campaign) Next() (Request, bool) {
 	if c.churn > 0 {
 		pos, cycle = c.n%c.churn, uint64(c.n/c.churn)
 	}
-	var r Request
 	if c.landing && c.landed == nil {
 		c.landed = make([]uint8, len(c.ips))
 	}
@@ -328,7 +349,7 @@ func (c *campaign) Next() (Request, bool) {
 	if c.fp == fpPython {
 		r.UA = detect.UAAutomation
 	}
-	return r, true
+	return r, true, false
 }
 
 // planWarmups queues each member's throwaway session (a popular item's
@@ -360,6 +381,15 @@ func (c *campaign) lands() int {
 }
 
 func (c *campaign) Done(r Request, o Outcome) {
+	if c.pauseFor > 0 && o.Refused {
+		if c.pausedUntil == nil {
+			c.pausedUntil = make([]time.Time, len(c.ips))
+		}
+		c.pausedUntil[c.member] = r.At.Add(c.pauseFor + time.Duration(c.rng.Int64N(int64(c.pauseFor))))
+	}
+	if c.freshWhenRefused && o.Refused && r.Route != RoutePage {
+		c.sessions[c.member] = c.rng.Uint64() | 1
+	}
 	attempted := 0
 	c.w.users(&r, func(uid int) {
 		attempted++
@@ -905,6 +935,34 @@ var scenarios = []Scenario{
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			c := natPages(rng)
 			c.fetch = twice(len(c.ips), 30+rng.IntN(41), c.fetch)
+			return c
+		}},
+	// nat-pages on a proxy that has been running since midnight: from
+	// midnight it takes most of its take in its first minute, before
+	// anything is measured, and hid that its members, recruited and
+	// refused with their crew, went back to their own budgets an hour on
+	// (2026-12-07).
+	{Name: "nat-pages-noon", Desc: "nat-pages from noon", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			c := natPages(rng)
+			c.startAfter = 12 * time.Hour
+			return c
+		}},
+	// And as a reader of the docs on recruits runs it: a recruit refused
+	// with its sanctioned crew stays the crew's while it goes on calling
+	// (2026-12-07), so each session stops for an hour or more when
+	// refused, and is back on its own budgets when it returns.
+	{Name: "nat-pages-pause", Desc: "nat-pages from noon whose sessions each stop for 61-122 minutes when refused, then go on", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			c := natPages(rng)
+			c.startAfter, c.pauseFor = 12*time.Hour, 61*time.Minute
+			return c
+		}},
+	// And as one that, refused, starts afresh: a new session each time.
+	{Name: "nat-pages-fresh", Desc: "nat-pages from noon whose sessions each go on in a fresh session when refused", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			c := natPages(rng)
+			c.startAfter, c.freshWhenRefused = 12*time.Hour, true
 			return c
 		}},
 	// The second red team's churner on a carrier NAT's address: its fresh
