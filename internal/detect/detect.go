@@ -413,11 +413,8 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 		// 60 of 627 calls allowed after a first refusal, 2026-12-03).
 		if ev.enlisted {
 			sig = ColdSweep | sig&AutomationUA
-			switch {
-			case ev.early&APIHeavy != 0 && atPace || ev.colder:
+			if ev.early&APIHeavy != 0 && atPace || ev.colder {
 				d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, false)
-			case d.crewSanctioned != nil && d.crewSanctioned(t.At, crewOrKey(a, crew, sig)):
-				d.behaviour.keep(behaviourKey(a), t.At, t.At+recruitKeep)
 			}
 		}
 	}
@@ -456,17 +453,29 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			a.Keys[identity.Crew] = crewKey(a, sig)
 		}
 	}
+	// Refused with its crew, a recruit is served nothing and shows
+	// nothing new: it stays the crew's while the crew is sanctioned.
+	// Members recruited in their first seconds went back to their own
+	// budgets an hour on, a session's 300 each (sim nat-pages from noon:
+	// 65,999 records in the afternoon where 7,125 in its first hour), and
+	// sessions that stopped for an hour when first refused came back so
+	// (nat-pages-pause: 278,718, never held, 2026-12-07). A session stays
+	// so for a day, as long as the crew's block; other keys (an address,
+	// an account: people's too) an hour from each call.
+	if crew := a.Keys[identity.Crew]; t.Kind == Record && crew.Hash != 0 && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew) {
+		k := behaviourKey(a)
+		until := t.At + recruitKeep
+		if k.Kind == identity.Session {
+			until = t.At + keptSession
+		}
+		d.behaviour.keep(k, t.At, until)
+	}
 	return s
 }
 
-// crewOrKey is the crew Assess names for actor a: crew's, or crewKey's
-// when crew is 0.
-func crewOrKey(a *identity.Actor, crew uint64, sig Signals) identity.Key {
-	if crew != 0 {
-		return crewOf(crew, sig)
-	}
-	return crewKey(a, sig)
-}
+// keptSession: how long a session refused with its sanctioned crew stays
+// the crew's (ns), the default policy's crew block.
+const keptSession = int64(24 * 3600e9)
 
 // crewKey is the crew of actor a for the scraper's signals sig: its
 // fingerprint (else its /24) and the signals, so browsers of one build

@@ -1572,11 +1572,22 @@ func TestAPersonReloadingTailItemsBehindANATIsNotRecruitedBesideACrew(t *testing
 // with its crew, went back to its members' own budgets an hour on, each
 // taking a session's 300 before it was held again (sim nat-pages from
 // noon: 65,999 records in the afternoon, 7,125 in its first hour,
-// 2026-12-07). Refused with its sanctioned crew, a member stays its
-// crew's; not sanctioned, it is back on its own budgets.
+// 2026-12-07); sessions that stopped for an hour when first refused did
+// so too (nat-pages-pause: 278,718). Refused with its sanctioned crew, a
+// member's session stays its crew's; not sanctioned, it is back on its
+// own budgets.
 func TestAMemberRefusedWithItsSanctionedCrewStaysItsPastTheHour(t *testing.T) {
-	for _, sanctioned := range []bool{true, false} {
-		t.Run(fmt.Sprintf("sanctioned %v", sanctioned), func(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		sanctioned bool
+		pause      bool // one call refused, then silent for 90 minutes
+	}{
+		{name: "calling on, sanctioned", sanctioned: true},
+		{name: "calling on, not sanctioned"},
+		{name: "back after 90 minutes, sanctioned", sanctioned: true, pause: true},
+		{name: "back after 90 minutes, not sanctioned", pause: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			h := newCrewHarness()
 			members := make([]identity.Actor, 2*recruitQuorum)
 			for i := range members {
@@ -1584,21 +1595,27 @@ func TestAMemberRefusedWithItsSanctionedCrewStaysItsPastTheHour(t *testing.T) {
 			}
 			h.browse(members, 8, nil)
 			want := crewKey(&members[0], ColdSweep)
-			if sanctioned {
+			if tt.sanctioned {
 				h.sanctioned = want
 			}
-			// an item every 2.6 s for 70 minutes, each call refused:
-			// nothing served
+			// an item every 2.6 s for 70 minutes, or one and then
+			// another 90 minutes on, each call refused: nothing served
 			for item := range int(70 * time.Minute / (2600 * time.Millisecond)) {
 				at := epoch + int64(10*time.Second+time.Duration(item)*2600*time.Millisecond)
+				if tt.pause && item > 0 {
+					at = epoch + int64(100*time.Minute)
+				}
 				for i := range members {
 					h.d.Assess(&members[i], Traits{Kind: Page, UA: UABrowser, At: at + int64(i)*1e6, IDLow: -1})
 					h.d.Assess(&members[i], Traits{Kind: Record, UA: UABrowser, At: at + int64(i)*1e6 + 4e8, IDLow: -1})
 				}
+				if tt.pause && item > 0 {
+					break
+				}
 			}
 			for i, m := range members {
-				if got := m.Keys[identity.Crew] == want; got != sanctioned {
-					t.Fatalf("member %d after 70 minutes refused: in the crew %v, want %v", i, got, sanctioned)
+				if got := m.Keys[identity.Crew] == want; got != tt.sanctioned {
+					t.Fatalf("member %d: in the crew %v, want %v", i, got, tt.sanctioned)
 				}
 			}
 		})
