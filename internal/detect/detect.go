@@ -462,7 +462,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	// (nat-pages-pause: 278,718, never held, 2026-12-07). A session stays
 	// so for a day, as long as the crew's block; other keys (an address,
 	// an account: people's too) an hour from each call.
-	if crew := a.Keys[identity.Crew]; t.Kind == Record && crew.Hash != 0 && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew) {
+	if crew := a.Keys[identity.Crew]; t.Kind == Record && crew.Hash != 0 && d.behaviour != nil && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew) {
 		k := behaviourKey(a)
 		until := t.At + recruitKeep
 		if k.Kind == identity.Session {

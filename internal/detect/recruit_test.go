@@ -1621,3 +1621,16 @@ func TestAMemberRefusedWithItsSanctionedCrewStaysItsPastTheHour(t *testing.T) {
 		})
 	}
 }
+
+// A detector without a behaviour tracker still names crews (an automation
+// User-Agent, a session that loaded nothing), and a sanctioned one keeps
+// no recruit: there is none to keep, and nothing to fail on.
+func TestASanctionedCrewWithoutABehaviourTracker(t *testing.T) {
+	d := New(Options{})
+	d.SetCrewSanctioned(func(int64, identity.Key) bool { return true })
+	a := actor(0x2d0a0301, 0x5e55, 0xf1)
+	d.Assess(&a, Traits{Kind: Record, UA: UAAutomation, At: epoch, IDLow: -1})
+	if a.Keys[identity.Crew].Hash == 0 {
+		t.Fatal("an automation User-Agent's record call named no crew: the test would prove nothing")
+	}
+}
