@@ -1607,7 +1607,7 @@ func (b *Behaviour) keep(k identity.Key, now, until int64) {
 	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
-	if _, st := b.state(k, true); st.enlisted > now && st.enlisted < until {
+	if _, st := b.state(k, false); st != nil && st.enlisted > now && st.enlisted < until {
 		st.enlisted = until
 	}
 	sh.mu.Unlock()
