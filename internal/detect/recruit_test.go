@@ -31,6 +31,15 @@ func newCrewHarness() *crewHarness {
 	return h
 }
 
+// members is n of the harness's members, the ith member(i).
+func (h *crewHarness) members(n int) []identity.Actor {
+	m := make([]identity.Actor, n)
+	for i := range m {
+		m[i] = h.member(uint64(i))
+	}
+	return m
+}
+
 func (h *crewHarness) member(i uint64) identity.Actor {
 	a := actor(mix(0x2d0a0300+i), mix(0x5e55+i), 0xf1)
 	a.Keys[identity.Account] = identity.Key{Kind: identity.Account, Hash: mix(0xacc0 + i)}
@@ -312,10 +321,7 @@ func TestSessionSwarmIsRecruited(t *testing.T) {
 // few tail records while a crew is about is not five of them.
 func TestLatePacedLookalikeNeedsItsOwnEvidence(t *testing.T) {
 	h := newCrewHarness()
-	members := make([]identity.Actor, 2*recruitQuorum)
-	for i := range members {
-		members[i] = h.member(uint64(i))
-	}
+	members := h.members(2 * recruitQuorum)
 	for call := range 6 {
 		for i := range members {
 			h.call(&members[i], Record, time.Duration(call)*4*time.Second+time.Duration(i)*100*time.Millisecond)
@@ -379,10 +385,7 @@ func TestSanctionedCrewRecruitsALoneLookalike(t *testing.T) {
 // cold and fast together, a quorum of them is recruited all the same.
 func TestPageLoadingCrewIsRecruitedByQuorum(t *testing.T) {
 	h := newCrewHarness()
-	members := make([]identity.Actor, 2*recruitQuorum)
-	for i := range members {
-		members[i] = h.member(uint64(i))
-	}
+	members := h.members(2 * recruitQuorum)
 	h.browse(members, 8, nil)
 	want := crewKey(&members[0], ColdSweep)
 	for i, m := range members {
@@ -578,10 +581,7 @@ func TestColderNeedsEnoughPeopleToCompare(t *testing.T) {
 			b.Served(k, origin{}, rec(uint64(c)))
 		}
 	}
-	members := make([]identity.Actor, 2*recruitQuorum)
-	for i := range members {
-		members[i] = h.member(uint64(i))
-	}
+	members := h.members(2 * recruitQuorum)
 	h.browse(members, 12, func(item, i int, s Signals) {
 		if members[i].Keys[identity.Crew].Hash != 0 {
 			t.Fatalf("member %d recruited at item %d with %d paced responses to compare with, signals %s", i, item, b.paced.Load(), s)
@@ -1589,10 +1589,7 @@ func TestAMemberRefusedWithItsSanctionedCrewStaysItsPastTheHour(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newCrewHarness()
-			members := make([]identity.Actor, 2*recruitQuorum)
-			for i := range members {
-				members[i] = h.member(uint64(i))
-			}
+			members := h.members(2 * recruitQuorum)
 			h.browse(members, 8, nil)
 			want := crewKey(&members[0], ColdSweep)
 			if tt.sanctioned {
