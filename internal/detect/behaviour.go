@@ -939,8 +939,12 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// the page it has just loaded, shown nothing colder than people
 	// beyond chance: a person's visit going on, as far as one session
 	// can tell (see goesOnAmongChurn below).
-	pagedOn := record && hasGrown && st.paged && o.fp == 0 && o.pathID != 0 && uint16(o.pathID) == st.page && st.loadedSince &&
+	wentOn := record && hasGrown && o.fp == 0 && o.pathID != 0 && uint16(o.pathID) == st.page && st.loadedSince &&
 		!colderThanPeople(uint32(st.coldServed), uint32(st.served), b.peopleFor(st))
+	pagedOn := wentOn && st.paged
+	// landedOn: a session that landed on a page (landing) and goes on
+	// so (see landsOn below)
+	landedOn := wentOn && landing
 	byChurn := st.byChurn && st.enlisted > now
 	strayedSt := st.unnamed && st.sawPage && !paged
 	sh.mu.Unlock()
@@ -1075,14 +1079,26 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// people's do (peopled): a churner whose sessions all stay would be
 	// let go with them; the few of its sessions that stay where most
 	// die young go on at a session's pace, on a session's budget.
-	goesOnAmongChurn := pagedOn && !b.peopledState(pagedKey(addr))
+	//
+	// Nor a landing session that has stayed and goes on as a person's
+	// (landedOn) where what sweeps is not the address's landing sessions
+	// (churned[3]): an office shopper who landed on the home page, on
+	// the address of a churner whose sessions load a script and call
+	// (office-churn), was enlisted with it at the widget's call, and
+	// challenged again 5.6 s on, at the reviews of an item whose page
+	// they had just loaded (live README demo, 49.1 s and 54.7 s,
+	// 2026-12-07). Its first call is the known price beside a churner on
+	// one's address; the rest of the visit is not. A churner whose
+	// landing sessions sweep stays enlisted.
+	landsOn := landedOn && !churned[3]
+	goesOnAmongChurn := pagedOn && !b.peopledState(pagedKey(addr)) || landsOn
 	if goesOnAmongChurn && byChurn {
 		sh.mu.Lock()
 		st.enlisted, st.byChurn = 0, false
 		sh.mu.Unlock()
 		ev.enlisted = false
 	}
-	if churned[1] || churned[2] && !goesOnAmongChurn || churned[0] && !(own && (ownGrown || o.fp == 0)) && !goneOn {
+	if churned[1] || churned[2] && !goesOnAmongChurn || churned[0] && !(own && (ownGrown || o.fp == 0)) && !goneOn && !landsOn {
 		ev.churn, ev.swarm = true, churned[1]
 	}
 	// The pageless sessions on addresses that have not shown people,

@@ -1677,6 +1677,130 @@ func TestAnOfficeShoppersVisitBesideAPagedChurnerGoesOn(t *testing.T) {
 	}
 }
 
+// An office shopper who lands on the home page, on the address of a
+// churner whose sessions load a script and call (the live demo's
+// office-churn): the address's young sessions sweep together, and the
+// shopper's landing session was enlisted with them at its widget's call,
+// and challenged again 5.6 s on, at the reviews of the item whose page it
+// had just loaded (README demo, 2026-12-07). A landing visit that goes on
+// as a person's is let go where what sweeps is not the address's landing
+// sessions; its first call looks like the churner's.
+func TestAnOfficeShopperWhoLandsBesideAChurnerGoesOn(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// the churner's sessions land on the home page and call about an
+		// item whose page they load 6 s later (false: a script, then
+		// their calls, dying young)
+		churnerLands bool
+		// want the person's calls past its visit's first staysFor held;
+		// want most of the churner's calls past staysFor held
+		wantPersonHeld, wantLateChurnHeld bool
+	}{
+		{name: "the churner's sessions load a script and die young"},
+		// landing sessions that go on with an item's page, as the
+		// person's: the address's landing sessions are what sweeps, and
+		// nothing tells the person's from the churner's
+		{name: "the churner's sessions land and go on 6 s later", churnerLands: true, wantPersonHeld: true, wantLateChurnHeld: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newCrewHarness()
+			for n := range 32 { // a shop whose items have pages, as pagedShop's
+				h.d.behaviour.countFirst(mix(0xe15e+uint64(n)), true, 0)
+			}
+			const addr = 0xc0ffee08
+			held := func(a *identity.Actor) bool { return a.Keys[identity.Crew] == crewKey(a, ColdSweep) }
+			// call is a's record call about item at at, served a cold
+			// record (the churner's) or one people read
+			call := func(a *identity.Actor, at time.Duration, item int, cold bool) bool {
+				h.d.Assess(a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: item})
+				if held(a) {
+					return true
+				}
+				id := uint64(item) % 500
+				if cold {
+					id = h.next
+					h.next++
+				}
+				h.d.Served(a, rec(id))
+				return false
+			}
+			load := func(a *identity.Actor, at time.Duration, item int) {
+				h.d.Assess(a, Traits{Kind: Page, UA: UABrowser, At: epoch + int64(at), IDLow: -1, PathID: item})
+				h.d.Assess(a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at+20*time.Millisecond), IDLow: -1})
+			}
+			type late struct {
+				a    identity.Actor
+				at   time.Duration
+				item int
+			}
+			var lates []late
+			// the person's calls past their first, in time
+			type visitCall late
+			var visits []visitCall
+			churnHeld, firstHeld, personHeld, personCalls, people, lateHeld, lateCalls := 0, 0, 0, 0, 0, 0, 0
+			nextPerson := 20 * time.Second
+			for s, at := 0, time.Second; at < 90*time.Second; s++ {
+				a := actor(addr, mix(0xc4c1+uint64(s)), 0xf1)
+				item := 1 + (s*3)%250
+				if tt.churnerLands {
+					load(&a, at, 0)
+					lates = append(lates, late{a, at + 6*time.Second, 1 + (s*3+1)%250})
+				} else {
+					h.d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: epoch + int64(at), IDLow: -1})
+				}
+				for i := range 2 + s%2 {
+					if call(&a, at+50*time.Millisecond, item+i, true) {
+						churnHeld++
+					}
+					at += 150 * time.Millisecond
+				}
+				for len(lates) > 0 && lates[0].at <= at {
+					l := lates[0]
+					lates = lates[1:]
+					load(&l.a, l.at, l.item)
+					lateCalls++
+					if call(&l.a, l.at+50*time.Millisecond, l.item, true) {
+						lateHeld++
+					}
+				}
+				for len(visits) > 0 && visits[0].at <= at {
+					v := visits[0]
+					visits = visits[1:]
+					load(&v.a, v.at, v.item)
+					personCalls++
+					if call(&v.a, v.at+50*time.Millisecond, v.item, false) {
+						personHeld++
+					}
+				}
+				if at < nextPerson {
+					continue
+				}
+				// a person lands: the home page, its widget's item, then
+				// an item's page and its reviews every 5.5 s
+				nextPerson = at + 20*time.Second
+				people++
+				p := actor(addr, mix(0x9e3e00+uint64(people)), 0xf1)
+				load(&p, at, 0)
+				if call(&p, at+50*time.Millisecond, 1+s%7, false) {
+					firstHeld++
+				}
+				for v := 1; v <= 3; v++ {
+					visits = append(visits, visitCall{p, at + time.Duration(v)*5500*time.Millisecond, 1 + (s+v)%7})
+				}
+			}
+			if churnHeld == 0 || firstHeld == 0 {
+				t.Fatalf("the churner's calls held %d times, people's first calls %d times: the test would prove nothing", churnHeld, firstHeld)
+			}
+			if got := personHeld > 0; got != tt.wantPersonHeld {
+				t.Errorf("%d of %d people's %d calls past their visits' first %v held, want held %v", personHeld, people, personCalls, time.Duration(staysFor), tt.wantPersonHeld)
+			}
+			if got := lateHeld > lateCalls/2; got != tt.wantLateChurnHeld {
+				t.Errorf("%d of the churner's %d late calls held, want most held %v", lateHeld, lateCalls, tt.wantLateChurnHeld)
+			}
+		})
+	}
+}
+
 // Whether the shop's people who land ask about what they were shown is
 // voted by landing sessions that went on to open a page, as people do:
 // a crew of accounts that land on the home page, then call the API about
