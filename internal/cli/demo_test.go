@@ -56,10 +56,24 @@ func TestDemoShortContainsEveryClassAndSparesShoppers(t *testing.T) {
 	if shoppers.Requests.Load() < 100 {
 		t.Fatalf("shoppers made only %d requests: the demo did not run", shoppers.Requests.Load())
 	}
-	for _, legit := range []string{"shoppers", "office"} {
-		if n := scores[legit].Refused.Load(); n != 0 {
-			t.Errorf("%d %s requests refused: false positives", n, legit)
-		}
+	if n := scores["shoppers"].Refused.Load(); n != 0 {
+		t.Errorf("%d shoppers' requests refused: false positives", n)
+	}
+	// The office's people share their addresses with office-churn and
+	// office-paged, whose young sessions are held: a person arriving
+	// there while the churner runs may lose their visit's first calls,
+	// the price docs/default-policy.md states, which the simulator's
+	// tests of people beside churners bound as this does (two a session
+	// at most, none past its first 5 s; TestBenchNATChurnHoldsOnlyItsOwnAddress).
+	// It shows 45-72 s into a run; under CI's load this run lasted
+	// 48-54 s, and failed on 1 and 3 such requests (2026-12-07). Any
+	// other refusal of the office's is a false positive.
+	office := scores["office"]
+	switch r := office.Refusals(); {
+	case r.Late > 0 || r.Most > 2:
+		t.Errorf("%d office requests refused in %d sessions, %d of them past their visit's first 5 s, at most %d in one: want two a session at most, none past", office.Refused.Load(), r.Sessions, r.Late, r.Most)
+	case r.Sessions > 0:
+		t.Logf("%d office requests refused in %d sessions, in their visits' first 5 s (the known price beside a churner on their address)", office.Refused.Load(), r.Sessions)
 	}
 	// Bounds from issue 13 (live, 90 s there; 12 s here, so a class that
 	// is not stopped shows as one that took more than it should, not as

@@ -10,7 +10,8 @@ import (
 // PrintScoreboard writes one line per traffic source: its requests, those
 // refused, the records it received (a popular item's reviewers again with
 // each response), the distinct people among them, and when it was first
-// refused.
+// refused; for people, in how many sessions, and how many refusals came
+// past a visit's first seconds (Refusals).
 func PrintScoreboard(w io.Writer, scores []*Score, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "t=%s\tsource\trequests\trefused\trecords taken\tpeople\tstatus\n", elapsed.Round(time.Second))
@@ -18,7 +19,8 @@ func PrintScoreboard(w io.Writer, scores []*Score, elapsed time.Duration) {
 		status := "not refused"
 		if at, ok := s.Contained(); ok {
 			if s.Legit {
-				status = fmt.Sprintf("FALSE POSITIVE: refused from %s", at.Round(100*time.Millisecond))
+				r := s.Refusals()
+				status = fmt.Sprintf("FALSE POSITIVE: refused from %s, in %d sessions, %d past a visit's first 5 s", at.Round(100*time.Millisecond), r.Sessions, r.Late)
 			} else {
 				status = fmt.Sprintf("contained at %s after %d records", at.Round(100*time.Millisecond), s.BeforeRefuse.Load())
 			}

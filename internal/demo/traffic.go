@@ -41,6 +41,74 @@ type Score struct {
 
 	mu     sync.Mutex
 	people map[int32]struct{} // the users whose records were received
+	// visits: of a legitimate source, each session's first record call
+	// and how many of its requests were refused (mu)
+	visits map[string]*visit
+	late   int
+}
+
+// visit is one session of a legitimate source, as the refusals it met
+// are judged: in its first staysFor, or past them.
+type visit struct {
+	first   time.Time // its first record call
+	refused int
+}
+
+// staysFor is how long after its first record call a session has stayed
+// (detect's staysFor): refusals before it are a visit's first seconds,
+// the price the docs state for people who arrive on an address where a
+// churner's young sessions are held (docs/default-policy.md, people
+// behind an address), as the simulator's requests_refused_late draws it.
+const staysFor = 5 * time.Second
+
+// Refusals are a legitimate source's refused requests by session.
+type Refusals struct {
+	Sessions int // sessions with a request refused
+	Most     int // the most requests refused in one session
+	// Late: requests refused staysFor or more after their session's
+	// first record call, or not record calls, or without a session
+	Late int
+}
+
+// Refusals counts the source's refusals by session (legitimate sources).
+func (s *Score) Refusals() Refusals {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := Refusals{Late: s.late}
+	for _, v := range s.visits {
+		if v.refused > 0 {
+			r.Sessions++
+			r.Most = max(r.Most, v.refused)
+		}
+	}
+	return r
+}
+
+// judge notes a legitimate source's record call or refusal in session
+// sid (nil: none) at now: a record call (record) starts its session's
+// clock, a refusal counts in its session's first staysFor or past them.
+func (s *Score) judge(sid *http.Cookie, now time.Time, record, refused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var v *visit
+	if sid != nil {
+		if s.visits == nil {
+			s.visits = map[string]*visit{}
+		}
+		if v = s.visits[sid.Value]; v == nil && record {
+			v = &visit{first: now}
+			s.visits[sid.Value] = v
+		}
+	}
+	if !refused {
+		return
+	}
+	if v == nil || !record || now.Sub(v.first) >= staysFor {
+		s.late++
+	}
+	if v != nil {
+		v.refused++
+	}
 }
 
 // People is the number of distinct users whose records the source
@@ -302,6 +370,9 @@ func (t *Traffic) fetchAs(ctx context.Context, s *Score, path, ip string, b buil
 	body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	s.Requests.Add(1)
+	if s.Legit {
+		s.judge(cookie, time.Now(), countRecords != nil, resp.StatusCode == 403 || resp.StatusCode == 429)
+	}
 	switch {
 	case resp.StatusCode == 403 || resp.StatusCode == 429:
 		s.Refused.Add(1)
