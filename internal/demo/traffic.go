@@ -44,7 +44,7 @@ type Score struct {
 	// visits: of a legitimate source, each session's first record call
 	// and how many of its requests were refused (mu)
 	visits map[string]*visit
-	late   int
+	late   int // Refusals.Late (mu)
 }
 
 // visit is one session of a legitimate source, as the refusals it met

@@ -1733,10 +1733,23 @@ func TestAnOfficeShopperWhoLandsBesideAChurnerGoesOn(t *testing.T) {
 				at   time.Duration
 				item int
 			}
-			var lates []late
-			// the person's calls past their first, in time
-			type visitCall late
-			var visits []visitCall
+			// the churner's calls 6 s on, and the people's past their
+			// first, in time
+			var lates, visits []late
+			// play loads the page of each of q's calls due by at, then
+			// makes the call
+			play := func(q *[]late, at time.Duration, cold bool) (calls, held int) {
+				for len(*q) > 0 && (*q)[0].at <= at {
+					l := (*q)[0]
+					*q = (*q)[1:]
+					load(&l.a, l.at, l.item)
+					calls++
+					if call(&l.a, l.at+50*time.Millisecond, l.item, cold) {
+						held++
+					}
+				}
+				return calls, held
+			}
 			churnHeld, firstHeld, personHeld, personCalls, people, lateHeld, lateCalls := 0, 0, 0, 0, 0, 0, 0
 			nextPerson := 20 * time.Second
 			for s, at := 0, time.Second; at < 90*time.Second; s++ {
@@ -1754,24 +1767,10 @@ func TestAnOfficeShopperWhoLandsBesideAChurnerGoesOn(t *testing.T) {
 					}
 					at += 150 * time.Millisecond
 				}
-				for len(lates) > 0 && lates[0].at <= at {
-					l := lates[0]
-					lates = lates[1:]
-					load(&l.a, l.at, l.item)
-					lateCalls++
-					if call(&l.a, l.at+50*time.Millisecond, l.item, true) {
-						lateHeld++
-					}
-				}
-				for len(visits) > 0 && visits[0].at <= at {
-					v := visits[0]
-					visits = visits[1:]
-					load(&v.a, v.at, v.item)
-					personCalls++
-					if call(&v.a, v.at+50*time.Millisecond, v.item, false) {
-						personHeld++
-					}
-				}
+				n, held := play(&lates, at, true)
+				lateCalls, lateHeld = lateCalls+n, lateHeld+held
+				n, held = play(&visits, at, false)
+				personCalls, personHeld = personCalls+n, personHeld+held
 				if at < nextPerson {
 					continue
 				}
@@ -1785,7 +1784,7 @@ func TestAnOfficeShopperWhoLandsBesideAChurnerGoesOn(t *testing.T) {
 					firstHeld++
 				}
 				for v := 1; v <= 3; v++ {
-					visits = append(visits, visitCall{p, at + time.Duration(v)*5500*time.Millisecond, 1 + (s+v)%7})
+					visits = append(visits, late{p, at + time.Duration(v)*5500*time.Millisecond, 1 + (s+v)%7})
 				}
 			}
 			if churnHeld == 0 || firstHeld == 0 {
