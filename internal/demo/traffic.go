@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/shop"
 )
 
@@ -48,24 +49,21 @@ type Score struct {
 }
 
 // visit is one session of a legitimate source, as the refusals it met
-// are judged: in its first staysFor, or past them.
+// are judged: in its first detect.StaysFor, or past them. Those in it are
+// a visit's first seconds, the price the docs state for people who arrive
+// on an address where a churner's young sessions are held
+// (docs/default-policy.md, people behind an address), as the simulator's
+// requests_refused_late draws it.
 type visit struct {
 	first   time.Time // its first record call
 	refused int
 }
 
-// staysFor is how long after its first record call a session has stayed
-// (detect's staysFor): refusals before it are a visit's first seconds,
-// the price the docs state for people who arrive on an address where a
-// churner's young sessions are held (docs/default-policy.md, people
-// behind an address), as the simulator's requests_refused_late draws it.
-const staysFor = 5 * time.Second
-
 // Refusals are a legitimate source's refused requests by session.
 type Refusals struct {
 	Sessions int // sessions with a request refused
 	Most     int // the most requests refused in one session
-	// Late: requests refused staysFor or more after their session's
+	// Late: requests refused detect.StaysFor or more after their session's
 	// first record call, or not record calls, or without a session
 	Late int
 }
@@ -86,7 +84,7 @@ func (s *Score) Refusals() Refusals {
 
 // judge notes a legitimate source's record call or refusal in session
 // sid (nil: none) at now: a record call (record) starts its session's
-// clock, a refusal counts in its session's first staysFor or past them.
+// clock, a refusal counts in its session's first detect.StaysFor or past them.
 func (s *Score) judge(sid *http.Cookie, now time.Time, record, refused bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,7 +101,7 @@ func (s *Score) judge(sid *http.Cookie, now time.Time, record, refused bool) {
 	if !refused {
 		return
 	}
-	if v == nil || !record || now.Sub(v.first) >= staysFor {
+	if v == nil || !record || now.Sub(v.first) >= detect.StaysFor {
 		s.late++
 	}
 	if v != nil {

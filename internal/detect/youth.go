@@ -1,6 +1,10 @@
 package detect
 
-import "github.com/leakguard/leakguard/internal/identity"
+import (
+	"time"
+
+	"github.com/leakguard/leakguard/internal/identity"
+)
 
 // youngFor: a session is young for this long after its first record
 // request (ns), and its calls count towards its address's young sessions
@@ -18,6 +22,10 @@ const youngFor = int64(30e9)
 // stay five seconds or more meets the surge of its network's births
 // (surge) and the cold sweeps instead.
 const staysFor = int64(5e9)
+
+// StaysFor is staysFor as a duration: refusals before it are a visit's
+// first seconds, as the simulator and the demo judge people's.
+const StaysFor = time.Duration(staysFor)
 
 // loadCalls: the record calls a page may make as it loads (within
 // staysFor of the first): an account menu and a widget or two. The call

@@ -293,7 +293,7 @@ func (s *shopper) Done(r Request, o Outcome) {
 	if s.began.IsZero() && routeKinds[r.Route] == detect.Record {
 		s.began = r.At
 	}
-	s.st.done(s.id, s.account, r, o, &s.sessionRefused, !s.began.IsZero() && r.At.Sub(s.began) >= 5*time.Second)
+	s.st.done(s.id, s.account, r, o, &s.sessionRefused, !s.began.IsZero() && r.At.Sub(s.began) >= detect.StaysFor)
 }
 
 func (st *LegitStats) done(id int, account uint64, r Request, o Outcome, sessionRefused *bool, late bool) {
