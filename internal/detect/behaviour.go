@@ -44,7 +44,7 @@ type Behaviour struct {
 	// does not warm it (cookie-churn took the whole catalogue within the
 	// hour, and with it every cold share).
 	seen     []uint64
-	shards   [64]table[*addrState]
+	shards   [64]stateTable
 	shardCap int
 	// ColdMax: a record served to this many addresses or fewer before is
 	// cold, at the least (coldMax).
@@ -206,6 +206,8 @@ const (
 )
 
 type addrState struct {
+	// used: the shard's clock when the state was last used (stateTable)
+	used       uint32
 	lastAt     int64
 	firstAt    int64          // the first record request (ns)
 	iv         [ivSlots]int64 // intervals, ns
@@ -383,7 +385,10 @@ func (b *Behaviour) state(k identity.Key, create bool) (*table[*addrState], *add
 		st = &addrState{lastLow: -1}
 		sh.put(k.Hash, st, b.shardCap)
 	}
-	return sh, st
+	if st != nil {
+		st.used = sh.clock
+	}
+	return &sh.table, st
 }
 
 // evidence is what a key shows towards a crew it does not belong to yet
@@ -1286,6 +1291,32 @@ func (t *table[V]) put(k uint64, v V, max int) {
 		thin(t.m, &t.round)
 	}
 	t.m[k] = v
+}
+
+// stateTable is a shard of the key states, a table whose thinning
+// forgets the states unused longest, not a random quarter (thin): a
+// churner making a session for each refusal on a carrier-NAT address
+// filled the default table (500,000 keys) within 85 minutes and had it
+// thinned twice a minute, and people back on the address minutes after
+// their last call were forgotten with it, born again young beside a
+// churner and held (sim nat-pages-fresh, seed 1: 11 people's calls past
+// their first 5 s, 2026-12-07). The churner's dead sessions are what
+// goes first now, and its own live states stay.
+type stateTable struct {
+	table[*addrState]
+	// clock counts the keys put: the age of a state is how many keys
+	// came since it was used, the same in a log replayed twice
+	clock uint32
+	idle  []uint32 // forgetIdle's
+}
+
+// put adds key k's new state st (locked), making room first.
+func (t *stateTable) put(k uint64, st *addrState, max int) {
+	if len(t.m) >= max {
+		forgetIdle(t.m, t.clock, func(st *addrState) uint32 { return st.used }, &t.idle)
+	}
+	t.clock++
+	t.m[k] = st
 }
 
 // churning reports whether the young sessions of an address together

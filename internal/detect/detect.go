@@ -161,9 +161,13 @@ type Detector struct {
 }
 
 type sessionShard struct {
-	mu    sync.Mutex
-	m     map[uint64]struct{} // sessions that loaded a page or asset
-	round uint8               // thin's
+	mu sync.Mutex
+	// m: the sessions that loaded a page or asset, as of the clock (the
+	// sessions put) when each was last used; a flood of fresh sessions
+	// forgets those unused longest (forgetIdle), not people's
+	m     map[uint64]uint32
+	clock uint32
+	idle  []uint32 // forgetIdle's
 	// record calls (Clients): from sessions (by the session's shard), of
 	// those from sessions that never loaded a page or asset, and without
 	// a session (by the address's shard)
@@ -183,7 +187,7 @@ func New(o Options) *Detector {
 	allow := append([]netip.Prefix(nil), o.Allow...)
 	d.allow.Store(&allow)
 	for i := range d.shards {
-		d.shards[i].m = map[uint64]struct{}{}
+		d.shards[i].m = map[uint64]uint32{}
 	}
 	return d
 }
@@ -738,13 +742,16 @@ func (d *Detector) shard(h uint64) *sessionShard { return &d.shards[h>>58] }
 func (d *Detector) loaded(h uint64) {
 	sh := d.shard(h)
 	sh.mu.Lock()
-	if len(sh.m) >= d.shardCap {
-		// Forget a quarter rather than grow: a forgotten session's next
-		// record request counts as from a session without page loads, a
-		// weak signal that its next page load clears.
-		thin(sh.m, &sh.round)
+	if _, ok := sh.m[h]; !ok {
+		if len(sh.m) >= d.shardCap {
+			// Forget a quarter rather than grow: a forgotten session's
+			// next record request counts as from a session without page
+			// loads, a weak signal that its next page load clears.
+			forgetIdle(sh.m, sh.clock, func(used uint32) uint32 { return used }, &sh.idle)
+		}
+		sh.clock++
 	}
-	sh.m[h] = struct{}{}
+	sh.m[h] = sh.clock
 	sh.mu.Unlock()
 }
 
@@ -762,6 +769,9 @@ func (d *Detector) recordCall(h uint64) bool {
 	sh := d.shard(h)
 	sh.mu.Lock()
 	_, ok := sh.m[h]
+	if ok {
+		sh.m[h] = sh.clock
+	}
 	sh.calls++
 	if !ok {
 		sh.pageless++
@@ -778,6 +788,29 @@ func thin[V any](m map[uint64]V, round *uint8) {
 	*round++
 	for k := range m {
 		if mix(k)>>62 == r {
+			delete(m, k)
+		}
+	}
+}
+
+// forgetIdle forgets the quarter of m's entries unused longest (with any
+// unused as long as the last of them), by the clock of the keys put in
+// m, as of each entry's used; idle is its buffer. A log replayed twice
+// forgets the same keys, as with thin; a flood of keys used once goes
+// first, and the keys in use stay.
+func forgetIdle[V any](m map[uint64]V, clock uint32, used func(V) uint32, idle *[]uint32) {
+	*idle = (*idle)[:0]
+	for _, v := range m {
+		*idle = append(*idle, clock-used(v))
+	}
+	if len(*idle) == 0 {
+		return
+	}
+	slices.Sort(*idle)
+	// Never one just used: a request holds what it uses.
+	cut := max((*idle)[len(*idle)*3/4], 1)
+	for k, v := range m {
+		if clock-used(v) >= cut {
 			delete(m, k)
 		}
 	}

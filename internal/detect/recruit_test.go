@@ -1205,14 +1205,14 @@ func TestAPageCrewOnA24IsRecruitedOnTheEarlyEvidence(t *testing.T) {
 // cold, or six of six). Five of them in a minute on the office's /24,
 // each on an address no other people had shown yet, were recruited as a
 // page crew, and the office's people were refused with it (live demo
-// --think 1s: 157 office requests, 2026-12-05). Among a hundred and
-// twenty that is chance; ten of ten on a /24 is a crew
-// (TestAPageCrewOnA24IsRecruitedOnTheEarlyEvidence).
+// --think 1s: 157 office requests, 2026-12-05). Among two hundred
+// that is chance (in a table large enough that none is forgotten); ten
+// of ten on a /24 is a crew (TestAPageCrewOnA24IsRecruitedOnTheEarlyEvidence).
 func TestAnOfficeClickingFastIsNotAPageCrew(t *testing.T) {
-	b := NewBehaviour(1 << 10)
+	b := NewBehaviour(1 << 16)
 	h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
 	people(b, 4) // half of what people are shown is cold
-	const n = 120
+	const n = 200
 	office := make([]identity.Actor, n)
 	for i := range office {
 		office[i] = actor(uint64(0xc0000200+1+i), mix(0x0ff1ce+uint64(i)), 0xf1)
