@@ -335,7 +335,7 @@ type syncer struct {
 
 // crewSanctioned answers the detector as the engine stands after the
 // line before the one being detected.
-func (s *syncer) crewSanctioned(now int64, crew identity.Key) bool {
+func (s *syncer) crewSanctioned(now int64, crew identity.Key) int64 {
 	s.settle()
 	return s.a.crewSanctioned(now, crew)
 }
@@ -389,8 +389,6 @@ func (s *syncer) catchUp(upto, slots int) {
 
 // crewSanctioned is what the stack tells the detector: whether crew is
 // under a sanction at now.
-func (a *Analyzer) crewSanctioned(now int64, crew identity.Key) bool {
-	found := false
-	a.o.Engine.EachSanctionOf(now, crew, func(engine.Sanction) { found = true })
-	return found
+func (a *Analyzer) crewSanctioned(now int64, crew identity.Key) int64 {
+	return a.o.Engine.SanctionedUntil(now, crew)
 }

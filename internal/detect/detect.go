@@ -148,8 +148,9 @@ type Detector struct {
 	allowKeys map[identity.Key]bool
 	verify    *BotVerifier
 	behaviour *Behaviour
-	// crewSanctioned reports a crew sanctioned at now (nil: none known).
-	crewSanctioned func(now int64, crew identity.Key) bool
+	// crewSanctioned returns when the sanctions of a crew in force at now
+	// end, the latest (0: none; nil: none known).
+	crewSanctioned func(now int64, crew identity.Key) (until int64)
 	recruits       recruits
 	cohorts        cohorts
 	shards         [64]sessionShard
@@ -352,7 +353,7 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			crew := crewKey(a, ColdSweep|sig&AutomationUA)
 			alone := ev.early == sweep || ev.colder || ev.apiAlone && atPace
 			if crew.Hash != 0 && (d.recruits.join(crew.Hash, behaviourKey(a).Hash, t.At, ev.firstAt, alone) ||
-				alone && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew)) {
+				alone && d.sanctionedUntil(t.At, crew) != 0) {
 				s |= ev.early
 				ev.enlisted = true
 			}
@@ -464,22 +465,31 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 	// 65,999 records in the afternoon where 7,125 in its first hour), and
 	// sessions that stopped for an hour when first refused came back so
 	// (nat-pages-pause: 278,718, never held, 2026-12-07). A session stays
-	// so for a day, as long as the crew's block; other keys (an address,
-	// an account: people's too) an hour from each call.
-	if crew := a.Keys[identity.Crew]; t.Kind == Record && crew.Hash != 0 && d.behaviour != nil && d.crewSanctioned != nil && d.crewSanctioned(t.At, crew) {
-		k := behaviourKey(a)
-		until := t.At + recruitKeep
-		if k.Kind == identity.Session {
-			until = t.At + keptSession
+	// so for as long as the crew's sanction (the default policy's crew
+	// block: a day; an operator's block_for moves it), an hour at least;
+	// other keys (an address, an account: people's too) an hour from
+	// each call.
+	if crew := a.Keys[identity.Crew]; t.Kind == Record && crew.Hash != 0 && d.behaviour != nil {
+		if end := d.sanctionedUntil(t.At, crew); end != 0 {
+			k := behaviourKey(a)
+			until := t.At + recruitKeep
+			if k.Kind == identity.Session {
+				until = max(until, end)
+			}
+			d.behaviour.keep(k, t.At, until)
 		}
-		d.behaviour.keep(k, t.At, until)
 	}
 	return s
 }
 
-// keptSession: how long a session refused with its sanctioned crew stays
-// the crew's (ns), the default policy's crew block.
-const keptSession = int64(24 * 3600e9)
+// sanctionedUntil returns when crew's sanctions in force at now end (0:
+// none).
+func (d *Detector) sanctionedUntil(now int64, crew identity.Key) int64 {
+	if d.crewSanctioned == nil {
+		return 0
+	}
+	return d.crewSanctioned(now, crew)
+}
 
 // crewKey is the crew of actor a for the scraper's signals sig: its
 // fingerprint (else its /24) and the signals, so browsers of one build
@@ -553,10 +563,12 @@ func (d *Detector) App(ua string) bool {
 	return false
 }
 
-// SetCrewSanctioned tells the detector which crews are sanctioned, so that
-// lookalikes of a sanctioned crew join it on less evidence. The engine,
-// which holds the sanctions, is built after the detector.
-func (d *Detector) SetCrewSanctioned(fn func(now int64, crew identity.Key) bool) {
+// SetCrewSanctioned tells the detector which crews are sanctioned, and
+// until when (fn returns the latest end of a crew's sanctions in force at
+// now, 0 for none), so that lookalikes of a sanctioned crew join it on
+// less evidence, and its refused members stay its while it is. The
+// engine, which holds the sanctions, is built after the detector.
+func (d *Detector) SetCrewSanctioned(fn func(now int64, crew identity.Key) (until int64)) {
 	d.crewSanctioned = fn
 }
 

@@ -18,6 +18,7 @@ type crewHarness struct {
 	d          *Detector
 	next       uint64 // record ids: every record served once, so cold
 	sanctioned identity.Key
+	until      int64 // when its sanction ends (0: a day on)
 }
 
 func newCrewHarness() *crewHarness {
@@ -27,7 +28,16 @@ func newCrewHarness() *crewHarness {
 	b := NewBehaviour(1 << 11)
 	h := &crewHarness{d: New(Options{Behaviour: b}), next: 1 << 32}
 	people(b, 6) // each record served six times: popular, and most of what people are shown is warm
-	h.d.SetCrewSanctioned(func(_ int64, crew identity.Key) bool { return crew == h.sanctioned })
+	h.d.SetCrewSanctioned(func(now int64, crew identity.Key) int64 {
+		until := h.until
+		if until == 0 {
+			until = epoch + int64(24*time.Hour) // the default policy's crew block
+		}
+		if crew != h.sanctioned || now >= until {
+			return 0
+		}
+		return until
+	})
 	return h
 }
 
@@ -1574,18 +1584,23 @@ func TestAPersonReloadingTailItemsBehindANATIsNotRecruitedBesideACrew(t *testing
 // noon: 65,999 records in the afternoon, 7,125 in its first hour,
 // 2026-12-07); sessions that stopped for an hour when first refused did
 // so too (nat-pages-pause: 278,718). Refused with its sanctioned crew, a
-// member's session stays its crew's; not sanctioned, it is back on its
-// own budgets.
+// member's session stays its crew's for as long as the crew's sanction
+// (the default policy's crew block, a day; an operator's block_for
+// moves it); not sanctioned, it is back on its own budgets.
 func TestAMemberRefusedWithItsSanctionedCrewStaysItsPastTheHour(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
 		sanctioned bool
-		pause      bool // one call refused, then silent for 90 minutes
+		blockFor   time.Duration // the crew's sanction, from its first refusal (0: a day)
+		pause      bool          // one call refused, then silent for 90 minutes
+		want       bool          // in the crew at the last call
 	}{
-		{name: "calling on, sanctioned", sanctioned: true},
+		{name: "calling on, sanctioned", sanctioned: true, want: true},
 		{name: "calling on, not sanctioned"},
-		{name: "back after 90 minutes, sanctioned", sanctioned: true, pause: true},
+		{name: "back after 90 minutes, sanctioned", sanctioned: true, pause: true, want: true},
 		{name: "back after 90 minutes, not sanctioned", pause: true},
+		{name: "back after 90 minutes, sanctioned for two hours", sanctioned: true, blockFor: 2 * time.Hour, pause: true, want: true},
+		{name: "back after 90 minutes, sanctioned for an hour", sanctioned: true, blockFor: time.Hour, pause: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newCrewHarness()
@@ -1594,6 +1609,9 @@ func TestAMemberRefusedWithItsSanctionedCrewStaysItsPastTheHour(t *testing.T) {
 			want := crewKey(&members[0], ColdSweep)
 			if tt.sanctioned {
 				h.sanctioned = want
+				if tt.blockFor != 0 {
+					h.until = epoch + int64(10*time.Second+tt.blockFor)
+				}
 			}
 			// an item every 2.6 s for 70 minutes, or one and then
 			// another 90 minutes on, each call refused: nothing served
@@ -1611,8 +1629,8 @@ func TestAMemberRefusedWithItsSanctionedCrewStaysItsPastTheHour(t *testing.T) {
 				}
 			}
 			for i, m := range members {
-				if got := m.Keys[identity.Crew] == want; got != tt.sanctioned {
-					t.Fatalf("member %d: in the crew %v, want %v", i, got, tt.sanctioned)
+				if got := m.Keys[identity.Crew] == want; got != tt.want {
+					t.Fatalf("member %d: in the crew %v, want %v", i, got, tt.want)
 				}
 			}
 		})
@@ -1624,7 +1642,7 @@ func TestAMemberRefusedWithItsSanctionedCrewStaysItsPastTheHour(t *testing.T) {
 // no recruit: there is none to keep, and nothing to fail on.
 func TestASanctionedCrewWithoutABehaviourTracker(t *testing.T) {
 	d := New(Options{})
-	d.SetCrewSanctioned(func(int64, identity.Key) bool { return true })
+	d.SetCrewSanctioned(func(now int64, _ identity.Key) int64 { return now + int64(time.Hour) })
 	a := actor(0x2d0a0301, 0x5e55, 0xf1)
 	d.Assess(&a, Traits{Kind: Record, UA: UAAutomation, At: epoch, IDLow: -1})
 	if a.Keys[identity.Crew].Hash == 0 {

@@ -1007,6 +1007,16 @@ func (e *Engine) EachSanction(now int64, fn func(Sanction)) {
 	}
 }
 
+// SanctionedUntil returns the latest end of key k's sanctions in force at
+// now (unix ns; 0: none).
+func (e *Engine) SanctionedUntil(now int64, k identity.Key) int64 {
+	var until int64
+	for _, x := range e.active(k, now) {
+		until = max(until, x.until)
+	}
+	return until
+}
+
 // EachSanctionOf calls fn for every sanction on key k in force at now.
 func (e *Engine) EachSanctionOf(now int64, k identity.Key, fn func(Sanction)) {
 	for _, x := range e.active(k, now) {

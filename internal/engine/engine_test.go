@@ -180,6 +180,32 @@ func TestAShadowSanctionIsNotEnforcedAfterTheSwitch(t *testing.T) {
 	}
 }
 
+// The detector keeps a crew's refused members its for as long as the
+// crew is sanctioned: the end of its sanctions in force, none once over,
+// and none for one decided in shadow mode while enforcing.
+func TestSanctionedUntil(t *testing.T) {
+	h := newHarness(t, false, userBudget(identity.IP, 50, Block))
+	blocked, shadowed := actor(1, 0), actor(2, 0)
+	until := t0.Add(time.Hour).UnixNano()
+	h.e.Impose(t0.UnixNano(), Sanction{Key: blocked.Keys[identity.IP], Rule: h.e.budgets[0].ID, Action: Block, Until: until})
+	h.e.Impose(t0.UnixNano(), Sanction{Key: shadowed.Keys[identity.IP], Rule: h.e.budgets[0].ID, Action: Block, Until: until, Shadow: true})
+	for _, tt := range []struct {
+		name string
+		key  identity.Key
+		at   time.Time
+		want int64
+	}{
+		{"blocked", blocked.Keys[identity.IP], t0.Add(time.Second), until},
+		{"blocked, once over", blocked.Keys[identity.IP], t0.Add(time.Hour), 0},
+		{"shadow, while enforcing", shadowed.Keys[identity.IP], t0.Add(time.Second), 0},
+		{"never sanctioned", actor(3, 0).Keys[identity.IP], t0.Add(time.Second), 0},
+	} {
+		if got := h.e.SanctionedUntil(tt.at.UnixNano(), tt.key); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
 // Stored and shared as text, a sanction says whether it was decided in
 // shadow mode, and a version that does not know the mark ignores it.
 func TestSanctionActionNames(t *testing.T) {

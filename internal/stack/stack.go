@@ -160,10 +160,8 @@ func Build(cfg *config.Config, h *keyed.Hasher, onDecision func(engine.Decision)
 		return nil, err
 	}
 	eng := st.Engine
-	st.Detector.SetCrewSanctioned(func(now int64, crew identity.Key) bool {
-		found := false
-		eng.EachSanctionOf(now, crew, func(engine.Sanction) { found = true })
-		return found
+	st.Detector.SetCrewSanctioned(func(now int64, crew identity.Key) int64 {
+		return eng.SanctionedUntil(now, crew)
 	})
 	return st, nil
 }
