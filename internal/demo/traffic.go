@@ -43,9 +43,12 @@ type Score struct {
 	mu     sync.Mutex
 	people map[int32]struct{} // the users whose records were received
 	// visits: of a legitimate source, each session's first record call
-	// and how many of its requests were refused (mu)
-	visits map[string]*visit
-	late   int // Refusals.Late (mu)
+	// and how many of its requests were refused (mu); pruneAt: its size
+	// at which the visits over and never refused are forgotten, so that
+	// a demo run for hours stays bounded
+	visits  map[string]*visit
+	pruneAt int
+	late    int // Refusals.Late (mu)
 }
 
 // visit is one session of a legitimate source, as the refusals it met
@@ -56,6 +59,7 @@ type Score struct {
 // requests_refused_late draws it.
 type visit struct {
 	first   time.Time // its first record call
+	last    time.Time // its last request
 	refused int
 }
 
@@ -84,7 +88,9 @@ func (s *Score) Refusals() Refusals {
 
 // judge notes a legitimate source's record call or refusal in session
 // sid (nil: none) at now: a record call (record) starts its session's
-// clock, a refusal counts in its session's first detect.StaysFor or past them.
+// clock, a refusal counts in its session's first detect.StaysFor or past
+// them. A record call detect.VisitGap or more after the session's last
+// request begins a visit anew, as the detector's do.
 func (s *Score) judge(sid *http.Cookie, now time.Time, record, refused bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,9 +99,19 @@ func (s *Score) judge(sid *http.Cookie, now time.Time, record, refused bool) {
 		if s.visits == nil {
 			s.visits = map[string]*visit{}
 		}
-		if v = s.visits[sid.Value]; v == nil && record {
+		v = s.visits[sid.Value]
+		if v != nil && record && now.Sub(v.last) >= detect.VisitGap {
+			v.first = now
+		}
+		if v == nil && record {
+			if len(s.visits) >= max(s.pruneAt, 4096) {
+				s.prune(now)
+			}
 			v = &visit{first: now}
 			s.visits[sid.Value] = v
+		}
+		if v != nil {
+			v.last = now
 		}
 	}
 	if !refused {
@@ -107,6 +123,18 @@ func (s *Score) judge(sid *http.Cookie, now time.Time, record, refused bool) {
 	if v != nil {
 		v.refused++
 	}
+}
+
+// prune forgets the visits over at now (detect.VisitGap since their last
+// request) that had nothing refused: what they would count is counted
+// again as a visit anew.
+func (s *Score) prune(now time.Time) {
+	for k, v := range s.visits {
+		if v.refused == 0 && now.Sub(v.last) >= detect.VisitGap {
+			delete(s.visits, k)
+		}
+	}
+	s.pruneAt = 2 * len(s.visits)
 }
 
 // People is the number of distinct users whose records the source

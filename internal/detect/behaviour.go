@@ -1585,8 +1585,11 @@ func (b *Behaviour) arrived(route int, from, to int64) (n uint64) {
 	return n
 }
 
-// visitGap: a key's record calls this far apart (ns) are two visits.
-const visitGap = int64(time.Hour)
+// VisitGap: a key's record calls this far apart are two visits.
+const VisitGap = time.Hour
+
+// visitGap is VisitGap in ns.
+const visitGap = int64(VisitGap)
 
 // people returns people's cold share, and whether it is a measure yet
 // (minPaced responses). While strangers are seen colder than regulars
