@@ -1307,13 +1307,13 @@ type stateTable struct {
 	// clock counts the keys put: the age of a state is how many keys
 	// came since it was used, the same in a log replayed twice
 	clock uint32
-	idle  []uint32 // forgetIdle's
+	idle  []uint64 // forgetIdle's
 }
 
 // put adds key k's new state st (locked), making room first.
 func (t *stateTable) put(k uint64, st *addrState, max int) {
 	if len(t.m) >= max {
-		forgetIdle(t.m, t.clock, func(st *addrState) uint32 { return st.used }, &t.idle)
+		forgetIdle(t.m, func(st *addrState) uint64 { return uint64(t.clock - st.used) }, &t.idle)
 	}
 	t.clock++
 	t.m[k] = st

@@ -168,7 +168,7 @@ type sessionShard struct {
 	// forgets those unused longest (forgetIdle), not people's
 	m     map[uint64]uint32
 	clock uint32
-	idle  []uint32 // forgetIdle's
+	idle  []uint64 // forgetIdle's
 	// record calls (Clients): from sessions (by the session's shard), of
 	// those from sessions that never loaded a page or asset, and without
 	// a session (by the address's shard)
@@ -759,7 +759,7 @@ func (d *Detector) loaded(h uint64) {
 			// Forget a quarter rather than grow: a forgotten session's
 			// next record request counts as from a session without page
 			// loads, a weak signal that its next page load clears.
-			forgetIdle(sh.m, sh.clock, func(used uint32) uint32 { return used }, &sh.idle)
+			forgetIdle(sh.m, func(used uint32) uint64 { return uint64(sh.clock - used) }, &sh.idle)
 		}
 		sh.clock++
 	}
@@ -805,24 +805,24 @@ func thin[V any](m map[uint64]V, round *uint8) {
 	}
 }
 
-// forgetIdle forgets the quarter of m's entries unused longest (with any
-// unused as long as the last of them), by the clock of the keys put in
-// m, as of each entry's used; idle is its buffer. A log replayed twice
-// forgets the same keys, as with thin; a flood of keys used once goes
-// first, and the keys in use stay.
-func forgetIdle[V any](m map[uint64]V, clock uint32, used func(V) uint32, idle *[]uint32) {
-	*idle = (*idle)[:0]
+// forgetIdle forgets the quarter of m's entries idle longest (with any
+// idle as long as the last of them) by idle, each entry's idle time in
+// whatever clock the caller keeps; buf is its buffer. A log replayed
+// twice forgets the same keys, as with thin; a flood of keys used once
+// goes first, and the keys in use stay.
+func forgetIdle[V any](m map[uint64]V, idle func(V) uint64, buf *[]uint64) {
+	*buf = (*buf)[:0]
 	for _, v := range m {
-		*idle = append(*idle, clock-used(v))
+		*buf = append(*buf, idle(v))
 	}
-	if len(*idle) == 0 {
+	if len(*buf) == 0 {
 		return
 	}
-	slices.Sort(*idle)
+	slices.Sort(*buf)
 	// Never one just used: a request holds what it uses.
-	cut := max((*idle)[len(*idle)*3/4], 1)
+	cut := max((*buf)[len(*buf)*3/4], 1)
 	for k, v := range m {
-		if clock-used(v) >= cut {
+		if idle(v) >= cut {
 			delete(m, k)
 		}
 	}

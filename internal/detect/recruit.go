@@ -23,20 +23,27 @@ const (
 	recruitCap  = 4096
 )
 
+// recruits follows crews forming. Past their bounds they forget first
+// what they would start anew (a crew without its quorum past its minute,
+// a /24 weighed more than a minute ago), then crews still forming, then
+// what is idle longest: a
+// decoy swarm over thousands of /24s, each a crew of its own, made them
+// forget a random quarter each time, a real crew's quorum with them.
 type recruits struct {
-	mu    sync.Mutex
-	m     map[uint64]*recruit
-	round uint8 // thin's
+	mu sync.Mutex
+	m  map[uint64]*recruit
 	// weighed: per crew recruited on a /24 (pagedCrew), the keys weighed
 	// for it in the last recruitWindow (beyondChance)
 	weighed map[uint64]*weighed
-	wround  uint8
+	idle    []uint64 // forgetIdle's
 }
 
 // weighed is the keys of a /24 weighed for its paged crew: when each was
-// last, and whether it showed the crew's evidence in the window.
+// last, and whether it showed the crew's evidence in the window; at: the
+// last weighing.
 type weighed struct {
 	keys map[uint64]weighedKey
+	at   int64
 }
 
 type weighedKey struct {
@@ -80,11 +87,17 @@ func (r *recruits) beyondChance(crew, member uint64, now int64, showed bool) boo
 	w := r.weighed[crew]
 	if w == nil {
 		if len(r.weighed) >= weighedNets {
-			thin(r.weighed, &r.wround)
+			forgetIdle(r.weighed, func(w *weighed) uint64 {
+				if now-w.at > recruitWindow {
+					return math.MaxUint64
+				}
+				return uint64(max(now-w.at, 0))
+			}, &r.idle)
 		}
 		w = &weighed{keys: map[uint64]weighedKey{}}
 		r.weighed[crew] = w
 	}
+	w.at = max(w.at, now)
 	k := w.keys[member]
 	k.showed = showed || k.showed && now-k.at <= recruitWindow
 	k.at = now
@@ -137,6 +150,13 @@ type recruit struct {
 	nextSince, nextBegan int64
 }
 
+// stale reports whether the crew would start anew at now: it did not
+// reach its quorum within its minute, or recruited nobody for
+// recruitKeep.
+func (c *recruit) stale(now int64) bool {
+	return c.n < recruitQuorum && now-c.since > recruitWindow || now-c.since > recruitKeep
+}
+
 // again notes member, a lookalike that started (first) within the minute
 // and is not of the crew's start, and reports whether it makes a quorum
 // of such within a minute: the crew then starts again at now.
@@ -177,9 +197,17 @@ func (r *recruits) join(crew, member uint64, now, first int64, alone bool) bool 
 		r.m = map[uint64]*recruit{}
 	}
 	c := r.m[crew]
-	if c == nil || c.n < recruitQuorum && now-c.since > recruitWindow || now-c.since > recruitKeep {
+	if c == nil || c.stale(now) {
 		if c == nil && len(r.m) >= recruitCap {
-			thin(r.m, &r.round) // forget a quarter rather than grow
+			forgetIdle(r.m, func(c *recruit) uint64 {
+				switch {
+				case c.stale(now):
+					return math.MaxUint64
+				case c.n < recruitQuorum:
+					return 1<<62 + uint64(max(now-c.since, 0)) // forming, before any formed
+				}
+				return uint64(max(now-c.since, 0))
+			}, &r.idle)
 		}
 		c = &recruit{since: now}
 		r.m[crew] = c

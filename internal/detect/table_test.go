@@ -2,6 +2,7 @@ package detect
 
 import (
 	"testing"
+	"time"
 
 	"github.com/leakguard/leakguard/internal/identity"
 )
@@ -79,5 +80,47 @@ func TestAFloodOfFreshSessionsDoesNotForgetPeople(t *testing.T) {
 				t.Fatalf("%d kept, want at most %d", n, size)
 			}
 		})
+	}
+}
+
+// A decoy swarm over thousands of /24s, each /24 a crew of its own that
+// never forms, made the detector forget a random quarter of the crews it
+// followed each time their table was full, a real crew's quorum with
+// them; and of the /24s weighed for a page crew, a crew's members shown
+// so far. The decoys go first now.
+func TestADecoySwarmDoesNotMakeTheDetectorForgetACrew(t *testing.T) {
+	var r recruits
+	const crew, net = 0xc2e3, 0x24
+	for i := range uint64(recruitQuorum) {
+		if r.join(crew, 0x3e3be2+i, epoch, epoch, false) != (i == recruitQuorum-1) {
+			t.Fatalf("member %d: the quorum formed at the wrong member", i)
+		}
+	}
+	// A page crew starting on its /24: three of its five so far.
+	for i := range uint64(3) {
+		if r.beyondChance(net, 0x9a6e+i, epoch, true) {
+			t.Fatalf("member %d: a quorum at three", i)
+		}
+	}
+	// Ten times each table's bound of decoys, within the crews' hour and
+	// the /24's minute, while the page crew's three go on calling (one
+	// every 500 decoys).
+	for i := range uint64(10 * recruitCap) {
+		at := epoch + int64(i)*int64(time.Millisecond)
+		r.join(0xdec0<<32+i, 0xd0+i, at, at, false)
+		r.beyondChance(0xdec0<<32+i, 0xd0+i, at, false)
+		if i%500 == 0 {
+			r.beyondChance(net, 0x9a6e+i/500%3, at, false)
+		}
+	}
+	at := epoch + int64(50*time.Second)
+	if !r.join(crew, 0x3e3be2, at, epoch, false) {
+		t.Error("the crew's quorum was forgotten")
+	}
+	if r.beyondChance(net, 0x9a6e+3, at, true); !r.beyondChance(net, 0x9a6e+4, at, true) {
+		t.Error("the page crew's three were forgotten: five of five are no quorum")
+	}
+	if len(r.m) > recruitCap || len(r.weighed) > weighedNets {
+		t.Errorf("%d crews and %d /24s followed, bounds %d and %d", len(r.m), len(r.weighed), recruitCap, weighedNets)
 	}
 }
