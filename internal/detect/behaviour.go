@@ -44,7 +44,7 @@ type Behaviour struct {
 	// does not warm it (cookie-churn took the whole catalogue within the
 	// hour, and with it every cold share).
 	seen     []uint64
-	shards   [64]stateTable
+	shards   [64]table[*addrState]
 	shardCap int
 	// ColdMax: a record served to this many addresses or fewer before is
 	// cold, at the least (coldMax).
@@ -206,8 +206,6 @@ const (
 )
 
 type addrState struct {
-	// used: the shard's clock when the state was last used (stateTable)
-	used       uint32
 	lastAt     int64
 	firstAt    int64          // the first record request (ns)
 	iv         [ivSlots]int64 // intervals, ns
@@ -372,23 +370,17 @@ func (st *addrState) servedAgain(d uint32) bool {
 // forgotten past that).
 func NewBehaviour(addrs int) *Behaviour {
 	b := &Behaviour{seen: make([]uint64, seenBits/64), shardCap: max(addrs/64, 16), ColdMax: 1, coldMax: 1, ColdMin: 12, ColdRatio: 0.8, ColdWarmup: 500, TimingMin: ivSlots, TimingCV: 0.1, RapidMin: 6, RapidInterval: int64(2 * time.Second), BriskInterval: int64(10 * time.Second), SeqMin: 20, SurgeBirths: 50, SurgeRatio: 10}
-	for i := range b.shards {
-		b.shards[i].m = map[uint64]*addrState{}
-	}
 	return b
 }
 
 func (b *Behaviour) state(k identity.Key, create bool) (*table[*addrState], *addrState) {
 	sh := &b.shards[k.Hash>>58]
-	st := sh.m[k.Hash]
+	st, _ := sh.get(k.Hash)
 	if st == nil && create {
 		st = &addrState{lastLow: -1}
 		sh.put(k.Hash, st, b.shardCap)
 	}
-	if st != nil {
-		st.used = sh.clock
-	}
-	return &sh.table, st
+	return sh, st
 }
 
 // evidence is what a key shows towards a crew it does not belong to yet
@@ -1274,49 +1266,52 @@ func (st *addrState) peopled() bool {
 	return st.grown > 0 && 8*uint32(st.grown) >= uint32(st.born)
 }
 
-// table is a shard of a map kept within shardCap entries: past it, a
-// quarter is forgotten rather than grow (thin).
+// table is a shard of a map kept within shardCap entries: past it, the
+// quarter unused longest is forgotten rather than grow (forgetIdle), not a
+// random quarter: a churner making a session for each refusal on a
+// carrier-NAT address filled the key states' table (500,000 keys by
+// default) within 85 minutes and had it thinned twice a minute, and
+// people back on the address minutes after their last call were
+// forgotten with it, born again young beside a churner and held (sim
+// nat-pages-fresh, seed 1: 11 people's calls past their first 5 s,
+// 2026-12-07). The churner's dead sessions go first now, and its own
+// live states stay. Age is counted in the keys put since, the same in a
+// log replayed twice.
 type table[V any] struct {
 	mu    sync.Mutex
-	m     map[uint64]V
-	round uint8 // thin's
+	m     map[uint64]used[V]
+	clock uint32   // the keys put
+	idle  []uint64 // forgetIdle's
+}
+
+// used is a table's value, with the table's clock when it was last used.
+type used[V any] struct {
+	v  V
+	at uint32
+}
+
+// get returns k's value (locked), if any, as used now.
+func (t *table[V]) get(k uint64) (V, bool) {
+	e, ok := t.m[k]
+	if ok && e.at != t.clock {
+		e.at = t.clock
+		t.m[k] = e
+	}
+	return e.v, ok
 }
 
 // put sets k's value in t (locked), making room first for a new key.
 func (t *table[V]) put(k uint64, v V, max int) {
 	if t.m == nil {
-		t.m = map[uint64]V{}
+		t.m = map[uint64]used[V]{}
 	}
-	if _, ok := t.m[k]; !ok && len(t.m) >= max {
-		thin(t.m, &t.round)
+	if _, ok := t.m[k]; !ok {
+		if len(t.m) >= max {
+			forgetIdle(t.m, func(e used[V]) uint64 { return uint64(t.clock - e.at) }, &t.idle)
+		}
+		t.clock++
 	}
-	t.m[k] = v
-}
-
-// stateTable is a shard of the key states, a table whose thinning
-// forgets the states unused longest, not a random quarter (thin): a
-// churner making a session for each refusal on a carrier-NAT address
-// filled the default table (500,000 keys) within 85 minutes and had it
-// thinned twice a minute, and people back on the address minutes after
-// their last call were forgotten with it, born again young beside a
-// churner and held (sim nat-pages-fresh, seed 1: 11 people's calls past
-// their first 5 s, 2026-12-07). The churner's dead sessions are what
-// goes first now, and its own live states stay.
-type stateTable struct {
-	table[*addrState]
-	// clock counts the keys put: the age of a state is how many keys
-	// came since it was used, the same in a log replayed twice
-	clock uint32
-	idle  []uint64 // forgetIdle's
-}
-
-// put adds key k's new state st (locked), making room first.
-func (t *stateTable) put(k uint64, st *addrState, max int) {
-	if len(t.m) >= max {
-		forgetIdle(t.m, func(st *addrState) uint64 { return uint64(t.clock - st.used) }, &t.idle)
-	}
-	t.clock++
-	t.m[k] = st
+	t.m[k] = used[V]{v, t.clock}
 }
 
 // churning reports whether the young sessions of an address together

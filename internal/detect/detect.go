@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/leakguard/leakguard/internal/identity"
@@ -162,13 +161,9 @@ type Detector struct {
 }
 
 type sessionShard struct {
-	mu sync.Mutex
-	// m: the sessions that loaded a page or asset, as of the clock (the
-	// sessions put) when each was last used; a flood of fresh sessions
-	// forgets those unused longest (forgetIdle), not people's
-	m     map[uint64]uint32
-	clock uint32
-	idle  []uint64 // forgetIdle's
+	// the sessions that loaded a page or asset: a flood of fresh
+	// sessions forgets those unused longest, not people's
+	table[struct{}]
 	// record calls (Clients): from sessions (by the session's shard), of
 	// those from sessions that never loaded a page or asset, and without
 	// a session (by the address's shard)
@@ -187,9 +182,6 @@ func New(o Options) *Detector {
 	}
 	allow := append([]netip.Prefix(nil), o.Allow...)
 	d.allow.Store(&allow)
-	for i := range d.shards {
-		d.shards[i].m = map[uint64]uint32{}
-	}
 	return d
 }
 
@@ -754,16 +746,10 @@ func (d *Detector) shard(h uint64) *sessionShard { return &d.shards[h>>58] }
 func (d *Detector) loaded(h uint64) {
 	sh := d.shard(h)
 	sh.mu.Lock()
-	if _, ok := sh.m[h]; !ok {
-		if len(sh.m) >= d.shardCap {
-			// Forget a quarter rather than grow: a forgotten session's
-			// next record request counts as from a session without page
-			// loads, a weak signal that its next page load clears.
-			forgetIdle(sh.m, func(used uint32) uint64 { return uint64(sh.clock - used) }, &sh.idle)
-		}
-		sh.clock++
-	}
-	sh.m[h] = sh.clock
+	// Past the bound a forgotten session's next record request counts as
+	// from a session without page loads, a weak signal that its next
+	// page load clears.
+	sh.put(h, struct{}{}, d.shardCap)
 	sh.mu.Unlock()
 }
 
@@ -780,10 +766,7 @@ func (d *Detector) sessionlessCall(h uint64) {
 func (d *Detector) recordCall(h uint64) bool {
 	sh := d.shard(h)
 	sh.mu.Lock()
-	_, ok := sh.m[h]
-	if ok {
-		sh.m[h] = sh.clock
-	}
+	_, ok := sh.get(h)
 	sh.calls++
 	if !ok {
 		sh.pageless++

@@ -66,7 +66,7 @@ func (b *Behaviour) surge(net uint64, now int64, born bool) bool {
 	sh := &b.surges[net>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st, ok := sh.m[net]
+	st, ok := sh.get(net)
 	if !ok && !born {
 		return false
 	}
@@ -124,7 +124,7 @@ func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool) bool {
 	sh := &b.surges[net>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st, ok := sh.m[net]
+	st, ok := sh.get(net)
 	if !ok {
 		return false
 	}
@@ -149,7 +149,7 @@ func (b *Behaviour) netChurn(net uint64, now int64, born, grew bool) bool {
 	if st.mature > 256 {
 		st.mature, st.grown = st.mature/2, st.grown/2
 	}
-	sh.m[net] = st
+	sh.put(net, st, b.shardCap)
 	return !grew && st.mature >= 64 && 32*uint32(st.grown) < uint32(st.mature)
 }
 
@@ -171,7 +171,7 @@ func (b *Behaviour) pagelessBirths(k uint64, now int64, born bool) float64 {
 	sh := &b.pageless[k>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st, ok := sh.m[k]
+	st, ok := sh.get(k)
 	if !ok && !born {
 		return 0
 	}
@@ -189,7 +189,8 @@ func (b *Behaviour) netRising(net uint64) bool {
 	sh := &b.surges[net>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.m[net].rising
+	st, _ := sh.get(net)
+	return st.rising
 }
 
 // rise notes a young session's record request at now (born: its first)
@@ -236,7 +237,7 @@ func (b *Behaviour) surgeServed(net uint64, mostlyCold uint16) {
 	sh := &b.surges[net>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st, ok := sh.m[net]
+	st, ok := sh.get(net)
 	if !ok {
 		return
 	}
@@ -245,7 +246,7 @@ func (b *Behaviour) surgeServed(net uint64, mostlyCold uint16) {
 	if st.served > 256 {
 		st.served, st.coldServed = st.served/2, st.coldServed/2
 	}
-	sh.m[net] = st
+	sh.put(net, st, b.shardCap)
 	if st.rising {
 		r := &b.rising
 		r.Lock()
@@ -269,7 +270,7 @@ func (b *Behaviour) client(addr, fp uint64, now int64) (c clientState, born bool
 	sh := &b.clients[k>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c, ok := sh.m[k]; ok {
+	if c, ok := sh.get(k); ok {
 		return c, false
 	}
 	c = clientState{first: now}
@@ -288,8 +289,7 @@ func (b *Behaviour) clientAt(addr, fp uint64) (clientState, bool) {
 	sh := &b.clients[k>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	c, ok := sh.m[k]
-	return c, ok
+	return sh.get(k)
 }
 
 // markClient notes that client fp on address addr was held in a surge
@@ -299,10 +299,10 @@ func (b *Behaviour) markClient(addr, fp uint64, surged, grown bool) {
 	sh := &b.clients[k>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c, ok := sh.m[k]; ok {
+	if c, ok := sh.get(k); ok {
 		c.surged = c.surged || surged
 		c.grown = c.grown || grown
-		sh.m[k] = c
+		sh.put(k, c, b.shardCap)
 	}
 }
 
