@@ -26,9 +26,9 @@ const (
 // recruits follows crews forming. Past their bounds they forget first
 // what they would start anew (a crew without its quorum past its minute,
 // a /24 weighed more than a minute ago), then crews still forming, then
-// what is idle longest: a
-// decoy swarm over thousands of /24s, each a crew of its own, made them
-// forget a random quarter each time, a real crew's quorum with them.
+// what is idle longest: a decoy swarm over thousands of /24s, each a crew
+// of its own, made them forget a random quarter each time, a real crew's
+// quorum with them.
 type recruits struct {
 	mu sync.Mutex
 	m  map[uint64]*recruit
