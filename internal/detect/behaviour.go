@@ -1280,7 +1280,12 @@ func (st *addrState) peopled() bool {
 type table[V any] struct {
 	mu    sync.Mutex
 	m     map[uint64]used[V]
-	clock uint32   // the keys put
+	clock uint32 // the keys put
+	// slack: an entry used again within it is not stamped again (a
+	// sixteenth of the bound): a map write on every use cost a
+	// churner's simulated day 2 s in 40, and an age a sixteenth of the
+	// table out changes nothing of what goes first
+	slack uint32
 	idle  []uint64 // forgetIdle's
 }
 
@@ -1293,7 +1298,7 @@ type used[V any] struct {
 // get returns k's value (locked), if any, as used now.
 func (t *table[V]) get(k uint64) (V, bool) {
 	e, ok := t.m[k]
-	if ok && e.at != t.clock {
+	if ok && t.clock-e.at > t.slack {
 		e.at = t.clock
 		t.m[k] = e
 	}
@@ -1304,6 +1309,7 @@ func (t *table[V]) get(k uint64) (V, bool) {
 func (t *table[V]) put(k uint64, v V, max int) {
 	if t.m == nil {
 		t.m = map[uint64]used[V]{}
+		t.slack = uint32(max / 16)
 	}
 	if _, ok := t.m[k]; !ok {
 		if len(t.m) >= max {

@@ -792,11 +792,17 @@ func thin[V any](m map[uint64]V, round *uint8) {
 // idle as long as the last of them) by idle, each entry's idle time in
 // whatever clock the caller keeps; buf is its buffer. A log replayed
 // twice forgets the same keys, as with thin; a flood of keys used once
-// goes first, and the keys in use stay.
+// goes first, and the keys in use stay. The quarter is read off the keys
+// of one hash in sampleOf, chosen by their hash as thin's are: sorting
+// every key's age of a full table cost a churner's simulated day 3.5 s
+// in 40.
 func forgetIdle[V any](m map[uint64]V, idle func(V) uint64, buf *[]uint64) {
 	*buf = (*buf)[:0]
-	for _, v := range m {
-		*buf = append(*buf, idle(v))
+	sampled := len(m) >= 8*sampleOf
+	for k, v := range m {
+		if !sampled || mix(k)%sampleOf == 0 {
+			*buf = append(*buf, idle(v))
+		}
 	}
 	if len(*buf) == 0 {
 		return
@@ -810,6 +816,10 @@ func forgetIdle[V any](m map[uint64]V, idle func(V) uint64, buf *[]uint64) {
 		}
 	}
 }
+
+// sampleOf: forgetIdle weighs one key in sampleOf of a table of 8 ×
+// sampleOf keys or more.
+const sampleOf = 16
 
 func mix(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
