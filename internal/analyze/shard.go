@@ -387,8 +387,8 @@ func (s *syncer) catchUp(upto, slots int) {
 	}
 }
 
-// crewSanctioned is what the stack tells the detector: whether crew is
-// under a sanction at now.
+// crewSanctioned is what the stack tells the detector: when crew's
+// sanctions in force at now end (0: none).
 func (a *Analyzer) crewSanctioned(now int64, crew identity.Key) int64 {
 	return a.o.Engine.SanctionedUntil(now, crew)
 }
