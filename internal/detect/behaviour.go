@@ -373,14 +373,15 @@ func NewBehaviour(addrs int) *Behaviour {
 	return b
 }
 
-func (b *Behaviour) state(k identity.Key, create bool) (*table[*addrState], *addrState) {
+// state returns key k's state (its shard locked), making one if create.
+func (b *Behaviour) state(k identity.Key, create bool) *addrState {
 	sh := &b.shards[k.Hash>>58]
 	st, _ := sh.get(k.Hash)
 	if st == nil && create {
 		st = &addrState{lastLow: -1}
 		sh.put(k.Hash, st, b.shardCap)
 	}
-	return sh, st
+	return st
 }
 
 // evidence is what a key shows towards a crew it does not belong to yet
@@ -608,7 +609,7 @@ func (b *Behaviour) pageServed(k identity.Key, pathID int) {
 	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
-	if _, st := b.state(k, true); st != nil {
+	if st := b.state(k, true); st != nil {
 		b.servedPage(st, k.Kind, pathID)
 	}
 	sh.mu.Unlock()
@@ -626,7 +627,7 @@ func (b *Behaviour) pageNamed(k identity.Key, names *Names) {
 	sh.mu.Lock()
 	// Only before the session's first record call, the one judged
 	// against them (addrState.lineage).
-	if _, st := b.state(k, true); st != nil {
+	if st := b.state(k, true); st != nil {
 		if st.firstAt == 0 {
 			if st.named == nil {
 				st.named = new(Names)
@@ -675,7 +676,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	sh.mu.Lock()
 	// A page or asset before any record request counts too: a browser
 	// loads the page first.
-	_, st := b.state(k, record || page)
+	st := b.state(k, record || page)
 	if st == nil {
 		sh.mu.Unlock()
 		return 0, ev
@@ -958,7 +959,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	if stayed && landing && keys[3].Hash != 0 && b.itemsPaged() {
 		lsh := &b.shards[keys[3].Hash>>58]
 		lsh.mu.Lock()
-		if _, lst := b.state(keys[3], young); lst != nil {
+		if lst := b.state(keys[3], young); lst != nil {
 			counted = lst.admit(weak)
 		}
 		lsh.mu.Unlock()
@@ -973,7 +974,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		ysh.mu.Lock()
 		var yst *addrState
 		if young {
-			_, yst = b.state(yk, true)
+			yst = b.state(yk, true)
 			stranger = stranger || i == 0 && born && (yst.born == 0 || now-yst.firstAt < regularAfter && yst.grown == 0)
 			if born || landed && i == 3 {
 				yst.bear()
@@ -989,7 +990,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 		} else if stayed {
 			// A record call of a session past its youth, on an address
 			// (a fingerprint) whose young sessions are followed.
-			_, yst = b.state(yk, false)
+			yst = b.state(yk, false)
 		}
 		if i == 0 && strayGrew && yst != nil && yst.strays > 0 {
 			yst.strays--
@@ -1238,7 +1239,7 @@ func (b *Behaviour) stateIs(k identity.Key, is func(*addrState) bool) bool {
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	_, st := b.state(k, false)
+	st := b.state(k, false)
 	return st != nil && is(st)
 }
 
@@ -1644,7 +1645,7 @@ func (b *Behaviour) enlist(k identity.Key, until int64, churn bool) {
 	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
-	if _, st := b.state(k, true); st.enlisted < until {
+	if st := b.state(k, true); st.enlisted < until {
 		st.enlisted, st.byChurn = until, churn
 	}
 	sh.mu.Unlock()
@@ -1658,7 +1659,7 @@ func (b *Behaviour) keep(k identity.Key, now, until int64) {
 	}
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
-	if _, st := b.state(k, false); st != nil && st.enlisted > now && st.enlisted < until {
+	if st := b.state(k, false); st != nil && st.enlisted > now && st.enlisted < until {
 		st.enlisted = until
 	}
 	sh.mu.Unlock()
@@ -1823,7 +1824,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	onShared := b.shared(o.addr)
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
-	_, st := b.state(k, true)
+	st := b.state(k, true)
 	// A response the key was served among its last takes nothing new:
 	// it is left out of the key's own evidence, and is warm to what the
 	// key is followed with (its address's young sessions, the pageless
@@ -1940,7 +1941,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 		fk := pagelessPool()
 		fsh := &b.shards[fk.Hash>>58]
 		fsh.mu.Lock()
-		_, fst := b.state(fk, true)
+		fst := b.state(fk, true)
 		fst.took(uint32(len(recs)), cold, 0)
 		fst.fresh = true
 		fsh.mu.Unlock()
@@ -1952,7 +1953,7 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 			}
 			ysh := &b.shards[yk.Hash>>58]
 			ysh.mu.Lock()
-			_, yst := b.state(yk, true)
+			yst := b.state(yk, true)
 			yst.took(uint32(len(recs)), cold, 0)
 			ysh.mu.Unlock()
 		}

@@ -120,12 +120,12 @@ func TestOneAddressDoesNotWarmWhatItTakes(t *testing.T) {
 	}
 	person := identity.Key{Kind: identity.Session, Hash: 2}
 	b.Served(person, origin{addr: 0xadd2}, rec(3))
-	if _, st := b.state(person, false); st.cold != 1 {
+	if st := b.state(person, false); st.cold != 1 {
 		t.Fatalf("a record one address took ten times was warm to another (cold %d of 1)", st.cold)
 	}
 	// Shown to two addresses, it is popular.
 	b.Served(person, origin{addr: 0xadd3}, rec(3))
-	if _, st := b.state(person, false); st.cold != 1 {
+	if st := b.state(person, false); st.cold != 1 {
 		t.Fatalf("a record two addresses were shown was cold to a third (cold %d of 2)", st.cold)
 	}
 }
@@ -1878,7 +1878,7 @@ func TestAStrayedSessionThatGoesOnIsALanderAgain(t *testing.T) {
 	d.PageNamed(&a, &home)
 	d.Assess(&a, Traits{Kind: Asset, UA: UABrowser, At: at + 1e8, IDLow: -1})
 	d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: at + 4e8, IDLow: -1, PathID: 1 + 200}) // their profile
-	_, st := b.state(a.Keys[identity.Session], false)
+	st := b.state(a.Keys[identity.Session], false)
 	if !st.pageless {
 		t.Fatal("a session whose first call strayed does not read as pageless")
 	}
@@ -1920,7 +1920,7 @@ func TestAHomePagesOwnCallsAreNotASessionGoingOnWithoutPages(t *testing.T) {
 			for i, c := range tc.calls {
 				d.Assess(&a, Traits{Kind: Record, UA: UABrowser, At: epoch + int64(c), IDLow: -1, PathID: 1 + 200 + i})
 			}
-			_, st := b.state(a.Keys[identity.Session], false)
+			st := b.state(a.Keys[identity.Session], false)
 			if st.pageless != tc.pageless {
 				t.Fatalf("pageless %v, want %v", st.pageless, tc.pageless)
 			}

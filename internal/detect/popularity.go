@@ -71,7 +71,7 @@ func (b *Behaviour) lookup(k identity.Key, h uint64) Signals {
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	_, st := b.state(k, true)
+	st := b.state(k, true)
 	st.lookups++
 	if !shown {
 		st.unshown++

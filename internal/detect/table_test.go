@@ -31,7 +31,7 @@ func TestAFloodOfFreshSessionsDoesNotForgetPeople(t *testing.T) {
 					sh.mu.Lock()
 					defer sh.mu.Unlock()
 					k := identity.Key{Kind: identity.Session, Hash: h}
-					_, was := b.state(k, false)
+					was := b.state(k, false)
 					b.state(k, true)
 					return was != nil
 				}, func() (n int) {

@@ -319,7 +319,7 @@ func (b *Behaviour) pagelessSweep(now int64, record bool, loads uint16) bool {
 	sh := &b.shards[k.Hash>>58]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	_, st := b.state(k, true)
+	st := b.state(k, true)
 	st.pageLoads = sat16(st.pageLoads, loads)
 	if !record {
 		return now < st.enlisted
