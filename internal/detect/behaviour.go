@@ -1587,11 +1587,11 @@ func (b *Behaviour) arrived(route int, from, to int64) (n uint64) {
 	return n
 }
 
-// VisitGap: a key's record calls this far apart are two visits.
-const VisitGap = time.Hour
+// visitGap: a key's record calls this far apart (ns) are two visits.
+const visitGap = int64(time.Hour)
 
-// visitGap is VisitGap in ns.
-const visitGap = int64(VisitGap)
+// VisitGap is visitGap as a duration, as the demo judges people's visits.
+const VisitGap = time.Duration(visitGap)
 
 // people returns people's cold share, and whether it is a measure yet
 // (minPaced responses). While strangers are seen colder than regulars
