@@ -62,16 +62,21 @@ func TestDemoShortContainsEveryClassAndSparesShoppers(t *testing.T) {
 	// The office's people share their addresses with office-churn and
 	// office-paged, whose young sessions are held: a person arriving
 	// there while the churner runs may lose their visit's first calls,
-	// the price docs/default-policy.md states, which the simulator's
-	// tests of people beside churners bound as this does (two a session
-	// at most, none past its first 5 s; TestBenchNATChurnHoldsOnlyItsOwnAddress).
-	// It shows 45-72 s into a run; under CI's load this run lasted
-	// 48-54 s, and failed on 1 and 3 such requests (2026-12-07). Any
-	// other refusal of the office's is a false positive.
+	// the price docs/default-policy.md states: none past its first 5 s,
+	// as the simulator's tests of people beside churners bound it
+	// (TestBenchNATChurnHoldsOnlyItsOwnAddress). Those also bound a
+	// session to two calls; this run's visits, at a second's thought
+	// (--think 1s), can make five or more record calls in their first 5 s
+	// (a landing widget's, items' reviews, one in ten the person's
+	// profile, one in six a reviewer; Traffic.shopper), and it failed on
+	// three in one session, none past its first 5 s, with a build beside
+	// it (2026-12-07). It shows 45-72 s into a run; under CI's load this
+	// run lasted 48-54 s, and failed on 1 and 3 such requests
+	// (2026-12-07). Any other refusal of the office's is a false positive.
 	office := scores["office"]
 	switch r := office.Refusals(); {
-	case r.Late > 0 || r.Most > 2:
-		t.Errorf("%d office requests refused in %d sessions, %d of them past their visit's first 5 s, at most %d in one: want two a session at most, none past", office.Refused.Load(), r.Sessions, r.Late, r.Most)
+	case r.Late > 0:
+		t.Errorf("%d office requests refused in %d sessions, %d of them past their visit's first 5 s, at most %d in one: want none past", office.Refused.Load(), r.Sessions, r.Late, r.Most)
 	case r.Sessions > 0:
 		t.Logf("%d office requests refused in %d sessions, in their visits' first 5 s (the known price beside a churner on their address)", office.Refused.Load(), r.Sessions)
 	}
