@@ -77,6 +77,10 @@ type Options struct {
 	// traffic as the proxy's do from theirs, in the log's time (learner);
 	// not in a shard pass (Parts), which holds a part of the keys.
 	Learn bool
+	// BodyRoutes are the configured routes whose records are read from
+	// response bodies: a log holds none, so their lines count nothing, and
+	// the report says so rather than showing a clean replay.
+	BodyRoutes []string
 	// Part and Parts, with Parts from 1 to 64, make the replay one shard
 	// pass of a log cut in Parts (partial.go): every line is read and
 	// goes through the detector and the engine's calls of every address
@@ -1032,6 +1036,9 @@ type Report struct {
 	// Learnt: the budgets whose limits the replay learnt above their
 	// written ones (Options.Learn), as the last calibration left them.
 	Learnt []engine.Calibration `json:"learnt_limits,omitempty"`
+	// RoutesNotCounted are the routes that read their records from
+	// response bodies, which an access log does not hold.
+	RoutesNotCounted []string `json:"routes_not_counted,omitempty"`
 }
 
 // ActorReport is one actor key in the report.
@@ -1103,7 +1110,7 @@ func less(x, y ranked) bool {
 func (a *Analyzer) Report(top int) Report {
 	a.flagOutliers()
 	r := Report{OutlierTails: a.tails, Learnt: a.learn.moved(), Lines: a.lines, Malformed: a.bad, MalformedSample: a.badLines, TruncatedUA: a.truncUA, OutOfOrder: a.outOfOrd, OutsideWindow: a.outside,
-		First: a.first, Last: a.last, Actors: len(a.actors), FoldedKeys: a.folded, BreachScope: map[string]int{}, ErrorBound: 1.04 / 128}
+		RoutesNotCounted: a.o.BodyRoutes, First: a.first, Last: a.last, Actors: len(a.actors), FoldedKeys: a.folded, BreachScope: map[string]int{}, ErrorBound: 1.04 / 128}
 	if a.exact() {
 		r.ErrorBound, r.Exact = 0, true
 	}

@@ -43,6 +43,12 @@ func FromConfig(cfg *config.Config, h *keyed.Hasher, getenv func(string) string,
 	}
 	o.Resolver, o.Catalog, o.Engine, o.Detector, o.UA, o.Meter, o.Capture = st.Resolver, st.Catalog, st.Engine, st.Detector, st.UA, st.Meter, capture
 	o.Idle, o.ReportWindows = cfg.LongestBudget(), cfg.ReportDurations()
+	o.BodyRoutes = nil
+	for _, r := range cfg.Records {
+		if r.Body != "" {
+			o.BodyRoutes = append(o.BodyRoutes, r.Route)
+		}
+	}
 	a = New(o)
 	// Not a shard pass: it holds a part of the keys, and would learn
 	// from those alone, another limit than the whole replay's.

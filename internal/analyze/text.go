@@ -56,6 +56,10 @@ func (r *Report) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
+	if n := len(r.RoutesNotCounted); n > 0 {
+		fmt.Fprintf(w, "%d %s read records from response bodies, which a log does not hold: %s counted nothing (%s)\n",
+			n, plural(n, "route", "routes"), plural(n, "it", "they"), strings.Join(r.RoutesNotCounted, ", "))
+	}
 	if r.FoldedKeys > 0 {
 		fmt.Fprintf(w, "%s keys never suspected were folded into the totals, idle past --max-keys\n", commas(r.FoldedKeys))
 	}
@@ -153,3 +157,10 @@ func compact(vs []string) string {
 }
 
 func commas(n int) string { return human.Count(int64(n)) }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -229,6 +229,12 @@ func (c *AnalyzeCommand) Run(ctx context.Context) error {
 		return err
 	}
 	held = a
+	for i, r := range cfg.Records {
+		if r.Body != "" {
+			fmt.Fprintf(c.Stderr, "leakguard analyze: %s: route %q reads its records from response bodies (body: %s); an access log holds none, so its lines count no records in this replay\n",
+				cfg.Where(fmt.Sprintf("records[%d].body", i)), r.Route, r.Body)
+		}
+	}
 	var inputs []analyze.Input
 	for _, name := range c.Inputs {
 		inputs = append(inputs, analyze.Input{Name: name, Stdin: c.Stdin})

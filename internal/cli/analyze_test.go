@@ -372,3 +372,45 @@ func TestAReportThatCannotBeWrittenFailsTheCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeSaysABodyRouteCountsNothing: a route whose records are in
+// its responses' bodies (the README's reviews route) counts nothing from
+// an access log, which holds no bodies. A red team's replay of a session
+// reading 7,200 items' reviews in an hour said only "no actor received
+// records on the configured routes", a clean report of a sweep.
+func TestAnalyzeSaysABodyRouteCountsNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lg.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`records:
+  - route: GET /api/users/{id}
+    entity: user
+  - route: GET /api/items/{id}/reviews
+    entity: user
+    body: $.reviews[*].user.id
+state: {dir: %s}
+`, filepath.Join(dir, "state"))), 0o600)
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&b, "203.0.113.66 - - [%s] \"GET /api/items/%d/reviews HTTP/1.1\" 200 900 \"-\" \"Mozilla/5.0\"\n", start.Add(time.Duration(i)*time.Second).Format("02/Jan/2006:15:04:05 -0700"), i)
+	}
+	log := filepath.Join(dir, "access.log")
+	os.WriteFile(log, []byte(b.String()), 0o600)
+
+	c, out, errOut, err := runAnalyzeCommand(t, "", "--config", cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := cfg + `:6: route "GET /api/items/{id}/reviews" reads its records from response bodies`; !strings.Contains(errOut, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut)
+	}
+	if want := "1 route read records from response bodies, which a log does not hold: it counted nothing (GET /api/items/{id}/reviews)"; !strings.Contains(out, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, out)
+	}
+	if got := c.Report.RoutesNotCounted; len(got) != 1 || got[0] != "GET /api/items/{id}/reviews" {
+		t.Errorf("routes_not_counted = %q", got)
+	}
+	if strings.Contains(errOut, "/api/users/{id}\" reads") {
+		t.Errorf("the profiles route, whose id is in its path, is named:\n%s", errOut)
+	}
+}

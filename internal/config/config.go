@@ -1149,6 +1149,15 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
+// Where names the file and line of a dotted path such as
+// "records[1].body", for messages about the config that are not errors.
+func (c *Config) Where(path string) string {
+	if line := c.lineOf(path); line > 0 {
+		return fmt.Sprintf("%s:%d", c.file, line)
+	}
+	return c.file
+}
+
 // lineOf finds the line of a dotted path such as "budgets[0].window" in the parsed YAML.
 func (c *Config) lineOf(path string) int {
 	if c.root == nil || len(c.root.Content) == 0 {
