@@ -68,6 +68,9 @@ type Line struct {
 	// rule, so an operator can see why; Score their weighted sum.
 	Signals []string `json:"signals,omitempty"`
 	Score   int      `json:"score,omitempty"`
+	// OwnNormal: a partner held to its own history; limit is a multiple
+	// of the most it took in the window in an hour of the week before.
+	OwnNormal uint64 `json:"own_normal,omitempty"`
 }
 
 // Decision writes one engine decision. In shadow mode the line says what
@@ -80,7 +83,7 @@ func LineOf(d engine.Decision) Line {
 		Time: d.Time.UTC(), Msg: "decision", Rule: d.Rule, Action: d.Action.String(), Shadow: d.Shadow,
 		Key: d.Key.String(), Keys: Keys(d.Actor), Route: d.Route, Entity: d.Entity,
 		Count: d.Count, Limit: d.Limit, Until: d.Until.UTC(),
-		Signals: d.Signals.Names(), Score: d.Score,
+		Signals: d.Signals.Names(), Score: d.Score, OwnNormal: d.Normal,
 	}
 	if d.Window > 0 {
 		line.Window = config.FormatDuration(d.Window)

@@ -138,6 +138,9 @@ type Decision struct {
 	// rule; Score their weighted sum (risk bands: the score is the Count).
 	Signals detect.Signals
 	Score   int
+	// Normal, for a partner held to its own history, is the most it took
+	// in the window in an hour of the week before: Limit came from it.
+	Normal uint64
 }
 
 // Verdict is what to do with one request.
@@ -241,6 +244,9 @@ type Engine struct {
 	// learned holds each budget's calibrated limit (0: none), which only
 	// ever raises Limit: see Calibrate.
 	learned []atomic.Uint64
+	// own holds partners' histories, which lower their allowlisted
+	// budgets' limits once known (partners.go).
+	own ownNormals
 }
 
 // New returns an engine over a meter. Every budget's window must be one of the meter's.
@@ -443,7 +449,7 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 			continue
 		}
 		b := &e.budgets[bi]
-		// The bound against the written limit first: limit() may
+		// The bound against the least limit first: limit() may
 		// count the people behind an address, and every learnt or
 		// per-person limit is at least the written one.
 		var bound uint64
@@ -453,9 +459,9 @@ func (e *Engine) admitKey(now time.Time, t int64, a *identity.Actor, kind identi
 		} else {
 			bound = e.meter.Bound(t, k, b.ent, b.wi)
 		}
-		if bound < b.Limit {
+		if least := e.least(t, k, bi, sig); bound < least {
 			if e.limiting != nil && b.ent >= 0 {
-				e.limiting.Limiting(t, k, b.ent, b.wi, b.Limit)
+				e.limiting.Limiting(t, k, b.ent, b.wi, least)
 			}
 			continue
 		}
@@ -542,7 +548,10 @@ func (e *Engine) observeKey(now time.Time, t int64, a *identity.Actor, kind iden
 		if touched&(1<<b.ent) == 0 || b.Allowlisted != exempt {
 			continue
 		}
-		if counts[b.ent*nw+b.wi] < b.Limit {
+		if b.Allowlisted && x.Signals&detect.Allowlisted != 0 {
+			e.own.note(k, bi, t, counts[b.ent*nw+b.wi])
+		}
+		if counts[b.ent*nw+b.wi] < e.least(t, k, bi, x.Signals) {
 			continue // per-person limits are multiples of Limit
 		}
 		limit := e.limit(t, k, bi, x.Signals)
@@ -662,6 +671,10 @@ func (e *Engine) ObserveKey(now time.Time, a *identity.Actor, kind identity.Kind
 func (e *Engine) limit(t int64, k identity.Key, bi int, sig detect.Signals) uint64 {
 	b := &e.budgets[bi]
 	lim := max(b.Limit, e.learned[bi].Load())
+	if b.Allowlisted && sig&detect.Allowlisted != 0 {
+		own, _ := e.own.limit(k, bi, t, lim)
+		return own
+	}
 	if !b.PerPerson || e.people < 0 || (k.Kind != identity.IP && k.Kind != identity.Net) || sig&detect.SessionChurn != 0 {
 		return lim
 	}
@@ -676,6 +689,16 @@ func (e *Engine) limit(t int64, k identity.Key, bi int, sig detect.Signals) uint
 	}
 	n := min(max(e.meter.Count(t, k, e.people, b.wi), 1), MaxPeople)
 	return lim * n
+}
+
+// least is the lowest limit budget bi can have on key k for a request
+// with signals sig: a count under it needs no other. It is the written
+// limit, but for a partner held to its own history (partners.go).
+func (e *Engine) least(t int64, k identity.Key, bi int, sig detect.Signals) uint64 {
+	if b := &e.budgets[bi]; !b.Allowlisted || sig&detect.Allowlisted == 0 {
+		return b.Limit
+	}
+	return e.limit(t, k, bi, sig)
 }
 
 // nobodyKey is the meter's key for the traffic of the requests on address
@@ -916,12 +939,18 @@ func (e *Engine) trip(now time.Time, a *identity.Actor, k identity.Key, bi int, 
 	}
 	s := sanction{budget: bi, action: b.Action, until: until, young: young, shadow: e.shadow.Load()}
 	e.sanctions.add(k, s)
-	decide(Decision{
+	d := Decision{
 		Time: now, Rule: e.ruleID(bi, s.young), Action: b.Action, Shadow: s.shadow,
 		Key: k, Actor: *a, Route: route, Entity: b.Entity,
 		Count: count, Limit: b.Limit, Window: b.Window, Until: time.Unix(0, until),
 		Signals: sig, Score: score,
-	})
+	}
+	if b.Allowlisted && sig&detect.Allowlisted != 0 {
+		if own, normal := e.own.limit(k, bi, t, max(b.Limit, e.learned[bi].Load())); normal > 0 && own < b.Limit {
+			d.Rule, d.Limit, d.Normal = d.Rule+ownNormalSuffix, own, normal
+		}
+	}
+	decide(d)
 	return s
 }
 
@@ -982,7 +1011,7 @@ func (e *Engine) Impose(now int64, s Sanction) bool {
 		return false
 	}
 	for bi := range e.budgets {
-		id, young := strings.CutSuffix(s.Rule, youngSuffix)
+		id, young := strings.CutSuffix(strings.TrimSuffix(s.Rule, ownNormalSuffix), youngSuffix)
 		if e.budgets[bi].ID == id {
 			e.sanctions.add(s.Key, sanction{budget: bi, action: s.Action, until: s.Until, young: young, shadow: s.Shadow})
 			return true
