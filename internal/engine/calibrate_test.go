@@ -35,6 +35,9 @@ func TestCalibrateLearnsTheLegitimateTail(t *testing.T) {
 		{"light readers", 1000, 50, 0, 0, 300, false}, // never below the written limit
 		{"light readers and a handful under the limit", 1000, 50, 0, 9, 300, false},
 		{"light readers and many under the limit", 1000, 50, 0, 30, 897, false}, // more than a handful are a tail
+		// ...but not 30 times the 90th percentile of the rest: 80 keys
+		// of crews kept under the limit, people's 90th percentile 9
+		{"lighter readers and crews under the limit", 1000, 10, 0, 80, 300, false},
 		{"too few keys", 100, 280, 0, 0, 300, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
