@@ -905,11 +905,12 @@ func (m *Memory) roll(ws *windowSketch, now int64, wi int) {
 
 // liveSum bounds the union of the live buckets from above while each is
 // a set, by the sum of their sizes (no bound once one is dense); not by
-// the union where it is kept, so that keeping it changes no bound. cached+pending only grows until a
-// precise count, which a key under its budgets never needs: a clerk's
-// lookups, past exact_up_to in a day, read ~128 in every 10 minutes of
-// the rest of it, and analyze took that for its peak and suggested
-// budgets from it (TestAShortWindowsBoundFallsAsItsBucketsLeave).
+// the union where it is kept, so that keeping it changes no bound.
+// cached+pending only grows until a precise count, which a key under its
+// budgets never needs: a clerk's lookups, past exact_up_to in a day, read
+// ~128 in every 10 minutes of the rest of it, and analyze took that for
+// its peak and suggested budgets from it
+// (TestAShortWindowsBoundFallsAsItsBucketsLeave).
 func (ws *windowSketch) liveSum() uint64 {
 	var n uint64
 	for i, b := range ws.ring {
