@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -45,6 +46,55 @@ func TestAShortWindowsBoundFallsAsItsBucketsLeave(t *testing.T) {
 	for wi, most := range []uint64{1, 2} {
 		if worst[wi] > most {
 			t.Errorf("%v: the bound was up to %d above the count (want at most %d, the repeats)", windows[wi], worst[wi], most)
+		}
+	}
+}
+
+// liveSum's kept sum is the sum made afresh, over random traffic with
+// repeats, idle gaps, events out of order and buckets past a set.
+func TestLiveSumKeptIsLiveSumMade(t *testing.T) {
+	windows := []time.Duration{10 * time.Minute, time.Hour, 24 * time.Hour}
+	for seed := uint64(1); seed <= 20; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		m := New(Options{Windows: windows, Entities: 2, ExactUpTo: 8 + rng.IntN(40), MaxActors: 100000})
+		keys := []identity.Key{{Kind: identity.IP, Hash: 1}, {Kind: identity.Account, Hash: 2}}
+		counts := make([]uint64, 6)
+		now := t0
+		for op := 0; op < 3000; op++ {
+			switch r := rng.IntN(100); {
+			case r < 70:
+				now += rng.Int64N(int64(time.Minute))
+			case r < 80:
+				now -= rng.Int64N(int64(10 * time.Minute))
+			case r < 83:
+				now += rng.Int64N(int64(3 * time.Hour))
+			}
+			k := keys[rng.IntN(len(keys))]
+			n := 1 + rng.IntN(5)
+			if rng.IntN(300) == 0 {
+				n = 1100 // a bucket past a set
+			}
+			m.Observe(now, k, recs(rng.IntN(2), rng.IntN(2000), n), false, counts)
+			if rng.IntN(5) == 0 {
+				m.Count(now, k, rng.IntN(2), rng.IntN(3))
+			}
+			s := m.shard(k)
+			s.mu.Lock()
+			a := s.find(k)
+			for _, d := range a.ents {
+				if d == nil {
+					continue
+				}
+				for wi, ws := range d.sketch {
+					kept := ws.liveSum()
+					ws.sumOK = false
+					if made := ws.liveSum(); kept != made {
+						s.mu.Unlock()
+						t.Fatalf("seed %d op %d window %d: kept sum %d, made afresh %d", seed, op, wi, kept, made)
+					}
+				}
+			}
+			s.mu.Unlock()
 		}
 	}
 }

@@ -225,6 +225,10 @@ type windowSketch struct {
 	// (~75µs): most people behind a busy NAT were seen before.
 	regs   []uint8
 	raised bool
+	// sum is liveSum's answer while sumOK: kept as records arrive, made
+	// again after a roll (or a restore, which leaves sumOK false).
+	sum   uint64
+	sumOK bool
 }
 
 // New returns an empty meter.
@@ -789,6 +793,13 @@ func (m *Memory) insert(d *distinct, now int64, h uint64) {
 			ws.raised = rho > ws.regs[i]
 		}
 		if b.insert(h) {
+			switch {
+			case !ws.sumOK || ws.sum == math.MaxUint64:
+			case b.hll != nil:
+				ws.sumOK = false // dense now, or was
+			default:
+				ws.sum++
+			}
 			ws.pending++ // re-reads within a bucket do not loosen the bound
 			if ws.unionOK {
 				switch {
@@ -901,6 +912,7 @@ func (m *Memory) roll(ws *windowSketch, now int64, wi int) {
 		ws.ring[slot].reset()
 	}
 	ws.epochs[slot], ws.cur = cur, cur
+	ws.sumOK = false
 }
 
 // liveSum bounds the union of the live buckets from above while each is
@@ -912,16 +924,21 @@ func (m *Memory) roll(ws *windowSketch, now int64, wi int) {
 // its peak and suggested budgets from it
 // (TestAShortWindowsBoundFallsAsItsBucketsLeave).
 func (ws *windowSketch) liveSum() uint64 {
+	if ws.sumOK {
+		return ws.sum
+	}
 	var n uint64
 	for i, b := range ws.ring {
 		if b == nil || ws.epochs[i] <= ws.cur-Buckets-1 || ws.epochs[i] > ws.cur {
 			continue
 		}
 		if b.hll != nil {
-			return math.MaxUint64
+			n = math.MaxUint64
+			break
 		}
 		n += uint64(b.set.len())
 	}
+	ws.sum, ws.sumOK = n, true
 	return n
 }
 
