@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"sync"
 
@@ -52,6 +55,9 @@ type ownNormal struct {
 type ownNormals struct {
 	mu sync.Mutex
 	m  map[ownKey]*ownNormal
+	// notes counts note's changes, so that what keeps the histories
+	// (PartnersChanged) writes them only when they moved.
+	notes uint64
 }
 
 // note records that key k took v in budget bi's window at t (unix ns).
@@ -80,7 +86,10 @@ func (o *ownNormals) note(k identity.Key, bi int, t int64, v uint64) {
 	}
 	n.first = min(n.first, h)
 	i := slot(h)
-	n.most[i] = max(n.most[i], uint32(min(v, math.MaxUint32)))
+	if m := uint32(min(v, math.MaxUint32)); m > n.most[i] {
+		n.most[i] = m
+		o.notes++
+	}
 	if h < n.at {
 		n.at = -1 // an event out of order changed an hour before: count again
 	}
@@ -112,3 +121,148 @@ func (o *ownNormals) limit(k identity.Key, bi int, t int64, lim uint64) (uint64,
 
 // slot is hour h's place in a history.
 func slot(h int64) int64 { return (h%ownNormalHours + ownNormalHours) % ownNormalHours }
+
+// The partners' histories outlive the process (state: the store's, or the
+// fleet's in Redis): a proxy deployed every day never held a day of a
+// partner's history, so never its own normal, and a partner that turned
+// harvester after a deploy met only the written limits.
+
+// partnersMagic opens a snapshot of the partners' histories.
+const partnersMagic = "lgown1\n"
+
+// Partners returns the partners' histories as a snapshot that
+// RestorePartners reads: per partner key and allowlisted budget (by id),
+// the most it took in each hour of the last ownNormalHours.
+func (e *Engine) Partners() []byte {
+	o := &e.own
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := binary.AppendUvarint([]byte(partnersMagic), uint64(len(o.m)))
+	for k, n := range o.m {
+		id := e.budgets[k.bi].ID
+		out = binary.AppendUvarint(out, uint64(len(id)))
+		out = append(out, id...)
+		out = append(out, byte(k.k.Kind))
+		out = binary.LittleEndian.AppendUint64(out, k.k.Hash)
+		out = binary.AppendVarint(out, n.first)
+		out = binary.AppendVarint(out, n.last)
+		for x := n.last - ownNormalHours + 1; x <= n.last; x++ {
+			out = binary.AppendUvarint(out, uint64(n.most[slot(x)]))
+		}
+	}
+	return out
+}
+
+// PartnersChanged counts the changes to the partners' histories so far:
+// what keeps them need not write them again while it stands still.
+func (e *Engine) PartnersChanged() uint64 {
+	e.own.mu.Lock()
+	defer e.own.mu.Unlock()
+	return e.own.notes
+}
+
+// errPartners is what a snapshot RestorePartners cannot read is.
+var errPartners = errors.New("partners' histories: not a snapshot of this build's")
+
+// RestorePartners adds the histories of snapshot p (Partners) to the
+// engine's, the most of the two in each hour, and returns how many
+// partner histories it restored. Histories of budgets no longer in force,
+// or no longer for partners, are skipped: a config changed since. A
+// snapshot it cannot read whole restores nothing.
+func (e *Engine) RestorePartners(p []byte) (int, error) {
+	if len(p) < len(partnersMagic) || string(p[:len(partnersMagic)]) != partnersMagic {
+		return 0, errPartners
+	}
+	p = p[len(partnersMagic):]
+	uv := func() uint64 {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			p = nil
+			return 0
+		}
+		p = p[n:]
+		return v
+	}
+	sv := func() int64 {
+		v, n := binary.Varint(p)
+		if n <= 0 {
+			p = nil
+			return 0
+		}
+		p = p[n:]
+		return v
+	}
+	ids := map[string]int{}
+	for bi, b := range e.budgets {
+		if b.Allowlisted {
+			ids[b.ID] = bi
+		}
+	}
+	count := uv()
+	if p == nil || count > maxOwnNormals {
+		return 0, fmt.Errorf("%w: %d histories", errPartners, count)
+	}
+	got := map[ownKey]*ownNormal{}
+	for i := range count {
+		l := uv()
+		if p == nil || l > uint64(len(p)) {
+			return 0, fmt.Errorf("%w: history %d cut short", errPartners, i)
+		}
+		id := string(p[:l])
+		p = p[l:]
+		if len(p) < 9 {
+			return 0, fmt.Errorf("%w: history %d cut short", errPartners, i)
+		}
+		kind, hash := identity.Kind(p[0]), binary.LittleEndian.Uint64(p[1:9])
+		p = p[9:]
+		n := &ownNormal{first: sv(), last: sv(), at: -1}
+		for x := n.last - ownNormalHours + 1; x <= n.last; x++ {
+			v := uv()
+			if v > math.MaxUint32 {
+				p = nil
+			}
+			n.most[slot(x)] = uint32(v)
+		}
+		if p == nil || kind >= identity.NumKinds || hash == 0 || n.first > n.last {
+			return 0, fmt.Errorf("%w: history %d unreadable", errPartners, i)
+		}
+		if bi, ok := ids[id]; ok {
+			got[ownKey{identity.Key{Kind: kind, Hash: hash}, bi}] = n
+		}
+	}
+	if len(p) != 0 {
+		return 0, fmt.Errorf("%w: %d bytes past its end", errPartners, len(p))
+	}
+	o := &e.own
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil {
+		o.m = map[ownKey]*ownNormal{}
+	}
+	restored := 0
+	for k, n := range got {
+		have := o.m[k]
+		if have == nil {
+			if len(o.m) >= maxOwnNormals {
+				continue
+			}
+			o.m[k] = n
+			restored++
+			continue
+		}
+		// Both: the hours either holds, the most of the two in each.
+		merged := &ownNormal{first: min(have.first, n.first), last: max(have.last, n.last), at: -1}
+		for x := merged.last - ownNormalHours + 1; x <= merged.last; x++ {
+			var v uint32
+			for _, h := range []*ownNormal{have, n} {
+				if x <= h.last && x > h.last-ownNormalHours {
+					v = max(v, h.most[slot(x)])
+				}
+			}
+			merged.most[slot(x)] = v
+		}
+		o.m[k] = merged
+		restored++
+	}
+	return restored, nil
+}

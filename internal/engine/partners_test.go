@@ -123,3 +123,112 @@ func TestAnOwnNormalSanctionIsImposedElsewhere(t *testing.T) {
 		t.Fatalf("verdict %+v, want the imposed block", v)
 	}
 }
+
+// A proxy deployed every day never held a day of a partner's history, so
+// never its own normal: the partner's histories are kept across a restart
+// (state), and a partner that turns harvester right after one is stopped
+// as it would have been. Controls: a restart that restores nothing, and a
+// snapshot of a config whose budget is gone.
+func TestAPartnersNormalOutlivesARestart(t *testing.T) {
+	budget := Budget{ID: "allowlisted/user/ip/10m", Entity: "user", Per: identity.IP, Window: 10 * time.Minute, Limit: 400, Action: Block, BlockFor: time.Hour, Allowlisted: true}
+	start := func(b Budget) *Engine {
+		m := memory.New(memory.Options{Windows: []time.Duration{10 * time.Minute, time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 100000})
+		e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{b}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	partner := actor(7, 0)
+	rng := rand.New(rand.NewPCG(1, 2))
+	id := uint64(1)
+	// run has the partner take rate records in 10 minutes from from to to,
+	// and returns when it was first refused (-1: never).
+	run := func(e *Engine, from, to time.Duration, rate int) time.Duration {
+		for at := from; at < to; {
+			at += time.Duration(rng.ExpFloat64() * float64(10*time.Minute) / float64(rate))
+			now := t0.Add(at)
+			if e.Admit(now, partner, "GET /api/users/{id}", detect.Allowlisted, false).Enforced() {
+				return at
+			}
+			e.Observe(now, partner, Exchange{Records: []records.Found{{Entity: 0, Hash: id}}, Signals: detect.Allowlisted})
+			id++
+		}
+		return -1
+	}
+	first := start(budget)
+	if at := run(first, 0, 48*time.Hour, 30); at >= 0 {
+		t.Fatalf("the partner at its normal refused at %v", at)
+	}
+	snap := first.Partners()
+	jump := 48*time.Hour + 10*time.Minute
+	for _, tc := range []struct {
+		name     string
+		budget   Budget
+		restore  bool
+		restored int
+		stopped  bool
+	}{
+		{"restored", budget, true, 1, true},
+		{"not restored", budget, false, 0, false},
+		{"its budget renamed since", Budget{ID: "partners/user/ip/10m", Entity: "user", Per: identity.IP, Window: 10 * time.Minute, Limit: 400, Action: Block, BlockFor: time.Hour, Allowlisted: true}, true, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := start(tc.budget)
+			if tc.restore {
+				n, err := e.RestorePartners(snap)
+				if err != nil || n != tc.restored {
+					t.Fatalf("restored %d (%v), want %d", n, err, tc.restored)
+				}
+			}
+			at := run(e, jump, jump+2*time.Hour, 300)
+			switch stopped := at >= 0 && at < jump+30*time.Minute; {
+			case stopped != tc.stopped:
+				t.Fatalf("harvesting after the restart: first refused at %v (jump at %v), want stopped within 30 minutes: %v", at, jump, tc.stopped)
+			case tc.restored > 0 && string(e.Partners()) == string(snap):
+				t.Fatal("the restored history did not go on")
+			}
+		})
+	}
+	// Kept again, a restored history reads the same.
+	again := start(budget)
+	if _, err := again.RestorePartners(snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Partners(); string(got) != string(snap) {
+		t.Fatalf("a restored history kept again differs: %d bytes, %d before", len(got), len(snap))
+	}
+	if first.PartnersChanged() == 0 {
+		t.Fatal("no change counted")
+	}
+}
+
+// A snapshot of the partners' histories is read from state, which a
+// damaged disk or a hostile Redis writer can change: whatever it holds, it
+// is read whole or not at all, and never panics.
+func FuzzRestorePartners(f *testing.F) {
+	budget := Budget{ID: "allowlisted/user/ip/10m", Entity: "user", Per: identity.IP, Window: 10 * time.Minute, Limit: 400, Action: Block, BlockFor: time.Hour, Allowlisted: true}
+	start := func() *Engine {
+		m := memory.New(memory.Options{Windows: []time.Duration{10 * time.Minute, time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 1000})
+		e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{budget}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		return e
+	}
+	seed := start()
+	seed.Observe(t0, actor(7, 0), Exchange{Records: []records.Found{{Entity: 0, Hash: 1}}, Signals: detect.Allowlisted})
+	f.Add(seed.Partners())
+	f.Add([]byte(partnersMagic))
+	f.Add([]byte("lgown1\n\x01\x17allowlisted/user/ip/10m\x01"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		e := start()
+		n, err := e.RestorePartners(p)
+		if err != nil && n != 0 {
+			t.Fatalf("%d restored with an error: %v", n, err)
+		}
+		if _, err := start().RestorePartners(e.Partners()); err != nil {
+			t.Fatalf("what was restored does not read back: %v", err)
+		}
+	})
+}
