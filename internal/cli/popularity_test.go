@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/state"
 	"github.com/leakguard/leakguard/internal/testserver"
 )
 
@@ -91,20 +92,20 @@ func TestDemoStartsColdOnAStateDirReused(t *testing.T) {
 	}
 }
 
-// A running proxy keeps its popularity every popularityEvery, not only at
+// A running proxy keeps its popularity every snapshotEvery, not only at
 // Close: a crash loses at most that much of it.
 func TestProxyKeepsPopularityAsItRuns(t *testing.T) {
 	cfg := writeStateConfig(t, upstreamShop(t).URL, fmt.Sprintf("  dir: %s", t.TempDir()))
 	c, base, _ := serveConfig(t, cfg, &testserver.Buffer{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); c.keepPopularity(ctx, 20*time.Millisecond) }()
+	go func() { defer close(done); c.keepSnapshots(ctx, 20*time.Millisecond) }()
 	defer func() { cancel(); <-done }()
 	if n := crawl(t, base, "203.0.113.10", 0, 10); n != 10 {
 		t.Fatalf("served %d of 10", n)
 	}
 	testserver.WaitFor(t, 5*time.Second, "the popularity kept while running", func() bool {
-		p, err := c.state.Popularity(ctx)
+		p, err := c.state.Snapshot(ctx, state.Popularity)
 		return err == nil && p != nil
 	})
 }
@@ -117,9 +118,9 @@ func TestProxyWithoutPersistenceKeepsNoPopularity(t *testing.T) {
 	if n := crawl(t, base, "203.0.113.11", 0, 10); n != 10 {
 		t.Fatalf("served %d of 10", n)
 	}
-	c.keepPopularityNow()
+	c.keepSnapshotsNow()
 	stop()
-	if p, err := c.state.Popularity(context.Background()); err != nil || p != nil {
+	if p, err := c.state.Snapshot(context.Background(), state.Popularity); err != nil || p != nil {
 		t.Fatalf("a process-only state kept a %d-byte snapshot (err %v)", len(p), err)
 	}
 }

@@ -64,8 +64,9 @@ type ProxyCommand struct {
 	// the edge's access log over syslog (follow.syslog), metered live
 	follower *follow.Follower
 	detector *detect.Detector
-	// behaviour's popularity is kept every popularityEvery and at Close;
-	// popMu keeps a keep from reaching the state after Close closed it.
+	// behaviour's popularity and the engine's partners' histories are
+	// kept every snapshotEvery and at Close; popMu keeps a keep from
+	// reaching the state after Close closed it.
 	behaviour *detect.Behaviour
 	popMu     sync.Mutex
 	stateShut bool
@@ -166,6 +167,7 @@ func (c *ProxyCommand) Open() error {
 		// holds.
 		c.state.RestorePopularity(c.behaviour, time.Now())
 	}
+	c.state.RestorePartners(c.Engine)
 
 	if c.decisions, c.closeLog, err = decisionlog.Open(cfg.Log.Decisions, c.Stdout, c.Stderr); err != nil {
 		return err
@@ -343,7 +345,7 @@ func (c *ProxyCommand) Serve(ctx context.Context) error {
 	defer stopCalibrating()
 	go c.calibrate(cctx)
 	kept := make(chan struct{})
-	go func() { defer close(kept); c.keepPopularity(cctx, popularityEvery) }()
+	go func() { defer close(kept); c.keepSnapshots(cctx, snapshotEvery) }()
 	defer func() { stopCalibrating(); <-kept }()
 	go c.warnClients(cctx, 30*time.Second)
 	select {
@@ -423,16 +425,18 @@ func (c *ProxyCommand) calibrate(ctx context.Context) {
 	})
 }
 
-// popularityEvery: how often the proxy keeps what its behaviour tracker
-// learnt of popularity. A crash loses at most this much of it, which a
-// busy shop relearns in seconds and a quiet one misses little of; each
-// keep costs a snapshot (about 55 ms of CPU for a busy shop's, up to two
-// megabytes written).
-const popularityEvery = time.Minute
+// snapshotEvery: how often the proxy keeps what its behaviour tracker
+// learnt of popularity, and its partners' histories. A crash loses at most
+// this much of them, which a busy shop relearns in seconds and a quiet one
+// misses little of; each keep of popularity costs a snapshot (about 55 ms
+// of CPU for a busy shop's, up to two megabytes written); the partners'
+// are a few hundred bytes each.
+const snapshotEvery = time.Minute
 
-// keepPopularity keeps the tracker's popularity every every until ctx is
-// done (Close keeps it once more, after the last request).
-func (c *ProxyCommand) keepPopularity(ctx context.Context, every time.Duration) {
+// keepSnapshots keeps the tracker's popularity and the partners'
+// histories every every until ctx is done (Close keeps them once more,
+// after the last request).
+func (c *ProxyCommand) keepSnapshots(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -440,21 +444,26 @@ func (c *ProxyCommand) keepPopularity(ctx context.Context, every time.Duration) 
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			c.keepPopularityNow()
+			c.keepSnapshotsNow()
 		}
 	}
 }
 
-func (c *ProxyCommand) keepPopularityNow() {
+func (c *ProxyCommand) keepSnapshotsNow() {
 	c.popMu.Lock()
 	defer c.popMu.Unlock()
 	// state.persist: false with no Redis keeps nothing past the process:
 	// a snapshot (~20 ms of CPU) nothing would ever restore.
 	sc := &c.Config.State
-	if c.stateShut || c.behaviour == nil || !sc.Persisting() && sc.Redis == "" {
+	if c.stateShut || !sc.Persisting() && sc.Redis == "" {
 		return
 	}
-	c.state.KeepPopularityOf(c.behaviour)
+	if c.behaviour != nil {
+		c.state.KeepPopularityOf(c.behaviour)
+	}
+	if c.Engine != nil {
+		c.state.KeepPartnersOf(c.Engine)
+	}
 }
 
 // Close releases what Open acquired.
@@ -473,7 +482,7 @@ func (c *ProxyCommand) Close() error {
 	if c.state != nil {
 		// After the listeners, so it has all they served; before the
 		// state closes.
-		c.keepPopularityNow()
+		c.keepSnapshotsNow()
 		c.popMu.Lock()
 		c.stateShut = true
 		c.popMu.Unlock()

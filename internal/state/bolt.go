@@ -248,22 +248,22 @@ func (b *Bolt) KeepLearnt(_ context.Context, learnt map[string]uint64) error {
 	return s.KeepLearnt(learnt)
 }
 
-// KeepPopularity implements State.
-func (b *Bolt) KeepPopularity(_ context.Context, snapshot []byte) error {
+// KeepSnapshot implements State.
+func (b *Bolt) KeepSnapshot(_ context.Context, name Snapshot, p []byte) error {
 	s, _ := b.get()
 	if s == nil {
 		return errNotOpen
 	}
-	return s.KeepPopularity(snapshot)
+	return s.KeepSnapshot(string(name), p)
 }
 
-// Popularity implements State.
-func (b *Bolt) Popularity(context.Context) ([]byte, error) {
+// Snapshot implements State.
+func (b *Bolt) Snapshot(_ context.Context, name Snapshot) ([]byte, error) {
 	s, _ := b.get()
 	if s == nil {
 		return nil, errNotOpen
 	}
-	return s.Popularity()
+	return s.Snapshot(string(name))
 }
 
 // Learnt implements State.

@@ -329,37 +329,48 @@ func conformance(t *testing.T, newBackend func(t *testing.T) backend) {
 		}
 	})
 
-	t.Run("popularity replaced and kept", func(t *testing.T) {
-		b := newBackend(t)
-		s := b.open(t)
-		if got, err := s.Popularity(ctx); err != nil || got != nil {
-			t.Fatalf("fresh: %d bytes, %v; want nil, nil", len(got), err)
-		}
-		if err := s.KeepPopularity(ctx, []byte("an older snapshot, longer than the next")); err != nil {
-			t.Fatal(err)
-		}
-		// Binary, and the size of a busy shop's (about a megabyte).
-		want := make([]byte, 1<<20)
-		for i := range want {
-			want[i] = byte(i * 7)
-		}
-		if err := s.KeepPopularity(ctx, want); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := s.Popularity(ctx); err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("kept %d bytes, %v; want the %d kept last", len(got), err, len(want))
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		got, err := b.open(t).Popularity(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.persists && !bytes.Equal(got, want) || !b.persists && got != nil {
-			t.Fatalf("after reopening: %d bytes (backend persists: %v)", len(got), b.persists)
-		}
-	})
+	for _, name := range []Snapshot{Popularity, Partners} {
+		t.Run(string(name)+" replaced and kept, apart from the others", func(t *testing.T) {
+			b := newBackend(t)
+			s := b.open(t)
+			if got, err := s.Snapshot(ctx, name); err != nil || got != nil {
+				t.Fatalf("fresh: %d bytes, %v; want nil, nil", len(got), err)
+			}
+			if err := s.KeepSnapshot(ctx, name, []byte("an older snapshot, longer than the next")); err != nil {
+				t.Fatal(err)
+			}
+			// Binary, and the size of a busy shop's (about a megabyte).
+			want := make([]byte, 1<<20)
+			for i := range want {
+				want[i] = byte(i * 7)
+			}
+			if err := s.KeepSnapshot(ctx, name, want); err != nil {
+				t.Fatal(err)
+			}
+			// Another snapshot is apart: it neither replaces this one nor is
+			// read for it.
+			for _, other := range []Snapshot{Popularity, Partners} {
+				if other != name {
+					if err := s.KeepSnapshot(ctx, other, []byte("the other snapshot")); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if got, err := s.Snapshot(ctx, name); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("kept %d bytes, %v; want the %d kept last", len(got), err, len(want))
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.open(t).Snapshot(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.persists && !bytes.Equal(got, want) || !b.persists && got != nil {
+				t.Fatalf("after reopening: %d bytes (backend persists: %v)", len(got), b.persists)
+			}
+		})
+	}
 
 	t.Run("secret fingerprint", func(t *testing.T) {
 		s := newBackend(t).open(t) // pinned testFingerprint at Open

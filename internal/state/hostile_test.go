@@ -61,7 +61,7 @@ func TestFleetClientRefusesHugeReplies(t *testing.T) {
 				}{
 					{"allowlist", func() error { _, err := r.Allows(ctx); return err }},
 					{"learnt", func() error { _, err := r.Learnt(ctx); return err }},
-					{"popularity", func() error { _, err := r.Popularity(ctx); return err }},
+					{"popularity", func() error { _, err := r.Snapshot(ctx, Popularity); return err }},
 				} {
 					if err := read.fn(); err == nil || !strings.Contains(err.Error(), h.says) {
 						t.Fatalf("%s: %v; want it to say %q", read.what, err, h.says)
@@ -98,10 +98,10 @@ func TestFleetClientReadsItsOwnValues(t *testing.T) {
 			defer cancel()
 			// Larger than a popularity snapshot (5 MiB before DEFLATE).
 			blob := bytes.Repeat([]byte{0xa5, 0x5a, 0, '\r', '\n', '*'}, 2<<20)
-			if err := r.KeepPopularity(ctx, blob); err != nil {
+			if err := r.KeepSnapshot(ctx, Popularity, blob); err != nil {
 				t.Fatal(err)
 			}
-			got, err := r.Popularity(ctx)
+			got, err := r.Snapshot(ctx, Popularity)
 			if err != nil || !bytes.Equal(got, blob) {
 				t.Fatalf("popularity read back: %d bytes, %v", len(got), err)
 			}

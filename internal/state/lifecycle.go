@@ -36,18 +36,57 @@ type Lifecycle struct {
 	// fingerprint identifies the hashing secret to the backend, so state
 	// kept under another secret is refused.
 	fingerprint string
-	// popServed: the records the behaviour tracker had served when its
-	// popularity was last kept or restored. A tracker that served nothing
-	// since is not kept again: an idle proxy would rewrite a megabyte a
-	// minute for nothing, overwrite a busier one's in a fleet, and, its
-	// snapshot stamped anew at each keep, a proxy restarted over and over
-	// without traffic would never let a day-old one go stale.
-	popMu     sync.Mutex
-	popServed uint64
-	// popFailing: the last keep failed. A backend down (Redis, a full
-	// disk) fails every minute; its operator hears of it once, and when it
-	// works again.
-	popFailing bool
+	// popularity and partners: what was last kept of each snapshot.
+	popularity, partners kept
+}
+
+// kept is what a Lifecycle knows of a snapshot it keeps.
+type kept struct {
+	mu sync.Mutex
+	// at: its owner's count of changes (the records the behaviour tracker
+	// served; the changes to partners' histories) when it was last kept
+	// or restored. An owner that changed nothing since is not kept again:
+	// an idle proxy would rewrite a megabyte a minute for nothing,
+	// overwrite a busier one's in a fleet, and, its popularity snapshot
+	// stamped anew at each keep, a proxy restarted over and over without
+	// traffic would never let a day-old one go stale.
+	at uint64
+	// failing: the last keep failed. A backend down (Redis, a full disk)
+	// fails every minute; its operator hears of it once, and when it works
+	// again.
+	failing bool
+}
+
+// keep keeps the snapshot of name that snapshot makes, if its owner's
+// count of changes moved from k.at to changed; lost says what a restart
+// loses while it cannot be kept.
+func (l *Lifecycle) keep(k *kept, name Snapshot, changed uint64, snapshot func() []byte, lost string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if changed == k.at {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), operatorWait)
+	defer cancel()
+	if err := l.KeepSnapshot(ctx, name, snapshot()); err != nil {
+		if !k.failing {
+			l.log.Error(fmt.Sprintf("state: could not keep the %s snapshot; %s (said once until it is kept again)", name, lost), "err", err)
+		}
+		k.failing = true
+		return
+	}
+	if k.failing {
+		l.log.Info(fmt.Sprintf("state: %s snapshot kept again", name))
+	}
+	k.at, k.failing = changed, false
+}
+
+// restored notes that a snapshot was restored at its owner's count of
+// changes.
+func (k *kept) restored(changed uint64) {
+	k.mu.Lock()
+	k.at = changed
+	k.mu.Unlock()
 }
 
 // storeActorsPerMeterActor is how many actor states state.db keeps per
@@ -155,7 +194,7 @@ func (l *Lifecycle) KeepLearntOf(eng *engine.Engine) {
 func (l *Lifecycle) RestorePopularity(b *detect.Behaviour, now time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), operatorWait)
 	defer cancel()
-	p, err := l.Popularity(ctx)
+	p, err := l.Snapshot(ctx, Popularity)
 	switch {
 	case err != nil:
 		l.log.Warn("state: could not read the popularity snapshot; popularity starts cold", "err", err)
@@ -168,9 +207,7 @@ func (l *Lifecycle) RestorePopularity(b *detect.Behaviour, now time.Time) {
 		return
 	}
 	pop := b.Popularity()
-	l.popMu.Lock()
-	l.popServed = pop.Served
-	l.popMu.Unlock()
+	l.popularity.restored(pop.Served)
 	savedAt, _ := detect.SnapshotSavedAt(p)
 	l.log.Info("state: popularity restored", "age", now.Sub(savedAt).Round(time.Second), "bytes", len(p),
 		"records", pop.Served, "people_measured", pop.PeopleMeasured, "warm", pop.Warm)
@@ -180,25 +217,38 @@ func (l *Lifecycle) RestorePopularity(b *detect.Behaviour, now time.Time) {
 // and the fleet's next proxy, if b served records since it was last kept
 // or restored.
 func (l *Lifecycle) KeepPopularityOf(b *detect.Behaviour) {
-	l.popMu.Lock()
-	defer l.popMu.Unlock()
-	served := b.Popularity().Served
-	if served == l.popServed {
-		return
-	}
+	l.keep(&l.popularity, Popularity, b.Popularity().Served, b.Snapshot, "a restart may start it cold")
+}
+
+// RestorePartners adds the partners' histories kept to eng's, so that a
+// restarted proxy holds each partner to its own normal at once. It never
+// fails a start: without them the written limits hold partners until a
+// day of history is known again.
+func (l *Lifecycle) RestorePartners(eng *engine.Engine) {
 	ctx, cancel := context.WithTimeout(context.Background(), operatorWait)
 	defer cancel()
-	if err := l.KeepPopularity(ctx, b.Snapshot()); err != nil {
-		if !l.popFailing {
-			l.log.Error("state: could not keep the popularity snapshot; a restart may start it cold (said once until it is kept again)", "err", err)
-		}
-		l.popFailing = true
+	p, err := l.Snapshot(ctx, Partners)
+	switch {
+	case err != nil:
+		l.log.Warn("state: could not read the partners' histories; partners meet the written limits until a day of theirs is known", "err", err)
+		return
+	case p == nil:
 		return
 	}
-	if l.popFailing {
-		l.log.Info("state: popularity snapshot kept again")
+	n, err := eng.RestorePartners(p)
+	if err != nil {
+		l.log.Warn("state: partners' histories not restored; partners meet the written limits until a day of theirs is known", "err", err, "bytes", len(p))
+		return
 	}
-	l.popServed, l.popFailing = served, false
+	l.partners.restored(eng.PartnersChanged())
+	l.log.Info("state: partners' histories restored", "partners", n, "bytes", len(p))
+}
+
+// KeepPartnersOf keeps the partners' histories eng holds, for a restart
+// and the fleet's next proxy, if they changed since they were last kept
+// or restored.
+func (l *Lifecycle) KeepPartnersOf(eng *engine.Engine) {
+	l.keep(&l.partners, Partners, eng.PartnersChanged(), eng.Partners, "a restart holds partners to the written limits until a day of theirs is known")
 }
 
 // Decided keeps or shares a sanction a decision installed (a log-only

@@ -39,7 +39,7 @@ type Memory struct {
 	fingerprint string
 	ledger      *canary.Ledger
 	learnt      map[string]uint64
-	popularity  []byte
+	snapshots   map[Snapshot][]byte
 }
 
 type sanctionID struct {
@@ -236,19 +236,22 @@ func (m *Memory) KeepLearnt(_ context.Context, learnt map[string]uint64) error {
 	return nil
 }
 
-// KeepPopularity implements State.
-func (m *Memory) KeepPopularity(_ context.Context, snapshot []byte) error {
+// KeepSnapshot implements State.
+func (m *Memory) KeepSnapshot(_ context.Context, name Snapshot, p []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.popularity = bytes.Clone(snapshot)
+	if m.snapshots == nil {
+		m.snapshots = map[Snapshot][]byte{}
+	}
+	m.snapshots[name] = bytes.Clone(p)
 	return nil
 }
 
-// Popularity implements State.
-func (m *Memory) Popularity(context.Context) ([]byte, error) {
+// Snapshot implements State.
+func (m *Memory) Snapshot(_ context.Context, name Snapshot) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return bytes.Clone(m.popularity), nil
+	return bytes.Clone(m.snapshots[name]), nil
 }
 
 // Learnt implements State.

@@ -57,12 +57,12 @@ func TestPopularityOutlivesARestart(t *testing.T) {
 
 			// Nothing served since: nothing kept again (the snapshot
 			// would be stamped anew, and never go stale).
-			kept, err := second.Popularity(t.Context())
+			kept, err := second.Snapshot(t.Context(), Popularity)
 			if err != nil {
 				t.Fatal(err)
 			}
 			second.KeepPopularityOf(fresh)
-			if again, err := second.Popularity(t.Context()); err != nil || !bytes.Equal(again, kept) {
+			if again, err := second.Snapshot(t.Context(), Popularity); err != nil || !bytes.Equal(again, kept) {
 				t.Fatalf("kept again with nothing served since the restore (%v)", err)
 			}
 
@@ -97,7 +97,7 @@ func TestPopularityDamagedOrMissingStartsCold(t *testing.T) {
 	popularPeople(t, src)
 	p := src.Snapshot()
 	p[len(p)/2] ^= 1
-	if err := l.KeepPopularity(t.Context(), p); err != nil {
+	if err := l.KeepSnapshot(t.Context(), Popularity, p); err != nil {
 		t.Fatal(err)
 	}
 	l.RestorePopularity(b, time.Now())
@@ -135,7 +135,7 @@ func TestPopularityKeepFailingIsSaidOnce(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		l.KeepPopularityOf(b)
 	}
-	if p, err := l.Popularity(t.Context()); err != nil || p == nil {
+	if p, err := l.Snapshot(t.Context(), Popularity); err != nil || p == nil {
 		t.Fatalf("kept %d bytes, %v", len(p), err)
 	}
 }

@@ -274,30 +274,32 @@ func (r *Redis) KeepLearnt(ctx context.Context, learnt map[string]uint64) error 
 	return err
 }
 
-// KeepPopularity implements State: one snapshot for the fleet, the last
-// writer's. Each proxy sees the fleet's traffic through its own door; the
-// records people are shown are the same ones whichever proxy serves them,
-// so any one proxy's recent view is the fleet's, near enough, and merging
-// them would count twice the pairs both had seen.
-func (r *Redis) KeepPopularity(ctx context.Context, snapshot []byte) error {
-	return r.client.Set(ctx, popularityKey(r.o.Prefix), snapshot, 0).Err()
+// KeepSnapshot implements State: one snapshot of each for the fleet, the
+// last writer's. Each proxy sees the fleet's traffic through its own
+// door; the records people are shown are the same ones whichever proxy
+// serves them, so any one proxy's recent view of popularity is the
+// fleet's, near enough, and merging them would count twice the pairs both
+// had seen. A partner's take is metered by the fleet, so any proxy's
+// history of it is the fleet's too.
+func (r *Redis) KeepSnapshot(ctx context.Context, name Snapshot, p []byte) error {
+	return r.client.Set(ctx, snapshotKey(r.o.Prefix, name), p, 0).Err()
 }
 
-// Popularity implements State.
-func (r *Redis) Popularity(ctx context.Context) ([]byte, error) {
-	p, err := r.client.Get(ctx, popularityKey(r.o.Prefix)).Bytes()
+// Snapshot implements State.
+func (r *Redis) Snapshot(ctx context.Context, name Snapshot) ([]byte, error) {
+	p, err := r.client.Get(ctx, snapshotKey(r.o.Prefix, name)).Bytes()
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil
 	}
 	return p, err
 }
 
-// popularityKey is where a fleet keeps its popularity snapshot.
-func popularityKey(prefix string) string {
+// snapshotKey is where a fleet keeps its snapshot of name.
+func snapshotKey(prefix string, name Snapshot) string {
 	if prefix == "" {
 		prefix = "lg:"
 	}
-	return prefix + "popularity"
+	return prefix + string(name)
 }
 
 // Learnt implements State.

@@ -85,14 +85,13 @@ type State interface {
 	KeepLearnt(ctx context.Context, learnt map[string]uint64) error
 	Learnt(ctx context.Context) (map[string]uint64, error)
 
-	// KeepPopularity keeps a snapshot of what the behaviour tracker
-	// learnt of popularity (detect.Behaviour.Snapshot), replacing the one
-	// kept; Popularity returns it (nil, nil if none is kept), so a
-	// restart does not begin with a cold sketch and unmeasured people.
-	// The snapshot is opaque here: the tracker checks it when restored.
-	// On a shared backend there is one for the fleet, the last writer's.
-	KeepPopularity(ctx context.Context, snapshot []byte) error
-	Popularity(ctx context.Context) ([]byte, error)
+	// KeepSnapshot keeps snapshot p of what name learnt (Popularity,
+	// Partners), replacing the one kept; Snapshot returns it (nil, nil if
+	// none is kept), so a restart does not begin from nothing. A snapshot
+	// is opaque here: its owner checks it when restored. On a shared
+	// backend there is one of each for the fleet, the last writer's.
+	KeepSnapshot(ctx context.Context, name Snapshot, p []byte) error
+	Snapshot(ctx context.Context, name Snapshot) ([]byte, error)
 
 	// CheckSecret pins the fingerprint of the hashing secret on first use
 	// and returns ErrSecretMismatch if another one is pinned: counts and
@@ -112,6 +111,20 @@ type State interface {
 	// backend.
 	Close() error
 }
+
+// Snapshot names a snapshot a backend keeps (State.KeepSnapshot).
+type Snapshot string
+
+const (
+	// Popularity is what the behaviour tracker learnt of popularity
+	// (detect.Behaviour.Snapshot): without it a restart begins with a
+	// cold sketch and unmeasured people.
+	Popularity Snapshot = "popularity"
+	// Partners is the partners' histories (engine.Engine.Partners):
+	// without them a proxy deployed every day never knows a partner's
+	// own normal.
+	Partners Snapshot = "partners"
+)
 
 // Hooks tie the in-memory meter to a backend.
 type Hooks struct {

@@ -45,7 +45,8 @@ var (
 	bucketCanaries  = []byte("canaries")
 	bucketAllow     = []byte("allow")
 	bucketLearnt    = []byte("learnt")
-	// bucketPopularity holds one value, the behaviour tracker's snapshot.
+	// bucketPopularity holds one value, the behaviour tracker's snapshot
+	// (KeepSnapshot's "popularity", where it was before the others).
 	bucketPopularity = []byte("popularity")
 	// bucketByLast indexes actors by when they were last seen, so expiry
 	// and the size bound delete the oldest without walking every actor.
@@ -890,28 +891,48 @@ func (s *Store) KeepLearnt(learnt map[string]uint64) error {
 	})
 }
 
-// popularityKey is the one key of bucketPopularity.
-var popularityKey = []byte("snapshot")
+// snapshotKey is the one key of a snapshot's bucket.
+var snapshotKey = []byte("snapshot")
 
-// KeepPopularity replaces the kept popularity snapshot (see
-// detect.Behaviour.Snapshot) with p.
-func (s *Store) KeepPopularity(p []byte) error {
+// snapshotBucket is the bucket of the snapshot of name: a bucket named so,
+// which must not be one of the store's own (the popularity snapshot's is
+// bucketPopularity, as it was before there were others).
+func snapshotBucket(name string) ([]byte, error) {
+	for _, own := range [][]byte{bucketMeta, bucketActors, bucketSanctions, bucketCanaries, bucketAllow, bucketLearnt, bucketByLast} {
+		if name == string(own) || name == "" {
+			return nil, fmt.Errorf("store: no snapshot can be named %q", name)
+		}
+	}
+	return []byte(name), nil
+}
+
+// KeepSnapshot replaces the kept snapshot of name (the behaviour tracker's
+// popularity, the partners' histories) with p.
+func (s *Store) KeepSnapshot(name string, p []byte) error {
+	bucket, err := snapshotBucket(name)
+	if err != nil {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketPopularity)
+		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err
 		}
-		return b.Put(popularityKey, p)
+		return b.Put(snapshotKey, p)
 	})
 }
 
-// Popularity returns the kept popularity snapshot, nil if none is.
-func (s *Store) Popularity() ([]byte, error) {
+// Snapshot returns the kept snapshot of name, nil if none is.
+func (s *Store) Snapshot(name string) ([]byte, error) {
+	bucket, err := snapshotBucket(name)
+	if err != nil {
+		return nil, err
+	}
 	var p []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketPopularity); b != nil {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucket); b != nil {
 			// bbolt's bytes are valid only within the transaction.
-			p = bytes.Clone(b.Get(popularityKey))
+			p = bytes.Clone(b.Get(snapshotKey))
 		}
 		return nil
 	})
