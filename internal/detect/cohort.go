@@ -29,7 +29,18 @@ import (
 // them goes on.
 const (
 	cohortQuorum = 20
-	cohortNets   = 10
+	// cohortNets: the /24s a quorum's members must be on. Not one or two
+	// (an office's people, each on an address of its own); not ten,
+	// which a crew on a few /24s never met: sixty accounts on five /24s,
+	// each loading an item's page before its reviews every 2.2-3.3 s,
+	// took 4,639-6,206 records live in 90 s (a ninth red team), 12,219-
+	// 12,834 in the simulator (page-crew-paced from noon, seeds 1-3;
+	// 3,506-4,116 at four, 2026-12-08).
+	cohortNets = 4
+	// streamNets: the /24s a stream's must be on. A stream is weighed
+	// over half an hour, in which an office's people come and go by the
+	// hundred: it keeps the ten cohorts had.
+	streamNets = 10
 	// cohortChance: the share of keys arriving together that may show
 	// the evidence by chance: on a platform where 100,000 sessions
 	// start a minute, two thousand tail readers starting in two minutes
@@ -166,7 +177,7 @@ func (c *cohorts) join(sig, member, net uint64, now, first int64, arrived func(f
 }
 
 // stream reports whether the key at keys[i] is of a stream: cohortQuorum
-// keys showing cohort evidence, on cohortNets /24s, that started within
+// keys showing cohort evidence, on streamNets /24s, that started within
 // streamWindow of it and are not yet explained (recruited), beyond chance
 // for the keys that arrived with them and for such keys in the hour
 // before. If so they are all recruited, and while the stream goes on
@@ -196,7 +207,7 @@ func (co *cohort) stream(i int, now int64, arrived func(from, to int64) uint64) 
 		}
 	}
 	rate := max(float64(before)*float64(2*streamWindow)/float64(recruitKeep), cohortChance*float64(arrived(k.first-streamWindow, k.first+streamWindow)))
-	if n < cohortQuorum || len(nets) < cohortNets || !beyondRate(n, rate) {
+	if n < cohortQuorum || len(nets) < streamNets || !beyondRate(n, rate) {
 		return false
 	}
 	co.streamLo, co.streamLast = k.first+streamWindow, now
