@@ -28,6 +28,7 @@ func campaignScores() []*Score {
 		{Name: "account-crew", Desc: "24-48 addresses in 3-6 /24s, an account and a session each, ~2 req/s each of random items' reviews, an asset now and then"},
 		{Name: "page-crew", Desc: "the account crew of a reader of the docs: 24-48 accounts, each loads an item's page and script before its reviews, ~1 item/s each"},
 		{Name: "page-crew-reload", Desc: "page-crew of a reader of the docs on reloads: 24-48 accounts, each asks for 30-70% of its items' reviews a second time, 0.2-0.8 s after the first"},
+		{Name: "page-crew-paced", Desc: "red team: page-crew with more members, a little slower: 50-70 accounts in 4-6 /24s, each loads an item's page before its reviews, 1.2-2.1 s between items, half of them popular ones"},
 		{Name: "slow-crew", Desc: "the account crew at a person's pace: 80-200 accounts in 8-20 /24s, a call every 3-8 s each (never rapid), random items' reviews, an asset now and then"},
 		{Name: "swarm", Desc: "1,000-3,000 addresses in random /16s, 5-10 profiles each, no cookie, one browser header set"},
 		{Name: "session-swarm", Desc: "the swarm of a reader of the docs: 1,000-3,000 addresses in random /16s, each a session of its own that loads a script first, then 5-10 profiles"},
@@ -169,6 +170,21 @@ func (t *Traffic) campaigns(ctx context.Context, run func(class string, fn func(
 		account, seed := fmt.Sprintf("reload-crew-%d", i), rrng.Uint64()
 		run("page-crew-reload", func() {
 			t.pageCrewMemberAgain(ctx, rand.New(rand.NewPCG(seed, 0xc2)), "page-crew-reload", ip, sid, account, again)
+		})
+	}
+
+	// The ninth red team's crew: more members, a little slower, so
+	// that each is rapid late or never (its own source too).
+	qrng := rand.New(rand.NewPCG(t.o.Seed, 0xc3))
+	qmembers, qnets := 50+qrng.IntN(21), 4+qrng.IntN(3)
+	qzipf := shop.NewZipf(t.o.Items, 1.1)
+	for i := range qmembers {
+		ip := fmt.Sprintf("42.%d.%d.%d", 10+i%qnets*7, 3*(i%qnets)+1, 10+i)
+		sid := &http.Cookie{Name: "sid", Value: fmt.Sprintf("q%d-%x", i, qrng.Uint64())}
+		account, seed := fmt.Sprintf("paced-crew-%d", i), qrng.Uint64()
+		run("page-crew-paced", func() {
+			rng := rand.New(rand.NewPCG(seed, 0xc4))
+			t.pagedPacedMember(ctx, rng, ip, sid, account, t.mixedItems(rng, qzipf, 50))
 		})
 	}
 
@@ -577,6 +593,21 @@ func (t *Traffic) pageCrewMemberAgain(ctx context.Context, rng *rand.Rand, class
 			t.fetch(ctx, s, reviews, ip, browserUA, sid, account, reviewers)
 		}
 		if !sleep(ctx, time.Duration(float64(500*time.Millisecond)+rng.Float64()*float64(time.Second))) {
+			return
+		}
+	}
+}
+
+// pagedPacedMember is a member of page-crew-paced: an item's page (of
+// next's items), then its reviews, then 1.2-2.1 s before the next (about
+// 1.2 requests a second with the responses' time).
+func (t *Traffic) pagedPacedMember(ctx context.Context, rng *rand.Rand, ip string, sid *http.Cookie, account string, next func() int) {
+	s := t.score("page-crew-paced")
+	for ctx.Err() == nil {
+		item := next()
+		t.fetch(ctx, s, fmt.Sprintf("/items/%d", item), ip, browserUA, sid, account, nil)
+		t.fetch(ctx, s, fmt.Sprintf("/api/items/%d/reviews", item), ip, browserUA, sid, account, reviewers)
+		if !sleep(ctx, time.Duration(float64(1200*time.Millisecond)+rng.Float64()*float64(900*time.Millisecond))) {
 			return
 		}
 	}

@@ -499,6 +499,24 @@ func pageCrew(rng *rand.Rand, fetch func(n int) func(c *campaign) Request) *camp
 	return c
 }
 
+// pagedPacedCrew is page-crew-paced's and page-crew-mixed's 50-70
+// accounts on 4-6 /24s from noon, each loading an item's page before its
+// reviews every item to item+1 s, popular in 100 of its items picked as
+// people pick them.
+func pagedPacedCrew(rng *rand.Rand, item time.Duration, popular int) *campaign {
+	n, nets := 50+rng.IntN(21), 4+rng.IntN(3)
+	c := &campaign{fp: fpBrowser, jitter: 0.2, shuffle: true, startAfter: 12 * time.Hour}
+	for i := range n {
+		c.ips = append(c.ips, ip4(49, 10+i%nets*7, 3*(i%nets)+1, 10+i))
+		c.accounts = append(c.accounts, 9_100_000+uint64(i))
+		c.sessions = append(c.sessions, rng.Uint64()|1)
+	}
+	item += time.Duration(rng.Int64N(int64(time.Second)))
+	c.interval = item / time.Duration(2*n) // page and reviews: two requests an item each
+	c.fetch = pageThenReviews(n, popular)
+	return c
+}
+
 // natPages is nat-pages' 150-300 sessions on the carrier NATs'
 // addresses, each an item's page before its reviews every ~2.6 s.
 func natPages(rng *rand.Rand) *campaign {
@@ -677,6 +695,18 @@ var scenarios = []Scenario{
 	{Name: "page-crew", Desc: "the account crew of a reader of the docs: 24-48 accounts in 3-6 /24s, each loads an item's page before its reviews, ~1 item/s each", Days: 1,
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return pageCrew(rng, func(n int) func(c *campaign) Request { return pageThenReviews(n, 0) })
+		}},
+	// The ninth red team's crew (live, 2026-12-07: 4,639-6,206 records in
+	// 90 s): page-crew with more members on a few /24s, near a person's
+	// pace, half its items popular ones (page-crew-mixed); and slowed past
+	// rapid, random items (page-crew-paced).
+	{Name: "page-crew-paced", Desc: "page-crew at a person's pace from noon: 50-70 accounts in 4-6 /24s, each loads an item's page before its reviews every 2.2-3.2 s, random items", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return pagedPacedCrew(rng, 2200*time.Millisecond, 0)
+		}},
+	{Name: "page-crew-mixed", Desc: "the ninth red team's crew from noon: 50-70 accounts in 4-6 /24s, each loads an item's page before its reviews every 1.6-2.6 s, half of them popular items", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			return pagedPacedCrew(rng, 1600*time.Millisecond, 50)
 		}},
 	// A crew that read the docs on reloads (a response served again is
 	// warm: it takes nothing new, 2026-12-07) asks for some items' reviews
