@@ -4,13 +4,15 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/engine"
 )
 
 // PolicyView is the policy in force as GET /api/policy shows it: the same
 // keys and units as the YAML a config is written in (an operator pastes
-// from one to the other), with summary saying what decides and learnt the
-// limits calibration raised.
-func PolicyView(cfg *config.Config, summary string, learnt map[string]uint64) map[string]any {
+// from one to the other), with summary saying what decides, learnt the
+// limits calibration raised, and partners each partner's own normal and
+// the limit it holds it to.
+func PolicyView(cfg *config.Config, summary string, learnt map[string]uint64, partners []engine.PartnerNormal) map[string]any {
 	view := map[string]any{"summary": summary}
 	budgets := cfg.EffectiveBudgets()
 	in := map[string]any{"budgets": budgets, "risk": cfg.Risk}
@@ -31,5 +33,6 @@ func PolicyView(cfg *config.Config, summary string, learnt map[string]uint64) ma
 		}
 	}
 	view["learnt"] = learnt
+	view["partners"] = partners
 	return view
 }

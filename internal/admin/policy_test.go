@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/leakguard/leakguard/internal/config"
+	"github.com/leakguard/leakguard/internal/engine"
 )
 
 // The API shows budgets in the config's own units, with what decides and
@@ -11,7 +12,8 @@ import (
 func TestPolicyView(t *testing.T) {
 	cfg := config.Default()
 	cfg.Records = []config.Record{{Route: "GET /api/users/{id}", Entity: "user"}}
-	v := PolicyView(cfg, "the default policy", map[string]uint64{"b": 7})
+	partners := []engine.PartnerNormal{{Key: "ip:1122334455667788", Budget: "default/user/ip/10m/allowlisted", OwnNormal: 30, Limit: 120}}
+	v := PolicyView(cfg, "the default policy", map[string]uint64{"b": 7}, partners)
 	budgets, ok := v["budgets"].([]any)
 	if v["summary"] != "the default policy" || !ok || len(budgets) != len(cfg.EffectiveBudgets()) || v["risk"] == nil {
 		t.Fatalf("view: %v", v)
@@ -27,5 +29,8 @@ func TestPolicyView(t *testing.T) {
 	}
 	if v["learnt"].(map[string]uint64)["b"] != 7 {
 		t.Errorf("learnt %v", v["learnt"])
+	}
+	if p, ok := v["partners"].([]engine.PartnerNormal); !ok || len(p) != 1 || p[0].Limit != 120 {
+		t.Errorf("partners %v", v["partners"])
 	}
 }

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/leakguard/leakguard/internal/testserver"
 )
@@ -16,7 +19,7 @@ const partnersConfig = `
 listen: 127.0.0.1:0
 upstream: %s
 mode: enforce
-admin: {listen: "off"}
+admin: {listen: "127.0.0.1:0", token_env: LG_TEST_TOKEN}
 identity:
   trusted_proxies: [127.0.0.1/32]
 records:
@@ -60,6 +63,12 @@ func TestProxyKeepsPartnersHistoriesAcrossARestart(t *testing.T) {
 			}
 			if got := len(second.Engine.Partners()); got != kept || kept < 100 {
 				t.Fatalf("restarted with %d bytes of histories, kept %d", got, kept)
+			}
+			// The admin API lists each partner's history, behind its token.
+			c := &http.Client{Timeout: 5 * time.Second}
+			code, body := get(t, c, second.AdminURL()+"/api/policy", "Authorization", "Bearer "+testToken)
+			if code != 200 || !strings.Contains(string(body), `"partners": [`) || !strings.Contains(string(body), `"own_normal"`) {
+				t.Fatalf("/api/policy: %d %s", code, body)
 			}
 		})
 	}

@@ -288,7 +288,9 @@ func (c *ProxyCommand) adminHandler(stk *stack, reg *prometheus.Registry, metric
 		Allows:   stk.detector.Allows,
 		Canaries: c.state.LookupCanaries,
 		Stats:    c.live.Stats,
-		Policy:   func() any { return admin.PolicyView(c.Config, c.Config.PolicySummary(), stk.engine.Learned()) },
+		Policy: func() any {
+			return admin.PolicyView(c.Config, c.Config.PolicySummary(), stk.engine.Learned(), stk.engine.PartnerNormals(time.Now()))
+		},
 		Actor: func(k identity.Key) admin.ActorDetail {
 			return admin.DetailOf(stk.meter, stk.engine, stk.catalog.Entities(), k, time.Now())
 		},

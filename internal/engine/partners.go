@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/leakguard/leakguard/internal/identity"
 )
@@ -265,4 +268,45 @@ func (e *Engine) RestorePartners(p []byte) (int, error) {
 		restored++
 	}
 	return restored, nil
+}
+
+// PartnerNormal is one partner's own normal under one allowlisted budget,
+// as the admin API shows it.
+type PartnerNormal struct {
+	Key    string `json:"key"` // its kind and keyed hash, as the decision log names it
+	Budget string `json:"budget"`
+	// OwnNormal is the most it took in the budget's window in an hour of
+	// the 8 days before now; 0 while a day of its history is not known, or
+	// it took nothing in them (the written limit holds it then).
+	OwnNormal uint64 `json:"own_normal"`
+	// Limit is what it is held to now.
+	Limit uint64 `json:"limit"`
+	// Since is the first hour of its history kept.
+	Since time.Time `json:"since"`
+}
+
+// PartnerNormals lists the partners' own normals at now, by key and
+// budget: what an operator checks before a partner's planned re-sync (a
+// burst of more than 4 times its normal is refused).
+func (e *Engine) PartnerNormals(now time.Time) []PartnerNormal {
+	t := now.UnixNano()
+	e.own.mu.Lock()
+	keys := make([]ownKey, 0, len(e.own.m))
+	since := make(map[ownKey]int64, len(e.own.m))
+	for k, n := range e.own.m {
+		keys = append(keys, k)
+		since[k] = n.first
+	}
+	e.own.mu.Unlock()
+	out := make([]PartnerNormal, 0, len(keys))
+	for _, k := range keys {
+		b := &e.budgets[k.bi]
+		limit, normal := e.own.limit(k.k, k.bi, t, max(b.Limit, e.learned[k.bi].Load()))
+		out = append(out, PartnerNormal{Key: k.k.String(), Budget: b.ID, OwnNormal: normal, Limit: limit,
+			Since: time.Unix(since[k]*3600, 0).UTC()})
+	}
+	slices.SortFunc(out, func(x, y PartnerNormal) int {
+		return cmp.Or(cmp.Compare(x.Key, y.Key), cmp.Compare(x.Budget, y.Budget))
+	})
+	return out
 }

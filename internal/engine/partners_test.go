@@ -181,6 +181,14 @@ func TestAPartnersNormalOutlivesARestart(t *testing.T) {
 					t.Fatalf("restored %d (%v), want %d", n, err, tc.restored)
 				}
 			}
+			// What the admin API lists of it (/api/policy's partners):
+			// its normal, some 30 in 10 minutes, and 4 times that.
+			switch ns := e.PartnerNormals(t0.Add(jump)); {
+			case tc.restored == 0 && len(ns) != 0:
+				t.Fatalf("nothing restored, and %+v listed", ns)
+			case tc.restored > 0 && (len(ns) != 1 || ns[0].OwnNormal < 30 || ns[0].OwnNormal > 60 || ns[0].Limit != 4*ns[0].OwnNormal || !ns[0].Since.Equal(t0) || ns[0].Key != partner.Keys[identity.IP].String()):
+				t.Fatalf("listed %+v", ns)
+			}
 			at := run(e, jump, jump+2*time.Hour, 300)
 			switch stopped := at >= 0 && at < jump+30*time.Minute; {
 			case stopped != tc.stopped:
