@@ -169,6 +169,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		t.Fatalf("the policy is not shown: %v\n%s", err, dump())
 	}
+	// The demo's partner, syncing from the start, with its history not a
+	// day old: its key and the written limit (the policy is fetched every
+	// 30 s).
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`document.getElementById("partners").textContent.includes("ip:") && document.getElementById("partners").textContent.includes("not known yet")`,
+		chromedp.WithPollingTimeout(40*time.Second))); err != nil {
+		t.Fatalf("the partner's own normal is not shown: %v\n%s", err, dump())
+	}
 	if p := os.Getenv("LEAKGUARD_SCREENSHOT"); p != "" {
 		time.Sleep(16 * time.Second)                                                  // let the rates and the timeline fill in
 		if png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)); err == nil { // 100: PNG

@@ -178,7 +178,8 @@ $("allow-form").addEventListener("submit", async (ev) => {
   refreshDecisions();
 });
 
-// The budgets in force, with what calibration learnt (kept across restarts).
+// The budgets in force, with what calibration learnt (kept across restarts),
+// and each partner's own normal under its allowlisted budgets.
 async function refreshPolicy() {
   const p = await api("/api/policy");
   $("policy-summary").textContent = p.summary;
@@ -186,6 +187,9 @@ async function refreshPolicy() {
   $("policy").querySelector("tbody").replaceChildren(...(p.budgets || []).map((b) =>
     el("tr", {}, el("td", {}, b.id), el("td", {}, String(b.limit)),
       el("td", {}, learnt[b.id] ? String(learnt[b.id]) : (b.learn ? "learning" : "–")), el("td", {}, b.action))));
+  $("partners").querySelector("tbody").replaceChildren(...(p.partners || []).map((x) =>
+    el("tr", {}, el("td", {}, x.key), el("td", {}, x.budget),
+      el("td", {}, x.own_normal ? String(x.own_normal) : "not known yet"), el("td", {}, String(x.limit)), el("td", {}, x.since))));
 }
 
 async function tick() {
