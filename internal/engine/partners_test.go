@@ -12,6 +12,22 @@ import (
 	"github.com/leakguard/leakguard/internal/records"
 )
 
+// partnerBudget is the allowlisted budget the partner tests hold a
+// partner to: 400 users in 10 minutes per address.
+var partnerBudget = Budget{ID: "allowlisted/user/ip/10m", Entity: "user", Per: identity.IP, Window: 10 * time.Minute, Limit: 400, Action: Block, BlockFor: time.Hour, Allowlisted: true}
+
+// partnerEngine is an engine over a memory meter with budget b alone,
+// decisions to decide (nil: none kept).
+func partnerEngine(tb testing.TB, b Budget, decide func(Decision)) *Engine {
+	tb.Helper()
+	m := memory.New(memory.Options{Windows: []time.Duration{10 * time.Minute, time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 100000})
+	e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{b}, OnDecision: decide})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
 // TestAPartnerThatJumpsFarAboveItsOwnNormalIsStopped: a partner that
 // synced some 30 profiles in 10 minutes for days and turns harvester at
 // 300 stayed under the allowlisted budget's 400, and took 43,000 a day
@@ -36,13 +52,8 @@ func TestAPartnerThatJumpsFarAboveItsOwnNormalIsStopped(t *testing.T) {
 		{"150, then 280", 150, 280, 50 * time.Hour, 3, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			budget := Budget{ID: "allowlisted/user/ip/10m", Entity: "user", Per: identity.IP, Window: 10 * time.Minute, Limit: 400, Action: Block, BlockFor: time.Hour, Allowlisted: true}
-			m := memory.New(memory.Options{Windows: []time.Duration{10 * time.Minute, time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 100000})
 			var decisions []Decision
-			e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{budget}, OnDecision: func(d Decision) { decisions = append(decisions, d) }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := partnerEngine(t, partnerBudget, func(d Decision) { decisions = append(decisions, d) })
 			partner := actor(7, 0)
 			rng := rand.New(rand.NewPCG(1, 2))
 			end := time.Duration(tc.days) * 24 * time.Hour
@@ -81,7 +92,7 @@ func TestAPartnerThatJumpsFarAboveItsOwnNormalIsStopped(t *testing.T) {
 			case tc.stopped:
 				d := decisions[0]
 				if !strings.HasSuffix(d.Rule, ownNormalSuffix) || d.Normal < uint64(tc.normal) || d.Normal > uint64(3*tc.normal) || d.Limit != 4*d.Normal {
-					t.Fatalf("decision %+v: want rule %s%s, its normal near %d and 4 times it the limit", d, budget.ID, ownNormalSuffix, tc.normal)
+					t.Fatalf("decision %+v: want rule %s%s, its normal near %d and 4 times it the limit", d, partnerBudget.ID, ownNormalSuffix, tc.normal)
 				}
 			}
 		})
@@ -130,15 +141,9 @@ func TestAnOwnNormalSanctionIsImposedElsewhere(t *testing.T) {
 // as it would have been. Controls: a restart that restores nothing, and a
 // snapshot of a config whose budget is gone.
 func TestAPartnersNormalOutlivesARestart(t *testing.T) {
-	budget := Budget{ID: "allowlisted/user/ip/10m", Entity: "user", Per: identity.IP, Window: 10 * time.Minute, Limit: 400, Action: Block, BlockFor: time.Hour, Allowlisted: true}
-	start := func(b Budget) *Engine {
-		m := memory.New(memory.Options{Windows: []time.Duration{10 * time.Minute, time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 100000})
-		e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{b}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	budget, renamed := partnerBudget, partnerBudget
+	renamed.ID = "partners/user/ip/10m"
+	start := func(b Budget) *Engine { return partnerEngine(t, b, nil) }
 	partner := actor(7, 0)
 	rng := rand.New(rand.NewPCG(1, 2))
 	id := uint64(1)
@@ -171,7 +176,7 @@ func TestAPartnersNormalOutlivesARestart(t *testing.T) {
 	}{
 		{"restored", budget, true, 1, true},
 		{"not restored", budget, false, 0, false},
-		{"its budget renamed since", Budget{ID: "partners/user/ip/10m", Entity: "user", Per: identity.IP, Window: 10 * time.Minute, Limit: 400, Action: Block, BlockFor: time.Hour, Allowlisted: true}, true, 0, false},
+		{"its budget renamed since", renamed, true, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := start(tc.budget)
@@ -215,27 +220,19 @@ func TestAPartnersNormalOutlivesARestart(t *testing.T) {
 // damaged disk or a hostile Redis writer can change: whatever it holds, it
 // is read whole or not at all, and never panics.
 func FuzzRestorePartners(f *testing.F) {
-	budget := Budget{ID: "allowlisted/user/ip/10m", Entity: "user", Per: identity.IP, Window: 10 * time.Minute, Limit: 400, Action: Block, BlockFor: time.Hour, Allowlisted: true}
-	start := func() *Engine {
-		m := memory.New(memory.Options{Windows: []time.Duration{10 * time.Minute, time.Hour}, Entities: 1, ExactUpTo: 128, MaxActors: 1000})
-		e, err := New(m, Options{Entities: []string{"user"}, Budgets: []Budget{budget}})
-		if err != nil {
-			f.Fatal(err)
-		}
-		return e
-	}
-	seed := start()
+	start := func(tb testing.TB) *Engine { return partnerEngine(tb, partnerBudget, nil) }
+	seed := start(f)
 	seed.Observe(t0, actor(7, 0), Exchange{Records: []records.Found{{Entity: 0, Hash: 1}}, Signals: detect.Allowlisted})
 	f.Add(seed.Partners())
 	f.Add([]byte(partnersMagic))
 	f.Add([]byte("lgown1\n\x01\x17allowlisted/user/ip/10m\x01"))
 	f.Fuzz(func(t *testing.T, p []byte) {
-		e := start()
+		e := start(t)
 		n, err := e.RestorePartners(p)
 		if err != nil && n != 0 {
 			t.Fatalf("%d restored with an error: %v", n, err)
 		}
-		if _, err := start().RestorePartners(e.Partners()); err != nil {
+		if _, err := start(t).RestorePartners(e.Partners()); err != nil {
 			t.Fatalf("what was restored does not read back: %v", err)
 		}
 	})
