@@ -186,14 +186,12 @@ func (e *Engine) RestorePartners(p []byte) (int, error) {
 		p = p[n:]
 		return v
 	}
-	sv := func() int64 {
-		v, n := binary.Varint(p)
-		if n <= 0 {
-			p = nil
-			return 0
+	sv := func() int64 { // binary.Varint's zigzag, over uv
+		ux := uv()
+		if ux&1 != 0 {
+			return ^int64(ux >> 1)
 		}
-		p = p[n:]
-		return v
+		return int64(ux >> 1)
 	}
 	ids := map[string]int{}
 	for bi, b := range e.budgets {
