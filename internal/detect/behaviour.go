@@ -188,6 +188,10 @@ type Behaviour struct {
 	clients   [64]table[clientState]
 	anyClient atomic.Bool // clients has had one
 	anyRising atomic.Bool // surges has had a rising network
+	// bursts: keys' first record calls by network and slot, and
+	// births: each network's rate of them (bursts)
+	bursts bursts
+	births [64]table[netBirths]
 }
 
 const (
@@ -471,6 +475,9 @@ type evidence struct {
 	// began: the session loaded a page before its first record call
 	// (addrState.began)
 	began bool
+	// burst: the key started in a formed burst, on one of its networks,
+	// and has been shown no warmer than people (bursts)
+	burst bool
 }
 
 // servedPage notes on st (a behaviour key's, its shard locked) that it
@@ -730,6 +737,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	// sessions' (origin.youngOn): the pageless pool takes it in
 	// (pagelessPool).
 	first := record && st.firstAt == 0 && k.Kind == identity.Session && o.addr != 0
+	keyBorn := record && st.firstAt == 0 && o.net != 0
 	if first {
 		st.paged = o.pathID != 0 && uint16(o.pathID) == st.page
 		st.pageless = !st.sawPage && st.pageLoads > 0
@@ -945,6 +953,7 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 	landedOn := wentOn && landing
 	byChurn := st.byChurn && st.enlisted > now
 	strayedSt := st.unnamed && st.sawPage && !paged
+	asWarm := b.asWarm(st)
 	sh.mu.Unlock()
 	keys := youngOf(addr, o, paged, pageless, landing, strayedSt)
 	own := keys[2].Hash != 0
@@ -1224,6 +1233,12 @@ func (b *Behaviour) signals(k identity.Key, o origin, now int64, record, page bo
 			b.markClient(o.addr, o.client, held, grew)
 		}
 	}
+	// Not on an address people share: a carrier NAT's arrivals are its
+	// people's.
+	if keyBorn && !b.shared(o.addr) {
+		b.bursts.born(o.net, now, b.netBorn(o.net, now))
+	}
+	ev.burst = record && o.net != 0 && !asWarm && b.bursts.of(o.net, ev.firstAt)
 	return s, ev
 }
 
@@ -1910,8 +1925,11 @@ func (b *Behaviour) Served(k identity.Key, o origin, recs []records.Found) {
 	} else if paced {
 		st.lent, st.lentCold = sat16(st.lent, 1), sat16(st.lentCold, shownCold)
 	}
-	served, last, stranger := st.served, st.lastAt, st.stranger
+	served, last, stranger, first := st.served, st.lastAt, st.stranger, st.firstAt
 	sh.mu.Unlock()
+	if o.net != 0 && !onShared && !again && first != 0 {
+		b.bursts.served(o.net, first, last, mostlyCold, b.expected(), b.SurgeRatio)
+	}
 	if stranger {
 		// Against regulars' share as each response is served: strangers
 		// are many at a start and at night, when more is cold for

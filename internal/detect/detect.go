@@ -410,6 +410,17 @@ func (d *Detector) Assess(a *identity.Actor, t Traits) Signals {
 			}
 			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, false)
 		}
+		// So is a key that started in a burst (bursts): dozens at once on
+		// a few /24s that had been quiet, shown together colder than
+		// people, each no warmer. Not behind a shared address, as for
+		// cohorts.
+		if ev.burst && !d.behaviour.shared(a.Keys[identity.IP].Hash) {
+			if !ev.enlisted {
+				s |= ev.early
+				ev.enlisted = true
+			}
+			d.behaviour.enlist(behaviourKey(a), t.At+recruitKeep, false)
+		}
 		// A recruit stays the crew's for an hour, on calls that show
 		// less (an asset just loaded, records someone else read: a crew
 		// that has taken much of the catalogue has warmed it), and for
