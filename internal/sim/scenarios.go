@@ -708,6 +708,15 @@ var scenarios = []Scenario{
 		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
 			return pagedPacedCrew(rng, 1600*time.Millisecond, 50)
 		}},
+	// What a reader of the bursts rule (2026-12-08) does next: start the
+	// members a few seconds apart, so that no /24 has four within twenty
+	// seconds.
+	{Name: "page-crew-stagger", Desc: "page-crew-mixed with its members started one every 3-5 s, never four on a /24 within 20 s", Days: 1,
+		make: func(w *World, st *CampaignStats, rng *rand.Rand, end time.Time) *campaign {
+			c := pagedPacedCrew(rng, 1600*time.Millisecond, 50)
+			c.stagger = 3*time.Second + time.Duration(rng.Int64N(int64(2*time.Second)))
+			return c
+		}},
 	// A crew that read the docs on reloads (a response served again is
 	// warm: it takes nothing new, 2026-12-07) asks for some items' reviews
 	// twice, to look warmer at no cost to its budgets.
