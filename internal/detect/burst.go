@@ -119,9 +119,18 @@ func (sl *burstSlot) evictSingle() bool {
 }
 
 // prune drops, as slot s begins, the slots no key can be weighed in any
-// more: those of no formed burst two slots back, and formed ones past
-// recruitKeep (their networks not the burst's sooner).
+// more: those of no formed burst burstWeighSlots back, and formed ones
+// past recruitKeep (their networks not the burst's sooner). With none
+// formed left, no record call need ask (of).
 func (bs *bursts) prune(s int64) {
+	defer func() {
+		for _, sl := range bs.slots {
+			if sl.formed {
+				return
+			}
+		}
+		bs.formed.Store(false)
+	}()
 	for k, sl := range bs.slots {
 		switch {
 		case k < s-burstWeighSlots && !sl.formed, k < s-recruitKeep/burstSpan:
